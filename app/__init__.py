@@ -1,0 +1,1 @@
+"""moneytrail: the HTTP service that keeps the ledger and exposes the tracing engine."""

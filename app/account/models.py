@@ -1,0 +1,43 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, BigId, UTCDateTime
+from app.party.models import Party
+
+
+class Account(Base):
+    """Where value sits; addressed by a stable key such as `iban:DE89...` or `btc:bc1q...`."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(500))
+    iban: Mapped[str | None] = mapped_column(String(34), index=True)
+    bic: Mapped[str | None] = mapped_column(String(11))
+    number: Mapped[str | None] = mapped_column(String(100))
+    institution: Mapped[str | None] = mapped_column(String(300))
+    chain: Mapped[str | None] = mapped_column(String(30))
+    address: Mapped[str | None] = mapped_column(String(200))
+    currency: Mapped[str | None] = mapped_column(String(8))
+    source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    holders: Mapped[list["AccountHolder"]] = relationship(
+        back_populates="account", order_by="AccountHolder.party_id", lazy="selectin"
+    )
+
+
+class AccountHolder(Base):
+    __tablename__ = "account_holders"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(30), primary_key=True)
+    source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"))
+
+    account: Mapped[Account] = relationship(back_populates="holders")
+    party: Mapped[Party] = relationship(lazy="joined")

@@ -1,0 +1,54 @@
+import hashlib
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from app.account import service
+from app.account.schemas import AccountBatch, AccountBatchResult, AccountRead
+from app.auth import LedgerReader, LedgerWriter
+from app.deps import SessionDep
+from app.errors import problems
+from app.pagination import Page, PageDep
+from app.source.service import Upload
+from app.transaction import service as transaction_service
+from app.transaction.schemas import AccountTransactionRead
+
+router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
+
+
+@router.post("/batch", status_code=201, responses=problems(403, 422))
+async def create_account_batch(
+    body: AccountBatch, request: Request, session: SessionDep, actor: LedgerWriter
+) -> AccountBatchResult:
+    """Load parties, accounts and holder links as one all-or-nothing batch."""
+    raw = await request.body()
+    upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
+    return await run_in_threadpool(service.ingest_accounts, session, body, upload, actor=actor)
+
+
+@router.get("/{account}", responses=problems(403, 404))
+def get_account(account: str, session: SessionDep, actor: LedgerReader) -> AccountRead:
+    """Get an account by key (e.g. `iban:DE89...`) or id, with holders, totals and activity."""
+    found = service.resolve_account(session, account)
+    return AccountRead.model_validate(service.describe_account(session, found))
+
+
+@router.get("/{account}/transactions", responses=problems(403, 404, 422))
+def list_account_transactions(
+    account: str,
+    session: SessionDep,
+    actor: LedgerReader,
+    page: PageDep,
+    start: Annotated[datetime | None, Query(description="Value time from (inclusive).")] = None,
+    end: Annotated[datetime | None, Query(description="Value time until (exclusive).")] = None,
+) -> Page[AccountTransactionRead]:
+    """List an account's transactions in and out, in time and statement order."""
+    found = service.resolve_account(session, account)
+    items, next_cursor = transaction_service.page_account_transactions(
+        session, found.id, start=start, end=end, limit=page.limit, cursor=page.cursor
+    )
+    return Page(
+        items=[AccountTransactionRead.model_validate(i) for i in items], next_cursor=next_cursor
+    )

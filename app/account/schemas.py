@@ -1,0 +1,145 @@
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.account.keys import AccountKind
+from app.party.schemas import PartyIn, PartyKind
+from app.source.schemas import SourceIn
+
+
+class HolderRole(StrEnum):
+    HOLDER = "holder"
+    SIGNATORY = "signatory"
+    BENEFICIAL_OWNER = "beneficial_owner"
+    AUTHORISED_USER = "authorised_user"
+
+
+class HolderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    party: str = Field(description="Key of a party in this batch or already stored.")
+    role: HolderRole = HolderRole.HOLDER
+
+
+class AccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(
+        description="Account key, e.g. iban:DE89..., btc:bc1q...; its scheme sets the kind."
+    )
+    name: str | None = Field(default=None, max_length=500)
+    bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
+    number: str | None = Field(default=None, max_length=100)
+    institution: str | None = Field(default=None, max_length=300)
+    currency: str | None = Field(default=None, max_length=8)
+    holders: list[HolderIn] = Field(default_factory=list)
+
+
+class AccountBatch(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "source": {"kind": "bank_production", "reference": "PO-2026-017"},
+                "parties": [
+                    {
+                        "key": "person:DE-ID-L01X00T47",
+                        "kind": "person",
+                        "name": "Max Mustermann",
+                        "country": "DE",
+                    }
+                ],
+                "accounts": [
+                    {
+                        "key": "iban:DE89370400440532013000",
+                        "bic": "COBADEFFXXX",
+                        "institution": "Commerzbank",
+                        "currency": "EUR",
+                        "holders": [{"party": "person:DE-ID-L01X00T47", "role": "holder"}],
+                    }
+                ],
+            }
+        },
+    )
+
+    source: SourceIn
+    parties: list[PartyIn] = Field(default_factory=list)
+    accounts: list[AccountIn] = Field(default_factory=list)
+
+
+class AccountBatchResult(BaseModel):
+    source_document_id: str | None
+    parties_inserted: int
+    parties_updated: int
+    accounts_inserted: int
+    accounts_updated: int
+    holders_added: int
+
+
+class HolderRead(BaseModel):
+    party_id: int
+    party_key: str
+    name: str
+    kind: PartyKind
+    role: HolderRole
+
+
+class CurrencyTotals(BaseModel):
+    currency: str
+    count_in: int
+    total_in: str
+    count_out: int
+    total_out: str
+
+
+class AccountRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "id": 1,
+                "key": "iban:DE89370400440532013000",
+                "kind": "bank",
+                "name": None,
+                "iban": "DE89370400440532013000",
+                "bic": None,
+                "number": None,
+                "institution": None,
+                "chain": None,
+                "address": None,
+                "currency": None,
+                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                "created_at": "2026-01-06T08:00:00Z",
+                "holders": [],
+                "totals": [
+                    {
+                        "currency": "EUR",
+                        "count_in": 0,
+                        "total_in": "0.00",
+                        "count_out": 1,
+                        "total_out": "1500.00",
+                    }
+                ],
+                "first_activity": "2026-01-05T10:00:00Z",
+                "last_activity": "2026-01-05T10:00:00Z",
+            }
+        }
+    )
+
+    id: int
+    key: str
+    kind: AccountKind
+    name: str | None
+    iban: str | None
+    bic: str | None
+    number: str | None
+    institution: str | None
+    chain: str | None
+    address: str | None
+    currency: str | None
+    source_document_id: str
+    created_at: datetime
+    holders: list[HolderRead]
+    totals: list[CurrencyTotals]
+    first_activity: datetime | None
+    last_activity: datetime | None

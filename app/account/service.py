@@ -1,0 +1,216 @@
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from app.account.keys import account_attributes, normalise_key
+from app.account.models import Account, AccountHolder
+from app.account.repository import AccountRepository
+from app.account.schemas import AccountBatch, AccountBatchResult
+from app.errors import NotFound
+from app.money import decimals_of, from_minor
+from app.party.models import Party
+from app.party.repository import PartyRepository
+from app.principal import Principal
+from app.source import service as source_service
+from app.source.service import Upload
+from app.transaction import service as transaction_service
+from app.transaction.ingest import BatchRejected
+
+
+class AccountNotFound(NotFound):
+    code, title = "account_not_found", "Account not found"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no account with id or key {ref}", account=ref)
+
+
+def resolve_account(session: Session, ref: str) -> Account:
+    """By numeric id or by key (`iban:...`, `btc:...`), written in any accepted form."""
+    accounts = AccountRepository(session)
+    if ref.isdigit() and len(ref) < 19:
+        account = accounts.get(int(ref))
+    else:
+        key = normalise_key(ref)
+        account = accounts.get_by_key(key) if key is not None else None
+    if account is None:
+        raise AccountNotFound(ref)
+    return account
+
+
+def describe_account(session: Session, account: Account) -> dict[str, Any]:
+    totals: dict[str, dict[str, Any]] = {}
+    first: datetime | None = None
+    last: datetime | None = None
+    for direction, currency, count, minor, lo, hi in transaction_service.account_totals(
+        session, account.id
+    ):
+        entry = totals.setdefault(
+            currency,
+            {"currency": currency, "count_in": 0, "total_in": 0, "count_out": 0, "total_out": 0},
+        )
+        entry[f"count_{direction}"], entry[f"total_{direction}"] = count, minor
+        first = lo if first is None else min(first, lo)
+        last = hi if last is None else max(last, hi)
+    for entry in totals.values():
+        for field in ("total_in", "total_out"):
+            entry[field] = from_minor(entry[field], entry["currency"])
+    holders = [
+        {
+            "party_id": h.party_id,
+            "party_key": h.party.key,
+            "name": h.party.name,
+            "kind": h.party.kind,
+            "role": h.role,
+        }
+        for h in account.holders
+    ]
+    columns = (
+        "id",
+        "key",
+        "kind",
+        "name",
+        "iban",
+        "bic",
+        "number",
+        "institution",
+        "chain",
+        "address",
+        "currency",
+        "source_document_id",
+        "created_at",
+    )
+    return {
+        **{c: getattr(account, c) for c in columns},
+        "holders": holders,
+        "totals": [totals[c] for c in sorted(totals)],
+        "first_activity": first,
+        "last_activity": last,
+    }
+
+
+def _merge(record: Any, given: dict[str, Any]) -> tuple[list[str], bool]:
+    """Fill fields a record lacks; a field it holds with another value is a conflict."""
+    conflicts, changed = [], False
+    for field, value in given.items():
+        current = getattr(record, field)
+        if value is None or current == value:
+            continue
+        if current is None:
+            setattr(record, field, value)
+            changed = True
+        else:
+            conflicts.append(f"{field} is stored as {current!r}, not {value!r}")
+    return conflicts, changed
+
+
+def ingest_accounts(
+    session: Session,
+    batch: AccountBatch,
+    upload: Upload,
+    *,
+    actor: Principal,
+) -> AccountBatchResult:
+    """Parties, accounts and holder links, whole or not at all; known records are enriched."""
+    errors: list[dict[str, object]] = []
+
+    def fail(section: str, index: int, field: str, msg: str) -> None:
+        errors.append(
+            {
+                "loc": [section, index, field],
+                "row": index,
+                "field": field,
+                "msg": msg,
+                "type": "value_error",
+            }
+        )
+
+    rows = len(batch.parties) + len(batch.accounts)
+    document = source_service.record_source(session, batch.source, upload, rows=rows, actor=actor)
+    now = datetime.now(UTC)
+    parties = PartyRepository(session).by_keys(p.key for p in batch.parties)
+    counts = dict.fromkeys(("pi", "pu", "ai", "au", "h"), 0)
+    for i, p in enumerate(batch.parties):
+        given = {"kind": str(p.kind), "name": p.name, "country": p.country}
+        if (party := parties.get(p.key)) is None:
+            parties[p.key] = PartyRepository(session).add(
+                Party(
+                    key=p.key,
+                    identifiers=p.identifiers,
+                    source_document_id=document.id,
+                    created_at=now,
+                    **given,
+                )
+            )
+            counts["pi"] += 1
+            continue
+        conflicts, changed = _merge(party, given)
+        for c in conflicts:
+            fail("parties", i, c.split(" ")[0], c)
+        counts["pu"] += changed
+    keys = [normalise_key(a.key) for a in batch.accounts]
+    accounts = AccountRepository(session).by_keys(k for k in keys if k)
+    held = PartyRepository(session).by_keys(h.party for a in batch.accounts for h in a.holders)
+    parties = {**held, **parties}
+    for i, (a, key) in enumerate(zip(batch.accounts, keys, strict=True)):
+        if key is None:
+            fail("accounts", i, "key", f"not a valid account key: {a.key!r}")
+            continue
+        if a.currency is not None and decimals_of(a.currency) is None:
+            fail("accounts", i, "currency", f"unknown currency '{a.currency}'")
+        given = {
+            "name": a.name,
+            "bic": a.bic,
+            "number": a.number,
+            "institution": a.institution,
+            "currency": a.currency,
+        }
+        if (account := accounts.get(key)) is None:
+            derived = account_attributes(pl.Series([key])).row(0, named=True)
+            derived = {k: v for k, v in derived.items() if v is not None}
+            account = accounts[key] = AccountRepository(session).add(
+                Account(
+                    **{**derived, **{k: v for k, v in given.items() if v is not None}},
+                    source_document_id=document.id,
+                    created_at=now,
+                )
+            )
+            counts["ai"] += 1
+        else:
+            conflicts, changed = _merge(account, given)
+            for c in conflicts:
+                fail("accounts", i, c.split(" ")[0], c)
+            counts["au"] += changed
+        session.flush()
+        existing = {(h.party_id, h.role) for h in account.holders}
+        for j, h in enumerate(a.holders):
+            if (party := parties.get(h.party)) is None:
+                fail("accounts", i, f"holders.{j}.party", f"no party with key {h.party!r}")
+                continue
+            session.flush()
+            if (party.id, str(h.role)) not in existing:
+                AccountRepository(session).add_holder(
+                    AccountHolder(
+                        account_id=account.id,
+                        party_id=party.id,
+                        role=str(h.role),
+                        source_document_id=document.id,
+                    )
+                )
+                existing.add((party.id, str(h.role)))
+                counts["h"] += 1
+    if errors:
+        session.rollback()
+        raise BatchRejected(errors, total=len(errors), rows_label="accounts")
+    document.inserted = counts["pi"] + counts["ai"] + counts["h"]
+    document.already_present = rows - counts["pi"] - counts["ai"]
+    session.commit()
+    return AccountBatchResult(
+        source_document_id=document.id,
+        parties_inserted=counts["pi"],
+        parties_updated=counts["pu"],
+        accounts_inserted=counts["ai"],
+        accounts_updated=counts["au"],
+        holders_added=counts["h"],
+    )

@@ -1,0 +1,82 @@
+import hashlib
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from app.apikey.models import ApiKey
+from app.apikey.repository import ApiKeyRepository
+from app.errors import InvalidInput, NotFound
+from app.principal import Principal, Role
+
+KEY_PREFIX = "mt_"
+
+
+class ApiKeyNotFound(NotFound):
+    code, title = "api_key_not_found", "API key not found"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"no API key with id {key_id}", key_id=key_id)
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def principal_for(session: Session, secret: str) -> Principal | None:
+    key = ApiKeyRepository(session).get_by_hash(hash_key(secret))
+    now = datetime.now(UTC)
+    if key is None or key.revoked_at is not None:
+        return None
+    if key.expires_at is not None and key.expires_at <= now:
+        return None
+    return Principal(id=key.id, name=key.name, role=Role(key.role))
+
+
+def create_key(
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    created_by: str | None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    now = datetime.now(UTC)
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput("expires_at must lie in the future", field="expires_at")
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKeyRepository(session).add(
+        ApiKey(
+            id=secrets.token_hex(8),
+            name=name,
+            role=str(role),
+            key_hash=hash_key(secret),
+            created_at=now,
+            created_by=created_by,
+            expires_at=expires_at,
+        )
+    )
+    session.commit()
+    return key, secret
+
+
+def revoke_key(session: Session, key_id: str) -> ApiKey:
+    key = ApiKeyRepository(session).get(key_id)
+    if key is None:
+        raise ApiKeyNotFound(key_id)
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+        session.commit()
+    return key
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return ApiKeyRepository(session).list_all()
+
+
+def bootstrap_admin(session: Session) -> str | None:
+    """On an empty database, create the first admin key and return its secret (else None)."""
+    if ApiKeyRepository(session).count() > 0:
+        return None
+    _, secret = create_key(session, name="bootstrap admin", role=Role.ADMIN, created_by=None)
+    return secret

@@ -1,0 +1,51 @@
+"""Who is calling: API keys, roles and the scopes each role grants."""
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.apikey import service as apikey_service
+from app.deps import SessionDep
+from app.errors import Forbidden, Unauthorized
+from app.principal import Principal, Scope
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key: `Authorization: Bearer mt_...` (create one with "
+    "`moneytrail keys create --role ROLE`).",
+)
+
+
+def authenticate(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
+    principal = apikey_service.principal_for(session, credentials.credentials)
+    if principal is None:
+        raise Unauthorized("the API key is unknown, revoked or expired")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+def require_scopes(*needed: Scope) -> object:
+    def check(principal: PrincipalDep) -> Principal:
+        if missing := set(needed) - principal.scopes:
+            raise Forbidden(
+                f"role '{principal.role}' lacks {', '.join(sorted(missing))}",
+                role=str(principal.role),
+            )
+        return principal
+
+    return Depends(check)
+
+
+LedgerReader = Annotated[Principal, require_scopes(Scope.LEDGER_READ)]
+LedgerWriter = Annotated[Principal, require_scopes(Scope.LEDGER_WRITE)]
+SourceReader = Annotated[Principal, require_scopes(Scope.SOURCES_READ)]
+KeyManager = Annotated[Principal, require_scopes(Scope.KEYS_MANAGE)]

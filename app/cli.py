@@ -1,0 +1,98 @@
+"""The `moneytrail` command: serve, migrate, manage keys."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.engine import make_url
+
+from app import migrate
+from app.apikey import service as apikey_service
+from app.db import make_engine, make_sessionmaker
+from app.principal import Role
+from app.settings import get_settings
+
+
+def _db_upgrade(_args: argparse.Namespace) -> int:
+    url = get_settings().effective_database_url
+    migrate.upgrade(url)
+    print(f"database at head: {_redacted(url)}", file=sys.stderr)
+    return 0
+
+
+def _db_downgrade(args: argparse.Namespace) -> int:
+    migrate.downgrade(get_settings().effective_database_url, args.revision)
+    return 0
+
+
+def _redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    migrate.upgrade(settings.effective_database_url)
+    host, port = args.host or settings.host, args.port or settings.port
+    print(
+        f"moneytrail on http://{host}:{port}  (Swagger UI: http://{host}:{port}/docs)\n"
+        f"database: {_redacted(settings.effective_database_url)}",
+        file=sys.stderr,
+    )
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_config=None)
+    return 0
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    engine = make_engine(get_settings().effective_database_url)
+    with make_sessionmaker(engine)() as session:
+        key, secret = apikey_service.create_key(
+            session, name=args.name or f"{args.role} key", role=Role(args.role), created_by=None
+        )
+    engine.dispose()
+    print(f"created API key {key.id} ({key.role}); the secret follows, shown this once only:")
+    print(secret)
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    engine = make_engine(get_settings().effective_database_url)
+    with make_sessionmaker(engine)() as session:
+        key = apikey_service.revoke_key(session, args.key_id)
+    engine.dispose()
+    print(f"revoked API key {key.id}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moneytrail", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="migrate the database and serve the API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=_serve)
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="apply every migration").set_defaults(run=_db_upgrade)
+    down = db.add_parser("downgrade", help="revert to a revision ('base': empty)")
+    down.add_argument("revision")
+    down.set_defaults(run=_db_downgrade)
+    keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="keys", required=True)
+    create = keys.add_parser("create", help="create a key; prints it alone on the last line")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--name")
+    create.set_defaults(run=_keys_create)
+    revoke = keys.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(run=_keys_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""The error model: every failure leaves as an RFC 9457 `application/problem+json` body."""
+
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = structlog.get_logger("app.errors")
+
+
+class AppError(Exception):
+    """Base of every error a service raises; routes never build HTTP errors themselves."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, **extensions: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+        self.headers: dict[str, str] = {}
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class InvalidInput(AppError):
+    """Input that parsed but breaks a rule; `errors` lists each offending field or row."""
+
+    status, code, title = 422, "invalid_input", "Invalid input"
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="Where: body field path, or row number and column.")
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "type": "urn:moneytrail:problem:invalid_input",
+                "title": "Invalid input",
+                "status": 422,
+                "detail": "1 row rejected; nothing of this batch was stored",
+                "instance": "/api/v1/transactions/batch",
+                "code": "invalid_input",
+                "request_id": "5f0c6c1e9a2b4f4e8d7c6b5a49382716",
+                "errors": [
+                    {"loc": ["transactions", 0, "amount"], "msg": "must be > 0", "type": "value"}
+                ],
+            }
+        },
+    )
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the problems a route can answer."""
+    always = (401, 500)
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in sorted({*statuses, *always})
+    }
+
+
+def request_id_of(request: Request) -> str | None:
+    state = request.scope.get("state") or {}
+    rid = state.get("request_id")
+    return rid if isinstance(rid, str) else None
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    extensions: dict[str, object] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, object] = {
+        "type": f"urn:moneytrail:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+        "request_id": request_id_of(request),
+        **(extensions or {}),
+    }
+    all_headers = dict(headers or {})
+    if (rid := request_id_of(request)) is not None:
+        all_headers["X-Request-ID"] = rid
+    return JSONResponse(
+        jsonable_encoder(body),
+        status_code=status,
+        headers=all_headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        extensions=exc.extensions,
+        headers=exc.headers,
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
+    return [
+        {
+            "loc": list(err.get("loc", ())),
+            "msg": str(err.get("msg", "")),
+            "type": err.get("type", ""),
+        }
+        for err in exc.errors()
+    ]
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc)
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:5])  # type: ignore[attr-defined]
+    return problem_response(
+        request,
+        status=422,
+        code="validation_error",
+        title="Request validation failed",
+        detail=f"{len(errors)} invalid field(s): {fields}",
+        extensions={"errors": errors},
+    )
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    428: "precondition_required",
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return problem_response(
+        request,
+        status=exc.status_code,
+        code=code,
+        title=HTTPStatus(exc.status_code).phrase,
+        detail=detail,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    # The trace goes to the log under the request id, never to the client.
+    log.exception("unhandled_error", request_id=request_id_of(request), path=request.url.path)
+    return problem_response(
+        request,
+        status=500,
+        code="internal_error",
+        title="Internal error",
+        detail="The server could not complete the request; quote the request id to an operator.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,94 @@
+"""The application factory: nothing connects or reads the environment at import time."""
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.account.router import router as account_router
+from app.apikey import service as apikey_service
+from app.apikey.router import router as apikey_router
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.health import router as health_router
+from app.observability import RequestIdMiddleware, configure_logging
+from app.party.router import router as party_router
+from app.settings import Settings, get_settings
+from app.source.router import router as source_router
+from app.transaction.router import router as transaction_router
+
+log = structlog.get_logger("app.main")
+ROUTERS = (
+    health_router,
+    apikey_router,
+    source_router,
+    party_router,
+    account_router,
+    transaction_router,
+)
+DESCRIPTION = """
+moneytrail follows the proceeds of crime: load transactions and accounts with their provenance,
+trace where the money went, and manage the legal life of what is found.
+
+Every `/api/v1` operation needs an API key: press **Authorize** and paste the key printed at the
+first start (or made with `moneytrail keys create --role ROLE`). Amounts are exact decimal
+strings; times carry a timezone. Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def _announce_first_key(app: FastAPI) -> None:
+    try:
+        with app.state.sessionmaker() as session:
+            secret = apikey_service.bootstrap_admin(session)
+    except SQLAlchemyError:
+        log.warning("database_not_migrated", hint="run: moneytrail db upgrade")
+        return
+    if secret is not None:
+        sys.stderr.write(
+            "\n  First start on an empty database: an admin API key was created.\n"
+            "  It is shown this once only; keep it safe.\n\n"
+            f"    Authorization: Bearer {secret}\n\n"
+            "  In Swagger UI (/docs) press Authorize and paste the key.\n\n"
+        )
+        sys.stderr.flush()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.engine = make_engine(settings.effective_database_url)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    if settings.bootstrap_admin_key:
+        _announce_first_key(app)
+    yield
+    app.state.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    app = FastAPIOffline(
+        title="moneytrail",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,
+        static_url="/static/docs",
+        favicon_url="/static/docs/favicon.png",
+        swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    for router in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.description and route.summary is None:
+                # The docstring's first line is the summary clients see in Swagger UI.
+                route.summary = route.description.strip().splitlines()[0].rstrip(".")
+        app.include_router(router)
+    return app

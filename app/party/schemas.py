@@ -1,0 +1,45 @@
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PartyKind(StrEnum):
+    PERSON = "person"
+    LEGAL_ENTITY = "legal_entity"
+
+
+class PartyIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "key": "person:DE-ID-L01X00T47",
+                "kind": "person",
+                "name": "Max Mustermann",
+                "country": "DE",
+                "identifiers": {"national_id": "L01X00T47"},
+            }
+        },
+    )
+
+    key: str = Field(
+        min_length=1, max_length=300, description="The source's stable id of the party."
+    )
+    kind: PartyKind
+    name: str = Field(min_length=1, max_length=500)
+    country: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="Nationality or incorporation (ISO 3166)."
+    )
+    identifiers: dict[str, str] = Field(default_factory=dict)
+
+
+class PartyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    key: str
+    kind: PartyKind
+    name: str
+    country: str | None
+    identifiers: dict[str, str]
+    source_document_id: str

@@ -1,0 +1,18 @@
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound
+from app.party.models import Party
+from app.party.repository import PartyRepository
+
+
+class PartyNotFound(NotFound):
+    code, title = "party_not_found", "Party not found"
+
+    def __init__(self, party_id: int) -> None:
+        super().__init__(f"no party with id {party_id}", party_id=party_id)
+
+
+def get_party(session: Session, party_id: int) -> Party:
+    if (party := PartyRepository(session).get(party_id)) is None:
+        raise PartyNotFound(party_id)
+    return party

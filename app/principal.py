@@ -1,0 +1,44 @@
+"""Roles, the scopes each grants, and the caller they describe."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    INVESTIGATOR = "investigator"
+    ANALYST = "analyst"
+    INGEST = "ingest"
+
+
+class Scope(StrEnum):
+    LEDGER_READ = "ledger:read"
+    LEDGER_WRITE = "ledger:write"
+    SOURCES_READ = "sources:read"
+    KEYS_MANAGE = "keys:manage"
+
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.ADMIN: frozenset(Scope),
+    Role.SUPERVISOR: frozenset({Scope.LEDGER_READ, Scope.LEDGER_WRITE, Scope.SOURCES_READ}),
+    Role.INVESTIGATOR: frozenset({Scope.LEDGER_READ, Scope.LEDGER_WRITE, Scope.SOURCES_READ}),
+    Role.ANALYST: frozenset({Scope.LEDGER_READ, Scope.SOURCES_READ}),
+    # Ingest keys load data and read back what they loaded, nothing else.
+    Role.INGEST: frozenset({Scope.LEDGER_WRITE, Scope.SOURCES_READ}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    id: str
+    name: str
+    role: Role
+
+    @property
+    def scopes(self) -> frozenset[Scope]:
+        return ROLE_SCOPES[self.role]
+
+    @property
+    def sees_all_sources(self) -> bool:
+        return self.role is not Role.INGEST

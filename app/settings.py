@@ -1,0 +1,41 @@
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+class Settings(BaseSettings):
+    """Service configuration, read from `MONEYTRAIL_*` environment variables or `.env`."""
+
+    model_config = SettingsConfigDict(env_prefix="MONEYTRAIL_", env_file=".env", extra="ignore")
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    # Empty means the embedded SQLite file under data_dir, so a newcomer needs nothing installed.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    page_limit_default: int = 100
+    page_limit_max: int = 1000
+    upload_max_bytes: int = 1024 * 1024 * 1024
+    batch_max_rows: int = 100_000
+    upload_max_rows: int = 5_000_000
+    error_list_max: int = 1000
+    log_json: bool = True
+    log_level: str = "INFO"
+    bootstrap_admin_key: bool = True
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or sqlite_url(self.data_dir / "moneytrail.db")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

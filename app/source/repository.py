@@ -1,0 +1,35 @@
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from app.source.models import SourceDocument
+
+
+class SourceDocumentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, document_id: str) -> SourceDocument | None:
+        return self.session.get(SourceDocument, document_id)
+
+    def add(self, document: SourceDocument) -> SourceDocument:
+        self.session.add(document)
+        self.session.flush()
+        return document
+
+    def page(
+        self,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None,
+        uploaded_by: str | None,
+    ) -> list[SourceDocument]:
+        stmt = select(SourceDocument).order_by(
+            SourceDocument.received_at.desc(), SourceDocument.id.desc()
+        )
+        if uploaded_by is not None:
+            stmt = stmt.where(SourceDocument.uploaded_by == uploaded_by)
+        if after is not None:
+            stmt = stmt.where(tuple_(SourceDocument.received_at, SourceDocument.id) < after)
+        return list(self.session.scalars(stmt.limit(limit + 1)))

@@ -1,0 +1,31 @@
+from fastapi import APIRouter
+
+from app.auth import SourceReader
+from app.deps import SessionDep
+from app.errors import problems
+from app.pagination import Page, PageDep
+from app.source import service
+from app.source.schemas import SourceDocumentRead
+
+router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
+
+
+@router.get("", responses=problems(403, 422))
+def list_source_documents(
+    session: SessionDep, actor: SourceReader, page: PageDep
+) -> Page[SourceDocumentRead]:
+    """List source documents, newest first (ingest keys see only their own)."""
+    rows, next_cursor = service.page_sources(
+        session, limit=page.limit, cursor=page.cursor, actor=actor
+    )
+    return Page(items=[SourceDocumentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{source_document_id}", responses=problems(403, 404))
+def get_source_document(
+    source_document_id: str, session: SessionDep, actor: SourceReader
+) -> SourceDocumentRead:
+    """Get one source document: its kind, reference, uploader, hash and counts."""
+    return SourceDocumentRead.model_validate(
+        service.get_source(session, source_document_id, actor=actor)
+    )

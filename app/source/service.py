@@ -1,0 +1,88 @@
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound
+from app.pagination import decode_cursor, encode_cursor
+from app.principal import Principal
+from app.source.models import SourceDocument
+from app.source.repository import SourceDocumentRepository
+from app.source.schemas import SourceIn
+
+
+class SourceDocumentNotFound(NotFound):
+    code, title = "source_document_not_found", "Source document not found"
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__(
+            f"no source document with id {document_id}", source_document_id=document_id
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """What was received, before any of it is read as records."""
+
+    sha256: str
+    size_bytes: int
+    media_type: str
+    filename: str | None = None
+
+
+def record_source(
+    session: Session,
+    source: SourceIn,
+    upload: Upload,
+    *,
+    rows: int,
+    actor: Principal,
+) -> SourceDocument:
+    """Add the source document of a batch (flushed, committed by the caller's use case)."""
+    return SourceDocumentRepository(session).add(
+        SourceDocument(
+            id=uuid.uuid4().hex,
+            kind=source.kind,
+            reference=source.reference,
+            received_at=datetime.now(UTC),
+            uploaded_by=actor.id,
+            sha256=upload.sha256,
+            filename=upload.filename,
+            media_type=upload.media_type,
+            size_bytes=upload.size_bytes,
+            row_count=rows,
+            inserted=0,
+            already_present=0,
+        )
+    )
+
+
+def get_source(session: Session, document_id: str, *, actor: Principal) -> SourceDocument:
+    document = SourceDocumentRepository(session).get(document_id)
+    # Ingest keys see only what they loaded; to them, other documents do not exist.
+    if document is None or (not actor.sees_all_sources and document.uploaded_by != actor.id):
+        raise SourceDocumentNotFound(document_id)
+    return document
+
+
+def page_sources(
+    session: Session,
+    *,
+    limit: int,
+    cursor: str | None,
+    actor: Principal,
+) -> tuple[list[SourceDocument], str | None]:
+    after = None
+    if cursor is not None:
+        at, last_id = decode_cursor(cursor, arity=2)
+        after = (datetime.fromisoformat(str(at)), str(last_id))
+    rows = SourceDocumentRepository(session).page(
+        limit=limit,
+        after=after,
+        uploaded_by=None if actor.sees_all_sources else actor.id,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor([rows[-1].received_at.isoformat(), rows[-1].id]) if more else None
+    return rows, next_cursor

@@ -1,0 +1,263 @@
+"""Check a batch of transaction rows as a whole and turn it into exact, typed columns.
+
+Every rule is a Polars expression over all rows at once, so a million-row upload is checked
+without a Python object per row; every failing row is reported, by number and field.
+"""
+
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+from app.account.keys import key_error, normalised
+from app.errors import InvalidInput
+from app.money import currency_decimals
+
+REQUIRED = ("external_id", "from_account", "to_account", "amount", "currency", "value_time")
+OPTIONAL = ("sequence", "channel", "narrative", "counterparty_name", "counterparty_account")
+COLUMNS = REQUIRED + OPTIONAL
+TEXT_LIMITS = {
+    "external_id": 200,
+    "channel": 50,
+    "narrative": 2000,
+    "counterparty_name": 500,
+    "counterparty_account": 300,
+}
+YEAR_RANGE = (1900, 2100)
+# 18 digits of minor units always fit a signed 64-bit integer.
+MAX_MINOR_DIGITS = 18
+_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
+_ISO_TIME = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+_OFFSET = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
+
+
+class BatchRejected(InvalidInput):
+    code, title = "batch_rejected", "Batch rejected"
+
+    def __init__(self, errors: list[dict[str, object]], *, total: int, rows_label: str) -> None:
+        super().__init__(
+            f"{total} problem(s) in this batch; nothing of it was stored",
+            errors=errors,
+            error_count=total,
+            rows=rows_label,
+        )
+
+
+class MissingColumns(InvalidInput):
+    code, title = "missing_columns", "Missing columns"
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            f"the upload lacks required column(s): {', '.join(missing)}",
+            missing=missing,
+            required=list(REQUIRED),
+            optional=list(OPTIONAL),
+        )
+
+
+def check_timezone(name: str | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"unknown timezone '{name}'", field="timezone") from exc
+    return name
+
+
+def as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every known column as trimmed text (empty means absent); typed Parquet columns too."""
+    if missing := [c for c in REQUIRED if c not in frame.columns]:
+        raise MissingColumns(missing)
+    exprs = []
+    for name in COLUMNS:
+        if name not in frame.columns:
+            exprs.append(pl.lit(None, pl.String).alias(name))
+            continue
+        dtype = frame.schema[name]
+        if dtype.is_float():
+            raise InvalidInput(
+                f"column {name} holds floating-point numbers, which are not exact: "
+                "send decimals or text",
+                field=name,
+            )
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%dT%H:%M:%S%.6f" + ("%:z" if dtype.time_zone else "")
+            col = col.dt.strftime(fmt)
+        exprs.append(col.cast(pl.String).str.strip_chars().replace("", None).alias(name))
+    return frame.select(exprs)
+
+
+def _amount_checks(decimals: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    amount = pl.col("amount")
+    whole = amount.str.extract(r"^([0-9]+)", 1)
+    fraction = amount.str.extract(r"\.([0-9]+)$", 1).fill_null("")
+    places = fraction.str.len_chars().cast(pl.Int64)
+    digits = whole.str.strip_chars_start("0").str.len_chars() + decimals
+    ok = amount.str.contains(_DECIMAL)
+    minor = (
+        pl.when(ok & (places <= decimals) & (digits <= MAX_MINOR_DIGITS))
+        .then(pl.concat_str([whole, fraction.str.pad_end(decimals.cast(pl.UInt32), "0")]))
+        .cast(pl.Int64, strict=False)
+    )
+    error = (
+        pl.when(amount.str.starts_with("-"))
+        .then(pl.lit("must be positive"))
+        .when(~ok)
+        .then(pl.lit("not an exact decimal number such as 1500.00"))
+        .when(decimals.is_null())
+        .then(None)
+        .when(places > decimals)
+        .then(pl.format("has {} decimals; {} allows {}", places, pl.col("currency"), decimals))
+        .when(digits > MAX_MINOR_DIGITS)
+        .then(pl.lit("too large"))
+        .when(minor == 0)
+        .then(pl.lit("must be positive"))
+    )
+    return minor, error
+
+
+def _time_checks(timezone: str | None) -> tuple[pl.Expr, pl.Expr]:
+    text = pl.col("value_time")
+    shaped = text.str.contains(_ISO_TIME)
+    offset = text.str.extract(_OFFSET, 1)
+    local = (
+        text.str.replace(_OFFSET, "")
+        .str.replace(" ", "T")
+        .str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})$", "${1}T00:00")
+        .str.replace(r"T([0-9]{2}:[0-9]{2})$", "T${1}:00")
+        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
+    )
+    sign = pl.when(offset.str.starts_with("-")).then(-1).otherwise(1)
+    digits = offset.str.replace_all(r"[^0-9]", "")
+    minutes = sign * (
+        digits.str.slice(0, 2).cast(pl.Int64, strict=False) * 60
+        + digits.str.slice(2, 2).cast(pl.Int64, strict=False)
+    )
+    with_offset = (local - pl.duration(minutes=minutes.fill_null(0))).dt.replace_time_zone("UTC")
+    if timezone is None:
+        in_zone = pl.lit(None, pl.Datetime("us", "UTC"))
+    else:
+        in_zone = local.dt.replace_time_zone(
+            timezone, ambiguous="null", non_existent="null"
+        ).dt.convert_time_zone("UTC")
+    utc = pl.when(offset.is_not_null()).then(with_offset).otherwise(in_zone)
+    year = utc.dt.year()
+    error = (
+        pl.when(~shaped)
+        .then(pl.lit("not an ISO 8601 date-time such as 2026-01-05T10:00:00Z"))
+        .when(local.is_null())
+        .then(pl.lit("not a valid calendar date-time"))
+        .when(offset.is_null() & pl.lit(timezone is None))
+        .then(pl.lit("has no timezone: add Z or an offset, or state the upload's timezone"))
+        .when(utc.is_null())
+        .then(pl.lit(f"does not exist or is ambiguous in {timezone}"))
+        .when((year < YEAR_RANGE[0]) | (year > YEAR_RANGE[1]))
+        .then(pl.lit(f"outside the years {YEAR_RANGE[0]}..{YEAR_RANGE[1]}"))
+    )
+    return utc, error
+
+
+def _errors_of(
+    checked: pl.DataFrame, fields: list[str], limit: int, first_row: int
+) -> tuple[list[dict[str, object]], int]:
+    long = (
+        checked.with_row_index("row", offset=first_row)
+        .select("row", *[pl.col(f"!{f}").alias(f) for f in fields])
+        .unpivot(index="row", variable_name="field", value_name="msg")
+        .drop_nulls("msg")
+        .sort("row", pl.col("field").replace_strict({f: i for i, f in enumerate(fields)}))
+    )
+    return long.head(limit).to_dicts(), long.height
+
+
+def validate_transactions(
+    raw: pl.DataFrame,
+    *,
+    timezone: str | None,
+    max_errors: int,
+    decimals_by_currency: Mapping[str, int] | None = None,
+    rows_label: str = "row",
+    first_row: int = 1,
+) -> pl.DataFrame:
+    """Typed rows (normalised keys, minor units, UTC) or `BatchRejected` listing every fault."""
+    text = as_text(raw)
+    table = dict(decimals_by_currency or currency_decimals())
+    currency = pl.col("currency").str.to_uppercase()
+    decimals = currency.replace_strict(table, default=None, return_dtype=pl.Int64)
+    frame = text.with_columns(currency.alias("currency"))
+    minor, amount_error = _amount_checks(decimals)
+    utc, time_error = _time_checks(check_timezone(timezone))
+    from_key, to_key = normalised(pl.col("from_account")), normalised(pl.col("to_account"))
+    required = {f"!{f}": pl.col(f).is_null() for f in REQUIRED}
+
+    def rule(field: str, error: pl.Expr) -> pl.Expr:
+        return (
+            pl.when(required.get(f"!{field}", pl.lit(False)))
+            .then(pl.lit("required"))
+            .otherwise(error)
+            .alias(f"!{field}")
+        )
+
+    too_long = {
+        f: pl.when(pl.col(f).str.len_chars() > n).then(pl.lit(f"longer than {n} characters"))
+        for f, n in TEXT_LIMITS.items()
+    }
+    checks = [
+        rule(
+            "external_id",
+            too_long["external_id"]
+            .when(pl.col("external_id").is_duplicated())
+            .then(pl.lit("appears more than once in this batch")),
+        ),
+        rule("from_account", key_error(pl.col("from_account"))),
+        rule(
+            "to_account",
+            pl.when(key_error(pl.col("to_account")).is_not_null())
+            .then(key_error(pl.col("to_account")))
+            .when(from_key == to_key)
+            .then(pl.lit("the same account as from_account")),
+        ),
+        rule("amount", amount_error),
+        rule(
+            "currency",
+            pl.when(decimals.is_null()).then(
+                pl.format("unknown currency '{}' (ISO 4217 or a listed crypto asset)", currency)
+            ),
+        ),
+        rule("value_time", time_error),
+        rule(
+            "sequence",
+            pl.when(~pl.col("sequence").str.contains(r"^[0-9]{1,18}$")).then(
+                pl.lit("must be a whole number, 0 or more")
+            ),
+        ),
+        *[rule(f, too_long[f]) for f in TEXT_LIMITS if f != "external_id"],
+    ]
+    checked = frame.with_columns(checks)
+    fields = [c[1:] for c in checked.columns if c.startswith("!")]
+    errors, total = _errors_of(checked, fields, max_errors, first_row)
+    if total:
+        raise BatchRejected(
+            [
+                {"loc": [rows_label, e["row"], e["field"]], **e, "type": "value_error"}
+                for e in errors
+            ],
+            total=total,
+            rows_label=rows_label,
+        )
+    return frame.select(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row_no"),
+        "external_id",
+        from_key.alias("from_key"),
+        to_key.alias("to_key"),
+        minor.alias("amount_minor"),
+        "currency",
+        utc.alias("value_time"),
+        pl.col("sequence").cast(pl.Int64),
+        *OPTIONAL[1:],
+    )

@@ -1,0 +1,99 @@
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from app.auth import LedgerReader, LedgerWriter
+from app.deps import SessionDep, SettingsDep
+from app.errors import PayloadTooLarge, problems
+from app.source.schemas import SourceIn
+from app.source.service import Upload
+from app.transaction import service
+from app.transaction.schemas import IngestResult, TransactionBatch, TransactionRead
+
+router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
+_CHUNK = 1024 * 1024
+_STORED: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Stored; `already_present` counts rows that were known."}
+}
+_REPLAY: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Nothing new: every row was already stored (a replay)."}
+}
+
+
+@router.post("/batch", status_code=201, responses={**_REPLAY, **problems(403, 413, 422)})
+async def create_transaction_batch(
+    body: TransactionBatch,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: LedgerWriter,
+    settings: SettingsDep,
+) -> IngestResult:
+    """Store a JSON batch of transactions, whole or not at all; a re-sent batch stores nothing."""
+    raw = await request.body()
+    upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
+    result, stored = await run_in_threadpool(
+        service.ingest_batch, session, body, upload, actor=actor, settings=settings
+    )
+    response.status_code = 201 if stored else 200
+    return result
+
+
+@router.post(
+    "/upload", status_code=201, responses={**_STORED, **_REPLAY, **problems(403, 413, 415, 422)}
+)
+async def upload_transactions(
+    file: Annotated[UploadFile, File(description="CSV (UTF-8, header row) or Parquet.")],
+    kind: Annotated[str, Form(min_length=1, max_length=50, examples=["bank_statement"])],
+    reference: Annotated[str, Form(min_length=1, max_length=200, examples=["PO-2026-017"])],
+    response: Response,
+    session: SessionDep,
+    actor: LedgerWriter,
+    settings: SettingsDep,
+    timezone: Annotated[
+        str | None, Form(description="IANA zone for value times without an offset.")
+    ] = None,
+) -> IngestResult:
+    """Upload a CSV or Parquet file of transactions, stored whole or not at all."""
+    digest, size = hashlib.sha256(), 0
+    with tempfile.TemporaryDirectory(prefix="moneytrail-upload-") as tmp:
+        path = Path(tmp) / "upload"
+        with path.open("wb") as out:
+            while chunk := await file.read(_CHUNK):
+                size += len(chunk)
+                if size > settings.upload_max_bytes:
+                    raise PayloadTooLarge(
+                        f"the file exceeds the upload limit of {settings.upload_max_bytes} bytes",
+                        limit=settings.upload_max_bytes,
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        upload = Upload(
+            digest.hexdigest(),
+            size,
+            file.content_type or "application/octet-stream",
+            filename=file.filename,
+        )
+        source = SourceIn(kind=kind, reference=reference)
+        result, stored = await run_in_threadpool(
+            service.ingest_file,
+            session,
+            path,
+            source,
+            upload,
+            timezone=timezone,
+            actor=actor,
+            settings=settings,
+        )
+    response.status_code = 201 if stored else 200
+    return result
+
+
+@router.get("/{transaction}", responses=problems(403, 404))
+def get_transaction(transaction: str, session: SessionDep, actor: LedgerReader) -> TransactionRead:
+    """Get one transaction by id or by the source's external id."""
+    return TransactionRead.model_validate(service.get_transaction(session, transaction))

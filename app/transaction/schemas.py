@@ -1,0 +1,117 @@
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.source.schemas import SourceIn
+
+_TX_EXAMPLE: dict[str, Any] = {
+    "external_id": "T-1",
+    "from_account": "iban:DE89370400440532013000",
+    "to_account": "iban:FR1420041010050500013M02606",
+    "amount": "1500.00",
+    "currency": "EUR",
+    "value_time": "2026-01-05T10:00:00Z",
+    "sequence": 1,
+}
+
+
+class TransactionIn(BaseModel):
+    """One transaction as the source gives it; accounts by key, created on first sight."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": _TX_EXAMPLE})
+
+    external_id: str = Field(description="The source's own id: re-sending it stores nothing new.")
+    from_account: str = Field(description="Account key, e.g. iban:DE89..., btc:bc1q..., cash:...")
+    to_account: str
+    amount: str = Field(
+        description="Exact positive decimal as a string, within the currency's decimals."
+    )
+    currency: str = Field(
+        description="ISO 4217 code or a listed crypto asset (BTC, ETH, USDT ...)."
+    )
+    value_time: str = Field(
+        json_schema_extra={"format": "date-time"},
+        description="ISO 8601 with a timezone (Z or offset), unless the batch states `timezone`.",
+    )
+    sequence: int | None = Field(default=None, ge=0, description="Statement sequence number.")
+    channel: str | None = None
+    narrative: str | None = None
+    counterparty_name: str | None = None
+    counterparty_account: str | None = None
+
+
+class TransactionBatch(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "source": {"kind": "bank_statement", "reference": "PO-2026-017"},
+                "transactions": [_TX_EXAMPLE],
+            }
+        },
+    )
+
+    source: SourceIn
+    timezone: str | None = Field(
+        default=None, description="IANA zone for value times given without an offset."
+    )
+    transactions: list[TransactionIn] = Field(min_length=1)
+
+
+class IngestResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                "rows": 1,
+                "inserted": 1,
+                "already_present": 0,
+                "accounts_created": 2,
+            }
+        }
+    )
+
+    source_document_id: str = Field(description="Where the rows of this batch are recorded.")
+    rows: int
+    inserted: int
+    already_present: int = Field(
+        description="Rows whose external id was already stored, unchanged."
+    )
+    accounts_created: int
+
+
+class TransactionRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                **_TX_EXAMPLE,
+                "id": 1,
+                "channel": None,
+                "narrative": None,
+                "counterparty_name": None,
+                "counterparty_account": None,
+                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                "source_row": 1,
+            }
+        }
+    )
+
+    id: int
+    external_id: str
+    from_account: str
+    to_account: str
+    amount: str
+    currency: str
+    value_time: datetime
+    sequence: int | None
+    channel: str | None
+    narrative: str | None
+    counterparty_name: str | None
+    counterparty_account: str | None
+    source_document_id: str
+    source_row: int
+
+
+class AccountTransactionRead(TransactionRead):
+    direction: str = Field(description="`in` or `out`, seen from the account asked about.")

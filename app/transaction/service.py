@@ -1,0 +1,243 @@
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import Row
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidInput, NotFound, PayloadTooLarge
+from app.money import from_minor
+from app.pagination import decode_cursor, encode_cursor
+from app.principal import Principal
+from app.settings import Settings
+from app.source import service as source_service
+from app.source.schemas import SourceIn
+from app.source.service import Upload
+from app.transaction.bulk import load_transactions
+from app.transaction.ingest import COLUMNS, BatchRejected, validate_transactions
+from app.transaction.models import Transaction
+from app.transaction.repository import TransactionRepository
+from app.transaction.schemas import IngestResult, TransactionBatch
+
+PARQUET_MAGIC = b"PAR1"
+
+
+class TransactionNotFound(NotFound):
+    code, title = "transaction_not_found", "Transaction not found"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no transaction with id or external id {ref}", transaction=ref)
+
+
+class UnreadableFile(InvalidInput):
+    code, title = "unreadable_file", "Unreadable file"
+
+
+def ingest_batch(
+    session: Session,
+    batch: TransactionBatch,
+    upload: Upload,
+    *,
+    actor: Principal,
+    settings: Settings,
+) -> tuple[IngestResult, bool]:
+    """Store a JSON batch whole or not at all; True when anything new was stored."""
+    if len(batch.transactions) > settings.batch_max_rows:
+        raise PayloadTooLarge(
+            f"{len(batch.transactions)} rows exceed the batch limit of {settings.batch_max_rows}; "
+            "split the batch or upload a file",
+            limit=settings.batch_max_rows,
+        )
+    rows = [t.model_dump() for t in batch.transactions]
+    frame = pl.DataFrame(
+        {c: [r[c] for r in rows] for c in COLUMNS}, schema_overrides={"sequence": pl.Int64}
+    )
+    return _ingest(
+        session,
+        frame,
+        batch.source,
+        upload,
+        timezone=batch.timezone,
+        actor=actor,
+        settings=settings,
+        rows_label="transactions",
+        first_row=0,
+    )
+
+
+def read_table(path: Path, head: bytes) -> pl.DataFrame:
+    """A CSV or Parquet file as a frame, told apart by content rather than by its name."""
+    try:
+        if head.startswith(PARQUET_MAGIC):
+            return pl.read_parquet(path)
+        # Text columns stay text: amounts and ids must never pass through a float or an int.
+        return pl.read_csv(path, infer_schema=False, encoding="utf8")
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnreadableFile(
+            f"the file is neither valid UTF-8 CSV with a header row nor Parquet: {reason}"
+        ) from exc
+
+
+def ingest_file(
+    session: Session,
+    path: Path,
+    source: SourceIn,
+    upload: Upload,
+    *,
+    timezone: str | None,
+    actor: Principal,
+    settings: Settings,
+) -> tuple[IngestResult, bool]:
+    with path.open("rb") as f:
+        head = f.read(4)
+    frame = read_table(path, head)
+    if frame.height == 0:
+        raise InvalidInput("the file holds no rows")
+    if frame.height > settings.upload_max_rows:
+        raise PayloadTooLarge(
+            f"{frame.height} rows exceed the upload limit of {settings.upload_max_rows}",
+            limit=settings.upload_max_rows,
+        )
+    return _ingest(
+        session,
+        frame,
+        source,
+        upload,
+        timezone=timezone,
+        actor=actor,
+        settings=settings,
+        rows_label="row",
+        first_row=1,
+    )
+
+
+def _ingest(
+    session: Session,
+    frame: pl.DataFrame,
+    source: SourceIn,
+    upload: Upload,
+    *,
+    timezone: str | None,
+    actor: Principal,
+    settings: Settings,
+    rows_label: str,
+    first_row: int,
+) -> tuple[IngestResult, bool]:
+    rows = validate_transactions(
+        frame,
+        timezone=timezone,
+        max_errors=settings.error_list_max,
+        rows_label=rows_label,
+        first_row=first_row,
+    )
+    document = source_service.record_source(session, source, upload, rows=rows.height, actor=actor)
+    counts, conflicts = load_transactions(
+        session, rows, source_document_id=document.id, conflict_limit=settings.error_list_max
+    )
+    if conflicts:
+        session.rollback()
+        offset = first_row - 1
+        raise BatchRejected(
+            [
+                {
+                    "loc": [rows_label, row + offset, "external_id"],
+                    "row": row + offset,
+                    "field": "external_id",
+                    "type": "conflict",
+                    "msg": f"{ext} is already stored with different content; evidence is never "
+                    "silently changed",
+                }
+                for row, ext in conflicts
+            ],
+            total=len(conflicts),
+            rows_label=rows_label,
+        )
+    if counts.inserted == 0:
+        # A replay: keep nothing of this upload and point at where the rows were first stored.
+        session.rollback()
+        first_source = TransactionRepository(session).source_of(str(rows["external_id"][0]))
+        assert first_source is not None
+        return IngestResult(
+            source_document_id=first_source,
+            rows=rows.height,
+            inserted=0,
+            already_present=rows.height,
+            accounts_created=0,
+        ), False
+    document.inserted, document.already_present = counts.inserted, counts.already_present
+    session.commit()
+    return IngestResult(
+        source_document_id=document.id,
+        rows=rows.height,
+        inserted=counts.inserted,
+        already_present=counts.already_present,
+        accounts_created=counts.accounts_created,
+    ), True
+
+
+def _read(row: Row[Transaction, str, str]) -> dict[str, object]:
+    tx, from_key, to_key = row
+    return {
+        "id": tx.id,
+        "external_id": tx.external_id,
+        "from_account": from_key,
+        "to_account": to_key,
+        "amount": from_minor(tx.amount_minor, tx.currency),
+        "currency": tx.currency,
+        "value_time": tx.value_time,
+        "sequence": tx.sequence,
+        "channel": tx.channel,
+        "narrative": tx.narrative,
+        "counterparty_name": tx.counterparty_name,
+        "counterparty_account": tx.counterparty_account,
+        "source_document_id": tx.source_document_id,
+        "source_row": tx.source_row,
+    }
+
+
+def get_transaction(session: Session, ref: str) -> dict[str, object]:
+    """By numeric id or by the source's external id."""
+    transactions = TransactionRepository(session)
+    row = transactions.get(int(ref)) if ref.isdigit() and len(ref) < 19 else None
+    row = row or transactions.get_by_external_id(ref)
+    if row is None:
+        raise TransactionNotFound(ref)
+    return _read(row)
+
+
+def page_account_transactions(
+    session: Session,
+    account_id: int,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, object]], str | None]:
+    after = None
+    if cursor is not None:
+        at, seq, last_id = decode_cursor(cursor, arity=3)
+        try:
+            after = (datetime.fromisoformat(str(at)), int(seq), int(last_id))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput("the cursor is not one this list gave out", field="cursor") from exc
+    rows = TransactionRepository(session).page_for_account(
+        account_id, start=start, end=end, limit=limit, after=after
+    )
+    items = [
+        {**_read(r), "direction": "out" if r[0].from_account_id == account_id else "in"}
+        for r in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1][0]
+        seq = -1 if last.sequence is None else last.sequence
+        next_cursor = encode_cursor([last.value_time.isoformat(), seq, last.id])
+    return items, next_cursor
+
+
+def account_totals(
+    session: Session, account_id: int
+) -> list[tuple[str, str, int, int, datetime, datetime]]:
+    return TransactionRepository(session).totals_for_account(account_id)

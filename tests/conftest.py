@@ -1,0 +1,74 @@
+"""Fixtures: a migrated database of the suite's own, a rolled-back transaction per test."""
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.db import get_session, make_engine
+from app.main import create_app
+from app.settings import Settings, sqlite_url
+
+TEST_DATABASE_ENV = "MONEYTRAIL_TEST_DATABASE_URL"
+
+
+def _admin_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite in a temporary file, or a fresh database on the server the environment names."""
+    given = os.environ.get(TEST_DATABASE_ENV)
+    if not given:
+        yield sqlite_url(tmp_path_factory.mktemp("db") / "moneytrail-test.db")
+        return
+    name = f"moneytrail_test_{os.getpid()}_{secrets.token_hex(4)}"
+    # A server that cannot be reached fails the suite here: it is never silently skipped.
+    with psycopg.connect(_admin_dsn(given), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(given).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_admin_dsn(given), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    migrate.upgrade(database_url)
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        with Session(conn, join_transaction_mode="create_savepoint", expire_on_commit=False) as s:
+            yield s
+        outer.rollback()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url, data_dir=tmp_path, bootstrap_admin_key=False, log_json=True
+    )
+
+
+@pytest.fixture
+def client(session: Session, settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings)
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
