@@ -3,6 +3,7 @@
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -24,12 +25,12 @@ def _admin_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """SQLite in a temporary file, or a fresh database on the server the environment names."""
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """SQLite in a temporary file, or a new database on the server the environment names."""
     given = os.environ.get(TEST_DATABASE_ENV)
     if not given:
-        yield sqlite_url(tmp_path_factory.mktemp("db") / "moneytrail-test.db")
+        yield sqlite_url(folder / f"moneytrail-test-{secrets.token_hex(4)}.db")
         return
     name = f"moneytrail_test_{os.getpid()}_{secrets.token_hex(4)}"
     # A server that cannot be reached fails the suite here: it is never silently skipped.
@@ -40,6 +41,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         with psycopg.connect(_admin_dsn(given), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

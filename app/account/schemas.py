@@ -69,6 +69,19 @@ class AccountBatch(BaseModel):
 
 
 class AccountBatchResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                "parties_inserted": 1,
+                "parties_updated": 0,
+                "accounts_inserted": 1,
+                "accounts_updated": 0,
+                "holders_added": 1,
+            }
+        }
+    )
+
     source_document_id: str | None
     parties_inserted: int
     parties_updated: int

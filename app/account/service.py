@@ -10,8 +10,8 @@ from app.account.repository import AccountRepository
 from app.account.schemas import AccountBatch, AccountBatchResult
 from app.errors import NotFound
 from app.money import decimals_of, from_minor
+from app.party import service as party_service
 from app.party.models import Party
-from app.party.repository import PartyRepository
 from app.principal import Principal
 from app.source import service as source_service
 from app.source.service import Upload
@@ -129,19 +129,20 @@ def ingest_accounts(
     rows = len(batch.parties) + len(batch.accounts)
     document = source_service.record_source(session, batch.source, upload, rows=rows, actor=actor)
     now = datetime.now(UTC)
-    parties = PartyRepository(session).by_keys(p.key for p in batch.parties)
+    parties = party_service.parties_by_keys(session, [p.key for p in batch.parties])
     counts = dict.fromkeys(("pi", "pu", "ai", "au", "h"), 0)
     for i, p in enumerate(batch.parties):
         given = {"kind": str(p.kind), "name": p.name, "country": p.country}
         if (party := parties.get(p.key)) is None:
-            parties[p.key] = PartyRepository(session).add(
+            parties[p.key] = party_service.add_party(
+                session,
                 Party(
                     key=p.key,
                     identifiers=p.identifiers,
                     source_document_id=document.id,
                     created_at=now,
                     **given,
-                )
+                ),
             )
             counts["pi"] += 1
             continue
@@ -151,7 +152,9 @@ def ingest_accounts(
         counts["pu"] += changed
     keys = [normalise_key(a.key) for a in batch.accounts]
     accounts = AccountRepository(session).by_keys(k for k in keys if k)
-    held = PartyRepository(session).by_keys(h.party for a in batch.accounts for h in a.holders)
+    held = party_service.parties_by_keys(
+        session, [h.party for a in batch.accounts for h in a.holders]
+    )
     parties = {**held, **parties}
     for i, (a, key) in enumerate(zip(batch.accounts, keys, strict=True)):
         if key is None:

@@ -17,7 +17,20 @@ class ApiKeyCreate(BaseModel):
 
 
 class ApiKeyRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": "3f2a9c0d1e4b5a67",
+                "name": "analyst workstation 3",
+                "role": "analyst",
+                "created_at": "2026-01-06T08:00:00Z",
+                "created_by": "0a1b2c3d4e5f6071",
+                "expires_at": None,
+                "revoked_at": None,
+            }
+        },
+    )
 
     id: str
     name: str

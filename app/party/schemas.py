@@ -34,7 +34,20 @@ class PartyIn(BaseModel):
 
 
 class PartyRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": 7,
+                "key": "person:DE-ID-L01X00T47",
+                "kind": "person",
+                "name": "Max Mustermann",
+                "country": "DE",
+                "identifiers": {"national_id": "L01X00T47"},
+                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+            }
+        },
+    )
 
     id: int
     key: str

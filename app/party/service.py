@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
@@ -16,3 +18,11 @@ def get_party(session: Session, party_id: int) -> Party:
     if (party := PartyRepository(session).get(party_id)) is None:
         raise PartyNotFound(party_id)
     return party
+
+
+def parties_by_keys(session: Session, keys: Iterable[str]) -> dict[str, Party]:
+    return PartyRepository(session).by_keys(keys)
+
+
+def add_party(session: Session, party: Party) -> Party:
+    return PartyRepository(session).add(party)

@@ -13,7 +13,25 @@ class SourceIn(BaseModel):
 
 
 class SourceDocumentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                "kind": "bank_statement",
+                "reference": "PO-2026-017",
+                "received_at": "2026-01-06T08:00:00Z",
+                "uploaded_by": "3f2a9c0d1e4b5a67",
+                "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                "filename": "statement.csv",
+                "media_type": "text/csv",
+                "size_bytes": 18211,
+                "row_count": 120,
+                "inserted": 120,
+                "already_present": 0,
+            }
+        },
+    )
 
     id: str
     kind: str
