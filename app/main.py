@@ -18,6 +18,7 @@ from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.observability import RequestIdMiddleware, configure_logging
 from app.party.router import router as party_router
+from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
 from app.transaction.router import router as transaction_router
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:
         for route in router.routes:

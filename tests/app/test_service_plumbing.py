@@ -88,6 +88,10 @@ def test_docs_load_nothing_from_outside(client: TestClient) -> None:
             assert asset.status_code == 200, url
             assert len(asset.content) > 0
         assert "cdn" not in html.lower()
+        # What a bundle itself asks for off the service is refused by the browser.
+        policy = client.get(page).headers["content-security-policy"]
+        assert "default-src 'self'" in policy
+        assert "img-src 'self' data: blob:" in policy
     bundle = client.get("/static/docs/swagger-ui-bundle.js")
     assert bundle.status_code == 200
     assert "javascript" in bundle.headers["content-type"]
