@@ -2,9 +2,28 @@
 
 from app.account.models import Account, AccountHolder
 from app.apikey.models import ApiKey
+from app.asset.models import Asset, AssetLink, AssetOwner
+from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
 from app.db import Base
+from app.measure.models import Measure
 from app.party.models import Party
 from app.source.models import SourceDocument
 from app.transaction.models import Transaction
 
-__all__ = ["Account", "AccountHolder", "ApiKey", "Base", "Party", "SourceDocument", "Transaction"]
+__all__ = [
+    "Account",
+    "AccountHolder",
+    "ApiKey",
+    "Asset",
+    "AssetLink",
+    "AssetOwner",
+    "Base",
+    "Case",
+    "CaseEvent",
+    "CaseMember",
+    "CaseSubject",
+    "Measure",
+    "Party",
+    "SourceDocument",
+    "Transaction",
+]
