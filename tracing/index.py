@@ -1,0 +1,174 @@
+"""Compiled building blocks of the ledger index: a hash index of keys and CSR adjacency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+# Two independent 64-bit hashes of each key: the first addresses the table, the second is
+# compared too, so two keys would have to collide in 128 bits to be confused.
+_SEEDS = (0x6D6F6E6579, 0x747261696C)
+
+
+@nb.njit(cache=True)
+def _insert(  # pragma: no cover - compiled
+    keys: U64, checks: U64, t_key: U64, t_check: U64, t_id: I64, n_ids: int, insert: bool
+) -> tuple[I64, int, bool]:
+    mask = t_key.shape[0] - 1
+    out = np.empty(keys.shape[0], np.int64)
+    for i in range(keys.shape[0]):
+        key = keys[i]
+        slot = np.int64(key & np.uint64(mask))
+        while True:
+            found = t_id[slot]
+            if found < 0:
+                if insert:
+                    t_key[slot] = key
+                    t_check[slot] = checks[i]
+                    t_id[slot] = n_ids
+                    found = n_ids
+                    n_ids += 1
+                out[i] = found
+                break
+            if t_key[slot] == key:
+                if t_check[slot] != checks[i]:
+                    return out, n_ids, False
+                out[i] = found
+                break
+            slot = (slot + 1) & mask
+    return out, n_ids, True
+
+
+@dataclass(slots=True)
+class HashIndex:
+    """Ids of keys in first-seen order; grows without renumbering (so appends keep ids)."""
+
+    keys: U64
+    checks: U64
+    t_key: U64
+    t_check: U64
+    t_id: I64
+
+    @classmethod
+    def empty(cls) -> HashIndex:
+        """An index without keys."""
+        none = np.empty(0, np.uint64)
+        return cls(none, none, *cls._table(16))
+
+    @staticmethod
+    def _table(capacity: int) -> tuple[U64, U64, I64]:
+        return (
+            np.zeros(capacity, np.uint64),
+            np.zeros(capacity, np.uint64),
+            np.full(capacity, -1, np.int64),
+        )
+
+    def copy(self) -> HashIndex:
+        """An independent copy (ledgers are immutable, so appends copy)."""
+        return HashIndex(
+            self.keys, self.checks, self.t_key.copy(), self.t_check.copy(), self.t_id.copy()
+        )
+
+    def _reserve(self, extra: int) -> None:
+        need = 2 * (len(self.keys) + extra)
+        if need <= len(self.t_key):
+            return
+        capacity = 1 << max(4, int(need - 1).bit_length())
+        self.t_key, self.t_check, self.t_id = self._table(capacity)
+        _, _, ok = _insert(self.keys, self.checks, self.t_key, self.t_check, self.t_id, 0, True)
+        assert ok
+
+    def add(self, keys: U64, checks: U64) -> I64 | None:
+        """Ids of ``keys``, new keys numbered next; ``None`` on a 128-bit collision."""
+        self._reserve(len(keys))
+        n = len(self.keys)
+        ids, n_new, ok = _insert(keys, checks, self.t_key, self.t_check, self.t_id, n, True)
+        if not ok:
+            return None
+        fresh = np.zeros(n_new - n, np.int64)
+        fresh[ids[ids >= n] - n] = np.flatnonzero(ids >= n)
+        self.keys = np.concatenate([self.keys, keys[fresh]])
+        self.checks = np.concatenate([self.checks, checks[fresh]])
+        return ids
+
+    def find(self, keys: U64, checks: U64) -> I64:
+        """Ids of ``keys``, -1 for keys not in the index."""
+        ids, _, ok = _insert(keys, checks, self.t_key, self.t_check, self.t_id, 0, False)
+        return ids if ok else np.full(len(keys), -1, np.int64)
+
+
+def string_hashes(values: pl.Series) -> tuple[U64, U64]:
+    """The two hashes of each string that :class:`HashIndex` stores."""
+    return (
+        values.hash(seed=_SEEDS[0]).to_numpy().astype(np.uint64, copy=False),
+        values.hash(seed=_SEEDS[1]).to_numpy().astype(np.uint64, copy=False),
+    )
+
+
+@nb.njit(cache=True)
+def csr(nodes: I64, n_nodes: int) -> tuple[I64, I64]:  # pragma: no cover - compiled
+    """Stable counting sort: ``idx[ptr[v]:ptr[v+1]]`` are the rows of node ``v`` in order."""
+    ptr = np.zeros(n_nodes + 1, np.int64)
+    for v in nodes:
+        ptr[v + 1] += 1
+    for v in range(n_nodes):
+        ptr[v + 1] += ptr[v]
+    fill = ptr[:-1].copy()
+    idx = np.empty(nodes.shape[0], np.int64)
+    for i in range(nodes.shape[0]):
+        idx[fill[nodes[i]]] = i
+        fill[nodes[i]] += 1
+    return ptr, idx
+
+
+@nb.njit(cache=True)
+def csr_append(  # pragma: no cover - compiled
+    ptr: I64, idx: I64, new_nodes: I64, offset: int, n_nodes: int
+) -> tuple[I64, I64]:
+    """CSR of old rows plus rows ``offset..`` that all come after them: one linear merge."""
+    add = np.zeros(n_nodes + 1, np.int64)
+    for v in new_nodes:
+        add[v + 1] += 1
+    old_nodes = ptr.shape[0] - 1
+    out_ptr = np.zeros(n_nodes + 1, np.int64)
+    for v in range(n_nodes):
+        old = ptr[v + 1] - ptr[v] if v < old_nodes else 0
+        out_ptr[v + 1] = out_ptr[v] + old + add[v + 1]
+    out = np.empty(idx.shape[0] + new_nodes.shape[0], np.int64)
+    fill = out_ptr[:-1].copy()
+    for v in range(min(old_nodes, n_nodes)):
+        for k in range(ptr[v], ptr[v + 1]):
+            out[fill[v]] = idx[k]
+            fill[v] += 1
+    for i in range(new_nodes.shape[0]):
+        out[fill[new_nodes[i]]] = offset + i
+        fill[new_nodes[i]] += 1
+    return out_ptr, out
+
+
+@nb.njit(cache=True)
+def counterparties(  # pragma: no cover - compiled
+    out_ptr: I64, out_idx: I64, in_ptr: I64, in_idx: I64, src: I64, dst: I64
+) -> I64:
+    """Distinct counterparties (either direction) of each node."""
+    n = out_ptr.shape[0] - 1
+    seen = np.full(n, -1, np.int64)
+    count = np.zeros(n, np.int64)
+    for v in range(n):
+        for k in range(out_ptr[v], out_ptr[v + 1]):
+            w = dst[out_idx[k]]
+            if seen[w] != v:
+                seen[w] = v
+                count[v] += 1
+        for k in range(in_ptr[v], in_ptr[v + 1]):
+            w = src[in_idx[k]]
+            if seen[w] != v:
+                seen[w] = v
+                count[v] += 1
+    return count

@@ -1,0 +1,414 @@
+"""The indexed columnar ledger the engine traces over.
+
+Transactions are held in canonical order ``(value time, sequence, external id)`` as integer
+NumPy columns; their position in that order is the transaction's index. Accounts are split by
+currency into *nodes* ``(account, currency)`` so that currencies never mix. Each node has a
+CSR index of its outgoing and incoming transactions in event order, so "outgoing transactions of
+``u`` at or after ``t``" is a binary search, never a scan of the ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from tracing import index
+from tracing.errors import InvalidLedger, SchemaMismatch
+from tracing.schema import (
+    ACCOUNT,
+    AMOUNT,
+    CURRENCY,
+    EXTERNAL_ID,
+    FROM_ACCOUNT,
+    MINOR,
+    OPENING_BALANCES,
+    SEQUENCE,
+    TIME_US,
+    TO_ACCOUNT,
+    conform_transactions,
+    decimals_of,
+    minor_units,
+)
+
+if TYPE_CHECKING:
+    from tracing.order import Order
+    from tracing.params import SameDayPolicy
+
+I64 = index.I64
+_CURRENCY_BITS = 16
+_HASHED = (EXTERNAL_ID, FROM_ACCOUNT, TO_ACCOUNT, CURRENCY, MINOR, TIME_US, SEQUENCE)
+
+
+@dataclass(frozen=True, slots=True)
+class Adjacency:
+    """CSR adjacency: ``idx[ptr[v]:ptr[v + 1]]`` are node ``v``'s transactions in order."""
+
+    out_ptr: I64
+    out_idx: I64
+    in_ptr: I64
+    in_idx: I64
+
+
+def _hash_strings(hasher: Any, values: pl.Series) -> None:
+    # Lengths first, then the bytes: unambiguous and independent of how rows are chunked.
+    hasher.update(values.str.len_bytes().cast(pl.UInt32).to_numpy().tobytes())
+    hasher.update(values.str.join("").item().encode())
+
+
+def _hash_rows(hashers: dict[str, Any], rows: pl.DataFrame) -> None:
+    for name in _HASHED:
+        column = rows.get_column(name)
+        if column.dtype == pl.String:
+            _hash_strings(hashers[name], column)
+        else:
+            hashers[name].update(column.to_numpy().astype("<i8").tobytes())
+
+
+class Ledger:
+    """Transactions indexed for tracing; immutable (``append`` returns a new ledger).
+
+    Build with :meth:`from_frame`. Amounts become integer minor units of their currency;
+    ``currency_decimals`` gives the decimals per currency code (default 2).
+
+    Example
+    -------
+    >>> from datetime import UTC, datetime
+    >>> from decimal import Decimal
+    >>> frame = pl.DataFrame(
+    ...     {"external_id": ["T1"], "from_account": ["acct:1"], "to_account": ["acct:2"],
+    ...      "amount": [Decimal("10.50")], "currency": ["EUR"],
+    ...      "value_time": [datetime(2025, 1, 1, tzinfo=UTC)], "sequence": [1]},
+    ...     schema_overrides={"amount": pl.Decimal(18, 2)})
+    >>> ledger = Ledger.from_frame(frame)
+    >>> ledger.n_transactions, ledger.n_accounts, ledger.currencies
+    (1, 2, ('EUR',))
+    """
+
+    __slots__ = (
+        "_accounts",
+        "_hashers",
+        "_node_index",
+        "_opening",
+        "_orders",
+        "account_keys",
+        "adj",
+        "amount",
+        "currencies",
+        "decimals",
+        "degree",
+        "dst",
+        "external_ids",
+        "fingerprint",
+        "node_account",
+        "node_currency",
+        "seq",
+        "src",
+        "time",
+    )
+
+    def __init__(self) -> None:
+        self._orders: dict[SameDayPolicy, Order] = {}
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pl.DataFrame | pl.LazyFrame,
+        *,
+        currency_decimals: Mapping[str, int] | None = None,
+        opening_balances: pl.DataFrame | None = None,
+    ) -> Ledger:
+        """Index a transactions frame (see :data:`tracing.schema.TRANSACTIONS`).
+
+        Parameters
+        ----------
+        frame
+            Columns ``external_id, from_account, to_account, amount (Decimal), currency,
+            value_time (tz-aware Datetime or Date)`` and optionally ``sequence``.
+        currency_decimals
+            Decimals of each currency's minor unit, e.g. ``{"EUR": 2, "JPY": 0, "BTC": 8}``.
+        opening_balances
+            Columns ``account, currency, amount``: known balances before each account's
+            first record. They replace the inferred opening balance of those accounts.
+
+        Returns
+        -------
+        Ledger
+
+        Example
+        -------
+        >>> Ledger.from_frame(pl.DataFrame(schema=TRANSACTIONS_EMPTY)).n_transactions
+        0
+        """
+        data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        rows, codes, places = conform_transactions(data, currency_decimals)
+        extra = dict(currency_decimals or {})
+        table = {**{c: extra[c] for c in extra}, **dict(zip(codes, places, strict=True))}
+        opening = _opening(opening_balances, table)
+        return cls._build(rows, table, opening)
+
+    @classmethod
+    def _build(
+        cls, rows: pl.DataFrame, decimals: dict[str, int], opening: dict[tuple[str, str], int]
+    ) -> Ledger:
+        led = cls()
+        led._accounts = index.HashIndex.empty()
+        led._node_index = index.HashIndex.empty()
+        led.account_keys = pl.Series(ACCOUNT, [], pl.String)
+        led.currencies = ()
+        led.node_account = led.node_currency = np.empty(0, np.int64)
+        led.decimals = decimals
+        led._opening = opening
+        led._hashers = {name: hashlib.sha256() for name in _HASHED}
+        led._add_rows(rows, adjacency=None)
+        return led
+
+    def append(
+        self,
+        frame: pl.DataFrame | pl.LazyFrame,
+        *,
+        currency_decimals: Mapping[str, int] | None = None,
+    ) -> Ledger:
+        """A new ledger with ``frame``'s transactions added.
+
+        When every new transaction sorts after the last known one (the usual case: a new
+        statement), the index is extended in one linear pass: no sort of old rows, the
+        fingerprint is continued, and the result equals a ledger built from all rows at once.
+        Otherwise the whole index is rebuilt, which costs as much as :meth:`from_frame`.
+
+        Example
+        -------
+        >>> later = EXAMPLE_FRAME.with_columns(pl.lit("T2").alias("external_id"))
+        >>> Ledger.from_frame(EXAMPLE_FRAME).append(later).n_transactions
+        2
+        """
+        data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        table = {**self.decimals, **dict(currency_decimals or {})}
+        for code, places in (currency_decimals or {}).items():
+            if code in self.decimals and self.decimals[code] != places:
+                raise SchemaMismatch(f"decimals of {code} differ from the ledger's")
+        rows, _, _ = conform_transactions(data, table)
+        if rows.height == 0:
+            return self
+        clash = rows.get_column(EXTERNAL_ID).is_in(self.external_ids.implode())
+        if clash.any():
+            raise InvalidLedger(
+                f"duplicate external_id {rows[EXTERNAL_ID][int(clash.arg_max() or 0)]}"
+            )
+        first = rows.row(0, named=True)
+        if self.n_transactions and (first[TIME_US], first[SEQUENCE], first[EXTERNAL_ID]) <= (
+            int(self.time[-1]),
+            int(self.seq[-1]),
+            str(self.external_ids[-1]),
+        ):
+            return Ledger._build(
+                pl.concat([self.rows(), rows]).sort(TIME_US, SEQUENCE, EXTERNAL_ID),
+                {**table},
+                dict(self._opening),
+            )
+        led = Ledger()
+        for name in Ledger.__slots__:
+            if name != "_orders":
+                setattr(led, name, getattr(self, name))
+        led.decimals = {**table}
+        led._accounts = self._accounts.copy()
+        led._node_index = self._node_index.copy()
+        led._hashers = {name: h.copy() for name, h in self._hashers.items()}
+        led._add_rows(rows, adjacency=self.adj)
+        return led
+
+    def _add_rows(self, rows: pl.DataFrame, adjacency: Adjacency | None) -> None:
+        offset = 0 if adjacency is None else len(self.src)
+        codes = list(self.currencies)
+        codes += [
+            c for c in rows.get_column(CURRENCY).unique(maintain_order=True) if c not in codes
+        ]
+        self.currencies = tuple(codes)
+        cur = rows.get_column(CURRENCY).replace_strict(
+            codes, range(len(codes)), return_dtype=pl.Int64
+        )
+        endpoints = pl.concat([rows.get_column(FROM_ACCOUNT), rows.get_column(TO_ACCOUNT)])
+        acc = self._account_ids(endpoints)
+        cur2 = np.concatenate([cur.to_numpy()] * 2)
+        node_keys = ((acc << _CURRENCY_BITS) | cur2).astype(np.uint64)
+        nodes = self._node_index.add(node_keys, node_keys)
+        assert nodes is not None
+        self.node_account = (self._node_index.keys >> np.uint64(_CURRENCY_BITS)).astype(np.int64)
+        self.node_currency = (self._node_index.keys & np.uint64(2**_CURRENCY_BITS - 1)).astype(
+            np.int64
+        )
+        n = rows.height
+        new_src, new_dst = nodes[:n], nodes[n:]
+        self._extend_columns(rows, new_src, new_dst, offset)
+        n_nodes = len(self.node_account)
+        if adjacency is None:
+            out_ptr, out_idx = index.csr(self.src, n_nodes)
+            in_ptr, in_idx = index.csr(self.dst, n_nodes)
+        else:
+            out_ptr, out_idx = index.csr_append(
+                adjacency.out_ptr, adjacency.out_idx, new_src, offset, n_nodes
+            )
+            in_ptr, in_idx = index.csr_append(
+                adjacency.in_ptr, adjacency.in_idx, new_dst, offset, n_nodes
+            )
+        self.adj = Adjacency(out_ptr, out_idx, in_ptr, in_idx)
+        # Recounted over the whole ledger: a linear pass, cheaper than keeping neighbour sets.
+        self.degree = index.counterparties(out_ptr, out_idx, in_ptr, in_idx, self.src, self.dst)
+        _hash_rows(self._hashers, rows)
+        self.fingerprint = self._fingerprint()
+
+    def _extend_columns(self, rows: pl.DataFrame, src: I64, dst: I64, offset: int) -> None:
+        def cat(old: str, new: I64) -> I64:
+            return new if offset == 0 else np.concatenate([getattr(self, old), new])
+
+        self.src, self.dst = cat("src", src), cat("dst", dst)
+        self.amount = cat("amount", rows.get_column(MINOR).to_numpy())
+        self.time = cat("time", rows.get_column(TIME_US).to_numpy())
+        self.seq = cat("seq", rows.get_column(SEQUENCE).to_numpy())
+        ids = rows.get_column(EXTERNAL_ID).rename(EXTERNAL_ID)
+        self.external_ids = (
+            ids if offset == 0 else pl.concat([self.external_ids, ids], rechunk=True)
+        )
+
+    def _account_ids(self, keys: pl.Series) -> I64:
+        h1, h2 = index.string_hashes(keys)
+        ids = self._accounts.add(h1, h2)
+        if ids is None:  # pragma: no cover - needs a 128-bit hash collision
+            raise InvalidLedger("account key hash collision; rename an account key")
+        known = len(self.account_keys)
+        fresh = np.flatnonzero(ids >= known)
+        if len(fresh):
+            first = (
+                pl.DataFrame({"id": ids[fresh], "row": fresh}).unique("id", keep="first").sort("id")
+            )
+            self.account_keys = pl.concat(
+                [self.account_keys, keys.gather(first["row"]).rename(ACCOUNT)], rechunk=True
+            )
+        return ids
+
+    def _fingerprint(self) -> str:
+        digest = hashlib.sha256(b"moneytrail-ledger-v1\n")
+        for name in _HASHED:
+            digest.update(f"{name}:{self._hashers[name].hexdigest()}\n".encode())
+        used = sorted(c for c in self.currencies)
+        digest.update(repr([(c, self.decimals[c]) for c in used]).encode())
+        digest.update(repr(sorted(self._opening.items())).encode())
+        return digest.hexdigest()
+
+    # -- queries --------------------------------------------------------------------------
+    @property
+    def n_transactions(self) -> int:
+        """Number of transactions."""
+        return len(self.src)
+
+    @property
+    def n_accounts(self) -> int:
+        """Number of distinct account keys."""
+        return len(self.account_keys)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of ``(account, currency)`` pairs."""
+        return len(self.node_account)
+
+    def rows(self) -> pl.DataFrame:
+        """The transactions in canonical order with integer minor units and microseconds."""
+        return pl.DataFrame(
+            {
+                EXTERNAL_ID: self.external_ids,
+                FROM_ACCOUNT: self.account_keys.gather(self.node_account[self.src]),
+                TO_ACCOUNT: self.account_keys.gather(self.node_account[self.dst]),
+                CURRENCY: pl.Series(self.currencies, dtype=pl.String).gather(
+                    self.node_currency[self.src]
+                ),
+                MINOR: self.amount,
+                TIME_US: self.time,
+                SEQUENCE: self.seq,
+            }
+        )
+
+    def nodes_of(self, accounts: Sequence[str], currencies: Sequence[str]) -> I64:
+        """Node of each ``(account, currency)``, -1 where the ledger has no such pair."""
+        acc = self.account_ids(accounts)
+        codes = {c: i for i, c in enumerate(self.currencies)}
+        cur = np.array([codes.get(c, -1) for c in currencies], np.int64)
+        keys = ((np.maximum(acc, 0) << _CURRENCY_BITS) | np.maximum(cur, 0)).astype(np.uint64)
+        found = self._node_index.find(keys, keys)
+        return np.where((acc < 0) | (cur < 0), -1, found)
+
+    def account_ids(self, accounts: Sequence[str]) -> I64:
+        """Id of each account key, -1 where unknown."""
+        h1, h2 = index.string_hashes(pl.Series(list(accounts), dtype=pl.String))
+        return self._accounts.find(h1, h2)
+
+    def positions_of(self, external_ids: Sequence[str]) -> I64:
+        """Position of each transaction id, -1 where unknown (one scan of the id column)."""
+        wanted = pl.DataFrame({EXTERNAL_ID: list(external_ids)}, schema={EXTERNAL_ID: pl.String})
+        found = wanted.join(
+            self.external_ids.to_frame()
+            .with_row_index("pos")
+            .filter(pl.col(EXTERNAL_ID).is_in(wanted[EXTERNAL_ID].implode())),
+            on=EXTERNAL_ID,
+            how="left",
+            maintain_order="left",
+        )
+        return found.get_column("pos").fill_null(-1).cast(pl.Int64).to_numpy()
+
+    def opening(self) -> tuple[np.ndarray, I64]:
+        """Per node: whether an opening balance was given, and its minor units."""
+        given = np.zeros(self.n_nodes, np.bool_)
+        amount = np.zeros(self.n_nodes, np.int64)
+        if self._opening:
+            keys = list(self._opening)
+            nodes = self.nodes_of([k[0] for k in keys], [k[1] for k in keys])
+            for node, key in zip(nodes, keys, strict=True):
+                if node >= 0:
+                    given[node], amount[node] = True, self._opening[key]
+        return given, amount
+
+    def order(self, policy: SameDayPolicy) -> Order:
+        """The replay order of ``policy`` (computed once per ledger and policy)."""
+        from tracing.order import build_order
+
+        if policy not in self._orders:
+            self._orders[policy] = build_order(self, policy)
+        return self._orders[policy]
+
+
+def _opening(frame: pl.DataFrame | None, decimals: Mapping[str, int]) -> dict[tuple[str, str], int]:
+    if frame is None or frame.height == 0:
+        return {}
+    missing = sorted(set(OPENING_BALANCES) - set(frame.schema))
+    if missing:
+        raise SchemaMismatch(f"opening balances lack columns {missing}")
+    codes = frame.get_column(CURRENCY).unique(maintain_order=True).to_list()
+    places = decimals_of(decimals, codes)
+    minor = frame.select(
+        pl.col(ACCOUNT),
+        pl.col(CURRENCY),
+        minor_units(
+            pl.col(AMOUNT), frame.schema[AMOUNT], pl.col(CURRENCY).replace_strict(codes, places)
+        ).alias(MINOR),
+    )
+    if minor.get_column(MINOR).is_null().any() or minor.get_column(MINOR).lt(0).any():
+        raise InvalidLedger("opening balances must be non-negative and exact in minor units")
+    if minor.select(pl.struct(ACCOUNT, CURRENCY).is_duplicated().any()).item():
+        raise InvalidLedger("an account has two opening balances in one currency")
+    return {(a, c): int(m) for a, c, m in minor.iter_rows()}
+
+
+TRANSACTIONS_EMPTY = {
+    EXTERNAL_ID: pl.String,
+    FROM_ACCOUNT: pl.String,
+    TO_ACCOUNT: pl.String,
+    AMOUNT: pl.Decimal(18, 2),
+    CURRENCY: pl.String,
+    "value_time": pl.Datetime("us", "UTC"),
+    SEQUENCE: pl.Int64,
+}
+EXAMPLE_FRAME = pl.DataFrame(schema=TRANSACTIONS_EMPTY)

@@ -1,0 +1,209 @@
+"""Trace parameters: frozen, checked when built, and serialisable into a result's provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from tracing.errors import InvalidTraceParams
+
+MAX_HOPS = 64
+
+
+class Rule(StrEnum):
+    """How much of a withdrawal from a mixed account is taint (DESIGN §3)."""
+
+    REACH = "reach"
+    POISON = "poison"
+    HAIRCUT = "haircut"
+    FIFO = "fifo"
+    LIFO = "lifo"
+    LIBR = "libr"
+
+
+class Direction(StrEnum):
+    """Forward: where did the money go. Backward: where did it come from."""
+
+    FORWARD = "forward"
+    BACKWARD = "backward"
+
+
+class SameDayPolicy(StrEnum):
+    """Order of one account's events on one UTC day.
+
+    ``ledger`` keeps statement order; ``worst_case`` puts every withdrawal of a day before its
+    deposits; ``best_case`` puts an account's deposits of a day before its withdrawals (where
+    same-day transfers form a cycle that makes this impossible, statement order breaks the tie).
+    """
+
+    LEDGER = "ledger"
+    WORST_CASE = "worst_case"
+    BEST_CASE = "best_case"
+
+
+def _aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise InvalidTraceParams(f"{name} must be timezone-aware, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountSeed:
+    """Proceeds placed on an account: ``amount`` of ``currency`` arriving at time ``at``.
+
+    ``amount`` is required by every attribution rule and ignored by ``reach``. ``at`` defaults
+    to the window start (forward) or end (backward), or the whole ledger when there is none.
+
+    Example
+    -------
+    >>> from datetime import UTC
+    >>> AccountSeed(account="iban:DE89370400440532013000", currency="EUR",
+    ...             amount=Decimal("5000.00"), at=datetime(2025, 3, 1, tzinfo=UTC)).amount
+    Decimal('5000.00')
+    """
+
+    account: str
+    currency: str
+    amount: Decimal | None = None
+    at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _aware("seed time", self.at)
+        if self.amount is not None and (not self.amount.is_finite() or self.amount <= 0):
+            raise InvalidTraceParams(f"seed amount must be positive, got {self.amount}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraceParams:
+    """Everything a trace depends on besides the ledger.
+
+    Parameters
+    ----------
+    seeds, seed_transactions
+        Seed accounts (:class:`AccountSeed`) and/or external ids of seed transactions, whose
+        whole amount is taint arriving at their destination. At least one seed is required.
+    direction, rule, same_day_policy
+        Attribution rules need ``direction="forward"``; ``reach`` works both ways.
+    max_hops
+        Most transactions on a path, within ``1..64``.
+    window_start, window_end
+        Only transactions with value time in ``[start, end]`` are followed; attribution
+        replays each traced account's history up to ``min(window_end, as_of)``.
+    min_amount
+        Transactions below this amount (in their own currency) are not followed.
+    stop_at
+        Account keys reported but not expanded (exchanges, cash-out, unknown counterparties).
+    max_counterparties
+        High-degree cut-off: accounts with more distinct counterparties are reported, not
+        expanded. Seeds are always expanded.
+    as_of
+        Time at which "held" is measured (default: the window end or the end of the ledger).
+    max_accounts, max_events
+        Limits; exceeding one raises :class:`~tracing.errors.TraceTooLarge`.
+
+    Example
+    -------
+    >>> p = TraceParams(seed_transactions=("T0000042",), rule=Rule.LIBR, max_hops=4)
+    >>> p.direction, p.same_day_policy
+    (<Direction.FORWARD: 'forward'>, <SameDayPolicy.LEDGER: 'ledger'>)
+    """
+
+    seeds: tuple[AccountSeed, ...] = ()
+    seed_transactions: tuple[str, ...] = ()
+    direction: Direction = Direction.FORWARD
+    rule: Rule = Rule.REACH
+    same_day_policy: SameDayPolicy = SameDayPolicy.LEDGER
+    max_hops: int = 6
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    min_amount: Decimal | None = None
+    stop_at: frozenset[str] = field(default_factory=frozenset)
+    max_counterparties: int | None = None
+    as_of: datetime | None = None
+    max_accounts: int | None = None
+    max_events: int | None = None
+
+    def __post_init__(self) -> None:
+        # Accept lists and sets from callers but store hashable, ordered-as-given tuples.
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "seed_transactions", tuple(self.seed_transactions))
+        object.__setattr__(self, "stop_at", frozenset(self.stop_at))
+        object.__setattr__(self, "direction", Direction(self.direction))
+        object.__setattr__(self, "rule", Rule(self.rule))
+        object.__setattr__(self, "same_day_policy", SameDayPolicy(self.same_day_policy))
+        self._check_seeds()
+        self._check_ranges()
+
+    def _check_seeds(self) -> None:
+        if not self.seeds and not self.seed_transactions:
+            raise InvalidTraceParams("at least one seed account or transaction is required")
+        if self.rule is not Rule.REACH:
+            if self.direction is not Direction.FORWARD:
+                raise InvalidTraceParams(f"rule {self.rule} traces forward only")
+            if any(seed.amount is None for seed in self.seeds):
+                raise InvalidTraceParams(f"rule {self.rule} needs an amount on every seed")
+        for seed in self.seeds:
+            if seed.at is None:
+                continue
+            if (self.window_start and seed.at < self.window_start) or (
+                self.window_end and seed.at > self.window_end
+            ):
+                raise InvalidTraceParams(f"seed time {seed.at} lies outside the window")
+
+    def _check_ranges(self) -> None:
+        if not 1 <= self.max_hops <= MAX_HOPS:
+            raise InvalidTraceParams(f"max_hops must be within 1..{MAX_HOPS}, got {self.max_hops}")
+        for name in ("window_start", "window_end", "as_of"):
+            _aware(name, getattr(self, name))
+        if self.window_start and self.window_end and self.window_start > self.window_end:
+            raise InvalidTraceParams("window_start is after window_end")
+        if self.min_amount is not None and not (
+            self.min_amount.is_finite() and self.min_amount >= 0
+        ):
+            raise InvalidTraceParams(f"min_amount must be >= 0, got {self.min_amount}")
+        for name in ("max_counterparties", "max_accounts", "max_events"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidTraceParams(f"{name} must be >= 1, got {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, canonical form (sorted collections, ISO times, decimal strings).
+
+        Example
+        -------
+        >>> TraceParams(seed_transactions=("T1",)).to_dict()["rule"]
+        'reach'
+        """
+
+        def iso(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat()
+
+        def dec(value: Decimal | None) -> str | None:
+            return None if value is None else str(value)
+
+        return {
+            "seeds": [
+                {
+                    "account": s.account,
+                    "currency": s.currency,
+                    "amount": dec(s.amount),
+                    "at": iso(s.at),
+                }
+                for s in self.seeds
+            ],
+            "seed_transactions": list(self.seed_transactions),
+            "direction": str(self.direction),
+            "rule": str(self.rule),
+            "same_day_policy": str(self.same_day_policy),
+            "max_hops": self.max_hops,
+            "window_start": iso(self.window_start),
+            "window_end": iso(self.window_end),
+            "min_amount": dec(self.min_amount),
+            "stop_at": sorted(self.stop_at),
+            "max_counterparties": self.max_counterparties,
+            "as_of": iso(self.as_of),
+            "max_accounts": self.max_accounts,
+            "max_events": self.max_events,
+        }

@@ -1,0 +1,120 @@
+"""Deposit lots for ``fifo`` and ``lifo``: a per-account linked list of pure lots.
+
+Every lot is wholly taint or wholly clean. A deposit that is partly taint arrives as the
+pieces in which it left the paying account, in that order, so lots stay pure and the trace is
+lossless. Withdrawals always consume from the list's head; ``fifo`` appends deposits at the
+tail (oldest money leaves first, Clayton's Case) and ``lifo`` pushes them on the head.
+
+The store is one ``(capacity, 3)`` array of ``amount, tainted, next`` rows with a free list;
+``meta`` holds ``[next unused row, free-list head, live lots]``.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from tracing.index import I64
+
+AMT, TNT, NXT = 0, 1, 2
+NEXT_ROW, FREE, LIVE = 0, 1, 2
+
+
+@nb.njit(cache=True)
+def ensure(store: np.ndarray, meta: I64, extra: int) -> np.ndarray:  # pragma: no cover
+    """The store, reallocated larger when fewer than ``extra`` rows are free."""
+    if meta[NEXT_ROW] + extra <= store.shape[0]:
+        return store
+    bigger = np.empty((2 * store.shape[0] + extra + 16, 3), np.int64)
+    bigger[: store.shape[0]] = store
+    return bigger
+
+
+@nb.njit(cache=True)
+def _new(store: np.ndarray, meta: I64, amount: int, tainted: int) -> int:  # pragma: no cover
+    if meta[FREE] >= 0:
+        row = meta[FREE]
+        meta[FREE] = store[row, NXT]
+    else:
+        row = meta[NEXT_ROW]
+        meta[NEXT_ROW] += 1
+    store[row, AMT], store[row, TNT], store[row, NXT] = amount, tainted, -1
+    meta[LIVE] += 1
+    return row
+
+
+@nb.njit(cache=True)
+def _free(store: np.ndarray, meta: I64, row: int) -> None:  # pragma: no cover
+    store[row, NXT] = meta[FREE]
+    meta[FREE] = row
+    meta[LIVE] -= 1
+
+
+@nb.njit(cache=True)
+def put(  # pragma: no cover - compiled
+    store: np.ndarray,
+    meta: I64,
+    head: I64,
+    tail: I64,
+    node: int,
+    amount: int,
+    tainted: int,
+    newest_first: bool,
+) -> None:
+    """Add a pure lot to ``node``: at the tail (fifo) or the head (lifo), merging with a
+    neighbour of the same kind so alternating runs stay short."""
+    if amount <= 0:
+        return
+    end = head[node] if newest_first else tail[node]
+    if end >= 0 and store[end, TNT] == tainted:
+        store[end, AMT] += amount
+        return
+    row = _new(store, meta, amount, tainted)
+    if head[node] < 0:
+        head[node] = tail[node] = row
+    elif newest_first:
+        store[row, NXT] = head[node]
+        head[node] = row
+    else:
+        store[tail[node], NXT] = row
+        tail[node] = row
+
+
+@nb.njit(cache=True)
+def take(  # pragma: no cover - compiled
+    store: np.ndarray,
+    meta: I64,
+    head: I64,
+    tail: I64,
+    node: int,
+    amount: int,
+    pieces: np.ndarray,
+    at: int,
+) -> tuple[int, int]:
+    """Consume ``amount`` from the head of ``node``'s lots.
+
+    Writes the consumed pieces ``(amount, tainted)`` to ``pieces[at:]`` (adjacent pieces of
+    one kind merged; a shortfall beyond the lots is a clean piece) and returns the taint
+    carried and the end of the written pieces.
+    """
+    carried, end, left = 0, at, amount
+    while left > 0:
+        row = head[node]
+        if row < 0:
+            part, tainted = left, 0
+        else:
+            part, tainted = min(store[row, AMT], left), store[row, TNT]
+            store[row, AMT] -= part
+            if store[row, AMT] == 0:
+                head[node] = store[row, NXT]
+                if head[node] < 0:
+                    tail[node] = -1
+                _free(store, meta, row)
+        if end > at and pieces[end - 1, 1] == tainted:
+            pieces[end - 1, 0] += part
+        else:
+            pieces[end, 0], pieces[end, 1] = part, tainted
+            end += 1
+        carried += part * tainted
+        left -= part
+    return carried, end
