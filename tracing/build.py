@@ -77,6 +77,8 @@ def _traced(events: Events | None, att: Attribution | None, txs: I64) -> I64 | N
     rows = att.exits[att.exits[:, 2] != OVERDRAFT]
     np.add.at(per_slot, rows[:, 0], rows[:, 3])
     slots = _slot_of(events, txs)
+    if len(per_slot) == 0:
+        return np.zeros(len(txs), np.int64)
     return np.where(slots >= 0, per_slot[np.maximum(slots, 0)], 0)
 
 
@@ -206,26 +208,31 @@ def _accounts(
     return pl.DataFrame(columns).sort(ACCOUNT, CURRENCY)
 
 
+def _nullable(series: pl.Series, missing: np.ndarray) -> pl.Series:
+    return series.scatter(np.flatnonzero(missing), None) if missing.any() else series
+
+
 def _exits(
     ledger: Ledger, events: Events | None, att: Attribution | None, money: Money
 ) -> pl.DataFrame:
     ex = att.exits if att is not None else np.empty((0, 4), np.int64)
-    txs = events.tx[ex[:, 0]] if events is not None and len(ex) else np.empty(0, np.int64)
-    order = np.lexsort((ex[:, 2], txs)) if len(ex) else np.empty(0, np.int64)
+    if events is not None and len(ex):
+        # Slot -1: a seed placed on an overdrawn account repaid the bank; no transaction.
+        txs = np.where(ex[:, 0] >= 0, events.tx[np.maximum(ex[:, 0], 0)], -1)
+    else:
+        txs = np.empty(0, np.int64)
+    order = np.lexsort((ex[:, 3], ex[:, 2], ex[:, 1], txs))
     ex, txs = ex[order], txs[order]
-    node = ex[:, 1]
-    cur = ledger.node_currency[node]
-    to = np.where(ex[:, 2] == OVERDRAFT, -1, ledger.dst[txs] if len(txs) else txs)
-    to_keys = ledger.account_keys.gather(ledger.node_account[np.maximum(to, 0)])
+    node, cur, known = ex[:, 1], ledger.node_currency[ex[:, 1]], np.maximum(txs, 0)
+    to = np.where((ex[:, 2] == OVERDRAFT) | (txs < 0), -1, ledger.dst[known])
     return pl.DataFrame(
         [
-            ledger.external_ids.gather(txs),
+            _nullable(ledger.external_ids.gather(known), txs < 0),
             ledger.account_keys.gather(ledger.node_account[node]).rename(FROM_ACCOUNT),
-            to_keys.rename(TO_ACCOUNT).set(pl.Series(to < 0), None)
-            if len(to)
-            else to_keys.rename(TO_ACCOUNT),
+            _nullable(ledger.account_keys.gather(ledger.node_account[np.maximum(to, 0)]),
+                      to < 0).rename(TO_ACCOUNT),
             pl.Series(CURRENCY, money.codes, pl.String).gather(cur),
-            _times(ledger.time[txs]).rename("value_time"),
+            _nullable(_times(ledger.time[known]), txs < 0).rename("value_time"),
             money.series("traced", ex[:, 3], cur),
             pl.Series("reason", [EXIT_REASONS[r] for r in ex[:, 2]], pl.String),
         ]
