@@ -9,7 +9,8 @@ from sqlalchemy.engine import make_url
 from app import migrate
 from app.apikey import service as apikey_service
 from app.db import make_engine, make_sessionmaker
-from app.principal import Role
+from app.demo import service as demo_service
+from app.principal import Principal, Role
 from app.settings import get_settings
 
 
@@ -65,6 +66,37 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_load(_args: argparse.Namespace) -> int:
+    settings = get_settings()
+    migrate.upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    with make_sessionmaker(engine)() as session:
+        # The demo's records need an uploader like any other: a key that is revoked at once.
+        key, _ = apikey_service.create_key(
+            session, name="demo loader", role=Role.INGEST, created_by=None
+        )
+        apikey_service.revoke_key(session, key.id)
+        actor = Principal(id=key.id, name=key.name, role=Role.INGEST)
+        result = demo_service.load_demo(session, actor=actor, settings=settings)
+    engine.dispose()
+    print(
+        f"demo case loaded: {result.inserted} transactions new, {result.already_present} already "
+        f"present (source document {result.source_document_id}).\n"
+        f"Trace it: POST /api/v1/traces with seeds {list(demo_service.SEED_TRANSACTIONS)}"
+    )
+    return 0
+
+
+def _deadlines_sweep(_args: argparse.Namespace) -> int:
+    from app.measure import sweeper
+
+    engine = make_engine(get_settings().effective_database_url)
+    expired = sweeper.sweep_once(make_sessionmaker(engine))
+    engine.dispose()
+    print(f"{expired} lapsed measure(s) moved to EXPIRED")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moneytrail", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
     revoke.set_defaults(run=_keys_revoke)
+    demo = commands.add_parser("demo", help="the demo case").add_subparsers(
+        dest="demo", required=True
+    )
+    demo.add_parser("load", help="load the demo case (idempotent)").set_defaults(run=_demo_load)
+    deadlines = commands.add_parser("deadlines", help="time limits of legal measures")
+    deadline_commands = deadlines.add_subparsers(dest="deadlines", required=True)
+    deadline_commands.add_parser(
+        "sweep", help="move measures whose expiry has passed to EXPIRED"
+    ).set_defaults(run=_deadlines_sweep)
     return parser
 
 

@@ -11,6 +11,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tracing import (
+    ConservationError,
+    InvalidLedger,
+    InvalidTraceParams,
+    SchemaMismatch,
+    TraceCancelled,
+    TraceTooLarge,
+    TracingError,
+    UnknownSeed,
+)
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger("app.errors")
 
@@ -229,8 +240,39 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# The one place where the engine's errors meet HTTP: tracing itself never knows about it.
+TRACING_STATUS: dict[type[TracingError], tuple[int, str, str]] = {
+    InvalidTraceParams: (422, "invalid_trace_params", "Invalid trace parameters"),
+    SchemaMismatch: (422, "schema_mismatch", "Ledger schema mismatch"),
+    InvalidLedger: (422, "invalid_ledger", "Invalid ledger"),
+    UnknownSeed: (404, "unknown_seed", "Unknown seed or account"),
+    TraceTooLarge: (422, "trace_too_large", "Trace too large"),
+    TraceCancelled: (409, "trace_cancelled", "Trace cancelled"),
+    ConservationError: (500, "conservation_error", "Conservation check failed"),
+}
+
+
+async def _tracing_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TracingError)
+    status, code, title = next(
+        (TRACING_STATUS[k] for k in type(exc).__mro__ if k in TRACING_STATUS),
+        (500, "internal_error", "Internal error"),
+    )
+    if status >= 500:
+        log.error("tracing_error", request_id=request_id_of(request), error=str(exc))
+        return problem_response(
+            request,
+            status=status,
+            code=code,
+            title=title,
+            detail="The engine refused its own result; quote the request id.",
+        )
+    return problem_response(request, status=status, code=code, title=title, detail=str(exc))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(TracingError, _tracing_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unhandled)

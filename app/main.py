@@ -13,14 +13,22 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.account.router import router as account_router
 from app.apikey import service as apikey_service
 from app.apikey.router import router as apikey_router
+from app.asset.router import router as asset_router
+from app.case.router import convergence_router
+from app.case.router import router as case_router
 from app.db import make_engine, make_sessionmaker
+from app.demo.router import router as demo_router
 from app.errors import install_error_handlers
 from app.health import router as health_router
+from app.measure import sweeper as deadline_sweeper
+from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
 from app.party.router import router as party_router
 from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
+from app.trace import lifecycle as trace_lifecycle
+from app.trace.router import router as trace_router
 from app.transaction.router import router as transaction_router
 
 log = structlog.get_logger("app.main")
@@ -31,6 +39,12 @@ ROUTERS = (
     party_router,
     account_router,
     transaction_router,
+    case_router,
+    convergence_router,
+    asset_router,
+    measure_router,
+    trace_router,
+    demo_router,
 )
 DESCRIPTION = """
 moneytrail follows the proceeds of crime: load transactions and accounts with their provenance,
@@ -54,7 +68,9 @@ def _announce_first_key(app: FastAPI) -> None:
             "\n  First start on an empty database: an admin API key was created.\n"
             "  It is shown this once only; keep it safe.\n\n"
             f"    Authorization: Bearer {secret}\n\n"
-            "  In Swagger UI (/docs) press Authorize and paste the key.\n\n"
+            "  In Swagger UI (/docs) press Authorize and paste the key.\n"
+            "  To explore a worked example, load the demo case: `moneytrail demo load`\n"
+            "  (or POST /api/v1/demo in Swagger UI).\n\n"
         )
         sys.stderr.flush()
 
@@ -66,7 +82,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     if settings.bootstrap_admin_key:
         _announce_first_key(app)
+    deadline_sweeper.start(app, settings)
+    trace_lifecycle.start(app, settings)
     yield
+    await deadline_sweeper.stop(app)
+    trace_lifecycle.stop(app)
     app.state.engine.dispose()
 
 

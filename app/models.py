@@ -8,6 +8,7 @@ from app.db import Base
 from app.measure.models import Measure
 from app.party.models import Party
 from app.source.models import SourceDocument
+from app.trace.models import TraceResultFrame, TraceRun
 from app.transaction.models import Transaction
 
 __all__ = [
@@ -25,5 +26,7 @@ __all__ = [
     "Measure",
     "Party",
     "SourceDocument",
+    "TraceResultFrame",
+    "TraceRun",
     "Transaction",
 ]

@@ -17,13 +17,31 @@ class Scope(StrEnum):
     LEDGER_WRITE = "ledger:write"
     SOURCES_READ = "sources:read"
     KEYS_MANAGE = "keys:manage"
+    CASES_READ = "cases:read"
+    CASES_WRITE = "cases:write"
+    MEASURES_WRITE = "measures:write"
+    DEADLINES_SWEEP = "deadlines:sweep"
+    TRACES_READ = "traces:read"
+    TRACES_RUN = "traces:run"
 
 
+TRACING = (Scope.TRACES_READ, Scope.TRACES_RUN)
+CASEWORK = (Scope.CASES_READ, Scope.CASES_WRITE, Scope.MEASURES_WRITE, *TRACING)
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
-    Role.SUPERVISOR: frozenset({Scope.LEDGER_READ, Scope.LEDGER_WRITE, Scope.SOURCES_READ}),
-    Role.INVESTIGATOR: frozenset({Scope.LEDGER_READ, Scope.LEDGER_WRITE, Scope.SOURCES_READ}),
-    Role.ANALYST: frozenset({Scope.LEDGER_READ, Scope.SOURCES_READ}),
+    Role.SUPERVISOR: frozenset(
+        {
+            Scope.LEDGER_READ,
+            Scope.LEDGER_WRITE,
+            Scope.SOURCES_READ,
+            Scope.DEADLINES_SWEEP,
+            *CASEWORK,
+        }
+    ),
+    Role.INVESTIGATOR: frozenset(
+        {Scope.LEDGER_READ, Scope.LEDGER_WRITE, Scope.SOURCES_READ, *CASEWORK}
+    ),
+    Role.ANALYST: frozenset({Scope.LEDGER_READ, Scope.SOURCES_READ, Scope.CASES_READ, *TRACING}),
     # Ingest keys load data and read back what they loaded, nothing else.
     Role.INGEST: frozenset({Scope.LEDGER_WRITE, Scope.SOURCES_READ}),
 }
@@ -42,3 +60,8 @@ class Principal:
     @property
     def sees_all_sources(self) -> bool:
         return self.role is not Role.INGEST
+
+    @property
+    def sees_all_cases(self) -> bool:
+        """Admins and supervisors see every case; anyone else only the cases they are on."""
+        return self.role in (Role.ADMIN, Role.SUPERVISOR)

@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: str = "INFO"
     bootstrap_admin_key: bool = True
+    # Moves measures whose expiry has passed to EXPIRED; tests turn it off.
+    deadline_sweep_enabled: bool = True
+    deadline_sweep_interval_seconds: float = 300.0
+    # A trace request waits this long for the engine, then answers 202 with a job to poll.
+    trace_sync_wait_seconds: float = 10.0
+    trace_workers: int = 2
+    trace_max_accounts: int = 2_000_000
+    trace_max_events: int = 200_000_000
+    trace_warm_ledger: bool = True
 
     @property
     def effective_database_url(self) -> str:

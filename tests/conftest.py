@@ -69,7 +69,12 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        database_url=database_url, data_dir=tmp_path, bootstrap_admin_key=False, log_json=True
+        database_url=database_url,
+        data_dir=tmp_path,
+        bootstrap_admin_key=False,
+        deadline_sweep_enabled=False,
+        log_json=True,
+        trace_warm_ledger=False,
     )
 
 

@@ -217,3 +217,14 @@ def ingest_accounts(
         accounts_updated=counts["au"],
         holders_added=counts["h"],
     )
+
+
+def holder_names(session: Session, keys: list[str]) -> dict[str, str]:
+    """A display name per account: its first holder's name, else its own name."""
+    names: dict[str, str] = {}
+    for key, account in AccountRepository(session).by_keys(keys).items():
+        holders = sorted(account.holders, key=lambda h: (h.role != "holder", h.party_id))
+        name = holders[0].party.name if holders else account.name
+        if name:
+            names[key] = name
+    return names

@@ -60,6 +60,12 @@ def create_key(
     return key, secret
 
 
+def get_key(session: Session, key_id: str) -> ApiKey:
+    if (key := ApiKeyRepository(session).get(key_id)) is None:
+        raise ApiKeyNotFound(key_id)
+    return key
+
+
 def revoke_key(session: Session, key_id: str) -> ApiKey:
     key = ApiKeyRepository(session).get(key_id)
     if key is None:

@@ -47,6 +47,9 @@ class Asset(Base):
     created_by: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+    # Every UPDATE is conditional on the version read: a concurrent change makes it match no row.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
     owners: Mapped[list["AssetOwner"]] = relationship(
         order_by="AssetOwner.party_id", lazy="selectin"
     )

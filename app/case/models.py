@@ -30,6 +30,9 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+    # Every UPDATE is conditional on the version read: a concurrent change makes it match no row.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
 
 class CaseEvent(Base):
     """One change of a case's status; append-only."""

@@ -10,8 +10,8 @@ from app.party.repository import PartyRepository
 class PartyNotFound(NotFound):
     code, title = "party_not_found", "Party not found"
 
-    def __init__(self, party_id: int) -> None:
-        super().__init__(f"no party with id {party_id}", party_id=party_id)
+    def __init__(self, party_id: int | str) -> None:
+        super().__init__(f"no party with id or key {party_id}", party_id=party_id)
 
 
 def get_party(session: Session, party_id: int) -> Party:
@@ -26,3 +26,12 @@ def parties_by_keys(session: Session, keys: Iterable[str]) -> dict[str, Party]:
 
 def add_party(session: Session, party: Party) -> Party:
     return PartyRepository(session).add(party)
+
+
+def resolve_party(session: Session, ref: str) -> Party:
+    """By numeric id or by the source's key (`person:...`)."""
+    if ref.isdigit() and len(ref) < 19:
+        return get_party(session, int(ref))
+    if (party := PartyRepository(session).by_keys([ref]).get(ref)) is None:
+        raise PartyNotFound(ref)
+    return party

@@ -34,7 +34,7 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(
 def test_first_start_on_an_empty_database_prints_an_admin_key_once(tmp_path: Path, capsys) -> None:
     url = f"sqlite:///{tmp_path}/first.db"
     migrate.upgrade(url)
-    settings = Settings(database_url=url, bootstrap_admin_key=True)
+    settings = Settings(database_url=url, bootstrap_admin_key=True, trace_warm_ledger=False)
     with TestClient(create_app(settings)) as c:
         printed = capsys.readouterr().err
         secret = next(w for w in printed.split() if w.startswith("mt_"))

@@ -1,0 +1,61 @@
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from app.asset.models import Asset, AssetLink, AssetOwner
+
+
+class AssetRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, asset_id: int) -> Asset | None:
+        return self.session.get(Asset, asset_id)
+
+    def add(self, asset: Asset) -> Asset:
+        self.session.add(asset)
+        self.session.flush()
+        return asset
+
+    def add_owner(self, owner: AssetOwner) -> None:
+        self.session.add(owner)
+
+    def add_link(self, link: AssetLink) -> None:
+        self.session.add(link)
+
+    def page(
+        self, case_id: int, *, limit: int, after_id: int | None, status: str | None
+    ) -> list[Asset]:
+        stmt = select(Asset).where(Asset.case_id == case_id)
+        if after_id is not None:
+            stmt = stmt.where(Asset.id > after_id)
+        if status is not None:
+            stmt = stmt.where(Asset.status == status)
+        return list(self.session.scalars(stmt.order_by(Asset.id).limit(limit + 1)))
+
+    def on_account(self, account_id: int, *, statuses: Collection[str]) -> list[Asset]:
+        stmt = select(Asset).where(Asset.account_id == account_id, Asset.status.in_(statuses))
+        return list(self.session.scalars(stmt.order_by(Asset.id)))
+
+    def lapsed(self, now: datetime, *, statuses: Collection[str]) -> list[Asset]:
+        stmt = select(Asset).where(Asset.expires_at <= now, Asset.status.in_(statuses))
+        return list(self.session.scalars(stmt.order_by(Asset.expires_at, Asset.id)))
+
+    def expiring(
+        self,
+        *,
+        until: datetime,
+        statuses: Collection[str],
+        case_ids: Collection[int] | None,
+        limit: int,
+        after: tuple[datetime, int] | None,
+    ) -> list[Asset]:
+        stmt = select(Asset).where(Asset.expires_at <= until, Asset.status.in_(statuses))
+        if case_ids is not None:
+            stmt = stmt.where(Asset.case_id.in_(case_ids))
+        if after is not None:
+            stmt = stmt.where(tuple_(Asset.expires_at, Asset.id) > after)
+        stmt = stmt.order_by(Asset.expires_at, Asset.id).limit(limit + 1)
+        return list(self.session.scalars(stmt))

@@ -1,0 +1,63 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.asset import service
+from app.asset.models import Asset
+from app.asset.schemas import AssetCreate, AssetRead
+from app.auth import CaseReader, CaseWriter
+from app.deps import SessionDep
+from app.errors import problems
+from app.measure import service as measure_service
+from app.measure.machine import LegalStatus
+from app.pagination import Page, PageDep
+from app.preconditions import ETAG_HEADER, etag_of
+
+router = APIRouter(prefix="/api/v1", tags=["assets"])
+
+
+def read_asset(session: SessionDep, asset: Asset, response: Response) -> AssetRead:
+    response.headers["ETag"] = etag_of(asset.version)
+    return AssetRead.model_validate(service.describe_asset(session, asset))
+
+
+@router.post(
+    "/cases/{case_id}/assets",
+    status_code=201,
+    responses={**problems(403, 404, 422), 201: {"headers": ETAG_HEADER}},
+)
+def register_asset(
+    case_id: int, body: AssetCreate, response: Response, session: SessionDep, actor: CaseWriter
+) -> AssetRead:
+    """Register an asset of a case; its legal status starts at IDENTIFIED.
+
+    Each type names what identifies it: bank_balance an account and its valuation (the
+    balance), real_estate a registry id or address, vehicle a VIN or plate, vessel a name or
+    IMO number, aircraft a registration, company_shares the company, crypto_holdings chain,
+    address and asset.
+    """
+    asset = measure_service.identify_asset(session, case_id, body, actor=actor)
+    return read_asset(session, asset, response)
+
+
+@router.get("/cases/{case_id}/assets", responses=problems(403, 404, 422))
+def list_case_assets(
+    case_id: int,
+    session: SessionDep,
+    actor: CaseReader,
+    page: PageDep,
+    status: Annotated[LegalStatus | None, Query(description="Only assets in this status.")] = None,
+) -> Page[AssetRead]:
+    """List the assets of a case in the order they were registered."""
+    rows, next_cursor = service.page_assets(
+        session, case_id, actor=actor, limit=page.limit, cursor=page.cursor, status=status
+    )
+    return Page(items=[read_asset(session, a, Response()) for a in rows], next_cursor=next_cursor)
+
+
+@router.get("/assets/{asset_id}", responses={**problems(403, 404), 200: {"headers": ETAG_HEADER}})
+def get_asset(
+    asset_id: int, response: Response, session: SessionDep, actor: CaseReader
+) -> AssetRead:
+    """Get an asset with its legal status, the moves allowed now, and its ETag."""
+    return read_asset(session, service.get_asset(session, asset_id, actor=actor), response)

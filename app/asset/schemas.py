@@ -1,0 +1,236 @@
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.measure.machine import LegalStatus
+
+JURISDICTION = Field(
+    default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code."
+)
+PERCENT = Field(default=None, gt=0, le=100, decimal_places=2, description="Share held, in percent.")
+
+
+class AssetType(StrEnum):
+    BANK_BALANCE = "bank_balance"
+    REAL_ESTATE = "real_estate"
+    VEHICLE = "vehicle"
+    VESSEL = "vessel"
+    AIRCRAFT = "aircraft"
+    COMPANY_SHARES = "company_shares"
+    CRYPTO_HOLDINGS = "crypto_holdings"
+    CASH = "cash"
+    VALUABLES = "valuables"
+    OTHER = "other"
+
+
+# For each type, groups of descriptors of which at least one must be given.
+REQUIRED: dict[AssetType, tuple[tuple[str, ...], ...]] = {
+    AssetType.BANK_BALANCE: (("account",), ("valuation",)),
+    AssetType.REAL_ESTATE: (("registry_id", "address"),),
+    AssetType.VEHICLE: (("vin", "registration"),),
+    AssetType.VESSEL: (("name", "registration"),),
+    AssetType.AIRCRAFT: (("registration",),),
+    AssetType.COMPANY_SHARES: (("company_name",),),
+    AssetType.CRYPTO_HOLDINGS: (("chain",), ("wallet_address",), ("holding_asset",)),
+}
+
+
+class Valuation(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "amount": "48210.55",
+                "currency": "EUR",
+                "valued_on": "2026-03-02",
+                "method": "bank statement",
+            }
+        },
+    )
+
+    amount: Decimal = Field(ge=0, description="Exact decimal string, e.g. `48210.55`.")
+    currency: str = Field(description="ISO 4217 code, or a crypto ticker such as BTC.")
+    valued_on: date | None = None
+    method: str | None = Field(default=None, max_length=100)
+
+
+class OwnerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    party: str = Field(description="A party's key or id.")
+    share_percent: Decimal | None = PERCENT
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    transaction: str | None = Field(default=None, description="A transaction's id or external id.")
+    trace_id: str | None = Field(default=None, max_length=64, description="A stored trace run.")
+    note: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if (self.transaction is None) == (self.trace_id is None):
+            raise ValueError("a link names a transaction or a trace, not both")
+        return self
+
+
+class AssetCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "type": "bank_balance",
+                "description": "Balance of the current account at Commerzbank",
+                "jurisdiction": "DE",
+                "account": "iban:DE89370400440532013000",
+                "valuation": {"amount": "48210.55", "currency": "EUR", "valued_on": "2026-03-02"},
+                "owners": [{"party": "person:DE-ID-L01X00T47", "share_percent": "100"}],
+                "links": [{"transaction": "STMT-2026-0042", "note": "cash deposits"}],
+            }
+        },
+    )
+
+    type: AssetType
+    description: str = Field(min_length=1, max_length=2000)
+    jurisdiction: str | None = JURISDICTION
+    account: str | None = Field(default=None, description="bank_balance: the account key or id.")
+    registry_id: str | None = Field(
+        default=None, max_length=200, description="Land or company registry id."
+    )
+    address: str | None = Field(default=None, max_length=500, description="Real estate address.")
+    vin: str | None = Field(default=None, pattern=r"^[A-HJ-NPR-Z0-9]{17}$")
+    registration: str | None = Field(
+        default=None, max_length=50, description="Plate, IMO number or aircraft registration."
+    )
+    name: str | None = Field(default=None, max_length=300, description="Vessel or aircraft name.")
+    company_name: str | None = Field(default=None, max_length=300)
+    share_percent: Decimal | None = PERCENT
+    chain: str | None = Field(default=None, max_length=30, description="e.g. bitcoin, ethereum")
+    wallet_address: str | None = Field(default=None, max_length=200)
+    holding_asset: str | None = Field(default=None, max_length=8, description="Ticker, e.g. BTC.")
+    holding_amount: Decimal | None = Field(default=None, ge=0, description="Units of the asset.")
+    valuation: Valuation | None = None
+    owners: list[OwnerIn] = Field(default_factory=list)
+    links: list[LinkIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _descriptors_of_type(self) -> Self:
+        for group in REQUIRED.get(self.type, ()):
+            if all(getattr(self, f) is None for f in group):
+                raise ValueError(f"a {self.type} asset needs {' or '.join(group)}")
+        if self.account is not None and self.type is not AssetType.BANK_BALANCE:
+            raise ValueError("only a bank_balance asset names an account")
+        return self
+
+
+class OwnerRead(BaseModel):
+    party_id: int
+    party_key: str
+    name: str
+    share_percent: str | None
+
+
+class LinkRead(BaseModel):
+    id: int
+    transaction_id: int | None
+    trace_id: str | None
+    note: str | None
+
+
+class ValuationRead(BaseModel):
+    amount: str
+    currency: str
+    valued_on: date | None
+    method: str | None
+
+
+class AssetRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "id": 5,
+                "case_id": 2,
+                "type": "bank_balance",
+                "description": "Balance of the current account at Commerzbank",
+                "jurisdiction": "DE",
+                "status": "FROZEN",
+                "version": 3,
+                "account_id": 1,
+                "account_key": "iban:DE89370400440532013000",
+                "registry_id": None,
+                "address": None,
+                "vin": None,
+                "registration": None,
+                "name": None,
+                "company_name": None,
+                "share_percent": None,
+                "chain": None,
+                "wallet_address": None,
+                "holding_asset": None,
+                "holding_amount": None,
+                "valuation": {
+                    "amount": "48210.55",
+                    "currency": "EUR",
+                    "valued_on": "2026-03-02",
+                    "method": None,
+                },
+                "restrained_amount": "30000.00",
+                "expires_at": "2026-09-03T00:00:00Z",
+                "expiry_date": "2026-09-02",
+                "renew_by": "2026-08-31",
+                "replaces_asset_id": None,
+                "owners": [
+                    {
+                        "party_id": 7,
+                        "party_key": "person:DE-ID-L01X00T47",
+                        "name": "Max Mustermann",
+                        "share_percent": "100.00",
+                    }
+                ],
+                "links": [
+                    {"id": 1, "transaction_id": 42, "trace_id": None, "note": "cash deposits"}
+                ],
+                "allowed_transitions": ["FROZEN", "SEIZED", "RELEASED", "EXPIRED"],
+                "created_by": "3f9a0c1d2b4e5f60",
+                "created_at": "2026-03-02T09:00:00Z",
+            }
+        }
+    )
+
+    id: int
+    case_id: int
+    type: AssetType
+    description: str
+    jurisdiction: str | None
+    status: LegalStatus
+    version: int = Field(description="Also sent as the ETag header.")
+    account_id: int | None
+    account_key: str | None
+    registry_id: str | None
+    address: str | None
+    vin: str | None
+    registration: str | None
+    name: str | None
+    company_name: str | None
+    share_percent: str | None
+    chain: str | None
+    wallet_address: str | None
+    holding_asset: str | None
+    holding_amount: str | None
+    valuation: ValuationRead | None
+    restrained_amount: str | None = Field(
+        description="Part of the value held by the measure in force; null: all of it."
+    )
+    expires_at: datetime | None = Field(description="First instant the measure no longer holds.")
+    expiry_date: date | None = Field(description="Last day the measure in force holds.")
+    renew_by: date | None
+    replaces_asset_id: int | None
+    owners: list[OwnerRead]
+    links: list[LinkRead]
+    allowed_transitions: list[LegalStatus]
+    created_by: str
+    created_at: datetime

@@ -1,0 +1,273 @@
+"""Assets: what can be frozen or confiscated, who owns it, and what ties it to the proceeds."""
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.account import service as account_service
+from app.asset.errors import AssetNotFound, InvalidAsset
+from app.asset.models import Asset, AssetLink, AssetOwner
+from app.asset.repository import AssetRepository
+from app.asset.schemas import AssetCreate, AssetType
+from app.case import service as case_service
+from app.case.errors import CaseNotFound
+from app.measure.machine import LegalStatus, allowed_moves
+from app.money import decimals_of, from_minor, to_minor
+from app.pagination import decode_cursor, encode_cursor
+from app.party import service as party_service
+from app.principal import Principal
+from app.transaction import service as transaction_service
+
+
+def minor_units(amount: Decimal, currency: str, *, field: str) -> int:
+    """Exact integer minor units, or a 422 naming the field."""
+    if decimals_of(currency) is None:
+        raise InvalidAsset(f"unknown currency '{currency}'", field=f"{field}.currency")
+    try:
+        return to_minor(amount, currency)
+    except ValueError as exc:
+        raise InvalidAsset(str(exc), field=f"{field}.amount") from None
+
+
+def basis_points(percent: Decimal | None) -> int | None:
+    return None if percent is None else int(percent * 100)
+
+
+def percent_of(points: int | None) -> str | None:
+    return None if points is None else str((Decimal(points) / 100).quantize(Decimal("0.01")))
+
+
+def get_asset(session: Session, asset_id: int, *, actor: Principal) -> Asset:
+    asset = AssetRepository(session).get(asset_id)
+    if asset is None:
+        raise AssetNotFound(asset_id)
+    try:
+        case_service.get_case(session, asset.case_id, actor=actor)
+    except CaseNotFound:
+        raise AssetNotFound(asset_id) from None
+    return asset
+
+
+def get_writable_asset(session: Session, asset_id: int, *, actor: Principal) -> Asset:
+    asset = get_asset(session, asset_id, actor=actor)
+    case_service.get_writable_case(session, asset.case_id, actor=actor)
+    return asset
+
+
+def build_asset(
+    session: Session, case_id: int, data: AssetCreate, *, actor: Principal, status: LegalStatus
+) -> Asset:
+    """Validate and add an asset (flushed; the caller's use case records its first event)."""
+    case = case_service.get_writable_case(session, case_id, actor=actor)
+    account_id = None
+    if data.account is not None:
+        account_id = account_service.resolve_account(session, data.account).id
+    value = currency = None
+    if data.valuation is not None:
+        currency = data.valuation.currency
+        value = minor_units(data.valuation.amount, currency, field="valuation")
+    holding = None
+    if data.holding_amount is not None:
+        if data.holding_asset is None:
+            raise InvalidAsset("holding_amount needs holding_asset", field="holding_asset")
+        holding = minor_units(data.holding_amount, data.holding_asset, field="holding")
+    assets = AssetRepository(session)
+    asset = assets.add(
+        Asset(
+            case_id=case.id,
+            type=str(data.type),
+            description=data.description,
+            jurisdiction=data.jurisdiction or case.jurisdiction,
+            status=str(status),
+            account_id=account_id,
+            registry_id=data.registry_id,
+            address=data.address,
+            vin=data.vin,
+            registration=data.registration,
+            name=data.name,
+            company_name=data.company_name,
+            share_basis_points=basis_points(data.share_percent),
+            chain=data.chain,
+            wallet_address=data.wallet_address,
+            holding_asset=data.holding_asset,
+            holding_minor=holding,
+            value_minor=value,
+            currency=currency,
+            valued_on=data.valuation.valued_on if data.valuation else None,
+            valuation_method=data.valuation.method if data.valuation else None,
+            created_by=actor.id,
+            created_at=datetime.now(UTC),
+        )
+    )
+    _add_owners(session, asset, data)
+    for link in data.links:
+        transaction_id = None
+        if link.transaction is not None:
+            transaction_id = int(
+                str(transaction_service.get_transaction(session, link.transaction)["id"])
+            )
+        assets.add_link(
+            AssetLink(
+                asset_id=asset.id,
+                transaction_id=transaction_id,
+                trace_id=link.trace_id,
+                note=link.note,
+            )
+        )
+    session.flush()
+    return asset
+
+
+def _add_owners(session: Session, asset: Asset, data: AssetCreate) -> None:
+    seen: set[int] = set()
+    total = 0
+    for i, owner in enumerate(data.owners):
+        party = party_service.resolve_party(session, owner.party)
+        if party.id in seen:
+            raise InvalidAsset(f"party {owner.party} is named twice", field=f"owners.{i}.party")
+        seen.add(party.id)
+        points = basis_points(owner.share_percent)
+        total += points or 0
+        if total > 10_000:
+            raise InvalidAsset("owners' shares exceed 100 %", field=f"owners.{i}.share_percent")
+        AssetRepository(session).add_owner(
+            AssetOwner(asset_id=asset.id, party_id=party.id, share_basis_points=points)
+        )
+
+
+def add_substitute(
+    session: Session, replaced: Asset, *, amount_minor: int, currency: str, actor: Principal
+) -> Asset:
+    """Interlocutory sale: a cash asset, held as the seized one was, replaces it."""
+    return AssetRepository(session).add(
+        Asset(
+            case_id=replaced.case_id,
+            type=str(AssetType.CASH),
+            description=f"Proceeds of the interlocutory sale of asset {replaced.id}",
+            jurisdiction=replaced.jurisdiction,
+            status=str(LegalStatus.SEIZED),
+            value_minor=amount_minor,
+            currency=currency,
+            valued_on=datetime.now(UTC).date(),
+            valuation_method="sale price",
+            replaces_asset_id=replaced.id,
+            created_by=actor.id,
+            created_at=datetime.now(UTC),
+        )
+    )
+
+
+def page_assets(
+    session: Session,
+    case_id: int,
+    *,
+    actor: Principal,
+    limit: int,
+    cursor: str | None,
+    status: LegalStatus | None,
+) -> tuple[list[Asset], str | None]:
+    case_service.get_case(session, case_id, actor=actor)
+    after = int(decode_cursor(cursor, arity=1)[0]) if cursor else None
+    rows = AssetRepository(session).page(
+        case_id, limit=limit, after_id=after, status=str(status) if status else None
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor([rows[-1].id]) if more else None
+
+
+def assets_on_account(
+    session: Session, account_id: int, *, statuses: Collection[str]
+) -> list[Asset]:
+    return AssetRepository(session).on_account(account_id, statuses=statuses)
+
+
+def lapsed_assets(session: Session, now: datetime, *, statuses: Collection[str]) -> list[Asset]:
+    return AssetRepository(session).lapsed(now, statuses=statuses)
+
+
+def expiring_assets(
+    session: Session,
+    *,
+    until: datetime,
+    statuses: Collection[str],
+    case_ids: Collection[int] | None,
+    limit: int,
+    after: tuple[datetime, int] | None,
+) -> list[Asset]:
+    return AssetRepository(session).expiring(
+        until=until, statuses=statuses, case_ids=case_ids, limit=limit, after=after
+    )
+
+
+def describe_asset(session: Session, asset: Asset) -> dict[str, Any]:
+    account_key = None
+    if asset.account_id is not None:
+        account_key = account_service.resolve_account(session, str(asset.account_id)).key
+    owners = []
+    for owner in asset.owners:
+        party = party_service.get_party(session, owner.party_id)
+        owners.append(
+            {
+                "party_id": party.id,
+                "party_key": party.key,
+                "name": party.name,
+                "share_percent": percent_of(owner.share_basis_points),
+            }
+        )
+    valuation = None
+    if asset.value_minor is not None and asset.currency is not None:
+        valuation = {
+            "amount": from_minor(asset.value_minor, asset.currency),
+            "currency": asset.currency,
+            "valued_on": asset.valued_on,
+            "method": asset.valuation_method,
+        }
+    plain = [
+        "id",
+        "case_id",
+        "type",
+        "description",
+        "jurisdiction",
+        "status",
+        "version",
+        "account_id",
+        "registry_id",
+        "address",
+        "vin",
+        "registration",
+        "name",
+        "company_name",
+        "chain",
+        "wallet_address",
+        "holding_asset",
+        "expires_at",
+        "renew_by",
+        "replaces_asset_id",
+        "created_by",
+        "created_at",
+    ]
+    restrained = None
+    if asset.restrained_minor is not None and asset.currency is not None:
+        restrained = from_minor(asset.restrained_minor, asset.currency)
+    holding = None
+    if asset.holding_minor is not None and asset.holding_asset is not None:
+        holding = from_minor(asset.holding_minor, asset.holding_asset)
+    return {
+        **{c: getattr(asset, c) for c in plain},
+        "account_key": account_key,
+        "share_percent": percent_of(asset.share_basis_points),
+        "holding_amount": holding,
+        "valuation": valuation,
+        "restrained_amount": restrained,
+        "expiry_date": asset.expiry_on,
+        "owners": owners,
+        "links": [
+            {"id": k.id, "transaction_id": k.transaction_id, "trace_id": k.trace_id, "note": k.note}
+            for k in asset.links
+        ],
+        "allowed_transitions": allowed_moves(asset.status),
+    }

@@ -1,0 +1,60 @@
+"""Convergence: parties and accounts that appear in two or more cases the caller may see."""
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.account import service as account_service
+from app.case import service as case_service
+from app.pagination import decode_cursor, encode_cursor
+from app.party import service as party_service
+from app.principal import Principal
+
+
+def page_convergence(
+    session: Session, *, actor: Principal, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Most-connected first; the cursor is a position in that order."""
+    visible = case_service.visible_case_ids(session, actor=actor)
+    roles: dict[tuple[str, int], dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for s in case_service.subjects_of(session, visible):
+        entity = ("party", s.party_id) if s.party_id is not None else ("account", s.account_id)
+        roles[entity][s.case_id].add(s.role)  # type: ignore[index]
+    shared = sorted(
+        ((entity, by_case) for entity, by_case in roles.items() if len(by_case) >= 2),
+        key=lambda item: (-len(item[1]), item[0]),
+    )
+    start = int(decode_cursor(cursor, arity=1)[0]) if cursor else 0
+    chunk = shared[start : start + limit]
+    cases = case_service.cases_by_ids(session, [c for _, by_case in chunk for c in by_case])
+    items = []
+    for (kind, entity_id), by_case in chunk:
+        name: str | None
+        if kind == "party":
+            party = party_service.get_party(session, entity_id)
+            key, name = party.key, party.name
+        else:
+            account = account_service.resolve_account(session, str(entity_id))
+            key, name = account.key, account.name
+        items.append(
+            {
+                "entity": kind,
+                "id": entity_id,
+                "key": key,
+                "name": name,
+                "cases": [
+                    {
+                        "case_id": case_id,
+                        "reference": cases[case_id].reference,
+                        "kind": cases[case_id].kind,
+                        "title": cases[case_id].title,
+                        "predicate_offences": cases[case_id].predicate_offences,
+                        "roles": sorted(by_case[case_id]),
+                    }
+                    for case_id in sorted(by_case)
+                ],
+            }
+        )
+    more = start + limit < len(shared)
+    return items, encode_cursor([start + limit]) if more else None

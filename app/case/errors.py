@@ -1,0 +1,61 @@
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+
+class CaseNotFound(NotFound):
+    code, title = "case_not_found", "Case not found"
+
+    def __init__(self, case_id: int) -> None:
+        # The same answer whether the case does not exist or the caller is not on it.
+        super().__init__(f"no case with id {case_id}", case_id=case_id)
+
+
+class CaseReferenceTaken(Conflict):
+    code, title = "case_reference_taken", "Case reference taken"
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"a case with reference {reference!r} exists", reference=reference)
+
+
+class IllegalCaseStatusChange(Conflict):
+    code, title = "illegal_case_status_change", "Illegal case status change"
+
+    def __init__(self, current: str, wanted: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"a case cannot move from {current} to {wanted}",
+            current_status=current,
+            allowed_statuses=allowed,
+        )
+
+
+class CaseReadOnly(Forbidden):
+    code, title = "case_read_only", "Case is read-only for you"
+
+    def __init__(self, case_id: int, role: str) -> None:
+        super().__init__(
+            f"your role '{role}' on case {case_id} does not allow this change",
+            case_id=case_id,
+            case_role=role,
+        )
+
+
+class InvalidCase(InvalidInput):
+    code, title = "invalid_case", "Invalid case"
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail, errors=[{"loc": ["body", field], "msg": detail, "type": "value"}])
+
+
+class MemberNotFound(NotFound):
+    code, title = "case_member_not_found", "Case member not found"
+
+    def __init__(self, case_id: int, api_key_id: str) -> None:
+        super().__init__(
+            f"API key {api_key_id} is not a member of case {case_id}", api_key_id=api_key_id
+        )
+
+
+class AlreadyAttached(Conflict):
+    code, title = "already_attached", "Already attached"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)

@@ -1,0 +1,95 @@
+from collections.abc import Iterable
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
+
+
+class CaseRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, case_id: int) -> Case | None:
+        return self.session.get(Case, case_id)
+
+    def get_by_reference(self, reference: str) -> Case | None:
+        return self.session.scalar(select(Case).where(Case.reference == reference))
+
+    def by_ids(self, ids: Iterable[int]) -> dict[int, Case]:
+        wanted = sorted(set(ids))
+        found: dict[int, Case] = {}
+        for start in range(0, len(wanted), 500):
+            stmt = select(Case).where(Case.id.in_(wanted[start : start + 500]))
+            found.update((c.id, c) for c in self.session.scalars(stmt))
+        return found
+
+    def children(self, parent_id: int) -> list[Case]:
+        stmt = select(Case).where(Case.parent_case_id == parent_id).order_by(Case.id)
+        return list(self.session.scalars(stmt))
+
+    def add(self, case: Case) -> Case:
+        self.session.add(case)
+        self.session.flush()
+        return case
+
+    def add_event(self, event: CaseEvent) -> None:
+        self.session.add(event)
+
+    def page(
+        self,
+        *,
+        limit: int,
+        before_id: int | None,
+        member: str | None,
+        kind: str | None,
+        status: str | None,
+    ) -> list[Case]:
+        stmt = select(Case).order_by(Case.id.desc()).limit(limit + 1)
+        if member is not None:
+            stmt = stmt.where(Case.id.in_(self._member_case_ids(member)))
+        if before_id is not None:
+            stmt = stmt.where(Case.id < before_id)
+        if kind is not None:
+            stmt = stmt.where(Case.kind == kind)
+        if status is not None:
+            stmt = stmt.where(Case.status == status)
+        return list(self.session.scalars(stmt))
+
+    def events(self, case_id: int, *, limit: int, after_id: int | None) -> list[CaseEvent]:
+        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id)
+        if after_id is not None:
+            stmt = stmt.where(CaseEvent.id > after_id)
+        return list(self.session.scalars(stmt.order_by(CaseEvent.id).limit(limit + 1)))
+
+    def _member_case_ids(self, api_key_id: str) -> Select[int]:
+        return select(CaseMember.case_id).where(CaseMember.api_key_id == api_key_id)
+
+    def member_case_ids(self, api_key_id: str) -> list[int]:
+        return list(self.session.scalars(self._member_case_ids(api_key_id)))
+
+    def member(self, case_id: int, api_key_id: str) -> CaseMember | None:
+        return self.session.get(CaseMember, (case_id, api_key_id))
+
+    def members(self, case_id: int) -> list[CaseMember]:
+        stmt = select(CaseMember).where(CaseMember.case_id == case_id)
+        return list(self.session.scalars(stmt.order_by(CaseMember.added_at, CaseMember.api_key_id)))
+
+    def add_member(self, member: CaseMember) -> CaseMember:
+        self.session.add(member)
+        self.session.flush()
+        return member
+
+    def remove_member(self, member: CaseMember) -> None:
+        self.session.delete(member)
+
+    def subjects(self, case_ids: Iterable[int] | None) -> list[CaseSubject]:
+        stmt = select(CaseSubject).order_by(CaseSubject.case_id, CaseSubject.id)
+        if case_ids is not None:
+            stmt = stmt.where(CaseSubject.case_id.in_(list(case_ids)))
+        return list(self.session.scalars(stmt))
+
+    def add_subject(self, subject: CaseSubject) -> CaseSubject:
+        self.session.add(subject)
+        self.session.flush()
+        return subject

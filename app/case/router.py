@@ -1,0 +1,162 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.auth import CaseReader, CaseWriter
+from app.case import convergence, service
+from app.case.models import Case
+from app.case.schemas import (
+    CaseCreate,
+    CaseEventRead,
+    CaseKind,
+    CaseRead,
+    CaseStatus,
+    CaseStatusChange,
+    ConvergenceRead,
+    MemberCreate,
+    MemberRead,
+    SubjectCreate,
+    SubjectRead,
+)
+from app.deps import SessionDep
+from app.errors import problems
+from app.pagination import Page, PageDep
+from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+
+def _read(case: Case, response: Response) -> CaseRead:
+    response.headers["ETag"] = etag_of(case.version)
+    return CaseRead.model_validate(
+        {
+            **{c: getattr(case, c) for c in CaseRead.model_fields if c != "allowed_statuses"},
+            "allowed_statuses": service.allowed_statuses(case.status),
+        }
+    )
+
+
+@router.post(
+    "", status_code=201, responses={**problems(403, 404, 409, 422), 201: {"headers": ETAG_HEADER}}
+)
+def create_case(
+    body: CaseCreate, response: Response, session: SessionDep, actor: CaseWriter
+) -> CaseRead:
+    """Open a case; the caller becomes its first member (lead)."""
+    return _read(service.open_case(session, body, actor=actor), response)
+
+
+@router.get("", responses=problems(403, 422))
+def list_cases(
+    session: SessionDep,
+    actor: CaseReader,
+    page: PageDep,
+    kind: Annotated[CaseKind | None, Query(description="Only cases of this kind.")] = None,
+    status: Annotated[CaseStatus | None, Query(description="Only cases in this status.")] = None,
+) -> Page[CaseRead]:
+    """List the cases the caller may see, newest first."""
+    rows, next_cursor = service.page_cases(
+        session, actor=actor, limit=page.limit, cursor=page.cursor, kind=kind, status=status
+    )
+    return Page(items=[_read(c, Response()) for c in rows], next_cursor=next_cursor)
+
+
+@router.get("/{case_id}", responses={**problems(403, 404), 200: {"headers": ETAG_HEADER}})
+def get_case(case_id: int, response: Response, session: SessionDep, actor: CaseReader) -> CaseRead:
+    """Get one case with the statuses it may move to; its ETag guards status changes."""
+    return _read(service.get_case(session, case_id, actor=actor), response)
+
+
+@router.post(
+    "/{case_id}/status",
+    responses={**problems(403, 404, 409, 412, 422, 428), 200: {"headers": ETAG_HEADER}},
+)
+def change_case_status(
+    case_id: int,
+    body: CaseStatusChange,
+    expected: ExpectedVersion,
+    response: Response,
+    session: SessionDep,
+    actor: CaseWriter,
+) -> CaseRead:
+    """Move a case: open → active → suspended/closed/discontinued; reopen with a reason.
+
+    Needs `If-Match` with the case's ETag. Moves: open → active | closed | discontinued;
+    active → suspended | closed | discontinued; suspended → active | closed | discontinued;
+    closed → active and discontinued → active (reopening, with a reason). Discontinuing a
+    criminal case for death, flight or absence lets its parallel financial investigations go on
+    non-conviction-based.
+    """
+    case = service.change_status(session, case_id, body, expected_version=expected, actor=actor)
+    return _read(case, response)
+
+
+@router.get("/{case_id}/events", responses=problems(403, 404, 422))
+def list_case_events(
+    case_id: int, session: SessionDep, actor: CaseReader, page: PageDep
+) -> Page[CaseEventRead]:
+    """List a case's status history, oldest first."""
+    rows, next_cursor = service.page_events(
+        session, case_id, actor=actor, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[CaseEventRead.model_validate(e) for e in rows], next_cursor=next_cursor)
+
+
+@router.get("/{case_id}/members", responses=problems(403, 404))
+def list_case_members(case_id: int, session: SessionDep, actor: CaseReader) -> list[MemberRead]:
+    """List the API keys that are members of a case, with their case roles."""
+    return [
+        MemberRead.model_validate(m) for m in service.list_members(session, case_id, actor=actor)
+    ]
+
+
+@router.put("/{case_id}/members", responses=problems(403, 404, 422))
+def put_case_member(
+    case_id: int, body: MemberCreate, session: SessionDep, actor: CaseWriter
+) -> MemberRead:
+    """Add a member to a case or change its role (case leads, admins and supervisors)."""
+    return MemberRead.model_validate(service.add_member(session, case_id, body, actor=actor))
+
+
+@router.delete("/{case_id}/members/{api_key_id}", status_code=204, responses=problems(403, 404))
+def delete_case_member(
+    case_id: int, api_key_id: str, session: SessionDep, actor: CaseWriter
+) -> Response:
+    """Remove a member from a case (case leads, admins and supervisors)."""
+    service.remove_member(session, case_id, api_key_id, actor=actor)
+    return Response(status_code=204)
+
+
+@router.post("/{case_id}/subjects", status_code=201, responses=problems(403, 404, 409, 422))
+def attach_case_subject(
+    case_id: int, body: SubjectCreate, session: SessionDep, actor: CaseWriter
+) -> SubjectRead:
+    """Attach a party or an account to a case with a role (suspect, mule, victim ...)."""
+    subject = service.attach_subject(session, case_id, body, actor=actor)
+    return SubjectRead.model_validate(service.describe_subject(session, subject))
+
+
+@router.get("/{case_id}/subjects", responses=problems(403, 404))
+def list_case_subjects(case_id: int, session: SessionDep, actor: CaseReader) -> list[SubjectRead]:
+    """List the parties and accounts attached to a case."""
+    return [
+        SubjectRead.model_validate(s) for s in service.list_subjects(session, case_id, actor=actor)
+    ]
+
+
+convergence_router = APIRouter(prefix="/api/v1/convergence", tags=["convergence"])
+
+
+@convergence_router.get("", responses=problems(403, 422))
+def list_convergence(
+    session: SessionDep, actor: CaseReader, page: PageDep
+) -> Page[ConvergenceRead]:
+    """List parties and accounts attached to two or more of the caller's cases.
+
+    Each comes with those cases, their predicate offences and the roles it plays in them: the
+    links between seemingly unrelated crimes. Most-connected first.
+    """
+    items, next_cursor = convergence.page_convergence(
+        session, actor=actor, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[ConvergenceRead.model_validate(i) for i in items], next_cursor=next_cursor)

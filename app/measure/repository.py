@@ -1,0 +1,35 @@
+from collections.abc import Iterable
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from app.measure.models import Measure
+
+
+class MeasureRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, measure: Measure) -> Measure:
+        self.session.add(measure)
+        self.session.flush()
+        return measure
+
+    def get(self, asset_id: int, seq: int) -> Measure | None:
+        stmt = select(Measure).where(Measure.asset_id == asset_id, Measure.seq == seq)
+        return self.session.scalar(stmt)
+
+    def by_asset_seq(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Measure]:
+        wanted = sorted(set(keys))
+        found: dict[tuple[int, int], Measure] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            stmt = select(Measure).where(tuple_(Measure.asset_id, Measure.seq).in_(chunk))
+            found.update(((m.asset_id, m.seq), m) for m in self.session.scalars(stmt))
+        return found
+
+    def history(self, asset_id: int, *, limit: int, after_seq: int | None) -> list[Measure]:
+        stmt = select(Measure).where(Measure.asset_id == asset_id)
+        if after_seq is not None:
+            stmt = stmt.where(Measure.seq > after_seq)
+        return list(self.session.scalars(stmt.order_by(Measure.seq).limit(limit + 1)))

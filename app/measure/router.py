@@ -1,0 +1,90 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.auth import CaseReader, DeadlineSweeper, MeasureWriter
+from app.deps import SessionDep
+from app.errors import problems
+from app.measure import service
+from app.measure.machine import TRANSITIONS, describe_machine
+from app.measure.schemas import (
+    DeadlineRead,
+    MeasureRead,
+    MoveRead,
+    SweepResult,
+    TransitionCreate,
+)
+from app.pagination import Page, PageDep
+from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
+
+router = APIRouter(prefix="/api/v1", tags=["measures"])
+
+
+@router.post(
+    "/assets/{asset_id}/transitions",
+    status_code=201,
+    responses={**problems(403, 404, 409, 412, 422, 428), 201: {"headers": ETAG_HEADER}},
+    description="Needs `If-Match` with the asset's ETag: of two racing moves one wins, the "
+    "other gets 412 (428 without If-Match). An illegal move gets 409 with the moves allowed "
+    "from the current status. Orders (SUSPENDED, FROZEN, SEIZED, CONFISCATION_ORDERED, "
+    "CONFISCATED) record order_reference, issuing_authority and decision_date; DISPOSED a "
+    "disposal_kind; RELEASED a release_reason. A duration in working days skips weekends and "
+    "the jurisdiction's public holidays. Measures on one balance may together hold no more "
+    "than the balance (409 balance_exceeded). The moves:\n\n" + describe_machine(),
+)
+def create_transition(
+    asset_id: int,
+    body: TransitionCreate,
+    expected: ExpectedVersion,
+    response: Response,
+    session: SessionDep,
+    actor: MeasureWriter,
+) -> MeasureRead:
+    """Move an asset's legal status, recording the measure behind the move."""
+    measure, asset = service.transition(
+        session, asset_id, body, expected_version=expected, actor=actor
+    )
+    response.headers["ETag"] = etag_of(asset.version)
+    return MeasureRead.model_validate(service.describe_measure(measure))
+
+
+@router.get("/assets/{asset_id}/measures", responses=problems(403, 404, 422))
+def list_asset_measures(
+    asset_id: int, session: SessionDep, actor: CaseReader, page: PageDep
+) -> Page[MeasureRead]:
+    """List an asset's legal history in the order it happened; it is never rewritten."""
+    rows, next_cursor = service.page_history(
+        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
+    )
+    return Page(
+        items=[MeasureRead.model_validate(service.describe_measure(m)) for m in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/deadlines", tags=["deadlines"], responses=problems(403, 422))
+def list_deadlines(
+    session: SessionDep,
+    actor: CaseReader,
+    page: PageDep,
+    within_days: Annotated[
+        int, Query(ge=0, le=3660, description="Expiring within this many days from now.")
+    ] = 14,
+) -> Page[DeadlineRead]:
+    """List measures of the caller's cases that expire soon (or lapsed), soonest first."""
+    items, next_cursor = service.page_deadlines(
+        session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[DeadlineRead.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+@router.post("/deadlines/sweep", tags=["deadlines"], responses=problems(403))
+def sweep_deadlines(session: SessionDep, actor: DeadlineSweeper) -> SweepResult:
+    """Move every measure whose expiry has passed to EXPIRED now (the periodic sweep's work)."""
+    return SweepResult(expired=[m.id for m in service.sweep_lapsed(session)])
+
+
+@router.get("/legal-statuses", responses=problems(403))
+def list_legal_statuses(actor: CaseReader) -> list[MoveRead]:
+    """List every legal status of an asset with the moves allowed from it."""
+    return [MoveRead(status=s, allowed=list(moves)) for s, moves in TRANSITIONS.items()]

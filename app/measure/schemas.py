@@ -1,0 +1,280 @@
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.measure.deadlines import DurationUnit
+from app.measure.machine import LegalStatus
+
+
+class MeasureType(StrEnum):
+    """The legal act behind a move; defaults from the target status when not given."""
+
+    IDENTIFICATION = "identification"
+    TRACING = "tracing"
+    FIU_SUSPENSION = "fiu_suspension"
+    FREEZE = "freeze"
+    RESTRAINT = "restraint"
+    ACCOUNT_FREEZING_ORDER = "account_freezing_order"
+    CRYPTO_WALLET_FREEZE = "crypto_wallet_freeze"
+    FREEZING_CERTIFICATE = "freezing_certificate"
+    SEIZURE = "seizure"
+    CONFISCATION = "confiscation"
+    FORFEITURE = "forfeiture"
+    APPEAL = "appeal"
+    REALISATION = "realisation"
+    DISPOSAL = "disposal"
+    RELEASE = "release"
+    EXPIRY = "expiry"
+    DISSIPATION = "dissipation"
+    INTERLOCUTORY_SALE = "interlocutory_sale"
+
+
+DEFAULT_TYPE: dict[LegalStatus, MeasureType] = {
+    LegalStatus.IDENTIFIED: MeasureType.IDENTIFICATION,
+    LegalStatus.TRACED: MeasureType.TRACING,
+    LegalStatus.SUSPENDED: MeasureType.FIU_SUSPENSION,
+    LegalStatus.FROZEN: MeasureType.FREEZE,
+    LegalStatus.SEIZED: MeasureType.SEIZURE,
+    LegalStatus.CONFISCATION_ORDERED: MeasureType.CONFISCATION,
+    LegalStatus.UNDER_APPEAL: MeasureType.APPEAL,
+    LegalStatus.CONFISCATED: MeasureType.CONFISCATION,
+    LegalStatus.REALISED: MeasureType.REALISATION,
+    LegalStatus.DISPOSED: MeasureType.DISPOSAL,
+    LegalStatus.RELEASED: MeasureType.RELEASE,
+    LegalStatus.EXPIRED: MeasureType.EXPIRY,
+    LegalStatus.DISSIPATED: MeasureType.DISSIPATION,
+    LegalStatus.SUBSTITUTED: MeasureType.INTERLOCUTORY_SALE,
+}
+
+
+class Basis(StrEnum):
+    CONVICTION = "conviction"
+    NON_CONVICTION_BASED = "non_conviction_based"
+    EXTENDED = "extended"
+    THIRD_PARTY = "third_party"
+    CIVIL = "civil"
+
+
+class DisposalKind(StrEnum):
+    RETURNED_TO_VICTIM = "returned_to_victim"
+    REPATRIATED = "repatriated"
+    SHARED = "shared"
+    STATE_FUND = "state_fund"
+    SOCIAL_REUSE = "social_reuse"
+    DESTROYED = "destroyed"
+
+
+class ReleaseReason(StrEnum):
+    SET_ASIDE_ON_CHALLENGE = "set_aside_on_challenge"
+    ACQUITTAL = "acquittal"
+    WITHDRAWN = "withdrawn"
+    NO_CONFISCATION = "no_confiscation"
+    EXPIRED_NO_ORDER = "expired_no_order"
+    CONSENT_GRANTED = "consent_granted"
+    APPEAL_ALLOWED = "appeal_allowed"
+    OTHER = "other"
+
+
+class Duration(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"value": 5, "unit": "working_days"}}
+    )
+
+    value: int = Field(gt=0, le=100_000)
+    unit: DurationUnit
+
+
+class TransitionCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "to_status": "SUSPENDED",
+                "measure_type": "fiu_suspension",
+                "order_reference": "FIU-DE-2026-0815",
+                "issuing_authority": "Financial Intelligence Unit (FIU) Germany",
+                "executing_authority": None,
+                "legal_basis": "GwG § 40(1)",
+                "jurisdiction": "DE",
+                "decision_date": "2026-04-30",
+                "effective_date": "2026-04-30",
+                "duration": {"value": 5, "unit": "working_days"},
+                "amount": "30000.00",
+                "currency": "EUR",
+                "value_based": False,
+                "note": "Transaction to a Dubai account suspended",
+            }
+        },
+    )
+
+    to_status: LegalStatus = Field(description="The legal status the asset moves to.")
+    measure_type: MeasureType | None = None
+    order_reference: str | None = Field(default=None, max_length=200)
+    issuing_authority: str | None = Field(default=None, max_length=300)
+    executing_authority: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Required when the measure's jurisdiction "
+        "is not the case's (an order executed abroad).",
+    )
+    legal_basis: str | None = Field(
+        default=None, max_length=300, description="Instrument and article, e.g. POCA s303Z3."
+    )
+    jurisdiction: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166; defaults to the asset's."
+    )
+    decision_date: date | None = None
+    decided_at: datetime | None = Field(
+        default=None, description="Instant of the decision or receipt, for durations in hours."
+    )
+    effective_date: date | None = None
+    notified_date: date | None = Field(
+        default=None, description="When the affected person was notified."
+    )
+    duration: Duration | None = Field(
+        default=None, description="Time limit; the expiry is computed from the decision."
+    )
+    expiry_date: date | None = Field(
+        default=None, description="Last day the measure holds, when the order names it."
+    )
+    renew_by: date | None = Field(
+        default=None, description="Defaults to two working days before the expiry."
+    )
+    amount: Decimal | None = Field(
+        default=None, gt=0, description="Part of the value covered, or the cap of a value order."
+    )
+    currency: str | None = None
+    value_based: bool = False
+    basis: Basis | None = None
+    disposal_kind: DisposalKind | None = Field(default=None, description="Required for DISPOSED.")
+    release_reason: ReleaseReason | None = Field(default=None, description="Required for RELEASED.")
+    custodian: str | None = Field(default=None, max_length=300, description="Who holds it.")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class MeasureRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "id": 12,
+                "asset_id": 5,
+                "seq": 2,
+                "from_status": "IDENTIFIED",
+                "to_status": "SUSPENDED",
+                "measure_type": "fiu_suspension",
+                "order_reference": "FIU-DE-2026-0815",
+                "issuing_authority": "Financial Intelligence Unit (FIU) Germany",
+                "executing_authority": None,
+                "legal_basis": "GwG § 40(1)",
+                "jurisdiction": "DE",
+                "decision_date": "2026-04-30",
+                "effective_date": "2026-04-30",
+                "notified_date": None,
+                "duration": {"value": 5, "unit": "working_days"},
+                "expiry_date": "2026-05-08",
+                "expires_at": "2026-05-09T00:00:00Z",
+                "renew_by": "2026-05-06",
+                "amount": "30000.00",
+                "currency": "EUR",
+                "value_based": False,
+                "basis": None,
+                "disposal_kind": None,
+                "release_reason": None,
+                "custodian": None,
+                "note": "Transaction to a Dubai account suspended",
+                "actor_id": "3f9a0c1d2b4e5f60",
+                "recorded_at": "2026-04-30T10:12:00Z",
+            }
+        }
+    )
+
+    id: int
+    asset_id: int
+    seq: int = Field(description="1, 2, 3 ... in the order the moves were made.")
+    from_status: LegalStatus | None
+    to_status: LegalStatus
+    measure_type: MeasureType | None
+    order_reference: str | None
+    issuing_authority: str | None
+    executing_authority: str | None
+    legal_basis: str | None
+    jurisdiction: str | None
+    decision_date: date | None
+    effective_date: date | None
+    notified_date: date | None
+    duration: Duration | None
+    expiry_date: date | None
+    expires_at: datetime | None
+    renew_by: date | None
+    amount: str | None
+    currency: str | None
+    value_based: bool
+    basis: Basis | None
+    disposal_kind: DisposalKind | None
+    release_reason: ReleaseReason | None
+    custodian: str | None
+    note: str | None
+    actor_id: str | None = Field(description="null: the deadline sweep made the move.")
+    recorded_at: datetime
+
+
+class DeadlineRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "asset_id": 5,
+                "case_id": 2,
+                "case_reference": "BKA-2026-0417",
+                "asset_type": "bank_balance",
+                "description": "Balance of the current account at Commerzbank",
+                "status": "SUSPENDED",
+                "measure_id": 12,
+                "measure_type": "fiu_suspension",
+                "order_reference": "FIU-DE-2026-0815",
+                "jurisdiction": "DE",
+                "expiry_date": "2026-05-08",
+                "expires_at": "2026-05-09T00:00:00Z",
+                "renew_by": "2026-05-06",
+                "lapsed": False,
+                "lapses_to_expired": True,
+            }
+        }
+    )
+
+    asset_id: int
+    case_id: int
+    case_reference: str
+    asset_type: str
+    description: str
+    status: LegalStatus
+    measure_id: int
+    measure_type: MeasureType | None
+    order_reference: str | None
+    jurisdiction: str | None
+    expiry_date: date | None
+    expires_at: datetime
+    renew_by: date | None
+    lapsed: bool = Field(description="Past its expiry, not yet marked EXPIRED by the sweep.")
+    lapses_to_expired: bool = Field(
+        description="The sweep moves the asset to EXPIRED at the expiry (an appeal window does "
+        "not)."
+    )
+
+
+class MoveRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"status": "SUSPENDED", "allowed": ["FROZEN", "RELEASED", "DISSIPATED"]}
+        }
+    )
+
+    status: LegalStatus
+    allowed: list[LegalStatus]
+
+
+class SweepResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"expired": [12, 14]}})
+
+    expired: list[int] = Field(description="Ids of the EXPIRED events recorded.")

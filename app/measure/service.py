@@ -1,0 +1,382 @@
+"""Legal measures: each move of an asset's legal status, checked against the law's order of
+things and recorded as an append-only event."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.asset import service as asset_service
+from app.asset.models import Asset
+from app.asset.schemas import AssetCreate
+from app.case import service as case_service
+from app.measure import deadlines
+from app.measure.errors import BalanceExceeded, IllegalTransition, InvalidMeasure
+from app.measure.machine import (
+    LAPSING,
+    ORDERS,
+    RESTRAINED,
+    TIME_LIMITED,
+    TRANSITIONS,
+    LegalStatus,
+)
+from app.measure.models import Measure
+from app.measure.repository import MeasureRepository
+from app.measure.schemas import DEFAULT_TYPE, MeasureType, TransitionCreate
+from app.money import from_minor
+from app.pagination import decode_cursor, encode_cursor
+from app.preconditions import PreconditionFailed, check_version, flush_or_precondition_failed
+from app.principal import Principal
+
+L = LegalStatus
+# Moves that put (part of) the asset under a new measure of restraint.
+HOLDING = frozenset({L.SUSPENDED, L.FROZEN, L.SEIZED})
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    last_day: date
+    ends_at: datetime
+    renew_by: date
+
+
+def identify_asset(session: Session, case_id: int, data: AssetCreate, *, actor: Principal) -> Asset:
+    """Register an asset: its first event is the move from nothing to IDENTIFIED."""
+    asset = asset_service.build_asset(session, case_id, data, actor=actor, status=L.IDENTIFIED)
+    MeasureRepository(session).add(
+        Measure(
+            asset_id=asset.id,
+            seq=asset.version,
+            to_status=str(L.IDENTIFIED),
+            measure_type=str(MeasureType.IDENTIFICATION),
+            jurisdiction=asset.jurisdiction,
+            actor_id=actor.id,
+            recorded_at=asset.created_at,
+        )
+    )
+    session.commit()
+    return asset
+
+
+def _require(data: TransitionCreate, *fields: str) -> None:
+    for field in fields:
+        if getattr(data, field) is None:
+            raise InvalidMeasure(f"a move to {data.to_status} records {field}", field=field)
+
+
+def _check_record(data: TransitionCreate) -> None:
+    target = data.to_status
+    if target in ORDERS:
+        _require(data, "order_reference", "issuing_authority")
+        if data.decision_date is None and data.decided_at is None:
+            _require(data, "decision_date")
+    if target is L.UNDER_APPEAL:
+        _require(data, "order_reference")
+    if target is L.SUBSTITUTED:
+        _require(data, "order_reference", "amount")
+    for field, status in (("disposal_kind", L.DISPOSED), ("release_reason", L.RELEASED)):
+        if target is status:
+            _require(data, field)
+        elif getattr(data, field) is not None:
+            raise InvalidMeasure(f"{field} belongs to a move to {status} only", field=field)
+    if (data.amount is None) != (data.currency is None):
+        raise InvalidMeasure("amount and currency go together", field="currency")
+
+
+def _expiry(data: TransitionCreate, asset: Asset, jurisdiction: str) -> Expiry | None:
+    decided_on = data.decision_date or (data.decided_at.date() if data.decided_at else None)
+    if data.duration is not None and data.expiry_date is not None:
+        raise InvalidMeasure("give a duration or an expiry date, not both", field="duration")
+    if data.duration is not None:
+        if decided_on is None:
+            raise InvalidMeasure("a duration is counted from the decision", field="decision_date")
+        try:
+            last, ends = deadlines.expiry(
+                decided_on,
+                data.duration.value,
+                data.duration.unit,
+                jurisdiction,
+                decided_at=data.decided_at,
+            )
+        except deadlines.UnknownCalendar as exc:
+            raise InvalidMeasure(str(exc), field="jurisdiction") from None
+    elif data.expiry_date is not None:
+        last, ends = data.expiry_date, deadlines.end_of(data.expiry_date)
+    elif (
+        data.to_status is L.FROZEN
+        and asset.status == L.FROZEN
+        and asset.expires_at
+        and asset.expiry_on
+        and asset.renew_by
+    ):
+        # A variation that names no new expiry leaves the one in force.
+        return Expiry(asset.expiry_on, asset.expires_at, data.renew_by or asset.renew_by)
+    else:
+        if data.to_status is L.SUSPENDED:
+            raise InvalidMeasure(
+                "a suspension is time-limited: give a duration or an expiry date",
+                field="duration",
+            )
+        return None
+    if data.to_status not in TIME_LIMITED:
+        raise InvalidMeasure(f"a move to {data.to_status} carries no expiry", field="duration")
+    if decided_on is not None and last < decided_on:
+        raise InvalidMeasure("the expiry lies before the decision", field="expiry_date")
+    return Expiry(last, ends, data.renew_by or deadlines.renew_by(last, jurisdiction))
+
+
+def _check_balance(
+    session: Session, asset: Asset, amount: int | None, currency: str | None
+) -> None:
+    """Measures on one balance may together hold no more than the balance."""
+    if asset.value_minor is None or asset.currency is None:
+        return
+    if currency is not None and currency != asset.currency:
+        raise InvalidMeasure(f"the asset is valued in {asset.currency}", field="currency")
+    wanted = asset.value_minor if amount is None else amount
+    held = 0
+    if asset.account_id is not None:
+        for other in asset_service.assets_on_account(
+            session, asset.account_id, statuses=[str(s) for s in RESTRAINED]
+        ):
+            if other.id != asset.id and other.currency == asset.currency:
+                held += other.restrained_minor or other.value_minor or 0
+    available = max(asset.value_minor - held, 0)
+    if wanted > available:
+        shown = from_minor(available, asset.currency)
+        raise BalanceExceeded(
+            f"the measure would hold {from_minor(wanted, asset.currency)} {asset.currency} "
+            f"but only {shown} of the balance is not held by other measures",
+            available=shown,
+        )
+
+
+def transition(
+    session: Session,
+    asset_id: int,
+    data: TransitionCreate,
+    *,
+    expected_version: int | None,
+    actor: Principal,
+) -> tuple[Measure, Asset]:
+    asset = asset_service.get_writable_asset(session, asset_id, actor=actor)
+    check_version(expected_version, asset.version)
+    current, target = L(asset.status), data.to_status
+    if target not in TRANSITIONS[current]:
+        raise IllegalTransition(current, target, [str(s) for s in TRANSITIONS[current]])
+    _check_record(data)
+    case = case_service.get_case(session, asset.case_id, actor=actor)
+    jurisdiction = data.jurisdiction or asset.jurisdiction or case.jurisdiction
+    if target in ORDERS and jurisdiction != case.jurisdiction and not data.executing_authority:
+        raise InvalidMeasure(
+            f"an order in {jurisdiction} for a {case.jurisdiction} case names its executing "
+            "authority",
+            field="executing_authority",
+        )
+    amount = None
+    if data.amount is not None and data.currency is not None:
+        amount = asset_service.minor_units(data.amount, data.currency, field="amount")
+    expiry = _expiry(data, asset, jurisdiction)
+    if target in HOLDING:
+        _check_balance(session, asset, amount, data.currency)
+    now = datetime.now(UTC)
+    measure = Measure(
+        asset_id=asset.id,
+        seq=asset.version + 1,
+        from_status=str(current),
+        to_status=str(target),
+        measure_type=str(data.measure_type or DEFAULT_TYPE[target]),
+        order_reference=data.order_reference,
+        issuing_authority=data.issuing_authority,
+        executing_authority=data.executing_authority,
+        legal_basis=data.legal_basis,
+        jurisdiction=jurisdiction,
+        decision_on=data.decision_date or (data.decided_at.date() if data.decided_at else None),
+        effective_on=data.effective_date,
+        notified_on=data.notified_date,
+        duration_value=data.duration.value if data.duration else None,
+        duration_unit=str(data.duration.unit) if data.duration else None,
+        expires_at=expiry.ends_at if expiry else None,
+        expiry_on=expiry.last_day if expiry else None,
+        renew_by=expiry.renew_by if expiry else None,
+        amount_minor=amount,
+        currency=data.currency,
+        value_based=data.value_based,
+        basis=str(data.basis) if data.basis else None,
+        disposal_kind=str(data.disposal_kind) if data.disposal_kind else None,
+        release_reason=str(data.release_reason) if data.release_reason else None,
+        custodian=data.custodian,
+        note=data.note,
+        actor_id=actor.id,
+        recorded_at=now,
+    )
+    _apply(asset, target, amount, expiry)
+    # The versioned UPDATE of the asset goes first: a writer that lost a race stops here.
+    flush_or_precondition_failed(session)
+    MeasureRepository(session).add(measure)
+    if target is L.SUBSTITUTED and amount is not None and data.currency is not None:
+        _substitute(session, asset, measure, amount, data.currency, actor=actor)
+    session.commit()
+    return measure, asset
+
+
+def _apply(asset: Asset, target: LegalStatus, amount: int | None, expiry: Expiry | None) -> None:
+    if target in HOLDING:
+        if amount is not None or target != asset.status:
+            asset.restrained_minor = amount
+    elif target not in RESTRAINED:
+        asset.restrained_minor = None
+    asset.status = str(target)
+    asset.expires_at = expiry.ends_at if expiry else None
+    asset.expiry_on = expiry.last_day if expiry else None
+    asset.renew_by = expiry.renew_by if expiry else None
+
+
+def _substitute(
+    session: Session,
+    asset: Asset,
+    sale: Measure,
+    amount: int,
+    currency: str,
+    *,
+    actor: Principal,
+) -> None:
+    cash = asset_service.add_substitute(
+        session, asset, amount_minor=amount, currency=currency, actor=actor
+    )
+    sale.note = ((sale.note or "") + f" [replaced by cash asset {cash.id}]").strip()
+    MeasureRepository(session).add(
+        Measure(
+            asset_id=cash.id,
+            seq=cash.version,
+            to_status=str(L.SEIZED),
+            measure_type=str(MeasureType.INTERLOCUTORY_SALE),
+            order_reference=sale.order_reference,
+            jurisdiction=sale.jurisdiction,
+            amount_minor=amount,
+            currency=currency,
+            note=f"proceeds of the sale of asset {asset.id}, held as it was",
+            actor_id=actor.id,
+            recorded_at=sale.recorded_at,
+        )
+    )
+
+
+def page_history(
+    session: Session, asset_id: int, *, actor: Principal, limit: int, cursor: str | None
+) -> tuple[list[Measure], str | None]:
+    asset_service.get_asset(session, asset_id, actor=actor)
+    after = int(decode_cursor(cursor, arity=1)[0]) if cursor else None
+    rows = MeasureRepository(session).history(asset_id, limit=limit, after_seq=after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor([rows[-1].seq]) if more else None
+
+
+def describe_measure(measure: Measure) -> dict[str, object]:
+    plain = [c.key for c in Measure.__table__.columns if not c.key.endswith(("_on", "_minor"))]
+    duration = None
+    if measure.duration_value is not None:
+        duration = {"value": measure.duration_value, "unit": measure.duration_unit}
+    amount = None
+    if measure.amount_minor is not None and measure.currency is not None:
+        amount = from_minor(measure.amount_minor, measure.currency)
+    return {
+        **{c: getattr(measure, c) for c in plain},
+        "decision_date": measure.decision_on,
+        "effective_date": measure.effective_on,
+        "notified_date": measure.notified_on,
+        "expiry_date": measure.expiry_on,
+        "duration": duration,
+        "amount": amount,
+    }
+
+
+def sweep_lapsed(session: Session, *, now: datetime | None = None) -> list[Measure]:
+    """Move every asset whose measure has lapsed to EXPIRED, one recorded event each."""
+    now = now or datetime.now(UTC)
+    measures = MeasureRepository(session)
+    recorded = []
+    for asset in asset_service.lapsed_assets(session, now, statuses=[str(s) for s in LAPSING]):
+        lapsed = measures.get(asset.id, asset.version)
+        current, last_day = asset.status, asset.expiry_on
+        event = Measure(
+            asset_id=asset.id,
+            seq=asset.version + 1,
+            from_status=current,
+            to_status=str(L.EXPIRED),
+            measure_type=str(MeasureType.EXPIRY),
+            order_reference=lapsed.order_reference if lapsed else None,
+            jurisdiction=asset.jurisdiction,
+            expiry_on=last_day,
+            note=f"measure {lapsed.id if lapsed else '?'} lapsed at the end of {last_day} "
+            "with no renewal",
+            recorded_at=now,
+        )
+        _apply(asset, L.EXPIRED, None, None)
+        try:
+            flush_or_precondition_failed(session)
+        except PreconditionFailed:
+            continue  # renewed or released meanwhile: nothing lapsed
+        measures.add(event)
+        session.commit()
+        recorded.append(event)
+    return recorded
+
+
+def page_deadlines(
+    session: Session,
+    *,
+    actor: Principal,
+    within_days: int,
+    limit: int,
+    cursor: str | None,
+    now: datetime | None = None,
+) -> tuple[list[dict[str, object]], str | None]:
+    """Measures of the caller's cases that expire within the window (or have lapsed)."""
+    now = now or datetime.now(UTC)
+    after = None
+    if cursor is not None:
+        at, last_id = decode_cursor(cursor, arity=2)
+        after = (datetime.fromisoformat(str(at)), int(last_id))
+    rows = asset_service.expiring_assets(
+        session,
+        until=now + timedelta(days=within_days),
+        statuses=[str(s) for s in TIME_LIMITED],
+        case_ids=case_service.visible_case_ids(session, actor=actor),
+        limit=limit,
+        after=after,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cases = case_service.cases_by_ids(session, [a.case_id for a in rows])
+    latest = MeasureRepository(session).by_asset_seq((a.id, a.version) for a in rows)
+    items = []
+    for asset in rows:
+        assert asset.expires_at is not None
+        measure = latest[(asset.id, asset.version)]
+        items.append(
+            {
+                "asset_id": asset.id,
+                "case_id": asset.case_id,
+                "case_reference": cases[asset.case_id].reference,
+                "asset_type": asset.type,
+                "description": asset.description,
+                "status": asset.status,
+                "measure_id": measure.id,
+                "measure_type": measure.measure_type,
+                "order_reference": measure.order_reference,
+                "jurisdiction": measure.jurisdiction,
+                "expiry_date": asset.expiry_on,
+                "expires_at": asset.expires_at,
+                "renew_by": asset.renew_by,
+                "lapsed": asset.expires_at <= now,
+                "lapses_to_expired": asset.status in LAPSING,
+            }
+        )
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        assert last.expires_at is not None
+        next_cursor = encode_cursor([last.expires_at.isoformat(), last.id])
+    return items, next_cursor

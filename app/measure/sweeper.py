@@ -1,0 +1,49 @@
+"""The in-process deadline sweep: started with the service, it moves lapsed measures to
+EXPIRED every `deadline_sweep_interval_seconds` (first at start-up)."""
+
+import asyncio
+from contextlib import suppress
+
+import structlog
+from anyio import to_thread
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.measure import service
+from app.settings import Settings
+
+log = structlog.get_logger("app.measure.sweeper")
+
+
+def sweep_once(make_session: sessionmaker[Session]) -> int:
+    with make_session() as session:
+        expired = service.sweep_lapsed(session)
+    if expired:
+        log.info("deadlines_swept", expired=[m.asset_id for m in expired])
+    return len(expired)
+
+
+async def _run(make_session: sessionmaker[Session], interval: float) -> None:
+    while True:
+        try:
+            await to_thread.run_sync(sweep_once, make_session)
+        except Exception:
+            # A failed sweep is logged and retried at the next tick; the service keeps running.
+            log.exception("deadline_sweep_failed")
+        await asyncio.sleep(interval)
+
+
+def start(app: FastAPI, settings: Settings) -> None:
+    app.state.deadline_sweeper = None
+    if settings.deadline_sweep_enabled:
+        app.state.deadline_sweeper = asyncio.create_task(
+            _run(app.state.sessionmaker, settings.deadline_sweep_interval_seconds)
+        )
+
+
+async def stop(app: FastAPI) -> None:
+    task = getattr(app.state, "deadline_sweeper", None)
+    if task is not None:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,91 @@
+"""Optimistic concurrency: a record's version is its ETag; a write must send it as If-Match."""
+
+import re
+from typing import Annotated, Any
+
+from fastapi import Depends, Header
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.errors import AppError
+
+_ETAG = re.compile(r'^"(\d{1,9})"$')
+
+
+class PreconditionFailed(AppError):
+    status, code, title = 412, "precondition_failed", "Precondition failed"
+
+    def __init__(self, current: int | None) -> None:
+        super().__init__(
+            "the record changed since it was read: read it again and resend with its new ETag",
+            current_etag=etag_of(current) if current is not None else None,
+        )
+
+
+class PreconditionRequired(AppError):
+    status, code, title = 428, "precondition_required", "Precondition required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this change can race with others: send If-Match with the ETag of the record as read"
+        )
+
+
+def etag_of(version: int) -> str:
+    return f'"{version}"'
+
+
+def check_version(expected: int | None, current: int) -> None:
+    """`expected` None is `If-Match: *`, which any current version matches."""
+    if expected is not None and expected != current:
+        raise PreconditionFailed(current)
+
+
+def flush_or_precondition_failed(session: Session) -> None:
+    """Flush conditional updates; a writer that lost a race answers 412, never 500."""
+    try:
+        session.flush()
+    except StaleDataError:
+        # The versioned UPDATE matched no row: another request committed first.
+        session.rollback()
+        raise PreconditionFailed(None) from None
+    except OperationalError as exc:
+        # SQLite serialises writers: the loser of a race finds its snapshot outdated (or times
+        # out waiting) and reports the database as locked.
+        if session.bind is None or session.bind.dialect.name != "sqlite":
+            raise
+        if "locked" not in str(exc.orig):
+            raise
+        session.rollback()
+        raise PreconditionFailed(None) from None
+
+
+def expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The ETag of the record as last read, e.g. `"3"`.',
+            examples=['"3"'],
+        ),
+    ] = None,
+) -> int | None:
+    if if_match is None:
+        raise PreconditionRequired()
+    value = if_match.strip()
+    if value == "*":
+        return None
+    if (match := _ETAG.match(value)) is None:
+        # Never matches a stored version; -1 makes the check answer 412 with the current ETag.
+        return -1
+    return int(match.group(1))
+
+
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+ETAG_HEADER: dict[str, Any] = {
+    "ETag": {
+        "description": "The record's version; send it back as If-Match to change the record.",
+        "schema": {"type": "string", "example": '"3"'},
+    }
+}

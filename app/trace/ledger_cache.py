@@ -1,0 +1,123 @@
+"""The in-memory ledger index the engine runs on, kept warm between requests.
+
+Built once from the database, then brought up to date by appending the transactions stored
+since (ids only grow: the ledger is append-only). The engine extends its index in place when new
+rows come later in time and rebuilds it when a late statement arrives.
+"""
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from app.money import currency_decimals
+from tracing import Ledger
+
+_SELECT = """
+SELECT t.id, t.external_id, fa.key AS from_account, ta.key AS to_account, t.amount_minor,
+       t.currency, {time} AS value_time, COALESCE(t.sequence, 0) AS sequence
+FROM transactions t
+JOIN accounts fa ON fa.id = t.from_account_id
+JOIN accounts ta ON ta.id = t.to_account_id
+WHERE t.id > {after}
+ORDER BY t.id
+"""
+_TIME = {
+    "postgresql": "to_char(t.value_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+    "sqlite": "t.value_time",
+}
+_RAW = pl.Schema(
+    {
+        "id": pl.Int64(),
+        "external_id": pl.String(),
+        "from_account": pl.String(),
+        "to_account": pl.String(),
+        "amount_minor": pl.Int64(),
+        "currency": pl.String(),
+        "value_time": pl.String(),
+        "sequence": pl.Int64(),
+    }
+)
+# Wide enough for every listed currency's decimals (XMR has 12).
+_SCALE = 12
+
+
+def _read_new_rows(session: Session, after: int) -> pl.DataFrame:
+    conn = session.connection()
+    sql = _SELECT.format(time=_TIME[conn.dialect.name], after=int(after))
+    raw: Any = conn.connection.dbapi_connection
+    if conn.dialect.name == "postgresql":
+        buffer = bytearray()
+        with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+            for block in copy:
+                buffer += block
+        if not buffer:
+            return _as_engine_frame(pl.DataFrame(schema=_RAW))
+        frame = pl.read_csv(
+            bytes(buffer), has_header=False, new_columns=list(_RAW), schema_overrides=_RAW
+        )
+    else:
+        cur = raw.cursor()
+        try:
+            rows = cur.execute(sql).fetchall()
+        finally:
+            cur.close()
+        frame = pl.DataFrame(rows, schema=_RAW, orient="row")
+    return _as_engine_frame(frame)
+
+
+def _as_engine_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    places = pl.col("currency").replace_strict(currency_decimals(), return_dtype=pl.Int64)
+    minor = pl.col("amount_minor").cast(pl.Int64)
+    scale = pl.lit(10, pl.Int64).pow(places)
+    # Minor units back to an exact decimal string, then to one Decimal column for all currencies.
+    amount = pl.concat_str(
+        [
+            (minor // scale).cast(pl.String),
+            pl.lit("."),
+            (minor % scale).cast(pl.String).str.pad_start(places.cast(pl.UInt32), "0"),
+        ]
+    ).str.strip_suffix(".")
+    return frame.select(
+        pl.col("id").cast(pl.Int64),
+        "external_id",
+        "from_account",
+        "to_account",
+        amount.cast(pl.Decimal(38, _SCALE)).alias("amount"),
+        "currency",
+        pl.col("value_time")
+        .cast(pl.String)
+        .str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"),
+        pl.col("sequence").cast(pl.Int64),
+    )
+
+
+@dataclass
+class _State:
+    ledger: Ledger
+    last_id: int
+
+
+class LedgerCache:
+    """One warm ledger per process; `current` brings it up to date and returns it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: _State | None = None
+
+    def current(self, session: Session) -> Ledger:
+        with self._lock:
+            after = 0 if self._state is None else self._state.last_id
+            rows = _read_new_rows(session, after)
+            if self._state is not None and rows.height == 0:
+                return self._state.ledger
+            last_id = int(rows["id"].max()) if rows.height else after  # type: ignore[arg-type]
+            frame = rows.drop("id")
+            if self._state is None:
+                ledger = Ledger.from_frame(frame, currency_decimals=currency_decimals())
+            else:
+                ledger = self._state.ledger.append(frame, currency_decimals=currency_decimals())
+            self._state = _State(ledger, last_id)
+            return ledger

@@ -1,0 +1,43 @@
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, UTCDateTime
+
+
+class TraceRun(Base):
+    """One run of the engine. Once finished it is never modified: it may be shown in court."""
+
+    __tablename__ = "trace_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("cases.id"), index=True)
+    rerun_of: Mapped[str | None] = mapped_column(ForeignKey("trace_runs.id"))
+    created_by: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20))
+    # The request as given (keys, decimals as strings) and as the engine understood it.
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    engine_version: Mapped[str | None] = mapped_column(String(40))
+    ledger_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    ledger_transactions: Mapped[int | None] = mapped_column(BigInteger)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The engine's canonical JSON, byte for byte, and its SHA-256.
+    result: Mapped[str | None] = mapped_column(Text)
+    result_sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class TraceResultFrame(Base):
+    """The result's frames in Arrow IPC form, so reading and explaining need no re-run."""
+
+    __tablename__ = "trace_result_frames"
+
+    trace_id: Mapped[str] = mapped_column(ForeignKey("trace_runs.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,56 @@
+from datetime import datetime
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.orm import Session
+
+from app.trace.models import TraceResultFrame, TraceRun
+
+
+class TraceRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, trace_id: str) -> TraceRun | None:
+        return self.session.get(TraceRun, trace_id)
+
+    def add(self, run: TraceRun) -> TraceRun:
+        self.session.add(run)
+        self.session.flush()
+        return run
+
+    def add_frames(self, trace_id: str, frames: dict[str, bytes]) -> None:
+        self.session.add_all(
+            TraceResultFrame(trace_id=trace_id, name=name, data=data)
+            for name, data in frames.items()
+        )
+
+    def frames(self, trace_id: str) -> dict[str, bytes]:
+        stmt = select(TraceResultFrame).where(TraceResultFrame.trace_id == trace_id)
+        return {f.name: f.data for f in self.session.scalars(stmt)}
+
+    def page(
+        self,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None,
+        created_by: str | None,
+    ) -> list[TraceRun]:
+        stmt = select(TraceRun).order_by(TraceRun.created_at.desc(), TraceRun.id.desc())
+        if created_by is not None:
+            stmt = stmt.where(TraceRun.created_by == created_by)
+        if after is not None:
+            stmt = stmt.where(tuple_(TraceRun.created_at, TraceRun.id) < after)
+        return list(self.session.scalars(stmt.limit(limit + 1)))
+
+    def mark_interrupted(self, now: datetime) -> int:
+        """Runs left 'running' by a process that died: say so instead of leaving them hanging."""
+        result = self.session.execute(
+            update(TraceRun)
+            .where(TraceRun.status == "running")
+            .values(
+                status="failed",
+                finished_at=now,
+                error={"code": "interrupted", "detail": "the service stopped during the run"},
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,303 @@
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.account import service as account_service
+from app.auth import TraceReader, TraceRunner
+from app.deps import SessionDep, SettingsDep
+from app.errors import problems
+from app.pagination import Page, PageDep
+from app.trace import service, views
+from app.trace.jobs import TraceJobs
+from app.trace.models import TraceRun
+from app.trace.render import draw
+from app.trace.schemas import (
+    ExplainedPath,
+    RerunDiff,
+    TraceAccount,
+    TraceCreate,
+    TraceExit,
+    TraceFlow,
+    TraceRead,
+    TraceStatus,
+)
+
+router = APIRouter(prefix="/api/v1/traces", tags=["traces"])
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": TraceRead, "description": "Still running as a job: poll GET /traces/{id}."}
+}
+
+
+def _jobs(request: Request) -> TraceJobs:
+    jobs = request.app.state.trace_jobs
+    assert isinstance(jobs, TraceJobs)
+    return jobs
+
+
+def _read(run: TraceRun, jobs: TraceJobs) -> TraceRead:
+    running = run.status == TraceStatus.RUNNING
+    return TraceRead.model_validate(
+        {
+            **{c: getattr(run, c) for c in TraceRead.model_fields if hasattr(run, c)},
+            "progress": service.live_progress(run, jobs),
+            "job": run.id if running else None,
+        }
+    )
+
+
+@router.post("", status_code=201, responses={**_ACCEPTED, **problems(403, 404, 422)})
+async def create_trace(
+    body: TraceCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: TraceRunner,
+    settings: SettingsDep,
+    mode: Annotated[
+        str, Query(pattern="^(auto|async)$", description="`async` answers 202 at once.")
+    ] = "auto",
+) -> TraceRead:
+    """Run a trace; small ones answer with the result, large ones with a job to poll."""
+    state = request.app.state
+    run = await run_in_threadpool(
+        service.start_trace,
+        session,
+        body,
+        actor=actor,
+        settings=settings,
+        cache=state.ledger_cache,
+        jobs=state.trace_jobs,
+        sessions=state.sessionmaker,
+        force_async=mode == "async",
+    )
+    if run.status == TraceStatus.RUNNING:
+        response.status_code = 202
+    return _read(run, state.trace_jobs)
+
+
+@router.get("", responses=problems(403, 422))
+def list_traces(
+    request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+) -> Page[TraceRead]:
+    """List the traces the caller may see, newest first."""
+    rows, next_cursor = service.page_traces(
+        session, actor=actor, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[_read(r, _jobs(request)) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{trace_id}", responses=problems(403, 404))
+def get_trace(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+) -> TraceRead:
+    """Get a trace: its parameters, provenance, status, progress and summary."""
+    return _read(service.visible_trace(session, trace_id, actor=actor), _jobs(request))
+
+
+@router.post("/{trace_id}/cancel", responses=problems(403, 404))
+def cancel_trace(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceRunner
+) -> TraceRead:
+    """Cancel a running trace job (a finished trace is left as it is)."""
+    return _read(
+        service.cancel_trace(session, trace_id, actor=actor, jobs=_jobs(request)), _jobs(request)
+    )
+
+
+@router.get("/{trace_id}/accounts", responses=problems(403, 404, 409, 422))
+def list_trace_accounts(
+    trace_id: str,
+    request: Request,
+    session: SessionDep,
+    actor: TraceReader,
+    page: PageDep,
+    sort: Annotated[str, Query(description="received | held | hop")] = "received",
+) -> Page[TraceAccount]:
+    """The accounts a trace reached, with what they received, passed on and hold."""
+    result = _result(session, trace_id, actor, request)
+    holders = account_service.holder_names(session, result.accounts["account"].to_list())
+    items, next_cursor = views.account_rows(
+        result, sort=sort, limit=page.limit, cursor=page.cursor, holders=holders
+    )
+    return Page(items=[TraceAccount.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/{trace_id}/holdings", responses=problems(403, 404, 409, 422))
+def list_trace_holdings(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+) -> Page[TraceAccount]:
+    """Where the taint is now: accounts holding it at `as_of`, largest first (freeze candidates)."""
+    result = _result(session, trace_id, actor, request)
+    holders = account_service.holder_names(session, result.accounts["account"].to_list())
+    items, next_cursor = views.account_rows(
+        result,
+        sort="held",
+        limit=page.limit,
+        cursor=page.cursor,
+        holders=holders,
+        holdings_only=True,
+    )
+    return Page(items=[TraceAccount.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/{trace_id}/flows", responses=problems(403, 404, 409, 422))
+def list_trace_flows(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+) -> Page[TraceFlow]:
+    """The transactions on the trail, by hop and time, with their traced amounts."""
+    result = _result(session, trace_id, actor, request)
+    items, next_cursor = views.flow_rows(result, limit=page.limit, cursor=page.cursor)
+    return Page(items=[TraceFlow.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/{trace_id}/exits", responses=problems(403, 404, 409, 422))
+def list_trace_exits(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+) -> Page[TraceExit]:
+    """Where taint left the traced universe: stopped accounts, cash-out, hop limit."""
+    result = _result(session, trace_id, actor, request)
+    items, next_cursor = views.exit_rows(result, limit=page.limit, cursor=page.cursor)
+    return Page(items=[TraceExit.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/{trace_id}/explain", responses=problems(403, 404, 409, 422))
+def explain_trace(
+    trace_id: str,
+    request: Request,
+    session: SessionDep,
+    actor: TraceReader,
+    to: Annotated[str, Query(description="Account key or id to explain.")],
+    k: Annotated[int, Query(ge=1, le=50)] = 5,
+    currency: Annotated[str | None, Query()] = None,
+) -> list[ExplainedPath]:
+    """The strongest paths that carried value from a seed to one account."""
+    result = _result(session, trace_id, actor, request)
+    account = account_service.resolve_account(session, to)
+    paths = views.explained_paths(result, to=account.key, currency=currency, k=k)
+    return [ExplainedPath.model_validate(p) for p in paths]
+
+
+_SVG: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"image/svg+xml": {"example": "<svg ...>"}},
+        "description": "The flow-of-funds chart.",
+    }
+}
+_PNG: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"image/png": {"example": "(binary PNG)"}},
+        "description": "The flow-of-funds chart.",
+    }
+}
+_CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {"example": "account,currency,hops,...\n"}},
+        "description": "CSV with a header row.",
+    }
+}
+_JSON: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/json": {"example": {"accounts": [], "flows": []}}},
+        "description": "The stored canonical result, byte for byte.",
+    }
+}
+
+
+def _result(session: Any, trace_id: str, actor: Any, request: Request) -> Any:
+    run = service.visible_trace(session, trace_id, actor=actor)
+    return service.finished_result(session, run, _jobs(request))
+
+
+def _chart(session: Any, trace_id: str, actor: Any, request: Request, fmt: str) -> bytes:
+    run = service.visible_trace(session, trace_id, actor=actor)
+    result = service.finished_result(session, run, _jobs(request))
+    holders = account_service.holder_names(session, result.accounts["account"].to_list())
+    return draw(result, holders=holders, title=views.chart_title(run), fmt=fmt)
+
+
+@router.get(
+    "/{trace_id}/graph.svg", response_class=Response, responses={**_SVG, **problems(403, 404, 409)}
+)
+def get_trace_graph_svg(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+) -> Response:
+    """The trace as a flow-of-funds chart (SVG): seeds left, hops rightwards, edges by amount."""
+    return Response(_chart(session, trace_id, actor, request, "svg"), media_type="image/svg+xml")
+
+
+@router.get(
+    "/{trace_id}/graph.png", response_class=Response, responses={**_PNG, **problems(403, 404, 409)}
+)
+def get_trace_graph_png(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+) -> Response:
+    """The trace as a flow-of-funds chart (PNG)."""
+    return Response(_chart(session, trace_id, actor, request, "png"), media_type="image/png")
+
+
+@router.get(
+    "/{trace_id}/accounts.csv",
+    response_class=PlainTextResponse,
+    responses={**_CSV, **problems(403, 404, 409)},
+)
+def export_trace_accounts_csv(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+) -> PlainTextResponse:
+    """The accounts reached, as CSV."""
+    result = _result(session, trace_id, actor, request)
+    return PlainTextResponse(
+        views.csv_of(views.accounts_frame(result, sort="received")), media_type="text/csv"
+    )
+
+
+@router.get(
+    "/{trace_id}/flows.csv",
+    response_class=PlainTextResponse,
+    responses={**_CSV, **problems(403, 404, 409)},
+)
+def export_trace_flows_csv(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+) -> PlainTextResponse:
+    """The transactions on the trail, as CSV."""
+    result = _result(session, trace_id, actor, request)
+    return PlainTextResponse(
+        views.csv_of(result.flows.sort("hop", "value_time", "external_id")), media_type="text/csv"
+    )
+
+
+@router.get(
+    "/{trace_id}/result.json",
+    response_class=Response,
+    responses={**_JSON, **problems(403, 404, 409)},
+)
+def export_trace_result(trace_id: str, session: SessionDep, actor: TraceReader) -> Response:
+    """The stored canonical result (its SHA-256 is `result_sha256`), for evidence bundles."""
+    run = service.visible_trace(session, trace_id, actor=actor)
+    if run.result is None:
+        raise service.TraceNotFinished(run)
+    return Response(run.result, media_type="application/json")
+
+
+@router.post("/{trace_id}/rerun", status_code=201, responses=problems(403, 404, 409, 422))
+async def rerun_trace(
+    trace_id: str,
+    request: Request,
+    session: SessionDep,
+    actor: TraceRunner,
+    settings: SettingsDep,
+) -> RerunDiff:
+    """Run a stored trace again on today's data and report what changed."""
+    state = request.app.state
+    diff = await run_in_threadpool(
+        service.rerun_trace,
+        session,
+        trace_id,
+        actor=actor,
+        settings=settings,
+        cache=state.ledger_cache,
+        jobs=state.trace_jobs,
+        sessions=state.sessionmaker,
+    )
+    return RerunDiff.model_validate({**diff, "trace": _read(diff["trace"], state.trace_jobs)})

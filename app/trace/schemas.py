@@ -1,0 +1,302 @@
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tracing import Direction, Rule, SameDayPolicy
+
+_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
+
+
+class TraceStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class SeedIn(BaseModel):
+    """An amount placed on an account at a time, or a transaction whose whole amount is taint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: str | None = Field(default=None, description="Account key or id.")
+    amount: str | None = Field(default=None, pattern=_DECIMAL, description="Decimal string.")
+    currency: str | None = None
+    at: datetime | None = Field(default=None, description="When the proceeds arrived.")
+    transaction: str | None = Field(default=None, description="External id of a transaction.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "SeedIn":
+        if (self.account is None) == (self.transaction is None):
+            raise ValueError("a seed is either an account (with currency) or a transaction")
+        if self.account is not None and self.currency is None:
+            raise ValueError("an account seed needs a currency")
+        if self.transaction is not None and (self.amount or self.currency or self.at):
+            raise ValueError("a transaction seed takes no amount, currency or time")
+        return self
+
+
+class TraceCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "seeds": [{"transaction": "DEMO-D01"}, {"transaction": "DEMO-D02"}],
+                "direction": "forward",
+                "rule": "libr",
+                "same_day_policy": "ledger",
+                "max_hops": 6,
+                "start": "2026-01-01T00:00:00Z",
+                "end": None,
+                "as_of": None,
+                "stop_at": ["iban:MT84MALT011000012345MTLCAST001S"],
+                "case_id": None,
+            }
+        },
+    )
+
+    seeds: list[SeedIn] = Field(min_length=1, max_length=1000)
+    direction: Direction = Direction.FORWARD
+    rule: Rule = Rule.REACH
+    same_day_policy: SameDayPolicy = SameDayPolicy.LEDGER
+    max_hops: int = Field(default=6, ge=1, le=64)
+    start: datetime | None = Field(default=None, description="Window start (value time).")
+    end: datetime | None = Field(default=None, description="Window end (value time).")
+    as_of: datetime | None = Field(default=None, description="When 'held' is measured.")
+    min_amount: str | None = Field(default=None, pattern=_DECIMAL)
+    stop_at: list[str] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Accounts reported but not expanded (exchanges ...).",
+    )
+    stop_at_external: bool = Field(
+        default=True,
+        description="Stop at `ext:` and `cash:` accounts: taint reaching them has left the "
+        "traced universe (unknown counterparty, cash-out).",
+    )
+    max_counterparties: int | None = Field(
+        default=None, ge=1, description="High-degree cut-off: accounts with more are not expanded."
+    )
+    case_id: int | None = None
+
+    def min_amount_decimal(self) -> Decimal | None:
+        return None if self.min_amount is None else Decimal(self.min_amount)
+
+
+_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "currency": "EUR",
+    "measure": "value",
+    "taint_in": "46500.00",
+    "held": "43000.00",
+    "exited": "3500.00",
+    "conserved": True,
+    "accounts_reached": 11,
+    "accounts_per_hop": {"0": 3, "1": 4, "2": 3, "3": 1},
+    "transactions_followed": 15,
+    "flags": 2,
+}
+
+
+class TraceRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "id": "5c1f0e6f2b7d4c3a9e8d7c6b5a493827",
+                "status": "done",
+                "case_id": None,
+                "rerun_of": None,
+                "created_by": "3f2a9c0d1e4b5a67",
+                "created_at": "2026-02-10T09:00:00Z",
+                "finished_at": "2026-02-10T09:00:01Z",
+                "request": {"seeds": [{"transaction": "DEMO-D01"}], "rule": "libr"},
+                "params": {"rule": "libr", "max_hops": 6},
+                "engine_version": "0.1.0",
+                "ledger_fingerprint": "5f68469f5a14fdb5163e1947d6f11d15855d297d12298000d675124d",
+                "ledger_transactions": 23,
+                "result_sha256": "9f86d081884c7d659a2feaa0c55ad015",
+                "summary": _SUMMARY_EXAMPLE,
+                "progress": None,
+                "error": None,
+                "job": None,
+            }
+        }
+    )
+
+    id: str
+    status: TraceStatus
+    case_id: int | None
+    rerun_of: str | None
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+    request: dict[str, Any]
+    params: dict[str, Any] | None
+    engine_version: str | None
+    ledger_fingerprint: str | None
+    ledger_transactions: int | None
+    result_sha256: str | None = Field(description="SHA-256 of the stored canonical result JSON.")
+    summary: dict[str, Any] | None
+    progress: dict[str, Any] | None
+    error: dict[str, Any] | None
+    job: str | None = Field(default=None, description="Poll GET /traces/{id} while running.")
+
+
+class TraceAccount(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "account": "iban:CY17002001280000001200527600",
+                "currency": "EUR",
+                "hop": 2,
+                "first_reached": "2026-01-15T10:00:00Z",
+                "role": "reached",
+                "received": "10900.00",
+                "passed_on": "0.00",
+                "exited": "0.00",
+                "held": "10900.00",
+                "opening_balance": "0.00",
+                "opening_inferred": False,
+                "holder": "Limassol Holdings Ltd",
+            }
+        }
+    )
+
+    account: str
+    currency: str
+    hop: int
+    first_reached: datetime | None
+    role: str
+    received: str | None
+    passed_on: str | None
+    exited: str | None
+    held: str | None
+    opening_balance: str | None
+    opening_inferred: bool | None
+    holder: str | None = None
+
+
+class TraceFlow(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "transaction": "DEMO-L05",
+                "from_account": "iban:DE75512108001245126199",
+                "to_account": "iban:CY17002001280000001200527600",
+                "currency": "EUR",
+                "value_time": "2026-01-15T10:00:00Z",
+                "hop": 2,
+                "amount": "25000.00",
+                "traced_amount": "10900.00",
+            }
+        }
+    )
+
+    transaction: str
+    from_account: str
+    to_account: str
+    currency: str
+    value_time: datetime
+    hop: int
+    amount: str
+    traced_amount: str | None
+
+
+class TraceExit(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "transaction": "DEMO-L06",
+                "from_account": "iban:DE75512108001245126199",
+                "to_account": "ext:Autohaus Premium GmbH",
+                "currency": "EUR",
+                "value_time": "2026-01-20T10:00:00Z",
+                "traced_amount": "3500.00",
+                "reason": "stopped_account",
+            }
+        }
+    )
+
+    transaction: str
+    from_account: str
+    to_account: str
+    currency: str
+    value_time: datetime
+    traced_amount: str
+    reason: str
+
+
+class PathStep(BaseModel):
+    transaction: str
+    from_account: str
+    to_account: str
+    currency: str
+    value_time: datetime
+    hop: int
+    amount: str
+    traced_amount: str | None
+
+
+class ExplainedPath(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "path": 1,
+                "strength": "9500.00",
+                "hops": 3,
+                "steps": [
+                    {
+                        "transaction": "DEMO-D03",
+                        "from_account": "cash:courier-rotterdam",
+                        "to_account": "iban:NL91ABNA0417164300",
+                        "currency": "EUR",
+                        "value_time": "2026-01-06T10:00:00Z",
+                        "hop": 0,
+                        "amount": "9800.00",
+                        "traced_amount": "9800.00",
+                    }
+                ],
+            }
+        }
+    )
+
+    path: int
+    strength: str
+    hops: int
+    steps: list[PathStep]
+
+
+class RerunDiff(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "previous": "5c1f0e6f2b7d4c3a9e8d7c6b5a493827",
+                "trace": {"id": "6d2e...", "status": "done"},
+                "ledger_changed": True,
+                "new_transactions": 1,
+                "accounts_added": ["iban:DE21500500009876543210"],
+                "accounts_removed": [],
+                "amounts_changed": [
+                    {
+                        "account": "iban:CY17002001280000001200527600",
+                        "currency": "EUR",
+                        "field": "held",
+                        "before": "10900.00",
+                        "after": "4900.00",
+                    }
+                ],
+                "totals_changed": {"held": {"before": "43000.00", "after": "43000.00"}},
+            }
+        }
+    )
+
+    previous: str
+    trace: TraceRead
+    ledger_changed: bool
+    new_transactions: int
+    accounts_added: list[str]
+    accounts_removed: list[str]
+    amounts_changed: list[dict[str, Any]]
+    totals_changed: dict[str, Any]

@@ -1,0 +1,318 @@
+"""Trace use cases: run (waiting briefly, else as a job), read, rerun, cancel."""
+
+import json
+import uuid
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.account.keys import normalise_key
+from app.errors import Conflict, NotFound
+from app.pagination import decode_cursor, encode_cursor
+from app.principal import Principal, Role
+from app.settings import Settings
+from app.trace import results
+from app.trace.jobs import TraceJobs
+from app.trace.ledger_cache import LedgerCache
+from app.trace.models import TraceRun
+from app.trace.repository import TraceRepository
+from app.trace.schemas import TraceCreate, TraceStatus
+from tracing import (
+    ENGINE_VERSION,
+    AccountSeed,
+    InvalidTraceParams,
+    Ledger,
+    TraceCancelled,
+    TraceParams,
+    TraceResult,
+    TracingError,
+    trace,
+)
+
+
+class TraceNotFound(NotFound):
+    code, title = "trace_not_found", "Trace not found"
+
+    def __init__(self, trace_id: str) -> None:
+        super().__init__(f"no trace with id {trace_id}", trace_id=trace_id)
+
+
+class TraceNotFinished(Conflict):
+    code, title = "trace_not_finished", "Trace not finished"
+
+    def __init__(self, run: TraceRun) -> None:
+        super().__init__(
+            f"trace {run.id} is {run.status}; its result is not available", status=run.status
+        )
+
+
+def _external_stops(ledger: Ledger) -> set[str]:
+    keys = ledger.account_keys
+    return set(keys.filter(keys.str.starts_with("ext:") | keys.str.starts_with("cash:")).to_list())
+
+
+def build_params(body: TraceCreate, ledger: Ledger, settings: Settings) -> TraceParams:
+    seeds, seed_transactions = [], []
+    for i, seed in enumerate(body.seeds):
+        if seed.transaction is not None:
+            seed_transactions.append(seed.transaction)
+            continue
+        assert seed.account is not None
+        assert seed.currency is not None
+        key = normalise_key(seed.account)
+        if key is None:
+            raise InvalidTraceParams(f"seeds[{i}].account is not an account key: {seed.account}")
+        amount = None if seed.amount is None else Decimal(seed.amount)
+        seeds.append(
+            AccountSeed(account=key, currency=seed.currency.upper(), amount=amount, at=seed.at)
+        )
+    stops = {k for k in (normalise_key(s) for s in body.stop_at) if k is not None}
+    if body.stop_at_external:
+        stops |= _external_stops(ledger) - {s.account for s in seeds}
+    return TraceParams(
+        seeds=tuple(seeds),
+        seed_transactions=tuple(seed_transactions),
+        direction=body.direction,
+        rule=body.rule,
+        same_day_policy=body.same_day_policy,
+        max_hops=body.max_hops,
+        window_start=body.start,
+        window_end=body.end,
+        min_amount=body.min_amount_decimal(),
+        stop_at=frozenset(stops),
+        max_counterparties=body.max_counterparties,
+        as_of=body.as_of,
+        max_accounts=settings.trace_max_accounts,
+        max_events=settings.trace_max_events,
+    )
+
+
+def api_summary(result: TraceResult) -> dict[str, Any]:
+    engine = result.summary
+    per_currency: dict[str, Any] = engine.get("currencies", {})
+    primary = next(iter(sorted(per_currency)), None)
+    hops = result.accounts.group_by("hops").len().sort("hops")
+    figures = per_currency.get(primary, {}) if primary else {}
+    return {
+        "currency": primary,
+        "measure": engine.get("measure"),
+        "taint_in": figures.get("seeded"),
+        "held": figures.get("held"),
+        "exited": figures.get("exited"),
+        "conserved": engine.get("conserved"),
+        "accounts_reached": result.accounts.height,
+        "accounts_per_hop": {str(h): n for h, n in hops.iter_rows()},
+        "transactions_followed": result.flows.height,
+        "exits": result.exits.height,
+        "flags": result.flags.height,
+        "currencies": per_currency,
+        "engine": engine,
+    }
+
+
+def _store_result(session: Session, run: TraceRun, result: TraceResult) -> None:
+    run.status = TraceStatus.DONE
+    run.finished_at = datetime.now(UTC)
+    run.summary = api_summary(result)
+    run.result = result.to_json()
+    run.result_sha256 = result.digest()
+    TraceRepository(session).add_frames(run.id, results.to_ipc(result))
+
+
+def _store_failure(run: TraceRun, exc: BaseException) -> None:
+    cancelled = isinstance(exc, TraceCancelled)
+    run.status = TraceStatus.CANCELLED if cancelled else TraceStatus.FAILED
+    run.finished_at = datetime.now(UTC)
+    code = "cancelled" if cancelled else type(exc).__name__
+    run.error = {"code": code, "detail": str(exc) if isinstance(exc, TracingError) else "internal"}
+
+
+def start_trace(
+    session: Session,
+    body: TraceCreate,
+    *,
+    actor: Principal,
+    settings: Settings,
+    cache: LedgerCache,
+    jobs: TraceJobs,
+    sessions: sessionmaker[Session],
+    force_async: bool,
+) -> TraceRun:
+    ledger = cache.current(session)
+    params = build_params(body, ledger, settings)
+    run = TraceRepository(session).add(
+        TraceRun(
+            id=uuid.uuid4().hex,
+            case_id=body.case_id,
+            created_by=actor.id,
+            created_at=datetime.now(UTC),
+            status=TraceStatus.RUNNING,
+            request=body.model_dump(mode="json"),
+            params=params.to_dict(),
+            engine_version=ENGINE_VERSION,
+            ledger_fingerprint=ledger.fingerprint,
+            ledger_transactions=ledger.n_transactions,
+        )
+    )
+    job = jobs.submit(
+        run.id,
+        lambda report, cancelled: trace(ledger, params, progress=report, cancelled=cancelled),
+    )
+    if not force_async:
+        try:
+            result = job.future.result(timeout=settings.trace_sync_wait_seconds)
+        except FutureTimeout:
+            pass
+        except TracingError:
+            session.rollback()
+            raise
+        else:
+            _store_result(session, run, result)
+            session.commit()
+            jobs.remember(run.id, result)
+            return run
+    session.commit()
+    job.future.add_done_callback(lambda f: _finish_job(sessions, jobs, run.id, f))
+    return run
+
+
+def _finish_job(
+    sessions: sessionmaker[Session], jobs: TraceJobs, trace_id: str, future: Any
+) -> None:
+    with sessions() as session:
+        run = TraceRepository(session).get(trace_id)
+        if run is None or run.status != TraceStatus.RUNNING:
+            return
+        if (exc := future.exception()) is not None:
+            _store_failure(run, exc)
+        else:
+            _store_result(session, run, future.result())
+            jobs.remember(trace_id, future.result())
+        session.commit()
+
+
+def visible_trace(session: Session, trace_id: str, *, actor: Principal) -> TraceRun:
+    run = TraceRepository(session).get(trace_id)
+    # A trace is its creator's (and its case's, once cases hold traces); others never see it.
+    if run is None or not (
+        run.created_by == actor.id or actor.role in (Role.ADMIN, Role.SUPERVISOR)
+    ):
+        raise TraceNotFound(trace_id)
+    return run
+
+
+def live_progress(run: TraceRun, jobs: TraceJobs) -> dict[str, Any] | None:
+    job = jobs.get(run.id) if run.status == TraceStatus.RUNNING else None
+    return dict(job.progress) if job is not None else run.progress
+
+
+def finished_result(session: Session, run: TraceRun, jobs: TraceJobs) -> TraceResult:
+    if run.status != TraceStatus.DONE:
+        raise TraceNotFinished(run)
+    if (cached := jobs.recall(run.id)) is not None:
+        return cached
+    assert run.summary is not None
+    assert run.result is not None
+    provenance = json.loads(run.result)["provenance"]
+    result = results.from_ipc(
+        TraceRepository(session).frames(run.id),
+        summary=run.summary["engine"],
+        provenance=provenance,
+    )
+    jobs.remember(run.id, result)
+    return result
+
+
+def cancel_trace(session: Session, trace_id: str, *, actor: Principal, jobs: TraceJobs) -> TraceRun:
+    run = visible_trace(session, trace_id, actor=actor)
+    if run.status == TraceStatus.RUNNING and not jobs.cancel(run.id):
+        # No job here: the process that ran it is gone.
+        _store_failure(run, TraceCancelled("cancelled after the service lost the job"))
+        session.commit()
+    return run
+
+
+def page_traces(
+    session: Session,
+    *,
+    actor: Principal,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[TraceRun], str | None]:
+    after = None
+    if cursor is not None:
+        at, last = decode_cursor(cursor, arity=2)
+        after = (datetime.fromisoformat(str(at)), str(last))
+    sees_all = actor.role in (Role.ADMIN, Role.SUPERVISOR)
+    rows = TraceRepository(session).page(
+        limit=limit, after=after, created_by=None if sees_all else actor.id
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor([rows[-1].created_at.isoformat(), rows[-1].id]) if more else None
+
+
+def _diff_accounts(before: TraceResult, after: TraceResult) -> dict[str, Any]:
+    fields = ("received", "passed_on", "exited", "held")
+    old = {(r["account"], r["currency"]): r for r in before.accounts.iter_rows(named=True)}
+    new = {(r["account"], r["currency"]): r for r in after.accounts.iter_rows(named=True)}
+    changed = [
+        {
+            "account": key[0],
+            "currency": key[1],
+            "field": f,
+            "before": results.money(old[key][f], key[1]),
+            "after": results.money(new[key][f], key[1]),
+        }
+        for key in sorted(old.keys() & new.keys())
+        for f in fields
+        if old[key][f] != new[key][f]
+    ]
+    return {
+        "accounts_added": sorted({k[0] for k in new.keys() - old.keys()}),
+        "accounts_removed": sorted({k[0] for k in old.keys() - new.keys()}),
+        "amounts_changed": changed,
+    }
+
+
+def rerun_trace(
+    session: Session,
+    trace_id: str,
+    *,
+    actor: Principal,
+    settings: Settings,
+    cache: LedgerCache,
+    jobs: TraceJobs,
+    sessions: sessionmaker[Session],
+) -> dict[str, Any]:
+    previous = visible_trace(session, trace_id, actor=actor)
+    before = finished_result(session, previous, jobs)
+    body = TraceCreate.model_validate(previous.request)
+    run = start_trace(
+        session,
+        body,
+        actor=actor,
+        settings=settings,
+        cache=cache,
+        jobs=jobs,
+        sessions=sessions,
+        force_async=False,
+    )
+    run.rerun_of = previous.id
+    session.commit()
+    after = finished_result(session, run, jobs)
+    totals = {
+        name: {"before": (previous.summary or {}).get(name), "after": (run.summary or {}).get(name)}
+        for name in ("taint_in", "held", "exited", "accounts_reached")
+    }
+    return {
+        "previous": previous.id,
+        "trace": run,
+        "ledger_changed": run.ledger_fingerprint != previous.ledger_fingerprint,
+        "new_transactions": (run.ledger_transactions or 0) - (previous.ledger_transactions or 0),
+        **_diff_accounts(before, after),
+        "totals_changed": {k: v for k, v in totals.items() if v["before"] != v["after"]},
+    }

@@ -1,0 +1,124 @@
+"""Reading a finished trace: accounts, flows, holdings, exits, paths, CSV."""
+
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from app.errors import InvalidInput
+from app.pagination import decode_cursor, encode_cursor
+from app.trace import results
+from tracing import TraceResult, explain
+
+ACCOUNT_SORTS = {
+    "received": [pl.col("received").fill_null(Decimal(0)), True],
+    "held": [pl.col("held").fill_null(Decimal(0)), True],
+    "hop": [pl.col("hops"), False],
+}
+_ACCOUNT_AMOUNTS = ("received", "passed_on", "exited", "held", "opening_balance")
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    (offset,) = decode_cursor(cursor, arity=1)
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidInput("the cursor is not one this list gave out", field="cursor")
+    return offset
+
+
+def _page(frame: pl.DataFrame, limit: int, cursor: str | None) -> tuple[pl.DataFrame, str | None]:
+    start = _offset(cursor)
+    more = frame.height > start + limit
+    return frame.slice(start, limit), encode_cursor([start + limit]) if more else None
+
+
+def accounts_frame(result: TraceResult, *, sort: str, holdings_only: bool = False) -> pl.DataFrame:
+    if sort not in ACCOUNT_SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(ACCOUNT_SORTS)}", field="sort")
+    frame = result.accounts
+    if holdings_only:
+        frame = frame.filter(pl.col("held").fill_null(Decimal(0)) > 0)
+    key, descending = ACCOUNT_SORTS[sort]
+    # Ties break on the account key, so pages are stable and reproducible.
+    return frame.sort([key, "account", "currency"], descending=[bool(descending), False, False])
+
+
+def account_rows(
+    result: TraceResult,
+    *,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+    holders: dict[str, str],
+    holdings_only: bool = False,
+) -> tuple[list[dict[str, Any]], str | None]:
+    page, next_cursor = _page(
+        accounts_frame(result, sort=sort, holdings_only=holdings_only), limit, cursor
+    )
+    rows = results.rows(page, _ACCOUNT_AMOUNTS)
+    return [
+        {
+            **r,
+            "hop": r["hops"],
+            "first_reached": r["reached_at"],
+            "holder": holders.get(r["account"]),
+        }
+        for r in rows
+    ], next_cursor
+
+
+def _flow(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "transaction": row["external_id"], "traced_amount": row["traced"]}
+
+
+def flow_rows(
+    result: TraceResult, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    frame = result.flows.sort("hop", "value_time", "sequence", "external_id")
+    page, next_cursor = _page(frame, limit, cursor)
+    return [_flow(r) for r in results.rows(page, ("amount", "traced"))], next_cursor
+
+
+def exit_rows(
+    result: TraceResult, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    frame = result.exits.sort("value_time", "external_id")
+    page, next_cursor = _page(frame, limit, cursor)
+    return [_flow(r) for r in results.rows(page, ("traced",))], next_cursor
+
+
+def explained_paths(
+    result: TraceResult, *, to: str, currency: str | None, k: int
+) -> list[dict[str, Any]]:
+    frame = explain(result, to=to, currency=currency, k=k)
+    paths: list[dict[str, Any]] = []
+    for (path,), steps in frame.sort("path", "step").group_by(["path"], maintain_order=True):
+        rows = [_flow(r) for r in results.rows(steps, ("amount", "traced"))]
+        strength = results.money(steps["strength"][0], rows[0]["currency"])
+        paths.append({"path": path, "strength": strength, "hops": len(rows), "steps": rows})
+    return paths
+
+
+def csv_of(frame: pl.DataFrame) -> str:
+    return frame.with_columns(
+        pl.col(c).cast(pl.String)
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.Decimal | pl.Datetime)
+    ).write_csv()
+
+
+def chart_title(run: Any) -> str:
+    summary = run.summary or {}
+    params = run.params or {}
+    figures = ""
+    if summary.get("taint_in") is not None:
+        figures = (
+            f" · traced {summary['taint_in']} {summary['currency']} · held "
+            f"{summary['held']} · exited {summary['exited']}"
+        )
+    return (
+        f"Trace {run.id[:8]} · {params.get('rule', '').upper()} · "
+        f"{params.get('direction', '')} · {summary.get('accounts_reached', 0)} accounts"
+        f"{figures}"
+    )

@@ -1,0 +1,274 @@
+"""Traces over HTTP on the demo case, against figures worked out by hand.
+
+The demo (app/demo/transactions.csv): five cash deposits (46,500.00 EUR) into three mule
+accounts, mixed with a salary, layered through Nordlicht (with real trade income before and
+after) and Horizon, onward to Limassol (with a freight refund), the exchange and a flat.
+`ext:` and `cash:` accounts and the exchange are stop accounts, so taint reaching them exits.
+
+Worked by hand, per rule (EUR):
+
+FIFO: M1 pays Nordlicht 2,100 clean (salary less groceries) + 9,500 + 3,400 taint = 12,900.
+  Nordlicht's 25,000 to Limassol takes its oldest lots: 2,000 + 2,100 clean, 9,500 + 3,400 +
+  8,000 taint = 20,900; Limassol's 12,000 to the exchange: 5,000 + 2,000 + 2,100 clean, 2,900
+  taint. Held 40,100.00, exited 6,400.00 (3,500 car deposit, 2,900 exchange).
+LIBR: own money spent first. Nordlicht before 01-15: balance 39,000, taint 24,900, so its
+  25,000 carries 25,000 - 14,100 = 10,900; Limassol (30,000 / 10,900) sends the exchange
+  12,000 - 19,100 < 0, i.e. nothing. Held 43,000.00, exited 3,500.00.
+LIFO: M1's groceries take 300 of the newest (tainted) deposit; Nordlicht's 25,000 takes the
+  10,000 trade income, then 12,000 + 3,000 taint = 15,000; Limassol sends the exchange 12,000
+  taint (newest parts first). Held 30,700.00, exited 15,800.00 (300 + 3,500 + 12,000).
+Haircut (pro rata, largest remainder per withdrawal): groceries 239.50; M1 -> Nordlicht
+  13,254.10; Nordlicht -> Limassol 16,188.53; car 2,266.39; exchange 6,475.41; Horizon ->
+  notary 13,151.52. Held 37,518.70, exited 8,981.30.
+Poison (exposure): every outflow of a touched account counts; held is the tainted accounts'
+  balances, 222,100.00 (the flat's whole price among them); exited 15,800.00.
+"""
+
+import re
+
+import pytest
+import resvg_py
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.demo.service import SEED_TRANSACTIONS
+from tests.factories import batch, bearer, make_key, tx
+
+LIMASSOL = "iban:CY17002001280000001200527600"
+NORDLICHT = "iban:DE75512108001245126199"
+EXCHANGE = "iban:MT84MALT011000012345MTLCAST001S"
+SELLER = "iban:DE12500105170648489890"
+EXPECTED = {  # rule: (held, exited, held at Limassol, held at Nordlicht)
+    "fifo": ("40100.00", "6400.00", "18000.00", "500.00"),
+    "libr": ("43000.00", "3500.00", "10900.00", "10500.00"),
+    "lifo": ("30700.00", "15800.00", "3000.00", "8500.00"),
+    "haircut": ("37518.70", "8981.30", "9713.12", "6799.18"),
+    "poison": ("222100.00", "15800.00", "18000.00", "10500.00"),
+}
+
+
+@pytest.fixture
+def key(client: TestClient, session: Session) -> dict[str, str]:
+    admin = bearer(make_key(session))
+    assert client.post("/api/v1/demo", headers=admin).status_code == 201
+    return admin
+
+
+def run(client: TestClient, key: dict[str, str], rule: str, **extra: object) -> dict:
+    body = {
+        "seeds": [{"transaction": t} for t in SEED_TRANSACTIONS],
+        "rule": rule,
+        "stop_at": [EXCHANGE],
+        **extra,
+    }
+    r = client.post("/api/v1/traces", json=body, headers=key)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def holdings(client: TestClient, key: dict[str, str], trace_id: str) -> dict[str, str]:
+    items = client.get(f"/api/v1/traces/{trace_id}/holdings", headers=key).json()["items"]
+    return {i["account"]: i["held"] for i in items}
+
+
+@pytest.mark.parametrize("rule", list(EXPECTED))
+def test_every_rule_matches_the_hand_worked_figures(
+    client: TestClient, key: dict[str, str], rule: str
+) -> None:
+    trace = run(client, key, rule)
+    held, exited, at_limassol, at_nordlicht = EXPECTED[rule]
+    summary = trace["summary"]
+    assert trace["status"] == "done"
+    assert (summary["currency"], summary["taint_in"], summary["held"], summary["exited"]) == (
+        "EUR",
+        "46500.00",
+        held,
+        exited,
+    )
+    assert summary["measure"] == ("exposure" if rule == "poison" else "value")
+    assert summary["conserved"] is (None if rule == "poison" else True)
+    assert summary["accounts_reached"] == 11
+    where = holdings(client, key, trace["id"])
+    assert (where[LIMASSOL], where[NORDLICHT]) == (at_limassol, at_nordlicht)
+    amounts = list(where.values())
+    assert amounts == sorted(amounts, key=float, reverse=True)
+
+
+def test_fifo_and_libr_differ_where_clean_money_came_in_after_the_taint(
+    client: TestClient, key: dict[str, str]
+) -> None:
+    fifo, libr = run(client, key, "fifo"), run(client, key, "libr")
+    flows = {}
+    for trace in (fifo, libr):
+        items = client.get(
+            f"/api/v1/traces/{trace['id']}/flows", headers=key, params={"limit": 100}
+        ).json()["items"]
+        flows[trace["summary"]["engine"]["rule"]] = {
+            f["transaction"]: f["traced_amount"] for f in items
+        }
+    assert flows["fifo"]["DEMO-L05"] == "20900.00"
+    assert flows["libr"]["DEMO-L05"] == "10900.00"
+    assert flows["fifo"]["DEMO-X01"] == "2900.00"
+    assert flows["libr"]["DEMO-X01"] == "0.00"
+    exits = client.get(f"/api/v1/traces/{fifo['id']}/exits", headers=key).json()["items"]
+    assert {(e["transaction"], e["traced_amount"], e["reason"]) for e in exits} == {
+        ("DEMO-L06", "3500.00", "stopped_account"),
+        ("DEMO-X01", "2900.00", "stopped_account"),
+    }
+
+
+def test_accounts_page_and_sort(client: TestClient, key: dict[str, str]) -> None:
+    trace = run(client, key, "libr")
+    url = f"/api/v1/traces/{trace['id']}/accounts"
+    first = client.get(url, headers=key, params={"limit": 4, "sort": "held"}).json()
+    rest = client.get(
+        url, headers=key, params={"limit": 50, "cursor": first["next_cursor"], "sort": "held"}
+    ).json()
+    rows = first["items"] + rest["items"]
+    assert len(rows) == 11
+    assert rest["next_cursor"] is None
+    assert rows[0]["account"] == SELLER
+    assert rows[0]["held"] == "13000.00"
+    nordlicht = next(r for r in rows if r["account"] == NORDLICHT)
+    assert nordlicht["holder"] == "Nordlicht Handels GmbH"
+    assert (nordlicht["hop"], nordlicht["received"], nordlicht["passed_on"]) == (
+        1,
+        "24900.00",
+        "14400.00",
+    )
+    bad = client.get(url, headers=key, params={"sort": "colour"})
+    assert bad.status_code == 422
+
+
+def test_explain_gives_the_strongest_paths_first(client: TestClient, key: dict[str, str]) -> None:
+    trace = run(client, key, "libr")
+    r = client.get(
+        f"/api/v1/traces/{trace['id']}/explain", headers=key, params={"to": SELLER, "k": 2}
+    )
+    assert r.status_code == 200, r.text
+    paths = r.json()
+    assert [p["strength"] for p in paths] == ["9500.00", "6000.00"]
+    assert [s["transaction"] for s in paths[0]["steps"]] == [
+        "DEMO-D03",
+        "DEMO-L03",
+        "DEMO-P01",
+        "DEMO-P03",
+    ]
+    missing = client.get(
+        f"/api/v1/traces/{trace['id']}/explain",
+        headers=key,
+        params={"to": "iban:DE00123456781234567890"},
+    )
+    assert missing.status_code == 404
+
+
+def test_a_trace_rerun_on_unchanged_data_is_byte_identical(
+    client: TestClient, key: dict[str, str]
+) -> None:
+    first = run(client, key, "fifo")
+    again = client.post(f"/api/v1/traces/{first['id']}/rerun", headers=key)
+    assert again.status_code == 201, again.text
+    diff = again.json()
+    assert diff["ledger_changed"] is False
+    assert (diff["accounts_added"], diff["amounts_changed"], diff["totals_changed"]) == ([], [], {})
+    second = diff["trace"]
+    assert second["rerun_of"] == first["id"]
+    assert second["result_sha256"] == first["result_sha256"]
+    a = client.get(f"/api/v1/traces/{first['id']}/result.json", headers=key).content
+    b = client.get(f"/api/v1/traces/{second['id']}/result.json", headers=key).content
+    assert a == b
+
+
+def test_rerun_reports_what_new_transactions_changed(
+    client: TestClient, key: dict[str, str]
+) -> None:
+    first = run(client, key, "libr")
+    late = tx(
+        "DEMO-LATE-1",
+        LIMASSOL,
+        "iban:DE21500500009876543210",
+        "6000.00",
+        value_time="2026-01-25T10:00:00Z",
+    )
+    assert (
+        client.post("/api/v1/transactions/batch", json=batch(late), headers=key).status_code == 201
+    )
+    diff = client.post(f"/api/v1/traces/{first['id']}/rerun", headers=key).json()
+    assert diff["ledger_changed"] is True
+    assert diff["new_transactions"] == 1
+    assert diff["accounts_added"] == ["iban:DE21500500009876543210"]
+    changed = {
+        (c["account"], c["field"]): (c["before"], c["after"]) for c in diff["amounts_changed"]
+    }
+    # LIBR: Limassol's 6,000 leaves its 19,100 of own money first: no taint moves.
+    assert changed == {}
+    # FIFO: Limassol's oldest remaining lot is tainted (6,600 of DEMO-D01's 9,500): 6,000 moves.
+    fifo = run(client, key, "fifo")
+    assert holdings(client, key, fifo["id"])[LIMASSOL] == "12000.00"
+
+
+def test_the_chart_renders_and_names_the_accounts(client: TestClient, key: dict[str, str]) -> None:
+    trace = run(client, key, "libr")
+    svg = client.get(f"/api/v1/traces/{trace['id']}/graph.svg", headers=key)
+    assert svg.status_code == 200
+    assert svg.headers["content-type"] == "image/svg+xml"
+    text = svg.text
+    for label in ("Nordlicht Handels GmbH", "Limassol Holdings Ltd", "10,900.00 EUR", "13,000.00"):
+        assert label.replace("&", "&amp;") in text, label
+    # resvg is a real SVG renderer; it wants the size in px where matplotlib writes pt.
+    sized = re.sub(
+        r'width="([0-9.]+)pt" height="([0-9.]+)pt"', r'width="\1" height="\2"', text, count=1
+    )
+    png = bytes(resvg_py.svg_to_bytes(svg_string=sized))
+    assert png.startswith(b"\x89PNG")
+    assert len(png) > 10_000
+    again = client.get(f"/api/v1/traces/{trace['id']}/graph.svg", headers=key)
+    assert again.content == svg.content
+    picture = client.get(f"/api/v1/traces/{trace['id']}/graph.png", headers=key)
+    assert picture.content.startswith(b"\x89PNG")
+
+
+def test_csv_exports(client: TestClient, key: dict[str, str]) -> None:
+    trace = run(client, key, "libr")
+    accounts = client.get(f"/api/v1/traces/{trace['id']}/accounts.csv", headers=key)
+    assert accounts.headers["content-type"].startswith("text/csv")
+    lines = accounts.text.strip().splitlines()
+    assert lines[0].startswith("account,currency,hops")
+    assert len(lines) == 12
+    flows = client.get(f"/api/v1/traces/{trace['id']}/flows.csv", headers=key).text
+    assert "DEMO-L05" in flows
+
+
+def test_bad_trace_requests_are_problems(client: TestClient, key: dict[str, str]) -> None:
+    unknown = client.post(
+        "/api/v1/traces", headers=key, json={"seeds": [{"transaction": "NOPE"}], "rule": "fifo"}
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "unknown_seed"
+    backward = client.post(
+        "/api/v1/traces",
+        headers=key,
+        json={"seeds": [{"transaction": "DEMO-D01"}], "rule": "fifo", "direction": "backward"},
+    )
+    assert backward.status_code == 422
+    assert backward.json()["code"] == "invalid_trace_params"
+    too_many = client.post(
+        "/api/v1/traces",
+        headers=key,
+        json={"seeds": [{"transaction": "DEMO-D01"}], "max_hops": 500},
+    )
+    assert too_many.status_code == 422
+
+
+def test_traces_are_private_to_their_creator(client: TestClient, session: Session, key) -> None:
+    trace = run(client, key, "reach")
+    other = bearer(make_key(session, role="analyst"))  # type: ignore[arg-type]
+    assert client.get(f"/api/v1/traces/{trace['id']}", headers=other).status_code == 404
+    assert client.get("/api/v1/traces", headers=other).json()["items"] == []
+    ingest = bearer(make_key(session, role="ingest"))  # type: ignore[arg-type]
+    assert (
+        client.post(
+            "/api/v1/traces", headers=ingest, json={"seeds": [{"transaction": "X"}]}
+        ).status_code
+        == 403
+    )
