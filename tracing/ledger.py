@@ -54,17 +54,15 @@ class Adjacency:
     in_idx: I64
 
 
-def _hash_strings(hasher: Any, values: pl.Series) -> None:
-    # Lengths first, then the bytes: unambiguous and independent of how rows are chunked.
-    hasher.update(values.str.len_bytes().cast(pl.UInt32).to_numpy().tobytes())
-    hasher.update(values.str.join("").item().encode())
-
-
 def _hash_rows(hashers: dict[str, Any], rows: pl.DataFrame) -> None:
+    # One stream per column (and one for string lengths): appending rows continues each
+    # stream, so a ledger grown by appends hashes like one built at once.
     for name in _HASHED:
         column = rows.get_column(name)
         if column.dtype == pl.String:
-            _hash_strings(hashers[name], column)
+            lengths = column.str.len_bytes().cast(pl.UInt32).to_numpy()
+            hashers[name + ".len"].update(lengths.astype("<u4").tobytes())
+            hashers[name].update(column.str.join("").item().encode())
         else:
             hashers[name].update(column.to_numpy().astype("<i8").tobytes())
 
@@ -164,7 +162,7 @@ class Ledger:
         led.node_account = led.node_currency = np.empty(0, np.int64)
         led.decimals = decimals
         led._opening = opening
-        led._hashers = {name: hashlib.sha256() for name in _HASHED}
+        led._hashers = {n: hashlib.sha256() for name in _HASHED for n in (name, name + ".len")}
         led._add_rows(rows, adjacency=None)
         return led
 
@@ -293,7 +291,7 @@ class Ledger:
 
     def _fingerprint(self) -> str:
         digest = hashlib.sha256(b"moneytrail-ledger-v1\n")
-        for name in _HASHED:
+        for name in sorted(self._hashers):
             digest.update(f"{name}:{self._hashers[name].hexdigest()}\n".encode())
         used = sorted(c for c in self.currencies)
         digest.update(repr([(c, self.decimals[c]) for c in used]).encode())

@@ -23,7 +23,7 @@ SCHEMA = {
 
 def at(day: int, hour: int = 12, minute: int = 0) -> datetime:
     """A UTC time ``day`` days after 2025-03-01."""
-    return T0 + timedelta(days=day, hours=hour - 12, minutes=minute)
+    return T0 + timedelta(days=day, hours=hour, minutes=minute)
 
 
 def frame(*rows: tuple) -> pl.DataFrame:

@@ -1,0 +1,201 @@
+"""The ledger: checks at the edge, exact minor units, appends, fingerprints."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from tests.tracing.factories import at, frame, ledger
+from tracing import InvalidLedger, Ledger, Rule, SchemaMismatch, TraceParams, trace
+
+ROWS = (
+    ("T1", "acct:A", "acct:B", "10.00", at(0), "EUR", 1),
+    ("T2", "acct:B", "acct:C", "4.00", at(1), "EUR", 2),
+    ("T3", "acct:C", "acct:A", "1.50", at(2), "EUR", 3),
+)
+
+
+def test_ledger_counts_and_indexes() -> None:
+    led = ledger(*ROWS)
+    assert (led.n_transactions, led.n_accounts, led.n_nodes) == (3, 3, 3)
+    assert led.currencies == ("EUR",)
+    rows = led.rows()
+    assert rows["amount_minor"].to_list() == [1000, 400, 150]
+    assert rows["from_account"].to_list() == ["acct:A", "acct:B", "acct:C"]
+    assert led.positions_of(["T3", "nope"]).tolist() == [2, -1]
+    assert led.account_ids(["acct:C", "acct:Z"]).tolist()[1] == -1
+
+
+def test_rows_are_sorted_by_time_sequence_and_id() -> None:
+    led = Ledger.from_frame(
+        frame(
+            ("T9", "acct:A", "acct:B", "1.00", at(0), "EUR", 2),
+            ("T8", "acct:A", "acct:B", "1.00", at(0), "EUR", 2),
+            ("T7", "acct:A", "acct:B", "1.00", at(0), "EUR", 1),
+        ).lazy()
+    )
+    assert led.external_ids.to_list() == ["T7", "T8", "T9"]
+
+
+def test_currency_decimals_convert_exactly() -> None:
+    led = Ledger.from_frame(
+        frame(
+            ("T1", "acct:A", "acct:B", "1500", at(0), "JPY"),
+            ("T2", "acct:A", "acct:B", "0.5", at(0), "BTC"),
+        ),
+        currency_decimals={"JPY": 0, "BTC": 8},
+    )
+    assert sorted(led.rows()["amount_minor"].to_list()) == [1500, 50_000_000]
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        (lambda f: f.drop("currency"), SchemaMismatch, "lacks columns"),
+        (
+            lambda f: f.with_columns(pl.col("amount").cast(pl.Float64)),
+            SchemaMismatch,
+            "never a float",
+        ),
+        (
+            lambda f: f.with_columns(pl.col("value_time").dt.replace_time_zone(None)),
+            SchemaMismatch,
+            "timezone-aware",
+        ),
+        (
+            lambda f: f.with_columns(pl.col("value_time").cast(pl.String)),
+            SchemaMismatch,
+            "Datetime",
+        ),
+        (lambda f: f.with_columns(pl.lit(1).alias("external_id")), SchemaMismatch, "String"),
+        (
+            lambda f: f.with_columns(
+                pl.lit(Decimal("0.001")).cast(pl.Decimal(18, 3)).alias("amount")
+            ),
+            InvalidLedger,
+            "finer",
+        ),
+        (
+            lambda f: f.with_columns(
+                pl.lit(Decimal("-1.00")).cast(pl.Decimal(18, 2)).alias("amount")
+            ),
+            InvalidLedger,
+            "positive",
+        ),
+        (
+            lambda f: f.with_columns(pl.col("from_account").alias("to_account")),
+            InvalidLedger,
+            "equals",
+        ),
+        (lambda f: f.with_columns(pl.lit("T1").alias("external_id")), InvalidLedger, "duplicate"),
+        (
+            lambda f: f.with_columns(pl.lit(None, pl.String).alias("to_account")),
+            InvalidLedger,
+            "missing values",
+        ),
+        (
+            lambda f: f.with_columns(pl.lit(None, pl.Decimal(18, 2)).alias("amount")),
+            InvalidLedger,
+            "missing amount",
+        ),
+        (
+            lambda f: f.with_columns(
+                pl.lit(Decimal("1e17")).cast(pl.Decimal(38, 2)).alias("amount")
+            ),
+            InvalidLedger,
+            "too large",
+        ),
+    ],
+)
+def test_bad_frames_are_rejected(change, error, message) -> None:
+    with pytest.raises(error, match=message):
+        Ledger.from_frame(change(frame(*ROWS)))
+
+
+def test_bad_currency_decimals_are_rejected() -> None:
+    with pytest.raises(SchemaMismatch, match="decimals"):
+        Ledger.from_frame(frame(*ROWS), currency_decimals={"EUR": 40})
+
+
+def test_dates_without_time_are_midnight_utc_and_sequence_is_optional() -> None:
+    dated = frame(*ROWS).drop("sequence").with_columns(pl.col("value_time").dt.date())
+    assert isinstance(dated["value_time"][0], date)
+    led = Ledger.from_frame(dated)
+    assert led.time[0] % (86_400 * 1_000_000) == 0
+    assert led.seq.tolist() == [0, 0, 0]
+
+
+def test_append_in_time_order_equals_a_full_build() -> None:
+    whole = ledger(*ROWS)
+    grown = ledger(*ROWS[:1]).append(frame(*ROWS[1:]))
+    assert grown.fingerprint == whole.fingerprint
+    params = TraceParams(seed_transactions=("T1",), rule=Rule.FIFO)
+    assert trace(grown, params).to_json() == trace(whole, params).to_json()
+    assert grown.append(frame(*ROWS[:0])) is grown
+
+
+def test_append_out_of_order_rebuilds() -> None:
+    whole = ledger(*ROWS)
+    late = ledger(ROWS[0], ROWS[2]).append(frame(ROWS[1]))
+    assert late.fingerprint == whole.fingerprint
+    assert late.external_ids.to_list() == ["T1", "T2", "T3"]
+
+
+def test_append_rejects_known_ids_and_changed_decimals() -> None:
+    led = ledger(*ROWS)
+    with pytest.raises(InvalidLedger, match="duplicate"):
+        led.append(frame(ROWS[0]))
+    with pytest.raises(SchemaMismatch, match="differ"):
+        led.append(frame(("T4", "acct:A", "acct:B", "1.00", at(5))), currency_decimals={"EUR": 3})
+
+
+def test_fingerprint_depends_on_content_and_opening_balances() -> None:
+    base = ledger(*ROWS).fingerprint
+    assert ledger(*ROWS).fingerprint == base
+    assert ledger(*ROWS[:2]).fingerprint != base
+    assert ledger(*ROWS, opening={"acct:A": "5.00"}).fingerprint != base
+
+
+@pytest.mark.parametrize(
+    ("balances", "message"),
+    [
+        (pl.DataFrame({"account": ["acct:A"], "amount": [Decimal("1.00")]}), "lack columns"),
+        (
+            pl.DataFrame(
+                {"account": ["acct:A"], "currency": ["EUR"], "amount": [Decimal("-1.00")]}
+            ),
+            "non-negative",
+        ),
+        (
+            pl.DataFrame(
+                {
+                    "account": ["acct:A"] * 2,
+                    "currency": ["EUR"] * 2,
+                    "amount": [Decimal("1.00")] * 2,
+                }
+            ),
+            "two opening",
+        ),
+    ],
+)
+def test_bad_opening_balances_are_rejected(balances, message) -> None:
+    with pytest.raises((SchemaMismatch, InvalidLedger), match=message):
+        Ledger.from_frame(frame(*ROWS), opening_balances=balances)
+
+
+def test_opening_balance_of_an_unknown_account_waits_for_it() -> None:
+    led = ledger(*ROWS, opening={"acct:Z": "5.00"})
+    given, _ = led.opening()
+    assert not given.any()
+    grown = led.append(frame(("T4", "acct:Z", "acct:A", "1.00", at(9))))
+    given, amount = grown.opening()
+    assert amount[given].tolist() == [500]
+
+
+def test_empty_ledger() -> None:
+    led = Ledger.from_frame(frame())
+    assert led.n_transactions == 0
+    assert isinstance(led.fingerprint, str)
