@@ -2,6 +2,7 @@
 
 from app.account.models import Account, AccountHolder
 from app.apikey.models import ApiKey
+from app.audit.models import AuditEntry
 from app.asset.models import Asset, AssetLink, AssetOwner
 from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
 from app.db import Base
@@ -15,6 +16,7 @@ __all__ = [
     "Account",
     "AccountHolder",
     "ApiKey",
+    "AuditEntry",
     "Asset",
     "AssetLink",
     "AssetOwner",

@@ -1,0 +1,31 @@
+from datetime import datetime
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, UTCDateTime
+
+
+class AuditEntry(Base):
+    """One request, as the audit trail keeps it: append-only and hash-chained.
+
+    `entry_hash` covers every other field and the previous entry's hash, so changing, removing
+    or inserting a row breaks the chain at that row (see `app.audit.chain`).
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    key_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    role: Mapped[str | None] = mapped_column(String(20))
+    operation: Mapped[str] = mapped_column(String(100), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(2000))
+    resource: Mapped[str | None] = mapped_column(String(300), index=True)
+    case_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    outcome: Mapped[int] = mapped_column(Integer)
+    request_id: Mapped[str] = mapped_column(String(64))
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
