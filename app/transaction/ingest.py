@@ -92,20 +92,28 @@ def as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def _amount_checks(decimals: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def _amount_parts() -> list[pl.Expr]:
     amount = pl.col("amount")
-    whole = amount.str.extract(r"^([0-9]+)", 1)
-    fraction = amount.str.extract(r"\.([0-9]+)$", 1).fill_null("")
+    return [
+        amount.str.extract(r"^([0-9]+)", 1).alias("#whole"),
+        amount.str.extract(r"\.([0-9]+)$", 1).fill_null("").alias("#fraction"),
+        amount.str.contains(_DECIMAL).alias("#amount_ok"),
+    ]
+
+
+def _amount_checks() -> tuple[pl.Expr, pl.Expr]:
+    """Minor units and the amount's fault, over the columns of `_amount_parts`."""
+    decimals, whole, fraction = pl.col("#decimals"), pl.col("#whole"), pl.col("#fraction")
+    ok = pl.col("#amount_ok")
     places = fraction.str.len_chars().cast(pl.Int64)
     digits = whole.str.strip_chars_start("0").str.len_chars() + decimals
-    ok = amount.str.contains(_DECIMAL)
     minor = (
         pl.when(ok & (places <= decimals) & (digits <= MAX_MINOR_DIGITS))
         .then(pl.concat_str([whole, fraction.str.pad_end(decimals.cast(pl.UInt32), "0")]))
         .cast(pl.Int64, strict=False)
     )
     error = (
-        pl.when(amount.str.starts_with("-"))
+        pl.when(pl.col("amount").str.starts_with("-"))
         .then(pl.lit("must be positive"))
         .when(~ok)
         .then(pl.lit("not an exact decimal number such as 1500.00"))
@@ -115,16 +123,14 @@ def _amount_checks(decimals: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         .then(pl.format("has {} decimals; {} allows {}", places, pl.col("currency"), decimals))
         .when(digits > MAX_MINOR_DIGITS)
         .then(pl.lit("too large"))
-        .when(minor == 0)
+        .when(pl.col("#amount_minor") == 0)
         .then(pl.lit("must be positive"))
     )
     return minor, error
 
 
-def _time_checks(timezone: str | None) -> tuple[pl.Expr, pl.Expr]:
+def _time_parts() -> list[pl.Expr]:
     text = pl.col("value_time")
-    shaped = text.str.contains(_ISO_TIME)
-    offset = text.str.extract(_OFFSET, 1)
     local = (
         text.str.replace(_OFFSET, "")
         .str.replace(" ", "T")
@@ -132,6 +138,16 @@ def _time_checks(timezone: str | None) -> tuple[pl.Expr, pl.Expr]:
         .str.replace(r"T([0-9]{2}:[0-9]{2})$", "T${1}:00")
         .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
     )
+    return [
+        text.str.contains(_ISO_TIME).alias("#time_shaped"),
+        text.str.extract(_OFFSET, 1).alias("#offset"),
+        local.alias("#local"),
+    ]
+
+
+def _time_checks(timezone: str | None) -> tuple[pl.Expr, pl.Expr]:
+    """The UTC instant and the time's fault, over the columns of `_time_parts`."""
+    offset, local = pl.col("#offset"), pl.col("#local")
     sign = pl.when(offset.str.starts_with("-")).then(-1).otherwise(1)
     digits = offset.str.replace_all(r"[^0-9]", "")
     minutes = sign * (
@@ -146,15 +162,15 @@ def _time_checks(timezone: str | None) -> tuple[pl.Expr, pl.Expr]:
             timezone, ambiguous="null", non_existent="null"
         ).dt.convert_time_zone("UTC")
     utc = pl.when(offset.is_not_null()).then(with_offset).otherwise(in_zone)
-    year = utc.dt.year()
+    year = pl.col("#value_time").dt.year()
     error = (
-        pl.when(~shaped)
+        pl.when(~pl.col("#time_shaped"))
         .then(pl.lit("not an ISO 8601 date-time such as 2026-01-05T10:00:00Z"))
         .when(local.is_null())
         .then(pl.lit("not a valid calendar date-time"))
         .when(offset.is_null() & pl.lit(timezone is None))
         .then(pl.lit("has no timezone: add Z or an offset, or state the upload's timezone"))
-        .when(utc.is_null())
+        .when(pl.col("#value_time").is_null())
         .then(pl.lit(f"does not exist or is ambiguous in {timezone}"))
         .when((year < YEAR_RANGE[0]) | (year > YEAR_RANGE[1]))
         .then(pl.lit(f"outside the years {YEAR_RANGE[0]}..{YEAR_RANGE[1]}"))
@@ -168,6 +184,7 @@ def _errors_of(
     long = (
         checked.with_row_index("row", offset=first_row)
         .select("row", *[pl.col(f"!{f}").alias(f) for f in fields])
+        .filter(pl.any_horizontal(pl.col(fields).is_not_null()))
         .unpivot(index="row", variable_name="field", value_name="msg")
         .drop_nulls("msg")
         .sort("row", pl.col("field").replace_strict({f: i for i, f in enumerate(fields)}))
@@ -175,24 +192,8 @@ def _errors_of(
     return long.head(limit).to_dicts(), long.height
 
 
-def validate_transactions(
-    raw: pl.DataFrame,
-    *,
-    timezone: str | None,
-    max_errors: int,
-    decimals_by_currency: Mapping[str, int] | None = None,
-    rows_label: str = "row",
-    first_row: int = 1,
-) -> pl.DataFrame:
-    """Typed rows (normalised keys, minor units, UTC) or `BatchRejected` listing every fault."""
-    text = as_text(raw)
-    table = dict(decimals_by_currency or currency_decimals())
-    currency = pl.col("currency").str.to_uppercase()
-    decimals = currency.replace_strict(table, default=None, return_dtype=pl.Int64)
-    frame = text.with_columns(currency.alias("currency"))
-    minor, amount_error = _amount_checks(decimals)
-    utc, time_error = _time_checks(check_timezone(timezone))
-    from_key, to_key = normalised(pl.col("from_account")), normalised(pl.col("to_account"))
+def _rules(timezone: str | None) -> list[pl.Expr]:
+    """One `!field` column per checked field: the row's fault there, or null."""
     required = {f"!{f}": pl.col(f).is_null() for f in REQUIRED}
 
     def rule(field: str, error: pl.Expr) -> pl.Expr:
@@ -207,29 +208,32 @@ def validate_transactions(
         f: pl.when(pl.col(f).str.len_chars() > n).then(pl.lit(f"longer than {n} characters"))
         for f, n in TEXT_LIMITS.items()
     }
-    checks = [
+    to_error = pl.col("#to_error")
+    return [
         rule(
             "external_id",
             too_long["external_id"]
             .when(pl.col("external_id").is_duplicated())
             .then(pl.lit("appears more than once in this batch")),
         ),
-        rule("from_account", key_error(pl.col("from_account"))),
+        rule("from_account", pl.col("#from_error")),
         rule(
             "to_account",
-            pl.when(key_error(pl.col("to_account")).is_not_null())
-            .then(key_error(pl.col("to_account")))
-            .when(from_key == to_key)
+            pl.when(to_error.is_not_null())
+            .then(to_error)
+            .when(pl.col("#from_key") == pl.col("#to_key"))
             .then(pl.lit("the same account as from_account")),
         ),
-        rule("amount", amount_error),
+        rule("amount", _amount_checks()[1]),
         rule(
             "currency",
-            pl.when(decimals.is_null()).then(
-                pl.format("unknown currency '{}' (ISO 4217 or a listed crypto asset)", currency)
+            pl.when(pl.col("#decimals").is_null()).then(
+                pl.format(
+                    "unknown currency '{}' (ISO 4217 or a listed crypto asset)", pl.col("currency")
+                )
             ),
         ),
-        rule("value_time", time_error),
+        rule("value_time", _time_checks(timezone)[1]),
         rule(
             "sequence",
             pl.when(~pl.col("sequence").str.contains(r"^[0-9]{1,18}$")).then(
@@ -238,7 +242,43 @@ def validate_transactions(
         ),
         *[rule(f, too_long[f]) for f in TEXT_LIMITS if f != "external_id"],
     ]
-    checked = frame.with_columns(checks)
+
+
+def validate_transactions(
+    raw: pl.DataFrame,
+    *,
+    timezone: str | None,
+    max_errors: int,
+    decimals_by_currency: Mapping[str, int] | None = None,
+    rows_label: str = "row",
+    first_row: int = 1,
+) -> pl.DataFrame:
+    """Typed rows (normalised keys, minor units, UTC) or `BatchRejected` listing every fault."""
+    text = as_text(raw)
+    timezone = check_timezone(timezone)
+    table = dict(decimals_by_currency or currency_decimals())
+    currency = pl.col("currency").str.to_uppercase()
+    # Staged so that what several rules and the output share (keys, minor units, UTC times) is
+    # computed once: `#` columns are intermediate, `!` columns hold each field's fault.
+    checked = (
+        text.lazy()
+        .with_columns(currency.alias("currency"))
+        .with_columns(
+            currency.replace_strict(table, default=None, return_dtype=pl.Int64).alias("#decimals"),
+            normalised(pl.col("from_account")).alias("#from_key"),
+            normalised(pl.col("to_account")).alias("#to_key"),
+            key_error(pl.col("from_account")).alias("#from_error"),
+            key_error(pl.col("to_account")).alias("#to_error"),
+            *_amount_parts(),
+            *_time_parts(),
+        )
+        .with_columns(
+            _amount_checks()[0].alias("#amount_minor"),
+            _time_checks(timezone)[0].alias("#value_time"),
+        )
+        .with_columns(_rules(timezone))
+        .collect()
+    )
     fields = [c[1:] for c in checked.columns if c.startswith("!")]
     errors, total = _errors_of(checked, fields, max_errors, first_row)
     if total:
@@ -250,14 +290,14 @@ def validate_transactions(
             total=total,
             rows_label=rows_label,
         )
-    return frame.select(
+    return checked.select(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row_no"),
         "external_id",
-        from_key.alias("from_key"),
-        to_key.alias("to_key"),
-        minor.alias("amount_minor"),
+        pl.col("#from_key").alias("from_key"),
+        pl.col("#to_key").alias("to_key"),
+        pl.col("#amount_minor").alias("amount_minor"),
         "currency",
-        utc.alias("value_time"),
+        pl.col("#value_time").alias("value_time"),
         pl.col("sequence").cast(pl.Int64),
         *OPTIONAL[1:],
     )

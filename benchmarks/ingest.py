@@ -1,0 +1,387 @@
+"""Ingest throughput: the HTTP upload endpoint against the database's own bulk path.
+
+Each run loads the same deterministic synthetic ledger (``benchmarks.synthetic``) into a fresh,
+migrated database, either
+
+* through the API: ``moneytrail serve`` in a subprocess on a free loopback port and one
+  ``POST /api/v1/transactions/upload`` streaming the CSV or Parquet file with httpx; the clock
+  covers the whole request (upload, parsing, validation, account creation, load, commit), or
+* raw: the rows already mapped onto the ``transactions`` table (account ids resolved, minor
+  units, UTC text times) go in with PostgreSQL ``COPY ... FROM STDIN (FORMAT csv)`` streamed
+  from a CSV file, or with one SQLite ``executemany`` of prepared tuples in one transaction;
+  the clock covers only that statement and the commit. The accounts, the API key and the
+  source document the foreign keys need are created before the clock starts.
+
+Both paths write into the same schema (same indexes and constraints, built by the
+migrations), through connections with the application's own settings. Runs are interleaved
+and each figure is the median of ``--repeat`` runs.
+
+Usage (from the repository root; PostgreSQL at 127.0.0.1:5432, user postgres, trust auth)::
+
+    .venv/bin/python -m benchmarks.ingest
+    .venv/bin/python -m benchmarks.ingest --rows 100000 --db sqlite --formats csv --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import polars as pl
+import psycopg
+from sqlalchemy import text
+
+from app import migrate
+from app.account.keys import account_attributes
+from app.apikey import service as apikey_service
+from app.db import make_engine, make_sessionmaker
+from app.principal import Role
+from app.settings import sqlite_url
+from app.transaction.bulk import SQLITE_BULK_PRAGMAS
+from benchmarks.synthetic import generate_ledger
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_TARGET_TX_PER_S = 50_000
+TARGET_RATIO = 0.5
+MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+TX_COLUMNS = (
+    "external_id",
+    "from_account_id",
+    "to_account_id",
+    "amount_minor",
+    "currency",
+    "value_time",
+    "sequence",
+    "source_document_id",
+    "source_row",
+)
+ACCOUNT_COLUMNS = ("key", "kind", "iban", "number", "chain", "address", "name")
+_CHUNK = 1024 * 1024
+
+
+@dataclass
+class Figures:
+    api: dict[str, list[float]]
+    raw: list[float]
+
+
+# --- databases ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of a new, empty database, removed afterwards."""
+    if kind == "sqlite":
+        path = folder / f"bench-{secrets.token_hex(4)}.db"
+        try:
+            yield sqlite_url(path)
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    name = f"moneytrail_bench_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# --- the API path -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def running_service(url: str, log_path: Path) -> Iterator[tuple[str, str]]:
+    """`moneytrail serve` on a free port; yields (base URL, ingest key) and stops it after."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MONEYTRAIL_DATABASE_URL": url,
+        "MONEYTRAIL_BOOTSTRAP_ADMIN_KEY": "false",
+    }
+    command = [sys.executable, "-m", "app.cli"]
+    with log_path.open("ab") as log:
+        server = subprocess.Popen(
+            [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"the service exited with {server.returncode}; see {log_path}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service did not become ready; see {log_path}")
+            time.sleep(0.2)
+        created = subprocess.run(
+            [*command, "keys", "create", "--role", "ingest"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        yield base, created.stdout.strip().splitlines()[-1]
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def api_run(url: str, path: Path, fmt: str, rows: int, log_path: Path) -> float:
+    """Seconds for one upload of `path` through the HTTP endpoint into a fresh database."""
+    with running_service(url, log_path) as (base, key), httpx.Client(timeout=None) as client:
+        with path.open("rb") as f:
+            started = time.perf_counter()
+            response = client.post(
+                f"{base}/api/v1/transactions/upload",
+                headers={"Authorization": f"Bearer {key}"},
+                data={"kind": "bank_statement", "reference": f"bench-{fmt}"},
+                files={"file": (path.name, f, MEDIA_TYPES[fmt])},
+            )
+            elapsed = time.perf_counter() - started
+        if response.status_code != 201:
+            raise RuntimeError(f"upload answered {response.status_code}: {response.text[:2000]}")
+        body = response.json()
+        if body["inserted"] != rows:
+            raise RuntimeError(f"upload stored {body['inserted']} of {rows} rows: {body}")
+    _check_stored(url, rows)
+    return elapsed
+
+
+def _check_stored(url: str, rows: int) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT count(*) FROM transactions")).scalar_one()
+    finally:
+        engine.dispose()
+    if stored != rows:
+        raise RuntimeError(f"{stored} transactions stored, expected {rows}")
+
+
+# --- the raw path -------------------------------------------------------------------------
+
+
+def _prepare_raw(url: str, ledger: pl.DataFrame) -> pl.DataFrame:
+    """Migrate, add the key, source document and accounts; the ledger as `transactions` rows."""
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            key, _ = apikey_service.create_key(
+                session, name="bench", role=Role.INGEST, created_by=None
+            )
+            doc = uuid.uuid4().hex
+            now = datetime.now(UTC)
+            session.execute(
+                text(
+                    "INSERT INTO source_documents (id, kind, reference, received_at, uploaded_by,"
+                    " sha256, filename, media_type, size_bytes, row_count, inserted,"
+                    " already_present) VALUES (:id, 'bank_statement', 'bench-raw', :now, :key,"
+                    " :sha, NULL, 'text/csv', 0, :n, :n, 0)"
+                ),
+                {
+                    "id": doc,
+                    "now": now.isoformat(),
+                    "key": key.id,
+                    "sha": "0" * 64,
+                    "n": ledger.height,
+                },
+            )
+            keys = pl.concat([ledger["from_account"], ledger["to_account"]]).unique().sort()
+            accounts = account_attributes(keys).select(ACCOUNT_COLUMNS)
+            session.execute(
+                text(
+                    "INSERT INTO accounts (key, kind, iban, number, chain, address, name,"
+                    " source_document_id, created_at) VALUES (:key, :kind, :iban, :number,"
+                    " :chain, :address, :name, :doc, :now)"
+                ),
+                [{**a, "doc": doc, "now": now.isoformat()} for a in accounts.iter_rows(named=True)],
+            )
+            ids = pl.DataFrame(
+                session.execute(text("SELECT key, id FROM accounts")).all(),
+                schema={"key": pl.String, "id": pl.Int64},
+                orient="row",
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    time_format = "%Y-%m-%d %H:%M:%S%.6f" + ("+00" if url.startswith("postgresql") else "")
+    return (
+        ledger.with_row_index("source_row", offset=1)
+        .join(ids.rename({"id": "from_account_id"}), left_on="from_account", right_on="key")
+        .join(ids.rename({"id": "to_account_id"}), left_on="to_account", right_on="key")
+        .sort("source_row")
+        .with_columns(
+            (pl.col("amount") * 100).cast(pl.Int64).alias("amount_minor"),
+            pl.col("value_time").dt.strftime(time_format),
+            pl.lit(doc).alias("source_document_id"),
+            pl.col("source_row").cast(pl.Int64),
+        )
+        .select(TX_COLUMNS)
+    )
+
+
+def raw_run(url: str, ledger: pl.DataFrame, folder: Path) -> float:
+    """Seconds for the database's own bulk load of the same rows into a fresh database."""
+    rows = _prepare_raw(url, ledger)
+    columns = ", ".join(TX_COLUMNS)
+    if url.startswith("postgresql"):
+        path = folder / "raw-transactions.csv"
+        rows.write_csv(path, include_header=False)
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn) as conn, path.open("rb") as f:
+            started = time.perf_counter()
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY transactions ({columns}) FROM STDIN (FORMAT csv)") as copy,
+            ):
+                while chunk := f.read(_CHUNK):
+                    copy.write(chunk)
+            conn.commit()
+            elapsed = time.perf_counter() - started
+        path.unlink()
+    else:
+        tuples = rows.rows()
+        engine = make_engine(url)  # the application's connection pragmas
+        try:
+            raw = engine.raw_connection()
+            cur = raw.cursor()
+            for pragma in SQLITE_BULK_PRAGMAS:
+                cur.execute(pragma)
+            marks = ", ".join("?" * len(TX_COLUMNS))
+            started = time.perf_counter()
+            cur.execute("BEGIN")
+            cur.executemany(f"INSERT INTO transactions ({columns}) VALUES ({marks})", tuples)
+            cur.execute("COMMIT")
+            elapsed = time.perf_counter() - started
+            cur.close()
+            raw.close()
+        finally:
+            engine.dispose()
+    _check_stored(url, ledger.height)
+    return elapsed
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def _rate(rows: int, seconds: list[float]) -> float:
+    return rows / statistics.median(seconds)
+
+
+def report(rows: int, figures: dict[str, Figures], formats: list[str]) -> str:
+    header = (
+        f"{'database':<11} {'format':<8} {'rows':>9} {'seconds':>8} {'tx/s':>9} "
+        f"{'raw s':>7} {'raw tx/s':>9} {'ratio':>6}  targets"
+    )
+    lines = [header, "-" * len(header)]
+    for db, fig in figures.items():
+        raw_rate = _rate(rows, fig.raw)
+        for fmt in formats:
+            rate = _rate(rows, fig.api[fmt])
+            ratio = rate / raw_rate
+            verdicts = [
+                f">= {TARGET_RATIO:.0%} of raw: {'met' if ratio >= TARGET_RATIO else 'MISSED'}"
+            ]
+            if db == "postgresql":
+                met = rate >= PG_TARGET_TX_PER_S
+                verdicts.append(f">= {PG_TARGET_TX_PER_S:,} tx/s: {'met' if met else 'MISSED'}")
+            lines.append(
+                f"{db:<11} {fmt:<8} {rows:>9,} {statistics.median(fig.api[fmt]):>8.2f} "
+                f"{rate:>9,.0f} {statistics.median(fig.raw):>7.2f} {raw_rate:>9,.0f} "
+                f"{ratio:>6.2f}  {'; '.join(verdicts)}"
+            )
+    return "\n".join(lines)
+
+
+def _environment() -> str:
+    pg = ""
+    with contextlib.suppress(psycopg.Error), psycopg.connect(PG_ADMIN_DSN) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        pg = f", PostgreSQL {row[0] if row else '?'}"
+    import sqlite3
+
+    return (
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, Polars {pl.__version__}, "
+        f"SQLite {sqlite3.sqlite_version}{pg}"
+    )
+
+
+def _csv_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--db", type=_csv_list, default=["sqlite", "postgresql"])
+    parser.add_argument("--formats", type=_csv_list, default=["csv", "parquet"])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    if unknown := set(args.db) - {"sqlite", "postgresql"}:
+        parser.error(f"unknown database(s): {sorted(unknown)}")
+    if unknown := set(args.formats) - set(MEDIA_TYPES):
+        parser.error(f"unknown format(s): {sorted(unknown)}")
+
+    with tempfile.TemporaryDirectory(prefix="moneytrail-bench-") as tmp:
+        folder = Path(tmp)
+        ledger = generate_ledger(args.rows, seed=args.seed)
+        files = {"csv": folder / "ledger.csv", "parquet": folder / "ledger.parquet"}
+        ledger.write_csv(files["csv"])
+        ledger.write_parquet(files["parquet"])
+        sizes = ", ".join(f"{f} {files[f].stat().st_size / 1e6:.0f} MB" for f in args.formats)
+        print(f"ledger: {args.rows:,} transactions ({sizes}); {_environment()}", file=sys.stderr)
+        log_path = folder / "service.log"
+        figures = {db: Figures({f: [] for f in args.formats}, []) for db in args.db}
+        for run in range(1, args.repeat + 1):
+            for db in args.db:
+                with fresh_database(db, folder) as url:
+                    seconds = raw_run(url, ledger, folder)
+                figures[db].raw.append(seconds)
+                print(f"run {run} {db:<10} raw      {seconds:7.2f} s", file=sys.stderr)
+                for fmt in args.formats:
+                    with fresh_database(db, folder) as url:
+                        seconds = api_run(url, files[fmt], fmt, args.rows, log_path)
+                    figures[db].api[fmt].append(seconds)
+                    print(f"run {run} {db:<10} api {fmt:<8} {seconds:7.2f} s", file=sys.stderr)
+        print(f"\nmedian of {args.repeat} run(s); ratio = API tx/s / raw tx/s on the same rows\n")
+        print(report(args.rows, figures, args.formats))
+
+
+if __name__ == "__main__":
+    main()
