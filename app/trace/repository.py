@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.trace.models import TraceResultFrame, TraceRun
@@ -33,11 +33,13 @@ class TraceRepository:
         *,
         limit: int,
         after: tuple[datetime, str] | None,
-        created_by: str | None,
+        visible_to: tuple[str, list[int]] | None,
     ) -> list[TraceRun]:
+        """Newest first; `visible_to` (creator id, case ids) limits it to what one caller sees."""
         stmt = select(TraceRun).order_by(TraceRun.created_at.desc(), TraceRun.id.desc())
-        if created_by is not None:
-            stmt = stmt.where(TraceRun.created_by == created_by)
+        if visible_to is not None:
+            creator, case_ids = visible_to
+            stmt = stmt.where(or_(TraceRun.created_by == creator, TraceRun.case_id.in_(case_ids)))
         if after is not None:
             stmt = stmt.where(tuple_(TraceRun.created_at, TraceRun.id) < after)
         return list(self.session.scalars(stmt.limit(limit + 1)))

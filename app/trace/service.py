@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.account.keys import normalise_key
+from app.case import service as case_service
 from app.errors import Conflict, NotFound
 from app.pagination import decode_cursor, encode_cursor
-from app.principal import Principal, Role
+from app.principal import Principal
 from app.settings import Settings
 from app.trace import results
 from app.trace.jobs import TraceJobs
@@ -141,6 +142,8 @@ def start_trace(
     sessions: sessionmaker[Session],
     force_async: bool,
 ) -> TraceRun:
+    if body.case_id is not None:
+        case_service.get_case(session, body.case_id, actor=actor)
     ledger = cache.current(session)
     params = build_params(body, ledger, settings)
     run = TraceRepository(session).add(
@@ -196,12 +199,15 @@ def _finish_job(
 
 def visible_trace(session: Session, trace_id: str, *, actor: Principal) -> TraceRun:
     run = TraceRepository(session).get(trace_id)
-    # A trace is its creator's (and its case's, once cases hold traces); others never see it.
-    if run is None or not (
-        run.created_by == actor.id or actor.role in (Role.ADMIN, Role.SUPERVISOR)
-    ):
+    # A trace is its creator's and its case's: to anyone else it does not exist.
+    if run is None or not (run.created_by == actor.id or _on_case(session, run.case_id, actor)):
         raise TraceNotFound(trace_id)
     return run
+
+
+def _on_case(session: Session, case_id: int | None, actor: Principal) -> bool:
+    visible = case_service.visible_case_ids(session, actor=actor)
+    return visible is None or (case_id is not None and case_id in visible)
 
 
 def live_progress(run: TraceRun, jobs: TraceJobs) -> dict[str, Any] | None:
@@ -246,9 +252,9 @@ def page_traces(
     if cursor is not None:
         at, last = decode_cursor(cursor, arity=2)
         after = (datetime.fromisoformat(str(at)), str(last))
-    sees_all = actor.role in (Role.ADMIN, Role.SUPERVISOR)
+    visible = case_service.visible_case_ids(session, actor=actor)
     rows = TraceRepository(session).page(
-        limit=limit, after=after, created_by=None if sees_all else actor.id
+        limit=limit, after=after, visible_to=None if visible is None else (actor.id, visible)
     )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -272,3 +272,29 @@ def test_traces_are_private_to_their_creator(client: TestClient, session: Sessio
         ).status_code
         == 403
     )
+
+
+def test_a_case_trace_is_seen_by_the_case_and_no_one_else(
+    client: TestClient, session: Session, key: dict[str, str]
+) -> None:
+    lead = bearer(make_key(session, role="investigator"))  # type: ignore[arg-type]
+    case = client.post(
+        "/api/v1/cases",
+        headers=lead,
+        json={
+            "reference": "NORDLICHT-1",
+            "title": "Operation Nordlicht",
+            "kind": "criminal_investigation",
+            "jurisdiction": "DE",
+            "predicate_offences": ["drug_trafficking"],
+            "lead_agency": "LKA NRW",
+        },
+    )
+    assert case.status_code == 201, case.text
+    case_id = case.json()["id"]
+    body = {"seeds": [{"transaction": "DEMO-D01"}], "rule": "libr", "case_id": case_id}
+    trace = client.post("/api/v1/traces", json=body, headers=lead).json()
+    outsider = bearer(make_key(session, role="investigator"))  # type: ignore[arg-type]
+    assert client.get(f"/api/v1/traces/{trace['id']}", headers=outsider).status_code == 404
+    assert client.post("/api/v1/traces", json=body, headers=outsider).status_code == 404
+    assert client.get(f"/api/v1/traces/{trace['id']}", headers=key).status_code == 200
