@@ -82,7 +82,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     if settings.bootstrap_admin_key:
         _announce_first_key(app)
-    deadline_sweeper.start(app, settings)
+    await deadline_sweeper.start(app, settings)
     trace_lifecycle.start(app, settings)
     yield
     await deadline_sweeper.stop(app)

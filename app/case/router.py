@@ -118,13 +118,14 @@ def put_case_member(
     return MemberRead.model_validate(service.add_member(session, case_id, body, actor=actor))
 
 
-@router.delete("/{case_id}/members/{api_key_id}", status_code=204, responses=problems(403, 404))
+@router.delete("/{case_id}/members/{api_key_id}", responses=problems(403, 404))
 def delete_case_member(
     case_id: int, api_key_id: str, session: SessionDep, actor: CaseWriter
-) -> Response:
-    """Remove a member from a case (case leads, admins and supervisors)."""
-    service.remove_member(session, case_id, api_key_id, actor=actor)
-    return Response(status_code=204)
+) -> MemberRead:
+    """Remove a member from a case (case leads, admins and supervisors); answers the removed."""
+    return MemberRead.model_validate(
+        service.remove_member(session, case_id, api_key_id, actor=actor)
+    )
 
 
 @router.post("/{case_id}/subjects", status_code=201, responses=problems(403, 404, 409, 422))

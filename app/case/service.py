@@ -268,13 +268,16 @@ def add_member(
     return member
 
 
-def remove_member(session: Session, case_id: int, api_key_id: str, *, actor: Principal) -> None:
+def remove_member(
+    session: Session, case_id: int, api_key_id: str, *, actor: Principal
+) -> CaseMember:
     _require_lead(session, case_id, actor)
     cases = CaseRepository(session)
     if (member := cases.member(case_id, api_key_id)) is None:
         raise MemberNotFound(case_id, api_key_id)
     cases.remove_member(member)
     session.commit()
+    return member
 
 
 def attach_subject(

@@ -333,7 +333,8 @@ def page_deadlines(
     cursor: str | None,
     now: datetime | None = None,
 ) -> tuple[list[dict[str, object]], str | None]:
-    """Measures of the caller's cases that expire within the window (or have lapsed)."""
+    """Measures of the caller's cases whose last day falls within `within_days` from today
+    (0: today), and those that lapsed and are not yet swept."""
     now = now or datetime.now(UTC)
     after = None
     if cursor is not None:
@@ -341,7 +342,7 @@ def page_deadlines(
         after = (datetime.fromisoformat(str(at)), int(last_id))
     rows = asset_service.expiring_assets(
         session,
-        until=now + timedelta(days=within_days),
+        until=deadlines.end_of(now.date() + timedelta(days=within_days)),
         statuses=[str(s) for s in TIME_LIMITED],
         case_ids=case_service.visible_case_ids(session, actor=actor),
         limit=limit,

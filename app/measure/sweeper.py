@@ -1,5 +1,5 @@
 """The in-process deadline sweep: started with the service, it moves lapsed measures to
-EXPIRED every `deadline_sweep_interval_seconds` (first at start-up)."""
+EXPIRED at start-up and then every `deadline_sweep_interval_seconds`."""
 
 import asyncio
 from contextlib import suppress
@@ -19,26 +19,33 @@ def sweep_once(make_session: sessionmaker[Session]) -> int:
     with make_session() as session:
         expired = service.sweep_lapsed(session)
     if expired:
-        log.info("deadlines_swept", expired=[m.asset_id for m in expired])
+        log.info("deadlines_swept", expired_assets=[m.asset_id for m in expired])
     return len(expired)
 
 
-async def _run(make_session: sessionmaker[Session], interval: float) -> None:
+async def _sweep_logged(make_session: sessionmaker[Session]) -> None:
+    try:
+        await to_thread.run_sync(sweep_once, make_session)
+    except Exception:
+        # A failed sweep is logged and retried at the next tick; the service keeps running.
+        log.exception("deadline_sweep_failed")
+
+
+async def _every(make_session: sessionmaker[Session], interval: float) -> None:
     while True:
-        try:
-            await to_thread.run_sync(sweep_once, make_session)
-        except Exception:
-            # A failed sweep is logged and retried at the next tick; the service keeps running.
-            log.exception("deadline_sweep_failed")
         await asyncio.sleep(interval)
+        await _sweep_logged(make_session)
 
 
-def start(app: FastAPI, settings: Settings) -> None:
+async def start(app: FastAPI, settings: Settings) -> None:
+    """Sweep once before serving (what lapsed while the service was down), then periodically."""
     app.state.deadline_sweeper = None
-    if settings.deadline_sweep_enabled:
-        app.state.deadline_sweeper = asyncio.create_task(
-            _run(app.state.sessionmaker, settings.deadline_sweep_interval_seconds)
-        )
+    if not settings.deadline_sweep_enabled:
+        return
+    await _sweep_logged(app.state.sessionmaker)
+    app.state.deadline_sweeper = asyncio.create_task(
+        _every(app.state.sessionmaker, settings.deadline_sweep_interval_seconds)
+    )
 
 
 async def stop(app: FastAPI) -> None:
