@@ -60,7 +60,7 @@ def expiry(
     """
     if unit is DurationUnit.HOURS:
         start = decided_at or datetime.combine(decided_on, time(), UTC)
-        ends = start + timedelta(hours=value)
+        ends = (start + timedelta(hours=value)).astimezone(UTC)
         return ends.date(), ends
     if unit is DurationUnit.WORKING_DAYS:
         last = add_working_days(decided_on, value, country)

@@ -2,7 +2,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.measure.deadlines import DurationUnit
 from app.measure.machine import LegalStatus
@@ -126,7 +126,7 @@ class TransitionCreate(BaseModel):
         default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166; defaults to the asset's."
     )
     decision_date: date | None = None
-    decided_at: datetime | None = Field(
+    decided_at: AwareDatetime | None = Field(
         default=None, description="Instant of the decision or receipt, for durations in hours."
     )
     effective_date: date | None = None

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.asset import service as asset_service
 from app.asset.models import Asset
@@ -227,6 +228,8 @@ def _apply(asset: Asset, target: LegalStatus, amount: int | None, expiry: Expiry
     elif target not in RESTRAINED:
         asset.restrained_minor = None
     asset.status = str(target)
+    # Every move bumps the version, also one that changes no column (a bare renewal record).
+    flag_modified(asset, "status")
     asset.expires_at = expiry.ends_at if expiry else None
     asset.expiry_on = expiry.last_day if expiry else None
     asset.renew_by = expiry.renew_by if expiry else None
