@@ -2,10 +2,11 @@
 
 from app.account.models import Account, AccountHolder
 from app.apikey.models import ApiKey
-from app.audit.models import AuditEntry
 from app.asset.models import Asset, AssetLink, AssetOwner
+from app.audit.models import AuditEntry
 from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
 from app.db import Base
+from app.goaml.models import GoamlReport, GoamlTransaction
 from app.measure.models import Measure
 from app.party.models import Party
 from app.source.models import SourceDocument
@@ -16,15 +17,17 @@ __all__ = [
     "Account",
     "AccountHolder",
     "ApiKey",
-    "AuditEntry",
     "Asset",
     "AssetLink",
     "AssetOwner",
+    "AuditEntry",
     "Base",
     "Case",
     "CaseEvent",
     "CaseMember",
     "CaseSubject",
+    "GoamlReport",
+    "GoamlTransaction",
     "Measure",
     "Party",
     "SourceDocument",
