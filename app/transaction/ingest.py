@@ -192,6 +192,25 @@ def _errors_of(
     return long.head(limit).to_dicts(), long.height
 
 
+def _keys_of(text: pl.DataFrame) -> list[pl.Expr]:
+    """Normal form and fault of each account key, worked out once per distinct key (a batch
+    names far fewer accounts than it has rows) and mapped back onto the rows."""
+    raw = pl.concat([text["from_account"], text["to_account"]]).unique().to_frame("raw")
+    known = raw.select(
+        "raw",
+        pl.struct(
+            normalised(pl.col("raw")).alias("key"), key_error(pl.col("raw")).alias("error")
+        ).alias("found"),
+    )
+    return [
+        pl.col(f"{side}_account")
+        .replace_strict(known["raw"], known["found"])
+        .struct.unnest()
+        .name.prefix(f"#{side}_")
+        for side in ("from", "to")
+    ]
+
+
 def _rules(timezone: str | None) -> list[pl.Expr]:
     """One `!field` column per checked field: the row's fault there, or null."""
     required = {f"!{f}": pl.col(f).is_null() for f in REQUIRED}
@@ -264,11 +283,8 @@ def validate_transactions(
         text.lazy()
         .with_columns(currency.alias("currency"))
         .with_columns(
+            *_keys_of(text),
             currency.replace_strict(table, default=None, return_dtype=pl.Int64).alias("#decimals"),
-            normalised(pl.col("from_account")).alias("#from_key"),
-            normalised(pl.col("to_account")).alias("#to_key"),
-            key_error(pl.col("from_account")).alias("#from_error"),
-            key_error(pl.col("to_account")).alias("#to_error"),
             *_amount_parts(),
             *_time_parts(),
         )
