@@ -11,43 +11,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
 from tracing.errors import ConservationError, TraceCancelled, TraceTooLarge
 from tracing.graph import CancelCheck, Progress, ProgressCallback
 from tracing.index import I64
+from tracing.order import Order
 from tracing.params import Rule
-from tracing.rules import CODES, haircut, libr, lots, poison
+from tracing.replay import INTO_SEED, collect, lowest_balance, open_lots, replay, routes
+from tracing.rules import CODES
 
-DELIVER, HOP_LIMIT, BELOW_MIN, STOPPED, HIGH_DEGREE, OUTSIDE_WINDOW, INTO_SEED, OVERDRAFT = range(8)
-EXIT_REASONS = (
-    "delivered",
-    "hop_limit",
-    "below_min_amount",
-    "stopped_account",
-    "high_degree_account",
-    "outside_window",
-    "seed_transaction",
-    "overdraft_repaid",
-)
-_POISON, _HAIRCUT, _FIFO, _LIFO, _LIBR = (
-    CODES[r] for r in (Rule.POISON, Rule.HAIRCUT, Rule.FIFO, Rule.LIFO, Rule.LIBR)
-)
-# meta slots of the replay kernel (lots.py uses 0..2)
-_PIECES, _EXITS, _PLACED, _SEEDED = 3, 4, 5, 6
+# meta slots of the replay (see tracing.replay)
+_EXITS, _SEEDED = 4, 6
 CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
 class Events:
-    """The universe's events: sorted keys ``2*rank (+1 for a deposit)`` and their slots."""
+    """The universe's events (sorted keys ``2*rank``, ``+1`` for a deposit) and routes."""
 
     key: I64
-    slot: I64
-    tx: I64  # per slot
-    route: I64  # per slot
-    seed: I64  # per slot: 1 for a seed transaction
+    ev_tx: I64  # rank -> transaction (the order's)
+    route: I64  # per transaction position, valid only where touched
+    end: int  # replay end (microseconds)
+    seed_tx: I64  # seed transactions replayed
+
+    @property
+    def tx(self) -> I64:
+        """Transaction of each event."""
+        return np.asarray(self.ev_tx[self.key >> 1], dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +53,7 @@ class Placements:
 
 @dataclass(frozen=True, slots=True)
 class Attribution:
-    """Per node and per slot results of a replay."""
+    """Per node and per transaction results of a replay."""
 
     received: I64
     passed: I64
@@ -70,294 +62,10 @@ class Attribution:
     opening: I64
     inferred: np.ndarray
     overdrawn: np.ndarray
-    carried: I64  # per slot
-    exits: np.ndarray  # rows: slot, node, reason, amount
+    carried: I64  # per transaction position, valid only where touched
+    exits: np.ndarray  # rows: transaction (-1: a placement), node, reason, amount
     seeded: int
     events: int
-
-
-@nb.njit(cache=True)
-def gather_segments(ptr: I64, idx: I64, nodes: I64) -> I64:  # pragma: no cover - compiled
-    """Concatenate the CSR segments of ``nodes``."""
-    total = 0
-    for v in nodes:
-        total += ptr[v + 1] - ptr[v]
-    out = np.empty(total, np.int64)
-    k = 0
-    for v in nodes:
-        for j in range(ptr[v], ptr[v + 1]):
-            out[k] = idx[j]
-            k += 1
-    return out
-
-
-@nb.njit(cache=True)
-def lowest_balance(  # pragma: no cover - compiled
-    key: I64,
-    slot: I64,
-    tx: I64,
-    src: I64,
-    dst: I64,
-    amount: I64,
-    pl_key: I64,
-    pl_node: I64,
-    pl_amount: I64,
-    n_nodes: int,
-) -> I64:
-    """Lowest running balance of each node from zero over its replayed events."""
-    bal = np.zeros(n_nodes, np.int64)
-    low = np.zeros(n_nodes, np.int64)
-    p = 0
-    for e in range(key.shape[0]):
-        while p < pl_key.shape[0] and pl_key[p] < key[e]:
-            bal[pl_node[p]] += pl_amount[p]
-            p += 1
-        t = tx[slot[e]]
-        if key[e] & 1:
-            bal[dst[t]] += amount[t]
-        else:
-            v = src[t]
-            bal[v] -= amount[t]
-            low[v] = min(low[v], bal[v])
-    return low
-
-
-@nb.njit(cache=True)
-def _withdraw(  # pragma: no cover - compiled
-    rule: int,
-    balance: I64,
-    taint: I64,
-    store: np.ndarray,
-    meta: I64,
-    head: I64,
-    tail: I64,
-    node: int,
-    amount: int,
-    pieces: np.ndarray,
-    at: int,
-) -> tuple[int, int]:
-    if rule == _POISON:
-        return poison.withdraw(balance, taint, node, amount), at
-    if rule == _HAIRCUT:
-        return haircut.withdraw(balance, taint, node, amount), at
-    if rule == _LIBR:
-        return libr.withdraw(balance, taint, node, amount), at
-    carried, end = lots.take(store, meta, head, tail, node, amount, pieces, at)
-    balance[node] -= amount
-    taint[node] -= carried
-    return carried, end
-
-
-@nb.njit(cache=True)
-def _deposit(  # pragma: no cover - compiled
-    rule: int,
-    balance: I64,
-    taint: I64,
-    store: np.ndarray,
-    meta: I64,
-    head: I64,
-    tail: I64,
-    node: int,
-    pieces: np.ndarray,
-    lo: int,
-    hi: int,
-) -> int:
-    """Credit the pieces ``pieces[lo:hi]``; returns the taint credited."""
-    tainted = 0
-    amount = 0
-    for k in range(lo, hi):
-        amount += pieces[k, 0]
-        tainted += pieces[k, 0] * pieces[k, 1]
-        if rule == _FIFO or rule == _LIFO:
-            lots.put(store, meta, head, tail, node, pieces[k, 0], pieces[k, 1], rule == _LIFO)
-    if rule == _POISON:
-        poison.deposit(balance, taint, node, amount, tainted)
-    elif rule == _HAIRCUT:
-        haircut.deposit(balance, taint, node, amount, tainted)
-    elif rule == _LIBR:
-        libr.deposit(balance, taint, node, amount, tainted)
-    else:
-        balance[node] += amount
-        taint[node] += tainted
-    return tainted
-
-
-@nb.njit(cache=True)
-def _exit(
-    exits: np.ndarray, meta: I64, slot: int, node: int, reason: int, amount: int
-) -> np.ndarray:  # pragma: no cover
-    if meta[_EXITS] >= exits.shape[0]:
-        bigger = np.full((2 * exits.shape[0] + 16, 4), -1, np.int64)
-        bigger[: exits.shape[0]] = exits
-        exits = bigger
-    row = meta[_EXITS]
-    exits[row, 0], exits[row, 1], exits[row, 2], exits[row, 3] = slot, node, reason, amount
-    meta[_EXITS] += 1
-    return exits
-
-
-@nb.njit(cache=True)
-def _credit(  # pragma: no cover - compiled
-    rule: int,
-    balance: I64,
-    taint: I64,
-    store: np.ndarray,
-    meta: I64,
-    head: I64,
-    tail: I64,
-    node: int,
-    pieces: np.ndarray,
-    lo: int,
-    hi: int,
-    scratch: np.ndarray,
-    exits: np.ndarray,
-    slot: int,
-) -> tuple[int, np.ndarray]:
-    """A deposit; into an overdrawn account its first part repays the bank (an exit)."""
-    debt = -balance[node] if balance[node] < 0 else 0
-    balance[node] += debt
-    tainted = _deposit(rule, balance, taint, store, meta, head, tail, node, pieces, lo, hi)
-    if debt > 0:
-        amount = 0
-        for k in range(lo, hi):
-            amount += pieces[k, 0]
-        repay = min(debt, amount)
-        carried, _ = _withdraw(
-            rule, balance, taint, store, meta, head, tail, node, repay, scratch, 0
-        )
-        balance[node] -= debt - repay
-        if carried > 0:
-            exits = _exit(exits, meta, slot, node, OVERDRAFT, carried)
-    return tainted, exits
-
-
-@nb.njit(cache=True)
-def _grow_pieces(pieces: np.ndarray, need: int) -> np.ndarray:  # pragma: no cover - compiled
-    if need <= pieces.shape[0]:
-        return pieces
-    bigger = np.empty((2 * need, 2), np.int64)
-    bigger[: pieces.shape[0]] = pieces
-    return bigger
-
-
-@nb.njit(cache=True)
-def replay(  # pragma: no cover - compiled
-    rule: int,
-    lo: int,
-    hi: int,
-    key: I64,
-    slot: I64,
-    tx: I64,
-    route: I64,
-    seed: I64,
-    src: I64,
-    dst: I64,
-    amount: I64,
-    pl_key: I64,
-    pl_node: I64,
-    pl_amount: I64,
-    balance: I64,
-    taint: I64,
-    received: I64,
-    passed: I64,
-    overdrawn: np.ndarray,
-    carried: I64,
-    pc_lo: I64,
-    pc_hi: I64,
-    store: np.ndarray,
-    meta: I64,
-    head: I64,
-    tail: I64,
-    pieces: np.ndarray,
-    exits: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Replay events ``lo..hi`` and the placements before them; state persists in arrays."""
-    tmp = np.zeros((2, 2), np.int64)
-    with_lots = rule == _FIFO or rule == _LIFO
-    for e in range(lo, hi + 1):
-        last = e == key.shape[0]
-        while meta[_PLACED] < pl_key.shape[0] and (last or pl_key[meta[_PLACED]] < key[e]):
-            p = meta[_PLACED]
-            pieces = _grow_pieces(pieces, meta[_PIECES] + meta[lots.LIVE] + 4)
-            store = lots.ensure(store, meta, 2)
-            tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = pl_amount[p], 1, 0, 0
-            got, exits = _credit(
-                rule,
-                balance,
-                taint,
-                store,
-                meta,
-                head,
-                tail,
-                pl_node[p],
-                tmp,
-                0,
-                1,
-                pieces[meta[_PIECES] :],
-                exits,
-                -1,
-            )
-            received[pl_node[p]] += got
-            meta[_SEEDED] += pl_amount[p]
-            meta[_PLACED] += 1
-        if e == hi:
-            break
-        s = slot[e]
-        t = tx[s]
-        pieces = _grow_pieces(pieces, meta[_PIECES] + meta[lots.LIVE] + 4)
-        if key[e] & 1 == 0:
-            u = src[t]
-            at = meta[_PIECES]
-            c, end = _withdraw(
-                rule, balance, taint, store, meta, head, tail, u, amount[t], pieces, at
-            )
-            passed[u] += c
-            if balance[u] < 0:
-                overdrawn[u] = True
-            if route[s] == DELIVER:
-                carried[s] = c
-                pc_lo[s], pc_hi[s] = at, end
-                meta[_PIECES] = end
-            elif c > 0:
-                exits = _exit(exits, meta, s, u, route[s], c)
-            continue
-        v = dst[t]
-        delivered = route[s] == DELIVER and seed[s] == 0
-        if delivered and with_lots:
-            src_pieces, plo, phi = pieces, pc_lo[s], pc_hi[s]
-        else:
-            hot = amount[t] if seed[s] else (carried[s] if delivered else 0)
-            tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, amount[t] - hot, 0
-            src_pieces, plo, phi = tmp, 0, 2
-        store = lots.ensure(store, meta, phi - plo + 2)
-        got, exits = _credit(
-            rule,
-            balance,
-            taint,
-            store,
-            meta,
-            head,
-            tail,
-            v,
-            src_pieces,
-            plo,
-            phi,
-            pieces[meta[_PIECES] :],
-            exits,
-            s,
-        )
-        received[v] += got
-        if seed[s]:
-            meta[_SEEDED] += amount[t]
-    return store, pieces, exits
-
-
-@nb.njit(cache=True)
-def _open_lots(  # pragma: no cover - compiled
-    store: np.ndarray, meta: I64, head: I64, tail: I64, nodes: I64, opening: I64
-) -> None:
-    for v in nodes:
-        lots.put(store, meta, head, tail, v, opening[v], 0, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,45 +81,57 @@ class Universe:
     min_amount: I64  # per currency
 
 
-def collect_events(ledger_cols: tuple[I64, ...], order: object, universe: Universe) -> Events:
+def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe) -> Events:
     """The universe's events up to the replay end, in replay order, with their routes."""
-    src, dst, amount, time, currency, out_ptr, in_ptr = ledger_cols
+    src, dst, amount, time, currency, out_ptr, in_ptr = cols
     nodes = np.flatnonzero(universe.inside)
-    out_tx = gather_segments(out_ptr, order.out_idx, nodes)  # type: ignore[attr-defined]
-    in_tx = gather_segments(in_ptr, order.in_idx, nodes)  # type: ignore[attr-defined]
-    txs = np.union1d(out_tx, in_tx)
-    txs = txs[time[txs] <= universe.replay_end]
-    w_mask, d_mask = universe.inside[src[txs]], universe.inside[dst[txs]]
-    keys = np.concatenate(
-        [
-            2 * order.wd_rank[txs[w_mask]],  # type: ignore[attr-defined]
-            2 * order.dep_rank[txs[d_mask]] + 1,
-        ]
-    )  # type: ignore[attr-defined]
-    slots = np.concatenate([np.flatnonzero(w_mask), np.flatnonzero(d_mask)])
-    by_key = np.argsort(keys, kind="stable")
-    on_trail = np.isin(txs, universe.trail)
-    seed = np.isin(txs, universe.seed_tx).astype(np.int64)
-    lo, hi = universe.window
-    t = time[txs]
-    sink = universe.sink_reason[dst[txs]]
-    route = np.select(
-        [
-            seed == 1,
-            on_trail & universe.inside[dst[txs]],
-            on_trail,
-            amount[txs] < universe.min_amount[currency[txs]],
-            (t < lo) | (t > hi),
-        ],
-        [INTO_SEED, DELIVER, sink, BELOW_MIN, OUTSIDE_WINDOW],
-        HOP_LIMIT,
-    ).astype(np.int64)
-    return Events(keys[by_key], slots[by_key], txs, route, seed)
+    size = int(
+        (out_ptr[nodes + 1] - out_ptr[nodes]).sum() + (in_ptr[nodes + 1] - in_ptr[nodes]).sum()
+    )
+    # Walking every rank is linear in the ledger; gathering and sorting is better when small.
+    scan = size * 8 > len(src)
+    keys = collect(
+        order.ev_tx,
+        order.wd_rank,
+        order.dep_rank,
+        universe.inside,
+        src,
+        dst,
+        time,
+        universe.replay_end,
+        out_ptr,
+        order.out_idx,
+        in_ptr,
+        order.in_idx,
+        nodes,
+        scan,
+    )
+    on_trail = np.zeros(len(src), np.bool_)
+    on_trail[universe.trail] = True
+    route = np.empty(len(src), np.int64)
+    routes(
+        keys,
+        order.ev_tx,
+        src,
+        dst,
+        amount,
+        time,
+        currency,
+        universe.inside,
+        on_trail,
+        universe.sink_reason,
+        universe.min_amount,
+        *universe.window,
+        route,
+    )
+    seeds = universe.seed_tx[time[universe.seed_tx] <= universe.replay_end]
+    route[seeds] = INTO_SEED
+    return Events(keys, order.ev_tx, route, universe.replay_end, seeds)
 
 
 def attribute(
     rule: Rule,
-    ledger_cols: tuple[I64, ...],
+    cols: tuple[I64, ...],
     events: Events,
     placements: Placements,
     opening_given: tuple[np.ndarray, I64],
@@ -423,15 +143,14 @@ def attribute(
     reached: int,
 ) -> Attribution:
     """Replay ``events`` under ``rule``; check conservation unless the rule is poison."""
-    src, dst, amount = ledger_cols[:3]
-    n_nodes = len(opening_given[0])
+    src, dst, amount = cols[:3]
+    n_nodes, n_tx = len(opening_given[0]), len(src)
     n_events = len(events.key)
     if max_events is not None and n_events > max_events:
         raise TraceTooLarge(f"{n_events} events to replay, limit {max_events}")
     low = lowest_balance(
         events.key,
-        events.slot,
-        events.tx,
+        events.ev_tx,
         src,
         dst,
         amount,
@@ -442,21 +161,16 @@ def attribute(
     )
     given, given_amount = opening_given
     opening = np.where(given, given_amount, -low)
-    inferred = ~given & (low < 0)
-    code = CODES[rule]
     balance, taint = opening.copy(), np.zeros(n_nodes, np.int64)
     received, passed = np.zeros(n_nodes, np.int64), np.zeros(n_nodes, np.int64)
     overdrawn = np.zeros(n_nodes, np.bool_)
-    n_slots = len(events.tx)
-    carried = np.zeros(n_slots, np.int64)
-    pc_lo, pc_hi = np.zeros(n_slots, np.int64), np.zeros(n_slots, np.int64)
+    carried, pc_lo, pc_hi = (np.empty(n_tx, np.int64) for _ in range(3))
     head, tail = np.full(n_nodes, -1, np.int64), np.full(n_nodes, -1, np.int64)
     meta = np.array([0, -1, 0, 0, 0, 0, 0], np.int64)
     with_lots = rule in (Rule.FIFO, Rule.LIFO)
-    touched = np.unique(np.concatenate([src[events.tx], dst[events.tx], placements.node]))
-    opened = touched[opening[touched] > 0] if with_lots else touched[:0]
+    opened = np.flatnonzero(opening > 0) if with_lots else np.empty(0, np.int64)
     store = np.empty((len(opened) + 2 * n_events + 16 if with_lots else 1, 3), np.int64)
-    _open_lots(store, meta, head, tail, opened, opening)
+    open_lots(store, meta, head, tail, opened, opening)
     pieces = np.empty((1024, 2), np.int64)
     exits = np.full((64, 4), -1, np.int64)
     for lo in range(0, n_events + 1, CHUNK):
@@ -464,14 +178,12 @@ def attribute(
             raise TraceCancelled(f"cancelled after replaying {lo} events")
         hi = min(lo + CHUNK, n_events)
         store, pieces, exits = replay(
-            code,
+            CODES[rule],
             lo,
             hi,
             events.key,
-            events.slot,
-            events.tx,
+            events.ev_tx,
             events.route,
-            events.seed,
             src,
             dst,
             amount,
@@ -498,17 +210,15 @@ def attribute(
     exits = exits[: meta[_EXITS]]
     held = np.where(taint > 0, np.maximum(balance, 0), 0) if rule is Rule.POISON else taint
     seeded = int(meta[_SEEDED])
-    if rule is not Rule.POISON:
-        out = int(held.sum()) + int(exits[:, 3].sum())
-        if out != seeded:
-            raise ConservationError(f"seeded {seeded} minor units but held+exited is {out}")
+    if rule is not Rule.POISON and int(held.sum()) + int(exits[:, 3].sum()) != seeded:
+        raise ConservationError(f"seeded {seeded} minor units but held + exited differ")
     return Attribution(
         received,
         passed,
         held,
         balance,
         opening,
-        inferred,
+        ~given & (low < 0),
         overdrawn,
         carried,
         exits,

@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from tracing.attribution import (
-    DELIVER,
-    EXIT_REASONS,
-    HIGH_DEGREE,
-    OVERDRAFT,
-    STOPPED,
-    Attribution,
-    Events,
-)
+from tracing.attribution import Attribution, Events
 from tracing.errors import ConservationError
 from tracing.graph import Reach
 from tracing.index import I64
 from tracing.ledger import Ledger
 from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
+from tracing.replay import EXIT_REASONS, HIGH_DEGREE, OVERDRAFT, STOPPED
 from tracing.result import Provenance, TraceResult
 from tracing.schema import (
     ACCOUNT,
     CURRENCY,
-    EXTERNAL_ID,
     FROM_ACCOUNT,
     SEQUENCE,
     TIME_DTYPE,
@@ -62,24 +55,57 @@ def _times(us: I64) -> pl.Series:
     return pl.Series(us, dtype=pl.Int64).cast(TIME_DTYPE)
 
 
-def _slot_of(events: Events | None, txs: I64) -> I64:
-    if events is None or len(events.tx) == 0:
-        return np.full(len(txs), -1, np.int64)
-    at = np.minimum(np.searchsorted(events.tx, txs), len(events.tx) - 1)
-    return np.where(events.tx[at] == txs, at, -1)
-
-
-def _traced(events: Events | None, att: Attribution | None, txs: I64) -> I64 | None:
-    """Taint carried by each transaction: delivered, exited, or (seed) its whole amount."""
+def _traced(events: Events | None, att: Attribution | None, ledger: Ledger, txs: I64) -> I64 | None:
+    """Taint carried by each trail transaction; a seed transaction carries its whole amount."""
     if events is None or att is None:
         return None
-    per_slot = np.where(events.route == DELIVER, att.carried, 0)
-    rows = att.exits[att.exits[:, 2] != OVERDRAFT]
-    np.add.at(per_slot, rows[:, 0], rows[:, 3])
-    slots = _slot_of(events, txs)
-    if len(per_slot) == 0:
-        return np.zeros(len(txs), np.int64)
-    return np.where(slots >= 0, per_slot[np.maximum(slots, 0)], 0)
+    replayed = ledger.time[txs] <= events.end
+    seeded = np.isin(txs, events.seed_tx)
+    # carried[] is valid exactly for the replayed withdrawals of trail transactions
+    value = np.where(replayed, att.carried[txs], 0) if len(txs) else np.zeros(0, np.int64)
+    return np.where(seeded, ledger.amount[txs], value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """Everything the frames are built from; frames are built only when asked for."""
+
+    ledger: Ledger
+    order: Order
+    params: TraceParams
+    seeds: Any
+    reach: Reach
+    sink_reason: I64
+    events: Events | None
+    att: Attribution | None
+
+    def frame(self, name: str) -> pl.DataFrame:
+        """Build the frame ``name``."""
+        money = Money(self.ledger)
+        nodes = np.flatnonzero(self.reach.hops >= 0)
+        if name in ("flows", "ranks"):
+            flows, ranks = _flows(self.ledger, self.order, self.reach, self.events, self.att, money)
+            return flows if name == "flows" else ranks
+        if name == "accounts":
+            return _accounts(
+                self.ledger,
+                self.params,
+                self.seeds,
+                self.reach,
+                self.sink_reason,
+                self.events,
+                self.att,
+                nodes,
+                money,
+            )
+        if name == "exits":
+            return _exits(self.ledger, self.events, self.att, money)
+        if name == "flags":
+            return _flags(self.ledger, self.sink_reason, self.att, nodes, money)
+        return pl.DataFrame(
+            {"node": self.seeds.nodes, "arrival": self.seeds.arrival, "tx": self.seeds.tx},
+            schema=dict.fromkeys(("node", "arrival", "tx"), pl.Int64),
+        )
 
 
 def build_result(
@@ -93,19 +119,10 @@ def build_result(
     att: Attribution | None,
     provenance: Provenance,
 ) -> TraceResult:
-    """Frames, summary and private explain data of one trace."""
-    money = Money(ledger)
-    nodes = np.flatnonzero(reach.hops >= 0)
-    flows, ranks = _flows(ledger, order, reach, events, att, money)
-    accounts = _accounts(ledger, params, seeds, reach, sink_reason, events, att, nodes, money)
-    exits = _exits(ledger, events, att, money)
-    flags = _flags(ledger, reach, sink_reason, att, nodes, money)
-    summary = _summary(ledger, params, reach, att, events, seeds, money, nodes)
-    seeds_frame = pl.DataFrame(
-        {"node": seeds.nodes, "arrival": seeds.arrival, "tx": seeds.tx},
-        schema={"node": pl.Int64, "arrival": pl.Int64, "tx": pl.Int64},
-    )
-    return TraceResult(accounts, flows, exits, flags, summary, provenance, ranks, seeds_frame)
+    """The result: summary now (it checks conservation per currency), frames on demand."""
+    summary = _summary(ledger, params, reach, att, events, seeds)
+    parts = _Parts(ledger, order, params, seeds, reach, sink_reason, events, att)
+    return TraceResult(summary, provenance, parts)
 
 
 def _flows(
@@ -120,10 +137,7 @@ def _flows(
     txs, hops = reach.trail_tx[by_pos], reach.trail_hop[by_pos]
     src, dst = ledger.src[txs], ledger.dst[txs]
     cur = ledger.node_currency[src]
-    traced = _traced(events, att, txs)
-    if traced is not None and events is not None:
-        seeded = np.isin(txs, events.tx[events.seed == 1])
-        traced = np.where(seeded, ledger.amount[txs], traced)
+    traced = _traced(events, att, ledger, txs)
     frame = pl.DataFrame(
         [
             ledger.external_ids.gather(txs),
@@ -136,7 +150,7 @@ def _flows(
             pl.Series("hop", hops, pl.Int64),
             money.series("traced", traced, cur)
             if traced is not None
-            else pl.Series("traced", [None] * len(txs), money.dtype),
+            else pl.repeat(None, len(txs), dtype=money.dtype, eager=True).alias("traced"),
         ]
     )
     ranks = pl.DataFrame(
@@ -149,9 +163,9 @@ def _flows(
             "wd_rank": order.wd_rank[txs],
             "dep_rank": order.dep_rank[txs],
         },
-        schema={
-            k: pl.Int64 for k in ("tx", "src", "dst", "hop", "strength", "wd_rank", "dep_rank")
-        },
+        schema=dict.fromkeys(
+            ("tx", "src", "dst", "hop", "strength", "wd_rank", "dep_rank"), pl.Int64
+        ),
     )
     return frame, ranks
 
@@ -176,8 +190,8 @@ def _accounts(
             old = seed_time[node]
             seed_time[node] = t if old < 0 else (min(old, t) if forward else max(old, t))
     when = np.where(arrival_tx >= 0, ledger.time[np.maximum(arrival_tx, 0)], seed_time[nodes])
-    is_seed = np.isin(nodes, seeds.nodes)
-    role = np.where(is_seed, "seed", np.vectorize(ROLES.get, otypes=[object])(sink_reason[nodes]))
+    reason = np.where(np.isin(nodes, seeds.nodes), -2, sink_reason[nodes])
+    role = pl.Series("role", reason).replace_strict({-2: "seed", **ROLES}, return_dtype=pl.String)
     columns = [
         ledger.account_keys.gather(ledger.node_account[nodes]).rename(ACCOUNT),
         pl.Series(CURRENCY, money.codes, pl.String).gather(cur),
@@ -185,12 +199,16 @@ def _accounts(
         _times(when).rename("reached_at").set(pl.Series(when < 0), None)
         if len(nodes)
         else _times(when).rename("reached_at"),
-        pl.Series("role", role.astype(str) if len(nodes) else [], pl.String),
+        role,
     ]
     names = ("received", "passed_on", "exited", "held", "opening_balance")
     if att is None or events is None:
-        columns += [pl.Series(n, [None] * len(nodes), money.dtype) for n in names]
-        columns.append(pl.Series("opening_inferred", [None] * len(nodes), pl.Boolean))
+        columns += [
+            pl.repeat(None, len(nodes), dtype=money.dtype, eager=True).alias(n) for n in names
+        ]
+        columns.append(
+            pl.repeat(None, len(nodes), dtype=pl.Boolean, eager=True).alias("opening_inferred")
+        )
     else:
         exited = np.zeros(ledger.n_nodes, np.int64)
         received = att.received.copy()
@@ -199,7 +217,7 @@ def _accounts(
         into_sink = ex[(ex[:, 2] == STOPPED) | (ex[:, 2] == HIGH_DEGREE)]
         if len(into_sink):
             # A stopped or high-degree account is where that taint was last seen.
-            np.add.at(received, ledger.dst[events.tx[into_sink[:, 0]]], into_sink[:, 3])
+            np.add.at(received, ledger.dst[into_sink[:, 0]], into_sink[:, 3])
         for name, values in zip(
             names, (received, att.passed, exited, att.held, att.opening), strict=True
         ):
@@ -216,11 +234,8 @@ def _exits(
     ledger: Ledger, events: Events | None, att: Attribution | None, money: Money
 ) -> pl.DataFrame:
     ex = att.exits if att is not None else np.empty((0, 4), np.int64)
-    if events is not None and len(ex):
-        # Slot -1: a seed placed on an overdrawn account repaid the bank; no transaction.
-        txs = np.where(ex[:, 0] >= 0, events.tx[np.maximum(ex[:, 0], 0)], -1)
-    else:
-        txs = np.empty(0, np.int64)
+    # Transaction -1: a seed placed on an overdrawn account repaid the bank.
+    txs = ex[:, 0]
     order = np.lexsort((ex[:, 3], ex[:, 2], ex[:, 1], txs))
     ex, txs = ex[order], txs[order]
     node, cur, known = ex[:, 1], ledger.node_currency[ex[:, 1]], np.maximum(txs, 0)
@@ -229,8 +244,9 @@ def _exits(
         [
             _nullable(ledger.external_ids.gather(known), txs < 0),
             ledger.account_keys.gather(ledger.node_account[node]).rename(FROM_ACCOUNT),
-            _nullable(ledger.account_keys.gather(ledger.node_account[np.maximum(to, 0)]),
-                      to < 0).rename(TO_ACCOUNT),
+            _nullable(
+                ledger.account_keys.gather(ledger.node_account[np.maximum(to, 0)]), to < 0
+            ).rename(TO_ACCOUNT),
             pl.Series(CURRENCY, money.codes, pl.String).gather(cur),
             _nullable(_times(ledger.time[known]), txs < 0).rename("value_time"),
             money.series("traced", ex[:, 3], cur),
@@ -241,7 +257,6 @@ def _exits(
 
 def _flags(
     ledger: Ledger,
-    reach: Reach,
     sink_reason: I64,
     att: Attribution | None,
     nodes: I64,
@@ -289,14 +304,12 @@ def _summary(
     att: Attribution | None,
     events: Events | None,
     seeds: Any,
-    money: Money,
-    nodes: I64,
 ) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "rule": str(params.rule),
         "direction": str(params.direction),
         "same_day_policy": str(params.same_day_policy),
-        "accounts_reached": len(nodes),
+        "accounts_reached": int((reach.hops >= 0).sum()),
         "transactions_followed": len(reach.trail_tx),
         "max_hop": int(reach.trail_hop.max(initial=0)),
         "measure": None if att is None else ("exposure" if params.rule is Rule.POISON else "value"),
@@ -306,29 +319,25 @@ def _summary(
     }
     if att is None or events is None:
         return summary
+    money = Money(ledger)
+    n_cur = len(money.codes)
     cur = ledger.node_currency
-    totals: dict[str, list[int]] = {}
-    seeded_tx = events.tx[events.seed == 1]
-    for node, amount in zip(seeds.placements.node, seeds.placements.amount, strict=True):
-        totals.setdefault(money.codes[cur[node]], [0, 0, 0])[0] += int(amount)
-    for tx in seeded_tx:
-        totals.setdefault(money.codes[cur[ledger.dst[tx]]], [0, 0, 0])[0] += int(ledger.amount[tx])
-    for node in nodes:
-        if att.held[node]:
-            totals.setdefault(money.codes[cur[node]], [0, 0, 0])[1] += int(att.held[node])
-    for node, amount in zip(att.exits[:, 1], att.exits[:, 3], strict=True):
-        totals.setdefault(money.codes[cur[node]], [0, 0, 0])[2] += int(amount)
-    conserved = all(s == h + e for s, h, e in totals.values())
+    seed_tx = events.seed_tx
+    totals = np.zeros((3, n_cur), np.int64)  # integer sums: exact to the unit
+    np.add.at(totals[0], cur[seeds.placements.node], seeds.placements.amount)
+    np.add.at(totals[0], ledger.tx_currency[seed_tx], ledger.amount[seed_tx])
+    np.add.at(totals[1], cur, att.held)
+    np.add.at(totals[2], cur[att.exits[:, 1]], att.exits[:, 3])
+    used = np.flatnonzero(totals.any(axis=0))
     if params.rule is not Rule.POISON:
-        if not conserved:
-            raise ConservationError(f"per-currency totals do not balance: {totals}")
+        if (totals[0] != totals[1] + totals[2]).any():
+            raise ConservationError(f"per-currency totals do not balance: {totals.tolist()}")
         summary["conserved"] = True
     summary["currencies"] = {
-        code: {
-            "seeded": money.text(s, code),
-            "held": money.text(h, code),
-            "exited": money.text(e, code),
+        money.codes[c]: {
+            key: money.text(int(totals[i, c]), money.codes[c])
+            for i, key in enumerate(("seeded", "held", "exited"))
         }
-        for code, (s, h, e) in sorted(totals.items())
+        for c in sorted(used, key=lambda c: money.codes[c])
     }
     return summary

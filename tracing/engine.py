@@ -8,21 +8,14 @@ from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
 
-from tracing.attribution import (
-    HIGH_DEGREE,
-    STOPPED,
-    Attribution,
-    Placements,
-    Universe,
-    attribute,
-    collect_events,
-)
+from tracing.attribution import Attribution, Placements, Universe, attribute, collect_events
 from tracing.errors import UnknownSeed
 from tracing.graph import INF, Adjacent, CancelCheck, Filters, ProgressCallback, Reach, search
 from tracing.index import I64
 from tracing.ledger import Ledger
 from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
+from tracing.replay import HIGH_DEGREE, STOPPED
 from tracing.result import ENGINE_VERSION, Provenance, TraceResult
 
 
@@ -52,7 +45,11 @@ def resolve_seeds(ledger: Ledger, order: Order, params: TraceParams) -> Seeds:
             f"{s.account} ({s.currency})" for s, n in zip(params.seeds, nodes, strict=True) if n < 0
         ]
         raise UnknownSeed(f"no such account in the ledger: {', '.join(bad)}")
-    pos = ledger.positions_of(params.seed_transactions)
+    pos = (
+        ledger.positions_of(params.seed_transactions)
+        if params.seed_transactions
+        else np.empty(0, np.int64)
+    )
     if (pos < 0).any():
         bad = [t for t, p in zip(params.seed_transactions, pos, strict=True) if p < 0]
         raise UnknownSeed(f"no such transaction in the ledger: {', '.join(bad)}")
@@ -149,7 +146,8 @@ def trace(
 
     Example
     -------
-    >>> result = trace(ledger, TraceParams(seed_transactions=("T1",), rule="fifo"))  # doctest: +SKIP
+    >>> params = TraceParams(seed_transactions=("T1",), rule="fifo")
+    >>> result = trace(ledger, params)  # doctest: +SKIP
     >>> result.summary["conserved"]  # doctest: +SKIP
     True
     """
@@ -161,11 +159,12 @@ def trace(
     filters = _filters(ledger, params)
     forward = params.direction is Direction.FORWARD
     adj = ledger.adj
-    cur = ledger.node_currency[ledger.src]
+    cur = ledger.tx_currency
+    far, arrive = order.aligned(ledger.src, ledger.dst, forward=forward)
     if forward:
-        side = Adjacent(adj.out_ptr, order.out_idx, order.out_rank, order.dep_rank, ledger.dst, 1)
+        side = Adjacent(adj.out_ptr, order.out_idx, order.out_rank, arrive, far, 1)
     else:
-        side = Adjacent(adj.in_ptr, order.in_idx, order.in_rank, order.wd_rank, ledger.src, -1)
+        side = Adjacent(adj.in_ptr, order.in_idx, order.in_rank, arrive, far, -1)
     reach: Reach = search(
         side,
         (seeds.nodes, seeds.arrival, seeds.tx),
@@ -184,7 +183,7 @@ def trace(
         universe = Universe(
             inside=reached & expandable,
             sink_reason=sink_reason,
-            trail=np.sort(reach.trail_tx),
+            trail=reach.trail_tx,
             seed_tx=np.sort(seeds.tx[seeds.tx >= 0]),
             replay_end=min(_us(params.as_of, INF), filters.t_hi),
             window=(filters.t_lo, filters.t_hi),

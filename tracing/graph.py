@@ -44,9 +44,9 @@ class Adjacent:
 
     ptr: I64
     idx: I64
-    rank: I64  # ascending within each node segment
-    arrive: I64  # per transaction: rank at the far end
-    other: I64  # per transaction: the far node
+    rank: I64  # per CSR position, ascending within each node segment
+    arrive: I64  # per CSR position: rank at the far end
+    other: I64  # per CSR position: the far node
     sign: int  # +1 forward; -1 backward (ranks negated)
 
 
@@ -69,14 +69,10 @@ class Filters:
     t_hi: int
     min_amount: I64  # per currency
 
-
-@nb.njit(cache=True)
-def _grow(buf: I64, n: int) -> I64:  # pragma: no cover - compiled
-    if n < buf.shape[0]:
-        return buf
-    out = np.empty(2 * buf.shape[0] + 16, np.int64)
-    out[: buf.shape[0]] = buf
-    return out
+    @property
+    def active(self) -> bool:
+        """Whether any transaction could be filtered out."""
+        return self.t_lo > -INF or self.t_hi < INF or bool((self.min_amount > 0).any())
 
 
 @nb.njit(cache=True)
@@ -85,12 +81,14 @@ def _segment(
 ) -> tuple[int, int]:  # pragma: no cover
     seg = rank[a:b]
     if sign > 0:
-        return a + np.searchsorted(seg, lo, "right"), a + np.searchsorted(seg, hi, "right")
-    return a + np.searchsorted(seg, -hi, "left"), a + np.searchsorted(seg, -lo, "left")
+        return int(a + np.searchsorted(seg, lo, "right")), int(
+            a + np.searchsorted(seg, hi, "right")
+        )
+    return int(a + np.searchsorted(seg, -hi, "left")), int(a + np.searchsorted(seg, -lo, "left"))
 
 
 @nb.njit(cache=True)
-def expand(  # noqa: PLR0913  # pragma: no cover - compiled
+def expand(  # pragma: no cover - compiled
     hop: int,
     fr_node: I64,
     fr_lo: I64,
@@ -101,6 +99,7 @@ def expand(  # noqa: PLR0913  # pragma: no cover - compiled
     arrive: I64,
     other: I64,
     sign: int,
+    filtering: bool,  # noqa: FBT001 - compiled kernels take positional arguments
     time: I64,
     amount: I64,
     currency: I64,
@@ -116,9 +115,13 @@ def expand(  # noqa: PLR0913  # pragma: no cover - compiled
     trail_tx: I64,
     trail_hop: I64,
     n_trail: int,
-) -> tuple[I64, I64, I64, I64, I64, int, int]:
-    """One hop: follow the transactions newly enabled at the frontier nodes."""
-    nxt = np.empty(16, np.int64)
+) -> tuple[I64, I64, I64, int, int]:
+    """One hop: follow the transactions newly enabled at the frontier nodes.
+
+    ``rank``, ``arrive`` and ``other`` are aligned with the CSR positions, so the inner loop
+    reads memory in order; only the optional filters look transactions up by id.
+    """
+    nxt = np.empty(arrival.shape[0], np.int64)  # untouched pages cost nothing
     n_next = 0
     reached = 0
     for f in range(fr_node.shape[0]):
@@ -126,29 +129,28 @@ def expand(  # noqa: PLR0913  # pragma: no cover - compiled
         k0, k1 = _segment(rank, ptr[u], ptr[u + 1], fr_lo[f], fr_hi[f], sign)
         for k in range(k0, k1):
             tx = idx[k]
-            if time[tx] < t_lo or time[tx] > t_hi or amount[tx] < min_amount[currency[tx]]:
+            if filtering and (
+                time[tx] < t_lo or time[tx] > t_hi or amount[tx] < min_amount[currency[tx]]
+            ):
                 continue
-            trail_tx = _grow(trail_tx, n_trail)
-            trail_hop = _grow(trail_hop, n_trail)
             trail_tx[n_trail] = tx
             trail_hop[n_trail] = hop
             n_trail += 1
-            v = other[tx]
+            v = other[k]
             if hops[v] < 0:
                 hops[v] = hop
                 reached += 1
-            value = sign * arrive[tx]
+            value = sign * arrive[k]
             if value < arrival[v]:
                 if mark[v] != hop and expandable[v]:
                     mark[v] = hop
                     prev[v] = arrival[v]
-                    nxt = _grow(nxt, n_next)
                     nxt[n_next] = v
                     n_next += 1
                 arrival[v] = value
                 arrival_tx[v] = tx
     nodes = nxt[:n_next].copy()
-    return nodes, arrival[nodes], prev[nodes], trail_tx, trail_hop, n_trail, reached
+    return nodes, arrival[nodes], prev[nodes], n_trail, reached
 
 
 def search(
@@ -177,16 +179,19 @@ def search(
         if value == arrival[node] and tx >= 0:
             arrival_tx[node] = tx
     fr_lo, fr_hi = arrival[frontier], np.full(len(frontier), INF, np.int64)
-    trail_tx = np.unique(seed_tx[seed_tx >= 0])
-    trail_hop = np.zeros(len(trail_tx), np.int64)
+    seed_trail = np.unique(seed_tx[seed_tx >= 0])
+    # Each transaction joins the trail at most once; np.empty pages untouched are free.
+    trail_tx = np.empty(len(time) + len(seed_trail), np.int64)
+    trail_hop = np.empty(len(time) + len(seed_trail), np.int64)
+    trail_tx[: len(seed_trail)], trail_hop[: len(seed_trail)] = seed_trail, 0
     mark, prev = np.full(n_nodes, -1, np.int64), np.zeros(n_nodes, np.int64)
-    n_trail, reached = len(trail_tx), len(frontier)
+    n_trail, reached = len(seed_trail), len(frontier)
     for hop in range(1, max_hops + 1):
         if len(frontier) == 0:
             break
         if cancelled is not None and cancelled():
             raise TraceCancelled(f"cancelled after {hop - 1} hops")
-        frontier, fr_lo, fr_hi, trail_tx, trail_hop, n_trail, more = expand(
+        frontier, fr_lo, fr_hi, n_trail, more = expand(
             hop,
             frontier,
             fr_lo,
@@ -197,6 +202,7 @@ def search(
             adj.arrive,
             adj.other,
             adj.sign,
+            filters.active,
             time,
             amount,
             currency,

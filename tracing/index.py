@@ -18,7 +18,13 @@ _SEEDS = (0x6D6F6E6579, 0x747261696C)
 
 @nb.njit(cache=True)
 def _insert(  # pragma: no cover - compiled
-    keys: U64, checks: U64, t_key: U64, t_check: U64, t_id: I64, n_ids: int, insert: bool
+    keys: U64,
+    checks: U64,
+    t_key: U64,
+    t_check: U64,
+    t_id: I64,
+    n_ids: int,
+    insert: bool,  # noqa: FBT001 - compiled kernels take positional arguments
 ) -> tuple[I64, int, bool]:
     mask = t_key.shape[0] - 1
     out = np.empty(keys.shape[0], np.int64)

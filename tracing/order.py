@@ -15,7 +15,7 @@ arrive with a deposit of rank ``r`` can leave with any withdrawal of rank ``> r`
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numba as nb
@@ -44,6 +44,17 @@ class Order:
     in_rank: I64
     time: I64
     day_start: I64  # first position of each transaction's day
+    _aligned: dict[bool, tuple[I64, I64]] = field(default_factory=dict, compare=False)
+
+    def aligned(self, src: I64, dst: I64, *, forward: bool) -> tuple[I64, I64]:
+        """Per CSR position: the far node and its arrival rank (computed once per side)."""
+        if forward not in self._aligned:
+            if forward:
+                far, arrive = dst[self.out_idx], self.dep_rank[self.out_idx]
+            else:
+                far, arrive = src[self.in_idx], self.wd_rank[self.in_idx]
+            self._aligned[forward] = (far, arrive)
+        return self._aligned[forward]
 
     @property
     def n_ranks(self) -> int:
@@ -60,8 +71,7 @@ class Order:
             return -1 if forward else self.n_ranks
         day = time_us // DAY_US
         if self.policy is SameDayPolicy.LEDGER:
-            side = "left" if forward else "right"
-            pos = int(np.searchsorted(self.time, time_us, side=side))
+            pos = int(np.searchsorted(self.time, time_us, side="left" if forward else "right"))
             return pos - 1 if forward else pos
         next_day = int(np.searchsorted(self.time, (day + 1) * DAY_US, side="left"))
         this_day = int(np.searchsorted(self.time, day * DAY_US, side="left"))
@@ -111,7 +121,7 @@ def _best_case(  # pragma: no cover - compiled
         scan = s
         for _ in range(s, e):
             if len(heap) > 0:
-                i = heapq.heappop(heap)
+                i = int(heapq.heappop(heap))
             else:
                 while done[scan]:
                     scan += 1

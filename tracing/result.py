@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -52,9 +53,20 @@ def _jsonable(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@dataclass(frozen=True, slots=True)
+class Parts(Protocol):
+    """Builds a result's frames on first use (see :mod:`tracing.build`)."""
+
+    def frame(self, name: str) -> pl.DataFrame:
+        """The frame ``name``: accounts, flows, exits, flags, or the private ranks/seeds."""
+        ...
+
+
+@dataclass(frozen=True)
 class TraceResult:
     """The outcome of :func:`tracing.trace`.
+
+    The frames are built from the engine's arrays on first access and then kept, so a
+    caller that needs only the summary or one frame pays only for that.
 
     Attributes
     ----------
@@ -78,19 +90,41 @@ class TraceResult:
 
     Example
     -------
-    >>> result.to_json() == result.to_json()  # doctest: +SKIP
-    True
+    >>> result.summary["conserved"], result.provenance.rule  # doctest: +SKIP
+    (True, 'libr')
     """
 
-    accounts: pl.DataFrame
-    flows: pl.DataFrame
-    exits: pl.DataFrame
-    flags: pl.DataFrame
     summary: dict[str, Any]
     provenance: Provenance
-    # Replay ranks of the flows, kept for explain(); not part of the serialised result.
-    _ranks: pl.DataFrame = field(repr=False, compare=False)
-    _seeds: pl.DataFrame = field(repr=False, compare=False)
+    _parts: Parts = field(repr=False, compare=False)
+
+    @cached_property
+    def accounts(self) -> pl.DataFrame:
+        """Reached accounts (see the class docstring)."""
+        return self._parts.frame("accounts")
+
+    @cached_property
+    def flows(self) -> pl.DataFrame:
+        """Followed transactions with hop and traced amount."""
+        return self._parts.frame("flows")
+
+    @cached_property
+    def exits(self) -> pl.DataFrame:
+        """Where taint left the traced universe, and why."""
+        return self._parts.frame("exits")
+
+    @cached_property
+    def flags(self) -> pl.DataFrame:
+        """Accounts flagged for review."""
+        return self._parts.frame("flags")
+
+    @cached_property
+    def _ranks(self) -> pl.DataFrame:
+        return self._parts.frame("ranks")
+
+    @cached_property
+    def _seeds(self) -> pl.DataFrame:
+        return self._parts.frame("seeds")
 
     def to_json(self) -> str:
         """Canonical JSON: equal inputs give byte-identical output.

@@ -6,7 +6,6 @@ time-respecting path) and the attribution rules are all re-derived independently
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -74,7 +73,7 @@ def ranks(txs: list[Tx], policy: str) -> tuple[dict[str, int], dict[str, int], i
     return wd, dep, n
 
 
-def seed_rank(txs: list[Tx], policy: str, time: int | None, forward: bool) -> int:
+def seed_rank(txs: list[Tx], policy: str, time: int | None, *, forward: bool) -> int:
     """Threshold rank of funds placed at ``time`` (see tracing.order.Order.seed_rank)."""
     wd, dep, n = ranks(txs, policy)
     if time is None:
@@ -249,12 +248,12 @@ def attribute(
             low[node] = min(low[node], run[node])
     opening = {n: given.get(n, -low[n]) for n in universe}
     accounts = {n: _Account(opening[n]) for n in universe}
-    out = Ref({}, {}, set(), opening={n: v for n, v in opening.items()})
+    out = Ref({}, {}, set(), opening=dict(opening))
     in_flight: dict = {}
     for _, _, kind, what in items:
         if kind == "P":
             node, amount = what
-            got, repaid = accounts[node].deposit(rule, [(amount, 1)])
+            _, repaid = accounts[node].deposit(rule, [(amount, 1)])
             out.seeded += amount
             if repaid:
                 out.exits.append(("", node, repaid, "overdraft_repaid"))

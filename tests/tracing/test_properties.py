@@ -152,8 +152,8 @@ def _reference(txs, params: TraceParams, opening):
         thr = ref.seed_rank(
             txs,
             policy,
-            None if when is None else _us(when) + (when.microsecond if when else 0),
-            forward,
+            None if when is None else _us(when) + when.microsecond,
+            forward=forward,
         )
         seeds.append(((s.account, s.currency), thr, None))
         placements.append(((s.account, s.currency), thr, int(s.amount.scaleb(2))))

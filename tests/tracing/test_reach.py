@@ -9,8 +9,14 @@ import pytest
 
 from tests.tracing.factories import at, column, ledger
 from tracing import (
-    AccountSeed, InvalidTraceParams, Progress, TraceCancelled, TraceParams, TraceTooLarge,
-    UnknownSeed, trace,
+    AccountSeed,
+    InvalidTraceParams,
+    Progress,
+    TraceCancelled,
+    TraceParams,
+    TraceTooLarge,
+    UnknownSeed,
+    trace,
 )
 
 CHAIN = (
@@ -25,7 +31,9 @@ CHAIN = (
 def test_reach_is_time_respecting() -> None:
     result = trace(ledger(*CHAIN), TraceParams(seed_transactions=("T1",)))
     assert column(result.accounts, "account", "hops") == {
-        "acct:B": 0, "acct:C": 1, "acct:D": 2,
+        "acct:B": 0,
+        "acct:C": 1,
+        "acct:D": 2,
     }
     assert result.flows["external_id"].to_list() == ["T1", "T2", "T3", "T4"]
     assert result.accounts.filter(result.accounts["account"] == "acct:C")["reached_at"][0] == at(1)
@@ -36,7 +44,10 @@ def test_reach_backward_follows_latest_departure() -> None:
     seed = AccountSeed(account="acct:D", currency="EUR", at=at(2, 13))
     result = trace(ledger(*CHAIN), TraceParams(seeds=(seed,), direction="backward"))
     assert column(result.accounts, "account", "hops") == {
-        "acct:D": 0, "acct:C": 1, "acct:B": 2, "acct:A": 3,
+        "acct:D": 0,
+        "acct:C": 1,
+        "acct:B": 2,
+        "acct:A": 3,
     }
     assert "T4" not in result.flows["external_id"].to_list()
 
@@ -82,8 +93,11 @@ def test_progress_is_reported_and_cancellation_stops() -> None:
         trace(ledger(*CHAIN), TraceParams(seed_transactions=("T1",)), cancelled=lambda: True)
     calls = iter([False, False, False, True])
     with pytest.raises(TraceCancelled, match="replaying"):
-        trace(ledger(*CHAIN), TraceParams(seed_transactions=("T1",), rule="libr", max_hops=3),
-              cancelled=lambda: next(calls))
+        trace(
+            ledger(*CHAIN),
+            TraceParams(seed_transactions=("T1",), rule="libr", max_hops=3),
+            cancelled=lambda: next(calls),
+        )
 
 
 @pytest.mark.parametrize(
@@ -91,12 +105,21 @@ def test_progress_is_reported_and_cancellation_stops() -> None:
     [
         ({}, "at least one seed"),
         ({"seed_transactions": ("T1",), "max_hops": 0}, "max_hops"),
-        ({"seed_transactions": ("T1",), "window_start": datetime(2025, 1, 1)}, "timezone-aware"),
+        (
+            {"seed_transactions": ("T1",), "window_start": datetime(2025, 1, 1)},  # noqa: DTZ001
+            "timezone-aware",
+        ),
         ({"seed_transactions": ("T1",), "window_start": at(2), "window_end": at(1)}, "after"),
         ({"seed_transactions": ("T1",), "rule": "fifo", "direction": "backward"}, "forward only"),
         ({"seeds": (AccountSeed(account="a", currency="EUR"),), "rule": "libr"}, "amount"),
-        ({"seeds": (AccountSeed(account="a", currency="EUR", at=at(0)),), "window_start": at(1)}, "outside"),
-        ({"seeds": (AccountSeed(account="a", currency="EUR", at=at(5)),), "window_end": at(1)}, "outside"),
+        (
+            {"seeds": (AccountSeed(account="a", currency="EUR", at=at(0)),), "window_start": at(1)},
+            "outside",
+        ),
+        (
+            {"seeds": (AccountSeed(account="a", currency="EUR", at=at(5)),), "window_end": at(1)},
+            "outside",
+        ),
         ({"seed_transactions": ("T1",), "min_amount": Decimal(-1)}, "min_amount"),
         ({"seed_transactions": ("T1",), "max_counterparties": 0}, "max_counterparties"),
     ],
@@ -110,13 +133,15 @@ def test_seed_amount_must_be_positive() -> None:
     with pytest.raises(InvalidTraceParams, match="positive"):
         AccountSeed(account="a", currency="EUR", amount=Decimal(0))
     with pytest.raises(InvalidTraceParams, match="timezone"):
-        AccountSeed(account="a", currency="EUR", at=datetime(2025, 1, 1))
+        AccountSeed(account="a", currency="EUR", at=datetime(2025, 1, 1))  # noqa: DTZ001
 
 
 def test_params_are_serialised_canonically() -> None:
     params = TraceParams(
         seeds=[AccountSeed(account="a", currency="EUR", amount=Decimal("1.50"), at=at(0))],
-        stop_at={"z", "y"}, min_amount=Decimal("2"), window_start=at(0),
+        stop_at={"z", "y"},
+        min_amount=Decimal("2"),
+        window_start=at(0),
     )
     data = params.to_dict()
     assert data["stop_at"] == ["y", "z"]

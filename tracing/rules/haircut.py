@@ -46,7 +46,7 @@ def withdraw(balance: I64, taint: I64, node: int, amount: int) -> int:  # pragma
         carried = q + 1 if 2 * r >= b and r > 0 else q
     balance[node] = b - amount
     taint[node] = t - carried
-    return carried
+    return int(carried)
 
 
 @nb.njit(cache=True)

@@ -21,7 +21,7 @@ def withdraw(balance: I64, taint: I64, node: int, amount: int) -> int:  # pragma
     carried = min(max(amount - own, 0), t)
     balance[node] = b - amount
     taint[node] = t - carried
-    return carried
+    return int(carried)
 
 
 @nb.njit(cache=True)

@@ -40,7 +40,7 @@ def _new(store: np.ndarray, meta: I64, amount: int, tainted: int) -> int:  # pra
         meta[NEXT_ROW] += 1
     store[row, AMT], store[row, TNT], store[row, NXT] = amount, tainted, -1
     meta[LIVE] += 1
-    return row
+    return int(row)
 
 
 @nb.njit(cache=True)
@@ -59,7 +59,7 @@ def put(  # pragma: no cover - compiled
     node: int,
     amount: int,
     tainted: int,
-    newest_first: bool,
+    newest_first: bool,  # noqa: FBT001 - compiled kernels take positional arguments
 ) -> None:
     """Add a pure lot to ``node``: at the tail (fifo) or the head (lifo), merging with a
     neighbour of the same kind so alternating runs stay short."""

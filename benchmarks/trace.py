@@ -1,0 +1,481 @@
+"""Tracing engine against its peers, on the same synthetic ledgers and the same seeds.
+
+Workloads (20 seed accounts each, forward, 6 hops, ledger order, funds from the start):
+
+* ``saturated``: random seeds, no cut-off: on a heavy-tailed ledger these reach much of it,
+  so the work is bound by the output;
+* ``local``: random seeds with a high-degree cut-off of 50 counterparties, as investigators
+  run them.
+
+Peers: a compiled CSR traversal (numba, the practical lower bound), a Polars hop-by-hop join,
+DuckDB hop-by-hop SQL and a recursive CTE with ``USING KEY``, networkx (the way an analyst
+would write it), and for attribution a plain-Python LIBR replay. Every peer's answer (reached
+accounts, fewest hops, earliest arrival) is checked against the engine's before timing.
+
+Usage::
+
+    python -m benchmarks.trace --sizes 100k,1m [--repeat 5]
+    python -m benchmarks.trace --sizes 10m --repeat 3 --no-networkx
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import multiprocessing
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import networkx as nx
+import numba as nb
+import numpy as np
+import polars as pl
+
+from benchmarks.synthetic import generate_ledger
+from tracing import AccountSeed, Ledger, Rule, TraceParams, trace
+
+HOPS, SEEDS, CUTOFF = 6, 20, 50
+INF = 2**62
+OUT = Path(__file__).parent / "out"
+SIZES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Median wall time of ``repeat`` calls (after one warm-up call) and the last answer."""
+    answer = fn()
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        answer = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), answer
+
+
+# -- numba CSR lower bound -----------------------------------------------------------------
+@nb.njit(cache=True)
+def _numba_reach(ptr, dst, pos, seeds, blocked, hops):  # pragma: no cover - compiled
+    n = ptr.shape[0] - 1
+    arrival = np.full(n, INF, np.int64)
+    hop = np.full(n, -1, np.int64)
+    mark = np.full(n, -1, np.int64)
+    frontier = np.unique(seeds)
+    for s in frontier:
+        arrival[s], hop[s] = -1, 0
+    for h in range(1, hops + 1):
+        nxt = np.empty(n, np.int64)
+        k = 0
+        snapshot = arrival[frontier].copy()
+        for f in range(frontier.shape[0]):
+            u = frontier[f]
+            lo = ptr[u] + np.searchsorted(pos[ptr[u] : ptr[u + 1]], snapshot[f], "right")
+            for j in range(lo, ptr[u + 1]):
+                v, p = dst[j], pos[j]
+                if hop[v] < 0:
+                    hop[v] = h
+                if p < arrival[v]:
+                    arrival[v] = p
+                    if mark[v] != h and not blocked[v]:
+                        mark[v] = h
+                        nxt[k] = v
+                        k += 1
+        frontier = nxt[:k].copy()
+    return arrival, hop
+
+
+class Csr:
+    """A bare out-adjacency for the numba peer: per node, (position, destination) by time."""
+
+    def __init__(self, src: np.ndarray, dst: np.ndarray, n: int) -> None:
+        order = np.argsort(src, kind="stable")
+        self.ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(src, minlength=n), out=self.ptr[1:])
+        self.pos, self.dst = order.astype(np.int64), dst[order].astype(np.int64)
+
+    def reach(self, seeds: np.ndarray, blocked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Earliest arrival position and fewest hops of every node."""
+        return _numba_reach(self.ptr, self.dst, self.pos, seeds, blocked, HOPS)
+
+
+# -- Polars and DuckDB hop-by-hop ------------------------------------------------------------
+def polars_reach(txs: pl.DataFrame, seeds: np.ndarray, blocked: np.ndarray) -> pl.DataFrame:
+    """Hop-by-hop joins: frontier x transactions, keep the improved arrivals."""
+    best = pl.DataFrame(
+        {"node": np.unique(seeds), "arr": -1, "hop": 0},
+        schema={"node": pl.Int64, "arr": pl.Int64, "hop": pl.Int64},
+    )
+    frontier = best.select("node", "arr")
+    stop = pl.Series("node", np.flatnonzero(blocked), pl.Int64)
+    for h in range(1, HOPS + 1):
+        step = (
+            txs.join(frontier, left_on="src", right_on="node")
+            .filter(pl.col("pos") > pl.col("arr"))
+            .group_by("dst")
+            .agg(pl.col("pos").min().alias("new"))
+        )
+        merged = best.join(step.rename({"dst": "node"}), on="node", how="full", coalesce=True)
+        improved = merged.filter(pl.col("arr").is_null() | (pl.col("new") < pl.col("arr")))
+        best = merged.select(
+            "node",
+            pl.min_horizontal("arr", "new").alias("arr"),
+            pl.col("hop").fill_null(h),
+        )
+        frontier = improved.filter(~pl.col("node").is_in(stop.implode())).select(
+            "node", pl.col("new").alias("arr")
+        )
+        if frontier.height == 0:
+            break
+    return best
+
+
+def duckdb_hops(con: Any, seeds: np.ndarray) -> dict[str, np.ndarray]:
+    """Hop-by-hop SQL over temporary tables."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE best AS SELECT unnest($1::BIGINT[]) AS node, "
+        "-1::BIGINT AS arr, 0 AS hop",
+        [np.unique(seeds).tolist()],
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE front AS SELECT node, arr FROM best")
+    for h in range(1, HOPS + 1):
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE step AS
+            SELECT t.dst AS node, min(t.pos) AS arr FROM front f JOIN tx t ON t.src = f.node
+            WHERE t.pos > f.arr GROUP BY t.dst""")
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE front AS
+            SELECT s.node, s.arr FROM step s LEFT JOIN best b USING (node)
+            WHERE (b.arr IS NULL OR s.arr < b.arr) AND s.node NOT IN (SELECT node FROM blocked)""")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE best AS
+            SELECT node, least(b.arr, s.arr) AS arr, coalesce(b.hop, {h}) AS hop
+            FROM best b FULL JOIN step s USING (node)""")
+        if con.execute("SELECT count(*) FROM front").fetchone()[0] == 0:
+            break
+    return con.execute("SELECT node, arr, hop FROM best").fetchnumpy()
+
+
+RECURSIVE = f"""
+WITH RECURSIVE r(node, arr, hop) USING KEY (node) AS (
+    SELECT unnest($1::BIGINT[]) AS node, -1::BIGINT AS arr, 0 AS hop
+    UNION
+    SELECT t.dst, min(t.pos), any_value(r.hop) + 1
+    FROM r JOIN tx t ON t.src = r.node AND t.pos > r.arr
+    LEFT JOIN recurring.r AS prev ON prev.node = t.dst
+    WHERE r.hop < {HOPS} AND (prev.arr IS NULL OR t.pos < prev.arr)
+      AND (r.hop = 0 OR r.node NOT IN (SELECT node FROM blocked))
+    GROUP BY t.dst
+)
+SELECT node, arr FROM r"""
+
+
+def duckdb_recursive(con: Any, seeds: np.ndarray) -> dict[str, np.ndarray]:
+    """One recursive CTE keyed by account (DuckDB's USING KEY keeps one row per account)."""
+    return con.execute(RECURSIVE, [np.unique(seeds).tolist()]).fetchnumpy()
+
+
+def as_answer(raw: Any) -> dict[int, Any]:
+    """A peer's native output as ``{node: (arrival, hops)}`` (or ``{node: arrival}``)."""
+    if isinstance(raw, tuple):  # numba: per-node arrays
+        arrival, hop = raw
+        return {int(v): (int(arrival[v]), int(hop[v])) for v in np.flatnonzero(hop >= 0)}
+    if isinstance(raw, pl.DataFrame):
+        return {n: (a, h) for n, a, h in raw.iter_rows()}
+    if isinstance(raw, dict) and "node" in raw and not isinstance(raw["node"], tuple):
+        columns = [np.asarray(raw[c]).tolist() for c in raw]
+        if len(columns) == 3:
+            return {n: (a, h) for n, a, h in zip(*columns, strict=True)}
+        return dict(zip(*columns, strict=True))
+    return raw
+
+
+# -- networkx, the way an analyst would write it ---------------------------------------------
+def networkx_reach(graph: Any, seeds: np.ndarray, blocked: set[int]) -> dict[int, tuple[int, int]]:
+    """Hop-by-hop over a MultiDiGraph whose edges carry the transaction position."""
+    best = {int(s): (-1, 0) for s in seeds}
+    frontier = dict.fromkeys(best, -1)
+    for h in range(1, HOPS + 1):
+        improved: dict[int, int] = {}
+        for u, arr in frontier.items():
+            for _, v, pos in graph.out_edges(u, data="pos"):
+                if pos <= arr:
+                    continue
+                old = best.get(v)
+                if old is None or pos < old[0]:
+                    best[v] = (pos, h if old is None else old[1])
+                    if v not in blocked and pos < improved.get(v, INF):
+                        improved[v] = pos
+        frontier = improved
+    return best
+
+
+# -- plain-Python LIBR replay ----------------------------------------------------------------
+def python_libr(
+    ledger: Ledger, universe: set[int], trail: set[int], placements: dict[int, int]
+) -> int:
+    """Replay every event of ``universe`` in ledger order with dicts; return taint held."""
+    src, dst, amount = ledger.src.tolist(), ledger.dst.tolist(), ledger.amount.tolist()
+    balance = {n: placements.get(n, 0) for n in universe}
+    low = dict.fromkeys(universe, 0)
+    for i in range(len(src)):  # inferred openings: lowest running balance
+        if src[i] in universe:
+            balance[src[i]] -= amount[i]
+            low[src[i]] = min(low[src[i]], balance[src[i]])
+        if dst[i] in universe:
+            balance[dst[i]] += amount[i]
+    bal = {n: -low[n] + placements.get(n, 0) for n in universe}  # inferred opening + seed
+    taint = {n: placements.get(n, 0) for n in universe}
+    for i in range(len(src)):
+        u, v, w = src[i], dst[i], amount[i]
+        carried = 0
+        if u in universe:
+            carried = min(max(w - max(bal[u] - taint[u], 0), 0), taint[u])
+            bal[u] -= w
+            taint[u] -= carried
+        if v in universe:
+            bal[v] += w
+            if i in trail:
+                taint[v] += carried
+    return sum(taint.values())
+
+
+# -- the run -----------------------------------------------------------------------------------
+def _build_in_child(path: str, queue: Any) -> None:
+    frame = pl.read_parquet(path)
+    start = time.perf_counter()
+    Ledger.from_frame(frame)
+    seconds = time.perf_counter() - start
+    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20))
+
+
+def build_in_child(frame: pl.DataFrame, name: str) -> tuple[float, float]:
+    """Ledger build time and peak resident GiB (read + build) in a fresh process."""
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"ledger-{name}.parquet"
+    frame.write_parquet(path)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_build_in_child, args=(str(path), queue))
+    child.start()
+    result = queue.get()
+    child.join()
+    path.unlink()
+    return result
+
+
+def check(name: str, got: dict[int, Any], want: dict[int, tuple[int, int]], *, hops: bool) -> None:
+    """Fail loudly when a peer's answer differs from the engine's."""
+    same = got == want if hops else got == {n: a for n, (a, _) in want.items()}
+    if not same:
+        raise SystemExit(f"{name} disagrees with the engine: {len(got)} vs {len(want)} accounts")
+
+
+def engine_answer(ledger: Ledger, result: Any) -> dict[int, tuple[int, int]]:
+    """``{node: (earliest arrival position, fewest hops)}`` from the engine's result."""
+    acc = result.accounts
+    nodes = ledger.account_ids(acc["account"].to_list())
+    pos = ledger.positions_of(result.flows["external_id"].to_list())
+    first: dict[int, int] = {}
+    for p, d in zip(pos.tolist(), ledger.dst[pos].tolist(), strict=True):
+        first[d] = min(p, first.get(d, INF))
+    seeds = acc["role"] == "seed"
+    return {
+        int(n): (-1 if s else first[int(n)], int(h))
+        for n, s, h in zip(nodes, seeds.to_list(), acc["hops"].to_list(), strict=True)
+    }
+
+
+def run_size(label: str, n: int, args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    print(f"\n== {label}: {n:,} transactions ==", flush=True)
+    frame = generate_ledger(n)
+    build_s, build_gib = build_in_child(frame, label)
+    print(f"ledger build (fresh process): {build_s:.2f} s, peak RSS {build_gib:.2f} GiB")
+    rows.append(
+        {
+            "size": label,
+            "workload": "build",
+            "system": "engine Ledger.from_frame",
+            "median_s": build_s,
+            "note": f"peak RSS {build_gib:.2f} GiB incl. parquet read",
+            "group": "build",
+        }
+    )
+    ledger = Ledger.from_frame(frame)
+    del frame
+    assert len(ledger.currencies) == 1  # nodes are then accounts: peers need no currency
+    rng = np.random.default_rng(7)
+    active = np.flatnonzero(np.diff(ledger.adj.out_ptr) > 0)
+    seeds = np.sort(rng.choice(active, SEEDS, replace=False))
+    keys = ledger.account_keys.gather(ledger.node_account[seeds]).to_list()
+    csr = Csr(ledger.src, ledger.dst, ledger.n_nodes)
+    txs = pl.DataFrame(
+        {"pos": np.arange(ledger.n_transactions), "src": ledger.src, "dst": ledger.dst}
+    )
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    OUT.mkdir(exist_ok=True)
+    txs.write_parquet(OUT / "tx.parquet")  # DuckDB reads Parquet natively (no pyarrow here)
+    con.execute(f"CREATE TABLE tx AS SELECT * FROM read_parquet('{OUT / 'tx.parquet'}')")
+    (OUT / "tx.parquet").unlink()
+    graph = None
+    if not args.no_networkx and n <= 1_000_000:
+        graph = nx.MultiDiGraph()
+        graph.add_edges_from(
+            zip(
+                ledger.src.tolist(),
+                ledger.dst.tolist(),
+                ({"pos": p} for p in range(ledger.n_transactions)),
+                strict=True,
+            )
+        )
+    for workload, cutoff in (("saturated", None), ("local", CUTOFF)):
+        blocked = ledger.degree > cutoff if cutoff else np.zeros(ledger.n_nodes, np.bool_)
+        blocked[seeds] = False
+        con.execute(
+            "CREATE OR REPLACE TABLE blocked AS SELECT unnest($1::BIGINT[]) AS node",
+            [np.flatnonzero(blocked).tolist()],
+        )
+        params = TraceParams(
+            seeds=tuple(AccountSeed(account=k, currency="EUR") for k in keys),
+            max_hops=HOPS,
+            max_counterparties=cutoff,
+        )
+        t_engine, result = timed(lambda p=params: trace(ledger, p), args.repeat)
+        t_frames, _ = timed(lambda p=params: trace(ledger, p).accounts, args.repeat)
+        want = engine_answer(ledger, result)
+        print(
+            f"[{workload}] engine reached {len(want):,} accounts, {result.flows.height:,} transfers"
+        )
+        peers: list[tuple[str, Callable[[], Any], bool]] = [
+            ("numba CSR (lower bound)", lambda b=blocked: csr.reach(seeds, b), True),
+            ("Polars hop-by-hop join", lambda b=blocked: polars_reach(txs, seeds, b), True),
+            ("DuckDB hop-by-hop", lambda: duckdb_hops(con, seeds), True),
+            ("DuckDB recursive CTE USING KEY", lambda: duckdb_recursive(con, seeds), False),
+        ]
+        if graph is not None:
+            blocked_set = set(np.flatnonzero(blocked).tolist())
+            peers.append(
+                ("networkx", lambda g=graph, b=blocked_set: networkx_reach(g, seeds, b), True)
+            )
+        rows.append(
+            {
+                "size": label,
+                "workload": workload,
+                "system": "engine trace()",
+                "median_s": t_engine,
+                "note": f"{len(want):,} accounts",
+                "group": "reach",
+            }
+        )
+        rows.append(
+            {
+                "size": label,
+                "workload": workload,
+                "system": "engine trace().accounts",
+                "median_s": t_frames,
+                "note": "incl. building the accounts frame",
+                "group": "reach",
+            }
+        )
+        for name, fn, with_hops in peers:
+            t_peer, raw = timed(fn, 1 if name == "networkx" else args.repeat)
+            check(name, as_answer(raw), want, hops=with_hops)
+            rows.append(
+                {
+                    "size": label,
+                    "workload": workload,
+                    "system": name,
+                    "median_s": t_peer,
+                    "note": "agrees",
+                    "group": "reach",
+                }
+            )
+        _attribution(label, workload, ledger, keys, cutoff, params, result, args, rows)
+    con.close()
+
+
+def _attribution(label, workload, ledger, keys, cutoff, params, result, args, rows) -> None:
+    seeds = tuple(AccountSeed(account=k, currency="EUR", amount=Decimal("1000.00")) for k in keys)
+    libr = TraceParams(seeds=seeds, rule=Rule.LIBR, max_hops=HOPS, max_counterparties=cutoff)
+    t_libr, out = timed(lambda: trace(ledger, libr), args.repeat)
+    events = out.summary["events_replayed"]
+    acc = result.accounts
+    universe = set(
+        ledger.account_ids(
+            acc.filter(pl.col("role") != "high_degree")["account"].to_list()
+        ).tolist()
+    )
+    trail = set(ledger.positions_of(result.flows["external_id"].to_list()).tolist())
+    placements = {int(n): 100_000 for n in ledger.account_ids(list(keys))}
+    t_py, held = timed(lambda: python_libr(ledger, universe, trail, placements), 1)
+    exited = sum(int(Decimal(v) * 100) for v in out.exits["traced"].to_list())
+    engine_held = sum(int(Decimal(v) * 100) for v in out.accounts["held"].to_list())
+    if held != engine_held or engine_held + exited != 100_000 * len(keys):
+        raise SystemExit(f"plain-Python LIBR replay disagrees: {held} vs {engine_held}")
+    rate = events / t_libr
+    rows.append(
+        {
+            "size": label,
+            "workload": workload,
+            "system": "engine trace(rule=libr)",
+            "median_s": t_libr,
+            "note": f"{events:,} events, {rate / 1e6:.1f} M events/s",
+            "group": "attribution",
+        }
+    )
+    rows.append(
+        {
+            "size": label,
+            "workload": workload,
+            "system": "plain-Python LIBR replay",
+            "median_s": t_py,
+            "note": "agrees (held taint)",
+            "group": "attribution",
+        }
+    )
+
+
+def report(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table; each system's time is also given as a multiple of the engine's."""
+    lines = [
+        "| size | workload | system | median | vs engine | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    engine = {
+        (r["size"], r["workload"], r["group"]): r["median_s"]
+        for r in rows
+        if r["system"] in ("engine trace()", "engine trace(rule=libr)", "engine Ledger.from_frame")
+    }
+    for r in rows:
+        ref = engine.get((r["size"], r["workload"], r["group"]))
+        ratio = f"{r['median_s'] / ref:.1f}" if ref and r["group"] != "build" else ""
+        lines.append(
+            f"| {r['size']} | {r['workload']} | {r['system']} | {r['median_s'] * 1000:,.1f} ms "
+            f"| {ratio} | {r['note']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100k,1m")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-networkx", action="store_true")
+    args = parser.parse_args(argv)
+    rows: list[dict[str, Any]] = []
+    for label in args.sizes.split(","):
+        run_size(label, SIZES[label], args, rows)
+    print()
+    print(report(rows))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

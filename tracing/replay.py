@@ -1,0 +1,401 @@
+"""The compiled replay: every event of the traced universe, in replay order, under one rule.
+
+Per-transaction arrays (``route``, ``carried`` and the piece ranges) are indexed by the
+transaction's position and only ever written for transactions the replay touches, so they
+are allocated with ``np.empty`` and cost nothing for the rest of the ledger.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from tracing.index import I64
+from tracing.params import Rule
+from tracing.rules import CODES, haircut, libr, lots, poison
+
+# Routes of a transaction touched by the replay (also the exit reasons).
+DELIVER, HOP_LIMIT, BELOW_MIN, STOPPED, HIGH_DEGREE, OUTSIDE_WINDOW, INTO_SEED, OVERDRAFT = range(8)
+CLEAN = 8  # the paying account is outside the universe: a clean deposit
+EXIT_REASONS = (
+    "delivered",
+    "hop_limit",
+    "below_min_amount",
+    "stopped_account",
+    "high_degree_account",
+    "outside_window",
+    "seed_transaction",
+    "overdraft_repaid",
+)
+POISON, HAIRCUT, FIFO, LIFO, LIBR = (
+    CODES[r] for r in (Rule.POISON, Rule.HAIRCUT, Rule.FIFO, Rule.LIFO, Rule.LIBR)
+)
+# meta slots (lots.py uses 0..2)
+PIECES, EXITS, PLACED, SEEDED = 3, 4, 5, 6
+
+
+@nb.njit(cache=True)
+def collect(  # pragma: no cover - compiled
+    ev_tx: I64,
+    wd_rank: I64,
+    dep_rank: I64,
+    inside: np.ndarray,
+    src: I64,
+    dst: I64,
+    time: I64,
+    end: int,
+    ptr_out: I64,
+    idx_out: I64,
+    ptr_in: I64,
+    idx_in: I64,
+    nodes: I64,
+    scan: bool,  # noqa: FBT001 - compiled kernels take positional arguments
+) -> I64:
+    """Sorted event keys ``2 * rank`` (withdrawal) / ``2 * rank + 1`` (deposit) of ``nodes``.
+
+    With ``scan`` the ranks are walked in order (no sort; best when the universe is a large
+    part of the ledger); otherwise the universe's CSR segments are gathered and sorted.
+    """
+    if scan:
+        keys = np.empty(2 * ev_tx.shape[0], np.int64)
+        m = 0
+        for r in range(ev_tx.shape[0]):
+            t = ev_tx[r]
+            if time[t] > end:
+                continue
+            if wd_rank[t] == r and inside[src[t]]:
+                keys[m] = 2 * r
+                m += 1
+            if dep_rank[t] == r and inside[dst[t]]:
+                keys[m] = 2 * r + 1
+                m += 1
+        return keys[:m].copy()
+    total = 0
+    for v in nodes:
+        total += ptr_out[v + 1] - ptr_out[v] + ptr_in[v + 1] - ptr_in[v]
+    keys = np.empty(total, np.int64)
+    m = 0
+    for v in nodes:
+        for k in range(ptr_out[v], ptr_out[v + 1]):
+            if time[idx_out[k]] <= end:
+                keys[m] = 2 * wd_rank[idx_out[k]]
+                m += 1
+        for k in range(ptr_in[v], ptr_in[v + 1]):
+            if time[idx_in[k]] <= end:
+                keys[m] = 2 * dep_rank[idx_in[k]] + 1
+                m += 1
+    return np.sort(keys[:m])
+
+
+@nb.njit(cache=True)
+def routes(  # pragma: no cover - compiled
+    keys: I64,
+    ev_tx: I64,
+    src: I64,
+    dst: I64,
+    amount: I64,
+    time: I64,
+    currency: I64,
+    inside: np.ndarray,
+    on_trail: np.ndarray,
+    sink_reason: I64,
+    min_amount: I64,
+    t_lo: int,
+    t_hi: int,
+    route: I64,
+) -> None:
+    """Where the taint of each touched transaction goes (written into ``route``)."""
+    for e in range(keys.shape[0]):
+        t = ev_tx[keys[e] >> 1]
+        if not inside[src[t]]:
+            route[t] = CLEAN
+        elif on_trail[t]:
+            route[t] = DELIVER if inside[dst[t]] else sink_reason[dst[t]]
+        elif amount[t] < min_amount[currency[t]]:
+            route[t] = BELOW_MIN
+        elif time[t] < t_lo or time[t] > t_hi:
+            route[t] = OUTSIDE_WINDOW
+        else:
+            route[t] = HOP_LIMIT
+
+
+@nb.njit(cache=True)
+def lowest_balance(  # pragma: no cover - compiled
+    keys: I64,
+    ev_tx: I64,
+    src: I64,
+    dst: I64,
+    amount: I64,
+    pl_key: I64,
+    pl_node: I64,
+    pl_amount: I64,
+    n_nodes: int,
+) -> I64:
+    """Lowest running balance of each node from zero over its replayed events."""
+    bal = np.zeros(n_nodes, np.int64)
+    low = np.zeros(n_nodes, np.int64)
+    p = 0
+    for e in range(keys.shape[0]):
+        while p < pl_key.shape[0] and pl_key[p] < keys[e]:
+            bal[pl_node[p]] += pl_amount[p]
+            p += 1
+        t = ev_tx[keys[e] >> 1]
+        if keys[e] & 1:
+            bal[dst[t]] += amount[t]
+        else:
+            v = src[t]
+            bal[v] -= amount[t]
+            low[v] = min(low[v], bal[v])
+    return low
+
+
+@nb.njit(cache=True)
+def open_lots(  # pragma: no cover - compiled
+    store: np.ndarray, meta: I64, head: I64, tail: I64, nodes: I64, opening: I64
+) -> None:
+    """Each account's opening balance is its oldest lot, and clean."""
+    for v in nodes:
+        lots.put(store, meta, head, tail, v, opening[v], 0, False)
+
+
+@nb.njit(cache=True)
+def _withdraw(  # pragma: no cover - compiled
+    rule: int,
+    balance: I64,
+    taint: I64,
+    store: np.ndarray,
+    meta: I64,
+    head: I64,
+    tail: I64,
+    node: int,
+    amount: int,
+    pieces: np.ndarray,
+    at: int,
+) -> tuple[int, int]:
+    if rule == POISON:
+        return poison.withdraw(balance, taint, node, amount), at
+    if rule == HAIRCUT:
+        return haircut.withdraw(balance, taint, node, amount), at
+    if rule == LIBR:
+        return libr.withdraw(balance, taint, node, amount), at
+    carried, end = lots.take(store, meta, head, tail, node, amount, pieces, at)
+    balance[node] -= amount
+    taint[node] -= carried
+    return carried, end
+
+
+@nb.njit(cache=True)
+def _deposit(  # pragma: no cover - compiled
+    rule: int,
+    balance: I64,
+    taint: I64,
+    store: np.ndarray,
+    meta: I64,
+    head: I64,
+    tail: I64,
+    node: int,
+    pieces: np.ndarray,
+    lo: int,
+    hi: int,
+) -> int:
+    """Credit the pieces ``pieces[lo:hi]``; returns the taint credited."""
+    tainted = 0
+    amount = 0
+    for k in range(lo, hi):
+        amount += pieces[k, 0]
+        tainted += pieces[k, 0] * pieces[k, 1]
+        if rule in (FIFO, LIFO):
+            lots.put(store, meta, head, tail, node, pieces[k, 0], pieces[k, 1], rule == LIFO)
+    if rule == POISON:
+        poison.deposit(balance, taint, node, amount, tainted)
+    elif rule == HAIRCUT:
+        haircut.deposit(balance, taint, node, amount, tainted)
+    elif rule == LIBR:
+        libr.deposit(balance, taint, node, amount, tainted)
+    else:
+        balance[node] += amount
+        taint[node] += tainted
+    return tainted
+
+
+@nb.njit(cache=True)
+def _exit(
+    exits: np.ndarray, meta: I64, slot: int, node: int, reason: int, amount: int
+) -> np.ndarray:  # pragma: no cover
+    if meta[EXITS] >= exits.shape[0]:
+        bigger = np.full((2 * exits.shape[0] + 16, 4), -1, np.int64)
+        bigger[: exits.shape[0]] = exits
+        exits = bigger
+    row = meta[EXITS]
+    exits[row, 0], exits[row, 1], exits[row, 2], exits[row, 3] = slot, node, reason, amount
+    meta[EXITS] += 1
+    return exits
+
+
+@nb.njit(cache=True)
+def _credit(  # pragma: no cover - compiled
+    rule: int,
+    balance: I64,
+    taint: I64,
+    store: np.ndarray,
+    meta: I64,
+    head: I64,
+    tail: I64,
+    node: int,
+    pieces: np.ndarray,
+    lo: int,
+    hi: int,
+    scratch: np.ndarray,
+    exits: np.ndarray,
+    tx: int,
+) -> tuple[int, np.ndarray]:
+    """A deposit; into an overdrawn account its first part repays the bank (an exit)."""
+    debt = -balance[node] if balance[node] < 0 else 0
+    balance[node] += debt
+    tainted = _deposit(rule, balance, taint, store, meta, head, tail, node, pieces, lo, hi)
+    if debt > 0:
+        amount = 0
+        for k in range(lo, hi):
+            amount += pieces[k, 0]
+        repay = min(debt, amount)
+        carried, _ = _withdraw(
+            rule, balance, taint, store, meta, head, tail, node, repay, scratch, 0
+        )
+        balance[node] -= debt - repay
+        if carried > 0:
+            exits = _exit(exits, meta, tx, node, OVERDRAFT, carried)
+    return tainted, exits
+
+
+@nb.njit(cache=True)
+def _grow_pieces(pieces: np.ndarray, need: int) -> np.ndarray:  # pragma: no cover - compiled
+    if need <= pieces.shape[0]:
+        return pieces
+    bigger = np.empty((2 * need, 2), np.int64)
+    bigger[: pieces.shape[0]] = pieces
+    return bigger
+
+
+@nb.njit(cache=True)
+def replay(  # pragma: no cover - compiled
+    rule: int,
+    lo: int,
+    hi: int,
+    keys: I64,
+    ev_tx: I64,
+    route: I64,
+    src: I64,
+    dst: I64,
+    amount: I64,
+    pl_key: I64,
+    pl_node: I64,
+    pl_amount: I64,
+    balance: I64,
+    taint: I64,
+    received: I64,
+    passed: I64,
+    overdrawn: np.ndarray,
+    carried: I64,
+    pc_lo: I64,
+    pc_hi: I64,
+    store: np.ndarray,
+    meta: I64,
+    head: I64,
+    tail: I64,
+    pieces: np.ndarray,
+    exits: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Replay events ``lo..hi`` and the placements before them; state persists in arrays."""
+    tmp = np.zeros((2, 2), np.int64)
+    with_lots = rule in (FIFO, LIFO)
+    for e in range(lo, hi + 1):
+        last = e == keys.shape[0]
+        while meta[PLACED] < pl_key.shape[0] and (last or pl_key[meta[PLACED]] < keys[e]):
+            p = meta[PLACED]
+            pieces = _grow_pieces(pieces, meta[PIECES] + meta[lots.LIVE] + 4)
+            store = lots.ensure(store, meta, 2)
+            tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = pl_amount[p], 1, 0, 0
+            got, exits = _credit(
+                rule,
+                balance,
+                taint,
+                store,
+                meta,
+                head,
+                tail,
+                pl_node[p],
+                tmp,
+                0,
+                1,
+                pieces[meta[PIECES] :],
+                exits,
+                -1,
+            )
+            received[pl_node[p]] += got
+            meta[SEEDED] += pl_amount[p]
+            meta[PLACED] += 1
+        if e == hi:
+            break
+        t = ev_tx[keys[e] >> 1]
+        if keys[e] & 1 == 0:
+            u = src[t]
+            at = meta[PIECES]
+            if with_lots:
+                pieces = _grow_pieces(pieces, at + meta[lots.LIVE] + 4)
+                c, end = _withdraw(
+                    rule, balance, taint, store, meta, head, tail, u, amount[t], pieces, at
+                )
+            else:
+                c, end = _withdraw(
+                    rule, balance, taint, store, meta, head, tail, u, amount[t], tmp, 0
+                )
+            passed[u] += c
+            if balance[u] < 0:
+                overdrawn[u] = True
+            carried[t] = c
+            if route[t] == DELIVER:
+                if with_lots:
+                    pc_lo[t], pc_hi[t] = at, end
+                    meta[PIECES] = end
+            elif c > 0:
+                exits = _exit(exits, meta, t, u, route[t], c)
+            continue
+        v = dst[t]
+        hot = amount[t] if route[t] == INTO_SEED else (carried[t] if route[t] == DELIVER else 0)
+        if route[t] == INTO_SEED:
+            meta[SEEDED] += amount[t]
+        if not with_lots and balance[v] >= 0:
+            # the common case, without lots or overdraft: two additions
+            balance[v] += amount[t]
+            received[v] += hot
+            if rule == POISON:
+                if hot > 0:
+                    taint[v] = 1
+            else:
+                taint[v] += hot
+            continue
+        if route[t] == DELIVER and with_lots:
+            src_pieces, plo, phi = pieces, pc_lo[t], pc_hi[t]
+        else:
+            tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, amount[t] - hot, 0
+            src_pieces, plo, phi = tmp, 0, 2
+        store = lots.ensure(store, meta, phi - plo + 2)
+        pieces = _grow_pieces(pieces, meta[PIECES] + meta[lots.LIVE] + 4)
+        got, exits = _credit(
+            rule,
+            balance,
+            taint,
+            store,
+            meta,
+            head,
+            tail,
+            v,
+            src_pieces,
+            plo,
+            phi,
+            pieces[meta[PIECES] :],
+            exits,
+            t,
+        )
+        received[v] += got
+    return store, pieces, exits
