@@ -59,3 +59,16 @@ class AssetRepository:
             stmt = stmt.where(tuple_(Asset.expires_at, Asset.id) > after)
         stmt = stmt.order_by(Asset.expires_at, Asset.id).limit(limit + 1)
         return list(self.session.scalars(stmt))
+
+    def holdings(self, case_ids: Collection[int] | None) -> list[tuple[int, str, int]]:
+        """(case id, `party` or `account`, id) for every asset owner and bank-balance account."""
+        owners = select(Asset.case_id, AssetOwner.party_id).join(
+            AssetOwner, AssetOwner.asset_id == Asset.id
+        )
+        accounts = select(Asset.case_id, Asset.account_id).where(Asset.account_id.is_not(None))
+        if case_ids is not None:
+            owners = owners.where(Asset.case_id.in_(case_ids))
+            accounts = accounts.where(Asset.case_id.in_(case_ids))
+        rows = [(c, "party", p) for c, p in self.session.execute(owners)]
+        rows += [(c, "account", a) for c, a in self.session.execute(accounts) if a is not None]
+        return rows

@@ -203,6 +203,11 @@ def expiring_assets(
     )
 
 
+def holdings_in_cases(session: Session, case_ids: list[int] | None) -> list[tuple[int, str, int]]:
+    """Who owns, and which accounts hold, the assets of the given cases (None: of every case)."""
+    return AssetRepository(session).holdings(case_ids)
+
+
 def describe_asset(session: Session, asset: Asset) -> dict[str, Any]:
     account_key = None
     if asset.account_id is not None:

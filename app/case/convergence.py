@@ -6,10 +6,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.account import service as account_service
+from app.asset import service as asset_service
 from app.case import service as case_service
 from app.pagination import decode_cursor, encode_cursor
 from app.party import service as party_service
 from app.principal import Principal
+
+HOLDING_ROLES = {"party": "asset_owner", "account": "asset_account"}
 
 
 def page_convergence(
@@ -21,6 +24,9 @@ def page_convergence(
     for s in case_service.subjects_of(session, visible):
         entity = ("party", s.party_id) if s.party_id is not None else ("account", s.account_id)
         roles[entity][s.case_id].add(s.role)  # type: ignore[index]
+    # Owning an asset of a case, or holding its balance, ties a party or account to it too.
+    for case_id, kind, entity_id in asset_service.holdings_in_cases(session, visible):
+        roles[(kind, entity_id)][case_id].add(HOLDING_ROLES[kind])
     shared = sorted(
         ((entity, by_case) for entity, by_case in roles.items() if len(by_case) >= 2),
         key=lambda item: (-len(item[1]), item[0]),

@@ -154,8 +154,9 @@ def list_convergence(
 ) -> Page[ConvergenceRead]:
     """List parties and accounts attached to two or more of the caller's cases.
 
-    Each comes with those cases, their predicate offences and the roles it plays in them: the
-    links between seemingly unrelated crimes. Most-connected first.
+    Each comes with those cases, their predicate offences and the roles it plays in them (as a
+    subject, an asset owner, or the account of a bank balance): the links between seemingly
+    unrelated crimes. Most-connected first.
     """
     items, next_cursor = convergence.page_convergence(
         session, actor=actor, limit=page.limit, cursor=page.cursor

@@ -288,7 +288,10 @@ class ConvergenceCase(BaseModel):
     kind: CaseKind
     title: str
     predicate_offences: list[PredicateOffence]
-    roles: list[SubjectRole]
+    roles: list[str] = Field(
+        description="Subject roles (suspect, mule ...), and asset_owner / asset_account where "
+        "it owns an asset of the case or is the account of a bank balance in it."
+    )
 
 
 class ConvergenceRead(BaseModel):
