@@ -126,23 +126,21 @@ def _expiry(data: TransitionCreate, asset: Asset, jurisdiction: str) -> Expiry |
     return Expiry(last, ends, data.renew_by or deadlines.renew_by(last, jurisdiction))
 
 
-def _check_balance(
-    session: Session, asset: Asset, amount: int | None, currency: str | None
-) -> None:
+def _check_balance(session: Session, asset: Asset, held: int | None, currency: str | None) -> None:
     """Measures on one balance may together hold no more than the balance."""
     if asset.value_minor is None or asset.currency is None:
         return
     if currency is not None and currency != asset.currency:
         raise InvalidMeasure(f"the asset is valued in {asset.currency}", field="currency")
-    wanted = asset.value_minor if amount is None else amount
-    held = 0
+    wanted = asset.value_minor if held is None else held
+    elsewhere = 0
     if asset.account_id is not None:
         for other in asset_service.assets_on_account(
             session, asset.account_id, statuses=[str(s) for s in RESTRAINED]
         ):
             if other.id != asset.id and other.currency == asset.currency:
-                held += other.restrained_minor or other.value_minor or 0
-    available = max(asset.value_minor - held, 0)
+                elsewhere += other.restrained_minor or other.value_minor or 0
+    available = max(asset.value_minor - elsewhere, 0)
     if wanted > available:
         shown = from_minor(available, asset.currency)
         raise BalanceExceeded(
@@ -178,13 +176,42 @@ def transition(
     if data.amount is not None and data.currency is not None:
         amount = asset_service.minor_units(data.amount, data.currency, field="amount")
     expiry = _expiry(data, asset, jurisdiction)
+    held = _held_after(asset, target, amount)
     if target in HOLDING:
-        _check_balance(session, asset, amount, data.currency)
-    now = datetime.now(UTC)
-    measure = Measure(
+        _check_balance(session, asset, held, data.currency)
+    measure = _record(asset, data, jurisdiction, amount, expiry, actor=actor)
+    _apply(asset, target, held, expiry)
+    # The versioned UPDATE of the asset goes first: a writer that lost a race stops here.
+    flush_or_precondition_failed(session)
+    MeasureRepository(session).add(measure)
+    if target is L.SUBSTITUTED and amount is not None and data.currency is not None:
+        _substitute(session, asset, measure, amount, data.currency, actor=actor)
+    session.commit()
+    return measure, asset
+
+
+def _held_after(asset: Asset, target: LegalStatus, amount: int | None) -> int | None:
+    """The part of the value the measure in force will hold after the move (None: all)."""
+    if target in HOLDING:
+        # A renewal, or a seizure of what was frozen, that names no amount keeps the part held.
+        return asset.restrained_minor if amount is None and asset.status in HOLDING else amount
+    return asset.restrained_minor if target in RESTRAINED else None
+
+
+def _record(
+    asset: Asset,
+    data: TransitionCreate,
+    jurisdiction: str,
+    amount: int | None,
+    expiry: Expiry | None,
+    *,
+    actor: Principal,
+) -> Measure:
+    target = data.to_status
+    return Measure(
         asset_id=asset.id,
         seq=asset.version + 1,
-        from_status=str(current),
+        from_status=asset.status,
         to_status=str(target),
         measure_type=str(data.measure_type or DEFAULT_TYPE[target]),
         order_reference=data.order_reference,
@@ -209,24 +236,12 @@ def transition(
         custodian=data.custodian,
         note=data.note,
         actor_id=actor.id,
-        recorded_at=now,
+        recorded_at=datetime.now(UTC),
     )
-    _apply(asset, target, amount, expiry)
-    # The versioned UPDATE of the asset goes first: a writer that lost a race stops here.
-    flush_or_precondition_failed(session)
-    MeasureRepository(session).add(measure)
-    if target is L.SUBSTITUTED and amount is not None and data.currency is not None:
-        _substitute(session, asset, measure, amount, data.currency, actor=actor)
-    session.commit()
-    return measure, asset
 
 
-def _apply(asset: Asset, target: LegalStatus, amount: int | None, expiry: Expiry | None) -> None:
-    if target in HOLDING:
-        if amount is not None or target != asset.status:
-            asset.restrained_minor = amount
-    elif target not in RESTRAINED:
-        asset.restrained_minor = None
+def _apply(asset: Asset, target: LegalStatus, held: int | None, expiry: Expiry | None) -> None:
+    asset.restrained_minor = held
     asset.status = str(target)
     # Every move bumps the version, also one that changes no column (a bare renewal record).
     flag_modified(asset, "status")

@@ -141,3 +141,25 @@ def test_moneytrail_deadlines_sweep(
             "1 lapsed measure(s) moved to EXPIRED",
             "0 lapsed measure(s) moved to EXPIRED",
         ]
+
+
+def test_an_appeal_window_is_a_deadline_the_sweep_leaves_alone(
+    client: TestClient, session: Session
+) -> None:
+    api = Api(client, bearer(make_key(session, Role.SUPERVISOR)))
+    case = api.post("/api/v1/cases", criminal_case())
+    asset = api.post(f"/api/v1/cases/{case['id']}/assets", CASH)["id"]
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    assert api.move(asset, order("FROZEN")).status_code == 201
+    window = order("CONFISCATION_ORDERED", expiry_date=yesterday, note="appeal window")
+    assert api.move(asset, window).status_code == 201
+    (deadline,) = api.get("/api/v1/deadlines", within_days=0)["items"]
+    assert (deadline["status"], deadline["lapsed"], deadline["lapses_to_expired"]) == (
+        "CONFISCATION_ORDERED",
+        True,
+        False,
+    )
+    assert api.post("/api/v1/deadlines/sweep", {}, status=200)["expired"] == []
+    assert api.get(f"/api/v1/assets/{asset}")["status"] == "CONFISCATION_ORDERED"
+    analyst = bearer(make_key(session, Role.ANALYST))
+    assert client.post("/api/v1/deadlines/sweep", headers=analyst).status_code == 403

@@ -58,6 +58,11 @@ def test_measures_on_one_balance_hold_no_more_than_the_balance(
     release = order("FROZEN", amount="100", currency="EUR", note="living expenses released")
     assert api.move(first, release).status_code == 201
     assert api.move(second, order("FROZEN", amount="900", currency="EUR")).status_code == 201
+    # A renewal that names no amount keeps the part held, and so does the seizure of it.
+    renewal = order("FROZEN", expiry_date="2027-03-31")
+    assert api.move(first, renewal).status_code == 201
+    assert api.move(first, order("SEIZED", custodian="LKA")).status_code == 201
+    assert api.get(f"/api/v1/assets/{first}")["restrained_amount"] == "100.00"
     r = api.move(first, order("FROZEN", amount="100", currency="USD"))
     assert (r.status_code, r.json()["code"]) == (422, "invalid_measure")
     r = api.move(first, order("FROZEN", amount="1.001", currency="EUR"))
