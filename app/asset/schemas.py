@@ -10,7 +10,14 @@ from app.measure.machine import LegalStatus
 JURISDICTION = Field(
     default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code."
 )
-PERCENT = Field(default=None, gt=0, le=100, decimal_places=2, description="Share held, in percent.")
+PERCENT = Field(
+    default=None,
+    gt=0,
+    le=100,
+    decimal_places=2,
+    description="Share held, in percent.",
+    examples=["25.5"],
+)
 
 
 class AssetType(StrEnum):
@@ -99,20 +106,46 @@ class AssetCreate(BaseModel):
     jurisdiction: str | None = JURISDICTION
     account: str | None = Field(default=None, description="bank_balance: the account key or id.")
     registry_id: str | None = Field(
-        default=None, max_length=200, description="Land or company registry id."
+        default=None,
+        max_length=200,
+        description="Land or company registry id.",
+        examples=["Grundbuch Hamburg-Altona Blatt 4711"],
     )
-    address: str | None = Field(default=None, max_length=500, description="Real estate address.")
-    vin: str | None = Field(default=None, pattern=r"^[A-HJ-NPR-Z0-9]{17}$")
+    address: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Real estate address.",
+        examples=["Hafenstraße 12, 20359 Hamburg"],
+    )
+    vin: str | None = Field(
+        default=None, pattern=r"^[A-HJ-NPR-Z0-9]{17}$", examples=["WP0ZZZ99ZTS392124"]
+    )
     registration: str | None = Field(
-        default=None, max_length=50, description="Plate, IMO number or aircraft registration."
+        default=None,
+        max_length=50,
+        description="Plate, IMO number or aircraft registration.",
+        examples=["HH-AB 1234"],
     )
-    name: str | None = Field(default=None, max_length=300, description="Vessel or aircraft name.")
-    company_name: str | None = Field(default=None, max_length=300)
+    name: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Vessel or aircraft name.",
+        examples=["MY Sea Breeze"],
+    )
+    company_name: str | None = Field(default=None, max_length=300, examples=["Acme GmbH"])
     share_percent: Decimal | None = PERCENT
-    chain: str | None = Field(default=None, max_length=30, description="e.g. bitcoin, ethereum")
-    wallet_address: str | None = Field(default=None, max_length=200)
-    holding_asset: str | None = Field(default=None, max_length=8, description="Ticker, e.g. BTC.")
-    holding_amount: Decimal | None = Field(default=None, ge=0, description="Units of the asset.")
+    chain: str | None = Field(
+        default=None, max_length=30, description="e.g. bitcoin, ethereum", examples=["bitcoin"]
+    )
+    wallet_address: str | None = Field(
+        default=None, max_length=200, examples=["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"]
+    )
+    holding_asset: str | None = Field(
+        default=None, max_length=8, description="Ticker, e.g. BTC.", examples=["BTC"]
+    )
+    holding_amount: Decimal | None = Field(
+        default=None, ge=0, description="Units of the asset.", examples=["1.5"]
+    )
     valuation: Valuation | None = None
     owners: list[OwnerIn] = Field(default_factory=list)
     links: list[LinkIn] = Field(default_factory=list)
@@ -210,17 +243,17 @@ class AssetRead(BaseModel):
     version: int = Field(description="Also sent as the ETag header.")
     account_id: int | None
     account_key: str | None
-    registry_id: str | None
-    address: str | None
-    vin: str | None
-    registration: str | None
-    name: str | None
-    company_name: str | None
-    share_percent: str | None
-    chain: str | None
-    wallet_address: str | None
-    holding_asset: str | None
-    holding_amount: str | None
+    registry_id: str | None = Field(examples=["HRB 12345"])
+    address: str | None = Field(examples=["Hafenstraße 12, 20359 Hamburg"])
+    vin: str | None = Field(examples=["WP0ZZZ99ZTS392124"])
+    registration: str | None = Field(examples=["HH-AB 1234"])
+    name: str | None = Field(examples=["MY Sea Breeze"])
+    company_name: str | None = Field(examples=["Acme GmbH"])
+    share_percent: str | None = Field(examples=["25.50"])
+    chain: str | None = Field(examples=["bitcoin"])
+    wallet_address: str | None = Field(examples=["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"])
+    holding_asset: str | None = Field(examples=["BTC"])
+    holding_amount: str | None = Field(examples=["1.50000000"])
     valuation: ValuationRead | None
     restrained_amount: str | None = Field(
         description="Part of the value held by the measure in force; null: all of it."
@@ -228,7 +261,7 @@ class AssetRead(BaseModel):
     expires_at: datetime | None = Field(description="First instant the measure no longer holds.")
     expiry_date: date | None = Field(description="Last day the measure in force holds.")
     renew_by: date | None
-    replaces_asset_id: int | None
+    replaces_asset_id: int | None = Field(examples=[4])
     owners: list[OwnerRead]
     links: list[LinkRead]
     allowed_transitions: list[LegalStatus]

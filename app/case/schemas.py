@@ -141,10 +141,10 @@ class CaseRead(BaseModel):
     lead_agency: str
     status: CaseStatus
     recovery_basis: RecoveryBasis | None
-    discontinuation_reason: DiscontinuationReason | None
+    discontinuation_reason: DiscontinuationReason | None = Field(examples=["death"])
     parent_case_id: int | None
     opened_on: date
-    closed_on: date | None
+    closed_on: date | None = Field(examples=["2027-01-15"])
     version: int = Field(description="Also sent as the ETag header.")
     created_by: str
     created_at: datetime
@@ -227,7 +227,7 @@ class MemberRead(BaseModel):
     case_id: int
     api_key_id: str
     role: CaseRole
-    added_by: str | None
+    added_by: str | None = Field(examples=["9c1e2d3f4a5b6c7d"])
     added_at: datetime
 
 
@@ -245,7 +245,11 @@ class SubjectCreate(BaseModel):
     )
 
     party: str | None = Field(default=None, description="A party's key or id.")
-    account: str | None = Field(default=None, description="An account's key or id.")
+    account: str | None = Field(
+        default=None,
+        description="An account's key or id.",
+        examples=["iban:DE89370400440532013000"],
+    )
     role: SubjectRole
     note: str | None = Field(default=None, max_length=2000)
 
@@ -275,8 +279,8 @@ class SubjectRead(BaseModel):
     note: str | None
     party_id: int | None
     party_key: str | None
-    account_id: int | None
-    account_key: str | None
+    account_id: int | None = Field(examples=[1])
+    account_key: str | None = Field(examples=["iban:DE89370400440532013000"])
     name: str | None
     added_by: str
     added_at: datetime

@@ -116,8 +116,9 @@ class TransitionCreate(BaseModel):
     executing_authority: str | None = Field(
         default=None,
         max_length=300,
-        description="Required when the measure's jurisdiction "
-        "is not the case's (an order executed abroad).",
+        description="Required when the measure's jurisdiction is not the case's (an order "
+        "executed abroad).",
+        examples=["Staatsanwaltschaft Zürich"],
     )
     legal_basis: str | None = Field(
         default=None, max_length=300, description="Instrument and article, e.g. POCA s303Z3."
@@ -127,30 +128,47 @@ class TransitionCreate(BaseModel):
     )
     decision_date: date | None = None
     decided_at: AwareDatetime | None = Field(
-        default=None, description="Instant of the decision or receipt, for durations in hours."
+        default=None,
+        description="Instant of the decision or receipt, for durations in hours.",
+        examples=["2026-05-29T16:30:00+02:00"],
     )
     effective_date: date | None = None
     notified_date: date | None = Field(
-        default=None, description="When the affected person was notified."
+        default=None,
+        description="When the affected person was notified.",
+        examples=["2026-05-07"],
     )
     duration: Duration | None = Field(
         default=None, description="Time limit; the expiry is computed from the decision."
     )
     expiry_date: date | None = Field(
-        default=None, description="Last day the measure holds, when the order names it."
+        default=None,
+        description="Last day the measure holds, when the order names it.",
+        examples=["2026-11-06"],
     )
     renew_by: date | None = Field(
-        default=None, description="Defaults to two working days before the expiry."
+        default=None,
+        description="Defaults to two working days before the expiry.",
+        examples=["2026-11-04"],
     )
     amount: Decimal | None = Field(
         default=None, gt=0, description="Part of the value covered, or the cap of a value order."
     )
     currency: str | None = None
     value_based: bool = False
-    basis: Basis | None = None
-    disposal_kind: DisposalKind | None = Field(default=None, description="Required for DISPOSED.")
-    release_reason: ReleaseReason | None = Field(default=None, description="Required for RELEASED.")
-    custodian: str | None = Field(default=None, max_length=300, description="Who holds it.")
+    basis: Basis | None = Field(default=None, examples=["non_conviction_based"])
+    disposal_kind: DisposalKind | None = Field(
+        default=None, description="Required for DISPOSED.", examples=["returned_to_victim"]
+    )
+    release_reason: ReleaseReason | None = Field(
+        default=None, description="Required for RELEASED.", examples=["acquittal"]
+    )
+    custodian: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Who holds it.",
+        examples=["Asset management office, LKA Hamburg"],
+    )
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -198,12 +216,12 @@ class MeasureRead(BaseModel):
     measure_type: MeasureType | None
     order_reference: str | None
     issuing_authority: str | None
-    executing_authority: str | None
+    executing_authority: str | None = Field(examples=["Staatsanwaltschaft Zürich"])
     legal_basis: str | None
     jurisdiction: str | None
     decision_date: date | None
     effective_date: date | None
-    notified_date: date | None
+    notified_date: date | None = Field(examples=["2026-05-07"])
     duration: Duration | None
     expiry_date: date | None
     expires_at: datetime | None
@@ -211,10 +229,10 @@ class MeasureRead(BaseModel):
     amount: str | None
     currency: str | None
     value_based: bool
-    basis: Basis | None
-    disposal_kind: DisposalKind | None
-    release_reason: ReleaseReason | None
-    custodian: str | None
+    basis: Basis | None = Field(examples=["non_conviction_based"])
+    disposal_kind: DisposalKind | None = Field(examples=["returned_to_victim"])
+    release_reason: ReleaseReason | None = Field(examples=["acquittal"])
+    custodian: str | None = Field(examples=["Asset management office, LKA Hamburg"])
     note: str | None
     actor_id: str | None = Field(description="null: the deadline sweep made the move.")
     recorded_at: datetime
