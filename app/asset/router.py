@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.asset import service
 from app.asset.models import Asset
-from app.asset.schemas import AssetCreate, AssetRead
+from app.asset.schemas import AssetCreate, AssetRead, LinksCreate
 from app.auth import CaseReader, CaseWriter
 from app.deps import SessionDep
 from app.errors import problems
@@ -61,3 +61,15 @@ def get_asset(
 ) -> AssetRead:
     """Get an asset with its legal status, the moves allowed now, and its ETag."""
     return read_asset(session, service.get_asset(session, asset_id, actor=actor), response)
+
+
+@router.post(
+    "/assets/{asset_id}/links",
+    responses={**problems(403, 404, 422), 200: {"headers": ETAG_HEADER}},
+)
+def add_asset_links(
+    asset_id: int, body: LinksCreate, response: Response, session: SessionDep, actor: CaseWriter
+) -> AssetRead:
+    """Tie an asset to transactions or traces that link it to the proceeds."""
+    asset = service.add_links(session, asset_id, body.links, actor=actor)
+    return read_asset(session, asset, response)

@@ -85,6 +85,22 @@ class LinkIn(BaseModel):
         return self
 
 
+class LinksCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "links": [
+                    {"transaction": "STMT-2026-0042", "note": "deposit from the mule account"},
+                    {"trace_id": "9b2f4c1d0e8a4b7f9c3d2e1f0a9b8c7d", "note": "reached at hop 3"},
+                ]
+            }
+        },
+    )
+
+    links: list[LinkIn] = Field(min_length=1)
+
+
 class AssetCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",

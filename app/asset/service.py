@@ -11,7 +11,7 @@ from app.account import service as account_service
 from app.asset.errors import AssetNotFound, InvalidAsset
 from app.asset.models import Asset, AssetLink, AssetOwner
 from app.asset.repository import AssetRepository
-from app.asset.schemas import AssetCreate, AssetType
+from app.asset.schemas import AssetCreate, AssetType, LinkIn
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
 from app.measure.machine import LegalStatus, allowed_moves
@@ -19,6 +19,7 @@ from app.money import decimals_of, from_minor, to_minor
 from app.pagination import decode_cursor, encode_cursor
 from app.party import service as party_service
 from app.principal import Principal
+from app.trace import service as trace_service
 from app.transaction import service as transaction_service
 
 
@@ -103,13 +104,21 @@ def build_asset(
         )
     )
     _add_owners(session, asset, data)
-    for link in data.links:
+    _add_links(session, asset, data.links, actor=actor)
+    session.flush()
+    return asset
+
+
+def _add_links(session: Session, asset: Asset, links: list[LinkIn], *, actor: Principal) -> None:
+    for link in links:
         transaction_id = None
         if link.transaction is not None:
-            transaction_id = int(
-                str(transaction_service.get_transaction(session, link.transaction)["id"])
-            )
-        assets.add_link(
+            found = transaction_service.get_transaction(session, link.transaction)
+            transaction_id = int(str(found["id"]))
+        if link.trace_id is not None:
+            # Only a trace the caller may see can be named as evidence.
+            trace_service.visible_trace(session, link.trace_id, actor=actor)
+        AssetRepository(session).add_link(
             AssetLink(
                 asset_id=asset.id,
                 transaction_id=transaction_id,
@@ -117,7 +126,14 @@ def build_asset(
                 note=link.note,
             )
         )
-    session.flush()
+
+
+def add_links(session: Session, asset_id: int, links: list[LinkIn], *, actor: Principal) -> Asset:
+    """Tie an asset to more transactions or traces, e.g. once a trace reached it."""
+    asset = get_writable_asset(session, asset_id, actor=actor)
+    _add_links(session, asset, links, actor=actor)
+    session.commit()
+    session.refresh(asset, ["links"])
     return asset
 
 

@@ -5,8 +5,8 @@ from sqlalchemy.orm import Session
 
 from app.measure.machine import TRANSITIONS
 from app.principal import Role
-from tests.app.casework import IBAN, PEOPLE, Api, bank_balance, criminal_case, order
-from tests.factories import bearer, make_key
+from tests.app.casework import IBAN, IBAN_FR, PEOPLE, Api, bank_balance, criminal_case, order
+from tests.factories import batch, bearer, make_key, tx
 
 CASH = {"type": "cash", "description": "EUR 120,000 in a sports bag"}
 
@@ -181,10 +181,9 @@ def test_asset_types_name_what_identifies_them(client: TestClient, session: Sess
             "wallet_address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
             "holding_asset": "BTC",
             "holding_amount": "1.5",
-            "links": [{"trace_id": "7f3a", "note": "reached at hop 3"}],
         },
     )
-    assert (crypto["holding_amount"], crypto["links"][0]["trace_id"]) == ("1.50000000", "7f3a")
+    assert crypto["holding_amount"] == "1.50000000"
     shares = api.post(
         url,
         {
@@ -205,3 +204,23 @@ def test_the_state_machine_is_published(client: TestClient, session: Session) ->
         str(s): [str(t) for t in ts] for s, ts in TRANSITIONS.items()
     }
     assert len(moves) == 14
+
+
+def test_links_tie_an_asset_to_the_proceeds(client: TestClient, session: Session) -> None:
+    api, case_id = setup(client, session)
+    api.post("/api/v1/transactions/batch", batch(tx("STMT-1", IBAN, IBAN_FR, "9500.00")))
+    asset = api.post(f"/api/v1/cases/{case_id}/assets", CASH)["id"]
+    url = f"/api/v1/assets/{asset}/links"
+    linked = api.post(url, {"links": [{"transaction": "STMT-1", "note": "the deposit"}]}, 200)
+    assert [(k["transaction_id"] is not None, k["note"]) for k in linked["links"]] == [
+        (True, "the deposit")
+    ]
+    r = client.post(url, json={"links": [{"trace_id": "no-such-trace"}]}, headers=api.key)
+    assert (r.status_code, r.json()["code"]) == (404, "trace_not_found")
+    r = client.post(url, json={"links": [{"transaction": "STMT-404"}]}, headers=api.key)
+    assert r.status_code == 404
+    r = client.post(
+        url, json={"links": [{"transaction": "STMT-1", "trace_id": "x"}]}, headers=api.key
+    )
+    assert r.status_code == 422
+    assert len(api.get(f"/api/v1/assets/{asset}")["links"]) == 1
