@@ -19,6 +19,7 @@ from app.case.router import router as case_router
 from app.db import make_engine, make_sessionmaker
 from app.demo.router import router as demo_router
 from app.errors import install_error_handlers
+from app.goaml.router import router as goaml_router
 from app.health import router as health_router
 from app.measure import sweeper as deadline_sweeper
 from app.measure.router import router as measure_router
@@ -45,6 +46,7 @@ ROUTERS = (
     measure_router,
     trace_router,
     demo_router,
+    goaml_router,
 )
 DESCRIPTION = """
 moneytrail follows the proceeds of crime: load transactions and accounts with their provenance,

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     trace_max_accounts: int = 2_000_000
     trace_max_events: int = 200_000_000
     trace_warm_ledger: bool = True
+    # goAML dates carry no timezone: the zone they are read in, unless the profile states one.
+    goaml_timezone: str = "UTC"
+    # A JSON file with an FIU's code lists (app.goaml.profile.GoamlProfile); none: generic goAML.
+    goaml_profile: Path | None = None
 
     @property
     def effective_database_url(self) -> str:

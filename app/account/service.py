@@ -113,6 +113,20 @@ def ingest_accounts(
     actor: Principal,
 ) -> AccountBatchResult:
     """Parties, accounts and holder links, whole or not at all; known records are enriched."""
+    rows = len(batch.parties) + len(batch.accounts)
+    document = source_service.record_source(session, batch.source, upload, rows=rows, actor=actor)
+    result = load_accounts(session, batch, document_id=document.id)
+    document.inserted = result.parties_inserted + result.accounts_inserted + result.holders_added
+    document.already_present = rows - result.parties_inserted - result.accounts_inserted
+    session.commit()
+    return result
+
+
+def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) -> AccountBatchResult:
+    """Add or enrich a batch's records in the open unit of work, which the caller commits.
+
+    A conflict with a stored record rolls the unit of work back and raises `BatchRejected`.
+    """
     errors: list[dict[str, object]] = []
 
     def fail(section: str, index: int, field: str, msg: str) -> None:
@@ -126,8 +140,6 @@ def ingest_accounts(
             }
         )
 
-    rows = len(batch.parties) + len(batch.accounts)
-    document = source_service.record_source(session, batch.source, upload, rows=rows, actor=actor)
     now = datetime.now(UTC)
     parties = party_service.parties_by_keys(session, [p.key for p in batch.parties])
     counts = dict.fromkeys(("pi", "pu", "ai", "au", "h"), 0)
@@ -139,7 +151,7 @@ def ingest_accounts(
                 Party(
                     key=p.key,
                     identifiers=p.identifiers,
-                    source_document_id=document.id,
+                    source_document_id=document_id,
                     created_at=now,
                     **given,
                 ),
@@ -175,7 +187,7 @@ def ingest_accounts(
             account = accounts[key] = AccountRepository(session).add(
                 Account(
                     **{**derived, **{k: v for k, v in given.items() if v is not None}},
-                    source_document_id=document.id,
+                    source_document_id=document_id,
                     created_at=now,
                 )
             )
@@ -198,7 +210,7 @@ def ingest_accounts(
                         account_id=account.id,
                         party_id=party.id,
                         role=str(h.role),
-                        source_document_id=document.id,
+                        source_document_id=document_id,
                     )
                 )
                 existing.add((party.id, str(h.role)))
@@ -206,11 +218,8 @@ def ingest_accounts(
     if errors:
         session.rollback()
         raise BatchRejected(errors, total=len(errors), rows_label="accounts")
-    document.inserted = counts["pi"] + counts["ai"] + counts["h"]
-    document.already_present = rows - counts["pi"] - counts["ai"]
-    session.commit()
     return AccountBatchResult(
-        source_document_id=document.id,
+        source_document_id=document_id,
         parties_inserted=counts["pi"],
         parties_updated=counts["pu"],
         accounts_inserted=counts["ai"],

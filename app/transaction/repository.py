@@ -38,6 +38,15 @@ class TransactionRepository:
             select(Transaction.source_document_id).where(Transaction.external_id == external_id)
         )
 
+    def ids_by_external_id(self, external_ids: list[str]) -> dict[str, tuple[int, str]]:
+        found: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(external_ids), 500):
+            stmt = select(
+                Transaction.external_id, Transaction.id, Transaction.source_document_id
+            ).where(Transaction.external_id.in_(external_ids[start : start + 500]))
+            found.update((ext, (tid, doc)) for ext, tid, doc in self.session.execute(stmt))
+        return found
+
     def page_for_account(
         self,
         account_id: int,

@@ -13,7 +13,7 @@ from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.source.service import Upload
-from app.transaction.bulk import load_transactions
+from app.transaction.bulk import LoadCounts, load_transactions
 from app.transaction.ingest import COLUMNS, BatchRejected, validate_transactions
 from app.transaction.models import Transaction
 from app.transaction.repository import TransactionRepository
@@ -137,22 +137,7 @@ def _ingest(
     )
     if conflicts:
         session.rollback()
-        offset = first_row - 1
-        raise BatchRejected(
-            [
-                {
-                    "loc": [rows_label, row + offset, "external_id"],
-                    "row": row + offset,
-                    "field": "external_id",
-                    "type": "conflict",
-                    "msg": f"{ext} is already stored with different content; evidence is never "
-                    "silently changed",
-                }
-                for row, ext in conflicts
-            ],
-            total=len(conflicts),
-            rows_label=rows_label,
-        )
+        raise _conflicts_rejected(conflicts, rows_label=rows_label, first_row=first_row)
     if counts.inserted == 0:
         # A replay: keep nothing of this upload and point at where the rows were first stored.
         session.rollback()
@@ -174,6 +159,63 @@ def _ingest(
         already_present=counts.already_present,
         accounts_created=counts.accounts_created,
     ), True
+
+
+def _conflicts_rejected(
+    conflicts: list[tuple[int, str]], *, rows_label: str, first_row: int
+) -> BatchRejected:
+    offset = first_row - 1
+    return BatchRejected(
+        [
+            {
+                "loc": [rows_label, row + offset, "external_id"],
+                "row": row + offset,
+                "field": "external_id",
+                "type": "conflict",
+                "msg": f"{ext} is already stored with different content; evidence is never "
+                "silently changed",
+            }
+            for row, ext in conflicts
+        ],
+        total=len(conflicts),
+        rows_label=rows_label,
+    )
+
+
+def load_rows(
+    session: Session,
+    frame: pl.DataFrame,
+    *,
+    document_id: str,
+    timezone: str | None,
+    settings: Settings,
+    rows_label: str,
+    first_row: int,
+) -> LoadCounts:
+    """Check rows and load them into the open unit of work, which the caller commits.
+
+    Other importers (goAML, FtM) store their transactions here, so that the rules, the
+    all-or-nothing refusal and idempotency by external id are the same as for an upload.
+    """
+    rows = validate_transactions(
+        frame,
+        timezone=timezone,
+        max_errors=settings.error_list_max,
+        rows_label=rows_label,
+        first_row=first_row,
+    )
+    counts, conflicts = load_transactions(
+        session, rows, source_document_id=document_id, conflict_limit=settings.error_list_max
+    )
+    if conflicts:
+        session.rollback()
+        raise _conflicts_rejected(conflicts, rows_label=rows_label, first_row=first_row)
+    return counts
+
+
+def transaction_ids(session: Session, external_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """(id, source document id) of each stored transaction, by external id."""
+    return TransactionRepository(session).ids_by_external_id(external_ids)
 
 
 def _read(row: Row[Transaction, str, str]) -> dict[str, object]:

@@ -1,0 +1,35 @@
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.goaml.models import GoamlReport, GoamlTransaction
+from app.source.models import SourceDocument
+
+
+class GoamlRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, source_document_id: str) -> GoamlReport | None:
+        return self.session.get(GoamlReport, source_document_id)
+
+    def by_sha256(self, sha256: str) -> GoamlReport | None:
+        """The report first stored from exactly these bytes."""
+        stmt = (
+            select(GoamlReport)
+            .join(SourceDocument, SourceDocument.id == GoamlReport.source_document_id)
+            .where(SourceDocument.sha256 == sha256)
+            .order_by(SourceDocument.received_at)
+            .limit(1)
+        )
+        return self.session.scalar(stmt)
+
+    def transactions_of(self, source_document_id: str) -> list[GoamlTransaction]:
+        stmt = (
+            select(GoamlTransaction)
+            .where(GoamlTransaction.source_document_id == source_document_id)
+            .order_by(GoamlTransaction.transaction_id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def add(self, row: GoamlReport | GoamlTransaction) -> None:
+        self.session.add(row)

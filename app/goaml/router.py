@@ -1,0 +1,64 @@
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from app.auth import LedgerWriter, SourceReader
+from app.deps import SessionDep, SettingsDep
+from app.errors import PayloadTooLarge, problems
+from app.goaml import service
+from app.goaml.schemas import GoamlImportResult, GoamlReportRead
+from app.source.service import Upload
+
+router = APIRouter(prefix="/api/v1/imports/goaml", tags=["imports"])
+_CHUNK = 1024 * 1024
+_STATUS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Nothing new: every report was already stored (a replay)."},
+    201: {"description": "Stored; `replay` marks reports whose exact bytes were known."},
+}
+
+
+@router.post("", status_code=201, responses={**_STATUS, **problems(403, 413, 422)})
+async def import_goaml_reports(
+    file: Annotated[UploadFile, File(description="One goAML report (XML) or a zip of several.")],
+    response: Response,
+    session: SessionDep,
+    actor: LedgerWriter,
+    settings: SettingsDep,
+) -> GoamlImportResult:
+    """Import goAML reports: transactions, accounts and parties, each report whole or not at all."""
+    digest, size = hashlib.sha256(), 0
+    with tempfile.TemporaryDirectory(prefix="moneytrail-goaml-") as tmp:
+        path = Path(tmp) / "upload"
+        with path.open("wb") as out:
+            while chunk := await file.read(_CHUNK):
+                size += len(chunk)
+                if size > settings.upload_max_bytes:
+                    raise PayloadTooLarge(
+                        f"the file exceeds the upload limit of {settings.upload_max_bytes} bytes",
+                        limit=settings.upload_max_bytes,
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        upload = Upload(
+            digest.hexdigest(), size, file.content_type or "application/xml", file.filename
+        )
+        files = service.files_of(path, upload, settings=settings)
+        result, stored = await run_in_threadpool(
+            service.import_goaml, session, files, actor=actor, settings=settings
+        )
+    response.status_code = 201 if stored else 200
+    return result
+
+
+@router.get("/{source_document_id}", responses=problems(403, 404))
+def get_goaml_report(
+    source_document_id: str, session: SessionDep, actor: SourceReader
+) -> GoamlReportRead:
+    """Get what a stored goAML report said about itself, and its transactions' goAML details."""
+    return GoamlReportRead.model_validate(
+        service.get_report(session, source_document_id, actor=actor)
+    )

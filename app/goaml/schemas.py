@@ -1,0 +1,102 @@
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_REPORT_EXAMPLE: dict[str, Any] = {
+    "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+    "filename": "str-2026-0007.xml",
+    "reference": "BANK-STR-2026-0007",
+    "report_code": "STR",
+    "replay": False,
+    "transactions": 1,
+    "inserted": 1,
+    "already_present": 0,
+    "parties_inserted": 2,
+    "accounts_inserted": 2,
+    "holders_added": 1,
+}
+
+
+class GoamlReportResult(BaseModel):
+    source_document_id: str = Field(description="Where the report is recorded (first receipt).")
+    filename: str | None
+    reference: str = Field(description="fiu_ref_number, else entity_reference.")
+    report_code: str
+    replay: bool = Field(description="True when these exact bytes were already stored.")
+    transactions: int
+    inserted: int
+    already_present: int
+    parties_inserted: int
+    accounts_inserted: int
+    holders_added: int
+
+
+class GoamlImportResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"reports": [_REPORT_EXAMPLE], "profile": "goaml-5.0.1-generic"}
+        }
+    )
+
+    profile: str = Field(description="The code-list profile the reports were checked against.")
+    reports: list[GoamlReportResult]
+
+
+class GoamlTransactionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    transaction_id: int
+    transactionnumber: str
+    internal_ref_number: str | None
+    transmode_code: str
+    transaction_location: str | None
+    value_date: datetime | None
+    from_funds_code: str | None
+    to_funds_code: str | None
+    from_my_client: bool
+    to_my_client: bool
+    conductor_party_id: int | None
+    foreign_currency: list[dict[str, str]]
+    parties: list[dict[str, str | None]]
+
+
+class GoamlReportRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                "rentity_id": "4711",
+                "rentity_branch": "Main",
+                "submission_code": "E",
+                "report_code": "STR",
+                "entity_reference": "BANK-STR-2026-0007",
+                "fiu_ref_number": None,
+                "reported_at": "2026-03-02T09:15:00Z",
+                "currency_code_local": "EUR",
+                "reason": "Cash deposits just under the threshold, wired abroad the same day.",
+                "action": None,
+                "indicators": ["STRUC"],
+                "profile": "goaml-5.0.1-generic",
+                "timezone": "UTC",
+                "transactions": [],
+            }
+        },
+    )
+
+    source_document_id: str
+    rentity_id: str
+    rentity_branch: str | None
+    submission_code: str
+    report_code: str
+    entity_reference: str | None
+    fiu_ref_number: str | None
+    reported_at: datetime
+    currency_code_local: str
+    reason: str | None
+    action: str | None
+    indicators: list[str]
+    profile: str
+    timezone: str
+    transactions: list[GoamlTransactionRead]
