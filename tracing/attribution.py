@@ -82,7 +82,7 @@ class Universe:
 
 
 def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe) -> Events:
-    """The universe's events up to the replay end, in replay order, with their routes."""
+    """Collect the universe's events up to the replay end, in replay order, with routes."""
     src, dst, amount, time, currency, out_ptr, in_ptr = cols
     nodes = np.flatnonzero(universe.inside)
     size = int(

@@ -119,7 +119,7 @@ def build_result(
     att: Attribution | None,
     provenance: Provenance,
 ) -> TraceResult:
-    """The result: summary now (it checks conservation per currency), frames on demand."""
+    """Build the result: summary now (it checks conservation per currency), frames later."""
     summary = _summary(ledger, params, reach, att, events, seeds)
     parts = _Parts(ledger, order, params, seeds, reach, sink_reason, events, att)
     return TraceResult(summary, provenance, parts)

@@ -43,7 +43,7 @@ def _seed_thresholds(result: TraceResult) -> tuple[dict[int, int], set[int]]:
 def explain(
     result: TraceResult, *, to: str, currency: str | None = None, k: int = 5
 ) -> pl.DataFrame:
-    """The ``k`` strongest paths from a seed to account ``to``.
+    """Find the ``k`` strongest paths from a seed to account ``to``.
 
     Parameters
     ----------

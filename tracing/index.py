@@ -17,6 +17,15 @@ _SEEDS = (0x6D6F6E6579, 0x747261696C)
 
 
 @nb.njit(cache=True)
+def _mix(key: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    # splitmix64 finaliser: node keys carry the currency in their low bits, so the raw key
+    # would crowd a few slots.
+    key = (key ^ (key >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    key = (key ^ (key >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return key ^ (key >> np.uint64(31))
+
+
+@nb.njit(cache=True)
 def _insert(  # pragma: no cover - compiled
     keys: U64,
     checks: U64,
@@ -25,16 +34,20 @@ def _insert(  # pragma: no cover - compiled
     t_id: I64,
     n_ids: int,
     insert: bool,  # noqa: FBT001 - compiled kernels take positional arguments
-) -> tuple[I64, int, bool]:
+) -> tuple[I64, int, int]:
+    """Look up (and insert) keys; status 0 done, 1 a 128-bit collision, 2 table half full."""
     mask = t_key.shape[0] - 1
+    limit = t_key.shape[0] // 2
     out = np.empty(keys.shape[0], np.int64)
     for i in range(keys.shape[0]):
         key = keys[i]
-        slot = np.int64(key & np.uint64(mask))
+        slot = np.int64(_mix(key) & np.uint64(mask))
         while True:
             found = t_id[slot]
             if found < 0:
                 if insert:
+                    if n_ids >= limit:
+                        return out, n_ids, 2
                     t_key[slot] = key
                     t_check[slot] = checks[i]
                     t_id[slot] = n_ids
@@ -44,11 +57,11 @@ def _insert(  # pragma: no cover - compiled
                 break
             if t_key[slot] == key:
                 if t_check[slot] != checks[i]:
-                    return out, n_ids, False
+                    return out, n_ids, 1
                 out[i] = found
                 break
             slot = (slot + 1) & mask
-    return out, n_ids, True
+    return out, n_ids, 0
 
 
 @dataclass(slots=True)
@@ -63,7 +76,7 @@ class HashIndex:
 
     @classmethod
     def empty(cls) -> HashIndex:
-        """An index without keys."""
+        """Return an index without keys."""
         none = np.empty(0, np.uint64)
         return cls(none, none, *cls._table(16))
 
@@ -76,7 +89,7 @@ class HashIndex:
         )
 
     def copy(self) -> HashIndex:
-        """An independent copy (ledgers are immutable, so appends copy)."""
+        """Return an independent copy (ledgers are immutable, so appends copy)."""
         return HashIndex(
             self.keys, self.checks, self.t_key.copy(), self.t_check.copy(), self.t_id.copy()
         )
@@ -87,15 +100,22 @@ class HashIndex:
             return
         capacity = 1 << max(4, int(need - 1).bit_length())
         self.t_key, self.t_check, self.t_id = self._table(capacity)
-        _, _, ok = _insert(self.keys, self.checks, self.t_key, self.t_check, self.t_id, 0, True)
-        assert ok
+        _insert(self.keys, self.checks, self.t_key, self.t_check, self.t_id, 0, True)
 
     def add(self, keys: U64, checks: U64) -> I64 | None:
         """Ids of ``keys``, new keys numbered next; ``None`` on a 128-bit collision."""
-        self._reserve(len(keys))
+        # Most keys repeat (accounts recur), so start small; a full table is rebuilt from the
+        # known keys, dropping this call's partial inserts, and the call retried.
+        extra = min(len(keys), 1024 + len(keys) // 8)
         n = len(self.keys)
-        ids, n_new, ok = _insert(keys, checks, self.t_key, self.t_check, self.t_id, n, True)
-        if not ok:
+        while True:
+            self._reserve(extra)
+            ids, n_new, status = _insert(keys, checks, self.t_key, self.t_check, self.t_id, n, True)
+            if status != 2:
+                break
+            extra = len(keys)
+            self.t_key = self.t_key[:0]  # force the rebuild
+        if status == 1:
             return None
         fresh = np.zeros(n_new - n, np.int64)
         fresh[ids[ids >= n] - n] = np.flatnonzero(ids >= n)
@@ -105,12 +125,12 @@ class HashIndex:
 
     def find(self, keys: U64, checks: U64) -> I64:
         """Ids of ``keys``, -1 for keys not in the index."""
-        ids, _, ok = _insert(keys, checks, self.t_key, self.t_check, self.t_id, 0, False)
-        return ids if ok else np.full(len(keys), -1, np.int64)
+        ids, _, status = _insert(keys, checks, self.t_key, self.t_check, self.t_id, 0, False)
+        return ids if status == 0 else np.full(len(keys), -1, np.int64)
 
 
 def string_hashes(values: pl.Series) -> tuple[U64, U64]:
-    """The two hashes of each string that :class:`HashIndex` stores."""
+    """Return the two hashes of each string that :class:`HashIndex` stores."""
     return (
         values.hash(seed=_SEEDS[0]).to_numpy().astype(np.uint64, copy=False),
         values.hash(seed=_SEEDS[1]).to_numpy().astype(np.uint64, copy=False),

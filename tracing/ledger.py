@@ -41,7 +41,10 @@ if TYPE_CHECKING:
 
 I64 = index.I64
 _CURRENCY_BITS = 16
-_HASHED = (EXTERNAL_ID, FROM_ACCOUNT, TO_ACCOUNT, CURRENCY, MINOR, TIME_US, SEQUENCE)
+# Content streams of the fingerprint: row columns, plus account keys, currency codes and
+# (account, currency) nodes in first-seen order, and each row's source and destination node.
+_HASHED = (EXTERNAL_ID, MINOR, TIME_US, SEQUENCE)
+_STREAMS = (*_HASHED, "accounts", "currencies", "nodes", "src", "dst")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +164,7 @@ class Ledger:
         led.node_account = led.node_currency = np.empty(0, np.int64)
         led.decimals = decimals
         led._opening = opening
-        led._hashers = {n: hashlib.sha256() for name in _HASHED for n in (name, name + ".len")}
+        led._hashers = {n: hashlib.sha256() for name in _STREAMS for n in (name, name + ".len")}
         led._add_rows(rows, adjacency=None)
         return led
 
@@ -171,7 +174,7 @@ class Ledger:
         *,
         currency_decimals: Mapping[str, int] | None = None,
     ) -> Ledger:
-        """A new ledger with ``frame``'s transactions added.
+        """Return a new ledger with ``frame``'s transactions added.
 
         When every new transaction sorts after the last known one (the usual case: a new
         statement), the index is extended in one linear pass: no sort of old rows, the
@@ -220,27 +223,50 @@ class Ledger:
 
     def _add_rows(self, rows: pl.DataFrame, adjacency: Adjacency | None) -> None:
         offset = 0 if adjacency is None else len(self.src)
-        codes = list(self.currencies)
-        codes += [
-            c for c in rows.get_column(CURRENCY).unique(maintain_order=True) if c not in codes
-        ]
-        self.currencies = tuple(codes)
-        cur = rows.get_column(CURRENCY).replace_strict(
-            codes, range(len(codes)), return_dtype=pl.Int64
-        )
-        endpoints = pl.concat([rows.get_column(FROM_ACCOUNT), rows.get_column(TO_ACCOUNT)])
-        acc = self._account_ids(endpoints)
-        cur2 = np.concatenate([cur.to_numpy()] * 2)
-        node_keys = ((acc << _CURRENCY_BITS) | cur2).astype(np.uint64)
-        nodes = self._node_index.add(node_keys, node_keys)
-        assert nodes is not None
+        known_codes = len(self.currencies)
+        seen = rows.get_column(CURRENCY).unique(maintain_order=True).to_list()
+        self.currencies = (*self.currencies, *(c for c in seen if c not in self.currencies))
+        if len(self.currencies) == 1:
+            cur = np.zeros(rows.height, np.int64)
+        else:
+            cur = (
+                rows.get_column(CURRENCY)
+                .replace_strict(self.currencies, range(len(self.currencies)), return_dtype=pl.Int64)
+                .to_numpy()
+            )
+        # Endpoints interleaved (from, to, from, to, ...) so ids are numbered in first-seen
+        # order of the canonical rows: appending in order numbers them as a full build would.
+        known_accounts, known_nodes = len(self.account_keys), len(self._node_index.keys)
+        acc = self._account_ids(rows.get_column(FROM_ACCOUNT), rows.get_column(TO_ACCOUNT))
+        if len(self.currencies) == 1 and known_nodes == known_accounts:
+            # One currency so far: nodes are the accounts, numbered alike; index only new ones.
+            fresh = np.arange(known_accounts, len(self.account_keys), dtype=np.uint64)
+            fresh <<= np.uint64(_CURRENCY_BITS)
+            self._node_index.add(fresh, fresh)
+            nodes = acc
+        else:
+            node_keys = ((acc << _CURRENCY_BITS) | np.repeat(cur, 2)).astype(np.uint64)
+            found = self._node_index.add(node_keys, node_keys)
+            assert found is not None  # exact integer keys cannot collide
+            nodes = found
         self.node_account = (self._node_index.keys >> np.uint64(_CURRENCY_BITS)).astype(np.int64)
         self.node_currency = (self._node_index.keys & np.uint64(2**_CURRENCY_BITS - 1)).astype(
             np.int64
         )
-        n = rows.height
-        new_src, new_dst = nodes[:n], nodes[n:]
+        new_src, new_dst = nodes[0::2].copy(), nodes[1::2].copy()
         self._extend_columns(rows, new_src, new_dst, offset)
+        self._index(adjacency, new_src, new_dst, offset)
+        hashers = self._hashers
+        hashers["currencies"].update(
+            "".join(f"{c}\n" for c in self.currencies[known_codes:]).encode()
+        )
+        hashers["nodes"].update(self._node_index.keys[known_nodes:].astype("<u8").tobytes())
+        for name, values in (("src", new_src), ("dst", new_dst)):
+            hashers[name].update(values.astype("<i8").tobytes())
+        _hash_rows(hashers, rows)
+        self.fingerprint = self._fingerprint()
+
+    def _index(self, adjacency: Adjacency | None, new_src: I64, new_dst: I64, offset: int) -> None:
         n_nodes = len(self.node_account)
         if adjacency is None:
             out_ptr, out_idx = index.csr(self.src, n_nodes)
@@ -256,8 +282,6 @@ class Ledger:
         self.tx_currency = self.node_currency[self.src]
         # Recounted over the whole ledger: a linear pass, cheaper than keeping neighbour sets.
         self.degree = index.counterparties(out_ptr, out_idx, in_ptr, in_idx, self.src, self.dst)
-        _hash_rows(self._hashers, rows)
-        self.fingerprint = self._fingerprint()
 
     def _extend_columns(self, rows: pl.DataFrame, src: I64, dst: I64, offset: int) -> None:
         def cat(old: str, new: I64) -> I64:
@@ -272,20 +296,31 @@ class Ledger:
             ids if offset == 0 else pl.concat([self.external_ids, ids], rechunk=True)
         )
 
-    def _account_ids(self, keys: pl.Series) -> I64:
-        h1, h2 = index.string_hashes(keys)
+    def _account_ids(self, sources: pl.Series, targets: pl.Series) -> I64:
+        (s1, s2), (t1, t2) = index.string_hashes(sources), index.string_hashes(targets)
+        h1, h2 = np.empty(2 * len(s1), np.uint64), np.empty(2 * len(s1), np.uint64)
+        h1[0::2], h1[1::2], h2[0::2], h2[1::2] = s1, t1, s2, t2
         ids = self._accounts.add(h1, h2)
         if ids is None:  # pragma: no cover - needs a 128-bit hash collision
             raise InvalidLedger("account key hash collision; rename an account key")
         known = len(self.account_keys)
         fresh = np.flatnonzero(ids >= known)
         if len(fresh):
-            first = (
-                pl.DataFrame({"id": ids[fresh], "row": fresh}).unique("id", keep="first").sort("id")
+            first = np.empty(int(ids.max()) + 1 - known, np.int64)
+            first[ids[fresh][::-1] - known] = fresh[::-1]  # the last write wins: first seen
+            picks = pl.DataFrame(
+                {
+                    "source": sources.gather(first // 2),
+                    "target": targets.gather(first // 2),
+                    "odd": first % 2 == 1,
+                }
+            ).select(pl.when("odd").then("target").otherwise("source").alias(ACCOUNT))
+            new_keys = picks.to_series()
+            self._hashers["accounts.len"].update(
+                new_keys.str.len_bytes().cast(pl.UInt32).to_numpy().astype("<u4").tobytes()
             )
-            self.account_keys = pl.concat(
-                [self.account_keys, keys.gather(first["row"]).rename(ACCOUNT)], rechunk=True
-            )
+            self._hashers["accounts"].update(new_keys.str.join("").item().encode())
+            self.account_keys = pl.concat([self.account_keys, new_keys], rechunk=True)
         return ids
 
     def _fingerprint(self) -> str:
@@ -314,7 +349,7 @@ class Ledger:
         return len(self.node_account)
 
     def rows(self) -> pl.DataFrame:
-        """The transactions in canonical order with integer minor units and microseconds."""
+        """Return the transactions in canonical order, in minor units and microseconds."""
         return pl.DataFrame(
             {
                 EXTERNAL_ID: self.external_ids,
@@ -369,7 +404,7 @@ class Ledger:
         return given, amount
 
     def order(self, policy: SameDayPolicy) -> Order:
-        """The replay order of ``policy`` (computed once per ledger and policy)."""
+        """Return the replay order of ``policy`` (computed once per ledger and policy)."""
         from tracing.order import build_order
 
         if policy not in self._orders:

@@ -70,6 +70,7 @@ class AccountSeed:
     at: datetime | None = None
 
     def __post_init__(self) -> None:
+        """Check the seed when it is built."""
         _aware("seed time", self.at)
         if self.amount is not None and (not self.amount.is_finite() or self.amount <= 0):
             raise InvalidTraceParams(f"seed amount must be positive, got {self.amount}")
@@ -126,6 +127,7 @@ class TraceParams:
     max_events: int | None = None
 
     def __post_init__(self) -> None:
+        """Normalise collections and check the parameters when they are built."""
         # Accept lists and sets from callers but store hashable, ordered-as-given tuples.
         object.__setattr__(self, "seeds", tuple(self.seeds))
         object.__setattr__(self, "seed_transactions", tuple(self.seed_transactions))

@@ -249,7 +249,7 @@ def _credit(  # pragma: no cover - compiled
     exits: np.ndarray,
     tx: int,
 ) -> tuple[int, np.ndarray]:
-    """A deposit; into an overdrawn account its first part repays the bank (an exit)."""
+    """Credit a deposit; into an overdrawn account its first part repays the bank (exit)."""
     debt = -balance[node] if balance[node] < 0 else 0
     balance[node] += debt
     tainted = _deposit(rule, balance, taint, store, meta, head, tail, node, pieces, lo, hi)

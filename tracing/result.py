@@ -57,7 +57,7 @@ class Parts(Protocol):
     """Builds a result's frames on first use (see :mod:`tracing.build`)."""
 
     def frame(self, name: str) -> pl.DataFrame:
-        """The frame ``name``: accounts, flows, exits, flags, or the private ranks/seeds."""
+        """Build the frame ``name``: accounts, flows, exits, flags, or private ranks/seeds."""
         ...
 
 

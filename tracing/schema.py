@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import polars as pl
 
 from tracing.errors import InvalidLedger, SchemaMismatch
+from tracing.index import string_hashes
 
 EXTERNAL_ID, FROM_ACCOUNT, TO_ACCOUNT = "external_id", "from_account", "to_account"
 AMOUNT, CURRENCY, VALUE_TIME, SEQUENCE = "amount", "currency", "value_time", "sequence"
@@ -111,7 +113,8 @@ def conform_transactions(
     Returns the frame with columns ``external_id, from_account, to_account, currency,
     amount_minor (Int64), time_us (Int64), sequence (Int64)`` sorted by ``(value time,
     sequence, external id)`` (DESIGN §3), plus the currency codes in first-seen order and their
-    decimals.
+    decimals. A frame that is already in that order (the usual statement export) is not sorted
+    again.
     """
     _require(frame, TRANSACTIONS, optional={SEQUENCE})
     for name in (EXTERNAL_ID, FROM_ACCOUNT, TO_ACCOUNT, CURRENCY):
@@ -120,19 +123,41 @@ def conform_transactions(
     seq = pl.col(SEQUENCE).cast(pl.Int64) if SEQUENCE in frame.schema else pl.lit(0, pl.Int64)
     codes = frame.get_column(CURRENCY).drop_nulls().unique(maintain_order=True).to_list()
     decimals = decimals_of(currency_decimals, codes)
-    places = pl.col(CURRENCY).replace_strict(codes, decimals, default=DEFAULT_DECIMALS)
+    amount_dtype = frame.schema[AMOUNT]
+    if isinstance(amount_dtype, pl.Decimal) and set(decimals) <= {amount_dtype.scale}:
+        # Every currency has the column's scale: the physical integer is the minor unit.
+        minor = pl.col(AMOUNT).to_physical().cast(pl.Int128)
+    else:
+        places = pl.col(CURRENCY).replace_strict(codes, decimals, default=DEFAULT_DECIMALS)
+        minor = minor_units(pl.col(AMOUNT), amount_dtype, places)
     out = frame.select(
         pl.col(EXTERNAL_ID),
         pl.col(FROM_ACCOUNT),
         pl.col(TO_ACCOUNT),
         pl.col(CURRENCY),
-        minor_units(pl.col(AMOUNT), frame.schema[AMOUNT], places).alias(MINOR),
+        minor.alias(MINOR),
         _time_us(frame).cast(pl.Int64).alias(TIME_US),
         seq.fill_null(0).alias(SEQUENCE),
     )
     _check_rows(out, frame)
     out = out.with_columns(pl.col(MINOR).cast(pl.Int64))
-    return out.sort(TIME_US, SEQUENCE, EXTERNAL_ID), codes, decimals
+    if not _in_order(out):
+        out = out.sort(TIME_US, SEQUENCE, EXTERNAL_ID)
+    return out, codes, decimals
+
+
+def _in_order(rows: pl.DataFrame) -> bool:
+    """Whether rows are already sorted by (time, sequence, id); ids compared only on ties."""
+    time = rows.get_column(TIME_US).to_numpy()
+    seq = rows.get_column(SEQUENCE).to_numpy()
+    if len(time) < 2:
+        return True
+    dt, dq = np.diff(time), np.diff(seq)
+    if (dt < 0).any() or ((dt == 0) & (dq < 0)).any():
+        return False
+    tied = np.flatnonzero((dt == 0) & (dq == 0))
+    ids = rows.get_column(EXTERNAL_ID)
+    return bool((ids.gather(tied) < ids.gather(tied + 1)).all()) if len(tied) else True
 
 
 def _rows(mask: pl.Series) -> str:
@@ -141,20 +166,25 @@ def _rows(mask: pl.Series) -> str:
 
 
 def _check_rows(out: pl.DataFrame, original: pl.DataFrame) -> None:
-    nulls = out.select(pl.any_horizontal(pl.all().exclude(MINOR).is_null())).to_series()
-    if nulls.any():
-        raise InvalidLedger(f"missing values in {_rows(nulls)}")
-    inexact = out.get_column(MINOR).is_null() & original.get_column(AMOUNT).is_not_null()
-    if inexact.any():
-        raise InvalidLedger(f"amount finer than its currency's minor unit in {_rows(inexact)}")
+    # One pass for all checks; row numbers are looked up only when one fails.
+    minor = pl.col(MINOR)
     checks = {
-        "amount must be positive": out.get_column(MINOR).fill_null(1) <= 0,
-        "amount too large": out.get_column(MINOR).fill_null(0) >= MAX_MINOR,
-        "from_account equals to_account": out.get_column(FROM_ACCOUNT)
-        == out.get_column(TO_ACCOUNT),
-        "missing amount": out.get_column(MINOR).is_null(),
-        "duplicate external_id": out.get_column(EXTERNAL_ID).is_duplicated(),
+        "missing values": pl.any_horizontal(pl.all().exclude(MINOR).is_null()),
+        "amount finer than its currency's minor unit": minor.is_null()
+        & pl.lit(original.get_column(AMOUNT)).is_not_null(),
+        "missing amount": minor.is_null(),
+        "amount must be positive": minor.fill_null(1) <= 0,
+        "amount too large": minor.fill_null(0) >= MAX_MINOR,
+        "from_account equals to_account": pl.col(FROM_ACCOUNT) == pl.col(TO_ACCOUNT),
     }
-    for message, mask in checks.items():
-        if mask.any():
-            raise InvalidLedger(f"{message} in {_rows(mask)}")
+    failed = out.select(expr.any().alias(name) for name, expr in checks.items()).row(0)
+    for (message, expr), bad in zip(checks.items(), failed, strict=True):
+        if bad:
+            raise InvalidLedger(f"{message} in {_rows(out.select(expr).to_series())}")
+    ids = out.get_column(EXTERNAL_ID)
+    # Sorting 64-bit hashes is cheap; the exact (slow) search runs only when two collide.
+    hashes = np.sort(string_hashes(ids)[0])
+    if (hashes[1:] == hashes[:-1]).any():
+        duplicated = ids.is_duplicated()
+        if duplicated.any():
+            raise InvalidLedger(f"duplicate external_id in {_rows(duplicated)}")

@@ -199,3 +199,20 @@ def test_empty_ledger() -> None:
     led = Ledger.from_frame(frame())
     assert led.n_transactions == 0
     assert isinstance(led.fingerprint, str)
+
+
+def test_append_a_new_currency_equals_a_full_build() -> None:
+    later = (
+        ("T4", "acct:A", "acct:C", "7.00", at(3), "USD", 4),
+        ("T5", "acct:C", "acct:D", "2.00", at(4), "USD", 5),
+        ("T6", "acct:D", "acct:A", "1.00", at(5), "EUR", 6),
+    )
+    whole = ledger(*ROWS, *later)
+    grown = ledger(*ROWS).append(frame(*later))
+    assert grown.fingerprint == whole.fingerprint
+    assert grown.n_nodes == whole.n_nodes == 6
+    assert grown.nodes_of(["acct:C", "acct:A"], ["USD", "EUR"]).tolist() == whole.nodes_of(
+        ["acct:C", "acct:A"], ["USD", "EUR"]
+    ).tolist()
+    params = TraceParams(seed_transactions=("T4",), rule=Rule.LIFO)
+    assert trace(grown, params).to_json() == trace(whole, params).to_json()

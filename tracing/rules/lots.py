@@ -22,7 +22,7 @@ NEXT_ROW, FREE, LIVE = 0, 1, 2
 
 @nb.njit(cache=True)
 def ensure(store: np.ndarray, meta: I64, extra: int) -> np.ndarray:  # pragma: no cover
-    """The store, reallocated larger when fewer than ``extra`` rows are free."""
+    """Return the store, reallocated larger when fewer than ``extra`` rows are free."""
     if meta[NEXT_ROW] + extra <= store.shape[0]:
         return store
     bigger = np.empty((2 * store.shape[0] + extra + 16, 3), np.int64)
@@ -61,8 +61,10 @@ def put(  # pragma: no cover - compiled
     tainted: int,
     newest_first: bool,  # noqa: FBT001 - compiled kernels take positional arguments
 ) -> None:
-    """Add a pure lot to ``node``: at the tail (fifo) or the head (lifo), merging with a
-    neighbour of the same kind so alternating runs stay short."""
+    """Add a pure lot to ``node``: at the tail (fifo) or the head (lifo).
+
+    A lot of the same kind as its neighbour merges into it, so runs stay short.
+    """
     if amount <= 0:
         return
     end = head[node] if newest_first else tail[node]
