@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.apikey import service as apikey_service
@@ -19,6 +19,7 @@ bearer = HTTPBearer(
 
 
 def authenticate(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -27,6 +28,8 @@ def authenticate(
     principal = apikey_service.principal_for(session, credentials.credentials)
     if principal is None:
         raise Unauthorized("the API key is unknown, revoked or expired")
+    # The audit trail names who asked, whatever the outcome of the request.
+    request.state.principal = principal
     return principal
 
 
@@ -55,3 +58,4 @@ MeasureWriter = Annotated[Principal, require_scopes(Scope.MEASURES_WRITE)]
 TraceReader = Annotated[Principal, require_scopes(Scope.TRACES_READ)]
 TraceRunner = Annotated[Principal, require_scopes(Scope.TRACES_RUN)]
 DeadlineSweeper = Annotated[Principal, require_scopes(Scope.DEADLINES_SWEEP)]
+AuditReader = Annotated[Principal, require_scopes(Scope.AUDIT_READ)]

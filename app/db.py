@@ -30,6 +30,8 @@ NAMING_CONVENTION = {
 # SQLite's rowid alias must be spelled INTEGER, PostgreSQL wants BIGINT for a ledger that grows.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+WRITE_LOCK = "moneytrail_write_lock"
+
 # SQLAlchemy's own storage format for SQLite datetimes; bulk loaders write the same text so that
 # values sort and compare identically whichever path stored them.
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -70,7 +72,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A deferred transaction that reads, then writes, fails at once (SQLITE_BUSY_SNAPSHOT, no
+    # waiting) when another connection wrote in between; writers therefore take the write lock
+    # up front and queue for it instead.
+    immediate = conn.get_execution_options().get(WRITE_LOCK, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -89,10 +95,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, *, writer: bool = False) -> sessionmaker[Session]:
+    """Sessions on `engine`; `writer` ones take SQLite's write lock when they begin."""
+    bind = engine.execution_options(**{WRITE_LOCK: True}) if writer else engine
+    return sessionmaker(bind, expire_on_commit=False)
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessionmaker() as session:
+    state = request.app.state
+    sessions = state.sessionmaker if request.method in _SAFE_METHODS else state.writer_sessions
+    with sessions() as session:
         yield session

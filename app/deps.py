@@ -13,5 +13,7 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# The session ends with the endpoint, before the response leaves: no lock outlives the work,
+# and the audit entry written as the response starts never waits for its own request.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -14,6 +14,9 @@ from app.account.router import router as account_router
 from app.apikey import service as apikey_service
 from app.apikey.router import router as apikey_router
 from app.asset.router import router as asset_router
+from app.audit import service as audit_service
+from app.audit.middleware import AuditMiddleware
+from app.audit.router import router as audit_router
 from app.case.router import convergence_router
 from app.case.router import router as case_router
 from app.db import make_engine, make_sessionmaker
@@ -21,6 +24,7 @@ from app.demo.router import router as demo_router
 from app.errors import install_error_handlers
 from app.goaml.router import router as goaml_router
 from app.health import router as health_router
+from app.interop.router import router as interop_router
 from app.measure import sweeper as deadline_sweeper
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
@@ -47,6 +51,8 @@ ROUTERS = (
     trace_router,
     demo_router,
     goaml_router,
+    interop_router,
+    audit_router,
 )
 DESCRIPTION = """
 moneytrail follows the proceeds of crime: load transactions and accounts with their provenance,
@@ -82,6 +88,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.engine = make_engine(settings.effective_database_url)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.writer_sessions = make_sessionmaker(app.state.engine, writer=True)
+    if getattr(app.state, "audit_sink", None) is None:
+        app.state.audit_sink = audit_service.database_sink(app.state.writer_sessions)
     if settings.bootstrap_admin_key:
         _announce_first_key(app)
     await deadline_sweeper.start(app, settings)
@@ -106,7 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
     )
     app.state.settings = settings
+    app.state.audit_sink = None
     install_error_handlers(app)
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:

@@ -23,6 +23,7 @@ class Scope(StrEnum):
     DEADLINES_SWEEP = "deadlines:sweep"
     TRACES_READ = "traces:read"
     TRACES_RUN = "traces:run"
+    AUDIT_READ = "audit:read"
 
 
 TRACING = (Scope.TRACES_READ, Scope.TRACES_RUN)
@@ -35,6 +36,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.LEDGER_WRITE,
             Scope.SOURCES_READ,
             Scope.DEADLINES_SWEEP,
+            Scope.AUDIT_READ,
             *CASEWORK,
         }
     ),

@@ -5,6 +5,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -79,8 +80,18 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def client(session: Session, settings: Settings) -> Iterator[TestClient]:
+def audited() -> list[dict[str, Any]]:
+    """The audit entries requests produced. Tests sharing one rolled-back transaction collect
+    them here; the chained table itself is tested end to end in tests/app/test_audit.py."""
+    return []
+
+
+@pytest.fixture
+def client(
+    session: Session, settings: Settings, audited: list[dict[str, Any]]
+) -> Iterator[TestClient]:
     app = create_app(settings)
+    app.state.audit_sink = audited.append
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c

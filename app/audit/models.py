@@ -27,5 +27,6 @@ class AuditEntry(Base):
     outcome: Mapped[int] = mapped_column(Integer)
     request_id: Mapped[str] = mapped_column(String(64))
     body_sha256: Mapped[str | None] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    # Unique: two entries claiming the same predecessor would fork the chain.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

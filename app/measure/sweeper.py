@@ -42,9 +42,9 @@ async def start(app: FastAPI, settings: Settings) -> None:
     app.state.deadline_sweeper = None
     if not settings.deadline_sweep_enabled:
         return
-    await _sweep_logged(app.state.sessionmaker)
+    await _sweep_logged(app.state.writer_sessions)
     app.state.deadline_sweeper = asyncio.create_task(
-        _every(app.state.sessionmaker, settings.deadline_sweep_interval_seconds)
+        _every(app.state.writer_sessions, settings.deadline_sweep_interval_seconds)
     )
 
 

@@ -28,7 +28,7 @@ def start(app: FastAPI, settings: Settings) -> None:
     app.state.ledger_cache = LedgerCache()
     app.state.trace_jobs = TraceJobs(settings.trace_workers)
     try:
-        with app.state.sessionmaker() as session:
+        with app.state.writer_sessions() as session:
             if TraceRepository(session).mark_interrupted(datetime.now(UTC)):
                 session.commit()
     except SQLAlchemyError:

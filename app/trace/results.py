@@ -1,6 +1,5 @@
 """Stored trace results: the engine's frames kept as Arrow IPC and rebuilt without a re-run."""
 
-import dataclasses
 import io
 from decimal import Decimal
 from typing import Any
@@ -10,19 +9,27 @@ import polars as pl
 from app.money import decimals_of
 from tracing import Provenance, TraceResult
 
+# Every frame a result carries, including those the engine keeps private for explain().
+FRAME_NAMES = ("accounts", "flows", "exits", "flags", "ranks", "seeds")
 
-def _frame_fields() -> list[str]:
-    # Every frame the result carries, including those the engine keeps for explain().
-    return [
-        f.name for f in dataclasses.fields(TraceResult) if f.name not in ("summary", "provenance")
-    ]
+
+class _StoredParts:
+    """The engine's `Parts` protocol over frames read back from storage."""
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        self._blobs = blobs
+
+    def frame(self, name: str) -> pl.DataFrame:
+        return pl.read_ipc(io.BytesIO(self._blobs[name]))
 
 
 def to_ipc(result: TraceResult) -> dict[str, bytes]:
     out = {}
-    for name in _frame_fields():
+    for name in FRAME_NAMES:
         buffer = io.BytesIO()
-        frame: pl.DataFrame = getattr(result, name)
+        frame: pl.DataFrame = getattr(
+            result, name if name in ("accounts", "flows", "exits", "flags") else f"_{name}"
+        )
         frame.write_ipc(buffer, compression="zstd")
         out[name] = buffer.getvalue()
     return out
@@ -31,8 +38,9 @@ def to_ipc(result: TraceResult) -> dict[str, bytes]:
 def from_ipc(
     blobs: dict[str, bytes], *, summary: dict[str, Any], provenance: dict[str, Any]
 ) -> TraceResult:
-    frames = {name: pl.read_ipc(io.BytesIO(blobs[name])) for name in _frame_fields()}
-    return TraceResult(summary=summary, provenance=Provenance(**provenance), **frames)
+    return TraceResult(
+        summary=summary, provenance=Provenance(**provenance), _parts=_StoredParts(blobs)
+    )
 
 
 def money(value: Decimal | None, currency: str) -> str | None:

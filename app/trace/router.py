@@ -69,7 +69,7 @@ async def create_trace(
         settings=settings,
         cache=state.ledger_cache,
         jobs=state.trace_jobs,
-        sessions=state.sessionmaker,
+        sessions=state.writer_sessions,
         force_async=mode == "async",
     )
     if run.status == TraceStatus.RUNNING:
@@ -298,6 +298,6 @@ async def rerun_trace(
         settings=settings,
         cache=state.ledger_cache,
         jobs=state.trace_jobs,
-        sessions=state.sessionmaker,
+        sessions=state.writer_sessions,
     )
     return RerunDiff.model_validate({**diff, "trace": _read(diff["trace"], state.trace_jobs)})

@@ -1,6 +1,8 @@
 """Trace use cases: run (waiting briefly, else as a job), read, rerun, cancel."""
 
+import hashlib
 import json
+import threading
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
@@ -50,9 +52,22 @@ class TraceNotFinished(Conflict):
         )
 
 
-def _external_stops(ledger: Ledger) -> set[str]:
-    keys = ledger.account_keys
-    return set(keys.filter(keys.str.starts_with("ext:") | keys.str.starts_with("cash:")).to_list())
+# The `ext:`/`cash:` keys of the ledger last traced, by its fingerprint: the warm ledger
+# changes only with ingestion, so the scan of every account key runs once per change.
+_external: tuple[str, frozenset[str]] = ("", frozenset())
+_external_lock = threading.Lock()
+
+
+def _external_stops(ledger: Ledger) -> frozenset[str]:
+    global _external
+    with _external_lock:
+        fingerprint, found = _external
+        if fingerprint != ledger.fingerprint:
+            keys = ledger.account_keys
+            is_external = keys.str.starts_with("ext:") | keys.str.starts_with("cash:")
+            found = frozenset(keys.filter(is_external).to_list())
+            _external = (ledger.fingerprint, found)
+        return found
 
 
 def build_params(body: TraceCreate, ledger: Ledger, settings: Settings) -> TraceParams:
@@ -118,8 +133,10 @@ def _store_result(session: Session, run: TraceRun, result: TraceResult) -> None:
     run.status = TraceStatus.DONE
     run.finished_at = datetime.now(UTC)
     run.summary = api_summary(result)
-    run.result = result.to_json()
-    run.result_sha256 = result.digest()
+    canonical = result.to_json()
+    run.result = canonical
+    # What result.digest() computes, without serialising the result a second time.
+    run.result_sha256 = hashlib.sha256(canonical.encode()).hexdigest()
     TraceRepository(session).add_frames(run.id, results.to_ipc(result))
 
 

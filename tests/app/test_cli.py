@@ -23,7 +23,7 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(
         get_settings.cache_clear()
     secret = capsys.readouterr().out.strip().splitlines()[-1]
     assert secret.startswith("mt_")
-    app = create_app(Settings(database_url=url, bootstrap_admin_key=False))
+    app = create_app(Settings(database_url=url, bootstrap_admin_key=False, trace_warm_ledger=False))
     with TestClient(app) as c:
         assert (
             c.get("/api/v1/sources", headers={"Authorization": f"Bearer {secret}"}).status_code

@@ -147,6 +147,7 @@ def test_upload_timezone_is_applied(client: TestClient, session: Session) -> Non
 
 def test_files_over_the_size_limit_are_refused(session: Session, settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"upload_max_bytes": 64}))
+    app.state.audit_sink = [].append
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app) as small:
         r = upload(small, bearer(make_key(session)), CSV.encode())

@@ -45,6 +45,7 @@ def test_unknown_errors_are_a_bare_500_problem(
         raise RuntimeError("secret internals")
 
     app.include_router(boom)
+    app.state.audit_sink = [].append
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app, raise_server_exceptions=False) as c:
         r = c.get("/boom")

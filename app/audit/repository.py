@@ -1,0 +1,64 @@
+from collections.abc import Generator
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditEntry
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock_head(self) -> None:
+        # Appends queue here on PostgreSQL; SQLite already admits one writer at a time.
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(7340001)"))
+
+    def last_hash(self) -> str | None:
+        return self.session.scalar(
+            select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
+        )
+
+    def add(self, entry: AuditEntry) -> None:
+        self.session.add(entry)
+        self.session.flush()
+
+    def in_order(self, chunk: int = 5000) -> Generator[AuditEntry]:
+        stmt = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=chunk)
+        rows = self.session.scalars(stmt)
+        try:
+            yield from rows
+        finally:
+            rows.close()
+
+    def page(
+        self,
+        *,
+        limit: int,
+        before_id: int | None,
+        key_id: str | None,
+        operation: str | None,
+        resource: str | None,
+        case_id: int | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[AuditEntry]:
+        stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
+        filters = {
+            AuditEntry.key_id: key_id,
+            AuditEntry.operation: operation,
+            AuditEntry.resource: resource,
+            AuditEntry.case_id: case_id,
+        }
+        for column, value in filters.items():
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if since is not None:
+            stmt = stmt.where(AuditEntry.at >= since)
+        if until is not None:
+            stmt = stmt.where(AuditEntry.at < until)
+        if before_id is not None:
+            stmt = stmt.where(AuditEntry.id < before_id)
+        return list(self.session.scalars(stmt.limit(limit + 1)))
