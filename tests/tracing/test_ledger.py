@@ -210,9 +210,10 @@ def test_append_a_new_currency_equals_a_full_build() -> None:
     whole = ledger(*ROWS, *later)
     grown = ledger(*ROWS).append(frame(*later))
     assert grown.fingerprint == whole.fingerprint
-    assert grown.n_nodes == whole.n_nodes == 6
-    assert grown.nodes_of(["acct:C", "acct:A"], ["USD", "EUR"]).tolist() == whole.nodes_of(
-        ["acct:C", "acct:A"], ["USD", "EUR"]
-    ).tolist()
+    assert grown.n_nodes == whole.n_nodes == 7
+    assert (
+        grown.nodes_of(["acct:C", "acct:A"], ["USD", "EUR"]).tolist()
+        == whole.nodes_of(["acct:C", "acct:A"], ["USD", "EUR"]).tolist()
+    )
     params = TraceParams(seed_transactions=("T4",), rule=Rule.LIFO)
     assert trace(grown, params).to_json() == trace(whole, params).to_json()
