@@ -193,8 +193,8 @@ class Ledger:
         for code, places in (currency_decimals or {}).items():
             if code in self.decimals and self.decimals[code] != places:
                 raise SchemaMismatch(f"decimals of {code} differ from the ledger's")
-        rows, codes, places = conform_transactions(data, table)
-        table.update(zip(codes, places, strict=True))
+        rows, codes, found = conform_transactions(data, table)
+        table.update(zip(codes, found, strict=True))
         if rows.height == 0:
             return self
         clash = rows.get_column(EXTERNAL_ID).is_in(self.external_ids.implode())
