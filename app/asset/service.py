@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.account import service as account_service
+from app.account.models import Account
 from app.asset.errors import AssetNotFound, InvalidAsset
 from app.asset.models import Asset, AssetLink, AssetOwner
 from app.asset.repository import AssetRepository
@@ -172,6 +173,35 @@ def add_substitute(
             replaces_asset_id=replaced.id,
             created_by=actor.id,
             created_at=datetime.now(UTC),
+        )
+    )
+
+
+def add_escaped(
+    session: Session,
+    source: Asset,
+    account: Account,
+    *,
+    amount_minor: int | None,
+    currency: str | None,
+    actor: Principal,
+) -> Asset:
+    """Dissipation: the value that left an asset is a new asset where it went, to be traced."""
+    now = datetime.now(UTC)
+    return AssetRepository(session).add(
+        Asset(
+            case_id=source.case_id,
+            type=str(AssetType.BANK_BALANCE),
+            description=f"Value escaped from asset {source.id} to {account.key}",
+            jurisdiction=account.iban[:2] if account.iban else source.jurisdiction,
+            status=str(LegalStatus.IDENTIFIED),
+            account_id=account.id,
+            value_minor=amount_minor,
+            currency=currency,
+            valued_on=now.date() if amount_minor is not None else None,
+            valuation_method="amount dissipated" if amount_minor is not None else None,
+            created_by=actor.id,
+            created_at=now,
         )
     )
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Response
 from app.auth import CaseReader, DeadlineSweeper, MeasureWriter
 from app.deps import SessionDep
 from app.errors import problems
-from app.measure import service
+from app.measure import lapses, service
 from app.measure.machine import TRANSITIONS, describe_machine
 from app.measure.schemas import (
     DeadlineRead,
@@ -72,7 +72,7 @@ def list_deadlines(
     ] = 14,
 ) -> Page[DeadlineRead]:
     """List measures of the caller's cases that expire soon (or lapsed), soonest first."""
-    items, next_cursor = service.page_deadlines(
+    items, next_cursor = lapses.page_deadlines(
         session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
     )
     return Page(items=[DeadlineRead.model_validate(i) for i in items], next_cursor=next_cursor)
@@ -81,7 +81,7 @@ def list_deadlines(
 @router.post("/deadlines/sweep", tags=["deadlines"], responses=problems(403))
 def sweep_deadlines(session: SessionDep, actor: DeadlineSweeper) -> SweepResult:
     """Move every measure whose expiry has passed to EXPIRED now (the periodic sweep's work)."""
-    return SweepResult(expired=[m.id for m in service.sweep_lapsed(session)])
+    return SweepResult(expired=[m.id for m in lapses.sweep_lapsed(session)])
 
 
 @router.get("/legal-statuses", responses=problems(403))

@@ -169,6 +169,12 @@ class TransitionCreate(BaseModel):
         description="Who holds it.",
         examples=["Asset management office, LKA Hamburg"],
     )
+    destination_account: str | None = Field(
+        default=None,
+        description="DISSIPATED: the account the value went to (key or id); a new IDENTIFIED "
+        "bank_balance asset opens there, the next hop to trace.",
+        examples=["iban:CY17002001280000001200527600"],
+    )
     note: str | None = Field(default=None, max_length=2000)
 
 

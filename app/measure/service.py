@@ -2,11 +2,13 @@
 things and recorded as an append-only event."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
+from app.account import service as account_service
+from app.account.models import Account
 from app.asset import service as asset_service
 from app.asset.models import Asset
 from app.asset.schemas import AssetCreate
@@ -14,7 +16,6 @@ from app.case import service as case_service
 from app.measure import deadlines
 from app.measure.errors import BalanceExceeded, IllegalTransition, InvalidMeasure
 from app.measure.machine import (
-    LAPSING,
     ORDERS,
     RESTRAINED,
     TIME_LIMITED,
@@ -26,7 +27,7 @@ from app.measure.repository import MeasureRepository
 from app.measure.schemas import DEFAULT_TYPE, MeasureType, TransitionCreate
 from app.money import from_minor
 from app.pagination import decode_cursor, encode_cursor
-from app.preconditions import PreconditionFailed, check_version, flush_or_precondition_failed
+from app.preconditions import check_version, flush_or_precondition_failed
 from app.principal import Principal
 
 L = LegalStatus
@@ -75,10 +76,16 @@ def _check_record(data: TransitionCreate) -> None:
         _require(data, "order_reference")
     if target is L.SUBSTITUTED:
         _require(data, "order_reference", "amount")
-    for field, status in (("disposal_kind", L.DISPOSED), ("release_reason", L.RELEASED)):
-        if target is status:
-            _require(data, field)
-        elif getattr(data, field) is not None:
+    if target is L.DISPOSED:
+        _require(data, "disposal_kind")
+    if target is L.RELEASED:
+        _require(data, "release_reason")
+    for field, status in (
+        ("disposal_kind", L.DISPOSED),
+        ("release_reason", L.RELEASED),
+        ("destination_account", L.DISSIPATED),
+    ):
+        if target is not status and getattr(data, field) is not None:
             raise InvalidMeasure(f"{field} belongs to a move to {status} only", field=field)
     if (data.amount is None) != (data.currency is None):
         raise InvalidMeasure("amount and currency go together", field="currency")
@@ -176,16 +183,21 @@ def transition(
     if data.amount is not None and data.currency is not None:
         amount = asset_service.minor_units(data.amount, data.currency, field="amount")
     expiry = _expiry(data, asset, jurisdiction)
+    destination = None
+    if data.destination_account is not None:
+        destination = account_service.resolve_account(session, data.destination_account)
     held = _held_after(asset, target, amount)
     if target in HOLDING:
         _check_balance(session, asset, held, data.currency)
     measure = _record(asset, data, jurisdiction, amount, expiry, actor=actor)
-    _apply(asset, target, held, expiry)
+    apply_move(asset, target, held, expiry)
     # The versioned UPDATE of the asset goes first: a writer that lost a race stops here.
     flush_or_precondition_failed(session)
     MeasureRepository(session).add(measure)
     if target is L.SUBSTITUTED and amount is not None and data.currency is not None:
         _substitute(session, asset, measure, amount, data.currency, actor=actor)
+    if destination is not None:
+        _follow(session, asset, measure, destination, amount, data.currency, actor=actor)
     session.commit()
     return measure, asset
 
@@ -240,7 +252,7 @@ def _record(
     )
 
 
-def _apply(asset: Asset, target: LegalStatus, held: int | None, expiry: Expiry | None) -> None:
+def apply_move(asset: Asset, target: LegalStatus, held: int | None, expiry: Expiry | None) -> None:
     asset.restrained_minor = held
     asset.status = str(target)
     # Every move bumps the version, also one that changes no column (a bare renewal record).
@@ -280,6 +292,37 @@ def _substitute(
     )
 
 
+def _follow(
+    session: Session,
+    asset: Asset,
+    escape: Measure,
+    destination: Account,
+    amount: int | None,
+    currency: str | None,
+    *,
+    actor: Principal,
+) -> None:
+    """A freeze does not follow the money: where it went is a new asset, IDENTIFIED."""
+    found = asset_service.add_escaped(
+        session, asset, destination, amount_minor=amount, currency=currency, actor=actor
+    )
+    escape.note = ((escape.note or "") + f" [escaped to asset {found.id}]").strip()
+    MeasureRepository(session).add(
+        Measure(
+            asset_id=found.id,
+            seq=found.version,
+            to_status=str(L.IDENTIFIED),
+            measure_type=str(MeasureType.IDENTIFICATION),
+            jurisdiction=found.jurisdiction,
+            amount_minor=amount,
+            currency=currency,
+            note=f"value escaped from asset {asset.id}: a new hop to trace",
+            actor_id=actor.id,
+            recorded_at=escape.recorded_at,
+        )
+    )
+
+
 def page_history(
     session: Session, asset_id: int, *, actor: Principal, limit: int, cursor: str | None
 ) -> tuple[list[Measure], str | None]:
@@ -308,94 +351,3 @@ def describe_measure(measure: Measure) -> dict[str, object]:
         "duration": duration,
         "amount": amount,
     }
-
-
-def sweep_lapsed(session: Session, *, now: datetime | None = None) -> list[Measure]:
-    """Move every asset whose measure has lapsed to EXPIRED, one recorded event each."""
-    now = now or datetime.now(UTC)
-    measures = MeasureRepository(session)
-    recorded = []
-    for asset in asset_service.lapsed_assets(session, now, statuses=[str(s) for s in LAPSING]):
-        lapsed = measures.get(asset.id, asset.version)
-        current, last_day = asset.status, asset.expiry_on
-        event = Measure(
-            asset_id=asset.id,
-            seq=asset.version + 1,
-            from_status=current,
-            to_status=str(L.EXPIRED),
-            measure_type=str(MeasureType.EXPIRY),
-            order_reference=lapsed.order_reference if lapsed else None,
-            jurisdiction=asset.jurisdiction,
-            expiry_on=last_day,
-            note=f"measure {lapsed.id if lapsed else '?'} lapsed at the end of {last_day} "
-            "with no renewal",
-            recorded_at=now,
-        )
-        _apply(asset, L.EXPIRED, None, None)
-        try:
-            flush_or_precondition_failed(session)
-        except PreconditionFailed:
-            continue  # renewed or released meanwhile: nothing lapsed
-        measures.add(event)
-        session.commit()
-        recorded.append(event)
-    return recorded
-
-
-def page_deadlines(
-    session: Session,
-    *,
-    actor: Principal,
-    within_days: int,
-    limit: int,
-    cursor: str | None,
-    now: datetime | None = None,
-) -> tuple[list[dict[str, object]], str | None]:
-    """Measures of the caller's cases whose last day falls within `within_days` from today
-    (0: today), and those that lapsed and are not yet swept."""
-    now = now or datetime.now(UTC)
-    after = None
-    if cursor is not None:
-        at, last_id = decode_cursor(cursor, arity=2)
-        after = (datetime.fromisoformat(str(at)), int(last_id))
-    rows = asset_service.expiring_assets(
-        session,
-        until=deadlines.end_of(now.date() + timedelta(days=within_days)),
-        statuses=[str(s) for s in TIME_LIMITED],
-        case_ids=case_service.visible_case_ids(session, actor=actor),
-        limit=limit,
-        after=after,
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    cases = case_service.cases_by_ids(session, [a.case_id for a in rows])
-    latest = MeasureRepository(session).by_asset_seq((a.id, a.version) for a in rows)
-    items = []
-    for asset in rows:
-        assert asset.expires_at is not None
-        measure = latest[(asset.id, asset.version)]
-        items.append(
-            {
-                "asset_id": asset.id,
-                "case_id": asset.case_id,
-                "case_reference": cases[asset.case_id].reference,
-                "asset_type": asset.type,
-                "description": asset.description,
-                "status": asset.status,
-                "measure_id": measure.id,
-                "measure_type": measure.measure_type,
-                "order_reference": measure.order_reference,
-                "jurisdiction": measure.jurisdiction,
-                "expiry_date": asset.expiry_on,
-                "expires_at": asset.expires_at,
-                "renew_by": asset.renew_by,
-                "lapsed": asset.expires_at <= now,
-                "lapses_to_expired": asset.status in LAPSING,
-            }
-        )
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        assert last.expires_at is not None
-        next_cursor = encode_cursor([last.expires_at.isoformat(), last.id])
-    return items, next_cursor

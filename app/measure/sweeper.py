@@ -9,7 +9,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.measure import service
+from app.measure import lapses
 from app.settings import Settings
 
 log = structlog.get_logger("app.measure.sweeper")
@@ -17,7 +17,7 @@ log = structlog.get_logger("app.measure.sweeper")
 
 def sweep_once(make_session: sessionmaker[Session]) -> int:
     with make_session() as session:
-        expired = service.sweep_lapsed(session)
+        expired = lapses.sweep_lapsed(session)
     if expired:
         log.info("deadlines_swept", expired_assets=[m.asset_id for m in expired])
     return len(expired)

@@ -224,3 +224,33 @@ def test_links_tie_an_asset_to_the_proceeds(client: TestClient, session: Session
     )
     assert r.status_code == 422
     assert len(api.get(f"/api/v1/assets/{asset}")["links"]) == 1
+
+
+def test_dissipated_value_opens_the_next_hop_as_a_new_asset(
+    client: TestClient, session: Session
+) -> None:
+    api, case_id = setup(client, session)
+    asset = api.post(f"/api/v1/cases/{case_id}/assets", bank_balance("1000.00"))["id"]
+    suspension = order("SUSPENDED", duration={"value": 5, "unit": "working_days"})
+    assert api.move(asset, suspension).status_code == 201
+    r = api.move(asset, order("FROZEN", destination_account=IBAN_FR))
+    assert r.json()["errors"][0]["loc"] == ["body", "destination_account"]
+    escape = {
+        "to_status": "DISSIPATED",
+        "amount": "950.00",
+        "currency": "EUR",
+        "destination_account": IBAN_FR,
+        "note": "paid out the day the suspension lapsed",
+    }
+    r = api.move(asset, escape)
+    assert r.status_code == 201, r.text
+    found = api.get(f"/api/v1/cases/{case_id}/assets")["items"][-1]
+    assert (found["status"], found["account_key"], found["jurisdiction"]) == (
+        "IDENTIFIED",
+        IBAN_FR,
+        "FR",
+    )
+    assert found["valuation"]["amount"] == "950.00"
+    assert f"escaped to asset {found['id']}" in r.json()["note"]
+    (first,) = api.get(f"/api/v1/assets/{found['id']}/measures")["items"]
+    assert f"escaped from asset {asset}" in first["note"]

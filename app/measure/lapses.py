@@ -1,0 +1,110 @@
+"""Lapsed and lapsing measures: the deadline list and the sweep that records expiries."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.asset import service as asset_service
+from app.case import service as case_service
+from app.measure import deadlines
+from app.measure.machine import LAPSING, TIME_LIMITED, LegalStatus
+from app.measure.models import Measure
+from app.measure.repository import MeasureRepository
+from app.measure.schemas import MeasureType
+from app.measure.service import apply_move
+from app.pagination import decode_cursor, encode_cursor
+from app.preconditions import PreconditionFailed, flush_or_precondition_failed
+from app.principal import Principal
+
+L = LegalStatus
+
+
+def sweep_lapsed(session: Session, *, now: datetime | None = None) -> list[Measure]:
+    """Move every asset whose measure has lapsed to EXPIRED, one recorded event each."""
+    now = now or datetime.now(UTC)
+    measures = MeasureRepository(session)
+    recorded = []
+    for asset in asset_service.lapsed_assets(session, now, statuses=[str(s) for s in LAPSING]):
+        lapsed = measures.get(asset.id, asset.version)
+        current, last_day = asset.status, asset.expiry_on
+        event = Measure(
+            asset_id=asset.id,
+            seq=asset.version + 1,
+            from_status=current,
+            to_status=str(L.EXPIRED),
+            measure_type=str(MeasureType.EXPIRY),
+            order_reference=lapsed.order_reference if lapsed else None,
+            jurisdiction=asset.jurisdiction,
+            expiry_on=last_day,
+            note=f"measure {lapsed.id if lapsed else '?'} lapsed at the end of {last_day} "
+            "with no renewal",
+            recorded_at=now,
+        )
+        apply_move(asset, L.EXPIRED, None, None)
+        try:
+            flush_or_precondition_failed(session)
+        except PreconditionFailed:
+            continue  # renewed or released meanwhile: nothing lapsed
+        measures.add(event)
+        session.commit()
+        recorded.append(event)
+    return recorded
+
+
+def page_deadlines(
+    session: Session,
+    *,
+    actor: Principal,
+    within_days: int,
+    limit: int,
+    cursor: str | None,
+    now: datetime | None = None,
+) -> tuple[list[dict[str, object]], str | None]:
+    """Measures of the caller's cases whose last day falls within `within_days` from today
+    (0: today), and those that lapsed and are not yet swept."""
+    now = now or datetime.now(UTC)
+    after = None
+    if cursor is not None:
+        at, last_id = decode_cursor(cursor, arity=2)
+        after = (datetime.fromisoformat(str(at)), int(last_id))
+    rows = asset_service.expiring_assets(
+        session,
+        until=deadlines.end_of(now.date() + timedelta(days=within_days)),
+        statuses=[str(s) for s in TIME_LIMITED],
+        case_ids=case_service.visible_case_ids(session, actor=actor),
+        limit=limit,
+        after=after,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cases = case_service.cases_by_ids(session, [a.case_id for a in rows])
+    latest = MeasureRepository(session).by_asset_seq((a.id, a.version) for a in rows)
+    items = []
+    for asset in rows:
+        assert asset.expires_at is not None
+        measure = latest[(asset.id, asset.version)]
+        items.append(
+            {
+                "asset_id": asset.id,
+                "case_id": asset.case_id,
+                "case_reference": cases[asset.case_id].reference,
+                "asset_type": asset.type,
+                "description": asset.description,
+                "status": asset.status,
+                "measure_id": measure.id,
+                "measure_type": measure.measure_type,
+                "order_reference": measure.order_reference,
+                "jurisdiction": measure.jurisdiction,
+                "expiry_date": asset.expiry_on,
+                "expires_at": asset.expires_at,
+                "renew_by": asset.renew_by,
+                "lapsed": asset.expires_at <= now,
+                "lapses_to_expired": asset.status in LAPSING,
+            }
+        )
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        assert last.expires_at is not None
+        next_cursor = encode_cursor([last.expires_at.isoformat(), last.id])
+    return items, next_cursor
