@@ -25,6 +25,7 @@ from app.errors import install_error_handlers
 from app.goaml.router import router as goaml_router
 from app.health import router as health_router
 from app.interop.router import router as interop_router
+from app.interop.router import router as interop_router
 from app.measure import sweeper as deadline_sweeper
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
@@ -51,6 +52,7 @@ ROUTERS = (
     trace_router,
     demo_router,
     goaml_router,
+    interop_router,
     interop_router,
     audit_router,
 )

@@ -237,3 +237,8 @@ def holder_names(session: Session, keys: list[str]) -> dict[str, str]:
         if name:
             names[key] = name
     return names
+
+
+def accounts_by_keys(session: Session, keys: list[str]) -> dict[str, Account]:
+    """Stored accounts with their holders, by key (keys not stored are left out)."""
+    return AccountRepository(session).by_keys(keys)

@@ -1,0 +1,180 @@
+"""FollowTheMoney entities out of the ledger and back in, built with the `followthemoney` model.
+
+Ids are stable: `make_id` over a namespace and the ledger's own key, so the same account,
+party or transaction gets the same FtM id in every export. An entity's ledger key travels as a
+`moneytrail-key:` keyword, so a re-import restores keys exactly; entities from elsewhere get keys
+from their content (IBAN, BIC and number, wallet address) or from their FtM id.
+
+FtM dates carry no zone and stop at seconds: times are written in UTC and read back as UTC.
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from followthemoney import EntityProxy, model
+from followthemoney.exc import InvalidData
+
+from app.account.keys import CRYPTO_CHAINS
+from app.account.models import Account
+
+KEY_PREFIX = "moneytrail-key:"
+STAND_IN = "moneytrail-stand-in"
+PARTY_SCHEMA = {"person": "Person", "legal_entity": "Company"}
+_CHAIN_SYMBOL = {chain: symbol.upper() for symbol, chain in CRYPTO_CHAINS.items()}
+_IDENTIFIERS = {  # party identifier name -> FtM property
+    "id_number": "idNumber",
+    "ssn": "idNumber",
+    "passport_number": "passportNumber",
+    "incorporation_number": "registrationNumber",
+    "registration_number": "registrationNumber",
+    "tax_number": "taxNumber",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    external_id: str
+    from_account: str
+    to_account: str
+    amount: str
+    currency: str
+    value_time: datetime
+    sequence: int | None = None
+    narrative: str | None = None
+
+
+def _entity(schema: str, *parts: str) -> EntityProxy:
+    proxy = model.make_entity(schema)
+    proxy.make_id("moneytrail", *parts)
+    return proxy
+
+
+def ftm_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class Exporter:
+    """Collects entities once each, in a stable order, for one export."""
+
+    def __init__(self) -> None:
+        self.entities: dict[str, EntityProxy] = {}
+        self.payers: dict[str, str] = {}
+
+    def _put(self, proxy: EntityProxy) -> str:
+        assert proxy.id is not None
+        self.entities.setdefault(proxy.id, proxy)
+        return proxy.id
+
+    def party(
+        self, key: str, kind: str, name: str, country: str | None, ids: dict[str, Any]
+    ) -> str:
+        proxy = _entity(PARTY_SCHEMA.get(kind, "LegalEntity"), "party", key)
+        proxy.add("name", name)
+        proxy.add("keywords", KEY_PREFIX + key)
+        if country:
+            proxy.add("country", country.lower())
+        for name_, value in sorted(ids.items()):
+            if (prop := _IDENTIFIERS.get(name_)) is not None and proxy.schema.get(prop):
+                proxy.add(prop, str(value))
+        return self._put(proxy)
+
+    def account(self, account: Account) -> str:
+        if account.kind == "crypto_wallet":
+            proxy = _entity("CryptoWallet", "account", account.key)
+            proxy.add("publicKey", account.address)
+            proxy.add("currencySymbol", _CHAIN_SYMBOL.get(account.chain or ""))
+        else:
+            proxy = _entity("BankAccount", "account", account.key)
+            proxy.add("iban", account.iban)
+            proxy.add("bic", account.bic)
+            proxy.add("accountNumber", account.number)
+            proxy.add("bankName", account.institution)
+            proxy.add("accountType", account.kind)
+            proxy.add("currency", account.currency)
+        proxy.add("name", account.name)
+        proxy.add("keywords", KEY_PREFIX + account.key)
+        account_id = self._put(proxy)
+        payer = None
+        for h in sorted(account.holders, key=lambda h: (h.role != "holder", h.party.key)):
+            p = h.party
+            party_id = self.party(p.key, p.kind, p.name, p.country, p.identifiers)
+            payer = payer or party_id
+            if account.kind == "crypto_wallet":
+                proxy.add("holder", party_id)
+                continue
+            link = _entity("Ownership", "holder", account.key, p.key, h.role)
+            link.add("owner", party_id)
+            link.add("asset", account_id)
+            link.add("role", h.role)
+            self._put(link)
+        if payer is None:
+            # Payment needs a payer and a beneficiary: an account with no known holder gets a
+            # marked stand-in, which an import of this stream skips.
+            stand_in = _entity("LegalEntity", "holder-of", account.key)
+            stand_in.add("name", account.name or f"holder of {account.key}")
+            stand_in.add("keywords", STAND_IN)
+            payer = self._put(stand_in)
+        self.payers[account.key] = payer
+        return account_id
+
+    def payment(self, payment: Payment, accounts: dict[str, Account]) -> str:
+        proxy = _entity("Payment", "transaction", payment.external_id)
+        for side, key in (("payer", payment.from_account), ("beneficiary", payment.to_account)):
+            account_id = self.account(accounts[key])
+            proxy.add(side, self.payers[key])
+            proxy.add(f"{side}Account", account_id)
+        proxy.add("amount", payment.amount)
+        proxy.add("currency", payment.currency)
+        proxy.add("date", ftm_time(payment.value_time))
+        proxy.add("recordId", payment.external_id)
+        proxy.add("transactionNumber", payment.external_id)
+        if payment.sequence is not None:
+            proxy.add("sequenceNumber", str(payment.sequence))
+        proxy.add("purpose", payment.narrative)
+        return self._put(proxy)
+
+    def lines(self) -> Iterator[str]:
+        order = {"Payment": 3, "Ownership": 2, "BankAccount": 1, "CryptoWallet": 1}
+        for proxy in sorted(
+            self.entities.values(), key=lambda p: (order.get(p.schema.name, 0), p.id or "")
+        ):
+            yield json.dumps(proxy.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def export_lines(accounts: Iterable[Account], payments: Iterable[Payment]) -> Iterator[str]:
+    by_key = {a.key: a for a in accounts}
+    exporter = Exporter()
+    for account in by_key.values():
+        exporter.account(account)
+    for payment in payments:
+        exporter.payment(payment, by_key)
+    return exporter.lines()
+
+
+def read_lines(
+    lines: Iterable[bytes],
+) -> tuple[list[tuple[int, EntityProxy]], list[dict[str, object]]]:
+    """Entities of an FtM stream, and each line's fault (bad JSON, schema or property)."""
+    entities: list[tuple[int, EntityProxy]] = []
+    errors: list[dict[str, object]] = []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+            proxy = model.get_proxy(data, cleaned=False)
+            if not proxy.id:
+                raise InvalidData("the entity has no id")
+            missing = sorted(p for p in proxy.schema.required if not proxy.get(p))
+            if missing and STAND_IN not in proxy.get("keywords", quiet=True):
+                raise InvalidData(f"{proxy.schema.name} lacks {', '.join(missing)}")
+        except (ValueError, TypeError, AttributeError, InvalidData) as exc:
+            errors.append(
+                {"loc": ["line", number], "line": number, "msg": str(exc)[:500], "type": "ftm"}
+            )
+            continue
+        entities.append((number, model.get_proxy(data, cleaned=True)))
+    return entities, errors

@@ -1,0 +1,192 @@
+"""A trace as a graph for analysts' tools: GraphML, GEXF (Gephi) and i2 entity/link CSVs.
+
+Nodes are accounts, edges are the transactions on the trail (several between the same two
+accounts stay separate). Amounts travel as exact decimal strings and as integer minor units, so
+that tools which want a number to size edges get one without a float ever holding money.
+"""
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import networkx as nx
+import polars as pl
+
+from app.money import decimals_of, from_minor, to_minor
+from tracing import TraceResult
+
+AMOUNT_FIELDS = ("received", "passed_on", "exited", "held")
+
+
+def money(value: Decimal | None, currency: str) -> tuple[str, int | None]:
+    """The decimal string in the currency's decimals and its minor units (None if finer)."""
+    if value is None:
+        return "", None
+    if decimals_of(currency) is not None:
+        try:
+            minor = to_minor(value, currency)
+        except ValueError:
+            return format(value.normalize(), "f"), None
+        return from_minor(minor, currency), minor
+    return format(value.normalize(), "f"), None
+
+
+def _time(value: datetime | None) -> str:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else ""
+
+
+def node_rows(result: TraceResult, names: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """One row per account: the trace's figures per currency, joined as `EUR 100.00; ...`."""
+    accounts = result.accounts.sort("account", "currency")
+    seen: dict[str, dict[str, Any]] = {}
+    for row in accounts.iter_rows(named=True):
+        node = seen.setdefault(
+            row["account"],
+            {
+                "id": row["account"],
+                "label": names.get(row["account"], row["account"]),
+                "role": row["role"],
+                "hops": row["hops"],
+                "reached_at": _time(row["reached_at"]),
+                "currencies": [],
+                **{f: [] for f in AMOUNT_FIELDS},
+            },
+        )
+        node["currencies"].append(row["currency"])
+        for f in AMOUNT_FIELDS:
+            if f in row and row[f] is not None:
+                node[f].append(f"{row['currency']} {money(row[f], row['currency'])[0]}")
+    flows = result.flows
+    for key in sorted(
+        {*flows["from_account"].to_list(), *flows["to_account"].to_list()} - set(seen)
+    ):
+        # A flow's far end outside the reached set (e.g. the seed deposit's cash source).
+        seen[key] = {
+            "id": key,
+            "label": names.get(key, key),
+            "role": "counterparty",
+            "hops": -1,
+            "reached_at": "",
+            "currencies": [],
+            **{f: [] for f in AMOUNT_FIELDS},
+        }
+    for node in seen.values():
+        node["currencies"] = "; ".join(node["currencies"])
+        for f in AMOUNT_FIELDS:
+            node[f] = "; ".join(node[f])
+        yield node
+
+
+def edge_rows(result: TraceResult) -> Iterator[dict[str, Any]]:
+    flows = result.flows.sort("hop", "value_time", "external_id")
+    for row in flows.iter_rows(named=True):
+        amount, amount_minor = money(row["amount"], row["currency"])
+        traced, traced_minor = money(row["traced"], row["currency"])
+        yield {
+            "id": row["external_id"],
+            "source": row["from_account"],
+            "target": row["to_account"],
+            "currency": row["currency"],
+            "amount": amount,
+            "amount_minor": amount_minor if amount_minor is not None else -1,
+            "traced": traced,
+            "traced_minor": traced_minor if traced_minor is not None else -1,
+            "value_time": _time(row["value_time"]),
+            "hop": row["hop"],
+        }
+
+
+def as_networkx(result: TraceResult, names: dict[str, str]) -> nx.MultiDiGraph:
+    graph = nx.MultiDiGraph(name="moneytrail trace")
+    for node in node_rows(result, names):
+        graph.add_node(node["id"], **{k: v for k, v in node.items() if k != "id"})
+    for edge in edge_rows(result):
+        graph.add_edge(
+            edge["source"],
+            edge["target"],
+            key=edge["id"],
+            **{k: v for k, v in edge.items() if k not in ("source", "target")},
+        )
+    return graph
+
+
+def graphml(result: TraceResult, names: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    nx.write_graphml(as_networkx(result, names), buffer, encoding="utf-8", named_key_ids=True)
+    return buffer.getvalue()
+
+
+def gexf(result: TraceResult, names: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    nx.write_gexf(as_networkx(result, names), buffer, encoding="utf-8")
+    return buffer.getvalue()
+
+
+I2_ENTITY_COLUMNS = (
+    "entity_id",
+    "entity_type",
+    "label",
+    "role",
+    "hops",
+    "reached_at",
+    "currencies",
+    *AMOUNT_FIELDS,
+)
+I2_LINK_COLUMNS = (
+    "link_id",
+    "from_entity_id",
+    "to_entity_id",
+    "link_type",
+    "currency",
+    "amount",
+    "amount_minor",
+    "traced",
+    "traced_minor",
+    "date",
+    "time",
+    "value_time",
+    "hop",
+)
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def i2_entities(result: TraceResult, names: dict[str, str]) -> str:
+    rows = [
+        {"entity_id": n["id"], "entity_type": "Account", **{k: n[k] for k in I2_ENTITY_COLUMNS[2:]}}
+        for n in node_rows(result, names)
+    ]
+    return _csv(I2_ENTITY_COLUMNS, rows)
+
+
+def i2_links(result: TraceResult) -> str:
+    rows = []
+    for e in edge_rows(result):
+        date, _, clock = e["value_time"].partition("T")
+        rows.append(
+            {
+                "link_id": e["id"],
+                "from_entity_id": e["source"],
+                "to_entity_id": e["target"],
+                "link_type": "Transaction",
+                "date": date,
+                "time": clock.rstrip("Z")[:8],
+                **{k: e[k] for k in I2_LINK_COLUMNS if k in e},
+            }
+        )
+    return _csv(I2_LINK_COLUMNS, rows)
+
+
+def trail_keys(result: TraceResult) -> list[str]:
+    flows: pl.DataFrame = result.flows
+    keys = {*result.accounts["account"].to_list(), *flows["from_account"].to_list()}
+    return sorted(keys | set(flows["to_account"].to_list()))

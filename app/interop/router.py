@@ -1,0 +1,186 @@
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from app.auth import LedgerReader, LedgerWriter, TraceReader
+from app.deps import SessionDep, SettingsDep
+from app.errors import PayloadTooLarge, problems
+from app.interop import graph, service
+from app.source.service import Upload
+from app.trace.jobs import TraceJobs
+from app.transaction.schemas import IngestResult
+
+router = APIRouter(tags=["interop"])
+NDJSON = "application/x-ndjson"
+_FTM_EXAMPLE = (
+    '{"id": "5f1c...", "schema": "Payment", "properties": {"amount": ["9500.00"], '
+    '"currency": ["EUR"], "date": ["2026-01-05T09:10:00"], "payer": ["..."], '
+    '"beneficiary": ["..."], "recordId": ["DEMO-D01"]}}\n'
+)
+
+
+def _content(media_type: str, example: str, description: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {media_type: {"example": example}}, "description": description}}
+
+
+def _jobs(request: Request) -> TraceJobs:
+    jobs = request.app.state.trace_jobs
+    assert isinstance(jobs, TraceJobs)
+    return jobs
+
+
+def _download(body: bytes | str, media_type: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+_GRAPHML = _content(
+    "application/graphml+xml",
+    '<?xml version="1.0" encoding="utf-8"?><graphml xmlns="http://graphml.graphdrawing.org/xmlns">'
+    '<graph edgedefault="directed">...</graph></graphml>',
+    "GraphML: accounts as nodes, transactions as edges (amounts as decimal strings and minor "
+    "units).",
+)
+_GEXF = _content(
+    "application/gexf+xml",
+    '<?xml version="1.0" encoding="utf-8"?><gexf xmlns="http://gexf.net/1.2" version="1.2">'
+    "...</gexf>",
+    "GEXF 1.2 for Gephi.",
+)
+_I2_ENTITIES = _content(
+    "text/csv", ",".join(graph.I2_ENTITY_COLUMNS) + "\r\n", "i2 entities (docs/i2-import.md)."
+)
+_I2_LINKS = _content(
+    "text/csv", ",".join(graph.I2_LINK_COLUMNS) + "\r\n", "i2 links (docs/i2-import.md)."
+)
+_FTM = _content(NDJSON, _FTM_EXAMPLE, "FollowTheMoney entities, one JSON object a line.")
+
+
+@router.get(
+    "/api/v1/traces/{trace_id}/export/graphml",
+    response_class=Response,
+    responses={**_GRAPHML, **problems(403, 404, 409)},
+)
+def export_trace_graphml(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+) -> Response:
+    """Export a trace as GraphML (yEd, Gephi, networkx, i2 via GraphML import)."""
+    result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
+    body = graph.graphml(result, names)
+    return _download(body, "application/graphml+xml", f"trace-{trace_id}.graphml")
+
+
+@router.get(
+    "/api/v1/traces/{trace_id}/export/gexf",
+    response_class=Response,
+    responses={**_GEXF, **problems(403, 404, 409)},
+)
+def export_trace_gexf(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+) -> Response:
+    """Export a trace as GEXF for Gephi."""
+    result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
+    return _download(graph.gexf(result, names), "application/gexf+xml", f"trace-{trace_id}.gexf")
+
+
+@router.get(
+    "/api/v1/traces/{trace_id}/export/i2-entities.csv",
+    response_class=Response,
+    responses={**_I2_ENTITIES, **problems(403, 404, 409)},
+)
+def export_trace_i2_entities(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+) -> Response:
+    """Export a trace's accounts as the i2 entities CSV (import spec: docs/i2-import.md)."""
+    result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
+    body = graph.i2_entities(result, names)
+    return _download(body, "text/csv", f"trace-{trace_id}-entities.csv")
+
+
+@router.get(
+    "/api/v1/traces/{trace_id}/export/i2-links.csv",
+    response_class=Response,
+    responses={**_I2_LINKS, **problems(403, 404, 409)},
+)
+def export_trace_i2_links(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+) -> Response:
+    """Export a trace's transactions as the i2 links CSV (import spec: docs/i2-import.md)."""
+    result, _ = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
+    return _download(graph.i2_links(result), "text/csv", f"trace-{trace_id}-links.csv")
+
+
+@router.get(
+    "/api/v1/traces/{trace_id}/export/ftm",
+    response_class=Response,
+    responses={**_FTM, **problems(403, 404, 409)},
+)
+def export_trace_ftm(
+    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+) -> Response:
+    """Export a trace as FollowTheMoney entities (accounts, holders, ownerships, payments)."""
+    lines = service.trace_ftm(session, trace_id, actor=actor, jobs=_jobs(request))
+    return _download("".join(lines), NDJSON, f"trace-{trace_id}.ftm.json")
+
+
+@router.get(
+    "/api/v1/exports/ftm", response_class=Response, responses={**_FTM, **problems(403, 404)}
+)
+def export_neighbourhood_ftm(
+    session: SessionDep,
+    actor: LedgerReader,
+    account: Annotated[
+        list[str],
+        Query(
+            min_length=1,
+            max_length=100,
+            description="Account key or id; repeat for several.",
+            examples=["iban:DE89370400440532013000"],
+        ),
+    ],
+) -> Response:
+    """Export accounts' neighbourhood (holders, transactions, counterparts) as FtM entities."""
+    lines = service.neighbourhood_ftm(session, account)
+    return _download("".join(lines), NDJSON, "neighbourhood.ftm.json")
+
+
+@router.post(
+    "/api/v1/imports/ftm",
+    status_code=201,
+    responses={
+        200: {"description": "Nothing new: everything in the stream was already stored."},
+        **problems(403, 413, 422),
+    },
+)
+async def import_ftm_entities(
+    file: Annotated[UploadFile, File(description="FtM entities, one JSON object a line.")],
+    reference: Annotated[str, Form(min_length=1, max_length=200, examples=["ALEPH-2026-04"])],
+    response: Response,
+    session: SessionDep,
+    actor: LedgerWriter,
+    settings: SettingsDep,
+) -> IngestResult:
+    """Import FollowTheMoney entities (Payment, BankAccount, CryptoWallet, Person, Company ...)."""
+    data = await file.read(settings.upload_max_bytes + 1)
+    if len(data) > settings.upload_max_bytes:
+        raise PayloadTooLarge(
+            f"the file exceeds the upload limit of {settings.upload_max_bytes} bytes",
+            limit=settings.upload_max_bytes,
+        )
+    upload = Upload(hashlib.sha256(data).hexdigest(), len(data), NDJSON, file.filename)
+    result, stored = await run_in_threadpool(
+        service.import_ftm,
+        session,
+        data.splitlines(),
+        upload,
+        reference=reference,
+        actor=actor,
+        settings=settings,
+    )
+    response.status_code = 201 if stored else 200
+    return result

@@ -1,0 +1,192 @@
+"""Exports of traces and ledger neighbourhoods, and FtM streams into the ledger."""
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from app.account import service as account_service
+from app.account.schemas import AccountBatch
+from app.errors import InvalidInput
+from app.interop import ftm, graph
+from app.interop.ftm_in import to_ledger
+from app.principal import Principal
+from app.settings import Settings
+from app.source import service as source_service
+from app.source.schemas import SourceIn
+from app.source.service import Upload
+from app.trace import service as trace_service
+from app.trace.jobs import TraceJobs
+from app.transaction import service as transaction_service
+from app.transaction.ingest import COLUMNS, BatchRejected
+from app.transaction.schemas import IngestResult
+from tracing import TraceResult
+
+FTM_KIND = "ftm_entities"
+NEIGHBOURHOOD_PAGE = 1000
+
+
+class FtmRejected(InvalidInput):
+    code, title = "ftm_rejected", "FtM stream rejected"
+
+    def __init__(self, errors: list[dict[str, object]]) -> None:
+        super().__init__(
+            f"{len(errors)} problem(s) in the FtM stream; nothing of it was stored",
+            errors=errors,
+            error_count=len(errors),
+        )
+
+
+def trace_result(
+    session: Session, trace_id: str, *, actor: Principal, jobs: TraceJobs
+) -> tuple[TraceResult, dict[str, str]]:
+    """A finished trace the caller may see, and a display name per account on it."""
+    run = trace_service.visible_trace(session, trace_id, actor=actor)
+    result = trace_service.finished_result(session, run, jobs)
+    return result, account_service.holder_names(session, graph.trail_keys(result))
+
+
+def trace_ftm(
+    session: Session, trace_id: str, *, actor: Principal, jobs: TraceJobs
+) -> Iterator[str]:
+    result, _ = trace_result(session, trace_id, actor=actor, jobs=jobs)
+    accounts = account_service.accounts_by_keys(session, graph.trail_keys(result))
+    payments = [
+        ftm.Payment(
+            external_id=r["external_id"],
+            from_account=r["from_account"],
+            to_account=r["to_account"],
+            amount=graph.money(r["amount"], r["currency"])[0],
+            currency=r["currency"],
+            value_time=r["value_time"],
+            sequence=r["sequence"],
+        )
+        for r in result.flows.sort("value_time", "external_id").iter_rows(named=True)
+    ]
+    return ftm.export_lines(accounts.values(), payments)
+
+
+def _account_payments(session: Session, account_id: int) -> list[ftm.Payment]:
+    payments, cursor = [], None
+    while True:
+        items, cursor = transaction_service.page_account_transactions(
+            session, account_id, start=None, end=None, limit=NEIGHBOURHOOD_PAGE, cursor=cursor
+        )
+        payments += [_payment(i) for i in items]
+        if cursor is None:
+            return payments
+
+
+def _payment(item: dict[str, Any]) -> ftm.Payment:
+    value_time = item["value_time"]
+    assert isinstance(value_time, datetime)
+    return ftm.Payment(
+        external_id=str(item["external_id"]),
+        from_account=str(item["from_account"]),
+        to_account=str(item["to_account"]),
+        amount=str(item["amount"]),
+        currency=str(item["currency"]),
+        value_time=value_time,
+        sequence=item["sequence"],
+        narrative=item["narrative"],
+    )
+
+
+def neighbourhood_ftm(session: Session, refs: list[str]) -> Iterator[str]:
+    """Accounts, their holders, their transactions in and out and the accounts at the far end."""
+    payments: dict[str, ftm.Payment] = {}
+    keys: set[str] = set()
+    for ref in refs:
+        account = account_service.resolve_account(session, ref)
+        keys.add(account.key)
+        for p in _account_payments(session, account.id):
+            payments[p.external_id] = p
+            keys.update((p.from_account, p.to_account))
+    accounts = account_service.accounts_by_keys(session, sorted(keys))
+    ordered = sorted(payments.values(), key=lambda p: (p.value_time, p.external_id))
+    return ftm.export_lines(accounts.values(), ordered)
+
+
+def import_ftm(
+    session: Session,
+    lines: list[bytes],
+    upload: Upload,
+    *,
+    reference: str,
+    actor: Principal,
+    settings: Settings,
+) -> tuple[IngestResult, bool]:
+    """An FtM stream into the ledger, whole or not at all; a re-sent stream stores nothing."""
+    entities, errors = ftm.read_lines(lines)
+    ledger = to_ledger(entities)
+    if errors := errors + ledger.errors:
+        raise FtmRejected(errors)
+    source = SourceIn(kind=FTM_KIND, reference=reference)
+    document = source_service.record_source(
+        session, source, upload, rows=len(ledger.rows), actor=actor
+    )
+    try:
+        batch = AccountBatch.model_validate(
+            {
+                "source": source,
+                "parties": list(ledger.parties.values()),
+                "accounts": list(ledger.accounts.values()),
+            }
+        )
+    except ValueError as exc:
+        raise FtmRejected([{"loc": ["stream"], "msg": str(exc)[:1000], "type": "ftm"}]) from exc
+    try:
+        stored = account_service.load_accounts(session, batch, document_id=document.id)
+        counts = None
+        if ledger.rows:
+            frame = pl.DataFrame(
+                {c: [r[c] for r in ledger.rows] for c in COLUMNS},
+                schema=dict.fromkeys(COLUMNS, pl.String),
+            )
+            counts = transaction_service.load_rows(
+                session,
+                frame,
+                document_id=document.id,
+                timezone="UTC",
+                settings=settings,
+                rows_label="payment",
+                first_row=0,
+            )
+    except BatchRejected as exc:
+        session.rollback()
+        raise FtmRejected(_on_lines(exc, ledger.lines)) from exc
+    inserted = counts.inserted if counts else 0
+    present = counts.already_present if counts else 0
+    new_records = stored.parties_inserted + stored.accounts_inserted + stored.holders_added
+    if inserted == 0 and new_records == 0 and stored.parties_updated + stored.accounts_updated == 0:
+        session.rollback()  # a replay: nothing of this upload is kept
+        first = ledger.rows[0]["external_id"] if ledger.rows else None
+        known = transaction_service.transaction_ids(session, [first]) if first else {}
+        return IngestResult(
+            source_document_id=known[first][1] if first in known else "",
+            rows=len(ledger.rows),
+            inserted=0,
+            already_present=present,
+            accounts_created=0,
+        ), False
+    document.inserted, document.already_present = inserted, present
+    session.commit()
+    return IngestResult(
+        source_document_id=document.id,
+        rows=len(ledger.rows),
+        inserted=inserted,
+        already_present=present,
+        accounts_created=stored.accounts_inserted + (counts.accounts_created if counts else 0),
+    ), True
+
+
+def _on_lines(exc: BatchRejected, lines: list[int]) -> list[dict[str, object]]:
+    """The ledger's refusal, told by the stream's line numbers."""
+    out = []
+    for error in exc.extensions.get("errors", []):  # type: ignore[attr-defined]
+        section, row = [*error["loc"], None, None][:2]
+        line = lines[row] if section == "payment" and isinstance(row, int) else None
+        out.append({**error, "line": line} if line is not None else dict(error))
+    return out

@@ -1,0 +1,285 @@
+"""Trace and ledger exports (GraphML, GEXF, i2 CSV, FtM) and the FtM round trip."""
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import networkx as nx
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from followthemoney import model
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.apikey import service as apikey_service
+from app.db import make_engine, make_sessionmaker
+from app.demo.service import SEED_TRANSACTIONS
+from app.main import create_app
+from app.principal import Role
+from app.settings import Settings
+from tests.conftest import fresh_database
+from tests.factories import bearer, make_key
+
+
+@pytest.fixture
+def key(client: TestClient, session: Session) -> dict[str, str]:
+    admin = bearer(make_key(session))
+    assert client.post("/api/v1/demo", headers=admin).status_code == 201
+    return admin
+
+
+@pytest.fixture
+def trace_id(client: TestClient, key: dict[str, str]) -> str:
+    body = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"}
+    r = client.post("/api/v1/traces", json=body, headers=key)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def flows(client, key, trace_id) -> pl.DataFrame:
+    r = client.get(f"/api/v1/traces/{trace_id}/flows.csv", headers=key)
+    return pl.read_csv(io.StringIO(r.text), infer_schema=False)
+
+
+def trail(client, key, trace_id) -> set[str]:
+    r = client.get(f"/api/v1/traces/{trace_id}/accounts.csv", headers=key)
+    accounts = pl.read_csv(io.StringIO(r.text), infer_schema=False)
+    f = flows(client, key, trace_id)
+    return {*accounts["account"], *f["from_account"], *f["to_account"]}
+
+
+def cents(value: str) -> int:
+    return int(Decimal(value) * 100)
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "gexf"])
+def test_graph_exports_load_in_networkx_with_the_trace_figures(client, key, trace_id, fmt):
+    r = client.get(f"/api/v1/traces/{trace_id}/export/{fmt}", headers=key)
+    assert r.status_code == 200, r.text
+    assert "attachment" in r.headers["content-disposition"]
+    read = nx.read_graphml if fmt == "graphml" else nx.read_gexf
+    graph = read(io.BytesIO(r.content))
+    expected = flows(client, key, trace_id)
+    assert set(graph.nodes) == trail(client, key, trace_id)
+    assert graph.number_of_nodes() == 12  # the 11 accounts reached and the courier's cash
+    assert graph.number_of_edges() == expected.height == 15
+    edges = {d.get("id", k): (u, v, d) for u, v, k, d in graph.edges(keys=True, data=True)}
+    for row in expected.iter_rows(named=True):
+        u, v, data = edges[row["external_id"]]
+        assert (u, v) == (row["from_account"], row["to_account"])
+        assert cents(data["amount"]) == cents(row["amount"])
+        assert int(data["amount_minor"]) == cents(row["amount"])
+        assert cents(data["traced"]) == cents(row["traced"])
+        assert int(data["hop"]) == int(row["hop"])
+    traced = sum(int(d["traced_minor"]) for _, _, d in graph.edges(data=True))
+    assert traced == sum(cents(t) for t in expected["traced"])
+    nordlicht = graph.nodes["iban:DE75512108001245126199"]
+    assert nordlicht["label"] == "Nordlicht Handels GmbH"
+    assert nordlicht["held"] == "EUR 500.00"  # the hand-worked FIFO figure
+
+
+def test_i2_csv_pair_matches_the_trace(client, key, trace_id):
+    entities = client.get(f"/api/v1/traces/{trace_id}/export/i2-entities.csv", headers=key)
+    links = client.get(f"/api/v1/traces/{trace_id}/export/i2-links.csv", headers=key)
+    assert entities.status_code == links.status_code == 200
+    e = pl.read_csv(io.StringIO(entities.text), infer_schema=False)
+    link = pl.read_csv(io.StringIO(links.text), infer_schema=False)
+    assert set(e["entity_id"]) == trail(client, key, trace_id)
+    assert set(link["from_entity_id"]) | set(link["to_entity_id"]) <= set(e["entity_id"])
+    expected = flows(client, key, trace_id).sort("external_id")
+    link = link.sort("link_id")
+    assert link["link_id"].to_list() == expected["external_id"].to_list()
+    assert [cents(a) for a in link["amount"]] == [cents(a) for a in expected["amount"]]
+    first = link.filter(pl.col("link_id") == "DEMO-D01").row(0, named=True)
+    assert (first["date"], first["time"], first["link_type"]) == (
+        "2026-01-05",
+        "09:10:00",
+        "Transaction",
+    )
+
+
+def valid_ftm_lines(text: str) -> list[dict]:
+    """Each line is a clean FtM entity: known schema, cleaned values unchanged, required
+    properties present, references resolved inside the stream."""
+    lines = [json.loads(line) for line in text.splitlines()]
+    ids = {d["id"] for d in lines}
+    assert len(ids) == len(lines)
+    for data in lines:
+        proxy = model.get_proxy(data, cleaned=False)
+        assert model.get_proxy(data, cleaned=True).to_dict() == proxy.to_dict() == data
+        assert all(proxy.get(p) for p in proxy.schema.required), data
+        for prop in proxy.iterprops():
+            if prop.type.name == "entity":
+                assert set(proxy.get(prop)) <= ids, (data, prop.name)
+    return lines
+
+
+def test_trace_ftm_export_is_valid_with_stable_ids(client, key, trace_id):
+    r = client.get(f"/api/v1/traces/{trace_id}/export/ftm", headers=key)
+    assert r.status_code == 200
+    lines = valid_ftm_lines(r.text)
+    payments = [d for d in lines if d["schema"] == "Payment"]
+    assert sorted(p["properties"]["recordId"][0] for p in payments) == sorted(
+        flows(client, key, trace_id)["external_id"]
+    )
+    d01 = next(p for p in payments if p["properties"]["recordId"] == ["DEMO-D01"])
+    assert d01["properties"]["amount"] == ["9500.00"]
+    assert d01["properties"]["date"] == ["2026-01-05T09:10:00"]
+    assert {d["schema"] for d in lines} >= {
+        "Person",
+        "Company",
+        "BankAccount",
+        "Ownership",
+        "Payment",
+    }
+    again = client.get(f"/api/v1/traces/{trace_id}/export/ftm", headers=key)
+    assert again.text == r.text  # same ids, same order
+
+
+def read_ledger(client, key, keys, external_ids):
+    accounts = {}
+    for k in sorted(keys):
+        a = client.get(f"/api/v1/accounts/{k}", headers=key).json()
+        holders = sorted((h["party_key"], h["name"], h["kind"], h["role"]) for h in a["holders"])
+        accounts[k] = (
+            a["kind"],
+            a["name"],
+            a["iban"],
+            a["bic"],
+            a["number"],
+            a["institution"],
+            a["currency"],
+            holders,
+        )
+    payments = {}
+    for ext in sorted(external_ids):
+        t = client.get(f"/api/v1/transactions/{ext}", headers=key).json()
+        payments[ext] = tuple(
+            t[f]
+            for f in (
+                "from_account",
+                "to_account",
+                "amount",
+                "currency",
+                "value_time",
+                "sequence",
+                "narrative",
+            )
+        )
+    return accounts, payments
+
+
+def test_an_ftm_export_reimports_into_an_empty_database(client, key, trace_id, tmp_path: Path):
+    keys = sorted(trail(client, key, trace_id))
+    query = "&".join(f"account={k}" for k in keys)
+    export = client.get(f"/api/v1/exports/ftm?{query}", headers=key)
+    assert export.status_code == 200, export.text
+    lines = valid_ftm_lines(export.text)
+    external_ids = [d["properties"]["recordId"][0] for d in lines if d["schema"] == "Payment"]
+    party_keys = sorted(
+        kw[len("moneytrail-key:") :]
+        for d in lines
+        if d["schema"] in ("Person", "Company")
+        for kw in d["properties"]["keywords"]
+    )
+    before = read_ledger(client, key, keys, external_ids)
+
+    with fresh_database(tmp_path) as url:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        with make_sessionmaker(engine)() as s:
+            _, secret = apikey_service.create_key(s, name="t", role=Role.ADMIN, created_by=None)
+        other = bearer(secret)
+        settings = Settings(
+            database_url=url,
+            data_dir=tmp_path,
+            bootstrap_admin_key=False,
+            deadline_sweep_enabled=False,
+            trace_warm_ledger=False,
+        )
+        with TestClient(create_app(settings), raise_server_exceptions=False) as fresh:
+            files = {"file": ("n.ftm.json", export.content, "application/x-ndjson")}
+            r = fresh.post(
+                "/api/v1/imports/ftm", headers=other, files=files, data={"reference": "ROUND-TRIP"}
+            )
+            assert r.status_code == 201, r.text
+            assert (r.json()["rows"], r.json()["inserted"]) == (len(external_ids),) * 2
+            after = read_ledger(fresh, other, keys, external_ids)
+            replay = fresh.post(
+                "/api/v1/imports/ftm", headers=other, files=files, data={"reference": "ROUND-TRIP"}
+            )
+            assert replay.status_code == 200
+            assert replay.json()["already_present"] == len(external_ids)
+            assert replay.json()["source_document_id"] == r.json()["source_document_id"]
+            reexport = fresh.get(f"/api/v1/exports/ftm?{query}", headers=other)
+        engine.dispose()
+    assert after == before
+    assert len(party_keys) >= 5
+    assert reexport.text == export.text  # the same entities, ids and all
+
+
+def test_a_broken_ftm_stream_is_refused_by_line(client, key, session):
+    good = json.dumps(
+        {"id": "acc-1", "schema": "BankAccount", "properties": {"iban": ["DE89370400440532013000"]}}
+    )
+    stream = "\n".join(
+        [
+            good,
+            "{not json",
+            json.dumps({"id": "x", "schema": "Spaceship", "properties": {}}),
+            json.dumps({"id": "p", "schema": "Payment", "properties": {"amount": ["5"]}}),
+        ]
+    )
+    r = client.post(
+        "/api/v1/imports/ftm",
+        headers=key,
+        files={"file": ("x.json", stream.encode(), NDJSON)},
+        data={"reference": "X"},
+    )
+    assert r.status_code == 422
+    assert [e["line"] for e in r.json()["errors"]] == [2, 3, 4]
+
+
+NDJSON = "application/x-ndjson"
+
+
+def test_foreign_ftm_payments_import_without_moneytrail_keys(client, key):
+    entities = [
+        {"id": "p1", "schema": "Person", "properties": {"name": ["Mira Novak"], "country": ["at"]}},
+        {"id": "c1", "schema": "Company", "properties": {"name": ["Quick Remit GmbH"]}},
+        {"id": "a1", "schema": "BankAccount", "properties": {"iban": ["AT611904300234573201"]}},
+        {"id": "o1", "schema": "Ownership", "properties": {"owner": ["p1"], "asset": ["a1"]}},
+        {
+            "id": "pay1",
+            "schema": "Payment",
+            "properties": {
+                "payer": ["p1"],
+                "payerAccount": ["a1"],
+                "beneficiary": ["c1"],
+                "amount": ["120.50"],
+                "currency": ["EUR"],
+                "date": ["2026-05-24"],
+                "transactionNumber": ["TXN-9"],
+            },
+        },
+    ]
+    stream = "\n".join(json.dumps(e) for e in entities).encode()
+    r = client.post(
+        "/api/v1/imports/ftm",
+        headers=key,
+        files={"file": ("x.json", stream, NDJSON)},
+        data={"reference": "ALEPH-1"},
+    )
+    assert r.status_code == 201, r.text
+    t = client.get("/api/v1/transactions/TXN-9", headers=key).json()
+    assert (t["from_account"], t["to_account"]) == (
+        "iban:AT611904300234573201",
+        "ext:Quick Remit GmbH",
+    )
+    assert (t["amount"], t["value_time"]) == ("120.50", "2026-05-24T00:00:00Z")
+    a = client.get("/api/v1/accounts/iban:AT611904300234573201", headers=key).json()
+    assert [(h["party_key"], h["name"], h["role"]) for h in a["holders"]] == [
+        ("ftm:p1", "Mira Novak", "holder")
+    ]
