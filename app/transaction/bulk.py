@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.account.keys import account_attributes
 from app.db import SQLITE_TIME_FORMAT, UTCDateTime
+from app.transaction.ingest import OPTIONAL
 
 STAGED = (
     "row_no",
@@ -43,7 +44,6 @@ _COPY_CHUNK = 8 * 1024 * 1024
 # set for the load only, then put back. benchmarks/ingest.py gives its raw path the same.
 SQLITE_BULK_CACHE_KIB = 256 * 1024
 SQLITE_BULK_PRAGMAS = (f"PRAGMA cache_size=-{SQLITE_BULK_CACHE_KIB}",)
-_OPTIONAL = ("sequence", "channel", "narrative", "counterparty_name", "counterparty_account")
 _TIMES = {"value_time"}
 _PG_TIME = "%Y-%m-%d %H:%M:%S%.6f+00"
 # SQLAlchemy's storage format, so that bulk-loaded times sort and compare like ORM-written ones.
@@ -204,7 +204,7 @@ def _insert_new(
 
 def _as_stored(rows: pl.DataFrame, ids: pl.DataFrame, source_document_id: str) -> pl.DataFrame:
     """The batch as `transactions` rows; optional columns null throughout are left to default."""
-    present = [c for c in _OPTIONAL if rows[c].null_count() < rows.height]
+    present = [c for c in OPTIONAL if rows[c].null_count() < rows.height]
 
     def account_id(key: str) -> pl.Expr:
         return pl.col(key).replace_strict(ids["key"], ids["id"], return_dtype=pl.Int64)
