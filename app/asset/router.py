@@ -8,6 +8,7 @@ from app.asset.schemas import AssetCreate, AssetRead, LinksCreate
 from app.auth import CaseReader, CaseWriter
 from app.deps import SessionDep
 from app.errors import problems
+from app.inputs import AssetIdPath, CaseIdPath
 from app.measure import service as measure_service
 from app.measure.machine import LegalStatus
 from app.pagination import Page, PageDep
@@ -27,7 +28,11 @@ def read_asset(session: SessionDep, asset: Asset, response: Response) -> AssetRe
     responses={**problems(403, 404, 422), 201: {"headers": ETAG_HEADER}},
 )
 def register_asset(
-    case_id: int, body: AssetCreate, response: Response, session: SessionDep, actor: CaseWriter
+    case_id: CaseIdPath,
+    body: AssetCreate,
+    response: Response,
+    session: SessionDep,
+    actor: CaseWriter,
 ) -> AssetRead:
     """Register an asset of a case; its legal status starts at IDENTIFIED.
 
@@ -42,7 +47,7 @@ def register_asset(
 
 @router.get("/cases/{case_id}/assets", responses=problems(403, 404, 422))
 def list_case_assets(
-    case_id: int,
+    case_id: CaseIdPath,
     session: SessionDep,
     actor: CaseReader,
     page: PageDep,
@@ -57,7 +62,7 @@ def list_case_assets(
 
 @router.get("/assets/{asset_id}", responses={**problems(403, 404), 200: {"headers": ETAG_HEADER}})
 def get_asset(
-    asset_id: int, response: Response, session: SessionDep, actor: CaseReader
+    asset_id: AssetIdPath, response: Response, session: SessionDep, actor: CaseReader
 ) -> AssetRead:
     """Get an asset with its legal status, the moves allowed now, and its ETag."""
     return read_asset(session, service.get_asset(session, asset_id, actor=actor), response)
@@ -68,7 +73,11 @@ def get_asset(
     responses={**problems(403, 404, 422), 200: {"headers": ETAG_HEADER}},
 )
 def add_asset_links(
-    asset_id: int, body: LinksCreate, response: Response, session: SessionDep, actor: CaseWriter
+    asset_id: AssetIdPath,
+    body: LinksCreate,
+    response: Response,
+    session: SessionDep,
+    actor: CaseWriter,
 ) -> AssetRead:
     """Tie an asset to transactions or traces that link it to the proceeds."""
     asset = service.add_links(session, asset_id, body.links, actor=actor)

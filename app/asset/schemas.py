@@ -5,6 +5,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.inputs import Body
 from app.measure.machine import LegalStatus
 
 JURISDICTION = Field(
@@ -45,7 +46,7 @@ REQUIRED: dict[AssetType, tuple[tuple[str, ...], ...]] = {
 }
 
 
-class Valuation(BaseModel):
+class Valuation(Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -64,14 +65,14 @@ class Valuation(BaseModel):
     method: str | None = Field(default=None, max_length=100)
 
 
-class OwnerIn(BaseModel):
+class OwnerIn(Body):
     model_config = ConfigDict(extra="forbid")
 
     party: str = Field(description="A party's key or id.")
     share_percent: Decimal | None = PERCENT
 
 
-class LinkIn(BaseModel):
+class LinkIn(Body):
     model_config = ConfigDict(extra="forbid")
 
     transaction: str | None = Field(default=None, description="A transaction's id or external id.")
@@ -85,7 +86,7 @@ class LinkIn(BaseModel):
         return self
 
 
-class LinksCreate(BaseModel):
+class LinksCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -101,7 +102,7 @@ class LinksCreate(BaseModel):
     links: list[LinkIn] = Field(min_length=1)
 
 
-class AssetCreate(BaseModel):
+class AssetCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

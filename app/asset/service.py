@@ -15,9 +15,10 @@ from app.asset.repository import AssetRepository
 from app.asset.schemas import AssetCreate, AssetType, LinkIn
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
+from app.inputs import MAX_ID, int_cursor
 from app.measure.machine import LegalStatus, allowed_moves
 from app.money import decimals_of, from_minor, to_minor
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import encode_cursor
 from app.party import service as party_service
 from app.principal import Principal
 from app.trace import service as trace_service
@@ -29,9 +30,12 @@ def minor_units(amount: Decimal, currency: str, *, field: str) -> int:
     if decimals_of(currency) is None:
         raise InvalidAsset(f"unknown currency '{currency}'", field=f"{field}.currency")
     try:
-        return to_minor(amount, currency)
+        minor = to_minor(amount, currency)
     except ValueError as exc:
         raise InvalidAsset(str(exc), field=f"{field}.amount") from None
+    if abs(minor) > MAX_ID:
+        raise InvalidAsset(f"{amount} {currency} is beyond what is stored", field=f"{field}.amount")
+    return minor
 
 
 def basis_points(percent: Decimal | None) -> int | None:
@@ -216,7 +220,7 @@ def page_assets(
     status: LegalStatus | None,
 ) -> tuple[list[Asset], str | None]:
     case_service.get_case(session, case_id, actor=actor)
-    after = int(decode_cursor(cursor, arity=1)[0]) if cursor else None
+    after = int_cursor(cursor)
     rows = AssetRepository(session).page(
         case_id, limit=limit, after_id=after, status=str(status) if status else None
     )

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 from app.account import service as account_service
 from app.asset import service as asset_service
 from app.case import service as case_service
-from app.pagination import decode_cursor, encode_cursor
+from app.inputs import int_cursor
+from app.pagination import encode_cursor
 from app.party import service as party_service
 from app.principal import Principal
 
@@ -31,7 +32,7 @@ def page_convergence(
         ((entity, by_case) for entity, by_case in roles.items() if len(by_case) >= 2),
         key=lambda item: (-len(item[1]), item[0]),
     )
-    start = int(decode_cursor(cursor, arity=1)[0]) if cursor else 0
+    start = int_cursor(cursor) or 0
     chunk = shared[start : start + limit]
     cases = case_service.cases_by_ids(session, [c for _, by_case in chunk for c in by_case])
     items = []

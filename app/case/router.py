@@ -20,6 +20,7 @@ from app.case.schemas import (
 )
 from app.deps import SessionDep
 from app.errors import problems
+from app.inputs import ApiKeyIdPath, CaseIdPath
 from app.pagination import Page, PageDep
 from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
 
@@ -62,7 +63,9 @@ def list_cases(
 
 
 @router.get("/{case_id}", responses={**problems(403, 404), 200: {"headers": ETAG_HEADER}})
-def get_case(case_id: int, response: Response, session: SessionDep, actor: CaseReader) -> CaseRead:
+def get_case(
+    case_id: CaseIdPath, response: Response, session: SessionDep, actor: CaseReader
+) -> CaseRead:
     """Get one case with the statuses it may move to; its ETag guards status changes."""
     return _read(service.get_case(session, case_id, actor=actor), response)
 
@@ -72,7 +75,7 @@ def get_case(case_id: int, response: Response, session: SessionDep, actor: CaseR
     responses={**problems(403, 404, 409, 412, 422, 428), 200: {"headers": ETAG_HEADER}},
 )
 def change_case_status(
-    case_id: int,
+    case_id: CaseIdPath,
     body: CaseStatusChange,
     expected: ExpectedVersion,
     response: Response,
@@ -93,7 +96,7 @@ def change_case_status(
 
 @router.get("/{case_id}/events", responses=problems(403, 404, 422))
 def list_case_events(
-    case_id: int, session: SessionDep, actor: CaseReader, page: PageDep
+    case_id: CaseIdPath, session: SessionDep, actor: CaseReader, page: PageDep
 ) -> Page[CaseEventRead]:
     """List a case's status history, oldest first."""
     rows, next_cursor = service.page_events(
@@ -103,7 +106,9 @@ def list_case_events(
 
 
 @router.get("/{case_id}/members", responses=problems(403, 404))
-def list_case_members(case_id: int, session: SessionDep, actor: CaseReader) -> list[MemberRead]:
+def list_case_members(
+    case_id: CaseIdPath, session: SessionDep, actor: CaseReader
+) -> list[MemberRead]:
     """List the API keys that are members of a case, with their case roles."""
     return [
         MemberRead.model_validate(m) for m in service.list_members(session, case_id, actor=actor)
@@ -112,7 +117,7 @@ def list_case_members(case_id: int, session: SessionDep, actor: CaseReader) -> l
 
 @router.put("/{case_id}/members", responses=problems(403, 404, 422))
 def put_case_member(
-    case_id: int, body: MemberCreate, session: SessionDep, actor: CaseWriter
+    case_id: CaseIdPath, body: MemberCreate, session: SessionDep, actor: CaseWriter
 ) -> MemberRead:
     """Add a member to a case or change its role (case leads, admins and supervisors)."""
     return MemberRead.model_validate(service.add_member(session, case_id, body, actor=actor))
@@ -120,7 +125,7 @@ def put_case_member(
 
 @router.delete("/{case_id}/members/{api_key_id}", responses=problems(403, 404))
 def delete_case_member(
-    case_id: int, api_key_id: str, session: SessionDep, actor: CaseWriter
+    case_id: CaseIdPath, api_key_id: ApiKeyIdPath, session: SessionDep, actor: CaseWriter
 ) -> MemberRead:
     """Remove a member from a case (case leads, admins and supervisors); answers the removed."""
     return MemberRead.model_validate(
@@ -130,7 +135,7 @@ def delete_case_member(
 
 @router.post("/{case_id}/subjects", status_code=201, responses=problems(403, 404, 409, 422))
 def attach_case_subject(
-    case_id: int, body: SubjectCreate, session: SessionDep, actor: CaseWriter
+    case_id: CaseIdPath, body: SubjectCreate, session: SessionDep, actor: CaseWriter
 ) -> SubjectRead:
     """Attach a party or an account to a case with a role (suspect, mule, victim ...)."""
     subject = service.attach_subject(session, case_id, body, actor=actor)
@@ -138,7 +143,9 @@ def attach_case_subject(
 
 
 @router.get("/{case_id}/subjects", responses=problems(403, 404))
-def list_case_subjects(case_id: int, session: SessionDep, actor: CaseReader) -> list[SubjectRead]:
+def list_case_subjects(
+    case_id: CaseIdPath, session: SessionDep, actor: CaseReader
+) -> list[SubjectRead]:
     """List the parties and accounts attached to a case."""
     return [
         SubjectRead.model_validate(s) for s in service.list_subjects(session, case_id, actor=actor)

@@ -3,6 +3,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.inputs import MAX_ID, Body
+
 JURISDICTION = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code.")
 
 
@@ -71,7 +73,7 @@ class CaseRole(StrEnum):
     OBSERVER = "observer"
 
 
-class CaseCreate(BaseModel):
+class CaseCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -97,7 +99,10 @@ class CaseCreate(BaseModel):
     lead_agency: str = Field(min_length=1, max_length=300)
     opened_on: date | None = Field(default=None, description="Defaults to today (UTC).")
     parent_case_id: int | None = Field(
-        default=None, description="For a parallel financial investigation: its criminal case."
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="For a parallel financial investigation: its criminal case.",
     )
     recovery_basis: RecoveryBasis | None = Field(
         default=None,
@@ -152,7 +157,7 @@ class CaseRead(BaseModel):
     allowed_statuses: list[CaseStatus] = Field(description="Statuses this case may move to now.")
 
 
-class CaseStatusChange(BaseModel):
+class CaseStatusChange(Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -200,13 +205,13 @@ class CaseEventRead(BaseModel):
     at: datetime
 
 
-class MemberCreate(BaseModel):
+class MemberCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"example": {"api_key_id": "3f9a0c1d2b4e5f60", "role": "investigator"}},
     )
 
-    api_key_id: str = Field(min_length=1, max_length=32, description="The member's API key id.")
+    api_key_id: str = Field(pattern=r"^[0-9a-f]{1,32}$", description="The member's API key id.")
     role: CaseRole
 
 
@@ -231,7 +236,7 @@ class MemberRead(BaseModel):
     added_at: datetime
 
 
-class SubjectCreate(BaseModel):
+class SubjectCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

@@ -28,7 +28,8 @@ from app.case.schemas import (
     RecoveryBasis,
     SubjectCreate,
 )
-from app.pagination import decode_cursor, encode_cursor
+from app.inputs import int_cursor
+from app.pagination import encode_cursor
 from app.party import service as party_service
 from app.preconditions import check_version, flush_or_precondition_failed
 from app.principal import Principal
@@ -136,7 +137,7 @@ def page_cases(
     kind: CaseKind | None,
     status: CaseStatus | None,
 ) -> tuple[list[Case], str | None]:
-    before = int(decode_cursor(cursor, arity=1)[0]) if cursor else None
+    before = int_cursor(cursor)
     rows = CaseRepository(session).page(
         limit=limit,
         before_id=before,
@@ -226,7 +227,7 @@ def page_events(
     session: Session, case_id: int, *, actor: Principal, limit: int, cursor: str | None
 ) -> tuple[list[CaseEvent], str | None]:
     get_case(session, case_id, actor=actor)
-    after = int(decode_cursor(cursor, arity=1)[0]) if cursor else None
+    after = int_cursor(cursor)
     rows = CaseRepository(session).events(case_id, limit=limit, after_id=after)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -6,13 +6,14 @@ from sqlalchemy.orm import Session
 
 from app.asset import service as asset_service
 from app.case import service as case_service
+from app.inputs import time_id_cursor
 from app.measure import deadlines
 from app.measure.machine import LAPSING, TIME_LIMITED, LegalStatus
 from app.measure.models import Measure
 from app.measure.repository import MeasureRepository
 from app.measure.schemas import MeasureType
 from app.measure.service import apply_move
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import encode_cursor
 from app.preconditions import PreconditionFailed, flush_or_precondition_failed
 from app.principal import Principal
 
@@ -63,10 +64,7 @@ def page_deadlines(
     """Measures of the caller's cases whose last day falls within `within_days` from today
     (0: today), and those that lapsed and are not yet swept."""
     now = now or datetime.now(UTC)
-    after = None
-    if cursor is not None:
-        at, last_id = decode_cursor(cursor, arity=2)
-        after = (datetime.fromisoformat(str(at)), int(last_id))
+    after = time_id_cursor(cursor)
     rows = asset_service.expiring_assets(
         session,
         until=deadlines.end_of(now.date() + timedelta(days=within_days)),

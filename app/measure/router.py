@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query, Response
 from app.auth import CaseReader, DeadlineSweeper, MeasureWriter
 from app.deps import SessionDep
 from app.errors import problems
+from app.inputs import AssetIdPath
 from app.measure import lapses, service
 from app.measure.machine import TRANSITIONS, describe_machine
 from app.measure.schemas import (
@@ -33,7 +34,7 @@ router = APIRouter(prefix="/api/v1", tags=["measures"])
     "than the balance (409 balance_exceeded). The moves:\n\n" + describe_machine(),
 )
 def create_transition(
-    asset_id: int,
+    asset_id: AssetIdPath,
     body: TransitionCreate,
     expected: ExpectedVersion,
     response: Response,
@@ -50,7 +51,7 @@ def create_transition(
 
 @router.get("/assets/{asset_id}/measures", responses=problems(403, 404, 422))
 def list_asset_measures(
-    asset_id: int, session: SessionDep, actor: CaseReader, page: PageDep
+    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
 ) -> Page[MeasureRead]:
     """List an asset's legal history in the order it happened; it is never rewritten."""
     rows, next_cursor = service.page_history(

@@ -4,6 +4,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from app.inputs import Body
 from app.measure.deadlines import DurationUnit
 from app.measure.machine import LegalStatus
 
@@ -77,16 +78,16 @@ class ReleaseReason(StrEnum):
     OTHER = "other"
 
 
-class Duration(BaseModel):
+class Duration(Body):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"example": {"value": 5, "unit": "working_days"}}
     )
 
-    value: int = Field(gt=0, le=100_000)
+    value: int = Field(gt=0, le=3660, description="At most 3660 (ten years of days).")
     unit: DurationUnit
 
 
-class TransitionCreate(BaseModel):
+class TransitionCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

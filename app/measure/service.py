@@ -13,6 +13,7 @@ from app.asset import service as asset_service
 from app.asset.models import Asset
 from app.asset.schemas import AssetCreate
 from app.case import service as case_service
+from app.inputs import int_cursor
 from app.measure import deadlines
 from app.measure.errors import BalanceExceeded, IllegalTransition, InvalidMeasure
 from app.measure.machine import (
@@ -26,7 +27,7 @@ from app.measure.models import Measure
 from app.measure.repository import MeasureRepository
 from app.measure.schemas import DEFAULT_TYPE, MeasureType, TransitionCreate
 from app.money import from_minor
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import encode_cursor
 from app.preconditions import check_version, flush_or_precondition_failed
 from app.principal import Principal
 
@@ -92,6 +93,13 @@ def _check_record(data: TransitionCreate) -> None:
 
 
 def _expiry(data: TransitionCreate, asset: Asset, jurisdiction: str) -> Expiry | None:
+    try:
+        return _compute_expiry(data, asset, jurisdiction)
+    except OverflowError:
+        raise InvalidMeasure("the expiry falls outside the calendar", field="duration") from None
+
+
+def _compute_expiry(data: TransitionCreate, asset: Asset, jurisdiction: str) -> Expiry | None:
     decided_on = data.decision_date or (data.decided_at.date() if data.decided_at else None)
     if data.duration is not None and data.expiry_date is not None:
         raise InvalidMeasure("give a duration or an expiry date, not both", field="duration")
@@ -327,7 +335,7 @@ def page_history(
     session: Session, asset_id: int, *, actor: Principal, limit: int, cursor: str | None
 ) -> tuple[list[Measure], str | None]:
     asset_service.get_asset(session, asset_id, actor=actor)
-    after = int(decode_cursor(cursor, arity=1)[0]) if cursor else None
+    after = int_cursor(cursor)
     rows = MeasureRepository(session).history(asset_id, limit=limit, after_seq=after)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -30,7 +30,7 @@ def add_party(session: Session, party: Party) -> Party:
 
 def resolve_party(session: Session, ref: str) -> Party:
     """By numeric id or by the source's key (`person:...`)."""
-    if ref.isdigit() and len(ref) < 19:
+    if ref.isascii() and ref.isdigit() and len(ref) < 19:
         return get_party(session, int(ref))
     if (party := PartyRepository(session).by_keys([ref]).get(ref)) is None:
         raise PartyNotFound(ref)
