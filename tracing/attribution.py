@@ -24,6 +24,8 @@ from tracing.rules import CODES
 # meta slots of the replay (see tracing.replay)
 _EXITS, _SEEDED = 4, 6
 CHUNK = 1 << 20
+# Walk all ranks (dense slots) when the universe's events exceed 1/SCAN_FACTOR of the ledger.
+SCAN_FACTOR = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +34,20 @@ class Events:
 
     key: I64
     ev_tx: I64  # rank -> transaction (the order's)
-    route: I64  # per transaction position, valid only where touched
+    slot: I64  # per event: its transaction's slot
+    slot_tx: I64 | None  # slot -> transaction; None when slots are positions
+    route: I64  # per slot
     end: int  # replay end (microseconds)
     seed_tx: I64  # seed transactions replayed
 
-    @property
-    def tx(self) -> I64:
-        """Transaction of each event."""
-        return np.asarray(self.ev_tx[self.key >> 1], dtype=np.int64)
+    def slots_of(self, txs: I64) -> I64:
+        """Slot of each transaction, -1 where the replay did not touch it."""
+        if self.slot_tx is None:
+            return txs
+        if len(self.slot_tx) == 0:
+            return np.full(len(txs), -1, np.int64)
+        at = np.minimum(np.searchsorted(self.slot_tx, txs), len(self.slot_tx) - 1)
+        return np.where(self.slot_tx[at] == txs, at, -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +93,9 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe) -> E
     """Collect the universe's events up to the replay end, in replay order, with routes."""
     src, dst, amount, time, currency, out_ptr, in_ptr = cols
     nodes = np.flatnonzero(universe.inside)
-    size = int(
-        (out_ptr[nodes + 1] - out_ptr[nodes]).sum() + (in_ptr[nodes + 1] - in_ptr[nodes]).sum()
-    )
+    size = (out_ptr[nodes + 1] - out_ptr[nodes]).sum() + (in_ptr[nodes + 1] - in_ptr[nodes]).sum()
     # Walking every rank is linear in the ledger; gathering and sorting is better when small.
-    scan = size * 8 > len(src)
+    scan = int(size) * SCAN_FACTOR > len(src)
     keys = collect(
         order.ev_tx,
         order.wd_rank,
@@ -106,12 +112,22 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe) -> E
         nodes,
         scan,
     )
-    on_trail = np.zeros(len(src), np.bool_)
-    on_trail[universe.trail] = True
-    route = np.empty(len(src), np.int64)
+    event_tx = order.ev_tx[keys >> 1]
+    seeds = universe.seed_tx[time[universe.seed_tx] <= universe.replay_end]
+    slot_tx: I64 | None
+    if scan:
+        slot_tx, slot = None, event_tx
+        on_trail = np.zeros(len(src), np.bool_)
+        on_trail[universe.trail] = True
+    else:
+        slot_tx = np.unique(event_tx)
+        slot = np.searchsorted(slot_tx, event_tx)
+        on_trail = np.isin(slot_tx, universe.trail)
+    route = np.empty(len(src) if slot_tx is None else len(slot_tx), np.int64)
     routes(
         keys,
         order.ev_tx,
+        slot,
         src,
         dst,
         amount,
@@ -124,9 +140,10 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe) -> E
         *universe.window,
         route,
     )
-    seeds = universe.seed_tx[time[universe.seed_tx] <= universe.replay_end]
-    route[seeds] = INTO_SEED
-    return Events(keys, order.ev_tx, route, universe.replay_end, seeds)
+    events = Events(keys, order.ev_tx, slot, slot_tx, route, universe.replay_end, seeds)
+    seed_slots = events.slots_of(seeds)
+    route[seed_slots[seed_slots >= 0]] = INTO_SEED
+    return events
 
 
 def attribute(
@@ -144,7 +161,7 @@ def attribute(
 ) -> Attribution:
     """Replay ``events`` under ``rule``; check conservation unless the rule is poison."""
     src, dst, amount = cols[:3]
-    n_nodes, n_tx = len(opening_given[0]), len(src)
+    n_nodes = len(opening_given[0])
     n_events = len(events.key)
     if max_events is not None and n_events > max_events:
         raise TraceTooLarge(f"{n_events} events to replay, limit {max_events}")
@@ -164,7 +181,7 @@ def attribute(
     balance, taint = opening.copy(), np.zeros(n_nodes, np.int64)
     received, passed = np.zeros(n_nodes, np.int64), np.zeros(n_nodes, np.int64)
     overdrawn = np.zeros(n_nodes, np.bool_)
-    carried, pc_lo, pc_hi = (np.empty(n_tx, np.int64) for _ in range(3))
+    carried, pc_lo, pc_hi = (np.empty(len(events.route), np.int64) for _ in range(3))
     head, tail = np.full(n_nodes, -1, np.int64), np.full(n_nodes, -1, np.int64)
     meta = np.array([0, -1, 0, 0, 0, 0, 0], np.int64)
     with_lots = rule in (Rule.FIFO, Rule.LIFO)
@@ -183,6 +200,7 @@ def attribute(
             hi,
             events.key,
             events.ev_tx,
+            events.slot,
             events.route,
             src,
             dst,

@@ -59,11 +59,14 @@ def _traced(events: Events | None, att: Attribution | None, ledger: Ledger, txs:
     """Taint carried by each trail transaction; a seed transaction carries its whole amount."""
     if events is None or att is None:
         return None
-    replayed = ledger.time[txs] <= events.end
-    seeded = np.isin(txs, events.seed_tx)
-    # carried[] is valid exactly for the replayed withdrawals of trail transactions
-    value = np.where(replayed, att.carried[txs], 0) if len(txs) else np.zeros(0, np.int64)
-    return np.where(seeded, ledger.amount[txs], value)
+    slots = events.slots_of(txs)
+    # carried[] holds every replayed withdrawal; a trail transaction up to the replay end is
+    # one (its payer is expanded, hence replayed)
+    touched = (slots >= 0) & (ledger.time[txs] <= events.end)
+    if len(att.carried) == 0:
+        touched = np.zeros(len(txs), np.bool_)
+    value = np.where(touched, att.carried[np.maximum(slots, 0)], 0) if touched.any() else 0 * txs
+    return np.where(np.isin(txs, events.seed_tx), ledger.amount[txs], value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ MAX_EXPANSIONS = 200_000
 class _Partial:
     neg_strength: int
     hops: int
-    start: int  # deposit rank... of the first transaction's withdrawal, for "earliest"
+    start: int  # withdrawal rank of the first transaction: lower is earlier
     rows: tuple[int, ...]  # flow rows, first transaction first
 
 
@@ -82,7 +82,7 @@ def explain(
     ranks = result._ranks
     row_of_to = flows.filter((pl.col("to_account") == to) & (pl.col(CURRENCY) == hits[CURRENCY][0]))
     paths = _search(ranks, row_of_to.get_column("row").to_list(), result, k)
-    return _frame(flows, paths, ranks)
+    return _frame(flows, paths)
 
 
 def _search(
@@ -132,8 +132,7 @@ def _search(
     return sorted(done)[:k]
 
 
-def _frame(flows: pl.DataFrame, paths: list[_Partial], ranks: pl.DataFrame) -> pl.DataFrame:
-    del ranks
+def _frame(flows: pl.DataFrame, paths: list[_Partial]) -> pl.DataFrame:
     picks = [
         (n + 1, step + 1, row) for n, path in enumerate(paths) for step, row in enumerate(path.rows)
     ]

@@ -18,21 +18,18 @@ import numpy as np
 import polars as pl
 
 from tracing import index
+from tracing.balances import parse_opening_balances
 from tracing.errors import InvalidLedger, SchemaMismatch
 from tracing.schema import (
     ACCOUNT,
-    AMOUNT,
     CURRENCY,
     EXTERNAL_ID,
     FROM_ACCOUNT,
     MINOR,
-    OPENING_BALANCES,
     SEQUENCE,
     TIME_US,
     TO_ACCOUNT,
     conform_transactions,
-    decimals_of,
-    minor_units,
 )
 
 if TYPE_CHECKING:
@@ -149,7 +146,7 @@ class Ledger:
         rows, codes, places = conform_transactions(data, currency_decimals)
         extra = dict(currency_decimals or {})
         table = {**{c: extra[c] for c in extra}, **dict(zip(codes, places, strict=True))}
-        opening = _opening(opening_balances, table)
+        opening = parse_opening_balances(opening_balances, table)
         return cls._build(rows, table, opening)
 
     @classmethod
@@ -411,25 +408,3 @@ class Ledger:
         if policy not in self._orders:
             self._orders[policy] = build_order(self, policy)
         return self._orders[policy]
-
-
-def _opening(frame: pl.DataFrame | None, decimals: Mapping[str, int]) -> dict[tuple[str, str], int]:
-    if frame is None or frame.height == 0:
-        return {}
-    missing = sorted(set(OPENING_BALANCES) - set(frame.schema))
-    if missing:
-        raise SchemaMismatch(f"opening balances lack columns {missing}")
-    codes = frame.get_column(CURRENCY).unique(maintain_order=True).to_list()
-    places = decimals_of(decimals, codes)
-    minor = frame.select(
-        pl.col(ACCOUNT),
-        pl.col(CURRENCY),
-        minor_units(
-            pl.col(AMOUNT), frame.schema[AMOUNT], pl.col(CURRENCY).replace_strict(codes, places)
-        ).alias(MINOR),
-    )
-    if minor.get_column(MINOR).is_null().any() or minor.get_column(MINOR).lt(0).any():
-        raise InvalidLedger("opening balances must be non-negative and exact in minor units")
-    if minor.select(pl.struct(ACCOUNT, CURRENCY).is_duplicated().any()).item():
-        raise InvalidLedger("an account has two opening balances in one currency")
-    return {(a, c): int(m) for a, c, m in minor.iter_rows()}

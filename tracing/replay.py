@@ -1,8 +1,9 @@
 """The compiled replay: every event of the traced universe, in replay order, under one rule.
 
-Per-transaction arrays (``route``, ``carried`` and the piece ranges) are indexed by the
-transaction's position and only ever written for transactions the replay touches, so they
-are allocated with ``np.empty`` and cost nothing for the rest of the ledger.
+Per-transaction state (``route``, ``carried`` and the piece ranges) is indexed by *slot*:
+the transaction's position when the universe covers much of the ledger (dense arrays, no
+lookups), or its index among the touched transactions when it is small (so a local trace
+never touches pages of ledger-sized arrays).
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def collect(  # pragma: no cover - compiled
 def routes(  # pragma: no cover - compiled
     keys: I64,
     ev_tx: I64,
+    slot: I64,
     src: I64,
     dst: I64,
     amount: I64,
@@ -104,19 +106,20 @@ def routes(  # pragma: no cover - compiled
     t_hi: int,
     route: I64,
 ) -> None:
-    """Where the taint of each touched transaction goes (written into ``route``)."""
+    """Where the taint of each touched transaction goes (written into ``route`` by slot)."""
     for e in range(keys.shape[0]):
         t = ev_tx[keys[e] >> 1]
+        s = slot[e]
         if not inside[src[t]]:
-            route[t] = CLEAN
-        elif on_trail[t]:
-            route[t] = DELIVER if inside[dst[t]] else sink_reason[dst[t]]
+            route[s] = CLEAN
+        elif on_trail[s]:
+            route[s] = DELIVER if inside[dst[t]] else sink_reason[dst[t]]
         elif amount[t] < min_amount[currency[t]]:
-            route[t] = BELOW_MIN
+            route[s] = BELOW_MIN
         elif time[t] < t_lo or time[t] > t_hi:
-            route[t] = OUTSIDE_WINDOW
+            route[s] = OUTSIDE_WINDOW
         else:
-            route[t] = HOP_LIMIT
+            route[s] = HOP_LIMIT
 
 
 @nb.njit(cache=True)
@@ -283,6 +286,7 @@ def replay(  # pragma: no cover - compiled
     hi: int,
     keys: I64,
     ev_tx: I64,
+    slot: I64,
     route: I64,
     src: I64,
     dst: I64,
@@ -337,6 +341,7 @@ def replay(  # pragma: no cover - compiled
         if e == hi:
             break
         t = ev_tx[keys[e] >> 1]
+        s = slot[e]
         if keys[e] & 1 == 0:
             u = src[t]
             at = meta[PIECES]
@@ -352,17 +357,17 @@ def replay(  # pragma: no cover - compiled
             passed[u] += c
             if balance[u] < 0:
                 overdrawn[u] = True
-            carried[t] = c
-            if route[t] == DELIVER:
+            carried[s] = c
+            if route[s] == DELIVER:
                 if with_lots:
-                    pc_lo[t], pc_hi[t] = at, end
+                    pc_lo[s], pc_hi[s] = at, end
                     meta[PIECES] = end
             elif c > 0:
-                exits = _exit(exits, meta, t, u, route[t], c)
+                exits = _exit(exits, meta, t, u, route[s], c)
             continue
         v = dst[t]
-        hot = amount[t] if route[t] == INTO_SEED else (carried[t] if route[t] == DELIVER else 0)
-        if route[t] == INTO_SEED:
+        hot = amount[t] if route[s] == INTO_SEED else (carried[s] if route[s] == DELIVER else 0)
+        if route[s] == INTO_SEED:
             meta[SEEDED] += amount[t]
         if not with_lots and balance[v] >= 0:
             # the common case, without lots or overdraft: two additions
@@ -374,8 +379,8 @@ def replay(  # pragma: no cover - compiled
             else:
                 taint[v] += hot
             continue
-        if route[t] == DELIVER and with_lots:
-            src_pieces, plo, phi = pieces, pc_lo[t], pc_hi[t]
+        if route[s] == DELIVER and with_lots:
+            src_pieces, plo, phi = pieces, pc_lo[s], pc_hi[s]
         else:
             tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, amount[t] - hot, 0
             src_pieces, plo, phi = tmp, 0, 2
