@@ -87,20 +87,15 @@ def _minor(amount: Decimal, decimals: int) -> int:
 
 
 def _expandable(ledger: Ledger, params: TraceParams, seeds: Seeds) -> tuple[np.ndarray, I64]:
-    stop_ids = (
-        ledger.account_ids(sorted(params.stop_at)) if params.stop_at else np.empty(0, np.int64)
-    )
-    stopped = np.isin(ledger.node_account, stop_ids[stop_ids >= 0])
-    busy = (
-        ledger.degree > params.max_counterparties
-        if params.max_counterparties is not None
-        else np.zeros(ledger.n_nodes, np.bool_)
-    )
-    reason = np.where(stopped, STOPPED, np.where(busy, HIGH_DEGREE, -1)).astype(np.int64)
-    expandable = ~(stopped | busy)
-    expandable[seeds.nodes] = True  # seeds are always expanded
-    reason[seeds.nodes] = -1
-    return expandable, reason
+    """Per node: whether the search may leave it, and why not (stopped, high degree)."""
+    reason = np.full(ledger.n_nodes, -1, np.int64)
+    if params.max_counterparties is not None:
+        reason[ledger.degree > params.max_counterparties] = HIGH_DEGREE
+    if params.stop_at:
+        ids = ledger.account_ids(sorted(params.stop_at))
+        reason[np.isin(ledger.node_account, ids[ids >= 0])] = STOPPED
+    reason[seeds.nodes] = -1  # seeds are always expanded
+    return reason < 0, reason
 
 
 def _filters(ledger: Ledger, params: TraceParams) -> Filters:
