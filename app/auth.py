@@ -45,6 +45,8 @@ def require_scopes(*needed: Scope) -> object:
             )
         return principal
 
+    # Read by the access-matrix test: every API route must carry exactly such a rule.
+    check.required_scopes = frozenset(needed)  # type: ignore[attr-defined]
     return Depends(check)
 
 

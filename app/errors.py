@@ -9,6 +9,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tracing import (
@@ -228,6 +229,26 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _out_of_range(exc: Exception) -> bool:
+    # An id or number no column can hold (SQLite's 64-bit INTEGER, PostgreSQL's BIGINT): the
+    # record cannot exist, so the request is wrong, not the server.
+    if isinstance(exc, DataError):
+        return True
+    return isinstance(exc, StatementError) and isinstance(exc.orig, OverflowError)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if _out_of_range(exc) or isinstance(exc, OverflowError):
+        return problem_response(
+            request,
+            status=422,
+            code="out_of_range",
+            title="Value out of range",
+            detail="a number in the request is larger than any stored value can be",
+        )
+    return await _unhandled(request, exc)
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # The trace goes to the log under the request id, never to the client.
     log.exception("unhandled_error", request_id=request_id_of(request), path=request.url.path)
@@ -275,4 +296,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TracingError, _tracing_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StatementError, _database_error)
+    app.add_exception_handler(OverflowError, _database_error)
     app.add_exception_handler(Exception, _unhandled)

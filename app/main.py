@@ -25,12 +25,11 @@ from app.errors import install_error_handlers
 from app.goaml.router import router as goaml_router
 from app.health import router as health_router
 from app.interop.router import router as interop_router
-from app.interop.router import router as interop_router
 from app.measure import sweeper as deadline_sweeper
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
 from app.party.router import router as party_router
-from app.security_headers import SecurityHeadersMiddleware
+from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
 from app.trace import lifecycle as trace_lifecycle
@@ -52,7 +51,6 @@ ROUTERS = (
     trace_router,
     demo_router,
     goaml_router,
-    interop_router,
     interop_router,
     audit_router,
 )
@@ -120,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit_sink = None
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
+    # Bodies beyond the largest upload (plus multipart framing) are refused unread.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.upload_max_bytes + 1024 * 1024)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:

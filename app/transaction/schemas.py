@@ -34,7 +34,9 @@ class TransactionIn(BaseModel):
         json_schema_extra={"format": "date-time"},
         description="ISO 8601 with a timezone (Z or offset), unless the batch states `timezone`.",
     )
-    sequence: int | None = Field(default=None, ge=0, description="Statement sequence number.")
+    sequence: int | None = Field(
+        default=None, ge=0, le=2**63 - 1, description="Statement sequence number."
+    )
     channel: str | None = None
     narrative: str | None = None
     counterparty_name: str | None = None
