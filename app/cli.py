@@ -8,6 +8,7 @@ from sqlalchemy.engine import make_url
 
 from app import migrate
 from app.apikey import service as apikey_service
+from app.client import commands as client_commands
 from app.db import make_engine, make_sessionmaker
 from app.demo import service as demo_service
 from app.principal import Principal, Role
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     deadline_commands.add_parser(
         "sweep", help="move measures whose expiry has passed to EXPIRED"
     ).set_defaults(run=_deadlines_sweep)
+    client_commands.register(commands)
     return parser
 
 

@@ -1,0 +1,121 @@
+"""A small HTTP client of the moneytrail API for scripts and the command line."""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, cast
+
+import httpx
+
+Progress = Callable[[int], None]
+ENV_URL, ENV_KEY = "MONEYTRAIL_URL", "MONEYTRAIL_KEY"
+POLL_SECONDS = 0.5
+EXPORTS = {  # format -> (route suffix, file suffix)
+    "graphml": ("export/graphml", ".graphml"),
+    "gexf": ("export/gexf", ".gexf"),
+    "ftm": ("export/ftm", ".ftm.json"),
+    "i2-entities": ("export/i2-entities.csv", "-entities.csv"),
+    "i2-links": ("export/i2-links.csv", "-links.csv"),
+    "accounts-csv": ("accounts.csv", "-accounts.csv"),
+    "flows-csv": ("flows.csv", "-flows.csv"),
+    "svg": ("graph.svg", ".svg"),
+}
+
+
+class ApiError(Exception):
+    """A problem document (RFC 9457) the server answered with."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(f"{status} {problem.get('title', '')}: {problem.get('detail', '')}")
+        self.status, self.problem = status, problem
+
+
+class CountingReader:
+    """A binary file whose reads report how many bytes have gone out."""
+
+    def __init__(self, file: IO[bytes], progress: Progress) -> None:
+        self.file, self.progress = file, progress
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.file.read(size)
+        self.progress(len(chunk))
+        return chunk
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.file, name)
+
+
+class MoneytrailClient:
+    def __init__(self, url: str, key: str, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.http = httpx.Client(
+            base_url=url.rstrip("/"),
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=httpx.Timeout(30.0, read=None),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "MoneytrailClient":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"title": response.reason_phrase, "detail": response.text[:500]}
+            raise ApiError(response.status_code, problem)
+        body = response.json()
+        assert isinstance(body, dict)
+        return body
+
+    def _upload(
+        self, route: str, path: Path, media_type: str, data: dict[str, str], progress: Progress
+    ) -> dict[str, Any]:
+        with path.open("rb") as f:
+            reader = cast(IO[bytes], CountingReader(f, progress))
+            files = {"file": (path.name, reader, media_type)}
+            return self._json(self.http.post(route, files=files, data=data))
+
+    def upload_transactions(
+        self, path: Path, *, kind: str, reference: str, timezone: str | None, progress: Progress
+    ) -> dict[str, Any]:
+        data = {
+            "kind": kind,
+            "reference": reference,
+            **({"timezone": timezone} if timezone else {}),
+        }
+        media = "application/vnd.apache.parquet" if path.suffix == ".parquet" else "text/csv"
+        return self._upload("/api/v1/transactions/upload", path, media, data, progress)
+
+    def import_goaml(self, path: Path, *, progress: Progress) -> dict[str, Any]:
+        media = "application/zip" if path.suffix == ".zip" else "application/xml"
+        return self._upload("/api/v1/imports/goaml", path, media, {}, progress)
+
+    def import_ftm(self, path: Path, *, reference: str, progress: Progress) -> dict[str, Any]:
+        data = {"reference": reference}
+        return self._upload("/api/v1/imports/ftm", path, "application/x-ndjson", data, progress)
+
+    def run_trace(
+        self, body: dict[str, Any], *, on_progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Start a trace and wait for it (the server hands long ones over as jobs)."""
+        trace = self._json(self.http.post("/api/v1/traces", json=body))
+        while trace["status"] == "running":
+            time.sleep(POLL_SECONDS)
+            trace = self._json(self.http.get(f"/api/v1/traces/{trace['id']}"))
+            if on_progress is not None and trace.get("progress"):
+                on_progress(int(trace["progress"].get("hop", 0)))
+        return trace
+
+    def export(self, trace_id: str, fmt: str) -> bytes:
+        route, _ = EXPORTS[fmt]
+        response = self.http.get(f"/api/v1/traces/{trace_id}/{route}")
+        if response.status_code >= 400:
+            self._json(response)
+        return response.content
