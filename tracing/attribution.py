@@ -15,7 +15,7 @@ import numpy as np
 
 from tracing.errors import ConservationError, TraceCancelled, TraceTooLarge
 from tracing.graph import CancelCheck, Progress, ProgressCallback
-from tracing.index import I64
+from tracing.index import I64, sorted_unique
 from tracing.order import Order
 from tracing.params import Rule
 from tracing.replay import INTO_SEED, collect, lowest_balance, open_lots, replay, routes
@@ -120,7 +120,7 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe) -> E
         on_trail = np.zeros(len(src), np.bool_)
         on_trail[universe.trail] = True
     else:
-        slot_tx = np.unique(event_tx)
+        slot_tx = sorted_unique(event_tx)
         slot = np.searchsorted(slot_tx, event_tx)
         on_trail = np.isin(slot_tx, universe.trail)
     route = np.empty(len(src) if slot_tx is None else len(slot_tx), np.int64)

@@ -20,7 +20,7 @@ import numba as nb
 import numpy as np
 
 from tracing.errors import TraceCancelled, TraceTooLarge
-from tracing.index import I64
+from tracing.index import I64, sorted_unique
 
 INF = 2**62
 
@@ -174,12 +174,12 @@ def search(
     seed_nodes, seed_arrival, seed_tx = seeds
     np.minimum.at(arrival, seed_nodes, seed_arrival)
     hops[seed_nodes] = 0
-    frontier = np.unique(seed_nodes)
+    frontier = sorted_unique(seed_nodes)
     for node, value, tx in zip(seed_nodes, seed_arrival, seed_tx, strict=True):
         if value == arrival[node] and tx >= 0:
             arrival_tx[node] = tx
     fr_lo, fr_hi = arrival[frontier], np.full(len(frontier), INF, np.int64)
-    seed_trail = np.unique(seed_tx[seed_tx >= 0])
+    seed_trail = sorted_unique(seed_tx[seed_tx >= 0])
     # Each transaction joins the trail at most once; np.empty pages untouched are free.
     trail_tx = np.empty(len(time) + len(seed_trail), np.int64)
     trail_hop = np.empty(len(time) + len(seed_trail), np.int64)

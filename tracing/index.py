@@ -129,6 +129,14 @@ class HashIndex:
         return ids if status == 0 else np.full(len(keys), -1, np.int64)
 
 
+def sorted_unique(values: I64) -> I64:
+    """Sorted distinct values (NumPy 2's hash-based ``unique`` is slower on small arrays)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
 def string_hashes(values: pl.Series) -> tuple[U64, U64]:
     """Return the two hashes of each string that :class:`HashIndex` stores."""
     return (
