@@ -155,7 +155,11 @@ def _ensure_accounts(
     """Create the accounts first seen here; returns the batch's (key, id) pairs and the count."""
     _create_table(conn, "staging_accounts")
     _write_frame(conn, "staging_accounts", account_attributes(keys).select(ACCOUNT_COLUMNS))
-    create = text(_CREATE_ACCOUNTS).bindparams(bindparam("now", type_=UTCDateTime()))
+    sql = _CREATE_ACCOUNTS
+    if conn.dialect.name == "postgresql":
+        # Two batches naming the same new account at once: the second finds it made.
+        sql += " ON CONFLICT (key) DO NOTHING"
+    create = text(sql).bindparams(bindparam("now", type_=UTCDateTime()))
     created = conn.execute(create, {"doc": source_document_id, "now": datetime.now(UTC)}).rowcount
     ids = pl.DataFrame(
         conn.execute(text(_ACCOUNT_IDS)).all(),
