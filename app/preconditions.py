@@ -1,6 +1,7 @@
 """Optimistic concurrency: a record's version is its ETag; a write must send it as If-Match."""
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header
@@ -36,9 +37,20 @@ def etag_of(version: int) -> str:
     return f'"{version}"'
 
 
-def check_version(expected: int | None, current: int) -> None:
-    """`expected` None is `If-Match: *`, which any current version matches."""
-    if expected is not None and expected != current:
+@dataclass(frozen=True, slots=True)
+class IfMatch:
+    """What a request's If-Match header asks for; checked once the record is known to exist
+    for the caller, so that a caller who may not see it gets 404, not 428."""
+
+    sent: bool
+    # None when sent: `If-Match: *`, which any current version matches.
+    version: int | None = None
+
+
+def check_version(condition: IfMatch, current: int) -> None:
+    if not condition.sent:
+        raise PreconditionRequired()
+    if condition.version is not None and condition.version != current:
         raise PreconditionFailed(current)
 
 
@@ -61,8 +73,8 @@ def flush_or_precondition_failed(session: Session) -> None:
         raise PreconditionFailed(None) from None
 
 
-def expected_version(
-    if_match: Annotated[
+def if_match(
+    header: Annotated[
         str | None,
         Header(
             alias="If-Match",
@@ -70,19 +82,19 @@ def expected_version(
             examples=['"3"'],
         ),
     ] = None,
-) -> int | None:
-    if if_match is None:
-        raise PreconditionRequired()
-    value = if_match.strip()
+) -> IfMatch:
+    if header is None:
+        return IfMatch(sent=False)
+    value = header.strip()
     if value == "*":
-        return None
+        return IfMatch(sent=True)
     if (match := _ETAG.match(value)) is None:
-        # Never matches a stored version; -1 makes the check answer 412 with the current ETag.
-        return -1
-    return int(match.group(1))
+        # Never matches a stored version: the check answers 412 with the current ETag.
+        return IfMatch(sent=True, version=-1)
+    return IfMatch(sent=True, version=int(match.group(1)))
 
 
-ExpectedVersion = Annotated[int | None, Depends(expected_version)]
+ExpectedVersion = Annotated[IfMatch, Depends(if_match)]
 ETAG_HEADER: dict[str, Any] = {
     "ETag": {
         "description": "The record's version; send it back as If-Match to change the record.",

@@ -90,7 +90,7 @@ def change_case_status(
     criminal case for death, flight or absence lets its parallel financial investigations go on
     non-conviction-based.
     """
-    case = service.change_status(session, case_id, body, expected_version=expected, actor=actor)
+    case = service.change_status(session, case_id, body, condition=expected, actor=actor)
     return _read(case, response)
 
 

@@ -31,7 +31,7 @@ from app.case.schemas import (
 from app.inputs import int_cursor
 from app.pagination import encode_cursor
 from app.party import service as party_service
-from app.preconditions import check_version, flush_or_precondition_failed
+from app.preconditions import IfMatch, check_version, flush_or_precondition_failed
 from app.principal import Principal
 
 S = CaseStatus
@@ -155,11 +155,11 @@ def change_status(
     case_id: int,
     change: CaseStatusChange,
     *,
-    expected_version: int | None,
+    condition: IfMatch,
     actor: Principal,
 ) -> Case:
     case = get_writable_case(session, case_id, actor=actor)
-    check_version(expected_version, case.version)
+    check_version(condition, case.version)
     current = CaseStatus(case.status)
     allowed = CASE_TRANSITIONS[current]
     if change.status not in allowed:

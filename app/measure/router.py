@@ -42,9 +42,7 @@ def create_transition(
     actor: MeasureWriter,
 ) -> MeasureRead:
     """Move an asset's legal status, recording the measure behind the move."""
-    measure, asset = service.transition(
-        session, asset_id, body, expected_version=expected, actor=actor
-    )
+    measure, asset = service.transition(session, asset_id, body, condition=expected, actor=actor)
     response.headers["ETag"] = etag_of(asset.version)
     return MeasureRead.model_validate(service.describe_measure(measure))
 

@@ -28,7 +28,7 @@ from app.measure.repository import MeasureRepository
 from app.measure.schemas import DEFAULT_TYPE, MeasureType, TransitionCreate
 from app.money import from_minor
 from app.pagination import encode_cursor
-from app.preconditions import check_version, flush_or_precondition_failed
+from app.preconditions import IfMatch, check_version, flush_or_precondition_failed
 from app.principal import Principal
 
 L = LegalStatus
@@ -170,11 +170,11 @@ def transition(
     asset_id: int,
     data: TransitionCreate,
     *,
-    expected_version: int | None,
+    condition: IfMatch,
     actor: Principal,
 ) -> tuple[Measure, Asset]:
     asset = asset_service.get_writable_asset(session, asset_id, actor=actor)
-    check_version(expected_version, asset.version)
+    check_version(condition, asset.version)
     current, target = L(asset.status), data.to_status
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(current, target, [str(s) for s in TRANSITIONS[current]])

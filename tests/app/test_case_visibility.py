@@ -66,6 +66,11 @@ def test_non_members_get_404_and_see_nothing(client: TestClient, session: Sessio
     assert (r.status_code, r.json()["code"]) == (404, "case_not_found")
     r = client.post(f"/api/v1/cases/{c}/assets", json=CASH, headers=outsider.key)
     assert r.status_code == 404
+    # Without If-Match too: that the record exists is told before the precondition is asked.
+    r = client.post(f"/api/v1/cases/{c}/status", json={"status": "active"}, headers=outsider.key)
+    assert r.status_code == 404
+    r = client.post(f"/api/v1/assets/{a}/transitions", json=order("SEIZED"), headers=outsider.key)
+    assert r.status_code == 404
     # Not on the case and no such case read the same.
     assert client.get(f"/api/v1/cases/{c}", headers=outsider.key).json()["detail"] == (
         f"no case with id {c}"

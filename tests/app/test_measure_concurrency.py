@@ -17,7 +17,7 @@ from app.db import make_engine
 from app.main import create_app
 from app.measure import service as measure_service
 from app.measure.schemas import TransitionCreate
-from app.preconditions import PreconditionFailed
+from app.preconditions import IfMatch, PreconditionFailed
 from app.principal import Principal, Role
 from app.settings import Settings
 from tests.app.casework import Api, criminal_case, order
@@ -97,9 +97,13 @@ def test_a_writer_that_read_before_the_winner_committed_gets_412(
             assert asset_service.get_asset(first, asset_id, actor=actor).version == 1
             assert asset_service.get_asset(second, asset_id, actor=actor).version == 1
             body = TransitionCreate.model_validate(order("FROZEN"))
-            measure_service.transition(first, asset_id, body, expected_version=1, actor=actor)
+            measure_service.transition(
+                first, asset_id, body, condition=IfMatch(sent=True, version=1), actor=actor
+            )
             with pytest.raises(PreconditionFailed):
-                measure_service.transition(second, asset_id, body, expected_version=1, actor=actor)
+                measure_service.transition(
+                    second, asset_id, body, condition=IfMatch(sent=True, version=1), actor=actor
+                )
         with Session(engine) as s:
             asset = asset_service.get_asset(s, asset_id, actor=actor)
             assert (asset.status, asset.version) == ("FROZEN", 2)
