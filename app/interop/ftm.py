@@ -19,6 +19,7 @@ from followthemoney.exc import InvalidData
 
 from app.account.keys import CRYPTO_CHAINS
 from app.account.models import Account
+from app.party.models import Party
 
 KEY_PREFIX = "moneytrail-key:"
 STAND_IN = "moneytrail-stand-in"
@@ -144,9 +145,13 @@ class Exporter:
             yield json.dumps(proxy.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def export_lines(accounts: Iterable[Account], payments: Iterable[Payment]) -> Iterator[str]:
+def export_lines(
+    accounts: Iterable[Account], payments: Iterable[Payment], *, parties: Iterable[Party] = ()
+) -> Iterator[str]:
     by_key = {a.key: a for a in accounts}
     exporter = Exporter()
+    for p in parties:
+        exporter.party(p.key, p.kind, p.name, p.country, p.identifiers)
     for account in by_key.values():
         exporter.account(account)
     for payment in payments:

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from app.auth import LedgerReader, LedgerWriter, TraceReader
+from app.auth import CaseReader, LedgerReader, LedgerWriter, TraceReader
 from app.deps import SessionDep, SettingsDep
 from app.errors import PayloadTooLarge, problems
 from app.interop import graph, service
@@ -147,6 +147,17 @@ def export_neighbourhood_ftm(
     """Export accounts' neighbourhood (holders, transactions, counterparts) as FtM entities."""
     lines = service.neighbourhood_ftm(session, account)
     return _download("".join(lines), NDJSON, "neighbourhood.ftm.json")
+
+
+@router.get(
+    "/api/v1/cases/{case_id}/export/ftm",
+    response_class=Response,
+    responses={**_FTM, **problems(403, 404)},
+)
+def export_case_ftm(case_id: int, session: SessionDep, actor: CaseReader) -> Response:
+    """Export a case's subjects (parties, accounts and their neighbourhood) as FtM entities."""
+    lines = service.case_ftm(session, case_id, actor=actor)
+    return _download("".join(lines), NDJSON, f"case-{case_id}.ftm.json")
 
 
 @router.post(

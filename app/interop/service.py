@@ -1,6 +1,6 @@
 """Exports of traces and ledger neighbourhoods, and FtM streams into the ledger."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,9 +9,12 @@ from sqlalchemy.orm import Session
 
 from app.account import service as account_service
 from app.account.schemas import AccountBatch
+from app.case import service as case_service
 from app.errors import InvalidInput
 from app.interop import ftm, graph
 from app.interop.ftm_in import to_ledger
+from app.party import service as party_service
+from app.party.models import Party
 from app.principal import Principal
 from app.settings import Settings
 from app.source import service as source_service
@@ -94,7 +97,21 @@ def _payment(item: dict[str, Any]) -> ftm.Payment:
     )
 
 
-def neighbourhood_ftm(session: Session, refs: list[str]) -> Iterator[str]:
+def case_ftm(session: Session, case_id: int, *, actor: Principal) -> Iterator[str]:
+    """A case's subjects: its parties, and its accounts with their neighbourhood."""
+    subjects = case_service.list_subjects(session, case_id, actor=actor)
+    accounts = [str(s["account_id"]) for s in subjects if s["account_id"] is not None]
+    parties = [
+        party_service.get_party(session, int(str(s["party_id"])))
+        for s in subjects
+        if s["party_id"] is not None
+    ]
+    return neighbourhood_ftm(session, accounts, parties=parties)
+
+
+def neighbourhood_ftm(
+    session: Session, refs: list[str], *, parties: Sequence[Party] = ()
+) -> Iterator[str]:
     """Accounts, their holders, their transactions in and out and the accounts at the far end."""
     payments: dict[str, ftm.Payment] = {}
     keys: set[str] = set()
@@ -106,7 +123,7 @@ def neighbourhood_ftm(session: Session, refs: list[str]) -> Iterator[str]:
             keys.update((p.from_account, p.to_account))
     accounts = account_service.accounts_by_keys(session, sorted(keys))
     ordered = sorted(payments.values(), key=lambda p: (p.value_time, p.external_id))
-    return ftm.export_lines(accounts.values(), ordered)
+    return ftm.export_lines(accounts.values(), ordered, parties=parties)
 
 
 def import_ftm(

@@ -243,3 +243,50 @@ def test_a_profile_sets_code_lists_and_the_timezone(client, key, settings, tmp_p
     meta = client.get(f"/api/v1/imports/goaml/{document}", headers=key).json()
     assert (meta["profile"], meta["timezone"]) == ("fiu-test", "Asia/Dubai")
     assert meta["reported_at"] == "2026-04-10T04:00:00Z"
+
+
+def test_one_bad_report_in_a_zip_refuses_the_whole_zip(client, key, session):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name in ("bi_party_str.xml", "malformed.xml"):
+            z.write(SAMPLES / name, f"reports/{name}")
+    r = client.post(
+        "/api/v1/imports/goaml",
+        headers=key,
+        files={"file": ("reports.zip", buffer.getvalue(), "application/zip")},
+    )
+    assert r.status_code == 422
+    assert {e["file"] for e in r.json()["errors"]} == {"reports/malformed.xml"}
+    assert count(session, Transaction) == 0
+    assert count(session, SourceDocument) == 0
+
+
+ACTIVITY = b"""<report>
+  <rentity_id>4711</rentity_id><submission_code>M</submission_code><report_code>SAR</report_code>
+  <entity_reference>SAR-2026-3</entity_reference><report_date>2026-05-01T12:00:00</report_date>
+  <currency_code_local>EUR</currency_code_local>
+  <activity><report_parties>
+    <report_party><entity><name>Shell Holdings Ltd</name>
+      <incorporation_number>C-77</incorporation_number>
+      <incorporation_country_code>CY</incorporation_country_code></entity></report_party>
+    <report_party><account><swift>BEXAESMMXXX</swift><account>555</account>
+      <signatory><is_primary>true</is_primary><t_person><first_name>Ana</first_name>
+      <last_name>Sol</last_name><ssn>99</ssn></t_person></signatory></account></report_party>
+  </report_parties></activity>
+  <report_indicators><indicator>SHELL</indicator></report_indicators>
+</report>"""
+
+
+def test_an_activity_report_stores_parties_and_accounts_only(client, key, session):
+    r = send(client, key, "activity.xml", ACTIVITY)
+    assert r.status_code == 201, r.text
+    (report,) = r.json()["reports"]
+    assert (report["transactions"], report["parties_inserted"], report["accounts_inserted"]) == (
+        0,
+        2,
+        2,  # the shell company stands as an `ext:` account, the bank account as itself
+    )
+    assert count(session, Transaction) == 0
+    account = account_service.resolve_account(session, "bank:BEXAESMMXXX/555")
+    assert [(h.party.key, h.role) for h in account.holders] == [("person:ssn:99", "holder")]
+    assert send(client, key, "activity.xml", ACTIVITY).status_code == 200  # a replay

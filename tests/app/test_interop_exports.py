@@ -19,6 +19,7 @@ from app.demo.service import SEED_TRANSACTIONS
 from app.main import create_app
 from app.principal import Role
 from app.settings import Settings
+from tests.app.casework import criminal_case
 from tests.conftest import fresh_database
 from tests.factories import bearer, make_key
 
@@ -283,3 +284,23 @@ def test_foreign_ftm_payments_import_without_moneytrail_keys(client, key):
     assert [(h["party_key"], h["name"], h["role"]) for h in a["holders"]] == [
         ("ftm:p1", "Mira Novak", "holder")
     ]
+
+
+def test_a_case_exports_its_subjects_and_their_neighbourhood(client, key):
+    case = client.post("/api/v1/cases", headers=key, json=criminal_case("BKA-FTM-1")).json()
+    nordlicht = "iban:DE75512108001245126199"
+    for subject in (
+        {"account": nordlicht, "role": "suspect"},
+        {"party": "demo:person:viktor-hale", "role": "beneficial_owner"},
+    ):
+        r = client.post(f"/api/v1/cases/{case['id']}/subjects", headers=key, json=subject)
+        assert r.status_code == 201, r.text
+    r = client.get(f"/api/v1/cases/{case['id']}/export/ftm", headers=key)
+    assert r.status_code == 200, r.text
+    lines = valid_ftm_lines(r.text)
+    names = {d["properties"]["name"][0] for d in lines if d["schema"] in ("Person", "Company")}
+    assert {"Viktor Hale", "Nordlicht Handels GmbH"} <= names
+    own = client.get(f"/api/v1/accounts/{nordlicht}/transactions?limit=1000", headers=key).json()
+    payments = {d["properties"]["recordId"][0] for d in lines if d["schema"] == "Payment"}
+    assert payments == {t["external_id"] for t in own["items"]}
+    assert client.get("/api/v1/cases/999999/export/ftm", headers=key).status_code == 404
