@@ -76,6 +76,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         deadline_sweep_enabled=False,
         log_json=True,
         trace_warm_ledger=False,
+        # The first trace of a fresh checkout compiles the engine's kernels; tests that want the
+        # hand-off to a job ask for it with a short wait of their own.
+        trace_sync_wait_seconds=600,
     )
 
 

@@ -30,7 +30,7 @@ def live(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Settings]
             bootstrap_admin_key=False,
             trace_warm_ledger=False,
             trace_workers=1,
-            trace_sync_wait_seconds=30,
+            trace_sync_wait_seconds=600,
         )
         with TestClient(create_app(settings)) as client:
             with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
