@@ -13,6 +13,7 @@ from app.measure import service as measure_service
 from app.measure.machine import LegalStatus
 from app.pagination import Page, PageDep
 from app.preconditions import ETAG_HEADER, etag_of
+from app.visibility import VisibleAsset, VisibleCase
 
 router = APIRouter(prefix="/api/v1", tags=["assets"])
 
@@ -33,6 +34,7 @@ def register_asset(
     response: Response,
     session: SessionDep,
     actor: CaseWriter,
+    visible: VisibleCase,
 ) -> AssetRead:
     """Register an asset of a case; its legal status starts at IDENTIFIED.
 
@@ -78,6 +80,7 @@ def add_asset_links(
     response: Response,
     session: SessionDep,
     actor: CaseWriter,
+    visible: VisibleAsset,
 ) -> AssetRead:
     """Tie an asset to transactions or traces that link it to the proceeds."""
     asset = service.add_links(session, asset_id, body.links, actor=actor)

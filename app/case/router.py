@@ -23,6 +23,7 @@ from app.errors import problems
 from app.inputs import ApiKeyIdPath, CaseIdPath
 from app.pagination import Page, PageDep
 from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
+from app.visibility import VisibleCase
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -81,6 +82,7 @@ def change_case_status(
     response: Response,
     session: SessionDep,
     actor: CaseWriter,
+    visible: VisibleCase,
 ) -> CaseRead:
     """Move a case: open → active → suspended/closed/discontinued; reopen with a reason.
 
@@ -117,7 +119,11 @@ def list_case_members(
 
 @router.put("/{case_id}/members", responses=problems(403, 404, 422))
 def put_case_member(
-    case_id: CaseIdPath, body: MemberCreate, session: SessionDep, actor: CaseWriter
+    case_id: CaseIdPath,
+    body: MemberCreate,
+    session: SessionDep,
+    actor: CaseWriter,
+    visible: VisibleCase,
 ) -> MemberRead:
     """Add a member to a case or change its role (case leads, admins and supervisors)."""
     return MemberRead.model_validate(service.add_member(session, case_id, body, actor=actor))
@@ -135,7 +141,11 @@ def delete_case_member(
 
 @router.post("/{case_id}/subjects", status_code=201, responses=problems(403, 404, 409, 422))
 def attach_case_subject(
-    case_id: CaseIdPath, body: SubjectCreate, session: SessionDep, actor: CaseWriter
+    case_id: CaseIdPath,
+    body: SubjectCreate,
+    session: SessionDep,
+    actor: CaseWriter,
+    visible: VisibleCase,
 ) -> SubjectRead:
     """Attach a party or an account to a case with a role (suspect, mule, victim ...)."""
     subject = service.attach_subject(session, case_id, body, actor=actor)

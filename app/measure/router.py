@@ -17,6 +17,7 @@ from app.measure.schemas import (
 )
 from app.pagination import Page, PageDep
 from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
+from app.visibility import VisibleAsset
 
 router = APIRouter(prefix="/api/v1", tags=["measures"])
 
@@ -40,6 +41,7 @@ def create_transition(
     response: Response,
     session: SessionDep,
     actor: MeasureWriter,
+    visible: VisibleAsset,
 ) -> MeasureRead:
     """Move an asset's legal status, recording the measure behind the move."""
     measure, asset = service.transition(session, asset_id, body, condition=expected, actor=actor)

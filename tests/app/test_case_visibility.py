@@ -71,6 +71,11 @@ def test_non_members_get_404_and_see_nothing(client: TestClient, session: Sessio
     assert r.status_code == 404
     r = client.post(f"/api/v1/assets/{a}/transitions", json=order("SEIZED"), headers=outsider.key)
     assert r.status_code == 404
+    # And before the body: an empty one gets 404 as well, not a validation error.
+    for url in (f"/api/v1/cases/{c}/subjects", f"/api/v1/assets/{a}/transitions"):
+        assert client.post(url, json={}, headers=outsider.key).status_code == 404, url
+    r = client.put(f"/api/v1/cases/{c}/members", json={}, headers=outsider.key)
+    assert r.status_code == 404
     # Not on the case and no such case read the same.
     assert client.get(f"/api/v1/cases/{c}", headers=outsider.key).json()["detail"] == (
         f"no case with id {c}"
