@@ -158,7 +158,14 @@ def draw(
 
 
 def _draw_graph(ax: Any, graph: nx.DiGraph) -> None:
-    position = nx.multipartite_layout(graph, subset_key="layer", align="vertical", scale=1.0)
+    placed = nx.multipartite_layout(graph, subset_key="layer", align="vertical", scale=1.0)
+    # The layout spaces each hop's column; the rows follow the crossing-reducing order in
+    # which `_graph` added the accounts (first at the top).
+    position = {}
+    for layer in {data for _, data in graph.nodes(data="layer")}:
+        members = [n for n, data in graph.nodes(data="layer") if data == layer]
+        heights = sorted((placed[n][1] for n in members), reverse=True)
+        position.update({n: (placed[n][0], y) for n, y in zip(members, heights, strict=True)})
     heaviest = max((float(w) for *_, w in graph.edges(data="weight")), default=1.0) or 1.0
     widths = [0.6 + 9.0 * float(w) / heaviest for *_, w in graph.edges(data="weight")]
     # An edge that carried no taint is still part of the trail, drawn faint and dashed.
