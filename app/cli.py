@@ -92,7 +92,7 @@ def _deadlines_sweep(_args: argparse.Namespace) -> int:
     from app.measure import sweeper
 
     engine = make_engine(get_settings().effective_database_url)
-    expired = sweeper.sweep_once(make_sessionmaker(engine))
+    expired = sweeper.sweep_once(make_sessionmaker(engine, writer=True))
     engine.dispose()
     print(f"{expired} lapsed measure(s) moved to EXPIRED")
     return 0

@@ -44,7 +44,8 @@ async def start(app: FastAPI, settings: Settings) -> None:
         return
     await _sweep_logged(app.state.writer_sessions)
     app.state.deadline_sweeper = asyncio.create_task(
-        _every(app.state.writer_sessions, settings.deadline_sweep_interval_seconds)
+        # Never a busy loop, whatever the setting says.
+        _every(app.state.writer_sessions, max(settings.deadline_sweep_interval_seconds, 1.0))
     )
 
 
