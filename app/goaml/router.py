@@ -46,7 +46,7 @@ async def import_goaml_reports(
         upload = Upload(
             digest.hexdigest(), size, file.content_type or "application/xml", file.filename
         )
-        files = service.files_of(path, upload, settings=settings)
+        files = await run_in_threadpool(service.files_of, path, upload, settings=settings)
         result, stored = await run_in_threadpool(
             service.import_goaml, session, files, actor=actor, settings=settings
         )

@@ -15,6 +15,7 @@ from typing import Any
 import networkx as nx
 import polars as pl
 
+from app.interop.ftm import Payment
 from app.money import decimals_of, from_minor, to_minor
 from tracing import TraceResult
 
@@ -113,15 +114,35 @@ def as_networkx(result: TraceResult, names: dict[str, str]) -> nx.MultiDiGraph:
     return graph
 
 
-def graphml(result: TraceResult, names: dict[str, str]) -> bytes:
+def ledger_networkx(payments: list[Payment], names: dict[str, str]) -> nx.MultiDiGraph:
+    """Accounts and the transactions between them, as the ledger holds them (no tracing)."""
+    graph = nx.MultiDiGraph(name="moneytrail neighbourhood")
+    for p in payments:
+        for key in (p.from_account, p.to_account):
+            if key not in graph:
+                graph.add_node(key, label=names.get(key, key))
+        graph.add_edge(
+            p.from_account,
+            p.to_account,
+            key=p.external_id,
+            id=p.external_id,
+            currency=p.currency,
+            amount=p.amount,
+            amount_minor=money(Decimal(p.amount), p.currency)[1] or -1,
+            value_time=_time(p.value_time),
+        )
+    return graph
+
+
+def graphml(graph: nx.MultiDiGraph) -> bytes:
     buffer = io.BytesIO()
-    nx.write_graphml(as_networkx(result, names), buffer, encoding="utf-8", named_key_ids=True)
+    nx.write_graphml(graph, buffer, encoding="utf-8", named_key_ids=True)
     return buffer.getvalue()
 
 
-def gexf(result: TraceResult, names: dict[str, str]) -> bytes:
+def gexf(graph: nx.MultiDiGraph) -> bytes:
     buffer = io.BytesIO()
-    nx.write_gexf(as_networkx(result, names), buffer, encoding="utf-8")
+    nx.write_gexf(graph, buffer, encoding="utf-8")
     return buffer.getvalue()
 
 

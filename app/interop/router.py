@@ -71,7 +71,7 @@ def export_trace_graphml(
 ) -> Response:
     """Export a trace as GraphML (yEd, Gephi, networkx, i2 via GraphML import)."""
     result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
-    body = graph.graphml(result, names)
+    body = graph.graphml(graph.as_networkx(result, names))
     return _download(body, "application/graphml+xml", f"trace-{trace_id}.graphml")
 
 
@@ -85,7 +85,8 @@ def export_trace_gexf(
 ) -> Response:
     """Export a trace as GEXF for Gephi."""
     result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
-    return _download(graph.gexf(result, names), "application/gexf+xml", f"trace-{trace_id}.gexf")
+    body = graph.gexf(graph.as_networkx(result, names))
+    return _download(body, "application/gexf+xml", f"trace-{trace_id}.gexf")
 
 
 @router.get(
@@ -128,25 +129,52 @@ def export_trace_ftm(
     return _download("".join(lines), NDJSON, f"trace-{trace_id}.ftm.json")
 
 
+Accounts = Annotated[
+    list[str],
+    Query(
+        min_length=1,
+        max_length=100,
+        description="Account key or id; repeat for several.",
+        examples=["iban:DE89370400440532013000"],
+    ),
+]
+
+
 @router.get(
     "/api/v1/exports/ftm", response_class=Response, responses={**_FTM, **problems(403, 404)}
 )
 def export_neighbourhood_ftm(
-    session: SessionDep,
-    actor: LedgerReader,
-    account: Annotated[
-        list[str],
-        Query(
-            min_length=1,
-            max_length=100,
-            description="Account key or id; repeat for several.",
-            examples=["iban:DE89370400440532013000"],
-        ),
-    ],
+    session: SessionDep, actor: LedgerReader, account: Accounts
 ) -> Response:
     """Export accounts' neighbourhood (holders, transactions, counterparts) as FtM entities."""
     lines = service.neighbourhood_ftm(session, account)
     return _download("".join(lines), NDJSON, "neighbourhood.ftm.json")
+
+
+@router.get(
+    "/api/v1/exports/graphml",
+    response_class=Response,
+    responses={**_GRAPHML, **problems(403, 404)},
+)
+def export_neighbourhood_graphml(
+    session: SessionDep, actor: LedgerReader, account: Accounts
+) -> Response:
+    """Export accounts' neighbourhood (transactions in and out, counterparts) as GraphML."""
+    body = graph.graphml(service.neighbourhood_graph(session, account))
+    return _download(body, "application/graphml+xml", "neighbourhood.graphml")
+
+
+@router.get(
+    "/api/v1/exports/gexf",
+    response_class=Response,
+    responses={**_GEXF, **problems(403, 404)},
+)
+def export_neighbourhood_gexf(
+    session: SessionDep, actor: LedgerReader, account: Accounts
+) -> Response:
+    """Export accounts' neighbourhood (transactions in and out, counterparts) as GEXF."""
+    body = graph.gexf(service.neighbourhood_graph(session, account))
+    return _download(body, "application/gexf+xml", "neighbourhood.gexf")
 
 
 @router.get(

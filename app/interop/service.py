@@ -4,6 +4,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import networkx as nx
 import polars as pl
 from sqlalchemy.orm import Session
 
@@ -109,10 +110,8 @@ def case_ftm(session: Session, case_id: int, *, actor: Principal) -> Iterator[st
     return neighbourhood_ftm(session, accounts, parties=parties)
 
 
-def neighbourhood_ftm(
-    session: Session, refs: list[str], *, parties: Sequence[Party] = ()
-) -> Iterator[str]:
-    """Accounts, their holders, their transactions in and out and the accounts at the far end."""
+def neighbourhood(session: Session, refs: list[str]) -> tuple[list[str], list[ftm.Payment]]:
+    """The keys of accounts and their counterparts, and the transactions between them."""
     payments: dict[str, ftm.Payment] = {}
     keys: set[str] = set()
     for ref in refs:
@@ -121,9 +120,22 @@ def neighbourhood_ftm(
         for p in _account_payments(session, account.id):
             payments[p.external_id] = p
             keys.update((p.from_account, p.to_account))
-    accounts = account_service.accounts_by_keys(session, sorted(keys))
     ordered = sorted(payments.values(), key=lambda p: (p.value_time, p.external_id))
-    return ftm.export_lines(accounts.values(), ordered, parties=parties)
+    return sorted(keys), ordered
+
+
+def neighbourhood_ftm(
+    session: Session, refs: list[str], *, parties: Sequence[Party] = ()
+) -> Iterator[str]:
+    """Accounts, their holders, their transactions in and out and the accounts at the far end."""
+    keys, payments = neighbourhood(session, refs)
+    accounts = account_service.accounts_by_keys(session, keys)
+    return ftm.export_lines(accounts.values(), payments, parties=parties)
+
+
+def neighbourhood_graph(session: Session, refs: list[str]) -> nx.MultiDiGraph:
+    keys, payments = neighbourhood(session, refs)
+    return graph.ledger_networkx(payments, account_service.holder_names(session, keys))
 
 
 def import_ftm(

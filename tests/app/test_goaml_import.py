@@ -290,3 +290,20 @@ def test_an_activity_report_stores_parties_and_accounts_only(client, key, sessio
     account = account_service.resolve_account(session, "bank:BEXAESMMXXX/555")
     assert [(h.party.key, h.role) for h in account.holders] == [("person:ssn:99", "holder")]
     assert send(client, key, "activity.xml", ACTIVITY).status_code == 200  # a replay
+
+
+def test_a_zip_that_unpacks_beyond_the_limit_is_refused_before_reading(
+    client, key, settings, session
+):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("big.xml", b"<report>" + b" " * 5_000_000 + b"</report>")
+    assert len(buffer.getvalue()) < 100_000  # it packs small
+    client.app.state.settings = settings.model_copy(update={"upload_max_bytes": 1_000_000})
+    r = client.post(
+        "/api/v1/imports/goaml",
+        headers=key,
+        files={"file": ("bomb.zip", buffer.getvalue(), "application/zip")},
+    )
+    assert (r.status_code, r.json()["code"]) == (413, "payload_too_large")
+    assert count(session, SourceDocument) == 0

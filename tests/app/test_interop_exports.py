@@ -304,3 +304,20 @@ def test_a_case_exports_its_subjects_and_their_neighbourhood(client, key):
     payments = {d["properties"]["recordId"][0] for d in lines if d["schema"] == "Payment"}
     assert payments == {t["external_id"] for t in own["items"]}
     assert client.get("/api/v1/cases/999999/export/ftm", headers=key).status_code == 404
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "gexf"])
+def test_an_account_neighbourhood_exports_as_a_graph(client, key, fmt):
+    nordlicht = "iban:DE75512108001245126199"
+    r = client.get(f"/api/v1/exports/{fmt}?account={nordlicht}", headers=key)
+    assert r.status_code == 200, r.text
+    graph = (nx.read_graphml if fmt == "graphml" else nx.read_gexf)(io.BytesIO(r.content))
+    own = client.get(f"/api/v1/accounts/{nordlicht}/transactions?limit=1000", headers=key).json()
+    items = own["items"]
+    assert graph.number_of_edges() == len(items)
+    assert set(graph.nodes) == {t["from_account"] for t in items} | {t["to_account"] for t in items}
+    edges = {d.get("id", k): d for _, _, k, d in graph.edges(keys=True, data=True)}
+    for t in items:
+        assert edges[t["external_id"]]["amount"] == t["amount"]
+        assert int(edges[t["external_id"]]["amount_minor"]) == cents(t["amount"])
+    assert graph.nodes[nordlicht]["label"] == "Nordlicht Handels GmbH"
