@@ -20,6 +20,8 @@ from app.trace.results import money
 from tracing import TraceResult
 
 matplotlib.rcParams["svg.hashsalt"] = "moneytrail"  # stable element ids: same trace, same SVG
+# A column taller than this stops being readable; the rest of the hop folds into one node.
+PER_COLUMN = 14
 COLOURS = {
     "seed": "#c0392b",
     "held": "#e67e22",
@@ -42,12 +44,15 @@ def _weights(result: TraceResult) -> pl.DataFrame:
 
 
 def _nodes(result: TraceResult, max_nodes: int) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The accounts drawn (seeds, then the strongest of each hop) and where the rest fold."""
     accounts = result.accounts.with_columns(
         pl.coalesce(pl.col("received"), pl.lit(Decimal(0))).alias("size"),
         (pl.col("role") == "seed").alias("is_seed"),
     ).sort(["is_seed", "size", "account"], descending=[True, True, False])
-    kept = accounts.head(max_nodes)
-    folded = accounts.slice(max_nodes)
+    in_column = pl.int_range(pl.len()).over("hops")
+    keep = pl.col("is_seed") | (in_column < PER_COLUMN)
+    kept = accounts.filter(keep).head(max_nodes)
+    folded = accounts.filter(~pl.col("account").is_in(kept["account"].implode()))
     fold = {row["account"]: f"tail:{row['hops']}" for row in folded.iter_rows(named=True)}
     return kept, fold | {a: a for a in kept["account"]}
 
@@ -135,7 +140,7 @@ def _graph(result: TraceResult, holders: dict[str, str], max_nodes: int) -> nx.D
 
 
 def draw(
-    result: TraceResult, *, holders: dict[str, str], title: str, fmt: str, max_nodes: int = 60
+    result: TraceResult, *, holders: dict[str, str], title: str, fmt: str, max_nodes: int = 48
 ) -> bytes:
     graph = _graph(result, holders, max_nodes)
     layers: dict[int, int] = {}

@@ -298,3 +298,28 @@ def test_a_case_trace_is_seen_by_the_case_and_no_one_else(
     assert client.get(f"/api/v1/traces/{trace['id']}", headers=outsider).status_code == 404
     assert client.post("/api/v1/traces", json=body, headers=outsider).status_code == 404
     assert client.get(f"/api/v1/traces/{trace['id']}", headers=key).status_code == 200
+
+
+def test_a_wide_trace_folds_its_tail_into_one_node(client: TestClient, key: dict[str, str]) -> None:
+    hub = "iban:DE89370400440532013000"
+    rows = [
+        tx("W-0", "iban:DE44500105175407324931", hub, "8000.00", value_time="2026-03-01T09:00:00Z")
+    ]
+    rows += [
+        tx(f"W-{i}", hub, f"acct:fan-{i:03d}", f"{i}.00", value_time="2026-03-02T09:00:00Z")
+        for i in range(1, 81)
+    ]
+    assert (
+        client.post("/api/v1/transactions/batch", json=batch(*rows), headers=key).status_code == 201
+    )
+    trace = client.post(
+        "/api/v1/traces", headers=key, json={"seeds": [{"transaction": "W-0"}], "rule": "libr"}
+    ).json()
+    assert trace["summary"]["accounts_reached"] == 81
+    svg = client.get(f"/api/v1/traces/{trace['id']}/graph.svg", headers=key).text
+    # The seed and the 14 largest payees are drawn; the other 66 fold into one node with
+    # their total, 1 + 2 + ... + 66 = 2,211.00 EUR.
+    assert "66 more accounts" in svg
+    assert "2,211.00 EUR" in svg
+    assert "fan-080" in svg
+    assert "fan-066" not in svg
