@@ -14,12 +14,15 @@ migrated database, either
 
 Both paths write into the same schema (same indexes and constraints, built by the
 migrations), through connections with the application's own settings. Runs are interleaved
-and each figure is the median of ``--repeat`` runs.
+and each figure is the median of ``--repeat`` runs. Beside wall time the table shows the CPU
+seconds of the processes doing the work (the service or the client, and the PostgreSQL
+backends), which tell the two paths apart even when other work shares the machine.
 
 Usage (from the repository root; PostgreSQL at 127.0.0.1:5432, user postgres, trust auth)::
 
-    .venv/bin/python -m benchmarks.ingest
-    .venv/bin/python -m benchmarks.ingest --rows 100000 --db sqlite --formats csv --repeat 1
+    .venv/bin/python -m benchmarks.ingest                 # one run each, a few minutes
+    .venv/bin/python -m benchmarks.ingest --repeat 3      # medians of three
+    .venv/bin/python -m benchmarks.ingest --rows 100000 --db sqlite --formats csv
 """
 
 from __future__ import annotations
