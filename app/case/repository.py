@@ -44,6 +44,7 @@ class CaseRepository:
         member: str | None,
         kind: str | None,
         status: str | None,
+        parent_case_id: int | None = None,
     ) -> list[Case]:
         stmt = select(Case).order_by(Case.id.desc()).limit(limit + 1)
         if member is not None:
@@ -54,6 +55,8 @@ class CaseRepository:
             stmt = stmt.where(Case.kind == kind)
         if status is not None:
             stmt = stmt.where(Case.status == status)
+        if parent_case_id is not None:
+            stmt = stmt.where(Case.parent_case_id == parent_case_id)
         return list(self.session.scalars(stmt))
 
     def events(self, case_id: int, *, limit: int, after_id: int | None) -> list[CaseEvent]:

@@ -20,7 +20,7 @@ from app.case.schemas import (
 )
 from app.deps import SessionDep
 from app.errors import problems
-from app.inputs import ApiKeyIdPath, CaseIdPath
+from app.inputs import MAX_ID, ApiKeyIdPath, CaseIdPath
 from app.pagination import Page, PageDep
 from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
 from app.visibility import VisibleCase
@@ -55,10 +55,20 @@ def list_cases(
     page: PageDep,
     kind: Annotated[CaseKind | None, Query(description="Only cases of this kind.")] = None,
     status: Annotated[CaseStatus | None, Query(description="Only cases in this status.")] = None,
+    parent_case_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Only the financial investigations of this case."),
+    ] = None,
 ) -> Page[CaseRead]:
     """List the cases the caller may see, newest first."""
     rows, next_cursor = service.page_cases(
-        session, actor=actor, limit=page.limit, cursor=page.cursor, kind=kind, status=status
+        session,
+        actor=actor,
+        limit=page.limit,
+        cursor=page.cursor,
+        kind=kind,
+        status=status,
+        parent_case_id=parent_case_id,
     )
     return Page(items=[_read(c, Response()) for c in rows], next_cursor=next_cursor)
 

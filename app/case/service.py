@@ -136,6 +136,7 @@ def page_cases(
     cursor: str | None,
     kind: CaseKind | None,
     status: CaseStatus | None,
+    parent_case_id: int | None = None,
 ) -> tuple[list[Case], str | None]:
     before = int_cursor(cursor)
     rows = CaseRepository(session).page(
@@ -144,6 +145,7 @@ def page_cases(
         member=None if actor.sees_all_cases else actor.id,
         kind=str(kind) if kind else None,
         status=str(status) if status else None,
+        parent_case_id=parent_case_id,
     )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -82,6 +82,8 @@ def test_the_financial_investigation_outlives_its_discontinued_parent(
     parent = client.post("/api/v1/cases", json=CRIMINAL, headers=key).json()
     child = client.post("/api/v1/cases", json=pfi(parent["id"]), headers=key).json()
     assert (child["parent_case_id"], child["recovery_basis"]) == (parent["id"], "conviction_based")
+    listed = client.get("/api/v1/cases", params={"parent_case_id": parent["id"]}, headers=key)
+    assert [c["id"] for c in listed.json()["items"]] == [child["id"]]
     assert move(client, key, child["id"], status="active").is_success
     r = move(
         client,
