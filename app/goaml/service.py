@@ -192,7 +192,8 @@ def _store(
     *,
     actor: Principal,
     settings: Settings,
-) -> GoamlReportResult:
+) -> tuple[GoamlReportResult, bool]:
+    """The report stored in the open unit of work, and whether it brought anything new."""
     faults = Faults(file.upload.filename)
     reference = (
         report.fiu_ref_number or report.entity_reference or f"rentity-{report.rentity_id}"
@@ -224,6 +225,8 @@ def _store(
     _record_details(session, report, document.id, profile)
     inserted = counts.inserted if counts else 0
     document.inserted, document.already_present = inserted, counts.already_present if counts else 0
+    changed = stored.parties_updated + stored.accounts_updated
+    records = stored.parties_inserted + stored.accounts_inserted + stored.holders_added
     return GoamlReportResult(
         source_document_id=document.id,
         filename=file.upload.filename,
@@ -236,7 +239,7 @@ def _store(
         parties_inserted=stored.parties_inserted,
         accounts_inserted=stored.accounts_inserted,
         holders_added=stored.holders_added,
-    )
+    ), bool(inserted or records or changed or not report.transactions)
 
 
 def _record_details(
@@ -318,12 +321,21 @@ def import_goaml(
     results = []
     for file, report in zip(files, reports, strict=True):
         assert report is not None
-        first = seen.get(file.upload.sha256) or _replay(goaml, file, report)
+        first = seen.get(file.upload.sha256) or _replay(
+            goaml.by_sha256(file.upload.sha256), file, report
+        )
         if first is None:
-            first = seen[file.upload.sha256] = _store(
-                session, file, report, profile, actor=actor, settings=settings
-            )
-            results.append(first)
+            # Other bytes with nothing new in them (re-encoded, re-sent by another channel) are a
+            # replay too: their savepoint is rolled back and they point at the first receipt.
+            savepoint = session.begin_nested()
+            result, new = _store(session, file, report, profile, actor=actor, settings=settings)
+            if new or (known := _first_receipt(session, goaml, report)) is None:
+                savepoint.commit()
+            else:
+                savepoint.rollback()
+                result = _replay(known, file, report) or result
+            seen[file.upload.sha256] = result
+            results.append(result)
         else:
             results.append(
                 first.model_copy(update={"replay": True, "filename": file.upload.filename})
@@ -334,10 +346,18 @@ def import_goaml(
     return GoamlImportResult(profile=profile.name, reports=results), stored
 
 
+def _first_receipt(
+    session: Session, goaml: GoamlRepository, report: ReportRecord
+) -> GoamlReport | None:
+    external = f"goaml:{report.rentity_id}:{report.transactions[0].number}"
+    found = transaction_service.transaction_ids(session, [external]).get(external)
+    return goaml.get(found[1]) if found is not None else None
+
+
 def _replay(
-    goaml: GoamlRepository, file: ReportFile, report: ReportRecord
+    known: GoamlReport | None, file: ReportFile, report: ReportRecord
 ) -> GoamlReportResult | None:
-    if (known := goaml.by_sha256(file.upload.sha256)) is None:
+    if known is None:
         return None
     n = len(report.transactions)
     return GoamlReportResult(

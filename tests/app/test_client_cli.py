@@ -150,3 +150,23 @@ def test_import_a_folder_of_goaml_and_ftm_then_trace_and_export(server, tmp_path
         f"trace-{trace_id}-links.csv",
     ]
     assert main(["export", "no-such-trace", "--format", "gexf", *auth]) == 1
+
+
+def test_an_ftm_export_goes_back_in_through_the_cli(server, tmp_path, capsys):
+    url, key = server
+    auth = ["--url", url, "--key", key]
+    assert (
+        httpx.post(f"{url}/api/v1/demo", headers={"Authorization": f"Bearer {key}"}).status_code
+        == 201
+    )
+    seeds = [a for t in SEED_TRANSACTIONS for a in ("--seed-transaction", t)]
+    assert main(["trace", *seeds, "--export", "ftm", "--output", str(tmp_path), *auth]) == 0
+    (exported,) = tmp_path.glob("trace-*.ftm.json")
+    capsys.readouterr()
+    assert main(["import", str(exported), "--reference", "FTM-BACK", *auth]) == 0
+    out, _ = capsys.readouterr()
+    row = next(line for line in out.splitlines() if exported.name[:12] in line)
+    cells = [c.strip() for c in row.split("│")[2:-1]]
+    assert cells[0] == "ftm"
+    assert cells[2] == "0"  # every payment was already in the ledger
+    assert cells[1] == cells[3]

@@ -307,3 +307,18 @@ def test_a_zip_that_unpacks_beyond_the_limit_is_refused_before_reading(
     )
     assert (r.status_code, r.json()["code"]) == (413, "payload_too_large")
     assert count(session, SourceDocument) == 0
+
+
+def test_the_same_report_in_other_bytes_is_a_replay_too(client, key, session):
+    first = send(client, key, "bi_party_str.xml").json()["reports"][0]
+    before = (count(session, Transaction), count(session, SourceDocument))
+    reformatted = (SAMPLES / "bi_party_str.xml").read_bytes().replace(b"  ", b"\t")
+    again = send(client, key, "resent.xml", reformatted)
+    assert again.status_code == 200, again.text
+    (report,) = again.json()["reports"]
+    assert (report["replay"], report["source_document_id"]) == (True, first["source_document_id"])
+    assert (count(session, Transaction), count(session, SourceDocument)) == before
+    # A report that brings one new transaction is stored, with the known one counted as present.
+    more = reformatted.replace(b"WIRE-88231", b"WIRE-88232")
+    stored = send(client, key, "more.xml", more).json()["reports"][0]
+    assert (stored["replay"], stored["inserted"], stored["already_present"]) == (False, 1, 1)
