@@ -9,6 +9,7 @@ from decimal import ROUND_CEILING, Decimal
 import numpy as np
 
 from tracing.attribution import Attribution, Placements, Universe, attribute, collect_events
+from tracing.build import build_result
 from tracing.errors import UnknownSeed
 from tracing.graph import INF, Adjacent, CancelCheck, Filters, ProgressCallback, Reach, search
 from tracing.index import I64
@@ -146,8 +147,6 @@ def trace(
     >>> result.summary["conserved"]  # doctest: +SKIP
     True
     """
-    from tracing.build import build_result
-
     order = ledger.order(params.same_day_policy)
     seeds = resolve_seeds(ledger, order, params)
     expandable, sink_reason = _expandable(ledger, params, seeds)
