@@ -1,6 +1,3 @@
-import hashlib
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Response, UploadFile
@@ -8,10 +5,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth import LedgerWriter, SourceReader
 from app.deps import SessionDep, SettingsDep
-from app.errors import PayloadTooLarge, problems
+from app.errors import problems
 from app.goaml import service
 from app.goaml.schemas import GoamlImportResult, GoamlReportRead
-from app.source.service import Upload
+from app.uploads import received
 
 router = APIRouter(prefix="/api/v1/imports/goaml", tags=["imports"])
 _CHUNK = 1024 * 1024
@@ -30,22 +27,9 @@ async def import_goaml_reports(
     settings: SettingsDep,
 ) -> GoamlImportResult:
     """Import goAML reports: transactions, accounts and parties, each report whole or not at all."""
-    digest, size = hashlib.sha256(), 0
-    with tempfile.TemporaryDirectory(prefix="moneytrail-goaml-") as tmp:
-        path = Path(tmp) / "upload"
-        with path.open("wb") as out:
-            while chunk := await file.read(_CHUNK):
-                size += len(chunk)
-                if size > settings.upload_max_bytes:
-                    raise PayloadTooLarge(
-                        f"the file exceeds the upload limit of {settings.upload_max_bytes} bytes",
-                        limit=settings.upload_max_bytes,
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-        upload = Upload(
-            digest.hexdigest(), size, file.content_type or "application/xml", file.filename
-        )
+    async with received(
+        file, limit=settings.upload_max_bytes, default_media_type="application/xml"
+    ) as (path, upload):
         files = await run_in_threadpool(service.files_of, path, upload, settings=settings)
         result, stored = await run_in_threadpool(
             service.import_goaml, session, files, actor=actor, settings=settings

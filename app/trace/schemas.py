@@ -228,17 +228,6 @@ class TraceExit(BaseModel):
     reason: str
 
 
-class PathStep(BaseModel):
-    transaction: str
-    from_account: str
-    to_account: str
-    currency: str
-    value_time: datetime
-    hop: int
-    amount: str
-    traced_amount: str | None
-
-
 class ExplainedPath(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -265,7 +254,7 @@ class ExplainedPath(BaseModel):
     path: int
     strength: str
     hops: int
-    steps: list[PathStep]
+    steps: list[TraceFlow]
 
 
 class RerunDiff(BaseModel):

@@ -1,6 +1,4 @@
 import hashlib
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -8,11 +6,12 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep, SettingsDep
-from app.errors import PayloadTooLarge, problems
+from app.errors import problems
 from app.source.schemas import SourceIn
 from app.source.service import Upload
 from app.transaction import service
 from app.transaction.schemas import IngestResult, TransactionBatch, TransactionRead
+from app.uploads import received
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
 _CHUNK = 1024 * 1024
@@ -59,25 +58,9 @@ async def upload_transactions(
     ] = None,
 ) -> IngestResult:
     """Upload a CSV or Parquet file of transactions, stored whole or not at all."""
-    digest, size = hashlib.sha256(), 0
-    with tempfile.TemporaryDirectory(prefix="moneytrail-upload-") as tmp:
-        path = Path(tmp) / "upload"
-        with path.open("wb") as out:
-            while chunk := await file.read(_CHUNK):
-                size += len(chunk)
-                if size > settings.upload_max_bytes:
-                    raise PayloadTooLarge(
-                        f"the file exceeds the upload limit of {settings.upload_max_bytes} bytes",
-                        limit=settings.upload_max_bytes,
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-        upload = Upload(
-            digest.hexdigest(),
-            size,
-            file.content_type or "application/octet-stream",
-            filename=file.filename,
-        )
+    async with received(
+        file, limit=settings.upload_max_bytes, default_media_type="application/octet-stream"
+    ) as (path, upload):
         source = SourceIn(kind=kind, reference=reference)
         result, stored = await run_in_threadpool(
             service.ingest_file,

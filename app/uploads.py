@@ -1,0 +1,35 @@
+"""Receiving an uploaded file: streamed to a private temporary file, hashed, size-limited."""
+
+import hashlib
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import UploadFile
+
+from app.errors import PayloadTooLarge
+from app.source.service import Upload
+
+_CHUNK = 1024 * 1024
+
+
+@asynccontextmanager
+async def received(
+    file: UploadFile, *, limit: int, default_media_type: str
+) -> AsyncIterator[tuple[Path, Upload]]:
+    """The upload on disk with its SHA-256 and size; the file is gone after the block."""
+    digest, size = hashlib.sha256(), 0
+    with tempfile.TemporaryDirectory(prefix="moneytrail-upload-") as tmp:
+        path = Path(tmp) / "upload"
+        with path.open("wb") as out:
+            while chunk := await file.read(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"the file exceeds the upload limit of {limit} bytes", limit=limit
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        media_type = file.content_type or default_media_type
+        yield path, Upload(digest.hexdigest(), size, media_type, filename=file.filename)
