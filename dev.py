@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+CODE = ("app", "tracing", "tests", "migrations", "benchmarks", "dev.py")
 
 
 def ensure_environment(extras: str) -> None:
@@ -46,8 +47,8 @@ def run(argv: list[str]) -> int:
         ensure_environment("test")
         for step in (
             [str(PYTHON), "-m", "pytest", *rest],
-            [str(PYTHON), "-m", "ruff", "check", "."],
-            [str(PYTHON), "-m", "ruff", "format", "--check", "."],
+            [str(PYTHON), "-m", "ruff", "check", *CODE],
+            [str(PYTHON), "-m", "ruff", "format", "--check", *CODE],
             [str(PYTHON), "-m", "mypy", "app", "tracing", "migrations"],
         ):
             if code := subprocess.call(step, cwd=ROOT):
