@@ -1,0 +1,391 @@
+"""Trace over HTTP against the engine in-process: what the API adds to a 6-hop trace.
+
+One deterministic synthetic ledger (``benchmarks.synthetic``, 1M transactions by default) is
+uploaded through ``POST /api/v1/transactions/upload`` into a fresh, migrated database served
+by ``moneytrail serve`` in a subprocess. The same frame is indexed in this process with
+``tracing.Ledger.from_frame`` (the run checks that both ledgers have the same fingerprint).
+
+Seeds are picked by running the engine here on candidate transactions spread over the year
+and keeping, for each target size, the one whose result is nearest to it (tens to ~10,000
+accounts). For each seed and rule the same request body is then
+
+* run through HTTP: ``POST /api/v1/traces``; the clock covers the whole round trip (request
+  parsing, auth, bringing the warm ledger up to date, the engine on a worker thread,
+  serialising, hashing and storing the result, commit, response), and
+* run in-process: ``tracing.trace(ledger, params)`` with the ``TraceParams`` the service
+  builds (``app.trace.service.build_params``: same seeds, limits and ``ext:``/``cash:`` stops);
+  the clock covers the call and the four public frames of the result (the engine may build
+  them lazily; building them is engine work, not API overhead).
+
+The runs alternate (engine, HTTP, engine, HTTP ...) so that load from other processes hits
+both alike; one warm-up of each (numba compilation, the service's first ledger build) is
+excluded. Each figure is the median of ``--repeat`` runs. Every HTTP run's ``result_sha256``
+and its stored ``result.json`` must hash to the in-process ``result.digest()``: the two sides
+do the same work and the API stores the result byte for byte.
+
+Target (issue 5): median HTTP time at most 30% above the engine time for results up to
+10,000 accounts. The table prints both figures and their ratio from the same run.
+
+Usage (from the repository root; PostgreSQL at 127.0.0.1:5432, user postgres, trust auth)::
+
+    .venv/bin/python -m benchmarks.api_trace                      # PostgreSQL, ~4 minutes
+    .venv/bin/python -m benchmarks.api_trace --db postgresql,sqlite --repeat 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import math
+import os
+import platform
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import polars as pl
+import psycopg
+
+from app.money import currency_decimals
+from app.settings import Settings, sqlite_url
+from app.trace.schemas import TraceCreate
+from app.trace.service import build_params
+from benchmarks.synthetic import generate_ledger
+from tracing import Ledger, TraceParams, TraceResult, trace
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+TARGET_OVERHEAD = 0.30
+MAX_TARGET_ACCOUNTS = 10_000
+SIZE_TARGETS = (10, 30, 100, 300, 1_000, 3_000, 10_000)
+CANDIDATES = 80
+# The cheapest audited API call, timed between the traces: HTTP, auth, the audit entry and one
+# primary-key read. Part of every request, so part of every trace's overhead.
+FLOOR = "GET /api/v1/traces/{id}"
+
+
+@dataclass
+class Case:
+    rule: str
+    seed: str
+    body: dict[str, Any]
+    params: TraceParams
+    accounts: int
+    flows: int
+    sha256: str
+    engine: list[float] = field(default_factory=list)
+    http: list[float] = field(default_factory=list)
+
+
+# --- databases and the service ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of a new, empty database, removed afterwards."""
+    if kind == "sqlite":
+        path = folder / f"bench-{secrets.token_hex(4)}.db"
+        try:
+            yield sqlite_url(path)
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    name = f"moneytrail_bench_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def running_service(url: str, log_path: Path) -> Iterator[tuple[str, str]]:
+    """`moneytrail serve` on a free port; yields (base URL, admin key) and stops it after."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MONEYTRAIL_DATABASE_URL": url,
+        "MONEYTRAIL_BOOTSTRAP_ADMIN_KEY": "false",
+        # Every trace here must answer 201 with its result, never 202 with a job.
+        "MONEYTRAIL_TRACE_SYNC_WAIT_SECONDS": "600",
+    }
+    command = [sys.executable, "-m", "app.cli"]
+    with log_path.open("ab") as log:
+        server = subprocess.Popen(
+            [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"the service exited with {server.returncode}; see {log_path}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service did not become ready; see {log_path}")
+            time.sleep(0.2)
+        created = subprocess.run(
+            [*command, "keys", "create", "--role", "admin"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        yield base, created.stdout.strip().splitlines()[-1]
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def upload(client: httpx.Client, base: str, path: Path, rows: int) -> None:
+    with path.open("rb") as f:
+        response = client.post(
+            f"{base}/api/v1/transactions/upload",
+            data={"kind": "bank_statement", "reference": "bench-api-trace"},
+            files={"file": (path.name, f, "application/vnd.apache.parquet")},
+        )
+    if response.status_code != 201 or response.json()["inserted"] != rows:
+        raise RuntimeError(f"upload answered {response.status_code}: {response.text[:2000]}")
+
+
+# --- seeds --------------------------------------------------------------------------------
+
+
+def request_body(seed: str, rule: str, max_hops: int) -> dict[str, Any]:
+    return {
+        "seeds": [{"transaction": seed}],
+        "rule": rule,
+        "max_hops": max_hops,
+        "max_counterparties": 50,
+        "stop_at_external": True,
+    }
+
+
+def params_of(body: dict[str, Any], ledger: Ledger, settings: Settings) -> TraceParams:
+    return build_params(TraceCreate.model_validate(body), ledger, settings)
+
+
+def run_engine(ledger: Ledger, params: TraceParams) -> tuple[float, TraceResult]:
+    started = time.perf_counter()
+    result = trace(ledger, params)
+    for frame in (result.accounts, result.flows, result.exits, result.flags):
+        frame.height  # noqa: B018  (materialise frames an engine may build lazily)
+    return time.perf_counter() - started, result
+
+
+def pick_seeds(
+    frame: pl.DataFrame, ledger: Ledger, settings: Settings, max_hops: int
+) -> list[tuple[str, int]]:
+    """One seed per size target: the candidate whose reach is nearest to it (log scale)."""
+    ids = frame["external_id"]
+    # Late seeds reach little (there is little time left to move the money); early ones a lot.
+    positions = [int(len(ids) * (0.30 + 0.70 * i / CANDIDATES)) for i in range(CANDIDATES)]
+    sizes: dict[str, int] = {}
+    for pos in positions:
+        seed = ids[min(pos, len(ids) - 1)]
+        _, result = run_engine(
+            ledger, params_of(request_body(seed, "reach", max_hops), ledger, settings)
+        )
+        sizes[seed] = result.accounts.height
+    in_range = {s: n for s, n in sizes.items() if n <= MAX_TARGET_ACCOUNTS}
+    picked: list[tuple[str, int]] = []
+    for target in SIZE_TARGETS:
+        seed, size = min(in_range.items(), key=lambda kv: abs(math.log(kv[1]) - math.log(target)))
+        if seed not in {s for s, _ in picked}:
+            picked.append((seed, size))
+    return sorted(picked, key=lambda p: p[1])
+
+
+# --- timing -------------------------------------------------------------------------------
+
+
+def http_trace(client: httpx.Client, base: str, body: dict[str, Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    response = client.post(f"{base}/api/v1/traces", json=body)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 201:
+        raise RuntimeError(f"trace answered {response.status_code}: {response.text[:2000]}")
+    return elapsed, response.json()
+
+
+def measure(
+    client: httpx.Client, base: str, ledger: Ledger, cases: list[Case], repeat: int
+) -> list[float]:
+    """Time every case; returns the request floor (see `FLOOR`) timed between them."""
+    for case in cases:  # warm-up, not timed: numba, the service's first ledger build
+        run_engine(ledger, case.params)
+        _, run = http_trace(client, base, case.body)
+        stored = client.get(f"{base}/api/v1/traces/{run['id']}/result.json").content
+        if {run["result_sha256"], hashlib.sha256(stored).hexdigest()} != {case.sha256}:
+            raise RuntimeError(f"{case.rule} {case.seed}: the API and the engine disagree")
+    floor = []
+    for _ in range(repeat):
+        for case in cases:
+            case.engine.append(run_engine(ledger, case.params)[0])
+            case.http.append(http_trace(client, base, case.body)[0])
+            started = time.perf_counter()
+            client.get(f"{base}/api/v1/traces/{run['id']}").raise_for_status()
+            floor.append(time.perf_counter() - started)
+    return floor
+
+
+def make_cases(frame: pl.DataFrame, ledger: Ledger, rules: list[str], max_hops: int) -> list[Case]:
+    settings = Settings()
+    cases = []
+    for seed, _ in pick_seeds(frame, ledger, settings, max_hops):
+        for rule in rules:
+            body = request_body(seed, rule, max_hops)
+            params = params_of(body, ledger, settings)
+            _, result = run_engine(ledger, params)
+            digest = result.digest()
+            cases.append(
+                Case(rule, seed, body, params, result.accounts.height, result.flows.height, digest)
+            )
+    return cases
+
+
+def run_database(
+    db: str, folder: Path, parquet: Path, ledger: Ledger, cases: list[Case], repeat: int
+) -> tuple[list[Case], list[float]]:
+    cases = [dataclasses.replace(c, engine=[], http=[]) for c in cases]
+    with (
+        fresh_database(db, folder) as url,
+        running_service(url, folder / f"service-{db}.log") as (base, key),
+        httpx.Client(timeout=None, headers={"Authorization": f"Bearer {key}"}) as client,
+    ):
+        started = time.perf_counter()
+        upload(client, base, parquet, ledger.n_transactions)
+        print(f"{db}: uploaded in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        started = time.perf_counter()
+        _, run = http_trace(client, base, cases[0].body)
+        print(
+            f"{db}: first trace (ledger warm-up) {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
+        if run["ledger_fingerprint"] != ledger.fingerprint:
+            raise RuntimeError("the service's ledger is not the uploaded frame")
+        floor = measure(client, base, ledger, cases, repeat)
+    return cases, floor
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def _ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def report(figures: dict[str, tuple[list[Case], list[float]]]) -> str:
+    header = (
+        f"{'database':<10} {'rule':<5} {'seed':<8} {'accounts':>8} {'flows':>7} "
+        f"{'engine ms':>9} {'HTTP ms':>8} {'+ms':>6} {'overhead':>8} {'HTTP/eng':>8}  target"
+    )
+    lines = [header, "-" * len(header)]
+    overheads = []
+    for db, (cases, _) in figures.items():
+        for c in cases:
+            engine, http = _ms(c.engine), _ms(c.http)
+            overhead = http / engine - 1
+            in_range = c.accounts <= MAX_TARGET_ACCOUNTS
+            if in_range:
+                overheads.append(overhead)
+            verdict = ("met" if overhead <= TARGET_OVERHEAD else "MISSED") if in_range else "n/a"
+            lines.append(
+                f"{db:<10} {c.rule:<5} {c.seed:<8} {c.accounts:>8,} {c.flows:>7,} "
+                f"{engine:>9.1f} {http:>8.1f} {http - engine:>6.1f} {overhead:>8.0%} "
+                f"{http / engine:>8.2f}  {verdict}"
+            )
+    if overheads:
+        met = sum(o <= TARGET_OVERHEAD for o in overheads)
+        lines.append(
+            f"\nmedian overhead over all cases up to {MAX_TARGET_ACCOUNTS:,} accounts: "
+            f"{statistics.median(overheads):.0%} (target <= {TARGET_OVERHEAD:.0%}); "
+            f"{met}/{len(overheads)} cases within the target"
+        )
+    for db, (_, floor) in figures.items():
+        lines.append(f"request floor on {db} ({FLOOR}): {_ms(floor):.1f} ms")
+    return "\n".join(lines)
+
+
+def _environment() -> str:
+    import sqlite3
+
+    pg = ""
+    with contextlib.suppress(psycopg.Error), psycopg.connect(PG_ADMIN_DSN) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        pg = f", PostgreSQL {row[0] if row else '?'}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores (load average {load}), Python {platform.python_version()}, "
+        f"Polars {pl.__version__}, SQLite {sqlite3.sqlite_version}{pg}"
+    )
+
+
+def _csv_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--db", type=_csv_list, default=["postgresql"])
+    parser.add_argument("--rules", type=_csv_list, default=["libr", "reach"])
+    parser.add_argument("--max-hops", type=int, default=6)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    if unknown := set(args.db) - {"sqlite", "postgresql"}:
+        parser.error(f"unknown database(s): {sorted(unknown)}")
+
+    with tempfile.TemporaryDirectory(prefix="moneytrail-bench-") as tmp:
+        folder = Path(tmp)
+        frame = generate_ledger(args.rows, seed=args.seed)
+        parquet = folder / "ledger.parquet"
+        frame.write_parquet(parquet)
+        ledger = Ledger.from_frame(frame, currency_decimals=currency_decimals())
+        print(f"ledger: {args.rows:,} transactions; {_environment()}", file=sys.stderr)
+        cases = make_cases(frame, ledger, args.rules, args.max_hops)
+        sizes = ", ".join(f"{c.seed} {c.accounts:,}" for c in cases if c.rule == args.rules[0])
+        print(f"seeds (accounts reached): {sizes}", file=sys.stderr)
+        figures = {
+            db: run_database(db, folder, parquet, ledger, cases, args.repeat) for db in args.db
+        }
+        print(
+            f"\n{args.max_hops}-hop forward traces, one seed transaction each, "
+            f"max_counterparties 50; median of {args.repeat} alternating runs; "
+            f"overhead = HTTP / engine - 1; {_environment()}\n"
+        )
+        print(report(figures))
+
+
+if __name__ == "__main__":
+    main()
