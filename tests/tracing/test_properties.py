@@ -311,3 +311,12 @@ def test_forward_and_backward_are_dual(rows, hops, policy) -> None:
         assert (node in forward) == (source in backward)
         if node in forward:
             assert forward[node] == backward[source]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**62 - 1), st.integers(0, 2**62 - 1), st.integers(1, 2**62 - 1))
+def test_haircut_multiply_divide_is_exact_beyond_64_bits(a, b, c) -> None:
+    from tracing.rules.haircut import mul_div
+
+    a = min(a, c)  # the rule only splits a withdrawal smaller than the balance
+    assert mul_div(a, b, c) == divmod(a * b, c)

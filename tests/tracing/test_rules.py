@@ -282,3 +282,18 @@ def test_stopped_and_high_degree_accounts_are_exits() -> None:
     roles = column(result.accounts, "account", "role")
     assert roles == {"acct:X": "seed", "acct:exchange": "stopped", "acct:hub": "high_degree"}
     assert column(result.accounts, "account", "received")["acct:exchange"] == Decimal("60.00")
+
+
+def test_haircut_is_exact_for_amounts_whose_product_overflows_64_bits() -> None:
+    # 9e15 and 3e15 minor units: w * T is about 1e31, far beyond int64.
+    led = ledger(
+        ("T0", "acct:clean", "acct:X", "60000000000000.00", at(0)),
+        ("T1", "acct:victim", "acct:X", "30000000000000.01", at(1)),
+        ("T2", "acct:X", "acct:Y", "70000000000000.00", at(2)),
+    )
+    result = run(led, Rule.HAIRCUT, txs=("T1",))
+    balance, taint, withdrawn = 9_000_000_000_000_001, 3_000_000_000_000_001, 7_000_000_000_000_000
+    q, r = divmod(withdrawn * taint, balance)
+    carried = q + 1 if r and 2 * r >= balance else q
+    assert held(result)["acct:Y"] == Decimal(carried).scaleb(-2)
+    assert result.summary["conserved"] is True
