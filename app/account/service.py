@@ -29,7 +29,7 @@ class AccountNotFound(NotFound):
 def resolve_account(session: Session, ref: str) -> Account:
     """By numeric id or by key (`iban:...`, `btc:...`), written in any accepted form."""
     accounts = AccountRepository(session)
-    if ref.isdigit() and len(ref) < 19:
+    if ref.isascii() and ref.isdigit() and len(ref) < 19:
         account = accounts.get(int(ref))
     else:
         key = normalise_key(ref)

@@ -24,7 +24,7 @@ def _resource(path_params: dict[str, Any]) -> str | None:
 
 def _case_id(path_params: dict[str, Any]) -> int | None:
     value = str(path_params.get("case_id", ""))
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
 class AuditMiddleware:

@@ -330,7 +330,11 @@ class ReportReader:
     def read(self, root: Any) -> ReportRecord:
         report, p = self.report, self.profile
         report.rentity_id = self.required(root, "rentity_id")
-        if report.rentity_id and not (report.rentity_id.isdigit() and int(report.rentity_id) >= 1):
+        if report.rentity_id and not (
+            report.rentity_id.isascii()
+            and report.rentity_id.isdigit()
+            and int(report.rentity_id) >= 1
+        ):
             self.faults.at(root.find("rentity_id"), "rentity_id must be a whole number >= 1")
         report.rentity_branch = text(root, "rentity_branch")
         report.submission_code = self.code(root, "submission_code", p.submission_codes, need=True)

@@ -145,7 +145,9 @@ def to_ledger(entities: list[tuple[int, EntityProxy]]) -> Ledger:
             "amount": _first(proxy, "amount"),
             "currency": _first(proxy, "currency"),
             "value_time": _first(proxy, "date") or _first(proxy, "startDate"),
-            "sequence": sequence if sequence and sequence.isdigit() else None,
+            "sequence": sequence
+            if sequence and sequence.isascii() and sequence.isdigit()
+            else None,
             "narrative": _first(proxy, "purpose"),
         }
         ledger.rows.append({c: row.get(c) for c in COLUMNS})

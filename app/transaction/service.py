@@ -241,7 +241,7 @@ def _read(row: Row[Transaction, str, str]) -> dict[str, object]:
 def get_transaction(session: Session, ref: str) -> dict[str, object]:
     """By numeric id or by the source's external id."""
     transactions = TransactionRepository(session)
-    row = transactions.get(int(ref)) if ref.isdigit() and len(ref) < 19 else None
+    row = transactions.get(int(ref)) if ref.isascii() and ref.isdigit() and len(ref) < 19 else None
     row = row or transactions.get_by_external_id(ref)
     if row is None:
         raise TransactionNotFound(ref)

@@ -125,3 +125,9 @@ def test_absurd_query_values_are_problems(client: TestClient, key) -> None:
     for params in ({"start": "0000-00-00"}, {"limit": 10**30}, {"limit": -5}, {"cursor": "%%%"}):
         r = client.get(f"/api/v1/accounts/{DE}/transactions", params=params, headers=key)
         assert_problem(r, {404, 422})
+
+
+def test_digits_that_are_not_ascii_are_not_ids(client: TestClient, key) -> None:
+    for ref in ("²", "٣", "１２"):
+        assert_problem(client.get(f"/api/v1/accounts/{ref}", headers=key), 404)
+        assert_problem(client.get(f"/api/v1/transactions/{ref}", headers=key), 404)
