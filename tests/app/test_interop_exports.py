@@ -321,3 +321,61 @@ def test_an_account_neighbourhood_exports_as_a_graph(client, key, fmt):
         assert edges[t["external_id"]]["amount"] == t["amount"]
         assert int(edges[t["external_id"]]["amount_minor"]) == cents(t["amount"])
     assert graph.nodes[nordlicht]["label"] == "Nordlicht Handels GmbH"
+
+
+def test_crypto_wallets_export_as_cryptowallet_and_come_back(client, session, tmp_path):
+    key = bearer(make_key(session))
+    btc = "btc:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+    accounts = {
+        "source": {"kind": "exchange_response", "reference": "EXCH-1"},
+        "parties": [{"key": "person:mule", "kind": "person", "name": "Max Mule", "country": "DE"}],
+        "accounts": [{"key": btc, "holders": [{"party": "person:mule"}]}],
+    }
+    assert client.post("/api/v1/accounts/batch", headers=key, json=accounts).status_code == 201
+    batch = {
+        "source": {"kind": "exchange_response", "reference": "EXCH-1"},
+        "transactions": [
+            {
+                "external_id": "BTC-1",
+                "from_account": btc,
+                "to_account": "btc:1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+                "amount": "0.12345678",
+                "currency": "BTC",
+                "value_time": "2026-03-01T12:00:07Z",
+            }
+        ],
+    }
+    assert client.post("/api/v1/transactions/batch", headers=key, json=batch).status_code == 201
+    export = client.get(f"/api/v1/exports/ftm?account={btc}", headers=key)
+    lines = valid_ftm_lines(export.text)
+    wallets = [d for d in lines if d["schema"] == "CryptoWallet"]
+    assert len(wallets) == 2
+    mine = next(w for w in wallets if w["properties"].get("holder"))
+    assert mine["properties"]["publicKey"] == ["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"]
+    assert mine["properties"]["currencySymbol"] == ["BTC"]
+    (payment,) = [d for d in lines if d["schema"] == "Payment"]
+    assert payment["properties"]["amount"] == ["0.12345678"]
+    assert payment["properties"]["date"] == ["2026-03-01T12:00:07"]
+    # Into a fresh ledger through the same import: the keys come back from the stream.
+    stripped = "\n".join(
+        json.dumps(
+            {
+                **d,
+                "properties": {k: v for k, v in d["properties"].items() if k != "keywords"},
+            }
+        )
+        for d in lines
+    )
+    r = client.post(
+        "/api/v1/imports/ftm",
+        headers=key,
+        files={"file": ("w.json", stripped.encode(), NDJSON)},
+        data={"reference": "NO-KEYWORDS"},
+    )
+    # Wallet keys derived from address and symbol match the stored wallets; the person, known
+    # to this stream only by its FtM id, comes in as a party of its own holding the wallet.
+    assert r.status_code == 201, r.text
+    assert (r.json()["inserted"], r.json()["already_present"]) == (0, 1)
+    assert r.json()["accounts_created"] == 0
+    wallet = client.get(f"/api/v1/accounts/{btc}", headers=key).json()
+    assert sorted(h["party_key"].split(":")[0] for h in wallet["holders"]) == ["ftm", "person"]
