@@ -100,7 +100,8 @@ class TraceParams:
         High-degree cut-off: accounts with more distinct counterparties are reported, not
         expanded. Seeds are always expanded.
     as_of
-        Time at which "held" is measured (default: the window end or the end of the ledger).
+        Time at which "held" is measured (default: the window end or the end of the ledger);
+        no seed may be placed after it.
     max_accounts, max_events
         Limits; exceeding one raises :class:`~tracing.errors.TraceTooLarge`.
 
@@ -149,6 +150,8 @@ class TraceParams:
         for seed in self.seeds:
             if seed.at is None:
                 continue
+            if self.as_of is not None and seed.at > self.as_of:
+                raise InvalidTraceParams(f"seed time {seed.at} is after as_of {self.as_of}")
             if (self.window_start and seed.at < self.window_start) or (
                 self.window_end and seed.at > self.window_end
             ):

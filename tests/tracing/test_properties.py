@@ -109,6 +109,9 @@ def scenarios(draw, attribution=None):
     opening = draw(
         st.none() | st.dictionaries(st.sampled_from(nodes), st.integers(0, 300), max_size=1)
     )
+    as_of = draw(st.none() | st.integers(1, 4).map(lambda d: T0 + timedelta(days=d)))
+    if as_of is not None and any(s.at and s.at > as_of for s in seeds):
+        as_of = None
     params = TraceParams(
         seeds=seeds,
         seed_transactions=seed_txs,
@@ -123,7 +126,7 @@ def scenarios(draw, attribution=None):
         window_end=None
         if window is None
         else T0 + timedelta(days=window[1]) - timedelta(microseconds=1),
-        as_of=draw(st.none() | st.integers(1, 4).map(lambda d: T0 + timedelta(days=d))),
+        as_of=as_of,
     )
     return rows, params, opening
 

@@ -120,6 +120,10 @@ def test_progress_is_reported_and_cancellation_stops() -> None:
             {"seeds": (AccountSeed(account="a", currency="EUR", at=at(5)),), "window_end": at(1)},
             "outside",
         ),
+        (
+            {"seeds": (AccountSeed(account="a", currency="EUR", at=at(5)),), "as_of": at(1)},
+            "after as_of",
+        ),
         ({"seed_transactions": ("T1",), "min_amount": Decimal(-1)}, "min_amount"),
         ({"seed_transactions": ("T1",), "max_counterparties": 0}, "max_counterparties"),
     ],
