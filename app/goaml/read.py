@@ -13,6 +13,24 @@ from app.goaml.xml import Faults, child, text
 from app.money import decimals_of
 
 MIN_YEAR = 1753  # goAML's sql_date floor
+# What the goAML tables and the ledger keep of each element (longer values are refused, not cut).
+LENGTH_LIMITS = {
+    "rentity_id": 50,
+    "rentity_branch": 255,
+    "submission_code": 20,
+    "report_code": 20,
+    "entity_reference": 255,
+    "fiu_ref_number": 255,
+    "currency_code_local": 8,
+    "transactionnumber": 100,
+    "internal_ref_number": 255,
+    "transaction_location": 255,
+    "transmode_code": 20,
+    "from_funds_code": 20,
+    "to_funds_code": 20,
+    "funds_code": 20,
+    "role": 100,
+}
 _BIC = r"^[A-Z0-9]{8}([A-Z0-9]{3})?$"
 
 
@@ -171,7 +189,7 @@ class ReportReader:
     ) -> str:
         country = country if country and len(country) == 2 and country.isupper() else None
         if key not in self.report.parties:
-            self.report.parties[key] = PartyRecord(key[:300], kind, name[:500], country, ids, at)
+            self.report.parties[key] = PartyRecord(key[:300], kind, name, country, ids, at)
         return key[:300]
 
     def account(self, element: Any) -> str | None:
@@ -327,8 +345,15 @@ class ReportReader:
                     )
         self.report.transactions.append(record)
 
+    def check_lengths(self, root: Any) -> None:
+        for name, limit in LENGTH_LIMITS.items():
+            for element in root.iter(name):
+                if element.text is not None and len(element.text.strip()) > limit:
+                    self.faults.at(element, f"<{name}> is longer than {limit} characters")
+
     def read(self, root: Any) -> ReportRecord:
         report, p = self.report, self.profile
+        self.check_lengths(root)
         report.rentity_id = self.required(root, "rentity_id")
         if report.rentity_id and not (
             report.rentity_id.isascii()

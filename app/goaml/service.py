@@ -313,6 +313,8 @@ def import_goaml(
     for file in files:
         found = Faults(file.upload.filename)
         report = _read(file, profile, found)
+        if report is not None:  # parties and accounts checked now, so all faults come at once
+            _batch(report, SourceIn(kind=KIND, reference="-"), found)
         faults.extend(found.items)
         reports.append(report)
     if faults:

@@ -353,3 +353,18 @@ def test_the_same_report_in_other_bytes_is_a_replay_too(client, key, session):
     more = reformatted.replace(b"WIRE-88231", b"WIRE-88232")
     stored = send(client, key, "more.xml", more).json()["reports"][0]
     assert (stored["replay"], stored["inserted"], stored["already_present"]) == (False, 1, 1)
+
+
+def test_values_longer_than_what_is_kept_are_refused_not_cut(client, key, session):
+    data = (SAMPLES / "bi_party_str.xml").read_bytes()
+    data = data.replace(
+        b"<transmode_code>K</transmode_code>",
+        b"<transmode_code>" + b"K" * 21 + b"</transmode_code>",
+    )
+    data = data.replace(b"<name>Gomez Trading SL</name>", b"<name>" + b"G" * 501 + b"</name>")
+    r = send(client, key, "long.xml", data)
+    assert r.status_code == 422, r.text
+    paths = {e["path"]: e["msg"] for e in r.json()["errors"]}
+    assert "longer than 20" in paths["/report/transaction[2]/transmode_code"]
+    assert "at most 500" in paths["/report/transaction[1]/t_to_my_client/to_account/t_entity"]
+    assert count(session, SourceDocument) == 0
