@@ -211,3 +211,29 @@ def trail_keys(result: TraceResult) -> list[str]:
     flows: pl.DataFrame = result.flows
     keys = {*result.accounts["account"].to_list(), *flows["from_account"].to_list()}
     return sorted(keys | set(flows["to_account"].to_list()))
+
+
+def i2_of_ledger(graph: nx.MultiDiGraph) -> tuple[str, str]:
+    """The i2 entity and link CSVs of a ledger neighbourhood (no trace figures: left empty)."""
+    entities = [
+        {"entity_id": node, "entity_type": "Account", "label": data.get("label", node)}
+        for node, data in sorted(graph.nodes(data=True))
+    ]
+    links = []
+    for source, target, data in graph.edges(data=True):
+        date, _, clock = str(data["value_time"]).partition("T")
+        links.append(
+            {
+                "link_id": data["id"],
+                "from_entity_id": source,
+                "to_entity_id": target,
+                "link_type": "Transaction",
+                "currency": data["currency"],
+                "amount": data["amount"],
+                "amount_minor": data["amount_minor"],
+                "date": date,
+                "time": clock.rstrip("Z")[:8],
+                "value_time": data["value_time"],
+            }
+        )
+    return _csv(I2_ENTITY_COLUMNS, entities), _csv(I2_LINK_COLUMNS, links)

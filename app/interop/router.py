@@ -178,6 +178,32 @@ def export_neighbourhood_gexf(
 
 
 @router.get(
+    "/api/v1/exports/i2-entities.csv",
+    response_class=Response,
+    responses={**_I2_ENTITIES, **problems(403, 404)},
+)
+def export_neighbourhood_i2_entities(
+    session: SessionDep, actor: LedgerReader, account: Accounts
+) -> Response:
+    """Export accounts' neighbourhood as the i2 entities CSV (docs/i2-import.md)."""
+    entities, _ = graph.i2_of_ledger(service.neighbourhood_graph(session, account))
+    return _download(entities, "text/csv", "neighbourhood-entities.csv")
+
+
+@router.get(
+    "/api/v1/exports/i2-links.csv",
+    response_class=Response,
+    responses={**_I2_LINKS, **problems(403, 404)},
+)
+def export_neighbourhood_i2_links(
+    session: SessionDep, actor: LedgerReader, account: Accounts
+) -> Response:
+    """Export accounts' neighbourhood as the i2 links CSV (docs/i2-import.md)."""
+    _, links = graph.i2_of_ledger(service.neighbourhood_graph(session, account))
+    return _download(links, "text/csv", "neighbourhood-links.csv")
+
+
+@router.get(
     "/api/v1/cases/{case_id}/export/ftm",
     response_class=Response,
     responses={**_FTM, **problems(403, 404)},

@@ -379,3 +379,18 @@ def test_crypto_wallets_export_as_cryptowallet_and_come_back(client, session, tm
     assert r.json()["accounts_created"] == 0
     wallet = client.get(f"/api/v1/accounts/{btc}", headers=key).json()
     assert sorted(h["party_key"].split(":")[0] for h in wallet["holders"]) == ["ftm", "person"]
+
+
+def test_an_account_neighbourhood_exports_as_i2_csvs(client, key):
+    nordlicht = "iban:DE75512108001245126199"
+    q = f"account={nordlicht}"
+    entities = client.get(f"/api/v1/exports/i2-entities.csv?{q}", headers=key)
+    links = client.get(f"/api/v1/exports/i2-links.csv?{q}", headers=key)
+    assert entities.status_code == links.status_code == 200
+    e = pl.read_csv(io.StringIO(entities.text), infer_schema=False)
+    link = pl.read_csv(io.StringIO(links.text), infer_schema=False)
+    own = client.get(f"/api/v1/accounts/{nordlicht}/transactions?limit=1000", headers=key).json()
+    assert sorted(link["link_id"]) == sorted(t["external_id"] for t in own["items"])
+    assert set(link["from_entity_id"]) | set(link["to_entity_id"]) == set(e["entity_id"])
+    amounts = dict(zip(link["link_id"], link["amount"], strict=True))
+    assert all(amounts[t["external_id"]] == t["amount"] for t in own["items"])
