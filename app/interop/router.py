@@ -1,4 +1,3 @@
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -6,11 +5,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth import CaseReader, LedgerReader, LedgerWriter, TraceReader
 from app.deps import SessionDep, SettingsDep
-from app.errors import PayloadTooLarge, problems
+from app.errors import problems
 from app.interop import graph, service
-from app.source.service import Upload
 from app.trace.jobs import TraceJobs
 from app.transaction.schemas import IngestResult
+from app.uploads import received
 
 router = APIRouter(tags=["interop"])
 NDJSON = "application/x-ndjson"
@@ -231,21 +230,18 @@ async def import_ftm_entities(
     settings: SettingsDep,
 ) -> IngestResult:
     """Import FollowTheMoney entities (Payment, BankAccount, CryptoWallet, Person, Company ...)."""
-    data = await file.read(settings.upload_max_bytes + 1)
-    if len(data) > settings.upload_max_bytes:
-        raise PayloadTooLarge(
-            f"the file exceeds the upload limit of {settings.upload_max_bytes} bytes",
-            limit=settings.upload_max_bytes,
-        )
-    upload = Upload(hashlib.sha256(data).hexdigest(), len(data), NDJSON, file.filename)
-    result, stored = await run_in_threadpool(
-        service.import_ftm,
-        session,
-        data.splitlines(),
+    async with received(file, limit=settings.upload_max_bytes, default_media_type=NDJSON) as (
+        path,
         upload,
-        reference=reference,
-        actor=actor,
-        settings=settings,
-    )
+    ):
+        result, stored = await run_in_threadpool(
+            service.import_ftm,
+            session,
+            path,
+            upload,
+            reference=reference,
+            actor=actor,
+            settings=settings,
+        )
     response.status_code = 201 if stored else 200
     return result

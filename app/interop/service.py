@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -140,7 +141,7 @@ def neighbourhood_graph(session: Session, refs: list[str]) -> nx.MultiDiGraph:
 
 def import_ftm(
     session: Session,
-    lines: list[bytes],
+    path: Path,
     upload: Upload,
     *,
     reference: str,
@@ -148,7 +149,8 @@ def import_ftm(
     settings: Settings,
 ) -> tuple[IngestResult, bool]:
     """An FtM stream into the ledger, whole or not at all; a re-sent stream stores nothing."""
-    entities, errors = ftm.read_lines(lines)
+    with path.open("rb") as stream:
+        entities, errors = ftm.read_lines(stream)
     ledger = to_ledger(entities)
     if errors := errors + ledger.errors:
         raise FtmRejected(errors)

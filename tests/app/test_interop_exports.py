@@ -394,3 +394,16 @@ def test_an_account_neighbourhood_exports_as_i2_csvs(client, key):
     assert set(link["from_entity_id"]) | set(link["to_entity_id"]) == set(e["entity_id"])
     amounts = dict(zip(link["link_id"], link["amount"], strict=True))
     assert all(amounts[t["external_id"]] == t["amount"] for t in own["items"])
+
+
+def test_an_ftm_stream_over_the_upload_limit_is_refused(client, session, settings):
+    key = bearer(make_key(session))
+    client.app.state.settings = settings.model_copy(update={"upload_max_bytes": 100})
+    line = json.dumps({"id": "a", "schema": "BankAccount", "properties": {"iban": ["X"]}})
+    r = client.post(
+        "/api/v1/imports/ftm",
+        headers=key,
+        files={"file": ("big.json", ((line + "\n") * 10).encode(), NDJSON)},
+        data={"reference": "BIG"},
+    )
+    assert (r.status_code, r.json()["code"]) == (413, "payload_too_large")
