@@ -78,14 +78,14 @@ class _Parts:
     params: TraceParams
     seeds: Any
     reach: Reach
-    sink_reason: I64
+    sink_reason: I64  # aligned with reach.nodes
     events: Events | None
     att: Attribution | None
 
     def frame(self, name: str) -> pl.DataFrame:
         """Build the frame ``name``."""
         money = Money(self.ledger)
-        nodes = np.flatnonzero(self.reach.hops >= 0)
+        nodes = self.reach.nodes
         if name in ("flows", "ranks"):
             flows, ranks = _flows(self.ledger, self.order, self.reach, self.events, self.att, money)
             return flows if name == "flows" else ranks
@@ -122,7 +122,10 @@ def build_result(
     att: Attribution | None,
     provenance: Provenance,
 ) -> TraceResult:
-    """Build the result: summary now (it checks conservation per currency), frames later."""
+    """Build the result: summary now (it checks conservation per currency), frames later.
+
+    ``sink_reason`` is aligned with ``reach.nodes``.
+    """
     summary = _summary(ledger, params, reach, att, events, seeds)
     parts = _Parts(ledger, order, params, seeds, reach, sink_reason, events, att)
     return TraceResult(summary, provenance, parts)
@@ -184,21 +187,25 @@ def _accounts(
     nodes: I64,
     money: Money,
 ) -> pl.DataFrame:
+    # nodes is reach.nodes: the per-node arrays of reach and sink_reason are aligned with it
     cur = ledger.node_currency[nodes]
-    arrival_tx = reach.arrival_tx[nodes]
-    seed_time = np.full(ledger.n_nodes, -1, np.int64)
+    arrival_tx = reach.arrival_tx
+    seed_time: dict[int, int] = {}
     forward = params.direction is Direction.FORWARD
-    for node, t, tx in zip(seeds.nodes, seeds.times, seeds.tx, strict=True):
+    for node, t, tx in zip(
+        seeds.nodes.tolist(), seeds.times.tolist(), seeds.tx.tolist(), strict=True
+    ):
         if tx < 0 and t >= 0:
-            old = seed_time[node]
+            old = seed_time.get(node, -1)
             seed_time[node] = t if old < 0 else (min(old, t) if forward else max(old, t))
-    when = np.where(arrival_tx >= 0, ledger.time[np.maximum(arrival_tx, 0)], seed_time[nodes])
-    reason = np.where(np.isin(nodes, seeds.nodes), -2, sink_reason[nodes])
+    at_seed = np.array([seed_time.get(n, -1) for n in nodes.tolist()], np.int64)
+    when = np.where(arrival_tx >= 0, ledger.time[np.maximum(arrival_tx, 0)], at_seed)
+    reason = np.where(np.isin(nodes, seeds.nodes), -2, sink_reason)
     role = pl.Series("role", reason).replace_strict({-2: "seed", **ROLES}, return_dtype=pl.String)
     columns = [
         ledger.account_keys.gather(ledger.node_account[nodes]).rename(ACCOUNT),
         pl.Series(CURRENCY, money.codes, pl.String).gather(cur),
-        pl.Series("hops", reach.hops[nodes], pl.Int64),
+        pl.Series("hops", reach.hops, pl.Int64),
         _times(when).rename("reached_at").set(pl.Series(when < 0), None)
         if len(nodes)
         else _times(when).rename("reached_at"),
@@ -266,10 +273,9 @@ def _flags(
     money: Money,
 ) -> pl.DataFrame:
     rows: list[tuple[int, str, str]] = []
-    for node in nodes[sink_reason[nodes] >= 0]:
-        rows.append(
-            (int(node), ROLES[int(sink_reason[node])] + "_account", "reported, not expanded")
-        )
+    sinks = sink_reason >= 0  # aligned with nodes
+    for node, why in zip(nodes[sinks].tolist(), sink_reason[sinks].tolist(), strict=True):
+        rows.append((node, ROLES[why] + "_account", "reported, not expanded"))
     if att is not None:
         code = money.codes
         for node in nodes[att.inferred[nodes]]:
@@ -312,7 +318,7 @@ def _summary(
         "rule": str(params.rule),
         "direction": str(params.direction),
         "same_day_policy": str(params.same_day_policy),
-        "accounts_reached": int((reach.hops >= 0).sum()),
+        "accounts_reached": len(reach.nodes),
         "transactions_followed": len(reach.trail_tx),
         "max_hop": int(reach.trail_hop.max(initial=0)),
         "measure": None if att is None else ("exposure" if params.rule is Rule.POISON else "value"),

@@ -11,8 +11,17 @@ import numpy as np
 from tracing.attribution import Attribution, Placements, Universe, attribute, collect_events
 from tracing.build import build_result
 from tracing.errors import UnknownSeed
-from tracing.graph import INF, Adjacent, CancelCheck, Filters, ProgressCallback, Reach, search
-from tracing.index import I64
+from tracing.graph import (
+    INF,
+    Adjacent,
+    CancelCheck,
+    Cutoff,
+    Filters,
+    ProgressCallback,
+    Reach,
+    search,
+)
+from tracing.index import I64, sorted_unique
 from tracing.ledger import Ledger
 from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
@@ -87,16 +96,23 @@ def _minor(amount: Decimal, decimals: int) -> int:
     return int((amount.scaleb(decimals)).to_integral_value(rounding=ROUND_CEILING))
 
 
-def _expandable(ledger: Ledger, params: TraceParams, seeds: Seeds) -> tuple[np.ndarray, I64]:
-    """Per node: whether the search may leave it, and why not (stopped, high degree)."""
-    reason = np.full(ledger.n_nodes, -1, np.int64)
-    if params.max_counterparties is not None:
-        reason[ledger.degree > params.max_counterparties] = HIGH_DEGREE
+def _cutoff(ledger: Ledger, params: TraceParams, seeds: Seeds) -> Cutoff:
+    """Which nodes the search may leave (seeds always; not stopped, not high degree)."""
+    stop = np.empty(0, np.int64)
     if params.stop_at:
         ids = ledger.account_ids(sorted(params.stop_at))
-        reason[np.isin(ledger.node_account, ids[ids >= 0])] = STOPPED
-    reason[seeds.nodes] = -1  # seeds are always expanded
-    return reason < 0, reason
+        stop = sorted_unique(ids[ids >= 0])
+    max_degree = INF if params.max_counterparties is None else params.max_counterparties
+    return Cutoff(sorted_unique(seeds.nodes), ledger.degree, max_degree, ledger.node_account, stop)
+
+
+def _sink_reason(cutoff: Cutoff, nodes: I64) -> I64:
+    """Per node of ``nodes``: why the search does not leave it (stopped, high degree), or -1."""
+    reason = np.where(cutoff.degree[nodes] > cutoff.max_degree, HIGH_DEGREE, -1)
+    if len(cutoff.stop_accounts):
+        reason[np.isin(cutoff.node_account[nodes], cutoff.stop_accounts)] = STOPPED
+    reason[np.isin(nodes, cutoff.seeds)] = -1  # seeds are always expanded
+    return reason.astype(np.int64)
 
 
 def _filters(ledger: Ledger, params: TraceParams) -> Filters:
@@ -149,7 +165,7 @@ def trace(
     """
     order = ledger.order(params.same_day_policy)
     seeds = resolve_seeds(ledger, order, params)
-    expandable, sink_reason = _expandable(ledger, params, seeds)
+    cutoff = _cutoff(ledger, params, seeds)
     filters = _filters(ledger, params)
     forward = params.direction is Direction.FORWARD
     adj = ledger.adj
@@ -165,18 +181,21 @@ def trace(
         max_hops=params.max_hops,
         filters=filters,
         columns=(ledger.time, ledger.amount, cur),
-        expandable=expandable,
+        cutoff=cutoff,
+        workspaces=ledger.workspaces,
         max_accounts=params.max_accounts,
         progress=progress,
         cancelled=cancelled,
     )
     attribution: Attribution | None = None
     events = None
+    sink_reason = _sink_reason(cutoff, reach.nodes)  # per reached node
     if params.rule is not Rule.REACH:
-        reached = reach.hops >= 0
+        inside = np.zeros(ledger.n_nodes, np.bool_)
+        inside[reach.nodes[sink_reason < 0]] = True
         universe = Universe(
-            inside=reached & expandable,
-            sink_reason=sink_reason,
+            inside=inside,
+            sink_reason=_sink_reason(cutoff, np.arange(ledger.n_nodes, dtype=np.int64)),
             trail=reach.trail_tx,
             seed_tx=np.sort(seeds.tx[seeds.tx >= 0]),
             replay_end=min(_us(params.as_of, INF), filters.t_hi),
@@ -195,7 +214,7 @@ def trace(
             progress=progress,
             cancelled=cancelled,
             hops_done=int(reach.trail_hop.max(initial=0)),
-            reached=int(reached.sum()),
+            reached=len(reach.nodes),
         )
     provenance = Provenance(
         rule=str(params.rule),

@@ -9,11 +9,18 @@ transactions ranked in ``(lo, hi]`` are new: each transaction is looked at once 
 by binary search in its node's CSR segment, and the ledger is never scanned.
 
 Backward runs the same code on negated ranks over the incoming adjacency.
+
+The per-node state lives in a per-thread :class:`Workspace` kept by the ledger and reset only
+where a trace touched it, so a trace costs what it reaches, not the size of the ledger. The
+workspace is kept between traces: about 56 bytes per node plus 16 per trail transaction
+(virtual until touched) per thread that traces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numba as nb
@@ -23,6 +30,7 @@ from tracing.errors import TraceCancelled, TraceTooLarge
 from tracing.index import I64, sorted_unique
 
 INF = 2**62
+TRAIL_SPARE = 1024  # room for seed transactions, which may be followed again
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +60,110 @@ class Adjacent:
 
 @dataclass(frozen=True, slots=True)
 class Reach:
-    """Per node: best arrival (kernel domain), the transaction giving it, fewest hops."""
+    """Reached nodes (ascending) with their best arrival, its transaction, fewest hops.
 
+    ``arrival`` is in the kernel domain; ``arrival_tx`` and ``hops`` are aligned with ``nodes``.
+    """
+
+    nodes: I64
     arrival: I64
     arrival_tx: I64
     hops: I64
     trail_tx: I64
     trail_hop: I64
+
+
+@dataclass(frozen=True, slots=True)
+class Cutoff:
+    """Which nodes the search may leave.
+
+    Seeds always; other nodes unless above the degree cut-off or a stopped account.
+    """
+
+    seeds: I64  # sorted unique seed nodes
+    degree: I64  # per node: counterparties
+    max_degree: int
+    node_account: I64  # per node: account id
+    stop_accounts: I64  # sorted account ids not to expand
+
+
+class Workspace:
+    """Per-node scratch arrays of one search, kept between traces and reset where touched.
+
+    A trace then costs what it reaches, not what the ledger holds. Not thread-safe: see
+    :class:`Workspaces`.
+    """
+
+    def __init__(self, n_nodes: int, n_tx: int) -> None:
+        self.n_nodes, self.n_tx = n_nodes, n_tx
+        self.arrival = np.full(n_nodes, INF, np.int64)
+        self.arrival_tx = np.full(n_nodes, -1, np.int64)
+        self.hops = np.full(n_nodes, -1, np.int64)
+        self.mark = np.full(n_nodes, -1, np.int64)
+        self.prev = np.zeros(n_nodes, np.int64)
+        self.nxt = np.empty(n_nodes, np.int64)
+        self.touched = np.empty(n_nodes, np.int64)
+        # Each transaction joins the trail at most once; np.empty pages untouched are free.
+        self.trail_tx = np.empty(n_tx + TRAIL_SPARE, np.int64)
+        self.trail_hop = np.empty(n_tx + TRAIL_SPARE, np.int64)
+        self.n_touched = 0  # entries of ``touched`` in use
+        self.busy = False
+
+    def reset(self) -> None:
+        """Restore the initial values at the touched nodes."""
+        _reset(self.touched, self.n_touched, self.arrival, self.arrival_tx, self.hops, self.mark)
+        self.n_touched = 0
+
+
+class Workspaces:
+    """One :class:`Workspace` per thread (``threading.local``), made on first use."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextmanager
+    def acquire(self, n_nodes: int, n_tx: int) -> Iterator[Workspace]:
+        """Lend this thread's workspace, or a fresh one if it is in use (a nested trace)."""
+        ws: Workspace | None = getattr(self._local, "ws", None)
+        if ws is None or ws.n_nodes != n_nodes or ws.n_tx != n_tx:
+            ws = Workspace(n_nodes, n_tx)
+            self._local.ws = ws
+        elif ws.busy:
+            ws = Workspace(n_nodes, n_tx)
+        ws.busy = True
+        try:
+            yield ws
+        finally:
+            ws.busy = False
+
+
+@nb.njit(cache=True)
+def _reset(  # pragma: no cover - compiled
+    touched: I64, n: int, arrival: I64, arrival_tx: I64, hops: I64, mark: I64
+) -> None:
+    for i in range(n):
+        v = touched[i]
+        arrival[v] = INF
+        arrival_tx[v] = -1
+        hops[v] = -1
+        mark[v] = -1
+
+
+@nb.njit(cache=True)
+def _member(sorted_values: I64, value: int) -> bool:  # pragma: no cover - compiled
+    i = np.searchsorted(sorted_values, value)
+    return bool(i < sorted_values.shape[0] and sorted_values[i] == value)
+
+
+@nb.njit(cache=True)
+def _expandable(  # pragma: no cover - compiled
+    v: int, seeds: I64, degree: I64, max_degree: int, node_account: I64, stop: I64
+) -> bool:
+    if _member(seeds, v):
+        return True
+    if degree[v] > max_degree:
+        return False
+    return not (stop.shape[0] > 0 and _member(stop, node_account[v]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +211,19 @@ def expand(  # pragma: no cover - compiled
     t_lo: int,
     t_hi: int,
     min_amount: I64,
-    expandable: np.ndarray,
+    seeds: I64,
+    degree: I64,
+    max_degree: int,
+    node_account: I64,
+    stop: I64,
     arrival: I64,
     arrival_tx: I64,
     hops: I64,
     mark: I64,
     prev: I64,
+    nxt: I64,
+    touched: I64,
+    n_touched: int,
     trail_tx: I64,
     trail_hop: I64,
     n_trail: int,
@@ -119,11 +231,10 @@ def expand(  # pragma: no cover - compiled
     """One hop: follow the transactions newly enabled at the frontier nodes.
 
     ``rank``, ``arrive`` and ``other`` are aligned with the CSR positions, so the inner loop
-    reads memory in order; only the optional filters look transactions up by id.
+    reads memory in order; only the optional filters look transactions up by id. Newly
+    reached nodes are appended to ``touched``.
     """
-    nxt = np.empty(arrival.shape[0], np.int64)  # untouched pages cost nothing
     n_next = 0
-    reached = 0
     for f in range(fr_node.shape[0]):
         u = fr_node[f]
         k0, k1 = _segment(rank, ptr[u], ptr[u + 1], fr_lo[f], fr_hi[f], sign)
@@ -139,10 +250,11 @@ def expand(  # pragma: no cover - compiled
             v = other[k]
             if hops[v] < 0:
                 hops[v] = hop
-                reached += 1
+                touched[n_touched] = v
+                n_touched += 1
             value = sign * arrive[k]
             if value < arrival[v]:
-                if mark[v] != hop and expandable[v]:
+                if mark[v] != hop and _expandable(v, seeds, degree, max_degree, node_account, stop):
                     mark[v] = hop
                     prev[v] = arrival[v]
                     nxt[n_next] = v
@@ -150,7 +262,7 @@ def expand(  # pragma: no cover - compiled
                 arrival[v] = value
                 arrival_tx[v] = tx
     nodes = nxt[:n_next].copy()
-    return nodes, arrival[nodes], prev[nodes], n_trail, reached
+    return nodes, arrival[nodes], prev[nodes], n_trail, n_touched
 
 
 def search(
@@ -160,38 +272,67 @@ def search(
     max_hops: int,
     filters: Filters,
     columns: tuple[I64, I64, I64],
-    expandable: np.ndarray,
+    cutoff: Cutoff,
+    workspaces: Workspaces,
     max_accounts: int | None,
     progress: ProgressCallback | None,
     cancelled: CancelCheck | None,
 ) -> Reach:
-    """Hop-by-hop search from ``seeds = (nodes, arrival, seed transaction or -1)``."""
+    """Hop-by-hop search from ``seeds = (nodes, arrival, seed transaction or -1)``.
+
+    The per-node state lives in a reused :class:`Workspace`, reset at the touched nodes when
+    the search ends (or fails), so the cost follows the nodes reached.
+    """
     n_nodes = len(adj.ptr) - 1
+    with workspaces.acquire(n_nodes, len(columns[0])) as ws:
+        try:
+            return _search(
+                ws, adj, seeds, max_hops, filters, columns, cutoff, max_accounts, progress,
+                cancelled,
+            )  # fmt: skip
+        finally:
+            ws.reset()
+
+
+def _search(
+    ws: Workspace,
+    adj: Adjacent,
+    seeds: tuple[I64, I64, I64],
+    max_hops: int,
+    filters: Filters,
+    columns: tuple[I64, I64, I64],
+    cutoff: Cutoff,
+    max_accounts: int | None,
+    progress: ProgressCallback | None,
+    cancelled: CancelCheck | None,
+) -> Reach:
     time, amount, currency = columns
-    arrival = np.full(n_nodes, INF, np.int64)
-    arrival_tx = np.full(n_nodes, -1, np.int64)
-    hops = np.full(n_nodes, -1, np.int64)
     seed_nodes, seed_arrival, seed_tx = seeds
+    arrival, arrival_tx, hops = ws.arrival, ws.arrival_tx, ws.hops
+    frontier = sorted_unique(seed_nodes)
+    n_touched = ws.n_touched = len(frontier)
+    ws.touched[:n_touched] = frontier
     np.minimum.at(arrival, seed_nodes, seed_arrival)
     hops[seed_nodes] = 0
-    frontier = sorted_unique(seed_nodes)
     for node, value, tx in zip(seed_nodes, seed_arrival, seed_tx, strict=True):
         if value == arrival[node] and tx >= 0:
             arrival_tx[node] = tx
     fr_lo, fr_hi = arrival[frontier], np.full(len(frontier), INF, np.int64)
     seed_trail = sorted_unique(seed_tx[seed_tx >= 0])
-    # Each transaction joins the trail at most once; np.empty pages untouched are free.
-    trail_tx = np.empty(len(time) + len(seed_trail), np.int64)
-    trail_hop = np.empty(len(time) + len(seed_trail), np.int64)
-    trail_tx[: len(seed_trail)], trail_hop[: len(seed_trail)] = seed_trail, 0
-    mark, prev = np.full(n_nodes, -1, np.int64), np.zeros(n_nodes, np.int64)
-    n_trail, reached = len(seed_trail), len(frontier)
+    n_seed_trail = len(seed_trail)
+    if n_seed_trail + len(time) > len(ws.trail_tx):
+        trail_tx = np.empty(len(time) + n_seed_trail, np.int64)
+        trail_hop = np.empty(len(time) + n_seed_trail, np.int64)
+    else:
+        trail_tx, trail_hop = ws.trail_tx, ws.trail_hop
+    trail_tx[:n_seed_trail], trail_hop[:n_seed_trail] = seed_trail, 0
+    n_trail = n_seed_trail
     for hop in range(1, max_hops + 1):
         if len(frontier) == 0:
             break
         if cancelled is not None and cancelled():
             raise TraceCancelled(f"cancelled after {hop - 1} hops")
-        frontier, fr_lo, fr_hi, n_trail, more = expand(
+        frontier, fr_lo, fr_hi, n_trail, n_touched = expand(
             hop,
             frontier,
             fr_lo,
@@ -209,19 +350,34 @@ def search(
             filters.t_lo,
             filters.t_hi,
             filters.min_amount,
-            expandable,
+            cutoff.seeds,
+            cutoff.degree,
+            cutoff.max_degree,
+            cutoff.node_account,
+            cutoff.stop_accounts,
             arrival,
             arrival_tx,
             hops,
-            mark,
-            prev,
+            ws.mark,
+            ws.prev,
+            ws.nxt,
+            ws.touched,
+            n_touched,
             trail_tx,
             trail_hop,
             n_trail,
         )
-        reached += more
-        if max_accounts is not None and reached > max_accounts:
+        ws.n_touched = n_touched
+        if max_accounts is not None and n_touched > max_accounts:
             raise TraceTooLarge(f"more than {max_accounts} accounts reached by hop {hop}")
         if progress is not None:
-            progress(Progress(hops_done=hop, accounts_reached=reached, events_replayed=0))
-    return Reach(arrival, arrival_tx, hops, trail_tx[:n_trail], trail_hop[:n_trail])
+            progress(Progress(hops_done=hop, accounts_reached=n_touched, events_replayed=0))
+    nodes = np.sort(ws.touched[:n_touched])
+    return Reach(
+        nodes,
+        arrival[nodes],
+        arrival_tx[nodes],
+        hops[nodes],
+        trail_tx[:n_trail].copy(),
+        trail_hop[:n_trail].copy(),
+    )

@@ -20,6 +20,7 @@ import polars as pl
 from tracing import index
 from tracing.balances import parse_opening_balances
 from tracing.errors import InvalidLedger, SchemaMismatch
+from tracing.graph import Workspaces
 from tracing.schema import (
     ACCOUNT,
     CURRENCY,
@@ -107,9 +108,11 @@ class Ledger:
     _opening: dict[tuple[str, str], int]
     _hashers: dict[str, Any]
     _orders: dict[SameDayPolicy, Order]
+    workspaces: Workspaces
 
     def __init__(self) -> None:
         self._orders: dict[SameDayPolicy, Order] = {}
+        self.workspaces = Workspaces()  # search scratch, one per thread
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -211,7 +214,9 @@ class Ledger:
                 dict(self._opening),
             )
         led = Ledger()
-        led.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_orders"})
+        led.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if k not in ("_orders", "workspaces")}
+        )
         led.decimals = {**table}
         led._accounts = self._accounts.copy()
         led._node_index = self._node_index.copy()
