@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,3 +99,9 @@ def client(
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    fuzz = sys.modules.get("tests.test_schemathesis")
+    if fuzz is not None and fuzz.GENERATED["cases"]:
+        terminalreporter.write_line(f"schemathesis: {fuzz.GENERATED['cases']} generated cases")
