@@ -28,14 +28,9 @@ async def create_account_batch(
     return await run_in_threadpool(service.ingest_accounts, session, body, upload, actor=actor)
 
 
-@router.get("/{account}", responses=problems(403, 404))
-def get_account(account: str, session: SessionDep, actor: LedgerReader) -> AccountRead:
-    """Get an account by key (e.g. `iban:DE89...`) or id, with holders, totals and activity."""
-    found = service.resolve_account(session, account)
-    return AccountRead.model_validate(service.describe_account(session, found))
-
-
-@router.get("/{account}/transactions", responses=problems(403, 404, 422))
+# Keys may hold a slash (bank:<institution>/<number>), hence the path converter; the
+# history route comes first so that its suffix is never read as part of a key.
+@router.get("/{account:path}/transactions", responses=problems(403, 404, 422))
 def list_account_transactions(
     account: str,
     session: SessionDep,
@@ -52,3 +47,10 @@ def list_account_transactions(
     return Page(
         items=[AccountTransactionRead.model_validate(i) for i in items], next_cursor=next_cursor
     )
+
+
+@router.get("/{account:path}", responses=problems(403, 404))
+def get_account(account: str, session: SessionDep, actor: LedgerReader) -> AccountRead:
+    """Get an account by key (e.g. `iban:DE89...`) or id, with holders, totals and activity."""
+    found = service.resolve_account(session, account)
+    return AccountRead.model_validate(service.describe_account(session, found))

@@ -106,3 +106,19 @@ def test_account_history_pages_in_time_order_with_a_window(
     assert [t["external_id"] for t in window["items"]] == ["H-3", "H-4", "H-5"]
     bad = client.get(f"/api/v1/accounts/{DE}/transactions", params={"cursor": "xx"}, headers=key)
     assert bad.status_code == 422
+
+
+def test_keys_with_a_slash_are_addressable(client: TestClient, session: Session) -> None:
+    key = bearer(make_key(session))
+    bank = "bank:COBADEFFXXX/0532013000"
+    assert (
+        client.post(
+            "/api/v1/transactions/batch", json=batch(tx("S-1", bank, FR, "5.00")), headers=key
+        ).status_code
+        == 201
+    )
+    assert client.get(f"/api/v1/accounts/{bank}", headers=key).json()["number"] == (
+        "COBADEFFXXX/0532013000"
+    )
+    history = client.get(f"/api/v1/accounts/{bank}/transactions", headers=key).json()
+    assert [t["external_id"] for t in history["items"]] == ["S-1"]
