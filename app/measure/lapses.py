@@ -11,7 +11,7 @@ from app.measure import deadlines
 from app.measure.machine import LAPSING, TIME_LIMITED, LegalStatus
 from app.measure.models import Measure
 from app.measure.repository import MeasureRepository
-from app.measure.schemas import MeasureType
+from app.measure.schemas import MeasureType, ReleaseReason
 from app.measure.service import apply_move
 from app.pagination import encode_cursor
 from app.preconditions import PreconditionFailed, flush_or_precondition_failed
@@ -21,18 +21,23 @@ L = LegalStatus
 
 
 def sweep_lapsed(session: Session, *, now: datetime | None = None) -> list[Measure]:
-    """Move every asset whose measure has lapsed to EXPIRED, one recorded event each."""
+    """Record every lapsed measure as an event: EXPIRED, or RELEASED for a suspension."""
     now = now or datetime.now(UTC)
     measures = MeasureRepository(session)
     recorded = []
     for asset in asset_service.lapsed_assets(session, now, statuses=[str(s) for s in LAPSING]):
         lapsed = measures.get(asset.id, asset.version)
         current, last_day = asset.status, asset.expiry_on
+        # An FIU postponement that ran out with no order releases the funds (LEGAL row 5:
+        # RELEASED, reason expired_no_order); a lapsed freeze or seizure is EXPIRED (§5).
+        suspension = current == str(L.SUSPENDED)
+        target = L.RELEASED if suspension else L.EXPIRED
         event = Measure(
             asset_id=asset.id,
             seq=asset.version + 1,
             from_status=current,
-            to_status=str(L.EXPIRED),
+            to_status=str(target),
+            release_reason=str(ReleaseReason.EXPIRED_NO_ORDER) if suspension else None,
             measure_type=str(MeasureType.EXPIRY),
             order_reference=lapsed.order_reference if lapsed else None,
             jurisdiction=asset.jurisdiction,
@@ -41,7 +46,7 @@ def sweep_lapsed(session: Session, *, now: datetime | None = None) -> list[Measu
             "with no renewal",
             recorded_at=now,
         )
-        apply_move(asset, L.EXPIRED, None, None)
+        apply_move(asset, target, None, None)
         try:
             flush_or_precondition_failed(session)
         except PreconditionFailed:

@@ -25,7 +25,7 @@ TRANSITIONS: dict[LegalStatus, tuple[LegalStatus, ...]] = {
     L.IDENTIFIED: (L.TRACED, L.SUSPENDED, L.FROZEN),
     L.TRACED: (L.SUSPENDED, L.FROZEN),
     # A lapsed suspension is an expiry like any other: the sweep records it, then RELEASED.
-    L.SUSPENDED: (L.FROZEN, L.RELEASED, L.DISSIPATED, L.EXPIRED),
+    L.SUSPENDED: (L.FROZEN, L.RELEASED, L.DISSIPATED),
     # FROZEN -> FROZEN: renewal, extension, variation, partial release.
     L.FROZEN: (L.FROZEN, L.SEIZED, L.RELEASED, L.EXPIRED, L.CONFISCATION_ORDERED),
     L.SEIZED: (L.FROZEN, L.RELEASED, L.EXPIRED, L.CONFISCATION_ORDERED, L.SUBSTITUTED),

@@ -283,8 +283,8 @@ class DeadlineRead(BaseModel):
     renew_by: date | None
     lapsed: bool = Field(description="Past its expiry, not yet marked EXPIRED by the sweep.")
     lapses_to_expired: bool = Field(
-        description="The sweep moves the asset to EXPIRED at the expiry (an appeal window does "
-        "not)."
+        description="The sweep records the lapse at the expiry: EXPIRED, or RELEASED "
+        "(expired_no_order) for a suspension; an appeal window does not lapse."
     )
 
 
@@ -302,4 +302,6 @@ class MoveRead(BaseModel):
 class SweepResult(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {"expired": [12, 14]}})
 
-    expired: list[int] = Field(description="Ids of the EXPIRED events recorded.")
+    expired: list[int] = Field(
+        description="Ids of the lapse events recorded (EXPIRED; RELEASED for a suspension)."
+    )

@@ -163,3 +163,25 @@ def test_an_appeal_window_is_a_deadline_the_sweep_leaves_alone(
     assert api.get(f"/api/v1/assets/{asset}")["status"] == "CONFISCATION_ORDERED"
     analyst = bearer(make_key(session, Role.ANALYST))
     assert client.post("/api/v1/deadlines/sweep", headers=analyst).status_code == 403
+
+
+def test_a_lapsed_suspension_releases_the_funds_as_an_event(
+    client: TestClient, session: Session
+) -> None:
+    # LEGAL row 5: a postponement that ran out with no order is RELEASED (expired_no_order).
+    api = Api(client, bearer(make_key(session, Role.SUPERVISOR)))
+    case = api.post("/api/v1/cases", criminal_case())
+    asset = api.post(f"/api/v1/cases/{case['id']}/assets", CASH)
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    suspend = order("SUSPENDED", expiry_date=yesterday)
+    assert api.move(asset["id"], suspend).status_code == 201
+    swept = api.post("/api/v1/deadlines/sweep", {}, status=200)
+    assert len(swept["expired"]) == 1
+    history = api.get(f"/api/v1/assets/{asset['id']}/measures")["items"]
+    last = history[-1]
+    assert (last["from_status"], last["to_status"], last["release_reason"]) == (
+        "SUSPENDED",
+        "RELEASED",
+        "expired_no_order",
+    )
+    assert api.get(f"/api/v1/assets/{asset['id']}")["status"] == "RELEASED"

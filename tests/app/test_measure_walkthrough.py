@@ -66,7 +66,7 @@ def test_a_case_its_assets_and_their_legal_life(client: TestClient, session: Ses
     assert (suspended["expiry_date"], suspended["renew_by"]) == ("2026-05-08", "2026-05-06")
     assert suspended["expires_at"] == "2026-05-09T00:00:00Z"
     assert (suspended["measure_type"], r.headers["ETag"]) == ("fiu_suspension", '"2"')
-    refused(bid, "SEIZED", ["FROZEN", "RELEASED", "DISSIPATED", "EXPIRED"])
+    refused(bid, "SEIZED", ["FROZEN", "RELEASED", "DISSIPATED"])
     steps = [
         order("FROZEN", amount="48210.55", currency="EUR"),
         order("CONFISCATION_ORDERED", basis="non_conviction_based", expiry_date="2026-07-06"),
