@@ -107,11 +107,13 @@ def _cutoff(ledger: Ledger, params: TraceParams, seeds: Seeds) -> Cutoff:
 
 
 def _sink_reason(cutoff: Cutoff, nodes: I64) -> I64:
-    """Per node of ``nodes``: why the search does not leave it (stopped, high degree), or -1."""
+    """Per node of ``nodes`` (ascending): why the search does not leave it, or -1."""
     reason = np.where(cutoff.degree[nodes] > cutoff.max_degree, HIGH_DEGREE, -1)
     if len(cutoff.stop_accounts):
         reason[np.isin(cutoff.node_account[nodes], cutoff.stop_accounts)] = STOPPED
-    reason[np.isin(nodes, cutoff.seeds)] = -1  # seeds are always expanded
+    at = np.minimum(np.searchsorted(nodes, cutoff.seeds), max(len(nodes) - 1, 0))
+    if len(nodes):
+        reason[at[nodes[at] == cutoff.seeds]] = -1  # seeds are always expanded
     return reason.astype(np.int64)
 
 

@@ -31,6 +31,8 @@ from tracing.index import I64, sorted_unique
 
 INF = 2**62
 TRAIL_SPARE = 1024  # room for seed transactions, which may be followed again
+DENSE_FACTOR = 32  # reached nodes above 1/32 of all: list them by a scan, not a sort
+HAND_OFF = 1 << 16  # trails longer than this take the workspace's buffers instead of a copy
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,17 +157,6 @@ def _member(sorted_values: I64, value: int) -> bool:  # pragma: no cover - compi
     return bool(i < sorted_values.shape[0] and sorted_values[i] == value)
 
 
-@nb.njit(cache=True)
-def _expandable(  # pragma: no cover - compiled
-    v: int, seeds: I64, degree: I64, max_degree: int, node_account: I64, stop: I64
-) -> bool:
-    if _member(seeds, v):
-        return True
-    if degree[v] > max_degree:
-        return False
-    return not (stop.shape[0] > 0 and _member(stop, node_account[v]))
-
-
 @dataclass(frozen=True, slots=True)
 class Filters:
     """Per-transaction filters: value-time window and minimum amount (minor units)."""
@@ -254,7 +245,14 @@ def expand(  # pragma: no cover - compiled
                 n_touched += 1
             value = sign * arrive[k]
             if value < arrival[v]:
-                if mark[v] != hop and _expandable(v, seeds, degree, max_degree, node_account, stop):
+                # expandable: not above the cut-off and not stopped, or a seed
+                if mark[v] != hop and (
+                    (
+                        degree[v] <= max_degree
+                        and (stop.shape[0] == 0 or not _member(stop, node_account[v]))
+                    )
+                    or _member(seeds, v)
+                ):
                     mark[v] = hop
                     prev[v] = arrival[v]
                     nxt[n_next] = v
@@ -372,12 +370,15 @@ def _search(
             raise TraceTooLarge(f"more than {max_accounts} accounts reached by hop {hop}")
         if progress is not None:
             progress(Progress(hops_done=hop, accounts_reached=n_touched, events_replayed=0))
-    nodes = np.sort(ws.touched[:n_touched])
-    return Reach(
-        nodes,
-        arrival[nodes],
-        arrival_tx[nodes],
-        hops[nodes],
-        trail_tx[:n_trail].copy(),
-        trail_hop[:n_trail].copy(),
-    )
+    if n_touched * DENSE_FACTOR > len(hops):  # sorting would cost more than a scan
+        nodes = np.flatnonzero(hops >= 0)
+    else:
+        nodes = np.sort(ws.touched[:n_touched])
+    if n_trail > HAND_OFF and trail_tx is ws.trail_tx:
+        # A long trail keeps the buffers (a copy would cost more); the next trace makes new ones.
+        ws.trail_tx = np.empty(len(trail_tx), np.int64)
+        ws.trail_hop = np.empty(len(trail_hop), np.int64)
+        trail = trail_tx[:n_trail], trail_hop[:n_trail]
+    else:
+        trail = trail_tx[:n_trail].copy(), trail_hop[:n_trail].copy()
+    return Reach(nodes, arrival[nodes], arrival_tx[nodes], hops[nodes], *trail)

@@ -16,6 +16,7 @@ from tracing import (
     TraceCancelled,
     TraceParams,
     TraceTooLarge,
+    graph,
     trace,
 )
 from tracing.graph import INF, Workspace
@@ -134,3 +135,15 @@ def test_an_appended_ledger_has_its_own_workspaces() -> None:
     later = led.append(rows[200:])
     assert later.workspaces is not led.workspaces
     assert _digests(later, PARAMS[:10]) == _digests(Ledger.from_frame(rows), PARAMS[:10])
+
+
+@pytest.mark.parametrize(("dense", "hand_off"), [(0, 0), (10**9, 0), (0, 10**9), (10**9, 10**9)])
+def test_listing_reached_nodes_and_handing_off_the_trail_agree(
+    fresh: list[str], monkeypatch: pytest.MonkeyPatch, dense: int, hand_off: int
+) -> None:
+    monkeypatch.setattr(graph, "DENSE_FACTOR", dense)  # 0: always sort; large: always scan
+    monkeypatch.setattr(graph, "HAND_OFF", hand_off)  # 0: always hand the buffers off
+    led = ledger(*ROWS)
+    results = [trace(led, p) for p in PARAMS]  # earlier results must survive later traces
+    assert [r.digest() for r in results] == fresh
+    _assert_clean(_workspace(led))
