@@ -42,9 +42,7 @@ import math
 import os
 import platform
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +59,7 @@ from app.money import currency_decimals
 from app.settings import Settings, sqlite_url
 from app.trace.schemas import TraceCreate
 from app.trace.service import build_params
+from benchmarks import service
 from benchmarks.synthetic import generate_ledger
 from tracing import Ledger, TraceParams, TraceResult, trace
 
@@ -111,59 +110,18 @@ def fresh_database(kind: str, folder: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def running_service(url: str, log_path: Path) -> Iterator[tuple[str, str]]:
-    """`moneytrail serve` on a free port; yields (base URL, admin key) and stops it after."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MONEYTRAIL_DATABASE_URL": url,
-        "MONEYTRAIL_BOOTSTRAP_ADMIN_KEY": "false",
-        # Every trace here must answer 201 with its result, never 202 with a job.
-        "MONEYTRAIL_TRACE_SYNC_WAIT_SECONDS": "600",
-    }
-    command = [sys.executable, "-m", "app.cli"]
-    with log_path.open("ab") as log:
-        server = subprocess.Popen(
-            [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"the service exited with {server.returncode}; see {log_path}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not become ready; see {log_path}")
-            time.sleep(0.2)
-        created = subprocess.run(
-            [*command, "keys", "create", "--role", "admin"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        yield base, created.stdout.strip().splitlines()[-1]
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    """`moneytrail serve` on a free port (benchmarks/service.py), stopped after."""
+    # Every trace here must answer 201 with its result, never 202 with a job.
+    with service.running_service(
+        url,
+        log_path,
+        role="admin",
+        env={"MONEYTRAIL_TRACE_SYNC_WAIT_SECONDS": "600"},
+        ready_within=120,
+    ) as svc:
+        yield svc.base, svc.key
 
 
 def upload(client: httpx.Client, base: str, path: Path, rows: int) -> None:

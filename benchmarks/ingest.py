@@ -32,9 +32,7 @@ import contextlib
 import os
 import platform
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +54,7 @@ from app.db import make_engine, make_sessionmaker
 from app.principal import Role
 from app.settings import sqlite_url
 from app.transaction.bulk import SQLITE_BULK_PRAGMAS
+from benchmarks import service
 from benchmarks.synthetic import generate_ledger
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -116,13 +115,6 @@ def fresh_database(kind: str, folder: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _cpu_seconds(pids: list[int]) -> dict[int, float] | None:
     """User + system CPU seconds of each local process (None where /proc cannot tell)."""
     seen = {}
@@ -157,48 +149,9 @@ def _pg_backends(url: str) -> list[int]:
 
 @contextlib.contextmanager
 def running_service(url: str, log_path: Path) -> Iterator[tuple[str, str, int]]:
-    """`moneytrail serve` on a free port; yields (base URL, ingest key, pid), stops it after."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MONEYTRAIL_DATABASE_URL": url,
-        "MONEYTRAIL_BOOTSTRAP_ADMIN_KEY": "false",
-    }
-    command = [sys.executable, "-m", "app.cli"]
-    with log_path.open("ab") as log:
-        server = subprocess.Popen(
-            [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"the service exited with {server.returncode}; see {log_path}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not become ready; see {log_path}")
-            time.sleep(0.2)
-        created = subprocess.run(
-            [*command, "keys", "create", "--role", "ingest"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        yield base, created.stdout.strip().splitlines()[-1], server.pid
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    """`moneytrail serve` on a free port (benchmarks/service.py), stopped after."""
+    with service.running_service(url, log_path, role="ingest", ready_within=60) as svc:
+        yield svc.base, svc.key, svc.pid
 
 
 def api_run(url: str, path: Path, fmt: str, rows: int, log_path: Path) -> Run:

@@ -6,7 +6,7 @@ account histories, transaction lookups, small JSON batches of new transactions, 
 audit listings. Prints throughput, p50/p99 latency per operation and overall, and the number
 of errors (any 5xx, transport failure or unexpected status). The target is zero errors.
 
-    .venv/bin/python benchmarks/load.py --seconds 30 --clients 8 [--db postgresql]
+    .venv/bin/python -m benchmarks.load --seconds 30 --clients 8 [--db postgresql]
 """
 
 import argparse
@@ -14,10 +14,7 @@ import asyncio
 import itertools
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +24,8 @@ from pathlib import Path
 
 import httpx
 import psycopg
+
+from benchmarks import service
 
 ACCOUNTS = [
     "iban:DE44500105175407324931",
@@ -46,12 +45,6 @@ MIX = [
     ("list_audit", 5),
 ]
 counter = itertools.count()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def database(kind: str) -> tuple[str, str | None]:
@@ -152,48 +145,17 @@ def main() -> None:
     args = parser.parse_args()
     random.seed(7)
     url, pg_name = database(args.db)
-    env = {
-        **os.environ,
-        "MONEYTRAIL_DATABASE_URL": url,
-        "MONEYTRAIL_BOOTSTRAP_ADMIN_KEY": "false",
-        "MONEYTRAIL_LOG_LEVEL": "WARNING",
-    }
-    cli = [sys.executable, "-m", "app.cli"]
-    root = Path(__file__).resolve().parent.parent
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, cwd=root, capture_output=True)
-    key = (
-        subprocess.run(
-            [*cli, "keys", "create", "--role", "admin"],
-            env=env,
-            check=True,
-            cwd=root,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    port = free_port()
-    server = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    log = Path(tempfile.mkdtemp(prefix="mt-load-log-")) / "service.log"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        httpx.post(f"{base}/api/v1/demo", headers={"Authorization": f"Bearer {key}"}, timeout=60)
-        samples, errors, elapsed = asyncio.run(drive(base, key, args.seconds, args.clients))
+        with service.running_service(
+            url, log, role="admin", env={"MONEYTRAIL_LOG_LEVEL": "WARNING"}
+        ) as svc:
+            headers = {"Authorization": f"Bearer {svc.key}"}
+            httpx.post(f"{svc.base}/api/v1/demo", headers=headers, timeout=60)
+            samples, errors, elapsed = asyncio.run(
+                drive(svc.base, svc.key, args.seconds, args.clients)
+            )
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
         drop(pg_name)
     everything = [v for vs in samples.values() for v in vs]
     print(f"moneytrail load test: {args.db}, {args.clients} clients, {elapsed:.1f} s on 127.0.0.1")
