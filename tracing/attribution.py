@@ -18,7 +18,15 @@ from tracing.graph import CancelCheck, Progress, ProgressCallback
 from tracing.index import I64, sorted_unique
 from tracing.order import Order
 from tracing.params import Rule
-from tracing.replay import INTO_SEED, collect, lowest_balance, open_lots, replay, routes
+from tracing.replay import (
+    INTO_SEED,
+    collect,
+    lowest_balance,
+    open_lots,
+    replay,
+    replay_flow,
+    routes,
+)
 from tracing.rules import CODES
 
 # meta slots of the replay (see tracing.replay)
@@ -181,48 +189,32 @@ def attribute(
     balance, taint = opening.copy(), np.zeros(n_nodes, np.int64)
     received, passed = np.zeros(n_nodes, np.int64), np.zeros(n_nodes, np.int64)
     overdrawn = np.zeros(n_nodes, np.bool_)
-    carried, pc_lo, pc_hi = (np.empty(len(events.route), np.int64) for _ in range(3))
+    with_lots = rule in (Rule.FIFO, Rule.LIFO)
+    carried = np.empty(len(events.route), np.int64)
+    pc_lo, pc_hi = (np.empty(len(events.route) if with_lots else 0, np.int64) for _ in range(2))
     head, tail = np.full(n_nodes, -1, np.int64), np.full(n_nodes, -1, np.int64)
     meta = np.array([0, -1, 0, 0, 0, 0, 0], np.int64)
-    with_lots = rule in (Rule.FIFO, Rule.LIFO)
     opened = np.flatnonzero(opening > 0) if with_lots else np.empty(0, np.int64)
     store = np.empty((len(opened) + 2 * n_events + 16 if with_lots else 1, 3), np.int64)
     open_lots(store, meta, head, tail, opened, opening)
     pieces = np.empty((1024, 2), np.int64)
     exits = np.full((64, 4), -1, np.int64)
+    code = CODES[rule]
+    state = (
+        *(events.key, events.ev_tx, events.slot, events.route, src, dst, amount),
+        *(placements.key, placements.node, placements.amount),
+        *(balance, taint, received, passed, overdrawn, carried),
+    )
     for lo in range(0, n_events + 1, CHUNK):
         if cancelled is not None and cancelled():
             raise TraceCancelled(f"cancelled after replaying {lo} events")
         hi = min(lo + CHUNK, n_events)
-        store, pieces, exits = replay(
-            CODES[rule],
-            lo,
-            hi,
-            events.key,
-            events.ev_tx,
-            events.slot,
-            events.route,
-            src,
-            dst,
-            amount,
-            placements.key,
-            placements.node,
-            placements.amount,
-            balance,
-            taint,
-            received,
-            passed,
-            overdrawn,
-            carried,
-            pc_lo,
-            pc_hi,
-            store,
-            meta,
-            head,
-            tail,
-            pieces,
-            exits,
-        )
+        if with_lots:
+            store, pieces, exits = replay(
+                code, lo, hi, *state, pc_lo, pc_hi, store, meta, head, tail, pieces, exits
+            )
+        else:
+            exits = replay_flow(code, lo, hi, *state, store, meta, head, tail, pieces, exits)
         if progress is not None:
             progress(Progress(hops_done=hops_done, accounts_reached=reached, events_replayed=hi))
     exits = exits[: meta[_EXITS]]

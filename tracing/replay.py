@@ -404,3 +404,99 @@ def replay(  # pragma: no cover - compiled
         )
         received[v] += got
     return store, pieces, exits
+
+
+@nb.njit(cache=True)
+def replay_flow(  # pragma: no cover - compiled
+    rule: int,
+    lo: int,
+    hi: int,
+    keys: I64,
+    ev_tx: I64,
+    slot: I64,
+    route: I64,
+    src: I64,
+    dst: I64,
+    amount: I64,
+    pl_key: I64,
+    pl_node: I64,
+    pl_amount: I64,
+    balance: I64,
+    taint: I64,
+    received: I64,
+    passed: I64,
+    overdrawn: np.ndarray,
+    carried: I64,
+    store: np.ndarray,
+    meta: I64,
+    head: I64,
+    tail: I64,
+    scratch: np.ndarray,
+    exits: np.ndarray,
+) -> np.ndarray:
+    """:func:`replay` for the rules without lots (poison, haircut, libr).
+
+    Same events, same state, same results; kept apart because the lot bookkeeping in
+    :func:`replay` (piece ranges, store growth, tuple returns on every withdrawal) made these
+    rules, the common ones, three to four times slower than they need to be.
+    """
+    tmp = np.zeros((2, 2), np.int64)
+    n_placements = pl_key.shape[0]
+    placed = meta[PLACED]
+    for e in range(lo, hi + 1):
+        last = e == keys.shape[0]
+        while placed < n_placements and (last or pl_key[placed] < keys[e]):
+            v = pl_node[placed]
+            tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = pl_amount[placed], 1, 0, 0
+            got, exits = _credit(
+                rule, balance, taint, store, meta, head, tail, v, tmp, 0, 1, scratch, exits, -1
+            )
+            received[v] += got
+            meta[SEEDED] += pl_amount[placed]
+            placed += 1
+            meta[PLACED] = placed
+        if e == hi:
+            break
+        key = keys[e]
+        t = ev_tx[key >> 1]
+        s = slot[e]
+        r = route[s]
+        if key & 1 == 0:
+            u = src[t]
+            w = amount[t]
+            before = balance[u]
+            if rule == LIBR:
+                c = libr.withdraw(balance, taint, u, w)
+            elif rule == HAIRCUT:
+                c = haircut.withdraw(balance, taint, u, w)
+            else:
+                c = poison.withdraw(balance, taint, u, w)
+            passed[u] += c
+            if before < w:
+                overdrawn[u] = True
+            carried[s] = c
+            if r != DELIVER and c > 0:
+                exits = _exit(exits, meta, t, u, r, c)
+            continue
+        v = dst[t]
+        hot = 0
+        if r == INTO_SEED:
+            hot = amount[t]
+            meta[SEEDED] += hot
+        elif r == DELIVER:
+            hot = carried[s]
+        if balance[v] >= 0:
+            balance[v] += amount[t]
+            received[v] += hot
+            if rule == POISON:
+                if hot > 0:
+                    taint[v] = 1
+            else:
+                taint[v] += hot
+            continue
+        tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, amount[t] - hot, 0
+        got, exits = _credit(
+            rule, balance, taint, store, meta, head, tail, v, tmp, 0, 2, scratch, exits, t
+        )
+        received[v] += got
+    return exits
