@@ -247,9 +247,10 @@ def python_libr(
 
 # -- the run -----------------------------------------------------------------------------------
 def _build_in_child(path: str, queue: Any) -> None:
-    frame = pl.read_parquet(path)
+    # The engine reads the file itself (a LazyFrame), as a user building from an export
+    # would; the clock and the peak RSS therefore include reading the Parquet file.
     start = time.perf_counter()
-    Ledger.from_frame(frame)
+    Ledger.from_frame(pl.scan_parquet(path))
     seconds = time.perf_counter() - start
     queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20))
 
@@ -302,7 +303,7 @@ def run_size(label: str, n: int, args: argparse.Namespace, rows: list[dict[str, 
             "workload": "build",
             "system": "engine Ledger.from_frame",
             "median_s": build_s,
-            "note": f"peak RSS {build_gib:.2f} GiB incl. parquet read",
+            "note": f"incl. reading the Parquet file; peak RSS {build_gib:.2f} GiB",
             "group": "build",
         }
     )

@@ -102,6 +102,13 @@ class HashIndex:
         self.t_key, self.t_check, self.t_id = self._table(capacity)
         _insert(self.keys, self.checks, self.t_key, self.t_check, self.t_id, 0, True)
 
+    def shrink(self) -> None:
+        """Rebuild the table at the smallest size that keeps it at most half full."""
+        capacity = 1 << max(4, int(2 * len(self.keys) - 1).bit_length())
+        if capacity < len(self.t_key):
+            self.t_key, self.t_check, self.t_id = self._table(capacity)
+            _insert(self.keys, self.checks, self.t_key, self.t_check, self.t_id, 0, True)
+
     def add(self, keys: U64, checks: U64) -> I64 | None:
         """Ids of ``keys``, new keys numbered next; ``None`` on a 128-bit collision."""
         # Most keys repeat (accounts recur), so start small; a full table is rebuilt from the

@@ -43,6 +43,9 @@ _CURRENCY_BITS = 16
 # (account, currency) nodes in first-seen order, and each row's source and destination node.
 _HASHED = (EXTERNAL_ID, MINOR, TIME_US, SEQUENCE)
 _STREAMS = (*_HASHED, "accounts", "currencies", "nodes", "src", "dst")
+# Rows per step where a whole column's temporaries would otherwise coexist (hashing 20M
+# account endpoints at once needs about 1 GiB of scratch at 10M rows).
+_CHUNK_ROWS = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +60,41 @@ class Adjacency:
 
 def _hash_rows(hashers: dict[str, Any], rows: pl.DataFrame) -> None:
     # One stream per column (and one for string lengths): appending rows continues each
-    # stream, so a ledger grown by appends hashes like one built at once.
+    # stream, so a ledger grown by appends hashes like one built at once. Strings are fed in
+    # chunks so that no copy of a whole column is ever made.
     for name in _HASHED:
         column = rows.get_column(name)
         if column.dtype == pl.String:
-            lengths = column.str.len_bytes().cast(pl.UInt32).to_numpy()
-            hashers[name + ".len"].update(lengths.astype("<u4").tobytes())
-            hashers[name].update(column.str.join("").item().encode())
+            _hash_strings(hashers, name, column)
         else:
             hashers[name].update(column.to_numpy().astype("<i8").tobytes())
+
+
+def _hash_strings(hashers: dict[str, Any], name: str, column: pl.Series) -> None:
+    for lo in range(0, len(column), _CHUNK_ROWS):
+        part = column.slice(lo, _CHUNK_ROWS)
+        hashers[name + ".len"].update(
+            part.str.len_bytes().cast(pl.UInt32).to_numpy().astype("<u4").tobytes()
+        )
+        hashers[name].update(part.str.join("").item().encode())
+
+
+class _Batch:
+    """Conformed rows handed to the index.
+
+    The index drops the account key columns (the largest) once their ids are known, so they
+    are freed while the rest is built.
+    """
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: pl.DataFrame) -> None:
+        self.rows = rows
+
+    def take_endpoints(self) -> tuple[pl.Series, pl.Series]:
+        sources, targets = self.rows.get_column(FROM_ACCOUNT), self.rows.get_column(TO_ACCOUNT)
+        self.rows = self.rows.drop(FROM_ACCOUNT, TO_ACCOUNT, CURRENCY)
+        return sources, targets
 
 
 class Ledger:
@@ -147,14 +176,17 @@ class Ledger:
         """
         data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
         rows, codes, places = conform_transactions(data, currency_decimals)
+        del data  # when collected here, the input's replaced columns are freed before indexing
         extra = dict(currency_decimals or {})
         table = {**{c: extra[c] for c in extra}, **dict(zip(codes, places, strict=True))}
         opening = parse_opening_balances(opening_balances, table)
-        return cls._build(rows, table, opening)
+        batch = _Batch(rows)
+        del rows
+        return cls._build(batch, table, opening)
 
     @classmethod
     def _build(
-        cls, rows: pl.DataFrame, decimals: dict[str, int], opening: dict[tuple[str, str], int]
+        cls, batch: _Batch, decimals: dict[str, int], opening: dict[tuple[str, str], int]
     ) -> Ledger:
         led = cls()
         led._accounts = index.HashIndex.empty()
@@ -165,7 +197,7 @@ class Ledger:
         led.decimals = decimals
         led._opening = opening
         led._hashers = {n: hashlib.sha256() for name in _STREAMS for n in (name, name + ".len")}
-        led._add_rows(rows, adjacency=None)
+        led._add_rows(batch, adjacency=None)
         return led
 
     def append(
@@ -209,7 +241,7 @@ class Ledger:
             str(self.external_ids[-1]),
         ):
             return Ledger._build(
-                pl.concat([self.rows(), rows]).sort(TIME_US, SEQUENCE, EXTERNAL_ID),
+                _Batch(pl.concat([self.rows(), rows]).sort(TIME_US, SEQUENCE, EXTERNAL_ID)),
                 {**table},
                 dict(self._opening),
             )
@@ -221,26 +253,31 @@ class Ledger:
         led._accounts = self._accounts.copy()
         led._node_index = self._node_index.copy()
         led._hashers = {name: h.copy() for name, h in self._hashers.items()}
-        led._add_rows(rows, adjacency=self.adj)
+        batch = _Batch(rows)
+        del rows
+        led._add_rows(batch, adjacency=self.adj)
         return led
 
-    def _add_rows(self, rows: pl.DataFrame, adjacency: Adjacency | None) -> None:
+    def _add_rows(self, batch: _Batch, adjacency: Adjacency | None) -> None:
         offset = 0 if adjacency is None else len(self.src)
         known_codes = len(self.currencies)
-        seen = rows.get_column(CURRENCY).unique(maintain_order=True).to_list()
+        currency = batch.rows.get_column(CURRENCY)
+        seen = currency.unique(maintain_order=True).to_list()
         self.currencies = (*self.currencies, *(c for c in seen if c not in self.currencies))
         if len(self.currencies) == 1:
-            cur = np.zeros(rows.height, np.int64)
+            cur = np.zeros(len(currency), np.int64)
         else:
-            cur = (
-                rows.get_column(CURRENCY)
-                .replace_strict(self.currencies, range(len(self.currencies)), return_dtype=pl.Int64)
-                .to_numpy()
-            )
+            cur = currency.replace_strict(
+                self.currencies, range(len(self.currencies)), return_dtype=pl.Int64
+            ).to_numpy()
+        del currency
         # Endpoints interleaved (from, to, from, to, ...) so ids are numbered in first-seen
         # order of the canonical rows: appending in order numbers them as a full build would.
         known_accounts, known_nodes = len(self.account_keys), len(self._node_index.keys)
-        acc = self._account_ids(rows.get_column(FROM_ACCOUNT), rows.get_column(TO_ACCOUNT))
+        sources, targets = batch.take_endpoints()
+        acc = self._account_ids(sources, targets)
+        del sources, targets
+        rows = batch.rows
         if len(self.currencies) == 1 and known_nodes == known_accounts:
             # One currency so far: nodes are the accounts, numbered alike; index only new ones.
             fresh = np.arange(known_accounts, len(self.account_keys), dtype=np.uint64)
@@ -300,14 +337,32 @@ class Ledger:
         )
 
     def _account_ids(self, sources: pl.Series, targets: pl.Series) -> I64:
+        ids = np.empty(2 * len(sources), np.int64)
+        known, fresh_keys = len(self.account_keys), [self.account_keys]
+        for lo in range(0, len(sources), _CHUNK_ROWS):
+            hi = min(lo + _CHUNK_ROWS, len(sources))
+            part, new_keys = self._account_ids_of(
+                sources.slice(lo, hi - lo), targets.slice(lo, hi - lo), known
+            )
+            ids[2 * lo : 2 * hi] = part
+            known += len(new_keys)
+            fresh_keys.append(new_keys)
+        self.account_keys = pl.concat(fresh_keys, rechunk=True)
+        self._accounts.shrink()
+        return ids
+
+    def _account_ids_of(
+        self, sources: pl.Series, targets: pl.Series, known: int
+    ) -> tuple[I64, pl.Series]:
         (s1, s2), (t1, t2) = index.string_hashes(sources), index.string_hashes(targets)
         h1, h2 = np.empty(2 * len(s1), np.uint64), np.empty(2 * len(s1), np.uint64)
         h1[0::2], h1[1::2], h2[0::2], h2[1::2] = s1, t1, s2, t2
+        del s1, s2, t1, t2
         ids = self._accounts.add(h1, h2)
         if ids is None:  # pragma: no cover - needs a 128-bit hash collision
             raise InvalidLedger("account key hash collision; rename an account key")
-        known = len(self.account_keys)
         fresh = np.flatnonzero(ids >= known)
+        new_keys = pl.Series(ACCOUNT, [], pl.String)
         if len(fresh):
             first = np.empty(int(ids.max()) + 1 - known, np.int64)
             first[ids[fresh][::-1] - known] = fresh[::-1]  # the last write wins: first seen
@@ -319,12 +374,8 @@ class Ledger:
                 }
             ).select(pl.when("odd").then("target").otherwise("source").alias(ACCOUNT))
             new_keys = picks.to_series()
-            self._hashers["accounts.len"].update(
-                new_keys.str.len_bytes().cast(pl.UInt32).to_numpy().astype("<u4").tobytes()
-            )
-            self._hashers["accounts"].update(new_keys.str.join("").item().encode())
-            self.account_keys = pl.concat([self.account_keys, new_keys], rechunk=True)
-        return ids
+            _hash_strings(self._hashers, "accounts", new_keys)
+        return ids, new_keys
 
     def _fingerprint(self) -> str:
         digest = hashlib.sha256(b"moneytrail-ledger-v1\n")
