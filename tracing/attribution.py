@@ -41,6 +41,7 @@ class Events:
     """The universe's events (sorted keys ``2*rank``, ``+1`` for a deposit) and routes."""
 
     key: I64
+    who: I64  # per event: the account it moves, as its index among the reached nodes
     ev_tx: I64  # rank -> transaction (the order's)
     slot: I64  # per event: its transaction's slot
     slot_tx: I64 | None  # slot -> transaction; None when slots are positions
@@ -69,7 +70,11 @@ class Placements:
 
 @dataclass(frozen=True, slots=True)
 class Attribution:
-    """Per node and per transaction results of a replay."""
+    """Results of a replay.
+
+    Per reached node (aligned with the reach's sorted ``nodes``), per transaction slot, and
+    the exits, whose node column holds ledger nodes.
+    """
 
     received: I64
     passed: I64
@@ -88,8 +93,8 @@ class Attribution:
 class Universe:
     """What the replay needs to know about the reach result and the parameters."""
 
-    inside: np.ndarray  # per node: replayed
-    sink_reason: I64  # per node: STOPPED / HIGH_DEGREE for reached, unexpanded nodes
+    nodes: I64  # reached nodes, ascending; per-node state is kept by index in this array
+    sink_reason: I64  # per reached node: STOPPED / HIGH_DEGREE when not expanded, else -1
     trail: I64  # followed transactions
     seed_tx: I64
     replay_end: int
@@ -97,58 +102,71 @@ class Universe:
     min_amount: I64  # per currency
 
 
-def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe) -> Events:
-    """Collect the universe's events up to the replay end, in replay order, with routes."""
+def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot_of: I64) -> Events:
+    """Collect the universe's events up to the replay end, in replay order, with routes.
+
+    ``slot_of`` is a ledger-sized scratch array of -1 (a workspace's); it maps the reached
+    nodes to their index while this runs and is restored before returning.
+    """
     src, dst, amount, time, currency, out_ptr, in_ptr = cols
-    nodes = np.flatnonzero(universe.inside)
+    expanded = universe.sink_reason < 0
+    node_slots = np.flatnonzero(expanded)
+    nodes = universe.nodes[node_slots]
     size = (out_ptr[nodes + 1] - out_ptr[nodes]).sum() + (in_ptr[nodes + 1] - in_ptr[nodes]).sum()
     # Walking every rank is linear in the ledger; gathering and sorting is better when small.
     scan = int(size) * SCAN_FACTOR > len(src)
-    keys = collect(
-        order.ev_tx,
-        order.wd_rank,
-        order.dep_rank,
-        universe.inside,
-        src,
-        dst,
-        time,
-        universe.replay_end,
-        out_ptr,
-        order.out_idx,
-        in_ptr,
-        order.in_idx,
-        nodes,
-        scan,
-    )
-    event_tx = order.ev_tx[keys >> 1]
-    seeds = universe.seed_tx[time[universe.seed_tx] <= universe.replay_end]
-    slot_tx: I64 | None
-    if scan:
-        slot_tx, slot = None, event_tx
-        on_trail = np.zeros(len(src), np.bool_)
-        on_trail[universe.trail] = True
-    else:
-        slot_tx = sorted_unique(event_tx)
-        slot = np.searchsorted(slot_tx, event_tx)
-        on_trail = np.isin(slot_tx, universe.trail)
-    route = np.empty(len(src) if slot_tx is None else len(slot_tx), np.int64)
-    routes(
-        keys,
-        order.ev_tx,
-        slot,
-        src,
-        dst,
-        amount,
-        time,
-        currency,
-        universe.inside,
-        on_trail,
-        universe.sink_reason,
-        universe.min_amount,
-        *universe.window,
-        route,
-    )
-    events = Events(keys, order.ev_tx, slot, slot_tx, route, universe.replay_end, seeds)
+    slot_of[universe.nodes] = np.arange(len(universe.nodes))
+    try:
+        keys, who = collect(
+            order.ev_tx,
+            order.wd_rank,
+            order.dep_rank,
+            slot_of,
+            expanded,
+            src,
+            dst,
+            time,
+            universe.replay_end,
+            out_ptr,
+            order.out_idx,
+            in_ptr,
+            order.in_idx,
+            nodes,
+            node_slots,
+            scan,
+        )
+        event_tx = order.ev_tx[keys >> 1]
+        seeds = universe.seed_tx[time[universe.seed_tx] <= universe.replay_end]
+        slot_tx: I64 | None
+        if scan:
+            slot_tx, slot = None, event_tx
+            on_trail = np.zeros(len(src), np.bool_)
+            on_trail[universe.trail] = True
+        else:
+            slot_tx = sorted_unique(event_tx)
+            slot = np.searchsorted(slot_tx, event_tx)
+            on_trail = np.isin(slot_tx, universe.trail)
+        route = np.empty(len(src) if slot_tx is None else len(slot_tx), np.int64)
+        routes(
+            keys,
+            order.ev_tx,
+            slot,
+            src,
+            dst,
+            amount,
+            time,
+            currency,
+            slot_of,
+            expanded,
+            universe.sink_reason,
+            on_trail,
+            universe.min_amount,
+            *universe.window,
+            route,
+        )
+    finally:
+        slot_of[universe.nodes] = -1
+    events = Events(keys, who, order.ev_tx, slot, slot_tx, route, universe.replay_end, seeds)
     seed_slots = events.slots_of(seeds)
     route[seed_slots[seed_slots >= 0]] = INTO_SEED
     return events
@@ -160,6 +178,7 @@ def attribute(
     events: Events,
     placements: Placements,
     opening_given: tuple[np.ndarray, I64],
+    nodes: I64,
     *,
     max_events: int | None,
     progress: ProgressCallback | None,
@@ -167,17 +186,19 @@ def attribute(
     hops_done: int,
     reached: int,
 ) -> Attribution:
-    """Replay ``events`` under ``rule``; check conservation unless the rule is poison."""
-    src, dst, amount = cols[:3]
-    n_nodes = len(opening_given[0])
+    """Replay ``events`` under ``rule``; check conservation unless the rule is poison.
+
+    Placements and the given openings are per reached node, by index in ``nodes``.
+    """
+    amount = cols[2]
+    n_nodes = len(nodes)
     n_events = len(events.key)
     if max_events is not None and n_events > max_events:
         raise TraceTooLarge(f"{n_events} events to replay, limit {max_events}")
     low = lowest_balance(
         events.key,
+        events.who,
         events.ev_tx,
-        src,
-        dst,
         amount,
         placements.key,
         placements.node,
@@ -201,7 +222,7 @@ def attribute(
     exits = np.full((64, 4), -1, np.int64)
     code = CODES[rule]
     state = (
-        *(events.key, events.ev_tx, events.slot, events.route, src, dst, amount),
+        *(events.key, events.ev_tx, events.slot, events.route, events.who, amount),
         *(placements.key, placements.node, placements.amount),
         *(balance, taint, received, passed, overdrawn, carried),
     )
@@ -217,7 +238,8 @@ def attribute(
             exits = replay_flow(code, lo, hi, *state, store, meta, head, tail, pieces, exits)
         if progress is not None:
             progress(Progress(hops_done=hops_done, accounts_reached=reached, events_replayed=hi))
-    exits = exits[: meta[_EXITS]]
+    exits = exits[: meta[_EXITS]].copy()
+    exits[:, 1] = nodes[exits[:, 1]]
     held = np.where(taint > 0, np.maximum(balance, 0), 0) if rule is Rule.POISON else taint
     seeded = int(meta[_SEEDED])
     if rule is not Rule.POISON and int(held.sum()) + int(exits[:, 3].sum()) != seeded:

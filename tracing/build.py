@@ -220,19 +220,21 @@ def _accounts(
             pl.repeat(None, len(nodes), dtype=pl.Boolean, eager=True).alias("opening_inferred")
         )
     else:
-        exited = np.zeros(ledger.n_nodes, np.int64)
+        # att's per-node arrays are aligned with nodes too; its exits name ledger nodes
+        exited = np.zeros(len(nodes), np.int64)
         received = att.received.copy()
         ex = att.exits
-        np.add.at(exited, ex[:, 1], ex[:, 3])
+        np.add.at(exited, np.searchsorted(nodes, ex[:, 1]), ex[:, 3])
         into_sink = ex[(ex[:, 2] == STOPPED) | (ex[:, 2] == HIGH_DEGREE)]
         if len(into_sink):
-            # A stopped or high-degree account is where that taint was last seen.
-            np.add.at(received, ledger.dst[into_sink[:, 0]], into_sink[:, 3])
+            # A stopped or high-degree account (reached) is where that taint was last seen.
+            sinks = np.searchsorted(nodes, ledger.dst[into_sink[:, 0]])
+            np.add.at(received, sinks, into_sink[:, 3])
         for name, values in zip(
             names, (received, att.passed, exited, att.held, att.opening), strict=True
         ):
-            columns.append(money.series(name, values[nodes], cur))
-        columns.append(pl.Series("opening_inferred", att.inferred[nodes], pl.Boolean))
+            columns.append(money.series(name, values, cur))
+        columns.append(pl.Series("opening_inferred", att.inferred, pl.Boolean))
     return pl.DataFrame(columns).sort(ACCOUNT, CURRENCY)
 
 
@@ -278,8 +280,8 @@ def _flags(
         rows.append((node, ROLES[why] + "_account", "reported, not expanded"))
     if att is not None:
         code = money.codes
-        for node in nodes[att.inferred[nodes]]:
-            amount = money.text(int(att.opening[node]), code[ledger.node_currency[node]])
+        for node, opening in zip(nodes[att.inferred], att.opening[att.inferred], strict=True):
+            amount = money.text(int(opening), code[ledger.node_currency[node]])
             rows.append(
                 (
                     int(node),
@@ -287,7 +289,7 @@ def _flags(
                     f"missing statements or unexplained funds: {amount} assumed clean",
                 )
             )
-        for node in nodes[att.overdrawn[nodes]]:
+        for node in nodes[att.overdrawn]:
             rows.append(
                 (
                     int(node),
@@ -335,7 +337,7 @@ def _summary(
     totals = np.zeros((3, n_cur), np.int64)  # integer sums: exact to the unit
     np.add.at(totals[0], cur[seeds.placements.node], seeds.placements.amount)
     np.add.at(totals[0], ledger.tx_currency[seed_tx], ledger.amount[seed_tx])
-    np.add.at(totals[1], cur, att.held)
+    np.add.at(totals[1], cur[reach.nodes], att.held)
     np.add.at(totals[2], cur[att.exits[:, 1]], att.exits[:, 3])
     used = np.flatnonzero(totals.any(axis=0))
     if params.rule is not Rule.POISON:

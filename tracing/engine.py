@@ -193,11 +193,11 @@ def trace(
     events = None
     sink_reason = _sink_reason(cutoff, reach.nodes)  # per reached node
     if params.rule is not Rule.REACH:
-        inside = np.zeros(ledger.n_nodes, np.bool_)
-        inside[reach.nodes[sink_reason < 0]] = True
+        # Replay state is kept per reached node (by index in reach.nodes), so a local trace
+        # allocates what it reaches, not arrays the size of the ledger.
         universe = Universe(
-            inside=inside,
-            sink_reason=_sink_reason(cutoff, np.arange(ledger.n_nodes, dtype=np.int64)),
+            nodes=reach.nodes,
+            sink_reason=sink_reason,
             trail=reach.trail_tx,
             seed_tx=np.sort(seeds.tx[seeds.tx >= 0]),
             replay_end=min(_us(params.as_of, INF), filters.t_hi),
@@ -205,13 +205,16 @@ def trace(
             min_amount=filters.min_amount,
         )
         cols = (ledger.src, ledger.dst, ledger.amount, ledger.time, cur, adj.out_ptr, adj.in_ptr)
-        events = collect_events(cols, order, universe)
+        with ledger.workspaces.acquire(ledger.n_nodes, ledger.n_transactions) as ws:
+            events = collect_events(cols, order, universe, ws.slot)
+        placed = seeds.placements
         attribution = attribute(
             params.rule,
             cols,
             events,
-            seeds.placements,
-            ledger.opening(),
+            Placements(placed.key, np.searchsorted(reach.nodes, placed.node), placed.amount),
+            ledger.opening_of(reach.nodes),
+            reach.nodes,
             max_events=params.max_events,
             progress=progress,
             cancelled=cancelled,

@@ -105,6 +105,8 @@ class Workspace:
         self.prev = np.zeros(n_nodes, np.int64)
         self.nxt = np.empty(n_nodes, np.int64)
         self.touched = np.empty(n_nodes, np.int64)
+        # node -> index among a trace's reached nodes while its replay collects events
+        self.slot = np.full(n_nodes, -1, np.int64)
         # Each transaction joins the trail at most once; np.empty pages untouched are free.
         self.trail_tx = np.empty(n_tx + TRAIL_SPARE, np.int64)
         self.trail_hop = np.empty(n_tx + TRAIL_SPARE, np.int64)

@@ -46,6 +46,8 @@ _STREAMS = (*_HASHED, "accounts", "currencies", "nodes", "src", "dst")
 # Rows per step where a whole column's temporaries would otherwise coexist (hashing 20M
 # account endpoints at once needs about 1 GiB of scratch at 10M rows).
 _CHUNK_ROWS = 1 << 20
+# Lookups of at most this many account keys are remembered per ledger, up to a bound.
+_FEW_KEYS, _SEEN_KEYS_MAX = 64, 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,7 @@ class Ledger:
     def __init__(self) -> None:
         self._orders: dict[SameDayPolicy, Order] = {}
         self.workspaces = Workspaces()  # search scratch, one per thread
+        self._seen_keys: dict[str, int] = {}  # see account_ids
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -247,7 +250,11 @@ class Ledger:
             )
         led = Ledger()
         led.__dict__.update(
-            {k: v for k, v in self.__dict__.items() if k not in ("_orders", "workspaces")}
+            {
+                k: v
+                for k, v in self.__dict__.items()
+                if k not in ("_orders", "workspaces", "_seen_keys")
+            }
         )
         led.decimals = {**table}
         led._accounts = self._accounts.copy()
@@ -429,6 +436,20 @@ class Ledger:
 
     def account_ids(self, accounts: Sequence[str]) -> I64:
         """Id of each account key, -1 where unknown."""
+        if len(accounts) > _FEW_KEYS:
+            return self._find_accounts(accounts)
+        # Seeds are a few keys, traced again and again; hashing them through Polars costs
+        # more than the search of a local trace, so the answers are remembered (the ledger is
+        # immutable: they cannot go stale).
+        seen = self._seen_keys
+        missing = [a for a in accounts if a not in seen]
+        if missing:
+            if len(seen) > _SEEN_KEYS_MAX:
+                seen.clear()
+            seen.update(zip(missing, self._find_accounts(missing).tolist(), strict=True))
+        return np.array([seen[a] for a in accounts], np.int64)
+
+    def _find_accounts(self, accounts: Sequence[str]) -> I64:
         h1, h2 = index.string_hashes(pl.Series(list(accounts), dtype=pl.String))
         return self._accounts.find(h1, h2)
 
@@ -447,14 +468,19 @@ class Ledger:
 
     def opening(self) -> tuple[np.ndarray, I64]:
         """Per node: whether an opening balance was given, and its minor units."""
-        given = np.zeros(self.n_nodes, np.bool_)
-        amount = np.zeros(self.n_nodes, np.int64)
-        if self._opening:
+        return self.opening_of(np.arange(self.n_nodes, dtype=np.int64))
+
+    def opening_of(self, nodes: I64) -> tuple[np.ndarray, I64]:
+        """Per node of ``nodes`` (ascending): whether an opening balance was given, and it."""
+        given = np.zeros(len(nodes), np.bool_)
+        amount = np.zeros(len(nodes), np.int64)
+        if self._opening and len(nodes):
             keys = list(self._opening)
-            nodes = self.nodes_of([k[0] for k in keys], [k[1] for k in keys])
-            for node, key in zip(nodes, keys, strict=True):
-                if node >= 0:
-                    given[node], amount[node] = True, self._opening[key]
+            found = self.nodes_of([k[0] for k in keys], [k[1] for k in keys])
+            at = np.minimum(np.searchsorted(nodes, found), len(nodes) - 1)
+            for node, i, key in zip(found, at, keys, strict=True):
+                if node >= 0 and nodes[i] == node:
+                    given[i], amount[i] = True, self._opening[key]
         return given, amount
 
     def order(self, policy: SameDayPolicy) -> Order:

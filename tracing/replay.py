@@ -1,5 +1,8 @@
 """The compiled replay: every event of the traced universe, in replay order, under one rule.
 
+Per-account state (balance, taint, lots) is indexed by the account's position among the
+trace's reached nodes, so a local trace touches arrays the size of what it reached.
+
 Per-transaction state (``route``, ``carried`` and the piece ranges) is indexed by *slot*:
 the transaction's position when the universe covers much of the ledger (dense arrays, no
 lookups), or its index among the touched transactions when it is small (so a local trace
@@ -40,7 +43,8 @@ def collect(  # pragma: no cover - compiled
     ev_tx: I64,
     wd_rank: I64,
     dep_rank: I64,
-    inside: np.ndarray,
+    slot_of: I64,
+    expanded: np.ndarray,
     src: I64,
     dst: I64,
     time: I64,
@@ -50,42 +54,55 @@ def collect(  # pragma: no cover - compiled
     ptr_in: I64,
     idx_in: I64,
     nodes: I64,
+    node_slots: I64,
     scan: bool,  # noqa: FBT001 - compiled kernels take positional arguments
-) -> I64:
-    """Sorted event keys ``2 * rank`` (withdrawal) / ``2 * rank + 1`` (deposit) of ``nodes``.
+) -> tuple[I64, I64]:
+    """Event keys of ``nodes`` in order, and per event the index of the account it moves.
 
-    With ``scan`` the ranks are walked in order (no sort; best when the universe is a large
-    part of the ledger); otherwise the universe's CSR segments are gathered and sorted.
+    Keys are ``2 * rank`` (withdrawal) / ``2 * rank + 1`` (deposit); an account's index is its
+    position among the reached nodes: ``slot_of`` maps a ledger node to it (-1: not reached),
+    ``node_slots`` gives it for ``nodes``, and ``expanded`` says per index whether the account
+    is replayed. With ``scan`` the ranks are walked in order (no sort;
+    best when the universe is a large part of the ledger); otherwise the universe's CSR
+    segments are gathered and sorted.
     """
     if scan:
         keys = np.empty(2 * ev_tx.shape[0], np.int64)
+        who = np.empty(2 * ev_tx.shape[0], np.int64)
         m = 0
         for r in range(ev_tx.shape[0]):
             t = ev_tx[r]
             if time[t] > end:
                 continue
-            if wd_rank[t] == r and inside[src[t]]:
-                keys[m] = 2 * r
-                m += 1
-            if dep_rank[t] == r and inside[dst[t]]:
-                keys[m] = 2 * r + 1
-                m += 1
-        return keys[:m].copy()
+            if wd_rank[t] == r:
+                c = slot_of[src[t]]
+                if c >= 0 and expanded[c]:
+                    keys[m], who[m] = 2 * r, c
+                    m += 1
+            if dep_rank[t] == r:
+                c = slot_of[dst[t]]
+                if c >= 0 and expanded[c]:
+                    keys[m], who[m] = 2 * r + 1, c
+                    m += 1
+        return keys[:m].copy(), who[:m].copy()
     total = 0
     for v in nodes:
         total += ptr_out[v + 1] - ptr_out[v] + ptr_in[v + 1] - ptr_in[v]
     keys = np.empty(total, np.int64)
+    who = np.empty(total, np.int64)
     m = 0
-    for v in nodes:
+    for i in range(nodes.shape[0]):
+        v, c = nodes[i], node_slots[i]
         for k in range(ptr_out[v], ptr_out[v + 1]):
             if time[idx_out[k]] <= end:
-                keys[m] = 2 * wd_rank[idx_out[k]]
+                keys[m], who[m] = 2 * wd_rank[idx_out[k]], c
                 m += 1
         for k in range(ptr_in[v], ptr_in[v + 1]):
             if time[idx_in[k]] <= end:
-                keys[m] = 2 * dep_rank[idx_in[k]] + 1
+                keys[m], who[m] = 2 * dep_rank[idx_in[k]] + 1, c
                 m += 1
-    return np.sort(keys[:m])
+    order = np.argsort(keys[:m])  # keys are distinct: any sort gives the same order
+    return keys[order], who[order]
 
 
 @nb.njit(cache=True)
@@ -98,22 +115,28 @@ def routes(  # pragma: no cover - compiled
     amount: I64,
     time: I64,
     currency: I64,
-    inside: np.ndarray,
-    on_trail: np.ndarray,
+    slot_of: I64,
+    expanded: np.ndarray,
     sink_reason: I64,
+    on_trail: np.ndarray,
     min_amount: I64,
     t_lo: int,
     t_hi: int,
     route: I64,
 ) -> None:
-    """Where the taint of each touched transaction goes (written into ``route`` by slot)."""
+    """Where the taint of each touched transaction goes (written into ``route`` by slot).
+
+    ``sink_reason`` is per reached node (by slot): why the search did not leave it, or -1.
+    """
     for e in range(keys.shape[0]):
         t = ev_tx[keys[e] >> 1]
         s = slot[e]
-        if not inside[src[t]]:
+        payer = slot_of[src[t]]
+        if payer < 0 or not expanded[payer]:
             route[s] = CLEAN
         elif on_trail[s]:
-            route[s] = DELIVER if inside[dst[t]] else sink_reason[dst[t]]
+            payee = slot_of[dst[t]]  # a trail transaction's payee is reached
+            route[s] = DELIVER if expanded[payee] else sink_reason[payee]
         elif amount[t] < min_amount[currency[t]]:
             route[s] = BELOW_MIN
         elif time[t] < t_lo or time[t] > t_hi:
@@ -125,16 +148,15 @@ def routes(  # pragma: no cover - compiled
 @nb.njit(cache=True)
 def lowest_balance(  # pragma: no cover - compiled
     keys: I64,
+    who: I64,
     ev_tx: I64,
-    src: I64,
-    dst: I64,
     amount: I64,
     pl_key: I64,
     pl_node: I64,
     pl_amount: I64,
     n_nodes: int,
 ) -> I64:
-    """Lowest running balance of each node from zero over its replayed events."""
+    """Lowest running balance of each node (slot) from zero over its replayed events."""
     bal = np.zeros(n_nodes, np.int64)
     low = np.zeros(n_nodes, np.int64)
     p = 0
@@ -142,12 +164,11 @@ def lowest_balance(  # pragma: no cover - compiled
         while p < pl_key.shape[0] and pl_key[p] < keys[e]:
             bal[pl_node[p]] += pl_amount[p]
             p += 1
-        t = ev_tx[keys[e] >> 1]
+        v = who[e]
         if keys[e] & 1:
-            bal[dst[t]] += amount[t]
+            bal[v] += amount[ev_tx[keys[e] >> 1]]
         else:
-            v = src[t]
-            bal[v] -= amount[t]
+            bal[v] -= amount[ev_tx[keys[e] >> 1]]
             low[v] = min(low[v], bal[v])
     return low
 
@@ -288,8 +309,7 @@ def replay(  # pragma: no cover - compiled
     ev_tx: I64,
     slot: I64,
     route: I64,
-    src: I64,
-    dst: I64,
+    who: I64,
     amount: I64,
     pl_key: I64,
     pl_node: I64,
@@ -343,7 +363,7 @@ def replay(  # pragma: no cover - compiled
         t = ev_tx[keys[e] >> 1]
         s = slot[e]
         if keys[e] & 1 == 0:
-            u = src[t]
+            u = who[e]
             at = meta[PIECES]
             if with_lots:
                 pieces = _grow_pieces(pieces, at + meta[lots.LIVE] + 4)
@@ -365,7 +385,7 @@ def replay(  # pragma: no cover - compiled
             elif c > 0:
                 exits = _exit(exits, meta, t, u, route[s], c)
             continue
-        v = dst[t]
+        v = who[e]
         hot = amount[t] if route[s] == INTO_SEED else (carried[s] if route[s] == DELIVER else 0)
         if route[s] == INTO_SEED:
             meta[SEEDED] += amount[t]
@@ -415,8 +435,7 @@ def replay_flow(  # pragma: no cover - compiled
     ev_tx: I64,
     slot: I64,
     route: I64,
-    src: I64,
-    dst: I64,
+    who: I64,
     amount: I64,
     pl_key: I64,
     pl_node: I64,
@@ -462,7 +481,7 @@ def replay_flow(  # pragma: no cover - compiled
         s = slot[e]
         r = route[s]
         if key & 1 == 0:
-            u = src[t]
+            u = who[e]
             w = amount[t]
             before = balance[u]
             if rule == LIBR:
@@ -478,7 +497,7 @@ def replay_flow(  # pragma: no cover - compiled
             if r != DELIVER and c > 0:
                 exits = _exit(exits, meta, t, u, r, c)
             continue
-        v = dst[t]
+        v = who[e]
         hot = 0
         if r == INTO_SEED:
             hot = amount[t]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -134,11 +135,25 @@ class TraceResult:
         >>> json.loads(result.to_json())["provenance"]["rule"]  # doctest: +SKIP
         'fifo'
         """
-        parts = [f'"{name}":{_jsonable(getattr(self, name)).write_json()}' for name in _FRAMES]
-        parts.append('"provenance":' + json.dumps(self.provenance.to_dict(), sort_keys=True))
-        parts.append('"summary":' + json.dumps(self.summary, sort_keys=True))
-        return "{" + ",".join(parts) + "}"
+        return self.to_json_bytes().decode()
+
+    def to_json_bytes(self) -> bytes:
+        """:meth:`to_json` encoded as UTF-8, written without intermediate strings.
+
+        Example
+        -------
+        >>> result.to_json_bytes() == result.to_json().encode()  # doctest: +SKIP
+        True
+        """
+        out = io.BytesIO()
+        for i, name in enumerate(_FRAMES):
+            out.write(b'%s"%s":' % (b"{" if i == 0 else b",", name.encode()))
+            _jsonable(getattr(self, name)).write_json(out)
+        provenance = json.dumps(self.provenance.to_dict(), sort_keys=True)
+        summary = json.dumps(self.summary, sort_keys=True)
+        out.write(f',"provenance":{provenance},"summary":{summary}}}'.encode())
+        return out.getvalue()
 
     def digest(self) -> str:
         """SHA-256 of :meth:`to_json`, for storing beside an immutable trace record."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
+        return hashlib.sha256(self.to_json_bytes()).hexdigest()
