@@ -228,6 +228,8 @@ def expand(  # pragma: no cover - compiled
     reached nodes are appended to ``touched``.
     """
     n_next = 0
+    # Without cut-off or stop list every node is expandable: skip reading its degree.
+    unlimited = max_degree >= INF and stop.shape[0] == 0
     for f in range(fr_node.shape[0]):
         u = fr_node[f]
         k0, k1 = _segment(rank, ptr[u], ptr[u + 1], fr_lo[f], fr_hi[f], sign)
@@ -249,7 +251,8 @@ def expand(  # pragma: no cover - compiled
             if value < arrival[v]:
                 # expandable: not above the cut-off and not stopped, or a seed
                 if mark[v] != hop and (
-                    (
+                    unlimited
+                    or (
                         degree[v] <= max_degree
                         and (stop.shape[0] == 0 or not _member(stop, node_account[v]))
                     )
