@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from app.db import make_engine
+from app.migrate import autogenerate_options
 from app.models import Base
 from app.settings import get_settings
 
@@ -21,7 +22,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
+        **autogenerate_options(connection.dialect.name),
     )
 
 

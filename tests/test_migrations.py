@@ -20,7 +20,10 @@ def test_upgrade_downgrade_upgrade_leaves_the_models_schema(tmp_path: Path) -> N
         migrate.upgrade(url)
         with engine.connect() as conn:
             diff = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+                MigrationContext.configure(
+                    conn, opts=migrate.autogenerate_options(conn.dialect.name)
+                ),
+                Base.metadata,
             )
             assert diff == [], f"models and migrations disagree: {diff}"
             assert {"transactions", "accounts", "source_documents"} <= set(

@@ -17,6 +17,8 @@ class Transaction(Base):
         Index("ix_transactions_to_time", "to_account_id", "value_time"),
     )
 
+    # The three references below are foreign keys on SQLite. PostgreSQL enforces them with
+    # triggers that check a whole statement's rows at once (see app.migrate).
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     # The source's own id: re-sending a batch finds its rows here instead of duplicating them.
     external_id: Mapped[str] = mapped_column(String(200), unique=True)
