@@ -15,7 +15,7 @@ import numpy as np
 
 from tracing.errors import ConservationError, TraceCancelled, TraceTooLarge
 from tracing.graph import CancelCheck, Progress, ProgressCallback
-from tracing.index import I64, sorted_unique
+from tracing.index import I64, contains, sorted_unique
 from tracing.order import Order
 from tracing.params import Rule
 from tracing.replay import (
@@ -42,7 +42,8 @@ class Events:
 
     key: I64
     who: I64  # per event: the account it moves, as its index among the reached nodes
-    ev_tx: I64  # rank -> transaction (the order's)
+    tx: I64  # per event: its transaction
+    amount: I64  # per event: its transaction's amount (read in order, not looked up)
     slot: I64  # per event: its transaction's slot
     slot_tx: I64 | None  # slot -> transaction; None when slots are positions
     route: I64  # per slot
@@ -100,6 +101,7 @@ class Universe:
     replay_end: int
     window: tuple[int, int]
     min_amount: I64  # per currency
+    filtering: bool  # whether the window or the minimum can exclude a transaction
 
 
 def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot_of: I64) -> Events:
@@ -129,8 +131,10 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
             universe.replay_end,
             out_ptr,
             order.out_idx,
+            order.out_rank,
             in_ptr,
             order.in_idx,
+            order.in_rank,
             nodes,
             node_slots,
             scan,
@@ -145,11 +149,11 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
         else:
             slot_tx = sorted_unique(event_tx)
             slot = np.searchsorted(slot_tx, event_tx)
-            on_trail = np.isin(slot_tx, universe.trail)
+            on_trail = contains(np.sort(universe.trail), slot_tx)
         route = np.empty(len(src) if slot_tx is None else len(slot_tx), np.int64)
         routes(
             keys,
-            order.ev_tx,
+            event_tx,
             slot,
             src,
             dst,
@@ -160,13 +164,24 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
             expanded,
             universe.sink_reason,
             on_trail,
+            universe.filtering,
             universe.min_amount,
             *universe.window,
             route,
         )
     finally:
         slot_of[universe.nodes] = -1
-    events = Events(keys, who, order.ev_tx, slot, slot_tx, route, universe.replay_end, seeds)
+    events = Events(
+        keys,
+        who,
+        event_tx,
+        amount[event_tx],
+        slot,
+        slot_tx,
+        route,
+        universe.replay_end,
+        seeds,
+    )
     seed_slots = events.slots_of(seeds)
     route[seed_slots[seed_slots >= 0]] = INTO_SEED
     return events
@@ -174,7 +189,6 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
 
 def attribute(
     rule: Rule,
-    cols: tuple[I64, ...],
     events: Events,
     placements: Placements,
     opening_given: tuple[np.ndarray, I64],
@@ -190,7 +204,6 @@ def attribute(
 
     Placements and the given openings are per reached node, by index in ``nodes``.
     """
-    amount = cols[2]
     n_nodes = len(nodes)
     n_events = len(events.key)
     if max_events is not None and n_events > max_events:
@@ -198,8 +211,7 @@ def attribute(
     low = lowest_balance(
         events.key,
         events.who,
-        events.ev_tx,
-        amount,
+        events.amount,
         placements.key,
         placements.node,
         placements.amount,
@@ -222,7 +234,7 @@ def attribute(
     exits = np.full((64, 4), -1, np.int64)
     code = CODES[rule]
     state = (
-        *(events.key, events.ev_tx, events.slot, events.route, events.who, amount),
+        *(events.key, events.tx, events.slot, events.route, events.who, events.amount),
         *(placements.key, placements.node, placements.amount),
         *(balance, taint, received, passed, overdrawn, carried),
     )

@@ -12,7 +12,7 @@ import polars as pl
 from tracing.attribution import Attribution, Events
 from tracing.errors import ConservationError
 from tracing.graph import Reach
-from tracing.index import I64
+from tracing.index import I64, contains
 from tracing.ledger import Ledger
 from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
@@ -66,7 +66,7 @@ def _traced(events: Events | None, att: Attribution | None, ledger: Ledger, txs:
     if len(att.carried) == 0:
         touched = np.zeros(len(txs), np.bool_)
     value = np.where(touched, att.carried[np.maximum(slots, 0)], 0) if touched.any() else 0 * txs
-    return np.where(np.isin(txs, events.seed_tx), ledger.amount[txs], value)
+    return np.where(contains(events.seed_tx, txs), ledger.amount[txs], value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +200,7 @@ def _accounts(
             seed_time[node] = t if old < 0 else (min(old, t) if forward else max(old, t))
     at_seed = np.array([seed_time.get(n, -1) for n in nodes.tolist()], np.int64)
     when = np.where(arrival_tx >= 0, ledger.time[np.maximum(arrival_tx, 0)], at_seed)
-    reason = np.where(np.isin(nodes, seeds.nodes), -2, sink_reason)
+    reason = np.where(contains(np.sort(seeds.nodes), nodes), -2, sink_reason)
     role = pl.Series("role", reason).replace_strict({-2: "seed", **ROLES}, return_dtype=pl.String)
     columns = [
         ledger.account_keys.gather(ledger.node_account[nodes]).rename(ACCOUNT),

@@ -21,7 +21,7 @@ from tracing.graph import (
     Reach,
     search,
 )
-from tracing.index import I64, sorted_unique
+from tracing.index import I64, contains, sorted_unique
 from tracing.ledger import Ledger
 from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
@@ -110,7 +110,7 @@ def _sink_reason(cutoff: Cutoff, nodes: I64) -> I64:
     """Per node of ``nodes`` (ascending): why the search does not leave it, or -1."""
     reason = np.where(cutoff.degree[nodes] > cutoff.max_degree, HIGH_DEGREE, -1)
     if len(cutoff.stop_accounts):
-        reason[np.isin(cutoff.node_account[nodes], cutoff.stop_accounts)] = STOPPED
+        reason[contains(cutoff.stop_accounts, cutoff.node_account[nodes])] = STOPPED
     at = np.minimum(np.searchsorted(nodes, cutoff.seeds), max(len(nodes) - 1, 0))
     if len(nodes):
         reason[at[nodes[at] == cutoff.seeds]] = -1  # seeds are always expanded
@@ -203,6 +203,7 @@ def trace(
             replay_end=min(_us(params.as_of, INF), filters.t_hi),
             window=(filters.t_lo, filters.t_hi),
             min_amount=filters.min_amount,
+            filtering=filters.active,
         )
         cols = (ledger.src, ledger.dst, ledger.amount, ledger.time, cur, adj.out_ptr, adj.in_ptr)
         with ledger.workspaces.acquire(ledger.n_nodes, ledger.n_transactions) as ws:
@@ -210,7 +211,6 @@ def trace(
         placed = seeds.placements
         attribution = attribute(
             params.rule,
-            cols,
             events,
             Placements(placed.key, np.searchsorted(reach.nodes, placed.node), placed.amount),
             ledger.opening_of(reach.nodes),

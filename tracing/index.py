@@ -136,6 +136,18 @@ class HashIndex:
         return ids if status == 0 else np.full(len(keys), -1, np.int64)
 
 
+def contains(sorted_values: I64, values: I64) -> npt.NDArray[np.bool_]:
+    """Whether each of ``values`` is in ``sorted_values`` (ascending).
+
+    A binary search per value: ``np.isin`` sorts both sides or builds a table spanning the
+    value range, which costs more than a whole local trace.
+    """
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), np.bool_)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return np.asarray(sorted_values[at] == values)
+
+
 def sorted_unique(values: I64) -> I64:
     """Sorted distinct values (NumPy 2's hash-based ``unique`` is slower on small arrays)."""
     ordered = np.sort(values)

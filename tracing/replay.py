@@ -14,6 +14,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from tracing.graph import INF
 from tracing.index import I64
 from tracing.params import Rule
 from tracing.rules import CODES, haircut, libr, lots, poison
@@ -51,8 +52,10 @@ def collect(  # pragma: no cover - compiled
     end: int,
     ptr_out: I64,
     idx_out: I64,
+    rank_out: I64,
     ptr_in: I64,
     idx_in: I64,
+    rank_in: I64,
     nodes: I64,
     node_slots: I64,
     scan: bool,  # noqa: FBT001 - compiled kernels take positional arguments
@@ -91,15 +94,16 @@ def collect(  # pragma: no cover - compiled
     keys = np.empty(total, np.int64)
     who = np.empty(total, np.int64)
     m = 0
+    bounded = end < INF  # else no lookup of each transaction's time
     for i in range(nodes.shape[0]):
         v, c = nodes[i], node_slots[i]
         for k in range(ptr_out[v], ptr_out[v + 1]):
-            if time[idx_out[k]] <= end:
-                keys[m], who[m] = 2 * wd_rank[idx_out[k]], c
+            if not bounded or time[idx_out[k]] <= end:
+                keys[m], who[m] = 2 * rank_out[k], c
                 m += 1
         for k in range(ptr_in[v], ptr_in[v + 1]):
-            if time[idx_in[k]] <= end:
-                keys[m], who[m] = 2 * dep_rank[idx_in[k]] + 1, c
+            if not bounded or time[idx_in[k]] <= end:
+                keys[m], who[m] = 2 * rank_in[k] + 1, c
                 m += 1
     order = np.argsort(keys[:m])  # keys are distinct: any sort gives the same order
     return keys[order], who[order]
@@ -108,7 +112,7 @@ def collect(  # pragma: no cover - compiled
 @nb.njit(cache=True)
 def routes(  # pragma: no cover - compiled
     keys: I64,
-    ev_tx: I64,
+    ev_t: I64,
     slot: I64,
     src: I64,
     dst: I64,
@@ -119,6 +123,7 @@ def routes(  # pragma: no cover - compiled
     expanded: np.ndarray,
     sink_reason: I64,
     on_trail: np.ndarray,
+    filtering: bool,  # noqa: FBT001 - compiled kernels take positional arguments
     min_amount: I64,
     t_lo: int,
     t_hi: int,
@@ -129,7 +134,7 @@ def routes(  # pragma: no cover - compiled
     ``sink_reason`` is per reached node (by slot): why the search did not leave it, or -1.
     """
     for e in range(keys.shape[0]):
-        t = ev_tx[keys[e] >> 1]
+        t = ev_t[e]
         s = slot[e]
         payer = slot_of[src[t]]
         if payer < 0 or not expanded[payer]:
@@ -137,9 +142,9 @@ def routes(  # pragma: no cover - compiled
         elif on_trail[s]:
             payee = slot_of[dst[t]]  # a trail transaction's payee is reached
             route[s] = DELIVER if expanded[payee] else sink_reason[payee]
-        elif amount[t] < min_amount[currency[t]]:
+        elif filtering and amount[t] < min_amount[currency[t]]:
             route[s] = BELOW_MIN
-        elif time[t] < t_lo or time[t] > t_hi:
+        elif filtering and (time[t] < t_lo or time[t] > t_hi):
             route[s] = OUTSIDE_WINDOW
         else:
             route[s] = HOP_LIMIT
@@ -149,8 +154,7 @@ def routes(  # pragma: no cover - compiled
 def lowest_balance(  # pragma: no cover - compiled
     keys: I64,
     who: I64,
-    ev_tx: I64,
-    amount: I64,
+    ev_amount: I64,
     pl_key: I64,
     pl_node: I64,
     pl_amount: I64,
@@ -166,9 +170,9 @@ def lowest_balance(  # pragma: no cover - compiled
             p += 1
         v = who[e]
         if keys[e] & 1:
-            bal[v] += amount[ev_tx[keys[e] >> 1]]
+            bal[v] += ev_amount[e]
         else:
-            bal[v] -= amount[ev_tx[keys[e] >> 1]]
+            bal[v] -= ev_amount[e]
             low[v] = min(low[v], bal[v])
     return low
 
@@ -306,11 +310,11 @@ def replay(  # pragma: no cover - compiled
     lo: int,
     hi: int,
     keys: I64,
-    ev_tx: I64,
+    ev_t: I64,
     slot: I64,
     route: I64,
     who: I64,
-    amount: I64,
+    ev_amount: I64,
     pl_key: I64,
     pl_node: I64,
     pl_amount: I64,
@@ -360,7 +364,7 @@ def replay(  # pragma: no cover - compiled
             meta[PLACED] += 1
         if e == hi:
             break
-        t = ev_tx[keys[e] >> 1]
+        t = ev_t[e]
         s = slot[e]
         if keys[e] & 1 == 0:
             u = who[e]
@@ -368,11 +372,11 @@ def replay(  # pragma: no cover - compiled
             if with_lots:
                 pieces = _grow_pieces(pieces, at + meta[lots.LIVE] + 4)
                 c, end = _withdraw(
-                    rule, balance, taint, store, meta, head, tail, u, amount[t], pieces, at
+                    rule, balance, taint, store, meta, head, tail, u, ev_amount[e], pieces, at
                 )
             else:
                 c, end = _withdraw(
-                    rule, balance, taint, store, meta, head, tail, u, amount[t], tmp, 0
+                    rule, balance, taint, store, meta, head, tail, u, ev_amount[e], tmp, 0
                 )
             passed[u] += c
             if balance[u] < 0:
@@ -386,12 +390,12 @@ def replay(  # pragma: no cover - compiled
                 exits = _exit(exits, meta, t, u, route[s], c)
             continue
         v = who[e]
-        hot = amount[t] if route[s] == INTO_SEED else (carried[s] if route[s] == DELIVER else 0)
+        hot = ev_amount[e] if route[s] == INTO_SEED else (carried[s] if route[s] == DELIVER else 0)
         if route[s] == INTO_SEED:
-            meta[SEEDED] += amount[t]
+            meta[SEEDED] += ev_amount[e]
         if not with_lots and balance[v] >= 0:
             # the common case, without lots or overdraft: two additions
-            balance[v] += amount[t]
+            balance[v] += ev_amount[e]
             received[v] += hot
             if rule == POISON:
                 if hot > 0:
@@ -402,7 +406,7 @@ def replay(  # pragma: no cover - compiled
         if route[s] == DELIVER and with_lots:
             src_pieces, plo, phi = pieces, pc_lo[s], pc_hi[s]
         else:
-            tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, amount[t] - hot, 0
+            tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, ev_amount[e] - hot, 0
             src_pieces, plo, phi = tmp, 0, 2
         store = lots.ensure(store, meta, phi - plo + 2)
         pieces = _grow_pieces(pieces, meta[PIECES] + meta[lots.LIVE] + 4)
@@ -432,11 +436,11 @@ def replay_flow(  # pragma: no cover - compiled
     lo: int,
     hi: int,
     keys: I64,
-    ev_tx: I64,
+    ev_t: I64,
     slot: I64,
     route: I64,
     who: I64,
-    amount: I64,
+    ev_amount: I64,
     pl_key: I64,
     pl_node: I64,
     pl_amount: I64,
@@ -477,12 +481,12 @@ def replay_flow(  # pragma: no cover - compiled
         if e == hi:
             break
         key = keys[e]
-        t = ev_tx[key >> 1]
+        t = ev_t[e]
         s = slot[e]
         r = route[s]
         if key & 1 == 0:
             u = who[e]
-            w = amount[t]
+            w = ev_amount[e]
             before = balance[u]
             if rule == LIBR:
                 c = libr.withdraw(balance, taint, u, w)
@@ -500,12 +504,12 @@ def replay_flow(  # pragma: no cover - compiled
         v = who[e]
         hot = 0
         if r == INTO_SEED:
-            hot = amount[t]
+            hot = ev_amount[e]
             meta[SEEDED] += hot
         elif r == DELIVER:
             hot = carried[s]
         if balance[v] >= 0:
-            balance[v] += amount[t]
+            balance[v] += ev_amount[e]
             received[v] += hot
             if rule == POISON:
                 if hot > 0:
@@ -513,7 +517,7 @@ def replay_flow(  # pragma: no cover - compiled
             else:
                 taint[v] += hot
             continue
-        tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, amount[t] - hot, 0
+        tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, ev_amount[e] - hot, 0
         got, exits = _credit(
             rule, balance, taint, store, meta, head, tail, v, tmp, 0, 2, scratch, exits, t
         )
