@@ -27,14 +27,17 @@ class TraceRun(Base):
     ledger_transactions: Mapped[int | None] = mapped_column(BigInteger)
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # The engine's canonical JSON, byte for byte, and its SHA-256.
-    result: Mapped[str | None] = mapped_column(Text)
+    # The SHA-256 of the engine's canonical JSON. The JSON itself, byte for byte, is kept
+    # LZ4-packed beside the frames (`app.trace.results.pack_json`); runs stored before that kept
+    # it as text here. Megabytes for a large trace: loaded only when read.
+    result: Mapped[str | None] = mapped_column(Text, deferred=True)
     result_sha256: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class TraceResultFrame(Base):
-    """The result's frames in Arrow IPC form, so reading and explaining need no re-run."""
+    """The result's frames in Arrow IPC form, so reading and explaining need no re-run, and the
+    canonical JSON (`canonical_json`), also packed as Arrow IPC."""
 
     __tablename__ = "trace_result_frames"
 

@@ -1,6 +1,7 @@
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.trace.models import TraceResultFrame, TraceRun
@@ -19,14 +20,15 @@ class TraceRepository:
         return run
 
     def add_frames(self, trace_id: str, frames: dict[str, bytes]) -> None:
-        self.session.add_all(
-            TraceResultFrame(trace_id=trace_id, name=name, data=data)
-            for name, data in frames.items()
-        )
+        # One multi-row INSERT: an executemany is one round trip per frame on PostgreSQL.
+        rows = [{"trace_id": trace_id, "name": name, "data": data} for name, data in frames.items()]
+        self.session.execute(insert(TraceResultFrame).values(rows))
 
-    def frames(self, trace_id: str) -> dict[str, bytes]:
-        stmt = select(TraceResultFrame).where(TraceResultFrame.trace_id == trace_id)
-        return {f.name: f.data for f in self.session.scalars(stmt)}
+    def frames(self, trace_id: str, names: Iterable[str]) -> dict[str, bytes]:
+        stmt = select(TraceResultFrame.name, TraceResultFrame.data).where(
+            TraceResultFrame.trace_id == trace_id, TraceResultFrame.name.in_(list(names))
+        )
+        return {row.name: row.data for row in self.session.execute(stmt)}
 
     def page(
         self,

@@ -11,6 +11,9 @@ from tracing import Provenance, TraceResult
 
 # Every frame a result carries, including those the engine keeps private for explain().
 FRAME_NAMES = ("accounts", "flows", "exits", "flags", "ranks", "seeds")
+# Stored beside the frames: the canonical JSON, byte for byte (see `pack_json`).
+CANONICAL_JSON = "canonical_json"
+_IPC_FILE_MAGIC = b"ARROW1"
 
 
 class _StoredParts:
@@ -20,7 +23,11 @@ class _StoredParts:
         self._blobs = blobs
 
     def frame(self, name: str) -> pl.DataFrame:
-        return pl.read_ipc(io.BytesIO(self._blobs[name]))
+        blob = self._blobs[name]
+        # Runs stored before the stream format kept Arrow IPC files; both read back the same.
+        if blob.startswith(_IPC_FILE_MAGIC):
+            return pl.read_ipc(io.BytesIO(blob))
+        return pl.read_ipc_stream(io.BytesIO(blob))
 
 
 def to_ipc(result: TraceResult) -> dict[str, bytes]:
@@ -30,11 +37,31 @@ def to_ipc(result: TraceResult) -> dict[str, bytes]:
         frame: pl.DataFrame = getattr(
             result, name if name in ("accounts", "flows", "exits", "flags") else f"_{name}"
         )
-        # LZ4, not zstd: the frames are written inside the request that runs the trace, and
-        # LZ4 writes a 10,000-account result about three times faster for half the ratio.
-        frame.write_ipc(buffer, compression="lz4")
+        # The IPC stream format, not the file format: `write_ipc` goes through a streaming sink
+        # that costs ~0.3 ms a frame even for ten rows; the stream writer takes ~0.01 ms. LZ4,
+        # not zstd: it writes a 10,000-account result about three times faster.
+        frame.write_ipc_stream(buffer, compression="lz4")
         out[name] = buffer.getvalue()
     return out
+
+
+def pack_json(canonical: bytes) -> bytes:
+    """The canonical JSON as one binary cell of an LZ4-compressed Arrow IPC stream.
+
+    The bytes come back unchanged (`unpack_json`). LZ4 packs a 7 MB result in ~15 ms to about a
+    quarter of its size; storing it uncompressed cost more on both databases (PostgreSQL
+    compressing it server-side, SQLite writing it to the WAL and again at the checkpoint).
+    """
+    buffer = io.BytesIO()
+    frame = pl.DataFrame({"json": [canonical]}, schema={"json": pl.Binary()})
+    frame.write_ipc_stream(buffer, compression="lz4")
+    return buffer.getvalue()
+
+
+def unpack_json(blob: bytes) -> bytes:
+    value = pl.read_ipc_stream(io.BytesIO(blob))["json"][0]
+    assert isinstance(value, bytes)
+    return value
 
 
 def from_ipc(

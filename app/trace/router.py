@@ -275,9 +275,7 @@ def export_trace_flows_csv(
 def export_trace_result(trace_id: str, session: SessionDep, actor: TraceReader) -> Response:
     """The stored canonical result (its SHA-256 is `result_sha256`), for evidence bundles."""
     run = service.visible_trace(session, trace_id, actor=actor)
-    if run.result is None:
-        raise service.TraceNotFinished(run)
-    return Response(run.result, media_type="application/json")
+    return Response(service.result_json(session, run), media_type="application/json")
 
 
 @router.post("/{trace_id}/rerun", status_code=201, responses=problems(403, 404, 409, 422))

@@ -1,7 +1,6 @@
 """Trace use cases: run (waiting briefly, else as a job), read, rerun, cancel."""
 
 import hashlib
-import json
 import threading
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -133,11 +132,16 @@ def _store_result(session: Session, run: TraceRun, result: TraceResult) -> None:
     run.status = TraceStatus.DONE
     run.finished_at = datetime.now(UTC)
     run.summary = api_summary(result)
-    canonical = result.to_json()
-    run.result = canonical
+    canonical = result.to_json_bytes()
     # What result.digest() computes, without serialising the result a second time.
-    run.result_sha256 = hashlib.sha256(canonical.encode()).hexdigest()
-    TraceRepository(session).add_frames(run.id, results.to_ipc(result))
+    run.result_sha256 = hashlib.sha256(canonical).hexdigest()
+    frames = results.to_ipc(result)
+    frames[results.CANONICAL_JSON] = results.pack_json(canonical)
+    repository = TraceRepository(session)
+    if run not in session:
+        # Finished within the request: the run is inserted once, complete.
+        repository.add(run)
+    repository.add_frames(run.id, frames)
 
 
 def _store_failure(run: TraceRun, exc: BaseException) -> None:
@@ -158,24 +162,24 @@ def start_trace(
     jobs: TraceJobs,
     sessions: sessionmaker[Session],
     force_async: bool,
+    rerun_of: str | None = None,
 ) -> TraceRun:
     if body.case_id is not None:
         case_service.get_case(session, body.case_id, actor=actor)
     ledger = cache.current(session)
     params = build_params(body, ledger, settings)
-    run = TraceRepository(session).add(
-        TraceRun(
-            id=uuid.uuid4().hex,
-            case_id=body.case_id,
-            created_by=actor.id,
-            created_at=datetime.now(UTC),
-            status=TraceStatus.RUNNING,
-            request=body.model_dump(mode="json"),
-            params=params.to_dict(),
-            engine_version=ENGINE_VERSION,
-            ledger_fingerprint=ledger.fingerprint,
-            ledger_transactions=ledger.n_transactions,
-        )
+    run = TraceRun(
+        id=uuid.uuid4().hex,
+        case_id=body.case_id,
+        rerun_of=rerun_of,
+        created_by=actor.id,
+        created_at=datetime.now(UTC),
+        status=TraceStatus.RUNNING,
+        request=body.model_dump(mode="json"),
+        params=params.to_dict(),
+        engine_version=ENGINE_VERSION,
+        ledger_fingerprint=ledger.fingerprint,
+        ledger_transactions=ledger.n_transactions,
     )
     job = jobs.submit(
         run.id,
@@ -190,10 +194,13 @@ def start_trace(
             session.rollback()
             raise
         else:
+            # Nothing was written while the engine ran: a run that finishes in time is stored
+            # in one INSERT, complete, and committed before the answer.
             _store_result(session, run, result)
             session.commit()
             jobs.remember(run.id, result)
             return run
+    TraceRepository(session).add(run)
     session.commit()
     job.future.add_done_callback(lambda f: _finish_job(sessions, jobs, run.id, f))
     return run
@@ -238,15 +245,33 @@ def finished_result(session: Session, run: TraceRun, jobs: TraceJobs) -> TraceRe
     if (cached := jobs.recall(run.id)) is not None:
         return cached
     assert run.summary is not None
-    assert run.result is not None
-    provenance = json.loads(run.result)["provenance"]
+    assert run.params is not None
+    # The engine's provenance is made of exactly what the run keeps in its own columns.
+    provenance = {
+        "rule": run.params["rule"],
+        "same_day_policy": run.params["same_day_policy"],
+        "params": run.params,
+        "engine_version": run.engine_version,
+        "ledger_fingerprint": run.ledger_fingerprint,
+        "ledger_transactions": run.ledger_transactions,
+    }
     result = results.from_ipc(
-        TraceRepository(session).frames(run.id),
+        TraceRepository(session).frames(run.id, results.FRAME_NAMES),
         summary=run.summary["engine"],
         provenance=provenance,
     )
     jobs.remember(run.id, result)
     return result
+
+
+def result_json(session: Session, run: TraceRun) -> bytes:
+    """The stored canonical JSON, byte for byte: its SHA-256 is `run.result_sha256`."""
+    if run.status != TraceStatus.DONE:
+        raise TraceNotFinished(run)
+    if run.result is not None:  # stored before the JSON was packed beside the frames
+        return run.result.encode()
+    packed = TraceRepository(session).frames(run.id, [results.CANONICAL_JSON])
+    return results.unpack_json(packed[results.CANONICAL_JSON])
 
 
 def cancel_trace(session: Session, trace_id: str, *, actor: Principal, jobs: TraceJobs) -> TraceRun:
@@ -323,9 +348,8 @@ def rerun_trace(
         jobs=jobs,
         sessions=sessions,
         force_async=False,
+        rerun_of=previous.id,
     )
-    run.rerun_of = previous.id
-    session.commit()
     after = finished_result(session, run, jobs)
     totals = {
         name: {"before": (previous.summary or {}).get(name), "after": (run.summary or {}).get(name)}

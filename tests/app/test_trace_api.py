@@ -24,14 +24,21 @@ Poison (exposure): every outflow of a touched account counts; held is the tainte
   balances, 222,100.00 (the flat's whole price among them); exited 15,800.00.
 """
 
+import hashlib
 import re
 
 import pytest
 import resvg_py
 from fastapi.testclient import TestClient
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from app.demo.service import SEED_TRANSACTIONS
+from app.trace import service as trace_service
+from app.trace.jobs import TraceJobs
+from app.trace.models import TraceResultFrame, TraceRun
+from app.trace.repository import TraceRepository
+from app.trace.results import CANONICAL_JSON
 from tests.factories import batch, bearer, make_key, tx
 
 LIMASSOL = "iban:CY17002001280000001200527600"
@@ -177,6 +184,41 @@ def test_a_trace_rerun_on_unchanged_data_is_byte_identical(
     a = client.get(f"/api/v1/traces/{first['id']}/result.json", headers=key).content
     b = client.get(f"/api/v1/traces/{second['id']}/result.json", headers=key).content
     assert a == b
+
+
+@pytest.mark.parametrize("rule", ["reach", "libr", "fifo"])
+def test_the_stored_result_is_the_canonical_json_and_the_frames_reproduce_it(
+    client: TestClient, key: dict[str, str], session: Session, rule: str
+) -> None:
+    created = run(client, key, rule)
+    stored = client.get(f"/api/v1/traces/{created['id']}/result.json", headers=key).content
+    assert hashlib.sha256(stored).hexdigest() == created["result_sha256"]
+    # Rebuilt from the stored frames and the run's columns alone (no cached result, no re-run):
+    # the same canonical bytes.
+    trace_run = TraceRepository(session).get(created["id"])
+    assert trace_run is not None
+    assert trace_run.result is None
+    rebuilt = trace_service.finished_result(session, trace_run, TraceJobs(1))
+    assert rebuilt.to_json_bytes() == stored
+
+
+def test_a_run_stored_with_its_json_as_text_is_served_as_stored(
+    client: TestClient, key: dict[str, str], session: Session
+) -> None:
+    created = run(client, key, "libr")
+    stored = client.get(f"/api/v1/traces/{created['id']}/result.json", headers=key).content
+    session.execute(
+        delete(TraceResultFrame).where(
+            TraceResultFrame.trace_id == created["id"], TraceResultFrame.name == CANONICAL_JSON
+        )
+    )
+    session.execute(
+        update(TraceRun).where(TraceRun.id == created["id"]).values(result=stored.decode())
+    )
+    session.expire_all()
+    again = client.get(f"/api/v1/traces/{created['id']}/result.json", headers=key)
+    assert again.status_code == 200
+    assert again.content == stored
 
 
 def test_rerun_reports_what_new_transactions_changed(
