@@ -8,6 +8,7 @@ the batch takes the staged path instead: it is copied into a temporary table, ro
 id is already stored are compared field by field, and only new rows are inserted.
 """
 
+import io
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any
 
 import polars as pl
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.orm import Session
 
@@ -39,7 +41,7 @@ STAGED = (
     "counterparty_account",
 )
 ACCOUNT_COLUMNS = ("key", "kind", "iban", "number", "chain", "address", "name")
-_COPY_CHUNK = 8 * 1024 * 1024
+_COPY_SLICE_ROWS = 50_000
 # A page cache that holds the indexes a big batch writes all over (SQLite's default is 2 MiB);
 # set for the load only, then put back. benchmarks/ingest.py gives its raw path the same.
 SQLITE_BULK_CACHE_KIB = 256 * 1024
@@ -109,12 +111,16 @@ class LoadCounts:
 
 
 def _copy_frame(conn: Connection, table: str, frame: pl.DataFrame) -> None:
+    """COPY `frame` into `table`, a slice at a time: the server parses one slice while the next
+    is written as CSV, and the whole batch is never held as one CSV text."""
     raw: Any = conn.connection.dbapi_connection
     columns = ", ".join(frame.columns)
-    payload = frame.write_csv(include_header=False).encode()
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-        for start in range(0, len(payload), _COPY_CHUNK):
-            copy.write(payload[start : start + _COPY_CHUNK])
+    statement = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)"
+    with raw.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+        for part in frame.iter_slices(_COPY_SLICE_ROWS):
+            buffer = io.BytesIO()
+            part.write_csv(buffer, include_header=False)
+            copy.write(buffer.getvalue())
 
 
 def _executemany_frame(conn: Connection, table: str, frame: pl.DataFrame) -> None:
@@ -161,12 +167,22 @@ def _ensure_accounts(
         sql += " ON CONFLICT (key) DO NOTHING"
     create = text(sql).bindparams(bindparam("now", type_=UTCDateTime()))
     created = conn.execute(create, {"doc": source_document_id, "now": datetime.now(UTC)}).rowcount
-    ids = pl.DataFrame(
-        conn.execute(text(_ACCOUNT_IDS)).all(),
-        schema={"key": pl.String, "id": pl.Int64},
-        orient="row",
-    )
-    return ids, created
+    return _read_frame(conn, _ACCOUNT_IDS, pl.Schema({"key": pl.String, "id": pl.Int64})), created
+
+
+def _read_frame(conn: Connection, query: str, schema: pl.Schema) -> pl.DataFrame:
+    """The result of `query` as a frame; on PostgreSQL by COPY, not a Python object per row."""
+    if conn.dialect.name != "postgresql":
+        return pl.DataFrame(conn.execute(text(query)).all(), schema=schema, orient="row")
+    raw: Any = conn.connection.dbapi_connection
+    buffer = io.BytesIO()
+    with raw.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+        for data in copy:
+            buffer.write(data)
+    if not buffer.tell():
+        return pl.DataFrame(schema=schema)
+    buffer.seek(0)
+    return pl.read_csv(buffer, has_header=False, schema=schema)
 
 
 def _insert_all(session: Session, table: pl.DataFrame) -> bool:
