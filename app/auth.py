@@ -37,7 +37,8 @@ PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
 def require_scopes(*needed: Scope) -> object:
-    def check(principal: PrincipalDep) -> Principal:
+    # Async: a pure check runs on the event loop instead of taking a worker-thread round trip.
+    async def check(principal: PrincipalDep) -> Principal:
         if missing := set(needed) - principal.scopes:
             raise Forbidden(
                 f"role '{principal.role}' lacks {', '.join(sorted(missing))}",
