@@ -119,7 +119,7 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
     scan = int(size) * SCAN_FACTOR > len(src)
     slot_of[universe.nodes] = np.arange(len(universe.nodes))
     try:
-        keys, who = collect(
+        keys, who, event_tx, event_amount = collect(
             order.ev_tx,
             order.wd_rank,
             order.dep_rank,
@@ -127,6 +127,7 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
             expanded,
             src,
             dst,
+            amount,
             time,
             universe.replay_end,
             out_ptr,
@@ -139,7 +140,6 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
             node_slots,
             scan,
         )
-        event_tx = order.ev_tx[keys >> 1]
         seeds = universe.seed_tx[time[universe.seed_tx] <= universe.replay_end]
         slot_tx: I64 | None
         if scan:
@@ -175,7 +175,7 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
         keys,
         who,
         event_tx,
-        amount[event_tx],
+        event_amount,
         slot,
         slot_tx,
         route,

@@ -48,6 +48,7 @@ def collect(  # pragma: no cover - compiled
     expanded: np.ndarray,
     src: I64,
     dst: I64,
+    amount: I64,
     time: I64,
     end: int,
     ptr_out: I64,
@@ -59,54 +60,56 @@ def collect(  # pragma: no cover - compiled
     nodes: I64,
     node_slots: I64,
     scan: bool,  # noqa: FBT001 - compiled kernels take positional arguments
-) -> tuple[I64, I64]:
-    """Event keys of ``nodes`` in order, and per event the index of the account it moves.
+) -> tuple[I64, I64, I64, I64]:
+    """Return the events of ``nodes`` in order: key, account moved, transaction, amount.
 
-    Keys are ``2 * rank`` (withdrawal) / ``2 * rank + 1`` (deposit); an account's index is its
-    position among the reached nodes: ``slot_of`` maps a ledger node to it (-1: not reached),
-    ``node_slots`` gives it for ``nodes``, and ``expanded`` says per index whether the account
-    is replayed. With ``scan`` the ranks are walked in order (no sort;
+    Keys are ``2 * rank`` (withdrawal) / ``2 * rank + 1`` (deposit); an account is named by
+    its position among the reached nodes: ``slot_of`` maps a ledger node to it (-1: not
+    reached), ``node_slots`` gives it for ``nodes``, and ``expanded`` says per position
+    whether the account is replayed. With ``scan`` the ranks are walked in order (no sort;
     best when the universe is a large part of the ledger); otherwise the universe's CSR
     segments are gathered and sorted.
     """
+    bounded = end < INF  # else no lookup of each transaction's time
     if scan:
-        keys = np.empty(2 * ev_tx.shape[0], np.int64)
-        who = np.empty(2 * ev_tx.shape[0], np.int64)
+        n = 2 * ev_tx.shape[0]
+        keys, who = np.empty(n, np.int64), np.empty(n, np.int64)
+        txs, amounts = np.empty(n, np.int64), np.empty(n, np.int64)
         m = 0
         for r in range(ev_tx.shape[0]):
             t = ev_tx[r]
-            if time[t] > end:
+            if bounded and time[t] > end:
                 continue
             if wd_rank[t] == r:
                 c = slot_of[src[t]]
                 if c >= 0 and expanded[c]:
-                    keys[m], who[m] = 2 * r, c
+                    keys[m], who[m], txs[m], amounts[m] = 2 * r, c, t, amount[t]
                     m += 1
             if dep_rank[t] == r:
                 c = slot_of[dst[t]]
                 if c >= 0 and expanded[c]:
-                    keys[m], who[m] = 2 * r + 1, c
+                    keys[m], who[m], txs[m], amounts[m] = 2 * r + 1, c, t, amount[t]
                     m += 1
-        return keys[:m].copy(), who[:m].copy()
+        return keys[:m], who[:m], txs[:m], amounts[:m]
     total = 0
     for v in nodes:
         total += ptr_out[v + 1] - ptr_out[v] + ptr_in[v + 1] - ptr_in[v]
-    keys = np.empty(total, np.int64)
-    who = np.empty(total, np.int64)
+    keys, who = np.empty(total, np.int64), np.empty(total, np.int64)
+    txs = np.empty(total, np.int64)
     m = 0
-    bounded = end < INF  # else no lookup of each transaction's time
     for i in range(nodes.shape[0]):
         v, c = nodes[i], node_slots[i]
         for k in range(ptr_out[v], ptr_out[v + 1]):
             if not bounded or time[idx_out[k]] <= end:
-                keys[m], who[m] = 2 * rank_out[k], c
+                keys[m], who[m], txs[m] = 2 * rank_out[k], c, idx_out[k]
                 m += 1
         for k in range(ptr_in[v], ptr_in[v + 1]):
             if not bounded or time[idx_in[k]] <= end:
-                keys[m], who[m] = 2 * rank_in[k] + 1, c
+                keys[m], who[m], txs[m] = 2 * rank_in[k] + 1, c, idx_in[k]
                 m += 1
     order = np.argsort(keys[:m])  # keys are distinct: any sort gives the same order
-    return keys[order], who[order]
+    txs = txs[order]
+    return keys[order], who[order], txs, amount[txs]
 
 
 @nb.njit(cache=True)
