@@ -15,7 +15,9 @@ accounts, fewest hops, earliest arrival) is checked against the engine's before 
 Usage::
 
     python -m benchmarks.trace --sizes 100k,1m [--repeat 5]
-    python -m benchmarks.trace --sizes 10m --repeat 3 --no-networkx
+    python -m benchmarks.trace --sizes 10m --repeat 3 [--no-networkx]
+
+networkx at 10M needs about 6 GB of memory and several minutes to build its graph.
 """
 
 from __future__ import annotations
@@ -325,7 +327,7 @@ def run_size(label: str, n: int, args: argparse.Namespace, rows: list[dict[str, 
     con.execute(f"CREATE TABLE tx AS SELECT * FROM read_parquet('{OUT / 'tx.parquet'}')")
     (OUT / "tx.parquet").unlink()
     graph = None
-    if not args.no_networkx and n <= 1_000_000:
+    if not args.no_networkx:
         graph = nx.MultiDiGraph()
         graph.add_edges_from(
             zip(
