@@ -94,6 +94,10 @@ class HashIndex:
             self.keys, self.checks, self.t_key.copy(), self.t_check.copy(), self.t_id.copy()
         )
 
+    def reserve(self, extra: int) -> None:
+        """Make room for ``extra`` more keys without a rebuild while they arrive."""
+        self._reserve(extra)
+
     def _reserve(self, extra: int) -> None:
         need = 2 * (len(self.keys) + extra)
         if need <= len(self.t_key):

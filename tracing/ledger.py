@@ -289,10 +289,12 @@ class Ledger:
             # One currency so far: nodes are the accounts, numbered alike; index only new ones.
             fresh = np.arange(known_accounts, len(self.account_keys), dtype=np.uint64)
             fresh <<= np.uint64(_CURRENCY_BITS)
+            self._node_index.reserve(len(fresh))
             self._node_index.add(fresh, fresh)
             nodes = acc
         else:
             node_keys = ((acc << _CURRENCY_BITS) | np.repeat(cur, 2)).astype(np.uint64)
+            self._node_index.reserve(len(self.account_keys) - known_accounts + 1024)
             found = self._node_index.add(node_keys, node_keys)
             assert found is not None  # exact integer keys cannot collide
             nodes = found
@@ -346,6 +348,9 @@ class Ledger:
     def _account_ids(self, sources: pl.Series, targets: pl.Series) -> I64:
         ids = np.empty(2 * len(sources), np.int64)
         known, fresh_keys = len(self.account_keys), [self.account_keys]
+        # Sized once for about one new account per eight rows (accounts recur), so that the
+        # chunks below do not each outgrow the table and rebuild it.
+        self._accounts.reserve(len(sources) // 8 + 1024)
         for lo in range(0, len(sources), _CHUNK_ROWS):
             hi = min(lo + _CHUNK_ROWS, len(sources))
             part, new_keys = self._account_ids_of(
