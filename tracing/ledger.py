@@ -10,7 +10,7 @@ CSR index of its outgoing and incoming transactions in event order, so "outgoing
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,8 @@ _STREAMS = (*_HASHED, "accounts", "currencies", "nodes", "src", "dst")
 # Rows per step where a whole column's temporaries would otherwise coexist (hashing 20M
 # account endpoints at once needs about 1 GiB of scratch at 10M rows).
 _CHUNK_ROWS = 1 << 20
-# Lookups of at most this many account keys are remembered per ledger, up to a bound.
+# Lookups of at most this many account keys (or transaction ids) are remembered per ledger,
+# up to a bound.
 _FEW_KEYS, _SEEN_KEYS_MAX = 64, 4096
 
 
@@ -79,6 +80,21 @@ def _hash_strings(hashers: dict[str, Any], name: str, column: pl.Series) -> None
             part.str.len_bytes().cast(pl.UInt32).to_numpy().astype("<u4").tobytes()
         )
         hashers[name].update(part.str.join("").item().encode())
+
+
+def _remembered(
+    seen: dict[str, int], keys: Sequence[str], lookup: Callable[[Sequence[str]], I64]
+) -> I64:
+    """``lookup(keys)``, answered from and added to ``seen`` (shared by threads: read once)."""
+    found = {k: seen.get(k, -2) for k in keys}
+    missing = [k for k, v in found.items() if v == -2]
+    if missing:
+        fresh = dict(zip(missing, lookup(missing).tolist(), strict=True))
+        found.update(fresh)
+        if len(seen) > _SEEN_KEYS_MAX:
+            seen.clear()
+        seen.update(fresh)
+    return np.array([found[k] for k in keys], np.int64)
 
 
 class _Batch:
@@ -145,6 +161,7 @@ class Ledger:
         self._orders: dict[SameDayPolicy, Order] = {}
         self.workspaces = Workspaces()  # search scratch, one per thread
         self._seen_keys: dict[str, int] = {}  # see account_ids
+        self._seen_ids: dict[str, int] = {}  # see positions_of
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -253,7 +270,7 @@ class Ledger:
             {
                 k: v
                 for k, v in self.__dict__.items()
-                if k not in ("_orders", "workspaces", "_seen_keys")
+                if k not in ("_orders", "workspaces", "_seen_keys", "_seen_ids")
             }
         )
         led.decimals = {**table}
@@ -446,20 +463,22 @@ class Ledger:
         # Seeds are a few keys, traced again and again; hashing them through Polars costs
         # more than the search of a local trace, so the answers are remembered (the ledger is
         # immutable: they cannot go stale).
-        seen = self._seen_keys
-        missing = [a for a in accounts if a not in seen]
-        if missing:
-            if len(seen) > _SEEN_KEYS_MAX:
-                seen.clear()
-            seen.update(zip(missing, self._find_accounts(missing).tolist(), strict=True))
-        return np.array([seen[a] for a in accounts], np.int64)
+        return _remembered(self._seen_keys, accounts, self._find_accounts)
 
     def _find_accounts(self, accounts: Sequence[str]) -> I64:
         h1, h2 = index.string_hashes(pl.Series(list(accounts), dtype=pl.String))
         return self._accounts.find(h1, h2)
 
     def positions_of(self, external_ids: Sequence[str]) -> I64:
-        """Position of each transaction id, -1 where unknown (one scan of the id column)."""
+        """Position of each transaction id, -1 where unknown (one scan of the id column).
+
+        Like seed account keys, a few seed transactions looked up before are remembered.
+        """
+        if len(external_ids) > _FEW_KEYS:
+            return self._scan_positions(external_ids)
+        return _remembered(self._seen_ids, external_ids, self._scan_positions)
+
+    def _scan_positions(self, external_ids: Sequence[str]) -> I64:
         wanted = pl.DataFrame({EXTERNAL_ID: list(external_ids)}, schema={EXTERNAL_ID: pl.String})
         found = wanted.join(
             self.external_ids.to_frame()

@@ -217,3 +217,17 @@ def test_append_a_new_currency_equals_a_full_build() -> None:
     )
     params = TraceParams(seed_transactions=("T4",), rule=Rule.LIFO)
     assert trace(grown, params).to_json() == trace(whole, params).to_json()
+
+
+def test_remembered_lookups_do_not_outlive_their_ledger() -> None:
+    # Seed keys and transaction ids are remembered per ledger; a ledger grown by an append
+    # must find what arrived, even where its parent answered "unknown" before.
+    led = ledger(*ROWS)
+    assert led.positions_of(["T4"]).tolist() == [-1]
+    assert led.account_ids(["acct:D"]).tolist() == [-1]
+    grown = led.append(frame(("T4", "acct:C", "acct:D", "2.00", at(3), "EUR", 4)))
+    assert grown.positions_of(["T4", "T1"]).tolist() == [3, 0]
+    assert grown.account_ids(["acct:D"]).tolist() == [3]
+    assert led.positions_of(["T4"]).tolist() == [-1]  # the parent is unchanged
+    many = [f"T{i}" for i in range(100)]  # long lists are looked up, not remembered
+    assert grown.positions_of(many)[:5].tolist() == [-1, 0, 1, 2, 3]
