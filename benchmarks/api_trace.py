@@ -41,7 +41,6 @@ import hashlib
 import math
 import os
 import platform
-import secrets
 import statistics
 import sys
 import tempfile
@@ -56,14 +55,13 @@ import polars as pl
 import psycopg
 
 from app.money import currency_decimals
-from app.settings import Settings, sqlite_url
+from app.settings import Settings
 from app.trace.schemas import TraceCreate
 from app.trace.service import build_params
 from benchmarks import service
 from benchmarks.synthetic import generate_ledger
 from tracing import Ledger, TraceParams, TraceResult, trace
 
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_OVERHEAD = 0.30
 MAX_TARGET_ACCOUNTS = 10_000
 SIZE_TARGETS = (10, 30, 100, 300, 1_000, 3_000, 10_000)
@@ -87,27 +85,6 @@ class Case:
 
 
 # --- databases and the service ------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def fresh_database(kind: str, folder: Path) -> Iterator[str]:
-    """A SQLAlchemy URL of a new, empty database, removed afterwards."""
-    if kind == "sqlite":
-        path = folder / f"bench-{secrets.token_hex(4)}.db"
-        try:
-            yield sqlite_url(path)
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    name = f"moneytrail_bench_{os.getpid()}_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager
@@ -236,7 +213,7 @@ def run_database(
 ) -> tuple[list[Case], list[float]]:
     cases = [dataclasses.replace(c, engine=[], http=[]) for c in cases]
     with (
-        fresh_database(db, folder) as url,
+        service.fresh_database(db, folder) as url,
         running_service(url, folder / f"service-{db}.log") as (base, key),
         httpx.Client(timeout=None, headers={"Authorization": f"Bearer {key}"}) as client,
     ):
@@ -298,7 +275,7 @@ def _environment() -> str:
     import sqlite3
 
     pg = ""
-    with contextlib.suppress(psycopg.Error), psycopg.connect(PG_ADMIN_DSN) as conn:
+    with contextlib.suppress(psycopg.Error), psycopg.connect(service.PG_ADMIN_DSN) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         pg = f", PostgreSQL {row[0] if row else '?'}"
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -34,7 +34,6 @@ import argparse
 import contextlib
 import os
 import platform
-import secrets
 import statistics
 import sys
 import tempfile
@@ -55,12 +54,10 @@ from app.account.keys import account_attributes
 from app.apikey import service as apikey_service
 from app.db import make_engine, make_sessionmaker
 from app.principal import Role
-from app.settings import sqlite_url
 from app.transaction.bulk import SQLITE_BULK_PRAGMAS
 from benchmarks import service
 from benchmarks.synthetic import generate_ledger
 
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_TARGET_TX_PER_S = 50_000
 TARGET_RATIO = 0.5
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
@@ -100,27 +97,6 @@ class Figures:
 # --- databases ----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def fresh_database(kind: str, folder: Path) -> Iterator[str]:
-    """A SQLAlchemy URL of a new, empty database, removed afterwards."""
-    if kind == "sqlite":
-        path = folder / f"bench-{secrets.token_hex(4)}.db"
-        try:
-            yield sqlite_url(path)
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    name = f"moneytrail_bench_{os.getpid()}_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _cpu_seconds(pids: list[int]) -> dict[int, float] | None:
     """User + system CPU seconds of each local process (None where /proc cannot tell)."""
     seen = {}
@@ -143,7 +119,7 @@ def _pg_backends(url: str) -> list[int]:
     """Server processes connected to the database of `url` (none for SQLite)."""
     if not url.startswith("postgresql"):
         return []
-    with psycopg.connect(PG_ADMIN_DSN) as conn:
+    with psycopg.connect(service.PG_ADMIN_DSN) as conn:
         rows = conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s", (url.rsplit("/", 1)[1],)
         ).fetchall()
@@ -370,7 +346,7 @@ def report(rows: int, figures: dict[str, Figures], formats: list[str]) -> str:
 
 def _environment() -> str:
     pg = ""
-    with contextlib.suppress(psycopg.Error), psycopg.connect(PG_ADMIN_DSN) as conn:
+    with contextlib.suppress(psycopg.Error), psycopg.connect(service.PG_ADMIN_DSN) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         pg = f", PostgreSQL {row[0] if row else '?'}"
     import sqlite3
@@ -411,12 +387,12 @@ def main(argv: list[str] | None = None) -> None:
         figures = {db: Figures({f: [] for f in args.formats}, []) for db in args.db}
         for run in range(1, args.repeat + 1):
             for db in args.db:
-                with fresh_database(db, folder) as url:
+                with service.fresh_database(db, folder) as url:
                     result = raw_run(url, ledger, folder)
                 figures[db].raw.append(result)
                 _progress(run, db, "raw", args.rows, result)
                 for fmt in args.formats:
-                    with fresh_database(db, folder) as url:
+                    with service.fresh_database(db, folder) as url:
                         result = api_run(url, files[fmt], fmt, args.rows, log_path)
                     figures[db].api[fmt].append(result)
                     _progress(run, db, f"api {fmt}", args.rows, result)

@@ -18,12 +18,10 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
 import httpx
-import psycopg
 
 from benchmarks import service
 
@@ -45,21 +43,6 @@ MIX = [
     ("list_audit", 5),
 ]
 counter = itertools.count()
-
-
-def database(kind: str) -> tuple[str, str | None]:
-    if kind == "sqlite":
-        return f"sqlite:///{tempfile.mkdtemp(prefix='mt-load-')}/load.db", None
-    name = f"moneytrail_load_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", name
-
-
-def drop(name: str | None) -> None:
-    if name:
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def one(client: httpx.AsyncClient, op: str) -> int:
@@ -144,19 +127,16 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     random.seed(7)
-    url, pg_name = database(args.db)
-    log = Path(tempfile.mkdtemp(prefix="mt-load-log-")) / "service.log"
-    try:
-        with service.running_service(
-            url, log, role="admin", env={"MONEYTRAIL_LOG_LEVEL": "WARNING"}
-        ) as svc:
-            headers = {"Authorization": f"Bearer {svc.key}"}
-            httpx.post(f"{svc.base}/api/v1/demo", headers=headers, timeout=60)
-            samples, errors, elapsed = asyncio.run(
-                drive(svc.base, svc.key, args.seconds, args.clients)
-            )
-    finally:
-        drop(pg_name)
+    folder = Path(tempfile.mkdtemp(prefix="mt-load-"))
+    with (
+        service.fresh_database(args.db, folder) as url,
+        service.running_service(
+            url, folder / "service.log", role="admin", env={"MONEYTRAIL_LOG_LEVEL": "WARNING"}
+        ) as svc,
+    ):
+        headers = {"Authorization": f"Bearer {svc.key}"}
+        httpx.post(f"{svc.base}/api/v1/demo", headers=headers, timeout=60)
+        samples, errors, elapsed = asyncio.run(drive(svc.base, svc.key, args.seconds, args.clients))
     everything = [v for vs in samples.values() for v in vs]
     print(f"moneytrail load test: {args.db}, {args.clients} clients, {elapsed:.1f} s on 127.0.0.1")
     print(f"{'operation':18} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8}")

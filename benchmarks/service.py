@@ -1,7 +1,9 @@
-"""A `moneytrail serve` subprocess for benchmarks: free loopback port, readiness, a key."""
+"""For benchmarks: a fresh database, and a `moneytrail serve` subprocess on it (free loopback
+port, readiness, a key)."""
 
 import contextlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -11,6 +13,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
+
+from app.settings import sqlite_url
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of a new, empty database, removed afterwards."""
+    if kind == "sqlite":
+        path = folder / f"bench-{secrets.token_hex(4)}.db"
+        try:
+            yield sqlite_url(path)
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    name = f"moneytrail_bench_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass(frozen=True)
