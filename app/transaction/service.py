@@ -124,20 +124,18 @@ def _ingest(
     rows_label: str,
     first_row: int,
 ) -> tuple[IngestResult, bool]:
-    rows = validate_transactions(
-        frame,
-        timezone=timezone,
-        max_errors=settings.error_list_max,
+    rows = _validated(
+        frame, timezone=timezone, settings=settings, rows_label=rows_label, first_row=first_row
+    )
+    document = source_service.record_source(session, source, upload, rows=rows.height, actor=actor)
+    counts = _load_checked(
+        session,
+        rows,
+        document_id=document.id,
+        settings=settings,
         rows_label=rows_label,
         first_row=first_row,
     )
-    document = source_service.record_source(session, source, upload, rows=rows.height, actor=actor)
-    counts, conflicts = load_transactions(
-        session, rows, source_document_id=document.id, conflict_limit=settings.error_list_max
-    )
-    if conflicts:
-        session.rollback()
-        raise _conflicts_rejected(conflicts, rows_label=rows_label, first_row=first_row)
     if counts.inserted == 0:
         # A replay: keep nothing of this upload and point at where the rows were first stored.
         session.rollback()
@@ -197,13 +195,46 @@ def load_rows(
     Other importers (goAML, FtM) store their transactions here, so that the rules, the
     all-or-nothing refusal and idempotency by external id are the same as for an upload.
     """
-    rows = validate_transactions(
+    rows = _validated(
+        frame, timezone=timezone, settings=settings, rows_label=rows_label, first_row=first_row
+    )
+    return _load_checked(
+        session,
+        rows,
+        document_id=document_id,
+        settings=settings,
+        rows_label=rows_label,
+        first_row=first_row,
+    )
+
+
+def _validated(
+    frame: pl.DataFrame,
+    *,
+    timezone: str | None,
+    settings: Settings,
+    rows_label: str,
+    first_row: int,
+) -> pl.DataFrame:
+    return validate_transactions(
         frame,
         timezone=timezone,
         max_errors=settings.error_list_max,
         rows_label=rows_label,
         first_row=first_row,
     )
+
+
+def _load_checked(
+    session: Session,
+    rows: pl.DataFrame,
+    *,
+    document_id: str,
+    settings: Settings,
+    rows_label: str,
+    first_row: int,
+) -> LoadCounts:
+    """Load validated rows; a stored row with the same id but other content refuses them all."""
     counts, conflicts = load_transactions(
         session, rows, source_document_id=document_id, conflict_limit=settings.error_list_max
     )
