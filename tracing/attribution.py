@@ -15,7 +15,7 @@ import numpy as np
 
 from tracing.errors import ConservationError, TraceCancelled, TraceTooLarge
 from tracing.graph import CancelCheck, Progress, ProgressCallback
-from tracing.index import I64, contains, sorted_unique
+from tracing.index import I64, contains, find_sorted, sorted_unique
 from tracing.order import Order
 from tracing.params import Rule
 from tracing.replay import (
@@ -54,10 +54,7 @@ class Events:
         """Slot of each transaction, -1 where the replay did not touch it."""
         if self.slot_tx is None:
             return txs
-        if len(self.slot_tx) == 0:
-            return np.full(len(txs), -1, np.int64)
-        at = np.minimum(np.searchsorted(self.slot_tx, txs), len(self.slot_tx) - 1)
-        return np.where(self.slot_tx[at] == txs, at, -1)
+        return find_sorted(self.slot_tx, txs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from tracing.graph import (
     Reach,
     search,
 )
-from tracing.index import I64, contains, sorted_unique
+from tracing.index import I64, contains, find_sorted, sorted_unique
 from tracing.ledger import Ledger
 from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
@@ -111,9 +111,8 @@ def _sink_reason(cutoff: Cutoff, nodes: I64) -> I64:
     reason = np.where(cutoff.degree[nodes] > cutoff.max_degree, HIGH_DEGREE, -1)
     if len(cutoff.stop_accounts):
         reason[contains(cutoff.stop_accounts, cutoff.node_account[nodes])] = STOPPED
-    at = np.minimum(np.searchsorted(nodes, cutoff.seeds), max(len(nodes) - 1, 0))
-    if len(nodes):
-        reason[at[nodes[at] == cutoff.seeds]] = -1  # seeds are always expanded
+    at = find_sorted(nodes, cutoff.seeds)
+    reason[at[at >= 0]] = -1  # seeds are always expanded
     return reason.astype(np.int64)
 
 

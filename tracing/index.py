@@ -140,16 +140,21 @@ class HashIndex:
         return ids if status == 0 else np.full(len(keys), -1, np.int64)
 
 
-def contains(sorted_values: I64, values: I64) -> npt.NDArray[np.bool_]:
-    """Whether each of ``values`` is in ``sorted_values`` (ascending).
+def find_sorted(sorted_values: I64, values: I64) -> I64:
+    """Index of each of ``values`` in ``sorted_values`` (ascending), -1 where absent.
 
     A binary search per value: ``np.isin`` sorts both sides or builds a table spanning the
     value range, which costs more than a whole local trace.
     """
     if len(sorted_values) == 0:
-        return np.zeros(len(values), np.bool_)
+        return np.full(len(values), -1, np.int64)
     at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
-    return np.asarray(sorted_values[at] == values)
+    return np.where(sorted_values[at] == values, at, -1)
+
+
+def contains(sorted_values: I64, values: I64) -> npt.NDArray[np.bool_]:
+    """Whether each of ``values`` is in ``sorted_values`` (ascending)."""
+    return find_sorted(sorted_values, values) >= 0
 
 
 def sorted_unique(values: I64) -> I64:

@@ -498,12 +498,11 @@ class Ledger:
         """Per node of ``nodes`` (ascending): whether an opening balance was given, and it."""
         given = np.zeros(len(nodes), np.bool_)
         amount = np.zeros(len(nodes), np.int64)
-        if self._opening and len(nodes):
+        if self._opening:
             keys = list(self._opening)
             found = self.nodes_of([k[0] for k in keys], [k[1] for k in keys])
-            at = np.minimum(np.searchsorted(nodes, found), len(nodes) - 1)
-            for node, i, key in zip(found, at, keys, strict=True):
-                if node >= 0 and nodes[i] == node:
+            for i, key in zip(index.find_sorted(nodes, found), keys, strict=True):
+                if i >= 0:
                     given[i], amount[i] = True, self._opening[key]
         return given, amount
 
