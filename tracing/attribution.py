@@ -17,7 +17,7 @@ from tracing.errors import ConservationError, TraceCancelled, TraceTooLarge
 from tracing.graph import CancelCheck, Progress, ProgressCallback
 from tracing.index import I64, contains, find_sorted, sorted_unique
 from tracing.order import Order
-from tracing.params import Rule
+from tracing.params import Rule, SameDayPolicy
 from tracing.replay import (
     INTO_SEED,
     collect,
@@ -46,7 +46,7 @@ class Events:
     amount: I64  # per event: its transaction's amount (read in order, not looked up)
     slot: I64  # per event: its transaction's slot
     slot_tx: I64 | None  # slot -> transaction; None when slots are positions
-    route: I64  # per slot
+    route: np.ndarray  # per slot: DELIVER ... CLEAN (int8)
     end: int  # replay end (microseconds)
     seed_tx: I64  # seed transactions replayed
 
@@ -136,6 +136,7 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
             nodes,
             node_slots,
             scan,
+            order.policy is SameDayPolicy.LEDGER,
         )
         seeds = universe.seed_tx[time[universe.seed_tx] <= universe.replay_end]
         slot_tx: I64 | None
@@ -147,7 +148,8 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
             slot_tx = sorted_unique(event_tx)
             slot = np.searchsorted(slot_tx, event_tx)
             on_trail = contains(np.sort(universe.trail), slot_tx)
-        route = np.empty(len(src) if slot_tx is None else len(slot_tx), np.int64)
+        # Route codes fit a byte: at 10M transactions a dense int64 array was 80 MB to stream.
+        route = np.empty(len(src) if slot_tx is None else len(slot_tx), np.int8)
         routes(
             keys,
             event_tx,
