@@ -1,4 +1,4 @@
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,12 +12,14 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    Table,
     create_engine,
     event,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+from starlette.concurrency import run_in_threadpool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -39,6 +41,15 @@ SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class, for statements that need no ORM objects: rows written
+    once and never loaded back, columns read on every request (half the cost of a one-row
+    insert through the unit of work, two thirds of an ORM load)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -104,8 +115,17 @@ def make_sessionmaker(engine: Engine, *, writer: bool = False) -> sessionmaker[S
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # Async, to spare each request one or two worker-thread round trips: making a session does
+    # no I/O (it connects on first use, in the endpoint's thread), nor does closing one that
+    # holds no transaction (committed, or never used). Closing one that does rolls back.
     state = request.app.state
     sessions = state.sessionmaker if request.method in _SAFE_METHODS else state.writer_sessions
-    with sessions() as session:
+    session = sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)  # I/O: off the event loop
+        else:
+            session.close()

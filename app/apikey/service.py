@@ -24,7 +24,7 @@ def hash_key(secret: str) -> str:
 
 
 def principal_for(session: Session, secret: str) -> Principal | None:
-    key = ApiKeyRepository(session).get_by_hash(hash_key(secret))
+    key = ApiKeyRepository(session).standing_by_hash(hash_key(secret))
     now = datetime.now(UTC)
     if key is None or key.revoked_at is not None:
         return None

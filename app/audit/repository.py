@@ -1,10 +1,12 @@
 from collections.abc import Generator
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
+from app.db import table_of
 
 
 class AuditRepository:
@@ -21,9 +23,9 @@ class AuditRepository:
             select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
         )
 
-    def add(self, entry: AuditEntry) -> None:
-        self.session.add(entry)
-        self.session.flush()
+    def add(self, values: dict[str, Any]) -> None:
+        # A Core INSERT: the entry is written once and never loaded back.
+        self.session.execute(insert(table_of(AuditEntry)), [values])
 
     def in_order(self, chunk: int = 5000) -> Generator[AuditEntry]:
         stmt = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=chunk)

@@ -21,9 +21,7 @@ def append(sessions: sessionmaker[Session], fields: dict[str, Any]) -> None:
             entries.lock_head()
             prev = entries.last_hash() or GENESIS
             try:
-                entries.add(
-                    AuditEntry(**fields, prev_hash=prev, entry_hash=entry_hash(prev, fields))
-                )
+                entries.add({**fields, "prev_hash": prev, "entry_hash": entry_hash(prev, fields)})
                 session.commit()
                 return
             except IntegrityError:
