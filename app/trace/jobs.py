@@ -9,11 +9,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from tracing import Progress, TraceResult
 
 Work = Callable[[Callable[[Progress], None], Callable[[], bool]], TraceResult]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass
@@ -26,6 +28,8 @@ class Job:
 class TraceJobs:
     def __init__(self, workers: int, *, keep_results: int = 32) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trace")
+        # Side work of storing results, kept apart so that it never queues behind an engine run.
+        self._helpers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trace-store")
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._results: OrderedDict[str, TraceResult] = OrderedDict()
@@ -48,6 +52,9 @@ class TraceJobs:
             self._jobs[trace_id] = job
         future.add_done_callback(lambda _: self._forget(trace_id))
         return job
+
+    def offload(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> "Future[T]":
+        return self._helpers.submit(fn, *args, **kwargs)
 
     def _forget(self, trace_id: str) -> None:
         with self._lock:
@@ -79,3 +86,4 @@ class TraceJobs:
         for job in list(self._jobs.values()):
             job.cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._helpers.shutdown(wait=True)

@@ -1,6 +1,5 @@
 """Trace use cases: run (waiting briefly, else as a job), read, rerun, cancel."""
 
-import hashlib
 import threading
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -50,6 +49,9 @@ class TraceNotFinished(Conflict):
             f"trace {run.id} is {run.status}; its result is not available", status=run.status
         )
 
+
+# Canonical JSON beyond this many bytes is hashed and packed on a helper thread.
+_OFFLOAD = 256 * 1024
 
 # The `ext:`/`cash:` keys of the ledger last traced, by its fingerprint: the warm ledger
 # changes only with ingestion, so the scan of every account key runs once per change.
@@ -109,7 +111,8 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
     engine = result.summary
     per_currency: dict[str, Any] = engine.get("currencies", {})
     primary = next(iter(sorted(per_currency)), None)
-    hops = result.accounts.group_by("hops").len().sort("hops")
+    # value_counts, not group_by: a tenth of the time for the same counts.
+    hops = result.accounts["hops"].value_counts().sort("hops")
     figures = per_currency.get(primary, {}) if primary else {}
     return {
         "currency": primary,
@@ -128,19 +131,22 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
     }
 
 
-def _store_result(session: Session, run: TraceRun, result: TraceResult) -> None:
+def _store_result(session: Session, run: TraceRun, result: TraceResult, jobs: TraceJobs) -> None:
     run.status = TraceStatus.DONE
     run.finished_at = datetime.now(UTC)
     run.summary = api_summary(result)
     canonical = result.to_json_bytes()
-    # What result.digest() computes, without serialising the result a second time.
-    run.result_sha256 = hashlib.sha256(canonical).hexdigest()
+    # Hashing (what result.digest() computes, without serialising the result a second time) and
+    # packing the JSON take as long as writing the frames for a large result: a helper thread
+    # does them meanwhile. Small results stay on this thread: a hand-off costs more than that.
+    sealing = jobs.offload(results.seal_json, canonical) if len(canonical) > _OFFLOAD else None
     frames = results.to_ipc(result)
-    frames[results.CANONICAL_JSON] = results.pack_json(canonical)
+    run.result_sha256, packed = sealing.result() if sealing else results.seal_json(canonical)
+    frames[results.CANONICAL_JSON] = packed
     repository = TraceRepository(session)
     if run not in session:
         # Finished within the request: the run is inserted once, complete.
-        repository.add(run)
+        repository.add_finished(run)
     repository.add_frames(run.id, frames)
 
 
@@ -196,7 +202,7 @@ def start_trace(
         else:
             # Nothing was written while the engine ran: a run that finishes in time is stored
             # in one INSERT, complete, and committed before the answer.
-            _store_result(session, run, result)
+            _store_result(session, run, result, jobs)
             session.commit()
             jobs.remember(run.id, result)
             return run
@@ -216,7 +222,7 @@ def _finish_job(
         if (exc := future.exception()) is not None:
             _store_failure(run, exc)
         else:
-            _store_result(session, run, future.result())
+            _store_result(session, run, future.result(), jobs)
             jobs.remember(trace_id, future.result())
         session.commit()
 

@@ -202,6 +202,17 @@ def test_the_stored_result_is_the_canonical_json_and_the_frames_reproduce_it(
     assert rebuilt.to_json_bytes() == stored
 
 
+def test_a_large_result_hashed_and_packed_on_the_helper_thread_is_stored_the_same(
+    client: TestClient, key: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inline = run(client, key, "fifo")
+    monkeypatch.setattr(trace_service, "_OFFLOAD", 0)  # every result counts as large
+    offloaded = run(client, key, "fifo")
+    stored = client.get(f"/api/v1/traces/{offloaded['id']}/result.json", headers=key).content
+    assert hashlib.sha256(stored).hexdigest() == offloaded["result_sha256"]
+    assert offloaded["result_sha256"] == inline["result_sha256"]
+
+
 def test_a_run_stored_with_its_json_as_text_is_served_as_stored(
     client: TestClient, key: dict[str, str], session: Session
 ) -> None:
