@@ -45,4 +45,5 @@ def to_minor(amount: Decimal, currency: str) -> int:
 def from_minor(minor: int, currency: str) -> str:
     """The exact decimal string of `minor` units, with the currency's decimals shown."""
     decimals = currency_decimals()[currency]
-    return str(Decimal(minor).scaleb(-decimals).quantize(Decimal(1).scaleb(-decimals)))
+    # format "f": str() writes exponents for small values ("5E-8" for five satoshi).
+    return format(Decimal(minor).scaleb(-decimals).quantize(Decimal(1).scaleb(-decimals)), "f")

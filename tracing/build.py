@@ -45,10 +45,22 @@ class Money:
         value = pl.Series(name, minor, pl.Int64).cast(self.dtype) / factor.cast(pl.Decimal(38, 0))
         return value.cast(self.dtype).rename(name)
 
+    def texts(self, minor: I64, currency: I64) -> pl.Series:
+        """:meth:`text` of each amount (``currency`` as indices), without a Python loop."""
+        places = np.array(self.places, np.int64)[currency]
+        unit = 10**places
+        whole, fraction = np.abs(minor) // unit, np.abs(minor) % unit
+        # fraction + unit has the fraction's digits after a leading 1: zero-padded to places
+        padded = pl.Series(fraction + unit).cast(pl.String).str.slice(1)
+        sign = pl.Series(np.where(minor < 0, "-", ""), dtype=pl.String)
+        dot = pl.Series(np.where(places > 0, ".", ""), dtype=pl.String)
+        return sign + pl.Series(whole).cast(pl.String) + dot + padded
+
     def text(self, minor: int, code: str) -> str:
         """Exact decimal string of ``minor`` units of ``code``."""
         places = self.places[self.codes.index(code)]
-        return str(Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places)))
+        # format "f": str() writes exponents for small values ("5E-8" for five satoshi).
+        return format(Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places)), "f")
 
 
 def _times(us: I64) -> pl.Series:
@@ -86,9 +98,14 @@ class _Parts:
         """Build the frame ``name``."""
         money = Money(self.ledger)
         nodes = self.reach.nodes
-        if name in ("flows", "ranks"):
-            flows, ranks = _flows(self.ledger, self.order, self.reach, self.events, self.att, money)
-            return flows if name == "flows" else ranks
+        if name == "flows":
+            return _flows(
+                self.ledger, _trail(self.ledger, self.reach, self.events, self.att), money
+            )
+        if name == "ranks":
+            return _ranks(
+                self.ledger, self.order, _trail(self.ledger, self.reach, self.events, self.att)
+            )
         if name == "accounts":
             return _accounts(
                 self.ledger,
@@ -131,20 +148,26 @@ def build_result(
     return TraceResult(summary, provenance, parts)
 
 
-def _flows(
-    ledger: Ledger,
-    order: Order,
-    reach: Reach,
-    events: Events | None,
-    att: Attribution | None,
-    money: Money,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+@dataclass(frozen=True, slots=True)
+class _Trail:
+    """The trail in ledger order: transactions, their hop and traced taint (None for reach)."""
+
+    txs: I64
+    hops: I64
+    traced: I64 | None
+
+
+def _trail(ledger: Ledger, reach: Reach, events: Events | None, att: Attribution | None) -> _Trail:
     by_pos = np.argsort(reach.trail_tx, kind="stable")
-    txs, hops = reach.trail_tx[by_pos], reach.trail_hop[by_pos]
+    txs = reach.trail_tx[by_pos]
+    return _Trail(txs, reach.trail_hop[by_pos], _traced(events, att, ledger, txs))
+
+
+def _flows(ledger: Ledger, trail: _Trail, money: Money) -> pl.DataFrame:
+    txs, traced = trail.txs, trail.traced
     src, dst = ledger.src[txs], ledger.dst[txs]
     cur = ledger.node_currency[src]
-    traced = _traced(events, att, ledger, txs)
-    frame = pl.DataFrame(
+    return pl.DataFrame(
         [
             ledger.external_ids.gather(txs),
             ledger.account_keys.gather(ledger.node_account[src]).rename(FROM_ACCOUNT),
@@ -153,19 +176,25 @@ def _flows(
             money.series("amount", ledger.amount[txs], cur),
             _times(ledger.time[txs]).rename("value_time"),
             pl.Series(SEQUENCE, ledger.seq[txs], pl.Int64),
-            pl.Series("hop", hops, pl.Int64),
+            pl.Series("hop", trail.hops, pl.Int64),
             money.series("traced", traced, cur)
             if traced is not None
             else pl.repeat(None, len(txs), dtype=money.dtype, eager=True).alias("traced"),
         ]
     )
-    ranks = pl.DataFrame(
+
+
+def _ranks(ledger: Ledger, order: Order, trail: _Trail) -> pl.DataFrame:
+    # What explain() needs, as plain integers: the service stores it beside every result, so
+    # it is built without the flows frame's string gathers and decimal conversions.
+    txs = trail.txs
+    return pl.DataFrame(
         {
             "tx": txs,
-            "src": src,
-            "dst": dst,
-            "hop": hops,
-            "strength": traced if traced is not None else ledger.amount[txs],
+            "src": ledger.src[txs],
+            "dst": ledger.dst[txs],
+            "hop": trail.hops,
+            "strength": trail.traced if trail.traced is not None else ledger.amount[txs],
             "wd_rank": order.wd_rank[txs],
             "dep_rank": order.dep_rank[txs],
         },
@@ -173,7 +202,6 @@ def _flows(
             ("tx", "src", "dst", "hop", "strength", "wd_rank", "dep_rank"), pl.Int64
         ),
     )
-    return frame, ranks
 
 
 def _accounts(
@@ -274,36 +302,35 @@ def _flags(
     nodes: I64,
     money: Money,
 ) -> pl.DataFrame:
-    rows: list[tuple[int, str, str]] = []
     sinks = sink_reason >= 0  # aligned with nodes
-    for node, why in zip(nodes[sinks].tolist(), sink_reason[sinks].tolist(), strict=True):
-        rows.append((node, ROLES[why] + "_account", "reported, not expanded"))
+    ids = [nodes[sinks]]
+    flag = [pl.Series(sink_reason[sinks]).replace_strict(
+        {why: role + "_account" for why, role in ROLES.items() if why >= 0}, return_dtype=pl.String
+    )]  # fmt: skip
+    detail = [pl.repeat("reported, not expanded", int(sinks.sum()), eager=True)]
     if att is not None:
-        code = money.codes
-        for node, opening in zip(nodes[att.inferred], att.opening[att.inferred], strict=True):
-            amount = money.text(int(opening), code[ledger.node_currency[node]])
-            rows.append(
-                (
-                    int(node),
-                    "opening_balance_inferred",
-                    f"missing statements or unexplained funds: {amount} assumed clean",
-                )
-            )
-        for node in nodes[att.overdrawn]:
-            rows.append(
-                (
-                    int(node),
-                    "overdrawn",
-                    "balance went below zero despite the given opening balance",
-                )
-            )
-    ids = np.array([r[0] for r in rows], np.int64)
+        inferred, overdrawn = nodes[att.inferred], nodes[att.overdrawn]
+        amounts = money.texts(att.opening[att.inferred], ledger.node_currency[inferred])
+        ids += [inferred, overdrawn]
+        flag += [
+            pl.repeat("opening_balance_inferred", len(inferred), eager=True),
+            pl.repeat("overdrawn", len(overdrawn), eager=True),
+        ]
+        detail += [
+            "missing statements or unexplained funds: " + amounts + " assumed clean",
+            pl.repeat(
+                "balance went below zero despite the given opening balance",
+                len(overdrawn),
+                eager=True,
+            ),
+        ]
+    node = np.concatenate(ids).astype(np.int64)
     return pl.DataFrame(
         [
-            ledger.account_keys.gather(ledger.node_account[ids]).rename(ACCOUNT),
-            pl.Series(CURRENCY, money.codes, pl.String).gather(ledger.node_currency[ids]),
-            pl.Series("flag", [r[1] for r in rows], pl.String),
-            pl.Series("detail", [r[2] for r in rows], pl.String),
+            ledger.account_keys.gather(ledger.node_account[node]).rename(ACCOUNT),
+            pl.Series(CURRENCY, money.codes, pl.String).gather(ledger.node_currency[node]),
+            pl.concat(flag).cast(pl.String).rename("flag"),
+            pl.concat(detail).cast(pl.String).rename("detail"),
         ]
     ).sort(ACCOUNT, CURRENCY, "flag")
 

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 
 import polars as pl
 
-ENGINE_VERSION = "0.1.0"
+# 0.1.1: amounts below 10^-6 written "0.00000005", not "5E-8" (summary totals, flags)
+ENGINE_VERSION = "0.1.1"
 _FRAMES = ("accounts", "flows", "exits", "flags")
 
 

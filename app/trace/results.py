@@ -88,7 +88,8 @@ def money(value: Decimal | None, currency: str) -> str | None:
     if value is None:
         return None
     places = decimals_of(currency)
-    return str(value.quantize(Decimal(1).scaleb(-(places if places is not None else 2))))
+    places = places if places is not None else 2
+    return format(value.quantize(Decimal(1).scaleb(-places)), "f")  # never "5E-8"
 
 
 def rows(frame: pl.DataFrame, amounts: tuple[str, ...]) -> list[dict[str, Any]]:

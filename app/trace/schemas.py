@@ -113,7 +113,7 @@ class TraceRead(BaseModel):
                 "finished_at": "2026-02-10T09:00:01Z",
                 "request": {"seeds": [{"transaction": "DEMO-D01"}], "rule": "libr"},
                 "params": {"rule": "libr", "max_hops": 6},
-                "engine_version": "0.1.0",
+                "engine_version": "0.1.1",
                 "ledger_fingerprint": "5f68469f5a14fdb5163e1947d6f11d15855d297d12298000d675124d",
                 "ledger_transactions": 23,
                 "result_sha256": "9f86d081884c7d659a2feaa0c55ad015",

@@ -156,3 +156,12 @@ def test_crypto_amounts_keep_their_decimals(client: TestClient, session: Session
     assert client.post("/api/v1/transactions/batch", json=body, headers=key).status_code == 201
     stored = client.get("/api/v1/transactions/T-1", headers=key).json()
     assert (stored["amount"], stored["currency"]) == ("0.00012345", "BTC")
+
+
+def test_a_few_satoshi_read_back_as_plain_decimals(client: TestClient, session: Session) -> None:
+    # Decimal's str() would answer "5E-8": exact, but not what a client or an analyst expects.
+    key = bearer(make_key(session))
+    body = batch(tx("T-1", BTC, "btc:bc1qother", "0.00000005", currency="BTC"))
+    assert client.post("/api/v1/transactions/batch", json=body, headers=key).status_code == 201
+    stored = client.get("/api/v1/transactions/T-1", headers=key).json()
+    assert stored["amount"] == "0.00000005"

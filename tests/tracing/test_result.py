@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import numpy as np
 import polars as pl
 import pytest
 
 from tests.tracing.factories import at, ledger
 from tracing import ENGINE_VERSION, InvalidTraceParams, TraceParams, UnknownSeed, explain, trace
+from tracing.build import Money
 
 ROWS = (
     ("T1", "acct:S", "acct:X", "100.00", at(0)),
@@ -72,3 +74,25 @@ def test_explain_errors() -> None:
     backward = trace(led, TraceParams(seed_transactions=("T4",), direction="backward"))
     with pytest.raises(InvalidTraceParams, match="forward"):
         explain(backward, to="acct:Y")
+
+
+def test_flag_amounts_are_written_in_each_currencys_own_decimals() -> None:
+    # Money.texts formats the inferred openings of a whole result at once; it must say exactly
+    # what the exact Decimal formatting (Money.text) says, sign, zero and places included.
+    book = ledger(
+        ("A", "a", "b", "1", at(1), "JPY"),
+        ("B", "a", "b", "1", at(1), "EUR"),
+        ("C", "a", "b", "1", at(1), "BTC"),
+        ("D", "a", "b", "1", at(1), "ETH"),
+        currency_decimals={"JPY": 0, "EUR": 2, "BTC": 8, "ETH": 18},
+    )
+    money = Money(book)
+    minor = np.array([0, 5, -5, 1234567, -(10**18), 10**18 + 7, 99], np.int64)
+    for code in ("JPY", "EUR", "BTC", "ETH"):
+        index = np.full(len(minor), money.codes.index(code), np.int64)
+        expected = [money.text(int(m), code) for m in minor]
+        assert money.texts(minor, index).to_list() == expected
+    assert money.texts(minor[:2], np.array([money.codes.index("EUR")] * 2)).to_list() == [
+        "0.00",
+        "0.05",
+    ]
