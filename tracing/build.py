@@ -45,16 +45,19 @@ class Money:
         value = pl.Series(name, minor, pl.Int64).cast(self.dtype) / factor.cast(pl.Decimal(38, 0))
         return value.cast(self.dtype).rename(name)
 
-    def texts(self, minor: I64, currency: I64) -> pl.Series:
-        """:meth:`text` of each amount (``currency`` as indices), without a Python loop."""
-        places = np.array(self.places, np.int64)[currency]
-        unit = 10**places
-        whole, fraction = np.abs(minor) // unit, np.abs(minor) % unit
-        # fraction + unit has the fraction's digits after a leading 1: zero-padded to places
-        padded = pl.Series(fraction + unit).cast(pl.String).str.slice(1)
-        sign = pl.Series(np.where(minor < 0, "-", ""), dtype=pl.String)
-        dot = pl.Series(np.where(places > 0, ".", ""), dtype=pl.String)
-        return sign + pl.Series(whole).cast(pl.String) + dot + padded
+    def texts(self, minor: I64, currency: I64) -> list[str]:
+        """:meth:`text` of each amount (``currency`` as indices), by integer arithmetic.
+
+        Plain Python on ints: a Decimal per row cost 8 ms for 7,000 flags, and Polars string
+        expressions cost a millisecond of fixed work even for the ten rows of a small result.
+        """
+        out = []
+        for value, c in zip(minor.tolist(), currency.tolist(), strict=True):
+            places = self.places[c]
+            whole, fraction = divmod(abs(value), 10**places)
+            sign = "-" if value < 0 else ""
+            out.append(f"{sign}{whole}.{fraction:0{places}d}" if places else f"{sign}{whole}")
+        return out
 
     def text(self, minor: int, code: str) -> str:
         """Exact decimal string of ``minor`` units of ``code``."""
@@ -304,33 +307,22 @@ def _flags(
 ) -> pl.DataFrame:
     sinks = sink_reason >= 0  # aligned with nodes
     ids = [nodes[sinks]]
-    flag = [pl.Series(sink_reason[sinks]).replace_strict(
-        {why: role + "_account" for why, role in ROLES.items() if why >= 0}, return_dtype=pl.String
-    )]  # fmt: skip
-    detail = [pl.repeat("reported, not expanded", int(sinks.sum()), eager=True)]
+    flag = [ROLES[why] + "_account" for why in sink_reason[sinks].tolist()]
+    detail = ["reported, not expanded"] * len(flag)
     if att is not None:
         inferred, overdrawn = nodes[att.inferred], nodes[att.overdrawn]
         amounts = money.texts(att.opening[att.inferred], ledger.node_currency[inferred])
         ids += [inferred, overdrawn]
-        flag += [
-            pl.repeat("opening_balance_inferred", len(inferred), eager=True),
-            pl.repeat("overdrawn", len(overdrawn), eager=True),
-        ]
-        detail += [
-            "missing statements or unexplained funds: " + amounts + " assumed clean",
-            pl.repeat(
-                "balance went below zero despite the given opening balance",
-                len(overdrawn),
-                eager=True,
-            ),
-        ]
+        flag += ["opening_balance_inferred"] * len(inferred) + ["overdrawn"] * len(overdrawn)
+        detail += [f"missing statements or unexplained funds: {a} assumed clean" for a in amounts]
+        detail += ["balance went below zero despite the given opening balance"] * len(overdrawn)
     node = np.concatenate(ids).astype(np.int64)
     return pl.DataFrame(
         [
             ledger.account_keys.gather(ledger.node_account[node]).rename(ACCOUNT),
             pl.Series(CURRENCY, money.codes, pl.String).gather(ledger.node_currency[node]),
-            pl.concat(flag).cast(pl.String).rename("flag"),
-            pl.concat(detail).cast(pl.String).rename("detail"),
+            pl.Series("flag", flag, pl.String),
+            pl.Series("detail", detail, pl.String),
         ]
     ).sort(ACCOUNT, CURRENCY, "flag")
 

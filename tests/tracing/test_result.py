@@ -91,8 +91,8 @@ def test_flag_amounts_are_written_in_each_currencys_own_decimals() -> None:
     for code in ("JPY", "EUR", "BTC", "ETH"):
         index = np.full(len(minor), money.codes.index(code), np.int64)
         expected = [money.text(int(m), code) for m in minor]
-        assert money.texts(minor, index).to_list() == expected
-    assert money.texts(minor[:2], np.array([money.codes.index("EUR")] * 2)).to_list() == [
+        assert money.texts(minor, index) == expected
+    assert money.texts(minor[:2], np.array([money.codes.index("EUR")] * 2)) == [
         "0.00",
         "0.05",
     ]
