@@ -45,6 +45,22 @@ class Money:
         value = pl.Series(name, minor, pl.Int64).cast(self.dtype) / factor.cast(pl.Decimal(38, 0))
         return value.cast(self.dtype).rename(name)
 
+    def columns(self, minor: dict[str, I64], currency: I64) -> list[pl.Series]:
+        """:meth:`series` for several amount columns sharing ``currency``, in one select.
+
+        Every Series operation is a query of its own (about 0.1 ms even for ten rows): the five
+        amount columns of an accounts frame took 20 of them; one select costs about as much as
+        two, so it pays from three columns on.
+        """
+        factor = np.array([10**p for p in self.places], np.int64)[currency]
+        frame = pl.DataFrame(
+            {"_factor": factor, **minor}, schema=dict.fromkeys(["_factor", *minor], pl.Int64)
+        )
+        divisor = pl.col("_factor").cast(pl.Decimal(38, 0))
+        return frame.select(
+            (pl.col(name).cast(self.dtype) / divisor).cast(self.dtype) for name in minor
+        ).get_columns()
+
     def texts(self, minor: I64, currency: I64) -> list[str]:
         """:meth:`text` of each amount (``currency`` as indices), by integer arithmetic.
 
@@ -261,10 +277,8 @@ def _accounts(
             # A stopped or high-degree account (reached) is where that taint was last seen.
             sinks = np.searchsorted(nodes, ledger.dst[into_sink[:, 0]])
             np.add.at(received, sinks, into_sink[:, 3])
-        for name, values in zip(
-            names, (received, att.passed, exited, att.held, att.opening), strict=True
-        ):
-            columns.append(money.series(name, values, cur))
+        amounts = (received, att.passed, exited, att.held, att.opening)
+        columns += money.columns(dict(zip(names, amounts, strict=True)), cur)
         columns.append(pl.Series("opening_inferred", att.inferred, pl.Boolean))
     return pl.DataFrame(columns).sort(ACCOUNT, CURRENCY)
 
