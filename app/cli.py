@@ -1,6 +1,7 @@
 """The `moneytrail` command: serve, migrate, manage keys."""
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -31,9 +32,23 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _freeze_startup_objects() -> None:
+    """Exclude what the service imports from every later garbage collection.
+
+    The modules (FastAPI, SQLAlchemy, Polars, Numba, the app) leave about 290,000 objects that
+    live as long as the process; a full collection walked them all, a pause of about 130 ms on
+    whichever request triggered it. Frozen, they are never walked (nor freed: they never die).
+    """
+    import app.main  # noqa: F401 - imported for its side effect: every module the service needs
+
+    gc.collect()
+    gc.freeze()
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    _freeze_startup_objects()
     settings = get_settings()
     migrate.upgrade(settings.effective_database_url)
     host, port = args.host or settings.host, args.port or settings.port
