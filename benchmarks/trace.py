@@ -243,9 +243,11 @@ def _networkx_child(path: str, queue: Any) -> None:
         )
     )
     gc.freeze()  # the graph lives to the end: collections need not walk it
+    answers = {}
     for workload in WORKLOADS:
         blocked = set(np.flatnonzero(data[f"blocked_{workload}"]).tolist())
-        queue.put((workload, *timed(lambda b=blocked: networkx_reach(graph, data["seeds"], b), 1)))
+        answers[workload] = timed(lambda b=blocked: networkx_reach(graph, data["seeds"], b), 1)
+    queue.put(answers)
 
 
 def networkx_in_child(
@@ -260,17 +262,23 @@ def networkx_in_child(
     path = OUT / "networkx-input.npz"
     arrays = {f"blocked_{w}": b for w, b in blocked.items()}
     np.savez(path, src=ledger.src, dst=ledger.dst, seeds=seeds, **arrays)
+    answers: dict[str, tuple[float, dict[int, tuple[int, int]]]] = in_child(_networkx_child, path)
+    return answers
+
+
+def in_child(target: Callable[[str, Any], None], path: Path) -> Any:
+    """What ``target(path, queue)`` puts on the queue, run in a fresh (spawned) process.
+
+    The input file is removed afterwards.
+    """
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    child = ctx.Process(target=_networkx_child, args=(str(path), queue))
+    child = ctx.Process(target=target, args=(str(path), queue))
     child.start()
-    answers = {}
-    for _ in WORKLOADS:
-        workload, seconds, answer = queue.get()
-        answers[workload] = (seconds, answer)
+    reply = queue.get()
     child.join()
     path.unlink()
-    return answers
+    return reply
 
 
 # -- plain-Python LIBR replay ----------------------------------------------------------------
@@ -318,13 +326,7 @@ def build_in_child(frame: pl.DataFrame, name: str) -> tuple[float, float]:
     OUT.mkdir(exist_ok=True)
     path = OUT / f"ledger-{name}.parquet"
     frame.write_parquet(path)
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_build_in_child, args=(str(path), queue))
-    child.start()
-    result = queue.get()
-    child.join()
-    path.unlink()
+    result: tuple[float, float] = in_child(_build_in_child, path)
     return result
 
 

@@ -117,14 +117,11 @@ class _Parts:
         """Build the frame ``name``."""
         money = Money(self.ledger)
         nodes = self.reach.nodes
-        if name == "flows":
-            return _flows(
-                self.ledger, _trail(self.ledger, self.reach, self.events, self.att), money
-            )
-        if name == "ranks":
-            return _ranks(
-                self.ledger, self.order, _trail(self.ledger, self.reach, self.events, self.att)
-            )
+        if name in ("flows", "ranks"):
+            trail = _trail(self.ledger, self.reach, self.events, self.att)
+            if name == "flows":
+                return _flows(self.ledger, trail, money)
+            return _ranks(self.ledger, self.order, trail)
         if name == "accounts":
             return _accounts(
                 self.ledger,
