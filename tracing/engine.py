@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 
+import numba as nb
 import numpy as np
 
 from tracing.attribution import Attribution, Placements, Universe, attribute, collect_events
@@ -21,7 +22,7 @@ from tracing.graph import (
     Reach,
     search,
 )
-from tracing.index import I64, contains, find_sorted, sorted_unique
+from tracing.index import I64, member, sorted_unique
 from tracing.ledger import Ledger
 from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
@@ -64,11 +65,10 @@ def resolve_seeds(ledger: Ledger, order: Order, params: TraceParams) -> Seeds:
         bad = [t for t, p in zip(params.seed_transactions, pos, strict=True) if p < 0]
         raise UnknownSeed(f"no such transaction in the ledger: {', '.join(bad)}")
     default = params.window_start if forward else params.window_end
-    times = [s.at or default for s in params.seeds]
-    ranks = np.array(
-        [order.seed_rank(None if t is None else _us(t, 0), forward=forward) for t in times],
-        np.int64,
-    )
+    # Seeds usually share one time (or none): each distinct time is ranked once.
+    times_us = [None if t is None else _us(t, 0) for t in (s.at or default for s in params.seeds)]
+    rank_of = {t: order.seed_rank(t, forward=forward) for t in set(times_us)}
+    ranks = np.array([rank_of[t] for t in times_us], np.int64)
     if forward:
         tx_nodes, tx_arrival = ledger.dst[pos], order.dep_rank[pos]
         arrival = ranks
@@ -76,18 +76,22 @@ def resolve_seeds(ledger: Ledger, order: Order, params: TraceParams) -> Seeds:
         tx_nodes, tx_arrival = ledger.src[pos], -order.wd_rank[pos]
         arrival = -ranks
     amounts = np.array(
-        [_minor(s.amount or Decimal(0), ledger.decimals[s.currency]) for s in params.seeds],
+        [
+            0 if s.amount is None else _minor(s.amount, ledger.decimals[s.currency])
+            for s in params.seeds
+        ],
         np.int64,
     )
     key = 2 * ranks + 1
     by_key = np.argsort(key, kind="stable")
-    seed_times = np.array([-1 if t is None else _us(t, 0) for t in times], np.int64)
     return Seeds(
         nodes=np.concatenate([nodes, tx_nodes]).astype(np.int64),
         arrival=np.concatenate([arrival, tx_arrival]).astype(np.int64),
         tx=np.concatenate([np.full(len(nodes), -1, np.int64), pos]),
         placements=Placements(key[by_key], nodes[by_key], amounts[by_key]),
-        times=np.concatenate([seed_times, ledger.time[pos]]),
+        times=np.concatenate(
+            [np.array([-1 if t is None else t for t in times_us], np.int64), ledger.time[pos]]
+        ),
     )
 
 
@@ -108,12 +112,27 @@ def _cutoff(ledger: Ledger, params: TraceParams, seeds: Seeds) -> Cutoff:
 
 def _sink_reason(cutoff: Cutoff, nodes: I64) -> I64:
     """Per node of ``nodes`` (ascending): why the search does not leave it, or -1."""
-    reason = np.where(cutoff.degree[nodes] > cutoff.max_degree, HIGH_DEGREE, -1)
-    if len(cutoff.stop_accounts):
-        reason[contains(cutoff.stop_accounts, cutoff.node_account[nodes])] = STOPPED
-    at = find_sorted(nodes, cutoff.seeds)
-    reason[at[at >= 0]] = -1  # seeds are always expanded
-    return reason.astype(np.int64)
+    return _sink_reasons(
+        nodes, cutoff.degree, cutoff.max_degree, cutoff.node_account, cutoff.stop_accounts,
+        cutoff.seeds,
+    )  # fmt: skip
+
+
+@nb.njit(cache=True)
+def _sink_reasons(  # pragma: no cover - compiled
+    nodes: I64, degree: I64, max_degree: int, node_account: I64, stop: I64, seeds: I64
+) -> I64:
+    # one compiled pass: as NumPy operations this cost more than a local trace's search
+    reason = np.full(nodes.shape[0], -1, np.int64)
+    for i in range(nodes.shape[0]):
+        v = nodes[i]
+        if member(seeds, v):
+            continue  # seeds are always expanded
+        if stop.shape[0] and member(stop, node_account[v]):
+            reason[i] = STOPPED
+        elif degree[v] > max_degree:
+            reason[i] = HIGH_DEGREE
+    return reason
 
 
 def _filters(ledger: Ledger, params: TraceParams) -> Filters:

@@ -27,7 +27,7 @@ import numba as nb
 import numpy as np
 
 from tracing.errors import TraceCancelled, TraceTooLarge
-from tracing.index import I64, sorted_unique
+from tracing.index import I64, member
 
 INF = 2**62
 TRAIL_SPARE = 1024  # room for seed transactions, which may be followed again
@@ -153,12 +153,6 @@ def _reset(  # pragma: no cover - compiled
         mark[v] = -1
 
 
-@nb.njit(cache=True)
-def _member(sorted_values: I64, value: int) -> bool:  # pragma: no cover - compiled
-    i = np.searchsorted(sorted_values, value)
-    return bool(i < sorted_values.shape[0] and sorted_values[i] == value)
-
-
 @dataclass(frozen=True, slots=True)
 class Filters:
     """Per-transaction filters: value-time window and minimum amount (minor units)."""
@@ -183,89 +177,6 @@ def _segment(
             a + np.searchsorted(seg, hi, "right")
         )
     return int(a + np.searchsorted(seg, -hi, "left")), int(a + np.searchsorted(seg, -lo, "left"))
-
-
-@nb.njit(cache=True)
-def expand(  # pragma: no cover - compiled
-    hop: int,
-    fr_node: I64,
-    fr_lo: I64,
-    fr_hi: I64,
-    ptr: I64,
-    idx: I64,
-    rank: I64,
-    arrive: I64,
-    other: I64,
-    sign: int,
-    filtering: bool,  # noqa: FBT001 - compiled kernels take positional arguments
-    time: I64,
-    amount: I64,
-    currency: I64,
-    t_lo: int,
-    t_hi: int,
-    min_amount: I64,
-    seeds: I64,
-    degree: I64,
-    max_degree: int,
-    node_account: I64,
-    stop: I64,
-    arrival: I64,
-    arrival_tx: I64,
-    hops: I64,
-    mark: I64,
-    prev: I64,
-    nxt: I64,
-    touched: I64,
-    n_touched: int,
-    trail_tx: I64,
-    trail_hop: I64,
-    n_trail: int,
-) -> tuple[I64, I64, I64, int, int]:
-    """One hop: follow the transactions newly enabled at the frontier nodes.
-
-    ``rank``, ``arrive`` and ``other`` are aligned with the CSR positions, so the inner loop
-    reads memory in order; only the optional filters look transactions up by id. Newly
-    reached nodes are appended to ``touched``.
-    """
-    n_next = 0
-    # Without cut-off or stop list every node is expandable: skip reading its degree.
-    unlimited = max_degree >= INF and stop.shape[0] == 0
-    for f in range(fr_node.shape[0]):
-        u = fr_node[f]
-        k0, k1 = _segment(rank, ptr[u], ptr[u + 1], fr_lo[f], fr_hi[f], sign)
-        for k in range(k0, k1):
-            tx = idx[k]
-            if filtering and (
-                time[tx] < t_lo or time[tx] > t_hi or amount[tx] < min_amount[currency[tx]]
-            ):
-                continue
-            trail_tx[n_trail] = tx
-            trail_hop[n_trail] = hop
-            n_trail += 1
-            v = other[k]
-            if hops[v] < 0:
-                hops[v] = hop
-                touched[n_touched] = v
-                n_touched += 1
-            value = sign * arrive[k]
-            if value < arrival[v]:
-                # expandable: not above the cut-off and not stopped, or a seed
-                if mark[v] != hop and (
-                    unlimited
-                    or (
-                        degree[v] <= max_degree
-                        and (stop.shape[0] == 0 or not _member(stop, node_account[v]))
-                    )
-                    or _member(seeds, v)
-                ):
-                    mark[v] = hop
-                    prev[v] = arrival[v]
-                    nxt[n_next] = v
-                    n_next += 1
-                arrival[v] = value
-                arrival_tx[v] = tx
-    nodes = nxt[:n_next].copy()
-    return nodes, arrival[nodes], prev[nodes], n_trail, n_touched
 
 
 def search(
@@ -311,32 +222,29 @@ def _search(
 ) -> Reach:
     time, amount, currency = columns
     seed_nodes, seed_arrival, seed_tx = seeds
-    arrival, arrival_tx, hops = ws.arrival, ws.arrival_tx, ws.hops
-    frontier = sorted_unique(seed_nodes)
-    n_touched = ws.n_touched = len(frontier)
-    ws.touched[:n_touched] = frontier
-    np.minimum.at(arrival, seed_nodes, seed_arrival)
-    hops[seed_nodes] = 0
-    for node, value, tx in zip(seed_nodes, seed_arrival, seed_tx, strict=True):
-        if value == arrival[node] and tx >= 0:
-            arrival_tx[node] = tx
-    fr_lo, fr_hi = arrival[frontier], np.full(len(frontier), INF, np.int64)
-    seed_trail = sorted_unique(seed_tx[seed_tx >= 0])
-    n_seed_trail = len(seed_trail)
-    if n_seed_trail + len(time) > len(ws.trail_tx):
-        trail_tx = np.empty(len(time) + n_seed_trail, np.int64)
-        trail_hop = np.empty(len(time) + n_seed_trail, np.int64)
+    spare = int((seed_tx >= 0).sum())
+    if spare + len(time) > len(ws.trail_tx):
+        trail_tx = np.empty(len(time) + spare, np.int64)
+        trail_hop = np.empty(len(time) + spare, np.int64)
     else:
         trail_tx, trail_hop = ws.trail_tx, ws.trail_hop
-    trail_tx[:n_seed_trail], trail_hop[:n_seed_trail] = seed_trail, 0
-    n_trail = n_seed_trail
-    for hop in range(1, max_hops + 1):
-        if len(frontier) == 0:
-            break
+    frontier, fr_lo, fr_hi, n_touched, n_trail = _start(
+        seed_nodes, seed_arrival, seed_tx, ws.arrival, ws.arrival_tx, ws.hops, ws.touched,
+        trail_tx, trail_hop,
+    )  # fmt: skip
+    ws.n_touched = n_touched
+    # Without callbacks every hop runs in one compiled call: a local trace is then a handful
+    # of calls, not a dozen, and Python is back only when the search is done.
+    step = 1 if progress is not None or cancelled is not None else max_hops
+    limit = INF if max_accounts is None else max_accounts
+    hop = 1
+    while hop <= max_hops and len(frontier):
         if cancelled is not None and cancelled():
             raise TraceCancelled(f"cancelled after {hop - 1} hops")
-        frontier, fr_lo, fr_hi, n_trail, n_touched = expand(
+        done, frontier, fr_lo, fr_hi, n_trail, n_touched = _hops(
             hop,
+            min(hop + step - 1, max_hops),
+            limit,
             frontier,
             fr_lo,
             fr_hi,
@@ -358,9 +266,9 @@ def _search(
             cutoff.max_degree,
             cutoff.node_account,
             cutoff.stop_accounts,
-            arrival,
-            arrival_tx,
-            hops,
+            ws.arrival,
+            ws.arrival_tx,
+            ws.hops,
             ws.mark,
             ws.prev,
             ws.nxt,
@@ -371,14 +279,16 @@ def _search(
             n_trail,
         )
         ws.n_touched = n_touched
-        if max_accounts is not None and n_touched > max_accounts:
-            raise TraceTooLarge(f"more than {max_accounts} accounts reached by hop {hop}")
+        if n_touched > limit:
+            raise TraceTooLarge(f"more than {max_accounts} accounts reached by hop {done}")
         if progress is not None:
-            progress(Progress(hops_done=hop, accounts_reached=n_touched, events_replayed=0))
-    if n_touched * DENSE_FACTOR > len(hops):  # sorting would cost more than a scan
-        nodes = np.flatnonzero(hops >= 0)
-    else:
-        nodes = np.sort(ws.touched[:n_touched])
+            progress(Progress(hops_done=done, accounts_reached=n_touched, events_replayed=0))
+        hop = done + 1
+    dense = n_touched * DENSE_FACTOR > len(ws.hops)  # sorting would cost more than a scan
+    nodes, arrival, arrival_tx, hops = _finish(
+        dense, ws.touched, n_touched, ws.arrival, ws.arrival_tx, ws.hops, ws.mark
+    )
+    ws.n_touched = 0  # _finish reset the touched nodes
     if n_trail > HAND_OFF and trail_tx is ws.trail_tx:
         # A long trail keeps the buffers (a copy would cost more); the next trace makes new ones.
         ws.trail_tx = np.empty(len(trail_tx), np.int64)
@@ -386,4 +296,144 @@ def _search(
         trail = trail_tx[:n_trail], trail_hop[:n_trail]
     else:
         trail = trail_tx[:n_trail].copy(), trail_hop[:n_trail].copy()
-    return Reach(nodes, arrival[nodes], arrival_tx[nodes], hops[nodes], *trail)
+    return Reach(nodes, arrival, arrival_tx, hops, *trail)
+
+
+@nb.njit(cache=True)
+def _start(  # pragma: no cover - compiled
+    seed_nodes: I64,
+    seed_arrival: I64,
+    seed_tx: I64,
+    arrival: I64,
+    arrival_tx: I64,
+    hops: I64,
+    touched: I64,
+    trail_tx: I64,
+    trail_hop: I64,
+) -> tuple[I64, I64, I64, int, int]:
+    """Place the seeds: the first frontier, touched nodes and the seed transactions' trail."""
+    frontier = np.unique(seed_nodes)
+    touched[: frontier.shape[0]] = frontier
+    for i in range(seed_nodes.shape[0]):
+        v = seed_nodes[i]
+        arrival[v] = min(arrival[v], seed_arrival[i])
+        hops[v] = 0
+    for i in range(seed_nodes.shape[0]):
+        v = seed_nodes[i]
+        if seed_arrival[i] == arrival[v] and seed_tx[i] >= 0:
+            arrival_tx[v] = seed_tx[i]
+    seed_trail = np.unique(seed_tx[seed_tx >= 0])
+    trail_tx[: seed_trail.shape[0]] = seed_trail
+    trail_hop[: seed_trail.shape[0]] = 0
+    fr_hi = np.full(frontier.shape[0], INF, np.int64)
+    return frontier, arrival[frontier], fr_hi, frontier.shape[0], seed_trail.shape[0]
+
+
+@nb.njit(cache=True)
+def _hops(  # pragma: no cover - compiled
+    first: int,
+    last: int,
+    limit: int,
+    frontier: I64,
+    fr_lo: I64,
+    fr_hi: I64,
+    ptr: I64,
+    idx: I64,
+    rank: I64,
+    arrive: I64,
+    other: I64,
+    sign: int,
+    filtering: bool,  # noqa: FBT001 - compiled kernels take positional arguments
+    time: I64,
+    amount: I64,
+    currency: I64,
+    t_lo: int,
+    t_hi: int,
+    min_amount: I64,
+    seeds: I64,
+    degree: I64,
+    max_degree: int,
+    node_account: I64,
+    stop: I64,
+    arrival: I64,
+    arrival_tx: I64,
+    hops: I64,
+    mark: I64,
+    prev: I64,
+    nxt: I64,
+    touched: I64,
+    n_touched: int,
+    trail_tx: I64,
+    trail_hop: I64,
+    n_trail: int,
+) -> tuple[int, I64, I64, I64, int, int]:
+    """Hops ``first..last``: at each, follow the transactions newly enabled at the frontier.
+
+    Fewer hops are done when the frontier empties or more than ``limit`` nodes are reached;
+    returns the last hop done and the state to go on from. ``rank``, ``arrive`` and ``other``
+    are aligned with the CSR positions, so the inner loop reads memory in order; only the
+    optional filters look transactions up by id. Newly reached nodes are appended to
+    ``touched``.
+    """
+    # Without cut-off or stop list every node is expandable: skip reading its degree.
+    unlimited = max_degree >= INF and stop.shape[0] == 0
+    hop = first
+    while True:
+        n_next = 0
+        for f in range(frontier.shape[0]):
+            u = frontier[f]
+            k0, k1 = _segment(rank, ptr[u], ptr[u + 1], fr_lo[f], fr_hi[f], sign)
+            for k in range(k0, k1):
+                tx = idx[k]
+                if filtering and (
+                    time[tx] < t_lo or time[tx] > t_hi or amount[tx] < min_amount[currency[tx]]
+                ):
+                    continue
+                trail_tx[n_trail] = tx
+                trail_hop[n_trail] = hop
+                n_trail += 1
+                v = other[k]
+                if hops[v] < 0:
+                    hops[v] = hop
+                    touched[n_touched] = v
+                    n_touched += 1
+                value = sign * arrive[k]
+                if value < arrival[v]:
+                    # expandable: not above the cut-off and not stopped, or a seed
+                    if mark[v] != hop and (
+                        unlimited
+                        or (
+                            degree[v] <= max_degree
+                            and (stop.shape[0] == 0 or not member(stop, node_account[v]))
+                        )
+                        or member(seeds, v)
+                    ):
+                        mark[v] = hop
+                        prev[v] = arrival[v]
+                        nxt[n_next] = v
+                        n_next += 1
+                    arrival[v] = value
+                    arrival_tx[v] = tx
+        frontier = nxt[:n_next].copy()
+        fr_lo, fr_hi = arrival[frontier], prev[frontier]
+        if hop >= last or n_next == 0 or n_touched > limit:
+            return hop, frontier, fr_lo, fr_hi, n_trail, n_touched
+        hop += 1
+
+
+@nb.njit(cache=True)
+def _finish(  # pragma: no cover - compiled
+    dense: bool,  # noqa: FBT001 - compiled kernels take positional arguments
+    touched: I64,
+    n_touched: int,
+    arrival: I64,
+    arrival_tx: I64,
+    hops: I64,
+    mark: I64,
+) -> tuple[I64, I64, I64, I64]:
+    """Return the reached nodes (ascending) and their state; reset it for the next trace."""
+    # dense: a scan of the ledger-sized array beats sorting a large part of it
+    nodes = np.flatnonzero(hops >= 0) if dense else np.sort(touched[:n_touched])
+    out_arrival, out_tx, out_hops = arrival[nodes], arrival_tx[nodes], hops[nodes]
+    _reset(touched, n_touched, arrival, arrival_tx, hops, mark)
+    return nodes, out_arrival, out_tx, out_hops

@@ -152,6 +152,13 @@ def find_sorted(sorted_values: I64, values: I64) -> I64:
     return np.where(sorted_values[at] == values, at, -1)
 
 
+@nb.njit(cache=True)
+def member(sorted_values: I64, value: int) -> bool:  # pragma: no cover - compiled
+    """Whether ``value`` is in ``sorted_values`` (ascending), inside compiled kernels."""
+    i = np.searchsorted(sorted_values, value)
+    return bool(i < sorted_values.shape[0] and sorted_values[i] == value)
+
+
 def contains(sorted_values: I64, values: I64) -> npt.NDArray[np.bool_]:
     """Whether each of ``values`` is in ``sorted_values`` (ascending)."""
     return find_sorted(sorted_values, values) >= 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -49,6 +49,7 @@ _CHUNK_ROWS = 1 << 20
 # Lookups of at most this many account keys (or transaction ids) are remembered per ledger,
 # up to a bound.
 _FEW_KEYS, _SEEN_KEYS_MAX = 64, 4096
+K = TypeVar("K", str, tuple[str, str])
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +83,17 @@ def _hash_strings(hashers: dict[str, Any], name: str, column: pl.Series) -> None
         hashers[name].update(part.str.join("").item().encode())
 
 
-def _remembered(
-    seen: dict[str, int], keys: Sequence[str], lookup: Callable[[Sequence[str]], I64]
-) -> I64:
+def _remembered(seen: dict[K, int], keys: Sequence[K], lookup: Callable[[Sequence[K]], I64]) -> I64:
     """``lookup(keys)``, answered from and added to ``seen`` (shared by threads: read once)."""
-    found = {k: seen.get(k, -2) for k in keys}
-    missing = [k for k, v in found.items() if v == -2]
-    if missing:
+    found = [seen.get(k, -2) for k in keys]
+    if -2 in found:
+        missing = list(dict.fromkeys(k for k, v in zip(keys, found, strict=True) if v == -2))
         fresh = dict(zip(missing, lookup(missing).tolist(), strict=True))
-        found.update(fresh)
+        found = [fresh.get(k, v) if v == -2 else v for k, v in zip(keys, found, strict=True)]
         if len(seen) > _SEEN_KEYS_MAX:
             seen.clear()
         seen.update(fresh)
-    return np.array([found[k] for k in keys], np.int64)
+    return np.array(found, np.int64)
 
 
 class _Batch:
@@ -162,6 +161,7 @@ class Ledger:
         self.workspaces = Workspaces()  # search scratch, one per thread
         self._seen_keys: dict[str, int] = {}  # see account_ids
         self._seen_ids: dict[str, int] = {}  # see positions_of
+        self._seen_nodes: dict[tuple[str, str], int] = {}  # see nodes_of
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -270,7 +270,7 @@ class Ledger:
             {
                 k: v
                 for k, v in self.__dict__.items()
-                if k not in ("_orders", "workspaces", "_seen_keys", "_seen_ids")
+                if k not in ("_orders", "workspaces", "_seen_keys", "_seen_ids", "_seen_nodes")
             }
         )
         led.decimals = {**table}
@@ -449,9 +449,15 @@ class Ledger:
 
     def nodes_of(self, accounts: Sequence[str], currencies: Sequence[str]) -> I64:
         """Node of each ``(account, currency)``, -1 where the ledger has no such pair."""
-        acc = self.account_ids(accounts)
+        pairs = list(zip(accounts, currencies, strict=True))
+        if len(pairs) > _FEW_KEYS:
+            return self._find_nodes(pairs)
+        return _remembered(self._seen_nodes, pairs, self._find_nodes)  # as in account_ids
+
+    def _find_nodes(self, pairs: Sequence[tuple[str, str]]) -> I64:
+        acc = self._find_accounts([a for a, _ in pairs])
         codes = {c: i for i, c in enumerate(self.currencies)}
-        cur = np.array([codes.get(c, -1) for c in currencies], np.int64)
+        cur = np.array([codes.get(c, -1) for _, c in pairs], np.int64)
         keys = ((np.maximum(acc, 0) << _CURRENCY_BITS) | np.maximum(cur, 0)).astype(np.uint64)
         found = self._node_index.find(keys, keys)
         return np.where((acc < 0) | (cur < 0), -1, found)
