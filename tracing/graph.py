@@ -30,6 +30,7 @@ from tracing.errors import TraceCancelled, TraceTooLarge
 from tracing.index import I64, member
 
 INF = 2**62
+ARRIVAL, ARRIVAL_TX, HOPS, MARK = range(4)  # columns of a workspace's node state
 TRAIL_SPARE = 1024  # room for seed transactions, which may be followed again
 DENSE_FACTOR = 32  # reached nodes above 1/32 of all: list them by a scan, not a sort
 HAND_OFF = 1 << 16  # trails longer than this take the workspace's buffers instead of a copy
@@ -98,10 +99,12 @@ class Workspace:
 
     def __init__(self, n_nodes: int, n_tx: int) -> None:
         self.n_nodes, self.n_tx = n_nodes, n_tx
-        self.arrival = np.full(n_nodes, INF, np.int64)
-        self.arrival_tx = np.full(n_nodes, -1, np.int64)
-        self.hops = np.full(n_nodes, -1, np.int64)
-        self.mark = np.full(n_nodes, -1, np.int64)
+        # One row per node (ARRIVAL, ARRIVAL_TX, HOPS, MARK): a node's whole state shares a
+        # cache line, so a followed transaction costs one miss, not four.
+        self.state = np.empty((n_nodes, 4), np.int64)
+        self.state[:] = (INF, -1, -1, -1)
+        self.arrival, self.arrival_tx = self.state[:, ARRIVAL], self.state[:, ARRIVAL_TX]
+        self.hops, self.mark = self.state[:, HOPS], self.state[:, MARK]
         self.prev = np.zeros(n_nodes, np.int64)
         self.nxt = np.empty(n_nodes, np.int64)
         self.touched = np.empty(n_nodes, np.int64)
@@ -115,7 +118,7 @@ class Workspace:
 
     def reset(self) -> None:
         """Restore the initial values at the touched nodes."""
-        _reset(self.touched, self.n_touched, self.arrival, self.arrival_tx, self.hops, self.mark)
+        _reset(self.touched, self.n_touched, self.state)
         self.n_touched = 0
 
 
@@ -142,15 +145,13 @@ class Workspaces:
 
 
 @nb.njit(cache=True)
-def _reset(  # pragma: no cover - compiled
-    touched: I64, n: int, arrival: I64, arrival_tx: I64, hops: I64, mark: I64
-) -> None:
+def _reset(touched: I64, n: int, state: I64) -> None:  # pragma: no cover - compiled
     for i in range(n):
         v = touched[i]
-        arrival[v] = INF
-        arrival_tx[v] = -1
-        hops[v] = -1
-        mark[v] = -1
+        state[v, ARRIVAL] = INF
+        state[v, ARRIVAL_TX] = -1
+        state[v, HOPS] = -1
+        state[v, MARK] = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +230,7 @@ def _search(
     else:
         trail_tx, trail_hop = ws.trail_tx, ws.trail_hop
     frontier, fr_lo, fr_hi, n_touched, n_trail = _start(
-        seed_nodes, seed_arrival, seed_tx, ws.arrival, ws.arrival_tx, ws.hops, ws.touched,
-        trail_tx, trail_hop,
+        seed_nodes, seed_arrival, seed_tx, ws.state, ws.touched, trail_tx, trail_hop,
     )  # fmt: skip
     ws.n_touched = n_touched
     # Without callbacks every hop runs in one compiled call: a local trace is then a handful
@@ -266,10 +266,7 @@ def _search(
             cutoff.max_degree,
             cutoff.node_account,
             cutoff.stop_accounts,
-            ws.arrival,
-            ws.arrival_tx,
-            ws.hops,
-            ws.mark,
+            ws.state,
             ws.prev,
             ws.nxt,
             ws.touched,
@@ -285,9 +282,7 @@ def _search(
             progress(Progress(hops_done=done, accounts_reached=n_touched, events_replayed=0))
         hop = done + 1
     dense = n_touched * DENSE_FACTOR > len(ws.hops)  # sorting would cost more than a scan
-    nodes, arrival, arrival_tx, hops = _finish(
-        dense, ws.touched, n_touched, ws.arrival, ws.arrival_tx, ws.hops, ws.mark
-    )
+    nodes, arrival, arrival_tx, hops = _finish(dense, ws.touched, n_touched, ws.state)
     ws.n_touched = 0  # _finish reset the touched nodes
     if n_trail > HAND_OFF and trail_tx is ws.trail_tx:
         # A long trail keeps the buffers (a copy would cost more); the next trace makes new ones.
@@ -304,9 +299,7 @@ def _start(  # pragma: no cover - compiled
     seed_nodes: I64,
     seed_arrival: I64,
     seed_tx: I64,
-    arrival: I64,
-    arrival_tx: I64,
-    hops: I64,
+    state: I64,
     touched: I64,
     trail_tx: I64,
     trail_hop: I64,
@@ -316,17 +309,18 @@ def _start(  # pragma: no cover - compiled
     touched[: frontier.shape[0]] = frontier
     for i in range(seed_nodes.shape[0]):
         v = seed_nodes[i]
-        arrival[v] = min(arrival[v], seed_arrival[i])
-        hops[v] = 0
+        state[v, ARRIVAL] = min(state[v, ARRIVAL], seed_arrival[i])
+        state[v, HOPS] = 0
     for i in range(seed_nodes.shape[0]):
         v = seed_nodes[i]
-        if seed_arrival[i] == arrival[v] and seed_tx[i] >= 0:
-            arrival_tx[v] = seed_tx[i]
+        if seed_arrival[i] == state[v, ARRIVAL] and seed_tx[i] >= 0:
+            state[v, ARRIVAL_TX] = seed_tx[i]
     seed_trail = np.unique(seed_tx[seed_tx >= 0])
     trail_tx[: seed_trail.shape[0]] = seed_trail
     trail_hop[: seed_trail.shape[0]] = 0
     fr_hi = np.full(frontier.shape[0], INF, np.int64)
-    return frontier, arrival[frontier], fr_hi, frontier.shape[0], seed_trail.shape[0]
+    fr_lo = state[frontier, ARRIVAL].copy()
+    return frontier, fr_lo, fr_hi, frontier.shape[0], seed_trail.shape[0]
 
 
 @nb.njit(cache=True)
@@ -355,10 +349,7 @@ def _hops(  # pragma: no cover - compiled
     max_degree: int,
     node_account: I64,
     stop: I64,
-    arrival: I64,
-    arrival_tx: I64,
-    hops: I64,
-    mark: I64,
+    state: I64,
     prev: I64,
     nxt: I64,
     touched: I64,
@@ -393,14 +384,14 @@ def _hops(  # pragma: no cover - compiled
                 trail_hop[n_trail] = hop
                 n_trail += 1
                 v = other[k]
-                if hops[v] < 0:
-                    hops[v] = hop
+                if state[v, HOPS] < 0:
+                    state[v, HOPS] = hop
                     touched[n_touched] = v
                     n_touched += 1
                 value = sign * arrive[k]
-                if value < arrival[v]:
+                if value < state[v, ARRIVAL]:
                     # expandable: not above the cut-off and not stopped, or a seed
-                    if mark[v] != hop and (
+                    if state[v, MARK] != hop and (
                         unlimited
                         or (
                             degree[v] <= max_degree
@@ -408,14 +399,14 @@ def _hops(  # pragma: no cover - compiled
                         )
                         or member(seeds, v)
                     ):
-                        mark[v] = hop
-                        prev[v] = arrival[v]
+                        state[v, MARK] = hop
+                        prev[v] = state[v, ARRIVAL]
                         nxt[n_next] = v
                         n_next += 1
-                    arrival[v] = value
-                    arrival_tx[v] = tx
+                    state[v, ARRIVAL] = value
+                    state[v, ARRIVAL_TX] = tx
         frontier = nxt[:n_next].copy()
-        fr_lo, fr_hi = arrival[frontier], prev[frontier]
+        fr_lo, fr_hi = state[frontier, ARRIVAL].copy(), prev[frontier]
         if hop >= last or n_next == 0 or n_touched > limit:
             return hop, frontier, fr_lo, fr_hi, n_trail, n_touched
         hop += 1
@@ -426,14 +417,12 @@ def _finish(  # pragma: no cover - compiled
     dense: bool,  # noqa: FBT001 - compiled kernels take positional arguments
     touched: I64,
     n_touched: int,
-    arrival: I64,
-    arrival_tx: I64,
-    hops: I64,
-    mark: I64,
+    state: I64,
 ) -> tuple[I64, I64, I64, I64]:
     """Return the reached nodes (ascending) and their state; reset it for the next trace."""
     # dense: a scan of the ledger-sized array beats sorting a large part of it
-    nodes = np.flatnonzero(hops >= 0) if dense else np.sort(touched[:n_touched])
-    out_arrival, out_tx, out_hops = arrival[nodes], arrival_tx[nodes], hops[nodes]
-    _reset(touched, n_touched, arrival, arrival_tx, hops, mark)
+    nodes = np.flatnonzero(state[:, HOPS] >= 0) if dense else np.sort(touched[:n_touched])
+    out_arrival = state[nodes, ARRIVAL].copy()
+    out_tx, out_hops = state[nodes, ARRIVAL_TX].copy(), state[nodes, HOPS].copy()
+    _reset(touched, n_touched, state)
     return nodes, out_arrival, out_tx, out_hops
