@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracing.errors import ConservationError, TraceCancelled, TraceTooLarge
-from tracing.graph import CancelCheck, Progress, ProgressCallback
+from tracing.graph import CancelCheck, Progress, ProgressCallback, Workspace
 from tracing.index import I64, contains, find_sorted, sorted_unique
 from tracing.order import Order
 from tracing.params import Rule, SameDayPolicy
@@ -55,6 +55,11 @@ class Events:
         if self.slot_tx is None:
             return txs
         return find_sorted(self.slot_tx, txs)
+
+    def kept(self) -> Events:
+        """Return what a result keeps: no per-event arrays, which may be borrowed buffers."""
+        no = np.empty(0, np.int64)
+        return Events(no, no, no, no, no, self.slot_tx, self.route, self.end, self.seed_tx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +106,16 @@ class Universe:
     filtering: bool  # whether the window or the minimum can exclude a transaction
 
 
-def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot_of: I64) -> Events:
+def collect_events(
+    cols: tuple[I64, ...], order: Order, universe: Universe, ws: Workspace
+) -> Events:
     """Collect the universe's events up to the replay end, in replay order, with routes.
 
-    ``slot_of`` is a ledger-sized scratch array of -1 (a workspace's); it maps the reached
-    nodes to their index while this runs and is restored before returning.
+    The workspace lends its ledger-sized ``slot`` scratch array (all -1), which maps the
+    reached nodes to their index while this runs and is restored before returning, and the
+    buffers the events are written to: the events are valid while the caller holds ``ws``.
     """
+    slot_of = ws.slot
     src, dst, amount, time, currency, out_ptr, in_ptr = cols
     expanded = universe.sink_reason < 0
     node_slots = np.flatnonzero(expanded)
@@ -115,8 +124,10 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
     # Walking every rank is linear in the ledger; gathering and sorting is better when small.
     scan = int(size) * SCAN_FACTOR > len(src)
     slot_of[universe.nodes] = np.arange(len(universe.nodes))
+    n_events = 2 * len(order.ev_tx) if scan else int(size)
+    keys, who, event_tx, event_amount = ws.event_buffers(n_events)
     try:
-        keys, who, event_tx, event_amount = collect(
+        m = collect(
             order.ev_tx,
             order.wd_rank,
             order.dep_rank,
@@ -137,7 +148,17 @@ def collect_events(cols: tuple[I64, ...], order: Order, universe: Universe, slot
             node_slots,
             scan,
             order.policy is SameDayPolicy.LEDGER,
+            keys,
+            who,
+            event_tx,
+            event_amount,
         )
+        if scan:
+            keys, who, event_tx, event_amount = keys[:m], who[:m], event_tx[:m], event_amount[:m]
+        else:  # keys are distinct: any sort gives the same order
+            by_key = np.argsort(keys[:m])
+            keys, who = keys[by_key], who[by_key]
+            event_tx, event_amount = event_tx[by_key], event_amount[by_key]
         seeds = universe.seed_tx[time[universe.seed_tx] <= universe.replay_end]
         slot_tx: I64 | None
         if scan:

@@ -224,21 +224,25 @@ def trace(
             filtering=filters.active,
         )
         cols = (ledger.src, ledger.dst, ledger.amount, ledger.time, cur, adj.out_ptr, adj.in_ptr)
-        with ledger.workspaces.acquire(ledger.n_nodes, ledger.n_transactions) as ws:
-            events = collect_events(cols, order, universe, ws.slot)
         placed = seeds.placements
-        attribution = attribute(
-            params.rule,
-            events,
-            Placements(placed.key, np.searchsorted(reach.nodes, placed.node), placed.amount),
-            ledger.opening_of(reach.nodes),
-            reach.nodes,
-            max_events=params.max_events,
-            progress=progress,
-            cancelled=cancelled,
-            hops_done=int(reach.trail_hop.max(initial=0)),
-            reached=len(reach.nodes),
-        )
+        # The events live in the workspace's buffers: it is held until the replay is done (a
+        # trace nested in a progress callback gets a workspace of its own) and the result
+        # keeps none of them.
+        with ledger.workspaces.acquire(ledger.n_nodes, ledger.n_transactions) as ws:
+            events = collect_events(cols, order, universe, ws)
+            attribution = attribute(
+                params.rule,
+                events,
+                Placements(placed.key, np.searchsorted(reach.nodes, placed.node), placed.amount),
+                ledger.opening_of(reach.nodes),
+                reach.nodes,
+                max_events=params.max_events,
+                progress=progress,
+                cancelled=cancelled,
+                hops_done=int(reach.trail_hop.max(initial=0)),
+                reached=len(reach.nodes),
+            )
+            events = events.kept()
     provenance = Provenance(
         rule=str(params.rule),
         same_day_policy=str(params.same_day_policy),

@@ -114,7 +114,21 @@ class Workspace:
         self.trail_tx = np.empty(n_tx + TRAIL_SPARE, np.int64)
         self.trail_hop = np.empty(n_tx + TRAIL_SPARE, np.int64)
         self.n_touched = 0  # entries of ``touched`` in use
+        self._events = np.empty((4, 0), np.int64)  # see event_buffers
         self.busy = False
+
+    def event_buffers(self, n: int) -> tuple[I64, I64, I64, I64]:
+        """Four arrays of at least ``n`` entries for a replay's events, kept between traces.
+
+        Memory first touched is dear (at 10M transactions, faulting in a saturated replay's
+        630 MB of events took longer than the collecting scan itself), so the buffers are
+        reused; they stay allocated, virtual beyond what a trace touched, with the workspace.
+        The caller must not let them outlive its hold on the workspace.
+        """
+        if self._events.shape[1] < n:
+            self._events = np.empty((4, n), np.int64)
+        keys, who, txs, amounts = self._events
+        return keys, who, txs, amounts
 
     def reset(self) -> None:
         """Restore the initial values at the touched nodes."""
