@@ -98,7 +98,7 @@ class Universe:
 
     nodes: I64  # reached nodes, ascending; per-node state is kept by index in this array
     sink_reason: I64  # per reached node: STOPPED / HIGH_DEGREE when not expanded, else -1
-    trail: I64  # followed transactions
+    trail: np.ndarray  # followed transactions (int32 where positions fit)
     seed_tx: I64
     replay_end: int
     window: tuple[int, int]

@@ -175,8 +175,9 @@ class _Trail:
 
 def _trail(ledger: Ledger, reach: Reach, events: Events | None, att: Attribution | None) -> _Trail:
     by_pos = np.argsort(reach.trail_tx, kind="stable")
-    txs = reach.trail_tx[by_pos]
-    return _Trail(txs, reach.trail_hop[by_pos], _traced(events, att, ledger, txs))
+    txs = reach.trail_tx[by_pos].astype(np.int64)  # the search keeps them narrow
+    hops = reach.trail_hop[by_pos].astype(np.int64)
+    return _Trail(txs, hops, _traced(events, att, ledger, txs))
 
 
 def _flows(ledger: Ledger, trail: _Trail, money: Money) -> pl.DataFrame:

@@ -72,8 +72,8 @@ class Reach:
     arrival: I64
     arrival_tx: I64
     hops: I64
-    trail_tx: I64
-    trail_hop: I64
+    trail_tx: np.ndarray  # int32 positions where they fit
+    trail_hop: np.ndarray  # int8
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,17 @@ class Cutoff:
     max_degree: int
     node_account: I64  # per node: account id
     stop_accounts: I64  # sorted account ids not to expand
+
+
+def trail_buffers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Room for ``n`` trail entries: transaction positions and hops, as narrow as they fit.
+
+    A saturated trace's trail is handed to its result, so every such trace writes fresh
+    memory, and first touches are dear: at 10M transactions, int32 positions and int8 hops
+    are 45 MB to fault in where two int64 arrays were 140 MB.
+    """
+    tx_type = np.int32 if n < 2**31 else np.int64
+    return np.empty(n, tx_type), np.empty(n, np.int8)  # hops <= MAX_HOPS (64) fit a byte
 
 
 class Workspace:
@@ -111,8 +122,7 @@ class Workspace:
         # node -> index among a trace's reached nodes while its replay collects events
         self.slot = np.full(n_nodes, -1, np.int64)
         # Each transaction joins the trail at most once; np.empty pages untouched are free.
-        self.trail_tx = np.empty(n_tx + TRAIL_SPARE, np.int64)
-        self.trail_hop = np.empty(n_tx + TRAIL_SPARE, np.int64)
+        self.trail_tx, self.trail_hop = trail_buffers(n_tx + TRAIL_SPARE)
         self.n_touched = 0  # entries of ``touched`` in use
         self._events = np.empty((4, 0), np.int64)  # see event_buffers
         self.busy = False
@@ -239,8 +249,7 @@ def _search(
     seed_nodes, seed_arrival, seed_tx = seeds
     spare = int((seed_tx >= 0).sum())
     if spare + len(time) > len(ws.trail_tx):
-        trail_tx = np.empty(len(time) + spare, np.int64)
-        trail_hop = np.empty(len(time) + spare, np.int64)
+        trail_tx, trail_hop = trail_buffers(len(time) + spare)
     else:
         trail_tx, trail_hop = ws.trail_tx, ws.trail_hop
     frontier, fr_lo, fr_hi, n_touched, n_trail = _start(
@@ -300,8 +309,7 @@ def _search(
     ws.n_touched = 0  # _finish reset the touched nodes
     if n_trail > HAND_OFF and trail_tx is ws.trail_tx:
         # A long trail keeps the buffers (a copy would cost more); the next trace makes new ones.
-        ws.trail_tx = np.empty(len(trail_tx), np.int64)
-        ws.trail_hop = np.empty(len(trail_hop), np.int64)
+        ws.trail_tx, ws.trail_hop = trail_buffers(len(trail_tx))
         trail = trail_tx[:n_trail], trail_hop[:n_trail]
     else:
         trail = trail_tx[:n_trail].copy(), trail_hop[:n_trail].copy()
@@ -315,8 +323,8 @@ def _start(  # pragma: no cover - compiled
     seed_tx: I64,
     state: I64,
     touched: I64,
-    trail_tx: I64,
-    trail_hop: I64,
+    trail_tx: np.ndarray,
+    trail_hop: np.ndarray,
 ) -> tuple[I64, I64, I64, int, int]:
     """Place the seeds: the first frontier, touched nodes and the seed transactions' trail."""
     frontier = np.unique(seed_nodes)
@@ -368,8 +376,8 @@ def _hops(  # pragma: no cover - compiled
     nxt: I64,
     touched: I64,
     n_touched: int,
-    trail_tx: I64,
-    trail_hop: I64,
+    trail_tx: np.ndarray,
+    trail_hop: np.ndarray,
     n_trail: int,
 ) -> tuple[int, I64, I64, I64, int, int]:
     """Hops ``first..last``: at each, follow the transactions newly enabled at the frontier.
