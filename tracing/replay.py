@@ -170,20 +170,19 @@ def lowest_balance(  # pragma: no cover - compiled
     n_nodes: int,
 ) -> I64:
     """Lowest running balance of each node (slot) from zero over its replayed events."""
-    bal = np.zeros(n_nodes, np.int64)
-    low = np.zeros(n_nodes, np.int64)
+    run = np.zeros((n_nodes, 2), np.int64)  # balance and lowest side by side: one cache line
     p = 0
     for e in range(keys.shape[0]):
         while p < pl_key.shape[0] and pl_key[p] < keys[e]:
-            bal[pl_node[p]] += pl_amount[p]
+            run[pl_node[p], 0] += pl_amount[p]
             p += 1
         v = who[e]
         if keys[e] & 1:
-            bal[v] += ev_amount[e]
+            run[v, 0] += ev_amount[e]
         else:
-            bal[v] -= ev_amount[e]
-            low[v] = min(low[v], bal[v])
-    return low
+            run[v, 0] -= ev_amount[e]
+            run[v, 1] = min(run[v, 1], run[v, 0])
+    return run[:, 1].copy()
 
 
 @nb.njit(cache=True)
