@@ -49,11 +49,11 @@ class Order:
     def aligned(self, src: I64, dst: I64, *, forward: bool) -> tuple[I64, I64]:
         """Per CSR position: the far node and its arrival rank (computed once per side)."""
         if forward not in self._aligned:
-            if forward:
-                far, arrive = dst[self.out_idx], self.dep_rank[self.out_idx]
-            else:
-                far, arrive = src[self.in_idx], self.wd_rank[self.in_idx]
-            self._aligned[forward] = (far, arrive)
+            idx, rank = (self.out_idx, self.dep_rank) if forward else (self.in_idx, self.wd_rank)
+            # In ledger order a rank is the transaction's position: the arrival ranks are the
+            # CSR's own transaction array, and sharing it spares the search a third stream.
+            arrive = idx if self.policy is SameDayPolicy.LEDGER else rank[idx]
+            self._aligned[forward] = ((dst if forward else src)[idx], arrive)
         return self._aligned[forward]
 
     @property
