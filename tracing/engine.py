@@ -83,15 +83,20 @@ def resolve_seeds(ledger: Ledger, order: Order, params: TraceParams) -> Seeds:
         np.int64,
     )
     key = 2 * ranks + 1
-    by_key = np.argsort(key, kind="stable")
+    if len(rank_of) > 1:  # seeds placed at one time (the usual case) are already in order
+        by_key = np.argsort(key, kind="stable")
+        placements = Placements(key[by_key], nodes[by_key], amounts[by_key])
+    else:
+        placements = Placements(key, nodes, amounts)
+    seed_times = np.array([-1 if t is None else t for t in times_us], np.int64)
+    if not len(pos):  # a small call's arrays are a large part of its cost: no concatenations
+        return Seeds(nodes, arrival, np.full(len(nodes), -1, np.int64), placements, seed_times)
     return Seeds(
         nodes=np.concatenate([nodes, tx_nodes]).astype(np.int64),
         arrival=np.concatenate([arrival, tx_arrival]).astype(np.int64),
         tx=np.concatenate([np.full(len(nodes), -1, np.int64), pos]),
-        placements=Placements(key[by_key], nodes[by_key], amounts[by_key]),
-        times=np.concatenate(
-            [np.array([-1 if t is None else t for t in times_us], np.int64), ledger.time[pos]]
-        ),
+        placements=placements,
+        times=np.concatenate([seed_times, ledger.time[pos]]),
     )
 
 
@@ -136,13 +141,13 @@ def _sink_reasons(  # pragma: no cover - compiled
 
 
 def _filters(ledger: Ledger, params: TraceParams) -> Filters:
-    min_amount = np.array(
-        [
-            _minor(params.min_amount, ledger.decimals[c]) if params.min_amount is not None else 0
-            for c in ledger.currencies
-        ],
-        np.int64,
-    )
+    if params.min_amount is None:
+        min_amount = np.zeros(len(ledger.currencies), np.int64)
+    else:
+        threshold = params.min_amount
+        min_amount = np.array(
+            [_minor(threshold, ledger.decimals[c]) for c in ledger.currencies], np.int64
+        )
     return Filters(_us(params.window_start, -INF), _us(params.window_end, INF), min_amount)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba as nb
 import numpy as np
@@ -185,11 +185,12 @@ class Filters:
     t_lo: int
     t_hi: int
     min_amount: I64  # per currency
+    active: bool = field(init=False)  # whether any transaction could be filtered out
 
-    @property
-    def active(self) -> bool:
-        """Whether any transaction could be filtered out."""
-        return self.t_lo > -INF or self.t_hi < INF or bool((self.min_amount > 0).any())
+    def __post_init__(self) -> None:
+        """Decide once whether the filters can exclude anything."""
+        active = self.t_lo > -INF or self.t_hi < INF or bool((self.min_amount > 0).any())
+        object.__setattr__(self, "active", active)
 
 
 @nb.njit(cache=True)
@@ -247,9 +248,8 @@ def _search(
 ) -> Reach:
     time, amount, currency = columns
     seed_nodes, seed_arrival, seed_tx = seeds
-    spare = int((seed_tx >= 0).sum())
-    if spare + len(time) > len(ws.trail_tx):
-        trail_tx, trail_hop = trail_buffers(len(time) + spare)
+    if len(seed_tx) + len(time) > len(ws.trail_tx):  # seed transactions may be followed again
+        trail_tx, trail_hop = trail_buffers(len(time) + len(seed_tx))
     else:
         trail_tx, trail_hop = ws.trail_tx, ws.trail_hop
     frontier, fr_lo, fr_hi, n_touched, n_trail = _start(
