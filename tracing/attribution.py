@@ -15,7 +15,7 @@ import numpy as np
 
 from tracing.errors import ConservationError, TraceCancelled, TraceTooLarge
 from tracing.graph import CancelCheck, Progress, ProgressCallback, Workspace
-from tracing.index import I64, contains, find_sorted, sorted_unique
+from tracing.index import I64, find_sorted, sorted_unique
 from tracing.order import Order
 from tracing.params import Rule, SameDayPolicy
 from tracing.replay import (
@@ -26,6 +26,7 @@ from tracing.replay import (
     replay,
     replay_flow,
     routes,
+    slots_in_order,
 )
 from tracing.rules import CODES
 
@@ -153,10 +154,9 @@ def collect_events(
             event_tx,
             event_amount,
         )
-        if scan:
-            keys, who, event_tx, event_amount = keys[:m], who[:m], event_tx[:m], event_amount[:m]
-        else:  # keys are distinct: any sort gives the same order
-            by_key = np.argsort(keys[:m])
+        keys, who, event_tx, event_amount = keys[:m], who[:m], event_tx[:m], event_amount[:m]
+        if not scan:
+            by_key = _order_of(keys)
             keys, who = keys[by_key], who[by_key]
             event_tx, event_amount = event_tx[by_key], event_amount[by_key]
         seeds = universe.seed_tx[time[universe.seed_tx] <= universe.replay_end]
@@ -166,9 +166,14 @@ def collect_events(
             on_trail = np.zeros(len(src), np.bool_)
             on_trail[universe.trail] = True
         else:
-            slot_tx = sorted_unique(event_tx)
-            slot = np.searchsorted(slot_tx, event_tx)
-            on_trail = contains(np.sort(universe.trail), slot_tx)
+            if order.policy is SameDayPolicy.LEDGER:  # ranks are positions: tx ascending
+                slot_tx, slot = slots_in_order(event_tx)
+            else:
+                slot_tx = sorted_unique(event_tx)
+                slot = np.searchsorted(slot_tx, event_tx)
+            on_trail = np.zeros(len(slot_tx), np.bool_)
+            at = find_sorted(slot_tx, universe.trail)  # the trail is the shorter list
+            on_trail[at[at >= 0]] = True
         # Route codes fit a byte: at 10M transactions a dense int64 array was 80 MB to stream.
         route = np.empty(len(src) if slot_tx is None else len(slot_tx), np.int8)
         routes(
@@ -205,6 +210,20 @@ def collect_events(
     seed_slots = events.slots_of(seeds)
     route[seed_slots[seed_slots >= 0]] = INTO_SEED
     return events
+
+
+def _order_of(keys: I64) -> I64:
+    """Permutation sorting ``keys`` (distinct, non-negative).
+
+    Each key is packed with its index into one integer when the product fits: sorting plain
+    integers is about three times faster than ``argsort``, and a local trace's replay sorts
+    its few thousand events on every call.
+    """
+    m = len(keys)
+    if m == 0 or int(keys.max()) >= (2**62) // m:
+        return np.argsort(keys)
+    packed = np.sort(keys * m + np.arange(m, dtype=np.int64))
+    return packed % m
 
 
 def attribute(

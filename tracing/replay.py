@@ -117,6 +117,20 @@ def collect(  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
+def slots_in_order(event_tx: I64) -> tuple[I64, I64]:  # pragma: no cover - compiled
+    """Distinct transactions of ascending ``event_tx`` and each event's index among them."""
+    slot = np.empty(event_tx.shape[0], np.int64)
+    slot_tx = np.empty(event_tx.shape[0], np.int64)
+    n = -1
+    for e in range(event_tx.shape[0]):
+        if n < 0 or event_tx[e] != slot_tx[n]:
+            n += 1
+            slot_tx[n] = event_tx[e]
+        slot[e] = n
+    return slot_tx[: n + 1].copy(), slot
+
+
+@nb.njit(cache=True)
 def routes(  # pragma: no cover - compiled
     keys: I64,
     ev_t: I64,

@@ -16,6 +16,7 @@ from tracing import (
     TraceCancelled,
     TraceParams,
     TraceTooLarge,
+    attribution,
     graph,
     trace,
 )
@@ -125,6 +126,27 @@ def test_a_trace_nested_in_a_progress_callback_gets_its_own_workspace(fresh: lis
 
     outer = trace(led, PARAMS[4], progress=report).digest()
     assert (outer, inner) == (fresh[4], [fresh[2]])
+    _assert_clean(_workspace(led))
+
+
+def test_a_trace_nested_in_a_replay_callback_does_not_touch_the_replayed_events(
+    fresh: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The events being replayed live in the workspace's buffers: a trace started from a
+    # progress callback between two replay chunks must get buffers of its own.
+    monkeypatch.setattr(attribution, "CHUNK", 7)
+    led = ledger(*ROWS)
+    replayed = [i for i, p in enumerate(PARAMS) if p.rule != "reach"]
+    outer, other = replayed[0], replayed[1]
+    inner: list[str] = []
+
+    def report(progress: Progress) -> None:
+        if progress.events_replayed and not inner:
+            inner.append(trace(led, PARAMS[other]).digest())
+
+    result = trace(led, PARAMS[outer], progress=report)
+    assert result.summary["events_replayed"] > 7  # the callback ran between chunks
+    assert (result.digest(), inner) == (fresh[outer], [fresh[other]])
     _assert_clean(_workspace(led))
 
 
