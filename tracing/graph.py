@@ -12,8 +12,9 @@ Backward runs the same code on negated ranks over the incoming adjacency.
 
 The per-node state lives in a per-thread :class:`Workspace` kept by the ledger and reset only
 where a trace touched it, so a trace costs what it reaches, not the size of the ledger. The
-workspace is kept between traces: about 56 bytes per node plus 16 per trail transaction
-(virtual until touched) per thread that traces.
+workspace is kept between traces, per thread that traces: 64 bytes per node, 5 per trail
+transaction, and the buffers of its largest replay's events (32 bytes per event, at most two
+events per transaction); the last two are virtual until touched.
 """
 
 from __future__ import annotations
