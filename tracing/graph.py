@@ -305,7 +305,7 @@ def _search(
         if progress is not None:
             progress(Progress(hops_done=done, accounts_reached=n_touched, events_replayed=0))
         hop = done + 1
-    dense = n_touched * DENSE_FACTOR > len(ws.hops)  # sorting would cost more than a scan
+    dense = n_touched * DENSE_FACTOR > ws.n_nodes  # sorting would cost more than a scan
     nodes, arrival, arrival_tx, hops = _finish(dense, ws.touched, n_touched, ws.state)
     ws.n_touched = 0  # _finish reset the touched nodes
     if n_trail > HAND_OFF and trail_tx is ws.trail_tx:
