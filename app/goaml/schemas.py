@@ -17,6 +17,7 @@ _REPORT_EXAMPLE: dict[str, Any] = {
     "holders_added": 1,
     "repeats": 0,
     "party_links": 0,
+    "note_count": 1,
     "notes": [
         {
             "path": "/report/transaction[2]/date_transaction",
@@ -56,8 +57,10 @@ class GoamlReportResult(BaseModel):
     party_links: int = Field(description="Directors and probable same persons linked.")
     notes: list[GoamlNote] = Field(
         description="Accepted, and said: repeats, truncated digits, conflicts kept apart, "
-        "values that are not what a stricter profile wants, schema faults not counted."
+        "values that are not what a stricter profile wants, schema faults not counted; at "
+        "most `error_list_max` of them."
     )
+    note_count: int = Field(description="How many notes there are, listed or not.")
 
 
 class GoamlImportResult(BaseModel):

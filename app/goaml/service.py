@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 from app.account import service as account_service
 from app.account.schemas import AccountBatch, AccountIn, HolderIn
 from app.errors import InvalidInput, NotFound, PayloadTooLarge
-from app.goaml.models import GoamlPartyLink, GoamlReport, GoamlTransaction
+from app.goaml import details
+from app.goaml.models import GoamlReport
 from app.goaml.profile import GoamlProfile, load_profile
 from app.goaml.read import ReportReader
 from app.goaml.records import ReportRecord
 from app.goaml.repository import GoamlRepository
 from app.goaml.schemas import GoamlImportResult, GoamlNote, GoamlReportResult
 from app.goaml.xml import Faults, parse, validate_xsd
-from app.party import service as party_service
 from app.party.schemas import PartyIn
 from app.principal import Principal
 from app.settings import Settings
@@ -60,7 +60,8 @@ class GoamlRejected(InvalidInput):
             errors=errors[:limit],
             error_count=total,
             truncated=truncated,
-            not_counted=not_counted or [],
+            not_counted=(not_counted or [])[:limit],
+            not_counted_count=len(not_counted or []),
         )
 
 
@@ -210,7 +211,7 @@ def _store(
     *,
     actor: Principal,
     settings: Settings,
-    notes: list[GoamlNote],
+    notes: tuple[list[GoamlNote], int],
 ) -> tuple[GoamlReportResult, bool]:
     """The report stored in the open unit of work, and whether it brought anything new."""
     faults = Faults(file.upload.filename)
@@ -239,8 +240,8 @@ def _store(
     except BatchRejected as exc:
         session.rollback()
         raise _refused(exc, report, faults, settings.error_list_max) from exc
-    _record_details(session, report, document.id, profile)
-    links = _record_links(session, report, document.id)
+    details.record_report(session, report, document.id, profile)
+    links = details.record_links(session, report, document.id)
     inserted = counts.inserted if counts else 0
     document.inserted, document.already_present = inserted, counts.already_present if counts else 0
     changed = stored.parties_updated + stored.accounts_updated
@@ -259,86 +260,9 @@ def _store(
         holders_added=stored.holders_added,
         repeats=report.repeats,
         party_links=links,
-        notes=notes,
+        notes=notes[0],
+        note_count=notes[1],
     ), bool(inserted or records or changed or not report.transactions)
-
-
-def _record_links(session: Session, report: ReportRecord, document_id: str) -> int:
-    """Directors and probable same persons, by party id, with this report as their source."""
-    if not report.links:
-        return 0
-    keys = {k for link in report.links for k in (link.party, link.related)}
-    ids = {key: p.id for key, p in party_service.parties_by_keys(session, keys).items()}
-    goaml = GoamlRepository(session)
-    for link in report.links:
-        goaml.add(
-            GoamlPartyLink(
-                source_document_id=document_id,
-                party_id=ids[link.party],
-                related_party_id=ids[link.related],
-                relation=link.relation,
-                role=link.role,
-            )
-        )
-    return len(report.links)
-
-
-def _record_details(
-    session: Session, report: ReportRecord, document_id: str, profile: GoamlProfile
-) -> None:
-    goaml = GoamlRepository(session)
-    assert report.reported_at is not None
-    goaml.add(
-        GoamlReport(
-            source_document_id=document_id,
-            rentity_id=report.rentity_id,
-            rentity_branch=report.rentity_branch,
-            submission_code=report.submission_code,
-            report_code=report.report_code,
-            entity_reference=report.entity_reference,
-            fiu_ref_number=report.fiu_ref_number,
-            reported_at=report.reported_at,
-            currency_code_local=report.currency,
-            reason=report.reason,
-            action=report.action,
-            indicators=report.indicators,
-            profile=profile.name,
-            timezone=profile.timezone or "UTC",
-        )
-    )
-    externals = [f"goaml:{report.rentity_id}:{t.number}" for t in report.transactions]
-    ids = transaction_service.transaction_ids(session, externals)
-    conductors = {t.conductor for t in report.transactions if t.conductor}
-    party_ids = (
-        {key: party.id for key, party in party_service.parties_by_keys(session, conductors).items()}
-        if conductors
-        else {}
-    )
-    for t, external in zip(report.transactions, externals, strict=True):
-        transaction_id, first_document = ids[external]
-        if first_document != document_id:
-            continue  # stored by an earlier report, with its details
-        goaml.add(
-            GoamlTransaction(
-                transaction_id=transaction_id,
-                source_document_id=document_id,
-                transactionnumber=t.number,
-                internal_ref_number=t.internal_ref,
-                transmode_code=t.transmode_code,
-                transaction_location=t.location,
-                value_date=t.value_date,
-                from_funds_code=t.source.funds_code if t.source else None,
-                to_funds_code=t.target.funds_code if t.target else None,
-                from_my_client=bool(t.source and t.source.my_client),
-                to_my_client=bool(t.target and t.target.my_client),
-                conductor_party_id=party_ids.get(t.conductor) if t.conductor else None,
-                foreign_currency=t.foreign,
-                parties=[
-                    {k: (str(v) if v is not None else None) for k, v in p.items()}
-                    for p in t.parties
-                ],
-            )
-        )
 
 
 def import_goaml(
@@ -352,6 +276,7 @@ def import_goaml(
     profile = load_profile(settings)
     faults, reports = [], []
     notes: list[list[GoamlNote]] = []
+    note_counts: list[int] = []
     not_counted: list[dict[str, object]] = []
     for file in files:
         found, noted = Faults(file.upload.filename), Faults(file.upload.filename)
@@ -361,12 +286,14 @@ def import_goaml(
         faults.extend(found.items)
         not_counted.extend(n for n in noted.items if n["type"] == "schema_equal_value")
         reports.append(report)
-        notes.append([GoamlNote.model_validate(n) for n in noted.items])
+        # Cut like the faults: a million truncated dates need not come back a million times.
+        notes.append([GoamlNote.model_validate(n) for n in noted.items[: settings.error_list_max]])
+        note_counts.append(len(noted.items))
     if faults:
         raise GoamlRejected(faults, limit=settings.error_list_max, not_counted=not_counted)
     goaml, seen = GoamlRepository(session), dict[str, GoamlReportResult]()
     results = []
-    for file, report, said in zip(files, reports, notes, strict=True):
+    for file, report, said, said_count in zip(files, reports, notes, note_counts, strict=True):
         assert report is not None
         first = seen.get(file.upload.sha256) or _replay(
             goaml.by_sha256(file.upload.sha256), file, report
@@ -376,7 +303,13 @@ def import_goaml(
             # replay too: their savepoint is rolled back and they point at the first receipt.
             savepoint = session.begin_nested()
             result, new = _store(
-                session, file, report, profile, actor=actor, settings=settings, notes=said
+                session,
+                file,
+                report,
+                profile,
+                actor=actor,
+                settings=settings,
+                notes=(said, said_count),
             )
             if new or (known := _first_receipt(session, goaml, report)) is None:
                 savepoint.commit()
@@ -424,6 +357,7 @@ def _replay(
         repeats=report.repeats,
         party_links=0,
         notes=[],
+        note_count=0,
     )
 
 

@@ -176,6 +176,14 @@ def test_a_byte_identical_repeat_is_stored_once_and_reported(client, key, sessio
     assert "'TT6'" in note["msg"]
 
 
+def test_notes_are_cut_like_faults_and_counted(client, key, settings):
+    client.app.state.settings = settings.model_copy(update={"error_list_max": 1})
+    r = send(client, key, report(deposit("TT16"), deposit("TT16"), deposit("TT16")))
+    assert r.status_code == 201, r.text
+    (result,) = r.json()["reports"]
+    assert (result["repeats"], result["note_count"], len(result["notes"])) == (2, 2, 1)
+
+
 def test_a_repeat_with_other_content_names_both_positions(client, key, session):
     data = report(deposit("TT8"), deposit("TT8", amount="3800001"))
     r = send(client, key, data)
@@ -370,6 +378,7 @@ def test_schema_faults_and_ours_come_together_and_equal_values_are_not_counted(
     }
     assert body["error_count"] == 2
     (not_counted,) = body["not_counted"]
+    assert body["not_counted_count"] == 1
     assert "Equal in value as xs:boolean" in not_counted["msg"]
     assert count(session, SourceDocument) == 1
 
