@@ -162,6 +162,16 @@ def test_a_cut_fault_list_says_so_and_gives_the_true_count(client, key, settings
     assert (body["error_count"], body["truncated"], len(body["errors"])) == (5, False, 5)
 
 
+def test_a_ledger_refusal_cut_by_the_ledger_keeps_its_true_count(client, key, settings, session):
+    # LKR has two decimals: only the ledger refuses a third, and it lists at most two faults.
+    data = report(*(deposit(f"TT{i}", amount="1.001") for i in range(3)))
+    client.app.state.settings = settings.model_copy(update={"error_list_max": 2})
+    body = send(client, key, data).json()
+    assert (body["error_count"], body["truncated"], len(body["errors"])) == (3, True, 2)
+    assert body["errors"][0]["msg"].startswith("<amount_local>: ")
+    assert count(session, SourceDocument) == 0
+
+
 # -- 3. repeats inside one report --------------------------------------------------------------
 
 
