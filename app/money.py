@@ -23,11 +23,37 @@ CRYPTO_DECIMALS: dict[str, int] = {
 }
 
 
+# Withdrawn ISO 4217 codes (list three) that exports still carry: a Ghanaian bank's goAML CTR
+# of 2023 states amounts in GHC, withdrawn in 2007. The ledger can hold them, with ISO's minor
+# units; which are accepted from a report is each importer's (an FIU profile's) decision.
+WITHDRAWN_DECIMALS: dict[str, int] = {
+    "BYR": 0,
+    "EEK": 2,
+    "GHC": 2,
+    "HRK": 2,
+    "LTL": 2,
+    "LVL": 2,
+    "MRO": 2,
+    "SLL": 2,
+    "STD": 2,
+    "VEF": 2,
+    "ZMK": 2,
+    "ZWL": 2,
+}
+
+
 @cache
 def currency_decimals() -> dict[str, int]:
-    """Every accepted currency code with its number of decimals (ISO 4217 then crypto)."""
+    """Every currency code the ledger can hold, with its decimals (ISO 4217, crypto, withdrawn)."""
     fiat = {c.code: c.exponent for c in Currency if c.exponent is not None}
-    return {**fiat, **CRYPTO_DECIMALS}
+    withdrawn = {c: d for c, d in WITHDRAWN_DECIMALS.items() if c not in fiat}
+    return {**fiat, **CRYPTO_DECIMALS, **withdrawn}
+
+
+@cache
+def current_currencies() -> frozenset[str]:
+    """Codes in use today: ISO 4217 and the listed crypto assets, not withdrawn codes."""
+    return frozenset(currency_decimals()) - frozenset(WITHDRAWN_DECIMALS)
 
 
 def decimals_of(currency: str) -> int | None:

@@ -53,3 +53,20 @@ class GoamlTransaction(Base):
     foreign_currency: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # Multi-party transactions: [{role, party, account}] by key, in document order.
     parties: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class GoamlPartyLink(Base):
+    """Two parties a report relates: a director of an entity (`director_id`), or two names under
+    one identifier (`probable_same_person`), kept apart until someone decides."""
+
+    __tablename__ = "goaml_party_links"
+
+    source_document_id: Mapped[str] = mapped_column(
+        ForeignKey("source_documents.id"), primary_key=True
+    )
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), primary_key=True, index=True)
+    related_party_id: Mapped[int] = mapped_column(
+        ForeignKey("parties.id"), primary_key=True, index=True
+    )
+    relation: Mapped[str] = mapped_column(String(30), primary_key=True)
+    role: Mapped[str | None] = mapped_column(String(100))

@@ -10,9 +10,10 @@ import json
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.errors import InvalidInput
+from app.money import currency_decimals, current_currencies
 from app.settings import Settings
 
 GENERIC_REPORT_CODES = frozenset(
@@ -52,6 +53,8 @@ class GoamlProfile(BaseModel):
                 "report_codes": ["STR", "SAR", "DPMSR"],
                 "transmode_codes": ["CASH", "SWIFT", "ATM", "INTRN"],
                 "party_roles": {"PAYER": "from", "BENEF": "to", "AGENT": "other"},
+                "currency_codes": ["GHS", "GHC", "USD", "EUR"],
+                "require_bic": False,
             }
         },
     )
@@ -67,10 +70,31 @@ class GoamlProfile(BaseModel):
     transmode_codes: frozenset[str] | None = None
     funds_codes: frozenset[str] | None = None
     indicator_codes: frozenset[str] | None = None
+    currency_codes: frozenset[str] | None = Field(
+        default=None,
+        description="Currencies the FIU's reports may state; null: every code in use today "
+        "(ISO 4217, listed crypto assets). May name withdrawn ISO 4217 codes the ledger knows.",
+    )
+    require_bic: bool = Field(
+        default=False,
+        description="Refuse a <swift> that is not a BIC; the goAML XSDs take any 1-11 characters.",
+    )
     party_roles: dict[str, PartySide] = Field(default_factory=lambda: dict(DEFAULT_PARTY_ROLES))
     xsd: Path | None = Field(
         default=None, description="An XSD (1.0) every report must also satisfy, e.g. the FIU's."
     )
+
+    @field_validator("currency_codes")
+    @classmethod
+    def _ledger_holds(cls, codes: frozenset[str] | None) -> frozenset[str] | None:
+        # Amounts are kept in minor units: a code without known decimals could not be stored.
+        if codes is not None and (unknown := sorted(codes - set(currency_decimals()))):
+            raise ValueError(f"currencies without known minor units: {', '.join(unknown)}")
+        return codes
+
+
+def accepted_currencies(profile: GoamlProfile) -> frozenset[str]:
+    return current_currencies() if profile.currency_codes is None else profile.currency_codes
 
 
 class InvalidProfile(InvalidInput):

@@ -1,15 +1,16 @@
 """A goAML report as records: parties, accounts, transactions, each with where it was read."""
 
-import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from app.account.keys import normalise_key
-from app.goaml.profile import GoamlProfile, PartySide
-from app.goaml.xml import Faults, child, text
+from lxml import etree
+
+from app.goaml.parties import PartyReader
+from app.goaml.profile import PartySide
+from app.goaml.records import AccountRecord, ReportRecord, Side, TransactionRecord
+from app.goaml.values import SWIFT_MAX, SqlDate, sql_date, without_zero_places
+from app.goaml.xml import child, text
 from app.money import decimals_of
 
 MIN_YEAR = 1753  # goAML's sql_date floor
@@ -30,91 +31,17 @@ LENGTH_LIMITS = {
     "to_funds_code": 20,
     "funds_code": 20,
     "role": 100,
+    "swift": SWIFT_MAX,
 }
-_BIC = r"^[A-Z0-9]{8}([A-Z0-9]{3})?$"
 
 
-@dataclass
-class PartyRecord:
-    key: str
-    kind: str
-    name: str
-    country: str | None
-    identifiers: dict[str, str]
-    where: Any
+class ReportReader(PartyReader):
+    """Reads one `<report>`; faults are collected, never raised, so all are reported at once.
 
-
-@dataclass
-class AccountRecord:
-    key: str
-    name: str | None = None
-    bic: str | None = None
-    number: str | None = None
-    institution: str | None = None
-    currency: str | None = None
-    holders: dict[tuple[str, str], None] = field(default_factory=dict)
-    where: Any = None
-
-
-@dataclass
-class Side:
-    account: str
-    my_client: bool = False
-    funds_code: str | None = None
-    element: Any = None
-
-
-@dataclass
-class TransactionRecord:
-    element: Any
-    number: str
-    internal_ref: str | None
-    time: str
-    value_date: datetime | None
-    transmode_code: str
-    amount: str
-    description: str | None
-    location: str | None
-    source: Side | None = None
-    target: Side | None = None
-    conductor: str | None = None
-    foreign: list[dict[str, str]] = field(default_factory=list)
-    parties: list[dict[str, str | None]] = field(default_factory=list)
-
-
-@dataclass
-class ReportRecord:
-    rentity_id: str = ""
-    rentity_branch: str | None = None
-    submission_code: str = ""
-    report_code: str = ""
-    entity_reference: str | None = None
-    fiu_ref_number: str | None = None
-    reported_at: datetime | None = None
-    currency: str = ""
-    reason: str | None = None
-    action: str | None = None
-    indicators: list[str] = field(default_factory=list)
-    parties: dict[str, PartyRecord] = field(default_factory=dict)
-    accounts: dict[str, AccountRecord] = field(default_factory=dict)
-    transactions: list[TransactionRecord] = field(default_factory=list)
-
-
-class ReportReader:
-    """Reads one `<report>`; faults are collected, never raised, so all are reported at once."""
-
-    def __init__(self, profile: GoamlProfile, faults: Faults) -> None:
-        self.profile, self.faults = profile, faults
-        self.zone = ZoneInfo(profile.timezone or "UTC")
-        self.report = ReportRecord()
+    Notes are what is accepted but worth saying: repeats, truncated digits, conflicts.
+    """
 
     # -- small checks -------------------------------------------------------------------------
-    def required(self, element: Any, name: str) -> str:
-        value = text(element, name)
-        if value is None:
-            self.faults.below(element, name, f"<{name}> is required here")
-        return value or ""
-
     def code(self, element: Any, name: str, allowed: frozenset[str] | None, *, need: bool) -> str:
         value = self.required(element, name) if need else text(element, name) or ""
         if value and allowed is not None and value not in allowed:
@@ -125,17 +52,29 @@ class ReportReader:
             )
         return value
 
-    def time(self, element: Any, name: str, *, need: bool) -> datetime | None:
+    def written_time(self, element: Any, name: str, *, need: bool) -> datetime | None:
+        """The date-time as written: naive unless the report states a zone."""
         value = self.required(element, name) if need else text(element, name)
         if not value:
             return None
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            self.faults.at(element.find(name), f"{value!r} is not a goAML date (sql_date)")
+        found = sql_date(value)
+        if not isinstance(found, SqlDate):
+            self.faults.at(element.find(name), f"<{name}> {value!r} {found}")
             return None
-        if parsed.year < MIN_YEAR:
-            self.faults.at(element.find(name), f"{value!r} is before {MIN_YEAR}")
+        if found.value.year < MIN_YEAR:
+            self.faults.at(element.find(name), f"<{name}> {value!r} is before {MIN_YEAR}")
+        if found.truncated:
+            self.notes.at(
+                element.find(name),
+                f"<{name}> {value!r}: digits beyond the microsecond ({found.truncated}) dropped",
+                "truncated",
+            )
+        return found.value
+
+    def time(self, element: Any, name: str, *, need: bool) -> datetime | None:
+        parsed = self.written_time(element, name, need=need)
+        if parsed is None:
+            return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.zone)
 
     def decimal(self, element: Any, name: str) -> str:
@@ -147,103 +86,12 @@ class ReportReader:
             self.faults.at(element.find(name), f"{value!r} is not a decimal number")
         return value
 
-    # -- parties and accounts -----------------------------------------------------------------
-    def person(self, element: Any) -> str:
-        first, last = text(element, "first_name"), text(element, "last_name")
-        if first is None and last is None:
-            self.faults.below(element, "last_name", "a person needs first_name and last_name")
-        ids = {
-            name: value
-            for name in ("ssn", "id_number", "passport_number", "passport_country", "birthdate")
-            if (value := text(element, name)) is not None
-        }
-        name = " ".join(p for p in (first, text(element, "middle_name"), last) if p) or "?"
-        birth = (ids.get("birthdate") or "")[:10]
-        if "ssn" in ids:
-            key = f"person:ssn:{ids['ssn']}"
-        elif "id_number" in ids:
-            key = f"person:id:{ids['id_number']}"
-        elif "passport_number" in ids:
-            key = f"person:passport:{ids.get('passport_country', '')}:{ids['passport_number']}"
-        else:
-            key = f"person:name:{(last or '').upper()}|{(first or '').upper()}|{birth}"
-        country = text(element, "nationality1")
-        return self.party(key, "person", name, country, ids, element)
-
-    def entity(self, element: Any) -> str:
-        name = self.required(element, "name") or "?"
-        country = text(element, "incorporation_country_code")
-        ids = {
-            n: v
-            for n in ("incorporation_number", "tax_number", "commercial_name")
-            if (v := text(element, n)) is not None
-        }
-        if "incorporation_number" in ids:
-            key = f"entity:reg:{country or ''}:{ids['incorporation_number']}"
-        else:
-            key = f"entity:name:{name.upper()}|{country or ''}"
-        return self.party(key, "legal_entity", name, country, ids, element)
-
-    def party(
-        self, key: str, kind: str, name: str, country: str | None, ids: dict[str, str], at: Any
-    ) -> str:
-        country = country if country and len(country) == 2 and country.isupper() else None
-        if key not in self.report.parties:
-            self.report.parties[key] = PartyRecord(key[:300], kind, name, country, ids, at)
-        return key[:300]
-
-    def account(self, element: Any) -> str | None:
-        iban, number = text(element, "iban"), text(element, "account")
-        bic = text(element, "swift")
-        institution_code = bic or text(element, "institution_code")
-        if iban is not None:
-            key = normalise_key(f"iban:{iban}")
-            if key is None:
-                self.faults.at(element.find("iban"), f"{iban!r} is not an IBAN")
-                return None
-        elif number is not None:
-            raw = f"bank:{institution_code}/{number}" if institution_code else f"acct:{number}"
-            if (key := normalise_key(raw)) is None:
-                self.faults.at(element.find("account"), f"{raw!r} is not a usable account key")
-                return None
-        else:
-            self.faults.below(element, "account", "an account needs <account> or <iban>")
-            return None
-        if bic is not None and not re.match(_BIC, bic):
-            self.faults.at(element.find("swift"), f"{bic!r} is not a BIC")
-            bic = None
-        currency = text(element, "currency_code")
-        if currency is not None and decimals_of(currency) is None:
-            self.faults.at(element.find("currency_code"), f"unknown currency {currency!r}")
-        record = self.report.accounts.setdefault(key, AccountRecord(key=key, where=element))
-        for attr, value in (
-            ("name", text(element, "account_name")),
-            ("bic", bic),
-            ("number", number),
-            ("institution", text(element, "institution_name")),
-            ("currency", currency),
-        ):
-            if getattr(record, attr) is None and value is not None:
-                setattr(record, attr, value)
-        if (owner := element.find("t_entity")) is not None:
-            record.holders[(self.entity(owner), "holder")] = None
-        signatories = [*element.findall("signatory"), *element.iterfind("related_persons/*")]
-        for signatory in signatories:
-            if (person := signatory.find("t_person")) is None:
-                continue
-            primary = (text(signatory, "is_primary") or "").lower() in ("true", "1")
-            record.holders[(self.person(person), "holder" if primary else "signatory")] = None
-        return key
-
-    def node(self, element: Any, kind: str) -> str | None:
-        """The ledger account of a side: the account itself, or one standing for a party."""
-        if kind.endswith("account") or kind.endswith("account_my_client"):
-            return self.account(element)
-        party = self.person(element) if "person" in kind else self.entity(element)
-        key = f"ext:{party}"
-        record = self.report.accounts.setdefault(key, AccountRecord(key=key, where=element))
-        record.name = record.name or self.report.parties[party].name
-        record.holders[(party, "holder")] = None
+    def counterpart(self) -> str:
+        """The cash or unknown other side of a transaction the report gives one party for."""
+        report = self.report
+        key = f"cash:goaml/{report.rentity_id}/{report.reference}"
+        name = f"Cash or unknown counterpart, goAML report {report.reference}"
+        self.report.accounts.setdefault(key, AccountRecord(key=key, name=name[:500]))
         return key
 
     # -- transactions -------------------------------------------------------------------------
@@ -268,9 +116,7 @@ class ReportReader:
         return Side(account, my_client=name == mine, funds_code=funds or None, element=party)
 
     def foreign(self, element: Any, side: str) -> dict[str, str]:
-        currency = self.required(element, "foreign_currency_code")
-        if currency and decimals_of(currency) is None:
-            self.faults.at(element.find("foreign_currency_code"), f"unknown currency {currency!r}")
+        currency = self.currency(element, "foreign_currency_code", need=True) or ""
         return {
             "side": side,
             "currency": currency,
@@ -299,7 +145,7 @@ class ReportReader:
                 record.foreign.append(self.foreign(fx, str(side or role)))
             record.parties.append({"role": role, "side": side, "account": account})
             if account is None or side is None or side is PartySide.OTHER:
-                continue
+                continue  # said above, or kept in the details only
             taken = record.source if side is PartySide.FROM else record.target
             if taken is not None:
                 self.faults.at(party, f"a second party on the '{side}' side (role {role!r})")
@@ -312,22 +158,30 @@ class ReportReader:
                 record.source = found
             else:
                 record.target = found
-        if record.source is None or record.target is None:
-            self.faults.at(parties, "a transaction needs one party paying and one receiving")
+        if record.source is None and record.target is None:
+            self.faults.at(parties, "a transaction needs a party paying or one receiving")
+        elif record.source is None or record.target is None:
+            # A cash deposit names only the depositor: the other side is cash, or unknown.
+            cash = Side(self.counterpart())
+            side = PartySide.FROM if record.source is None else PartySide.TO
+            record.parties.append({"role": None, "side": side, "account": cash.account})
+            record.source, record.target = record.source or cash, record.target or cash
 
     def transaction(self, tx: Any) -> None:
         record = TransactionRecord(
             element=tx,
             number=self.required(tx, "transactionnumber"),
             internal_ref=text(tx, "internal_ref_number"),
-            time=self.required(tx, "date_transaction"),
+            time="",
             value_date=self.time(tx, "value_date", need=False),
             transmode_code=self.code(tx, "transmode_code", self.profile.transmode_codes, need=True),
             amount=self.decimal(tx, "amount_local"),
             description=text(tx, "transaction_description"),
             location=text(tx, "transaction_location"),
         )
-        self.time(tx, "date_transaction", need=False)
+        record.amount = without_zero_places(record.amount, decimals_of(self.report.currency))
+        if (written := self.written_time(tx, "date_transaction", need=True)) is not None:
+            record.time = written.isoformat()  # the ledger reads it in the profile's zone
         if (parties := tx.find("involved_parties")) is not None:
             self.involved(parties, record)
         else:
@@ -344,6 +198,36 @@ class ReportReader:
                         f"<t_{direction}> or <t_{direction}_my_client> is required",
                     )
         self.report.transactions.append(record)
+
+    def unrepeated(self, transactions: list[Any]) -> list[Any]:
+        """Each transaction once: an exact repeat is noted, one with other content is a fault."""
+        first: dict[str, tuple[Any, bytes]] = {}
+        kept = []
+        for tx in transactions:
+            number = text(tx, "transactionnumber")
+            content = etree.tostring(tx, with_tail=False)
+            if number is None or number not in first:
+                kept.append(tx)
+                if number is not None:
+                    first[number] = (tx, content)
+                continue
+            earlier, earlier_content = first[number]
+            where = earlier.getroottree().getpath(earlier)
+            if content == earlier_content:
+                self.report.repeats += 1
+                self.notes.at(
+                    tx,
+                    f"repeats {where} byte for byte (transactionnumber {number!r}): stored once",
+                    "repeat",
+                )
+            else:
+                self.faults.at(
+                    tx,
+                    f"transactionnumber {number!r} is also at {where} (line {earlier.sourceline}),"
+                    " with other content",
+                    "conflict",
+                )
+        return kept
 
     def check_lengths(self, root: Any) -> None:
         for name, limit in LENGTH_LIMITS.items():
@@ -368,11 +252,7 @@ class ReportReader:
         report.fiu_ref_number = text(root, "fiu_ref_number")
         date_name = "report_date" if root.find("report_date") is not None else "submission_date"
         report.reported_at = self.time(root, date_name, need=True)
-        report.currency = self.required(root, "currency_code_local")
-        if report.currency and decimals_of(report.currency) is None:
-            self.faults.at(
-                root.find("currency_code_local"), f"unknown currency {report.currency!r}"
-            )
+        report.currency = self.currency(root, "currency_code_local", need=True) or ""
         report.reason, report.action = text(root, "reason"), text(root, "action")
         for indicator in root.iterfind("report_indicators/indicator"):
             if (code := (indicator.text or "").strip()) and (
@@ -385,7 +265,7 @@ class ReportReader:
         activity = root.find("activity")
         if not transactions and activity is None:
             self.faults.below(root, "transaction", "a report needs <transaction> or <activity>")
-        for tx in transactions:
+        for tx in self.unrepeated(transactions):
             self.transaction(tx)
         if activity is not None:
             for party in activity.iterfind("report_parties/report_party"):

@@ -1,7 +1,8 @@
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from app.goaml.models import GoamlReport, GoamlTransaction
+from app.goaml.models import GoamlPartyLink, GoamlReport, GoamlTransaction
+from app.party.models import Party
 from app.source.models import SourceDocument
 
 
@@ -31,5 +32,19 @@ class GoamlRepository:
         )
         return list(self.session.scalars(stmt))
 
-    def add(self, row: GoamlReport | GoamlTransaction) -> None:
+    def links_of(self, source_document_id: str) -> list[dict[str, str | None]]:
+        party, related = aliased(Party), aliased(Party)
+        stmt = (
+            select(party.key, related.key, GoamlPartyLink.relation, GoamlPartyLink.role)
+            .join(party, party.id == GoamlPartyLink.party_id)
+            .join(related, related.id == GoamlPartyLink.related_party_id)
+            .where(GoamlPartyLink.source_document_id == source_document_id)
+            .order_by(GoamlPartyLink.relation, related.key, party.key)
+        )
+        return [
+            {"party_key": a, "related_party_key": b, "relation": rel, "role": role}
+            for a, b, rel, role in self.session.execute(stmt)
+        ]
+
+    def add(self, row: GoamlReport | GoamlTransaction | GoamlPartyLink) -> None:
         self.session.add(row)

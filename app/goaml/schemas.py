@@ -15,7 +15,30 @@ _REPORT_EXAMPLE: dict[str, Any] = {
     "parties_inserted": 2,
     "accounts_inserted": 2,
     "holders_added": 1,
+    "repeats": 0,
+    "party_links": 0,
+    "note_count": 1,
+    "notes": [
+        {
+            "path": "/report/transaction[2]/date_transaction",
+            "line": 31,
+            "msg": "<date_transaction> '2026-02-27T10:05:00.1234567': digits beyond the "
+            "microsecond (7) dropped",
+            "type": "truncated",
+        }
+    ],
 }
+
+
+class GoamlNote(BaseModel):
+    """Something the report says that was accepted but is worth knowing."""
+
+    path: str | None = Field(description="The element, e.g. /report/transaction[3].")
+    line: int | None
+    msg: str
+    type: str = Field(
+        description="repeat | truncated | conflict | flag | schema_equal_value",
+    )
 
 
 class GoamlReportResult(BaseModel):
@@ -30,6 +53,14 @@ class GoamlReportResult(BaseModel):
     parties_inserted: int
     accounts_inserted: int
     holders_added: int
+    repeats: int = Field(description="Transactions repeated byte for byte, stored once.")
+    party_links: int = Field(description="Directors and probable same persons linked.")
+    notes: list[GoamlNote] = Field(
+        description="Accepted, and said: repeats, truncated digits, conflicts kept apart, "
+        "values that are not what a stricter profile wants, schema faults not counted; at "
+        "most `error_list_max` of them."
+    )
+    note_count: int = Field(description="How many notes there are, listed or not.")
 
 
 class GoamlImportResult(BaseModel):
@@ -61,6 +92,13 @@ class GoamlTransactionRead(BaseModel):
     parties: list[dict[str, str | None]]
 
 
+class GoamlPartyLinkRead(BaseModel):
+    party_key: str
+    related_party_key: str
+    relation: str = Field(description="director (of the related entity) | probable_same_person")
+    role: str | None = Field(description="The director's role, as the report gives it.")
+
+
 class GoamlReportRead(BaseModel):
     model_config = ConfigDict(
         from_attributes=True,
@@ -81,6 +119,14 @@ class GoamlReportRead(BaseModel):
                 "profile": "goaml-5.0.1-generic",
                 "timezone": "UTC",
                 "transactions": [],
+                "party_links": [
+                    {
+                        "party_key": "person:ssn:1234010190",
+                        "related_party_key": "entity:reg:ES:B12345678",
+                        "relation": "director",
+                        "role": "DIR",
+                    }
+                ],
             }
         },
     )
@@ -100,3 +146,4 @@ class GoamlReportRead(BaseModel):
     profile: str
     timezone: str
     transactions: list[GoamlTransactionRead]
+    party_links: list[GoamlPartyLinkRead]

@@ -4,7 +4,7 @@ import hashlib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 from pydantic import ValidationError
@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 from app.account import service as account_service
 from app.account.schemas import AccountBatch, AccountIn, HolderIn
 from app.errors import InvalidInput, NotFound, PayloadTooLarge
-from app.goaml.models import GoamlReport, GoamlTransaction
+from app.goaml import details
+from app.goaml.models import GoamlReport
 from app.goaml.profile import GoamlProfile, load_profile
-from app.goaml.read import ReportReader, ReportRecord
+from app.goaml.read import ReportReader
+from app.goaml.records import ReportRecord
 from app.goaml.repository import GoamlRepository
-from app.goaml.schemas import GoamlImportResult, GoamlReportResult
+from app.goaml.schemas import GoamlImportResult, GoamlNote, GoamlReportResult
 from app.goaml.xml import Faults, parse, validate_xsd
-from app.party import service as party_service
 from app.party.schemas import PartyIn
 from app.principal import Principal
 from app.settings import Settings
@@ -43,11 +44,24 @@ _ELEMENT_OF = {
 class GoamlRejected(InvalidInput):
     code, title = "goaml_rejected", "goAML report rejected"
 
-    def __init__(self, errors: list[dict[str, object]]) -> None:
+    def __init__(
+        self,
+        errors: list[dict[str, object]],
+        *,
+        limit: int,
+        total: int | None = None,
+        not_counted: list[dict[str, object]] | None = None,
+    ) -> None:
+        total = max(total or 0, len(errors))
+        truncated = total > limit
+        listed = f"; the first {limit} are listed" if truncated else ""
         super().__init__(
-            f"{len(errors)} problem(s) in the goAML upload; nothing of it was stored",
-            errors=errors,
-            error_count=len(errors),
+            f"{total} problem(s) in the goAML upload{listed}; nothing of it was stored",
+            errors=errors[:limit],
+            error_count=total,
+            truncated=truncated,
+            not_counted=(not_counted or [])[:limit],
+            not_counted_count=len(not_counted or []),
         )
 
 
@@ -104,13 +118,16 @@ def files_of(path: Path, upload: Upload, *, settings: Settings) -> list[ReportFi
     return files
 
 
-def _read(file: ReportFile, profile: GoamlProfile, faults: Faults) -> ReportRecord | None:
+def _read(
+    file: ReportFile, profile: GoamlProfile, faults: Faults, notes: Faults
+) -> ReportRecord | None:
+    """The report, read by our rules and, beside them, by the profile's XSD if it names one."""
     root = parse(file.data, faults)
     if root is None:
         return None
     if profile.xsd is not None:
-        validate_xsd(root, str(profile.xsd), faults)
-    return ReportReader(profile, faults).read(root)
+        validate_xsd(root, str(profile.xsd), faults, notes)
+    return ReportReader(profile, faults, notes).read(root)
 
 
 def _batch(report: ReportRecord, source: SourceIn, faults: Faults) -> AccountBatch:
@@ -164,24 +181,26 @@ def _frame(report: ReportRecord) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=dict.fromkeys(COLUMNS, pl.String))
 
 
-def _refused(exc: BatchRejected, report: ReportRecord, faults: Faults) -> GoamlRejected:
+def _refused(exc: BatchRejected, report: ReportRecord, faults: Faults, limit: int) -> GoamlRejected:
     """The ledger's own refusal, told in the report's element paths."""
     parties, accounts = list(report.parties.values()), list(report.accounts.values())
-    for error in exc.extensions.get("errors", []):  # type: ignore[attr-defined]
+    listed: list[dict[str, Any]] = exc.extensions.get("errors", [])  # type: ignore[assignment]
+    for error in listed:
         section, row, field = (error["loc"] + [None, None, None])[:3]
         msg = str(error.get("msg", ""))
         if section == "transaction" and isinstance(row, int) and row < len(report.transactions):
             tx = report.transactions[row].element
             name = _ELEMENT_OF.get(str(field), str(field))
             target = tx.find(name)
-            faults.at(target if target is not None else tx, f"{field}: {msg}")
+            faults.at(target if target is not None else tx, f"<{name}>: {msg}")
         elif section == "parties" and isinstance(row, int):
             faults.at(parties[row].where, f"party {parties[row].key}: {msg}", "conflict")
         elif section == "accounts" and isinstance(row, int):
             faults.at(accounts[row].where, f"account {accounts[row].key}: {msg}", "conflict")
         else:
             faults.add(None, None, msg)
-    return GoamlRejected(faults.items)
+    unlisted = cast(int, exc.extensions.get("error_count", len(listed))) - len(listed)
+    return GoamlRejected(faults.items, limit=limit, total=len(faults.items) + unlisted)
 
 
 def _store(
@@ -192,12 +211,11 @@ def _store(
     *,
     actor: Principal,
     settings: Settings,
+    notes: tuple[list[GoamlNote], int],
 ) -> tuple[GoamlReportResult, bool]:
     """The report stored in the open unit of work, and whether it brought anything new."""
     faults = Faults(file.upload.filename)
-    reference = (
-        report.fiu_ref_number or report.entity_reference or f"rentity-{report.rentity_id}"
-    )[:200]
+    reference = report.reference
     source = SourceIn(kind=KIND, reference=reference)
     document = source_service.record_source(
         session, source, file.upload, rows=len(report.transactions), actor=actor
@@ -205,7 +223,7 @@ def _store(
     batch = _batch(report, source, faults)
     if faults.items:
         session.rollback()
-        raise GoamlRejected(faults.items)
+        raise GoamlRejected(faults.items, limit=settings.error_list_max)
     try:
         stored = account_service.load_accounts(session, batch, document_id=document.id)
         counts = None
@@ -221,8 +239,9 @@ def _store(
             )
     except BatchRejected as exc:
         session.rollback()
-        raise _refused(exc, report, faults) from exc
-    _record_details(session, report, document.id, profile)
+        raise _refused(exc, report, faults, settings.error_list_max) from exc
+    details.record_report(session, report, document.id, profile)
+    links = details.record_links(session, report, document.id)
     inserted = counts.inserted if counts else 0
     document.inserted, document.already_present = inserted, counts.already_present if counts else 0
     changed = stored.parties_updated + stored.accounts_updated
@@ -239,65 +258,11 @@ def _store(
         parties_inserted=stored.parties_inserted,
         accounts_inserted=stored.accounts_inserted,
         holders_added=stored.holders_added,
+        repeats=report.repeats,
+        party_links=links,
+        notes=notes[0],
+        note_count=notes[1],
     ), bool(inserted or records or changed or not report.transactions)
-
-
-def _record_details(
-    session: Session, report: ReportRecord, document_id: str, profile: GoamlProfile
-) -> None:
-    goaml = GoamlRepository(session)
-    assert report.reported_at is not None
-    goaml.add(
-        GoamlReport(
-            source_document_id=document_id,
-            rentity_id=report.rentity_id,
-            rentity_branch=report.rentity_branch,
-            submission_code=report.submission_code,
-            report_code=report.report_code,
-            entity_reference=report.entity_reference,
-            fiu_ref_number=report.fiu_ref_number,
-            reported_at=report.reported_at,
-            currency_code_local=report.currency,
-            reason=report.reason,
-            action=report.action,
-            indicators=report.indicators,
-            profile=profile.name,
-            timezone=profile.timezone or "UTC",
-        )
-    )
-    externals = [f"goaml:{report.rentity_id}:{t.number}" for t in report.transactions]
-    ids = transaction_service.transaction_ids(session, externals)
-    conductors = {t.conductor for t in report.transactions if t.conductor}
-    party_ids = (
-        {key: party.id for key, party in party_service.parties_by_keys(session, conductors).items()}
-        if conductors
-        else {}
-    )
-    for t, external in zip(report.transactions, externals, strict=True):
-        transaction_id, first_document = ids[external]
-        if first_document != document_id:
-            continue  # stored by an earlier report, with its details
-        goaml.add(
-            GoamlTransaction(
-                transaction_id=transaction_id,
-                source_document_id=document_id,
-                transactionnumber=t.number,
-                internal_ref_number=t.internal_ref,
-                transmode_code=t.transmode_code,
-                transaction_location=t.location,
-                value_date=t.value_date,
-                from_funds_code=t.source.funds_code if t.source else None,
-                to_funds_code=t.target.funds_code if t.target else None,
-                from_my_client=bool(t.source and t.source.my_client),
-                to_my_client=bool(t.target and t.target.my_client),
-                conductor_party_id=party_ids.get(t.conductor) if t.conductor else None,
-                foreign_currency=t.foreign,
-                parties=[
-                    {k: (str(v) if v is not None else None) for k, v in p.items()}
-                    for p in t.parties
-                ],
-            )
-        )
 
 
 def import_goaml(
@@ -310,18 +275,25 @@ def import_goaml(
     """
     profile = load_profile(settings)
     faults, reports = [], []
+    notes: list[list[GoamlNote]] = []
+    note_counts: list[int] = []
+    not_counted: list[dict[str, object]] = []
     for file in files:
-        found = Faults(file.upload.filename)
-        report = _read(file, profile, found)
+        found, noted = Faults(file.upload.filename), Faults(file.upload.filename)
+        report = _read(file, profile, found, noted)
         if report is not None:  # parties and accounts checked now, so all faults come at once
             _batch(report, SourceIn(kind=KIND, reference="-"), found)
         faults.extend(found.items)
+        not_counted.extend(n for n in noted.items if n["type"] == "schema_equal_value")
         reports.append(report)
+        # Cut like the faults: a million truncated dates need not come back a million times.
+        notes.append([GoamlNote.model_validate(n) for n in noted.items[: settings.error_list_max]])
+        note_counts.append(len(noted.items))
     if faults:
-        raise GoamlRejected(faults)
+        raise GoamlRejected(faults, limit=settings.error_list_max, not_counted=not_counted)
     goaml, seen = GoamlRepository(session), dict[str, GoamlReportResult]()
     results = []
-    for file, report in zip(files, reports, strict=True):
+    for file, report, said, said_count in zip(files, reports, notes, note_counts, strict=True):
         assert report is not None
         first = seen.get(file.upload.sha256) or _replay(
             goaml.by_sha256(file.upload.sha256), file, report
@@ -330,7 +302,15 @@ def import_goaml(
             # Other bytes with nothing new in them (re-encoded, re-sent by another channel) are a
             # replay too: their savepoint is rolled back and they point at the first receipt.
             savepoint = session.begin_nested()
-            result, new = _store(session, file, report, profile, actor=actor, settings=settings)
+            result, new = _store(
+                session,
+                file,
+                report,
+                profile,
+                actor=actor,
+                settings=settings,
+                notes=(said, said_count),
+            )
             if new or (known := _first_receipt(session, goaml, report)) is None:
                 savepoint.commit()
             else:
@@ -374,6 +354,10 @@ def _replay(
         parties_inserted=0,
         accounts_inserted=0,
         holders_added=0,
+        repeats=report.repeats,
+        party_links=0,
+        notes=[],
+        note_count=0,
     )
 
 
@@ -386,4 +370,5 @@ def get_report(session: Session, document_id: str, *, actor: Principal) -> dict[
     return {
         **{c: getattr(report, c) for c in columns},
         "transactions": goaml.transactions_of(document_id),
+        "party_links": goaml.links_of(document_id),
     }

@@ -87,20 +87,61 @@ def parse(data: bytes, faults: Faults) -> Any | None:
     return root
 
 
-def validate_xsd(root: Any, xsd_path: str, faults: Faults) -> None:
-    schema = etree.XMLSchema(etree.parse(xsd_path, etree.XMLParser(**_PARSER_OPTIONS)))
-    if not schema.validate(root):
-        for entry in schema.error_log:
+_FIXED = re.compile(
+    r"^Element '([^']+)': The actual value '([^']*)' does not match the fixed value constraint "
+    r"'([^']*)'"
+)
+_BOOLEAN_VALUE = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _fixed_booleans(xsd: Any) -> set[str]:
+    """Names of elements with a fixed value whose type is xs:boolean, directly or restricted."""
+    names = set()
+    for element in xsd.iter("{http://www.w3.org/2001/XMLSchema}element"):
+        if element.get("fixed") is None:
+            continue
+        base = element.get("type") or next(
+            (r.get("base") for r in element.iter("{http://www.w3.org/2001/XMLSchema}restriction")),
+            None,
+        )
+        if base is not None and base.split(":")[-1] == "boolean":
+            names.add(element.get("name"))
+    return names
+
+
+def validate_xsd(root: Any, xsd_path: str, faults: Faults, not_counted: Faults) -> None:
+    """The schema's faults; libxml2 compares fixed values lexically (`true` against a fixed
+    `1`), so those equal in value go to `not_counted` instead, saying so."""
+    xsd = etree.parse(xsd_path, etree.XMLParser(**_PARSER_OPTIONS))
+    schema = etree.XMLSchema(xsd)
+    if schema.validate(root):
+        return
+    booleans = _fixed_booleans(xsd)
+    for entry in schema.error_log:
+        m = _FIXED.match(entry.message)
+        given = _BOOLEAN_VALUE.get(m.group(2).strip()) if m is not None else None
+        if (
+            m is not None
+            and m.group(1) in booleans
+            and given is not None
+            and given == _BOOLEAN_VALUE.get(m.group(3).strip())
+        ):
+            msg = f"{entry.message} Equal in value as xs:boolean: not counted."
+            not_counted.add(entry.path, entry.line, msg, "schema_equal_value")
+        else:
             faults.add(entry.path, entry.line, entry.message, "schema")
 
 
 def text(element: Any, name: str) -> str | None:
-    """The trimmed text of a direct child, or None when absent or empty."""
+    """A direct child's text as written, or None when absent or blank.
+
+    Only the blanks around it go (pretty-printing, fixed-width padding): whitespace inside a
+    value is the report's own and is kept.
+    """
     child = element.find(name)
     if child is None or child.text is None:
         return None
-    value = " ".join(child.text.split())
-    return value or None
+    return child.text.strip() or None
 
 
 def child(element: Any, *names: str) -> tuple[str, Any] | tuple[None, None]:

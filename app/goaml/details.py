@@ -1,0 +1,89 @@
+"""What a stored goAML report said beside its ledger rows: the report, its transactions' goAML
+details and the party links it made."""
+
+from sqlalchemy.orm import Session
+
+from app.goaml.models import GoamlPartyLink, GoamlReport, GoamlTransaction
+from app.goaml.profile import GoamlProfile
+from app.goaml.records import ReportRecord
+from app.goaml.repository import GoamlRepository
+from app.party import service as party_service
+from app.transaction import service as transaction_service
+
+
+def record_links(session: Session, report: ReportRecord, document_id: str) -> int:
+    """Directors and probable same persons, by party id, with this report as their source."""
+    if not report.links:
+        return 0
+    keys = {k for link in report.links for k in (link.party, link.related)}
+    ids = {key: p.id for key, p in party_service.parties_by_keys(session, keys).items()}
+    goaml = GoamlRepository(session)
+    for link in report.links:
+        goaml.add(
+            GoamlPartyLink(
+                source_document_id=document_id,
+                party_id=ids[link.party],
+                related_party_id=ids[link.related],
+                relation=link.relation,
+                role=link.role,
+            )
+        )
+    return len(report.links)
+
+
+def record_report(
+    session: Session, report: ReportRecord, document_id: str, profile: GoamlProfile
+) -> None:
+    goaml = GoamlRepository(session)
+    assert report.reported_at is not None
+    goaml.add(
+        GoamlReport(
+            source_document_id=document_id,
+            rentity_id=report.rentity_id,
+            rentity_branch=report.rentity_branch,
+            submission_code=report.submission_code,
+            report_code=report.report_code,
+            entity_reference=report.entity_reference,
+            fiu_ref_number=report.fiu_ref_number,
+            reported_at=report.reported_at,
+            currency_code_local=report.currency,
+            reason=report.reason,
+            action=report.action,
+            indicators=report.indicators,
+            profile=profile.name,
+            timezone=profile.timezone or "UTC",
+        )
+    )
+    externals = [f"goaml:{report.rentity_id}:{t.number}" for t in report.transactions]
+    ids = transaction_service.transaction_ids(session, externals)
+    conductors = {t.conductor for t in report.transactions if t.conductor}
+    party_ids = (
+        {key: party.id for key, party in party_service.parties_by_keys(session, conductors).items()}
+        if conductors
+        else {}
+    )
+    for t, external in zip(report.transactions, externals, strict=True):
+        transaction_id, first_document = ids[external]
+        if first_document != document_id:
+            continue  # stored by an earlier report, with its details
+        goaml.add(
+            GoamlTransaction(
+                transaction_id=transaction_id,
+                source_document_id=document_id,
+                transactionnumber=t.number,
+                internal_ref_number=t.internal_ref,
+                transmode_code=t.transmode_code,
+                transaction_location=t.location,
+                value_date=t.value_date,
+                from_funds_code=t.source.funds_code if t.source else None,
+                to_funds_code=t.target.funds_code if t.target else None,
+                from_my_client=bool(t.source and t.source.my_client),
+                to_my_client=bool(t.target and t.target.my_client),
+                conductor_party_id=party_ids.get(t.conductor) if t.conductor else None,
+                foreign_currency=t.foreign,
+                parties=[
+                    {k: (str(v) if v is not None else None) for k, v in p.items()}
+                    for p in t.parties
+                ],
+            )
+        )
