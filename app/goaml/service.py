@@ -10,15 +10,16 @@ import polars as pl
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app import limits
 from app.account import service as account_service
 from app.account.schemas import AccountBatch, AccountIn, HolderIn
-from app.errors import InvalidInput, NotFound, PayloadTooLarge
+from app.errors import InvalidInput, NotFound
 from app.goaml.models import GoamlReport, GoamlTransaction
 from app.goaml.profile import GoamlProfile, load_profile
 from app.goaml.read import ReportReader, ReportRecord
 from app.goaml.repository import GoamlRepository
 from app.goaml.schemas import GoamlImportResult, GoamlReportResult
-from app.goaml.xml import Faults, parse, validate_xsd
+from app.goaml.xml import Faults, ShapeExceeded, parse, validate_xsd
 from app.party import service as party_service
 from app.party.schemas import PartyIn
 from app.principal import Principal
@@ -31,7 +32,6 @@ from app.transaction.ingest import COLUMNS, BatchRejected
 
 KIND = "goaml_report"
 ZIP_MAGIC = b"PK\x03\x04"
-ZIP_MAX_MEMBERS = 1000
 # transaction columns -> the goAML element a fault in them comes from
 _ELEMENT_OF = {
     "amount": "amount_local",
@@ -67,10 +67,11 @@ class ReportFile:
 
 
 def files_of(path: Path, upload: Upload, *, settings: Settings) -> list[ReportFile]:
-    """One report, or each `.xml` member of a zip, with sizes checked before anything is read."""
+    """One report, or each `.xml` member of a zip, unpacked within the bounds of app.limits."""
     with path.open("rb") as f:
         head = f.read(4)
     if head != ZIP_MAGIC:
+        limits.check_xml_size(upload.size_bytes, settings)
         return [ReportFile(upload, path.read_bytes())]
     try:
         archive = zipfile.ZipFile(path)
@@ -82,21 +83,8 @@ def files_of(path: Path, upload: Upload, *, settings: Settings) -> list[ReportFi
         ]
         if not members:
             raise InvalidInput("the zip holds no .xml report")
-        if len(members) > ZIP_MAX_MEMBERS:
-            raise PayloadTooLarge(
-                f"the zip holds more than {ZIP_MAX_MEMBERS} reports", limit=ZIP_MAX_MEMBERS
-            )
-        # Declared sizes are checked first, the bytes actually read too (a zip can lie).
-        if sum(m.file_size for m in members) > settings.upload_max_bytes:
-            raise PayloadTooLarge(
-                "the zip unpacks beyond the upload limit", limit=settings.upload_max_bytes
-            )
         files = []
-        for member in members:
-            with archive.open(member) as f:
-                data = f.read(member.file_size + 1)
-            if len(data) > member.file_size:
-                raise InvalidInput(f"{member.filename}: larger than the zip declares")
+        for member, data in limits.zip_members(archive, members, settings):
             digest = hashlib.sha256(data).hexdigest()
             files.append(
                 ReportFile(Upload(digest, len(data), "application/xml", member.filename), data)
@@ -104,8 +92,22 @@ def files_of(path: Path, upload: Upload, *, settings: Settings) -> list[ReportFi
     return files
 
 
-def _read(file: ReportFile, profile: GoamlProfile, faults: Faults) -> ReportRecord | None:
-    root = parse(file.data, faults)
+def _read(
+    file: ReportFile, profile: GoamlProfile, faults: Faults, settings: Settings
+) -> ReportRecord | None:
+    try:
+        root = parse(
+            file.data,
+            faults,
+            max_elements=settings.xml_max_elements,
+            max_depth=settings.xml_max_depth,
+        )
+    except ShapeExceeded as exc:
+        raise limits.LimitExceeded(
+            f"{file.upload.filename or 'the report'}: {exc.detail}",
+            field=exc.field,
+            limit=exc.limit,
+        ) from exc
     if root is None:
         return None
     if profile.xsd is not None:
@@ -312,7 +314,7 @@ def import_goaml(
     faults, reports = [], []
     for file in files:
         found = Faults(file.upload.filename)
-        report = _read(file, profile, found)
+        report = _read(file, profile, found, settings)
         if report is not None:  # parties and accounts checked now, so all faults come at once
             _batch(report, SourceIn(kind=KIND, reference="-"), found)
         faults.extend(found.items)
