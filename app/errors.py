@@ -219,6 +219,10 @@ _HTTP_CODES = {
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, AppError):
+        # FastAPI answers 400 to whatever fails while it reads the body, a bound that stopped
+        # the reading (BodyLimitMiddleware) included: the bound's own answer is the true one.
+        return await _app_error(request, exc.__cause__)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     return problem_response(

@@ -7,11 +7,12 @@ columns and lines. Each refusal names the limit and the setting that raises it.
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from app.errors import AppError
+from app.errors import AppError, InvalidInput
 from app.settings import Settings
 
 _CHUNK = 1024 * 1024
@@ -81,16 +82,22 @@ def _unpack(
             limit=settings.xml_max_bytes,
         )
     out = io.BytesIO()
-    with archive.open(member) as f:
-        while chunk := f.read(min(_CHUNK, cap + 1 - out.tell())):
-            out.write(chunk)
-            _check_ratio(member, out.tell(), settings)
-            if out.tell() > cap:
-                raise LimitExceeded(
-                    f"{member.filename}: unpacks beyond the {member.file_size} bytes it declares",
-                    field="zip_unpacked_max_bytes",
-                    limit=settings.zip_unpacked_max_bytes,
-                )
+    try:
+        with archive.open(member) as f:
+            while chunk := f.read(min(_CHUNK, cap + 1 - out.tell())):
+                out.write(chunk)
+                _check_ratio(member, out.tell(), settings)
+                if out.tell() > cap:
+                    raise LimitExceeded(
+                        f"{member.filename}: unpacks beyond the {member.file_size} bytes it "
+                        "declares",
+                        field="zip_unpacked_max_bytes",
+                        limit=settings.zip_unpacked_max_bytes,
+                    )
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        # A damaged member (bad CRC, truncated stream), or one packed or encrypted in a way
+        # zipfile cannot read: the client's file, not the server, is at fault.
+        raise InvalidInput(f"{member.filename}: not readable from the zip: {exc}") from exc
     return out.getvalue()
 
 
