@@ -90,11 +90,24 @@ def _sqlite_pragmas(lock_wait_ms: int) -> Callable[[Any, Any], None]:
 
 def is_lock_timeout(exc: BaseException) -> bool:
     """The database gave up waiting for a lock: SQLite's busy timeout, PostgreSQL's
-    lock_timeout. The request may well succeed later, so it is not the server's fault."""
-    orig = getattr(exc, "orig", exc)
-    if isinstance(orig, sqlite3.OperationalError):
-        return "database is locked" in str(orig) or "database table is locked" in str(orig)
-    return isinstance(orig, psycopg.errors.LockNotAvailable)
+    lock_timeout. The request may well succeed later, so it is not the server's fault.
+
+    The chain of causes is searched: an error raised while the response starts (the audit
+    entry's write) reaches the last handler wrapped in Starlette's own RuntimeError.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        orig = getattr(current, "orig", current)
+        if isinstance(orig, sqlite3.OperationalError) and (
+            "database is locked" in str(orig) or "database table is locked" in str(orig)
+        ):
+            return True
+        if isinstance(orig, psycopg.errors.LockNotAvailable):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _sqlite_begin(conn: Connection) -> None:
