@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.apikey import service as apikey_service
+from app.db import reading
 from app.deps import SessionDep
 from app.errors import Forbidden, Unauthorized
 from app.principal import Principal, Scope
@@ -25,7 +26,8 @@ def authenticate(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
-    principal = apikey_service.principal_for(session, credentials.credentials)
+    with reading(session):  # no write lock while the request's own work has not started
+        principal = apikey_service.principal_for(session, credentials.credentials)
     if principal is None:
         raise Unauthorized("the API key is unknown, revoked or expired")
     # The audit trail names who asked, whatever the outcome of the request.

@@ -1,8 +1,11 @@
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from fastapi import Request
 from sqlalchemy import (
     BigInteger,
@@ -72,14 +75,39 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA temp_store=MEMORY")
-    cursor.close()
+def _sqlite_pragmas(lock_wait_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={lock_wait_ms}")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    return on_connect
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """The database gave up waiting for a lock: SQLite's busy timeout, PostgreSQL's
+    lock_timeout. The request may well succeed later, so it is not the server's fault.
+
+    The chain of causes is searched: an error raised while the response starts (the audit
+    entry's write) reaches the last handler wrapped in Starlette's own RuntimeError.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        orig = getattr(current, "orig", current)
+        if isinstance(orig, sqlite3.OperationalError) and (
+            "database is locked" in str(orig) or "database table is locked" in str(orig)
+        ):
+            return True
+        if isinstance(orig, psycopg.errors.LockNotAvailable):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -90,7 +118,10 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, lock_wait_seconds: float = 30.0, **kwargs: Any) -> Engine:
+    """An engine whose sessions wait at most `lock_wait_seconds` for a lock, then fail with an
+    error `is_lock_timeout` recognises."""
+    lock_wait_ms = max(1, round(lock_wait_seconds * 1000))
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -100,16 +131,38 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "isolation_level": None}, **kwargs
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(lock_wait_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    options = f"-c lock_timeout={lock_wait_ms}"
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": options}, **kwargs)
 
 
 def make_sessionmaker(engine: Engine, *, writer: bool = False) -> sessionmaker[Session]:
     """Sessions on `engine`; `writer` ones take SQLite's write lock when they begin."""
     bind = engine.execution_options(**{WRITE_LOCK: True}) if writer else engine
     return sessionmaker(bind, expire_on_commit=False)
+
+
+@contextmanager
+def reading(session: Session) -> Iterator[None]:
+    """Reads on a writer session that hold no write lock, neither while they run nor after.
+
+    On SQLite a writer session takes the database's one write lock when it begins, and keeps it
+    to its commit: reads that precede slow work (an API key looked up before a file is parsed,
+    a ledger loaded before the engine runs) would hold every other writer off meanwhile. These
+    run in a plain read transaction instead, which ends with the block; the writes that follow
+    begin a transaction of their own, which queues for the lock then. Objects read inside are
+    expired when the block ends.
+    """
+    if session.in_transaction() or session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    session.connection(execution_options={WRITE_LOCK: False})
+    try:
+        yield
+    finally:
+        session.rollback()
 
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

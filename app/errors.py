@@ -1,5 +1,6 @@
 """The error model: every failure leaves as an RFC 9457 `application/problem+json` body."""
 
+import math
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import is_lock_timeout
 from tracing import (
     ConservationError,
     InvalidLedger,
@@ -114,7 +116,7 @@ class Problem(BaseModel):
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the problems a route can answer."""
-    always = (401, 500)
+    always = (401, 500, 503)
     return {
         status: {
             "model": Problem,
@@ -217,6 +219,10 @@ _HTTP_CODES = {
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, AppError):
+        # FastAPI answers 400 to whatever fails while it reads the body, a bound that stopped
+        # the reading (BodyLimitMiddleware) included: the bound's own answer is the true one.
+        return await _app_error(request, exc.__cause__)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     return problem_response(
@@ -249,7 +255,24 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await _unhandled(request, exc)
 
 
+def _database_busy(request: Request) -> JSONResponse:
+    settings = getattr(request.app.state, "settings", None)
+    wait = getattr(settings, "lock_wait_seconds", 5.0)
+    log.warning("database_busy", request_id=request_id_of(request), path=request.url.path)
+    return problem_response(
+        request,
+        status=503,
+        code="database_busy",
+        title="Database busy",
+        detail=f"another write held the database for more than {wait:g} s (setting "
+        "MONEYTRAIL_LOCK_WAIT_SECONDS); nothing of this request was stored: retry it later",
+        headers={"Retry-After": str(max(1, math.ceil(wait)))},
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    if is_lock_timeout(exc):
+        return _database_busy(request)
     # The trace goes to the log under the request id, never to the client.
     log.exception("unhandled_error", request_id=request_id_of(request), path=request.url.path)
     return problem_response(

@@ -86,7 +86,9 @@ def _announce_first_key(app: FastAPI) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    app.state.engine = make_engine(settings.effective_database_url)
+    app.state.engine = make_engine(
+        settings.effective_database_url, lock_wait_seconds=settings.lock_wait_seconds
+    )
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.writer_sessions = make_sessionmaker(app.state.engine, writer=True)
     if getattr(app.state, "audit_sink", None) is None:
@@ -118,8 +120,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit_sink = None
     install_error_handlers(app)
     app.add_middleware(AuditMiddleware)
-    # Bodies beyond the largest upload (plus multipart framing) are refused unread.
-    app.add_middleware(BodyLimitMiddleware, limit=settings.upload_max_bytes + 1024 * 1024)
+    # Bodies beyond their bound (a file upload's, or the far smaller JSON one) are refused unread.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        upload_limit=settings.upload_max_bytes,
+        json_limit=settings.json_body_max_bytes,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:

@@ -9,12 +9,14 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge
+from app.limits import setting_name
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; worker-src 'self' blob:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+_FRAMING = 1024 * 1024
 HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -40,19 +42,32 @@ class SecurityHeadersMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses request bodies over `limit` bytes: at once when declared, else when reached."""
+    """Refuses request bodies over their bound: at once when declared, else when reached.
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    Files come as multipart forms, streamed to disk, and may be as large as `upload_limit`. Any
+    other body (JSON) is held and parsed whole in memory, so it is bound by `json_limit`.
+    """
+
+    def __init__(self, app: ASGIApp, *, upload_limit: int, json_limit: int) -> None:
         self.app = app
-        self.limit = limit
+        self.upload_limit = upload_limit
+        self.json_limit = json_limit
+
+    def _bound(self, scope: Scope) -> tuple[int, str]:
+        content_type = dict(scope["headers"]).get(b"content-type", b"").lower()
+        if content_type.startswith(b"multipart/form-data"):
+            # the form's own framing comes on top of the file
+            return self.upload_limit + _FRAMING, "upload_max_bytes"
+        return self.json_limit, "json_body_max_bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, field = self._bound(scope)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, send)
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, limit, field)
             return
         seen = 0
 
@@ -60,25 +75,25 @@ class BodyLimitMiddleware:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise PayloadTooLarge(self._detail(), limit=self.limit)
+            if seen > limit:
+                raise PayloadTooLarge(
+                    _detail(limit, field), limit=limit, setting=setting_name(field)
+                )
             return message
 
         await self.app(scope, counting_receive, send)
 
-    def _detail(self) -> str:
-        return f"the request body exceeds {self.limit} bytes"
-
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int, field: str) -> None:
         body = json.dumps(
             {
                 "type": "urn:moneytrail:problem:payload_too_large",
                 "title": "Payload too large",
                 "status": 413,
-                "detail": self._detail(),
+                "detail": _detail(limit, field),
                 "instance": scope["path"],
                 "code": "payload_too_large",
-                "limit": self.limit,
+                "limit": limit,
+                "setting": setting_name(field),
                 "request_id": (scope.get("state") or {}).get("request_id"),
             }
         ).encode()
@@ -94,3 +109,7 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _detail(limit: int, field: str) -> str:
+    return f"the request body exceeds {limit} bytes (setting {setting_name(field)})"

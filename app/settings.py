@@ -26,7 +26,26 @@ class Settings(BaseSettings):
     upload_max_bytes: int = 1024 * 1024 * 1024
     batch_max_rows: int = 100_000
     upload_max_rows: int = 5_000_000
+    # What reading an input may cost, whatever its size on the wire (app.limits). A JSON body is
+    # parsed whole in memory (a batch is at most batch_max_rows rows), so it has a cap of its own
+    # far below that of a file upload, which is streamed to disk.
+    json_body_max_bytes: int = 16 * 1024 * 1024
+    zip_max_members: int = 1000
+    zip_unpacked_max_bytes: int = 256 * 1024 * 1024
+    # Deflate packs real reports about 10:1; a bomb packs a thousand times or more.
+    zip_max_ratio: int = 100
+    xml_max_bytes: int = 64 * 1024 * 1024
+    xml_max_elements: int = 1_000_000
+    # goAML nests about ten deep; libxml2 itself would follow 256 levels.
+    xml_max_depth: int = 32
+    table_max_columns: int = 100
+    line_max_bytes: int = 1024 * 1024
     error_list_max: int = 1000
+    # How long a request waits for a database lock (SQLite's one write lock, a PostgreSQL row or
+    # advisory lock) before it is answered 503 with Retry-After instead.
+    lock_wait_seconds: float = 5.0
+    # /readyz reports write starvation when the write lock cannot be had within this time.
+    ready_lock_probe_seconds: float = 1.0
     log_json: bool = True
     log_level: str = "INFO"
     bootstrap_admin_key: bool = True

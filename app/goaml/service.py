@@ -10,9 +10,10 @@ import polars as pl
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app import limits
 from app.account import service as account_service
 from app.account.schemas import AccountBatch, AccountIn, HolderIn
-from app.errors import InvalidInput, NotFound, PayloadTooLarge
+from app.errors import InvalidInput, NotFound
 from app.goaml import details
 from app.goaml.models import GoamlReport
 from app.goaml.profile import GoamlProfile, load_profile
@@ -20,7 +21,7 @@ from app.goaml.read import ReportReader
 from app.goaml.records import ReportRecord
 from app.goaml.repository import GoamlRepository
 from app.goaml.schemas import GoamlImportResult, GoamlNote, GoamlReportResult
-from app.goaml.xml import Faults, parse, validate_xsd
+from app.goaml.xml import Faults, ShapeExceeded, parse, validate_xsd
 from app.party.schemas import PartyIn
 from app.principal import Principal
 from app.settings import Settings
@@ -32,7 +33,6 @@ from app.transaction.ingest import COLUMNS, BatchRejected
 
 KIND = "goaml_report"
 ZIP_MAGIC = b"PK\x03\x04"
-ZIP_MAX_MEMBERS = 1000
 # transaction columns -> the goAML element a fault in them comes from
 _ELEMENT_OF = {
     "amount": "amount_local",
@@ -81,10 +81,11 @@ class ReportFile:
 
 
 def files_of(path: Path, upload: Upload, *, settings: Settings) -> list[ReportFile]:
-    """One report, or each `.xml` member of a zip, with sizes checked before anything is read."""
+    """One report, or each `.xml` member of a zip, unpacked within the bounds of app.limits."""
     with path.open("rb") as f:
         head = f.read(4)
     if head != ZIP_MAGIC:
+        limits.check_xml_size(upload.size_bytes, settings)
         return [ReportFile(upload, path.read_bytes())]
     try:
         archive = zipfile.ZipFile(path)
@@ -96,21 +97,8 @@ def files_of(path: Path, upload: Upload, *, settings: Settings) -> list[ReportFi
         ]
         if not members:
             raise InvalidInput("the zip holds no .xml report")
-        if len(members) > ZIP_MAX_MEMBERS:
-            raise PayloadTooLarge(
-                f"the zip holds more than {ZIP_MAX_MEMBERS} reports", limit=ZIP_MAX_MEMBERS
-            )
-        # Declared sizes are checked first, the bytes actually read too (a zip can lie).
-        if sum(m.file_size for m in members) > settings.upload_max_bytes:
-            raise PayloadTooLarge(
-                "the zip unpacks beyond the upload limit", limit=settings.upload_max_bytes
-            )
         files = []
-        for member in members:
-            with archive.open(member) as f:
-                data = f.read(member.file_size + 1)
-            if len(data) > member.file_size:
-                raise InvalidInput(f"{member.filename}: larger than the zip declares")
+        for member, data in limits.zip_members(archive, members, settings):
             digest = hashlib.sha256(data).hexdigest()
             files.append(
                 ReportFile(Upload(digest, len(data), "application/xml", member.filename), data)
@@ -119,10 +107,26 @@ def files_of(path: Path, upload: Upload, *, settings: Settings) -> list[ReportFi
 
 
 def _read(
-    file: ReportFile, profile: GoamlProfile, faults: Faults, notes: Faults
+    file: ReportFile,
+    profile: GoamlProfile,
+    faults: Faults,
+    notes: Faults,
+    settings: Settings,
 ) -> ReportRecord | None:
     """The report, read by our rules and, beside them, by the profile's XSD if it names one."""
-    root = parse(file.data, faults)
+    try:
+        root = parse(
+            file.data,
+            faults,
+            max_elements=settings.xml_max_elements,
+            max_depth=settings.xml_max_depth,
+        )
+    except ShapeExceeded as exc:
+        raise limits.LimitExceeded(
+            f"{file.upload.filename or 'the report'}: {exc.detail}",
+            field=exc.field,
+            limit=exc.limit,
+        ) from exc
     if root is None:
         return None
     if profile.xsd is not None:
@@ -280,7 +284,7 @@ def import_goaml(
     not_counted: list[dict[str, object]] = []
     for file in files:
         found, noted = Faults(file.upload.filename), Faults(file.upload.filename)
-        report = _read(file, profile, found, noted)
+        report = _read(file, profile, found, noted, settings)
         if report is not None:  # parties and accounts checked now, so all faults come at once
             _batch(report, SourceIn(kind=KIND, reference="-"), found)
         faults.extend(found.items)

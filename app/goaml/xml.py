@@ -1,12 +1,13 @@
 """Safe reading of goAML XML: no DTD, no entities, no network; every fault with path and line."""
 
+import io
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError
-from defusedxml.ElementTree import fromstring as defused_fromstring
+from defusedxml.ElementTree import iterparse as defused_iterparse
 from lxml import etree
 
 # libxml2 keeps entity references unexpanded and never fetches anything; a document that
@@ -61,11 +62,47 @@ class Faults:
         self.add(f"{parent.getroottree().getpath(parent)}/{name}", parent.sourceline, msg, kind)
 
 
-def parse(data: bytes, faults: Faults) -> Any | None:
+class ShapeExceeded(Exception):
+    """A document beyond a bound on its shape; `field` names the setting of the bound."""
+
+    def __init__(self, detail: str, field: str, limit: int) -> None:
+        super().__init__(detail)
+        self.detail, self.field, self.limit = detail, field, limit
+
+
+def _check_shape(data: bytes, *, max_elements: int, max_depth: int) -> None:
+    """Counts elements and depth in one streaming pass, before any tree is built.
+
+    expat, through defusedxml, stops at the DOCTYPE, before any entity is declared. Each element
+    is dropped from its parent once it ends, so the pass holds one branch of the document,
+    however many elements a few packed bytes unfold into.
+    """
+    count, branch = 0, list[Any]()
+    events = defused_iterparse(
+        io.BytesIO(data),
+        events=("start", "end"),
+        forbid_dtd=True,
+        forbid_entities=True,
+        forbid_external=True,
+    )
+    for event, element in events:
+        if event == "end":
+            branch.pop()
+            if branch:
+                branch[-1].remove(element)
+            continue
+        count += 1
+        branch.append(element)
+        if count > max_elements:
+            raise ShapeExceeded("too many XML elements", "xml_max_elements", max_elements)
+        if len(branch) > max_depth:
+            raise ShapeExceeded("XML nested too deep", "xml_max_depth", max_depth)
+
+
+def parse(data: bytes, faults: Faults, *, max_elements: int, max_depth: int) -> Any | None:
     """The root element, or None with the reason in `faults`."""
     try:
-        # expat, through defusedxml, stops at the DOCTYPE, before any entity is declared.
-        defused_fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        _check_shape(data, max_elements=max_elements, max_depth=max_depth)
     except DefusedXmlException:
         faults.add(None, 1, "a DOCTYPE/DTD is not accepted in a goAML report", "forbidden_dtd")
         return None

@@ -9,6 +9,7 @@ import networkx as nx
 import polars as pl
 from sqlalchemy.orm import Session
 
+from app import limits
 from app.account import service as account_service
 from app.account.schemas import AccountBatch
 from app.case import service as case_service
@@ -150,7 +151,9 @@ def import_ftm(
 ) -> tuple[IngestResult, bool]:
     """An FtM stream into the ledger, whole or not at all; a re-sent stream stores nothing."""
     with path.open("rb") as stream:
-        entities, errors = ftm.read_lines(stream)
+        entities, errors = ftm.read_lines(
+            limits.bounded_lines(stream, max_line_bytes=settings.line_max_bytes)
+        )
     ledger = to_ledger(entities)
     if errors := errors + ledger.errors:
         raise FtmRejected(errors)

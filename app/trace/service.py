@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.account.keys import normalise_key
 from app.case import service as case_service
+from app.db import reading
 from app.errors import Conflict, NotFound
 from app.pagination import decode_cursor, encode_cursor
 from app.principal import Principal
@@ -170,10 +171,13 @@ def start_trace(
     force_async: bool,
     rerun_of: str | None = None,
 ) -> TraceRun:
-    if body.case_id is not None:
-        case_service.get_case(session, body.case_id, actor=actor)
-    ledger = cache.current(session)
-    params = build_params(body, ledger, settings)
+    # The engine runs with no transaction open: what it needs is read first, and the run is
+    # written after, in a short transaction of its own.
+    with reading(session):
+        if body.case_id is not None:
+            case_service.get_case(session, body.case_id, actor=actor)
+        ledger = cache.current(session)
+        params = build_params(body, ledger, settings)
     run = TraceRun(
         id=uuid.uuid4().hex,
         case_id=body.case_id,
@@ -342,9 +346,11 @@ def rerun_trace(
     jobs: TraceJobs,
     sessions: sessionmaker[Session],
 ) -> dict[str, Any]:
-    previous = visible_trace(session, trace_id, actor=actor)
-    before = finished_result(session, previous, jobs)
-    body = TraceCreate.model_validate(previous.request)
+    with reading(session):
+        previous = visible_trace(session, trace_id, actor=actor)
+        before = finished_result(session, previous, jobs)
+        body = TraceCreate.model_validate(previous.request)
+        previous_id = previous.id
     run = start_trace(
         session,
         body,
@@ -354,7 +360,7 @@ def rerun_trace(
         jobs=jobs,
         sessions=sessions,
         force_async=False,
-        rerun_of=previous.id,
+        rerun_of=previous_id,
     )
     after = finished_result(session, run, jobs)
     totals = {

@@ -1,3 +1,4 @@
+import csv
 from datetime import datetime
 from pathlib import Path
 
@@ -5,6 +6,7 @@ import polars as pl
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
+from app import limits
 from app.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.money import from_minor
 from app.pagination import decode_cursor, encode_cursor
@@ -65,10 +67,23 @@ def ingest_batch(
     )
 
 
-def read_table(path: Path, head: bytes) -> pl.DataFrame:
+def _check_shape(path: Path, *, parquet: bool, settings: Settings) -> None:
+    """Columns and lines within their bounds, found before the file is read as a table."""
+    if parquet:
+        limits.check_columns(len(pl.read_parquet_schema(path)), settings)
+        return
+    limits.check_text_lines(path, max_line_bytes=settings.line_max_bytes)
+    with path.open("rb") as f:
+        header = f.readline().decode("utf-8", "replace")
+    limits.check_columns(len(next(csv.reader([header]), [])), settings)
+
+
+def read_table(path: Path, head: bytes, settings: Settings) -> pl.DataFrame:
     """A CSV or Parquet file as a frame, told apart by content rather than by its name."""
+    parquet = head.startswith(PARQUET_MAGIC)
     try:
-        if head.startswith(PARQUET_MAGIC):
+        _check_shape(path, parquet=parquet, settings=settings)
+        if parquet:
             return pl.read_parquet(path)
         # Text columns stay text: amounts and ids must never pass through a float or an int.
         return pl.read_csv(path, infer_schema=False, encoding="utf8")
@@ -91,7 +106,7 @@ def ingest_file(
 ) -> tuple[IngestResult, bool]:
     with path.open("rb") as f:
         head = f.read(4)
-    frame = read_table(path, head)
+    frame = read_table(path, head, settings)
     if frame.height == 0:
         raise InvalidInput("the file holds no rows")
     if frame.height > settings.upload_max_rows:

@@ -108,7 +108,7 @@ def test_batches_beyond_the_row_limit_are_refused(session: Session, settings: Se
 
 
 def test_oversized_bodies_are_refused_before_reading(session: Session, settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"upload_max_bytes": 10}))
+    app = create_app(settings.model_copy(update={"json_body_max_bytes": 10}))
     app.state.audit_sink = [].append
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app) as c:
@@ -119,6 +119,7 @@ def test_oversized_bodies_are_refused_before_reading(session: Session, settings:
         )
     assert_problem(r, 413)
     assert r.json()["code"] == "payload_too_large"
+    assert r.json()["setting"] == "MONEYTRAIL_JSON_BODY_MAX_BYTES"
 
 
 def test_absurd_query_values_are_problems(client: TestClient, key) -> None:
