@@ -72,7 +72,8 @@ def _create(path: Path) -> None:
     draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.fchmod(fd, 0o600)
+        if hasattr(os, "fchmod"):  # the mode given to open() is narrowed by the umask only
+            os.fchmod(fd, 0o600)
         os.write(fd, pem)
         os.fsync(fd)
     finally:
@@ -82,8 +83,12 @@ def _create(path: Path) -> None:
         log.info("audit_signing_key_created", path=str(path))
     except FileExistsError:
         pass
+    except OSError:  # a file system without hard links: the last writer wins, once
+        if not path.exists():
+            os.replace(draft, path)
+            log.info("audit_signing_key_created", path=str(path))
     finally:
-        draft.unlink()
+        draft.unlink(missing_ok=True)
 
 
 def _load(path: Path) -> Ed25519PrivateKey:
