@@ -1,14 +1,21 @@
-"""The `moneytrail` command: serve, migrate, manage keys."""
+"""The `moneytrail` command: serve, migrate, manage keys, verify the audit trail."""
 
 import argparse
 import gc
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from app import migrate
 from app.apikey import service as apikey_service
+from app.audit import service as audit_service
+from app.audit.checkpointer import signer_for
+from app.audit.checkpoints import Claim
+from app.audit.schemas import AuditCheckpointRead
 from app.client import commands as client_commands
 from app.db import make_engine, make_sessionmaker
 from app.demo import service as demo_service
@@ -113,6 +120,47 @@ def _deadlines_sweep(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _kept_checkpoint(path: str) -> Claim:
+    try:
+        kept = AuditCheckpointRead.model_validate_json(Path(path).read_bytes())
+    except (OSError, ValidationError) as exc:
+        hint = "an item of GET /api/v1/audit/checkpoints, saved as JSON"
+        raise SystemExit(f"{path}: not a checkpoint ({hint}): {exc}") from None
+    return Claim(
+        checkpoint_id=kept.id,
+        entries=kept.entries,
+        head_hash=kept.head_hash,
+        timestamp=kept.timestamp,
+        public_key=kept.public_key,
+        signature=kept.signature,
+    )
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    kept = [_kept_checkpoint(path) for path in args.checkpoint]
+    engine = make_engine(settings.effective_database_url)
+    with make_sessionmaker(engine)() as session:
+        result = audit_service.verify(session, signer=signer_for(settings), kept=kept)
+    engine.dispose()
+    print(json.dumps(result, indent=2))
+    return 0 if result["valid"] else 1
+
+
+def _audit_checkpoint(_args: argparse.Namespace) -> int:
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    taken = audit_service.take_checkpoint(
+        make_sessionmaker(engine, writer=True), signer_for(settings)
+    )
+    engine.dispose()
+    if taken is None:
+        print("no entry since the last checkpoint: nothing to sign", file=sys.stderr)
+        return 0
+    print(AuditCheckpointRead.model_validate(taken).model_dump_json(indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moneytrail", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +190,23 @@ def build_parser() -> argparse.ArgumentParser:
     deadline_commands.add_parser(
         "sweep", help="move measures whose expiry has passed to EXPIRED"
     ).set_defaults(run=_deadlines_sweep)
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit", required=True
+    )
+    verify = audit.add_parser(
+        "verify", help="replay the hash chain against its checkpoints; exit 1 when it fails"
+    )
+    verify.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a checkpoint kept as JSON (an item of GET /api/v1/audit/checkpoints); repeatable",
+    )
+    verify.set_defaults(run=_audit_verify)
+    audit.add_parser(
+        "checkpoint", help="sign the chain's head now and print the checkpoint as JSON"
+    ).set_defaults(run=_audit_checkpoint)
     client_commands.register(commands)
     return parser
 

@@ -36,6 +36,8 @@ NAMING_CONVENTION = {
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 WRITE_LOCK = "moneytrail_write_lock"
+# `Session.info` key of the ASGI scope of the request a session serves (see app.audit).
+REQUEST_SCOPE = "request_scope"
 
 # SQLAlchemy's own storage format for SQLite datetimes; bulk loaders write the same text so that
 # values sort and compare identically whichever path stored them.
@@ -175,6 +177,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     state = request.app.state
     sessions = state.sessionmaker if request.method in _SAFE_METHODS else state.writer_sessions
     session = sessions()
+    session.info[REQUEST_SCOPE] = request.scope  # so a commit can carry the request's audit entry
     try:
         yield session
     finally:

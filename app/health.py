@@ -4,6 +4,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from app.audit.models import AUDIT_APPEND_LOCK
 from app.db import WRITE_LOCK, is_lock_timeout
 from app.errors import AppError
 
@@ -18,10 +19,6 @@ class Health(BaseModel):
 
 class DatabaseUnavailable(AppError):
     status, code, title = 503, "database_unavailable", "Database unavailable"
-
-
-# The advisory lock audit appends queue on in PostgreSQL (app.audit.repository.lock_head).
-AUDIT_APPEND_LOCK = 7340001
 
 
 class WriteStarved(AppError):

@@ -14,6 +14,7 @@ from app.account.router import router as account_router
 from app.apikey import service as apikey_service
 from app.apikey.router import router as apikey_router
 from app.asset.router import router as asset_router
+from app.audit import checkpointer as audit_checkpointer
 from app.audit import service as audit_service
 from app.audit.middleware import AuditMiddleware
 from app.audit.router import router as audit_router
@@ -91,15 +92,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.writer_sessions = make_sessionmaker(app.state.engine, writer=True)
+    audit_service.record_with_commits(app.state.writer_sessions)
     if getattr(app.state, "audit_sink", None) is None:
         app.state.audit_sink = audit_service.database_sink(app.state.writer_sessions)
     if settings.bootstrap_admin_key:
         _announce_first_key(app)
     await deadline_sweeper.start(app, settings)
     trace_lifecycle.start(app, settings)
+    audit_checkpointer.start(app, settings)
     yield
     await deadline_sweeper.stop(app)
     trace_lifecycle.stop(app)
+    await audit_checkpointer.stop(app)
     app.state.engine.dispose()
 
 
@@ -119,13 +123,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.audit_sink = None
     install_error_handlers(app)
-    app.add_middleware(AuditMiddleware)
     # Bodies beyond their bound (a file upload's, or the far smaller JSON one) are refused unread.
     app.add_middleware(
         BodyLimitMiddleware,
         upload_limit=settings.upload_max_bytes,
         json_limit=settings.json_body_max_bytes,
     )
+    # Outside every refusal but inside the request id: each request, refused or not, is audited.
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:

@@ -1,6 +1,7 @@
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,13 @@ class Settings(BaseSettings):
     goaml_timezone: str = "UTC"
     # A JSON file with an FIU's code lists (app.goaml.profile.GoamlProfile); none: generic goAML.
     goaml_profile: Path | None = None
+    # The audit trail is anchored by a signed checkpoint (entries, head hash) taken once this
+    # many entries are new, or once this many minutes have passed with any new, and at shutdown.
+    audit_checkpoint_entries: int = 1000
+    audit_checkpoint_minutes: float = 10.0
+    # The Ed25519 key that signs checkpoints (PEM, or base64 of the 32-byte seed). None: the
+    # key in <data_dir>/audit-signing-key.pem, made on first need.
+    audit_signing_key: SecretStr | None = None
 
     @property
     def effective_database_url(self) -> str:

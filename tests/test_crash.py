@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -30,10 +30,11 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, data_dir: Path) -> None:
         self.env = {
             **os.environ,
             "MONEYTRAIL_DATABASE_URL": url,
+            "MONEYTRAIL_DATA_DIR": str(data_dir),
             "MONEYTRAIL_BOOTSTRAP_ADMIN_KEY": "false",
             "MONEYTRAIL_TRACE_WARM_LEDGER": "false",
             "MONEYTRAIL_LOG_LEVEL": "WARNING",
@@ -78,7 +79,7 @@ class Server:
 def server(tmp_path: Path) -> Iterator[Server]:
     with fresh_database(tmp_path) as url:
         migrate.upgrade(url)
-        srv = Server(url)
+        srv = Server(url, tmp_path)
         try:
             yield srv
         finally:
@@ -150,6 +151,77 @@ def test_a_killed_upload_leaves_nothing_half_stored(server: Server, tmp_path: Pa
         assert again.status_code in (200, 201)
     server.kill()
     assert _count(server.env["MONEYTRAIL_DATABASE_URL"], "transactions") == ROWS
+
+
+def _wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never: {what}")
+        time.sleep(0.05)
+
+
+def test_a_killed_upload_never_leaves_rows_without_their_entry(
+    server: Server, tmp_path: Path
+) -> None:
+    """Killed while its upload waits for the audit chain: the rows and their entry, or neither.
+
+    The test holds the chain's lock (PostgreSQL's advisory lock), so the server stops exactly
+    where the entry is appended, and is killed there. It used to append after the data commit.
+    """
+    url = server.env["MONEYTRAIL_DATABASE_URL"]
+    if not url.startswith("postgresql"):
+        pytest.skip(
+            "SQLite has one lock for data and audit alike; both databases: "
+            "tests/app/test_audit.py::test_a_change_commits_with_its_entry"
+        )
+    key = server.cli("keys", "create", "--role", "admin").strip().splitlines()[-1]
+    path = _upload_file(tmp_path)
+    server.start()
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(7340001)"))
+
+        def waiting() -> bool:
+            return bool(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND objid = 7340001 AND NOT granted"
+                    )
+                ).scalar_one()
+            )
+
+        def upload() -> None:
+            with (
+                path.open("rb") as f,
+                httpx.Client(timeout=120) as client,
+                contextlib.suppress(httpx.TransportError),
+            ):
+                client.post(
+                    f"{server.base}/api/v1/transactions/upload",
+                    headers={"Authorization": f"Bearer {key}"},
+                    files={"file": ("big.csv", f)},
+                    data={"kind": "bank_statement", "reference": "CRASH-AUDIT"},
+                )
+
+        sender = threading.Thread(target=upload)
+        sender.start()
+        _wait_until(waiting, "the upload waits for the audit chain")
+        server.kill()
+        conn.execute(text("SELECT pg_advisory_unlock(7340001)"))
+        sender.join(timeout=60)
+        others = text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        _wait_until(
+            lambda: conn.execute(others).scalar_one() == 0, "the dead server's backends end"
+        )
+    engine.dispose()
+    stored = _count(url, "transactions")
+    entries = _count(url, "audit_entries WHERE operation = 'upload_transactions'")
+    assert (stored, entries) == (0, 0)
 
 
 def test_a_killed_case_transition_is_whole_or_absent(server: Server) -> None:

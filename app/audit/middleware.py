@@ -1,30 +1,30 @@
-"""Every API request leaves an audit entry: who, what, which resource, the outcome, a digest.
+"""Every request leaves an audit entry: who, what, which resource, the outcome, a digest.
 
-The entry is written when the response starts, before the client sees it, by a sink the app
-holds (`app.state.audit_sink`): a hash-chained table in production.
+A change writes its entry in its own transaction (see `app.audit.request`). Any other request's
+entry is written when the answer starts, before the client sees it, or when the request fails
+before it could answer (the 500 that Starlette's outermost error middleware then sends), by a
+sink the app holds (`app.state.audit_sink`): a hash-chained table in production. Requests
+refused before routing (a body over the limit, an unknown path) are entries too; only the
+probes and the API documentation, which carry no data, are not.
 """
 
-import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.audit.request import STATE_KEY, RequestAudit
+
 AuditSink = Callable[[dict[str, Any]], None]
-AUDITED_PREFIX = "/api/"
+UNAUDITED = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc"})
+UNAUDITED_PREFIXES = ("/openapi.json", "/static/")
+log = structlog.get_logger("app.audit")
 
 
-def _resource(path_params: dict[str, Any]) -> str | None:
-    if not path_params:
-        return None
-    return ",".join(f"{k}={v}" for k, v in sorted(path_params.items()))[:300]
-
-
-def _case_id(path_params: dict[str, Any]) -> int | None:
-    value = str(path_params.get("case_id", ""))
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+def audited(path: str) -> bool:
+    return path not in UNAUDITED and not path.startswith(UNAUDITED_PREFIXES)
 
 
 class AuditMiddleware:
@@ -32,48 +32,46 @@ class AuditMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(AUDITED_PREFIX):
+        if scope["type"] != "http" or not audited(scope["path"]):
             await self.app(scope, receive, send)
             return
-        digest = hashlib.sha256()
-        received = False
+        audit = RequestAudit(scope)
+        scope.setdefault("state", {})[STATE_KEY] = audit
+        answered = False
 
         async def hashing_receive() -> Message:
-            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received = True
-                digest.update(message.get("body", b""))
+                audit.received(message.get("body", b""))
             return message
 
         async def auditing_send(message: Message) -> None:
+            nonlocal answered
             if message["type"] == "http.response.start":
-                await run_in_threadpool(
-                    self._record, scope, message["status"], digest.hexdigest() if received else None
-                )
+                answered = True
+                await self._settle(scope, audit, message["status"])
             await send(message)
 
-        await self.app(scope, hashing_receive, auditing_send)
+        try:
+            await self.app(scope, hashing_receive, auditing_send)
+        except Exception:
+            if not answered:
+                await self._settle_failure(scope, audit)
+            raise
+        if not answered:  # the server answers 500 to an application that returns silently
+            await self._settle_failure(scope, audit)
 
     @staticmethod
-    def _record(scope: Scope, status: int, body_sha256: str | None) -> None:
-        state = scope.get("state") or {}
-        principal = state.get("principal")
-        route = scope.get("route")
-        params = scope.get("path_params") or {}
+    async def _settle(scope: Scope, audit: RequestAudit, status: int) -> None:
+        if audit.committed_outcome == status:
+            return  # the entry committed with the change says it already
         sink: AuditSink = scope["app"].state.audit_sink
-        sink(
-            {
-                "at": datetime.now(UTC),
-                "key_id": getattr(principal, "id", None),
-                "role": str(principal.role) if principal is not None else None,
-                "operation": getattr(route, "name", None) or "unmatched",
-                "method": scope["method"],
-                "path": scope["path"][:2000],
-                "resource": _resource(params),
-                "case_id": _case_id(params),
-                "outcome": status,
-                "request_id": str(state.get("request_id", "")),
-                "body_sha256": body_sha256,
-            }
-        )
+        await run_in_threadpool(sink, audit.fields(status))
+
+    @classmethod
+    async def _settle_failure(cls, scope: Scope, audit: RequestAudit) -> None:
+        try:
+            await cls._settle(scope, audit, 500)
+        except Exception:
+            # The request's own error is the one to report; this one is logged beside it.
+            log.exception("audit_entry_failed", request_id=audit.fields(500)["request_id"])

@@ -1,9 +1,12 @@
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, UTCDateTime
+
+# The advisory lock PostgreSQL appends queue on (and /readyz probes for write starvation).
+AUDIT_APPEND_LOCK = 7340001
 
 
 class AuditEntry(Base):
@@ -30,3 +33,23 @@ class AuditEntry(Base):
     # Unique: two entries claiming the same predecessor would fork the chain.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the chain's length and head at one moment (app.audit.chain).
+
+    Append-only like the entries. Deleting entries from the tail, or rewriting them and their
+    hashes, leaves a chain that is valid on its own but no longer the one a checkpoint signed.
+    """
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # One checkpoint per length: two processes that sign the same head keep one of them.
+    entries: Mapped[int] = mapped_column(BigInteger, unique=True)
+    head_id: Mapped[int] = mapped_column(BigId)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str] = mapped_column(String(44))
+    signature: Mapped[str] = mapped_column(String(88))

@@ -2,10 +2,10 @@ from collections.abc import Generator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from app.audit.models import AuditEntry
+from app.audit.models import AUDIT_APPEND_LOCK, AuditCheckpoint, AuditEntry
 from app.db import table_of
 
 
@@ -16,12 +16,32 @@ class AuditRepository:
     def lock_head(self) -> None:
         # Appends queue here on PostgreSQL; SQLite already admits one writer at a time.
         if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(text("SELECT pg_advisory_xact_lock(7340001)"))
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_APPEND_LOCK}
+            )
 
     def last_hash(self) -> str | None:
         return self.session.scalar(
             select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
         )
+
+    def head(self) -> tuple[int, str] | None:
+        row = self.session.execute(
+            select(AuditEntry.id, AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
+        ).first()
+        return (row[0], row[1]) if row is not None else None
+
+    def count_after(self, entry_id: int | None) -> int:
+        stmt = select(func.count()).select_from(AuditEntry)
+        if entry_id is not None:
+            stmt = stmt.where(AuditEntry.id > entry_id)
+        return int(self.session.scalar(stmt) or 0)
+
+    def first_at_after(self, entry_id: int | None) -> datetime | None:
+        stmt = select(AuditEntry.at).order_by(AuditEntry.id).limit(1)
+        if entry_id is not None:
+            stmt = stmt.where(AuditEntry.id > entry_id)
+        return self.session.scalar(stmt)
 
     def add(self, values: dict[str, Any]) -> None:
         # A Core INSERT: the entry is written once and never loaded back.
@@ -63,4 +83,27 @@ class AuditRepository:
             stmt = stmt.where(AuditEntry.at < until)
         if before_id is not None:
             stmt = stmt.where(AuditEntry.id < before_id)
+        return list(self.session.scalars(stmt.limit(limit + 1)))
+
+
+class CheckpointRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def latest(self) -> AuditCheckpoint | None:
+        stmt = select(AuditCheckpoint).order_by(AuditCheckpoint.entries.desc()).limit(1)
+        return self.session.scalar(stmt)
+
+    def add(self, checkpoint: AuditCheckpoint) -> AuditCheckpoint:
+        self.session.add(checkpoint)
+        self.session.flush()
+        return checkpoint
+
+    def all_in_order(self) -> list[AuditCheckpoint]:
+        return list(self.session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.entries)))
+
+    def page(self, *, limit: int, before_id: int | None) -> list[AuditCheckpoint]:
+        stmt = select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())
+        if before_id is not None:
+            stmt = stmt.where(AuditCheckpoint.id < before_id)
         return list(self.session.scalars(stmt.limit(limit + 1)))

@@ -1,13 +1,14 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from app.audit import service
-from app.audit.schemas import AuditEntryRead, AuditVerification
+from app.audit import checkpoints, service
+from app.audit.schemas import HEX64, AuditCheckpointRead, AuditEntryRead, AuditVerification
+from app.audit.signing import Signer
 from app.auth import AuditReader
 from app.deps import SessionDep
-from app.errors import problems
+from app.errors import InvalidInput, problems
 from app.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -40,7 +41,42 @@ def list_audit_entries(
     return Page(items=[AuditEntryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/verify", responses=problems(403))
-def verify_audit_chain(session: SessionDep, actor: AuditReader) -> AuditVerification:
-    """Recompute the hash chain and report the first broken link, if any."""
-    return AuditVerification.model_validate(service.verify(session))
+@router.get("/checkpoints", responses=problems(403, 422))
+def list_audit_checkpoints(
+    session: SessionDep, actor: AuditReader, page: PageDep
+) -> Page[AuditCheckpointRead]:
+    """List the signed checkpoints of the audit chain, newest first; each names its key."""
+    rows, next_cursor = service.page_checkpoints(session, limit=page.limit, cursor=page.cursor)
+    return Page(
+        items=[AuditCheckpointRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
+
+def _signer(request: Request) -> Signer:
+    signer = request.app.state.audit_signer
+    assert isinstance(signer, Signer)
+    return signer
+
+
+@router.get("/verify", responses=problems(403, 422))
+def verify_audit_chain(
+    request: Request,
+    session: SessionDep,
+    actor: AuditReader,
+    entries: Annotated[
+        int | None, Query(ge=1, description="The length of a checkpoint you kept.")
+    ] = None,
+    head_hash: Annotated[
+        str | None, Query(pattern=HEX64, description="The head hash of that checkpoint.")
+    ] = None,
+) -> AuditVerification:
+    """Recompute the hash chain and hold it to every stored checkpoint (and to one you kept).
+
+    A chain that lost entries at its end, or was rewritten with recomputed hashes, still links
+    up; it no longer matches a checkpoint signed before the change.
+    """
+    if (entries is None) != (head_hash is None):
+        raise InvalidInput("give entries and head_hash together", field="head_hash")
+    kept = [checkpoints.kept_claim(entries, head_hash)] if entries and head_hash else []
+    result = service.verify(session, signer=_signer(request), kept=kept)
+    return AuditVerification.model_validate(result)

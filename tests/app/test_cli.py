@@ -23,7 +23,11 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(
         get_settings.cache_clear()
     secret = capsys.readouterr().out.strip().splitlines()[-1]
     assert secret.startswith("mt_")
-    app = create_app(Settings(database_url=url, bootstrap_admin_key=False, trace_warm_ledger=False))
+    app = create_app(
+        Settings(
+            database_url=url, data_dir=tmp_path, bootstrap_admin_key=False, trace_warm_ledger=False
+        )
+    )
     with TestClient(app) as c:
         assert (
             c.get("/api/v1/sources", headers={"Authorization": f"Bearer {secret}"}).status_code
@@ -34,7 +38,9 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(
 def test_first_start_on_an_empty_database_prints_an_admin_key_once(tmp_path: Path, capsys) -> None:
     url = f"sqlite:///{tmp_path}/first.db"
     migrate.upgrade(url)
-    settings = Settings(database_url=url, bootstrap_admin_key=True, trace_warm_ledger=False)
+    settings = Settings(
+        database_url=url, data_dir=tmp_path, bootstrap_admin_key=True, trace_warm_ledger=False
+    )
     with TestClient(create_app(settings)) as c:
         printed = capsys.readouterr().err
         secret = next(w for w in printed.split() if w.startswith("mt_"))

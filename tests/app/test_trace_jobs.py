@@ -27,6 +27,7 @@ def live(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Settings]
         migrate.upgrade(url)
         settings = Settings(
             database_url=url,
+            data_dir=tmp_path,
             bootstrap_admin_key=False,
             trace_warm_ledger=False,
             trace_workers=1,
