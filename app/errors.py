@@ -1,6 +1,7 @@
 """The error model: every failure leaves as an RFC 9457 `application/problem+json` body."""
 
 import math
+import re
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.db import is_lock_timeout
 from tracing import (
@@ -114,17 +116,58 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
+_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+# FastAPI's own validation schemas: its 422 is answered as a Problem here, so they name nothing.
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the problems a route can answer."""
+    """OpenAPI `responses=` entries for the problems a route can answer (`conform_problems`
+    then makes every error response of the document say what the handlers send)."""
     always = (401, 500, 503)
     return {
         status: {
+            # The model registers the Problem schema; its media type is set by conform_problems.
             "model": Problem,
             "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": dict(_PROBLEM_CONTENT),
         }
         for status in sorted({*statuses, *always})
     }
+
+
+def conform_problems(document: dict[str, Any]) -> None:
+    """Make the document say what the handlers above answer, on every operation.
+
+    Every 4xx and 5xx is `application/problem+json` and nothing else: FastAPI documents the
+    `model` of a response under the route's own media type (JSON, CSV ...) and adds its own 422
+    as `application/json`. A body the server cannot decode (not UTF-8, broken multipart) is
+    answered 400 before validation, so an operation that takes a body documents 400.
+    """
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if "requestBody" in operation and "400" not in responses:
+                responses["400"] = {"description": HTTPStatus(400).phrase}
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = dict(_PROBLEM_CONTENT)
+            operation["responses"] = dict(sorted(responses.items()))
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        schemas.pop(name, None)
+
+
+def install_problem_document(app: FastAPI) -> None:
+    """Apply `conform_problems` to the document the app serves and `app.openapi` writes."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            conform_problems(generate())
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def request_id_of(request: Request) -> str | None:
@@ -217,6 +260,41 @@ _HTTP_CODES = {
 }
 
 
+_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+
+def _documented_paths(app: FastAPI) -> list[tuple[re.Pattern[str], list[str]]]:
+    """The document's paths as patterns, literal ones first (`/accounts/batch` before
+    `/accounts/{account}`), each with its methods."""
+    if (found := getattr(app.state, "documented_paths", None)) is None:
+        paths = app.openapi()["paths"]
+        ordered = sorted(paths, key=lambda p: (p.count("{"), -len(p)))
+        found = [
+            (
+                re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))),
+                sorted(m.upper() for m in paths[path]),
+            )
+            for path in ordered
+        ]
+        app.state.documented_paths = found
+    return found
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods of the path, as the document names them: the router's 405 names only the
+    first route it tried, and a path's methods are served by one route each."""
+    path = request.scope["path"]
+    for pattern, methods in _documented_paths(request.app):
+        if pattern.fullmatch(path):
+            return ", ".join(methods)
+    routes = request.app.router.routes  # not in the document (the docs' own pages)
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc.__cause__, AppError):
@@ -225,13 +303,16 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         return await _app_error(request, exc.__cause__)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        headers["Allow"] = allowed
     return problem_response(
         request,
         status=exc.status_code,
         code=code,
         title=HTTPStatus(exc.status_code).phrase,
         detail=detail,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
 
 

@@ -1,11 +1,12 @@
 """Guards shared by the case, asset and measure APIs: request bodies, path ids and cursors that
 the database could not take are refused as problems (4xx), never as a server error."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 from app.errors import InvalidInput
 from app.pagination import decode_cursor
@@ -17,6 +18,21 @@ AssetIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The asset's id."
 ApiKeyIdPath = Annotated[
     str, Path(pattern=r"^[0-9a-f]{1,32}$", description="The member's API key id.")
 ]
+
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _not_a_number(value: Any) -> Any:
+    # pydantic reads a bare number as seconds since 1970; the document promises a date-time.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("a time is an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z")
+    return value
+
+
+# A date-time as the document describes it (a string in ISO 8601), never a count of seconds.
+ISO_ONLY = BeforeValidator(_not_a_number)
+IsoDatetime = Annotated[datetime, ISO_ONLY]
 
 
 class Body(BaseModel):

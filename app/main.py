@@ -22,7 +22,7 @@ from app.case.router import convergence_router
 from app.case.router import router as case_router
 from app.db import make_engine, make_sessionmaker
 from app.demo.router import router as demo_router
-from app.errors import install_error_handlers
+from app.errors import install_error_handlers, install_problem_document
 from app.goaml.router import router as goaml_router
 from app.health import router as health_router
 from app.interop.router import router as interop_router
@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.audit_sink = None
     install_error_handlers(app)
+    install_problem_document(app)
     # Bodies beyond their bound (a file upload's, or the far smaller JSON one) are refused unread.
     app.add_middleware(
         BodyLimitMiddleware,

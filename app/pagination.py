@@ -42,10 +42,14 @@ class PageParams(BaseModel):
 def page_params(
     settings: SettingsDep,
     limit: Annotated[int | None, Query(ge=1, description="Items per page (clamped).")] = None,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Za-z0-9_-]*$", description="`next_cursor` of the previous page."),
+    ] = None,
 ) -> PageParams:
     wanted = limit or settings.page_limit_default
-    return PageParams(limit=min(wanted, settings.page_limit_max), cursor=cursor)
+    # `cursor=` (empty) is the first page, as leaving it out is: the document allows it.
+    return PageParams(limit=min(wanted, settings.page_limit_max), cursor=cursor or None)
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]

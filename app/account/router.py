@@ -1,5 +1,4 @@
 import hashlib
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -10,6 +9,7 @@ from app.account.schemas import AccountBatch, AccountBatchResult, AccountRead
 from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep
 from app.errors import problems
+from app.inputs import IsoDatetime
 from app.pagination import Page, PageDep
 from app.source.service import Upload
 from app.transaction import service as transaction_service
@@ -36,8 +36,8 @@ def list_account_transactions(
     session: SessionDep,
     actor: LedgerReader,
     page: PageDep,
-    start: Annotated[datetime | None, Query(description="Value time from (inclusive).")] = None,
-    end: Annotated[datetime | None, Query(description="Value time until (exclusive).")] = None,
+    start: Annotated[IsoDatetime | None, Query(description="Value time from (inclusive).")] = None,
+    end: Annotated[IsoDatetime | None, Query(description="Value time until (exclusive).")] = None,
 ) -> Page[AccountTransactionRead]:
     """List an account's transactions in and out, in time and statement order."""
     found = service.resolve_account(session, account)

@@ -2,6 +2,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.inputs import IsoDatetime
 from app.principal import Role
 
 
@@ -13,7 +14,7 @@ class ApiKeyCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     role: Role
-    expires_at: datetime | None = Field(default=None, description="When the key stops working.")
+    expires_at: IsoDatetime | None = Field(default=None, description="When the key stops working.")
 
 
 class ApiKeyRead(BaseModel):

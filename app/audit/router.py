@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,6 +8,7 @@ from app.audit.signing import Signer
 from app.auth import AuditReader
 from app.deps import SessionDep
 from app.errors import InvalidInput, problems
+from app.inputs import IsoDatetime
 from app.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -23,8 +23,8 @@ def list_audit_entries(
     operation: Annotated[str | None, Query(description="Route name, e.g. get_case.")] = None,
     resource: Annotated[str | None, Query(description="e.g. case_id=7")] = None,
     case_id: Annotated[int | None, Query()] = None,
-    since: Annotated[datetime | None, Query()] = None,
-    until: Annotated[datetime | None, Query()] = None,
+    since: Annotated[IsoDatetime | None, Query()] = None,
+    until: Annotated[IsoDatetime | None, Query()] = None,
 ) -> Page[AuditEntryRead]:
     """List audit entries, newest first, filtered by key, operation, resource, case or time."""
     rows, next_cursor = service.page_entries(

@@ -12,8 +12,21 @@ class CaseNotFound(NotFound):
 class CaseReferenceTaken(Conflict):
     code, title = "case_reference_taken", "Case reference taken"
 
-    def __init__(self, reference: str) -> None:
-        super().__init__(f"a case with reference {reference!r} exists", reference=reference)
+    def __init__(self, reference: str, *, case_id: int | None) -> None:
+        if case_id is not None:
+            super().__init__(
+                f"case {case_id} has the reference {reference!r}",
+                reference=reference,
+                case_id=case_id,
+            )
+            return
+        # The holder is a case the caller is not on: it is not named, nor said to exist.
+        super().__init__(
+            f"the reference {reference!r} cannot be given to a new case; a supervisor "
+            "allocates case references and can resolve it",
+            reference=reference,
+            resolved_by="supervisor",
+        )
 
 
 class IllegalCaseStatusChange(Conflict):

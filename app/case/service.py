@@ -57,11 +57,15 @@ def allowed_statuses(status: str) -> list[CaseStatus]:
 
 def get_case(session: Session, case_id: int, *, actor: Principal) -> Case:
     """The case if the caller may see it; otherwise it does not exist for them."""
-    cases = CaseRepository(session)
-    case = cases.get(case_id)
-    if case is None or not (actor.sees_all_cases or cases.member(case_id, actor.id)):
+    case = CaseRepository(session).get(case_id)
+    if case is None or not may_see_case(session, case_id, actor=actor):
         raise CaseNotFound(case_id)
     return case
+
+
+def may_see_case(session: Session, case_id: int, *, actor: Principal) -> bool:
+    """Whether the caller is on the case now, or sees every case."""
+    return actor.sees_all_cases or CaseRepository(session).member(case_id, actor.id) is not None
 
 
 def get_writable_case(session: Session, case_id: int, *, actor: Principal) -> Case:
@@ -84,8 +88,11 @@ def cases_by_ids(session: Session, ids: list[int]) -> dict[int, Case]:
 
 def open_case(session: Session, data: CaseCreate, *, actor: Principal) -> Case:
     cases = CaseRepository(session)
-    if cases.get_by_reference(data.reference) is not None:
-        raise CaseReferenceTaken(data.reference)
+    if (holder := cases.get_by_reference(data.reference)) is not None:
+        # One case per reference, institution-wide: orders, requests for assistance and court
+        # filings cite it. Only a caller who may see the holder learns which case it is.
+        seen = may_see_case(session, holder.id, actor=actor)
+        raise CaseReferenceTaken(data.reference, case_id=holder.id if seen else None)
     is_pfi = data.kind is CaseKind.PARALLEL_FINANCIAL_INVESTIGATION
     if data.parent_case_id is not None:
         if not is_pfi:

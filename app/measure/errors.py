@@ -16,8 +16,8 @@ class IllegalTransition(Conflict):
 class BalanceExceeded(Conflict):
     code, title = "balance_exceeded", "Balance exceeded"
 
-    def __init__(self, detail: str, *, available: str) -> None:
-        super().__init__(detail, available=available)
+    def __init__(self, detail: str, **extensions: object) -> None:
+        super().__init__(detail, **extensions)
 
 
 class InvalidMeasure(InvalidInput):

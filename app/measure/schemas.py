@@ -1,10 +1,11 @@
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from app.inputs import Body
+from app.inputs import ISO_ONLY, Body
 from app.measure.deadlines import DurationUnit
 from app.measure.machine import LegalStatus
 
@@ -128,7 +129,7 @@ class TransitionCreate(Body):
         default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166; defaults to the asset's."
     )
     decision_date: date | None = None
-    decided_at: AwareDatetime | None = Field(
+    decided_at: Annotated[AwareDatetime, ISO_ONLY] | None = Field(
         default=None,
         description="Instant of the decision or receipt, for durations in hours.",
         examples=["2026-05-29T16:30:00+02:00"],

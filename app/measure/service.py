@@ -141,28 +141,40 @@ def _compute_expiry(data: TransitionCreate, asset: Asset, jurisdiction: str) -> 
     return Expiry(last, ends, data.renew_by or deadlines.renew_by(last, jurisdiction))
 
 
-def _check_balance(session: Session, asset: Asset, held: int | None, currency: str | None) -> None:
+def _check_balance(
+    session: Session, asset: Asset, held: int | None, currency: str | None, *, actor: Principal
+) -> None:
     """Measures on one balance may together hold no more than the balance."""
     if asset.value_minor is None or asset.currency is None:
         return
     if currency is not None and currency != asset.currency:
         raise InvalidMeasure(f"the asset is valued in {asset.currency}", field="currency")
     wanted = asset.value_minor if held is None else held
-    elsewhere = 0
+    elsewhere, cases = 0, set[int]()
     if asset.account_id is not None:
         for other in asset_service.assets_on_account(
             session, asset.account_id, statuses=[str(s) for s in RESTRAINED]
         ):
             if other.id != asset.id and other.currency == asset.currency:
                 elsewhere += other.restrained_minor or other.value_minor or 0
+                cases.add(other.case_id)
     available = max(asset.value_minor - elsewhere, 0)
-    if wanted > available:
+    if wanted <= available:
+        return
+    asked = f"the measure would hold {from_minor(wanted, asset.currency)} {asset.currency}"
+    if all(case_service.may_see_case(session, c, actor=actor) for c in cases):
         shown = from_minor(available, asset.currency)
         raise BalanceExceeded(
-            f"the measure would hold {from_minor(wanted, asset.currency)} {asset.currency} "
-            f"but only {shown} of the balance is not held by other measures",
+            f"{asked} but only {shown} of the balance is not held by other measures",
             available=shown,
         )
+    # Part of the balance is held for a case the caller is not on: neither that case nor its
+    # figures are theirs to know. A supervisor sees every case and can resolve it.
+    raise BalanceExceeded(
+        f"{asked}, more than the part of the balance free of other measures; a supervisor "
+        "can see every measure on this balance and resolve it",
+        resolved_by="supervisor",
+    )
 
 
 def transition(
@@ -196,7 +208,7 @@ def transition(
         destination = account_service.resolve_account(session, data.destination_account)
     held = _held_after(asset, target, amount)
     if target in HOLDING:
-        _check_balance(session, asset, held, data.currency)
+        _check_balance(session, asset, held, data.currency, actor=actor)
     measure = _record(asset, data, jurisdiction, amount, expiry, actor=actor)
     apply_move(asset, target, held, expiry)
     # The versioned UPDATE of the asset goes first: a writer that lost a race stops here.

@@ -1,7 +1,7 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, tuple_, update
+from sqlalchemy import and_, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.db import table_of
@@ -45,11 +45,13 @@ class TraceRepository:
         after: tuple[datetime, str] | None,
         visible_to: tuple[str, list[int]] | None,
     ) -> list[TraceRun]:
-        """Newest first; `visible_to` (creator id, case ids) limits it to what one caller sees."""
+        """Newest first; `visible_to` (creator id, case ids) limits it to what one caller sees:
+        the traces of those cases, and the caller's own traces that belong to no case."""
         stmt = select(TraceRun).order_by(TraceRun.created_at.desc(), TraceRun.id.desc())
         if visible_to is not None:
             creator, case_ids = visible_to
-            stmt = stmt.where(or_(TraceRun.created_by == creator, TraceRun.case_id.in_(case_ids)))
+            own = and_(TraceRun.case_id.is_(None), TraceRun.created_by == creator)
+            stmt = stmt.where(or_(own, TraceRun.case_id.in_(case_ids)))
         if after is not None:
             stmt = stmt.where(tuple_(TraceRun.created_at, TraceRun.id) < after)
         return list(self.session.scalars(stmt.limit(limit + 1)))

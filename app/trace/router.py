@@ -1,4 +1,4 @@
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -113,7 +113,9 @@ def list_trace_accounts(
     session: SessionDep,
     actor: TraceReader,
     page: PageDep,
-    sort: Annotated[str, Query(description="received | held | hop")] = "received",
+    sort: Annotated[
+        Literal["received", "held", "hop"], Query(description="The order of the accounts.")
+    ] = "received",
 ) -> Page[TraceAccount]:
     """The accounts a trace reached, with what they received, passed on and hold."""
     result = _result(session, trace_id, actor, request)
@@ -239,7 +241,8 @@ def get_trace_graph_png(
 
 @router.get(
     "/{trace_id}/accounts.csv",
-    response_class=PlainTextResponse,
+    # The CSV answer is all the document names: PlainTextResponse would add text/plain.
+    response_class=Response,
     responses={**_CSV, **problems(403, 404, 409)},
 )
 def export_trace_accounts_csv(
@@ -254,7 +257,7 @@ def export_trace_accounts_csv(
 
 @router.get(
     "/{trace_id}/flows.csv",
-    response_class=PlainTextResponse,
+    response_class=Response,
     responses={**_CSV, **problems(403, 404, 409)},
 )
 def export_trace_flows_csv(

@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.inputs import IsoDatetime
 from tracing import Direction, Rule, SameDayPolicy
 
 _DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
@@ -25,7 +26,7 @@ class SeedIn(BaseModel):
     account: str | None = Field(default=None, description="Account key or id.")
     amount: str | None = Field(default=None, pattern=_DECIMAL, description="Decimal string.")
     currency: str | None = None
-    at: datetime | None = Field(default=None, description="When the proceeds arrived.")
+    at: IsoDatetime | None = Field(default=None, description="When the proceeds arrived.")
     transaction: str | None = Field(default=None, description="External id of a transaction.")
 
     @model_validator(mode="after")
@@ -63,9 +64,9 @@ class TraceCreate(BaseModel):
     rule: Rule = Rule.REACH
     same_day_policy: SameDayPolicy = SameDayPolicy.LEDGER
     max_hops: int = Field(default=6, ge=1, le=64)
-    start: datetime | None = Field(default=None, description="Window start (value time).")
-    end: datetime | None = Field(default=None, description="Window end (value time).")
-    as_of: datetime | None = Field(default=None, description="When 'held' is measured.")
+    start: IsoDatetime | None = Field(default=None, description="Window start (value time).")
+    end: IsoDatetime | None = Field(default=None, description="Window end (value time).")
+    as_of: IsoDatetime | None = Field(default=None, description="When 'held' is measured.")
     min_amount: str | None = Field(default=None, pattern=_DECIMAL)
     stop_at: list[str] = Field(
         default_factory=list,

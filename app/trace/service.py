@@ -232,16 +232,19 @@ def _finish_job(
 
 
 def visible_trace(session: Session, trace_id: str, *, actor: Principal) -> TraceRun:
+    """The trace if the caller may see it; to anyone else it does not exist."""
     run = TraceRepository(session).get(trace_id)
-    # A trace is its creator's and its case's: to anyone else it does not exist.
-    if run is None or not (run.created_by == actor.id or _on_case(session, run.case_id, actor)):
+    if run is None or not _may_see(session, run, actor):
         raise TraceNotFound(trace_id)
     return run
 
 
-def _on_case(session: Session, case_id: int | None, actor: Principal) -> bool:
-    visible = case_service.visible_case_ids(session, actor=actor)
-    return visible is None or (case_id is not None and case_id in visible)
+def _may_see(session: Session, run: TraceRun, actor: Principal) -> bool:
+    if run.case_id is not None:
+        # A case's trace is the case's evidence: it follows the case's membership, so the key
+        # that ran it loses it with its membership (need to know is the case's, not the runner's).
+        return case_service.may_see_case(session, run.case_id, actor=actor)
+    return actor.sees_all_cases or run.created_by == actor.id
 
 
 def live_progress(run: TraceRun, jobs: TraceJobs) -> dict[str, Any] | None:
