@@ -12,6 +12,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.inputs import storable
+
 AuditSink = Callable[[dict[str, Any]], None]
 AUDITED_PREFIX = "/api/"
 
@@ -19,7 +21,7 @@ AUDITED_PREFIX = "/api/"
 def _resource(path_params: dict[str, Any]) -> str | None:
     if not path_params:
         return None
-    return ",".join(f"{k}={v}" for k, v in sorted(path_params.items()))[:300]
+    return storable(",".join(f"{k}={v}" for k, v in sorted(path_params.items())))[:300]
 
 
 def _case_id(path_params: dict[str, Any]) -> int | None:
@@ -69,7 +71,7 @@ class AuditMiddleware:
                 "role": str(principal.role) if principal is not None else None,
                 "operation": getattr(route, "name", None) or "unmatched",
                 "method": scope["method"],
-                "path": scope["path"][:2000],
+                "path": storable(scope["path"])[:2000],
                 "resource": _resource(params),
                 "case_id": _case_id(params),
                 "outcome": status,

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.audit.chain import FIELDS, GENESIS, entry_hash
 from app.audit.models import AuditEntry
 from app.audit.repository import AuditRepository
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import encode_cursor, int_cursor
 
 _ATTEMPTS = 5
 
@@ -60,7 +60,7 @@ def _broken(count: int, entry: AuditEntry, reason: str) -> dict[str, Any]:
 def page_entries(
     session: Session, *, limit: int, cursor: str | None, **filters: Any
 ) -> tuple[list[AuditEntry], str | None]:
-    before = int(decode_cursor(cursor, arity=1)[0]) if cursor else None
+    before = int_cursor(cursor)
     rows = AuditRepository(session).page(limit=limit, before_id=before, **filters)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -3,6 +3,7 @@ from fastapi import APIRouter
 from app.auth import SourceReader
 from app.deps import SessionDep
 from app.errors import problems
+from app.inputs import DocumentIdPath
 from app.pagination import Page, PageDep
 from app.source import service
 from app.source.schemas import SourceDocumentRead
@@ -23,7 +24,7 @@ def list_source_documents(
 
 @router.get("/{source_document_id}", responses=problems(403, 404))
 def get_source_document(
-    source_document_id: str, session: SessionDep, actor: SourceReader
+    source_document_id: DocumentIdPath, session: SessionDep, actor: SourceReader
 ) -> SourceDocumentRead:
     """Get one source document: its kind, reference, uploader, hash and counts."""
     return SourceDocumentRead.model_validate(
