@@ -31,5 +31,8 @@ class GoamlRepository:
         )
         return list(self.session.scalars(stmt))
 
+    def transaction(self, transaction_id: int) -> GoamlTransaction | None:
+        return self.session.get(GoamlTransaction, transaction_id)
+
     def add(self, row: GoamlReport | GoamlTransaction) -> None:
         self.session.add(row)

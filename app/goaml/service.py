@@ -15,7 +15,7 @@ from app.account.schemas import AccountBatch, AccountIn, HolderIn
 from app.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.goaml.models import GoamlReport, GoamlTransaction
 from app.goaml.profile import GoamlProfile, load_profile
-from app.goaml.read import ReportReader, ReportRecord
+from app.goaml.read import ReportReader, ReportRecord, TransactionRecord
 from app.goaml.repository import GoamlRepository
 from app.goaml.schemas import GoamlImportResult, GoamlReportResult
 from app.goaml.xml import Faults, parse, validate_xsd
@@ -222,7 +222,7 @@ def _store(
     except BatchRejected as exc:
         session.rollback()
         raise _refused(exc, report, faults) from exc
-    _record_details(session, report, document.id, profile)
+    _record_details(session, report, document.id, profile, faults)
     inserted = counts.inserted if counts else 0
     document.inserted, document.already_present = inserted, counts.already_present if counts else 0
     changed = stored.parties_updated + stored.accounts_updated
@@ -242,8 +242,32 @@ def _store(
     ), bool(inserted or records or changed or not report.transactions)
 
 
+def _details(t: TransactionRecord, party_ids: dict[str, int]) -> dict[str, Any]:
+    """A report transaction's goAML details, as `GoamlTransaction` columns."""
+    return {
+        "transactionnumber": t.number,
+        "internal_ref_number": t.internal_ref,
+        "transmode_code": t.transmode_code,
+        "transaction_location": t.location,
+        "value_date": t.value_date,
+        "from_funds_code": t.source.funds_code if t.source else None,
+        "to_funds_code": t.target.funds_code if t.target else None,
+        "from_my_client": bool(t.source and t.source.my_client),
+        "to_my_client": bool(t.target and t.target.my_client),
+        "conductor_party_id": party_ids.get(t.conductor) if t.conductor else None,
+        "foreign_currency": t.foreign,
+        "parties": [
+            {k: (str(v) if v is not None else None) for k, v in p.items()} for p in t.parties
+        ],
+    }
+
+
 def _record_details(
-    session: Session, report: ReportRecord, document_id: str, profile: GoamlProfile
+    session: Session,
+    report: ReportRecord,
+    document_id: str,
+    profile: GoamlProfile,
+    faults: Faults,
 ) -> None:
     goaml = GoamlRepository(session)
     assert report.reported_at is not None
@@ -275,29 +299,29 @@ def _record_details(
     )
     for t, external in zip(report.transactions, externals, strict=True):
         transaction_id, first_document = ids[external]
-        if first_document != document_id:
-            continue  # stored by an earlier report, with its details
-        goaml.add(
-            GoamlTransaction(
-                transaction_id=transaction_id,
-                source_document_id=document_id,
-                transactionnumber=t.number,
-                internal_ref_number=t.internal_ref,
-                transmode_code=t.transmode_code,
-                transaction_location=t.location,
-                value_date=t.value_date,
-                from_funds_code=t.source.funds_code if t.source else None,
-                to_funds_code=t.target.funds_code if t.target else None,
-                from_my_client=bool(t.source and t.source.my_client),
-                to_my_client=bool(t.target and t.target.my_client),
-                conductor_party_id=party_ids.get(t.conductor) if t.conductor else None,
-                foreign_currency=t.foreign,
-                parties=[
-                    {k: (str(v) if v is not None else None) for k, v in p.items()}
-                    for p in t.parties
-                ],
+        details = _details(t, party_ids)
+        if first_document == document_id:
+            goaml.add(
+                GoamlTransaction(
+                    transaction_id=transaction_id, source_document_id=document_id, **details
+                )
             )
-        )
+            continue
+        # Stored by an earlier report: its details stand, and a report that tells them
+        # otherwise is refused rather than dropped without a word.
+        stored = goaml.transaction(transaction_id)
+        if stored is not None and (
+            changed := [k for k, v in details.items() if getattr(stored, k) != v]
+        ):
+            faults.at(
+                t.element,
+                f"transaction {t.number} is already stored with other goAML details: "
+                f"{', '.join(changed)}",
+                "conflict",
+            )
+    if faults.items:
+        session.rollback()
+        raise GoamlRejected(faults.items)
 
 
 def import_goaml(

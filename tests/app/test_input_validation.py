@@ -5,6 +5,7 @@ import base64
 import io
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
 import polars as pl
@@ -681,3 +682,32 @@ def test_every_text_and_time_a_route_reads_goes_through_the_one_validator() -> N
         )
     ]
     assert unchecked == []
+
+
+# --- item 2 in goAML: a later report telling a stored transaction's details otherwise -----
+
+GOAML = Path(__file__).parent / "goaml" / "bi_party_str.xml"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"Branch Madrid Centro", b"Branch Sevilla"),
+        (b"INT-77", b"INT-78"),
+        (b"<from_funds_code>A</from_funds_code>", b"<from_funds_code>K</from_funds_code>"),
+    ],
+    ids=["location", "internal-ref", "funds-code"],
+)
+def test_a_goaml_report_with_other_details_of_a_stored_transaction_is_a_conflict(
+    client: TestClient, session: Session, key, old: bytes, new: bytes
+) -> None:
+    def send(body: bytes):
+        files = {"file": ("r.xml", body, "application/xml")}
+        return client.post("/api/v1/imports/goaml", headers=key, files=files)
+
+    assert send(GOAML.read_bytes()).status_code == 201
+    before = counts(session)
+    r = send(GOAML.read_bytes().replace(old, new))
+    assert_problem(r, 422)
+    assert any(e["type"] == "conflict" and "goAML details" in e["msg"] for e in r.json()["errors"])
+    assert counts(session) == before
