@@ -49,7 +49,7 @@ def list_account_transactions(
     )
 
 
-@router.get("/{account:path}", responses=problems(403, 404))
+@router.get("/{account:path}", responses=problems(403, 404, 422))
 def get_account(account: AccountRefPath, session: SessionDep, actor: LedgerReader) -> AccountRead:
     """Get an account by key (e.g. `iban:DE89...`) or id, with holders, totals and activity."""
     found = service.resolve_account(session, account)

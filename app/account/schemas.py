@@ -30,7 +30,7 @@ class AccountIn(BaseModel):
         description="Account key, e.g. iban:DE89..., btc:bc1q...; its scheme sets the kind."
     )
     name: Text | None = Field(default=None, max_length=500)
-    bic: Text | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
+    bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
     number: Text | None = Field(default=None, max_length=100)
     institution: Text | None = Field(default=None, max_length=300)
     currency: Text | None = Field(default=None, max_length=8)

@@ -120,7 +120,7 @@ class AssetCreate(Body):
 
     type: AssetType
     description: Text = Field(min_length=1, max_length=2000)
-    jurisdiction: Text | None = JURISDICTION
+    jurisdiction: str | None = JURISDICTION
     account: Text | None = Field(default=None, description="bank_balance: the account key or id.")
     registry_id: Text | None = Field(
         default=None,
@@ -134,7 +134,7 @@ class AssetCreate(Body):
         description="Real estate address.",
         examples=["Hafenstraße 12, 20359 Hamburg"],
     )
-    vin: Text | None = Field(
+    vin: str | None = Field(
         default=None, pattern=r"^[A-HJ-NPR-Z0-9]{17}$", examples=["WP0ZZZ99ZTS392124"]
     )
     registration: Text | None = Field(

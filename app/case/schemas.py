@@ -94,7 +94,7 @@ class CaseCreate(Body):
     reference: Text = Field(min_length=1, max_length=100, description="Unique case reference.")
     kind: CaseKind
     title: Text = Field(min_length=1, max_length=500)
-    jurisdiction: Text = JURISDICTION
+    jurisdiction: str = JURISDICTION
     predicate_offences: list[PredicateOffence] = Field(default_factory=list)
     lead_agency: Text = Field(min_length=1, max_length=300)
     opened_on: date | None = Field(default=None, description="Defaults to today (UTC).")
@@ -211,7 +211,7 @@ class MemberCreate(Body):
         json_schema_extra={"example": {"api_key_id": "3f9a0c1d2b4e5f60", "role": "investigator"}},
     )
 
-    api_key_id: Text = Field(pattern=r"^[0-9a-f]{1,32}$", description="The member's API key id.")
+    api_key_id: str = Field(pattern=r"^[0-9a-f]{1,32}$", description="The member's API key id.")
     role: CaseRole
 
 

@@ -39,7 +39,7 @@ async def import_goaml_reports(
     return result
 
 
-@router.get("/{source_document_id}", responses=problems(403, 404))
+@router.get("/{source_document_id}", responses=problems(403, 404, 422))
 def get_goaml_report(
     source_document_id: DocumentIdPath, session: SessionDep, actor: SourceReader
 ) -> GoamlReportRead:

@@ -64,7 +64,7 @@ _FTM = _content(NDJSON, _FTM_EXAMPLE, "FollowTheMoney entities, one JSON object 
 @router.get(
     "/api/v1/traces/{trace_id}/export/graphml",
     response_class=Response,
-    responses={**_GRAPHML, **problems(403, 404, 409)},
+    responses={**_GRAPHML, **problems(403, 404, 409, 422)},
 )
 def export_trace_graphml(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
@@ -78,7 +78,7 @@ def export_trace_graphml(
 @router.get(
     "/api/v1/traces/{trace_id}/export/gexf",
     response_class=Response,
-    responses={**_GEXF, **problems(403, 404, 409)},
+    responses={**_GEXF, **problems(403, 404, 409, 422)},
 )
 def export_trace_gexf(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
@@ -92,7 +92,7 @@ def export_trace_gexf(
 @router.get(
     "/api/v1/traces/{trace_id}/export/i2-entities.csv",
     response_class=Response,
-    responses={**_I2_ENTITIES, **problems(403, 404, 409)},
+    responses={**_I2_ENTITIES, **problems(403, 404, 409, 422)},
 )
 def export_trace_i2_entities(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
@@ -106,7 +106,7 @@ def export_trace_i2_entities(
 @router.get(
     "/api/v1/traces/{trace_id}/export/i2-links.csv",
     response_class=Response,
-    responses={**_I2_LINKS, **problems(403, 404, 409)},
+    responses={**_I2_LINKS, **problems(403, 404, 409, 422)},
 )
 def export_trace_i2_links(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
@@ -119,7 +119,7 @@ def export_trace_i2_links(
 @router.get(
     "/api/v1/traces/{trace_id}/export/ftm",
     response_class=Response,
-    responses={**_FTM, **problems(403, 404, 409)},
+    responses={**_FTM, **problems(403, 404, 409, 422)},
 )
 def export_trace_ftm(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
@@ -141,7 +141,7 @@ Accounts = Annotated[
 
 
 @router.get(
-    "/api/v1/exports/ftm", response_class=Response, responses={**_FTM, **problems(403, 404)}
+    "/api/v1/exports/ftm", response_class=Response, responses={**_FTM, **problems(403, 404, 422)}
 )
 def export_neighbourhood_ftm(
     session: SessionDep, actor: LedgerReader, account: Accounts
@@ -154,7 +154,7 @@ def export_neighbourhood_ftm(
 @router.get(
     "/api/v1/exports/graphml",
     response_class=Response,
-    responses={**_GRAPHML, **problems(403, 404)},
+    responses={**_GRAPHML, **problems(403, 404, 422)},
 )
 def export_neighbourhood_graphml(
     session: SessionDep, actor: LedgerReader, account: Accounts
@@ -167,7 +167,7 @@ def export_neighbourhood_graphml(
 @router.get(
     "/api/v1/exports/gexf",
     response_class=Response,
-    responses={**_GEXF, **problems(403, 404)},
+    responses={**_GEXF, **problems(403, 404, 422)},
 )
 def export_neighbourhood_gexf(
     session: SessionDep, actor: LedgerReader, account: Accounts
@@ -180,7 +180,7 @@ def export_neighbourhood_gexf(
 @router.get(
     "/api/v1/exports/i2-entities.csv",
     response_class=Response,
-    responses={**_I2_ENTITIES, **problems(403, 404)},
+    responses={**_I2_ENTITIES, **problems(403, 404, 422)},
 )
 def export_neighbourhood_i2_entities(
     session: SessionDep, actor: LedgerReader, account: Accounts
@@ -193,7 +193,7 @@ def export_neighbourhood_i2_entities(
 @router.get(
     "/api/v1/exports/i2-links.csv",
     response_class=Response,
-    responses={**_I2_LINKS, **problems(403, 404)},
+    responses={**_I2_LINKS, **problems(403, 404, 422)},
 )
 def export_neighbourhood_i2_links(
     session: SessionDep, actor: LedgerReader, account: Accounts

@@ -124,7 +124,7 @@ class TransitionCreate(Body):
     legal_basis: Text | None = Field(
         default=None, max_length=300, description="Instrument and article, e.g. POCA s303Z3."
     )
-    jurisdiction: Text | None = Field(
+    jurisdiction: str | None = Field(
         default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166; defaults to the asset's."
     )
     decision_date: date | None = None

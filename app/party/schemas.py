@@ -29,7 +29,7 @@ class PartyIn(BaseModel):
     )
     kind: PartyKind
     name: Text = Field(min_length=1, max_length=500)
-    country: Text | None = Field(
+    country: str | None = Field(
         default=None, pattern=r"^[A-Z]{2}$", description="Nationality or incorporation (ISO 3166)."
     )
     identifiers: dict[Text, Text] = Field(default_factory=dict)

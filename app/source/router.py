@@ -22,7 +22,7 @@ def list_source_documents(
     return Page(items=[SourceDocumentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{source_document_id}", responses=problems(403, 404))
+@router.get("/{source_document_id}", responses=problems(403, 404, 422))
 def get_source_document(
     source_document_id: DocumentIdPath, session: SessionDep, actor: SourceReader
 ) -> SourceDocumentRead:

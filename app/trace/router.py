@@ -57,7 +57,7 @@ async def create_trace(
     actor: TraceRunner,
     settings: SettingsDep,
     mode: Annotated[
-        Text, Query(pattern="^(auto|async)$", description="`async` answers 202 at once.")
+        str, Query(pattern="^(auto|async)$", description="`async` answers 202 at once.")
     ] = "auto",
 ) -> TraceRead:
     """Run a trace; small ones answer with the result, large ones with a job to poll."""
@@ -89,7 +89,7 @@ def list_traces(
     return Page(items=[_read(r, _jobs(request)) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{trace_id}", responses=problems(403, 404))
+@router.get("/{trace_id}", responses=problems(403, 404, 422))
 def get_trace(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> TraceRead:
@@ -97,7 +97,7 @@ def get_trace(
     return _read(service.visible_trace(session, trace_id, actor=actor), _jobs(request))
 
 
-@router.post("/{trace_id}/cancel", responses=problems(403, 404))
+@router.post("/{trace_id}/cancel", responses=problems(403, 404, 422))
 def cancel_trace(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceRunner
 ) -> TraceRead:
@@ -219,7 +219,9 @@ def _chart(session: Any, trace_id: str, actor: Any, request: Request, fmt: str) 
 
 
 @router.get(
-    "/{trace_id}/graph.svg", response_class=Response, responses={**_SVG, **problems(403, 404, 409)}
+    "/{trace_id}/graph.svg",
+    response_class=Response,
+    responses={**_SVG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_svg(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
@@ -229,7 +231,9 @@ def get_trace_graph_svg(
 
 
 @router.get(
-    "/{trace_id}/graph.png", response_class=Response, responses={**_PNG, **problems(403, 404, 409)}
+    "/{trace_id}/graph.png",
+    response_class=Response,
+    responses={**_PNG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_png(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
@@ -241,7 +245,7 @@ def get_trace_graph_png(
 @router.get(
     "/{trace_id}/accounts.csv",
     response_class=PlainTextResponse,
-    responses={**_CSV, **problems(403, 404, 409)},
+    responses={**_CSV, **problems(403, 404, 409, 422)},
 )
 def export_trace_accounts_csv(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
@@ -256,7 +260,7 @@ def export_trace_accounts_csv(
 @router.get(
     "/{trace_id}/flows.csv",
     response_class=PlainTextResponse,
-    responses={**_CSV, **problems(403, 404, 409)},
+    responses={**_CSV, **problems(403, 404, 409, 422)},
 )
 def export_trace_flows_csv(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
@@ -271,7 +275,7 @@ def export_trace_flows_csv(
 @router.get(
     "/{trace_id}/result.json",
     response_class=Response,
-    responses={**_JSON, **problems(403, 404, 409)},
+    responses={**_JSON, **problems(403, 404, 409, 422)},
 )
 def export_trace_result(trace_id: TraceIdPath, session: SessionDep, actor: TraceReader) -> Response:
     """The stored canonical result (its SHA-256 is `result_sha256`), for evidence bundles."""

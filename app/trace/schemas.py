@@ -24,7 +24,7 @@ class SeedIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account: Text | None = Field(default=None, description="Account key or id.")
-    amount: Text | None = Field(default=None, pattern=_DECIMAL, description="Decimal string.")
+    amount: str | None = Field(default=None, pattern=_DECIMAL, description="Decimal string.")
     currency: Text | None = None
     at: Instant | None = Field(default=None, description="When the proceeds arrived.")
     transaction: Text | None = Field(default=None, description="External id of a transaction.")
@@ -67,7 +67,7 @@ class TraceCreate(BaseModel):
     start: Instant | None = Field(default=None, description="Window start (value time).")
     end: Instant | None = Field(default=None, description="Window end (value time).")
     as_of: Instant | None = Field(default=None, description="When 'held' is measured.")
-    min_amount: Text | None = Field(default=None, pattern=_DECIMAL)
+    min_amount: str | None = Field(default=None, pattern=_DECIMAL)
     stop_at: list[Text] = Field(
         default_factory=list,
         max_length=10_000,

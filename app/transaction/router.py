@@ -78,7 +78,7 @@ async def upload_transactions(
     return result
 
 
-@router.get("/{transaction}", responses=problems(403, 404))
+@router.get("/{transaction}", responses=problems(403, 404, 422))
 def get_transaction(
     transaction: TransactionRefPath, session: SessionDep, actor: LedgerReader
 ) -> TransactionRead:

@@ -36,7 +36,12 @@ class TransactionIn(BaseModel):
         description="ISO 8601 with a timezone (Z or offset), unless the batch states `timezone`.",
     )
     sequence: int | None = Field(
-        default=None, ge=0, le=2**63 - 1, description="Statement sequence number."
+        default=None,
+        ge=0,
+        le=2**63 - 1,
+        # strict: true or "7" would be stored as a number the source never gave.
+        strict=True,
+        description="Statement sequence number.",
     )
     channel: Text | None = None
     narrative: Text | None = None

@@ -6,7 +6,8 @@ import io
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import polars as pl
 import pytest
@@ -415,6 +416,23 @@ def test_leap_seconds_and_impossible_offsets_are_refused(
     assert counts(session) == [0, 0, 0, 0]
 
 
+@pytest.mark.parametrize("sequence", [True, "7", 7.0])
+def test_a_sequence_that_is_not_a_json_integer_is_refused(
+    client: TestClient, session: Session, key, sequence
+) -> None:
+    r = post_json(client, BATCH, batch(tx("S-1", DE, FR, "1.00", sequence=sequence)), key)
+    assert_problem(r, 422)
+    assert r.json()["errors"][0]["loc"] == ["body", "transactions", 0, "sequence"]
+    assert counts(session) == [0, 0, 0, 0]
+
+
+def test_times_finer_than_a_microsecond_are_refused_not_cut(client: TestClient, key) -> None:
+    body = {"seeds": [{"transaction": "C-1"}], "start": "2026-01-05T10:00:00.1234567Z"}
+    r = post_json(client, "/api/v1/traces", body, key)
+    assert_problem(r, 422)
+    assert r.json()["errors"][0]["loc"] == ["body", "start"]
+
+
 def test_the_largest_offsets_are_still_accepted(client: TestClient, key) -> None:
     rows = [
         tx("O-1", DE, FR, "1.00", value_time="2026-01-05T10:00:00+14:00"),
@@ -636,10 +654,16 @@ def test_an_upload_named_beyond_what_can_be_stored_stores_nothing(
 
 
 def _unchecked(annotation: Any, metadata: list[Any], where: str, seen: set[type]) -> list[str]:
-    """Places under `annotation` where a str or datetime is read without the shared check."""
+    """Places under `annotation` where a str or datetime is read without the shared check.
+
+    A str held to an anchored pattern of ASCII classes (a country code, a VIN, a decimal) needs
+    no more: no such pattern matches NUL or a surrogate. (`Text` there would cost the pattern
+    its place in the OpenAPI document: pydantic applies it outside the validator.)
+    """
     funcs = {getattr(m, "func", None) for m in metadata}
     if annotation is str:
-        return [] if inputs._text in funcs else [where]
+        patterned = any(getattr(m, "pattern", None) for m in metadata)
+        return [] if inputs._text in funcs or patterned else [where]
     if annotation is datetime:
         return [] if inputs._aware in funcs else [where]
     if get_origin(annotation) is Annotated:
@@ -656,7 +680,9 @@ def _unchecked(annotation: Any, metadata: list[Any], where: str, seen: set[type]
                 info.annotation, list(info.metadata), f"{annotation.__name__}.{name}", seen
             )
         ]
-    return [p for arg in get_args(annotation) for p in _unchecked(arg, [], where, seen)]
+    # A union's constraints are its members' (`str | None = Field(pattern=...)`).
+    inherited = metadata if get_origin(annotation) in (Union, UnionType) else []
+    return [p for arg in get_args(annotation) for p in _unchecked(arg, inherited, where, seen)]
 
 
 def _params(dependant: Any) -> list[Any]:
