@@ -24,6 +24,9 @@ def authenticate(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    # Which of two keys would speak for the request is a proxy's or a client's guess: refuse.
+    if len(request.headers.getlist("authorization")) > 1:
+        raise Unauthorized("send one Authorization header, not several")
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
     with reading(session):  # no write lock while the request's own work has not started

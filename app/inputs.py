@@ -1,75 +1,142 @@
-"""Guards shared by the case, asset and measure APIs: request bodies, path ids and cursors that
-the database could not take are refused as problems (4xx), never as a server error."""
+"""What a client may send: the one check for text and the one for instants, used at every
+boundary (bodies, query, path and form parameters, cursors, file cells), so that a value the
+database cannot store or the model would silently bend is refused as a problem (4xx), never met
+as a server error deep inside.
+
+Text may hold no NUL (PostgreSQL cannot store it) and no lone surrogate (UTF-8 cannot encode
+it; JSON's `\\ud800` escape makes one), and is capped in length. Instants carry a timezone.
+Frames of uploaded rows get the same rules as Polars expressions (`text_fault`).
+"""
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import polars as pl
 from fastapi import Path
-from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from app.errors import InvalidInput
-from app.pagination import decode_cursor
 
 # Ids are 64-bit on PostgreSQL: a larger number can name no record.
 MAX_ID = 2**63 - 1
+# The longest text any field takes unless it states less (narratives are 2000, notes 2000).
+TEXT_MAX = 10_000
+NUL_FAULT = "may not contain NUL characters"
+SURROGATE_FAULT = "may not contain lone surrogates (a \\ud800-\\udfff escape without its pair)"
+# The words the trace parameters use (tracing.params), so every naive time reads alike.
+NAIVE_FAULT = "must be timezone-aware: add Z or an offset such as +01:00"
+ISO_FAULT = "must be an ISO 8601 date-time with a timezone, such as 2026-01-05T10:00:00Z"
+
+
+def text_fault_of(value: str, max_length: int = TEXT_MAX) -> tuple[str, str] | None:
+    """(error type, message) of what makes `value` unacceptable as text, or None."""
+    if "\x00" in value:
+        return "text_nul", NUL_FAULT
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text_surrogate", SURROGATE_FAULT
+    if len(value) > max_length:
+        return "string_too_long", f"longer than {max_length} characters"
+    return None
+
+
+def text_fault_in(value: Any) -> str | None:
+    """The first text fault anywhere in decoded JSON (keys and values), for streams read
+    without a model (FtM lines)."""
+    if isinstance(value, str):
+        fault = text_fault_of(value)
+        return None if fault is None else fault[1]
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    if isinstance(items, list):
+        return next((f for f in map(text_fault_in, items) if f is not None), None)
+    return None
+
+
+def _text(value: str) -> str:
+    if fault := text_fault_of(value):
+        raise PydanticCustomError(*fault)
+    return value
+
+
+def checked_text(value: str, *, field: str, max_length: int) -> str:
+    """`Text`'s rule where no model reads the value (an upload's file name and media type)."""
+    if fault := text_fault_of(value, max_length):
+        raise InvalidInput(f"{field} {fault[1]}", field=field)
+    return value
+
+
+_ISO_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+_SUB_MICROSECOND = re.compile(r":[0-9]{2}[.,][0-9]{7,}")
+
+
+def _iso_text(value: Any) -> Any:
+    # A number (or a numeric string, as a query gives it) would be read as seconds since 1970,
+    # and a bare date as its naive midnight: never what a date-time field means.
+    if isinstance(value, str) and _SUB_MICROSECOND.search(value):
+        # Kept to the microsecond; a finer time would be cut without a word.
+        raise PydanticCustomError("datetime_precision", "has more than 6 decimals of a second")
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_START.match(value)):
+        return value
+    raise PydanticCustomError("datetime_type", ISO_FAULT)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.utcoffset() is None:
+        raise PydanticCustomError("timezone_aware", NAIVE_FAULT)
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("datetime_range", "is out of range once read as UTC") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+"""Any text a client sends: no NUL, no lone surrogate, at most `TEXT_MAX` characters (a field
+states its own, smaller cap with `Field(max_length=...)`)."""
+
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_iso_text),
+    AfterValidator(_aware),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A point in time with its timezone, from an ISO 8601 string."""
+
+CursorId = Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]
+
 CaseIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The case's id.")]
 AssetIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The asset's id.")]
+PartyIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The party's id.")]
 ApiKeyIdPath = Annotated[
     str, Path(pattern=r"^[0-9a-f]{1,32}$", description="The member's API key id.")
 ]
-
-
-_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
-
-
-def _not_a_number(value: Any) -> Any:
-    # pydantic reads a bare number as seconds since 1970; the document promises a date-time.
-    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
-        raise ValueError("a time is an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z")
-    return value
-
-
-# A date-time as the document describes it (a string in ISO 8601), never a count of seconds.
-ISO_ONLY = BeforeValidator(_not_a_number)
-IsoDatetime = Annotated[datetime, ISO_ONLY]
+TransactionRefPath = Annotated[
+    Text, Path(max_length=200, description="Numeric id or the source's external id.")
+]
+AccountRefPath = Annotated[
+    Text, Path(max_length=300, description="Account key (e.g. iban:DE89...) or numeric id.")
+]
+DocumentIdPath = Annotated[Text, Path(max_length=64, description="The source document's id.")]
+TraceIdPath = Annotated[Text, Path(max_length=64, description="The trace's id.")]
+KeyIdPath = Annotated[Text, Path(max_length=64, description="The API key's id.")]
 
 
 class Body(BaseModel):
-    """A request body: unknown fields are refused, and text may hold no NUL character (which
-    PostgreSQL cannot store)."""
+    """A request body: unknown fields are refused; its text fields are `Text`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text may not contain NUL characters")
-        return value
+
+def storable(value: str) -> str:
+    """Text as it may be recorded whatever it holds (the audit trail records every request,
+    even one refused for its text): NUL and lone surrogates written as backslash escapes."""
+    return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _bad_cursor() -> InvalidInput:
-    return InvalidInput("the cursor is not one this list gave out", field="cursor")
-
-
-def int_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    (value,) = decode_cursor(cursor, arity=1)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
-        raise _bad_cursor()
-    return value
-
-
-def time_id_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if cursor is None:
-        return None
-    at, last_id = decode_cursor(cursor, arity=2)
-    try:
-        when = datetime.fromisoformat(str(at))
-    except ValueError:
-        raise _bad_cursor() from None
-    if when.tzinfo is None or not isinstance(last_id, int) or not 0 <= last_id <= MAX_ID:
-        raise _bad_cursor()
-    return when, last_id
+def text_fault(column: pl.Expr) -> pl.Expr:
+    """`Text`'s rule over a column of uploaded cells: the fault, or null. (Polars strings are
+    UTF-8, so a lone surrogate cannot reach a frame; length caps are each column's own.)"""
+    return pl.when(column.str.contains("\x00", literal=True)).then(pl.lit(NUL_FAULT))

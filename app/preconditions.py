@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.errors import AppError
+from app.inputs import Text
 
 _ETAG = re.compile(r'^"(\d{1,9})"$')
 
@@ -75,9 +76,10 @@ def flush_or_precondition_failed(session: Session) -> None:
 
 def if_match(
     header: Annotated[
-        str | None,
+        Text | None,
         Header(
             alias="If-Match",
+            max_length=100,
             description='The ETag of the record as last read, e.g. `"3"`.',
             examples=['"3"'],
         ),

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import UploadFile
 
 from app.errors import PayloadTooLarge
+from app.inputs import checked_text
 from app.source.service import Upload
 
 _CHUNK = 1024 * 1024
@@ -31,5 +32,11 @@ async def received(
                     )
                 digest.update(chunk)
                 out.write(chunk)
-        media_type = file.content_type or default_media_type
-        yield path, Upload(digest.hexdigest(), size, media_type, filename=file.filename)
+        # Both are the client's words, stored with the source document.
+        media_type = checked_text(
+            file.content_type or default_media_type, field="media_type", max_length=100
+        )
+        filename = file.filename
+        if filename is not None:
+            filename = checked_text(filename, field="filename", max_length=255)
+        yield path, Upload(digest.hexdigest(), size, media_type, filename=filename)

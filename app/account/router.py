@@ -9,7 +9,7 @@ from app.account.schemas import AccountBatch, AccountBatchResult, AccountRead
 from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep
 from app.errors import problems
-from app.inputs import IsoDatetime
+from app.inputs import AccountRefPath, Instant
 from app.pagination import Page, PageDep
 from app.source.service import Upload
 from app.transaction import service as transaction_service
@@ -32,12 +32,12 @@ async def create_account_batch(
 # history route comes first so that its suffix is never read as part of a key.
 @router.get("/{account:path}/transactions", responses=problems(403, 404, 422))
 def list_account_transactions(
-    account: str,
+    account: AccountRefPath,
     session: SessionDep,
     actor: LedgerReader,
     page: PageDep,
-    start: Annotated[IsoDatetime | None, Query(description="Value time from (inclusive).")] = None,
-    end: Annotated[IsoDatetime | None, Query(description="Value time until (exclusive).")] = None,
+    start: Annotated[Instant | None, Query(description="Value time from (inclusive).")] = None,
+    end: Annotated[Instant | None, Query(description="Value time until (exclusive).")] = None,
 ) -> Page[AccountTransactionRead]:
     """List an account's transactions in and out, in time and statement order."""
     found = service.resolve_account(session, account)
@@ -49,8 +49,8 @@ def list_account_transactions(
     )
 
 
-@router.get("/{account:path}", responses=problems(403, 404))
-def get_account(account: str, session: SessionDep, actor: LedgerReader) -> AccountRead:
+@router.get("/{account:path}", responses=problems(403, 404, 422))
+def get_account(account: AccountRefPath, session: SessionDep, actor: LedgerReader) -> AccountRead:
     """Get an account by key (e.g. `iban:DE89...`) or id, with holders, totals and activity."""
     found = service.resolve_account(session, account)
     return AccountRead.model_validate(service.describe_account(session, found))

@@ -4,6 +4,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.account.keys import AccountKind
+from app.inputs import Text
 from app.party.schemas import PartyIn, PartyKind
 from app.source.schemas import SourceIn
 
@@ -18,21 +19,21 @@ class HolderRole(StrEnum):
 class HolderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    party: str = Field(description="Key of a party in this batch or already stored.")
+    party: Text = Field(description="Key of a party in this batch or already stored.")
     role: HolderRole = HolderRole.HOLDER
 
 
 class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(
+    key: Text = Field(
         description="Account key, e.g. iban:DE89..., btc:bc1q...; its scheme sets the kind."
     )
-    name: str | None = Field(default=None, max_length=500)
+    name: Text | None = Field(default=None, max_length=500)
     bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
-    number: str | None = Field(default=None, max_length=100)
-    institution: str | None = Field(default=None, max_length=300)
-    currency: str | None = Field(default=None, max_length=8)
+    number: Text | None = Field(default=None, max_length=100)
+    institution: Text | None = Field(default=None, max_length=300)
+    currency: Text | None = Field(default=None, max_length=8)
     holders: list[HolderIn] = Field(default_factory=list)
 
 

@@ -161,6 +161,14 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
         conflicts, changed = _merge(party, given)
         for c in conflicts:
             fail("parties", i, c.split(" ")[0], c)
+        # Identifiers are enriched one by one; one stored under the same name with another
+        # value is a conflict like any other field's.
+        stored_ids = dict(party.identifiers or {})
+        if clashes := sorted(k for k, v in p.identifiers.items() if stored_ids.get(k, v) != v):
+            fail("parties", i, "identifiers", f"identifiers {clashes} are stored with other values")
+        elif p.identifiers.keys() - stored_ids.keys():
+            party.identifiers = {**stored_ids, **p.identifiers}
+            changed = True
         counts["pu"] += changed
     keys = [normalise_key(a.key) for a in batch.accounts]
     accounts = AccountRepository(session).by_keys(k for k in keys if k)

@@ -5,6 +5,7 @@ from app.apikey.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from app.auth import KeyManager
 from app.deps import SessionDep
 from app.errors import problems
+from app.inputs import KeyIdPath
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
@@ -26,7 +27,7 @@ def list_api_keys(session: SessionDep, actor: KeyManager) -> list[ApiKeyRead]:
     return [ApiKeyRead.model_validate(k) for k in service.list_keys(session)]
 
 
-@router.post("/{key_id}/revoke", responses=problems(403, 404))
-def revoke_api_key(key_id: str, session: SessionDep, actor: KeyManager) -> ApiKeyRead:
+@router.post("/{key_id}/revoke", responses=problems(403, 404, 422))
+def revoke_api_key(key_id: KeyIdPath, session: SessionDep, actor: KeyManager) -> ApiKeyRead:
     """Revoke an API key; it answers 401 from then on."""
     return ApiKeyRead.model_validate(service.revoke_key(session, key_id))

@@ -2,7 +2,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import IsoDatetime
+from app.inputs import Instant, Text
 from app.principal import Role
 
 
@@ -12,9 +12,9 @@ class ApiKeyCreate(BaseModel):
         json_schema_extra={"example": {"name": "analyst workstation 3", "role": "analyst"}},
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     role: Role
-    expires_at: IsoDatetime | None = Field(default=None, description="When the key stops working.")
+    expires_at: Instant | None = Field(default=None, description="When the key stops working.")
 
 
 class ApiKeyRead(BaseModel):

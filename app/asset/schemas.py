@@ -5,7 +5,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.inputs import Body
+from app.inputs import Body, Text
 from app.measure.machine import LegalStatus
 
 JURISDICTION = Field(
@@ -60,24 +60,24 @@ class Valuation(Body):
     )
 
     amount: Decimal = Field(ge=0, description="Exact decimal string, e.g. `48210.55`.")
-    currency: str = Field(description="ISO 4217 code, or a crypto ticker such as BTC.")
+    currency: Text = Field(description="ISO 4217 code, or a crypto ticker such as BTC.")
     valued_on: date | None = None
-    method: str | None = Field(default=None, max_length=100)
+    method: Text | None = Field(default=None, max_length=100)
 
 
 class OwnerIn(Body):
     model_config = ConfigDict(extra="forbid")
 
-    party: str = Field(description="A party's key or id.")
+    party: Text = Field(description="A party's key or id.")
     share_percent: Decimal | None = PERCENT
 
 
 class LinkIn(Body):
     model_config = ConfigDict(extra="forbid")
 
-    transaction: str | None = Field(default=None, description="A transaction's id or external id.")
-    trace_id: str | None = Field(default=None, max_length=64, description="A stored trace run.")
-    note: str | None = Field(default=None, max_length=500)
+    transaction: Text | None = Field(default=None, description="A transaction's id or external id.")
+    trace_id: Text | None = Field(default=None, max_length=64, description="A stored trace run.")
+    note: Text | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
@@ -119,16 +119,16 @@ class AssetCreate(Body):
     )
 
     type: AssetType
-    description: str = Field(min_length=1, max_length=2000)
+    description: Text = Field(min_length=1, max_length=2000)
     jurisdiction: str | None = JURISDICTION
-    account: str | None = Field(default=None, description="bank_balance: the account key or id.")
-    registry_id: str | None = Field(
+    account: Text | None = Field(default=None, description="bank_balance: the account key or id.")
+    registry_id: Text | None = Field(
         default=None,
         max_length=200,
         description="Land or company registry id.",
         examples=["Grundbuch Hamburg-Altona Blatt 4711"],
     )
-    address: str | None = Field(
+    address: Text | None = Field(
         default=None,
         max_length=500,
         description="Real estate address.",
@@ -137,27 +137,27 @@ class AssetCreate(Body):
     vin: str | None = Field(
         default=None, pattern=r"^[A-HJ-NPR-Z0-9]{17}$", examples=["WP0ZZZ99ZTS392124"]
     )
-    registration: str | None = Field(
+    registration: Text | None = Field(
         default=None,
         max_length=50,
         description="Plate, IMO number or aircraft registration.",
         examples=["HH-AB 1234"],
     )
-    name: str | None = Field(
+    name: Text | None = Field(
         default=None,
         max_length=300,
         description="Vessel or aircraft name.",
         examples=["MY Sea Breeze"],
     )
-    company_name: str | None = Field(default=None, max_length=300, examples=["Acme GmbH"])
+    company_name: Text | None = Field(default=None, max_length=300, examples=["Acme GmbH"])
     share_percent: Decimal | None = PERCENT
-    chain: str | None = Field(
+    chain: Text | None = Field(
         default=None, max_length=30, description="e.g. bitcoin, ethereum", examples=["bitcoin"]
     )
-    wallet_address: str | None = Field(
+    wallet_address: Text | None = Field(
         default=None, max_length=200, examples=["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"]
     )
-    holding_asset: str | None = Field(
+    holding_asset: Text | None = Field(
         default=None, max_length=8, description="Ticker, e.g. BTC.", examples=["BTC"]
     )
     holding_amount: Decimal | None = Field(

@@ -15,10 +15,10 @@ from app.asset.repository import AssetRepository
 from app.asset.schemas import AssetCreate, AssetType, LinkIn
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
-from app.inputs import MAX_ID, int_cursor
+from app.inputs import MAX_ID
 from app.measure.machine import LegalStatus, allowed_moves
 from app.money import decimals_of, from_minor, to_minor
-from app.pagination import encode_cursor
+from app.pagination import encode_cursor, int_cursor
 from app.party import service as party_service
 from app.principal import Principal
 from app.trace import service as trace_service

@@ -8,7 +8,7 @@ from app.audit.signing import Signer
 from app.auth import AuditReader
 from app.deps import SessionDep
 from app.errors import InvalidInput, problems
-from app.inputs import IsoDatetime
+from app.inputs import MAX_ID, Instant, Text
 from app.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -19,12 +19,14 @@ def list_audit_entries(
     session: SessionDep,
     actor: AuditReader,
     page: PageDep,
-    key_id: Annotated[str | None, Query()] = None,
-    operation: Annotated[str | None, Query(description="Route name, e.g. get_case.")] = None,
-    resource: Annotated[str | None, Query(description="e.g. case_id=7")] = None,
-    case_id: Annotated[int | None, Query()] = None,
-    since: Annotated[IsoDatetime | None, Query()] = None,
-    until: Annotated[IsoDatetime | None, Query()] = None,
+    key_id: Annotated[Text | None, Query(max_length=64)] = None,
+    operation: Annotated[
+        Text | None, Query(max_length=200, description="Route name, e.g. get_case.")
+    ] = None,
+    resource: Annotated[Text | None, Query(max_length=300, description="e.g. case_id=7")] = None,
+    case_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    since: Annotated[Instant | None, Query()] = None,
+    until: Annotated[Instant | None, Query()] = None,
 ) -> Page[AuditEntryRead]:
     """List audit entries, newest first, filtered by key, operation, resource, case or time."""
     rows, next_cursor = service.page_entries(

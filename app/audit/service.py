@@ -15,8 +15,7 @@ from app.audit.repository import AuditRepository, CheckpointRepository
 from app.audit.request import RequestAudit
 from app.audit.signing import Signer
 from app.db import REQUEST_SCOPE
-from app.errors import InvalidInput
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import encode_cursor, int_cursor
 
 _ATTEMPTS = 5
 _STAGED = "audit_outcome_staged"
@@ -158,7 +157,7 @@ def take_checkpoint(
 def page_entries(
     session: Session, *, limit: int, cursor: str | None, **filters: Any
 ) -> tuple[list[AuditEntry], str | None]:
-    before = int(decode_cursor(cursor, arity=1)[0]) if cursor else None
+    before = int_cursor(cursor)
     rows = AuditRepository(session).page(limit=limit, before_id=before, **filters)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -168,9 +167,7 @@ def page_entries(
 def page_checkpoints(
     session: Session, *, limit: int, cursor: str | None
 ) -> tuple[list[AuditCheckpoint], str | None]:
-    before = decode_cursor(cursor, arity=1)[0] if cursor else None
-    if before is not None and (type(before) is not int or not 0 < before < 2**63):
-        raise InvalidInput("the cursor is not one this list gave out", field="cursor")
+    before = int_cursor(cursor)
     rows = CheckpointRepository(session).page(limit=limit, before_id=before)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -8,8 +8,7 @@ from sqlalchemy.orm import Session
 from app.account import service as account_service
 from app.asset import service as asset_service
 from app.case import service as case_service
-from app.inputs import int_cursor
-from app.pagination import encode_cursor
+from app.pagination import encode_cursor, int_cursor
 from app.party import service as party_service
 from app.principal import Principal
 

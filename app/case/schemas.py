@@ -3,7 +3,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import MAX_ID, Body
+from app.inputs import MAX_ID, Body, Text
 
 JURISDICTION = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code.")
 
@@ -91,12 +91,12 @@ class CaseCreate(Body):
         },
     )
 
-    reference: str = Field(min_length=1, max_length=100, description="Unique case reference.")
+    reference: Text = Field(min_length=1, max_length=100, description="Unique case reference.")
     kind: CaseKind
-    title: str = Field(min_length=1, max_length=500)
+    title: Text = Field(min_length=1, max_length=500)
     jurisdiction: str = JURISDICTION
     predicate_offences: list[PredicateOffence] = Field(default_factory=list)
-    lead_agency: str = Field(min_length=1, max_length=300)
+    lead_agency: Text = Field(min_length=1, max_length=300)
     opened_on: date | None = Field(default=None, description="Defaults to today (UTC).")
     parent_case_id: int | None = Field(
         default=None,
@@ -170,7 +170,7 @@ class CaseStatusChange(Body):
     )
 
     status: CaseStatus
-    reason: str | None = Field(
+    reason: Text | None = Field(
         default=None,
         max_length=2000,
         description="Why; required to reopen a closed or discontinued case and to discontinue.",
@@ -249,14 +249,14 @@ class SubjectCreate(Body):
         },
     )
 
-    party: str | None = Field(default=None, description="A party's key or id.")
-    account: str | None = Field(
+    party: Text | None = Field(default=None, description="A party's key or id.")
+    account: Text | None = Field(
         default=None,
         description="An account's key or id.",
         examples=["iban:DE89370400440532013000"],
     )
     role: SubjectRole
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class SubjectRead(BaseModel):

@@ -28,8 +28,7 @@ from app.case.schemas import (
     RecoveryBasis,
     SubjectCreate,
 )
-from app.inputs import int_cursor
-from app.pagination import encode_cursor
+from app.pagination import encode_cursor, int_cursor
 from app.party import service as party_service
 from app.preconditions import IfMatch, check_version, flush_or_precondition_failed
 from app.principal import Principal

@@ -1,12 +1,15 @@
 """What a stored goAML report said beside its ledger rows: the report, its transactions' goAML
 details and the party links it made."""
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from app.goaml.models import GoamlPartyLink, GoamlReport, GoamlTransaction
 from app.goaml.profile import GoamlProfile
-from app.goaml.records import ReportRecord
+from app.goaml.records import ReportRecord, TransactionRecord
 from app.goaml.repository import GoamlRepository
+from app.goaml.xml import Faults
 from app.party import service as party_service
 from app.transaction import service as transaction_service
 
@@ -32,7 +35,11 @@ def record_links(session: Session, report: ReportRecord, document_id: str) -> in
 
 
 def record_report(
-    session: Session, report: ReportRecord, document_id: str, profile: GoamlProfile
+    session: Session,
+    report: ReportRecord,
+    document_id: str,
+    profile: GoamlProfile,
+    faults: Faults,
 ) -> None:
     goaml = GoamlRepository(session)
     assert report.reported_at is not None
@@ -64,26 +71,43 @@ def record_report(
     )
     for t, external in zip(report.transactions, externals, strict=True):
         transaction_id, first_document = ids[external]
-        if first_document != document_id:
-            continue  # stored by an earlier report, with its details
-        goaml.add(
-            GoamlTransaction(
-                transaction_id=transaction_id,
-                source_document_id=document_id,
-                transactionnumber=t.number,
-                internal_ref_number=t.internal_ref,
-                transmode_code=t.transmode_code,
-                transaction_location=t.location,
-                value_date=t.value_date,
-                from_funds_code=t.source.funds_code if t.source else None,
-                to_funds_code=t.target.funds_code if t.target else None,
-                from_my_client=bool(t.source and t.source.my_client),
-                to_my_client=bool(t.target and t.target.my_client),
-                conductor_party_id=party_ids.get(t.conductor) if t.conductor else None,
-                foreign_currency=t.foreign,
-                parties=[
-                    {k: (str(v) if v is not None else None) for k, v in p.items()}
-                    for p in t.parties
-                ],
+        told = _details(t, party_ids)
+        if first_document == document_id:
+            goaml.add(
+                GoamlTransaction(
+                    transaction_id=transaction_id, source_document_id=document_id, **told
+                )
             )
-        )
+            continue
+        # Stored by an earlier report: its details stand, and a report that tells them
+        # otherwise is refused rather than dropped without a word.
+        stored = goaml.transaction(transaction_id)
+        if stored is not None and (
+            changed := [k for k, v in told.items() if getattr(stored, k) != v]
+        ):
+            faults.at(
+                t.element,
+                f"transaction {t.number} is already stored with other goAML details: "
+                f"{', '.join(changed)}",
+                "conflict",
+            )
+
+
+def _details(t: TransactionRecord, party_ids: dict[str, int]) -> dict[str, Any]:
+    """A report transaction's goAML details, as `GoamlTransaction` columns."""
+    return {
+        "transactionnumber": t.number,
+        "internal_ref_number": t.internal_ref,
+        "transmode_code": t.transmode_code,
+        "transaction_location": t.location,
+        "value_date": t.value_date,
+        "from_funds_code": t.source.funds_code if t.source else None,
+        "to_funds_code": t.target.funds_code if t.target else None,
+        "from_my_client": bool(t.source and t.source.my_client),
+        "to_my_client": bool(t.target and t.target.my_client),
+        "conductor_party_id": party_ids.get(t.conductor) if t.conductor else None,
+        "foreign_currency": t.foreign,
+        "parties": [
+            {k: (str(v) if v is not None else None) for k, v in p.items()} for p in t.parties
+        ],
+    }

@@ -46,5 +46,8 @@ class GoamlRepository:
             for a, b, rel, role in self.session.execute(stmt)
         ]
 
+    def transaction(self, transaction_id: int) -> GoamlTransaction | None:
+        return self.session.get(GoamlTransaction, transaction_id)
+
     def add(self, row: GoamlReport | GoamlTransaction | GoamlPartyLink) -> None:
         self.session.add(row)

@@ -8,6 +8,7 @@ from app.deps import SessionDep, SettingsDep
 from app.errors import problems
 from app.goaml import service
 from app.goaml.schemas import GoamlImportResult, GoamlReportRead
+from app.inputs import DocumentIdPath
 from app.uploads import received
 
 router = APIRouter(prefix="/api/v1/imports/goaml", tags=["imports"])
@@ -38,9 +39,9 @@ async def import_goaml_reports(
     return result
 
 
-@router.get("/{source_document_id}", responses=problems(403, 404))
+@router.get("/{source_document_id}", responses=problems(403, 404, 422))
 def get_goaml_report(
-    source_document_id: str, session: SessionDep, actor: SourceReader
+    source_document_id: DocumentIdPath, session: SessionDep, actor: SourceReader
 ) -> GoamlReportRead:
     """Get what a stored goAML report said about itself, and its transactions' goAML details."""
     return GoamlReportRead.model_validate(

@@ -244,7 +244,10 @@ def _store(
     except BatchRejected as exc:
         session.rollback()
         raise _refused(exc, report, faults, settings.error_list_max) from exc
-    details.record_report(session, report, document.id, profile)
+    details.record_report(session, report, document.id, profile, faults)
+    if faults.items:  # a transaction stored before, whose goAML details this report tells otherwise
+        session.rollback()
+        raise GoamlRejected(faults.items, limit=settings.error_list_max)
     links = details.record_links(session, report, document.id)
     inserted = counts.inserted if counts else 0
     document.inserted, document.already_present = inserted, counts.already_present if counts else 0

@@ -19,6 +19,7 @@ from followthemoney.exc import InvalidData
 
 from app.account.keys import CRYPTO_CHAINS
 from app.account.models import Account
+from app.inputs import text_fault_in
 from app.party.models import Party
 
 KEY_PREFIX = "moneytrail-key:"
@@ -170,13 +171,15 @@ def read_lines(
             continue
         try:
             data = json.loads(raw)
+            if fault := text_fault_in(data):
+                raise InvalidData(f"a text value {fault}")
             proxy = model.get_proxy(data, cleaned=False)
             if not proxy.id:
                 raise InvalidData("the entity has no id")
             missing = sorted(p for p in proxy.schema.required if not proxy.get(p))
             if missing and STAND_IN not in proxy.get("keywords", quiet=True):
                 raise InvalidData(f"{proxy.schema.name} lacks {', '.join(missing)}")
-        except (ValueError, TypeError, AttributeError, InvalidData) as exc:
+        except (ValueError, TypeError, AttributeError, RecursionError, InvalidData) as exc:
             errors.append(
                 {"loc": ["line", number], "line": number, "msg": str(exc)[:500], "type": "ftm"}
             )

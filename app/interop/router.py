@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth import CaseReader, LedgerReader, LedgerWriter, TraceReader
 from app.deps import SessionDep, SettingsDep
 from app.errors import problems
+from app.inputs import CaseIdPath, Text, TraceIdPath
 from app.interop import graph, service
 from app.trace.jobs import TraceJobs
 from app.transaction.schemas import IngestResult
@@ -63,10 +64,10 @@ _FTM = _content(NDJSON, _FTM_EXAMPLE, "FollowTheMoney entities, one JSON object 
 @router.get(
     "/api/v1/traces/{trace_id}/export/graphml",
     response_class=Response,
-    responses={**_GRAPHML, **problems(403, 404, 409)},
+    responses={**_GRAPHML, **problems(403, 404, 409, 422)},
 )
 def export_trace_graphml(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> Response:
     """Export a trace as GraphML (yEd, Gephi, networkx, i2 via GraphML import)."""
     result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
@@ -77,10 +78,10 @@ def export_trace_graphml(
 @router.get(
     "/api/v1/traces/{trace_id}/export/gexf",
     response_class=Response,
-    responses={**_GEXF, **problems(403, 404, 409)},
+    responses={**_GEXF, **problems(403, 404, 409, 422)},
 )
 def export_trace_gexf(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> Response:
     """Export a trace as GEXF for Gephi."""
     result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
@@ -91,10 +92,10 @@ def export_trace_gexf(
 @router.get(
     "/api/v1/traces/{trace_id}/export/i2-entities.csv",
     response_class=Response,
-    responses={**_I2_ENTITIES, **problems(403, 404, 409)},
+    responses={**_I2_ENTITIES, **problems(403, 404, 409, 422)},
 )
 def export_trace_i2_entities(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> Response:
     """Export a trace's accounts as the i2 entities CSV (import spec: docs/i2-import.md)."""
     result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
@@ -105,10 +106,10 @@ def export_trace_i2_entities(
 @router.get(
     "/api/v1/traces/{trace_id}/export/i2-links.csv",
     response_class=Response,
-    responses={**_I2_LINKS, **problems(403, 404, 409)},
+    responses={**_I2_LINKS, **problems(403, 404, 409, 422)},
 )
 def export_trace_i2_links(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> Response:
     """Export a trace's transactions as the i2 links CSV (import spec: docs/i2-import.md)."""
     result, _ = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
@@ -118,10 +119,10 @@ def export_trace_i2_links(
 @router.get(
     "/api/v1/traces/{trace_id}/export/ftm",
     response_class=Response,
-    responses={**_FTM, **problems(403, 404, 409)},
+    responses={**_FTM, **problems(403, 404, 409, 422)},
 )
 def export_trace_ftm(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> Response:
     """Export a trace as FollowTheMoney entities (accounts, holders, ownerships, payments)."""
     lines = service.trace_ftm(session, trace_id, actor=actor, jobs=_jobs(request))
@@ -129,7 +130,7 @@ def export_trace_ftm(
 
 
 Accounts = Annotated[
-    list[str],
+    list[Text],
     Query(
         min_length=1,
         max_length=100,
@@ -140,7 +141,7 @@ Accounts = Annotated[
 
 
 @router.get(
-    "/api/v1/exports/ftm", response_class=Response, responses={**_FTM, **problems(403, 404)}
+    "/api/v1/exports/ftm", response_class=Response, responses={**_FTM, **problems(403, 404, 422)}
 )
 def export_neighbourhood_ftm(
     session: SessionDep, actor: LedgerReader, account: Accounts
@@ -153,7 +154,7 @@ def export_neighbourhood_ftm(
 @router.get(
     "/api/v1/exports/graphml",
     response_class=Response,
-    responses={**_GRAPHML, **problems(403, 404)},
+    responses={**_GRAPHML, **problems(403, 404, 422)},
 )
 def export_neighbourhood_graphml(
     session: SessionDep, actor: LedgerReader, account: Accounts
@@ -166,7 +167,7 @@ def export_neighbourhood_graphml(
 @router.get(
     "/api/v1/exports/gexf",
     response_class=Response,
-    responses={**_GEXF, **problems(403, 404)},
+    responses={**_GEXF, **problems(403, 404, 422)},
 )
 def export_neighbourhood_gexf(
     session: SessionDep, actor: LedgerReader, account: Accounts
@@ -179,7 +180,7 @@ def export_neighbourhood_gexf(
 @router.get(
     "/api/v1/exports/i2-entities.csv",
     response_class=Response,
-    responses={**_I2_ENTITIES, **problems(403, 404)},
+    responses={**_I2_ENTITIES, **problems(403, 404, 422)},
 )
 def export_neighbourhood_i2_entities(
     session: SessionDep, actor: LedgerReader, account: Accounts
@@ -192,7 +193,7 @@ def export_neighbourhood_i2_entities(
 @router.get(
     "/api/v1/exports/i2-links.csv",
     response_class=Response,
-    responses={**_I2_LINKS, **problems(403, 404)},
+    responses={**_I2_LINKS, **problems(403, 404, 422)},
 )
 def export_neighbourhood_i2_links(
     session: SessionDep, actor: LedgerReader, account: Accounts
@@ -207,7 +208,7 @@ def export_neighbourhood_i2_links(
     response_class=Response,
     responses={**_FTM, **problems(403, 404)},
 )
-def export_case_ftm(case_id: int, session: SessionDep, actor: CaseReader) -> Response:
+def export_case_ftm(case_id: CaseIdPath, session: SessionDep, actor: CaseReader) -> Response:
     """Export a case's subjects (parties, accounts and their neighbourhood) as FtM entities."""
     lines = service.case_ftm(session, case_id, actor=actor)
     return _download("".join(lines), NDJSON, f"case-{case_id}.ftm.json")
@@ -223,7 +224,7 @@ def export_case_ftm(case_id: int, session: SessionDep, actor: CaseReader) -> Res
 )
 async def import_ftm_entities(
     file: Annotated[UploadFile, File(description="FtM entities, one JSON object a line.")],
-    reference: Annotated[str, Form(min_length=1, max_length=200, examples=["ALEPH-2026-04"])],
+    reference: Annotated[Text, Form(min_length=1, max_length=200, examples=["ALEPH-2026-04"])],
     response: Response,
     session: SessionDep,
     actor: LedgerWriter,

@@ -158,9 +158,6 @@ def import_ftm(
     if errors := errors + ledger.errors:
         raise FtmRejected(errors)
     source = SourceIn(kind=FTM_KIND, reference=reference)
-    document = source_service.record_source(
-        session, source, upload, rows=len(ledger.rows), actor=actor
-    )
     try:
         batch = AccountBatch.model_validate(
             {
@@ -171,6 +168,9 @@ def import_ftm(
         )
     except ValueError as exc:
         raise FtmRejected([{"loc": ["stream"], "msg": str(exc)[:1000], "type": "ftm"}]) from exc
+    document = source_service.record_source(
+        session, source, upload, rows=len(ledger.rows), actor=actor
+    )
     try:
         stored = account_service.load_accounts(session, batch, document_id=document.id)
         counts = None

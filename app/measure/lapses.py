@@ -6,14 +6,13 @@ from sqlalchemy.orm import Session
 
 from app.asset import service as asset_service
 from app.case import service as case_service
-from app.inputs import time_id_cursor
 from app.measure import deadlines
 from app.measure.machine import LAPSING, TIME_LIMITED, LegalStatus
 from app.measure.models import Measure
 from app.measure.repository import MeasureRepository
 from app.measure.schemas import MeasureType, ReleaseReason
 from app.measure.service import apply_move
-from app.pagination import encode_cursor
+from app.pagination import encode_cursor, time_id_cursor
 from app.preconditions import PreconditionFailed, flush_or_precondition_failed
 from app.principal import Principal
 

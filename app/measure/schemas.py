@@ -1,11 +1,10 @@
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import ISO_ONLY, Body
+from app.inputs import Body, Instant, Text
 from app.measure.deadlines import DurationUnit
 from app.measure.machine import LegalStatus
 
@@ -113,23 +112,23 @@ class TransitionCreate(Body):
 
     to_status: LegalStatus = Field(description="The legal status the asset moves to.")
     measure_type: MeasureType | None = None
-    order_reference: str | None = Field(default=None, max_length=200)
-    issuing_authority: str | None = Field(default=None, max_length=300)
-    executing_authority: str | None = Field(
+    order_reference: Text | None = Field(default=None, max_length=200)
+    issuing_authority: Text | None = Field(default=None, max_length=300)
+    executing_authority: Text | None = Field(
         default=None,
         max_length=300,
         description="Required when the measure's jurisdiction is not the case's (an order "
         "executed abroad).",
         examples=["Staatsanwaltschaft Zürich"],
     )
-    legal_basis: str | None = Field(
+    legal_basis: Text | None = Field(
         default=None, max_length=300, description="Instrument and article, e.g. POCA s303Z3."
     )
     jurisdiction: str | None = Field(
         default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166; defaults to the asset's."
     )
     decision_date: date | None = None
-    decided_at: Annotated[AwareDatetime, ISO_ONLY] | None = Field(
+    decided_at: Instant | None = Field(
         default=None,
         description="Instant of the decision or receipt, for durations in hours.",
         examples=["2026-05-29T16:30:00+02:00"],
@@ -156,7 +155,7 @@ class TransitionCreate(Body):
     amount: Decimal | None = Field(
         default=None, gt=0, description="Part of the value covered, or the cap of a value order."
     )
-    currency: str | None = None
+    currency: Text | None = None
     value_based: bool = False
     basis: Basis | None = Field(default=None, examples=["non_conviction_based"])
     disposal_kind: DisposalKind | None = Field(
@@ -165,19 +164,19 @@ class TransitionCreate(Body):
     release_reason: ReleaseReason | None = Field(
         default=None, description="Required for RELEASED.", examples=["acquittal"]
     )
-    custodian: str | None = Field(
+    custodian: Text | None = Field(
         default=None,
         max_length=300,
         description="Who holds it.",
         examples=["Asset management office, LKA Hamburg"],
     )
-    destination_account: str | None = Field(
+    destination_account: Text | None = Field(
         default=None,
         description="DISSIPATED: the account the value went to (key or id); a new IDENTIFIED "
         "bank_balance asset opens there, the next hop to trace.",
         examples=["iban:CY17002001280000001200527600"],
     )
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class MeasureRead(BaseModel):

@@ -13,7 +13,6 @@ from app.asset import service as asset_service
 from app.asset.models import Asset
 from app.asset.schemas import AssetCreate
 from app.case import service as case_service
-from app.inputs import int_cursor
 from app.measure import deadlines
 from app.measure.errors import BalanceExceeded, IllegalTransition, InvalidMeasure
 from app.measure.machine import (
@@ -27,7 +26,7 @@ from app.measure.models import Measure
 from app.measure.repository import MeasureRepository
 from app.measure.schemas import DEFAULT_TYPE, MeasureType, TransitionCreate
 from app.money import from_minor
-from app.pagination import encode_cursor
+from app.pagination import encode_cursor, int_cursor
 from app.preconditions import IfMatch, check_version, flush_or_precondition_failed
 from app.principal import Principal
 

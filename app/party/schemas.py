@@ -2,6 +2,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.inputs import Text
+
 
 class PartyKind(StrEnum):
     PERSON = "person"
@@ -22,15 +24,15 @@ class PartyIn(BaseModel):
         },
     )
 
-    key: str = Field(
+    key: Text = Field(
         min_length=1, max_length=300, description="The source's stable id of the party."
     )
     kind: PartyKind
-    name: str = Field(min_length=1, max_length=500)
+    name: Text = Field(min_length=1, max_length=500)
     country: str | None = Field(
         default=None, pattern=r"^[A-Z]{2}$", description="Nationality or incorporation (ISO 3166)."
     )
-    identifiers: dict[str, str] = Field(default_factory=dict)
+    identifiers: dict[Text, Text] = Field(default_factory=dict)
 
 
 class PartyRead(BaseModel):

@@ -3,6 +3,7 @@ from fastapi import APIRouter
 from app.auth import SourceReader
 from app.deps import SessionDep
 from app.errors import problems
+from app.inputs import DocumentIdPath
 from app.pagination import Page, PageDep
 from app.source import service
 from app.source.schemas import SourceDocumentRead
@@ -21,9 +22,9 @@ def list_source_documents(
     return Page(items=[SourceDocumentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{source_document_id}", responses=problems(403, 404))
+@router.get("/{source_document_id}", responses=problems(403, 404, 422))
 def get_source_document(
-    source_document_id: str, session: SessionDep, actor: SourceReader
+    source_document_id: DocumentIdPath, session: SessionDep, actor: SourceReader
 ) -> SourceDocumentRead:
     """Get one source document: its kind, reference, uploader, hash and counts."""
     return SourceDocumentRead.model_validate(

@@ -2,14 +2,16 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.inputs import Text
+
 
 class SourceIn(BaseModel):
     """Where a batch comes from: a bank production, an FIU report, an exchange response ..."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(min_length=1, max_length=50, examples=["bank_statement"])
-    reference: str = Field(min_length=1, max_length=200, examples=["PO-2026-017"])
+    kind: Text = Field(min_length=1, max_length=50, examples=["bank_statement"])
+    reference: Text = Field(min_length=1, max_length=200, examples=["PO-2026-017"])
 
 
 class SourceDocumentRead(BaseModel):

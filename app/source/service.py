@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import encode_cursor, time_text_cursor
 from app.principal import Principal
 from app.source.models import SourceDocument
 from app.source.repository import SourceDocumentRepository
@@ -73,10 +73,7 @@ def page_sources(
     cursor: str | None,
     actor: Principal,
 ) -> tuple[list[SourceDocument], str | None]:
-    after = None
-    if cursor is not None:
-        at, last_id = decode_cursor(cursor, arity=2)
-        after = (datetime.fromisoformat(str(at)), str(last_id))
+    after = time_text_cursor(cursor)
     rows = SourceDocumentRepository(session).page(
         limit=limit,
         after=after,

@@ -8,6 +8,7 @@ from app.account import service as account_service
 from app.auth import TraceReader, TraceRunner
 from app.deps import SessionDep, SettingsDep
 from app.errors import problems
+from app.inputs import Text, TraceIdPath
 from app.pagination import Page, PageDep
 from app.trace import service, views
 from app.trace.jobs import TraceJobs
@@ -88,17 +89,17 @@ def list_traces(
     return Page(items=[_read(r, _jobs(request)) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{trace_id}", responses=problems(403, 404))
+@router.get("/{trace_id}", responses=problems(403, 404, 422))
 def get_trace(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> TraceRead:
     """Get a trace: its parameters, provenance, status, progress and summary."""
     return _read(service.visible_trace(session, trace_id, actor=actor), _jobs(request))
 
 
-@router.post("/{trace_id}/cancel", responses=problems(403, 404))
+@router.post("/{trace_id}/cancel", responses=problems(403, 404, 422))
 def cancel_trace(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceRunner
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceRunner
 ) -> TraceRead:
     """Cancel a running trace job (a finished trace is left as it is)."""
     return _read(
@@ -108,7 +109,7 @@ def cancel_trace(
 
 @router.get("/{trace_id}/accounts", responses=problems(403, 404, 409, 422))
 def list_trace_accounts(
-    trace_id: str,
+    trace_id: TraceIdPath,
     request: Request,
     session: SessionDep,
     actor: TraceReader,
@@ -128,7 +129,7 @@ def list_trace_accounts(
 
 @router.get("/{trace_id}/holdings", responses=problems(403, 404, 409, 422))
 def list_trace_holdings(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
 ) -> Page[TraceAccount]:
     """Where the taint is now: accounts holding it at `as_of`, largest first (freeze candidates)."""
     result = _result(session, trace_id, actor, request)
@@ -146,7 +147,7 @@ def list_trace_holdings(
 
 @router.get("/{trace_id}/flows", responses=problems(403, 404, 409, 422))
 def list_trace_flows(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
 ) -> Page[TraceFlow]:
     """The transactions on the trail, by hop and time, with their traced amounts."""
     result = _result(session, trace_id, actor, request)
@@ -156,7 +157,7 @@ def list_trace_flows(
 
 @router.get("/{trace_id}/exits", responses=problems(403, 404, 409, 422))
 def list_trace_exits(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
 ) -> Page[TraceExit]:
     """Where taint left the traced universe: stopped accounts, cash-out, hop limit."""
     result = _result(session, trace_id, actor, request)
@@ -166,13 +167,13 @@ def list_trace_exits(
 
 @router.get("/{trace_id}/explain", responses=problems(403, 404, 409, 422))
 def explain_trace(
-    trace_id: str,
+    trace_id: TraceIdPath,
     request: Request,
     session: SessionDep,
     actor: TraceReader,
-    to: Annotated[str, Query(description="Account key or id to explain.")],
+    to: Annotated[Text, Query(max_length=300, description="Account key or id to explain.")],
     k: Annotated[int, Query(ge=1, le=50)] = 5,
-    currency: Annotated[str | None, Query()] = None,
+    currency: Annotated[Text | None, Query(max_length=16)] = None,
 ) -> list[ExplainedPath]:
     """The strongest paths that carried value from a seed to one account."""
     result = _result(session, trace_id, actor, request)
@@ -220,20 +221,24 @@ def _chart(session: Any, trace_id: str, actor: Any, request: Request, fmt: str) 
 
 
 @router.get(
-    "/{trace_id}/graph.svg", response_class=Response, responses={**_SVG, **problems(403, 404, 409)}
+    "/{trace_id}/graph.svg",
+    response_class=Response,
+    responses={**_SVG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_svg(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> Response:
     """The trace as a flow-of-funds chart (SVG): seeds left, hops rightwards, edges by amount."""
     return Response(_chart(session, trace_id, actor, request, "svg"), media_type="image/svg+xml")
 
 
 @router.get(
-    "/{trace_id}/graph.png", response_class=Response, responses={**_PNG, **problems(403, 404, 409)}
+    "/{trace_id}/graph.png",
+    response_class=Response,
+    responses={**_PNG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_png(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> Response:
     """The trace as a flow-of-funds chart (PNG)."""
     return Response(_chart(session, trace_id, actor, request, "png"), media_type="image/png")
@@ -243,10 +248,10 @@ def get_trace_graph_png(
     "/{trace_id}/accounts.csv",
     # The CSV answer is all the document names: PlainTextResponse would add text/plain.
     response_class=Response,
-    responses={**_CSV, **problems(403, 404, 409)},
+    responses={**_CSV, **problems(403, 404, 409, 422)},
 )
 def export_trace_accounts_csv(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> PlainTextResponse:
     """The accounts reached, as CSV."""
     result = _result(session, trace_id, actor, request)
@@ -258,10 +263,10 @@ def export_trace_accounts_csv(
 @router.get(
     "/{trace_id}/flows.csv",
     response_class=Response,
-    responses={**_CSV, **problems(403, 404, 409)},
+    responses={**_CSV, **problems(403, 404, 409, 422)},
 )
 def export_trace_flows_csv(
-    trace_id: str, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> PlainTextResponse:
     """The transactions on the trail, as CSV."""
     result = _result(session, trace_id, actor, request)
@@ -273,9 +278,9 @@ def export_trace_flows_csv(
 @router.get(
     "/{trace_id}/result.json",
     response_class=Response,
-    responses={**_JSON, **problems(403, 404, 409)},
+    responses={**_JSON, **problems(403, 404, 409, 422)},
 )
-def export_trace_result(trace_id: str, session: SessionDep, actor: TraceReader) -> Response:
+def export_trace_result(trace_id: TraceIdPath, session: SessionDep, actor: TraceReader) -> Response:
     """The stored canonical result (its SHA-256 is `result_sha256`), for evidence bundles."""
     run = service.visible_trace(session, trace_id, actor=actor)
     return Response(service.result_json(session, run), media_type="application/json")
@@ -283,7 +288,7 @@ def export_trace_result(trace_id: str, session: SessionDep, actor: TraceReader) 
 
 @router.post("/{trace_id}/rerun", status_code=201, responses=problems(403, 404, 409, 422))
 async def rerun_trace(
-    trace_id: str,
+    trace_id: TraceIdPath,
     request: Request,
     session: SessionDep,
     actor: TraceRunner,

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.inputs import IsoDatetime
+from app.inputs import Instant, Text
 from tracing import Direction, Rule, SameDayPolicy
 
 _DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
@@ -23,11 +23,11 @@ class SeedIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    account: str | None = Field(default=None, description="Account key or id.")
+    account: Text | None = Field(default=None, description="Account key or id.")
     amount: str | None = Field(default=None, pattern=_DECIMAL, description="Decimal string.")
-    currency: str | None = None
-    at: IsoDatetime | None = Field(default=None, description="When the proceeds arrived.")
-    transaction: str | None = Field(default=None, description="External id of a transaction.")
+    currency: Text | None = None
+    at: Instant | None = Field(default=None, description="When the proceeds arrived.")
+    transaction: Text | None = Field(default=None, description="External id of a transaction.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "SeedIn":
@@ -64,11 +64,11 @@ class TraceCreate(BaseModel):
     rule: Rule = Rule.REACH
     same_day_policy: SameDayPolicy = SameDayPolicy.LEDGER
     max_hops: int = Field(default=6, ge=1, le=64)
-    start: IsoDatetime | None = Field(default=None, description="Window start (value time).")
-    end: IsoDatetime | None = Field(default=None, description="Window end (value time).")
-    as_of: IsoDatetime | None = Field(default=None, description="When 'held' is measured.")
+    start: Instant | None = Field(default=None, description="Window start (value time).")
+    end: Instant | None = Field(default=None, description="Window end (value time).")
+    as_of: Instant | None = Field(default=None, description="When 'held' is measured.")
     min_amount: str | None = Field(default=None, pattern=_DECIMAL)
-    stop_at: list[str] = Field(
+    stop_at: list[Text] = Field(
         default_factory=list,
         max_length=10_000,
         description="Accounts reported but not expanded (exchanges ...).",

@@ -13,7 +13,7 @@ from app.account.keys import normalise_key
 from app.case import service as case_service
 from app.db import reading
 from app.errors import Conflict, NotFound
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import encode_cursor, time_text_cursor
 from app.principal import Principal
 from app.settings import Settings
 from app.trace import results
@@ -303,10 +303,7 @@ def page_traces(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[TraceRun], str | None]:
-    after = None
-    if cursor is not None:
-        at, last = decode_cursor(cursor, arity=2)
-        after = (datetime.fromisoformat(str(at)), str(last))
+    after = time_text_cursor(cursor)
     visible = case_service.visible_case_ids(session, actor=actor)
     rows = TraceRepository(session).page(
         limit=limit, after=after, visible_to=None if visible is None else (actor.id, visible)

@@ -6,7 +6,7 @@ from typing import Any
 import polars as pl
 
 from app.errors import InvalidInput
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import encode_cursor, int_cursor
 from app.trace import results
 from tracing import TraceResult, explain
 
@@ -19,12 +19,7 @@ _ACCOUNT_AMOUNTS = ("received", "passed_on", "exited", "held", "opening_balance"
 
 
 def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    (offset,) = decode_cursor(cursor, arity=1)
-    if not isinstance(offset, int) or offset < 0:
-        raise InvalidInput("the cursor is not one this list gave out", field="cursor")
-    return offset
+    return int_cursor(cursor) or 0
 
 
 def _page(frame: pl.DataFrame, limit: int, cursor: str | None) -> tuple[pl.DataFrame, str | None]:

@@ -78,18 +78,43 @@ SELECT s.key, s.kind, s.iban, s.number, s.chain, s.address, s.name, :doc, :now
 FROM staging_accounts s WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.key = s.key)
 """
 _ACCOUNT_IDS = "SELECT s.key, a.id FROM staging_accounts s JOIN accounts a ON a.key = s.key"
-# A stored row with the same external id must be the same record; anything else would be a
-# silent change of evidence, so the batch is refused instead.
-_CONFLICTS = """
-SELECT s.row_no, s.external_id FROM staging_transactions s
+# A stored row with the same external id must be the same record: a field it states with
+# another value than the stored one (or that the stored row lacks) would be silently changed or
+# silently dropped evidence, so the batch is refused. An optional field the re-sent row leaves
+# out contradicts nothing (a lossy export, e.g. FtM, coming back): the stored value stands.
+# Each entry is (field as the API names it, stored column, staged column).
+COMPARED = (
+    ("from_account", "fa.key", "s.from_key"),
+    ("to_account", "ta.key", "s.to_key"),
+    ("amount", "t.amount_minor", "s.amount_minor"),
+    ("currency", "t.currency", "s.currency"),
+    ("value_time", "t.value_time", "s.value_time"),
+    ("sequence", "t.sequence", "s.sequence"),
+    *((name, f"t.{name}", f"s.{name}") for name in OPTIONAL[1:]),
+)
+_STATED_BY_THE_SOURCE = {"sequence", *OPTIONAL}
+# Null-safe inequality: PostgreSQL's IS DISTINCT FROM is SQLite's IS NOT.
+_DISTINCT = {"postgresql": "IS DISTINCT FROM", "sqlite": "IS NOT"}
+
+
+def _conflicts_sql(dialect: str) -> str:
+    differs = [
+        f"({staged} IS NOT NULL AND {stored} {_DISTINCT[dialect]} {staged})"
+        if name in _STATED_BY_THE_SOURCE
+        else f"({stored} {_DISTINCT[dialect]} {staged})"
+        for name, stored, staged in COMPARED
+    ]
+    flags = ", ".join(f"CASE WHEN {d} THEN 1 ELSE 0 END" for d in differs)
+    return f"""
+SELECT s.row_no, s.external_id, {flags} FROM staging_transactions s
 JOIN transactions t ON t.external_id = s.external_id
 JOIN accounts fa ON fa.id = t.from_account_id
 JOIN accounts ta ON ta.id = t.to_account_id
-WHERE fa.key <> s.from_key OR ta.key <> s.to_key OR t.amount_minor <> s.amount_minor
-   OR t.currency <> s.currency OR t.value_time <> s.value_time
-   OR COALESCE(t.sequence, -1) <> COALESCE(s.sequence, -1)
+WHERE {" OR ".join(differs)}
 ORDER BY s.row_no LIMIT :limit
 """
+
+
 _INSERT_NEW = """
 INSERT INTO transactions (external_id, from_account_id, to_account_id, amount_minor, currency,
     value_time, sequence, channel, narrative, counterparty_name, counterparty_account,
@@ -101,6 +126,15 @@ JOIN accounts fa ON fa.key = s.from_key
 JOIN accounts ta ON ta.key = s.to_key
 WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.external_id = s.external_id)
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A row whose external id is stored with other content, and the fields that differ."""
+
+    row_no: int
+    external_id: str
+    fields: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,12 +241,16 @@ def _insert_all(session: Session, table: pl.DataFrame) -> bool:
 
 def _insert_new(
     conn: Connection, rows: pl.DataFrame, *, source_document_id: str, conflict_limit: int
-) -> tuple[int, list[tuple[int, str]]]:
+) -> tuple[int, list[Conflict]]:
     """Stage the batch, report rows that change stored ones, else insert the unknown ones."""
     _create_table(conn, "staging_transactions")
     _write_frame(conn, "staging_transactions", rows.select(STAGED))
+    found = conn.execute(text(_conflicts_sql(conn.dialect.name)), {"limit": conflict_limit})
     conflicts = [
-        (int(r[0]), str(r[1])) for r in conn.execute(text(_CONFLICTS), {"limit": conflict_limit})
+        Conflict(
+            int(r[0]), str(r[1]), [f for (f, _, _), d in zip(COMPARED, r[2:], strict=True) if d]
+        )
+        for r in found
     ]
     if conflicts:
         return 0, conflicts
@@ -262,7 +300,7 @@ def load_transactions(
     *,
     source_document_id: str,
     conflict_limit: int,
-) -> tuple[LoadCounts, list[tuple[int, str]]]:
+) -> tuple[LoadCounts, list[Conflict]]:
     """Insert `rows`; returns counts and any rows conflicting with stored ones."""
     conn = session.connection()
     keys = pl.concat([rows["from_key"], rows["to_key"]]).unique().sort()
@@ -276,7 +314,7 @@ def _load(
     keys: pl.Series,
     source_document_id: str,
     conflict_limit: int,
-) -> tuple[LoadCounts, list[tuple[int, str]]]:
+) -> tuple[LoadCounts, list[Conflict]]:
     conn = session.connection()
     try:
         ids, created = _ensure_accounts(conn, keys, source_document_id)

@@ -11,6 +11,7 @@ import polars as pl
 
 from app.account.keys import key_error, normalised
 from app.errors import InvalidInput
+from app.inputs import text_fault
 from app.money import currency_decimals
 
 REQUIRED = ("external_id", "from_account", "to_account", "amount", "currency", "value_time")
@@ -32,6 +33,9 @@ _ISO_TIME = (
     r"(Z|[+-][0-9]{2}:?[0-9]{2})?$"
 )
 _OFFSET = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
+# Offsets run from -23:59 to +23:59 (RFC 3339, and what Python and PostgreSQL can hold).
+_OFFSET_IN_RANGE = r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])$"
+_LEAP_SECOND = r"^[^T ]+[T ][0-9]{2}:[0-9]{2}:60"
 
 
 class BatchRejected(InvalidInput):
@@ -68,6 +72,26 @@ def check_timezone(name: str | None) -> str | None:
     return name
 
 
+def _readable(name: str, dtype: pl.DataType) -> None:
+    """Refuse a typed (Parquet) column whose values have no one exact text form."""
+    if dtype.is_float():
+        raise InvalidInput(
+            f"column {name} holds floating-point numbers, which are not exact: "
+            "send decimals or text",
+            field=name,
+        )
+    # A list or struct would be stored as its rendering ("{1}"), a boolean as "true", and
+    # bytes need not be text at all: each cell must be one plain value.
+    plain = dtype.is_integer() or dtype.is_decimal() or isinstance(dtype, pl.Datetime)
+    if not (plain or dtype in (pl.String, pl.Categorical, pl.Enum, pl.Date, pl.Null)):
+        raise InvalidInput(
+            f"column {name} holds {dtype} values: each cell must be one text, whole-number, "
+            "decimal or date-time value",
+            field=name,
+            dtype=str(dtype),
+        )
+
+
 def as_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Every known column as trimmed text (empty means absent); typed Parquet columns too."""
     if missing := [c for c in REQUIRED if c not in frame.columns]:
@@ -78,12 +102,7 @@ def as_text(frame: pl.DataFrame) -> pl.DataFrame:
             exprs.append(pl.lit(None, pl.String).alias(name))
             continue
         dtype = frame.schema[name]
-        if dtype.is_float():
-            raise InvalidInput(
-                f"column {name} holds floating-point numbers, which are not exact: "
-                "send decimals or text",
-                field=name,
-            )
+        _readable(name, dtype)
         col = pl.col(name)
         if isinstance(dtype, pl.Datetime):
             fmt = "%Y-%m-%dT%H:%M:%S%.6f" + ("%:z" if dtype.time_zone else "")
@@ -163,9 +182,14 @@ def _time_checks(timezone: str | None) -> tuple[pl.Expr, pl.Expr]:
         ).dt.convert_time_zone("UTC")
     utc = pl.when(offset.is_not_null()).then(with_offset).otherwise(in_zone)
     year = pl.col("#value_time").dt.year()
+    text = pl.col("value_time")
     error = (
-        pl.when(~pl.col("#time_shaped"))
+        pl.when(text.str.contains(_LEAP_SECOND))
+        .then(pl.lit("is a leap second (:60), which no stored time can hold: give :59 or :00"))
+        .when(~pl.col("#time_shaped"))
         .then(pl.lit("not an ISO 8601 date-time such as 2026-01-05T10:00:00Z"))
+        .when(offset.is_not_null() & ~text.str.contains(_OFFSET_IN_RANGE))
+        .then(pl.format("has the offset {}, outside -23:59..+23:59", offset))
         .when(local.is_null())
         .then(pl.lit("not a valid calendar date-time"))
         .when(offset.is_null() & pl.lit(timezone is None))
@@ -219,7 +243,7 @@ def _rules(timezone: str | None) -> list[pl.Expr]:
         return (
             pl.when(required.get(f"!{field}", pl.lit(False)))
             .then(pl.lit("required"))
-            .otherwise(error)
+            .otherwise(pl.coalesce(text_fault(pl.col(field)), error))
             .alias(f"!{field}")
         )
 

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep, SettingsDep
 from app.errors import problems
+from app.inputs import Text, TransactionRefPath
 from app.source.schemas import SourceIn
 from app.source.service import Upload
 from app.transaction import service
@@ -47,14 +48,15 @@ async def create_transaction_batch(
 )
 async def upload_transactions(
     file: Annotated[UploadFile, File(description="CSV (UTF-8, header row) or Parquet.")],
-    kind: Annotated[str, Form(min_length=1, max_length=50, examples=["bank_statement"])],
-    reference: Annotated[str, Form(min_length=1, max_length=200, examples=["PO-2026-017"])],
+    kind: Annotated[Text, Form(min_length=1, max_length=50, examples=["bank_statement"])],
+    reference: Annotated[Text, Form(min_length=1, max_length=200, examples=["PO-2026-017"])],
     response: Response,
     session: SessionDep,
     actor: LedgerWriter,
     settings: SettingsDep,
     timezone: Annotated[
-        str | None, Form(description="IANA zone for value times without an offset.")
+        Text | None,
+        Form(max_length=64, description="IANA zone for value times without an offset."),
     ] = None,
 ) -> IngestResult:
     """Upload a CSV or Parquet file of transactions, stored whole or not at all."""
@@ -76,7 +78,9 @@ async def upload_transactions(
     return result
 
 
-@router.get("/{transaction}", responses=problems(403, 404))
-def get_transaction(transaction: str, session: SessionDep, actor: LedgerReader) -> TransactionRead:
+@router.get("/{transaction}", responses=problems(403, 404, 422))
+def get_transaction(
+    transaction: TransactionRefPath, session: SessionDep, actor: LedgerReader
+) -> TransactionRead:
     """Get one transaction by id or by the source's external id."""
     return TransactionRead.model_validate(service.get_transaction(session, transaction))

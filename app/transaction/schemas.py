@@ -3,6 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.inputs import Text
 from app.source.schemas import SourceIn
 
 _TX_EXAMPLE: dict[str, Any] = {
@@ -21,26 +22,31 @@ class TransactionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": _TX_EXAMPLE})
 
-    external_id: str = Field(description="The source's own id: re-sending it stores nothing new.")
-    from_account: str = Field(description="Account key, e.g. iban:DE89..., btc:bc1q..., cash:...")
-    to_account: str
-    amount: str = Field(
+    external_id: Text = Field(description="The source's own id: re-sending it stores nothing new.")
+    from_account: Text = Field(description="Account key, e.g. iban:DE89..., btc:bc1q..., cash:...")
+    to_account: Text
+    amount: Text = Field(
         description="Exact positive decimal as a string, within the currency's decimals."
     )
-    currency: str = Field(
+    currency: Text = Field(
         description="ISO 4217 code or a listed crypto asset (BTC, ETH, USDT ...)."
     )
-    value_time: str = Field(
+    value_time: Text = Field(
         json_schema_extra={"format": "date-time"},
         description="ISO 8601 with a timezone (Z or offset), unless the batch states `timezone`.",
     )
     sequence: int | None = Field(
-        default=None, ge=0, le=2**63 - 1, description="Statement sequence number."
+        default=None,
+        ge=0,
+        le=2**63 - 1,
+        # strict: true or "7" would be stored as a number the source never gave.
+        strict=True,
+        description="Statement sequence number.",
     )
-    channel: str | None = None
-    narrative: str | None = None
-    counterparty_name: str | None = None
-    counterparty_account: str | None = None
+    channel: Text | None = None
+    narrative: Text | None = None
+    counterparty_name: Text | None = None
+    counterparty_account: Text | None = None
 
 
 class TransactionBatch(BaseModel):
@@ -55,7 +61,7 @@ class TransactionBatch(BaseModel):
     )
 
     source: SourceIn
-    timezone: str | None = Field(
+    timezone: Text | None = Field(
         default=None, description="IANA zone for value times given without an offset."
     )
     transactions: list[TransactionIn] = Field(min_length=1)

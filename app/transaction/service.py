@@ -1,13 +1,16 @@
 import csv
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
 import polars as pl
+from pydantic import Field
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from app import limits
 from app.errors import InvalidInput, NotFound, PayloadTooLarge
+from app.inputs import CursorId, Instant
 from app.money import from_minor
 from app.pagination import decode_cursor, encode_cursor
 from app.principal import Principal
@@ -15,13 +18,15 @@ from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.source.service import Upload
-from app.transaction.bulk import LoadCounts, load_transactions
+from app.transaction.bulk import Conflict, LoadCounts, load_transactions
 from app.transaction.ingest import COLUMNS, BatchRejected, validate_transactions
 from app.transaction.models import Transaction
 from app.transaction.repository import TransactionRepository
 from app.transaction.schemas import IngestResult, TransactionBatch
 
 PARQUET_MAGIC = b"PAR1"
+# (value time, statement sequence or -1, id) of the last row of an account's page.
+TimeSeqIdCursor = tuple[Instant, Annotated[int, Field(strict=True, ge=-1)], CursorId]
 
 
 class TransactionNotFound(NotFound):
@@ -86,12 +91,22 @@ def read_table(path: Path, head: bytes, settings: Settings) -> pl.DataFrame:
         if parquet:
             return pl.read_parquet(path)
         # Text columns stay text: amounts and ids must never pass through a float or an int.
-        return pl.read_csv(path, infer_schema=False, encoding="utf8")
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
+        header = pl.read_csv(path, has_header=False, n_rows=1, infer_schema=False).row(0)
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UnreadableFile(
             f"the file is neither valid UTF-8 CSV with a header row nor Parquet: {reason}"
         ) from exc
+    # Polars renames a repeated column (external_id_duplicated_0): which one holds the value
+    # would then be a guess, so a repeated header name refuses the file.
+    if repeated := sorted({str(n) for n in header if n is not None and header.count(n) > 1}):
+        raise InvalidInput(
+            f"the header names column(s) {', '.join(repeated)} more than once",
+            field="header",
+            repeated=repeated,
+        )
+    return frame
 
 
 def ingest_file(
@@ -175,24 +190,22 @@ def _ingest(
 
 
 def _conflicts_rejected(
-    conflicts: list[tuple[int, str]], *, rows_label: str, first_row: int
+    conflicts: list[Conflict], *, rows_label: str, first_row: int
 ) -> BatchRejected:
     offset = first_row - 1
-    return BatchRejected(
-        [
-            {
-                "loc": [rows_label, row + offset, "external_id"],
-                "row": row + offset,
-                "field": "external_id",
-                "type": "conflict",
-                "msg": f"{ext} is already stored with different content; evidence is never "
-                "silently changed",
-            }
-            for row, ext in conflicts
-        ],
-        total=len(conflicts),
-        rows_label=rows_label,
-    )
+    errors: list[dict[str, object]] = [
+        {
+            "loc": [rows_label, c.row_no + offset, field],
+            "row": c.row_no + offset,
+            "field": field,
+            "type": "conflict",
+            "msg": f"{c.external_id} is already stored with another {field}; evidence is never "
+            "silently changed",
+        }
+        for c in conflicts
+        for field in c.fields
+    ]
+    return BatchRejected(errors, total=len(errors), rows_label=rows_label)
 
 
 def load_rows(
@@ -303,13 +316,7 @@ def page_account_transactions(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, object]], str | None]:
-    after = None
-    if cursor is not None:
-        at, seq, last_id = decode_cursor(cursor, arity=3)
-        try:
-            after = (datetime.fromisoformat(str(at)), int(seq), int(last_id))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput("the cursor is not one this list gave out", field="cursor") from exc
+    after = None if cursor is None else decode_cursor(cursor, TimeSeqIdCursor)
     rows = TransactionRepository(session).page_for_account(
         account_id, start=start, end=end, limit=limit, after=after
     )

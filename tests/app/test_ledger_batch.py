@@ -120,8 +120,8 @@ def test_changed_content_under_a_known_id_is_refused(client: TestClient, session
         headers=key,
     )
     assert r.status_code == 422
-    assert r.json()["errors"][0]["loc"] == ["transactions", 1, "external_id"]
-    assert "different content" in r.json()["errors"][0]["msg"]
+    assert r.json()["errors"][0]["loc"] == ["transactions", 1, "amount"]
+    assert "T-1 is already stored with another amount" in r.json()["errors"][0]["msg"]
     stored = client.get("/api/v1/transactions/T-1", headers=key).json()
     assert stored["amount"] == "10.00"
     assert client.get("/api/v1/transactions/T-9", headers=key).status_code == 404
