@@ -6,6 +6,10 @@ party or transaction gets the same FtM id in every export. An entity's ledger ke
 from their content (IBAN, BIC and number, wallet address) or from their FtM id.
 
 FtM dates carry no zone and stop at seconds: times are written in UTC and read back as UTC.
+
+A trace's Payment states the amount the trace attributed (`amount`); FtM has no second amount,
+so the full amount rides in `description` as `full amount <amount> <currency>`, which an import
+reads back: a trace export re-imports as the ledger it came from.
 """
 
 import json
@@ -23,6 +27,7 @@ from app.party.models import Party
 
 KEY_PREFIX = "moneytrail-key:"
 STAND_IN = "moneytrail-stand-in"
+FULL_AMOUNT = "full amount "
 PARTY_SCHEMA = {"person": "Person", "legal_entity": "Company"}
 _CHAIN_SYMBOL = {chain: symbol.upper() for symbol, chain in CRYPTO_CHAINS.items()}
 _IDENTIFIERS = {  # party identifier name -> FtM property
@@ -55,6 +60,14 @@ class TracedPayment:
     trace_id: str
     rule: str
     traced_amount: str | None  # None: a reachability trace measures no value
+
+
+def full_amount(proxy: EntityProxy) -> str | None:
+    """The full amount a trace's Payment carries beside the amount traced, if it does."""
+    for text in proxy.get("description", quiet=True):
+        if text.startswith(FULL_AMOUNT):
+            return text[len(FULL_AMOUNT) :].partition(" ")[0]
+    return None
 
 
 def _entity(schema: str, *parts: str) -> EntityProxy:
@@ -144,7 +157,7 @@ class Exporter:
         payment = traced.payment
         proxy = _entity("Payment", "trace", traced.trace_id, "transaction", payment.external_id)
         proxy = self._payment(proxy, payment, accounts, amount=traced.traced_amount)
-        proxy.add("description", f"full amount {payment.amount} {payment.currency}")
+        proxy.add("description", f"{FULL_AMOUNT}{payment.amount} {payment.currency}")
         measured = (
             f"traced {traced.traced_amount} {payment.currency} of {payment.amount}"
             if traced.traced_amount is not None

@@ -181,6 +181,13 @@ def test_the_ftm_export_of_a_trace_states_what_was_traced_and_who_held_then(
     assert "Neu Eigner" in ledger
     graph = client.get(f"/api/v1/traces/{trace['id']}/export/graphml", headers=key).text
     assert "Neu Eigner" not in graph
+    # Read back in, the export is the ledger it came from: every payment already there.
+    files = {"file": ("trace.ftm.json", r.content, "application/x-ndjson")}
+    back = client.post(
+        "/api/v1/imports/ftm", headers=key, files=files, data={"reference": "TRACE-BACK"}
+    )
+    assert back.status_code == 200, back.text
+    assert (back.json()["inserted"], back.json()["already_present"]) == (0, len(payments))
 
 
 def test_old_runs_without_frames_keep_their_summary(client: TestClient, key, session) -> None:
