@@ -15,6 +15,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    String,
     Table,
     create_engine,
     event,
@@ -34,6 +35,10 @@ NAMING_CONVENTION = {
 
 # SQLite's rowid alias must be spelled INTEGER, PostgreSQL wants BIGINT for a ledger that grows.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# ISO 3166-1 or 3166-2 ("DE", "DE-BY", "PT-20"). SQLite keeps the length it was created with
+# (2): it never enforces one, and widening it there would mean rebuilding tables that others
+# reference, which a populated database refuses while foreign keys are on.
+Jurisdiction = String(6).with_variant(String(2), "sqlite")
 
 WRITE_LOCK = "moneytrail_write_lock"
 # `Session.info` key of the ASGI scope of the request a session serves (see app.audit).

@@ -64,10 +64,11 @@ from tracing.explain import explain
 from tracing.graph import Progress
 from tracing.ledger import Ledger
 from tracing.params import AccountSeed, Direction, Rule, SameDayPolicy, TraceParams
-from tracing.result import ENGINE_VERSION, Provenance, TraceResult
+from tracing.result import ENGINE_VERSION, PASSED_ON_COUNTS_EXITS, Provenance, TraceResult
 
 __all__ = [
     "ENGINE_VERSION",
+    "PASSED_ON_COUNTS_EXITS",
     "AccountSeed",
     "ConservationError",
     "Direction",

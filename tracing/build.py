@@ -270,12 +270,17 @@ def _accounts(
         received = att.received.copy()
         ex = att.exits
         np.add.at(exited, np.searchsorted(nodes, ex[:, 1]), ex[:, 3])
+        # passed_on is what went on to accounts inside the traced universe: the taint of every
+        # withdrawal less the part that left it (an overdraft's repayment was never withdrawn).
+        passed_on = att.passed.copy()
+        spent = ex[ex[:, 2] != OVERDRAFT]
+        np.subtract.at(passed_on, np.searchsorted(nodes, spent[:, 1]), spent[:, 3])
         into_sink = ex[(ex[:, 2] == STOPPED) | (ex[:, 2] == HIGH_DEGREE)]
         if len(into_sink):
             # A stopped or high-degree account (reached) is where that taint was last seen.
             sinks = np.searchsorted(nodes, ledger.dst[into_sink[:, 0]])
             np.add.at(received, sinks, into_sink[:, 3])
-        amounts = (received, att.passed, exited, att.held, att.opening)
+        amounts = (received, passed_on, exited, att.held, att.opening)
         columns += money.columns(dict(zip(names, amounts, strict=True)), cur)
         columns.append(pl.Series("opening_inferred", att.inferred, pl.Boolean))
     return pl.DataFrame(columns).sort(ACCOUNT, CURRENCY)

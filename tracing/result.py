@@ -12,7 +12,11 @@ from typing import Any, Protocol
 import polars as pl
 
 # 0.1.1: amounts below 10^-6 written "0.00000005", not "5E-8" (summary totals, flags)
-ENGINE_VERSION = "0.1.1"
+# 0.1.2: an account's `passed_on` no longer includes its `exited` (taint that left the traced
+#        universe); before, passed_on counted every tainted withdrawal, exits among them
+ENGINE_VERSION = "0.1.2"
+# Results of these versions count exits in `passed_on` (see PASSED_ON_COUNTS_EXITS users).
+PASSED_ON_COUNTS_EXITS = frozenset({"0.1.0", "0.1.1"})
 _FRAMES = ("accounts", "flows", "exits", "flags")
 
 
@@ -76,8 +80,11 @@ class TraceResult:
         One row per reached ``(account, currency)``: ``hops`` (fewest), ``reached_at``
         (earliest arrival forward, latest departure backward), ``role`` (``seed``,
         ``reached``, ``stopped``, ``high_degree``) and, for attribution rules, ``received``,
-        ``passed_on``, ``exited``, ``held`` (taint at the replay end), ``opening_balance``
-        and ``opening_inferred``.
+        ``passed_on`` (taint paid on to accounts inside the traced universe), ``exited``
+        (taint that left the universe from here: stopped or external accounts, hop limit,
+        window, threshold, an overdraft repaid), ``held`` (taint at the replay end),
+        ``opening_balance`` and ``opening_inferred``. For every rule but poison, ``received``
+        = ``passed_on`` + ``exited`` + ``held`` on an account the search leaves.
     flows
         The transactions on the trail with their ``hop`` and ``traced`` taint.
     exits

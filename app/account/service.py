@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -236,11 +237,34 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
     )
 
 
-def holder_names(session: Session, keys: list[str]) -> dict[str, str]:
-    """A display name per account: its first holder's name, else its own name."""
+def holders_known_at(
+    session: Session, accounts: Iterable[Account], at: datetime
+) -> dict[str, list[AccountHolder]]:
+    """Each account's holders as the ledger knew them at `at`: holder links are only ever
+    added, each by a source document, so those received later are left out."""
+    accounts = list(accounts)
+    received = source_service.received_times(
+        session, (h.source_document_id for a in accounts for h in a.holders)
+    )
+    return {
+        a.key: [h for h in a.holders if received.get(h.source_document_id, at) <= at]
+        for a in accounts
+    }
+
+
+def holder_names(
+    session: Session, keys: list[str], *, at: datetime | None = None
+) -> dict[str, str]:
+    """A display name per account: its first holder's name (as known at `at`), else its own."""
     names: dict[str, str] = {}
-    for key, account in AccountRepository(session).by_keys(keys).items():
-        holders = sorted(account.holders, key=lambda h: (h.role != "holder", h.party_id))
+    accounts = AccountRepository(session).by_keys(keys)
+    known = (
+        holders_known_at(session, accounts.values(), at)
+        if at is not None
+        else {k: a.holders for k, a in accounts.items()}
+    )
+    for key, account in accounts.items():
+        holders = sorted(known[key], key=lambda h: (h.role != "holder", h.party_id))
         name = holders[0].party.name if holders else account.name
         if name:
             names[key] = name

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, BigId, UTCDateTime
+from app.db import Base, BigId, Jurisdiction, UTCDateTime
 
 
 class Asset(Base):
@@ -19,7 +19,7 @@ class Asset(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     type: Mapped[str] = mapped_column(String(30))
     description: Mapped[str] = mapped_column(String(2000))
-    jurisdiction: Mapped[str | None] = mapped_column(String(2))
+    jurisdiction: Mapped[str | None] = mapped_column(Jurisdiction)
     status: Mapped[str] = mapped_column(String(30), index=True)
     version: Mapped[int] = mapped_column(Integer)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
@@ -43,6 +43,7 @@ class Asset(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     expiry_on: Mapped[date | None] = mapped_column(Date)
     renew_by: Mapped[date | None] = mapped_column(Date)
+    renew_by_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     replaces_asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id"))
     created_by: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

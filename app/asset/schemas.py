@@ -9,7 +9,9 @@ from app.inputs import Body, Text
 from app.measure.machine import LegalStatus
 
 JURISDICTION = Field(
-    default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code."
+    default=None,
+    pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+    description="ISO 3166-1 alpha-2 country code, or an ISO 3166-2 subdivision such as `DE-BY`.",
 )
 PERCENT = Field(
     default=None,
@@ -229,9 +231,10 @@ class AssetRead(BaseModel):
                     "method": None,
                 },
                 "restrained_amount": "30000.00",
-                "expires_at": "2026-09-03T00:00:00Z",
+                "expires_at": "2026-09-02T22:00:00Z",
                 "expiry_date": "2026-09-02",
                 "renew_by": "2026-08-31",
+                "renew_by_at": "2026-08-31T22:00:00Z",
                 "replaces_asset_id": None,
                 "owners": [
                     {
@@ -278,6 +281,10 @@ class AssetRead(BaseModel):
     expires_at: datetime | None = Field(description="First instant the measure no longer holds.")
     expiry_date: date | None = Field(description="Last day the measure in force holds.")
     renew_by: date | None
+    renew_by_at: datetime | None = Field(
+        description="Instant a renewal of the measure in force is due.",
+        examples=["2026-08-31T22:00:00Z"],
+    )
     replaces_asset_id: int | None = Field(examples=[4])
     owners: list[OwnerRead]
     links: list[LinkRead]

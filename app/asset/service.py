@@ -301,6 +301,7 @@ def describe_asset(session: Session, asset: Asset) -> dict[str, Any]:
         "holding_asset",
         "expires_at",
         "renew_by",
+        "renew_by_at",
         "replaces_asset_id",
         "created_by",
         "created_at",

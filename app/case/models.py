@@ -3,7 +3,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigId, UTCDateTime
+from app.db import Base, BigId, Jurisdiction, UTCDateTime
 
 
 class Case(Base):
@@ -15,7 +15,7 @@ class Case(Base):
     reference: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(500))
-    jurisdiction: Mapped[str] = mapped_column(String(2))
+    jurisdiction: Mapped[str] = mapped_column(Jurisdiction)
     predicate_offences: Mapped[list[str]] = mapped_column(JSON)
     lead_agency: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20))

@@ -5,7 +5,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.inputs import MAX_ID, Body, Text
 
-JURISDICTION = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 country code.")
+JURISDICTION = Field(
+    pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+    description="ISO 3166-1 alpha-2 country code, or an ISO 3166-2 subdivision "
+    "(`DE-BY`: Bavaria, whose public holidays then count).",
+    examples=["DE", "DE-BY"],
+)
 
 
 class CaseKind(StrEnum):

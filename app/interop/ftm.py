@@ -6,6 +6,10 @@ party or transaction gets the same FtM id in every export. An entity's ledger ke
 from their content (IBAN, BIC and number, wallet address) or from their FtM id.
 
 FtM dates carry no zone and stop at seconds: times are written in UTC and read back as UTC.
+
+A trace's Payment states the amount the trace attributed (`amount`); FtM has no second amount,
+so the full amount rides in `description` as `full amount <amount> <currency>`, which an import
+reads back: a trace export re-imports as the ledger it came from.
 """
 
 import json
@@ -18,12 +22,13 @@ from followthemoney import EntityProxy, model
 from followthemoney.exc import InvalidData
 
 from app.account.keys import CRYPTO_CHAINS
-from app.account.models import Account
+from app.account.models import Account, AccountHolder
 from app.inputs import text_fault_in
 from app.party.models import Party
 
 KEY_PREFIX = "moneytrail-key:"
 STAND_IN = "moneytrail-stand-in"
+FULL_AMOUNT = "full amount "
 PARTY_SCHEMA = {"person": "Person", "legal_entity": "Company"}
 _CHAIN_SYMBOL = {chain: symbol.upper() for symbol, chain in CRYPTO_CHAINS.items()}
 _IDENTIFIERS = {  # party identifier name -> FtM property
@@ -48,6 +53,24 @@ class Payment:
     narrative: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TracedPayment:
+    """A payment as one trace saw it: the value attributed to the seeds, not what was paid."""
+
+    payment: Payment
+    trace_id: str
+    rule: str
+    traced_amount: str | None  # None: a reachability trace measures no value
+
+
+def full_amount(proxy: EntityProxy) -> str | None:
+    """The full amount a trace's Payment carries beside the amount traced, if it does."""
+    for text in proxy.get("description", quiet=True):
+        if text.startswith(FULL_AMOUNT):
+            return text[len(FULL_AMOUNT) :].partition(" ")[0]
+    return None
+
+
 def _entity(schema: str, *parts: str) -> EntityProxy:
     proxy = model.make_entity(schema)
     proxy.make_id("moneytrail", *parts)
@@ -61,9 +84,11 @@ def ftm_time(value: datetime) -> str:
 class Exporter:
     """Collects entities once each, in a stable order, for one export."""
 
-    def __init__(self) -> None:
+    def __init__(self, holders: dict[str, list[AccountHolder]] | None = None) -> None:
         self.entities: dict[str, EntityProxy] = {}
         self.payers: dict[str, str] = {}
+        # Holders per account key when they are not today's (a trace's, as its ledger knew them).
+        self.holders = holders
 
     def _put(self, proxy: EntityProxy) -> str:
         assert proxy.id is not None
@@ -100,7 +125,8 @@ class Exporter:
         proxy.add("keywords", KEY_PREFIX + account.key)
         account_id = self._put(proxy)
         payer = None
-        for h in sorted(account.holders, key=lambda h: (h.role != "holder", h.party.key)):
+        holders = account.holders if self.holders is None else self.holders[account.key]
+        for h in sorted(holders, key=lambda h: (h.role != "holder", h.party.key)):
             p = h.party
             party_id = self.party(p.key, p.kind, p.name, p.country, p.identifiers)
             payer = payer or party_id
@@ -124,11 +150,36 @@ class Exporter:
 
     def payment(self, payment: Payment, accounts: dict[str, Account]) -> str:
         proxy = _entity("Payment", "transaction", payment.external_id)
+        return self._put(self._payment(proxy, payment, accounts, amount=payment.amount))
+
+    def traced_payment(self, traced: TracedPayment, accounts: dict[str, Account]) -> str:
+        """`amount` is the traced amount; the full amount is a separate property. The id is the
+        trace's own: the same payment exported from the ledger states another amount."""
+        payment = traced.payment
+        proxy = _entity("Payment", "trace", traced.trace_id, "transaction", payment.external_id)
+        proxy = self._payment(proxy, payment, accounts, amount=traced.traced_amount)
+        proxy.add("description", f"{FULL_AMOUNT}{payment.amount} {payment.currency}")
+        measured = (
+            f"traced {traced.traced_amount} {payment.currency} of {payment.amount}"
+            if traced.traced_amount is not None
+            else "followed; no value attributed"
+        )
+        proxy.add("summary", f"{measured} (rule {traced.rule}, moneytrail trace {traced.trace_id})")
+        return self._put(proxy)
+
+    def _payment(
+        self,
+        proxy: EntityProxy,
+        payment: Payment,
+        accounts: dict[str, Account],
+        *,
+        amount: str | None,
+    ) -> EntityProxy:
         for side, key in (("payer", payment.from_account), ("beneficiary", payment.to_account)):
             account_id = self.account(accounts[key])
             proxy.add(side, self.payers[key])
             proxy.add(f"{side}Account", account_id)
-        proxy.add("amount", payment.amount)
+        proxy.add("amount", amount)
         proxy.add("currency", payment.currency)
         proxy.add("date", ftm_time(payment.value_time))
         proxy.add("recordId", payment.external_id)
@@ -136,7 +187,7 @@ class Exporter:
         if payment.sequence is not None:
             proxy.add("sequenceNumber", str(payment.sequence))
         proxy.add("purpose", payment.narrative)
-        return self._put(proxy)
+        return proxy
 
     def lines(self) -> Iterator[str]:
         order = {"Payment": 3, "Ownership": 2, "BankAccount": 1, "CryptoWallet": 1}
@@ -157,6 +208,22 @@ def export_lines(
         exporter.account(account)
     for payment in payments:
         exporter.payment(payment, by_key)
+    return exporter.lines()
+
+
+def export_trace_lines(
+    accounts: Iterable[Account],
+    payments: Iterable[TracedPayment],
+    *,
+    holders: dict[str, list[AccountHolder]],
+) -> Iterator[str]:
+    """A trace's accounts, their holders as its ledger knew them, and its payments as traced."""
+    by_key = {a.key: a for a in accounts}
+    exporter = Exporter(holders)
+    for account in by_key.values():
+        exporter.account(account)
+    for payment in payments:
+        exporter.traced_payment(payment, by_key)
     return exporter.lines()
 
 

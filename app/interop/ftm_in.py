@@ -7,7 +7,7 @@ from followthemoney import EntityProxy
 
 from app.account.keys import CRYPTO_CHAINS, normalise_key
 from app.account.schemas import HolderRole
-from app.interop.ftm import KEY_PREFIX, STAND_IN
+from app.interop.ftm import KEY_PREFIX, STAND_IN, full_amount
 from app.money import decimals_of
 from app.transaction.ingest import COLUMNS
 
@@ -142,7 +142,8 @@ def to_ledger(entities: list[tuple[int, EntityProxy]]) -> Ledger:
             "external_id": external or f"ftm:{proxy.id}",
             "from_account": source,
             "to_account": target,
-            "amount": _first(proxy, "amount"),
+            # A trace's Payment: what was paid, not what the trace attributed.
+            "amount": full_amount(proxy) or _first(proxy, "amount"),
             "currency": _first(proxy, "currency"),
             "value_time": _first(proxy, "date") or _first(proxy, "startDate"),
             "sequence": sequence

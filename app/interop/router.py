@@ -124,7 +124,13 @@ def export_trace_i2_links(
 def export_trace_ftm(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
 ) -> Response:
-    """Export a trace as FollowTheMoney entities (accounts, holders, ownerships, payments)."""
+    """Export a trace as FollowTheMoney entities (accounts, holders, ownerships, payments).
+
+    Each Payment's `amount` is the amount the trace attributed to the seeds (none for a
+    reachability trace); `description` gives the full amount paid, `summary` the rule and the
+    trace. Payment ids are the trace's own. Holders are those the trace's ledger knew when it
+    ran: holder links loaded since are left out.
+    """
     lines = service.trace_ftm(session, trace_id, actor=actor, jobs=_jobs(request))
     return _download("".join(lines), NDJSON, f"trace-{trace_id}.ftm.json")
 

@@ -48,30 +48,43 @@ class FtmRejected(InvalidInput):
 def trace_result(
     session: Session, trace_id: str, *, actor: Principal, jobs: TraceJobs
 ) -> tuple[TraceResult, dict[str, str]]:
-    """A finished trace the caller may see, and a display name per account on it."""
+    """A finished trace the caller may see, and a display name per account on it (its holder
+    as the trace's ledger knew it)."""
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, jobs)
-    return result, account_service.holder_names(session, graph.trail_keys(result))
+    names = account_service.holder_names(session, graph.trail_keys(result), at=run.created_at)
+    return result, names
 
 
 def trace_ftm(
     session: Session, trace_id: str, *, actor: Principal, jobs: TraceJobs
 ) -> Iterator[str]:
-    result, _ = trace_result(session, trace_id, actor=actor, jobs=jobs)
+    """The trace's payments with the amounts it traced (the full amount beside), and the
+    accounts' holders as its ledger knew them when it ran, not as they are known today."""
+    run = trace_service.visible_trace(session, trace_id, actor=actor)
+    result = trace_service.finished_result(session, run, jobs)
     accounts = account_service.accounts_by_keys(session, graph.trail_keys(result))
+    holders = account_service.holders_known_at(session, accounts.values(), run.created_at)
     payments = [
-        ftm.Payment(
-            external_id=r["external_id"],
-            from_account=r["from_account"],
-            to_account=r["to_account"],
-            amount=graph.money(r["amount"], r["currency"])[0],
-            currency=r["currency"],
-            value_time=r["value_time"],
-            sequence=r["sequence"],
+        ftm.TracedPayment(
+            payment=ftm.Payment(
+                external_id=r["external_id"],
+                from_account=r["from_account"],
+                to_account=r["to_account"],
+                amount=graph.money(r["amount"], r["currency"])[0],
+                currency=r["currency"],
+                value_time=r["value_time"],
+                sequence=r["sequence"],
+            ),
+            trace_id=run.id,
+            rule=result.provenance.rule,
+            traced_amount=(
+                None if r["traced"] is None else graph.money(r["traced"], r["currency"])[0]
+            ),
         )
         for r in result.flows.sort("value_time", "external_id").iter_rows(named=True)
     ]
-    return ftm.export_lines(accounts.values(), payments)
+    return ftm.export_trace_lines(accounts.values(), payments, holders=holders)
 
 
 def _account_payments(session: Session, account_id: int) -> list[ftm.Payment]:

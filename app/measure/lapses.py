@@ -71,7 +71,7 @@ def page_deadlines(
     after = time_id_cursor(cursor)
     rows = asset_service.expiring_assets(
         session,
-        until=deadlines.end_of(now.date() + timedelta(days=within_days)),
+        until=deadlines.end_of(now.date() + timedelta(days=within_days), UTC),
         statuses=[str(s) for s in TIME_LIMITED],
         case_ids=case_service.visible_case_ids(session, actor=actor),
         limit=limit,
@@ -100,6 +100,7 @@ def page_deadlines(
                 "expiry_date": asset.expiry_on,
                 "expires_at": asset.expires_at,
                 "renew_by": asset.renew_by,
+                "renew_by_at": asset.renew_by_at,
                 "lapsed": asset.expires_at <= now,
                 "lapses_to_expired": asset.status in LAPSING,
             }

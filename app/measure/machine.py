@@ -22,13 +22,17 @@ class LegalStatus(StrEnum):
 
 L = LegalStatus
 TRANSITIONS: dict[LegalStatus, tuple[LegalStatus, ...]] = {
-    L.IDENTIFIED: (L.TRACED, L.SUSPENDED, L.FROZEN),
-    L.TRACED: (L.SUSPENDED, L.FROZEN),
+    # -> SEIZED without a freeze: an urgent seizure (cash at a border, a car at a search), where
+    # the legal basis allows it; recorded as `urgent_seizure` with that basis.
+    L.IDENTIFIED: (L.TRACED, L.SUSPENDED, L.FROZEN, L.SEIZED),
+    L.TRACED: (L.SUSPENDED, L.FROZEN, L.SEIZED),
     # A lapsed suspension is an expiry like any other: the sweep records it, then RELEASED.
     L.SUSPENDED: (L.FROZEN, L.RELEASED, L.DISSIPATED),
-    # FROZEN -> FROZEN: renewal, extension, variation, partial release.
+    # FROZEN -> FROZEN, SEIZED -> SEIZED: renewal, extension (further detention), variation,
+    # partial release, and a challenge lodged or dismissed (the measure stays in force; an
+    # upheld challenge is RELEASED, set_aside_on_challenge).
     L.FROZEN: (L.FROZEN, L.SEIZED, L.RELEASED, L.EXPIRED, L.CONFISCATION_ORDERED),
-    L.SEIZED: (L.FROZEN, L.RELEASED, L.EXPIRED, L.CONFISCATION_ORDERED, L.SUBSTITUTED),
+    L.SEIZED: (L.SEIZED, L.FROZEN, L.RELEASED, L.EXPIRED, L.CONFISCATION_ORDERED, L.SUBSTITUTED),
     L.CONFISCATION_ORDERED: (L.CONFISCATED, L.UNDER_APPEAL),
     # Appeal outcomes: upheld, set aside, or varied (back to a new first-instance order).
     L.UNDER_APPEAL: (L.CONFISCATED, L.RELEASED, L.CONFISCATION_ORDERED),
@@ -48,6 +52,11 @@ LAPSING = frozenset({L.SUSPENDED, L.FROZEN, L.SEIZED})
 TIME_LIMITED = frozenset({*LAPSING, L.CONFISCATION_ORDERED})
 # Moves that record a legal act: they need the order and who issued it.
 ORDERS = frozenset({L.SUSPENDED, L.FROZEN, L.SEIZED, L.CONFISCATION_ORDERED, L.CONFISCATED})
+# Measures that can be challenged while they hold (effective remedy); a confiscation order is
+# appealed instead (UNDER_APPEAL).
+CHALLENGEABLE = frozenset({L.FROZEN, L.SEIZED})
+# Before these a seizure is urgent: no freeze came first.
+UNFROZEN = frozenset({L.IDENTIFIED, L.TRACED})
 
 
 def allowed_moves(status: str) -> list[LegalStatus]:

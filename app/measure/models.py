@@ -3,7 +3,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigId, UTCDateTime
+from app.db import Base, BigId, Jurisdiction, UTCDateTime
 
 
 class Measure(Base):
@@ -26,7 +26,7 @@ class Measure(Base):
     issuing_authority: Mapped[str | None] = mapped_column(String(300))
     executing_authority: Mapped[str | None] = mapped_column(String(300))
     legal_basis: Mapped[str | None] = mapped_column(String(300))
-    jurisdiction: Mapped[str | None] = mapped_column(String(2))
+    jurisdiction: Mapped[str | None] = mapped_column(Jurisdiction)
     decision_on: Mapped[date | None] = mapped_column(Date)
     effective_on: Mapped[date | None] = mapped_column(Date)
     notified_on: Mapped[date | None] = mapped_column(Date)
@@ -35,6 +35,10 @@ class Measure(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expiry_on: Mapped[date | None] = mapped_column(Date)
     renew_by: Mapped[date | None] = mapped_column(Date)
+    renew_by_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The IANA zone the order's days are counted in, when it states one (else the
+    # jurisdiction's).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(8))
     value_based: Mapped[bool] = mapped_column(default=False)

@@ -33,3 +33,12 @@ class MeasureRepository:
         if after_seq is not None:
             stmt = stmt.where(Measure.seq > after_seq)
         return list(self.session.scalars(stmt.order_by(Measure.seq).limit(limit + 1)))
+
+    def latest_of_types(self, asset_id: int, types: list[str]) -> Measure | None:
+        stmt = (
+            select(Measure)
+            .where(Measure.asset_id == asset_id, Measure.measure_type.in_(types))
+            .order_by(Measure.seq.desc())
+            .limit(1)
+        )
+        return self.session.scalar(stmt)

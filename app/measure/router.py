@@ -31,7 +31,14 @@ router = APIRouter(prefix="/api/v1", tags=["measures"])
     "from the current status. Orders (SUSPENDED, FROZEN, SEIZED, CONFISCATION_ORDERED, "
     "CONFISCATED) record order_reference, issuing_authority and decision_date; DISPOSED a "
     "disposal_kind; RELEASED a release_reason. A duration in working days skips weekends and "
-    "the jurisdiction's public holidays. Measures on one balance may together hold no more "
+    "the jurisdiction's public holidays (a subdivision such as `DE-BY` adds its own). A measure "
+    "in days lapses at the end of its last day in the jurisdiction's time zone, or the "
+    "`time_zone` it states; the renewal is due never before the decision (`renew_by_at`). A "
+    "seizure straight from IDENTIFIED or TRACED is an `urgent_seizure` and names its "
+    "legal_basis. A freeze or seizure can be challenged: `challenge` and `challenge_dismissed` "
+    "are moves to the same status (the measure stays in force, its expiry runs on unless the "
+    "order names another), `challenge_upheld` is RELEASED with set_aside_on_challenge. "
+    "Measures on one balance may together hold no more "
     "than the balance (409 balance_exceeded). The moves:\n\n" + describe_machine(),
 )
 def create_transition(

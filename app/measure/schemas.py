@@ -21,6 +21,7 @@ class MeasureType(StrEnum):
     CRYPTO_WALLET_FREEZE = "crypto_wallet_freeze"
     FREEZING_CERTIFICATE = "freezing_certificate"
     SEIZURE = "seizure"
+    URGENT_SEIZURE = "urgent_seizure"
     CONFISCATION = "confiscation"
     FORFEITURE = "forfeiture"
     APPEAL = "appeal"
@@ -30,6 +31,17 @@ class MeasureType(StrEnum):
     EXPIRY = "expiry"
     DISSIPATION = "dissipation"
     INTERLOCUTORY_SALE = "interlocutory_sale"
+    CHALLENGE = "challenge"
+    CHALLENGE_DISMISSED = "challenge_dismissed"
+    CHALLENGE_UPHELD = "challenge_upheld"
+
+
+# A challenge against a freeze or a seizure: lodged and dismissed are moves to the same status
+# (the measure stays in force, its deadline keeps running unless the order names another);
+# upheld releases (set_aside_on_challenge).
+CHALLENGE_TYPES = frozenset(
+    {MeasureType.CHALLENGE, MeasureType.CHALLENGE_DISMISSED, MeasureType.CHALLENGE_UPHELD}
+)
 
 
 DEFAULT_TYPE: dict[LegalStatus, MeasureType] = {
@@ -125,7 +137,19 @@ class TransitionCreate(Body):
         default=None, max_length=300, description="Instrument and article, e.g. POCA s303Z3."
     )
     jurisdiction: str | None = Field(
-        default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166; defaults to the asset's."
+        default=None,
+        pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+        description="ISO 3166-1 country or ISO 3166-2 subdivision (`DE-BY`: working days skip "
+        "Bavaria's holidays too); defaults to the asset's.",
+        examples=["DE-BY"],
+    )
+    time_zone: Text | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone the order's days end in, when it is not the "
+        "jurisdiction's (required where the jurisdiction spans several zones, e.g. `US`). A "
+        "measure counted in days lapses at the end of its last day in this zone.",
+        examples=["America/New_York"],
     )
     decision_date: date | None = None
     decided_at: Instant | None = Field(
@@ -149,7 +173,8 @@ class TransitionCreate(Body):
     )
     renew_by: date | None = Field(
         default=None,
-        description="Defaults to two working days before the expiry.",
+        description="Defaults to two working days before the expiry (a day before it, at most "
+        "half its life, for hours), never before the decision.",
         examples=["2026-11-04"],
     )
     amount: Decimal | None = Field(
@@ -199,8 +224,10 @@ class MeasureRead(BaseModel):
                 "notified_date": None,
                 "duration": {"value": 5, "unit": "working_days"},
                 "expiry_date": "2026-05-08",
-                "expires_at": "2026-05-09T00:00:00Z",
+                "expires_at": "2026-05-08T22:00:00Z",
                 "renew_by": "2026-05-06",
+                "renew_by_at": "2026-05-06T22:00:00Z",
+                "time_zone": None,
                 "amount": "30000.00",
                 "currency": "EUR",
                 "value_based": False,
@@ -231,8 +258,20 @@ class MeasureRead(BaseModel):
     notified_date: date | None = Field(examples=["2026-05-07"])
     duration: Duration | None
     expiry_date: date | None
-    expires_at: datetime | None
-    renew_by: date | None
+    expires_at: datetime | None = Field(
+        description="First instant the measure no longer holds: the end of its last day in its "
+        "zone, or the hour it runs out."
+    )
+    renew_by: date | None = Field(description="Day a renewal is due, in the measure's zone.")
+    renew_by_at: datetime | None = Field(
+        description="Instant a renewal is due: the end of the renew-by day, or for a measure in "
+        "hours the hour itself. Never before the decision.",
+        examples=["2026-05-06T22:00:00Z"],
+    )
+    time_zone: str | None = Field(
+        description="The zone the order stated; null: the jurisdiction's.",
+        examples=["America/New_York"],
+    )
     amount: str | None
     currency: str | None
     value_based: bool
@@ -260,8 +299,9 @@ class DeadlineRead(BaseModel):
                 "order_reference": "FIU-DE-2026-0815",
                 "jurisdiction": "DE",
                 "expiry_date": "2026-05-08",
-                "expires_at": "2026-05-09T00:00:00Z",
+                "expires_at": "2026-05-08T22:00:00Z",
                 "renew_by": "2026-05-06",
+                "renew_by_at": "2026-05-06T22:00:00Z",
                 "lapsed": False,
                 "lapses_to_expired": True,
             }
@@ -281,6 +321,9 @@ class DeadlineRead(BaseModel):
     expiry_date: date | None
     expires_at: datetime
     renew_by: date | None
+    renew_by_at: datetime | None = Field(
+        description="Instant a renewal is due.", examples=["2026-05-06T22:00:00Z"]
+    )
     lapsed: bool = Field(description="Past its expiry, not yet marked EXPIRED by the sweep.")
     lapses_to_expired: bool = Field(
         description="The sweep records the lapse at the expiry: EXPIRED, or RELEASED "

@@ -1,7 +1,6 @@
 """Legal measures: each move of an asset's legal status, checked against the law's order of
 things and recorded as an append-only event."""
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
@@ -14,17 +13,26 @@ from app.asset.models import Asset
 from app.asset.schemas import AssetCreate
 from app.case import service as case_service
 from app.measure import deadlines
+from app.measure.deadlines import Deadline
 from app.measure.errors import BalanceExceeded, IllegalTransition, InvalidMeasure
 from app.measure.machine import (
+    CHALLENGEABLE,
     ORDERS,
     RESTRAINED,
     TIME_LIMITED,
     TRANSITIONS,
+    UNFROZEN,
     LegalStatus,
 )
 from app.measure.models import Measure
 from app.measure.repository import MeasureRepository
-from app.measure.schemas import DEFAULT_TYPE, MeasureType, TransitionCreate
+from app.measure.schemas import (
+    CHALLENGE_TYPES,
+    DEFAULT_TYPE,
+    MeasureType,
+    ReleaseReason,
+    TransitionCreate,
+)
 from app.money import from_minor
 from app.pagination import encode_cursor, int_cursor
 from app.preconditions import IfMatch, check_version, flush_or_precondition_failed
@@ -33,13 +41,6 @@ from app.principal import Principal
 L = LegalStatus
 # Moves that put (part of) the asset under a new measure of restraint.
 HOLDING = frozenset({L.SUSPENDED, L.FROZEN, L.SEIZED})
-
-
-@dataclass(frozen=True, slots=True)
-class Expiry:
-    last_day: date
-    ends_at: datetime
-    renew_by: date
 
 
 def identify_asset(session: Session, case_id: int, data: AssetCreate, *, actor: Principal) -> Asset:
@@ -91,53 +92,136 @@ def _check_record(data: TransitionCreate) -> None:
         raise InvalidMeasure("amount and currency go together", field="currency")
 
 
-def _expiry(data: TransitionCreate, asset: Asset, jurisdiction: str) -> Expiry | None:
+def _measure_type(session: Session, asset: Asset, data: TransitionCreate) -> MeasureType:
+    """The act the move records, checked against where the asset stands."""
+    current, target, kind = L(asset.status), data.to_status, data.measure_type
+    if target is L.SEIZED and current in UNFROZEN:
+        # A seizure with no freeze before it (cash at a border, a car at a search) is urgent;
+        # it names the basis that allows seizing without a prior order.
+        if kind not in (None, MeasureType.URGENT_SEIZURE):
+            raise InvalidMeasure(
+                f"a seizure straight from {current} is an urgent_seizure", field="measure_type"
+            )
+        _require(data, "legal_basis")
+        return MeasureType.URGENT_SEIZURE
+    if kind is MeasureType.URGENT_SEIZURE:
+        raise InvalidMeasure(
+            "an urgent seizure is a move to SEIZED from IDENTIFIED or TRACED", field="measure_type"
+        )
+    if kind in CHALLENGE_TYPES:
+        _check_challenge(session, asset, data, kind)
+    return kind or DEFAULT_TYPE[target]
+
+
+def _check_challenge(
+    session: Session, asset: Asset, data: TransitionCreate, kind: MeasureType
+) -> None:
+    """A challenge to a freeze or seizure in force: lodged and dismissed leave it in force (a
+    move to the same status), upheld releases it; a decision needs a challenge pending."""
+    current = L(asset.status)
+    if current not in CHALLENGEABLE:
+        raise InvalidMeasure(
+            f"a {current} asset has no freeze or seizure in force to challenge (a confiscation "
+            "order is appealed: UNDER_APPEAL)",
+            field="measure_type",
+        )
+    if kind is MeasureType.CHALLENGE_UPHELD:
+        if data.to_status is not L.RELEASED or (
+            data.release_reason is not ReleaseReason.SET_ASIDE_ON_CHALLENGE
+        ):
+            raise InvalidMeasure(
+                "an upheld challenge releases: to_status RELEASED, release_reason "
+                "set_aside_on_challenge",
+                field="release_reason",
+            )
+    elif data.to_status is not current:
+        raise InvalidMeasure(
+            f"a challenge lodged or dismissed leaves the measure in force: to_status {current}",
+            field="to_status",
+        )
+    last = MeasureRepository(session).latest_of_types(asset.id, [str(t) for t in CHALLENGE_TYPES])
+    pending = last is not None and last.measure_type == MeasureType.CHALLENGE
+    if kind is MeasureType.CHALLENGE and pending:
+        assert last is not None
+        raise InvalidMeasure(
+            f"challenge {last.order_reference} (measure {last.id}) is pending",
+            field="measure_type",
+        )
+    if kind is not MeasureType.CHALLENGE and not pending:
+        raise InvalidMeasure("no challenge is pending against this measure", field="measure_type")
+
+
+def _expiry(data: TransitionCreate, asset: Asset, jurisdiction: str) -> Deadline | None:
     try:
         return _compute_expiry(data, asset, jurisdiction)
     except OverflowError:
         raise InvalidMeasure("the expiry falls outside the calendar", field="duration") from None
+    except deadlines.UnknownCalendar as exc:
+        raise InvalidMeasure(str(exc), field="jurisdiction") from None
+    except deadlines.UnknownZone as exc:
+        raise InvalidMeasure(str(exc), field="time_zone") from None
 
 
-def _compute_expiry(data: TransitionCreate, asset: Asset, jurisdiction: str) -> Expiry | None:
+def _compute_expiry(data: TransitionCreate, asset: Asset, jurisdiction: str) -> Deadline | None:
     decided_on = data.decision_date or (data.decided_at.date() if data.decided_at else None)
     if data.duration is not None and data.expiry_date is not None:
         raise InvalidMeasure("give a duration or an expiry date, not both", field="duration")
     if data.duration is not None:
         if decided_on is None:
             raise InvalidMeasure("a duration is counted from the decision", field="decision_date")
-        try:
-            last, ends = deadlines.expiry(
-                decided_on,
-                data.duration.value,
-                data.duration.unit,
-                jurisdiction,
-                decided_at=data.decided_at,
-            )
-        except deadlines.UnknownCalendar as exc:
-            raise InvalidMeasure(str(exc), field="jurisdiction") from None
+        zone = deadlines.zone_of(jurisdiction, data.time_zone)
+        found = deadlines.expiry(
+            decided_on,
+            data.duration.value,
+            data.duration.unit,
+            jurisdiction,
+            zone,
+            decided_at=data.decided_at,
+        )
     elif data.expiry_date is not None:
-        last, ends = data.expiry_date, deadlines.end_of(data.expiry_date)
+        zone = deadlines.zone_of(jurisdiction, data.time_zone)
+        found = deadlines.until(data.expiry_date, decided_on, jurisdiction, zone)
     elif (
-        data.to_status is L.FROZEN
-        and asset.status == L.FROZEN
+        data.to_status in CHALLENGEABLE
+        and asset.status == data.to_status
         and asset.expires_at
         and asset.expiry_on
         and asset.renew_by
+        and asset.renew_by_at
     ):
-        # A variation that names no new expiry leaves the one in force.
-        return Expiry(asset.expiry_on, asset.expires_at, data.renew_by or asset.renew_by)
+        # A variation, or a challenge lodged or dismissed, that names no new expiry leaves the
+        # one in force: deadlines keep running unless the order says otherwise.
+        kept = Deadline(asset.expiry_on, asset.expires_at, asset.renew_by, asset.renew_by_at)
+        return _renew_as_ordered(data, kept, decided_on, jurisdiction)
     else:
         if data.to_status is L.SUSPENDED:
             raise InvalidMeasure(
                 "a suspension is time-limited: give a duration or an expiry date",
                 field="duration",
             )
+        if data.renew_by is not None:
+            raise InvalidMeasure("a renew-by date needs an expiry", field="renew_by")
         return None
     if data.to_status not in TIME_LIMITED:
         raise InvalidMeasure(f"a move to {data.to_status} carries no expiry", field="duration")
-    if decided_on is not None and last < decided_on:
+    if decided_on is not None and found.last_day < decided_on:
         raise InvalidMeasure("the expiry lies before the decision", field="expiry_date")
-    return Expiry(last, ends, data.renew_by or deadlines.renew_by(last, jurisdiction))
+    return _renew_as_ordered(data, found, decided_on, jurisdiction)
+
+
+def _renew_as_ordered(
+    data: TransitionCreate, found: Deadline, decided_on: date | None, jurisdiction: str
+) -> Deadline:
+    """The deadline with the renew-by date the order names, if it names one."""
+    if data.renew_by is None:
+        return found
+    if decided_on is not None and data.renew_by < decided_on:
+        raise InvalidMeasure("the renew-by date lies before the decision", field="renew_by")
+    if data.renew_by > found.last_day:
+        raise InvalidMeasure("the renew-by date lies after the expiry", field="renew_by")
+    zone = deadlines.zone_of(jurisdiction, data.time_zone)
+    at = min(deadlines.end_of(data.renew_by, zone), found.ends_at)
+    return Deadline(found.last_day, found.ends_at, data.renew_by, at)
 
 
 def _check_balance(
@@ -190,9 +274,12 @@ def transition(
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(current, target, [str(s) for s in TRANSITIONS[current]])
     _check_record(data)
+    kind = _measure_type(session, asset, data)
     case = case_service.get_case(session, asset.case_id, actor=actor)
     jurisdiction = data.jurisdiction or asset.jurisdiction or case.jurisdiction
-    if target in ORDERS and jurisdiction != case.jurisdiction and not data.executing_authority:
+    # An order of a federal court for a Bavarian case is not executed abroad: countries compare.
+    abroad = deadlines.country_of(jurisdiction) != deadlines.country_of(case.jurisdiction)
+    if target in ORDERS and abroad and not data.executing_authority:
         raise InvalidMeasure(
             f"an order in {jurisdiction} for a {case.jurisdiction} case names its executing "
             "authority",
@@ -208,7 +295,7 @@ def transition(
     held = _held_after(asset, target, amount)
     if target in HOLDING:
         _check_balance(session, asset, held, data.currency, actor=actor)
-    measure = _record(asset, data, jurisdiction, amount, expiry, actor=actor)
+    measure = _record(asset, data, kind, jurisdiction, amount, expiry, actor=actor)
     apply_move(asset, target, held, expiry)
     # The versioned UPDATE of the asset goes first: a writer that lost a race stops here.
     flush_or_precondition_failed(session)
@@ -232,9 +319,10 @@ def _held_after(asset: Asset, target: LegalStatus, amount: int | None) -> int | 
 def _record(
     asset: Asset,
     data: TransitionCreate,
+    kind: MeasureType,
     jurisdiction: str,
     amount: int | None,
-    expiry: Expiry | None,
+    expiry: Deadline | None,
     *,
     actor: Principal,
 ) -> Measure:
@@ -244,7 +332,7 @@ def _record(
         seq=asset.version + 1,
         from_status=asset.status,
         to_status=str(target),
-        measure_type=str(data.measure_type or DEFAULT_TYPE[target]),
+        measure_type=str(kind),
         order_reference=data.order_reference,
         issuing_authority=data.issuing_authority,
         executing_authority=data.executing_authority,
@@ -258,6 +346,8 @@ def _record(
         expires_at=expiry.ends_at if expiry else None,
         expiry_on=expiry.last_day if expiry else None,
         renew_by=expiry.renew_by if expiry else None,
+        renew_by_at=expiry.renew_by_at if expiry else None,
+        time_zone=data.time_zone,
         amount_minor=amount,
         currency=data.currency,
         value_based=data.value_based,
@@ -271,7 +361,9 @@ def _record(
     )
 
 
-def apply_move(asset: Asset, target: LegalStatus, held: int | None, expiry: Expiry | None) -> None:
+def apply_move(
+    asset: Asset, target: LegalStatus, held: int | None, expiry: Deadline | None
+) -> None:
     asset.restrained_minor = held
     asset.status = str(target)
     # Every move bumps the version, also one that changes no column (a bare renewal record).
@@ -279,6 +371,7 @@ def apply_move(asset: Asset, target: LegalStatus, held: int | None, expiry: Expi
     asset.expires_at = expiry.ends_at if expiry else None
     asset.expiry_on = expiry.last_day if expiry else None
     asset.renew_by = expiry.renew_by if expiry else None
+    asset.renew_by_at = expiry.renew_by_at if expiry else None
 
 
 def _substitute(

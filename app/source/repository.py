@@ -13,6 +13,16 @@ class SourceDocumentRepository:
     def get(self, document_id: str) -> SourceDocument | None:
         return self.session.get(SourceDocument, document_id)
 
+    def received_times(self, document_ids: list[str]) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        for start in range(0, len(document_ids), 500):
+            chunk = document_ids[start : start + 500]
+            stmt = select(SourceDocument.id, SourceDocument.received_at).where(
+                SourceDocument.id.in_(chunk)
+            )
+            found.update((row.id, row.received_at) for row in self.session.execute(stmt))
+        return found
+
     def add(self, document: SourceDocument) -> SourceDocument:
         self.session.add(document)
         self.session.flush()

@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -83,3 +84,8 @@ def page_sources(
     rows = rows[:limit]
     next_cursor = encode_cursor([rows[-1].received_at.isoformat(), rows[-1].id]) if more else None
     return rows, next_cursor
+
+
+def received_times(session: Session, document_ids: Iterable[str]) -> dict[str, datetime]:
+    """When each source document was received, by id."""
+    return SourceDocumentRepository(session).received_times(sorted(set(document_ids)))

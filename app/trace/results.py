@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from app.money import decimals_of
-from tracing import Provenance, TraceResult
+from tracing import PASSED_ON_COUNTS_EXITS, Provenance, TraceResult
 
 # Every frame a result carries, including those the engine keeps private for explain().
 FRAME_NAMES = ("accounts", "flows", "exits", "flags", "ranks", "seeds")
@@ -20,15 +20,44 @@ _IPC_FILE_MAGIC = b"ARROW1"
 class _StoredParts:
     """The engine's `Parts` protocol over frames read back from storage."""
 
-    def __init__(self, blobs: dict[str, bytes]) -> None:
+    def __init__(self, blobs: dict[str, bytes], *, passed_on_counts_exits: bool = False) -> None:
         self._blobs = blobs
+        self._passed_on_counts_exits = passed_on_counts_exits
 
     def frame(self, name: str) -> pl.DataFrame:
-        blob = self._blobs[name]
-        # Runs stored before the stream format kept Arrow IPC files; both read back the same.
-        if blob.startswith(_IPC_FILE_MAGIC):
-            return pl.read_ipc(io.BytesIO(blob))
-        return pl.read_ipc_stream(io.BytesIO(blob))
+        frame = self._read(name)
+        if name == "accounts" and self._passed_on_counts_exits:
+            return _passed_on_without_exits(frame, self._read("exits"))
+        return frame
+
+    def _read(self, name: str) -> pl.DataFrame:
+        return stored_frame(self._blobs[name])
+
+
+def stored_frame(blob: bytes) -> pl.DataFrame:
+    # Runs stored before the stream format kept Arrow IPC files; both read back the same.
+    if blob.startswith(_IPC_FILE_MAGIC):
+        return pl.read_ipc(io.BytesIO(blob))
+    return pl.read_ipc_stream(io.BytesIO(blob))
+
+
+def _passed_on_without_exits(accounts: pl.DataFrame, exits: pl.DataFrame) -> pl.DataFrame:
+    """An older engine's accounts in today's words: its `passed_on` counted the withdrawals
+    that exited too. Read time only; the stored frames and canonical JSON stay as they were."""
+    spent = (
+        exits.filter(pl.col("reason") != "overdraft")
+        .group_by("from_account", "currency")
+        .agg(pl.col("traced").sum().alias("_spent"))
+        .rename({"from_account": "account"})
+    )
+    dtype = accounts.schema["passed_on"]
+    return (
+        accounts.join(spent, on=["account", "currency"], how="left", maintain_order="left")
+        .with_columns(
+            (pl.col("passed_on") - pl.col("_spent").fill_null(0)).cast(dtype).alias("passed_on")
+        )
+        .drop("_spent")
+    )
 
 
 def to_ipc(result: TraceResult) -> dict[str, bytes]:
@@ -78,9 +107,10 @@ def unpack_json(blob: bytes) -> bytes:
 def from_ipc(
     blobs: dict[str, bytes], *, summary: dict[str, Any], provenance: dict[str, Any]
 ) -> TraceResult:
-    return TraceResult(
-        summary=summary, provenance=Provenance(**provenance), _parts=_StoredParts(blobs)
+    parts = _StoredParts(
+        blobs, passed_on_counts_exits=provenance["engine_version"] in PASSED_ON_COUNTS_EXITS
     )
+    return TraceResult(summary=summary, provenance=Provenance(**provenance), _parts=parts)
 
 
 def money(value: Decimal | None, currency: str) -> str | None:

@@ -5,6 +5,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.account import service as account_service
+from app.account.keys import normalise_key
 from app.auth import TraceReader, TraceRunner
 from app.deps import SessionDep, SettingsDep
 from app.errors import problems
@@ -16,10 +17,12 @@ from app.trace.models import TraceRun
 from app.trace.render import draw
 from app.trace.schemas import (
     ExplainedPath,
+    FlagKind,
     RerunDiff,
     TraceAccount,
     TraceCreate,
     TraceExit,
+    TraceFlag,
     TraceFlow,
     TraceRead,
     TraceStatus,
@@ -42,6 +45,7 @@ def _read(run: TraceRun, jobs: TraceJobs) -> TraceRead:
     return TraceRead.model_validate(
         {
             **{c: getattr(run, c) for c in TraceRead.model_fields if hasattr(run, c)},
+            "summary": service.summary_of(run),
             "progress": service.live_progress(run, jobs),
             "job": run.id if running else None,
         }
@@ -163,6 +167,28 @@ def list_trace_exits(
     result = _result(session, trace_id, actor, request)
     items, next_cursor = views.exit_rows(result, limit=page.limit, cursor=page.cursor)
     return Page(items=[TraceExit.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/{trace_id}/flags", responses=problems(403, 404, 409, 422))
+def list_trace_flags(
+    trace_id: TraceIdPath,
+    request: Request,
+    session: SessionDep,
+    actor: TraceReader,
+    page: PageDep,
+    kind: Annotated[FlagKind | None, Query(description="Only flags of this kind.")] = None,
+    account: Annotated[
+        Text | None, Query(max_length=300, description="Only flags on this account (key).")
+    ] = None,
+) -> Page[TraceFlag]:
+    """The accounts the trace flagged for a human look (inferred opening balances, overdrafts,
+    accounts not expanded), by account."""
+    result = _result(session, trace_id, actor, request)
+    key = None if account is None else (normalise_key(account) or account)
+    items, next_cursor = views.flag_rows(
+        result, kind=kind, account=key, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[TraceFlag.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}/explain", responses=problems(403, 404, 409, 422))

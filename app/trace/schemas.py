@@ -71,7 +71,9 @@ class TraceCreate(BaseModel):
     stop_at: list[Text] = Field(
         default_factory=list,
         max_length=10_000,
-        description="Accounts reported but not expanded (exchanges ...).",
+        description="Accounts reported but not expanded (exchanges ...). Each must be an "
+        "account of the ledger: an unknown one is refused (422 `unknown_stop_accounts`, naming "
+        "it), never ignored.",
     )
     stop_at_external: bool = Field(
         default=True,
@@ -98,7 +100,40 @@ _SUMMARY_EXAMPLE: dict[str, Any] = {
     "accounts_per_hop": {"0": 3, "1": 4, "2": 3, "3": 1},
     "transactions_followed": 15,
     "flags": 2,
+    "flags_by_kind": {"opening_balance_inferred": 1, "stopped_account": 1},
 }
+
+
+class FlagKind(StrEnum):
+    """Why the trace flagged an account for a human look."""
+
+    OPENING_BALANCE_INFERRED = "opening_balance_inferred"
+    OVERDRAWN = "overdrawn"
+    STOPPED_ACCOUNT = "stopped_account"
+    HIGH_DEGREE_ACCOUNT = "high_degree_account"
+
+
+class TraceFlag(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "account": "iban:DE75512108001245126199",
+                "currency": "EUR",
+                "kind": "opening_balance_inferred",
+                "detail": "missing statements or unexplained funds: 2000.00 assumed clean",
+            }
+        }
+    )
+
+    account: str
+    currency: str
+    kind: FlagKind = Field(
+        description="`opening_balance_inferred`: outflows exceeded the known inflows, so the "
+        "smallest clean opening balance was assumed (missing statements or unexplained funds); "
+        "`overdrawn`: the balance went below zero despite a given opening balance; "
+        "`stopped_account` / `high_degree_account`: reported, not expanded."
+    )
+    detail: str
 
 
 class TraceRead(BaseModel):
@@ -149,18 +184,18 @@ class TraceAccount(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
-                "account": "iban:CY17002001280000001200527600",
+                "account": "iban:DE75512108001245126199",
                 "currency": "EUR",
-                "hop": 2,
-                "first_reached": "2026-01-15T10:00:00Z",
+                "hop": 1,
+                "first_reached": "2026-01-08T10:00:00Z",
                 "role": "reached",
-                "received": "10900.00",
-                "passed_on": "0.00",
-                "exited": "0.00",
-                "held": "10900.00",
+                "received": "24900.00",
+                "passed_on": "10900.00",
+                "exited": "3500.00",
+                "held": "10500.00",
                 "opening_balance": "0.00",
                 "opening_inferred": False,
-                "holder": "Limassol Holdings Ltd",
+                "holder": "Nordlicht Handels GmbH",
             }
         }
     )
@@ -170,10 +205,18 @@ class TraceAccount(BaseModel):
     hop: int
     first_reached: datetime | None
     role: str
-    received: str | None
-    passed_on: str | None
-    exited: str | None
-    held: str | None
+    received: str | None = Field(description="Taint that arrived here (seeds included).")
+    passed_on: str | None = Field(
+        description="Taint this account paid on to accounts inside the traced universe. Taint "
+        "that left the universe is not in it but in `exited`."
+    )
+    exited: str | None = Field(
+        description="Taint that left the traced universe from this account: paid to a stopped "
+        "or external account (exchange, cash-out, unknown counterparty), beyond the hop "
+        "limit, window or threshold, or absorbed repaying an overdraft. For every rule but "
+        "poison, received = passed_on + exited + held on an account the trace expands."
+    )
+    held: str | None = Field(description="Taint still here at `as_of`: what can be frozen.")
     opening_balance: str | None
     opening_inferred: bool | None
     holder: str | None = None

@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from app.account.keys import normalise_key
 from app.case import service as case_service
 from app.db import reading
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.pagination import encode_cursor, time_text_cursor
 from app.principal import Principal
 from app.settings import Settings
-from app.trace import results
+from app.trace import results, views
 from app.trace.jobs import TraceJobs
 from app.trace.ledger_cache import LedgerCache
 from app.trace.models import TraceRun
@@ -40,6 +40,21 @@ class TraceNotFound(NotFound):
 
     def __init__(self, trace_id: str) -> None:
         super().__init__(f"no trace with id {trace_id}", trace_id=trace_id)
+
+
+class UnknownStopAccounts(InvalidInput):
+    code, title = "unknown_stop_accounts", "Unknown stop accounts"
+
+    def __init__(self, bad: list[tuple[int, str]]) -> None:
+        # A typo must not leave an exchange unstopped: each key is named, by position.
+        super().__init__(
+            "no such account in the ledger to stop at: " + ", ".join(k for _, k in bad),
+            errors=[
+                {"loc": ["body", "stop_at", i], "msg": f"no such account: {k}", "type": "value"}
+                for i, k in bad
+            ],
+            accounts=[k for _, k in bad],
+        )
 
 
 class TraceNotFinished(Conflict):
@@ -72,6 +87,19 @@ def _external_stops(ledger: Ledger) -> frozenset[str]:
         return found
 
 
+def _stop_accounts(given: list[str], ledger: Ledger) -> set[str]:
+    """The stop accounts asked for, each a key of the ledger (else 422 naming it)."""
+    if not given:
+        return set()
+    keys = [normalise_key(s) for s in given]
+    known = ledger.account_ids([k for k in keys if k is not None])
+    found = iter(known.tolist())
+    bad = [(i, given[i]) for i, k in enumerate(keys) if k is None or next(found) < 0]
+    if bad:
+        raise UnknownStopAccounts(bad)
+    return {k for k in keys if k is not None}
+
+
 def build_params(body: TraceCreate, ledger: Ledger, settings: Settings) -> TraceParams:
     seeds, seed_transactions = [], []
     for i, seed in enumerate(body.seeds):
@@ -87,7 +115,7 @@ def build_params(body: TraceCreate, ledger: Ledger, settings: Settings) -> Trace
         seeds.append(
             AccountSeed(account=key, currency=seed.currency.upper(), amount=amount, at=seed.at)
         )
-    stops = {k for k in (normalise_key(s) for s in body.stop_at) if k is not None}
+    stops = _stop_accounts(body.stop_at, ledger)
     if body.stop_at_external:
         stops |= _external_stops(ledger) - {s.account for s in seeds}
     return TraceParams(
@@ -127,6 +155,7 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
         "transactions_followed": result.flows.height,
         "exits": result.exits.height,
         "flags": result.flags.height,
+        "flags_by_kind": views.flag_counts(result.flags),
         "currencies": per_currency,
         "engine": engine,
     }
@@ -247,6 +276,19 @@ def _may_see(session: Session, run: TraceRun, actor: Principal) -> bool:
     return actor.sees_all_cases or run.created_by == actor.id
 
 
+def summary_of(run: TraceRun) -> dict[str, Any] | None:
+    """The stored summary; a run stored before flags were counted by kind gets the counts
+    from its stored flags frame (read time: the run itself is never modified)."""
+    summary = run.summary
+    session = object_session(run)
+    if summary is None or "flags_by_kind" in summary or session is None:
+        return summary
+    blobs = TraceRepository(session).frames(run.id, ["flags"])
+    if "flags" not in blobs:
+        return summary
+    return {**summary, "flags_by_kind": views.flag_counts(results.stored_frame(blobs["flags"]))}
+
+
 def live_progress(run: TraceRun, jobs: TraceJobs) -> dict[str, Any] | None:
     job = jobs.get(run.id) if run.status == TraceStatus.RUNNING else None
     return dict(job.progress) if job is not None else run.progress
@@ -259,8 +301,19 @@ def finished_result(session: Session, run: TraceRun, jobs: TraceJobs) -> TraceRe
         return cached
     assert run.summary is not None
     assert run.params is not None
+    result = results.from_ipc(
+        TraceRepository(session).frames(run.id, results.FRAME_NAMES),
+        summary=run.summary["engine"],
+        provenance=_provenance(run),
+    )
+    jobs.remember(run.id, result)
+    return result
+
+
+def _provenance(run: TraceRun) -> dict[str, Any]:
     # The engine's provenance is made of exactly what the run keeps in its own columns.
-    provenance = {
+    assert run.params is not None
+    return {
         "rule": run.params["rule"],
         "same_day_policy": run.params["same_day_policy"],
         "params": run.params,
@@ -268,13 +321,6 @@ def finished_result(session: Session, run: TraceRun, jobs: TraceJobs) -> TraceRe
         "ledger_fingerprint": run.ledger_fingerprint,
         "ledger_transactions": run.ledger_transactions,
     }
-    result = results.from_ipc(
-        TraceRepository(session).frames(run.id, results.FRAME_NAMES),
-        summary=run.summary["engine"],
-        provenance=provenance,
-    )
-    jobs.remember(run.id, result)
-    return result
 
 
 def result_json(session: Session, run: TraceRun) -> bytes:

@@ -83,6 +83,28 @@ def exit_rows(
     return [_flow(r) for r in results.rows(page, ("traced",))], next_cursor
 
 
+def flag_rows(
+    result: TraceResult,
+    *,
+    kind: str | None,
+    account: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    frame = result.flags
+    if kind is not None:
+        frame = frame.filter(pl.col("flag") == kind)
+    if account is not None:
+        frame = frame.filter(pl.col("account") == account)
+    page, next_cursor = _page(frame.sort("account", "currency", "flag"), limit, cursor)
+    return [{**r, "kind": r["flag"]} for r in page.to_dicts()], next_cursor
+
+
+def flag_counts(flags: pl.DataFrame) -> dict[str, int]:
+    counts = flags["flag"].value_counts().sort("flag")
+    return {str(kind): int(n) for kind, n in counts.iter_rows()}
+
+
 def explained_paths(
     result: TraceResult, *, to: str, currency: str | None, k: int
 ) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -45,16 +46,21 @@ def test_working_days_skip_weekends_and_the_jurisdictions_holidays(
     decided: date, days: int, country: str, last_day: date
 ) -> None:
     assert add_working_days(decided, days, country) == last_day
-    assert expiry(decided, days, DurationUnit.WORKING_DAYS, country) == (
+    # UTC as the stated zone: the end of the last day is midnight UTC.
+    found = expiry(decided, days, DurationUnit.WORKING_DAYS, country, ZoneInfo("UTC"))
+    assert (found.last_day, found.ends_at) == (
         last_day,
         datetime.combine(last_day + timedelta(days=1), datetime.min.time(), UTC),
     )
 
 
 def test_calendar_days_hours_and_the_renew_by_date() -> None:
-    assert expiry(date(2026, 5, 1), 31, DurationUnit.CALENDAR_DAYS, "GB")[0] == date(2026, 6, 1)
+    london, berlin = ZoneInfo("Europe/London"), ZoneInfo("Europe/Berlin")
+    found = expiry(date(2026, 5, 1), 31, DurationUnit.CALENDAR_DAYS, "GB", london)
+    assert found.last_day == date(2026, 6, 1)
     received = datetime(2026, 5, 29, 16, 30, tzinfo=UTC)
-    assert expiry(date(2026, 5, 29), 48, DurationUnit.HOURS, "DE", decided_at=received) == (
+    found = expiry(date(2026, 5, 29), 48, DurationUnit.HOURS, "DE", berlin, decided_at=received)
+    assert (found.last_day, found.ends_at) == (
         date(2026, 5, 31),
         datetime(2026, 5, 31, 16, 30, tzinfo=UTC),
     )

@@ -48,7 +48,7 @@ def test_a_case_its_assets_and_their_legal_life(client: TestClient, session: Ses
         )
 
     bid = balance["id"]
-    refused(bid, "CONFISCATED", ["TRACED", "SUSPENDED", "FROZEN"])
+    refused(bid, "CONFISCATED", ["TRACED", "SUSPENDED", "FROZEN", "SEIZED"])
     # 5 working days from Thursday 30 April 2026 in Germany: Friday 1 May is Labour Day, so
     # the days are 4, 5, 6, 7 and 8 May; without the holiday it would end on 7 May.
     r = api.move(
@@ -64,7 +64,8 @@ def test_a_case_its_assets_and_their_legal_life(client: TestClient, session: Ses
     assert r.status_code == 201, r.text
     suspended = r.json()
     assert (suspended["expiry_date"], suspended["renew_by"]) == ("2026-05-08", "2026-05-06")
-    assert suspended["expires_at"] == "2026-05-09T00:00:00Z"
+    # The end of 8 May in Hamburg (CEST), not midnight UTC.
+    assert suspended["expires_at"] == "2026-05-08T22:00:00Z"
     assert (suspended["measure_type"], r.headers["ETag"]) == ("fiu_suspension", '"2"')
     refused(bid, "SEIZED", ["FROZEN", "RELEASED", "DISSIPATED"])
     steps = [
