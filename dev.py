@@ -34,8 +34,22 @@ def ensure_environment(extras: str) -> None:
     )
     target = f".[{extras}]" if extras else "."
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "-e", target], cwd=ROOT, check=True)
+    # Wheels only: a bare machine has no compiler, and a source build fails after minutes.
+    subprocess.run([*pip, "--only-binary", ":all:", "-e", target], cwd=ROOT, check=True)
+    add_ftm(pip)
     stamp.write_text(wanted)
+
+
+def add_ftm(pip: list[str]) -> None:
+    """FtM import/export where it builds: followthemoney needs PyICU, which is source only."""
+    print("adding FollowTheMoney import/export (builds PyICU: needs a compiler)", flush=True)
+    done = subprocess.run([*pip, "-e", ".[ftm]"], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(
+            "  skipped: PyICU did not build here, so the FtM routes answer 501 ftm_unavailable;"
+            " everything else works. Install a C++ compiler and libicu-dev to add it.",
+            flush=True,
+        )
 
 
 def run(argv: list[str]) -> int:

@@ -10,7 +10,6 @@ FtM dates carry no zone and stop at seconds: times are written in UTC and read b
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from followthemoney.exc import InvalidData
 
 from app.account.keys import CRYPTO_CHAINS
 from app.account.models import Account
+from app.interop.graph import Payment
 from app.party.models import Party
 
 KEY_PREFIX = "moneytrail-key:"
@@ -33,18 +33,6 @@ _IDENTIFIERS = {  # party identifier name -> FtM property
     "registration_number": "registrationNumber",
     "tax_number": "taxNumber",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Payment:
-    external_id: str
-    from_account: str
-    to_account: str
-    amount: str
-    currency: str
-    value_time: datetime
-    sequence: int | None = None
-    narrative: str | None = None
 
 
 def _entity(schema: str, *parts: str) -> EntityProxy:
@@ -67,7 +55,7 @@ class Exporter:
     def _put(self, proxy: EntityProxy) -> str:
         assert proxy.id is not None
         self.entities.setdefault(proxy.id, proxy)
-        return proxy.id
+        return str(proxy.id)  # str() keeps mypy strict where followthemoney is absent (Any)
 
     def party(
         self, key: str, kind: str, name: str, country: str | None, ids: dict[str, Any]
