@@ -64,7 +64,8 @@ strings; times carry a timezone. Errors are `application/problem+json` (RFC 9457
 """
 
 
-def _announce_first_key(app: FastAPI) -> None:
+def _announce(app: FastAPI, settings: Settings) -> None:
+    """The last lines before the service answers: a new admin key, framed, then the address."""
     try:
         with app.state.sessionmaker() as session:
             secret = apikey_service.bootstrap_admin(session)
@@ -72,15 +73,20 @@ def _announce_first_key(app: FastAPI) -> None:
         log.warning("database_not_migrated", hint="run: moneytrail db upgrade")
         return
     if secret is not None:
+        rule = "=" * 72
         sys.stderr.write(
-            "\n  First start on an empty database: an admin API key was created.\n"
-            "  It is shown this once only; keep it safe.\n\n"
+            f"\n{rule}\n"
+            "  FIRST START on an empty database: an admin API key was created.\n"
+            "  It is shown THIS ONCE only; copy it now and keep it safe.\n\n"
             f"    Authorization: Bearer {secret}\n\n"
             "  In Swagger UI (/docs) press Authorize and paste the key.\n"
             "  To explore a worked example, load the demo case: `moneytrail demo load`\n"
-            "  (or POST /api/v1/demo in Swagger UI).\n\n"
+            "  (or POST /api/v1/demo in Swagger UI).\n"
+            f"{rule}\n\n"
         )
-        sys.stderr.flush()
+    base = f"http://{settings.host}:{settings.port}"
+    sys.stderr.write(f"serving on {base}  (Swagger UI: {base}/docs)\n")
+    sys.stderr.flush()
 
 
 @asynccontextmanager
@@ -91,10 +97,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.writer_sessions = make_sessionmaker(app.state.engine, writer=True)
     if getattr(app.state, "audit_sink", None) is None:
         app.state.audit_sink = audit_service.database_sink(app.state.writer_sessions)
-    if settings.bootstrap_admin_key:
-        _announce_first_key(app)
     await deadline_sweeper.start(app, settings)
     trace_lifecycle.start(app, settings)
+    if settings.bootstrap_admin_key:  # what `moneytrail serve` sets; tests turn it off
+        _announce(app, settings)
     yield
     await deadline_sweeper.stop(app)
     trace_lifecycle.stop(app)
