@@ -32,6 +32,8 @@ def test_each_rule_traces_money_through_the_warm_up_ledger(rule):
 def test_the_service_compiles_the_engine_before_it_answers(engine, settings, monkeypatch):
     calls: list[str] = []
     monkeypatch.setattr(lifecycle, "compile_engine", lambda: calls.append("compiled"))
+    # The ledger warm-up thread would outlive the app and hold a connection past the test.
+    monkeypatch.setattr(lifecycle, "_warm", lambda app: None)
     app = create_app(settings.model_copy(update={"trace_warm_ledger": True}))
     with TestClient(app) as client:
         assert calls == ["compiled"]  # start-up completed only after it
