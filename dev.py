@@ -1,7 +1,10 @@
-"""Set up and run moneytrail with nothing but Python 3.11+: `python3 dev.py serve` or `test`.
+"""Set up and run moneytrail with nothing but Python 3.11+.
 
-Creates `.venv/` beside this file on first use, installs the project into it (again only when
-pyproject.toml changes), then runs the service or the whole test suite inside it.
+    python3 dev.py serve [--host HOST] [--port PORT]   # the API on http://127.0.0.1:8000
+    python3 dev.py test [PYTEST ARGS]                   # pytest, then ruff and mypy
+
+Creates `.venv/` beside this file on first use, installs the project into it from wheels (again
+only when pyproject.toml changes), then runs the service or the whole test suite inside it.
 """
 
 import hashlib
@@ -33,9 +36,45 @@ def ensure_environment(extras: str) -> None:
         f"installing moneytrail{f'[{extras}]' if extras else ''} and its dependencies", flush=True
     )
     target = f".[{extras}]" if extras else "."
-    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "-e", target], cwd=ROOT, check=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar=off"]
+    # Wheels only: a bare machine has no compiler, and a source build fails after minutes.
+    if pip_showing_progress([*pip, "--only-binary", ":all:", "-e", target]) != 0:
+        sys.exit("pip could not install moneytrail (its output is above)")
+    add_ftm(pip)
     stamp.write_text(wanted)
+
+
+def pip_showing_progress(command: list[str]) -> int:
+    """Run pip, printing a line per package it fetches so a first install (minutes) shows life;
+    everything pip said is printed if it fails."""
+    said: list[str] = []
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as pip:
+        assert pip.stdout is not None
+        for line in pip.stdout:
+            said.append(line)
+            if line.startswith("Collecting "):
+                print(f"  fetching {line.split()[1]}", flush=True)
+            elif line.startswith("Installing collected packages:"):
+                print(f"  installing {len(line.split(':', 1)[1].split(','))} packages", flush=True)
+            elif line.startswith("Successfully installed"):
+                print("  installed", flush=True)
+    if pip.returncode != 0:
+        print("".join(said), file=sys.stderr)
+    return pip.returncode
+
+
+def add_ftm(pip: list[str]) -> None:
+    """FtM import/export where it builds: followthemoney needs PyICU, which is source only."""
+    print("adding FollowTheMoney import/export (builds PyICU: needs a compiler)", flush=True)
+    done = subprocess.run([*pip, "-e", ".[ftm]"], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(
+            "  skipped: PyICU did not build here, so the FtM routes answer 501 ftm_unavailable;"
+            " everything else works. Install a C++ compiler and libicu-dev to add it.",
+            flush=True,
+        )
 
 
 def run(argv: list[str]) -> int:

@@ -3,6 +3,7 @@
 import argparse
 import gc
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,10 +60,14 @@ def _serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     migrate.upgrade(settings.effective_database_url)
     host, port = args.host or settings.host, args.port or settings.port
+    # The app's settings come from the environment: the address it announces is the one served.
+    os.environ.update(MONEYTRAIL_HOST=host, MONEYTRAIL_PORT=str(port))
+    get_settings.cache_clear()
     print(
-        f"moneytrail on http://{host}:{port}  (Swagger UI: http://{host}:{port}/docs)\n"
-        f"database: {_redacted(settings.effective_database_url)}",
+        f"database: {_redacted(settings.effective_database_url)} (migrated)\n"
+        "starting: compiling the tracing engine (a minute on a first start, seconds after)",
         file=sys.stderr,
+        flush=True,
     )
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_config=None)
     return 0

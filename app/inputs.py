@@ -109,7 +109,9 @@ CursorId = Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]
 
 CaseIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The case's id.")]
 AssetIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The asset's id.")]
-PartyIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The party's id.")]
+PartyRefPath = Annotated[
+    Text, Path(max_length=300, description="Party key (e.g. person:DE-ID-L01X00T47) or numeric id.")
+]
 ApiKeyIdPath = Annotated[
     str, Path(pattern=r"^[0-9a-f]{1,32}$", description="The member's API key id.")
 ]

@@ -65,7 +65,8 @@ strings; times carry a timezone. Errors are `application/problem+json` (RFC 9457
 """
 
 
-def _announce_first_key(app: FastAPI) -> None:
+def _announce(app: FastAPI, settings: Settings) -> None:
+    """The last lines before the service answers: a new admin key, framed, then the address."""
     try:
         with app.state.sessionmaker() as session:
             secret = apikey_service.bootstrap_admin(session)
@@ -73,15 +74,20 @@ def _announce_first_key(app: FastAPI) -> None:
         log.warning("database_not_migrated", hint="run: moneytrail db upgrade")
         return
     if secret is not None:
+        rule = "=" * 72
         sys.stderr.write(
-            "\n  First start on an empty database: an admin API key was created.\n"
-            "  It is shown this once only; keep it safe.\n\n"
+            f"\n{rule}\n"
+            "  FIRST START on an empty database: an admin API key was created.\n"
+            "  It is shown THIS ONCE only; copy it now and keep it safe.\n\n"
             f"    Authorization: Bearer {secret}\n\n"
             "  In Swagger UI (/docs) press Authorize and paste the key.\n"
             "  To explore a worked example, load the demo case: `moneytrail demo load`\n"
-            "  (or POST /api/v1/demo in Swagger UI).\n\n"
+            "  (or POST /api/v1/demo in Swagger UI).\n"
+            f"{rule}\n\n"
         )
-        sys.stderr.flush()
+    base = f"http://{settings.host}:{settings.port}"
+    sys.stderr.write(f"serving on {base}  (Swagger UI: {base}/docs)\n")
+    sys.stderr.flush()
 
 
 @asynccontextmanager
@@ -95,11 +101,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     audit_service.record_with_commits(app.state.writer_sessions)
     if getattr(app.state, "audit_sink", None) is None:
         app.state.audit_sink = audit_service.database_sink(app.state.writer_sessions)
-    if settings.bootstrap_admin_key:
-        _announce_first_key(app)
     await deadline_sweeper.start(app, settings)
     trace_lifecycle.start(app, settings)
     audit_checkpointer.start(app, settings)
+    if settings.bootstrap_admin_key:  # what `moneytrail serve` sets; tests turn it off
+        _announce(app, settings)
     yield
     await deadline_sweeper.stop(app)
     trace_lifecycle.stop(app)

@@ -30,3 +30,12 @@ class AccountRepository:
 
     def add_holder(self, holder: AccountHolder) -> None:
         self.session.add(holder)
+
+    def held_by(self, party_id: int) -> list[AccountHolder]:
+        stmt = (
+            select(AccountHolder)
+            .join(Account, Account.id == AccountHolder.account_id)
+            .where(AccountHolder.party_id == party_id)
+            .order_by(Account.key, AccountHolder.role)
+        )
+        return list(self.session.scalars(stmt))

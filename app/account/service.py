@@ -237,6 +237,14 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
     )
 
 
+def accounts_of_party(session: Session, party_id: int) -> list[dict[str, object]]:
+    """The accounts a party holds, each with its role on it."""
+    return [
+        {"account_id": h.account.id, "key": h.account.key, "role": h.role}
+        for h in AccountRepository(session).held_by(party_id)
+    ]
+
+
 def holders_known_at(
     session: Session, accounts: Iterable[Account], at: datetime
 ) -> dict[str, list[AccountHolder]]:

@@ -92,6 +92,19 @@ class CaseRepository:
             stmt = stmt.where(CaseSubject.case_id.in_(list(case_ids)))
         return list(self.session.scalars(stmt))
 
+    def party_subjects(
+        self, party_id: int, case_ids: Iterable[int] | None
+    ) -> list[tuple[CaseSubject, Case]]:
+        stmt = (
+            select(CaseSubject, Case)
+            .join(Case, Case.id == CaseSubject.case_id)
+            .where(CaseSubject.party_id == party_id)
+            .order_by(Case.id, CaseSubject.id)
+        )
+        if case_ids is not None:
+            stmt = stmt.where(CaseSubject.case_id.in_(list(case_ids)))
+        return [(subject, case) for subject, case in self.session.execute(stmt)]
+
     def add_subject(self, subject: CaseSubject) -> CaseSubject:
         self.session.add(subject)
         self.session.flush()

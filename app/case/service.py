@@ -81,6 +81,15 @@ def visible_case_ids(session: Session, *, actor: Principal) -> list[int] | None:
     return None if actor.sees_all_cases else CaseRepository(session).member_case_ids(actor.id)
 
 
+def cases_of_party(session: Session, party_id: int, *, actor: Principal) -> list[dict[str, object]]:
+    """The cases the caller may see in which the party is a subject, with its role in each."""
+    visible = visible_case_ids(session, actor=actor)
+    return [
+        {"case_id": case.id, "reference": case.reference, "title": case.title, "role": s.role}
+        for s, case in CaseRepository(session).party_subjects(party_id, visible)
+    ]
+
+
 def cases_by_ids(session: Session, ids: list[int]) -> dict[int, Case]:
     return CaseRepository(session).by_ids(ids)
 

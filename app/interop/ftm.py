@@ -24,6 +24,7 @@ from followthemoney.exc import InvalidData
 from app.account.keys import CRYPTO_CHAINS
 from app.account.models import Account, AccountHolder
 from app.inputs import text_fault_in
+from app.interop.graph import Payment
 from app.party.models import Party
 
 KEY_PREFIX = "moneytrail-key:"
@@ -39,18 +40,6 @@ _IDENTIFIERS = {  # party identifier name -> FtM property
     "registration_number": "registrationNumber",
     "tax_number": "taxNumber",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Payment:
-    external_id: str
-    from_account: str
-    to_account: str
-    amount: str
-    currency: str
-    value_time: datetime
-    sequence: int | None = None
-    narrative: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +82,7 @@ class Exporter:
     def _put(self, proxy: EntityProxy) -> str:
         assert proxy.id is not None
         self.entities.setdefault(proxy.id, proxy)
-        return proxy.id
+        return str(proxy.id)  # str() keeps mypy strict where followthemoney is absent (Any)
 
     def party(
         self, key: str, kind: str, name: str, country: str | None, ids: dict[str, Any]

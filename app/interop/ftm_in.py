@@ -28,7 +28,7 @@ def _first(proxy: EntityProxy, prop: str) -> str | None:
 def _key_of(proxy: EntityProxy) -> str | None:
     for keyword in proxy.get("keywords", quiet=True):
         if keyword.startswith(KEY_PREFIX):
-            return keyword[len(KEY_PREFIX) :]
+            return str(keyword[len(KEY_PREFIX) :])  # str(): typed even without followthemoney
     return None
 
 

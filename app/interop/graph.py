@@ -8,6 +8,7 @@ that tools which want a number to size edges get one without a float ever holdin
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,9 +16,21 @@ from typing import Any
 import networkx as nx
 import polars as pl
 
-from app.interop.ftm import Payment
 from app.money import decimals_of, from_minor, to_minor
 from tracing import TraceResult
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    external_id: str
+    from_account: str
+    to_account: str
+    amount: str
+    currency: str
+    value_time: datetime
+    sequence: int | None = None
+    narrative: str | None = None
+
 
 AMOUNT_FIELDS = ("received", "passed_on", "exited", "held")
 

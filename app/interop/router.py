@@ -119,7 +119,7 @@ def export_trace_i2_links(
 @router.get(
     "/api/v1/traces/{trace_id}/export/ftm",
     response_class=Response,
-    responses={**_FTM, **problems(403, 404, 409, 422)},
+    responses={**_FTM, **problems(403, 404, 409, 422, 501)},
 )
 def export_trace_ftm(
     trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
@@ -147,7 +147,9 @@ Accounts = Annotated[
 
 
 @router.get(
-    "/api/v1/exports/ftm", response_class=Response, responses={**_FTM, **problems(403, 404, 422)}
+    "/api/v1/exports/ftm",
+    response_class=Response,
+    responses={**_FTM, **problems(403, 404, 422, 501)},
 )
 def export_neighbourhood_ftm(
     session: SessionDep, actor: LedgerReader, account: Accounts
@@ -212,7 +214,7 @@ def export_neighbourhood_i2_links(
 @router.get(
     "/api/v1/cases/{case_id}/export/ftm",
     response_class=Response,
-    responses={**_FTM, **problems(403, 404)},
+    responses={**_FTM, **problems(403, 404, 501)},
 )
 def export_case_ftm(case_id: CaseIdPath, session: SessionDep, actor: CaseReader) -> Response:
     """Export a case's subjects (parties, accounts and their neighbourhood) as FtM entities."""
@@ -225,7 +227,7 @@ def export_case_ftm(case_id: CaseIdPath, session: SessionDep, actor: CaseReader)
     status_code=201,
     responses={
         200: {"description": "Nothing new: everything in the stream was already stored."},
-        **problems(403, 413, 422),
+        **problems(403, 413, 422, 501),
     },
 )
 async def import_ftm_entities(

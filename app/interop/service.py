@@ -1,5 +1,6 @@
 """Exports of traces and ledger neighbourhoods, and FtM streams into the ledger."""
 
+import importlib.util
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -13,9 +14,8 @@ from app import limits
 from app.account import service as account_service
 from app.account.schemas import AccountBatch
 from app.case import service as case_service
-from app.errors import InvalidInput
-from app.interop import ftm, graph
-from app.interop.ftm_in import to_ledger
+from app.errors import AppError, InvalidInput
+from app.interop import graph
 from app.party import service as party_service
 from app.party.models import Party
 from app.principal import Principal
@@ -32,6 +32,26 @@ from tracing import TraceResult
 
 FTM_KIND = "ftm_entities"
 NEIGHBOURHOOD_PAGE = 1000
+
+
+class FtmUnavailable(AppError):
+    status, code, title = 501, "ftm_unavailable", "FollowTheMoney support is not installed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this server was installed without the `ftm` extra (followthemoney needs PyICU, "
+            "which builds from source); install moneytrail[ftm] to import and export FtM"
+        )
+
+
+# followthemoney is an optional extra: the FtM modules are imported where they are used, after
+# this check, so that everything else runs without it.
+FTM_INSTALLED = importlib.util.find_spec("followthemoney") is not None
+
+
+def _require_ftm() -> None:
+    if not FTM_INSTALLED:
+        raise FtmUnavailable
 
 
 class FtmRejected(InvalidInput):
@@ -61,13 +81,16 @@ def trace_ftm(
 ) -> Iterator[str]:
     """The trace's payments with the amounts it traced (the full amount beside), and the
     accounts' holders as its ledger knew them when it ran, not as they are known today."""
+    _require_ftm()
+    from app.interop.ftm import TracedPayment, export_trace_lines
+
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, jobs)
     accounts = account_service.accounts_by_keys(session, graph.trail_keys(result))
     holders = account_service.holders_known_at(session, accounts.values(), run.created_at)
     payments = [
-        ftm.TracedPayment(
-            payment=ftm.Payment(
+        TracedPayment(
+            payment=graph.Payment(
                 external_id=r["external_id"],
                 from_account=r["from_account"],
                 to_account=r["to_account"],
@@ -84,10 +107,10 @@ def trace_ftm(
         )
         for r in result.flows.sort("value_time", "external_id").iter_rows(named=True)
     ]
-    return ftm.export_trace_lines(accounts.values(), payments, holders=holders)
+    return export_trace_lines(accounts.values(), payments, holders=holders)
 
 
-def _account_payments(session: Session, account_id: int) -> list[ftm.Payment]:
+def _account_payments(session: Session, account_id: int) -> list[graph.Payment]:
     payments, cursor = [], None
     while True:
         items, cursor = transaction_service.page_account_transactions(
@@ -98,10 +121,10 @@ def _account_payments(session: Session, account_id: int) -> list[ftm.Payment]:
             return payments
 
 
-def _payment(item: dict[str, Any]) -> ftm.Payment:
+def _payment(item: dict[str, Any]) -> graph.Payment:
     value_time = item["value_time"]
     assert isinstance(value_time, datetime)
-    return ftm.Payment(
+    return graph.Payment(
         external_id=str(item["external_id"]),
         from_account=str(item["from_account"]),
         to_account=str(item["to_account"]),
@@ -125,9 +148,9 @@ def case_ftm(session: Session, case_id: int, *, actor: Principal) -> Iterator[st
     return neighbourhood_ftm(session, accounts, parties=parties)
 
 
-def neighbourhood(session: Session, refs: list[str]) -> tuple[list[str], list[ftm.Payment]]:
+def neighbourhood(session: Session, refs: list[str]) -> tuple[list[str], list[graph.Payment]]:
     """The keys of accounts and their counterparts, and the transactions between them."""
-    payments: dict[str, ftm.Payment] = {}
+    payments: dict[str, graph.Payment] = {}
     keys: set[str] = set()
     for ref in refs:
         account = account_service.resolve_account(session, ref)
@@ -143,9 +166,12 @@ def neighbourhood_ftm(
     session: Session, refs: list[str], *, parties: Sequence[Party] = ()
 ) -> Iterator[str]:
     """Accounts, their holders, their transactions in and out and the accounts at the far end."""
+    _require_ftm()
     keys, payments = neighbourhood(session, refs)
     accounts = account_service.accounts_by_keys(session, keys)
-    return ftm.export_lines(accounts.values(), payments, parties=parties)
+    from app.interop.ftm import export_lines
+
+    return export_lines(accounts.values(), payments, parties=parties)
 
 
 def neighbourhood_graph(session: Session, refs: list[str]) -> nx.MultiDiGraph:
@@ -163,8 +189,12 @@ def import_ftm(
     settings: Settings,
 ) -> tuple[IngestResult, bool]:
     """An FtM stream into the ledger, whole or not at all; a re-sent stream stores nothing."""
+    _require_ftm()
+    from app.interop.ftm import read_lines
+    from app.interop.ftm_in import to_ledger
+
     with path.open("rb") as stream:
-        entities, errors = ftm.read_lines(
+        entities, errors = read_lines(
             limits.bounded_lines(stream, max_line_bytes=settings.line_max_bytes)
         )
     ledger = to_ledger(entities)

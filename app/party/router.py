@@ -1,16 +1,29 @@
 from fastapi import APIRouter
 
+from app.account import service as account_service
 from app.auth import LedgerReader
+from app.case import service as case_service
 from app.deps import SessionDep
 from app.errors import problems
-from app.inputs import PartyIdPath
+from app.inputs import PartyRefPath
 from app.party import service
-from app.party.schemas import PartyRead
+from app.party.schemas import PartyAccount, PartyCase, PartyRead, PartyRecord
 
 router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
 
 
-@router.get("/{party_id}", responses=problems(403, 404))
-def get_party(party_id: PartyIdPath, session: SessionDep, actor: LedgerReader) -> PartyRead:
-    """Get one party (person or legal entity)."""
-    return PartyRead.model_validate(service.get_party(session, party_id))
+@router.get("/{party:path}", responses=problems(403, 404, 422))
+def get_party(party: PartyRefPath, session: SessionDep, actor: LedgerReader) -> PartyRecord:
+    """Get a party by key (e.g. `person:DE-ID-L01X00T47`) or id, with its accounts and cases."""
+    found = service.resolve_party(session, party)
+    return PartyRecord(
+        **PartyRead.model_validate(found).model_dump(),
+        accounts=[
+            PartyAccount.model_validate(a)
+            for a in account_service.accounts_of_party(session, found.id)
+        ],
+        cases=[
+            PartyCase.model_validate(c)
+            for c in case_service.cases_of_party(session, found.id, actor=actor)
+        ],
+    )

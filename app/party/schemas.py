@@ -58,3 +58,48 @@ class PartyRead(BaseModel):
     country: str | None
     identifiers: dict[str, str]
     source_document_id: str
+
+
+class PartyAccount(BaseModel):
+    account_id: int
+    key: str
+    role: str = Field(description="The party's role on the account (holder, authorised, ...).")
+
+
+class PartyCase(BaseModel):
+    case_id: int
+    reference: str
+    title: str
+    role: str = Field(description="The party's role as a subject of the case.")
+
+
+class PartyRecord(PartyRead):
+    """A party with the accounts it holds and the cases (that the caller may see) naming it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "id": 7,
+                "key": "person:DE-ID-L01X00T47",
+                "kind": "person",
+                "name": "Max Mustermann",
+                "country": "DE",
+                "identifiers": {"national_id": "L01X00T47"},
+                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                "accounts": [
+                    {"account_id": 12, "key": "iban:DE44500105175407324931", "role": "holder"}
+                ],
+                "cases": [
+                    {
+                        "case_id": 3,
+                        "reference": "BKA-2026-0042",
+                        "title": "Operation Nordlicht",
+                        "role": "suspect",
+                    }
+                ],
+            }
+        },
+    )
+
+    accounts: list[PartyAccount]
+    cases: list[PartyCase]

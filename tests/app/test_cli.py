@@ -60,3 +60,26 @@ def test_cli_entry_point_is_installed() -> None:
     ).stdout
     for command in ("serve", "db", "keys"):
         assert command in out
+
+
+def test_the_first_key_is_framed_and_the_last_thing_before_serving_on(tmp_path: Path, capsys):
+    url = f"sqlite:///{tmp_path}/framed.db"
+    migrate.upgrade(url)
+    settings = Settings(
+        database_url=url,
+        bootstrap_admin_key=True,
+        trace_warm_ledger=False,
+        deadline_sweep_enabled=False,
+        port=8123,
+    )
+    with TestClient(create_app(settings)):
+        lines = capsys.readouterr().err.rstrip().splitlines()
+    base = "http://127.0.0.1:8123"
+    assert lines[-1] == f"serving on {base}  (Swagger UI: {base}/docs)"
+    frame = [i for i, line in enumerate(lines) if line == "=" * 72]
+    assert frame[-1] == len(lines) - 3  # the frame closes, a blank line, then "serving on"
+    assert any(line.strip().startswith("Authorization: Bearer mt_") for line in lines[frame[0] :])
+    with TestClient(create_app(settings)):
+        again = capsys.readouterr().err.rstrip().splitlines()
+    assert again[-1] == f"serving on {base}  (Swagger UI: {base}/docs)"
+    assert "=" * 72 not in again

@@ -18,10 +18,13 @@ from app.apikey import service as apikey_service
 from app.cli import main
 from app.db import make_engine, make_sessionmaker
 from app.demo.service import SEED_TRANSACTIONS
+from app.interop.service import FTM_INSTALLED
 from app.main import create_app
 from app.principal import Role
 from app.settings import Settings
 from tests.conftest import fresh_database
+
+needs_ftm = pytest.mark.skipif(not FTM_INSTALLED, reason="the ftm extra is not installed")
 
 SAMPLES = Path(__file__).parent / "goaml"
 
@@ -106,6 +109,7 @@ def test_import_shows_progress_and_the_servers_counts(server, tmp_path, capsys, 
     ]
 
 
+@needs_ftm
 def test_import_a_folder_of_goaml_and_ftm_then_trace_and_export(server, tmp_path, capsys):
     url, key = server
     folder = tmp_path / "in"
@@ -152,6 +156,7 @@ def test_import_a_folder_of_goaml_and_ftm_then_trace_and_export(server, tmp_path
     assert main(["export", "no-such-trace", "--format", "gexf", *auth]) == 1
 
 
+@needs_ftm
 def test_an_ftm_export_goes_back_in_through_the_cli(server, tmp_path, capsys):
     url, key = server
     auth = ["--url", url, "--key", key]

@@ -9,19 +9,25 @@ import networkx as nx
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from followthemoney import model
 from sqlalchemy.orm import Session
 
 from app import migrate
 from app.apikey import service as apikey_service
 from app.db import make_engine, make_sessionmaker
 from app.demo.service import SEED_TRANSACTIONS
+from app.interop import service as interop_service
+from app.interop.service import FTM_INSTALLED
 from app.main import create_app
 from app.principal import Role
 from app.settings import Settings
 from tests.app.casework import criminal_case
 from tests.conftest import fresh_database
 from tests.factories import bearer, make_key
+
+if FTM_INSTALLED:
+    from followthemoney import model
+
+needs_ftm = pytest.mark.skipif(not FTM_INSTALLED, reason="the ftm extra is not installed")
 
 
 @pytest.fixture
@@ -117,6 +123,7 @@ def valid_ftm_lines(text: str) -> list[dict]:
     return lines
 
 
+@needs_ftm
 def test_trace_ftm_export_is_valid_with_stable_ids(client, key, trace_id):
     r = client.get(f"/api/v1/traces/{trace_id}/export/ftm", headers=key)
     assert r.status_code == 200
@@ -172,6 +179,7 @@ def read_ledger(client, key, keys, external_ids):
     return accounts, payments
 
 
+@needs_ftm
 def test_an_ftm_export_reimports_into_an_empty_database(client, key, trace_id, tmp_path: Path):
     keys = sorted(trail(client, key, trace_id))
     query = "&".join(f"account={k}" for k in keys)
@@ -221,6 +229,7 @@ def test_an_ftm_export_reimports_into_an_empty_database(client, key, trace_id, t
     assert reexport.text == export.text  # the same entities, ids and all
 
 
+@needs_ftm
 def test_a_broken_ftm_stream_is_refused_by_line(client, key, session):
     good = json.dumps(
         {"id": "acc-1", "schema": "BankAccount", "properties": {"iban": ["DE89370400440532013000"]}}
@@ -246,6 +255,7 @@ def test_a_broken_ftm_stream_is_refused_by_line(client, key, session):
 NDJSON = "application/x-ndjson"
 
 
+@needs_ftm
 def test_foreign_ftm_payments_import_without_moneytrail_keys(client, key):
     entities = [
         {"id": "p1", "schema": "Person", "properties": {"name": ["Mira Novak"], "country": ["at"]}},
@@ -286,6 +296,7 @@ def test_foreign_ftm_payments_import_without_moneytrail_keys(client, key):
     ]
 
 
+@needs_ftm
 def test_a_case_exports_its_subjects_and_their_neighbourhood(client, key):
     case = client.post("/api/v1/cases", headers=key, json=criminal_case("BKA-FTM-1")).json()
     nordlicht = "iban:DE75512108001245126199"
@@ -323,6 +334,7 @@ def test_an_account_neighbourhood_exports_as_a_graph(client, key, fmt):
     assert graph.nodes[nordlicht]["label"] == "Nordlicht Handels GmbH"
 
 
+@needs_ftm
 def test_crypto_wallets_export_as_cryptowallet_and_come_back(client, session, tmp_path):
     key = bearer(make_key(session))
     btc = "btc:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
@@ -407,3 +419,28 @@ def test_an_ftm_stream_over_the_upload_limit_is_refused(client, session, setting
         data={"reference": "BIG"},
     )
     assert (r.status_code, r.json()["code"]) == (413, "payload_too_large")
+
+
+def test_without_the_ftm_extra_the_ftm_routes_answer_501_and_store_nothing(
+    client, key, trace_id, monkeypatch
+):
+    monkeypatch.setattr(interop_service, "FTM_INSTALLED", False)
+    account = sorted(trail(client, key, trace_id))[0]
+    for url in (
+        f"/api/v1/traces/{trace_id}/export/ftm",
+        f"/api/v1/exports/ftm?account={account}",
+    ):
+        r = client.get(url, headers=key)
+        assert (r.status_code, r.json()["code"]) == (501, "ftm_unavailable"), url
+        assert "moneytrail[ftm]" in r.json()["detail"]
+    line = {"id": "a1", "schema": "BankAccount", "properties": {"iban": ["AT611904300234573201"]}}
+    r = client.post(
+        "/api/v1/imports/ftm",
+        headers=key,
+        files={"file": ("x.json", json.dumps(line).encode(), NDJSON)},
+        data={"reference": "NO-FTM"},
+    )
+    assert (r.status_code, r.json()["code"]) == (501, "ftm_unavailable")
+    assert client.get("/api/v1/accounts/iban:AT611904300234573201", headers=key).status_code == 404
+    # The other exports need nothing optional.
+    assert client.get(f"/api/v1/exports/graphml?account={account}", headers=key).status_code == 200
