@@ -71,6 +71,10 @@ class InvalidInput(AppError):
     status, code, title = 422, "invalid_input", "Invalid input"
 
 
+class UnreadableQuery(AppError):
+    status, code, title = 400, "unreadable_query", "Unreadable query"
+
+
 class PayloadTooLarge(AppError):
     status, code, title = 413, "payload_too_large", "Payload too large"
 
@@ -142,12 +146,14 @@ def conform_problems(document: dict[str, Any]) -> None:
     Every 4xx and 5xx is `application/problem+json` and nothing else: FastAPI documents the
     `model` of a response under the route's own media type (JSON, CSV ...) and adds its own 422
     as `application/json`. A body the server cannot decode (not UTF-8, broken multipart) is
-    answered 400 before validation, so an operation that takes a body documents 400.
+    answered 400 before validation, so an operation that takes a body documents 400; so does
+    one with query parameters, whose percent-escapes must decode as UTF-8 (`query_is_utf8`).
     """
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})
-            if "requestBody" in operation and "400" not in responses:
+            queried = any(p.get("in") == "query" for p in operation.get("parameters", []))
+            if ("requestBody" in operation or queried) and "400" not in responses:
                 responses["400"] = {"description": HTTPStatus(400).phrase}
             for status, response in responses.items():
                 if status[0] in "45":

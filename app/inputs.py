@@ -11,13 +11,14 @@ Frames of uploaded rows get the same rules as Polars expressions (`text_fault`).
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
 
 import polars as pl
-from fastapi import Path
+from fastapi import Path, Request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from app.errors import InvalidInput
+from app.errors import InvalidInput, UnreadableQuery
 
 # Ids are 64-bit on PostgreSQL: a larger number can name no record.
 MAX_ID = 2**63 - 1
@@ -130,6 +131,18 @@ class Body(BaseModel):
     """A request body: unknown fields are refused; its text fields are `Text`."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def query_is_utf8(request: Request) -> None:
+    """Refuse a query whose percent-escapes are not UTF-8 (`%ED%A0%80`, a lone surrogate's
+    would-be bytes): Starlette would read each as U+FFFD and filter on that without a word."""
+    raw = request.scope.get("query_string", b"")
+    if b"%" not in raw:
+        return
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableQuery("the query's percent-escapes are not UTF-8") from None
 
 
 def storable(value: str) -> str:

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +25,7 @@ from app.demo.router import router as demo_router
 from app.errors import install_error_handlers, install_problem_document
 from app.goaml.router import router as goaml_router
 from app.health import router as health_router
+from app.inputs import query_is_utf8
 from app.interop.router import router as interop_router
 from app.measure import sweeper as deadline_sweeper
 from app.measure.router import router as measure_router
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         static_url="/static/docs",
         favicon_url="/static/docs/favicon.png",
         swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+        dependencies=[Depends(query_is_utf8)],
     )
     app.state.settings = settings
     app.state.audit_sink = None

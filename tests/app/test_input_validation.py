@@ -310,6 +310,22 @@ def test_nul_in_a_path_or_query_is_a_problem(client: TestClient, key, path: str)
     assert_problem(client.get(path, headers=key), {404, 422})
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["resource=a%ED%A0%80", "operation=%FF%FE", "key_id=%C3"],
+    ids=["encoded-surrogate", "invalid-utf8", "truncated-sequence"],
+)
+def test_a_query_that_is_not_utf8_is_a_400_not_a_replacement_character(
+    client: TestClient, key, query: str
+) -> None:
+    # Starlette would read each escape as U+FFFD and filter on that; the filter the client meant
+    # cannot be known, so the query is refused, as an undecodable body is.
+    r = client.get(f"/api/v1/audit?{query}", headers=key)
+    assert_problem(r, 400)
+    assert r.json()["code"] == "unreadable_query"
+    assert client.get("/api/v1/audit?resource=caf%C3%A9", headers=key).status_code != 400
+
+
 def test_nul_in_a_form_field_stores_nothing(client: TestClient, session: Session, key) -> None:
     content = f"{HEADER}\nU-1,{DE},{FR},1,EUR,{NAIVE}\n"
     for form in ({"kind": "a\x00b"}, {"reference": "a\x00b"}, {"timezone": "UTC\x00"}):
