@@ -36,7 +36,7 @@ class _Widened:
 
     def frame(self, name: str) -> pl.DataFrame:
         if name not in _PUBLIC:
-            return self.result._parts.frame(name)  # noqa: SLF001 - private frames pass through
+            return self.result._parts.frame(name)  # private frames (ranks, seeds) pass through
         frame: pl.DataFrame = getattr(self.result, name)
         return frame.with_columns(
             pl.col(c).cast(self.dtype)
@@ -90,5 +90,5 @@ def trace_lake(
     sub = search(
         spark, lake, params, max_rows=max_subledger, progress=progress, cancelled=cancelled
     )
-    master = spark.sparkContext.master
+    master = spark.sparkContext.master or ""
     return trace_subledger(sub, params, master=master, progress=progress, cancelled=cancelled)

@@ -100,7 +100,7 @@ class _Search:
     def __init__(
         self, spark: SparkSession, lake: Lake, manifest: Manifest, params: TraceParams
     ) -> None:
-        from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+        from pyspark.sql import functions as F
 
         self.F = F
         self.spark, self.params = spark, params
@@ -146,9 +146,7 @@ class _Search:
         if p.seed_transactions:
             found = self.collect(self.scan.rows(), self._with_ids(p.seed_transactions))
             end = TO_ACCOUNT if self.forward else FROM_ACCOUNT
-            rows += list(
-                zip(found[end].to_list(), found[CURRENCY].to_list(), found[TIME_US].to_list())
-            )
+            rows += found.select(end, CURRENCY, TIME_US).rows()
         seeds = pl.DataFrame(rows, schema=_STATE, orient="row")
         best = pl.col("at").min() if self.forward else pl.col("at").max()
         return seeds.group_by(NODE).agg(best)
@@ -179,7 +177,7 @@ class _Search:
     def expandable(self, frontier: pl.DataFrame, seeds: set[tuple[str, str]]) -> pl.DataFrame:
         """The frontier less stopped and high-degree nodes (seeds are always expanded)."""
         p = self.params
-        keys = list(zip(frontier["account"].to_list(), frontier[CURRENCY].to_list()))
+        keys: list[tuple[str, str]] = frontier.select(NODE).rows()
         keep = [k in seeds or k[0] not in p.stop_at for k in keys]
         if p.max_counterparties is not None:
             self._count_degrees([k for k, ok in zip(keys, keep, strict=True) if ok])
@@ -190,32 +188,10 @@ class _Search:
         return frontier.filter(pl.Series(keep, dtype=pl.Boolean))
 
     def _count_degrees(self, keys: list[tuple[str, str]]) -> None:
-        """Distinct counterparties of each node, over the whole lake (as the ledger counts)."""
-        F = self.F
+        """Distinct counterparties of each node, from the lake's degree table."""
         wanted = sorted(set(keys) - set(self.degrees))
-        if not wanted:
-            return
-        nodes = pl.DataFrame(wanted, schema=["account", CURRENCY], orient="row")
-        right = self.frame(nodes)
-        pairs = self.scan.rows()
-        if pairs is None:  # pragma: no cover - a lake with a manifest has files
-            return
-        out = pairs.select(
-            F.col(FROM_ACCOUNT).alias("account"), CURRENCY, F.col(TO_ACCOUNT).alias("other")
-        ).unionByName(
-            pairs.select(
-                F.col(TO_ACCOUNT).alias("account"), CURRENCY, F.col(FROM_ACCOUNT).alias("other")
-            )
-        )
-        counted = (
-            out.join(right, on=list(NODE), how="left_semi")
-            .groupBy(*NODE)
-            .agg(F.countDistinct("other").alias("degree"))
-            .collect()
-        )
-        self.degrees.update({(r["account"], r[CURRENCY]): int(r["degree"]) for r in counted})
-        for key in wanted:
-            self.degrees.setdefault(key, 0)
+        if wanted:
+            self.degrees.update(self.scan.lake.degrees(self.scan.manifest, wanted))
 
     # -- one hop --------------------------------------------------------------------------
     def hop(self, frontier: pl.DataFrame) -> pl.DataFrame:
@@ -240,7 +216,7 @@ class _Search:
             lambda r: r.filter(timely).select(F.col(far).alias("account"), CURRENCY, TIME_US),
         )
         best = pl.col(TIME_US).min() if self.forward else pl.col(TIME_US).max()
-        return found.group_by(NODE).agg(best.alias("at")).cast(dict(_STATE))
+        return found.group_by(NODE).agg(best.alias("at")).cast(_STATE)
 
 
 def search(
@@ -261,7 +237,7 @@ def search(
     manifest = manifest or lake.require_manifest()
     run = _Search(spark, lake, manifest, params)
     best = run.seeds()
-    seeds = set(zip(best["account"].to_list(), best[CURRENCY].to_list()))
+    seeds: set[tuple[str, str]] = set(best.select(NODE).rows())
     frontier, hops = best, 0
     for hop in range(1, params.max_hops + 1):
         if cancelled is not None and cancelled():
@@ -308,7 +284,9 @@ def _touching(run: _Search, nodes: pl.DataFrame, max_rows: int | None) -> pl.Dat
     right = run.frame(nodes)
     out_rows = run.scan.rows(set(nodes["account"].to_list()))
     in_rows = run.scan.rows()
-    assert out_rows is not None and in_rows is not None  # nodes exist: the lake has files
+    # nodes exist, so the lake has files
+    assert out_rows is not None
+    assert in_rows is not None
     paid = out_rows.join(
         right.withColumnRenamed("account", FROM_ACCOUNT), [FROM_ACCOUNT, CURRENCY], "left_semi"
     )

@@ -70,7 +70,7 @@ def spark_session(
 def advertised_addresses(session: SparkSession) -> dict[str, str]:
     """Every address the session's processes advertise to each other, by role."""
     sc = session.sparkContext
-    jsc = sc._jsc.sc()  # noqa: SLF001 - the JVM context is the only place these are kept
+    jsc = sc._jsc.sc()  # the JVM context: the only place these are kept
     found = {
         "driver.host": session.conf.get("spark.driver.host") or "",
         "driver.bindAddress": session.conf.get("spark.driver.bindAddress") or "",

@@ -4,13 +4,16 @@ Layout under the lake's root::
 
     transactions/bucket=0007/part-<sync>.parquet   rows whose source account hashes to 7,
                                                    sorted by (time, sequence, id) inside
+    degrees/bucket=0007/part-<sync>.parquet        distinct counterparties of each
+                                                   (account, currency) hashing to 7
     _manifests/<id>.json                           every committed manifest, kept
     _manifest.json                                 the manifest in force
 
 A sync writes its new files first, under names no manifest lists, then commits by replacing
 ``_manifest.json`` in one rename. Readers take the file list from the manifest, so a sync
 killed at any point leaves the previous manifest, and exactly its rows, in force; the files it
-had written are removed by the next sync. The manifest's id is the fingerprint of the ledger
+had written are removed by the next sync. Degree tables are rewritten by every sync; the ones a
+sync replaces stay until the sync after it, so a search that read the old manifest can finish. The manifest's id is the fingerprint of the ledger
 its rows make (:attr:`tracing.Ledger.fingerprint`), so a trace on the lake and one in memory
 name their input alike.
 
@@ -65,6 +68,8 @@ SORT_KEY = (TIME_US, SEQUENCE, EXTERNAL_ID)
 DEFAULT_BUCKETS = 64
 MANIFEST = "_manifest.json"
 DATA = "transactions"
+DEGREES = "degrees"
+DEGREE_ROWS = pl.Schema({"account": pl.String(), CURRENCY: pl.String(), "degree": pl.Int64()})
 
 
 def bucket_of(account: str, buckets: int) -> int:
@@ -92,6 +97,7 @@ class Manifest:
     decimals: dict[str, int]
     documents: tuple[str, ...]
     files: tuple[LakeFile, ...]
+    degree_files: tuple[LakeFile, ...]
     previous: str | None
     committed_at: str
 
@@ -105,6 +111,7 @@ class Manifest:
         data: dict[str, Any] = json.loads(text)
         data["documents"] = tuple(data["documents"])
         data["files"] = tuple(LakeFile(**f) for f in data["files"])
+        data["degree_files"] = tuple(LakeFile(**f) for f in data["degree_files"])
         return cls(**data)
 
     @property
@@ -160,6 +167,25 @@ class Lake:
             if buckets is None or f.bucket in buckets
         ]
 
+    def degrees(
+        self, manifest: Manifest, nodes: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """Distinct counterparties of each ``(account, currency)`` (0 where unknown).
+
+        Read on the driver from the few buckets the accounts hash to: the high-degree cut-off
+        asks this of every frontier, and a Spark job per hop would cost more than the hop.
+        """
+        buckets = {bucket_of(a, manifest.buckets) for a, _ in nodes}
+        paths = [str(self.root / f.path) for f in manifest.degree_files if f.bucket in buckets]
+        found: dict[tuple[str, str], int] = dict.fromkeys(nodes, 0)
+        if paths and nodes:
+            wanted = pl.DataFrame(nodes, schema=["account", CURRENCY], orient="row")
+            table = pl.scan_parquet(paths, schema=DEGREE_ROWS).join(
+                wanted.lazy(), on=["account", CURRENCY], how="semi"
+            )
+            found.update(((a, c), d) for a, c, d in table.collect().iter_rows())
+        return found
+
     def rows(self, manifest: Manifest | None = None) -> pl.DataFrame:
         """Every row of the manifest in force (or of ``manifest``), in canonical order."""
         manifest = manifest or self.manifest()
@@ -183,7 +209,7 @@ class Lake:
         with self._locked():
             old = self.manifest()
             known = set(old.documents) if old else set()
-            fresh = rows.select(LAKE_ROWS.names()).cast(dict(LAKE_ROWS))
+            fresh = rows.select(LAKE_ROWS.names()).cast(LAKE_ROWS)
             fresh = fresh.filter(~pl.col(SOURCE_DOCUMENT).is_in(sorted(known)))
             if old is not None and fresh.height == 0:
                 return old
@@ -192,8 +218,11 @@ class Lake:
             for code in fresh.get_column(CURRENCY).unique().to_list():
                 used[code] = decimals[code]
             self._remove_orphans(old)
-            files = self._write(fresh, n_buckets)
+            sync = uuid.uuid4().hex
+            files = self._write(fresh, n_buckets, DATA, FROM_ACCOUNT, sync)
             every = pl.concat([self.rows(old), fresh]) if old else fresh
+            # Rewritten whole: a new transaction changes the counts of both its accounts.
+            degree_files = self._write(_degrees(every), n_buckets, DEGREES, "account", sync)
             fingerprint = Ledger.from_frame(
                 engine_frame(every, used), currency_decimals=used
             ).fingerprint
@@ -204,26 +233,29 @@ class Lake:
                 decimals=dict(sorted(used.items())),
                 documents=tuple(sorted(known | set(fresh.get_column(SOURCE_DOCUMENT)))),
                 files=(*(old.files if old else ()), *files),
+                degree_files=tuple(degree_files),
                 previous=old.id if old else None,
                 committed_at=datetime.now(UTC).isoformat(),
             )
             self._commit(manifest)
             return manifest
 
-    def _write(self, rows: pl.DataFrame, n_buckets: int) -> list[LakeFile]:
-        sync = uuid.uuid4().hex
-        keys = rows.get_column(FROM_ACCOUNT).unique()
+    def _write(
+        self, rows: pl.DataFrame, n_buckets: int, kind: str, key: str, sync: str
+    ) -> list[LakeFile]:
+        keys = rows.get_column(key).unique()
         table = pl.DataFrame(
-            {FROM_ACCOUNT: keys, "bucket": [bucket_of(k, n_buckets) for k in keys.to_list()]},
-            schema={FROM_ACCOUNT: pl.String, "bucket": pl.Int64},
+            {key: keys, "bucket": [bucket_of(k, n_buckets) for k in keys.to_list()]},
+            schema={key: pl.String, "bucket": pl.Int64},
         )
-        placed = rows.join(table, on=FROM_ACCOUNT, how="left")
+        placed = rows.join(table, on=key, how="left")
+        order = SORT_KEY if kind == DATA else ("account", CURRENCY)
         files = []
         for (bucket,), part in sorted(placed.partition_by("bucket", as_dict=True).items()):
-            relative = f"{DATA}/bucket={int(bucket):04d}/part-{sync}.parquet"
+            relative = f"{kind}/bucket={int(bucket):04d}/part-{sync}.parquet"
             target = self.root / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            part.drop("bucket").sort(SORT_KEY).write_parquet(target, statistics=True)
+            part.drop("bucket").sort(order).write_parquet(target, statistics=True)
             files.append(LakeFile(relative, int(bucket), part.height, target.stat().st_size))
         return files
 
@@ -238,8 +270,8 @@ class Lake:
 
     def _remove_orphans(self, manifest: Manifest | None) -> None:
         """Delete what an interrupted sync left: data files and staged manifests no one lists."""
-        listed = {f.path for f in manifest.files} if manifest else set()
-        for path in (self.root / DATA).glob("bucket=*/*.parquet"):
+        listed = {f.path for f in (*manifest.files, *manifest.degree_files)} if manifest else set()
+        for path in self.root.glob("*/bucket=*/*.parquet"):
             if str(path.relative_to(self.root)) not in listed:
                 path.unlink()
         for path in self.root.glob(f"{MANIFEST}.*.tmp"):
@@ -254,6 +286,22 @@ class Lake:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _degrees(rows: pl.DataFrame) -> pl.DataFrame:
+    """Distinct counterparties of every (account, currency), as the ledger index counts them."""
+    sides = pl.concat(
+        [
+            rows.select(
+                pl.col(FROM_ACCOUNT).alias("account"), CURRENCY, pl.col(TO_ACCOUNT).alias("other")
+            ),
+            rows.select(
+                pl.col(TO_ACCOUNT).alias("account"), CURRENCY, pl.col(FROM_ACCOUNT).alias("other")
+            ),
+        ]
+    )
+    counted = sides.group_by("account", CURRENCY).agg(pl.col("other").n_unique().alias("degree"))
+    return counted.cast(DEGREE_ROWS)
 
 
 def _write_durably(path: Path, text: str) -> None:

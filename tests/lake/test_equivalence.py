@@ -95,7 +95,7 @@ def _classic_frame() -> pl.DataFrame:
     return frame(*rows)
 
 
-def _random_frame(seed: int, n_tx: int = 60) -> pl.DataFrame:
+def _random_frame(seed: int, n_tx: int = 80) -> pl.DataFrame:
     rng = random.Random(seed)
     accounts = [f"acct:r{i}" for i in range(9)]
     rows = []
@@ -154,7 +154,7 @@ CLASSIC_PARAMS = {
 def test_classic_cases_match_memory(spark, tmp_path, variant, direction, policy) -> None:
     data = _classic_frame()
     lake = Lake(tmp_path / "lake")
-    lake.append(lake_rows(data), decimals={"EUR": 2})
+    lake.append(lake_rows(data), decimals={"EUR": 2}, buckets=8)
     ledger = Ledger.from_frame(data)
     params = dict(CLASSIC_PARAMS[variant])
     if direction == "backward":
@@ -166,15 +166,21 @@ def test_classic_cases_match_memory(spark, tmp_path, variant, direction, policy)
 
 
 @pytest.mark.parametrize("policy", POLICIES)
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1])
 def test_random_ledgers_match_memory(spark, tmp_path, seed, policy) -> None:
     data = _random_frame(seed)
     decimals = {"EUR": 2, "JPY": 0}
     lake = Lake(tmp_path / "lake")
     # Two source documents: the lake is built by two syncs.
     rows = lake_rows(data, decimals=decimals)
-    lake.append(rows.head(30).with_columns(pl.lit("d1").alias("source_document")), decimals=decimals)
-    lake.append(rows.with_columns(pl.lit("d2").alias("source_document")).tail(30), decimals=decimals)
+    lake.append(
+        rows.head(40).with_columns(pl.lit("d1").alias("source_document")),
+        decimals=decimals,
+        buckets=8,
+    )
+    lake.append(
+        rows.with_columns(pl.lit("d2").alias("source_document")).tail(40), decimals=decimals
+    )
     ledger = Ledger.from_frame(data, currency_decimals=decimals)
     assert lake.require_manifest().id == ledger.fingerprint
     rng = random.Random(seed * 7 + POLICIES.index(policy))
