@@ -113,6 +113,22 @@ def _deadlines_sweep(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _lake_sync(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.trace.lake_sync import sync_lake
+
+    engine = make_engine(get_settings().effective_database_url)
+    with make_sessionmaker(engine)() as session:
+        manifest = sync_lake(session, Path(args.to), buckets=args.buckets)
+    engine.dispose()
+    print(
+        f"lake {args.to}: manifest {manifest.id}, {manifest.transactions} transactions from "
+        f"{len(manifest.documents)} source documents in {len(manifest.files)} files"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moneytrail", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     deadline_commands.add_parser(
         "sweep", help="move measures whose expiry has passed to EXPIRED"
     ).set_defaults(run=_deadlines_sweep)
+    lake = commands.add_parser("lake", help="the Parquet lake traced on Spark")
+    lake_commands = lake.add_subparsers(dest="lake", required=True)
+    sync = lake_commands.add_parser(
+        "sync", help="append the source documents the lake lacks, then commit its manifest"
+    )
+    sync.add_argument("--to", required=True, help="the lake's directory")
+    sync.add_argument(
+        "--buckets", type=int, default=64, help="hash buckets of a new lake (kept after)"
+    )
+    sync.set_defaults(run=_lake_sync)
     client_commands.register(commands)
     return parser
 

@@ -13,9 +13,10 @@ A sync writes its new files first, under names no manifest lists, then commits b
 ``_manifest.json`` in one rename. Readers take the file list from the manifest, so a sync
 killed at any point leaves the previous manifest, and exactly its rows, in force; the files it
 had written are removed by the next sync. Degree tables are rewritten by every sync; the ones a
-sync replaces stay until the sync after it, so a search that read the old manifest can finish. The manifest's id is the fingerprint of the ledger
-its rows make (:attr:`tracing.Ledger.fingerprint`), so a trace on the lake and one in memory
-name their input alike.
+sync replaces stay until the sync after it, so a search that read the old manifest can finish.
+The manifest's id is the fingerprint of the ledger its rows make
+(:attr:`tracing.Ledger.fingerprint`), so a trace on the lake and one in memory name their input
+alike.
 
 A bucket is ``crc32(utf-8 of the source account) mod buckets``: Python's ``zlib`` and
 Spark's ``crc32`` agree on it, so a hop over a few accounts reads a few buckets.
