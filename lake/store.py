@@ -187,6 +187,16 @@ class Lake:
             found.update(((a, c), d) for a, c, d in table.collect().iter_rows())
         return found
 
+    def accounts_starting_with(self, manifest: Manifest, prefixes: tuple[str, ...]) -> set[str]:
+        """Account keys of the lake that start with one of ``prefixes`` (from the degree
+        tables, which list every account once per currency)."""
+        paths = [str(self.root / f.path) for f in manifest.degree_files]
+        if not paths:
+            return set()
+        keys = pl.scan_parquet(paths, schema=DEGREE_ROWS).select("account")
+        wanted = pl.any_horizontal(pl.col("account").str.starts_with(p) for p in prefixes)
+        return set(keys.filter(wanted).unique().collect().get_column("account").to_list())
+
     def rows(self, manifest: Manifest | None = None) -> pl.DataFrame:
         """Every row of the manifest in force (or of ``manifest``), in canonical order."""
         manifest = manifest or self.manifest()

@@ -2,6 +2,7 @@
 
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,8 +16,8 @@ from app.errors import Conflict, NotFound
 from app.pagination import decode_cursor, encode_cursor
 from app.principal import Principal
 from app.settings import Settings
-from app.trace import results
-from app.trace.jobs import TraceJobs
+from app.trace import results, spark_engine
+from app.trace.jobs import TraceJobs, Work
 from app.trace.ledger_cache import LedgerCache
 from app.trace.models import TraceRun
 from app.trace.repository import TraceRepository
@@ -26,6 +27,7 @@ from tracing import (
     AccountSeed,
     InvalidTraceParams,
     Ledger,
+    Progress,
     TraceCancelled,
     TraceParams,
     TraceResult,
@@ -71,7 +73,9 @@ def _external_stops(ledger: Ledger) -> frozenset[str]:
         return found
 
 
-def build_params(body: TraceCreate, ledger: Ledger, settings: Settings) -> TraceParams:
+def build_params(
+    body: TraceCreate, externals: Callable[[], frozenset[str]], settings: Settings
+) -> TraceParams:
     seeds, seed_transactions = [], []
     for i, seed in enumerate(body.seeds):
         if seed.transaction is not None:
@@ -88,7 +92,7 @@ def build_params(body: TraceCreate, ledger: Ledger, settings: Settings) -> Trace
         )
     stops = {k for k in (normalise_key(s) for s in body.stop_at) if k is not None}
     if body.stop_at_external:
-        stops |= _external_stops(ledger) - {s.account for s in seeds}
+        stops |= externals() - {s.account for s in seeds}
     return TraceParams(
         seeds=tuple(seeds),
         seed_transactions=tuple(seed_transactions),
@@ -172,8 +176,20 @@ def start_trace(
 ) -> TraceRun:
     if body.case_id is not None:
         case_service.get_case(session, body.case_id, actor=actor)
-    ledger = cache.current(session)
-    params = build_params(body, ledger, settings)
+    if settings.trace_engine == "spark":
+        lake, manifest = spark_engine.lake_manifest(settings)
+        params = build_params(body, lambda: spark_engine.external_stops(lake, manifest), settings)
+        fingerprint, size = manifest.id, manifest.transactions
+        work: Work = spark_engine.work(settings, lake, params)
+        force_async = True  # a search on a cluster: always a job to poll, with progress per hop
+    else:
+        ledger = cache.current(session)
+        params = build_params(body, lambda: _external_stops(ledger), settings)
+        fingerprint, size = ledger.fingerprint, ledger.n_transactions
+
+        def work(report: Callable[[Progress], None], cancelled: Callable[[], bool]) -> TraceResult:
+            return trace(ledger, params, progress=report, cancelled=cancelled)
+
     run = TraceRun(
         id=uuid.uuid4().hex,
         case_id=body.case_id,
@@ -184,13 +200,10 @@ def start_trace(
         request=body.model_dump(mode="json"),
         params=params.to_dict(),
         engine_version=ENGINE_VERSION,
-        ledger_fingerprint=ledger.fingerprint,
-        ledger_transactions=ledger.n_transactions,
+        ledger_fingerprint=fingerprint,
+        ledger_transactions=size,
     )
-    job = jobs.submit(
-        run.id,
-        lambda report, cancelled: trace(ledger, params, progress=report, cancelled=cancelled),
-    )
+    job = jobs.submit(run.id, work)
     if not force_async:
         try:
             result = job.future.result(timeout=settings.trace_sync_wait_seconds)
