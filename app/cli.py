@@ -14,6 +14,7 @@ from app.db import make_engine, make_sessionmaker
 from app.demo import service as demo_service
 from app.principal import Principal, Role
 from app.settings import get_settings
+from app.trace import lake_cli
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:
@@ -169,7 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.set_defaults(run=_lake_sync)
     client_commands.register(commands)
+    trace = commands.choices["trace"]
+    lake_cli.add_arguments(trace)
+    trace.set_defaults(run=_trace)
     return parser
+
+
+def _trace(args: argparse.Namespace) -> int:
+    # With --engine the trace runs here on a lake; without, a server runs it.
+    if args.engine is not None:
+        return lake_cli.run_on_lake(args)
+    return client_commands.run_trace(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -26,3 +27,38 @@ def test_loopback_names() -> None:
     assert is_loopback("localhost")
     assert not is_loopback("10.0.0.5")
     assert not is_loopback("192.168.1.127")
+
+
+def test_the_cli_traces_a_lake_on_spark_as_in_memory(spark, tmp_path) -> None:
+    from app.cli import main
+    from lake import Lake
+    from tests.lake.conftest import lake_rows
+    from tests.tracing.factories import at, frame
+
+    Lake(tmp_path / "lake").append(
+        lake_rows(
+            frame(
+                ("T1", "acct:V", "acct:X", "1000.00", at(0)),
+                ("T2", "acct:I", "acct:X", "500.00", at(1)),
+                ("T3", "acct:X", "acct:Y", "1200.00", at(2)),
+            )
+        ),
+        decimals={"EUR": 2},
+    )
+    outputs = {}
+    for engine in ("spark", "memory"):
+        out = tmp_path / f"{engine}.json"
+        argv = ["trace", "--engine", engine, "--lake", str(tmp_path / "lake"), "--master"]
+        argv += ["local[1]", "--seed-transaction", "T1", "--rule", "fifo", "--output", str(out)]
+        assert main(argv) == 0
+        outputs[engine] = json.loads(out.read_text())
+    spark_run, memory_run = outputs["spark"], outputs["memory"]
+    engine = spark_run["provenance"].pop("engine")
+    assert (engine["name"], engine["master"]) == ("spark", "local[1]")
+    assert spark_run == memory_run
+    assert {r["account"]: r["held"] for r in spark_run["accounts"]} == {
+        "acct:X": "0.00",
+        "acct:Y": "1000.00",
+    }
+    with pytest.raises(SystemExit, match="--lake"):
+        main(["trace", "--engine", "spark", "--seed-transaction", "T1"])
