@@ -25,6 +25,8 @@ the buckets of its frontier's accounts.
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,6 +111,7 @@ class _Search:
         self.by_day = params.same_day_policy is not SameDayPolicy.LEDGER
         self.decimals = manifest.decimals
         self.degrees: dict[tuple[str, str], int] = {}
+        self.scratch = lake.root / "_scratch" / uuid.uuid4().hex
 
     # -- filters ------------------------------------------------------------------------
     def followable(self, rows: DataFrame) -> DataFrame:
@@ -167,11 +170,19 @@ class _Search:
         return pl.DataFrame(records, schema=schema, orient="row")
 
     def frame(self, nodes: pl.DataFrame) -> DataFrame:
-        """A small Polars frame as a Spark DataFrame, to be broadcast into a join."""
+        """A driver-side frame as a Spark DataFrame, to be broadcast into a join.
+
+        Written as Parquet under the lake, which every executor reads anyway:
+        ``createDataFrame`` from Python rows would start Python workers on every executor and
+        pickle each row (seconds per hop on a standalone cluster).
+        """
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        path = self.scratch / f"{uuid.uuid4().hex}.parquet"
+        nodes.write_parquet(path)
         columns = ", ".join(
             f"{n} {'string' if d == pl.String else 'bigint'}" for n, d in nodes.schema.items()
         )
-        return self.F.broadcast(self.spark.createDataFrame(nodes.rows(), columns))
+        return self.F.broadcast(self.spark.read.schema(columns).parquet(str(path)))
 
     # -- cut-off ------------------------------------------------------------------------------
     def expandable(self, frontier: pl.DataFrame, seeds: set[tuple[str, str]]) -> pl.DataFrame:
@@ -236,6 +247,19 @@ def search(
     """
     manifest = manifest or lake.require_manifest()
     run = _Search(spark, lake, manifest, params)
+    try:
+        return _run(run, params, max_rows, progress, cancelled)
+    finally:
+        shutil.rmtree(run.scratch, ignore_errors=True)
+
+
+def _run(
+    run: _Search,
+    params: TraceParams,
+    max_rows: int | None,
+    progress: Callable[[Progress], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> SubLedger:
     best = run.seeds()
     seeds: set[tuple[str, str]] = set(best.select(NODE).rows())
     frontier, hops = best, 0
@@ -261,7 +285,7 @@ def search(
         rows = _same_day_closure(run, rows, max_rows)
     return SubLedger(
         rows=rows.sort(TIME_US, "sequence", EXTERNAL_ID),
-        manifest=manifest,
+        manifest=run.scan.manifest,
         hops=hops,
         reached=best.height,
         files_read=len(run.scan.touched),
