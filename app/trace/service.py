@@ -118,7 +118,7 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
     # value_counts, not group_by: a tenth of the time for the same counts.
     hops = result.accounts["hops"].value_counts().sort("hops")
     figures = per_currency.get(primary, {}) if primary else {}
-    return {
+    out = {
         "currency": primary,
         "measure": engine.get("measure"),
         "taint_in": figures.get("seeded"),
@@ -133,6 +133,10 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
         "currencies": per_currency,
         "engine": engine,
     }
+    if result.provenance.engine is not None:
+        # Where it ran (spark: the master and the lake manifest); the provenance keeps it too.
+        out["executed_by"] = result.provenance.engine
+    return out
 
 
 def _store_result(session: Session, run: TraceRun, result: TraceResult, jobs: TraceJobs) -> None:
@@ -274,6 +278,8 @@ def finished_result(session: Session, run: TraceRun, jobs: TraceJobs) -> TraceRe
         "ledger_fingerprint": run.ledger_fingerprint,
         "ledger_transactions": run.ledger_transactions,
     }
+    if "executed_by" in run.summary:
+        provenance["engine"] = run.summary["executed_by"]
     result = results.from_ipc(
         TraceRepository(session).frames(run.id, results.FRAME_NAMES),
         summary=run.summary["engine"],

@@ -101,6 +101,19 @@ def test_a_spark_trace_is_a_job_with_the_memory_engines_figures(live, hops) -> N
     assert seen[: seen.index(max(seen)) + 1] == list(range(1, max(seen) + 1))  # one per hop
     manifest = Lake(settings.lake_dir).require_manifest()
     assert done["ledger_fingerprint"] == manifest.id
+    ran = done["summary"]["executed_by"]
+    assert (ran["name"], ran["master"], ran["lake_manifest"]) == ("spark", "local[1]", manifest.id)
+    # The stored canonical JSON (what result_sha256 covers) carries the same provenance.
+    stored = client.get(f"/api/v1/traces/{job['id']}/result.json", headers=key)
+    assert stored.json()["provenance"]["engine"] == ran
+    # Explaining works on the sub-ledger's result as on the whole ledger's.
+    paths = client.get(
+        f"/api/v1/traces/{job['id']}/explain",
+        params={"to": "iban:CY17002001280000001200527600"},
+        headers=key,
+    )
+    assert paths.status_code == 200, paths.text
+    assert paths.json()[0]["steps"][-1]["to_account"] == "iban:CY17002001280000001200527600"
 
 
 def test_a_running_spark_trace_can_be_cancelled(live, hops) -> None:
