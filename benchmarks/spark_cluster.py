@@ -33,7 +33,7 @@ import polars as pl
 from benchmarks.synthetic import generate_ledger
 from lake import Lake, search, spark_session, trace_subledger
 from lake.session import LOOPBACK, loopback_environment
-from tests.lake.conftest import lake_rows
+from lake.store import lake_rows
 from tracing import Ledger, TraceParams, trace
 
 MASTER = f"spark://{LOOPBACK}:7077"
@@ -100,7 +100,7 @@ def stop_daemons(daemons: list[subprocess.Popen[bytes]]) -> None:
 def write_lake(root: Path, n: int, chunk: int) -> tuple[Lake, pl.DataFrame]:
     frame = generate_ledger(n)
     lake = Lake(root)
-    rows = lake_rows(frame)
+    rows = lake_rows(frame, "doc")
     for lo in range(0, n, chunk):
         part = rows.slice(lo, chunk).with_columns(pl.lit(f"doc-{lo}").alias("source_document"))
         lake.append(part, decimals={"EUR": 2})

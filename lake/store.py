@@ -50,6 +50,7 @@ from tracing.schema import (
     TIME_US,
     TO_ACCOUNT,
     VALUE_TIME,
+    conform_transactions,
 )
 
 SOURCE_DOCUMENT = "source_document"
@@ -119,6 +120,15 @@ class Manifest:
     def bytes(self) -> int:
         """Size of the lake's data files."""
         return sum(f.bytes for f in self.files)
+
+
+def lake_rows(
+    frame: pl.DataFrame, document: str, decimals: Mapping[str, int] | None = None
+) -> pl.DataFrame:
+    """An engine transactions frame as the lake rows of one source document (checked as
+    :meth:`tracing.Ledger.from_frame` checks it)."""
+    rows, _, _ = conform_transactions(frame, decimals)
+    return rows.with_columns(pl.lit(document).alias(SOURCE_DOCUMENT)).select(LAKE_ROWS.names())
 
 
 def engine_frame(rows: pl.DataFrame, decimals: Mapping[str, int]) -> pl.DataFrame:

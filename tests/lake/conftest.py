@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tracing.schema import conform_transactions
+from lake import store
 
 HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
 
@@ -19,8 +19,7 @@ def lake_rows(
     frame: pl.DataFrame, document: str = "doc-1", decimals: Mapping[str, int] | None = None
 ) -> pl.DataFrame:
     """A transactions frame (tests/tracing/factories.py) as lake rows of one source document."""
-    rows, _, _ = conform_transactions(frame, decimals)
-    return rows.with_columns(pl.lit(document).alias("source_document"))
+    return store.lake_rows(frame, document, decimals)
 
 
 @pytest.fixture(scope="session")
