@@ -87,6 +87,16 @@ def listening_addresses(pids: list[int]) -> list[str]:
     return [line.split()[3] for line in shown.splitlines() if any(w in line for w in wanted)]
 
 
+def wait_listening(pids: list[int], timeout: float = 180.0) -> list[str]:
+    """The daemons' listening addresses, once each daemon listens (JVMs start slowly)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {p: listening_addresses([p]) for p in pids}
+        if all(found.values()) or time.monotonic() > deadline:
+            return [a for addresses in found.values() for a in addresses]
+        time.sleep(2)
+
+
 def stop_daemons(daemons: list[subprocess.Popen[bytes]]) -> None:
     for daemon in reversed(daemons):  # by their own process ids, workers first
         daemon.terminate()
@@ -203,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         report["memory"] = _memory(frame, seeds, args.repeat)
         daemons = start_daemons(args.workers, args.worker_memory, root)
         try:
-            addresses = listening_addresses([d.pid for d in daemons])
+            addresses = wait_listening([d.pid for d in daemons])
             report["daemon_listen"] = sorted(set(addresses))
             bad = [a for a in addresses if not a.startswith((LOOPBACK, "[::ffff:127.0.0.1]"))]
             if bad:
