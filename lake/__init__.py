@@ -3,9 +3,10 @@
 For ledgers larger than one machine's memory (DESIGN: the in-memory index holds about 10^8
 transactions on 24 GiB). A library beside :mod:`tracing`, not inside it: ``tracing`` stays a
 pure in-memory library with no JVM behind it, and ``lake`` depends on it (the rules live once,
-there), on Polars and PyArrow-free Parquet, and on PySpark (``pip install 'moneytrail[spark]'``,
-imported only when a session or search is made). ``app`` uses ``lake``; ``lake`` imports
-nothing from ``app`` and knows no database: the service reads the database and hands rows over.
+there), on Polars (which reads and writes its Parquet) and on PySpark
+(``pip install 'moneytrail[spark]'``, imported only when a session or search is made). ``app``
+uses ``lake``; ``lake`` imports nothing from ``app`` and knows no database: the service reads
+the database and hands rows over.
 
 Public API
 ----------
