@@ -22,6 +22,7 @@ from app.db import make_engine, make_sessionmaker
 from app.demo import service as demo_service
 from app.principal import Principal, Role
 from app.settings import get_settings
+from app.trace import lake_cli
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:
@@ -163,6 +164,21 @@ def _audit_checkpoint(_args: argparse.Namespace) -> int:
         print("no entry since the last checkpoint: nothing to sign", file=sys.stderr)
         return 0
     print(AuditCheckpointRead.model_validate(taken).model_dump_json(indent=2))
+
+
+def _lake_sync(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.trace.lake_sync import sync_lake
+
+    engine = make_engine(get_settings().effective_database_url)
+    with make_sessionmaker(engine)() as session:
+        manifest = sync_lake(session, Path(args.to), buckets=args.buckets)
+    engine.dispose()
+    print(
+        f"lake {args.to}: manifest {manifest.id}, {manifest.transactions} transactions from "
+        f"{len(manifest.documents)} source documents in {len(manifest.files)} files"
+    )
     return 0
 
 
@@ -212,8 +228,28 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(
         "checkpoint", help="sign the chain's head now and print the checkpoint as JSON"
     ).set_defaults(run=_audit_checkpoint)
+    lake = commands.add_parser("lake", help="the Parquet lake traced on Spark")
+    lake_commands = lake.add_subparsers(dest="lake", required=True)
+    sync = lake_commands.add_parser(
+        "sync", help="append the source documents the lake lacks, then commit its manifest"
+    )
+    sync.add_argument("--to", required=True, help="the lake's directory")
+    sync.add_argument(
+        "--buckets", type=int, default=64, help="hash buckets of a new lake (kept after)"
+    )
+    sync.set_defaults(run=_lake_sync)
     client_commands.register(commands)
+    trace = commands.choices["trace"]
+    lake_cli.add_arguments(trace)
+    trace.set_defaults(run=_trace)
     return parser
+
+
+def _trace(args: argparse.Namespace) -> int:
+    # With --engine the trace runs here on a lake; without, a server runs it.
+    if args.engine is not None:
+        return lake_cli.run_on_lake(args)
+    return client_commands.run_trace(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

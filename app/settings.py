@@ -1,5 +1,6 @@
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,14 @@ class Settings(BaseSettings):
     trace_max_accounts: int = 2_000_000
     trace_max_events: int = 200_000_000
     trace_warm_ledger: bool = True
+    # Where traces run: "memory" (the warm in-process index) or "spark" (the search on a Spark
+    # cluster over the lake at lake_dir, kept current by `moneytrail lake sync`; needs the spark
+    # extra). A spark trace always runs as a job; a sub-ledger above spark_max_subledger rows is
+    # refused.
+    trace_engine: Literal["memory", "spark"] = "memory"
+    spark_master: str = "local[*]"
+    lake_dir: Path | None = None
+    spark_max_subledger: int = 5_000_000
     # goAML dates carry no timezone: the zone they are read in, unless the profile states one.
     goaml_timezone: str = "UTC"
     # A JSON file with an FIU's code lists (app.goaml.profile.GoamlProfile); none: generic goAML.

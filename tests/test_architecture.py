@@ -27,6 +27,38 @@ def test_tracing_is_a_pure_library() -> None:
         )
 
 
+def test_tracing_knows_nothing_of_the_lake_or_spark() -> None:
+    # The in-memory engine runs without a JVM; the lake builds on it, never the reverse.
+    for path in (ROOT / "tracing").rglob("*.py"):
+        roots = {m.split(".")[0] for m in imported_modules(path)}
+        assert not roots & {"lake", "pyspark", "py4j"}, f"{path.relative_to(ROOT)} imports {roots}"
+
+
+def test_the_lake_is_a_library_beside_tracing() -> None:
+    # lake/ knows no web and no database: the service reads rows and hands them over.
+    files = list((ROOT / "lake").rglob("*.py"))
+    assert files
+    for path in files:
+        roots = {m.split(".")[0] for m in imported_modules(path)}
+        assert not roots & BANNED_IN_TRACING, (
+            f"{path.relative_to(ROOT)} imports {roots & BANNED_IN_TRACING}"
+        )
+
+
+def test_pyspark_is_imported_only_when_a_session_or_search_is_made() -> None:
+    # The base install has no PySpark: importing lake (and so app) must not need it.
+    for path in (ROOT / "lake").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
+                assert not any(n.startswith("pyspark") for n in names), path
+
+
 def test_services_know_nothing_of_http() -> None:
     for path in (ROOT / "app").rglob("service.py"):
         roots = {m.split(".")[0] for m in imported_modules(path)}

@@ -37,10 +37,14 @@ class Provenance:
     engine_version: str
     ledger_fingerprint: str
     ledger_transactions: int
+    # Where the trace ran when not in this process's memory (e.g. ``{"name": "spark",
+    # "master": ..., "lake_manifest": ...}``); left out of the JSON when None, so the digests of
+    # in-memory results stay what they were.
+    engine: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {
+        out = {
             "rule": self.rule,
             "same_day_policy": self.same_day_policy,
             "params": self.params,
@@ -48,6 +52,9 @@ class Provenance:
             "ledger_fingerprint": self.ledger_fingerprint,
             "ledger_transactions": self.ledger_transactions,
         }
+        if self.engine is not None:
+            out["engine"] = self.engine
+        return out
 
 
 def _jsonable(frame: pl.DataFrame) -> pl.DataFrame:

@@ -24,7 +24,7 @@ JOIN accounts ta ON ta.id = t.to_account_id
 WHERE t.id > {after}
 ORDER BY t.id
 """
-_TIME = {
+TIME_SQL = {  # value_time as "YYYY-MM-DD HH:MM:SS.ffffff" UTC text, per dialect
     "postgresql": "to_char(t.value_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
     "sqlite": "t.value_time",
 }
@@ -51,7 +51,7 @@ def _last_id(session: Session) -> int:
 
 def _read_new_rows(session: Session, after: int) -> pl.DataFrame:
     conn = session.connection()
-    sql = _SELECT.format(time=_TIME[conn.dialect.name], after=int(after))
+    sql = _SELECT.format(time=TIME_SQL[conn.dialect.name], after=int(after))
     raw: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "postgresql":
         buffer = bytearray()

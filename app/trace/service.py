@@ -2,6 +2,7 @@
 
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,8 +17,8 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.pagination import encode_cursor, time_text_cursor
 from app.principal import Principal
 from app.settings import Settings
-from app.trace import results, views
-from app.trace.jobs import TraceJobs
+from app.trace import results, spark_engine, views
+from app.trace.jobs import TraceJobs, Work
 from app.trace.ledger_cache import LedgerCache
 from app.trace.models import TraceRun
 from app.trace.repository import TraceRepository
@@ -27,6 +28,7 @@ from tracing import (
     AccountSeed,
     InvalidTraceParams,
     Ledger,
+    Progress,
     TraceCancelled,
     TraceParams,
     TraceResult,
@@ -100,7 +102,17 @@ def _stop_accounts(given: list[str], ledger: Ledger) -> set[str]:
     return {k for k in keys if k is not None}
 
 
-def build_params(body: TraceCreate, ledger: Ledger, settings: Settings) -> TraceParams:
+def _lake_stop_accounts(given: list[str]) -> set[str]:
+    # The lake's account list is not held by the service: keys are normalised, not looked up.
+    return {k for k in (normalise_key(s) for s in given) if k is not None}
+
+
+def build_params(
+    body: TraceCreate,
+    stop_accounts: Callable[[list[str]], set[str]],
+    externals: Callable[[], frozenset[str]],
+    settings: Settings,
+) -> TraceParams:
     seeds, seed_transactions = [], []
     for i, seed in enumerate(body.seeds):
         if seed.transaction is not None:
@@ -115,9 +127,9 @@ def build_params(body: TraceCreate, ledger: Ledger, settings: Settings) -> Trace
         seeds.append(
             AccountSeed(account=key, currency=seed.currency.upper(), amount=amount, at=seed.at)
         )
-    stops = _stop_accounts(body.stop_at, ledger)
+    stops = stop_accounts(body.stop_at)
     if body.stop_at_external:
-        stops |= _external_stops(ledger) - {s.account for s in seeds}
+        stops |= externals() - {s.account for s in seeds}
     return TraceParams(
         seeds=tuple(seeds),
         seed_transactions=tuple(seed_transactions),
@@ -143,7 +155,7 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
     # value_counts, not group_by: a tenth of the time for the same counts.
     hops = result.accounts["hops"].value_counts().sort("hops")
     figures = per_currency.get(primary, {}) if primary else {}
-    return {
+    out = {
         "currency": primary,
         "measure": engine.get("measure"),
         "taint_in": figures.get("seeded"),
@@ -159,6 +171,10 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
         "currencies": per_currency,
         "engine": engine,
     }
+    if result.provenance.engine is not None:
+        # Where it ran (spark: the master and the lake manifest); the provenance keeps it too.
+        out["executed_by"] = result.provenance.engine
+    return out
 
 
 def _store_result(session: Session, run: TraceRun, result: TraceResult, jobs: TraceJobs) -> None:
@@ -205,8 +221,32 @@ def start_trace(
     with reading(session):
         if body.case_id is not None:
             case_service.get_case(session, body.case_id, actor=actor)
-        ledger = cache.current(session)
-        params = build_params(body, ledger, settings)
+        if settings.trace_engine == "spark":
+            lake, manifest = spark_engine.lake_manifest(settings)
+            params = build_params(
+                body,
+                _lake_stop_accounts,
+                lambda: spark_engine.external_stops(lake, manifest),
+                settings,
+            )
+            fingerprint, size = manifest.id, manifest.transactions
+            work: Work = spark_engine.work(settings, lake, params)
+            force_async = True  # a search on a cluster: always a job to poll, with progress
+        else:
+            ledger = cache.current(session)
+            params = build_params(
+                body,
+                lambda given: _stop_accounts(given, ledger),
+                lambda: _external_stops(ledger),
+                settings,
+            )
+            fingerprint, size = ledger.fingerprint, ledger.n_transactions
+
+            def work(
+                report: Callable[[Progress], None], cancelled: Callable[[], bool]
+            ) -> TraceResult:
+                return trace(ledger, params, progress=report, cancelled=cancelled)
+
     run = TraceRun(
         id=uuid.uuid4().hex,
         case_id=body.case_id,
@@ -217,13 +257,10 @@ def start_trace(
         request=body.model_dump(mode="json"),
         params=params.to_dict(),
         engine_version=ENGINE_VERSION,
-        ledger_fingerprint=ledger.fingerprint,
-        ledger_transactions=ledger.n_transactions,
+        ledger_fingerprint=fingerprint,
+        ledger_transactions=size,
     )
-    job = jobs.submit(
-        run.id,
-        lambda report, cancelled: trace(ledger, params, progress=report, cancelled=cancelled),
-    )
+    job = jobs.submit(run.id, work)
     if not force_async:
         try:
             result = job.future.result(timeout=settings.trace_sync_wait_seconds)
@@ -313,7 +350,7 @@ def finished_result(session: Session, run: TraceRun, jobs: TraceJobs) -> TraceRe
 def _provenance(run: TraceRun) -> dict[str, Any]:
     # The engine's provenance is made of exactly what the run keeps in its own columns.
     assert run.params is not None
-    return {
+    provenance: dict[str, Any] = {
         "rule": run.params["rule"],
         "same_day_policy": run.params["same_day_policy"],
         "params": run.params,
@@ -321,6 +358,9 @@ def _provenance(run: TraceRun) -> dict[str, Any]:
         "ledger_fingerprint": run.ledger_fingerprint,
         "ledger_transactions": run.ledger_transactions,
     }
+    if run.summary is not None and "executed_by" in run.summary:
+        provenance["engine"] = run.summary["executed_by"]  # where it ran (spark: master, lake)
+    return provenance
 
 
 def result_json(session: Session, run: TraceRun) -> bytes:

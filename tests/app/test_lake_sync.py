@@ -1,0 +1,51 @@
+"""`moneytrail lake sync`: the database's ledger copied to the lake, document by document."""
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.cli import build_parser
+from app.trace.lake_sync import sync_lake
+from app.trace.ledger_cache import LedgerCache
+from lake import Lake
+from tests.factories import batch, bearer, make_key, tx
+
+
+@pytest.fixture
+def key(client: TestClient, session: Session) -> dict[str, str]:
+    admin = bearer(make_key(session))
+    assert client.post("/api/v1/demo", headers=admin).status_code == 201
+    return admin
+
+
+def test_sync_copies_the_ledger_and_then_only_new_documents(
+    client: TestClient, session: Session, key: dict[str, str], tmp_path: Path
+) -> None:
+    first = sync_lake(session, tmp_path, buckets=4)
+    ledger = LedgerCache().current(session)
+    # The manifest's id is the fingerprint the in-memory engine gives the same ledger.
+    assert first.id == ledger.fingerprint
+    assert first.transactions == ledger.n_transactions
+    assert len(first.documents) == 1
+    assert sync_lake(session, tmp_path) == first  # nothing new, nothing written
+
+    late = tx("LAKE-1", "iban:DE89370400440532013000", "cash:atm", "12.34", currency="JPY")
+    late["amount"] = "1234"
+    r = client.post("/api/v1/transactions/batch", json=batch(late, reference="PO-9"), headers=key)
+    assert r.status_code == 201, r.text
+    second = sync_lake(session, tmp_path)
+    assert second.previous == first.id
+    assert len(second.documents) == 2
+    assert second.files[: len(first.files)] == first.files
+    assert sum(f.rows for f in second.files[len(first.files) :]) == 1
+    assert second.decimals["JPY"] == 0
+    assert second.id == LedgerCache().current(session).fingerprint
+    row = Lake(tmp_path).rows().filter(external_id="LAKE-1").row(0, named=True)
+    assert (row["amount_minor"], row["currency"], row["to_account"]) == (1234, "JPY", "cash:atm")
+
+
+def test_the_cli_names_the_lake_directory() -> None:
+    args = build_parser().parse_args(["lake", "sync", "--to", "/srv/lake"])
+    assert (args.to, args.buckets) == ("/srv/lake", 64)
