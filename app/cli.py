@@ -164,6 +164,7 @@ def _audit_checkpoint(_args: argparse.Namespace) -> int:
         print("no entry since the last checkpoint: nothing to sign", file=sys.stderr)
         return 0
     print(AuditCheckpointRead.model_validate(taken).model_dump_json(indent=2))
+    return 0
 
 
 def _lake_sync(args: argparse.Namespace) -> int:
