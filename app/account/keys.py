@@ -65,8 +65,12 @@ def key_error(key: pl.Expr) -> pl.Expr:
     """The reason a key is unusable, or null when it is fine."""
     scheme, body = _parts(key)
     known = ", ".join(sorted(SCHEME_KINDS))
+    # An IBAN pasted without its scheme is the commonest slip: name the key that was meant.
+    bare = key.str.replace_all(" ", "").str.to_uppercase()
     return (
-        pl.when(scheme.is_null())
+        pl.when(scheme.is_null() & bare.str.contains(_IBAN))
+        .then(pl.format("not an account key: did you mean iban:{}?", bare))
+        .when(scheme.is_null())
         .then(
             pl.lit("not an account key: write scheme:identifier, e.g. iban:DE89... or btc:bc1q...")
         )

@@ -132,3 +132,25 @@ def test_digits_that_are_not_ascii_are_not_ids(client: TestClient, key) -> None:
     for ref in ("²", "٣", "\uff11\uff12"):  # superscript, Arabic-Indic, full-width digits
         assert_problem(client.get(f"/api/v1/accounts/{ref}", headers=key), 404)
         assert_problem(client.get(f"/api/v1/transactions/{ref}", headers=key), 404)
+
+
+def test_malformed_json_is_named_by_line_and_column(client: TestClient, session: Session, key):
+    content = b'{\n  "source": {"kind": "x", "reference": "y"},\n  "transactions": [,]\n}'
+    r = client.post(URL, content=content, headers={**key, "Content-Type": "application/json"})
+    assert_problem(r, 422)
+    (error,) = r.json()["errors"]
+    assert (error["loc"], error["line"], error["column"]) == (["body"], 3, 20)
+    assert "line 3, column 20" in error["msg"]
+    assert nothing_stored(session)
+
+
+def test_an_iban_without_its_scheme_is_refused_with_the_key_that_was_meant(
+    client: TestClient, session: Session, key
+) -> None:
+    row = tx("H-1", "DE89 3704 0044 0532 0130 00", FR, "10.00")
+    r = client.post(URL, json=batch(row), headers=key)
+    assert_problem(r, 422)
+    (error,) = r.json()["errors"]
+    assert error["loc"] == ["transactions", 0, "from_account"]
+    assert "did you mean iban:DE89370400440532013000?" in error["msg"]
+    assert nothing_stored(session)
