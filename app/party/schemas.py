@@ -1,6 +1,7 @@
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from app.inputs import Text
 
@@ -35,20 +36,21 @@ class PartyIn(BaseModel):
     identifiers: dict[Text, Text] = Field(default_factory=dict)
 
 
+PARTY_EXAMPLE: JsonDict = {
+    "id": 7,
+    "key": "person:DE-ID-L01X00T47",
+    "kind": "person",
+    "name": "Max Mustermann",
+    "country": "DE",
+    "identifiers": {"national_id": "L01X00T47"},
+    "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+}
+
+
 class PartyRead(BaseModel):
     model_config = ConfigDict(
         from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 7,
-                "key": "person:DE-ID-L01X00T47",
-                "kind": "person",
-                "name": "Max Mustermann",
-                "country": "DE",
-                "identifiers": {"national_id": "L01X00T47"},
-                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
-            }
-        },
+        json_schema_extra={"example": PARTY_EXAMPLE},
     )
 
     id: int
@@ -79,13 +81,7 @@ class PartyRecord(PartyRead):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
-                "id": 7,
-                "key": "person:DE-ID-L01X00T47",
-                "kind": "person",
-                "name": "Max Mustermann",
-                "country": "DE",
-                "identifiers": {"national_id": "L01X00T47"},
-                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                **PARTY_EXAMPLE,
                 "accounts": [
                     {"account_id": 12, "key": "iban:DE44500105175407324931", "role": "holder"}
                 ],
