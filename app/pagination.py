@@ -1,22 +1,40 @@
-"""Opaque keyset cursors and the page envelope every list answers with."""
+"""Opaque keyset cursors, the one way a list pages, and the envelope every list answers with.
+
+Each list owns a `CursorCodec`: its cursor is base64url JSON of `[list name, *key]`, so a cursor
+decodes to a frozen key of that list's shape or is refused as one `InvalidCursor` problem,
+whether it is garbage, JSON of another shape, or the cursor of another list. Repositories page
+with `page` (keyset over a query) and in-memory lists with `page_slice` (a position).
+"""
 
 import base64
 import binascii
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.deps import SettingsDep
 from app.errors import InvalidInput
 from app.inputs import CursorId, Instant, Text
 
 T = TypeVar("T")
-# Far more than any cursor this service gives out (a time, a sequence and an id).
+K = TypeVar("K", bound=tuple[Any, ...])
+R = TypeVar("R")
+# Far more than any cursor this service gives out (a list name, a time, a sequence and an id).
 CURSOR_MAX_LENGTH = 512
+
+
+class InvalidCursor(InvalidInput):
+    code, title = "invalid_cursor", "Invalid cursor"
+
+    def __init__(self) -> None:
+        super().__init__("the cursor is not one this list gave out", field="cursor")
 
 
 class Page(BaseModel, Generic[T]):
@@ -24,49 +42,137 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
-def encode_cursor(key: list[Any]) -> str:
-    raw = json.dumps(key, separators=(",", ":"), default=str).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+# The keys lists page by. Their field types are the input rules a cursor's parts must meet:
+# a cursor is client input like any other, checked before it reaches a query.
+class IdKey(NamedTuple):
+    id: CursorId
 
 
-@cache
-def _adapter(shape: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(shape)
+class TimeIdKey(NamedTuple):
+    at: Instant
+    id: CursorId
 
 
-def decode_cursor(cursor: str, shape: Any) -> Any:
-    """The key a cursor holds, checked against the `shape` (a tuple type) of the list's keys.
+class TimeTextKey(NamedTuple):
+    """A time and a hex id (sources, traces)."""
 
-    A cursor is client input like any other: one that is not base64 JSON of that shape, with
-    text that is `Text` and times that are `Instant`, is refused before it reaches a query.
+    at: Instant
+    id: Text
+
+
+class TimeSeqIdKey(NamedTuple):
+    """Value time, statement sequence (-1 for none) and id: an account's statement order."""
+
+    at: Instant
+    seq: Annotated[int, Field(strict=True, ge=-1)]
+    id: CursorId
+
+
+class Position(NamedTuple):
+    """Where the next page starts in a list computed whole (a trace's rows, convergence)."""
+
+    offset: CursorId
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"a cursor key holds no {type(value).__name__}")
+
+
+class CursorCodec(Generic[K]):
+    """The cursor of one list: `encode` a key of type `key`, `decode` it back or refuse it."""
+
+    names: ClassVar[dict[str, "CursorCodec[Any]"]] = {}
+
+    def __init__(self, name: str, key: type[K]) -> None:
+        if name in CursorCodec.names:
+            raise ValueError(f"two lists may not share the cursor name {name!r}")
+        CursorCodec.names[name] = self
+        self.name, self.key = name, key
+        self._adapter: TypeAdapter[K] = TypeAdapter(key)
+
+    def __repr__(self) -> str:
+        return f"CursorCodec({self.name!r}, {self.key.__name__})"
+
+    def encode(self, key: K) -> str:
+        raw = json.dumps([self.name, *key], separators=(",", ":"), default=_jsonable)
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    def decode(self, cursor: str | None) -> K | None:
+        """The key `cursor` holds (None for the first page), or `InvalidCursor`."""
+        if cursor is None:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            payload = json.loads(raw)
+        except (ValueError, binascii.Error, RecursionError):
+            raise InvalidCursor() from None
+        if not isinstance(payload, list) or not payload or payload[0] != self.name:
+            raise InvalidCursor()
+        try:
+            return self._adapter.validate_python(tuple(payload[1:]))
+        except (ValueError, RecursionError, ValidationError):
+            raise InvalidCursor() from None
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset(Generic[K, R]):
+    """A list's order as a keyset: the columns, their direction, and the key of a fetched row.
+
+    `after` builds the predicate "beyond this key" when the row comparison of the columns is
+    not the query wanted (the default is `(columns) > key`, or `<` when descending).
     """
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return _adapter(shape).validate_python(json.loads(raw))
-    except (ValueError, binascii.Error, RecursionError, ValidationError):
-        raise InvalidInput("the cursor is not one this list gave out", field="cursor") from None
+
+    codec: CursorCodec[K]
+    columns: tuple[ColumnElement[Any] | QueryableAttribute[Any], ...]
+    key_of: Callable[[R], K]
+    descending: bool = False
+    after: Callable[[K], ColumnElement[bool]] | None = None
+
+    def beyond(self, key: K) -> ColumnElement[bool]:
+        if self.after is not None:
+            return self.after(key)
+        beyond: ColumnElement[bool]
+        if len(self.columns) == 1:
+            (column,) = self.columns
+            beyond = column < key[0] if self.descending else column > key[0]
+        else:
+            row = tuple_(*self.columns)
+            beyond = row < tuple(key) if self.descending else row > tuple(key)
+        return beyond
 
 
-def int_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    (value,) = decode_cursor(cursor, tuple[CursorId])
-    return int(value)
+def page(
+    session: Session,
+    stmt: Select[*tuple[Any, ...]],
+    order: Keyset[K, R],
+    *,
+    limit: int,
+    after: K | None,
+    scalars: bool = True,
+) -> tuple[list[R], str | None]:
+    """One page of `stmt` in `order` after the key `after`, and the cursor of the next page."""
+    if after is not None:
+        stmt = stmt.where(order.beyond(after))
+    columns = [c.desc() if order.descending else c for c in order.columns]
+    stmt = stmt.order_by(*columns).limit(limit + 1)
+    result = session.scalars(stmt) if scalars else session.execute(stmt)
+    rows: list[R] = list(result)  # type: ignore[arg-type]  # `key_of` states the row type
+    # One row more than the page was fetched: its presence says a next page exists.
+    if len(rows) > limit:
+        return rows[:limit], order.codec.encode(order.key_of(rows[limit - 1]))
+    return rows, None
 
 
-def time_id_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if cursor is None:
-        return None
-    at, last_id = decode_cursor(cursor, tuple[Instant, CursorId])
-    return at, last_id
-
-
-def time_text_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    """The (time, text id) key of lists ordered by a time and a hex id (sources, traces)."""
-    if cursor is None:
-        return None
-    at, last_id = decode_cursor(cursor, tuple[Instant, Text])
-    return at, last_id
+def page_slice(
+    total: int, codec: CursorCodec[Position], *, limit: int, cursor: str | None
+) -> tuple[slice, str | None]:
+    """Where one page of a list computed whole (`total` items) lies, and the next cursor."""
+    after = codec.decode(cursor)
+    start = after.offset if after is not None else 0
+    more = start + limit < total
+    return slice(start, start + limit), codec.encode(Position(start + limit)) if more else None
 
 
 class PageParams(BaseModel):

@@ -1,10 +1,23 @@
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.asset.models import Asset, AssetLink, AssetOwner
+from app.pagination import CursorCodec, IdKey, Keyset, TimeIdKey, page
+
+ASSETS = CursorCodec("assets", IdKey)
+DEADLINES = CursorCodec("deadlines", TimeIdKey)
+BY_ID: Keyset[IdKey, Asset] = Keyset(ASSETS, (Asset.id,), lambda asset: IdKey(asset.id))
+
+
+def _deadline_key(asset: Asset) -> TimeIdKey:
+    assert asset.expires_at is not None  # the query takes only assets that expire
+    return TimeIdKey(asset.expires_at, asset.id)
+
+
+BY_EXPIRY: Keyset[TimeIdKey, Asset] = Keyset(DEADLINES, (Asset.expires_at, Asset.id), _deadline_key)
 
 
 class AssetRepository:
@@ -26,14 +39,12 @@ class AssetRepository:
         self.session.add(link)
 
     def page(
-        self, case_id: int, *, limit: int, after_id: int | None, status: str | None
-    ) -> list[Asset]:
+        self, case_id: int, *, limit: int, after: IdKey | None, status: str | None
+    ) -> tuple[list[Asset], str | None]:
         stmt = select(Asset).where(Asset.case_id == case_id)
-        if after_id is not None:
-            stmt = stmt.where(Asset.id > after_id)
         if status is not None:
             stmt = stmt.where(Asset.status == status)
-        return list(self.session.scalars(stmt.order_by(Asset.id).limit(limit + 1)))
+        return page(self.session, stmt, BY_ID, limit=limit, after=after)
 
     def on_account(self, account_id: int, *, statuses: Collection[str]) -> list[Asset]:
         stmt = select(Asset).where(Asset.account_id == account_id, Asset.status.in_(statuses))
@@ -50,15 +61,12 @@ class AssetRepository:
         statuses: Collection[str],
         case_ids: Collection[int] | None,
         limit: int,
-        after: tuple[datetime, int] | None,
-    ) -> list[Asset]:
+        after: TimeIdKey | None,
+    ) -> tuple[list[Asset], str | None]:
         stmt = select(Asset).where(Asset.expires_at <= until, Asset.status.in_(statuses))
         if case_ids is not None:
             stmt = stmt.where(Asset.case_id.in_(case_ids))
-        if after is not None:
-            stmt = stmt.where(tuple_(Asset.expires_at, Asset.id) > after)
-        stmt = stmt.order_by(Asset.expires_at, Asset.id).limit(limit + 1)
-        return list(self.session.scalars(stmt))
+        return page(self.session, stmt, BY_EXPIRY, limit=limit, after=after)
 
     def holdings(self, case_ids: Collection[int] | None) -> list[tuple[int, str, int]]:
         """(case id, `party` or `account`, id) for every asset owner and bank-balance account."""

@@ -11,14 +11,13 @@ from app.account import service as account_service
 from app.account.models import Account
 from app.asset.errors import AssetNotFound, InvalidAsset
 from app.asset.models import Asset, AssetLink, AssetOwner
-from app.asset.repository import AssetRepository
+from app.asset.repository import ASSETS, DEADLINES, AssetRepository
 from app.asset.schemas import AssetCreate, AssetType, LinkIn
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
 from app.inputs import MAX_ID
 from app.measure.machine import LegalStatus, allowed_moves
 from app.money import decimals_of, from_minor, to_minor
-from app.pagination import encode_cursor, int_cursor
 from app.party import service as party_service
 from app.principal import Principal
 from app.trace import service as trace_service
@@ -220,13 +219,9 @@ def page_assets(
     status: LegalStatus | None,
 ) -> tuple[list[Asset], str | None]:
     case_service.get_case(session, case_id, actor=actor)
-    after = int_cursor(cursor)
-    rows = AssetRepository(session).page(
-        case_id, limit=limit, after_id=after, status=str(status) if status else None
+    return AssetRepository(session).page(
+        case_id, limit=limit, after=ASSETS.decode(cursor), status=str(status) if status else None
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor([rows[-1].id]) if more else None
 
 
 def assets_on_account(
@@ -246,10 +241,15 @@ def expiring_assets(
     statuses: Collection[str],
     case_ids: Collection[int] | None,
     limit: int,
-    after: tuple[datetime, int] | None,
-) -> list[Asset]:
+    cursor: str | None,
+) -> tuple[list[Asset], str | None]:
+    """Assets whose measure lapses by `until`, soonest first, a page after `cursor`."""
     return AssetRepository(session).expiring(
-        until=until, statuses=statuses, case_ids=case_ids, limit=limit, after=after
+        until=until,
+        statuses=statuses,
+        case_ids=case_ids,
+        limit=limit,
+        after=DEADLINES.decode(cursor),
     )
 
 

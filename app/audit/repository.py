@@ -7,6 +7,16 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AUDIT_APPEND_LOCK, AuditCheckpoint, AuditEntry
 from app.db import table_of
+from app.pagination import CursorCodec, IdKey, Keyset, page
+
+AUDIT_ENTRIES = CursorCodec("audit", IdKey)
+AUDIT_CHECKPOINTS = CursorCodec("audit_checkpoints", IdKey)
+ENTRIES_NEWEST_FIRST: Keyset[IdKey, AuditEntry] = Keyset(
+    AUDIT_ENTRIES, (AuditEntry.id,), lambda entry: IdKey(entry.id), descending=True
+)
+CHECKPOINTS_NEWEST_FIRST: Keyset[IdKey, AuditCheckpoint] = Keyset(
+    AUDIT_CHECKPOINTS, (AuditCheckpoint.id,), lambda c: IdKey(c.id), descending=True
+)
 
 
 class AuditRepository:
@@ -59,15 +69,15 @@ class AuditRepository:
         self,
         *,
         limit: int,
-        before_id: int | None,
+        after: IdKey | None,
         key_id: str | None,
         operation: str | None,
         resource: str | None,
         case_id: int | None,
         since: datetime | None,
         until: datetime | None,
-    ) -> list[AuditEntry]:
-        stmt = select(AuditEntry).order_by(AuditEntry.id.desc())
+    ) -> tuple[list[AuditEntry], str | None]:
+        stmt = select(AuditEntry)
         filters = {
             AuditEntry.key_id: key_id,
             AuditEntry.operation: operation,
@@ -81,9 +91,7 @@ class AuditRepository:
             stmt = stmt.where(AuditEntry.at >= since)
         if until is not None:
             stmt = stmt.where(AuditEntry.at < until)
-        if before_id is not None:
-            stmt = stmt.where(AuditEntry.id < before_id)
-        return list(self.session.scalars(stmt.limit(limit + 1)))
+        return page(self.session, stmt, ENTRIES_NEWEST_FIRST, limit=limit, after=after)
 
 
 class CheckpointRepository:
@@ -102,8 +110,6 @@ class CheckpointRepository:
     def all_in_order(self) -> list[AuditCheckpoint]:
         return list(self.session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.entries)))
 
-    def page(self, *, limit: int, before_id: int | None) -> list[AuditCheckpoint]:
-        stmt = select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())
-        if before_id is not None:
-            stmt = stmt.where(AuditCheckpoint.id < before_id)
-        return list(self.session.scalars(stmt.limit(limit + 1)))
+    def page(self, *, limit: int, after: IdKey | None) -> tuple[list[AuditCheckpoint], str | None]:
+        stmt = select(AuditCheckpoint)
+        return page(self.session, stmt, CHECKPOINTS_NEWEST_FIRST, limit=limit, after=after)

@@ -11,11 +11,15 @@ from app.audit import checkpoints
 from app.audit.chain import FIELDS, GENESIS, entry_hash
 from app.audit.checkpoints import Claim
 from app.audit.models import AuditCheckpoint, AuditEntry
-from app.audit.repository import AuditRepository, CheckpointRepository
+from app.audit.repository import (
+    AUDIT_CHECKPOINTS,
+    AUDIT_ENTRIES,
+    AuditRepository,
+    CheckpointRepository,
+)
 from app.audit.request import RequestAudit
 from app.audit.signing import Signer
 from app.db import REQUEST_SCOPE
-from app.pagination import encode_cursor, int_cursor
 
 _ATTEMPTS = 5
 _STAGED = "audit_outcome_staged"
@@ -157,21 +161,15 @@ def take_checkpoint(
 def page_entries(
     session: Session, *, limit: int, cursor: str | None, **filters: Any
 ) -> tuple[list[AuditEntry], str | None]:
-    before = int_cursor(cursor)
-    rows = AuditRepository(session).page(limit=limit, before_id=before, **filters)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor([rows[-1].id]) if more else None
+    after = AUDIT_ENTRIES.decode(cursor)
+    return AuditRepository(session).page(limit=limit, after=after, **filters)
 
 
 def page_checkpoints(
     session: Session, *, limit: int, cursor: str | None
 ) -> tuple[list[AuditCheckpoint], str | None]:
-    before = int_cursor(cursor)
-    rows = CheckpointRepository(session).page(limit=limit, before_id=before)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor([rows[-1].id]) if more else None
+    after = AUDIT_CHECKPOINTS.decode(cursor)
+    return CheckpointRepository(session).page(limit=limit, after=after)
 
 
 def database_sink(sessions: sessionmaker[Session]) -> Any:

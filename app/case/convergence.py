@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session
 from app.account import service as account_service
 from app.asset import service as asset_service
 from app.case import service as case_service
-from app.pagination import encode_cursor, int_cursor
+from app.pagination import CursorCodec, Position, page_slice
 from app.party import service as party_service
 from app.principal import Principal
 
 HOLDING_ROLES = {"party": "asset_owner", "account": "asset_account"}
+CONVERGENCE = CursorCodec("convergence", Position)
 
 
 def page_convergence(
@@ -31,8 +32,8 @@ def page_convergence(
         ((entity, by_case) for entity, by_case in roles.items() if len(by_case) >= 2),
         key=lambda item: (-len(item[1]), item[0]),
     )
-    start = int_cursor(cursor) or 0
-    chunk = shared[start : start + limit]
+    rows, next_cursor = page_slice(len(shared), CONVERGENCE, limit=limit, cursor=cursor)
+    chunk = shared[rows]
     cases = case_service.cases_by_ids(session, [c for _, by_case in chunk for c in by_case])
     items = []
     for (kind, entity_id), by_case in chunk:
@@ -62,5 +63,4 @@ def page_convergence(
                 ],
             }
         )
-    more = start + limit < len(shared)
-    return items, encode_cursor([start + limit]) if more else None
+    return items, next_cursor

@@ -4,6 +4,16 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
+from app.pagination import CursorCodec, IdKey, Keyset, page
+
+CASES = CursorCodec("cases", IdKey)
+CASE_EVENTS = CursorCodec("case_events", IdKey)
+CASES_NEWEST_FIRST: Keyset[IdKey, Case] = Keyset(
+    CASES, (Case.id,), lambda case: IdKey(case.id), descending=True
+)
+EVENTS_IN_ORDER: Keyset[IdKey, CaseEvent] = Keyset(
+    CASE_EVENTS, (CaseEvent.id,), lambda event: IdKey(event.id)
+)
 
 
 class CaseRepository:
@@ -40,30 +50,28 @@ class CaseRepository:
         self,
         *,
         limit: int,
-        before_id: int | None,
+        after: IdKey | None,
         member: str | None,
         kind: str | None,
         status: str | None,
         parent_case_id: int | None = None,
-    ) -> list[Case]:
-        stmt = select(Case).order_by(Case.id.desc()).limit(limit + 1)
+    ) -> tuple[list[Case], str | None]:
+        stmt = select(Case)
         if member is not None:
             stmt = stmt.where(Case.id.in_(self._member_case_ids(member)))
-        if before_id is not None:
-            stmt = stmt.where(Case.id < before_id)
         if kind is not None:
             stmt = stmt.where(Case.kind == kind)
         if status is not None:
             stmt = stmt.where(Case.status == status)
         if parent_case_id is not None:
             stmt = stmt.where(Case.parent_case_id == parent_case_id)
-        return list(self.session.scalars(stmt))
+        return page(self.session, stmt, CASES_NEWEST_FIRST, limit=limit, after=after)
 
-    def events(self, case_id: int, *, limit: int, after_id: int | None) -> list[CaseEvent]:
+    def events(
+        self, case_id: int, *, limit: int, after: IdKey | None
+    ) -> tuple[list[CaseEvent], str | None]:
         stmt = select(CaseEvent).where(CaseEvent.case_id == case_id)
-        if after_id is not None:
-            stmt = stmt.where(CaseEvent.id > after_id)
-        return list(self.session.scalars(stmt.order_by(CaseEvent.id).limit(limit + 1)))
+        return page(self.session, stmt, EVENTS_IN_ORDER, limit=limit, after=after)
 
     def _member_case_ids(self, api_key_id: str) -> Select[int]:
         return select(CaseMember.case_id).where(CaseMember.api_key_id == api_key_id)

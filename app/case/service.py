@@ -16,7 +16,7 @@ from app.case.errors import (
     MemberNotFound,
 )
 from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
-from app.case.repository import CaseRepository
+from app.case.repository import CASE_EVENTS, CASES, CaseRepository
 from app.case.schemas import (
     CaseCreate,
     CaseKind,
@@ -28,7 +28,6 @@ from app.case.schemas import (
     RecoveryBasis,
     SubjectCreate,
 )
-from app.pagination import encode_cursor, int_cursor
 from app.party import service as party_service
 from app.preconditions import IfMatch, check_version, flush_or_precondition_failed
 from app.principal import Principal
@@ -153,18 +152,14 @@ def page_cases(
     status: CaseStatus | None,
     parent_case_id: int | None = None,
 ) -> tuple[list[Case], str | None]:
-    before = int_cursor(cursor)
-    rows = CaseRepository(session).page(
+    return CaseRepository(session).page(
         limit=limit,
-        before_id=before,
+        after=CASES.decode(cursor),
         member=None if actor.sees_all_cases else actor.id,
         kind=str(kind) if kind else None,
         status=str(status) if status else None,
         parent_case_id=parent_case_id,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor([rows[-1].id]) if more else None
 
 
 def change_status(
@@ -244,11 +239,8 @@ def page_events(
     session: Session, case_id: int, *, actor: Principal, limit: int, cursor: str | None
 ) -> tuple[list[CaseEvent], str | None]:
     get_case(session, case_id, actor=actor)
-    after = int_cursor(cursor)
-    rows = CaseRepository(session).events(case_id, limit=limit, after_id=after)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor([rows[-1].id]) if more else None
+    after = CASE_EVENTS.decode(cursor)
+    return CaseRepository(session).events(case_id, limit=limit, after=after)
 
 
 def _require_lead(session: Session, case_id: int, actor: Principal) -> Case:

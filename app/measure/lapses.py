@@ -12,7 +12,6 @@ from app.measure.models import Measure
 from app.measure.repository import MeasureRepository
 from app.measure.schemas import MeasureType, ReleaseReason
 from app.measure.service import apply_move
-from app.pagination import encode_cursor, time_id_cursor
 from app.preconditions import PreconditionFailed, flush_or_precondition_failed
 from app.principal import Principal
 
@@ -68,17 +67,14 @@ def page_deadlines(
     """Measures of the caller's cases whose last day falls within `within_days` from today
     (0: today), and those that lapsed and are not yet swept."""
     now = now or datetime.now(UTC)
-    after = time_id_cursor(cursor)
-    rows = asset_service.expiring_assets(
+    rows, next_cursor = asset_service.expiring_assets(
         session,
         until=deadlines.end_of(now.date() + timedelta(days=within_days), UTC),
         statuses=[str(s) for s in TIME_LIMITED],
         case_ids=case_service.visible_case_ids(session, actor=actor),
         limit=limit,
-        after=after,
+        cursor=cursor,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
     cases = case_service.cases_by_ids(session, [a.case_id for a in rows])
     latest = MeasureRepository(session).by_asset_seq((a.id, a.version) for a in rows)
     items = []
@@ -105,9 +101,4 @@ def page_deadlines(
                 "lapses_to_expired": asset.status in LAPSING,
             }
         )
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        assert last.expires_at is not None
-        next_cursor = encode_cursor([last.expires_at.isoformat(), last.id])
     return items, next_cursor

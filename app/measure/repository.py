@@ -4,6 +4,11 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from app.measure.models import Measure
+from app.pagination import CursorCodec, IdKey, Keyset, page
+
+MEASURES = CursorCodec("measures", IdKey)
+# An asset's events are numbered 1, 2, ... by `seq`: the history pages by that number.
+HISTORY: Keyset[IdKey, Measure] = Keyset(MEASURES, (Measure.seq,), lambda m: IdKey(m.seq))
 
 
 class MeasureRepository:
@@ -28,11 +33,11 @@ class MeasureRepository:
             found.update(((m.asset_id, m.seq), m) for m in self.session.scalars(stmt))
         return found
 
-    def history(self, asset_id: int, *, limit: int, after_seq: int | None) -> list[Measure]:
+    def history(
+        self, asset_id: int, *, limit: int, after: IdKey | None
+    ) -> tuple[list[Measure], str | None]:
         stmt = select(Measure).where(Measure.asset_id == asset_id)
-        if after_seq is not None:
-            stmt = stmt.where(Measure.seq > after_seq)
-        return list(self.session.scalars(stmt.order_by(Measure.seq).limit(limit + 1)))
+        return page(self.session, stmt, HISTORY, limit=limit, after=after)
 
     def latest_of_types(self, asset_id: int, types: list[str]) -> Measure | None:
         stmt = (

@@ -25,7 +25,7 @@ from app.measure.machine import (
     LegalStatus,
 )
 from app.measure.models import Measure
-from app.measure.repository import MeasureRepository
+from app.measure.repository import MEASURES, MeasureRepository
 from app.measure.schemas import (
     CHALLENGE_TYPES,
     DEFAULT_TYPE,
@@ -34,7 +34,6 @@ from app.measure.schemas import (
     TransitionCreate,
 )
 from app.money import from_minor
-from app.pagination import encode_cursor, int_cursor
 from app.preconditions import IfMatch, check_version, flush_or_precondition_failed
 from app.principal import Principal
 
@@ -439,11 +438,8 @@ def page_history(
     session: Session, asset_id: int, *, actor: Principal, limit: int, cursor: str | None
 ) -> tuple[list[Measure], str | None]:
     asset_service.get_asset(session, asset_id, actor=actor)
-    after = int_cursor(cursor)
-    rows = MeasureRepository(session).history(asset_id, limit=limit, after_seq=after)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor([rows[-1].seq]) if more else None
+    after = MEASURES.decode(cursor)
+    return MeasureRepository(session).history(asset_id, limit=limit, after=after)
 
 
 def describe_measure(measure: Measure) -> dict[str, object]:

@@ -1,9 +1,18 @@
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.pagination import CursorCodec, Keyset, TimeTextKey, page
 from app.source.models import SourceDocument
+
+SOURCES = CursorCodec("sources", TimeTextKey)
+NEWEST_FIRST: Keyset[TimeTextKey, SourceDocument] = Keyset(
+    SOURCES,
+    (SourceDocument.received_at, SourceDocument.id),
+    lambda document: TimeTextKey(document.received_at, document.id),
+    descending=True,
+)
 
 
 class SourceDocumentRepository:
@@ -32,14 +41,10 @@ class SourceDocumentRepository:
         self,
         *,
         limit: int,
-        after: tuple[datetime, str] | None,
+        after: TimeTextKey | None,
         uploaded_by: str | None,
-    ) -> list[SourceDocument]:
-        stmt = select(SourceDocument).order_by(
-            SourceDocument.received_at.desc(), SourceDocument.id.desc()
-        )
+    ) -> tuple[list[SourceDocument], str | None]:
+        stmt = select(SourceDocument)
         if uploaded_by is not None:
             stmt = stmt.where(SourceDocument.uploaded_by == uploaded_by)
-        if after is not None:
-            stmt = stmt.where(tuple_(SourceDocument.received_at, SourceDocument.id) < after)
-        return list(self.session.scalars(stmt.limit(limit + 1)))
+        return page(self.session, stmt, NEWEST_FIRST, limit=limit, after=after)

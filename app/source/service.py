@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
-from app.pagination import encode_cursor, time_text_cursor
 from app.principal import Principal
 from app.source.models import SourceDocument
-from app.source.repository import SourceDocumentRepository
+from app.source.repository import SOURCES, SourceDocumentRepository
 from app.source.schemas import SourceIn
 
 
@@ -74,16 +73,11 @@ def page_sources(
     cursor: str | None,
     actor: Principal,
 ) -> tuple[list[SourceDocument], str | None]:
-    after = time_text_cursor(cursor)
-    rows = SourceDocumentRepository(session).page(
+    return SourceDocumentRepository(session).page(
         limit=limit,
-        after=after,
+        after=SOURCES.decode(cursor),
         uploaded_by=None if actor.sees_all_sources else actor.id,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1].received_at.isoformat(), rows[-1].id]) if more else None
-    return rows, next_cursor
 
 
 def received_times(session: Session, document_ids: Iterable[str]) -> dict[str, datetime]:

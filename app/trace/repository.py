@@ -1,11 +1,20 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, insert, or_, select, tuple_, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import table_of
+from app.pagination import CursorCodec, Keyset, TimeTextKey, page
 from app.trace.models import TraceResultFrame, TraceRun
+
+TRACES = CursorCodec("traces", TimeTextKey)
+NEWEST_FIRST: Keyset[TimeTextKey, TraceRun] = Keyset(
+    TRACES,
+    (TraceRun.created_at, TraceRun.id),
+    lambda run: TimeTextKey(run.created_at, run.id),
+    descending=True,
+)
 
 
 class TraceRepository:
@@ -42,19 +51,17 @@ class TraceRepository:
         self,
         *,
         limit: int,
-        after: tuple[datetime, str] | None,
+        after: TimeTextKey | None,
         visible_to: tuple[str, list[int]] | None,
-    ) -> list[TraceRun]:
+    ) -> tuple[list[TraceRun], str | None]:
         """Newest first; `visible_to` (creator id, case ids) limits it to what one caller sees:
         the traces of those cases, and the caller's own traces that belong to no case."""
-        stmt = select(TraceRun).order_by(TraceRun.created_at.desc(), TraceRun.id.desc())
+        stmt = select(TraceRun)
         if visible_to is not None:
             creator, case_ids = visible_to
             own = and_(TraceRun.case_id.is_(None), TraceRun.created_by == creator)
             stmt = stmt.where(or_(own, TraceRun.case_id.in_(case_ids)))
-        if after is not None:
-            stmt = stmt.where(tuple_(TraceRun.created_at, TraceRun.id) < after)
-        return list(self.session.scalars(stmt.limit(limit + 1)))
+        return page(self.session, stmt, NEWEST_FIRST, limit=limit, after=after)
 
     def mark_interrupted(self, now: datetime) -> int:
         """Runs left 'running' by a process that died: say so instead of leaving them hanging."""

@@ -14,14 +14,13 @@ from app.account.keys import normalise_key
 from app.case import service as case_service
 from app.db import reading
 from app.errors import Conflict, InvalidInput, NotFound
-from app.pagination import encode_cursor, time_text_cursor
 from app.principal import Principal
 from app.settings import Settings
 from app.trace import results, spark_engine, views
 from app.trace.jobs import TraceJobs, Work
 from app.trace.ledger_cache import LedgerCache
 from app.trace.models import TraceRun
-from app.trace.repository import TraceRepository
+from app.trace.repository import TRACES, TraceRepository
 from app.trace.schemas import TraceCreate, TraceStatus
 from tracing import (
     ENGINE_VERSION,
@@ -389,14 +388,11 @@ def page_traces(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[TraceRun], str | None]:
-    after = time_text_cursor(cursor)
+    after = TRACES.decode(cursor)
     visible = case_service.visible_case_ids(session, actor=actor)
-    rows = TraceRepository(session).page(
+    return TraceRepository(session).page(
         limit=limit, after=after, visible_to=None if visible is None else (actor.id, visible)
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor([rows[-1].created_at.isoformat(), rows[-1].id]) if more else None
 
 
 def _diff_accounts(before: TraceResult, after: TraceResult) -> dict[str, Any]:

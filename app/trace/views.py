@@ -6,7 +6,7 @@ from typing import Any
 import polars as pl
 
 from app.errors import InvalidInput
-from app.pagination import encode_cursor, int_cursor
+from app.pagination import CursorCodec, Position, page_slice
 from app.trace import results
 from tracing import TraceResult, explain
 
@@ -18,14 +18,19 @@ ACCOUNT_SORTS = {
 _ACCOUNT_AMOUNTS = ("received", "passed_on", "exited", "held", "opening_balance")
 
 
-def _offset(cursor: str | None) -> int:
-    return int_cursor(cursor) or 0
+# A trace's lists are computed whole from its stored result: their cursors are positions.
+TRACE_ACCOUNTS = CursorCodec("trace_accounts", Position)
+TRACE_HOLDINGS = CursorCodec("trace_holdings", Position)
+TRACE_FLOWS = CursorCodec("trace_flows", Position)
+TRACE_EXITS = CursorCodec("trace_exits", Position)
+TRACE_FLAGS = CursorCodec("trace_flags", Position)
 
 
-def _page(frame: pl.DataFrame, limit: int, cursor: str | None) -> tuple[pl.DataFrame, str | None]:
-    start = _offset(cursor)
-    more = frame.height > start + limit
-    return frame.slice(start, limit), encode_cursor([start + limit]) if more else None
+def _page(
+    frame: pl.DataFrame, codec: CursorCodec[Position], limit: int, cursor: str | None
+) -> tuple[pl.DataFrame, str | None]:
+    rows, next_cursor = page_slice(frame.height, codec, limit=limit, cursor=cursor)
+    return frame[rows], next_cursor
 
 
 def accounts_frame(result: TraceResult, *, sort: str, holdings_only: bool = False) -> pl.DataFrame:
@@ -49,7 +54,10 @@ def account_rows(
     holdings_only: bool = False,
 ) -> tuple[list[dict[str, Any]], str | None]:
     page, next_cursor = _page(
-        accounts_frame(result, sort=sort, holdings_only=holdings_only), limit, cursor
+        accounts_frame(result, sort=sort, holdings_only=holdings_only),
+        TRACE_HOLDINGS if holdings_only else TRACE_ACCOUNTS,
+        limit,
+        cursor,
     )
     rows = results.rows(page, _ACCOUNT_AMOUNTS)
     return [
@@ -71,7 +79,7 @@ def flow_rows(
     result: TraceResult, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     frame = result.flows.sort("hop", "value_time", "sequence", "external_id")
-    page, next_cursor = _page(frame, limit, cursor)
+    page, next_cursor = _page(frame, TRACE_FLOWS, limit, cursor)
     return [_flow(r) for r in results.rows(page, ("amount", "traced"))], next_cursor
 
 
@@ -79,7 +87,7 @@ def exit_rows(
     result: TraceResult, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     frame = result.exits.sort("value_time", "external_id")
-    page, next_cursor = _page(frame, limit, cursor)
+    page, next_cursor = _page(frame, TRACE_EXITS, limit, cursor)
     return [_flow(r) for r in results.rows(page, ("traced",))], next_cursor
 
 
@@ -96,7 +104,7 @@ def flag_rows(
         frame = frame.filter(pl.col("flag") == kind)
     if account is not None:
         frame = frame.filter(pl.col("account") == account)
-    page, next_cursor = _page(frame.sort("account", "currency", "flag"), limit, cursor)
+    page, next_cursor = _page(frame.sort("account", "currency", "flag"), TRACE_FLAGS, limit, cursor)
     return [{**r, "kind": r["flag"]} for r in page.to_dicts()], next_cursor
 
 

@@ -1,15 +1,41 @@
 from datetime import datetime
 
-from sqlalchemy import Row, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from app.account.models import Account
+from app.pagination import CursorCodec, Keyset, TimeSeqIdKey, page
 from app.transaction.models import Transaction
 
 FromAccount = aliased(Account)
 ToAccount = aliased(Account)
 # Statement order within a value time; rows without a sequence sort first, as a bank prints them.
 SEQUENCE_KEY = func.coalesce(Transaction.sequence, -1)
+ACCOUNT_TRANSACTIONS = CursorCodec("account_transactions", TimeSeqIdKey)
+
+
+def _statement_key(row: Row[Transaction, str, str]) -> TimeSeqIdKey:
+    last = row[0]
+    return TimeSeqIdKey(last.value_time, -1 if last.sequence is None else last.sequence, last.id)
+
+
+def _after_statement_key(key: TimeSeqIdKey) -> ColumnElement[bool]:
+    # The value time on its own first: a plain range on it, which an index can serve.
+    return or_(
+        Transaction.value_time > key.at,
+        and_(
+            Transaction.value_time == key.at,
+            tuple_(SEQUENCE_KEY, Transaction.id) > (key.seq, key.id),
+        ),
+    )
+
+
+STATEMENT_ORDER: Keyset[TimeSeqIdKey, Row[Transaction, str, str]] = Keyset(
+    ACCOUNT_TRANSACTIONS,
+    (Transaction.value_time, SEQUENCE_KEY, Transaction.id),
+    _statement_key,
+    after=_after_statement_key,
+)
 
 
 class TransactionRepository:
@@ -54,8 +80,8 @@ class TransactionRepository:
         start: datetime | None,
         end: datetime | None,
         limit: int,
-        after: tuple[datetime, int, int] | None,
-    ) -> list[Row[Transaction, str, str]]:
+        after: TimeSeqIdKey | None,
+    ) -> tuple[list[Row[Transaction, str, str]], str | None]:
         stmt = self._with_keys().where(
             or_(Transaction.from_account_id == account_id, Transaction.to_account_id == account_id)
         )
@@ -63,19 +89,7 @@ class TransactionRepository:
             stmt = stmt.where(Transaction.value_time >= start)
         if end is not None:
             stmt = stmt.where(Transaction.value_time < end)
-        if after is not None:
-            at, seq, last_id = after
-            stmt = stmt.where(
-                or_(
-                    Transaction.value_time > at,
-                    and_(
-                        Transaction.value_time == at,
-                        tuple_(SEQUENCE_KEY, Transaction.id) > (seq, last_id),
-                    ),
-                )
-            )
-        stmt = stmt.order_by(Transaction.value_time, SEQUENCE_KEY, Transaction.id).limit(limit + 1)
-        return list(self.session.execute(stmt))
+        return page(self.session, stmt, STATEMENT_ORDER, limit=limit, after=after, scalars=False)
 
     def totals_for_account(
         self, account_id: int

@@ -1,18 +1,14 @@
 import csv
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
 
 import polars as pl
-from pydantic import Field
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from app import limits
 from app.errors import InvalidInput, NotFound, PayloadTooLarge
-from app.inputs import CursorId, Instant
 from app.money import from_minor
-from app.pagination import decode_cursor, encode_cursor
 from app.principal import Principal
 from app.settings import Settings
 from app.source import service as source_service
@@ -21,12 +17,10 @@ from app.source.service import Upload
 from app.transaction.bulk import Conflict, LoadCounts, load_transactions
 from app.transaction.ingest import COLUMNS, BatchRejected, validate_transactions
 from app.transaction.models import Transaction
-from app.transaction.repository import TransactionRepository
+from app.transaction.repository import ACCOUNT_TRANSACTIONS, TransactionRepository
 from app.transaction.schemas import IngestResult, TransactionBatch
 
 PARQUET_MAGIC = b"PAR1"
-# (value time, statement sequence or -1, id) of the last row of an account's page.
-TimeSeqIdCursor = tuple[Instant, Annotated[int, Field(strict=True, ge=-1)], CursorId]
 
 
 class TransactionNotFound(NotFound):
@@ -316,19 +310,13 @@ def page_account_transactions(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, object]], str | None]:
-    after = None if cursor is None else decode_cursor(cursor, TimeSeqIdCursor)
-    rows = TransactionRepository(session).page_for_account(
-        account_id, start=start, end=end, limit=limit, after=after
+    rows, next_cursor = TransactionRepository(session).page_for_account(
+        account_id, start=start, end=end, limit=limit, after=ACCOUNT_TRANSACTIONS.decode(cursor)
     )
     items = [
         {**_read(r), "direction": "out" if r[0].from_account_id == account_id else "in"}
-        for r in rows[:limit]
+        for r in rows
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        seq = -1 if last.sequence is None else last.sequence
-        next_cursor = encode_cursor([last.value_time.isoformat(), seq, last.id])
     return items, next_cursor
 
 
