@@ -28,6 +28,7 @@ from app.health import router as health_router
 from app.inputs import query_is_utf8
 from app.interop.router import router as interop_router
 from app.measure import sweeper as deadline_sweeper
+from app.measure.router import asset_router as asset_registration_router
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
 from app.party.router import router as party_router
@@ -49,6 +50,7 @@ ROUTERS = (
     case_router,
     convergence_router,
     asset_router,
+    asset_registration_router,
     measure_router,
     trace_router,
     demo_router,

@@ -3,17 +3,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.asset import service
+from app.asset.machine import LegalStatus
 from app.asset.models import Asset
-from app.asset.schemas import AssetCreate, AssetRead, LinksCreate
+from app.asset.schemas import AssetRead, LinksCreate
 from app.auth import CaseReader, CaseWriter
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
-from app.measure import service as measure_service
-from app.measure.machine import LegalStatus
 from app.pagination import Page, PageDep
 from app.preconditions import ETAG_HEADER, etag_of
-from app.visibility import VisibleAsset, VisibleCase
+from app.visibility import VisibleAsset
 
 router = APIRouter(prefix="/api/v1", tags=["assets"])
 
@@ -21,30 +20,6 @@ router = APIRouter(prefix="/api/v1", tags=["assets"])
 def read_asset(session: SessionDep, asset: Asset, response: Response) -> AssetRead:
     response.headers["ETag"] = etag_of(asset.version)
     return AssetRead.model_validate(service.describe_asset(session, asset))
-
-
-@router.post(
-    "/cases/{case_id}/assets",
-    status_code=201,
-    responses={**problems(403, 404, 422), 201: {"headers": ETAG_HEADER}},
-)
-def register_asset(
-    case_id: CaseIdPath,
-    body: AssetCreate,
-    response: Response,
-    session: SessionDep,
-    actor: CaseWriter,
-    visible: VisibleCase,
-) -> AssetRead:
-    """Register an asset of a case; its legal status starts at IDENTIFIED.
-
-    Each type names what identifies it: bank_balance an account and its valuation (the
-    balance), real_estate a registry id or address, vehicle a VIN or plate, vessel a name or
-    IMO number, aircraft a registration, company_shares the company, crypto_holdings chain,
-    address and asset.
-    """
-    asset = measure_service.identify_asset(session, case_id, body, actor=actor)
-    return read_asset(session, asset, response)
 
 
 @router.get("/cases/{case_id}/assets", responses=problems(403, 404, 422))

@@ -5,8 +5,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.asset.machine import LegalStatus
 from app.inputs import Body, Text
-from app.measure.machine import LegalStatus
 
 JURISDICTION = Field(
     default=None,

@@ -10,13 +10,13 @@ from sqlalchemy.orm import Session
 from app.account import service as account_service
 from app.account.models import Account
 from app.asset.errors import AssetNotFound, InvalidAsset
+from app.asset.machine import LegalStatus, allowed_moves
 from app.asset.models import Asset, AssetLink, AssetOwner
 from app.asset.repository import ASSETS, DEADLINES, AssetRepository
 from app.asset.schemas import AssetCreate, AssetType, LinkIn
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
 from app.inputs import MAX_ID
-from app.measure.machine import LegalStatus, allowed_moves
 from app.money import decimals_of, from_minor, to_minor
 from app.party import service as party_service
 from app.principal import Principal

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from app.asset import service as asset_service
+from app.asset.machine import LAPSING, TIME_LIMITED, LegalStatus
 from app.case import service as case_service
 from app.measure import deadlines
-from app.measure.machine import LAPSING, TIME_LIMITED, LegalStatus
 from app.measure.models import Measure
 from app.measure.repository import MeasureRepository
 from app.measure.schemas import MeasureType, ReleaseReason

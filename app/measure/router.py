@@ -2,12 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.auth import CaseReader, DeadlineSweeper, MeasureWriter
+from app.asset import service as asset_service
+from app.asset.machine import TRANSITIONS, describe_machine
+from app.asset.schemas import AssetCreate, AssetRead
+from app.auth import CaseReader, CaseWriter, DeadlineSweeper, MeasureWriter
 from app.deps import SessionDep
 from app.errors import problems
-from app.inputs import AssetIdPath
+from app.inputs import AssetIdPath, CaseIdPath
 from app.measure import lapses, service
-from app.measure.machine import TRANSITIONS, describe_machine
 from app.measure.schemas import (
     DeadlineRead,
     MeasureRead,
@@ -17,9 +19,37 @@ from app.measure.schemas import (
 )
 from app.pagination import Page, PageDep
 from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
-from app.visibility import VisibleAsset
+from app.visibility import VisibleAsset, VisibleCase
 
 router = APIRouter(prefix="/api/v1", tags=["measures"])
+# Registering an asset records its first measure (IDENTIFIED): it is served here, since
+# measures depend on assets and never the reverse, under the assets tag clients know it by.
+asset_router = APIRouter(prefix="/api/v1", tags=["assets"])
+
+
+@asset_router.post(
+    "/cases/{case_id}/assets",
+    status_code=201,
+    responses={**problems(403, 404, 422), 201: {"headers": ETAG_HEADER}},
+)
+def register_asset(
+    case_id: CaseIdPath,
+    body: AssetCreate,
+    response: Response,
+    session: SessionDep,
+    actor: CaseWriter,
+    visible: VisibleCase,
+) -> AssetRead:
+    """Register an asset of a case; its legal status starts at IDENTIFIED.
+
+    Each type names what identifies it: bank_balance an account and its valuation (the
+    balance), real_estate a registry id or address, vehicle a VIN or plate, vessel a name or
+    IMO number, aircraft a registration, company_shares the company, crypto_holdings chain,
+    address and asset.
+    """
+    asset = service.identify_asset(session, case_id, body, actor=actor)
+    response.headers["ETag"] = etag_of(asset.version)
+    return AssetRead.model_validate(asset_service.describe_asset(session, asset))
 
 
 @router.post(

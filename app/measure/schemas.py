@@ -4,9 +4,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.asset.machine import LegalStatus
 from app.inputs import Body, Instant, Text
 from app.measure.deadlines import DurationUnit
-from app.measure.machine import LegalStatus
 
 
 class MeasureType(StrEnum):

@@ -9,13 +9,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from app.account import service as account_service
 from app.account.models import Account
 from app.asset import service as asset_service
-from app.asset.models import Asset
-from app.asset.schemas import AssetCreate
-from app.case import service as case_service
-from app.measure import deadlines
-from app.measure.deadlines import Deadline
-from app.measure.errors import BalanceExceeded, IllegalTransition, InvalidMeasure
-from app.measure.machine import (
+from app.asset.machine import (
     CHALLENGEABLE,
     ORDERS,
     RESTRAINED,
@@ -24,6 +18,12 @@ from app.measure.machine import (
     UNFROZEN,
     LegalStatus,
 )
+from app.asset.models import Asset
+from app.asset.schemas import AssetCreate
+from app.case import service as case_service
+from app.measure import deadlines
+from app.measure.deadlines import Deadline
+from app.measure.errors import BalanceExceeded, IllegalTransition, InvalidMeasure
 from app.measure.models import Measure
 from app.measure.repository import MEASURES, MeasureRepository
 from app.measure.schemas import (

@@ -4,7 +4,7 @@ the committed OpenAPI document with an example."""
 import json
 from typing import Any
 
-from app.measure.machine import TRANSITIONS, LegalStatus
+from app.asset.machine import TRANSITIONS, LegalStatus
 from app.openapi import OPENAPI_PATH
 
 SCHEMAS = [

@@ -3,7 +3,7 @@
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.measure.machine import TRANSITIONS
+from app.asset.machine import TRANSITIONS
 from app.principal import Role
 from tests.app.casework import IBAN, IBAN_FR, PEOPLE, Api, bank_balance, criminal_case, order
 from tests.factories import batch, bearer, make_key, tx
