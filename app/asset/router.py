@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.asset import service
+from app.asset.deps import VisibleAsset
 from app.asset.machine import LegalStatus
 from app.asset.models import Asset
 from app.asset.schemas import AssetRead, LinksCreate
@@ -12,7 +13,6 @@ from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
 from app.pagination import Page, PageDep
 from app.preconditions import ETAG_HEADER, etag_of
-from app.visibility import VisibleAsset
 
 router = APIRouter(prefix="/api/v1", tags=["assets"])
 

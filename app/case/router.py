@@ -4,6 +4,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.auth import CaseReader, CaseWriter
 from app.case import convergence, service
+from app.case.deps import VisibleCase
 from app.case.models import Case
 from app.case.schemas import (
     CaseCreate,
@@ -23,7 +24,6 @@ from app.errors import problems
 from app.inputs import MAX_ID, ApiKeyIdPath, CaseIdPath
 from app.pagination import Page, PageDep
 from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
-from app.visibility import VisibleCase
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 

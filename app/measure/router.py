@@ -3,9 +3,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.asset import service as asset_service
+from app.asset.deps import VisibleAsset
 from app.asset.machine import TRANSITIONS, describe_machine
 from app.asset.schemas import AssetCreate, AssetRead
 from app.auth import CaseReader, CaseWriter, DeadlineSweeper, MeasureWriter
+from app.case.deps import VisibleCase
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
@@ -19,7 +21,6 @@ from app.measure.schemas import (
 )
 from app.pagination import Page, PageDep
 from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
-from app.visibility import VisibleAsset, VisibleCase
 
 router = APIRouter(prefix="/api/v1", tags=["measures"])
 # Registering an asset records its first measure (IDENTIFIED): it is served here, since
