@@ -4,15 +4,25 @@ import hashlib
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import UploadFile
 
 from app.errors import PayloadTooLarge
 from app.inputs import checked_text
-from app.source.service import Upload
 
 _CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """What was received, before any of it is read as records."""
+
+    sha256: str
+    size_bytes: int
+    media_type: str
+    filename: str | None = None
 
 
 @asynccontextmanager

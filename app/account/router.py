@@ -11,9 +11,9 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AccountRefPath, Instant
 from app.pagination import Page, PageDep
-from app.source.service import Upload
 from app.transaction import service as transaction_service
 from app.transaction.schemas import AccountTransactionRead
+from app.uploads import Upload
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 

@@ -15,9 +15,9 @@ from app.party import service as party_service
 from app.party.models import Party
 from app.principal import Principal
 from app.source import service as source_service
-from app.source.service import Upload
 from app.transaction import service as transaction_service
 from app.transaction.ingest import BatchRejected
+from app.uploads import Upload
 
 
 class AccountNotFound(NotFound):

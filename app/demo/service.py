@@ -17,9 +17,9 @@ from app.account.schemas import AccountBatch
 from app.principal import Principal
 from app.settings import Settings
 from app.source.schemas import SourceIn
-from app.source.service import Upload
 from app.transaction import service as transaction_service
 from app.transaction.schemas import IngestResult
+from app.uploads import Upload
 
 DEMO_REFERENCE = "DEMO-OPERATION-NORDLICHT"
 # What a newcomer traces: the five cash deposits, the exchange as the place taint leaves euros.

@@ -27,9 +27,9 @@ from app.principal import Principal
 from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
-from app.source.service import Upload
 from app.transaction import service as transaction_service
 from app.transaction.ingest import COLUMNS, BatchRejected
+from app.uploads import Upload
 
 KIND = "goaml_report"
 ZIP_MAGIC = b"PK\x03\x04"

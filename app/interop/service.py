@@ -22,12 +22,12 @@ from app.principal import Principal
 from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
-from app.source.service import Upload
 from app.trace import service as trace_service
 from app.trace.jobs import TraceJobs
 from app.transaction import service as transaction_service
 from app.transaction.ingest import COLUMNS, BatchRejected
 from app.transaction.schemas import IngestResult
+from app.uploads import Upload
 from tracing import TraceResult
 
 FTM_KIND = "ftm_entities"

@@ -1,6 +1,5 @@
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -10,6 +9,7 @@ from app.principal import Principal
 from app.source.models import SourceDocument
 from app.source.repository import SOURCES, SourceDocumentRepository
 from app.source.schemas import SourceIn
+from app.uploads import Upload
 
 
 class SourceDocumentNotFound(NotFound):
@@ -19,16 +19,6 @@ class SourceDocumentNotFound(NotFound):
         super().__init__(
             f"no source document with id {document_id}", source_document_id=document_id
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """What was received, before any of it is read as records."""
-
-    sha256: str
-    size_bytes: int
-    media_type: str
-    filename: str | None = None
 
 
 def record_source(

@@ -9,10 +9,9 @@ from app.deps import SessionDep, SettingsDep
 from app.errors import problems
 from app.inputs import Text, TransactionRefPath
 from app.source.schemas import SourceIn
-from app.source.service import Upload
 from app.transaction import service
 from app.transaction.schemas import IngestResult, TransactionBatch, TransactionRead
-from app.uploads import received
+from app.uploads import Upload, received
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
 _CHUNK = 1024 * 1024

@@ -13,12 +13,12 @@ from app.principal import Principal
 from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
-from app.source.service import Upload
 from app.transaction.bulk import Conflict, LoadCounts, load_transactions
 from app.transaction.ingest import COLUMNS, BatchRejected, validate_transactions
 from app.transaction.models import Transaction
 from app.transaction.repository import ACCOUNT_TRANSACTIONS, TransactionRepository
 from app.transaction.schemas import IngestResult, TransactionBatch
+from app.uploads import Upload
 
 PARQUET_MAGIC = b"PAR1"
 
