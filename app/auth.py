@@ -1,11 +1,11 @@
 """Who is calling: API keys, roles and the scopes each role grants."""
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 
-from app.apikey import service as apikey_service
 from app.db import reading
 from app.deps import SessionDep
 from app.errors import Forbidden, Unauthorized
@@ -19,6 +19,13 @@ bearer = HTTPBearer(
 )
 
 
+class KeyLookup(Protocol):
+    """Who a presented secret speaks for, or None: the apikey domain answers it (`create_app`
+    puts its lookup on `app.state.key_lookup`), so this shared module knows no domain."""
+
+    def __call__(self, session: Session, secret: str) -> Principal | None: ...
+
+
 def authenticate(
     request: Request,
     session: SessionDep,
@@ -30,7 +37,8 @@ def authenticate(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
     with reading(session):  # no write lock while the request's own work has not started
-        principal = apikey_service.principal_for(session, credentials.credentials)
+        lookup: KeyLookup = request.app.state.key_lookup
+        principal = lookup(session, credentials.credentials)
     if principal is None:
         raise Unauthorized("the API key is unknown, revoked or expired")
     # The audit trail names who asked, whatever the outcome of the request.

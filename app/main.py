@@ -132,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.audit_sink = None
+    app.state.key_lookup = apikey_service.principal_for
     install_error_handlers(app)
     install_problem_document(app)
     # Bodies beyond their bound (a file upload's, or the far smaller JSON one) are refused unread.
