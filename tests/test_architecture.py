@@ -79,3 +79,102 @@ def test_routers_do_not_build_queries() -> None:
         modules = imported_modules(path)
         assert not any(m.startswith("sqlalchemy") for m in modules), path
         assert not any(m.endswith(".repository") for m in modules), path
+
+
+# --- issue 15, item 5: domain boundaries ------------------------------------------------------
+
+APP = ROOT / "app"
+# Modules of app/ that assemble the domains (the app factory, the CLI, the model registry for
+# Alembic, the health route that reads the audit chain): they may import any domain.
+COMPOSITION = {"main", "cli", "openapi", "models", "migrate", "health"}
+# Imports against the direction of the domains, not yet turned around: without them the
+# domains form no cycle. The test fails when one is gone (so the list only shrinks) and when a
+# new cycle appears. (transaction depends on account, account on party, case on party, asset on
+# case: these four go the other way.)
+KNOWN_BACK_EDGES = {
+    ("account", "transaction"),
+    ("party", "account"),
+    ("party", "case"),
+    ("case", "asset"),
+}
+# Routers that still name an ORM class (to annotate a helper that shapes the response).
+KNOWN_ROUTERS_WITH_MODELS = {"asset", "case", "trace"}
+
+
+def _app_imports(path: Path) -> set[str]:
+    return {m for m in imported_modules(path) if m == "app" or m.startswith("app.")}
+
+
+def _domains() -> set[str]:
+    return {p.name for p in APP.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+
+
+def _domain_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in _domains() else None
+
+
+def _domain_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {d: set() for d in _domains()}
+    for domain in graph:
+        for path in (APP / domain).rglob("*.py"):
+            for module in _app_imports(path):
+                target = _domain_of(module)
+                if target is not None and target != domain:
+                    graph[domain].add(target)
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph, as the path that closes it, or None."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return None
+        for target in sorted(graph[node]):
+            if (found := visit(target, [*path, node])) is not None:
+                return found
+        done.add(node)
+        return None
+
+    for start in sorted(graph):
+        if (found := visit(start, [])) is not None:
+            return found
+    return None
+
+
+def test_domain_packages_import_each_other_one_way() -> None:
+    graph = _domain_graph()
+    still = {(a, b) for a, b in KNOWN_BACK_EDGES if b in graph[a]}
+    assert still == KNOWN_BACK_EDGES, f"turned around: {KNOWN_BACK_EDGES - still}; drop them"
+    for a, b in KNOWN_BACK_EDGES:
+        graph[a].discard(b)
+    assert _cycle(graph) is None, f"domains import each other: {' -> '.join(_cycle(graph) or [])}"
+
+
+def test_the_shared_core_imports_no_domain() -> None:
+    core = [p for p in APP.glob("*.py") if p.stem not in COMPOSITION | {"__init__"}]
+    assert len(core) > 10
+    for path in core:
+        domains = {d for m in _app_imports(path) if (d := _domain_of(m)) is not None}
+        assert not domains, f"app/{path.name} imports the domains {domains}"
+
+
+def test_routers_import_no_models_or_repositories() -> None:
+    routers = list(APP.rglob("router.py"))
+    assert len(routers) > 10
+    with_models = set()
+    for path in routers:
+        for module in _app_imports(path):
+            assert not module.endswith(".repository"), f"{path.relative_to(ROOT)} uses {module}"
+            if module.endswith(".models"):
+                with_models.add(path.parent.name)
+    assert with_models == KNOWN_ROUTERS_WITH_MODELS
+
+
+def test_tracing_imports_nothing_from_app() -> None:
+    for path in (ROOT / "tracing").rglob("*.py"):
+        assert not _app_imports(path), f"{path.relative_to(ROOT)} imports app"
