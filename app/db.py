@@ -55,8 +55,8 @@ class Base(DeclarativeBase):
 
 def table_of(model: type[Base]) -> Table:
     """The Core table of a mapped class, for statements that need no ORM objects: rows written
-    once and never loaded back, columns read on every request (half the cost of a one-row
-    insert through the unit of work, two thirds of an ORM load)."""
+    once and never loaded back, columns read on every request (cheaper than a one-row insert
+    through the unit of work or an ORM load)."""
     table = model.__table__
     assert isinstance(table, Table)
     return table

@@ -9,9 +9,9 @@ from alembic.config import Config
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # The models declare these foreign keys, and SQLite has them. PostgreSQL enforces them with
 # triggers that check each statement's rows at once instead of each row (migration
-# 2026-11-29-1215_transaction_references_per_statement: per-row RI checks cost two thirds of a
-# bulk load), so autogenerate must not compare them there. tests/app/test_references.py proves
-# the database still refuses what the foreign keys refused.
+# 2026-11-29-1215_transaction_references_per_statement: per-row RI checks were most of a bulk
+# load's cost, see benchmarks/INGEST_RESULTS.md), so autogenerate must not compare them there.
+# tests/app/test_references.py proves the database still refuses what the foreign keys refused.
 CHECKED_BY_TRIGGER_ON_POSTGRESQL = frozenset(
     {
         "fk_transactions_from_account_id_accounts",

@@ -68,8 +68,9 @@ def to_ipc(result: TraceResult) -> dict[str, bytes]:
             result, name if name in ("accounts", "flows", "exits", "flags") else f"_{name}"
         )
         # The IPC stream format, not the file format: `write_ipc` goes through a streaming sink
-        # that costs ~0.3 ms a frame even for ten rows; the stream writer takes ~0.01 ms. LZ4,
-        # not zstd: it writes a 10,000-account result about three times faster.
+        # with a fixed cost per frame, even for ten rows, that the stream writer does not have.
+        # LZ4, not zstd: it writes a result of thousands of accounts faster (measured in
+        # benchmarks/API_TRACE_RESULTS.md).
         frame.write_ipc_stream(buffer, compression="lz4")
         out[name] = buffer.getvalue()
     return out
