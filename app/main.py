@@ -18,8 +18,8 @@ from app.audit import checkpointer as audit_checkpointer
 from app.audit import service as audit_service
 from app.audit.middleware import AuditMiddleware
 from app.audit.router import router as audit_router
-from app.case.router import convergence_router
 from app.case.router import router as case_router
+from app.convergence.router import router as convergence_router
 from app.db import make_engine, make_sessionmaker
 from app.demo.router import router as demo_router
 from app.errors import install_error_handlers, install_problem_document

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.auth import CaseReader, CaseWriter
-from app.case import convergence, service
+from app.case import service
 from app.case.deps import VisibleCase
 from app.case.models import Case
 from app.case.schemas import (
@@ -13,7 +13,6 @@ from app.case.schemas import (
     CaseRead,
     CaseStatus,
     CaseStatusChange,
-    ConvergenceRead,
     MemberCreate,
     MemberRead,
     SubjectCreate,
@@ -170,22 +169,3 @@ def list_case_subjects(
     return [
         SubjectRead.model_validate(s) for s in service.list_subjects(session, case_id, actor=actor)
     ]
-
-
-convergence_router = APIRouter(prefix="/api/v1/convergence", tags=["convergence"])
-
-
-@convergence_router.get("", responses=problems(403, 422))
-def list_convergence(
-    session: SessionDep, actor: CaseReader, page: PageDep
-) -> Page[ConvergenceRead]:
-    """List parties and accounts attached to two or more of the caller's cases.
-
-    Each comes with those cases, their predicate offences and the roles it plays in them (as a
-    subject, an asset owner, or the account of a bank balance): the links between seemingly
-    unrelated crimes. Most-connected first.
-    """
-    items, next_cursor = convergence.page_convergence(
-        session, actor=actor, limit=page.limit, cursor=page.cursor
-    )
-    return Page(items=[ConvergenceRead.model_validate(i) for i in items], next_cursor=next_cursor)
