@@ -18,6 +18,7 @@ from app.audit import checkpointer as audit_checkpointer
 from app.audit import service as audit_service
 from app.audit.middleware import AuditMiddleware
 from app.audit.router import router as audit_router
+from app.case.party_record import router as party_router
 from app.case.router import router as case_router
 from app.convergence.router import router as convergence_router
 from app.db import make_engine, make_sessionmaker
@@ -31,7 +32,6 @@ from app.measure import sweeper as deadline_sweeper
 from app.measure.router import asset_router as asset_registration_router
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
-from app.party.router import router as party_router
 from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router

@@ -1,3 +1,9 @@
+"""The party record: a party with its accounts and the caller's cases it appears in.
+
+Served by the case package, which knows parties and accounts; the party package knows neither
+accounts nor cases.
+"""
+
 from fastapi import APIRouter
 
 from app.account import service as account_service
@@ -6,7 +12,7 @@ from app.case import service as case_service
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import PartyRefPath
-from app.party import service
+from app.party import service as party_service
 from app.party.schemas import PartyAccount, PartyCase, PartyRead, PartyRecord
 
 router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
@@ -15,7 +21,7 @@ router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
 @router.get("/{party:path}", responses=problems(403, 404, 422))
 def get_party(party: PartyRefPath, session: SessionDep, actor: LedgerReader) -> PartyRecord:
     """Get a party by key (e.g. `person:DE-ID-L01X00T47`) or id, with its accounts and cases."""
-    found = service.resolve_party(session, party)
+    found = party_service.resolve_party(session, party)
     return PartyRecord(
         **PartyRead.model_validate(found).model_dump(),
         accounts=[
