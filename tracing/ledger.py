@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -114,6 +115,11 @@ class _Batch:
         return sources, targets
 
 
+_NOT_INHERITED = frozenset(
+    ("_orders", "workspaces", "_seen_keys", "_seen_ids", "_seen_nodes", "columns")
+)
+
+
 class Ledger:
     """Transactions indexed for tracing; immutable (``append`` returns a new ledger).
 
@@ -162,6 +168,14 @@ class Ledger:
         self._seen_keys: dict[str, int] = {}  # see account_ids
         self._seen_ids: dict[str, int] = {}  # see positions_of
         self._seen_nodes: dict[tuple[str, str], int] = {}  # see nodes_of
+
+    @cached_property
+    def columns(self) -> index.LedgerColumns:
+        """The transaction columns and CSR offsets as the compiled kernels take them."""
+        adj = self.adj
+        return index.LedgerColumns(
+            self.src, self.dst, self.amount, self.time, self.tx_currency, adj.out_ptr, adj.in_ptr
+        )
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -270,7 +284,8 @@ class Ledger:
             {
                 k: v
                 for k, v in self.__dict__.items()
-                if k not in ("_orders", "workspaces", "_seen_keys", "_seen_ids", "_seen_nodes")
+                # per-ledger caches start empty (``columns`` would name the old arrays)
+                if k not in _NOT_INHERITED
             }
         )
         led.decimals = {**table}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numba as nb
 import numpy as np
@@ -28,6 +28,18 @@ if TYPE_CHECKING:
     from tracing.ledger import Ledger
 
 DAY_US = 86_400 * 1_000_000
+
+
+class OrderColumns(NamedTuple):
+    """An order's arrays as the compiled kernels take them (one record)."""
+
+    ev_tx: I64  # rank -> transaction
+    wd_rank: I64
+    dep_rank: I64
+    out_idx: I64  # per node, outgoing transactions by withdrawal rank
+    out_rank: I64
+    in_idx: I64  # per node, incoming transactions by deposit rank
+    in_rank: I64
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +57,20 @@ class Order:
     time: I64
     day_start: I64  # first position of each transaction's day
     _aligned: dict[bool, tuple[I64, I64]] = field(default_factory=dict, compare=False)
+    columns: OrderColumns = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Group the arrays for the kernels once."""
+        columns = OrderColumns(
+            self.ev_tx,
+            self.wd_rank,
+            self.dep_rank,
+            self.out_idx,
+            self.out_rank,
+            self.in_idx,
+            self.in_rank,
+        )
+        object.__setattr__(self, "columns", columns)
 
     def aligned(self, src: I64, dst: I64, *, forward: bool) -> tuple[I64, I64]:
         """Per CSR position: the far node and its arrival rank (computed once per side)."""
