@@ -75,7 +75,7 @@ def load_ref(commit: str) -> ModuleType:
 def _frames(result: Any) -> dict[str, pl.DataFrame]:
     """Every frame of a result, public and private, whichever surface the engine has."""
     if hasattr(result, "to_frames"):
-        return {str(k): v for k, v in result.to_frames(private=True).items()}
+        return {str(k): v for k, v in result.to_frames().items()}
     names = ("accounts", "flows", "exits", "flags", "_ranks", "_seeds")
     return {name.lstrip("_"): getattr(result, name) for name in names}
 

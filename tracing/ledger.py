@@ -24,6 +24,7 @@ from tracing.errors import InvalidLedger, SchemaMismatch
 from tracing.graph import Workspaces
 from tracing.schema import (
     ACCOUNT,
+    AMOUNT,
     CURRENCY,
     EXTERNAL_ID,
     FROM_ACCOUNT,
@@ -217,6 +218,34 @@ class Ledger:
         batch = _Batch(rows)
         del rows
         return cls._build(batch, table, opening)
+
+    @classmethod
+    def from_minor(
+        cls,
+        frame: pl.DataFrame | pl.LazyFrame,
+        decimals: Mapping[str, int],
+        *,
+        opening_balances: pl.DataFrame | None = None,
+    ) -> Ledger:
+        """Index a transactions frame whose amounts are integer minor units.
+
+        As :meth:`from_frame`, with an Int64 column ``amount_minor`` in place of ``amount``:
+        what a database keeps, taken without a round trip through decimals. ``decimals``
+        gives each currency's decimals (the fingerprint equals that of the same transactions
+        given as decimals). :meth:`append` takes frames of either kind.
+
+        Example
+        -------
+        >>> rows = frame.drop("amount").with_columns(amount_minor=pl.lit(1050))  # doctest: +SKIP
+        >>> Ledger.from_minor(rows, {"EUR": 2}).amount.tolist()  # doctest: +SKIP
+        [1050]
+        """
+        data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        if MINOR not in data.schema or AMOUNT in data.schema:
+            raise SchemaMismatch(f"from_minor takes {MINOR} (integer minor units), not {AMOUNT}")
+        return cls.from_frame(
+            data, currency_decimals=decimals, opening_balances=opening_balances
+        )
 
     @classmethod
     def _build(
