@@ -212,9 +212,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ref", help="reference commit (default: where HEAD left main)")
     parser.add_argument("--sets", default="100k,1m")
     args = parser.parse_args(argv)
-    commit = args.ref or subprocess.run(
-        ["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    commit = (
+        args.ref
+        or subprocess.run(
+            ["git", "merge-base", "HEAD", "main"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     print(f"reference {commit}", flush=True)
     ref = load_ref(commit)
     new = importlib.import_module("tracing")

@@ -83,8 +83,8 @@ from tracing.schema import format_minor
 __all__ = [
     "ENGINE_VERSION",
     "PASSED_ON_COUNTS_EXITS",
-    "AccountSeed",
     "PUBLIC_FRAMES",
+    "AccountSeed",
     "ConservationError",
     "Direction",
     "Frame",

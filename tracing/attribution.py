@@ -218,9 +218,7 @@ def attribute(
     n_events = len(events.key)
     if max_events is not None and n_events > max_events:
         raise TraceTooLarge(f"{n_events} events to replay, limit {max_events}")
-    ev = EventColumns(
-        events.key, events.tx, events.slot, events.who, events.amount, events.route
-    )
+    ev = EventColumns(events.key, events.tx, events.slot, events.who, events.amount, events.route)
     low = lowest_balance(ev, placements, n_nodes)
     given, given_amount = opening_given
     opening = np.where(given, given_amount, -low)
@@ -230,8 +228,12 @@ def attribute(
     account[:, 0] = opening
     with_lots = rule in (Rule.FIFO, Rule.LIFO)
     n_pieces = len(events.route) if with_lots else 0
+    balance, taint, received, passed = account.T
     state = AccountState(
-        *account.T,
+        balance,
+        taint,
+        received,
+        passed,
         overdrawn=np.zeros(n_nodes, np.bool_),
         carried=np.empty(len(events.route), np.int64),
         pc_lo=np.empty(n_pieces, np.int64),

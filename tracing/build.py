@@ -58,7 +58,7 @@ def _sorted(frame: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
     return pl.DataFrame([_take(column, order) for column in frame.get_columns()])
 
 
-def _nulls(name: str, n: int, dtype: pl.DataType) -> pl.Series:
+def _nulls(name: str, n: int, dtype: pl.DataType | type[pl.DataType]) -> pl.Series:
     return pl.Series(name, [None] * n, dtype=dtype)
 
 

@@ -188,7 +188,7 @@ class Filters(NamedTuple):
 
     @classmethod
     def of(cls, t_lo: int, t_hi: int, min_amount: I64) -> Filters:
-        """The filters, having decided once whether they can exclude anything."""
+        """Build the filters, deciding once whether they can exclude anything."""
         active = t_lo > -INF or t_hi < INF or bool((min_amount > 0).any())
         return cls(active, t_lo, t_hi, min_amount)
 

@@ -18,9 +18,11 @@ _SEEDS = (0x6D6F6E6579, 0x747261696C)
 
 
 class LedgerColumns(NamedTuple):
-    """Per transaction position: its endpoints (nodes), amount (minor units), value time (µs)
-    and currency (index); and the CSR offsets of each node's outgoing and incoming
-    transactions. The compiled kernels take them as one record, built once per ledger."""
+    """The ledger's columns as the compiled kernels take them, one record built per ledger.
+
+    Per transaction position: its endpoints (nodes), amount (minor units), value time (µs) and
+    currency (index); and the CSR offsets of each node's outgoing and incoming transactions.
+    """
 
     src: I64
     dst: I64

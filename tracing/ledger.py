@@ -243,9 +243,7 @@ class Ledger:
         data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
         if MINOR not in data.schema or AMOUNT in data.schema:
             raise SchemaMismatch(f"from_minor takes {MINOR} (integer minor units), not {AMOUNT}")
-        return cls.from_frame(
-            data, currency_decimals=decimals, opening_balances=opening_balances
-        )
+        return cls.from_frame(data, currency_decimals=decimals, opening_balances=opening_balances)
 
     @classmethod
     def _build(

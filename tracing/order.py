@@ -31,14 +31,17 @@ DAY_US = 86_400 * 1_000_000
 
 
 class OrderColumns(NamedTuple):
-    """An order's arrays as the compiled kernels take them (one record)."""
+    """An order's rank arrays as the compiled kernels take them.
 
-    ev_tx: I64  # rank -> transaction
+    The fields of :class:`Order` of the same names.
+    """
+
+    ev_tx: I64
     wd_rank: I64
     dep_rank: I64
-    out_idx: I64  # per node, outgoing transactions by withdrawal rank
+    out_idx: I64
     out_rank: I64
-    in_idx: I64  # per node, incoming transactions by deposit rank
+    in_idx: I64
     in_rank: I64
 
 
@@ -61,15 +64,7 @@ class Order:
 
     def __post_init__(self) -> None:
         """Group the arrays for the kernels once."""
-        columns = OrderColumns(
-            self.ev_tx,
-            self.wd_rank,
-            self.dep_rank,
-            self.out_idx,
-            self.out_rank,
-            self.in_idx,
-            self.in_rank,
-        )
+        columns = OrderColumns(*(getattr(self, name) for name in OrderColumns._fields))
         object.__setattr__(self, "columns", columns)
 
     def aligned(self, src: I64, dst: I64, *, forward: bool) -> tuple[I64, I64]:

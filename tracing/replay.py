@@ -259,7 +259,7 @@ def open_lots(  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def _exit(
-    exits: np.ndarray, c: np.void, slot: int, node: int, reason: int, amount: int
+    exits: np.ndarray, c: Any, slot: int, node: int, reason: int, amount: int
 ) -> np.ndarray:  # pragma: no cover
     if c.exits >= exits.shape[0]:
         bigger = np.full((2 * exits.shape[0] + 16, 4), -1, np.int64)
@@ -281,7 +281,7 @@ def _grow_pieces(pieces: np.ndarray, need: int) -> np.ndarray:  # pragma: no cov
 
 
 def _make_replay(rule: ModuleType, with_lots: bool, newest_first: bool) -> Any:  # noqa: FBT001
-    """The replay kernel of one rule: ``rule``'s withdraw and deposit, compiled in.
+    """Make the replay kernel of one rule, ``rule``'s withdraw and deposit compiled in.
 
     ``with_lots``: withdrawals take from the lots of :mod:`tracing.rules.lots` (``fifo``,
     ``lifo``; ``newest_first`` for ``lifo``) and a delivered withdrawal's pieces are kept for
@@ -388,7 +388,9 @@ def _make_replay(rule: ModuleType, with_lots: bool, newest_first: bool) -> Any: 
                 repay = min(debt, amount)
                 if with_lots:
                     scratch = pieces[c.pieces :]
-                    repaid, _ = lots.take(store, c, lots_of.head, lots_of.tail, v, repay, scratch, 0)
+                    repaid, _ = lots.take(
+                        store, c, lots_of.head, lots_of.tail, v, repay, scratch, 0
+                    )
                     balance[v] -= repay
                     taint[v] -= repaid
                 else:
@@ -413,5 +415,5 @@ REPLAYS = {rule: _make_replay(*how) for rule, how in _KERNELS.items()}
 
 
 def replay_kernel(rule: Rule) -> Any:
-    """The compiled replay of ``rule`` (any rule but reach)."""
+    """Return the compiled replay of ``rule`` (any rule but reach)."""
     return REPLAYS[rule]

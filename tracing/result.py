@@ -22,8 +22,10 @@ PASSED_ON_COUNTS_EXITS = frozenset({"0.1.0", "0.1.1"})
 
 
 class Frame(StrEnum):
-    """The frames of a result: four public ones, and two that :func:`tracing.explain` reads
-    (a stored result keeps them so it can be explained without a re-run)."""
+    """The frames of a result: four public ones, and two that :func:`tracing.explain` reads.
+
+    A stored result keeps all six, so it can be explained without a re-run.
+    """
 
     ACCOUNTS = "accounts"
     FLOWS = "flows"
@@ -152,7 +154,7 @@ class TraceResult:
         summary: dict[str, Any],
         provenance: Provenance,
     ) -> TraceResult:
-        """A result from the frames of :meth:`to_frames` (e.g. read back from storage).
+        """Make a result of the frames of :meth:`to_frames` (e.g. read back from storage).
 
         Each frame may be given as a function that returns it: it is then called on first use
         only. Every :class:`Frame` must be given.
@@ -170,7 +172,7 @@ class TraceResult:
         return cls(summary, provenance, _GivenFrames({Frame(k): v for k, v in frames.items()}))
 
     def frame(self, name: Frame) -> pl.DataFrame:
-        """The frame ``name``, built (or read) on first use and then kept."""
+        """Return the frame ``name``, built (or read) on first use and then kept."""
         return getattr(self, _ATTRIBUTE[Frame(name)])  # type: ignore[no-any-return]
 
     def to_frames(self) -> dict[Frame, pl.DataFrame]:

@@ -40,6 +40,8 @@ _RAW = pl.Schema(
         "sequence": pl.Int64(),
     }
 )
+
+
 def _last_id(session: Session) -> int:
     last = session.connection().exec_driver_sql("SELECT max(id) FROM transactions").scalar()
     return int(last or 0)

@@ -94,9 +94,7 @@ def from_ipc(
         frames[Frame.ACCOUNTS] = lambda: _passed_on_without_exits(
             stored_frame(blobs[Frame.ACCOUNTS]), stored_frame(blobs[Frame.EXITS])
         )
-    return TraceResult.from_frames(
-        frames, summary=summary, provenance=Provenance(**provenance)
-    )
+    return TraceResult.from_frames(frames, summary=summary, provenance=Provenance(**provenance))
 
 
 def money(value: Decimal | None, currency: str) -> str | None:

@@ -84,7 +84,8 @@ def test_frames_round_trip_to_the_same_result() -> None:
     assert read == []  # nothing is read before it is asked for
     assert again.digest() == result.digest()
     assert explain(again, to="acct:T").equals(explain(result, to="acct:T"))
-    assert Frame.RANKS in read and Frame.SEEDS in read
+    assert Frame.RANKS in read
+    assert Frame.SEEDS in read
 
 
 def test_from_frames_names_what_is_missing() -> None:
@@ -117,4 +118,5 @@ def test_format_minor_writes_exact_decimals(minor: int, decimals: int, text: str
 def test_format_minor_reads_back_as_the_same_amount(minor: int, decimals: int) -> None:
     text = format_minor(minor, decimals)
     assert Decimal(text).scaleb(decimals) == minor
-    assert "E" not in text and (decimals == 0 or len(text.split(".")[1]) == decimals)
+    assert "E" not in text
+    assert decimals == 0 or len(text.split(".")[1]) == decimals

@@ -12,6 +12,8 @@ free-list head ``free`` and the number of ``live`` lots.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba as nb
 import numpy as np
 
@@ -27,7 +29,7 @@ AMT, TNT, NXT = 0, 1, 2
 
 
 @nb.njit(cache=True)
-def ensure(store: np.ndarray, counters: np.void, extra: int) -> np.ndarray:  # pragma: no cover
+def ensure(store: np.ndarray, counters: Any, extra: int) -> np.ndarray:  # pragma: no cover
     """Return the store, reallocated larger when fewer than ``extra`` rows are free."""
     if counters.next_row + extra <= store.shape[0]:
         return store
@@ -37,7 +39,7 @@ def ensure(store: np.ndarray, counters: np.void, extra: int) -> np.ndarray:  # p
 
 
 @nb.njit(cache=True)
-def _new(store: np.ndarray, counters: np.void, amount: int, tainted: int) -> int:  # pragma: no cover
+def _new(store: np.ndarray, counters: Any, amount: int, tainted: int) -> int:  # pragma: no cover
     if counters.free >= 0:
         row = counters.free
         counters.free = store[row, NXT]
@@ -50,7 +52,7 @@ def _new(store: np.ndarray, counters: np.void, amount: int, tainted: int) -> int
 
 
 @nb.njit(cache=True)
-def _free(store: np.ndarray, counters: np.void, row: int) -> None:  # pragma: no cover
+def _free(store: np.ndarray, counters: Any, row: int) -> None:  # pragma: no cover
     store[row, NXT] = counters.free
     counters.free = row
     counters.live -= 1
@@ -59,7 +61,7 @@ def _free(store: np.ndarray, counters: np.void, row: int) -> None:  # pragma: no
 @nb.njit(cache=True)
 def put(  # pragma: no cover - compiled
     store: np.ndarray,
-    counters: np.void,
+    counters: Any,
     head: I64,
     tail: I64,
     node: int,
@@ -91,7 +93,7 @@ def put(  # pragma: no cover - compiled
 @nb.njit(cache=True)
 def take(  # pragma: no cover - compiled
     store: np.ndarray,
-    counters: np.void,
+    counters: Any,
     head: I64,
     tail: I64,
     node: int,
@@ -126,4 +128,3 @@ def take(  # pragma: no cover - compiled
         carried += part * tainted
         left -= part
     return carried, end
-
