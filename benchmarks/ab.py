@@ -21,7 +21,6 @@ import argparse
 import importlib
 import os
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.identity import ROOT, load_ref
+from benchmarks.identity import load_ref, reference
 from benchmarks.synthetic import generate_ledger
 
 SIZES = {"100k": 100_000, "1m": 1_000_000}
@@ -81,16 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", default="1m", choices=SIZES)
     parser.add_argument("--pairs", type=int, default=41)
     args = parser.parse_args(argv)
-    commit = (
-        args.ref
-        or subprocess.run(
-            ["git", "merge-base", "HEAD", "main"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
+    commit = reference(args.ref)
     ref, new = load_ref(commit), importlib.import_module("tracing")
     frame = generate_ledger(SIZES[args.size])
     ledgers = {"old": ref.Ledger.from_frame(frame), "new": new.Ledger.from_frame(frame)}

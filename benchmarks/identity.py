@@ -49,6 +49,15 @@ REF_NAME = "tracing_ref"
 _IMPORT = re.compile(r"\b(from|import) tracing\b")
 
 
+def reference(commit: str | None) -> str:
+    """The commit given, or by default where HEAD left main."""
+    if commit:
+        return commit
+    return subprocess.run(
+        ["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def load_ref(commit: str) -> ModuleType:
     """The ``tracing`` package of ``commit``, importable beside today's as ``tracing_ref``."""
     sha = subprocess.run(
@@ -138,6 +147,15 @@ RULES = ("reach", "poison", "haircut", "fifo", "lifo", "libr")
 POLICIES = ("ledger", "worst_case", "best_case")
 
 
+def _kw(rule: str, policy: str, cutoff: int | None, direction: str) -> dict[str, Any]:
+    return {
+        "rule": rule,
+        "direction": direction,
+        "same_day_policy": policy,
+        "max_counterparties": cutoff,
+    }
+
+
 def small_set(seed_sets: list[dict]) -> Iterator[tuple[str, dict, dict]]:
     """The 252 traces of the 100k ledger."""
     for i, seeds in enumerate(seed_sets):
@@ -145,12 +163,7 @@ def small_set(seed_sets: list[dict]) -> Iterator[tuple[str, dict, dict]]:
             for cutoff in (None, 50):
                 runs = [("forward", rule) for rule in RULES] + [("backward", "reach")]
                 for direction, rule in runs:
-                    kw = {
-                        "rule": rule,
-                        "direction": direction,
-                        "same_day_policy": policy,
-                        "max_counterparties": cutoff,
-                    }
+                    kw = _kw(rule, policy, cutoff, direction)
                     yield f"set{i}/{policy}/{cutoff}/{direction}/{rule}", seeds, kw
 
 
@@ -162,13 +175,7 @@ def large_set(seed_sets: list[dict]) -> Iterator[tuple[str, dict, dict]]:
     runs += [("libr", p, None, "forward") for p in POLICIES[1:]]
     runs += [("reach", "ledger", 50, "backward")]
     for rule, policy, cutoff, direction in runs:
-        kw = {
-            "rule": rule,
-            "direction": direction,
-            "same_day_policy": policy,
-            "max_counterparties": cutoff,
-        }
-        yield f"{policy}/{cutoff}/{direction}/{rule}", seeds, kw
+        yield f"{policy}/{cutoff}/{direction}/{rule}", seeds, _kw(rule, policy, cutoff, direction)
 
 
 def _outcome(module: ModuleType, ledger: Any, seeds: dict, kw: dict) -> str:
@@ -212,16 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ref", help="reference commit (default: where HEAD left main)")
     parser.add_argument("--sets", default="100k,1m")
     args = parser.parse_args(argv)
-    commit = (
-        args.ref
-        or subprocess.run(
-            ["git", "merge-base", "HEAD", "main"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
+    commit = reference(args.ref)
     print(f"reference {commit}", flush=True)
     ref = load_ref(commit)
     new = importlib.import_module("tracing")
