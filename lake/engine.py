@@ -9,40 +9,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from lake.search import SubLedger, search
 from lake.store import Lake, engine_frame
-from tracing import Ledger, Progress, TraceParams, TraceResult, trace
+from tracing import PUBLIC_FRAMES, Frame, Ledger, Progress, TraceParams, TraceResult, trace
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 ENGINE = "spark"
-_PUBLIC = ("accounts", "flows", "exits", "flags")
 
 
-class _Widened:
-    """A sub-ledger result's frames with the whole ledger's Decimal scale.
+def _widened(result: TraceResult, name: Frame, dtype: pl.Decimal) -> pl.DataFrame:
+    """A sub-ledger result's frame with the whole ledger's Decimal scale.
 
     The engine writes amounts with the most decimals of the currencies its ledger holds; a
     sub-ledger may lack the lake's widest currency.
     """
-
-    def __init__(self, result: TraceResult, scale: int) -> None:
-        self.result, self.dtype = result, pl.Decimal(38, scale)
-
-    def frame(self, name: str) -> pl.DataFrame:
-        if name not in _PUBLIC:
-            return self.result._parts.frame(name)  # private frames (ranks, seeds) pass through
-        frame: pl.DataFrame = getattr(self.result, name)
-        return frame.with_columns(
-            pl.col(c).cast(self.dtype)
-            for c, dtype in frame.schema.items()
-            if isinstance(dtype, pl.Decimal)
-        )
+    frame = result.frame(name)
+    if name not in PUBLIC_FRAMES:
+        return frame  # explain's frames (ranks, seeds) hold no amounts
+    return frame.with_columns(
+        pl.col(c).cast(dtype)
+        for c, dtype_ in frame.schema.items()
+        if isinstance(dtype_, pl.Decimal)
+    )
 
 
 def trace_subledger(
@@ -69,8 +64,9 @@ def trace_subledger(
             "search_hops": sub.hops,
         },
     )
-    scale = max(decimals.values(), default=2)
-    return TraceResult(result.summary, provenance, _Widened(result, scale))
+    dtype = pl.Decimal(38, max(decimals.values(), default=2))
+    frames = {name: partial(_widened, result, name, dtype) for name in Frame}
+    return TraceResult.from_frames(frames, summary=result.summary, provenance=provenance)
 
 
 def trace_lake(

@@ -19,9 +19,15 @@ max_counterparties=..., as_of=..., max_accounts=..., max_events=...)``
     Reachability (rule ``reach``) or value attribution (``poison``, ``haircut``, ``fifo``,
     ``lifo``, ``libr``). ``progress`` receives :class:`Progress`; ``cancelled`` is polled and
     raises :class:`TraceCancelled`.
+``Ledger.from_minor(frame, decimals, *, opening_balances=None) -> Ledger``
+    The same from integer minor units (column ``amount_minor`` in place of ``amount``).
 ``TraceResult``
     ``accounts``, ``flows``, ``exits``, ``flags`` (Polars frames), ``summary`` (dict),
     ``provenance`` (:class:`Provenance`); ``to_json()`` is canonical, ``digest()`` its SHA-256.
+    ``to_frames()`` gives every frame by :class:`Frame` (with the two ``explain`` reads) and
+    ``TraceResult.from_frames(frames, summary=..., provenance=...)`` makes a result of them.
+``format_minor(minor, decimals) -> str``
+    Money as text: exact, from integer minor units.
 ``explain(result, *, to, currency=None, k=5) -> polars.DataFrame``
     The ``k`` strongest paths from a seed to an account.
 
@@ -64,14 +70,24 @@ from tracing.explain import explain
 from tracing.graph import Progress
 from tracing.ledger import Ledger
 from tracing.params import AccountSeed, Direction, Rule, SameDayPolicy, TraceParams
-from tracing.result import ENGINE_VERSION, PASSED_ON_COUNTS_EXITS, Provenance, TraceResult
+from tracing.result import (
+    ENGINE_VERSION,
+    PASSED_ON_COUNTS_EXITS,
+    PUBLIC_FRAMES,
+    Frame,
+    Provenance,
+    TraceResult,
+)
+from tracing.schema import format_minor
 
 __all__ = [
     "ENGINE_VERSION",
     "PASSED_ON_COUNTS_EXITS",
+    "PUBLIC_FRAMES",
     "AccountSeed",
     "ConservationError",
     "Direction",
+    "Frame",
     "InvalidLedger",
     "InvalidTraceParams",
     "Ledger",
@@ -87,5 +103,6 @@ __all__ = [
     "TracingError",
     "UnknownSeed",
     "explain",
+    "format_minor",
     "trace",
 ]

@@ -14,24 +14,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracing.errors import ConservationError, TraceCancelled, TraceTooLarge
-from tracing.graph import CancelCheck, Progress, ProgressCallback, Workspace
-from tracing.index import I64, find_sorted, sorted_unique
+from tracing.graph import CancelCheck, Filters, Progress, ProgressCallback, Workspace
+from tracing.index import I64, LedgerColumns, find_sorted, sorted_unique
 from tracing.order import Order
 from tracing.params import Rule, SameDayPolicy
 from tracing.replay import (
     INTO_SEED,
+    AccountState,
+    EventBuffers,
+    EventColumns,
+    LotHeads,
+    Placements,
     collect,
     lowest_balance,
+    new_counters,
     open_lots,
-    replay,
-    replay_flow,
+    replay_kernel,
     routes,
     slots_in_order,
 )
-from tracing.rules import CODES
 
-# meta slots of the replay (see tracing.replay)
-_EXITS, _SEEDED = 4, 6
+__all__ = ["Attribution", "Events", "Placements", "Universe", "attribute", "collect_events"]
+
 CHUNK = 1 << 20
 # Walk all ranks (dense slots) when the universe's events exceed 1/SCAN_FACTOR of the ledger.
 SCAN_FACTOR = 8
@@ -64,15 +68,6 @@ class Events:
 
 
 @dataclass(frozen=True, slots=True)
-class Placements:
-    """Seed amounts placed on accounts, sorted by key."""
-
-    key: I64
-    node: I64
-    amount: I64
-
-
-@dataclass(frozen=True, slots=True)
 class Attribution:
     """Results of a replay.
 
@@ -102,14 +97,10 @@ class Universe:
     trail: np.ndarray  # followed transactions (int32 where positions fit)
     seed_tx: I64
     replay_end: int
-    window: tuple[int, int]
-    min_amount: I64  # per currency
-    filtering: bool  # whether the window or the minimum can exclude a transaction
+    filters: Filters  # which transactions the search follows (window, minimum)
 
 
-def collect_events(
-    cols: tuple[I64, ...], order: Order, universe: Universe, ws: Workspace
-) -> Events:
+def collect_events(cols: LedgerColumns, order: Order, universe: Universe, ws: Workspace) -> Events:
     """Collect the universe's events up to the replay end, in replay order, with routes.
 
     The workspace lends its ledger-sized ``slot`` scratch array (all -1), which maps the
@@ -117,7 +108,7 @@ def collect_events(
     buffers the events are written to: the events are valid while the caller holds ``ws``.
     """
     slot_of = ws.slot
-    src, dst, amount, time, currency, out_ptr, in_ptr = cols
+    src, time, out_ptr, in_ptr = cols.src, cols.time, cols.out_ptr, cols.in_ptr
     expanded = universe.sink_reason < 0
     node_slots = np.flatnonzero(expanded)
     nodes = universe.nodes[node_slots]
@@ -129,30 +120,16 @@ def collect_events(
     keys, who, event_tx, event_amount = ws.event_buffers(n_events)
     try:
         m = collect(
-            order.ev_tx,
-            order.wd_rank,
-            order.dep_rank,
+            order.columns,
+            cols,
             slot_of,
             expanded,
-            src,
-            dst,
-            amount,
-            time,
             universe.replay_end,
-            out_ptr,
-            order.out_idx,
-            order.out_rank,
-            in_ptr,
-            order.in_idx,
-            order.in_rank,
             nodes,
             node_slots,
             scan,
             order.policy is SameDayPolicy.LEDGER,
-            keys,
-            who,
-            event_tx,
-            event_amount,
+            EventBuffers(keys, who, event_tx, event_amount),
         )
         keys, who, event_tx, event_amount = keys[:m], who[:m], event_tx[:m], event_amount[:m]
         if not scan:
@@ -180,18 +157,12 @@ def collect_events(
             keys,
             event_tx,
             slot,
-            src,
-            dst,
-            amount,
-            time,
-            currency,
+            cols,
             slot_of,
             expanded,
             universe.sink_reason,
             on_trail,
-            universe.filtering,
-            universe.min_amount,
-            *universe.window,
+            universe.filters,
             route,
         )
     finally:
@@ -247,56 +218,49 @@ def attribute(
     n_events = len(events.key)
     if max_events is not None and n_events > max_events:
         raise TraceTooLarge(f"{n_events} events to replay, limit {max_events}")
-    low = lowest_balance(
-        events.key,
-        events.who,
-        events.amount,
-        placements.key,
-        placements.node,
-        placements.amount,
-        n_nodes,
-    )
+    ev = EventColumns(events.key, events.tx, events.slot, events.who, events.amount, events.route)
+    low = lowest_balance(ev, placements, n_nodes)
     given, given_amount = opening_given
     opening = np.where(given, given_amount, -low)
     # One row per account: an event reads and writes its account's balance, taint and totals
     # in one cache line, not four (the kernels see strided columns).
     account = np.zeros((n_nodes, 4), np.int64)
     account[:, 0] = opening
-    balance, taint, received, passed = account.T
-    overdrawn = np.zeros(n_nodes, np.bool_)
     with_lots = rule in (Rule.FIFO, Rule.LIFO)
-    carried = np.empty(len(events.route), np.int64)
-    pc_lo, pc_hi = (np.empty(len(events.route) if with_lots else 0, np.int64) for _ in range(2))
-    head, tail = np.full(n_nodes, -1, np.int64), np.full(n_nodes, -1, np.int64)
-    meta = np.array([0, -1, 0, 0, 0, 0, 0], np.int64)
+    n_pieces = len(events.route) if with_lots else 0
+    balance, taint, received, passed = account.T
+    state = AccountState(
+        balance,
+        taint,
+        received,
+        passed,
+        overdrawn=np.zeros(n_nodes, np.bool_),
+        carried=np.empty(len(events.route), np.int64),
+        pc_lo=np.empty(n_pieces, np.int64),
+        pc_hi=np.empty(n_pieces, np.int64),
+    )
+    lots_of = LotHeads(np.full(n_nodes, -1, np.int64), np.full(n_nodes, -1, np.int64))
+    counters = new_counters()
     opened = np.flatnonzero(opening > 0) if with_lots else np.empty(0, np.int64)
     store = np.empty((len(opened) + 2 * n_events + 16 if with_lots else 1, 3), np.int64)
-    open_lots(store, meta, head, tail, opened, opening)
+    open_lots(store, counters, lots_of, opened, opening)
     pieces = np.empty((1024, 2), np.int64)
     exits = np.full((64, 4), -1, np.int64)
-    code = CODES[rule]
-    state = (
-        *(events.key, events.tx, events.slot, events.route, events.who, events.amount),
-        *(placements.key, placements.node, placements.amount),
-        *(balance, taint, received, passed, overdrawn, carried),
-    )
+    kernel = replay_kernel(rule)
     for lo in range(0, n_events + 1, CHUNK):
         if cancelled is not None and cancelled():
             raise TraceCancelled(f"cancelled after replaying {lo} events")
         hi = min(lo + CHUNK, n_events)
-        if with_lots:
-            store, pieces, exits = replay(
-                code, lo, hi, *state, pc_lo, pc_hi, store, meta, head, tail, pieces, exits
-            )
-        else:
-            exits = replay_flow(code, lo, hi, *state, store, meta, head, tail, pieces, exits)
+        store, pieces, exits = kernel(
+            lo, hi, ev, placements, state, lots_of, store, pieces, exits, counters
+        )
         if progress is not None:
             progress(Progress(hops_done=hops_done, accounts_reached=reached, events_replayed=hi))
     balance, taint, received, passed = (np.ascontiguousarray(c) for c in account.T)
-    exits = exits[: meta[_EXITS]].copy()
+    exits = exits[: counters[0]["exits"]].copy()
     exits[:, 1] = nodes[exits[:, 1]]
     held = np.where(taint > 0, np.maximum(balance, 0), 0) if rule is Rule.POISON else taint
-    seeded = int(meta[_SEEDED])
+    seeded = int(counters[0]["seeded"])
     if rule is not Rule.POISON and int(held.sum()) + int(exits[:, 3].sum()) != seeded:
         raise ConservationError(f"seeded {seeded} minor units but held + exited differ")
     return Attribution(
@@ -306,8 +270,8 @@ def attribute(
         balance,
         opening,
         ~given & (low < 0),
-        overdrawn,
-        carried,
+        state.overdrawn,
+        state.carried,
         exits,
         seeded,
         n_events,

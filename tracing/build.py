@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from tracing.ledger import Ledger
 from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
 from tracing.replay import EXIT_REASONS, HIGH_DEGREE, OVERDRAFT, STOPPED
-from tracing.result import Provenance, TraceResult
+from tracing.result import Frame, Provenance, TraceResult
 from tracing.schema import (
     ACCOUNT,
     CURRENCY,
@@ -25,9 +24,42 @@ from tracing.schema import (
     SEQUENCE,
     TIME_DTYPE,
     TO_ACCOUNT,
+    format_minor,
 )
 
 ROLES = {-1: "reached", STOPPED: "stopped", HIGH_DEGREE: "high_degree"}
+_ROLE_LABELS = pl.Series("role", ["seed", "reached", "stopped", "high_degree"], pl.String)
+_ROLE_AT = np.zeros(max(STOPPED, HIGH_DEGREE) + 3, np.int64)  # reason + 2 -> label (-2: seed)
+_ROLE_AT[[0, 1, STOPPED + 2, HIGH_DEGREE + 2]] = range(4)
+# Frames up to this many rows are sorted in Python, not by a Polars query.
+SMALL_ROWS = 4096
+_INDEX = np.uint32 if pl.get_index_type() == pl.UInt32 else np.uint64
+
+
+def _take(series: pl.Series, idx: np.ndarray) -> pl.Series:
+    """``series.gather(idx)``, run directly.
+
+    ``Series.gather`` (like most Series methods) runs as a one-expression query, a fixed cost
+    per call that made up most of a small result's frames; the series' own gather does the same
+    work without it.
+    """
+    index = pl.Series(np.asarray(idx).astype(_INDEX, copy=False))
+    return pl.Series._from_pyseries(series._s.gather_with_series(index._s))
+
+
+def _sorted(frame: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
+    """``frame.sort(*by)`` for frames whose keys are unique; small ones without a query."""
+    if frame.height > SMALL_ROWS:
+        return frame.sort(*by)
+    # Python compares str by code point, which is UTF-8 byte order: Polars' order of strings.
+    keys = list(zip(*(frame.get_column(name).to_list() for name in by), strict=True))
+    order = np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
+    # column by column: the frame's own gather runs on the thread pool
+    return pl.DataFrame([_take(column, order) for column in frame.get_columns()])
+
+
+def _nulls(name: str, n: int, dtype: pl.DataType | type[pl.DataType]) -> pl.Series:
+    return pl.Series(name, [None] * n, dtype=dtype)
 
 
 class Money:
@@ -39,47 +71,30 @@ class Money:
         self.scale = max(self.places, default=2)
         self.dtype = pl.Decimal(38, self.scale)
 
-    def series(self, name: str, minor: I64, currency: I64) -> pl.Series:
-        """Decimal amounts from minor units and currency indices."""
-        factor = pl.Series([10**p for p in self.places], dtype=pl.Int64).gather(currency)
-        value = pl.Series(name, minor, pl.Int64).cast(self.dtype) / factor.cast(pl.Decimal(38, 0))
-        return value.cast(self.dtype).rename(name)
-
     def columns(self, minor: dict[str, I64], currency: I64) -> list[pl.Series]:
-        """:meth:`series` for several amount columns sharing ``currency``, in one select.
+        """Decimal amount columns from minor units sharing ``currency`` (indices).
 
-        Every Series operation is a query of its own (about 0.1 ms even for ten rows): the five
-        amount columns of an accounts frame took 20 of them; one select costs about as much as
-        two, so it pays from three columns on.
+        Series arithmetic runs directly where a select, like most Series methods, runs a query
+        on Polars' thread pool: a fixed cost that made up most of a small result's frames.
         """
         factor = np.array([10**p for p in self.places], np.int64)[currency]
-        frame = pl.DataFrame(
-            {"_factor": factor, **minor}, schema=dict.fromkeys(["_factor", *minor], pl.Int64)
-        )
-        divisor = pl.col("_factor").cast(pl.Decimal(38, 0))
-        return frame.select(
-            (pl.col(name).cast(self.dtype) / divisor).cast(self.dtype) for name in minor
-        ).get_columns()
+        divisor = pl.Series(factor).cast(pl.Decimal(38, 0))
+        return [
+            (pl.Series(name, values, pl.Int64).cast(self.dtype) / divisor).cast(self.dtype)
+            for name, values in minor.items()
+        ]
 
     def texts(self, minor: I64, currency: I64) -> list[str]:
-        """:meth:`text` of each amount (``currency`` as indices), by integer arithmetic.
-
-        Plain Python on ints: a Decimal per row cost 8 ms for 7,000 flags, and Polars string
-        expressions cost a millisecond of fixed work even for the ten rows of a small result.
-        """
-        out = []
-        for value, c in zip(minor.tolist(), currency.tolist(), strict=True):
-            places = self.places[c]
-            whole, fraction = divmod(abs(value), 10**places)
-            sign = "-" if value < 0 else ""
-            out.append(f"{sign}{whole}.{fraction:0{places}d}" if places else f"{sign}{whole}")
-        return out
+        """:func:`~tracing.schema.format_minor` of each amount (``currency`` as indices)."""
+        places = self.places
+        return [
+            format_minor(value, places[c])
+            for value, c in zip(minor.tolist(), currency.tolist(), strict=True)
+        ]
 
     def text(self, minor: int, code: str) -> str:
         """Exact decimal string of ``minor`` units of ``code``."""
-        places = self.places[self.codes.index(code)]
-        # format "f": str() writes exponents for small values ("5E-8" for five satoshi).
-        return format(Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places)), "f")
+        return format_minor(minor, self.places[self.codes.index(code)])
 
 
 def _times(us: I64) -> pl.Series:
@@ -113,16 +128,16 @@ class _Parts:
     events: Events | None
     att: Attribution | None
 
-    def frame(self, name: str) -> pl.DataFrame:
+    def frame(self, name: Frame) -> pl.DataFrame:
         """Build the frame ``name``."""
         money = Money(self.ledger)
         nodes = self.reach.nodes
-        if name in ("flows", "ranks"):
+        if name in (Frame.FLOWS, Frame.RANKS):
             trail = _trail(self.ledger, self.reach, self.events, self.att)
-            if name == "flows":
+            if name is Frame.FLOWS:
                 return _flows(self.ledger, trail, money)
             return _ranks(self.ledger, self.order, trail)
-        if name == "accounts":
+        if name is Frame.ACCOUNTS:
             return _accounts(
                 self.ledger,
                 self.params,
@@ -134,14 +149,16 @@ class _Parts:
                 nodes,
                 money,
             )
-        if name == "exits":
+        if name is Frame.EXITS:
             return _exits(self.ledger, self.events, self.att, money)
-        if name == "flags":
+        if name is Frame.FLAGS:
             return _flags(self.ledger, self.sink_reason, self.att, nodes, money)
-        return pl.DataFrame(
-            {"node": self.seeds.nodes, "arrival": self.seeds.arrival, "tx": self.seeds.tx},
-            schema=dict.fromkeys(("node", "arrival", "tx"), pl.Int64),
-        )
+        if name is Frame.SEEDS:
+            return pl.DataFrame(
+                {"node": self.seeds.nodes, "arrival": self.seeds.arrival, "tx": self.seeds.tx},
+                schema=dict.fromkeys(("node", "arrival", "tx"), pl.Int64),
+            )
+        raise KeyError(f"no frame {name!r}")
 
 
 def build_result(
@@ -184,19 +201,19 @@ def _flows(ledger: Ledger, trail: _Trail, money: Money) -> pl.DataFrame:
     txs, traced = trail.txs, trail.traced
     src, dst = ledger.src[txs], ledger.dst[txs]
     cur = ledger.node_currency[src]
+    minor = {"amount": ledger.amount[txs]} | ({} if traced is None else {"traced": traced})
+    amount, *traced_column = money.columns(minor, cur)  # one query for both decimal columns
     return pl.DataFrame(
         [
-            ledger.external_ids.gather(txs),
-            ledger.account_keys.gather(ledger.node_account[src]).rename(FROM_ACCOUNT),
-            ledger.account_keys.gather(ledger.node_account[dst]).rename(TO_ACCOUNT),
-            pl.Series(CURRENCY, money.codes, pl.String).gather(cur),
-            money.series("amount", ledger.amount[txs], cur),
+            _take(ledger.external_ids, txs),
+            _take(ledger.account_keys, ledger.node_account[src]).rename(FROM_ACCOUNT),
+            _take(ledger.account_keys, ledger.node_account[dst]).rename(TO_ACCOUNT),
+            _take(pl.Series(CURRENCY, money.codes, pl.String), cur),
+            amount,
             _times(ledger.time[txs]).rename("value_time"),
             pl.Series(SEQUENCE, ledger.seq[txs], pl.Int64),
             pl.Series("hop", trail.hops, pl.Int64),
-            money.series("traced", traced, cur)
-            if traced is not None
-            else pl.repeat(None, len(txs), dtype=money.dtype, eager=True).alias("traced"),
+            *(traced_column or [_nulls("traced", len(txs), money.dtype)]),
         ]
     )
 
@@ -246,24 +263,18 @@ def _accounts(
     at_seed = np.array([seed_time.get(n, -1) for n in nodes.tolist()], np.int64)
     when = np.where(arrival_tx >= 0, ledger.time[np.maximum(arrival_tx, 0)], at_seed)
     reason = np.where(contains(np.sort(seeds.nodes), nodes), -2, sink_reason)
-    role = pl.Series("role", reason).replace_strict({-2: "seed", **ROLES}, return_dtype=pl.String)
+    role = _take(_ROLE_LABELS, _ROLE_AT[reason + 2])
     columns = [
-        ledger.account_keys.gather(ledger.node_account[nodes]).rename(ACCOUNT),
-        pl.Series(CURRENCY, money.codes, pl.String).gather(cur),
+        _take(ledger.account_keys, ledger.node_account[nodes]).rename(ACCOUNT),
+        _take(pl.Series(CURRENCY, money.codes, pl.String), cur),
         pl.Series("hops", reach.hops, pl.Int64),
-        _times(when).rename("reached_at").set(pl.Series(when < 0), None)
-        if len(nodes)
-        else _times(when).rename("reached_at"),
+        _nullable(_times(when), when < 0).rename("reached_at"),
         role,
     ]
     names = ("received", "passed_on", "exited", "held", "opening_balance")
     if att is None or events is None:
-        columns += [
-            pl.repeat(None, len(nodes), dtype=money.dtype, eager=True).alias(n) for n in names
-        ]
-        columns.append(
-            pl.repeat(None, len(nodes), dtype=pl.Boolean, eager=True).alias("opening_inferred")
-        )
+        columns += [_nulls(n, len(nodes), money.dtype) for n in names]
+        columns.append(_nulls("opening_inferred", len(nodes), pl.Boolean))
     else:
         # att's per-node arrays are aligned with nodes too; its exits name ledger nodes
         exited = np.zeros(len(nodes), np.int64)
@@ -283,7 +294,7 @@ def _accounts(
         amounts = (received, passed_on, exited, att.held, att.opening)
         columns += money.columns(dict(zip(names, amounts, strict=True)), cur)
         columns.append(pl.Series("opening_inferred", att.inferred, pl.Boolean))
-    return pl.DataFrame(columns).sort(ACCOUNT, CURRENCY)
+    return _sorted(pl.DataFrame(columns), (ACCOUNT, CURRENCY))
 
 
 def _nullable(series: pl.Series, missing: np.ndarray) -> pl.Series:
@@ -302,14 +313,14 @@ def _exits(
     to = np.where((ex[:, 2] == OVERDRAFT) | (txs < 0), -1, ledger.dst[known])
     return pl.DataFrame(
         [
-            _nullable(ledger.external_ids.gather(known), txs < 0),
-            ledger.account_keys.gather(ledger.node_account[node]).rename(FROM_ACCOUNT),
+            _nullable(_take(ledger.external_ids, known), txs < 0),
+            _take(ledger.account_keys, ledger.node_account[node]).rename(FROM_ACCOUNT),
             _nullable(
-                ledger.account_keys.gather(ledger.node_account[np.maximum(to, 0)]), to < 0
+                _take(ledger.account_keys, ledger.node_account[np.maximum(to, 0)]), to < 0
             ).rename(TO_ACCOUNT),
-            pl.Series(CURRENCY, money.codes, pl.String).gather(cur),
+            _take(pl.Series(CURRENCY, money.codes, pl.String), cur),
             _nullable(_times(ledger.time[known]), txs < 0).rename("value_time"),
-            money.series("traced", ex[:, 3], cur),
+            *money.columns({"traced": ex[:, 3]}, cur),
             pl.Series("reason", [EXIT_REASONS[r] for r in ex[:, 2]], pl.String),
         ]
     )
@@ -334,14 +345,15 @@ def _flags(
         detail += [f"missing statements or unexplained funds: {a} assumed clean" for a in amounts]
         detail += ["balance went below zero despite the given opening balance"] * len(overdrawn)
     node = np.concatenate(ids).astype(np.int64)
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         [
-            ledger.account_keys.gather(ledger.node_account[node]).rename(ACCOUNT),
-            pl.Series(CURRENCY, money.codes, pl.String).gather(ledger.node_currency[node]),
+            _take(ledger.account_keys, ledger.node_account[node]).rename(ACCOUNT),
+            _take(pl.Series(CURRENCY, money.codes, pl.String), ledger.node_currency[node]),
             pl.Series("flag", flag, pl.String),
             pl.Series("detail", detail, pl.String),
         ]
-    ).sort(ACCOUNT, CURRENCY, "flag")
+    )
+    return _sorted(frame, (ACCOUNT, CURRENCY, "flag"))
 
 
 def _summary(

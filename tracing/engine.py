@@ -117,17 +117,13 @@ def _cutoff(ledger: Ledger, params: TraceParams, seeds: Seeds) -> Cutoff:
 
 def _sink_reason(cutoff: Cutoff, nodes: I64) -> I64:
     """Per node of ``nodes`` (ascending): why the search does not leave it, or -1."""
-    return _sink_reasons(
-        nodes, cutoff.degree, cutoff.max_degree, cutoff.node_account, cutoff.stop_accounts,
-        cutoff.seeds,
-    )  # fmt: skip
+    return _sink_reasons(nodes, cutoff)
 
 
 @nb.njit(cache=True)
-def _sink_reasons(  # pragma: no cover - compiled
-    nodes: I64, degree: I64, max_degree: int, node_account: I64, stop: I64, seeds: I64
-) -> I64:
+def _sink_reasons(nodes: I64, cutoff: Cutoff) -> I64:  # pragma: no cover - compiled
     # one compiled pass: as NumPy operations this cost more than a local trace's search
+    seeds, degree, max_degree, node_account, stop = cutoff
     reason = np.full(nodes.shape[0], -1, np.int64)
     for i in range(nodes.shape[0]):
         v = nodes[i]
@@ -148,7 +144,7 @@ def _filters(ledger: Ledger, params: TraceParams) -> Filters:
         min_amount = np.array(
             [_minor(threshold, ledger.decimals[c]) for c in ledger.currencies], np.int64
         )
-    return Filters(_us(params.window_start, -INF), _us(params.window_end, INF), min_amount)
+    return Filters.of(_us(params.window_start, -INF), _us(params.window_end, INF), min_amount)
 
 
 def trace(
@@ -194,7 +190,6 @@ def trace(
     filters = _filters(ledger, params)
     forward = params.direction is Direction.FORWARD
     adj = ledger.adj
-    cur = ledger.tx_currency
     far, arrive = order.aligned(ledger.src, ledger.dst, forward=forward)
     if forward:
         side = Adjacent(adj.out_ptr, order.out_idx, order.out_rank, arrive, far, 1)
@@ -205,7 +200,7 @@ def trace(
         (seeds.nodes, seeds.arrival, seeds.tx),
         max_hops=params.max_hops,
         filters=filters,
-        columns=(ledger.time, ledger.amount, cur),
+        columns=ledger.columns,
         cutoff=cutoff,
         workspaces=ledger.workspaces,
         max_accounts=params.max_accounts,
@@ -224,17 +219,14 @@ def trace(
             trail=reach.trail_tx,
             seed_tx=np.sort(seeds.tx[seeds.tx >= 0]),
             replay_end=min(_us(params.as_of, INF), filters.t_hi),
-            window=(filters.t_lo, filters.t_hi),
-            min_amount=filters.min_amount,
-            filtering=filters.active,
+            filters=filters,
         )
-        cols = (ledger.src, ledger.dst, ledger.amount, ledger.time, cur, adj.out_ptr, adj.in_ptr)
         placed = seeds.placements
         # The events live in the workspace's buffers: it is held until the replay is done (a
         # trace nested in a progress callback gets a workspace of its own) and the result
         # keeps none of them.
         with ledger.workspaces.acquire(ledger.n_nodes, ledger.n_transactions) as ws:
-            events = collect_events(cols, order, universe, ws)
+            events = collect_events(ledger.columns, order, universe, ws)
             attribution = attribute(
                 params.rule,
                 events,

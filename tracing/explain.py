@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from tracing.errors import InvalidTraceParams, UnknownSeed
-from tracing.result import TraceResult
+from tracing.result import Frame, TraceResult
 from tracing.schema import ACCOUNT, CURRENCY
 
 # Partial paths expanded before giving up on finding more (keeps explain interactive).
@@ -32,7 +32,7 @@ class _Partial:
 
 
 def _seed_thresholds(result: TraceResult) -> tuple[dict[int, int], set[int]]:
-    seeds = result._seeds
+    seeds = result.frame(Frame.SEEDS)
     accounts: dict[int, int] = {}
     for node, arrival, tx in seeds.iter_rows():
         if tx < 0:
@@ -79,7 +79,7 @@ def explain(
     if hits.height > 1:
         raise InvalidTraceParams(f"{to} was reached in several currencies; name one")
     flows = result.flows.with_row_index("row")
-    ranks = result._ranks
+    ranks = result.frame(Frame.RANKS)
     row_of_to = flows.filter((pl.col("to_account") == to) & (pl.col(CURRENCY) == hits[CURRENCY][0]))
     paths = _search(ranks, row_of_to.get_column("row").to_list(), result, k)
     return _frame(flows, paths)

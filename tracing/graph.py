@@ -22,13 +22,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from tracing.errors import TraceCancelled, TraceTooLarge
-from tracing.index import I64, member
+from tracing.index import I64, LedgerColumns, member
 
 INF = 2**62
 ARRIVAL, ARRIVAL_TX, HOPS, MARK = range(4)  # columns of a workspace's node state
@@ -50,8 +51,7 @@ ProgressCallback = Callable[[Progress], None]
 CancelCheck = Callable[[], bool]
 
 
-@dataclass(frozen=True, slots=True)
-class Adjacent:
+class Adjacent(NamedTuple):
     """One direction of the rank-sorted adjacency, as the kernel walks it."""
 
     ptr: I64
@@ -77,8 +77,7 @@ class Reach:
     trail_hop: np.ndarray  # int8
 
 
-@dataclass(frozen=True, slots=True)
-class Cutoff:
+class Cutoff(NamedTuple):
     """Which nodes the search may leave.
 
     Seeds always; other nodes unless above the degree cut-off or a stopped account.
@@ -179,19 +178,30 @@ def _reset(touched: I64, n: int, state: I64) -> None:  # pragma: no cover - comp
         state[v, MARK] = -1
 
 
-@dataclass(frozen=True, slots=True)
-class Filters:
+class Filters(NamedTuple):
     """Per-transaction filters: value-time window and minimum amount (minor units)."""
 
+    active: bool  # whether any transaction could be filtered out
     t_lo: int
     t_hi: int
     min_amount: I64  # per currency
-    active: bool = field(init=False)  # whether any transaction could be filtered out
 
-    def __post_init__(self) -> None:
-        """Decide once whether the filters can exclude anything."""
-        active = self.t_lo > -INF or self.t_hi < INF or bool((self.min_amount > 0).any())
-        object.__setattr__(self, "active", active)
+    @classmethod
+    def of(cls, t_lo: int, t_hi: int, min_amount: I64) -> Filters:
+        """Build the filters, deciding once whether they can exclude anything."""
+        active = t_lo > -INF or t_hi < INF or bool((min_amount > 0).any())
+        return cls(active, t_lo, t_hi, min_amount)
+
+
+class SearchState(NamedTuple):
+    """A search's scratch (see :class:`Workspace`) and the trail it writes."""
+
+    state: I64  # per node: ARRIVAL, ARRIVAL_TX, HOPS, MARK
+    prev: I64
+    nxt: I64
+    touched: I64
+    trail_tx: np.ndarray
+    trail_hop: np.ndarray
 
 
 @nb.njit(cache=True)
@@ -212,7 +222,7 @@ def search(
     *,
     max_hops: int,
     filters: Filters,
-    columns: tuple[I64, I64, I64],
+    columns: LedgerColumns,
     cutoff: Cutoff,
     workspaces: Workspaces,
     max_accounts: int | None,
@@ -241,13 +251,13 @@ def _search(
     seeds: tuple[I64, I64, I64],
     max_hops: int,
     filters: Filters,
-    columns: tuple[I64, I64, I64],
+    columns: LedgerColumns,
     cutoff: Cutoff,
     max_accounts: int | None,
     progress: ProgressCallback | None,
     cancelled: CancelCheck | None,
 ) -> Reach:
-    time, amount, currency = columns
+    time = columns.time
     seed_nodes, seed_arrival, seed_tx = seeds
     if len(seed_tx) + len(time) > len(ws.trail_tx):  # seed transactions may be followed again
         trail_tx, trail_hop = trail_buffers(len(time) + len(seed_tx))
@@ -257,6 +267,7 @@ def _search(
         seed_nodes, seed_arrival, seed_tx, ws.state, ws.touched, trail_tx, trail_hop,
     )  # fmt: skip
     ws.n_touched = n_touched
+    scratch = SearchState(ws.state, ws.prev, ws.nxt, ws.touched, trail_tx, trail_hop)
     # Without callbacks every hop runs in one compiled call: a local trace is then a handful
     # of calls, not a dozen, and Python is back only when the search is done.
     step = 1 if progress is not None or cancelled is not None else max_hops
@@ -272,31 +283,12 @@ def _search(
             frontier,
             fr_lo,
             fr_hi,
-            adj.ptr,
-            adj.idx,
-            adj.rank,
-            adj.arrive,
-            adj.other,
-            adj.sign,
-            filters.active,
-            time,
-            amount,
-            currency,
-            filters.t_lo,
-            filters.t_hi,
-            filters.min_amount,
-            cutoff.seeds,
-            cutoff.degree,
-            cutoff.max_degree,
-            cutoff.node_account,
-            cutoff.stop_accounts,
-            ws.state,
-            ws.prev,
-            ws.nxt,
-            ws.touched,
+            adj,
+            filters,
+            columns,
+            cutoff,
+            scratch,
             n_touched,
-            trail_tx,
-            trail_hop,
             n_trail,
         )
         ws.n_touched = n_touched
@@ -354,31 +346,12 @@ def _hops(  # pragma: no cover - compiled
     frontier: I64,
     fr_lo: I64,
     fr_hi: I64,
-    ptr: I64,
-    idx: I64,
-    rank: I64,
-    arrive: I64,
-    other: I64,
-    sign: int,
-    filtering: bool,  # noqa: FBT001 - compiled kernels take positional arguments
-    time: I64,
-    amount: I64,
-    currency: I64,
-    t_lo: int,
-    t_hi: int,
-    min_amount: I64,
-    seeds: I64,
-    degree: I64,
-    max_degree: int,
-    node_account: I64,
-    stop: I64,
-    state: I64,
-    prev: I64,
-    nxt: I64,
-    touched: I64,
+    adj: Adjacent,
+    filters: Filters,
+    cols: LedgerColumns,
+    cutoff: Cutoff,
+    scratch: SearchState,
     n_touched: int,
-    trail_tx: np.ndarray,
-    trail_hop: np.ndarray,
     n_trail: int,
 ) -> tuple[int, I64, I64, I64, int, int]:
     """Hops ``first..last``: at each, follow the transactions newly enabled at the frontier.
@@ -389,6 +362,11 @@ def _hops(  # pragma: no cover - compiled
     optional filters look transactions up by id. Newly reached nodes are appended to
     ``touched``.
     """
+    ptr, idx, rank, arrive, other, sign = adj
+    filtering, t_lo, t_hi, min_amount = filters
+    time, amount, currency = cols.time, cols.amount, cols.currency
+    seeds, degree, max_degree, node_account, stop = cutoff
+    state, prev, nxt, touched, trail_tx, trail_hop = scratch
     # Without cut-off or stop list every node is expandable: skip reading its degree.
     unlimited = max_degree >= INF and stop.shape[0] == 0
     hop = first

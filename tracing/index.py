@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -14,6 +15,22 @@ U64 = npt.NDArray[np.uint64]
 # Two independent 64-bit hashes of each key: the first addresses the table, the second is
 # compared too, so two keys would have to collide in 128 bits to be confused.
 _SEEDS = (0x6D6F6E6579, 0x747261696C)
+
+
+class LedgerColumns(NamedTuple):
+    """The ledger's columns as the compiled kernels take them, one record built per ledger.
+
+    Per transaction position: its endpoints (nodes), amount (minor units), value time (µs) and
+    currency (index); and the CSR offsets of each node's outgoing and incoming transactions.
+    """
+
+    src: I64
+    dst: I64
+    amount: I64
+    time: I64
+    currency: I64
+    out_ptr: I64
+    in_ptr: I64
 
 
 @nb.njit(cache=True)

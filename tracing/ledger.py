@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -23,6 +24,7 @@ from tracing.errors import InvalidLedger, SchemaMismatch
 from tracing.graph import Workspaces
 from tracing.schema import (
     ACCOUNT,
+    AMOUNT,
     CURRENCY,
     EXTERNAL_ID,
     FROM_ACCOUNT,
@@ -114,6 +116,11 @@ class _Batch:
         return sources, targets
 
 
+_NOT_INHERITED = frozenset(
+    ("_orders", "workspaces", "_seen_keys", "_seen_ids", "_seen_nodes", "columns")
+)
+
+
 class Ledger:
     """Transactions indexed for tracing; immutable (``append`` returns a new ledger).
 
@@ -163,6 +170,14 @@ class Ledger:
         self._seen_ids: dict[str, int] = {}  # see positions_of
         self._seen_nodes: dict[tuple[str, str], int] = {}  # see nodes_of
 
+    @cached_property
+    def columns(self) -> index.LedgerColumns:
+        """The transaction columns and CSR offsets as the compiled kernels take them."""
+        adj = self.adj
+        return index.LedgerColumns(
+            self.src, self.dst, self.amount, self.time, self.tx_currency, adj.out_ptr, adj.in_ptr
+        )
+
     # -- construction -------------------------------------------------------------------
     @classmethod
     def from_frame(
@@ -203,6 +218,32 @@ class Ledger:
         batch = _Batch(rows)
         del rows
         return cls._build(batch, table, opening)
+
+    @classmethod
+    def from_minor(
+        cls,
+        frame: pl.DataFrame | pl.LazyFrame,
+        decimals: Mapping[str, int],
+        *,
+        opening_balances: pl.DataFrame | None = None,
+    ) -> Ledger:
+        """Index a transactions frame whose amounts are integer minor units.
+
+        As :meth:`from_frame`, with an Int64 column ``amount_minor`` in place of ``amount``:
+        what a database keeps, taken without a round trip through decimals. ``decimals``
+        gives each currency's decimals (the fingerprint equals that of the same transactions
+        given as decimals). :meth:`append` takes frames of either kind.
+
+        Example
+        -------
+        >>> rows = frame.drop("amount").with_columns(amount_minor=pl.lit(1050))  # doctest: +SKIP
+        >>> Ledger.from_minor(rows, {"EUR": 2}).amount.tolist()  # doctest: +SKIP
+        [1050]
+        """
+        data = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        if MINOR not in data.schema or AMOUNT in data.schema:
+            raise SchemaMismatch(f"from_minor takes {MINOR} (integer minor units), not {AMOUNT}")
+        return cls.from_frame(data, currency_decimals=decimals, opening_balances=opening_balances)
 
     @classmethod
     def _build(
@@ -270,7 +311,8 @@ class Ledger:
             {
                 k: v
                 for k, v in self.__dict__.items()
-                if k not in ("_orders", "workspaces", "_seen_keys", "_seen_ids", "_seen_nodes")
+                # per-ledger caches start empty (``columns`` would name the old arrays)
+                if k not in _NOT_INHERITED
             }
         )
         led.decimals = {**table}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numba as nb
 import numpy as np
@@ -28,6 +28,21 @@ if TYPE_CHECKING:
     from tracing.ledger import Ledger
 
 DAY_US = 86_400 * 1_000_000
+
+
+class OrderColumns(NamedTuple):
+    """An order's rank arrays as the compiled kernels take them.
+
+    The fields of :class:`Order` of the same names.
+    """
+
+    ev_tx: I64
+    wd_rank: I64
+    dep_rank: I64
+    out_idx: I64
+    out_rank: I64
+    in_idx: I64
+    in_rank: I64
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +60,12 @@ class Order:
     time: I64
     day_start: I64  # first position of each transaction's day
     _aligned: dict[bool, tuple[I64, I64]] = field(default_factory=dict, compare=False)
+    columns: OrderColumns = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Group the arrays for the kernels once."""
+        columns = OrderColumns(*(getattr(self, name) for name in OrderColumns._fields))
+        object.__setattr__(self, "columns", columns)
 
     def aligned(self, src: I64, dst: I64, *, forward: bool) -> tuple[I64, I64]:
         """Per CSR position: the far node and its arrival rank (computed once per side)."""

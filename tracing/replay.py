@@ -11,13 +11,17 @@ never touches pages of ledger-sized arrays).
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import Any, NamedTuple
+
 import numba as nb
 import numpy as np
 
-from tracing.graph import INF
-from tracing.index import I64
+from tracing.graph import INF, Filters
+from tracing.index import I64, LedgerColumns
+from tracing.order import OrderColumns
 from tracing.params import Rule
-from tracing.rules import CODES, haircut, libr, lots, poison
+from tracing.rules import haircut, libr, lots, poison
 
 # Routes of a transaction touched by the replay (also the exit reasons).
 DELIVER, HOP_LIMIT, BELOW_MIN, STOPPED, HIGH_DEGREE, OUTSIDE_WINDOW, INTO_SEED, OVERDRAFT = range(8)
@@ -32,39 +36,89 @@ EXIT_REASONS = (
     "seed_transaction",
     "overdraft_repaid",
 )
-POISON, HAIRCUT, FIFO, LIFO, LIBR = (
-    CODES[r] for r in (Rule.POISON, Rule.HAIRCUT, Rule.FIFO, Rule.LIFO, Rule.LIBR)
+# A replay's counters, one record the kernels update in place: the lot store's next unused row,
+# free-list head and live lots (tracing.rules.lots), the pieces in use, exits written,
+# placements done and the taint seeded so far.
+COUNTERS = np.dtype(
+    [
+        ("next_row", np.int64),
+        ("free", np.int64),
+        ("live", np.int64),
+        ("pieces", np.int64),
+        ("exits", np.int64),
+        ("placed", np.int64),
+        ("seeded", np.int64),
+    ]
 )
-# meta slots (lots.py uses 0..2)
-PIECES, EXITS, PLACED, SEEDED = 3, 4, 5, 6
+
+
+def new_counters() -> np.ndarray:
+    """One zeroed :data:`COUNTERS` record (in an array: the kernels write through it)."""
+    counters = np.zeros(1, COUNTERS)
+    counters[0]["free"] = -1
+    return counters
+
+
+class EventColumns(NamedTuple):
+    """The replayed events in replay order, and per transaction slot its route."""
+
+    key: I64  # 2 * rank, + 1 for a deposit
+    tx: I64
+    slot: I64
+    who: I64  # the account moved, by index among the reached nodes
+    amount: I64
+    route: np.ndarray  # per slot: DELIVER ... CLEAN (int8)
+
+
+class EventBuffers(NamedTuple):
+    """Where :func:`collect` writes events: key, account moved, transaction, amount."""
+
+    keys: I64
+    who: I64
+    txs: I64
+    amounts: I64
+
+
+class Placements(NamedTuple):
+    """Seed amounts placed on accounts (by index among the reached nodes), sorted by key."""
+
+    key: I64
+    node: I64
+    amount: I64
+
+
+class AccountState(NamedTuple):
+    """A replay's state: per reached account, and per transaction slot."""
+
+    balance: I64
+    taint: I64
+    received: I64
+    passed: I64
+    overdrawn: np.ndarray
+    carried: I64  # per slot: taint its withdrawal carried
+    pc_lo: I64  # per slot, lot rules only: the delivered pieces ``pieces[pc_lo:pc_hi]``
+    pc_hi: I64
+
+
+class LotHeads(NamedTuple):
+    """Per account, first and last row of its lots in the store (-1: none)."""
+
+    head: I64
+    tail: I64
 
 
 @nb.njit(cache=True)
 def collect(  # pragma: no cover - compiled
-    ev_tx: I64,
-    wd_rank: I64,
-    dep_rank: I64,
+    order: OrderColumns,
+    cols: LedgerColumns,
     slot_of: I64,
     expanded: np.ndarray,
-    src: I64,
-    dst: I64,
-    amount: I64,
-    time: I64,
     end: int,
-    ptr_out: I64,
-    idx_out: I64,
-    rank_out: I64,
-    ptr_in: I64,
-    idx_in: I64,
-    rank_in: I64,
     nodes: I64,
     node_slots: I64,
     scan: bool,  # noqa: FBT001 - compiled kernels take positional arguments
     in_order: bool,  # noqa: FBT001 - ranks are positions (ledger order)
-    keys: I64,
-    who: I64,
-    txs: I64,
-    amounts: I64,
+    out: EventBuffers,
 ) -> int:
     """Write the events of ``nodes`` into the four arrays given; return how many there are.
 
@@ -83,6 +137,9 @@ def collect(  # pragma: no cover - compiled
     coincide (three lookups a rank fewer). With ``scan`` the events come out in order;
     otherwise the caller sorts them by key.
     """
+    ev_tx, wd_rank, dep_rank = order.ev_tx, order.wd_rank, order.dep_rank
+    src, dst, amount, time = cols.src, cols.dst, cols.amount, cols.time
+    keys, who, txs, amounts = out
     bounded = end < INF  # else no lookup of each transaction's time
     m = 0
     if scan:
@@ -103,15 +160,15 @@ def collect(  # pragma: no cover - compiled
         return m
     for i in range(nodes.shape[0]):
         v, c = nodes[i], node_slots[i]
-        for k in range(ptr_out[v], ptr_out[v + 1]):
-            t = idx_out[k]
+        for k in range(cols.out_ptr[v], cols.out_ptr[v + 1]):
+            t = order.out_idx[k]
             if not bounded or time[t] <= end:
-                keys[m], who[m], txs[m], amounts[m] = 2 * rank_out[k], c, t, amount[t]
+                keys[m], who[m], txs[m], amounts[m] = 2 * order.out_rank[k], c, t, amount[t]
                 m += 1
-        for k in range(ptr_in[v], ptr_in[v + 1]):
-            t = idx_in[k]
+        for k in range(cols.in_ptr[v], cols.in_ptr[v + 1]):
+            t = order.in_idx[k]
             if not bounded or time[t] <= end:
-                keys[m], who[m], txs[m], amounts[m] = 2 * rank_in[k] + 1, c, t, amount[t]
+                keys[m], who[m], txs[m], amounts[m] = 2 * order.in_rank[k] + 1, c, t, amount[t]
                 m += 1
     return m
 
@@ -135,25 +192,20 @@ def routes(  # pragma: no cover - compiled
     keys: I64,
     ev_t: I64,
     slot: I64,
-    src: I64,
-    dst: I64,
-    amount: I64,
-    time: I64,
-    currency: I64,
+    cols: LedgerColumns,
     slot_of: I64,
     expanded: np.ndarray,
     sink_reason: I64,
     on_trail: np.ndarray,
-    filtering: bool,  # noqa: FBT001 - compiled kernels take positional arguments
-    min_amount: I64,
-    t_lo: int,
-    t_hi: int,
+    filters: Filters,
     route: np.ndarray,
 ) -> None:
     """Where the taint of each touched transaction goes (written into ``route`` by slot).
 
     ``sink_reason`` is per reached node (by slot): why the search did not leave it, or -1.
     """
+    src, dst, amount, time, currency = cols.src, cols.dst, cols.amount, cols.time, cols.currency
+    filtering, t_lo, t_hi, min_amount = filters
     for e in range(keys.shape[0]):
         t = ev_t[e]
         s = slot[e]
@@ -175,15 +227,11 @@ def routes(  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def lowest_balance(  # pragma: no cover - compiled
-    keys: I64,
-    who: I64,
-    ev_amount: I64,
-    pl_key: I64,
-    pl_node: I64,
-    pl_amount: I64,
-    n_nodes: int,
+    ev: EventColumns, placed: Placements, n_nodes: int
 ) -> I64:
     """Lowest running balance of each node (slot) from zero over its replayed events."""
+    keys, who, ev_amount = ev.key, ev.who, ev.amount
+    pl_key, pl_node, pl_amount = placed
     run = np.zeros((n_nodes, 2), np.int64)  # balance and lowest side by side: one cache line
     p = 0
     for e in range(keys.shape[0]):
@@ -201,120 +249,26 @@ def lowest_balance(  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def open_lots(  # pragma: no cover - compiled
-    store: np.ndarray, meta: I64, head: I64, tail: I64, nodes: I64, opening: I64
+    store: np.ndarray, counters: np.ndarray, lots_of: LotHeads, nodes: I64, opening: I64
 ) -> None:
     """Each account's opening balance is its oldest lot, and clean."""
+    c = counters[0]
     for v in nodes:
-        lots.put(store, meta, head, tail, v, opening[v], 0, False)
-
-
-@nb.njit(cache=True)
-def _withdraw(  # pragma: no cover - compiled
-    rule: int,
-    balance: I64,
-    taint: I64,
-    store: np.ndarray,
-    meta: I64,
-    head: I64,
-    tail: I64,
-    node: int,
-    amount: int,
-    pieces: np.ndarray,
-    at: int,
-) -> tuple[int, int]:
-    if rule == POISON:
-        return poison.withdraw(balance, taint, node, amount), at
-    if rule == HAIRCUT:
-        return haircut.withdraw(balance, taint, node, amount), at
-    if rule == LIBR:
-        return libr.withdraw(balance, taint, node, amount), at
-    carried, end = lots.take(store, meta, head, tail, node, amount, pieces, at)
-    balance[node] -= amount
-    taint[node] -= carried
-    return carried, end
-
-
-@nb.njit(cache=True)
-def _deposit(  # pragma: no cover - compiled
-    rule: int,
-    balance: I64,
-    taint: I64,
-    store: np.ndarray,
-    meta: I64,
-    head: I64,
-    tail: I64,
-    node: int,
-    pieces: np.ndarray,
-    lo: int,
-    hi: int,
-) -> int:
-    """Credit the pieces ``pieces[lo:hi]``; returns the taint credited."""
-    tainted = 0
-    amount = 0
-    for k in range(lo, hi):
-        amount += pieces[k, 0]
-        tainted += pieces[k, 0] * pieces[k, 1]
-        if rule in (FIFO, LIFO):
-            lots.put(store, meta, head, tail, node, pieces[k, 0], pieces[k, 1], rule == LIFO)
-    if rule == POISON:
-        poison.deposit(balance, taint, node, amount, tainted)
-    elif rule == HAIRCUT:
-        haircut.deposit(balance, taint, node, amount, tainted)
-    elif rule == LIBR:
-        libr.deposit(balance, taint, node, amount, tainted)
-    else:
-        balance[node] += amount
-        taint[node] += tainted
-    return tainted
+        lots.put(store, c, lots_of.head, lots_of.tail, v, opening[v], 0, False)
 
 
 @nb.njit(cache=True)
 def _exit(
-    exits: np.ndarray, meta: I64, slot: int, node: int, reason: int, amount: int
+    exits: np.ndarray, c: Any, slot: int, node: int, reason: int, amount: int
 ) -> np.ndarray:  # pragma: no cover
-    if meta[EXITS] >= exits.shape[0]:
+    if c.exits >= exits.shape[0]:
         bigger = np.full((2 * exits.shape[0] + 16, 4), -1, np.int64)
         bigger[: exits.shape[0]] = exits
         exits = bigger
-    row = meta[EXITS]
+    row = c.exits
     exits[row, 0], exits[row, 1], exits[row, 2], exits[row, 3] = slot, node, reason, amount
-    meta[EXITS] += 1
+    c.exits += 1
     return exits
-
-
-@nb.njit(cache=True)
-def _credit(  # pragma: no cover - compiled
-    rule: int,
-    balance: I64,
-    taint: I64,
-    store: np.ndarray,
-    meta: I64,
-    head: I64,
-    tail: I64,
-    node: int,
-    pieces: np.ndarray,
-    lo: int,
-    hi: int,
-    scratch: np.ndarray,
-    exits: np.ndarray,
-    tx: int,
-) -> tuple[int, np.ndarray]:
-    """Credit a deposit; into an overdrawn account its first part repays the bank (exit)."""
-    debt = -balance[node] if balance[node] < 0 else 0
-    balance[node] += debt
-    tainted = _deposit(rule, balance, taint, store, meta, head, tail, node, pieces, lo, hi)
-    if debt > 0:
-        amount = 0
-        for k in range(lo, hi):
-            amount += pieces[k, 0]
-        repay = min(debt, amount)
-        carried, _ = _withdraw(
-            rule, balance, taint, store, meta, head, tail, node, repay, scratch, 0
-        )
-        balance[node] -= debt - repay
-        if carried > 0:
-            exits = _exit(exits, meta, tx, node, OVERDRAFT, carried)
-    return tainted, exits
 
 
 @nb.njit(cache=True)
@@ -326,222 +280,140 @@ def _grow_pieces(pieces: np.ndarray, need: int) -> np.ndarray:  # pragma: no cov
     return bigger
 
 
-@nb.njit(cache=True)
-def replay(  # pragma: no cover - compiled
-    rule: int,
-    lo: int,
-    hi: int,
-    keys: I64,
-    ev_t: I64,
-    slot: I64,
-    route: np.ndarray,
-    who: I64,
-    ev_amount: I64,
-    pl_key: I64,
-    pl_node: I64,
-    pl_amount: I64,
-    balance: I64,
-    taint: I64,
-    received: I64,
-    passed: I64,
-    overdrawn: np.ndarray,
-    carried: I64,
-    pc_lo: I64,
-    pc_hi: I64,
-    store: np.ndarray,
-    meta: I64,
-    head: I64,
-    tail: I64,
-    pieces: np.ndarray,
-    exits: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Replay events ``lo..hi`` and the placements before them; state persists in arrays."""
-    tmp = np.zeros((2, 2), np.int64)
-    with_lots = rule in (FIFO, LIFO)
-    for e in range(lo, hi + 1):
-        last = e == keys.shape[0]
-        while meta[PLACED] < pl_key.shape[0] and (last or pl_key[meta[PLACED]] < keys[e]):
-            p = meta[PLACED]
-            pieces = _grow_pieces(pieces, meta[PIECES] + meta[lots.LIVE] + 4)
-            store = lots.ensure(store, meta, 2)
-            tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = pl_amount[p], 1, 0, 0
-            got, exits = _credit(
-                rule,
-                balance,
-                taint,
-                store,
-                meta,
-                head,
-                tail,
-                pl_node[p],
-                tmp,
-                0,
-                1,
-                pieces[meta[PIECES] :],
-                exits,
-                -1,
-            )
-            received[pl_node[p]] += got
-            meta[SEEDED] += pl_amount[p]
-            meta[PLACED] += 1
-        if e == hi:
-            break
-        t = ev_t[e]
-        s = slot[e]
-        if keys[e] & 1 == 0:
-            u = who[e]
-            at = meta[PIECES]
-            if with_lots:
-                pieces = _grow_pieces(pieces, at + meta[lots.LIVE] + 4)
-                c, end = _withdraw(
-                    rule, balance, taint, store, meta, head, tail, u, ev_amount[e], pieces, at
-                )
-            else:
-                c, end = _withdraw(
-                    rule, balance, taint, store, meta, head, tail, u, ev_amount[e], tmp, 0
-                )
-            passed[u] += c
-            if balance[u] < 0:
-                overdrawn[u] = True
-            carried[s] = c
-            if route[s] == DELIVER:
-                if with_lots:
-                    pc_lo[s], pc_hi[s] = at, end
-                    meta[PIECES] = end
-            elif c > 0:
-                exits = _exit(exits, meta, t, u, route[s], c)
-            continue
-        v = who[e]
-        hot = ev_amount[e] if route[s] == INTO_SEED else (carried[s] if route[s] == DELIVER else 0)
-        if route[s] == INTO_SEED:
-            meta[SEEDED] += ev_amount[e]
-        if not with_lots and balance[v] >= 0:
-            # the common case, without lots or overdraft: two additions
-            balance[v] += ev_amount[e]
-            received[v] += hot
-            if rule == POISON:
-                if hot > 0:
-                    taint[v] = 1
-            else:
-                taint[v] += hot
-            continue
-        if route[s] == DELIVER and with_lots:
-            src_pieces, plo, phi = pieces, pc_lo[s], pc_hi[s]
-        else:
-            tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, ev_amount[e] - hot, 0
-            src_pieces, plo, phi = tmp, 0, 2
-        store = lots.ensure(store, meta, phi - plo + 2)
-        pieces = _grow_pieces(pieces, meta[PIECES] + meta[lots.LIVE] + 4)
-        got, exits = _credit(
-            rule,
-            balance,
-            taint,
-            store,
-            meta,
-            head,
-            tail,
-            v,
-            src_pieces,
-            plo,
-            phi,
-            pieces[meta[PIECES] :],
-            exits,
-            t,
-        )
-        received[v] += got
-    return store, pieces, exits
+def _make_replay(rule: ModuleType, with_lots: bool, newest_first: bool) -> Any:  # noqa: FBT001
+    """Make the replay kernel of one rule, ``rule``'s withdraw and deposit compiled in.
 
-
-@nb.njit(cache=True)
-def replay_flow(  # pragma: no cover - compiled
-    rule: int,
-    lo: int,
-    hi: int,
-    keys: I64,
-    ev_t: I64,
-    slot: I64,
-    route: np.ndarray,
-    who: I64,
-    ev_amount: I64,
-    pl_key: I64,
-    pl_node: I64,
-    pl_amount: I64,
-    balance: I64,
-    taint: I64,
-    received: I64,
-    passed: I64,
-    overdrawn: np.ndarray,
-    carried: I64,
-    store: np.ndarray,
-    meta: I64,
-    head: I64,
-    tail: I64,
-    scratch: np.ndarray,
-    exits: np.ndarray,
-) -> np.ndarray:
-    """:func:`replay` for the rules without lots (poison, haircut, libr).
-
-    Same events, same state, same results; kept apart because the lot bookkeeping in
-    :func:`replay` (piece ranges, store growth, tuple returns on every withdrawal) made these
-    rules, the common ones, three to four times slower than they need to be.
+    ``with_lots``: withdrawals take from the lots of :mod:`tracing.rules.lots` (``fifo``,
+    ``lifo``; ``newest_first`` for ``lifo``) and a delivered withdrawal's pieces are kept for
+    its deposit; otherwise the rule's own ``withdraw`` decides. The closure holds only the
+    module and two flags, which pickle alike in every process, so Numba's cache keeps one
+    compiled kernel per rule.
     """
-    tmp = np.zeros((2, 2), np.int64)
-    n_placements = pl_key.shape[0]
-    placed = meta[PLACED]
-    for e in range(lo, hi + 1):
-        last = e == keys.shape[0]
-        while placed < n_placements and (last or pl_key[placed] < keys[e]):
-            v = pl_node[placed]
-            tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = pl_amount[placed], 1, 0, 0
-            got, exits = _credit(
-                rule, balance, taint, store, meta, head, tail, v, tmp, 0, 1, scratch, exits, -1
-            )
-            received[v] += got
-            meta[SEEDED] += pl_amount[placed]
-            placed += 1
-            meta[PLACED] = placed
-        if e == hi:
-            break
-        key = keys[e]
-        t = ev_t[e]
-        s = slot[e]
-        r = route[s]
-        if key & 1 == 0:
-            u = who[e]
-            w = ev_amount[e]
-            before = balance[u]
-            if rule == LIBR:
-                c = libr.withdraw(balance, taint, u, w)
-            elif rule == HAIRCUT:
-                c = haircut.withdraw(balance, taint, u, w)
+
+    @nb.njit(cache=True)
+    def replay(  # pragma: no cover - compiled
+        lo: int,
+        hi: int,
+        ev: EventColumns,
+        placed: Placements,
+        acct: AccountState,
+        lots_of: LotHeads,
+        store: np.ndarray,
+        pieces: np.ndarray,
+        exits: np.ndarray,
+        counters: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Replay events ``lo..hi`` and the placements before them; state persists in arrays.
+
+        Returns the lot store, the pieces and the exits, any of which may have been grown.
+        """
+        c = counters[0]
+        balance, taint, received = acct.balance, acct.taint, acct.received
+        tmp = np.zeros((2, 2), np.int64)
+        n_placements = placed.key.shape[0]
+        p = c.placed
+        e = lo
+        while True:
+            # a credit: ``v`` gets the pieces ``src[plo:phi]`` by transaction ``t`` (-1: a seed)
+            if p < n_placements and (e == ev.key.shape[0] or placed.key[p] < ev.key[e]):
+                v, t = placed.node[p], -1
+                tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = placed.amount[p], 1, 0, 0
+                src, plo, phi, extra = tmp, 0, 1, 2
+                c.seeded += placed.amount[p]
+                p += 1
+                c.placed = p
             else:
-                c = poison.withdraw(balance, taint, u, w)
-            passed[u] += c
-            if before < w:
-                overdrawn[u] = True
-            carried[s] = c
-            if r != DELIVER and c > 0:
-                exits = _exit(exits, meta, t, u, r, c)
-            continue
-        v = who[e]
-        hot = 0
-        if r == INTO_SEED:
-            hot = ev_amount[e]
-            meta[SEEDED] += hot
-        elif r == DELIVER:
-            hot = carried[s]
-        if balance[v] >= 0:
-            balance[v] += ev_amount[e]
-            received[v] += hot
-            if rule == POISON:
-                if hot > 0:
-                    taint[v] = 1
-            else:
-                taint[v] += hot
-            continue
-        tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, ev_amount[e] - hot, 0
-        got, exits = _credit(
-            rule, balance, taint, store, meta, head, tail, v, tmp, 0, 2, scratch, exits, t
-        )
-        received[v] += got
-    return exits
+                if e == hi:
+                    break
+                t, s, r = ev.tx[e], ev.slot[e], ev.route[ev.slot[e]]
+                w = ev.amount[e]
+                e += 1
+                if ev.key[e - 1] & 1 == 0:
+                    u = ev.who[e - 1]
+                    at = c.pieces
+                    if with_lots:
+                        pieces = _grow_pieces(pieces, at + c.live + 4)
+                        carried, end = lots.take(
+                            store, c, lots_of.head, lots_of.tail, u, w, pieces, at
+                        )
+                        balance[u] -= w
+                        taint[u] -= carried
+                    else:
+                        carried, end = rule.withdraw(balance, taint, u, w), at
+                    acct.passed[u] += carried
+                    if balance[u] < 0:
+                        acct.overdrawn[u] = True
+                    acct.carried[s] = carried
+                    if r == DELIVER:
+                        if with_lots:
+                            acct.pc_lo[s], acct.pc_hi[s] = at, end
+                            c.pieces = end
+                    elif carried > 0:
+                        exits = _exit(exits, c, t, u, r, carried)
+                    continue
+                v = ev.who[e - 1]
+                hot = 0
+                if r == INTO_SEED:
+                    hot = w
+                    c.seeded += w
+                elif r == DELIVER:
+                    hot = acct.carried[s]
+                if not with_lots and balance[v] >= 0:
+                    # the common case, without lots or overdraft: the rule's deposit
+                    rule.deposit(balance, taint, v, w, hot)
+                    received[v] += hot
+                    continue
+                if r == DELIVER and with_lots:
+                    src, plo, phi = pieces, acct.pc_lo[s], acct.pc_hi[s]
+                else:
+                    tmp[0, 0], tmp[0, 1], tmp[1, 0], tmp[1, 1] = hot, 1, w - hot, 0
+                    src, plo, phi = tmp, 0, 2
+                extra = phi - plo + 2
+            if with_lots:
+                store = lots.ensure(store, c, extra)
+                pieces = _grow_pieces(pieces, c.pieces + c.live + 4)
+            # Into an overdrawn account the deposit's first part repays the bank (an exit).
+            debt = -balance[v] if balance[v] < 0 else 0
+            balance[v] += debt
+            tainted, amount = 0, 0
+            for k in range(plo, phi):
+                amount += src[k, 0]
+                tainted += src[k, 0] * src[k, 1]
+                if with_lots:
+                    lots.put(
+                        store, c, lots_of.head, lots_of.tail, v, src[k, 0], src[k, 1], newest_first
+                    )
+            rule.deposit(balance, taint, v, amount, tainted)
+            if debt > 0:
+                repay = min(debt, amount)
+                if with_lots:
+                    scratch = pieces[c.pieces :]
+                    repaid, _ = lots.take(
+                        store, c, lots_of.head, lots_of.tail, v, repay, scratch, 0
+                    )
+                    balance[v] -= repay
+                    taint[v] -= repaid
+                else:
+                    repaid = rule.withdraw(balance, taint, v, repay)
+                balance[v] -= debt - repay
+                if repaid > 0:
+                    exits = _exit(exits, c, t, v, OVERDRAFT, repaid)
+            received[v] += tainted
+        return store, pieces, exits
+
+    return replay
+
+
+_KERNELS = {
+    Rule.POISON: (poison, False, False),
+    Rule.HAIRCUT: (haircut, False, False),
+    Rule.LIBR: (libr, False, False),
+    Rule.FIFO: (lots, True, False),
+    Rule.LIFO: (lots, True, True),
+}
+REPLAYS = {rule: _make_replay(*how) for rule, how in _KERNELS.items()}
+
+
+def replay_kernel(rule: Rule) -> Any:
+    """Return the compiled replay of ``rule`` (any rule but reach)."""
+    return REPLAYS[rule]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -17,7 +19,23 @@ import polars as pl
 ENGINE_VERSION = "0.1.2"
 # Results of these versions count exits in `passed_on` (see PASSED_ON_COUNTS_EXITS users).
 PASSED_ON_COUNTS_EXITS = frozenset({"0.1.0", "0.1.1"})
-_FRAMES = ("accounts", "flows", "exits", "flags")
+
+
+class Frame(StrEnum):
+    """The frames of a result: four public ones, and two that :func:`tracing.explain` reads.
+
+    A stored result keeps all six, so it can be explained without a re-run.
+    """
+
+    ACCOUNTS = "accounts"
+    FLOWS = "flows"
+    EXITS = "exits"
+    FLAGS = "flags"
+    RANKS = "ranks"  # the trail as integers: transaction, nodes, hop, strength, ranks
+    SEEDS = "seeds"  # the resolved seeds: node, arrival rank, seed transaction
+
+
+PUBLIC_FRAMES = (Frame.ACCOUNTS, Frame.FLOWS, Frame.EXITS, Frame.FLAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +87,23 @@ def _jsonable(frame: pl.DataFrame) -> pl.DataFrame:
 class Parts(Protocol):
     """Builds a result's frames on first use (see :mod:`tracing.build`)."""
 
-    def frame(self, name: str) -> pl.DataFrame:
-        """Build the frame ``name``: accounts, flows, exits, flags, or private ranks/seeds."""
+    def frame(self, name: Frame) -> pl.DataFrame:
+        """Build the frame ``name``."""
         ...
+
+
+FrameSource = pl.DataFrame | Callable[[], pl.DataFrame]
+
+
+@dataclass(frozen=True, slots=True)
+class _GivenFrames:
+    """Frames handed to :meth:`TraceResult.from_frames`, or functions that read them."""
+
+    sources: Mapping[Frame, FrameSource]
+
+    def frame(self, name: Frame) -> pl.DataFrame:
+        source = self.sources[name]
+        return source if isinstance(source, pl.DataFrame) else source()
 
 
 @dataclass(frozen=True)
@@ -114,33 +146,72 @@ class TraceResult:
     provenance: Provenance
     _parts: Parts = field(repr=False, compare=False)
 
+    @classmethod
+    def from_frames(
+        cls,
+        frames: Mapping[Frame, FrameSource],
+        *,
+        summary: dict[str, Any],
+        provenance: Provenance,
+    ) -> TraceResult:
+        """Make a result of the frames of :meth:`to_frames` (e.g. read back from storage).
+
+        Each frame may be given as a function that returns it: it is then called on first use
+        only. Every :class:`Frame` must be given.
+
+        Example
+        -------
+        >>> again = TraceResult.from_frames(result.to_frames(), summary=result.summary,
+        ...                                 provenance=result.provenance)  # doctest: +SKIP
+        >>> again.digest() == result.digest()  # doctest: +SKIP
+        True
+        """
+        missing = [str(name) for name in Frame if name not in frames]
+        if missing:
+            raise KeyError(f"frames missing: {', '.join(missing)}")
+        return cls(summary, provenance, _GivenFrames({Frame(k): v for k, v in frames.items()}))
+
+    def frame(self, name: Frame) -> pl.DataFrame:
+        """Return the frame ``name``, built (or read) on first use and then kept."""
+        return getattr(self, _ATTRIBUTE[Frame(name)])  # type: ignore[no-any-return]
+
+    def to_frames(self) -> dict[Frame, pl.DataFrame]:
+        """Every frame, public and explain's, by :class:`Frame`: what storing a result needs.
+
+        Example
+        -------
+        >>> sorted(result.to_frames())  # doctest: +SKIP
+        [<Frame.ACCOUNTS: 'accounts'>, <Frame.EXITS: 'exits'>, ...]
+        """
+        return {name: self.frame(name) for name in Frame}
+
     @cached_property
     def accounts(self) -> pl.DataFrame:
         """Reached accounts (see the class docstring)."""
-        return self._parts.frame("accounts")
+        return self._parts.frame(Frame.ACCOUNTS)
 
     @cached_property
     def flows(self) -> pl.DataFrame:
         """Followed transactions with hop and traced amount."""
-        return self._parts.frame("flows")
+        return self._parts.frame(Frame.FLOWS)
 
     @cached_property
     def exits(self) -> pl.DataFrame:
         """Where taint left the traced universe, and why."""
-        return self._parts.frame("exits")
+        return self._parts.frame(Frame.EXITS)
 
     @cached_property
     def flags(self) -> pl.DataFrame:
         """Accounts flagged for review."""
-        return self._parts.frame("flags")
+        return self._parts.frame(Frame.FLAGS)
 
     @cached_property
     def _ranks(self) -> pl.DataFrame:
-        return self._parts.frame("ranks")
+        return self._parts.frame(Frame.RANKS)
 
     @cached_property
     def _seeds(self) -> pl.DataFrame:
-        return self._parts.frame("seeds")
+        return self._parts.frame(Frame.SEEDS)
 
     def to_json(self) -> str:
         """Canonical JSON: equal inputs give byte-identical output.
@@ -161,7 +232,7 @@ class TraceResult:
         True
         """
         out = io.BytesIO()
-        for i, name in enumerate(_FRAMES):
+        for i, name in enumerate(PUBLIC_FRAMES):
             out.write(b'%s"%s":' % (b"{" if i == 0 else b",", name.encode()))
             _jsonable(getattr(self, name)).write_json(out)
         provenance = json.dumps(self.provenance.to_dict(), sort_keys=True)
@@ -172,3 +243,13 @@ class TraceResult:
     def digest(self) -> str:
         """SHA-256 of :meth:`to_json`, for storing beside an immutable trace record."""
         return hashlib.sha256(self.to_json_bytes()).hexdigest()
+
+
+_ATTRIBUTE = {
+    Frame.ACCOUNTS: "accounts",
+    Frame.FLOWS: "flows",
+    Frame.EXITS: "exits",
+    Frame.FLAGS: "flags",
+    Frame.RANKS: "_ranks",
+    Frame.SEEDS: "_seeds",
+}

@@ -4,7 +4,10 @@ A transactions frame has the columns of :data:`TRANSACTIONS`; ``sequence`` may b
 then counts as 0, so ties fall back to the transaction id). Amounts must be ``Decimal``:
 a float would already have lost cents. Each amount becomes integer minor units of its currency
 (``currency_decimals``, default 2 decimals), and an amount finer than its currency's unit is
-rejected rather than rounded.
+rejected rather than rounded. A frame may instead carry the integer minor units themselves in
+``amount_minor`` (:data:`MINOR`; what a database stores), which are taken as they are.
+
+:func:`format_minor` is the one way money is written as text: exact, from minor units.
 """
 
 from __future__ import annotations
@@ -42,6 +45,22 @@ DEFAULT_DECIMALS = 2
 MAX_MINOR = 2**62
 MINOR = "amount_minor"
 TIME_US = "time_us"
+
+
+def format_minor(minor: int, decimals: int) -> str:
+    """``minor`` units of a currency with ``decimals`` decimals as an exact decimal string.
+
+    Integer arithmetic only: never an exponent (``"0.00000005"``, not ``"5E-8"``), always
+    ``decimals`` places, a minus sign for negative amounts.
+
+    Example
+    -------
+    >>> format_minor(-123405, 2), format_minor(5, 8), format_minor(7, 0)
+    ('-1234.05', '0.00000005', '7')
+    """
+    whole, fraction = divmod(abs(minor), 10**decimals)
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{whole}.{fraction:0{decimals}d}" if decimals else f"{sign}{whole}"
 
 
 def _require(frame: pl.DataFrame, schema: pl.Schema, *, optional: set[str]) -> None:
@@ -116,15 +135,23 @@ def conform_transactions(
     decimals. A frame that is already in that order (the usual statement export) is not sorted
     again.
     """
-    _require(frame, TRANSACTIONS, optional={SEQUENCE})
+    given_minor = MINOR in frame.schema and AMOUNT not in frame.schema
+    if given_minor:
+        _require(frame, TRANSACTIONS, optional={SEQUENCE, AMOUNT})
+        if not frame.schema[MINOR].is_integer():
+            raise SchemaMismatch(f"{MINOR} must be an integer column, got {frame.schema[MINOR]}")
+    else:
+        _require(frame, TRANSACTIONS, optional={SEQUENCE})
     for name in (EXTERNAL_ID, FROM_ACCOUNT, TO_ACCOUNT, CURRENCY):
         if frame.schema[name] != pl.String:
             raise SchemaMismatch(f"{name} must be String, got {frame.schema[name]}")
     seq = pl.col(SEQUENCE).cast(pl.Int64) if SEQUENCE in frame.schema else pl.lit(0, pl.Int64)
     codes = frame.get_column(CURRENCY).drop_nulls().unique(maintain_order=True).to_list()
     decimals = decimals_of(currency_decimals, codes)
-    amount_dtype = frame.schema[AMOUNT]
-    if isinstance(amount_dtype, pl.Decimal) and set(decimals) <= {amount_dtype.scale}:
+    amount_dtype = frame.schema[MINOR if given_minor else AMOUNT]
+    if given_minor:
+        minor = pl.col(MINOR).cast(pl.Int128)
+    elif isinstance(amount_dtype, pl.Decimal) and set(decimals) <= {amount_dtype.scale}:
         # Every currency has the column's scale: the physical integer is the minor unit.
         minor = pl.col(AMOUNT).to_physical().cast(pl.Int128)
     else:
@@ -139,7 +166,7 @@ def conform_transactions(
         _time_us(frame).cast(pl.Int64).alias(TIME_US),
         seq.fill_null(0).alias(SEQUENCE),
     )
-    _check_rows(out, frame)
+    _check_rows(out, frame.get_column(MINOR if given_minor else AMOUNT))
     out = out.with_columns(pl.col(MINOR).cast(pl.Int64))
     if not _in_order(out):
         out = out.sort(TIME_US, SEQUENCE, EXTERNAL_ID)
@@ -165,13 +192,13 @@ def _rows(mask: pl.Series) -> str:
     return f"rows {rows}" + (" ..." if mask.sum() > len(rows) else "")
 
 
-def _check_rows(out: pl.DataFrame, original: pl.DataFrame) -> None:
+def _check_rows(out: pl.DataFrame, amount: pl.Series) -> None:
     # One pass for all checks; row numbers are looked up only when one fails.
     minor = pl.col(MINOR)
     checks = {
         "missing values": pl.any_horizontal(pl.all().exclude(MINOR).is_null()),
         "amount finer than its currency's minor unit": minor.is_null()
-        & pl.lit(original.get_column(AMOUNT)).is_not_null(),
+        & pl.lit(amount).is_not_null(),
         "missing amount": minor.is_null(),
         "amount must be positive": minor.fill_null(1) <= 0,
         "amount too large": minor.fill_null(0) >= MAX_MINOR,

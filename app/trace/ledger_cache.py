@@ -40,8 +40,6 @@ _RAW = pl.Schema(
         "sequence": pl.Int64(),
     }
 )
-# Wide enough for every listed currency's decimals (XMR has 12).
-_SCALE = 12
 
 
 def _last_id(session: Session) -> int:
@@ -74,23 +72,13 @@ def _read_new_rows(session: Session, after: int) -> pl.DataFrame:
 
 
 def _as_engine_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    places = pl.col("currency").replace_strict(currency_decimals(), return_dtype=pl.Int64)
-    minor = pl.col("amount_minor").cast(pl.Int64)
-    scale = pl.lit(10, pl.Int64).pow(places)
-    # Minor units back to an exact decimal string, then to one Decimal column for all currencies.
-    amount = pl.concat_str(
-        [
-            (minor // scale).cast(pl.String),
-            pl.lit("."),
-            (minor % scale).cast(pl.String).str.pad_start(places.cast(pl.UInt32), "0"),
-        ]
-    ).str.strip_suffix(".")
+    # Amounts stay integer minor units: the engine takes them as they are (Ledger.from_minor).
     return frame.select(
         pl.col("id").cast(pl.Int64),
         "external_id",
         "from_account",
         "to_account",
-        amount.cast(pl.Decimal(38, _SCALE)).alias("amount"),
+        pl.col("amount_minor").cast(pl.Int64),
         "currency",
         pl.col("value_time")
         .cast(pl.String)
@@ -124,7 +112,7 @@ class LedgerCache:
             last_id = int(rows["id"].max()) if rows.height else after  # type: ignore[arg-type]
             frame = rows.drop("id")
             if self._state is None:
-                ledger = Ledger.from_frame(frame, currency_decimals=currency_decimals())
+                ledger = Ledger.from_minor(frame, currency_decimals())
             else:
                 ledger = self._state.ledger.append(frame, currency_decimals=currency_decimals())
             self._state = _State(ledger, last_id)

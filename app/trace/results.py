@@ -8,30 +8,13 @@ from typing import Any
 import polars as pl
 
 from app.money import decimals_of
-from tracing import PASSED_ON_COUNTS_EXITS, Provenance, TraceResult
+from tracing import PASSED_ON_COUNTS_EXITS, Frame, Provenance, TraceResult, format_minor
 
-# Every frame a result carries, including those the engine keeps private for explain().
-FRAME_NAMES = ("accounts", "flows", "exits", "flags", "ranks", "seeds")
+# Every frame a result carries, including the two explain() reads.
+FRAME_NAMES = tuple(str(name) for name in Frame)
 # Stored beside the frames: the canonical JSON, byte for byte (see `pack_json`).
 CANONICAL_JSON = "canonical_json"
 _IPC_FILE_MAGIC = b"ARROW1"
-
-
-class _StoredParts:
-    """The engine's `Parts` protocol over frames read back from storage."""
-
-    def __init__(self, blobs: dict[str, bytes], *, passed_on_counts_exits: bool = False) -> None:
-        self._blobs = blobs
-        self._passed_on_counts_exits = passed_on_counts_exits
-
-    def frame(self, name: str) -> pl.DataFrame:
-        frame = self._read(name)
-        if name == "accounts" and self._passed_on_counts_exits:
-            return _passed_on_without_exits(frame, self._read("exits"))
-        return frame
-
-    def _read(self, name: str) -> pl.DataFrame:
-        return stored_frame(self._blobs[name])
 
 
 def stored_frame(blob: bytes) -> pl.DataFrame:
@@ -62,17 +45,14 @@ def _passed_on_without_exits(accounts: pl.DataFrame, exits: pl.DataFrame) -> pl.
 
 def to_ipc(result: TraceResult) -> dict[str, bytes]:
     out = {}
-    for name in FRAME_NAMES:
+    for name, frame in result.to_frames().items():
         buffer = io.BytesIO()
-        frame: pl.DataFrame = getattr(
-            result, name if name in ("accounts", "flows", "exits", "flags") else f"_{name}"
-        )
         # The IPC stream format, not the file format: `write_ipc` goes through a streaming sink
         # with a fixed cost per frame, even for ten rows, that the stream writer does not have.
         # LZ4, not zstd: it writes a result of thousands of accounts faster (measured in
         # benchmarks/API_TRACE_RESULTS.md).
         frame.write_ipc_stream(buffer, compression="lz4")
-        out[name] = buffer.getvalue()
+        out[str(name)] = buffer.getvalue()
     return out
 
 
@@ -108,10 +88,14 @@ def unpack_json(blob: bytes) -> bytes:
 def from_ipc(
     blobs: dict[str, bytes], *, summary: dict[str, Any], provenance: dict[str, Any]
 ) -> TraceResult:
-    parts = _StoredParts(
-        blobs, passed_on_counts_exits=provenance["engine_version"] in PASSED_ON_COUNTS_EXITS
-    )
-    return TraceResult(summary=summary, provenance=Provenance(**provenance), _parts=parts)
+    frames: dict[Frame, Any] = {
+        name: (lambda blob=blobs[name]: stored_frame(blob)) for name in Frame
+    }
+    if provenance["engine_version"] in PASSED_ON_COUNTS_EXITS:
+        frames[Frame.ACCOUNTS] = lambda: _passed_on_without_exits(
+            stored_frame(blobs[Frame.ACCOUNTS]), stored_frame(blobs[Frame.EXITS])
+        )
+    return TraceResult.from_frames(frames, summary=summary, provenance=Provenance(**provenance))
 
 
 def money(value: Decimal | None, currency: str) -> str | None:
@@ -120,7 +104,7 @@ def money(value: Decimal | None, currency: str) -> str | None:
         return None
     places = decimals_of(currency)
     places = places if places is not None else 2
-    return format(value.quantize(Decimal(1).scaleb(-places)), "f")  # never "5E-8"
+    return format_minor(int(value.scaleb(places).to_integral_value()), places)
 
 
 def rows(frame: pl.DataFrame, amounts: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -26,9 +26,8 @@ def _blob(write: str) -> bytes:
 
 
 def test_frames_stored_as_ipc_files_or_streams_read_back_equal() -> None:
-    parts = results._StoredParts({"file": _blob("write_ipc"), "stream": _blob("write_ipc_stream")})
-    assert parts.frame("file").equals(FRAME)
-    assert parts.frame("stream").equals(FRAME)
+    assert results.stored_frame(_blob("write_ipc")).equals(FRAME)
+    assert results.stored_frame(_blob("write_ipc_stream")).equals(FRAME)
 
 
 def test_the_canonical_json_packs_and_unpacks_byte_for_byte() -> None:

@@ -6,24 +6,32 @@ lossless. Withdrawals always consume from the list's head; ``fifo`` appends depo
 tail (oldest money leaves first, Clayton's Case) and ``lifo`` pushes them on the head.
 
 The store is one ``(capacity, 3)`` array of ``amount, tainted, next`` rows with a free list;
-``meta`` holds ``[next unused row, free-list head, live lots]``.
+the replay's counters record (:data:`tracing.replay.COUNTERS`) holds its ``next_row``, the
+free-list head ``free`` and the number of ``live`` lots.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numba as nb
 import numpy as np
 
 from tracing.index import I64
 
+# Lot-keeping accounts credit balance and taint as plain sums, as the pro-rata rule does (the
+# lots themselves are added by put); the replay calls the rule's deposit either way.
+from tracing.rules.haircut import deposit as deposit
+
+# ``counters`` below is a record of tracing.replay.COUNTERS (fields next_row, free, live).
+
 AMT, TNT, NXT = 0, 1, 2
-NEXT_ROW, FREE, LIVE = 0, 1, 2
 
 
 @nb.njit(cache=True)
-def ensure(store: np.ndarray, meta: I64, extra: int) -> np.ndarray:  # pragma: no cover
+def ensure(store: np.ndarray, counters: Any, extra: int) -> np.ndarray:  # pragma: no cover
     """Return the store, reallocated larger when fewer than ``extra`` rows are free."""
-    if meta[NEXT_ROW] + extra <= store.shape[0]:
+    if counters.next_row + extra <= store.shape[0]:
         return store
     bigger = np.empty((2 * store.shape[0] + extra + 16, 3), np.int64)
     bigger[: store.shape[0]] = store
@@ -31,29 +39,29 @@ def ensure(store: np.ndarray, meta: I64, extra: int) -> np.ndarray:  # pragma: n
 
 
 @nb.njit(cache=True)
-def _new(store: np.ndarray, meta: I64, amount: int, tainted: int) -> int:  # pragma: no cover
-    if meta[FREE] >= 0:
-        row = meta[FREE]
-        meta[FREE] = store[row, NXT]
+def _new(store: np.ndarray, counters: Any, amount: int, tainted: int) -> int:  # pragma: no cover
+    if counters.free >= 0:
+        row = counters.free
+        counters.free = store[row, NXT]
     else:
-        row = meta[NEXT_ROW]
-        meta[NEXT_ROW] += 1
+        row = counters.next_row
+        counters.next_row += 1
     store[row, AMT], store[row, TNT], store[row, NXT] = amount, tainted, -1
-    meta[LIVE] += 1
+    counters.live += 1
     return int(row)
 
 
 @nb.njit(cache=True)
-def _free(store: np.ndarray, meta: I64, row: int) -> None:  # pragma: no cover
-    store[row, NXT] = meta[FREE]
-    meta[FREE] = row
-    meta[LIVE] -= 1
+def _free(store: np.ndarray, counters: Any, row: int) -> None:  # pragma: no cover
+    store[row, NXT] = counters.free
+    counters.free = row
+    counters.live -= 1
 
 
 @nb.njit(cache=True)
 def put(  # pragma: no cover - compiled
     store: np.ndarray,
-    meta: I64,
+    counters: Any,
     head: I64,
     tail: I64,
     node: int,
@@ -71,7 +79,7 @@ def put(  # pragma: no cover - compiled
     if end >= 0 and store[end, TNT] == tainted:
         store[end, AMT] += amount
         return
-    row = _new(store, meta, amount, tainted)
+    row = _new(store, counters, amount, tainted)
     if head[node] < 0:
         head[node] = tail[node] = row
     elif newest_first:
@@ -85,7 +93,7 @@ def put(  # pragma: no cover - compiled
 @nb.njit(cache=True)
 def take(  # pragma: no cover - compiled
     store: np.ndarray,
-    meta: I64,
+    counters: Any,
     head: I64,
     tail: I64,
     node: int,
@@ -111,7 +119,7 @@ def take(  # pragma: no cover - compiled
                 head[node] = store[row, NXT]
                 if head[node] < 0:
                     tail[node] = -1
-                _free(store, meta, row)
+                _free(store, counters, row)
         if end > at and pieces[end - 1, 1] == tainted:
             pieces[end - 1, 0] += part
         else:
