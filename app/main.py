@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
+from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
@@ -18,6 +19,7 @@ from app.audit import checkpointer as audit_checkpointer
 from app.audit import service as audit_service
 from app.audit.middleware import AuditMiddleware
 from app.audit.router import router as audit_router
+from app.audit.writer import GroupWriter
 from app.case.router import convergence_router
 from app.case.router import router as case_router
 from app.db import make_engine, make_sessionmaker
@@ -101,7 +103,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.writer_sessions = make_sessionmaker(app.state.engine, writer=True)
     audit_service.record_with_commits(app.state.writer_sessions)
     if getattr(app.state, "audit_sink", None) is None:
-        app.state.audit_sink = audit_service.database_sink(app.state.writer_sessions)
+        app.state.audit_sink = GroupWriter(
+            app.state.writer_sessions, max_batch=settings.audit_batch_max
+        )
+    if isinstance(app.state.audit_sink, GroupWriter):
+        app.state.audit_sink.start()
     await deadline_sweeper.start(app, settings)
     trace_lifecycle.start(app, settings)
     audit_checkpointer.start(app, settings)
@@ -110,6 +116,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     await deadline_sweeper.stop(app)
     trace_lifecycle.stop(app)
+    if isinstance(app.state.audit_sink, GroupWriter):
+        await to_thread.run_sync(app.state.audit_sink.stop)
     await audit_checkpointer.stop(app)
     app.state.engine.dispose()
 
