@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.account.keys import NORMALISED
 from app.account.router import router as account_router
 from app.apikey import service as apikey_service
 from app.apikey.router import router as apikey_router
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.audit_sink = None
+    NORMALISED.resize(max_entries=settings.key_cache_entries, max_bytes=settings.key_cache_bytes)
     install_error_handlers(app)
     install_problem_document(app)
     # Bodies beyond their bound (a file upload's, or the far smaller JSON one) are refused unread.

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # The entries of reads (any request that commits no change) are chained and committed by
     # one writer, at most this many in one transaction (docs/audit-group-commit.md).
     audit_batch_max: int = 256
+    # Account keys in canonical form, as requests name them (app.account.keys): at most this
+    # many, and at most this many bytes of keys (each entry also costs about 200 bytes).
+    key_cache_entries: int = 10_000
+    key_cache_bytes: int = 4 * 1024 * 1024
     audit_checkpoint_minutes: float = 10.0
     # The Ed25519 key that signs checkpoints (PEM, or base64 of the 32-byte seed). None: the
     # key in <data_dir>/audit-signing-key.pem, made on first need.
