@@ -17,9 +17,7 @@ ENTRY_OVERHEAD = 200
 
 
 class BoundedCache(Generic[K, V]):
-    def __init__(
-        self, *, max_entries: int, max_bytes: int, size_of: Callable[[K, V], int]
-    ) -> None:
+    def __init__(self, *, max_entries: int, max_bytes: int, size_of: Callable[[K, V], int]) -> None:
         self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._lock = threading.Lock()
         self._size_of = size_of
@@ -51,8 +49,6 @@ class BoundedCache(Generic[K, V]):
         return value
 
     def _evict(self) -> None:
-        while self._items and (
-            len(self._items) > self.max_entries or self.bytes > self.max_bytes
-        ):
+        while self._items and (len(self._items) > self.max_entries or self.bytes > self.max_bytes):
             _, (_, size) = self._items.popitem(last=False)
             self.bytes -= size

@@ -137,7 +137,11 @@ def prepare(base: str, key: str) -> str:
         for rule in ("libr", "fifo"):  # the first trace of a rule compiles its kernels
             r = c.post("/api/v1/traces", json={"seeds": [{"transaction": SEEDS[0]}], "rule": rule})
             r.raise_for_status()
-        for path in ("/healthz", f"/api/v1/accounts/{ACCOUNTS[0]}", f"/api/v1/traces/{r.json()['id']}"):
+        for path in (
+            "/healthz",
+            f"/api/v1/accounts/{ACCOUNTS[0]}",
+            f"/api/v1/traces/{r.json()['id']}",
+        ):
             for _ in range(20):  # warm the connections, caches and compiled statements
                 c.get(path).raise_for_status()
         return str(r.json()["id"])
@@ -145,7 +149,10 @@ def prepare(base: str, key: str) -> str:
 
 def scenarios(seconds: float, soak: float) -> list[tuple[Run, list[tuple[str, int]]]]:
     if soak:
-        return [(Run("floor-8", 8, seconds), [("healthz", 1)]), (Run("soak-8", 8, soak), OFFICE_MIX)]
+        return [
+            (Run("floor-8", 8, seconds), [("healthz", 1)]),
+            (Run("soak-8", 8, soak), OFFICE_MIX),
+        ]
     return [
         (Run("floor-1", 1, seconds), [("healthz", 1)]),
         (Run("reads-1", 1, seconds), READS),
@@ -168,8 +175,10 @@ def report(db: str, workers: int, runs: list[Run]) -> None:
                 continue
             rate = len(vs) / run.seconds
             ratio = f"{rate / floor.rate:.2f}" if op == "all" or len(run.samples) == 1 else ""
-            errs = sum(run.errors.values()) if op == "all" else sum(
-                n for k, n in run.errors.items() if k.startswith(f"{op}:")
+            errs = (
+                sum(run.errors.values())
+                if op == "all"
+                else sum(n for k, n in run.errors.items() if k.startswith(f"{op}:"))
             )
             print(
                 f"| {run.name} | {op} | {len(vs)} | {rate:.1f} | {ratio} | {pct(vs, 0.5):.1f} "

@@ -37,7 +37,9 @@ class AccountRepository:
     def get_by_key(self, key: str) -> Account | None:
         return self.session.scalar(select(Account).where(Account.key == key))
 
-    def row(self, *, account_id: int | None = None, key: str | None = None) -> dict[str, Any] | None:
+    def row(
+        self, *, account_id: int | None = None, key: str | None = None
+    ) -> dict[str, Any] | None:
         """One account's columns, by id or by canonical key."""
         stmt, value = (_BY_ID, account_id) if account_id is not None else (_BY_KEY, key)
         found = self.session.execute(stmt, {"value": value}).mappings().first()

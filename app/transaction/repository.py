@@ -1,6 +1,18 @@
 from datetime import datetime
 
-from sqlalchemy import Row, Select, and_, bindparam, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from app.account.models import Account
@@ -13,8 +25,7 @@ ToAccount = aliased(Account)
 SEQUENCE_KEY = func.coalesce(Transaction.sequence, -1)
 
 
-
-def _totals(direction: str, column: str) -> Select[tuple[str, str, int, int, datetime, datetime]]:
+def _totals(direction: str, column: str) -> Select[str, str, int, int, datetime, datetime]:
     t = table_of(Transaction)
     return (
         select(
@@ -31,7 +42,9 @@ def _totals(direction: str, column: str) -> Select[tuple[str, str, int, int, dat
 
 
 # One Core statement, made once: an account's totals are read on every account request.
-_TOTALS = union_all(_totals("in", "to_account_id"), _totals("out", "from_account_id"))
+_TOTALS: CompoundSelect[str, str, int, int, datetime, datetime] = union_all(
+    _totals("in", "to_account_id"), _totals("out", "from_account_id")
+)
 
 
 class TransactionRepository:

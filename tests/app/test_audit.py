@@ -200,7 +200,7 @@ def test_reads_waiting_together_are_committed_as_one_batch(live: Live, monkeypat
         append_many(sessions, entries)  # type: ignore[arg-type]
 
     monkeypatch.setattr(audit_service, "append_many", held_first)
-    template = {name: None for name in FIELDS} | {
+    template = dict.fromkeys(FIELDS) | {
         "at": datetime.now(UTC),
         "operation": "get_account",
         "method": "GET",
@@ -230,5 +230,5 @@ def test_a_failed_batch_fails_each_of_its_requests(live: Live, monkeypatch) -> N
     monkeypatch.setattr(audit_service, "append_many", broken)
     writer = GroupWriter(live.client.app.state.writer_sessions)  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError, match="disk full"):
-        writer({name: None for name in FIELDS})
+        writer(dict.fromkeys(FIELDS))
     writer.stop()
