@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     # one writer, at most this many in one transaction (docs/audit-group-commit.md).
     audit_batch_max: int = 256
     # Account keys in canonical form, as requests name them (app.account.keys): at most this
-    # many, and at most this many bytes of keys (each entry also costs about 200 bytes).
+    # many entries, and at most this many bytes, counting both forms of each key and 200 bytes
+    # of Python's own cost per entry (app.memo). The defaults hold it under about 4 MiB.
     key_cache_entries: int = 10_000
     key_cache_bytes: int = 4 * 1024 * 1024
     audit_checkpoint_minutes: float = 10.0
