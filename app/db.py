@@ -162,7 +162,14 @@ def reading(session: Session) -> Iterator[None]:
     begin a transaction of their own, which queues for the lock then. Objects read inside are
     expired when the block ends.
     """
-    if session.in_transaction() or session.get_bind().dialect.name != "sqlite":
+    bind = session.get_bind()
+    if (
+        session.in_transaction()
+        or bind.dialect.name != "sqlite"
+        # A reader session's transactions never take the lock: nothing to step around, and
+        # its connection is kept for the request's own reads.
+        or not bind.get_execution_options().get(WRITE_LOCK, False)
+    ):
         yield
         return
     session.connection(execution_options={WRITE_LOCK: False})
@@ -180,13 +187,16 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     # no I/O (it connects on first use, in the endpoint's thread), nor does closing one that
     # holds no transaction (committed, or never used). Closing one that does rolls back.
     state = request.app.state
-    sessions = state.sessionmaker if request.method in _SAFE_METHODS else state.writer_sessions
+    safe = request.method in _SAFE_METHODS
+    sessions = state.sessionmaker if safe else state.writer_sessions
     session = sessions()
     session.info[REQUEST_SCOPE] = request.scope  # so a commit can carry the request's audit entry
     try:
         yield session
     finally:
-        if session.in_transaction():
+        if session.in_transaction() and not safe:
             await run_in_threadpool(session.close)  # I/O: off the event loop
         else:
+            # A read's transaction ends with a ROLLBACK that waits for no lock: a quicker
+            # statement than the hand-off to a worker thread and back that it would cost.
             session.close()

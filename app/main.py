@@ -5,11 +5,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
+from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.account.keys import NORMALISED
 from app.account.router import router as account_router
 from app.apikey import service as apikey_service
 from app.apikey.router import router as apikey_router
@@ -18,6 +20,7 @@ from app.audit import checkpointer as audit_checkpointer
 from app.audit import service as audit_service
 from app.audit.middleware import AuditMiddleware
 from app.audit.router import router as audit_router
+from app.audit.writer import GroupWriter
 from app.case.party_record import router as party_router
 from app.case.router import router as case_router
 from app.convergence.router import router as convergence_router
@@ -103,7 +106,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.writer_sessions = make_sessionmaker(app.state.engine, writer=True)
     audit_service.record_with_commits(app.state.writer_sessions)
     if getattr(app.state, "audit_sink", None) is None:
-        app.state.audit_sink = audit_service.database_sink(app.state.writer_sessions)
+        app.state.audit_sink = GroupWriter(
+            app.state.writer_sessions, max_batch=settings.audit_batch_max
+        )
+    if isinstance(app.state.audit_sink, GroupWriter):
+        app.state.audit_sink.start()
     await deadline_sweeper.start(app, settings)
     trace_lifecycle.start(app, settings)
     audit_checkpointer.start(app, settings)
@@ -112,6 +119,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     await deadline_sweeper.stop(app)
     trace_lifecycle.stop(app)
+    if isinstance(app.state.audit_sink, GroupWriter):
+        await to_thread.run_sync(app.state.audit_sink.stop)
     await audit_checkpointer.stop(app)
     app.state.engine.dispose()
 
@@ -133,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.audit_sink = None
     app.state.key_lookup = apikey_service.principal_for
+    NORMALISED.resize(max_entries=settings.key_cache_entries, max_bytes=settings.key_cache_bytes)
     install_error_handlers(app)
     install_problem_document(app)
     # Bodies beyond their bound (a file upload's, or the far smaller JSON one) are refused unread.

@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     # The audit trail is anchored by a signed checkpoint (entries, head hash) taken once this
     # many entries are new, or once this many minutes have passed with any new, and at shutdown.
     audit_checkpoint_entries: int = 1000
+    # The entries of reads (any request that commits no change) are chained and committed by
+    # one writer, at most this many in one transaction (docs/audit-group-commit.md).
+    audit_batch_max: int = 256
+    # Account keys in canonical form, as requests name them (app.account.keys): at most this
+    # many entries, and at most this many bytes, counting both forms of each key and 200 bytes
+    # of Python's own cost per entry (app.memo). The defaults hold it under about 4 MiB.
+    key_cache_entries: int = 10_000
+    key_cache_bytes: int = 4 * 1024 * 1024
     audit_checkpoint_minutes: float = 10.0
     # The Ed25519 key that signs checkpoints (PEM, or base64 of the 32-byte seed). None: the
     # key in <data_dir>/audit-signing-key.pem, made on first need.

@@ -57,7 +57,7 @@ import psycopg
 from app.money import currency_decimals
 from app.settings import Settings
 from app.trace.schemas import TraceCreate
-from app.trace.service import build_params
+from app.trace.service import _external_stops, _stop_accounts, build_params
 from benchmarks import service
 from benchmarks.synthetic import generate_ledger
 from tracing import Ledger, TraceParams, TraceResult, trace
@@ -126,7 +126,12 @@ def request_body(seed: str, rule: str, max_hops: int) -> dict[str, Any]:
 
 
 def params_of(body: dict[str, Any], ledger: Ledger, settings: Settings) -> TraceParams:
-    return build_params(TraceCreate.model_validate(body), ledger, settings)
+    return build_params(
+        TraceCreate.model_validate(body),
+        lambda given: _stop_accounts(given, ledger),
+        lambda: _external_stops(ledger),
+        settings,
+    )
 
 
 def run_engine(ledger: Ledger, params: TraceParams) -> tuple[float, TraceResult]:

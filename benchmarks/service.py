@@ -62,6 +62,7 @@ def running_service(
     role: str,
     env: dict[str, str] | None = None,
     ready_within: float = 120,
+    serve_args: tuple[str, ...] = (),
 ) -> Iterator[Service]:
     """The service on `url` with a key of `role`; stopped (terminated, then killed) after."""
     port = free_port()
@@ -74,7 +75,7 @@ def running_service(
     command = [sys.executable, "-m", "app.cli"]
     with log_path.open("ab") as log:
         server = subprocess.Popen(
-            [*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*command, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_args],
             env=environment,
             stdout=log,
             stderr=log,

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 import polars as pl
 
+from app.memo import BoundedCache
+
 
 class AccountKind(StrEnum):
     BANK = "bank"
@@ -102,8 +104,23 @@ def account_attributes(keys: pl.Series) -> pl.DataFrame:
     )
 
 
+def _key_bytes(key: str, value: str | None) -> int:
+    return len(key) + len(value or "")
+
+
+# A key in a URL or a seed is normalised on every request that names it; the answer never
+# changes, so it is kept (bounded: `key_cache_entries`, `key_cache_bytes` in app.settings).
+NORMALISED = BoundedCache[str, str | None](
+    max_entries=10_000, max_bytes=4 * 1024 * 1024, size_of=_key_bytes
+)
+
+
 def normalise_key(key: str) -> str | None:
     """One key in canonical form, or None when it is not a valid key."""
+    return NORMALISED.get_or_compute(key, _normalise)
+
+
+def _normalise(key: str) -> str | None:
     row = pl.DataFrame({"k": [key]}).select(
         normalised(pl.col("k")).alias("key"), key_error(pl.col("k")).alias("error")
     )

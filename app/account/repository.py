@@ -1,9 +1,30 @@
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountHolder
+from app.db import table_of
+from app.party.models import Party
+
+# Core statements for the account read, the most frequent request: no ORM objects are built, and
+# the statements are made once, so each request only binds its parameters.
+_ACCOUNTS, _HOLDERS, _PARTIES = table_of(Account), table_of(AccountHolder), table_of(Party)
+_BY_ID = select(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("value"))
+_BY_KEY = select(_ACCOUNTS).where(_ACCOUNTS.c.key == bindparam("value"))
+_HOLDER_ROWS = (
+    select(
+        _HOLDERS.c.party_id,
+        _PARTIES.c.key.label("party_key"),
+        _PARTIES.c.name,
+        _PARTIES.c.kind,
+        _HOLDERS.c.role,
+    )
+    .join(_PARTIES, _PARTIES.c.id == _HOLDERS.c.party_id)
+    .where(_HOLDERS.c.account_id == bindparam("account"))
+    .order_by(_HOLDERS.c.party_id, _HOLDERS.c.role)
+)
 
 
 class AccountRepository:
@@ -15,6 +36,18 @@ class AccountRepository:
 
     def get_by_key(self, key: str) -> Account | None:
         return self.session.scalar(select(Account).where(Account.key == key))
+
+    def row(
+        self, *, account_id: int | None = None, key: str | None = None
+    ) -> dict[str, Any] | None:
+        """One account's columns, by id or by canonical key."""
+        stmt, value = (_BY_ID, account_id) if account_id is not None else (_BY_KEY, key)
+        found = self.session.execute(stmt, {"value": value}).mappings().first()
+        return dict(found) if found is not None else None
+
+    def holder_rows(self, account_id: int) -> list[dict[str, Any]]:
+        rows = self.session.execute(_HOLDER_ROWS, {"account": account_id}).mappings()
+        return [dict(r) for r in rows]
 
     def by_keys(self, keys: Iterable[str]) -> dict[str, Account]:
         wanted = sorted(set(keys))

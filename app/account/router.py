@@ -52,5 +52,4 @@ def list_account_transactions(
 @router.get("/{account:path}", responses=problems(403, 404, 422))
 def get_account(account: AccountRefPath, session: SessionDep, actor: LedgerReader) -> AccountRead:
     """Get an account by key (e.g. `iban:DE89...`) or id, with holders, totals and activity."""
-    found = service.resolve_account(session, account)
-    return AccountRead.model_validate(service.describe_account(session, found))
+    return AccountRead.model_validate(service.read_account(session, account))

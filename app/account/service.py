@@ -40,12 +40,21 @@ def resolve_account(session: Session, ref: str) -> Account:
     return account
 
 
-def describe_account(session: Session, account: Account) -> dict[str, Any]:
+def read_account(session: Session, ref: str) -> dict[str, Any]:
+    """An account with its holders, totals and activity, by id or key (see `resolve_account`)."""
+    accounts = AccountRepository(session)
+    if ref.isascii() and ref.isdigit() and len(ref) < 19:
+        row = accounts.row(account_id=int(ref))
+    else:
+        key = normalise_key(ref)
+        row = accounts.row(key=key) if key is not None else None
+    if row is None:
+        raise AccountNotFound(ref)
     totals: dict[str, dict[str, Any]] = {}
     first: datetime | None = None
     last: datetime | None = None
     for direction, currency, count, minor, lo, hi in transaction_service.account_totals(
-        session, account.id
+        session, row["id"]
     ):
         entry = totals.setdefault(
             currency,
@@ -57,34 +66,9 @@ def describe_account(session: Session, account: Account) -> dict[str, Any]:
     for entry in totals.values():
         for field in ("total_in", "total_out"):
             entry[field] = from_minor(entry[field], entry["currency"])
-    holders = [
-        {
-            "party_id": h.party_id,
-            "party_key": h.party.key,
-            "name": h.party.name,
-            "kind": h.party.kind,
-            "role": h.role,
-        }
-        for h in account.holders
-    ]
-    columns = (
-        "id",
-        "key",
-        "kind",
-        "name",
-        "iban",
-        "bic",
-        "number",
-        "institution",
-        "chain",
-        "address",
-        "currency",
-        "source_document_id",
-        "created_at",
-    )
     return {
-        **{c: getattr(account, c) for c in columns},
-        "holders": holders,
+        **row,
+        "holders": accounts.holder_rows(row["id"]),
         "totals": [totals[c] for c in sorted(totals)],
         "first_activity": first,
         "last_activity": last,

@@ -3,7 +3,8 @@
 A change writes its entry in its own transaction (see `app.audit.request`). Any other request's
 entry is written when the answer starts, before the client sees it, or when the request fails
 before it could answer (the 500 that Starlette's outermost error middleware then sends), by a
-sink the app holds (`app.state.audit_sink`): a hash-chained table in production. Requests
+sink the app holds (`app.state.audit_sink`): in production the group writer of
+`app.audit.writer`, which chains and commits the entries of many requests at once. Requests
 refused before routing (a body over the limit, an unknown path) are entries too; only the
 probes and the API documentation, which carry no data, are not.
 """
@@ -66,7 +67,11 @@ class AuditMiddleware:
         if audit.committed_outcome == status:
             return  # the entry committed with the change says it already
         sink: AuditSink = scope["app"].state.audit_sink
-        await run_in_threadpool(sink, audit.fields(status))
+        write = getattr(sink, "write", None)
+        if write is not None:  # the group writer: awaited here, no worker thread held meanwhile
+            await write(audit.fields(status))
+        else:
+            await run_in_threadpool(sink, audit.fields(status))
 
     @classmethod
     async def _settle_failure(cls, scope: Scope, audit: RequestAudit) -> None:

@@ -53,9 +53,10 @@ class AuditRepository:
             stmt = stmt.where(AuditEntry.id > entry_id)
         return self.session.scalar(stmt)
 
-    def add(self, values: dict[str, Any]) -> None:
-        # A Core INSERT: the entry is written once and never loaded back.
-        self.session.execute(insert(table_of(AuditEntry)), [values])
+    def add_all(self, rows: list[dict[str, Any]]) -> None:
+        # A Core INSERT: entries are written once and never loaded back. The rows go in the
+        # order given, so ids follow the chain.
+        self.session.execute(insert(table_of(AuditEntry)), rows)
 
     def in_order(self, chunk: int = 5000) -> Generator[AuditEntry]:
         stmt = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=chunk)

@@ -27,20 +27,35 @@ _STAGED = "audit_outcome_staged"
 
 def append_in(session: Session, fields: dict[str, Any]) -> None:
     """Add one entry at the head of the chain, inside the session's transaction."""
-    entries = AuditRepository(session)
+    append_all_in(session, [fields])
+
+
+def append_all_in(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Add `entries`, in order, at the head of the chain, inside the session's transaction."""
+    repository = AuditRepository(session)
     # PostgreSQL: appends queue on a lock held to the commit, so two never name the same
     # predecessor; SQLite: the transaction already holds the one write lock.
-    entries.lock_head()
-    prev = entries.last_hash() or GENESIS
-    entries.add({**fields, "prev_hash": prev, "entry_hash": entry_hash(prev, fields)})
+    repository.lock_head()
+    prev = repository.last_hash() or GENESIS
+    rows = []
+    for fields in entries:
+        digest = entry_hash(prev, fields)
+        rows.append({**fields, "prev_hash": prev, "entry_hash": digest})
+        prev = digest
+    repository.add_all(rows)
 
 
 def append(sessions: sessionmaker[Session], fields: dict[str, Any]) -> None:
     """Add one entry at the head of the chain, in a transaction of its own."""
+    append_many(sessions, [fields])
+
+
+def append_many(sessions: sessionmaker[Session], entries: list[dict[str, Any]]) -> None:
+    """Chain `entries`, in order, after the head, in one transaction of their own."""
     for attempt in range(_ATTEMPTS):
         with sessions() as session:
             try:
-                append_in(session, fields)
+                append_all_in(session, entries)
                 session.commit()
                 return
             except IntegrityError:

@@ -1,9 +1,23 @@
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from app.account.models import Account
+from app.db import table_of
 from app.pagination import CursorCodec, Keyset, TimeSeqIdKey, page
 from app.transaction.models import Transaction
 
@@ -35,6 +49,28 @@ STATEMENT_ORDER: Keyset[TimeSeqIdKey, Row[Transaction, str, str]] = Keyset(
     (Transaction.value_time, SEQUENCE_KEY, Transaction.id),
     _statement_key,
     after=_after_statement_key,
+)
+
+
+def _totals(direction: str, column: str) -> Select[str, str, int, int, datetime, datetime]:
+    t = table_of(Transaction)
+    return (
+        select(
+            literal(direction).label("direction"),
+            t.c.currency,
+            func.count(),
+            func.sum(t.c.amount_minor),
+            func.min(t.c.value_time),
+            func.max(t.c.value_time),
+        )
+        .where(t.c[column] == bindparam("account"))
+        .group_by(t.c.currency)
+    )
+
+
+# One Core statement, made once: an account's totals are read on every account request.
+_TOTALS: CompoundSelect[str, str, int, int, datetime, datetime] = union_all(
+    _totals("in", "to_account_id"), _totals("out", "from_account_id")
 )
 
 
@@ -95,25 +131,5 @@ class TransactionRepository:
         self, account_id: int
     ) -> list[tuple[str, str, int, int, datetime, datetime]]:
         """(direction, currency, count, sum of minor units, first, last) per direction/currency."""
-        rows: list[tuple[str, str, int, int, datetime, datetime]] = []
-        for direction, column in (
-            ("in", Transaction.to_account_id),
-            ("out", Transaction.from_account_id),
-        ):
-            stmt = (
-                select(
-                    Transaction.currency,
-                    func.count(),
-                    func.sum(Transaction.amount_minor),
-                    func.min(Transaction.value_time),
-                    func.max(Transaction.value_time),
-                )
-                .where(column == account_id)
-                .group_by(Transaction.currency)
-                .order_by(Transaction.currency)
-            )
-            rows.extend(
-                (direction, cur, int(n), int(total), first, last)
-                for cur, n, total, first, last in self.session.execute(stmt)
-            )
-        return rows
+        rows = self.session.execute(_TOTALS, {"account": account_id})
+        return [(d, cur, int(n), int(total), lo, hi) for d, cur, n, total, lo, hi in rows]

@@ -3,12 +3,15 @@
 import hashlib
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from app.audit import service as audit_service
+from app.audit.chain import FIELDS
+from app.audit.writer import GroupWriter
 from app.source import service as source_service
 from app.transaction import service as transaction_service
 from tests.app.auditing import AUDIT_TABLES, Live, intruder, live_app
@@ -180,3 +183,52 @@ def test_the_chain_verifies_and_a_tampered_row_is_found(live: Live) -> None:
     assert broken["valid"] is False
     assert broken["first_broken"]["id"] == victim["id"]
     assert "content" in broken["first_broken"]["reason"]
+
+
+def test_reads_waiting_together_are_committed_as_one_batch(live: Live, monkeypatch) -> None:
+    state = live.client.app.state  # type: ignore[attr-defined]
+    writer = GroupWriter(state.writer_sessions, max_batch=100)
+    first_batch_started, release = threading.Event(), threading.Event()
+    append_many = audit_service.append_many
+    sizes: list[int] = []
+
+    def held_first(sessions: object, entries: list[dict[str, object]]) -> None:
+        sizes.append(len(entries))
+        if len(sizes) == 1:
+            first_batch_started.set()
+            release.wait(30)
+        append_many(sessions, entries)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit_service, "append_many", held_first)
+    template = dict.fromkeys(FIELDS) | {
+        "at": datetime.now(UTC),
+        "operation": "get_account",
+        "method": "GET",
+        "path": "/api/v1/accounts/x",
+        "outcome": 200,
+    }
+    first = writer.submit({**template, "request_id": "group-0"})
+    assert first_batch_started.wait(30)
+    waiting = [writer.submit({**template, "request_id": f"group-{i}"}) for i in range(1, 21)]
+    # None of them is durable yet, so none is answered: they wait for the batch in flight.
+    assert not any(f.done() for f in [first, *waiting])
+    release.set()
+    for f in [first, *waiting]:
+        f.result(timeout=30)
+    writer.stop()
+    assert sizes == [1, 20]
+    assert writer.batches == 2
+    ids = [e["request_id"] for e in live.entries(operation="get_account")]
+    assert ids == [f"group-{i}" for i in range(21)]
+    assert live.verify()["valid"] is True
+
+
+def test_a_failed_batch_fails_each_of_its_requests(live: Live, monkeypatch) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(audit_service, "append_many", broken)
+    writer = GroupWriter(live.client.app.state.writer_sessions)  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="disk full"):
+        writer(dict.fromkeys(FIELDS))
+    writer.stop()
