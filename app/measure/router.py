@@ -9,6 +9,7 @@ from app.inputs import AssetIdPath
 from app.measure import lapses, service
 from app.measure.machine import TRANSITIONS, describe_machine
 from app.measure.schemas import (
+    Lapse,
     DeadlineRead,
     MeasureRead,
     MoveRead,
@@ -89,7 +90,10 @@ def list_deadlines(
 @router.post("/deadlines/sweep", tags=["deadlines"], responses=problems(403))
 def sweep_deadlines(session: SessionDep, actor: DeadlineSweeper) -> SweepResult:
     """Move every measure whose expiry has passed to EXPIRED now (the periodic sweep's work)."""
-    return SweepResult(expired=[m.id for m in lapses.sweep_lapsed(session)])
+    swept = lapses.sweep_lapsed(session)
+    return SweepResult(
+        expired=[m.id for m in swept], lapses=[Lapse.model_validate(m) for m in swept]
+    )
 
 
 @router.get("/legal-statuses", responses=problems(403))
