@@ -1,11 +1,11 @@
 """The `moneytrail` command: serve, migrate, manage keys, verify the audit trail."""
 
 import argparse
-from collections import Counter
 import gc
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 

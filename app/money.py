@@ -68,8 +68,30 @@ def to_minor(amount: Decimal, currency: str) -> int:
     return int(minor)
 
 
+def format_minor(minor: int, decimals: int) -> str:
+    """The one way money is written: `minor` units as an exact decimal string with `decimals`
+    places (`2490000, 2` -> `24900.00`, `5, 8` -> `0.00000005`); no exponent, no float.
+
+    Every amount the service writes (JSON, CSV, the exports, messages) comes through here.
+    """
+    whole, fraction = divmod(abs(minor), 10**decimals)
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{whole}.{fraction:0{decimals}d}" if decimals > 0 else f"{sign}{whole}"
+
+
 def from_minor(minor: int, currency: str) -> str:
     """The exact decimal string of `minor` units, with the currency's decimals shown."""
-    decimals = currency_decimals()[currency]
+    return format_minor(minor, currency_decimals()[currency])
+
+
+def decimal_text(value: Decimal, currency: str) -> str:
+    """An exact amount in the currency's decimals, as `format_minor` writes it; an amount finer
+    than the currency allows, or in a currency without known decimals, is written exactly as it
+    is (never rounded)."""
+    decimals = decimals_of(currency)
+    if decimals is not None:
+        minor = value.scaleb(decimals)
+        if minor == minor.to_integral_value():
+            return format_minor(int(minor), decimals)
     # format "f": str() writes exponents for small values ("5E-8" for five satoshi).
-    return format(Decimal(minor).scaleb(-decimals).quantize(Decimal(1).scaleb(-decimals)), "f")
+    return format(value.normalize(), "f")

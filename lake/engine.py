@@ -70,7 +70,7 @@ def trace_subledger(
         },
     )
     scale = max(decimals.values(), default=2)
-    return TraceResult(result.summary, provenance, _Widened(result, scale))
+    return TraceResult(result.summary, provenance, _Widened(result, scale), decimals=decimals)
 
 
 def trace_lake(

@@ -64,7 +64,13 @@ from tracing.explain import explain
 from tracing.graph import Progress
 from tracing.ledger import Ledger
 from tracing.params import AccountSeed, Direction, Rule, SameDayPolicy, TraceParams
-from tracing.result import ENGINE_VERSION, PASSED_ON_COUNTS_EXITS, Provenance, TraceResult
+from tracing.result import (
+    ENGINE_VERSION,
+    PASSED_ON_COUNTS_EXITS,
+    Provenance,
+    TraceResult,
+    text_columns,
+)
 
 __all__ = [
     "ENGINE_VERSION",
@@ -87,5 +93,6 @@ __all__ = [
     "TracingError",
     "UnknownSeed",
     "explain",
+    "text_columns",
     "trace",
 ]

@@ -332,7 +332,9 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
     trace.add_argument("--start", metavar="TIME", help="window start, ISO 8601 with offset")
     trace.add_argument("--end", metavar="TIME", help="window end, ISO 8601 with offset")
     trace.add_argument("--as-of", metavar="TIME", help="when 'held' is measured")
-    trace.add_argument("--min-amount", metavar="DECIMAL", help="transactions below are not followed")
+    trace.add_argument(
+        "--min-amount", metavar="DECIMAL", help="transactions below are not followed"
+    )
     trace.add_argument(
         "--stop-at",
         action="append",
@@ -345,9 +347,7 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         help="stop at ext: and cash: accounts (server default: yes)",
     )
-    trace.add_argument(
-        "--max-counterparties", type=int, help="accounts with more are not expanded"
-    )
+    trace.add_argument("--max-counterparties", type=int, help="accounts with more are not expanded")
     trace.add_argument("--case", type=int, metavar="CASE_ID", help="the case the trace is for")
 
 

@@ -9,8 +9,8 @@ from app.inputs import AssetIdPath
 from app.measure import lapses, service
 from app.measure.machine import TRANSITIONS, describe_machine
 from app.measure.schemas import (
-    Lapse,
     DeadlineRead,
+    Lapse,
     MeasureRead,
     MoveRead,
     SweepResult,

@@ -371,7 +371,12 @@ class SweepResult(BaseModel):
             "example": {
                 "expired": [12, 14],
                 "lapses": [
-                    {"measure_id": 12, "asset_id": 5, "from_status": "FROZEN", "to_status": "EXPIRED"},
+                    {
+                        "measure_id": 12,
+                        "asset_id": 5,
+                        "from_status": "FROZEN",
+                        "to_status": "EXPIRED",
+                    },
                     {
                         "measure_id": 14,
                         "asset_id": 9,

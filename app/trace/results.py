@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from app.money import decimals_of
+from app.money import currency_decimals, decimal_text
 from tracing import PASSED_ON_COUNTS_EXITS, Provenance, TraceResult
 
 # Every frame a result carries, including those the engine keeps private for explain().
@@ -110,16 +110,17 @@ def from_ipc(
     parts = _StoredParts(
         blobs, passed_on_counts_exits=provenance["engine_version"] in PASSED_ON_COUNTS_EXITS
     )
-    return TraceResult(summary=summary, provenance=Provenance(**provenance), _parts=parts)
+    return TraceResult(
+        summary=summary,
+        provenance=Provenance(**provenance),
+        _parts=parts,
+        decimals=currency_decimals(),
+    )
 
 
 def money(value: Decimal | None, currency: str) -> str | None:
     """The engine's decimal in the currency's own decimals (exact: it counts minor units)."""
-    if value is None:
-        return None
-    places = decimals_of(currency)
-    places = places if places is not None else 2
-    return format(value.quantize(Decimal(1).scaleb(-places)), "f")  # never "5E-8"
+    return None if value is None else decimal_text(value, currency)
 
 
 def rows(frame: pl.DataFrame, amounts: tuple[str, ...]) -> list[dict[str, Any]]:
