@@ -12,6 +12,7 @@ from rich.progress import (
     DownloadColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TransferSpeedColumn,
@@ -283,7 +284,11 @@ def _write(client: MoneytrailClient, trace_id: str, fmt: str, output: str | None
         drawn = STDERR.is_terminal
         with Progress(*columns, console=STDERR, transient=True, disable=not drawn) as progress:
             task = progress.add_task(f"{name}: the server writes it", total=None)
-            body = client.export(trace_id, name, progress=lambda n, t=task: progress.advance(t, n))
+
+            def arrived(n: int, task: TaskID = task) -> None:
+                progress.advance(task, n)
+
+            body = client.export(trace_id, name, progress=arrived)
         target = Path(output or ".")
         if target.is_dir() or len(formats) > 1 or output is None:
             target.mkdir(parents=True, exist_ok=True)
