@@ -5,9 +5,11 @@ import gc
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
@@ -18,6 +20,7 @@ from app.audit.checkpointer import signer_for
 from app.audit.checkpoints import Claim
 from app.audit.schemas import AuditCheckpointRead
 from app.client import commands as client_commands
+from app.client.api import ENV_URL, ApiError, CliError
 from app.db import make_engine, make_sessionmaker
 from app.demo import service as demo_service
 from app.principal import Principal, Role
@@ -120,9 +123,13 @@ def _deadlines_sweep(_args: argparse.Namespace) -> int:
     from app.measure import sweeper
 
     engine = make_engine(get_settings().effective_database_url)
-    expired = sweeper.sweep_once(make_sessionmaker(engine, writer=True))
+    swept = sweeper.sweep_once(make_sessionmaker(engine, writer=True))
     engine.dispose()
-    print(f"{expired} lapsed measure(s) moved to EXPIRED")
+    for m in swept:
+        print(f"asset {m.asset_id}: {m.from_status} -> {m.to_status} (lapse event {m.id})")
+    became = Counter(m.to_status for m in swept)
+    counts = ", ".join(f"{became[s]} {s}" for s in ("EXPIRED", "RELEASED"))
+    print(f"{len(swept)} lapsed measure(s): {counts}")
     return 0
 
 
@@ -255,8 +262,20 @@ def _trace(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except (ApiError, CliError) as exc:
+        return _refused(str(exc))
+    except httpx.TransportError as exc:
+        url = getattr(args, "url", None) or os.environ.get(ENV_URL, "the server")
+        return _refused(f"cannot reach {url}: {exc or type(exc).__name__}")
     return code
+
+
+def _refused(line: str) -> int:
+    """A refusal or failure said in one line on stderr, never a traceback; exit code 1."""
+    print(f"moneytrail: {line}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

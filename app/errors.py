@@ -234,11 +234,25 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
         if err.get("type") == "json_invalid"
         else {
             "loc": list(err.get("loc", ())),
-            "msg": str(err.get("msg", "")),
+            "msg": _number_for_text(err) or str(err.get("msg", "")),
             "type": err.get("type", ""),
         }
         for err in exc.errors()
     ]
+
+
+def _number_for_text(err: dict[str, Any]) -> str | None:
+    """What to do about a JSON number where text is expected: amounts are decimal strings."""
+    value = err.get("input")
+    if err.get("type") != "string_type" or isinstance(value, bool):
+        return None
+    if not isinstance(value, int | float):
+        return None
+    return (
+        f"a JSON number ({value!r}) where a string is expected: send it in quotes; an amount "
+        'as a decimal string such as "1500.50" (a number may be read as a float, which cannot '
+        "hold money exactly)"
+    )
 
 
 def _json_syntax_error(err: dict[str, Any], body: Any) -> dict[str, object]:

@@ -5,6 +5,10 @@ from functools import cache
 
 from iso4217 import Currency
 
+# The one way money is written (exact, integer arithmetic): the engine's, so a trace and the
+# service write every amount alike.
+from tracing import format_minor
+
 # Crypto assets have no ISO 4217 code. Each is kept to the precision at which investigators'
 # sources (exchange responses, block explorers) report it and which fits a signed 64-bit count
 # of minor units; ETH and SOL are therefore kept to the gwei/lamport (9 decimals).
@@ -70,6 +74,17 @@ def to_minor(amount: Decimal, currency: str) -> int:
 
 def from_minor(minor: int, currency: str) -> str:
     """The exact decimal string of `minor` units, with the currency's decimals shown."""
-    decimals = currency_decimals()[currency]
+    return format_minor(minor, currency_decimals()[currency])
+
+
+def decimal_text(value: Decimal, currency: str) -> str:
+    """An exact amount in the currency's decimals, as `format_minor` writes it; an amount finer
+    than the currency allows, or in a currency without known decimals, is written exactly as it
+    is (never rounded)."""
+    decimals = decimals_of(currency)
+    if decimals is not None:
+        minor = value.scaleb(decimals)
+        if minor == minor.to_integral_value():
+            return format_minor(int(minor), decimals)
     # format "f": str() writes exponents for small values ("5E-8" for five satoshi).
-    return format(Decimal(minor).scaleb(-decimals).quantize(Decimal(1).scaleb(-decimals)), "f")
+    return format(value.normalize(), "f")

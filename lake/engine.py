@@ -66,7 +66,9 @@ def trace_subledger(
     )
     dtype = pl.Decimal(38, max(decimals.values(), default=2))
     frames = {name: partial(_widened, result, name, dtype) for name in Frame}
-    return TraceResult.from_frames(frames, summary=result.summary, provenance=provenance)
+    return TraceResult.from_frames(
+        frames, summary=result.summary, provenance=provenance, decimals=decimals
+    )
 
 
 def trace_lake(

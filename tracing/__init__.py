@@ -77,6 +77,7 @@ from tracing.result import (
     Frame,
     Provenance,
     TraceResult,
+    text_columns,
 )
 from tracing.schema import format_minor
 
@@ -104,5 +105,6 @@ __all__ = [
     "UnknownSeed",
     "explain",
     "format_minor",
+    "text_columns",
     "trace",
 ]

@@ -178,7 +178,7 @@ def build_result(
     """
     summary = _summary(ledger, params, reach, att, events, seeds)
     parts = _Parts(ledger, order, params, seeds, reach, sink_reason, events, att)
-    return TraceResult(summary, provenance, parts)
+    return TraceResult(summary, provenance, parts, decimals=ledger.decimals)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,10 @@ import polars as pl
 # 0.1.1: amounts below 10^-6 written "0.00000005", not "5E-8" (summary totals, flags)
 # 0.1.2: an account's `passed_on` no longer includes its `exited` (taint that left the traced
 #        universe); before, passed_on counted every tainted withdrawal, exits among them
-ENGINE_VERSION = "0.1.2"
+# 0.1.3: the canonical JSON writes each amount in its currency's decimals ("24900.00", not the
+#        ledger's widest scale "24900.00000000") and times as ISO 8601 UTC
+#        ("2026-01-10T10:00:00Z", not "2026-01-10 10:00:00.000000+00:00"), as the API does
+ENGINE_VERSION = "0.1.3"
 # Results of these versions count exits in `passed_on` (see PASSED_ON_COUNTS_EXITS users).
 PASSED_ON_COUNTS_EXITS = frozenset({"0.1.0", "0.1.1"})
 
@@ -75,12 +78,50 @@ class Provenance:
         return out
 
 
-def _jsonable(frame: pl.DataFrame) -> pl.DataFrame:
-    # Decimals and times as strings: exact, and independent of float formatting.
-    return frame.with_columns(
-        pl.col(name).cast(pl.String)
-        for name, dtype in frame.schema.items()
-        if isinstance(dtype, pl.Decimal | pl.Datetime)
+def text_columns(frame: pl.DataFrame, decimals: Mapping[str, int]) -> pl.DataFrame:
+    """Amounts and times of ``frame`` as the text every output of a trace writes.
+
+    An amount is exact, in its row's currency's decimals (``24900.00``, ``0.00000005``), never
+    an exponent or a float; a currency ``decimals`` does not name keeps the column's scale.
+    A time is ISO 8601 in UTC with ``Z``, with microseconds only when it has some
+    (``2026-01-10T10:00:00Z``): what the service's JSON writes for the same instant.
+
+    Example
+    -------
+    >>> from decimal import Decimal
+    >>> frame = pl.DataFrame({"currency": ["EUR", "BTC"], "amount": [Decimal(1), Decimal(2)]},
+    ...                      schema_overrides={"amount": pl.Decimal(38, 8)})
+    >>> text_columns(frame, {"EUR": 2, "BTC": 8})["amount"].to_list()
+    ['1.00', '2.00000000']
+    """
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Decimal):
+            exprs.append(_decimal_text(pl.col(name), dtype.scale or 0, frame, decimals))
+        elif isinstance(dtype, pl.Datetime):
+            exprs.append(_time_text(pl.col(name)))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def _decimal_text(
+    column: pl.Expr, scale: int, frame: pl.DataFrame, decimals: Mapping[str, int]
+) -> pl.Expr:
+    # A Decimal column writes every row with the column's scale: the digits beyond the row's
+    # currency's decimals are zeros (amounts are whole minor units), cut off as text, so
+    # nothing is rounded and no float is involved.
+    text = column.cast(pl.String)
+    if scale == 0 or "currency" not in frame.columns:
+        return text
+    places = pl.col("currency").replace_strict(dict(decimals), default=scale, return_dtype=pl.Int64)
+    cut = pl.when(places <= 0).then(scale + 1).otherwise((scale - places).clip(lower_bound=0))
+    return text.str.slice(0, text.str.len_chars() - cut)
+
+
+def _time_text(column: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(column.dt.microsecond() == 0)
+        .then(column.dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        .otherwise(column.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
     )
 
 
@@ -145,6 +186,8 @@ class TraceResult:
     summary: dict[str, Any]
     provenance: Provenance
     _parts: Parts = field(repr=False, compare=False)
+    # Decimals per currency, for writing amounts (see text_columns).
+    decimals: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_frames(
@@ -153,11 +196,13 @@ class TraceResult:
         *,
         summary: dict[str, Any],
         provenance: Provenance,
+        decimals: Mapping[str, int] | None = None,
     ) -> TraceResult:
         """Make a result of the frames of :meth:`to_frames` (e.g. read back from storage).
 
         Each frame may be given as a function that returns it: it is then called on first use
-        only. Every :class:`Frame` must be given.
+        only. Every :class:`Frame` must be given. ``decimals`` (per currency) is how amounts are
+        written (see :func:`text_columns`).
 
         Example
         -------
@@ -169,7 +214,8 @@ class TraceResult:
         missing = [str(name) for name in Frame if name not in frames]
         if missing:
             raise KeyError(f"frames missing: {', '.join(missing)}")
-        return cls(summary, provenance, _GivenFrames({Frame(k): v for k, v in frames.items()}))
+        given = _GivenFrames({Frame(k): v for k, v in frames.items()})
+        return cls(summary, provenance, given, decimals=dict(decimals or {}))
 
     def frame(self, name: Frame) -> pl.DataFrame:
         """Return the frame ``name``, built (or read) on first use and then kept."""
@@ -234,7 +280,7 @@ class TraceResult:
         out = io.BytesIO()
         for i, name in enumerate(PUBLIC_FRAMES):
             out.write(b'%s"%s":' % (b"{" if i == 0 else b",", name.encode()))
-            _jsonable(getattr(self, name)).write_json(out)
+            text_columns(getattr(self, name), self.decimals).write_json(out)
         provenance = json.dumps(self.provenance.to_dict(), sort_keys=True)
         summary = json.dumps(self.summary, sort_keys=True)
         out.write(f',"provenance":{provenance},"summary":{summary}}}'.encode())

@@ -22,12 +22,33 @@ EXPORTS = {  # format -> (route suffix, file suffix)
 }
 
 
+class CliError(Exception):
+    """A mistake in what the command line asked for, said in one line."""
+
+
 class ApiError(Exception):
     """A problem document (RFC 9457) the server answered with."""
 
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
-        super().__init__(f"{status} {problem.get('title', '')}: {problem.get('detail', '')}")
+        super().__init__(one_line(status, problem))
         self.status, self.problem = status, problem
+
+
+def one_line(status: int, problem: dict[str, Any], *, fields: int = 3) -> str:
+    """A problem as one line a person can act on: title, code and status, detail, and the first
+    field errors (where and what) when the server listed them."""
+    title = problem.get("title") or "error"
+    code = problem.get("code") or f"HTTP {status}"
+    line = f"{title} ({code}, HTTP {status}): {problem.get('detail', '')}".rstrip(": ")
+    errors = problem.get("errors") or []
+    named = [
+        f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', '')}"
+        for e in errors[:fields]
+        if isinstance(e, dict)
+    ]
+    if len(errors) > fields:
+        named.append(f"... {len(errors) - fields} more")
+    return f"{line} — {'; '.join(named)}" if named else line
 
 
 class CountingReader:
@@ -102,20 +123,27 @@ class MoneytrailClient:
         return self._upload("/api/v1/imports/ftm", path, "application/x-ndjson", data, progress)
 
     def run_trace(
-        self, body: dict[str, Any], *, on_progress: Progress | None = None
+        self, body: dict[str, Any], *, on_progress: Callable[[dict[str, Any]], None] | None = None
     ) -> dict[str, Any]:
         """Start a trace and wait for it (the server hands long ones over as jobs)."""
         trace = self._json(self.http.post("/api/v1/traces", json=body))
         while trace["status"] == "running":
+            if on_progress is not None:
+                on_progress(trace)
             time.sleep(POLL_SECONDS)
             trace = self._json(self.http.get(f"/api/v1/traces/{trace['id']}"))
-            if on_progress is not None and trace.get("progress"):
-                on_progress(int(trace["progress"].get("hop", 0)))
         return trace
 
-    def export(self, trace_id: str, fmt: str) -> bytes:
+    def export(self, trace_id: str, fmt: str, *, progress: Progress | None = None) -> bytes:
+        """The export's bytes, streamed: `progress` hears of each chunk as it arrives."""
         route, _ = EXPORTS[fmt]
-        response = self.http.get(f"/api/v1/traces/{trace_id}/{route}")
-        if response.status_code >= 400:
-            self._json(response)
-        return response.content
+        with self.http.stream("GET", f"/api/v1/traces/{trace_id}/{route}") as response:
+            if response.status_code >= 400:
+                response.read()
+                self._json(response)
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+            return b"".join(chunks)

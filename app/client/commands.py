@@ -7,22 +7,39 @@ from typing import Any
 
 import polars as pl
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
-from app.client.api import ENV_KEY, ENV_URL, EXPORTS, ApiError, MoneytrailClient
+from app.client.api import ENV_KEY, ENV_URL, EXPORTS, ApiError, CliError, MoneytrailClient
+from tracing import Direction, Rule, SameDayPolicy
 
 TABLE_SUFFIXES = {".csv", ".parquet"}
 GOAML_SUFFIXES = {".xml", ".zip"}
 FTM_SUFFIXES = {".json", ".ndjson", ".ijson", ".jsonl"}
 STDERR = Console(stderr=True)
-SUMMARY = ("file", "format", "rows", "inserted", "already present", "rejected")
+SUMMARY = ("file", "format", "outcome", "rows", "inserted", "already present", "problems")
+
+
+def _out() -> Console:
+    """Standard output; off a terminal wide enough that a table's rows stay one line each
+    (a pipe would otherwise get 80 columns and file names split over two lines)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
 
 
 def _client(args: argparse.Namespace) -> MoneytrailClient:
     url, key = args.url or os.environ.get(ENV_URL), args.key or os.environ.get(ENV_KEY)
     if not url or not key:
-        raise SystemExit(f"give --url and --key, or set {ENV_URL} and {ENV_KEY}")
+        raise CliError(f"give --url and --key, or set {ENV_URL} and {ENV_KEY}")
     return MoneytrailClient(url, key)
 
 
@@ -35,7 +52,7 @@ def _files(paths: list[Path]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise SystemExit(f"{path}: no such file or folder")
+            raise CliError(f"{path}: no such file or folder")
     return found
 
 
@@ -49,6 +66,19 @@ def count_rows(path: Path) -> int | None:
         return None
 
 
+def format_of(path: Path) -> str:
+    """The format a file is sent as, which decides the route that reads it."""
+    if path.suffix in TABLE_SUFFIXES:
+        return path.suffix[1:]
+    return "goaml" if path.suffix in GOAML_SUFFIXES else "ftm"
+
+
+def _outcome(result: dict[str, Any]) -> str:
+    if result["inserted"]:
+        return "stored"
+    return "nothing new" if result["already_present"] else "empty"
+
+
 def _send(
     client: MoneytrailClient, path: Path, args: argparse.Namespace, advance: Any
 ) -> dict[str, Any]:
@@ -57,7 +87,7 @@ def _send(
         r = client.upload_transactions(
             path, kind=args.kind, reference=reference, timezone=args.timezone, progress=advance
         )
-        return {"format": path.suffix[1:], **r}
+        return {"format": format_of(path), **r}
     if path.suffix in GOAML_SUFFIXES:
         r = client.import_goaml(path, progress=advance)
         reports = r["reports"]
@@ -107,51 +137,136 @@ def run_import(args: argparse.Namespace) -> int:
                 result = _send(client, path, args, advance)
             except ApiError as exc:
                 failed += 1
-                rejected = exc.problem.get("error_count") or len(exc.problem.get("errors") or [])
+                problems = exc.problem.get("error_count") or len(exc.problem.get("errors") or [])
+                progress.update(task, description=f"{path.name}: rejected, nothing stored")
                 table.add_row(
-                    path.name, path.suffix[1:], str(rows or "?"), "0", "0", str(rejected or "all")
+                    path.name,
+                    format_of(path),
+                    "[red]rejected[/red]",
+                    f"{rows:,}" if rows is not None else "?",
+                    "0",
+                    "0",
+                    str(problems or 1),
                 )
                 for error in (exc.problem.get("errors") or [])[: args.show_errors]:
-                    console.print(f"  {path.name}: {error.get('loc')} {error.get('msg')}")
-                console.print(f"[red]{path.name}: {exc}[/red]")
+                    where = ".".join(str(p) for p in error.get("loc") or [])
+                    console.print(f"  {path.name}: {where}: {error.get('msg')}")
+                console.print(f"[red]{path.name}: {exc}[/red]", soft_wrap=True)
                 continue
             progress.update(task, description=path.name, rows=f"{result['rows']:,} rows stored")
             table.add_row(
                 path.name,
                 result["format"],
+                _outcome(result),
                 f"{result['rows']:,}",
                 f"{result['inserted']:,}",
                 f"{result['already_present']:,}",
                 "0",
             )
-    Console().print(table)
+    _out().print(table)
     return 1 if failed else 0
 
 
-def run_trace(args: argparse.Namespace) -> int:
-    seeds = [{"transaction": t} for t in args.seed_transaction] + [
-        {"account": a} for a in args.seed_account
-    ]
+# Each field of the API's trace request (app.trace.schemas.TraceCreate) and the options that
+# give it; a test fails when the API gains a field that has no option here.
+TRACE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "seeds": ("--seed-account", "--seed-transaction"),
+    "direction": ("--direction",),
+    "rule": ("--rule",),
+    "same_day_policy": ("--same-day-policy",),
+    "max_hops": ("--max-hops",),
+    "start": ("--start",),
+    "end": ("--end",),
+    "as_of": ("--as-of",),
+    "min_amount": ("--min-amount",),
+    "stop_at": ("--stop-at",),
+    "stop_at_external": ("--stop-at-external",),
+    "max_counterparties": ("--max-counterparties",),
+    "case_id": ("--case",),
+}
+SEED_ACCOUNT = "ACCOUNT:AMOUNT:CURRENCY[@TIME]"
+
+
+def seed_account(spec: str) -> dict[str, str]:
+    """`iban:DE89...:5000.00:EUR@2026-01-05T10:00:00Z` as the API's account seed.
+
+    Account keys and times hold colons themselves: the time is what follows the last `@`, the
+    amount and currency the last two colon-separated parts before it. The amount may be empty
+    (`iban:DE89...::EUR`): then the seed is what the account held at that time.
+    """
+    head, at, when = spec.rpartition("@")
+    if not at or not when[:1].isdigit():
+        head, when = spec, ""
+    parts = head.rsplit(":", 2)
+    if len(parts) != 3 or not parts[0] or not parts[2]:
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected {SEED_ACCOUNT}")
+    account, amount, currency = parts
+    seed = {"account": account, "currency": currency}
+    if amount:
+        seed["amount"] = amount
+    if when:
+        seed["at"] = when
+    return seed
+
+
+def trace_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The API's trace request from the options given; what is not given is left to the server's
+    defaults, so the command line and the API mean the same by an omitted parameter."""
+    seeds = [{"transaction": t} for t in args.seed_transaction] + list(args.seed_account)
     if not seeds:
-        raise SystemExit("give at least one --seed-transaction or --seed-account")
-    body = {
-        "seeds": seeds,
-        "rule": args.rule,
+        raise CliError("give at least one --seed-transaction or --seed-account")
+    given = {
         "direction": args.direction,
+        "rule": args.rule,
+        "same_day_policy": args.same_day_policy,
         "max_hops": args.max_hops,
+        "start": args.start,
+        "end": args.end,
+        "as_of": args.as_of,
+        "min_amount": args.min_amount,
+        "stop_at": args.stop_at or None,
+        "stop_at_external": args.stop_at_external,
+        "max_counterparties": args.max_counterparties,
+        "case_id": args.case,
     }
+    return {"seeds": seeds, **{k: v for k, v in given.items() if v is not None}}
+
+
+def _progress_text(trace: dict[str, Any]) -> str:
+    done = trace.get("progress") or {}
+    return (
+        f"trace {trace['id'][:8]}: {done.get('hops_done', 0)} hop(s) searched, "
+        f"{done.get('accounts_reached', 0):,} accounts reached, "
+        f"{done.get('events_replayed', 0):,} events replayed"
+    )
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    body = trace_body(args)
     with _client(args) as client:
-        try:
-            trace = client.run_trace(body)
-        except ApiError as exc:
-            STDERR.print(f"[red]{exc}[/red]")
-            return 1
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        drawn = STDERR.is_terminal
+        with Progress(*columns, console=STDERR, transient=True, disable=not drawn) as progress:
+            task = progress.add_task("the server is tracing", total=None)
+            said: list[str] = []
+
+            def shown(trace: dict[str, Any]) -> None:
+                text = _progress_text(trace)
+                progress.update(task, description=text)
+                # Off a terminal (a script, a CI log) the spinner is not drawn: a line per change.
+                if not drawn and text not in said[-1:]:
+                    said.append(text)
+                    STDERR.print(text)
+
+            trace = client.run_trace(body, on_progress=shown)
         table = Table("field", "value", title=f"trace {trace['id']}")
         table.add_row("status", str(trace["status"]))
-        for name, value in sorted((trace.get("summary") or {}).items()):
+        for name, value in (trace.get("summary") or {}).items():
             if not isinstance(value, dict | list):
                 table.add_row(name, str(value))
-        Console().print(table)
+        if trace.get("error"):
+            table.add_row("error", f"{trace['error'].get('code')}: {trace['error'].get('detail')}")
+        _out().print(table)
         if args.export and trace["status"] == "done":
             return _write(client, trace["id"], args.export, args.output)
     return 0 if trace["status"] == "done" else 1
@@ -160,7 +275,20 @@ def run_trace(args: argparse.Namespace) -> int:
 def _write(client: MoneytrailClient, trace_id: str, fmt: str, output: str | None) -> int:
     formats = ["i2-entities", "i2-links"] if fmt == "i2" else [fmt]
     for name in formats:
-        body = client.export(trace_id, name)
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+        )
+        drawn = STDERR.is_terminal
+        with Progress(*columns, console=STDERR, transient=True, disable=not drawn) as progress:
+            task = progress.add_task(f"{name}: the server writes it", total=None)
+
+            def arrived(n: int, task: TaskID = task) -> None:
+                progress.advance(task, n)
+
+            body = client.export(trace_id, name, progress=arrived)
         target = Path(output or ".")
         if target.is_dir() or len(formats) > 1 or output is None:
             target.mkdir(parents=True, exist_ok=True)
@@ -172,16 +300,60 @@ def _write(client: MoneytrailClient, trace_id: str, fmt: str, output: str | None
 
 def run_export(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        try:
-            return _write(client, args.trace_id, args.format, args.output)
-        except ApiError as exc:
-            STDERR.print(f"[red]{exc}[/red]")
-            return 1
+        return _write(client, args.trace_id, args.format, args.output)
 
 
 def _connection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help=f"server URL (default: ${ENV_URL})")
     parser.add_argument("--key", help=f"API key (default: ${ENV_KEY})")
+
+
+def _trace_options(trace: argparse.ArgumentParser) -> None:
+    """One option per field of the API's trace request (see TRACE_OPTIONS)."""
+    trace.add_argument(
+        "--seed-transaction",
+        action="append",
+        default=[],
+        metavar="EXTERNAL_ID",
+        help="a transaction whose whole amount is taint; repeatable",
+    )
+    trace.add_argument(
+        "--seed-account",
+        action="append",
+        default=[],
+        type=seed_account,
+        metavar=SEED_ACCOUNT,
+        help="an amount placed on an account (at a time); repeatable",
+    )
+    trace.add_argument("--rule", choices=[r.value for r in Rule], help="(server default: reach)")
+    trace.add_argument("--direction", choices=[d.value for d in Direction])
+    trace.add_argument(
+        "--same-day-policy",
+        "--policy",
+        choices=[p.value for p in SameDayPolicy],
+        help="order of a day's records without a time (server default: ledger)",
+    )
+    trace.add_argument("--max-hops", type=int, help="1..64 (server default: 6)")
+    trace.add_argument("--start", metavar="TIME", help="window start, ISO 8601 with offset")
+    trace.add_argument("--end", metavar="TIME", help="window end, ISO 8601 with offset")
+    trace.add_argument("--as-of", metavar="TIME", help="when 'held' is measured")
+    trace.add_argument(
+        "--min-amount", metavar="DECIMAL", help="transactions below are not followed"
+    )
+    trace.add_argument(
+        "--stop-at",
+        action="append",
+        default=[],
+        metavar="ACCOUNT",
+        help="an account reported but not expanded (an exchange ...); repeatable",
+    )
+    trace.add_argument(
+        "--stop-at-external",
+        action=argparse.BooleanOptionalAction,
+        help="stop at ext: and cash: accounts (server default: yes)",
+    )
+    trace.add_argument("--max-counterparties", type=int, help="accounts with more are not expanded")
+    trace.add_argument("--case", type=int, metavar="CASE_ID", help="the case the trace is for")
 
 
 def register(commands: Any) -> None:
@@ -195,12 +367,10 @@ def register(commands: Any) -> None:
     imp.add_argument("--show-errors", type=int, default=10, help="rejections to print per file")
     _connection(imp)
     imp.set_defaults(run=run_import)
-    trace = commands.add_parser("trace", help="run a trace on a server and print its summary")
-    trace.add_argument("--seed-transaction", action="append", default=[])
-    trace.add_argument("--seed-account", action="append", default=[])
-    trace.add_argument("--rule", default="fifo")
-    trace.add_argument("--direction", default="forward", choices=["forward", "backward"])
-    trace.add_argument("--max-hops", type=int, default=6)
+    trace = commands.add_parser(
+        "trace", help="run a trace on a server, show its progress and print its summary"
+    )
+    _trace_options(trace)
     trace.add_argument("--export", choices=formats, help="also write this export")
     trace.add_argument("--output", help="file or folder for the export")
     _connection(trace)

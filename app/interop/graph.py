@@ -8,15 +8,16 @@ that tools which want a number to size edges get one without a float ever holdin
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import networkx as nx
 import polars as pl
 
-from app.money import decimals_of, from_minor, to_minor
+from app.money import decimal_text, decimals_of, to_minor
 from tracing import TraceResult
 
 
@@ -39,17 +40,16 @@ def money(value: Decimal | None, currency: str) -> tuple[str, int | None]:
     """The decimal string in the currency's decimals and its minor units (None if finer)."""
     if value is None:
         return "", None
+    minor = None
     if decimals_of(currency) is not None:
-        try:
+        with suppress(ValueError):
             minor = to_minor(value, currency)
-        except ValueError:
-            return format(value.normalize(), "f"), None
-        return from_minor(minor, currency), minor
-    return format(value.normalize(), "f"), None
+    return decimal_text(value, currency), minor
 
 
 def _time(value: datetime | None) -> str:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else ""
+    # As the JSON API writes it: UTC with Z, microseconds only when there are some.
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else ""
 
 
 def node_rows(result: TraceResult, names: dict[str, str]) -> Iterator[dict[str, Any]]:

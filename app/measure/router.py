@@ -14,6 +14,7 @@ from app.inputs import AssetIdPath, CaseIdPath
 from app.measure import lapses, service
 from app.measure.schemas import (
     DeadlineRead,
+    Lapse,
     MeasureRead,
     MoveRead,
     SweepResult,
@@ -120,7 +121,10 @@ def list_deadlines(
 @router.post("/deadlines/sweep", tags=["deadlines"], responses=problems(403))
 def sweep_deadlines(session: SessionDep, actor: DeadlineSweeper) -> SweepResult:
     """Move every measure whose expiry has passed to EXPIRED now (the periodic sweep's work)."""
-    return SweepResult(expired=[m.id for m in lapses.sweep_lapsed(session)])
+    swept = lapses.sweep_lapsed(session)
+    return SweepResult(
+        expired=[m.id for m in swept], lapses=[Lapse.model_validate(m) for m in swept]
+    )
 
 
 @router.get("/legal-statuses", responses=problems(403))

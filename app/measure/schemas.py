@@ -342,9 +342,55 @@ class MoveRead(BaseModel):
     allowed: list[LegalStatus]
 
 
+class Lapse(BaseModel):
+    """One measure that ran out, and what its asset became."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "measure_id": 12,
+                "asset_id": 5,
+                "from_status": "FROZEN",
+                "to_status": "EXPIRED",
+            }
+        },
+    )
+
+    measure_id: int = Field(validation_alias="id", description="The lapse event recorded.")
+    asset_id: int
+    from_status: LegalStatus
+    to_status: LegalStatus = Field(
+        description="EXPIRED for a freeze or seizure; RELEASED for a suspension."
+    )
+
+
 class SweepResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": {"expired": [12, 14]}})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "expired": [12, 14],
+                "lapses": [
+                    {
+                        "measure_id": 12,
+                        "asset_id": 5,
+                        "from_status": "FROZEN",
+                        "to_status": "EXPIRED",
+                    },
+                    {
+                        "measure_id": 14,
+                        "asset_id": 9,
+                        "from_status": "SUSPENDED",
+                        "to_status": "RELEASED",
+                    },
+                ],
+            }
+        }
+    )
 
     expired: list[int] = Field(
         description="Ids of the lapse events recorded (EXPIRED; RELEASED for a suspension)."
+    )
+    lapses: list[Lapse] = Field(
+        default_factory=list, description="Each lapse: its event, its asset, what it became."
     )

@@ -10,17 +10,19 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.measure import lapses
+from app.measure.models import Measure
 from app.settings import Settings
 
 log = structlog.get_logger("app.measure.sweeper")
 
 
-def sweep_once(make_session: sessionmaker[Session]) -> int:
+def sweep_once(make_session: sessionmaker[Session]) -> list[Measure]:
+    """The lapse events recorded (detached: their columns stay readable)."""
     with make_session() as session:
         expired = lapses.sweep_lapsed(session)
     if expired:
         log.info("deadlines_swept", expired_assets=[m.asset_id for m in expired])
-    return len(expired)
+    return expired
 
 
 async def _sweep_logged(make_session: sessionmaker[Session]) -> None:

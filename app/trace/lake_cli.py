@@ -26,22 +26,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lake", help="the lake's directory (see `moneytrail lake sync`)")
     parser.add_argument("--master", default="local[*]", help="Spark master URL")
-    parser.add_argument("--policy", default="ledger", help="same-day policy")
-    parser.add_argument("--max-counterparties", type=int, help="high-degree cut-off")
-    parser.add_argument("--stop-at", action="append", default=[], help="account not expanded")
 
 
 def _params(args: argparse.Namespace) -> TraceParams:
     if args.seed_account:
         raise SystemExit("a trace on a lake takes --seed-transaction seeds")
+    # The options the server takes too; those not given keep the engine's defaults, which
+    # are the API's.
+    given = {
+        "direction": args.direction,
+        "rule": args.rule,
+        "same_day_policy": args.same_day_policy,
+        "max_hops": args.max_hops,
+        "max_counterparties": args.max_counterparties,
+    }
     return TraceParams(
         seed_transactions=tuple(args.seed_transaction),
-        direction=args.direction,
-        rule=args.rule,
-        same_day_policy=args.policy,
-        max_hops=args.max_hops,
         stop_at=frozenset(args.stop_at),
-        max_counterparties=args.max_counterparties,
+        **{k: v for k, v in given.items() if v is not None},
     )
 
 

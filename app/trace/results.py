@@ -7,8 +7,8 @@ from typing import Any
 
 import polars as pl
 
-from app.money import decimals_of
-from tracing import PASSED_ON_COUNTS_EXITS, Frame, Provenance, TraceResult, format_minor
+from app.money import currency_decimals, decimal_text
+from tracing import PASSED_ON_COUNTS_EXITS, Frame, Provenance, TraceResult
 
 # Every frame a result carries, including the two explain() reads.
 FRAME_NAMES = tuple(str(name) for name in Frame)
@@ -95,16 +95,17 @@ def from_ipc(
         frames[Frame.ACCOUNTS] = lambda: _passed_on_without_exits(
             stored_frame(blobs[Frame.ACCOUNTS]), stored_frame(blobs[Frame.EXITS])
         )
-    return TraceResult.from_frames(frames, summary=summary, provenance=Provenance(**provenance))
+    return TraceResult.from_frames(
+        frames,
+        summary=summary,
+        provenance=Provenance(**provenance),
+        decimals=currency_decimals(),
+    )
 
 
 def money(value: Decimal | None, currency: str) -> str | None:
     """The engine's decimal in the currency's own decimals (exact: it counts minor units)."""
-    if value is None:
-        return None
-    places = decimals_of(currency)
-    places = places if places is not None else 2
-    return format_minor(int(value.scaleb(places).to_integral_value()), places)
+    return None if value is None else decimal_text(value, currency)
 
 
 def rows(frame: pl.DataFrame, amounts: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -6,9 +6,10 @@ from typing import Any
 import polars as pl
 
 from app.errors import InvalidInput
+from app.money import currency_decimals
 from app.pagination import CursorCodec, Position, page_slice
 from app.trace import results
-from tracing import TraceResult, explain
+from tracing import TraceResult, explain, text_columns
 
 ACCOUNT_SORTS = {
     "received": [pl.col("received").fill_null(Decimal(0)), True],
@@ -126,11 +127,8 @@ def explained_paths(
 
 
 def csv_of(frame: pl.DataFrame) -> str:
-    return frame.with_columns(
-        pl.col(c).cast(pl.String)
-        for c, t in frame.schema.items()
-        if isinstance(t, pl.Decimal | pl.Datetime)
-    ).write_csv()
+    # Amounts and times as result.json and the JSON API write them.
+    return text_columns(frame, currency_decimals()).write_csv()
 
 
 def chart_title(run: Any) -> str:

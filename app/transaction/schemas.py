@@ -1,7 +1,7 @@
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
 
 from app.inputs import Text
 from app.source.schemas import SourceIn
@@ -17,6 +17,14 @@ _TX_EXAMPLE: dict[str, Any] = {
 }
 
 
+def _number_kept(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # A JSON number is let through here to be refused by the service with every other fault of
+    # the batch, in one answer (a model error would stop the batch before its rows are checked).
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return handler(value)
+
+
 class TransactionIn(BaseModel):
     """One transaction as the source gives it; accounts by key, created on first sight."""
 
@@ -25,8 +33,9 @@ class TransactionIn(BaseModel):
     external_id: Text = Field(description="The source's own id: re-sending it stores nothing new.")
     from_account: Text = Field(description="Account key, e.g. iban:DE89..., btc:bc1q..., cash:...")
     to_account: Text
-    amount: Text = Field(
-        description="Exact positive decimal as a string, within the currency's decimals."
+    amount: Annotated[Text, WrapValidator(_number_kept)] = Field(
+        description="Exact positive decimal as a string, within the currency's decimals (a "
+        "JSON number is refused: it may be read as a float, which cannot hold money exactly)."
     )
     currency: Text = Field(
         description="ISO 4217 code or a listed crypto asset (BTC, ETH, USDT ...)."

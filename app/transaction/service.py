@@ -49,10 +49,16 @@ def ingest_batch(
             "split the batch or upload a file",
             limit=settings.batch_max_rows,
         )
-    rows = [t.model_dump() for t in batch.transactions]
+    # dict(), not model_dump(): an amount sent as a JSON number is still here, to be refused.
+    rows = [dict(t) for t in batch.transactions]
+    numbers = {i: r["amount"] for i, r in enumerate(rows) if not isinstance(r["amount"], str)}
+    for i in numbers:
+        rows[i]["amount"] = "1"  # stands in while the row's other fields are checked
     frame = pl.DataFrame(
         {c: [r[c] for r in rows] for c in COLUMNS}, schema_overrides={"sequence": pl.Int64}
     )
+    if numbers:
+        raise _numbers_rejected(frame, numbers, timezone=batch.timezone, settings=settings)
     return _ingest(
         session,
         frame,
@@ -64,6 +70,40 @@ def ingest_batch(
         rows_label="transactions",
         first_row=0,
     )
+
+
+def _numbers_rejected(
+    frame: pl.DataFrame, numbers: dict[int, object], *, timezone: str | None, settings: Settings
+) -> BatchRejected:
+    """Amounts sent as JSON numbers, listed with every other fault of the batch's rows."""
+    errors: list[dict[str, object]] = [
+        {
+            "loc": ["transactions", row, "amount"],
+            "row": row,
+            "field": "amount",
+            "type": "decimal_string",
+            "msg": f"a JSON number ({value!r}): send it as a decimal string such as "
+            '"1500.50", as the source states it (a number may be read as a float, which cannot '
+            "hold money exactly)",
+        }
+        for row, value in numbers.items()
+    ]
+    total = len(errors)
+    try:
+        _validated(
+            frame, timezone=timezone, settings=settings, rows_label="transactions", first_row=0
+        )
+    except BatchRejected as other:
+        errors += other.extensions["errors"]  # type: ignore[arg-type]
+        total += int(other.extensions["error_count"])  # type: ignore[call-overload]
+    errors.sort(key=_row_then_column)
+    return BatchRejected(errors[: settings.error_list_max], total=total, rows_label="transactions")
+
+
+def _row_then_column(error: dict[str, object]) -> tuple[int, int]:
+    row, field = error["row"], error["field"]
+    position = COLUMNS.index(field) if field in COLUMNS else len(COLUMNS)
+    return (row if isinstance(row, int) else -1, position)
 
 
 def _check_shape(path: Path, *, parquet: bool, settings: Settings) -> None:

@@ -1,11 +1,14 @@
 """The `moneytrail import | trace | export` client against a real server on a free port."""
 
+import argparse
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import networkx as nx
@@ -15,13 +18,15 @@ import uvicorn
 
 from app import migrate
 from app.apikey import service as apikey_service
-from app.cli import main
+from app.cli import build_parser, main
+from app.client.commands import TRACE_OPTIONS, seed_account, trace_body
 from app.db import make_engine, make_sessionmaker
 from app.demo.service import SEED_TRANSACTIONS
 from app.interop.service import FTM_INSTALLED
 from app.main import create_app
 from app.principal import Role
 from app.settings import Settings
+from app.trace.schemas import TraceCreate
 from tests.conftest import fresh_database
 
 needs_ftm = pytest.mark.skipif(not FTM_INSTALLED, reason="the ftm extra is not installed")
@@ -31,6 +36,13 @@ SAMPLES = Path(__file__).parent / "goaml"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    with serving(tmp_path) as found:
+        yield found
+
+
+@contextmanager
+def serving(tmp_path: Path, **overrides: Any) -> Iterator[tuple[str, str]]:
+    """A server on a free port with an admin key; `overrides` change its settings."""
     with fresh_database(tmp_path) as url:
         migrate.upgrade(url)
         engine = make_engine(url)
@@ -44,6 +56,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
             deadline_sweep_enabled=False,
             trace_warm_ledger=False,
             log_level="WARNING",
+            **overrides,
         )
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -102,6 +115,7 @@ def test_import_shows_progress_and_the_servers_counts(server, tmp_path, capsys, 
     assert [c.strip() for c in row.split("│")[1:-1]] == [
         "ledger.parquet",
         "parquet",
+        "nothing new",
         "20,000",
         "0",
         "20,000",
@@ -124,12 +138,15 @@ def test_import_a_folder_of_goaml_and_ftm_then_trace_and_export(server, tmp_path
     lines = {line.split("│")[1].strip(): line for line in out.splitlines() if "│" in line}
     assert [c.strip() for c in lines["bi_party_str.xml"].split("│")[2:-1]] == [
         "goaml",
+        "stored",
         "2",
         "2",
         "0",
         "0",
     ]
-    assert lines["malformed.xml"].split("│")[-2].strip() == "5"  # rejected: every fault listed
+    malformed = [c.strip() for c in lines["malformed.xml"].split("│")[2:-1]]
+    # The format it was sent as, that it was rejected, and every fault listed.
+    assert (malformed[0], malformed[1], malformed[-1]) == ("goaml", "rejected", "5")
 
     assert (
         httpx.post(f"{url}/api/v1/demo", headers={"Authorization": f"Bearer {key}"}).status_code
@@ -172,6 +189,128 @@ def test_an_ftm_export_goes_back_in_through_the_cli(server, tmp_path, capsys):
     out, _ = capsys.readouterr()
     row = next(line for line in out.splitlines() if exported.name[:12] in line)
     cells = [c.strip() for c in row.split("│")[2:-1]]
-    assert cells[0] == "ftm"
-    assert cells[2] == "0"  # every payment was already in the ledger
-    assert cells[1] == cells[3]
+    assert cells[:2] == ["ftm", "nothing new"]
+    assert cells[3] == "0"  # every payment was already in the ledger
+    assert cells[2] == cells[4]
+
+
+FULL_TRACE = [
+    "trace",
+    "--seed-transaction",
+    "DEMO-D01",
+    "--seed-account",
+    "iban:DE44500105175407324931:5000.00:EUR@2026-01-05T10:00:00Z",
+    "--rule",
+    "libr",
+    "--direction",
+    "forward",
+    "--same-day-policy",
+    "worst_case",
+    "--max-hops",
+    "4",
+    "--start",
+    "2026-01-01T00:00:00Z",
+    "--end",
+    "2026-03-01T00:00:00Z",
+    "--as-of",
+    "2026-02-01T00:00:00Z",
+    "--min-amount",
+    "10.00",
+    "--stop-at",
+    "iban:MT84MALT011000012345MTLCAST001S",
+    "--no-stop-at-external",
+    "--max-counterparties",
+    "50",
+    "--case",
+    "7",
+]
+
+
+def test_the_trace_command_has_an_option_for_every_field_of_the_apis_trace_request():
+    assert set(TRACE_OPTIONS) == set(TraceCreate.model_fields)
+    trace = build_parser()._subparsers._group_actions[0].choices["trace"]  # type: ignore[union-attr]
+    known = {s for action in trace._actions for s in action.option_strings}
+    assert {o for options in TRACE_OPTIONS.values() for o in options} <= known
+    # Every option given: the request names every field the API takes, and the API accepts it.
+    body = trace_body(build_parser().parse_args(FULL_TRACE))
+    assert set(body) == set(TraceCreate.model_fields)
+    request = TraceCreate.model_validate(body)
+    assert request.seeds[1].account == "iban:DE44500105175407324931"
+    assert (request.seeds[1].amount, request.seeds[1].currency) == ("5000.00", "EUR")
+    assert request.stop_at_external is False
+    assert request.case_id == 7
+    # Nothing given but a seed: nothing else is sent, so the server's defaults apply.
+    assert trace_body(build_parser().parse_args(["trace", "--seed-transaction", "T"])) == {
+        "seeds": [{"transaction": "T"}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "seed"),
+    [
+        ("acct:A:10.00:EUR", {"account": "acct:A", "amount": "10.00", "currency": "EUR"}),
+        ("btc:bc1qxy::BTC", {"account": "btc:bc1qxy", "currency": "BTC"}),
+        (
+            "ext:a@b.example:1:USD@2026-01-05T10:00:00+01:00",
+            {
+                "account": "ext:a@b.example",
+                "amount": "1",
+                "currency": "USD",
+                "at": "2026-01-05T10:00:00+01:00",
+            },
+        ),
+    ],
+)
+def test_a_seed_account_is_read_from_the_right(spec, seed):
+    assert seed_account(spec) == seed
+
+
+def test_a_seed_account_without_a_currency_is_a_usage_error():
+    with pytest.raises(argparse.ArgumentTypeError, match="ACCOUNT:AMOUNT:CURRENCY"):
+        seed_account("iban:DE44500105175407324931")
+
+
+def test_an_unreachable_server_is_one_line_and_exit_1(capsys):
+    code = main(["trace", "--seed-transaction", "T", "--url", "http://127.0.0.1:9", "--key", "k"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("moneytrail: cannot reach http://127.0.0.1:9")
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_the_readmes_fifo_walkthrough_through_the_cli(tmp_path, capsys):
+    # A server that hands every trace over as a job, so the command polls and shows progress.
+    with serving(tmp_path, trace_sync_wait_seconds=0.0) as (url, key):
+        auth = ["--url", url, "--key", key]
+        demo = httpx.post(f"{url}/api/v1/demo", headers={"Authorization": f"Bearer {key}"})
+        assert demo.status_code == 201
+        seeds = [a for t in SEED_TRANSACTIONS for a in ("--seed-transaction", t)]
+        stop = ["--stop-at", "iban:MT84MALT011000012345MTLCAST001S"]
+        assert main(["trace", *seeds, "--rule", "fifo", *stop, *auth]) == 0
+        out, err = capsys.readouterr()
+        rows = {
+            cells[0]: cells[1]
+            for line in out.splitlines()
+            if len(cells := [c.strip() for c in line.split("│")[1:-1]]) == 2
+        }
+        # README, "A worked example", step 1.
+        assert (rows["status"], rows["currency"], rows["taint_in"]) == ("done", "EUR", "46500.00")
+        assert (rows["held"], rows["exited"]) == ("40100.00", "6400.00")
+        assert "hop(s) searched" in err  # progress while the job ran
+
+        # Refusals: one line each, the server's title, code and detail, exit code 1.
+        assert main(["trace", *seeds, "--start", "01.01.2026", *auth]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1
+        assert err.startswith("moneytrail: Request validation failed (validation_error, HTTP 422)")
+        assert "start" in err
+        assert "Traceback" not in err
+        assert main(["trace", *seeds, "--url", url, "--key", "mt_wrong"]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1
+        assert "HTTP 401" in err
+        assert main(["export", "0" * 32, "--format", "gexf", *auth]) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1
+        assert "HTTP 404" in err

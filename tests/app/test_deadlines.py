@@ -1,5 +1,6 @@
 """Expiry arithmetic, the deadline list, and the sweep in all three of its forms."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -134,7 +135,7 @@ def test_moneytrail_deadlines_sweep(
 ) -> None:
     with fresh_database(tmp_path) as url:
         migrate.upgrade(url)
-        _lapsed_freeze(url, settings)
+        _, asset_id = _lapsed_freeze(url, settings)
         monkeypatch.setenv("MONEYTRAIL_DATABASE_URL", url)
         get_settings.cache_clear()
         try:
@@ -143,9 +144,11 @@ def test_moneytrail_deadlines_sweep(
         finally:
             get_settings.cache_clear()
         out = capsys.readouterr().out.splitlines()
+        # What each lapse became, by asset, with the event recorded; then the counts.
+        assert re.fullmatch(rf"asset {asset_id}: FROZEN -> EXPIRED \(lapse event \d+\)", out[-3])
         assert out[-2:] == [
-            "1 lapsed measure(s) moved to EXPIRED",
-            "0 lapsed measure(s) moved to EXPIRED",
+            "1 lapsed measure(s): 1 EXPIRED, 0 RELEASED",
+            "0 lapsed measure(s): 0 EXPIRED, 0 RELEASED",
         ]
 
 
@@ -183,6 +186,14 @@ def test_a_lapsed_suspension_releases_the_funds_as_an_event(
     assert api.move(asset["id"], suspend).status_code == 201
     swept = api.post("/api/v1/deadlines/sweep", {}, status=200)
     assert len(swept["expired"]) == 1
+    assert swept["lapses"] == [
+        {
+            "measure_id": swept["expired"][0],
+            "asset_id": asset["id"],
+            "from_status": "SUSPENDED",
+            "to_status": "RELEASED",
+        }
+    ]
     history = api.get(f"/api/v1/assets/{asset['id']}/measures")["items"]
     last = history[-1]
     assert (last["from_status"], last["to_status"], last["release_reason"]) == (

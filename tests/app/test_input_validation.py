@@ -753,3 +753,24 @@ def test_a_goaml_report_with_other_details_of_a_stored_transaction_is_a_conflict
     assert_problem(r, 422)
     assert any(e["type"] == "conflict" and "goAML details" in e["msg"] for e in r.json()["errors"])
     assert counts(session) == before
+
+
+def test_a_number_where_an_amount_string_is_expected_says_to_quote_it(
+    client: TestClient, key
+) -> None:
+    body = {"seeds": [{"transaction": "T-1"}], "min_amount": 10.5}
+    r = client.post("/api/v1/traces", json=body, headers=key)
+    assert r.status_code == 422
+    (error,) = r.json()["errors"]
+    assert error["loc"] == ["body", "min_amount"]
+    assert error["msg"].startswith("a JSON number (10.5) where a string is expected")
+    assert '"1500.50"' in error["msg"]
+
+
+def test_a_trace_window_in_another_format_says_which_is_expected(client: TestClient, key) -> None:
+    body = {"seeds": [{"transaction": "T-1"}], "start": "01.01.2026"}
+    r = client.post("/api/v1/traces", json=body, headers=key)
+    assert r.status_code == 422
+    (error,) = r.json()["errors"]
+    assert error["loc"] == ["body", "start"]
+    assert "2026-01-05T10:00:00Z" in error["msg"]

@@ -146,7 +146,44 @@ def test_amounts_must_be_json_strings(client: TestClient, session: Session) -> N
     body = batch({**tx("T-1", DE, FR, "1"), "amount": 10.1})
     r = client.post("/api/v1/transactions/batch", json=body, headers=key)
     assert r.status_code == 422
-    assert r.json()["code"] == "validation_error"
+    assert r.json()["code"] == "batch_rejected"
+    (error,) = r.json()["errors"]
+    assert (error["loc"], error["type"]) == (["transactions", 0, "amount"], "decimal_string")
+    assert "decimal string" in error["msg"]
+    assert count(session, Transaction) == 0
+
+
+def test_a_float_amount_is_reported_with_the_other_rows_faults_in_one_answer(
+    client: TestClient, session: Session
+) -> None:
+    key = bearer(make_key(session))
+    body = batch(
+        {**tx("T-1", DE, FR, "1"), "amount": 10.1},
+        tx("T-2", DE, FR, "5.00", currency="XYZ"),
+        {**tx("T-3", DE, FR, "1", value_time="01.01.2026"), "amount": 7},
+        tx("T-4", DE, FR, "2.50"),
+    )
+    r = client.post("/api/v1/transactions/batch", json=body, headers=key)
+    assert r.status_code == 422
+    problem = r.json()
+    assert problem["code"] == "batch_rejected"
+    assert problem["error_count"] == 4
+    assert [(e["row"], e["field"]) for e in problem["errors"]] == [
+        (0, "amount"),
+        (1, "currency"),
+        (2, "amount"),
+        (2, "value_time"),
+    ]
+    assert "10.1" in problem["errors"][0]["msg"]
+    assert "unknown currency" in problem["errors"][1]["msg"]
+    assert count(session, Transaction) == 0
+
+
+def test_a_true_amount_is_still_a_type_error(client: TestClient, session: Session) -> None:
+    key = bearer(make_key(session))
+    body = batch({**tx("T-1", DE, FR, "1"), "amount": True})
+    r = client.post("/api/v1/transactions/batch", json=body, headers=key)
+    assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["body", "transactions", 0, "amount"]
 
 
