@@ -283,7 +283,7 @@ class Ledger:
         return led
 
     def _stream_hashers(self) -> dict[str, Any]:
-        """The fingerprint's content streams (a ledger loaded from disk hashes them anew)."""
+        """Return the fingerprint's content streams (a ledger loaded from disk hashes anew)."""
         if "_hashers" not in self.__dict__:
             hashers = {n: hashlib.sha256() for name in _STREAMS for n in (name, name + ".len")}
             _hash_strings(hashers, "accounts", self.account_keys)

@@ -119,7 +119,8 @@ class TraceRuntime:
             return False
         if runner == self.runner:
             return True
-        host, pid, _ = (runner.split("/") + ["", "", ""])[:3]
+        host, _, rest = runner.partition("/")
+        pid = rest.partition("/")[0]
         if host == socket.gethostname()[:30] and pid.isdigit() and not _pid_alive(int(pid)):
             return False
         return heartbeat_at >= now - timedelta(seconds=self.settings.trace_job_stale_seconds)

@@ -70,6 +70,7 @@ class TraceNotFinished(Conflict):
 # Canonical JSON beyond this many bytes is hashed and packed on a helper thread.
 _OFFLOAD = 256 * 1024
 
+
 def _stop_accounts(given: list[str], ledger: Ledger) -> set[str]:
     """The stop accounts asked for, each a key of the ledger (else 422 naming it)."""
     if not given:
