@@ -81,6 +81,9 @@ def _serve(args: argparse.Namespace) -> int:
         port=port,
         log_config=None,
         workers=workers if workers > 1 else None,
+        # A worker answers the supervisor's ping only once it has imported the service, which
+        # takes longer than uvicorn's 5 s on a busy machine: it would be killed, again and again.
+        timeout_worker_healthcheck=120,
     )
     return 0
 
