@@ -11,8 +11,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from app.demo.service import SEED_TRANSACTIONS
-from app.trace.runtime import TraceRuntime
 from app.trace.models import TraceResultFrame, TraceRun
+from app.trace.runtime import TraceRuntime
 from tests.factories import batch, bearer, make_key, tx
 
 NORDLICHT = "iban:DE75512108001245126199"

@@ -29,7 +29,8 @@ def test_a_mapped_ledger_traces_byte_for_byte_like_the_one_saved(tmp_path: Path)
     assert isinstance(mapped.src.base, np.memmap)  # file pages, not a private copy
     assert mapped.currencies == ("EUR", "USD")
     given, amount = mapped.opening()
-    assert given.tolist() == built.opening()[0].tolist() and amount.tolist() == [0, 100, 0, 0, 0]
+    assert given.tolist() == built.opening()[0].tolist()
+    assert amount.tolist() == [0, 100, 0, 0, 0]
     assert trace(mapped, PARAMS).to_json_bytes() == trace(built, PARAMS).to_json_bytes()
     # Nothing is left beside the directory: it was written under a temporary name.
     assert [p.name for p in tmp_path.iterdir()] == [built.fingerprint]
@@ -51,7 +52,7 @@ def test_a_failed_save_leaves_nothing_half_written(tmp_path: Path) -> None:
     occupied = tmp_path / "index"
     occupied.mkdir()
     (occupied / "other").write_text("x")
-    with pytest.raises(OSError, match="not empty|exists"):
+    with pytest.raises(OSError, match=r"not empty|exists"):
         store.save(ledger(*ROWS), occupied)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
     assert [p.name for p in occupied.iterdir()] == ["other"]
