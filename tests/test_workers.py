@@ -65,7 +65,7 @@ class Workers:
         """A kept-alive connection to each worker, by its pid (whichever worker accepts a new
         connection serves it to the end: the kernel picks, so try until both have)."""
         found: dict[int, httpx.Client] = {}
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 600
         while len(found) < 2 and time.monotonic() < deadline:
             client = httpx.Client(base_url=self.base, timeout=60)
             try:
