@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from app import migrate
+from app import workers as workers_module
 from app.apikey import service as apikey_service
 from app.audit import service as audit_service
 from app.audit.checkpointer import signer_for
@@ -73,7 +74,20 @@ def _serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_config=None)
+    workers = args.workers or settings.workers
+    if workers > 1:
+        workers_module.prepare(get_settings(), workers)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        workers=workers if workers > 1 else None,
+        # A worker answers the supervisor's ping only once it has imported the service, which
+        # takes longer than uvicorn's 5 s on a busy machine: it would be killed, again and again.
+        timeout_worker_healthcheck=120,
+    )
     return 0
 
 
@@ -196,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate the database and serve the API")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="worker processes (default: the setting)")
     serve.set_defaults(run=_serve)
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply every migration").set_defaults(run=_db_upgrade)

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.account.keys import NORMALISED
 from app.account.router import router as account_router
@@ -41,6 +42,7 @@ from app.source.router import router as source_router
 from app.trace import lifecycle as trace_lifecycle
 from app.trace.router import router as trace_router
 from app.transaction.router import router as transaction_router
+from app.workers import WorkerPidMiddleware
 
 log = structlog.get_logger("app.main")
 ROUTERS = (
@@ -71,10 +73,10 @@ strings; times carry a timezone. Errors are `application/problem+json` (RFC 9457
 """
 
 
-def _announce(app: FastAPI, settings: Settings) -> None:
+def announce(sessions: sessionmaker[Session], settings: Settings) -> None:
     """The last lines before the service answers: a new admin key, framed, then the address."""
     try:
-        with app.state.sessionmaker() as session:
+        with sessions() as session:
             secret = apikey_service.bootstrap_admin(session)
     except SQLAlchemyError:
         log.warning("database_not_migrated", hint="run: moneytrail db upgrade")
@@ -115,7 +117,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     trace_lifecycle.start(app, settings)
     audit_checkpointer.start(app, settings)
     if settings.bootstrap_admin_key:  # what `moneytrail serve` sets; tests turn it off
-        _announce(app, settings)
+        announce(app.state.sessionmaker, settings)
     yield
     await deadline_sweeper.stop(app)
     trace_lifecycle.stop(app)
@@ -155,6 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    if settings.expose_worker_pid:
+        app.add_middleware(WorkerPidMiddleware)
     for router in ROUTERS:
         for route in router.routes:
             if isinstance(route, APIRoute) and route.description and route.summary is None:

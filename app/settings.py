@@ -2,7 +2,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +60,27 @@ class Settings(BaseSettings):
     trace_max_accounts: int = 2_000_000
     trace_max_events: int = 200_000_000
     trace_warm_ledger: bool = True
+    # Worker processes `moneytrail serve` runs. With more than one they share one ledger index,
+    # built once and mapped from <data_dir>/ledger-index (the newest trace_index_keep versions
+    # are kept there), and a trace job runs in the process that started it while any process
+    # answers for it: its progress and a heartbeat reach the database every
+    # trace_job_poll_seconds, and so does a cancellation asked for through another process. A
+    # job whose process has not been heard of for trace_job_stale_seconds is taken as lost.
+    workers: int = Field(default=1, ge=1, le=64)
+    trace_index_keep: int = Field(default=2, ge=1)
+    trace_job_poll_seconds: float = 1.0
+    trace_job_stale_seconds: float = 30.0
+    # For tests and benchmarks only: answer with the serving process's id in X-Worker-Pid.
+    expose_worker_pid: bool = False
+    # What the trace runtime keeps in memory, each bounded by count and by bytes: results of
+    # recent traces (their stored frames' size; one straight from the engine also keeps its
+    # ledger alive, and is let go when the ledger changes) and the external accounts of a
+    # ledger (for stop_at_external). The ledger itself is one per process (the current one);
+    # with several workers its arrays are file pages shared by all of them.
+    trace_result_cache_items: int = Field(default=32, ge=0)
+    trace_result_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    trace_external_cache_items: int = Field(default=2, ge=0)
+    trace_external_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     # Where traces run: "memory" (the warm in-process index) or "spark" (the search on a Spark
     # cluster over the lake at lake_dir, kept current by `moneytrail lake sync`; needs the spark
     # extra). A spark trace always runs as a job; a sub-ledger above spark_max_subledger rows is
@@ -87,6 +108,14 @@ class Settings(BaseSettings):
     # The Ed25519 key that signs checkpoints (PEM, or base64 of the 32-byte seed). None: the
     # key in <data_dir>/audit-signing-key.pem, made on first need.
     audit_signing_key: SecretStr | None = None
+
+    @property
+    def shares_ledger_index(self) -> bool:
+        return self.workers > 1
+
+    @property
+    def ledger_index_dir(self) -> Path:
+        return self.data_dir / "ledger-index"
 
     @property
     def effective_database_url(self) -> str:

@@ -318,11 +318,25 @@ class Ledger:
         led.decimals = {**table}
         led._accounts = self._accounts.copy()
         led._node_index = self._node_index.copy()
-        led._hashers = {name: h.copy() for name, h in self._hashers.items()}
+        led._hashers = {name: h.copy() for name, h in self._stream_hashers().items()}
         batch = _Batch(rows)
         del rows
         led._add_rows(batch, adjacency=self.adj)
         return led
+
+    def _stream_hashers(self) -> dict[str, Any]:
+        """Return the fingerprint's content streams (a ledger loaded from disk hashes anew)."""
+        if "_hashers" not in self.__dict__:
+            hashers = {n: hashlib.sha256() for name in _STREAMS for n in (name, name + ".len")}
+            _hash_strings(hashers, "accounts", self.account_keys)
+            hashers["currencies"].update("".join(f"{c}\n" for c in self.currencies).encode())
+            hashers["nodes"].update(self._node_index.keys.astype("<u8").tobytes())
+            for name, values in (("src", self.src), ("dst", self.dst)):
+                hashers[name].update(values.astype("<i8").tobytes())
+            columns = {EXTERNAL_ID: self.external_ids, MINOR: self.amount, TIME_US: self.time}
+            _hash_rows(hashers, pl.DataFrame({**columns, SEQUENCE: self.seq}))
+            self._hashers = hashers
+        return self._hashers
 
     def _add_rows(self, batch: _Batch, adjacency: Adjacency | None) -> None:
         offset = 0 if adjacency is None else len(self.src)

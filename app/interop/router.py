@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from app.auth import CaseReader, LedgerReader, LedgerWriter, TraceReader
@@ -8,7 +8,7 @@ from app.deps import SessionDep, SettingsDep
 from app.errors import problems
 from app.inputs import CaseIdPath, Text, TraceIdPath
 from app.interop import graph, service
-from app.trace.jobs import TraceJobs
+from app.trace.runtime import TraceRuntimeDep
 from app.transaction.schemas import IngestResult
 from app.uploads import received
 
@@ -23,12 +23,6 @@ _FTM_EXAMPLE = (
 
 def _content(media_type: str, example: str, description: str) -> dict[int | str, dict[str, Any]]:
     return {200: {"content": {media_type: {"example": example}}, "description": description}}
-
-
-def _jobs(request: Request) -> TraceJobs:
-    jobs = request.app.state.trace_jobs
-    assert isinstance(jobs, TraceJobs)
-    return jobs
 
 
 def _download(body: bytes | str, media_type: str, filename: str) -> Response:
@@ -67,10 +61,10 @@ _FTM = _content(NDJSON, _FTM_EXAMPLE, "FollowTheMoney entities, one JSON object 
     responses={**_GRAPHML, **problems(403, 404, 409, 422)},
 )
 def export_trace_graphml(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace as GraphML (yEd, Gephi, networkx, i2 via GraphML import)."""
-    result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
+    result, names = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
     body = graph.graphml(graph.as_networkx(result, names))
     return _download(body, "application/graphml+xml", f"trace-{trace_id}.graphml")
 
@@ -81,10 +75,10 @@ def export_trace_graphml(
     responses={**_GEXF, **problems(403, 404, 409, 422)},
 )
 def export_trace_gexf(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace as GEXF for Gephi."""
-    result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
+    result, names = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
     body = graph.gexf(graph.as_networkx(result, names))
     return _download(body, "application/gexf+xml", f"trace-{trace_id}.gexf")
 
@@ -95,10 +89,10 @@ def export_trace_gexf(
     responses={**_I2_ENTITIES, **problems(403, 404, 409, 422)},
 )
 def export_trace_i2_entities(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace's accounts as the i2 entities CSV (import spec: docs/i2-import.md)."""
-    result, names = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
+    result, names = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
     body = graph.i2_entities(result, names)
     return _download(body, "text/csv", f"trace-{trace_id}-entities.csv")
 
@@ -109,10 +103,10 @@ def export_trace_i2_entities(
     responses={**_I2_LINKS, **problems(403, 404, 409, 422)},
 )
 def export_trace_i2_links(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace's transactions as the i2 links CSV (import spec: docs/i2-import.md)."""
-    result, _ = service.trace_result(session, trace_id, actor=actor, jobs=_jobs(request))
+    result, _ = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
     return _download(graph.i2_links(result), "text/csv", f"trace-{trace_id}-links.csv")
 
 
@@ -122,7 +116,7 @@ def export_trace_i2_links(
     responses={**_FTM, **problems(403, 404, 409, 422, 501)},
 )
 def export_trace_ftm(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace as FollowTheMoney entities (accounts, holders, ownerships, payments).
 
@@ -131,7 +125,7 @@ def export_trace_ftm(
     trace. Payment ids are the trace's own. Holders are those the trace's ledger knew when it
     ran: holder links loaded since are left out.
     """
-    lines = service.trace_ftm(session, trace_id, actor=actor, jobs=_jobs(request))
+    lines = service.trace_ftm(session, trace_id, actor=actor, runtime=runtime)
     return _download("".join(lines), NDJSON, f"trace-{trace_id}.ftm.json")
 
 

@@ -23,7 +23,7 @@ from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.trace import service as trace_service
-from app.trace.jobs import TraceJobs
+from app.trace.runtime import TraceRuntime
 from app.transaction import service as transaction_service
 from app.transaction.ingest import COLUMNS, BatchRejected
 from app.transaction.schemas import IngestResult
@@ -66,18 +66,18 @@ class FtmRejected(InvalidInput):
 
 
 def trace_result(
-    session: Session, trace_id: str, *, actor: Principal, jobs: TraceJobs
+    session: Session, trace_id: str, *, actor: Principal, runtime: TraceRuntime
 ) -> tuple[TraceResult, dict[str, str]]:
     """A finished trace the caller may see, and a display name per account on it (its holder
     as the trace's ledger knew it)."""
     run = trace_service.visible_trace(session, trace_id, actor=actor)
-    result = trace_service.finished_result(session, run, jobs)
+    result = trace_service.finished_result(session, run, runtime)
     names = account_service.holder_names(session, graph.trail_keys(result), at=run.created_at)
     return result, names
 
 
 def trace_ftm(
-    session: Session, trace_id: str, *, actor: Principal, jobs: TraceJobs
+    session: Session, trace_id: str, *, actor: Principal, runtime: TraceRuntime
 ) -> Iterator[str]:
     """The trace's payments with the amounts it traced (the full amount beside), and the
     accounts' holders as its ledger knew them when it ran, not as they are known today."""
@@ -85,7 +85,7 @@ def trace_ftm(
     from app.interop.ftm import TracedPayment, export_trace_lines
 
     run = trace_service.visible_trace(session, trace_id, actor=actor)
-    result = trace_service.finished_result(session, run, jobs)
+    result = trace_service.finished_result(session, run, runtime)
     accounts = account_service.accounts_by_keys(session, graph.trail_keys(result))
     holders = account_service.holders_known_at(session, accounts.values(), run.created_at)
     payments = [

@@ -1,21 +1,19 @@
 """Trace jobs: the engine runs on worker threads; a request waits briefly, then hands off.
 
 Progress is kept in memory for polling; cancellation is a flag the engine polls between hops
-and replay chunks, so a cancelled job stops within one chunk of work.
+and replay chunks, so a cancelled job stops within one chunk of work. With several worker
+processes the database carries both across (`app.trace.runtime.JobSync`).
 """
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from tracing import Progress, TraceResult
 
 Work = Callable[[Callable[[Progress], None], Callable[[], bool]], TraceResult]
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 @dataclass
@@ -25,19 +23,21 @@ class Job:
     progress: dict[str, Any] = field(default_factory=dict)
 
 
+def initial_progress() -> dict[str, Any]:
+    return {"hops_done": 0, "accounts_reached": 0, "events_replayed": 0}
+
+
 class TraceJobs:
-    def __init__(self, workers: int, *, keep_results: int = 32) -> None:
+    """The engine's worker threads and the jobs running on them in this process."""
+
+    def __init__(self, workers: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trace")
-        # Side work of storing results, kept apart so that it never queues behind an engine run.
-        self._helpers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trace-store")
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._results: OrderedDict[str, TraceResult] = OrderedDict()
-        self._keep = keep_results
 
     def submit(self, trace_id: str, work: Work) -> Job:
         cancel = threading.Event()
-        progress: dict[str, Any] = {"hops_done": 0, "accounts_reached": 0, "events_replayed": 0}
+        progress = initial_progress()
 
         def report(p: Progress) -> None:
             progress.update(
@@ -53,9 +53,6 @@ class TraceJobs:
         future.add_done_callback(lambda _: self._forget(trace_id))
         return job
 
-    def offload(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> "Future[T]":
-        return self._helpers.submit(fn, *args, **kwargs)
-
     def _forget(self, trace_id: str) -> None:
         with self._lock:
             self._jobs.pop(trace_id, None)
@@ -64,6 +61,10 @@ class TraceJobs:
         with self._lock:
             return self._jobs.get(trace_id)
 
+    def running(self) -> dict[str, Job]:
+        with self._lock:
+            return dict(self._jobs)
+
     def cancel(self, trace_id: str) -> bool:
         job = self.get(trace_id)
         if job is None:
@@ -71,19 +72,7 @@ class TraceJobs:
         job.cancel.set()
         return True
 
-    def remember(self, trace_id: str, result: TraceResult) -> None:
-        with self._lock:
-            self._results[trace_id] = result
-            self._results.move_to_end(trace_id)
-            while len(self._results) > self._keep:
-                self._results.popitem(last=False)
-
-    def recall(self, trace_id: str) -> TraceResult | None:
-        with self._lock:
-            return self._results.get(trace_id)
-
     def shutdown(self) -> None:
-        for job in list(self._jobs.values()):
+        for job in self.running().values():
             job.cancel.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._helpers.shutdown(wait=True)

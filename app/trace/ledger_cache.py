@@ -13,6 +13,8 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from app.money import currency_decimals
+from app.settings import Settings
+from app.trace.ledger_index import SharedIndex, Version
 from tracing import Ledger
 
 _SELECT = """
@@ -94,11 +96,24 @@ class _State:
 
 
 class LedgerCache:
-    """One warm ledger per process; `current` brings it up to date and returns it."""
+    """One warm ledger per process; `current` brings it up to date and returns it.
 
-    def __init__(self) -> None:
+    With a shared index (several worker processes), the ledger is built once, by one process,
+    and mapped by all (`app.trace.ledger_index`).
+    """
+
+    def __init__(self, shared: SharedIndex | None = None) -> None:
         self._lock = threading.Lock()
         self._state: _State | None = None
+        self.shared = shared
+        self.builds = 0  # how many times this process read rows and indexed them
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "LedgerCache":
+        if not settings.shares_ledger_index:
+            return cls()
+        url, keep = settings.effective_database_url, settings.trace_index_keep
+        return cls(SharedIndex(settings.ledger_index_dir, database_url=url, keep=keep))
 
     def current(self, session: Session) -> Ledger:
         with self._lock:
@@ -106,14 +121,52 @@ class LedgerCache:
             # Nothing stored since: one index lookup instead of the joined read.
             if self._state is not None and _last_id(session) <= after:
                 return self._state.ledger
-            rows = _read_new_rows(session, after)
-            if self._state is not None and rows.height == 0:
-                return self._state.ledger
-            last_id = int(rows["id"].max()) if rows.height else after  # type: ignore[arg-type]
-            frame = rows.drop("id")
-            if self._state is None:
-                ledger = Ledger.from_minor(frame, currency_decimals())
+            if self.shared is None:
+                self._state = self._updated(session, self._state) or self._state
             else:
-                ledger = self._state.ledger.append(frame, currency_decimals=currency_decimals())
-            self._state = _State(ledger, last_id)
-            return ledger
+                self._state = self._mapped(session, self.shared) or self._state
+            assert self._state is not None
+            return self._state.ledger
+
+    def _updated(self, session: Session, state: _State | None) -> _State | None:
+        after = 0 if state is None else state.last_id
+        rows = _read_new_rows(session, after)
+        if state is not None and rows.height == 0:
+            return None
+        self.builds += 1
+        last_id = int(rows["id"].max()) if rows.height else after  # type: ignore[arg-type]
+        frame = rows.drop("id")
+        if state is None:
+            ledger = Ledger.from_minor(frame, currency_decimals())
+        else:
+            ledger = state.ledger.append(frame, currency_decimals=currency_decimals())
+        return _State(ledger, last_id)
+
+    def _mapped(self, session: Session, shared: SharedIndex) -> _State | None:
+        wanted = _last_id(session)
+        if (found := shared.newest(session, wanted)) is None:
+            with shared.building():
+                # Another process may have built it while this one waited for the lock.
+                if (found := shared.newest(session, wanted)) is None:
+                    built = self._updated(session, self._state)
+                    if built is None:
+                        return None
+                    found = Version(
+                        built.ledger.fingerprint,
+                        built.last_id,
+                        _external_id(session, built.last_id),
+                    )
+                    shared.publish(built.ledger, found)
+        if self._state is not None and self._state.ledger.fingerprint == found.fingerprint:
+            return _State(self._state.ledger, found.last_id)
+        # The private copy just built is dropped for the mapped one, shared by every process.
+        return _State(shared.load(found), found.last_id)
+
+
+def _external_id(session: Session, transaction_id: int) -> str | None:
+    sql = "SELECT external_id FROM transactions WHERE id = ?"
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        sql = sql.replace("?", "%s")
+    found = conn.exec_driver_sql(sql, (transaction_id,)).scalar()
+    return None if found is None else str(found)

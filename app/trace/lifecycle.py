@@ -1,9 +1,8 @@
-"""What tracing needs while the service runs: the warm ledger and the job workers."""
+"""What tracing needs while the service runs: the trace runtime, made warm."""
 
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
 
@@ -14,9 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.demo.service import EXCHANGE_ACCOUNT, SEED_TRANSACTIONS
 from app.settings import Settings
-from app.trace.jobs import TraceJobs
-from app.trace.ledger_cache import LedgerCache
-from app.trace.repository import TraceRepository
+from app.trace import service
+from app.trace.runtime import TraceRuntime
 from app.transaction.ingest import REQUIRED
 from tracing import AccountSeed, Direction, Ledger, Rule, SameDayPolicy, TraceParams, trace
 
@@ -72,31 +70,31 @@ def compile_engine() -> None:
         (result.accounts, result.flows, result.exits, result.flags, result.to_json_bytes())
 
 
-def _warm(app: FastAPI) -> None:
+def _warm(runtime: TraceRuntime) -> None:
     try:
-        with app.state.sessionmaker() as session:
-            ledger = app.state.ledger_cache.current(session)
+        with runtime.sessions() as session:
+            ledger = runtime.ledger(session)
         log.info("ledger_warm", transactions=ledger.n_transactions)
     except SQLAlchemyError:
         log.warning("ledger_not_warmed", hint="run: moneytrail db upgrade")
 
 
 def start(app: FastAPI, settings: Settings) -> None:
-    app.state.ledger_cache = LedgerCache()
-    app.state.trace_jobs = TraceJobs(settings.trace_workers)
+    runtime = TraceRuntime.build(settings, app.state.sessionmaker, app.state.writer_sessions)
+    app.state.trace_runtime = runtime
     try:
-        with app.state.writer_sessions() as session:
-            if TraceRepository(session).mark_interrupted(datetime.now(UTC)):
-                session.commit()
+        with runtime.writer_sessions() as session:
+            service.mark_interrupted(session, runtime)
     except SQLAlchemyError:
         return
+    runtime.sync.start()
     if settings.trace_warm_ledger:
         # Before the service answers (start-up waits for it), so that /readyz means "fast".
         started = time.perf_counter()
         compile_engine()
         log.info("engine_compiled", seconds=round(time.perf_counter() - started, 1))
-        threading.Thread(target=_warm, args=(app,), name="ledger-warm", daemon=True).start()
+        threading.Thread(target=_warm, args=(runtime,), name="ledger-warm", daemon=True).start()
 
 
 def stop(app: FastAPI) -> None:
-    app.state.trace_jobs.shutdown()
+    app.state.trace_runtime.shutdown()

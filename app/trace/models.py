@@ -26,6 +26,11 @@ class TraceRun(Base):
     ledger_fingerprint: Mapped[str | None] = mapped_column(String(64))
     ledger_transactions: Mapped[int | None] = mapped_column(BigInteger)
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # While it runs: the process running it, its last sign of life, and a cancellation asked
+    # for through any process (the runner polls it), so several worker processes share jobs.
+    runner: Mapped[str | None] = mapped_column(String(64))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The SHA-256 of the engine's canonical JSON. The JSON itself, byte for byte, is kept
     # LZ4-packed beside the frames (`app.trace.results.pack_json`); runs stored before that kept

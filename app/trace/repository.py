@@ -1,7 +1,8 @@
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import table_of
@@ -63,15 +64,31 @@ class TraceRepository:
             stmt = stmt.where(or_(own, TraceRun.case_id.in_(case_ids)))
         return page(self.session, stmt, NEWEST_FIRST, limit=limit, after=after)
 
-    def mark_interrupted(self, now: datetime) -> int:
-        """Runs left 'running' by a process that died: say so instead of leaving them hanging."""
-        result = self.session.execute(
-            update(TraceRun)
-            .where(TraceRun.status == "running")
-            .values(
-                status="failed",
-                finished_at=now,
-                error={"code": "interrupted", "detail": "the service stopped during the run"},
-            )
+    def heartbeat(self, progress: dict[str, dict[str, Any]], *, now: datetime) -> None:
+        """This process's running jobs: their progress, and that they are still alive."""
+        runs = table_of(TraceRun)
+        stmt = (
+            update(runs)
+            .where(runs.c.id == bindparam("run_id"), runs.c.status == "running")
+            .values(progress=bindparam("run_progress"), heartbeat_at=now)
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        rows = [{"run_id": k, "run_progress": v} for k, v in progress.items()]
+        self.session.connection().execute(stmt, rows)
+
+    def cancel_requested(self, trace_ids: list[str]) -> list[str]:
+        stmt = select(TraceRun.id).where(
+            TraceRun.id.in_(trace_ids), TraceRun.cancel_requested_at.is_not(None)
+        )
+        return list(self.session.scalars(stmt))
+
+    def request_cancel(self, trace_id: str, now: datetime) -> None:
+        """Flag a running job for its process to stop (a finished run is never modified)."""
+        self.session.execute(
+            update(TraceRun)
+            .where(TraceRun.id == trace_id, TraceRun.status == "running")
+            .values(cancel_requested_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    def running(self) -> list[TraceRun]:
+        return list(self.session.scalars(select(TraceRun).where(TraceRun.status == "running")))

@@ -1,20 +1,19 @@
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
-from starlette.concurrency import run_in_threadpool
 
 from app.account import service as account_service
 from app.account.keys import normalise_key
 from app.auth import TraceReader, TraceRunner
-from app.deps import SessionDep, SettingsDep
+from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import Text, TraceIdPath
 from app.pagination import Page, PageDep
 from app.trace import service, views
-from app.trace.jobs import TraceJobs
 from app.trace.models import TraceRun
 from app.trace.render import draw
+from app.trace.runtime import TraceRuntime, TraceRuntimeDep
 from app.trace.schemas import (
     ExplainedPath,
     FlagKind,
@@ -34,96 +33,78 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _jobs(request: Request) -> TraceJobs:
-    jobs = request.app.state.trace_jobs
-    assert isinstance(jobs, TraceJobs)
-    return jobs
-
-
-def _read(run: TraceRun, jobs: TraceJobs) -> TraceRead:
+def _read(run: TraceRun, runtime: TraceRuntime) -> TraceRead:
     running = run.status == TraceStatus.RUNNING
     return TraceRead.model_validate(
         {
             **{c: getattr(run, c) for c in TraceRead.model_fields if hasattr(run, c)},
             "summary": service.summary_of(run),
-            "progress": service.live_progress(run, jobs),
+            "progress": service.live_progress(run, runtime),
             "job": run.id if running else None,
         }
     )
 
 
 @router.post("", status_code=201, responses={**_ACCEPTED, **problems(403, 404, 422)})
-async def create_trace(
+def create_trace(
     body: TraceCreate,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: TraceRunner,
-    settings: SettingsDep,
+    runtime: TraceRuntimeDep,
     mode: Annotated[
         str, Query(pattern="^(auto|async)$", description="`async` answers 202 at once.")
     ] = "auto",
 ) -> TraceRead:
     """Run a trace; small ones answer with the result, large ones with a job to poll."""
-    state = request.app.state
-    run = await run_in_threadpool(
-        service.start_trace,
-        session,
-        body,
-        actor=actor,
-        settings=settings,
-        cache=state.ledger_cache,
-        jobs=state.trace_jobs,
-        sessions=state.writer_sessions,
-        force_async=mode == "async",
+    run = service.start_trace(
+        session, body, actor=actor, runtime=runtime, force_async=mode == "async"
     )
     if run.status == TraceStatus.RUNNING:
         response.status_code = 202
-    return _read(run, state.trace_jobs)
+    return _read(run, runtime)
 
 
 @router.get("", responses=problems(403, 422))
 def list_traces(
-    request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+    session: SessionDep, actor: TraceReader, page: PageDep, runtime: TraceRuntimeDep
 ) -> Page[TraceRead]:
     """List the traces the caller may see, newest first."""
     rows, next_cursor = service.page_traces(
         session, actor=actor, limit=page.limit, cursor=page.cursor
     )
-    return Page(items=[_read(r, _jobs(request)) for r in rows], next_cursor=next_cursor)
+    return Page(items=[_read(r, runtime) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}", responses=problems(403, 404, 422))
 def get_trace(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> TraceRead:
     """Get a trace: its parameters, provenance, status, progress and summary."""
-    return _read(service.visible_trace(session, trace_id, actor=actor), _jobs(request))
+    return _read(service.visible_trace(session, trace_id, actor=actor), runtime)
 
 
 @router.post("/{trace_id}/cancel", responses=problems(403, 404, 422))
 def cancel_trace(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceRunner
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceRunner, runtime: TraceRuntimeDep
 ) -> TraceRead:
     """Cancel a running trace job (a finished trace is left as it is)."""
-    return _read(
-        service.cancel_trace(session, trace_id, actor=actor, jobs=_jobs(request)), _jobs(request)
-    )
+    return _read(service.cancel_trace(session, trace_id, actor=actor, runtime=runtime), runtime)
 
 
 @router.get("/{trace_id}/accounts", responses=problems(403, 404, 409, 422))
 def list_trace_accounts(
     trace_id: TraceIdPath,
-    request: Request,
     session: SessionDep,
     actor: TraceReader,
+    runtime: TraceRuntimeDep,
     page: PageDep,
     sort: Annotated[
         Literal["received", "held", "hop"], Query(description="The order of the accounts.")
     ] = "received",
 ) -> Page[TraceAccount]:
     """The accounts a trace reached, with what they received, passed on and hold."""
-    result = _result(session, trace_id, actor, request)
+    result = _result(session, trace_id, actor, runtime)
     holders = account_service.holder_names(session, result.accounts["account"].to_list())
     items, next_cursor = views.account_rows(
         result, sort=sort, limit=page.limit, cursor=page.cursor, holders=holders
@@ -133,10 +114,14 @@ def list_trace_accounts(
 
 @router.get("/{trace_id}/holdings", responses=problems(403, 404, 409, 422))
 def list_trace_holdings(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceReader,
+    page: PageDep,
+    runtime: TraceRuntimeDep,
 ) -> Page[TraceAccount]:
     """Where the taint is now: accounts holding it at `as_of`, largest first (freeze candidates)."""
-    result = _result(session, trace_id, actor, request)
+    result = _result(session, trace_id, actor, runtime)
     holders = account_service.holder_names(session, result.accounts["account"].to_list())
     items, next_cursor = views.account_rows(
         result,
@@ -151,20 +136,28 @@ def list_trace_holdings(
 
 @router.get("/{trace_id}/flows", responses=problems(403, 404, 409, 422))
 def list_trace_flows(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceReader,
+    page: PageDep,
+    runtime: TraceRuntimeDep,
 ) -> Page[TraceFlow]:
     """The transactions on the trail, by hop and time, with their traced amounts."""
-    result = _result(session, trace_id, actor, request)
+    result = _result(session, trace_id, actor, runtime)
     items, next_cursor = views.flow_rows(result, limit=page.limit, cursor=page.cursor)
     return Page(items=[TraceFlow.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}/exits", responses=problems(403, 404, 409, 422))
 def list_trace_exits(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader, page: PageDep
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceReader,
+    page: PageDep,
+    runtime: TraceRuntimeDep,
 ) -> Page[TraceExit]:
     """Where taint left the traced universe: stopped accounts, cash-out, hop limit."""
-    result = _result(session, trace_id, actor, request)
+    result = _result(session, trace_id, actor, runtime)
     items, next_cursor = views.exit_rows(result, limit=page.limit, cursor=page.cursor)
     return Page(items=[TraceExit.model_validate(i) for i in items], next_cursor=next_cursor)
 
@@ -172,9 +165,9 @@ def list_trace_exits(
 @router.get("/{trace_id}/flags", responses=problems(403, 404, 409, 422))
 def list_trace_flags(
     trace_id: TraceIdPath,
-    request: Request,
     session: SessionDep,
     actor: TraceReader,
+    runtime: TraceRuntimeDep,
     page: PageDep,
     kind: Annotated[FlagKind | None, Query(description="Only flags of this kind.")] = None,
     account: Annotated[
@@ -183,7 +176,7 @@ def list_trace_flags(
 ) -> Page[TraceFlag]:
     """The accounts the trace flagged for a human look (inferred opening balances, overdrafts,
     accounts not expanded), by account."""
-    result = _result(session, trace_id, actor, request)
+    result = _result(session, trace_id, actor, runtime)
     key = None if account is None else (normalise_key(account) or account)
     items, next_cursor = views.flag_rows(
         result, kind=kind, account=key, limit=page.limit, cursor=page.cursor
@@ -194,15 +187,15 @@ def list_trace_flags(
 @router.get("/{trace_id}/explain", responses=problems(403, 404, 409, 422))
 def explain_trace(
     trace_id: TraceIdPath,
-    request: Request,
     session: SessionDep,
     actor: TraceReader,
+    runtime: TraceRuntimeDep,
     to: Annotated[Text, Query(max_length=300, description="Account key or id to explain.")],
     k: Annotated[int, Query(ge=1, le=50)] = 5,
     currency: Annotated[Text | None, Query(max_length=16)] = None,
 ) -> list[ExplainedPath]:
     """The strongest paths that carried value from a seed to one account."""
-    result = _result(session, trace_id, actor, request)
+    result = _result(session, trace_id, actor, runtime)
     account = account_service.resolve_account(session, to)
     paths = views.explained_paths(result, to=account.key, currency=currency, k=k)
     return [ExplainedPath.model_validate(p) for p in paths]
@@ -234,14 +227,14 @@ _JSON: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _result(session: Any, trace_id: str, actor: Any, request: Request) -> Any:
+def _result(session: Any, trace_id: str, actor: Any, runtime: TraceRuntime) -> Any:
     run = service.visible_trace(session, trace_id, actor=actor)
-    return service.finished_result(session, run, _jobs(request))
+    return service.finished_result(session, run, runtime)
 
 
-def _chart(session: Any, trace_id: str, actor: Any, request: Request, fmt: str) -> bytes:
+def _chart(session: Any, trace_id: str, actor: Any, runtime: TraceRuntime, fmt: str) -> bytes:
     run = service.visible_trace(session, trace_id, actor=actor)
-    result = service.finished_result(session, run, _jobs(request))
+    result = service.finished_result(session, run, runtime)
     holders = account_service.holder_names(session, result.accounts["account"].to_list())
     return draw(result, holders=holders, title=views.chart_title(run), fmt=fmt)
 
@@ -252,10 +245,10 @@ def _chart(session: Any, trace_id: str, actor: Any, request: Request, fmt: str) 
     responses={**_SVG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_svg(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """The trace as a flow-of-funds chart (SVG): seeds left, hops rightwards, edges by amount."""
-    return Response(_chart(session, trace_id, actor, request, "svg"), media_type="image/svg+xml")
+    return Response(_chart(session, trace_id, actor, runtime, "svg"), media_type="image/svg+xml")
 
 
 @router.get(
@@ -264,10 +257,10 @@ def get_trace_graph_svg(
     responses={**_PNG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_png(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """The trace as a flow-of-funds chart (PNG)."""
-    return Response(_chart(session, trace_id, actor, request, "png"), media_type="image/png")
+    return Response(_chart(session, trace_id, actor, runtime, "png"), media_type="image/png")
 
 
 @router.get(
@@ -277,10 +270,10 @@ def get_trace_graph_png(
     responses={**_CSV, **problems(403, 404, 409, 422)},
 )
 def export_trace_accounts_csv(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> PlainTextResponse:
     """The accounts reached, as CSV."""
-    result = _result(session, trace_id, actor, request)
+    result = _result(session, trace_id, actor, runtime)
     return PlainTextResponse(
         views.csv_of(views.accounts_frame(result, sort="received")), media_type="text/csv"
     )
@@ -292,10 +285,10 @@ def export_trace_accounts_csv(
     responses={**_CSV, **problems(403, 404, 409, 422)},
 )
 def export_trace_flows_csv(
-    trace_id: TraceIdPath, request: Request, session: SessionDep, actor: TraceReader
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> PlainTextResponse:
     """The transactions on the trail, as CSV."""
-    result = _result(session, trace_id, actor, request)
+    result = _result(session, trace_id, actor, runtime)
     return PlainTextResponse(
         views.csv_of(result.flows.sort("hop", "value_time", "external_id")), media_type="text/csv"
     )
@@ -313,23 +306,9 @@ def export_trace_result(trace_id: TraceIdPath, session: SessionDep, actor: Trace
 
 
 @router.post("/{trace_id}/rerun", status_code=201, responses=problems(403, 404, 409, 422))
-async def rerun_trace(
-    trace_id: TraceIdPath,
-    request: Request,
-    session: SessionDep,
-    actor: TraceRunner,
-    settings: SettingsDep,
+def rerun_trace(
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceRunner, runtime: TraceRuntimeDep
 ) -> RerunDiff:
     """Run a stored trace again on today's data and report what changed."""
-    state = request.app.state
-    diff = await run_in_threadpool(
-        service.rerun_trace,
-        session,
-        trace_id,
-        actor=actor,
-        settings=settings,
-        cache=state.ledger_cache,
-        jobs=state.trace_jobs,
-        sessions=state.writer_sessions,
-    )
-    return RerunDiff.model_validate({**diff, "trace": _read(diff["trace"], state.trace_jobs)})
+    diff = service.rerun_trace(session, trace_id, actor=actor, runtime=runtime)
+    return RerunDiff.model_validate({**diff, "trace": _read(diff["trace"], runtime)})

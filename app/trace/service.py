@@ -1,6 +1,5 @@
 """Trace use cases: run (waiting briefly, else as a job), read, rerun, cancel."""
 
-import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -8,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session, object_session, sessionmaker
+from sqlalchemy.orm import Session, object_session
 
 from app.account.keys import normalise_key
 from app.case import service as case_service
@@ -17,10 +16,10 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.principal import Principal
 from app.settings import Settings
 from app.trace import results, spark_engine, views
-from app.trace.jobs import TraceJobs, Work
-from app.trace.ledger_cache import LedgerCache
+from app.trace.jobs import Work
 from app.trace.models import TraceRun
 from app.trace.repository import TRACES, TraceRepository
+from app.trace.runtime import TraceRuntime
 from app.trace.schemas import TraceCreate, TraceStatus
 from tracing import (
     ENGINE_VERSION,
@@ -69,23 +68,6 @@ class TraceNotFinished(Conflict):
 
 # Canonical JSON beyond this many bytes is hashed and packed on a helper thread.
 _OFFLOAD = 256 * 1024
-
-# The `ext:`/`cash:` keys of the ledger last traced, by its fingerprint: the warm ledger
-# changes only with ingestion, so the scan of every account key runs once per change.
-_external: tuple[str, frozenset[str]] = ("", frozenset())
-_external_lock = threading.Lock()
-
-
-def _external_stops(ledger: Ledger) -> frozenset[str]:
-    global _external
-    with _external_lock:
-        fingerprint, found = _external
-        if fingerprint != ledger.fingerprint:
-            keys = ledger.account_keys
-            is_external = keys.str.starts_with("ext:") | keys.str.starts_with("cash:")
-            found = frozenset(keys.filter(is_external).to_list())
-            _external = (ledger.fingerprint, found)
-        return found
 
 
 def _stop_accounts(given: list[str], ledger: Ledger) -> set[str]:
@@ -176,15 +158,18 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
     return out
 
 
-def _store_result(session: Session, run: TraceRun, result: TraceResult, jobs: TraceJobs) -> None:
+def _store_result(
+    session: Session, run: TraceRun, result: TraceResult, runtime: TraceRuntime
+) -> None:
     run.status = TraceStatus.DONE
     run.finished_at = datetime.now(UTC)
+    run.progress = None  # live while it ran; a finished run answers with its summary
     run.summary = api_summary(result)
     canonical = result.to_json_bytes()
     # Hashing (what result.digest() computes, without serialising the result a second time) and
     # packing the JSON take as long as writing the frames for a large result: a helper thread
     # does them meanwhile. Small results stay on this thread: a hand-off costs more than that.
-    sealing = jobs.offload(results.seal_json, canonical) if len(canonical) > _OFFLOAD else None
+    sealing = runtime.offload(results.seal_json, canonical) if len(canonical) > _OFFLOAD else None
     frames = results.to_ipc(result)
     run.result_sha256, packed = sealing.result() if sealing else results.seal_json(canonical)
     frames[results.CANONICAL_JSON] = packed
@@ -193,12 +178,16 @@ def _store_result(session: Session, run: TraceRun, result: TraceResult, jobs: Tr
         # Finished within the request: the run is inserted once, complete.
         repository.add_finished(run)
     repository.add_frames(run.id, frames)
+    # The engine's result keeps its ledger alive: it is let go when the ledger changes.
+    size = sum(len(blob) for blob in frames.values())
+    runtime.remember(run.id, result, size=size, pins=result.provenance.ledger_fingerprint)
 
 
 def _store_failure(run: TraceRun, exc: BaseException) -> None:
     cancelled = isinstance(exc, TraceCancelled)
     run.status = TraceStatus.CANCELLED if cancelled else TraceStatus.FAILED
     run.finished_at = datetime.now(UTC)
+    run.progress = None
     code = "cancelled" if cancelled else type(exc).__name__
     run.error = {"code": code, "detail": str(exc) if isinstance(exc, TracingError) else "internal"}
 
@@ -208,13 +197,11 @@ def start_trace(
     body: TraceCreate,
     *,
     actor: Principal,
-    settings: Settings,
-    cache: LedgerCache,
-    jobs: TraceJobs,
-    sessions: sessionmaker[Session],
+    runtime: TraceRuntime,
     force_async: bool,
     rerun_of: str | None = None,
 ) -> TraceRun:
+    settings = runtime.settings
     # The engine runs with no transaction open: what it needs is read first, and the run is
     # written after, in a short transaction of its own.
     with reading(session):
@@ -232,11 +219,11 @@ def start_trace(
             work: Work = spark_engine.work(settings, lake, params)
             force_async = True  # a search on a cluster: always a job to poll, with progress
         else:
-            ledger = cache.current(session)
+            ledger = runtime.ledger(session)
             params = build_params(
                 body,
                 lambda given: _stop_accounts(given, ledger),
-                lambda: _external_stops(ledger),
+                lambda: runtime.external_stops(ledger),
                 settings,
             )
             fingerprint, size = ledger.fingerprint, ledger.n_transactions
@@ -259,7 +246,7 @@ def start_trace(
         ledger_fingerprint=fingerprint,
         ledger_transactions=size,
     )
-    job = jobs.submit(run.id, work)
+    job = runtime.jobs.submit(run.id, work)
     if not force_async:
         try:
             result = job.future.result(timeout=settings.trace_sync_wait_seconds)
@@ -271,28 +258,27 @@ def start_trace(
         else:
             # Nothing was written while the engine ran: a run that finishes in time is stored
             # in one INSERT, complete, and committed before the answer.
-            _store_result(session, run, result, jobs)
+            _store_result(session, run, result, runtime)
             session.commit()
-            jobs.remember(run.id, result)
             return run
+    # Seen from every worker process: who runs it, that it is alive, how far it got.
+    run.runner, run.heartbeat_at = runtime.runner, datetime.now(UTC)
+    run.progress = dict(job.progress)
     TraceRepository(session).add(run)
     session.commit()
-    job.future.add_done_callback(lambda f: _finish_job(sessions, jobs, run.id, f))
+    job.future.add_done_callback(lambda f: _finish_job(runtime, run.id, f))
     return run
 
 
-def _finish_job(
-    sessions: sessionmaker[Session], jobs: TraceJobs, trace_id: str, future: Any
-) -> None:
-    with sessions() as session:
+def _finish_job(runtime: TraceRuntime, trace_id: str, future: Any) -> None:
+    with runtime.writer_sessions() as session:
         run = TraceRepository(session).get(trace_id)
         if run is None or run.status != TraceStatus.RUNNING:
             return
         if (exc := future.exception()) is not None:
             _store_failure(run, exc)
         else:
-            _store_result(session, run, future.result(), jobs)
-            jobs.remember(trace_id, future.result())
+            _store_result(session, run, future.result(), runtime)
         session.commit()
 
 
@@ -325,24 +311,22 @@ def summary_of(run: TraceRun) -> dict[str, Any] | None:
     return {**summary, "flags_by_kind": views.flag_counts(results.stored_frame(blobs["flags"]))}
 
 
-def live_progress(run: TraceRun, jobs: TraceJobs) -> dict[str, Any] | None:
-    job = jobs.get(run.id) if run.status == TraceStatus.RUNNING else None
+def live_progress(run: TraceRun, runtime: TraceRuntime) -> dict[str, Any] | None:
+    """Progress from the job if it runs here, else as its process last wrote it."""
+    job = runtime.jobs.get(run.id) if run.status == TraceStatus.RUNNING else None
     return dict(job.progress) if job is not None else run.progress
 
 
-def finished_result(session: Session, run: TraceRun, jobs: TraceJobs) -> TraceResult:
+def finished_result(session: Session, run: TraceRun, runtime: TraceRuntime) -> TraceResult:
     if run.status != TraceStatus.DONE:
         raise TraceNotFinished(run)
-    if (cached := jobs.recall(run.id)) is not None:
+    if (cached := runtime.recall(run.id)) is not None:
         return cached
     assert run.summary is not None
     assert run.params is not None
-    result = results.from_ipc(
-        TraceRepository(session).frames(run.id, results.FRAME_NAMES),
-        summary=run.summary["engine"],
-        provenance=_provenance(run),
-    )
-    jobs.remember(run.id, result)
+    blobs = TraceRepository(session).frames(run.id, results.FRAME_NAMES)
+    result = results.from_ipc(blobs, summary=run.summary["engine"], provenance=_provenance(run))
+    runtime.remember(run.id, result, size=sum(len(b) for b in blobs.values()), pins=None)
     return result
 
 
@@ -372,13 +356,36 @@ def result_json(session: Session, run: TraceRun) -> bytes:
     return results.unpack_json(packed[results.CANONICAL_JSON])
 
 
-def cancel_trace(session: Session, trace_id: str, *, actor: Principal, jobs: TraceJobs) -> TraceRun:
+def cancel_trace(
+    session: Session, trace_id: str, *, actor: Principal, runtime: TraceRuntime
+) -> TraceRun:
     run = visible_trace(session, trace_id, actor=actor)
-    if run.status == TraceStatus.RUNNING and not jobs.cancel(run.id):
-        # No job here: the process that ran it is gone.
+    if run.status != TraceStatus.RUNNING or runtime.jobs.cancel(run.id):
+        return run
+    now = datetime.now(UTC)
+    if run.runner == runtime.runner:
+        return run  # it ran here and has just finished
+    if runtime.is_alive(run.runner, run.heartbeat_at, now):
+        # Another worker process runs it: it sees the flag at its next poll and stops.
+        TraceRepository(session).request_cancel(run.id, now)
+    else:
+        # No process runs it any more: the one that ran it is gone.
         _store_failure(run, TraceCancelled("cancelled after the service lost the job"))
-        session.commit()
+    session.commit()
     return run
+
+
+def mark_interrupted(session: Session, runtime: TraceRuntime) -> int:
+    """Runs left 'running' by a process that is gone: say so instead of leaving them hanging.
+    Those of live processes (other workers) are theirs to finish."""
+    now, lost = datetime.now(UTC), 0
+    for run in TraceRepository(session).running():
+        if run.runner != runtime.runner and not runtime.is_alive(run.runner, run.heartbeat_at, now):
+            run.status, run.finished_at, run.progress = TraceStatus.FAILED, now, None
+            run.error = {"code": "interrupted", "detail": "the service stopped during the run"}
+            lost += 1
+    session.commit()
+    return lost
 
 
 def page_traces(
@@ -423,28 +430,22 @@ def rerun_trace(
     trace_id: str,
     *,
     actor: Principal,
-    settings: Settings,
-    cache: LedgerCache,
-    jobs: TraceJobs,
-    sessions: sessionmaker[Session],
+    runtime: TraceRuntime,
 ) -> dict[str, Any]:
     with reading(session):
         previous = visible_trace(session, trace_id, actor=actor)
-        before = finished_result(session, previous, jobs)
+        before = finished_result(session, previous, runtime)
         body = TraceCreate.model_validate(previous.request)
         previous_id = previous.id
     run = start_trace(
         session,
         body,
         actor=actor,
-        settings=settings,
-        cache=cache,
-        jobs=jobs,
-        sessions=sessions,
+        runtime=runtime,
         force_async=False,
         rerun_of=previous_id,
     )
-    after = finished_result(session, run, jobs)
+    after = finished_result(session, run, runtime)
     totals = {
         name: {"before": (previous.summary or {}).get(name), "after": (run.summary or {}).get(name)}
         for name in ("taint_in", "held", "exited", "accounts_reached")

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from app.demo.service import SEED_TRANSACTIONS
 from app.trace import service as trace_service
-from app.trace.jobs import TraceJobs
+from app.trace.caches import BoundedCache
 from app.trace.models import TraceResultFrame, TraceRun
 from app.trace.repository import TraceRepository
 from app.trace.results import CANONICAL_JSON
@@ -191,7 +191,11 @@ def test_a_trace_rerun_on_unchanged_data_is_byte_identical(
 
 @pytest.mark.parametrize("rule", ["reach", "libr", "fifo"])
 def test_the_stored_result_is_the_canonical_json_and_the_frames_reproduce_it(
-    client: TestClient, key: dict[str, str], session: Session, rule: str
+    client: TestClient,
+    key: dict[str, str],
+    session: Session,
+    rule: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     created = run(client, key, rule)
     stored = client.get(f"/api/v1/traces/{created['id']}/result.json", headers=key).content
@@ -201,7 +205,9 @@ def test_the_stored_result_is_the_canonical_json_and_the_frames_reproduce_it(
     trace_run = TraceRepository(session).get(created["id"])
     assert trace_run is not None
     assert trace_run.result is None
-    rebuilt = trace_service.finished_result(session, trace_run, TraceJobs(1))
+    runtime = client.app.state.trace_runtime  # type: ignore[attr-defined]
+    monkeypatch.setattr(runtime, "results", BoundedCache(max_items=4, max_bytes=1 << 30))
+    rebuilt = trace_service.finished_result(session, trace_run, runtime)
     assert rebuilt.to_json_bytes() == stored
 
 

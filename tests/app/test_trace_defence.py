@@ -11,8 +11,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from app.demo.service import SEED_TRANSACTIONS
-from app.trace.jobs import TraceJobs
 from app.trace.models import TraceResultFrame, TraceRun
+from app.trace.runtime import TraceRuntime
 from tests.factories import batch, bearer, make_key, tx
 
 NORDLICHT = "iban:DE75512108001245126199"
@@ -110,7 +110,7 @@ def test_a_run_of_the_older_engine_reads_in_todays_words(
         .values(engine_version="0.1.1", summary=summary)
     )
     session.expire_all()
-    monkeypatch.setattr(TraceJobs, "recall", lambda self, trace_id: None)
+    monkeypatch.setattr(TraceRuntime, "recall", lambda self, trace_id: None)
     nordlicht = accounts(client, key, trace["id"])[NORDLICHT]
     assert (nordlicht["passed_on"], nordlicht["exited"]) == ("10900.00", "3500.00")
     again = client.get(f"/api/v1/traces/{trace['id']}", headers=key).json()

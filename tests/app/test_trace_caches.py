@@ -1,0 +1,47 @@
+"""The trace runtime's caches stay within their count and byte bounds (issue 23)."""
+
+from app.settings import Settings
+from app.trace.caches import BoundedCache
+
+
+def test_the_least_recently_used_leave_once_the_count_is_passed() -> None:
+    cache: BoundedCache[str, int] = BoundedCache(max_items=2, max_bytes=1000)
+    cache.put("a", 1, size=10)
+    cache.put("b", 2, size=10)
+    assert cache.get("a") == 1  # a is now the most recent
+    cache.put("c", 3, size=10)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)
+    assert (len(cache), cache.bytes) == (2, 20)
+
+
+def test_bytes_bound_the_cache_and_an_entry_too_large_is_not_kept() -> None:
+    cache: BoundedCache[str, str] = BoundedCache(max_items=10, max_bytes=100)
+    cache.put("a", "x", size=60)
+    cache.put("b", "y", size=60)
+    assert (cache.get("a"), cache.get("b"), cache.bytes) == (None, "y", 60)
+    cache.put("huge", "z", size=101)
+    assert (cache.get("huge"), cache.get("b"), cache.bytes) == (None, "y", 60)
+    cache.put("b", "y2", size=30)  # replaced, not counted twice
+    assert (cache.get("b"), cache.bytes, len(cache)) == ("y2", 30, 1)
+
+
+def test_entries_holding_an_old_ledger_go_when_the_ledger_changes() -> None:
+    cache: BoundedCache[str, str] = BoundedCache(max_items=10, max_bytes=100)
+    cache.put("engine", "r1", size=1, pins="old")
+    cache.put("stored", "r2", size=1)
+    cache.put("current", "r3", size=1, pins="new")
+    cache.unpin("new")
+    assert (cache.get("engine"), cache.get("stored"), cache.get("current")) == (None, "r2", "r3")
+    assert cache.get_or_make("made", lambda: "v", len) == "v"
+    assert cache.get_or_make("made", lambda: "other", len) == "v"
+
+
+def test_the_bounds_are_settings_and_one_worker_keeps_its_ledger_to_itself() -> None:
+    settings = Settings(trace_result_cache_items=0)
+    cache: BoundedCache[str, int] = BoundedCache(
+        max_items=settings.trace_result_cache_items, max_bytes=settings.trace_result_cache_bytes
+    )
+    cache.put("a", 1, size=1)
+    assert cache.get("a") is None
+    assert not settings.shares_ledger_index
+    assert Settings(workers=2).shares_ledger_index
