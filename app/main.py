@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from app.account.router import router as account_router
 from app.apikey import service as apikey_service
@@ -36,6 +37,7 @@ from app.settings import Settings, get_settings
 from app.source.router import router as source_router
 from app.trace import lifecycle as trace_lifecycle
 from app.trace.router import router as trace_router
+from app.transaction import staged as staged_loads
 from app.transaction.router import router as transaction_router
 
 log = structlog.get_logger("app.main")
@@ -102,6 +104,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     audit_service.record_with_commits(app.state.writer_sessions)
     if getattr(app.state, "audit_sink", None) is None:
         app.state.audit_sink = audit_service.database_sink(app.state.writer_sessions)
+    await run_in_threadpool(staged_loads.discard_abandoned, app.state.writer_sessions)
     await deadline_sweeper.start(app, settings)
     trace_lifecycle.start(app, settings)
     audit_checkpointer.start(app, settings)

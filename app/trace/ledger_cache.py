@@ -3,6 +3,10 @@
 Built once from the database, then brought up to date by appending the transactions stored
 since (ids only grow: the ledger is append-only). The engine extends its index in place when new
 rows come later in time and rebuilds it when a late statement arrives.
+
+A big upload on SQLite stores its rows in slices under a staging document before they join the
+ledger (app.transaction.staged): they are skipped while it stages, and read by their document
+once it is published, although rows stored since have higher ids.
 """
 
 import threading
@@ -10,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.money import currency_decimals
+from app.source.models import COMMITTED_ROWS_SQL, STAGING
 from tracing import Ledger
 
 _SELECT = """
@@ -21,7 +27,7 @@ SELECT t.id, t.external_id, fa.key AS from_account, ta.key AS to_account, t.amou
 FROM transactions t
 JOIN accounts fa ON fa.id = t.from_account_id
 JOIN accounts ta ON ta.id = t.to_account_id
-WHERE t.id > {after}
+WHERE {where} AND {committed}
 ORDER BY t.id
 """
 TIME_SQL = {  # value_time as "YYYY-MM-DD HH:MM:SS.ffffff" UTC text, per dialect
@@ -49,9 +55,33 @@ def _last_id(session: Session) -> int:
     return int(last or 0)
 
 
-def _read_new_rows(session: Session, after: int) -> pl.DataFrame:
+def _staging_ids(session: Session) -> frozenset[str]:
+    found = session.execute(
+        text("SELECT id FROM source_documents WHERE state = :state"), {"state": STAGING}
+    )
+    return frozenset(str(row[0]) for row in found)
+
+
+def _new_rows(session: Session, after: int, last: int, published: frozenset[str]) -> pl.DataFrame:
+    """Rows stored in (after, last], and all rows of the documents published since: each once."""
+    # Ids are hex text (uuid4().hex), checked so that they can be written into the statement.
+    documents = ", ".join(f"'{d}'" for d in sorted(published) if d.isalnum())
+    in_range = f"t.id > {int(after)} AND t.id <= {int(last)}"
+    if not documents:
+        return _read_rows(session, in_range)
+    return pl.concat(
+        [
+            _read_rows(session, f"{in_range} AND t.source_document_id NOT IN ({documents})"),
+            _read_rows(session, f"t.id <= {int(after)} AND t.source_document_id IN ({documents})"),
+        ]
+    )
+
+
+def _read_rows(session: Session, where: str) -> pl.DataFrame:
     conn = session.connection()
-    sql = _SELECT.format(time=TIME_SQL[conn.dialect.name], after=int(after))
+    sql = _SELECT.format(
+        time=TIME_SQL[conn.dialect.name], where=where, committed=COMMITTED_ROWS_SQL
+    )
     raw: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "postgresql":
         buffer = bytearray()
@@ -103,6 +133,9 @@ def _as_engine_frame(frame: pl.DataFrame) -> pl.DataFrame:
 class _State:
     ledger: Ledger
     last_id: int
+    # Documents staging when the ledger was last brought up to date: their rows up to last_id
+    # were skipped, and are read when the document is published.
+    pending: frozenset[str]
 
 
 class LedgerCache:
@@ -113,19 +146,27 @@ class LedgerCache:
         self._state: _State | None = None
 
     def current(self, session: Session) -> Ledger:
+        """The ledger as `session` sees it; its reads must share one snapshot (SQLite's read
+        transaction), so that the staging documents and the rows agree."""
         with self._lock:
-            after = 0 if self._state is None else self._state.last_id
-            # Nothing stored since: one index lookup instead of the joined read.
-            if self._state is not None and _last_id(session) <= after:
-                return self._state.ledger
-            rows = _read_new_rows(session, after)
-            if self._state is not None and rows.height == 0:
-                return self._state.ledger
-            last_id = int(rows["id"].max()) if rows.height else after  # type: ignore[arg-type]
+            state = self._state
+            after = 0 if state is None else state.last_id
+            last = _last_id(session)
+            staging = _staging_ids(session)
+            published = frozenset() if state is None else state.pending - staging
+            # Nothing stored or published since: two index lookups instead of the joined read.
+            if state is not None and last <= after and not published:
+                if staging != state.pending:
+                    self._state = _State(state.ledger, after, staging)
+                return state.ledger
+            rows = _new_rows(session, after, last, published)
+            if state is not None and rows.height == 0:
+                self._state = _State(state.ledger, max(after, last), staging)
+                return state.ledger
             frame = rows.drop("id")
-            if self._state is None:
+            if state is None:
                 ledger = Ledger.from_frame(frame, currency_decimals=currency_decimals())
             else:
-                ledger = self._state.ledger.append(frame, currency_decimals=currency_decimals())
-            self._state = _State(ledger, last_id)
+                ledger = state.ledger.append(frame, currency_decimals=currency_decimals())
+            self._state = _State(ledger, max(after, last), staging)
             return ledger

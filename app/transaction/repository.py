@@ -4,12 +4,15 @@ from sqlalchemy import Row, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from app.account.models import Account
+from app.source.models import committed_rows
 from app.transaction.models import Transaction
 
 FromAccount = aliased(Account)
 ToAccount = aliased(Account)
 # Statement order within a value time; rows without a sequence sort first, as a bank prints them.
 SEQUENCE_KEY = func.coalesce(Transaction.sequence, -1)
+# Rows of a document still being loaded in slices are not part of the ledger yet.
+COMMITTED = committed_rows(Transaction.source_document_id)
 
 
 class TransactionRepository:
@@ -21,6 +24,7 @@ class TransactionRepository:
             select(Transaction, FromAccount.key, ToAccount.key)
             .join(FromAccount, FromAccount.id == Transaction.from_account_id)
             .join(ToAccount, ToAccount.id == Transaction.to_account_id)
+            .where(COMMITTED)
         )
 
     def get(self, transaction_id: int) -> Row[Transaction, str, str] | None:
@@ -35,7 +39,9 @@ class TransactionRepository:
 
     def source_of(self, external_id: str) -> str | None:
         return self.session.scalar(
-            select(Transaction.source_document_id).where(Transaction.external_id == external_id)
+            select(Transaction.source_document_id).where(
+                Transaction.external_id == external_id, COMMITTED
+            )
         )
 
     def ids_by_external_id(self, external_ids: list[str]) -> dict[str, tuple[int, str]]:
@@ -43,7 +49,7 @@ class TransactionRepository:
         for start in range(0, len(external_ids), 500):
             stmt = select(
                 Transaction.external_id, Transaction.id, Transaction.source_document_id
-            ).where(Transaction.external_id.in_(external_ids[start : start + 500]))
+            ).where(Transaction.external_id.in_(external_ids[start : start + 500]), COMMITTED)
             found.update((ext, (tid, doc)) for ext, tid, doc in self.session.execute(stmt))
         return found
 
@@ -94,7 +100,7 @@ class TransactionRepository:
                     func.min(Transaction.value_time),
                     func.max(Transaction.value_time),
                 )
-                .where(column == account_id)
+                .where(column == account_id, COMMITTED)
                 .group_by(Transaction.currency)
                 .order_by(Transaction.currency)
             )
