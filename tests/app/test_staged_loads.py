@@ -7,6 +7,7 @@ transaction that holds nothing they need. Either way no read sees the load befor
 """
 
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app import migrate
@@ -173,9 +175,7 @@ def test_an_interrupted_staged_load_is_invisible_and_removed_at_start(
             loader="gone:999999999",
         )
         session.commit()
-        staged.load_in_slices(
-            session, rows.head(3_000), document_id=document.id, conflict_limit=10
-        )
+        staged.load_in_slices(session, rows.head(3_000), document_id=document.id, conflict_limit=10)
     engine.dispose()
     assert _count(database, "SELECT count(*) FROM transactions") == 3_000
     # The loader runs on another host as far as this start can tell: its load is left alone.
@@ -194,3 +194,20 @@ def test_an_interrupted_staged_load_is_invisible_and_removed_at_start(
         assert client.get("/api/v1/accounts/acct:big-1", headers=key).status_code == 404
     for table in ("transactions", "accounts", "source_documents"):
         assert _count(database, f"SELECT count(*) FROM {table}") == 0, table
+
+
+def test_sqlite_runs_in_wal_mode_for_every_connection(database) -> None:
+    """Readers never wait for a writer only in WAL mode; the mode lives in the file, so a
+    connection that sets nothing (a backup tool, the CLI's raw reads) finds it too."""
+    if not database.startswith("sqlite"):
+        pytest.skip("WAL is SQLite's journal")
+    engine = make_engine(database)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() > 0
+    engine.dispose()
+    plain = sqlite3.connect(make_url(database).database or "")
+    try:
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        plain.close()
