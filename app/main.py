@@ -104,7 +104,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     audit_service.record_with_commits(app.state.writer_sessions)
     if getattr(app.state, "audit_sink", None) is None:
         app.state.audit_sink = audit_service.database_sink(app.state.writer_sessions)
-    await run_in_threadpool(staged_loads.discard_abandoned, app.state.writer_sessions)
+    await run_in_threadpool(
+        staged_loads.discard_abandoned, app.state.sessionmaker, app.state.writer_sessions
+    )
     await deadline_sweeper.start(app, settings)
     trace_lifecycle.start(app, settings)
     audit_checkpointer.start(app, settings)

@@ -62,17 +62,32 @@ def _staging_ids(session: Session) -> frozenset[str]:
     return frozenset(str(row[0]) for row in found)
 
 
-def _new_rows(session: Session, after: int, last: int, published: frozenset[str]) -> pl.DataFrame:
-    """Rows stored in (after, last], and all rows of the documents published since: each once."""
+def _listed(documents: frozenset[str]) -> str:
     # Ids are hex text (uuid4().hex), checked so that they can be written into the statement.
-    documents = ", ".join(f"'{d}'" for d in sorted(published) if d.isalnum())
-    in_range = f"t.id > {int(after)} AND t.id <= {int(last)}"
-    if not documents:
+    return ", ".join(f"'{d}'" for d in sorted(documents) if d.isalnum()) or "''"
+
+
+def _new_rows(
+    session: Session, after: int, last: int, published: frozenset[str], staging: frozenset[str]
+) -> pl.DataFrame:
+    """Rows stored in (after, last], and all rows up to `last` of the documents published since
+    (some may lie beyond `after`), each once.
+
+    The documents found staging are left out by name as well: on PostgreSQL each statement
+    sees the database anew, and one published in between is read next time, by its document.
+    """
+    in_range = (
+        f"t.id > {int(after)} AND t.id <= {int(last)}"
+        f" AND t.source_document_id NOT IN ({_listed(published | staging)})"
+    )
+    if not published:
         return _read_rows(session, in_range)
     return pl.concat(
         [
-            _read_rows(session, f"{in_range} AND t.source_document_id NOT IN ({documents})"),
-            _read_rows(session, f"t.id <= {int(after)} AND t.source_document_id IN ({documents})"),
+            _read_rows(session, in_range),
+            _read_rows(
+                session, f"t.id <= {int(last)} AND t.source_document_id IN ({_listed(published)})"
+            ),
         ]
     )
 
@@ -159,7 +174,7 @@ class LedgerCache:
                 if staging != state.pending:
                     self._state = _State(state.ledger, after, staging)
                 return state.ledger
-            rows = _new_rows(session, after, last, published)
+            rows = _new_rows(session, after, last, published, staging)
             if state is not None and rows.height == 0:
                 self._state = _State(state.ledger, max(after, last), staging)
                 return state.ledger

@@ -217,8 +217,8 @@ def _load_staged(
     rows_label: str,
     first_row: int,
 ) -> tuple[str, LoadCounts]:
-    """Store a big batch in slices under a staging document, then publish it in one short
-    transaction with the request's audit entry (see app.transaction.staged)."""
+    """Store a big batch under a staging document, then publish it with the request's audit
+    entry (see app.transaction.staged)."""
     with staged.side_session(session) as side:
         document = source_service.record_source(
             side, source, upload, rows=rows.height, actor=actor, loader=staged.loader_name()
@@ -226,8 +226,8 @@ def _load_staged(
         side.commit()
         published = False
         try:
-            counts, conflicts = staged.load_in_slices(
-                side, rows, document_id=document.id, conflict_limit=settings.error_list_max
+            counts, conflicts = staged.load(
+                session, side, rows, document_id=document.id, conflict_limit=settings.error_list_max
             )
             if conflicts:
                 raise _conflicts_rejected(conflicts, rows_label=rows_label, first_row=first_row)
@@ -247,6 +247,7 @@ def _load_staged(
             raise
         finally:
             if not published:
+                session.rollback()  # what it holds would block the removal
                 staged.discard(side, document.id)
     return document.id, counts
 

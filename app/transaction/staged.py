@@ -9,8 +9,11 @@ short UPDATE then flips the document to `committed`, in the same transaction as 
 audit entry; that flip is the load's single moment of truth. A load that fails is removed in
 slices; one cut short by a crash is removed by the next start (`discard_abandoned`).
 
-PostgreSQL keeps the single transaction: a writer there holds no lock that readers or other
-small writers need.
+PostgreSQL keeps one transaction for the rows and the flip: a writer there holds no lock that
+readers or other small writers need. The document is still committed as `staging` first, in a
+transaction of its own: the ledger index reads new rows by id, and the rows of a long
+transaction commit after rows with higher ids; a document it saw staging tells it to read that
+document's rows once it is published.
 """
 
 import logging
@@ -65,10 +68,11 @@ def loader_name() -> str:
 
 
 def applies(session: Session, rows: int) -> bool:
-    """Whether a load of `rows` rows goes in slices: on SQLite, more than one slice, and only
-    when the session holds no transaction (its work would otherwise be split)."""
-    dialect = session.get_bind().dialect.name
-    return dialect == "sqlite" and rows > SLICE_ROWS and not session.in_transaction()
+    """Whether a load of `rows` rows is staged: more than one slice; on SQLite only when the
+    session holds no transaction (it would hold the write lock the slices need)."""
+    if session.get_bind().dialect.name == "sqlite" and session.in_transaction():
+        return False
+    return rows > SLICE_ROWS
 
 
 @contextmanager
@@ -85,6 +89,18 @@ def _let_writers_in() -> None:
     deadline = time.monotonic() + YIELD_SECONDS
     while writers_waiting() and time.monotonic() < deadline:
         time.sleep(0.002)
+
+
+def load(
+    session: Session, side: Session, rows: pl.DataFrame, *, document_id: str, conflict_limit: int
+) -> tuple[LoadCounts, list[Conflict]]:
+    """Store `rows` under the staging document: on SQLite in committed slices on `side`, on
+    PostgreSQL in `session`'s transaction, which the flip then commits with them."""
+    if session.get_bind().dialect.name == "sqlite":
+        return load_in_slices(side, rows, document_id=document_id, conflict_limit=conflict_limit)
+    return load_transactions(
+        session, rows, source_document_id=document_id, conflict_limit=conflict_limit
+    )
 
 
 def load_in_slices(
@@ -149,14 +165,17 @@ def _abandoned(loader: str | None) -> bool:
     return False
 
 
-def discard_abandoned(sessions: sessionmaker[Session]) -> int:
-    """Remove the staging loads of processes that died; returns how many."""
-    with sessions() as session:
+def discard_abandoned(readers: sessionmaker[Session], writers: sessionmaker[Session]) -> int:
+    """Remove the staging loads of processes that died; returns how many.
+
+    Looked for without the write lock, which a start with nothing to remove never takes.
+    """
+    with readers() as session:
         found = source_service.staging_sources(session)
-        session.rollback()
-        gone = [doc for doc, loader in found if _abandoned(loader)]
-        for document_id in gone:
-            log.warning("removing the rows of an interrupted load, source document %s", document_id)
+    gone = [doc for doc, loader in found if _abandoned(loader)]
+    for document_id in gone:
+        log.warning("removing the rows of an interrupted load, source document %s", document_id)
+        with writers() as session:
             try:
                 discard(session, document_id)
             except SQLAlchemyError:

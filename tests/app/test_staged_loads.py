@@ -158,8 +158,6 @@ def test_an_interrupted_staged_load_is_invisible_and_removed_at_start(
 ) -> None:
     """The state a process killed between two slices leaves: rows, accounts and a staging
     document of a loader that no longer runs. Nothing of it is readable; a start removes it."""
-    if not database.startswith("sqlite"):
-        pytest.skip("PostgreSQL loads in one transaction: a kill leaves nothing to remove")
     monkeypatch.setattr(staged, "SLICE_ROWS", 1_000)
     engine = make_engine(database)
     sessions = make_sessionmaker(engine, writer=True)
@@ -175,19 +173,24 @@ def test_an_interrupted_staged_load_is_invisible_and_removed_at_start(
             loader="gone:999999999",
         )
         session.commit()
-        staged.load_in_slices(session, rows.head(3_000), document_id=document.id, conflict_limit=10)
+        # PostgreSQL loads in one transaction: a kill there leaves the staging document alone.
+        stored = 3_000 if database.startswith("sqlite") else 0
+        staged.load_in_slices(
+            session, rows.head(stored), document_id=document.id, conflict_limit=10
+        )
     engine.dispose()
-    assert _count(database, "SELECT count(*) FROM transactions") == 3_000
+    assert _count(database, "SELECT count(*) FROM transactions") == stored
     # The loader runs on another host as far as this start can tell: its load is left alone.
     with TestClient(_app(database, tmp_path), raise_server_exceptions=False) as client:
         assert client.get(f"{TX}/{FIRST}", headers=key).status_code == 404
         assert client.get("/api/v1/sources", headers=key).json()["items"] == []
         account = client.get("/api/v1/accounts/acct:big-1", headers=key)
-        assert account.status_code == 200, account.text
-        assert account.json()["totals"] == [], account.json()
+        if stored:  # an account appears with its slice, with no transaction until published
+            assert account.status_code == 200, account.text
+            assert account.json()["totals"] == [], account.json()
         trace = client.post("/api/v1/traces", headers=key, json=_seeded(FIRST))
         assert trace.json()["code"] == "unknown_seed", trace.text
-    assert _count(database, "SELECT count(*) FROM transactions") == 3_000
+    assert _count(database, "SELECT count(*) FROM transactions") == stored
     # Started again on the loader's host, whose process is gone: the load is removed.
     monkeypatch.setattr(staged.socket, "gethostname", lambda: "gone")
     with TestClient(_app(database, tmp_path), raise_server_exceptions=False) as client:
