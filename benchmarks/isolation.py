@@ -59,9 +59,9 @@ async def mixed_client(client: httpx.AsyncClient, done: asyncio.Event, phase: Ph
         op = random.choices(ops, weights)[0]
         started = time.perf_counter()
         try:
-            status = await one(client, op)
-        except httpx.HTTPError:
-            status = 0
+            status: int | str = await one(client, op)
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
         phase.samples[op].append(time.perf_counter() - started)
         if status not in (200, 201):
             phase.errors[f"{op}:{status}"] += 1

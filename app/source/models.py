@@ -16,6 +16,9 @@ from app.db import Base, UTCDateTime
 # A document's rows are part of the ledger once it is committed; a staging one is still being
 # loaded in slices (app.transaction.staged), and nothing reads its rows.
 COMMITTED, STAGING = "committed", "staging"
+# A load that failed or was cut short: its rows are gone; the document stays as the record that
+# the file was received (PostgreSQL refuses to delete evidence).
+ABANDONED = "abandoned"
 
 
 class SourceDocument(Base):

@@ -1,9 +1,9 @@
 from datetime import datetime
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
-from app.source.models import COMMITTED, STAGING, SourceDocument
+from app.source.models import ABANDONED, COMMITTED, STAGING, SourceDocument
 
 
 class SourceDocumentRepository:
@@ -25,11 +25,11 @@ class SourceDocumentRepository:
         )
         return bool(self.session.connection().execute(flip).rowcount)
 
-    def remove_staging(self, document_id: str) -> None:
+    def abandon(self, document_id: str) -> None:
         self.session.execute(
-            delete(SourceDocument).where(
-                SourceDocument.id == document_id, SourceDocument.state == STAGING
-            )
+            update(SourceDocument)
+            .where(SourceDocument.id == document_id, SourceDocument.state == STAGING)
+            .values(state=ABANDONED, loader=None)
         )
 
     def staging(self) -> list[tuple[str, str | None]]:

@@ -76,8 +76,9 @@ def publish_source(
     )
 
 
-def remove_staging_source(session: Session, document_id: str) -> None:
-    SourceDocumentRepository(session).remove_staging(document_id)
+def abandon_source(session: Session, document_id: str) -> None:
+    """Mark a staging document whose rows were removed as abandoned (committed by the caller)."""
+    SourceDocumentRepository(session).abandon(document_id)
 
 
 def staging_sources(session: Session) -> list[tuple[str, str | None]]:

@@ -7,7 +7,8 @@ the `staging` state: every ledger read leaves out the rows of staging documents
 (`app.source.models.committed_rows`), so the slices are invisible while they accumulate. One
 short UPDATE then flips the document to `committed`, in the same transaction as the request's
 audit entry; that flip is the load's single moment of truth. A load that fails is removed in
-slices; one cut short by a crash is removed by the next start (`discard_abandoned`).
+slices and its document marked abandoned; one cut short by a crash is removed by the next start
+(`discard_abandoned`).
 
 PostgreSQL keeps one transaction for the rows and the flip: a writer there holds no lock that
 readers or other small writers need. The document is still committed as `staging` first, in a
@@ -135,14 +136,14 @@ def _repeat(side: Session, sql: str, document_id: str) -> None:
 
 
 def discard(side: Session, document_id: str) -> None:
-    """Remove a staging document and what it stored, in slices; a crash midway leaves it
-    staging, and the next start finishes the job."""
+    """Remove what a staging document stored, in slices, then mark it abandoned; a crash
+    midway leaves it staging, and the next start finishes the job."""
     side.rollback()
     _repeat(side, _DELETE_ROWS, document_id)
     side.execute(text(_ADOPT_ACCOUNTS), {"doc": document_id})
     side.commit()
     _repeat(side, _DELETE_ACCOUNTS, document_id)
-    source_service.remove_staging_source(side, document_id)
+    source_service.abandon_source(side, document_id)
     side.commit()
 
 

@@ -195,8 +195,10 @@ def test_an_interrupted_staged_load_is_invisible_and_removed_at_start(
     monkeypatch.setattr(staged.socket, "gethostname", lambda: "gone")
     with TestClient(_app(database, tmp_path), raise_server_exceptions=False) as client:
         assert client.get("/api/v1/accounts/acct:big-1", headers=key).status_code == 404
-    for table in ("transactions", "accounts", "source_documents"):
+    for table in ("transactions", "accounts"):
         assert _count(database, f"SELECT count(*) FROM {table}") == 0, table
+    # The document stays as the record that a file was received, and is listed nowhere.
+    assert _count(database, "SELECT count(*) FROM source_documents WHERE state = 'abandoned'") == 1
 
 
 def test_sqlite_runs_in_wal_mode_for_every_connection(database) -> None:
