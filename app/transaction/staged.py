@@ -171,8 +171,13 @@ def discard_abandoned(readers: sessionmaker[Session], writers: sessionmaker[Sess
 
     Looked for without the write lock, which a start with nothing to remove never takes.
     """
-    with readers() as session:
-        found = source_service.staging_sources(session)
+    try:
+        with readers() as session:
+            found = source_service.staging_sources(session)
+    except SQLAlchemyError:
+        # Not migrated yet (readiness says so), or unreachable: nothing to remove now.
+        log.warning("could not look for interrupted loads", exc_info=True)
+        return 0
     gone = [doc for doc, loader in found if _abandoned(loader)]
     for document_id in gone:
         log.warning("removing the rows of an interrupted load, source document %s", document_id)
