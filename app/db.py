@@ -1,4 +1,5 @@
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -117,12 +118,42 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return False
 
 
+class _Waiting:
+    """How many of this process's threads are queueing for SQLite's write lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    @contextmanager
+    def one(self) -> Iterator[None]:
+        with self._lock:
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.count -= 1
+
+
+_WRITERS_WAITING = _Waiting()
+
+
+def writers_waiting() -> int:
+    """Threads of this process waiting for the write lock: a long writer that works in slices
+    lets them in between two (SQLite's busy handler polls, so it would not notice a short gap)."""
+    return _WRITERS_WAITING.count
+
+
 def _sqlite_begin(conn: Connection) -> None:
     # A deferred transaction that reads, then writes, fails at once (SQLITE_BUSY_SNAPSHOT, no
     # waiting) when another connection wrote in between; writers therefore take the write lock
     # up front and queue for it instead.
-    immediate = conn.get_execution_options().get(WRITE_LOCK, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if not conn.get_execution_options().get(WRITE_LOCK, False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    with _WRITERS_WAITING.one():
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, lock_wait_seconds: float = 30.0, **kwargs: Any) -> Engine:

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from app.account.keys import NORMALISED
 from app.account.router import router as account_router
@@ -41,6 +42,7 @@ from app.settings import Settings, get_settings
 from app.source.router import router as source_router
 from app.trace import lifecycle as trace_lifecycle
 from app.trace.router import router as trace_router
+from app.transaction import staged as staged_loads
 from app.transaction.router import router as transaction_router
 from app.workers import WorkerPidMiddleware
 
@@ -113,6 +115,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     if isinstance(app.state.audit_sink, GroupWriter):
         app.state.audit_sink.start()
+    await run_in_threadpool(
+        staged_loads.discard_abandoned, app.state.sessionmaker, app.state.writer_sessions
+    )
     await deadline_sweeper.start(app, settings)
     trace_lifecycle.start(app, settings)
     audit_checkpointer.start(app, settings)

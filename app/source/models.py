@@ -1,9 +1,24 @@
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    ForeignKey,
+    Select,
+    SQLColumnExpression,
+    String,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+
+# A document's rows are part of the ledger once it is committed; a staging one is still being
+# loaded in slices (app.transaction.staged), and nothing reads its rows.
+COMMITTED, STAGING = "committed", "staging"
+# A load that failed or was cut short: its rows are gone; the document stays as the record that
+# the file was received (PostgreSQL refuses to delete evidence).
+ABANDONED = "abandoned"
 
 
 class SourceDocument(Base):
@@ -23,3 +38,26 @@ class SourceDocument(Base):
     row_count: Mapped[int] = mapped_column(BigInteger)
     inserted: Mapped[int] = mapped_column(BigInteger)
     already_present: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(
+        String(16), index=True, default=COMMITTED, server_default=COMMITTED
+    )
+    loader: Mapped[str | None] = mapped_column(String(100))
+
+
+def staging_documents() -> Select[str]:
+    """The documents still being loaded: their rows are not part of the ledger yet."""
+    return select(SourceDocument.id).where(SourceDocument.state == STAGING)
+
+
+def committed_rows(document_column: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """The one test every ledger read applies: the row's document is not still being loaded.
+
+    Few documents are staging at once, so the subquery is a tiny set found by index.
+    """
+    return document_column.not_in(staging_documents())
+
+
+# The same test for the reads written in SQL (the ledger index, the lake), on alias `t`.
+COMMITTED_ROWS_SQL = (
+    f"t.source_document_id NOT IN (SELECT id FROM source_documents WHERE state = '{STAGING}')"
+)

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.principal import Principal
-from app.source.models import SourceDocument
+from app.source.models import COMMITTED, STAGING, SourceDocument
 from app.source.repository import SOURCES, SourceDocumentRepository
 from app.source.schemas import SourceIn
 from app.uploads import Upload
@@ -28,8 +28,13 @@ def record_source(
     *,
     rows: int,
     actor: Principal,
+    loader: str | None = None,
 ) -> SourceDocument:
-    """Add the source document of a batch (flushed, committed by the caller's use case)."""
+    """Add the source document of a batch (flushed, committed by the caller's use case).
+
+    With a `loader` (the process loading it) the document is staging: its rows stay out of the
+    ledger until `publish_source` flips it.
+    """
     return SourceDocumentRepository(session).add(
         SourceDocument(
             id=uuid.uuid4().hex,
@@ -44,8 +49,29 @@ def record_source(
             row_count=rows,
             inserted=0,
             already_present=0,
+            state=COMMITTED if loader is None else STAGING,
+            loader=loader,
         )
     )
+
+
+def publish_source(
+    session: Session, document_id: str, *, inserted: int, already_present: int
+) -> bool:
+    """Make a staging document's rows part of the ledger (committed by the caller); False if it
+    is no longer staging (discarded meanwhile)."""
+    return SourceDocumentRepository(session).publish(
+        document_id, inserted=inserted, already_present=already_present
+    )
+
+
+def abandon_source(session: Session, document_id: str) -> None:
+    """Mark a staging document whose rows were removed as abandoned (committed by the caller)."""
+    SourceDocumentRepository(session).abandon(document_id)
+
+
+def staging_sources(session: Session) -> list[tuple[str, str | None]]:
+    return SourceDocumentRepository(session).staging()
 
 
 def get_source(session: Session, document_id: str, *, actor: Principal) -> SourceDocument:

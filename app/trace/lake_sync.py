@@ -12,10 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.money import currency_decimals
+from app.source.models import COMMITTED_ROWS_SQL
 from app.trace.ledger_cache import TIME_SQL
 from lake.store import DEFAULT_BUCKETS, LAKE_ROWS, SOURCE_DOCUMENT, Lake, Manifest
 
-_DOCUMENTS = "SELECT DISTINCT source_document_id FROM transactions"
+_DOCUMENTS = f"SELECT DISTINCT source_document_id FROM transactions t WHERE {COMMITTED_ROWS_SQL}"
 _ROWS = """
 SELECT t.external_id, fa.key AS from_account, ta.key AS to_account, t.currency,
        t.amount_minor, {time} AS value_time, COALESCE(t.sequence, 0) AS sequence,
@@ -23,7 +24,7 @@ SELECT t.external_id, fa.key AS from_account, ta.key AS to_account, t.currency,
 FROM transactions t
 JOIN accounts fa ON fa.id = t.from_account_id
 JOIN accounts ta ON ta.id = t.to_account_id
-WHERE t.source_document_id IN ({documents})
+WHERE t.source_document_id IN ({documents}) AND {committed}
 """
 # Documents per query: bound parameters stay far below every driver's limit.
 _CHUNK = 500
@@ -35,7 +36,9 @@ def _rows_of(session: Session, documents: list[str]) -> pl.DataFrame:
     for lo in range(0, len(documents), _CHUNK):
         part = documents[lo : lo + _CHUNK]
         marks = ", ".join(f":d{i}" for i in range(len(part)))
-        sql = _ROWS.format(time=TIME_SQL[conn.dialect.name], documents=marks)
+        sql = _ROWS.format(
+            time=TIME_SQL[conn.dialect.name], documents=marks, committed=COMMITTED_ROWS_SQL
+        )
         found = session.execute(text(sql), {f"d{i}": d for i, d in enumerate(part)})
         frames.append(pl.DataFrame([tuple(r) for r in found], schema=_RAW, orient="row"))
     raw = pl.concat(frames) if frames else pl.DataFrame(schema=_RAW)

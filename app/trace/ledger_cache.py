@@ -3,6 +3,10 @@
 Built once from the database, then brought up to date by appending the transactions stored
 since (ids only grow: the ledger is append-only). The engine extends its index in place when new
 rows come later in time and rebuilds it when a late statement arrives.
+
+A big upload on SQLite stores its rows in slices under a staging document before they join the
+ledger (app.transaction.staged): they are skipped while it stages, and read by their document
+once it is published, although rows stored since have higher ids.
 """
 
 import threading
@@ -10,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.money import currency_decimals
 from app.settings import Settings
+from app.source.models import COMMITTED_ROWS_SQL, STAGING
 from app.trace.ledger_index import SharedIndex, Version
 from tracing import Ledger
 
@@ -23,7 +29,7 @@ SELECT t.id, t.external_id, fa.key AS from_account, ta.key AS to_account, t.amou
 FROM transactions t
 JOIN accounts fa ON fa.id = t.from_account_id
 JOIN accounts ta ON ta.id = t.to_account_id
-WHERE t.id > {after}
+WHERE {where} AND {committed}
 ORDER BY t.id
 """
 TIME_SQL = {  # value_time as "YYYY-MM-DD HH:MM:SS.ffffff" UTC text, per dialect
@@ -49,9 +55,48 @@ def _last_id(session: Session) -> int:
     return int(last or 0)
 
 
-def _read_new_rows(session: Session, after: int) -> pl.DataFrame:
+def _staging_ids(session: Session) -> frozenset[str]:
+    found = session.execute(
+        text("SELECT id FROM source_documents WHERE state = :state"), {"state": STAGING}
+    )
+    return frozenset(str(row[0]) for row in found)
+
+
+def _listed(documents: frozenset[str]) -> str:
+    # Ids are hex text (uuid4().hex), checked so that they can be written into the statement.
+    return ", ".join(f"'{d}'" for d in sorted(documents) if d.isalnum()) or "''"
+
+
+def _new_rows(
+    session: Session, after: int, last: int, published: frozenset[str], staging: frozenset[str]
+) -> pl.DataFrame:
+    """Rows stored in (after, last], and all rows up to `last` of the documents published since
+    (some may lie beyond `after`), each once.
+
+    The documents found staging are left out by name as well: on PostgreSQL each statement
+    sees the database anew, and one published in between is read next time, by its document.
+    """
+    in_range = (
+        f"t.id > {int(after)} AND t.id <= {int(last)}"
+        f" AND t.source_document_id NOT IN ({_listed(published | staging)})"
+    )
+    if not published:
+        return _read_rows(session, in_range)
+    return pl.concat(
+        [
+            _read_rows(session, in_range),
+            _read_rows(
+                session, f"t.id <= {int(last)} AND t.source_document_id IN ({_listed(published)})"
+            ),
+        ]
+    )
+
+
+def _read_rows(session: Session, where: str) -> pl.DataFrame:
     conn = session.connection()
-    sql = _SELECT.format(time=TIME_SQL[conn.dialect.name], after=int(after))
+    sql = _SELECT.format(
+        time=TIME_SQL[conn.dialect.name], where=where, committed=COMMITTED_ROWS_SQL
+    )
     raw: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "postgresql":
         buffer = bytearray()
@@ -93,6 +138,9 @@ def _as_engine_frame(frame: pl.DataFrame) -> pl.DataFrame:
 class _State:
     ledger: Ledger
     last_id: int
+    # Documents staging when the ledger was last brought up to date: their rows up to last_id
+    # were skipped, and are read when the document is published.
+    pending: frozenset[str]
 
 
 class LedgerCache:
@@ -116,51 +164,63 @@ class LedgerCache:
         return cls(SharedIndex(settings.ledger_index_dir, database_url=url, keep=keep))
 
     def current(self, session: Session) -> Ledger:
+        """The ledger as `session` sees it; its reads must share one snapshot (SQLite's read
+        transaction), so that the staging documents and the rows agree."""
         with self._lock:
-            after = 0 if self._state is None else self._state.last_id
-            # Nothing stored since: one index lookup instead of the joined read.
-            if self._state is not None and _last_id(session) <= after:
-                return self._state.ledger
+            state = self._state
+            last = _last_id(session)
+            staging = _staging_ids(session)
+            if state is not None:
+                published = state.pending - staging
+                # Nothing stored or published since: two index lookups instead of the joined read.
+                if last <= state.last_id and not published:
+                    if staging != state.pending:
+                        self._state = _State(state.ledger, state.last_id, staging)
+                    return state.ledger
             if self.shared is None:
-                self._state = self._updated(session, self._state) or self._state
+                self._state = self._updated(session, state, last, staging)
             else:
-                self._state = self._mapped(session, self.shared) or self._state
-            assert self._state is not None
+                self._state = self._mapped(session, self.shared, last, staging)
             return self._state.ledger
 
-    def _updated(self, session: Session, state: _State | None) -> _State | None:
+    def _updated(
+        self, session: Session, state: _State | None, last: int, staging: frozenset[str]
+    ) -> _State:
         after = 0 if state is None else state.last_id
-        rows = _read_new_rows(session, after)
+        published = frozenset() if state is None else state.pending - staging
+        rows = _new_rows(session, after, last, published, staging)
         if state is not None and rows.height == 0:
-            return None
+            return _State(state.ledger, max(after, last), staging)
         self.builds += 1
-        last_id = int(rows["id"].max()) if rows.height else after  # type: ignore[arg-type]
         frame = rows.drop("id")
         if state is None:
             ledger = Ledger.from_minor(frame, currency_decimals())
         else:
             ledger = state.ledger.append(frame, currency_decimals=currency_decimals())
-        return _State(ledger, last_id)
+        return _State(ledger, max(after, last), staging)
 
-    def _mapped(self, session: Session, shared: SharedIndex) -> _State | None:
-        wanted = _last_id(session)
-        if (found := shared.newest(session, wanted)) is None:
+    def _mapped(
+        self, session: Session, shared: SharedIndex, last: int, staging: frozenset[str]
+    ) -> _State:
+        # A version is current only if it holds every row up to `last` and skipped exactly the
+        # documents that are staging now (one published since must have its rows read).
+        if (found := shared.newest(session, last, staging)) is None:
             with shared.building():
                 # Another process may have built it while this one waited for the lock.
-                if (found := shared.newest(session, wanted)) is None:
-                    built = self._updated(session, self._state)
-                    if built is None:
-                        return None
+                if (found := shared.newest(session, last, staging)) is None:
+                    built = self._updated(session, self._state, last, staging)
                     found = Version(
                         built.ledger.fingerprint,
                         built.last_id,
                         _external_id(session, built.last_id),
+                        sorted(built.pending),
                     )
                     shared.publish(built.ledger, found)
+        pending = frozenset(found.pending)
         if self._state is not None and self._state.ledger.fingerprint == found.fingerprint:
-            return _State(self._state.ledger, found.last_id)
+            return _State(self._state.ledger, found.last_id, pending)
         # The private copy just built is dropped for the mapped one, shared by every process.
-        return _State(shared.load(found), found.last_id)
+        return _State(shared.load(found), found.last_id, pending)
 
 
 def _external_id(session: Session, transaction_id: int) -> str | None:

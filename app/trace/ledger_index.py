@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import text
@@ -31,6 +31,8 @@ class Version:
     fingerprint: str
     last_id: int
     last_external_id: str | None
+    # The staging documents whose rows it skipped (app.transaction.staged), sorted.
+    pending: list[str] = field(default_factory=list)
 
 
 class SharedIndex:
@@ -41,15 +43,25 @@ class SharedIndex:
         self._pointer = directory / f"current-{tag}.json"
         self._lock_path = directory / f".lock-{tag}"
 
-    def newest(self, session: Session, at_least: int) -> Version | None:
-        """The version the pointer names, if it holds transaction `at_least` and is this
-        database's (its last transaction is the one stored under that id)."""
+    def newest(
+        self, session: Session, at_least: int, staging: frozenset[str] = frozenset()
+    ) -> Version | None:
+        """The version the pointer names, if it holds transaction `at_least`, skipped exactly
+        the documents `staging`, and is this database's (its last transaction is the one stored
+        under that id)."""
         try:
             data = json.loads(self._pointer.read_text())
-            version = Version(data["fingerprint"], int(data["last_id"]), data["last_external_id"])
-        except (OSError, ValueError, KeyError):
+            version = Version(
+                data["fingerprint"],
+                int(data["last_id"]),
+                data["last_external_id"],
+                list(data.get("pending", [])),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        if version.last_id < at_least or not (self.directory / version.fingerprint).is_dir():
+        if version.last_id < at_least or set(version.pending) != staging:
+            return None
+        if not (self.directory / version.fingerprint).is_dir():
             return None
         stored = session.execute(
             text("SELECT external_id FROM transactions WHERE id = :id"), {"id": version.last_id}

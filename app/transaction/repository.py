@@ -19,12 +19,15 @@ from sqlalchemy.orm import Session, aliased
 from app.account.models import Account
 from app.db import table_of
 from app.pagination import CursorCodec, Keyset, TimeSeqIdKey, page
+from app.source.models import committed_rows
 from app.transaction.models import Transaction
 
 FromAccount = aliased(Account)
 ToAccount = aliased(Account)
 # Statement order within a value time; rows without a sequence sort first, as a bank prints them.
 SEQUENCE_KEY = func.coalesce(Transaction.sequence, -1)
+# Rows of a document still being loaded in slices are not part of the ledger yet.
+COMMITTED = committed_rows(Transaction.source_document_id)
 ACCOUNT_TRANSACTIONS = CursorCodec("account_transactions", TimeSeqIdKey)
 
 
@@ -63,7 +66,7 @@ def _totals(direction: str, column: str) -> Select[str, str, int, int, datetime,
             func.min(t.c.value_time),
             func.max(t.c.value_time),
         )
-        .where(t.c[column] == bindparam("account"))
+        .where(t.c[column] == bindparam("account"), committed_rows(t.c.source_document_id))
         .group_by(t.c.currency)
     )
 
@@ -83,6 +86,7 @@ class TransactionRepository:
             select(Transaction, FromAccount.key, ToAccount.key)
             .join(FromAccount, FromAccount.id == Transaction.from_account_id)
             .join(ToAccount, ToAccount.id == Transaction.to_account_id)
+            .where(COMMITTED)
         )
 
     def get(self, transaction_id: int) -> Row[Transaction, str, str] | None:
@@ -97,7 +101,9 @@ class TransactionRepository:
 
     def source_of(self, external_id: str) -> str | None:
         return self.session.scalar(
-            select(Transaction.source_document_id).where(Transaction.external_id == external_id)
+            select(Transaction.source_document_id).where(
+                Transaction.external_id == external_id, COMMITTED
+            )
         )
 
     def ids_by_external_id(self, external_ids: list[str]) -> dict[str, tuple[int, str]]:
@@ -105,7 +111,7 @@ class TransactionRepository:
         for start in range(0, len(external_ids), 500):
             stmt = select(
                 Transaction.external_id, Transaction.id, Transaction.source_document_id
-            ).where(Transaction.external_id.in_(external_ids[start : start + 500]))
+            ).where(Transaction.external_id.in_(external_ids[start : start + 500]), COMMITTED)
             found.update((ext, (tid, doc)) for ext, tid, doc in self.session.execute(stmt))
         return found
 

@@ -13,6 +13,7 @@ from app.principal import Principal
 from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
+from app.transaction import staged
 from app.transaction.bulk import Conflict, LoadCounts, load_transactions
 from app.transaction.ingest import COLUMNS, BatchRejected, validate_transactions
 from app.transaction.models import Transaction
@@ -191,15 +192,33 @@ def _ingest(
     rows = _validated(
         frame, timezone=timezone, settings=settings, rows_label=rows_label, first_row=first_row
     )
-    document = source_service.record_source(session, source, upload, rows=rows.height, actor=actor)
-    counts = _load_checked(
-        session,
-        rows,
-        document_id=document.id,
-        settings=settings,
-        rows_label=rows_label,
-        first_row=first_row,
-    )
+    if staged.applies(session, rows.height):
+        document_id, counts = _load_staged(
+            session,
+            rows,
+            source,
+            upload,
+            actor=actor,
+            settings=settings,
+            rows_label=rows_label,
+            first_row=first_row,
+        )
+    else:
+        document = source_service.record_source(
+            session, source, upload, rows=rows.height, actor=actor
+        )
+        document_id = document.id
+        counts = _load_checked(
+            session,
+            rows,
+            document_id=document.id,
+            settings=settings,
+            rows_label=rows_label,
+            first_row=first_row,
+        )
+        if counts.inserted:
+            document.inserted, document.already_present = counts.inserted, counts.already_present
+            session.commit()
     if counts.inserted == 0:
         # A replay: keep nothing of this upload and point at where the rows were first stored.
         session.rollback()
@@ -212,15 +231,59 @@ def _ingest(
             already_present=rows.height,
             accounts_created=0,
         ), False
-    document.inserted, document.already_present = counts.inserted, counts.already_present
-    session.commit()
     return IngestResult(
-        source_document_id=document.id,
+        source_document_id=document_id,
         rows=rows.height,
         inserted=counts.inserted,
         already_present=counts.already_present,
         accounts_created=counts.accounts_created,
     ), True
+
+
+def _load_staged(
+    session: Session,
+    rows: pl.DataFrame,
+    source: SourceIn,
+    upload: Upload,
+    *,
+    actor: Principal,
+    settings: Settings,
+    rows_label: str,
+    first_row: int,
+) -> tuple[str, LoadCounts]:
+    """Store a big batch under a staging document, then publish it with the request's audit
+    entry (see app.transaction.staged)."""
+    with staged.side_session(session) as side:
+        document = source_service.record_source(
+            side, source, upload, rows=rows.height, actor=actor, loader=staged.loader_name()
+        )
+        side.commit()
+        published = False
+        try:
+            counts, conflicts = staged.load(
+                session, side, rows, document_id=document.id, conflict_limit=settings.error_list_max
+            )
+            if conflicts:
+                raise _conflicts_rejected(conflicts, rows_label=rows_label, first_row=first_row)
+            if counts.inserted:
+                published = source_service.publish_source(
+                    session,
+                    document.id,
+                    inserted=counts.inserted,
+                    already_present=counts.already_present,
+                )
+                if not published:
+                    raise RuntimeError(f"the staging document {document.id} vanished")
+                session.commit()
+        except BaseException:
+            session.rollback()
+            published = False
+            raise
+        finally:
+            if not published:
+                session.rollback()  # what it holds would block the removal
+                staged.discard(side, document.id)
+    return document.id, counts
 
 
 def _conflicts_rejected(
