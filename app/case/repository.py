@@ -65,6 +65,10 @@ class CaseRepository:
             stmt = stmt.where(CaseEvent.id > after_id)
         return list(self.session.scalars(stmt.order_by(CaseEvent.id).limit(limit + 1)))
 
+    def recent_events(self, case_id: int, *, limit: int) -> list[CaseEvent]:
+        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id)
+        return list(self.session.scalars(stmt.order_by(CaseEvent.id.desc()).limit(limit)))
+
     def _member_case_ids(self, api_key_id: str) -> Select[int]:
         return select(CaseMember.case_id).where(CaseMember.api_key_id == api_key_id)
 

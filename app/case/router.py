@@ -3,8 +3,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.auth import CaseReader, CaseWriter
-from app.case import convergence, service
+from app.case import convergence, overview, service
 from app.case.models import Case
+from app.case.overview_schemas import CaseOverview
 from app.case.schemas import (
     CaseCreate,
     CaseEventRead,
@@ -79,6 +80,31 @@ def get_case(
 ) -> CaseRead:
     """Get one case with the statuses it may move to; its ETag guards status changes."""
     return _read(service.get_case(session, case_id, actor=actor), response)
+
+
+@router.get(
+    "/{case_id}/overview", responses={**problems(403, 404, 422), 200: {"headers": ETAG_HEADER}}
+)
+def get_case_overview(
+    case_id: CaseIdPath,
+    response: Response,
+    session: SessionDep,
+    actor: CaseReader,
+    within_days: Annotated[
+        int, Query(ge=0, le=3660, description="Deadlines lapsing within this many days.")
+    ] = 30,
+    events: Annotated[int, Query(ge=1, le=200, description="How many recent events.")] = 20,
+) -> CaseOverview:
+    """The whole case on one page: linked cases, subjects, assets, traces, deadlines, events.
+
+    Assets are grouped by legal status with exact totals per currency; traces come with their
+    summaries; convergence hits name only cases the caller may see. A caller not on the case
+    gets 404, as for the case itself.
+    """
+    found = overview.case_overview(
+        session, case_id, actor=actor, within_days=within_days, events=events
+    )
+    return CaseOverview.model_validate({**found, "case": _read(found["case"], response)})
 
 
 @router.post(

@@ -42,3 +42,8 @@ class MeasureRepository:
             .limit(1)
         )
         return self.session.scalar(stmt)
+
+    def recent(self, asset_ids: Iterable[int], *, limit: int) -> list[Measure]:
+        """The latest moves of the given assets, newest first."""
+        stmt = select(Measure).where(Measure.asset_id.in_(sorted(set(asset_ids))))
+        return list(self.session.scalars(stmt.order_by(Measure.id.desc()).limit(limit)))

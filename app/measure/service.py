@@ -463,3 +463,8 @@ def describe_measure(measure: Measure) -> dict[str, object]:
         "duration": duration,
         "amount": amount,
     }
+
+
+def recent_moves(session: Session, asset_ids: list[int], *, limit: int) -> list[Measure]:
+    """The latest legal moves of the given assets, newest first."""
+    return MeasureRepository(session).recent(asset_ids, limit=limit) if asset_ids else []

@@ -56,6 +56,12 @@ class TraceRepository:
             stmt = stmt.where(tuple_(TraceRun.created_at, TraceRun.id) < after)
         return list(self.session.scalars(stmt.limit(limit + 1)))
 
+    def of_case(self, case_id: int, *, limit: int) -> list[TraceRun]:
+        """A case's runs, newest first."""
+        stmt = select(TraceRun).where(TraceRun.case_id == case_id)
+        stmt = stmt.order_by(TraceRun.created_at.desc(), TraceRun.id.desc())
+        return list(self.session.scalars(stmt.limit(limit)))
+
     def mark_interrupted(self, now: datetime) -> int:
         """Runs left 'running' by a process that died: say so instead of leaving them hanging."""
         result = self.session.execute(
