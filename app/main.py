@@ -35,6 +35,7 @@ from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
 from app.trace import lifecycle as trace_lifecycle
+from app.trace.report_router import router as trace_report_router
 from app.trace.router import router as trace_router
 from app.transaction.router import router as transaction_router
 
@@ -51,6 +52,7 @@ ROUTERS = (
     asset_router,
     measure_router,
     trace_router,
+    trace_report_router,
     demo_router,
     goaml_router,
     interop_router,

@@ -6,7 +6,7 @@ ledger as it is now (the report says whether that is the ledger the run used).
 """
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +15,14 @@ from sqlalchemy.orm import Session
 from app.account import service as account_service
 from app.apikey import service as apikey_service
 from app.case import service as case_service
+from app.db import reading
 from app.errors import NotFound
+from app.principal import Principal
 from app.source import service as source_service
 from app.trace import results, views
+from app.trace import service as trace_service
+from app.trace.jobs import TraceJobs
+from app.trace.ledger_cache import LedgerCache
 from app.trace.models import TraceRun
 from app.transaction import service as transaction_service
 from tracing import AccountSeed, Ledger, Rule, TraceParams, TraceResult, TracingError, trace
@@ -86,6 +91,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _window(params: dict[str, Any]) -> str:
+    start, end = params.get("window_start"), params.get("window_end")
+    if start is None and end is None:
+        return "the whole ledger"
+    return f"{start or 'the first record'} to {end or 'the last record'}"
+
+
 def _question(run: TraceRun) -> list[tuple[str, str]]:
     params = run.params or {}
     seeds = [
@@ -96,7 +108,7 @@ def _question(run: TraceRun) -> list[tuple[str, str]]:
     return [
         ("Seeds", "; ".join(seeds) or "—"),
         ("Direction", _text(params.get("direction"))),
-        ("Window", f"{_text(params.get('window_start'))} to {_text(params.get('window_end'))}"),
+        ("Window", _window(params)),
         ("Most hops", _text(params.get("max_hops"))),
         ("Smallest amount followed", _text(params.get("min_amount"))),
         ("Stopped at", _text(params.get("stop_at"))),
@@ -310,5 +322,23 @@ def build_report(
     )
 
 
-def holders_of(session: Session, result: TraceResult) -> dict[str, str]:
-    return account_service.holder_names(session, result.accounts["account"].to_list())
+def report_of_trace(
+    session: Session,
+    trace_id: str,
+    *,
+    actor: Principal,
+    jobs: TraceJobs,
+    cache: LedgerCache | None,
+    now: datetime | None = None,
+) -> tuple[Report, TraceResult, dict[str, str]]:
+    """The report of a trace the caller may see, its result and the holders' names (for the
+    chart); `cache` None: the rules are not compared (no in-memory ledger)."""
+    run = trace_service.visible_trace(session, trace_id, actor=actor)
+    result = trace_service.finished_result(session, run, jobs)
+    ledger = None
+    if cache is not None:
+        with reading(session):
+            ledger = cache.current(session)
+    report = build_report(session, run, result, ledger=ledger, now=now or datetime.now(UTC))
+    holders = account_service.holder_names(session, result.accounts["account"].to_list())
+    return report, result, holders
