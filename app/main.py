@@ -34,6 +34,7 @@ from app.party.router import router as party_router
 from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
+from app.statistics.router import router as statistics_router
 from app.trace import lifecycle as trace_lifecycle
 from app.trace.report_router import router as trace_report_router
 from app.trace.router import router as trace_router
@@ -53,6 +54,7 @@ ROUTERS = (
     measure_router,
     trace_router,
     trace_report_router,
+    statistics_router,
     demo_router,
     goaml_router,
     interop_router,
