@@ -190,6 +190,19 @@ def _paths(result: TraceResult, holdings: list[dict[str, Any]]) -> list[dict[str
         paths = views.explained_paths(
             result, to=holding["account"], currency=holding["currency"], k=PATHS
         )
+        for path in paths:
+            # Date, transaction, from, to, amount, traced: the columns of the paths tables.
+            path["rows"] = [
+                [
+                    step["value_time"].date().isoformat(),
+                    step["transaction"],
+                    step["from_account"],
+                    step["to_account"],
+                    step["amount"],
+                    step["traced_amount"],
+                ]
+                for step in path["steps"]
+            ]
         out.append({**holding, "paths": paths})
     return out
 

@@ -52,17 +52,7 @@ def _paths(report: Report) -> str:
             f"{_e(holding['held'])} {_e(holding['currency'])}</h3>"
         )
         for path in holding["paths"]:
-            rows = [
-                [
-                    s["value_time"].date().isoformat(),
-                    s["transaction"],
-                    s["from_account"],
-                    s["to_account"],
-                    s["amount"],
-                    s["traced_amount"],
-                ]
-                for s in path["steps"]
-            ]
+            rows = path["rows"]
             out.append(
                 f"<p>Path {path['path']}: carried {_e(path['strength'])}, "
                 f"{path['hops']} transaction(s)</p>"

@@ -128,17 +128,7 @@ def _paths(pdf: _Document, report: Report) -> None:
         )
         for path in holding["paths"]:
             _para(pdf, f"Path {path['path']}: carried {path['strength']}, {path['hops']} step(s)")
-            rows = [
-                [
-                    s["value_time"].date().isoformat(),
-                    s["transaction"],
-                    s["from_account"],
-                    s["to_account"],
-                    s["amount"],
-                    s["traced_amount"],
-                ]
-                for s in path["steps"]
-            ]
+            rows = path["rows"]
             _table(
                 pdf,
                 ["Date", "Transaction", "From", "To", "Amount", "Traced"],
