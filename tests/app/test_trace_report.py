@@ -160,3 +160,18 @@ def test_a_report_is_the_case_s_to_see(
         r = client.get(f"/api/v1/traces/{demo['trace']['id']}/{suffix}", headers=outsider)
         assert (r.status_code, r.json()["code"]) == (404, "trace_not_found")
         assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_backward_reach_trace_reports_without_amounts_or_rules(
+    client: TestClient, demo: dict[str, Any]
+) -> None:
+    lead = demo["lead"]
+    seed = {"account": demo["holdings"][0]["account"], "currency": "EUR"}
+    back = lead.post("/api/v1/traces", {"seeds": [seed], "rule": "reach", "direction": "backward"})
+    r = client.get(f"/api/v1/traces/{back['id']}/report.pdf", headers=lead.key)
+    assert r.status_code == 200, r.text
+    text = "\n".join(p.extract_text() for p in PdfReader(BytesIO(r.content)).pages)
+    assert "Direction backward" in text
+    assert "The rules attribute value forward only." in text
+    assert "No account holds traced value." in text
+    assert "no case" in text
