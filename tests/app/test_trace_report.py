@@ -89,13 +89,14 @@ def test_the_pdf_report_reads_back_with_the_demo_figures(
         assert flat(holding["account"]) in squeezed
         assert holding["held"] in whole
         assert flat(holding["holder"]) in squeezed
-    # The rules side by side: each column is what that rule's own trace holds there.
+    # The rules side by side: each row reads as the four rules' own traces hold there.
     comparison = squeezed[squeezed.index("6.Therulessidebyside") :]
-    for rule in ("fifo", "lifo", "haircut"):
-        held = held_under(lead, rule)
-        top = demo["holdings"][0]["account"]
-        assert held.get(top, "0.00") in whole, rule
-        assert rule.upper() in comparison
+    assert "FIFOLIFOLIBRHAIRCUT" in comparison
+    held = {rule: held_under(lead, rule) for rule in ("fifo", "lifo", "libr", "haircut")}
+    for holding in demo["holdings"][:5]:
+        account = holding["account"]
+        figures = "".join(held[r].get(account, "0.00") for r in ("fifo", "lifo", "libr", "haircut"))
+        assert flat(account + holding["holder"]) + figures in comparison, account
     assert "Computedontheledgerthetraceranon" in squeezed
 
 
