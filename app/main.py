@@ -37,10 +37,13 @@ from app.measure import sweeper as deadline_sweeper
 from app.measure.router import asset_router as asset_registration_router
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
+from app.overview.router import router as overview_router
 from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
+from app.statistics.router import router as statistics_router
 from app.trace import lifecycle as trace_lifecycle
+from app.trace.report_router import router as trace_report_router
 from app.trace.router import router as trace_router
 from app.transaction import staged as staged_loads
 from app.transaction.router import router as transaction_router
@@ -55,11 +58,14 @@ ROUTERS = (
     account_router,
     transaction_router,
     case_router,
+    overview_router,
     convergence_router,
     asset_router,
     asset_registration_router,
     measure_router,
     trace_router,
+    trace_report_router,
+    statistics_router,
     demo_router,
     goaml_router,
     interop_router,

@@ -24,6 +24,7 @@ class Scope(StrEnum):
     TRACES_READ = "traces:read"
     TRACES_RUN = "traces:run"
     AUDIT_READ = "audit:read"
+    STATISTICS_READ = "statistics:read"
 
 
 TRACING = (Scope.TRACES_READ, Scope.TRACES_RUN)
@@ -37,6 +38,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.SOURCES_READ,
             Scope.DEADLINES_SWEEP,
             Scope.AUDIT_READ,
+            Scope.STATISTICS_READ,
             *CASEWORK,
         }
     ),

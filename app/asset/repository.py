@@ -46,6 +46,10 @@ class AssetRepository:
             stmt = stmt.where(Asset.status == status)
         return page(self.session, stmt, BY_ID, limit=limit, after=after)
 
+    def of_case(self, case_id: int) -> list[Asset]:
+        stmt = select(Asset).where(Asset.case_id == case_id).order_by(Asset.id)
+        return list(self.session.scalars(stmt))
+
     def on_account(self, account_id: int, *, statuses: Collection[str]) -> list[Asset]:
         stmt = select(Asset).where(Asset.account_id == account_id, Asset.status.in_(statuses))
         return list(self.session.scalars(stmt.order_by(Asset.id)))

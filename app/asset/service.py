@@ -327,3 +327,8 @@ def describe_asset(session: Session, asset: Asset) -> dict[str, Any]:
         ],
         "allowed_transitions": allowed_moves(asset.status),
     }
+
+
+def assets_of_case(session: Session, case_id: int) -> list[Asset]:
+    """Every asset of a case in the order registered (the caller has checked it may see it)."""
+    return AssetRepository(session).of_case(case_id)

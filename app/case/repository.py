@@ -73,6 +73,10 @@ class CaseRepository:
         stmt = select(CaseEvent).where(CaseEvent.case_id == case_id)
         return page(self.session, stmt, EVENTS_IN_ORDER, limit=limit, after=after)
 
+    def recent_events(self, case_id: int, *, limit: int) -> list[CaseEvent]:
+        stmt = select(CaseEvent).where(CaseEvent.case_id == case_id)
+        return list(self.session.scalars(stmt.order_by(CaseEvent.id.desc()).limit(limit)))
+
     def _member_case_ids(self, api_key_id: str) -> Select[int]:
         return select(CaseMember.case_id).where(CaseMember.api_key_id == api_key_id)
 

@@ -29,12 +29,7 @@ router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
 def _read(case: Case, response: Response) -> CaseRead:
     response.headers["ETag"] = etag_of(case.version)
-    return CaseRead.model_validate(
-        {
-            **{c: getattr(case, c) for c in CaseRead.model_fields if c != "allowed_statuses"},
-            "allowed_statuses": service.allowed_statuses(case.status),
-        }
-    )
+    return CaseRead.model_validate(service.read_model(case))
 
 
 @router.post(

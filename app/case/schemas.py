@@ -33,6 +33,8 @@ class PredicateOffence(StrEnum):
     TERRORIST_FINANCING = "terrorist_financing"
     COUNTERFEITING = "counterfeiting"
     ENVIRONMENTAL_CRIME = "environmental_crime"
+    # FATF designated category: tax crimes related to direct and indirect taxes.
+    TAX_CRIMES = "tax_crimes"
     MONEY_LAUNDERING = "money_laundering"
     OTHER = "other"
 

@@ -1,6 +1,7 @@
 """Cases: opening, status with checked moves, members (who may see a case) and subjects."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from app.case.repository import CASE_EVENTS, CASES, CaseRepository
 from app.case.schemas import (
     CaseCreate,
     CaseKind,
+    CaseRead,
     CaseRole,
     CaseStatus,
     CaseStatusChange,
@@ -349,3 +351,26 @@ def describe_subject(session: Session, subject: CaseSubject) -> dict[str, object
 def list_subjects(session: Session, case_id: int, *, actor: Principal) -> list[dict[str, object]]:
     get_case(session, case_id, actor=actor)
     return [describe_subject(session, s) for s in subjects_of(session, [case_id])]
+
+
+def recent_events(session: Session, case_id: int, *, limit: int) -> list[CaseEvent]:
+    """A case's latest status events, newest first (the caller has checked it may see it)."""
+    return CaseRepository(session).recent_events(case_id, limit=limit)
+
+
+def linked_cases(session: Session, case: Case, *, actor: Principal) -> list[tuple[str, Case]]:
+    """The criminal case a PFI runs beside and the PFIs beside a case, those the caller sees."""
+    cases = CaseRepository(session)
+    linked: list[tuple[str, Case]] = []
+    if case.parent_case_id is not None and (parent := cases.get(case.parent_case_id)) is not None:
+        linked.append(("parent", parent))
+    linked.extend(("parallel_financial_investigation", c) for c in cases.children(case.id))
+    return [(relation, c) for relation, c in linked if may_see_case(session, c.id, actor=actor)]
+
+
+def read_model(case: Case) -> dict[str, Any]:
+    """The case as its read schema (`CaseRead`) shows it, with the moves open to it."""
+    return {
+        **{c: getattr(case, c) for c in CaseRead.model_fields if c != "allowed_statuses"},
+        "allowed_statuses": allowed_statuses(case.status),
+    }

@@ -19,6 +19,8 @@ EXPORTS = {  # format -> (route suffix, file suffix)
     "accounts-csv": ("accounts.csv", "-accounts.csv"),
     "flows-csv": ("flows.csv", "-flows.csv"),
     "svg": ("graph.svg", ".svg"),
+    "pdf": ("report.pdf", "-report.pdf"),
+    "html": ("report.html", "-report.html"),
 }
 
 

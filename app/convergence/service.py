@@ -16,10 +16,12 @@ HOLDING_ROLES = {"party": "asset_owner", "account": "asset_account"}
 CONVERGENCE = CursorCodec("convergence", Position)
 
 
-def page_convergence(
-    session: Session, *, actor: Principal, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Most-connected first; the cursor is a position in that order."""
+Shared = list[tuple[tuple[str, int], dict[int, set[str]]]]
+
+
+def _shared(session: Session, *, actor: Principal) -> Shared:
+    """Parties and accounts in two or more visible cases with their roles per case, most
+    connected first."""
     visible = case_service.visible_case_ids(session, actor=actor)
     roles: dict[tuple[str, int], dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     for s in case_service.subjects_of(session, visible):
@@ -32,8 +34,27 @@ def page_convergence(
         ((entity, by_case) for entity, by_case in roles.items() if len(by_case) >= 2),
         key=lambda item: (-len(item[1]), item[0]),
     )
+    return shared
+
+
+def page_convergence(
+    session: Session, *, actor: Principal, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Most-connected first; the cursor is a position in that order."""
+    shared = _shared(session, actor=actor)
     rows, next_cursor = page_slice(len(shared), CONVERGENCE, limit=limit, cursor=cursor)
-    chunk = shared[rows]
+    return _describe(session, shared[rows]), next_cursor
+
+
+def hits_of_case(session: Session, case_id: int, *, actor: Principal) -> list[dict[str, Any]]:
+    """The convergence hits that involve one case, each with the other cases the caller sees."""
+    return _describe(
+        session,
+        [(e, by_case) for e, by_case in _shared(session, actor=actor) if case_id in by_case],
+    )
+
+
+def _describe(session: Session, chunk: Shared) -> list[dict[str, Any]]:
     cases = case_service.cases_by_ids(session, [c for _, by_case in chunk for c in by_case])
     items = []
     for (kind, entity_id), by_case in chunk:
@@ -63,4 +84,4 @@ def page_convergence(
                 ],
             }
         )
-    return items, next_cursor
+    return items

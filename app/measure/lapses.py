@@ -63,15 +63,18 @@ def page_deadlines(
     limit: int,
     cursor: str | None,
     now: datetime | None = None,
+    case_id: int | None = None,
 ) -> tuple[list[dict[str, object]], str | None]:
-    """Measures of the caller's cases whose last day falls within `within_days` from today
-    (0: today), and those that lapsed and are not yet swept."""
+    """Measures of the caller's cases (or of one case it may see) whose last day falls within
+    `within_days` from today (0: today), and those that lapsed and are not yet swept."""
     now = now or datetime.now(UTC)
     rows, next_cursor = asset_service.expiring_assets(
         session,
         until=deadlines.end_of(now.date() + timedelta(days=within_days), UTC),
         statuses=[str(s) for s in TIME_LIMITED],
-        case_ids=case_service.visible_case_ids(session, actor=actor),
+        case_ids=[case_id]
+        if case_id is not None
+        else case_service.visible_case_ids(session, actor=actor),
         limit=limit,
         cursor=cursor,
     )

@@ -1,8 +1,11 @@
 from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from app.asset.models import Asset
+from app.case.models import Case
 from app.measure.models import Measure
 from app.pagination import CursorCodec, IdKey, Keyset, page
 
@@ -47,3 +50,34 @@ class MeasureRepository:
             .limit(1)
         )
         return self.session.scalar(stmt)
+
+    def recent(self, asset_ids: Iterable[int], *, limit: int) -> list[Measure]:
+        """The latest moves of the given assets, newest first."""
+        stmt = select(Measure).where(Measure.asset_id.in_(sorted(set(asset_ids))))
+        return list(self.session.scalars(stmt.order_by(Measure.id.desc()).limit(limit)))
+
+    def orders_between(
+        self, first: date, last: date, *, statuses: list[str]
+    ) -> list[tuple[Measure, Asset, list[str]]]:
+        """Moves into the given statuses decided (or, with no decision date, recorded) within
+        [first, last], each with its asset and its case's predicate offences."""
+        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+        stmt = (
+            select(Measure, Asset, Case.predicate_offences)
+            .join(Asset, Asset.id == Measure.asset_id)
+            .join(Case, Case.id == Asset.case_id)
+            .where(Measure.to_status.in_(statuses))
+            .where(
+                or_(
+                    Measure.decision_on.between(first, last),
+                    and_(
+                        Measure.decision_on.is_(None),
+                        Measure.recorded_at >= start,
+                        Measure.recorded_at < end,
+                    ),
+                )
+            )
+            .order_by(Measure.id)
+        )
+        return [(m, a, offences) for m, a, offences in self.session.execute(stmt)]

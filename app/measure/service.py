@@ -2,6 +2,7 @@
 things and recorded as an append-only event."""
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -459,3 +460,15 @@ def describe_measure(measure: Measure) -> dict[str, object]:
         "duration": duration,
         "amount": amount,
     }
+
+
+def recent_moves(session: Session, asset_ids: list[int], *, limit: int) -> list[Measure]:
+    """The latest legal moves of the given assets, newest first."""
+    return MeasureRepository(session).recent(asset_ids, limit=limit) if asset_ids else []
+
+
+def orders_in_year(session: Session, year: int, *, statuses: list[str]) -> list[Any]:
+    """Every move into the given statuses decided in `year`, with its asset and offences."""
+    return MeasureRepository(session).orders_between(
+        date(year, 1, 1), date(year, 12, 31), statuses=statuses
+    )

@@ -58,6 +58,15 @@ class SourceDocumentRepository:
             found.update((row.id, row.received_at) for row in self.session.execute(stmt))
         return found
 
+    def by_ids(self, document_ids: list[str]) -> list[SourceDocument]:
+        found: list[SourceDocument] = []
+        for start in range(0, len(document_ids), 500):
+            stmt = select(SourceDocument).where(
+                SourceDocument.id.in_(document_ids[start : start + 500])
+            )
+            found.extend(self.session.scalars(stmt))
+        return sorted(found, key=lambda d: (d.received_at, d.id))
+
     def add(self, document: SourceDocument) -> SourceDocument:
         self.session.add(document)
         self.session.flush()

@@ -99,3 +99,8 @@ def page_sources(
 def received_times(session: Session, document_ids: Iterable[str]) -> dict[str, datetime]:
     """When each source document was received, by id."""
     return SourceDocumentRepository(session).received_times(sorted(set(document_ids)))
+
+
+def documents_by_ids(session: Session, document_ids: Iterable[str]) -> list[SourceDocument]:
+    """The given source documents, in the order they were received."""
+    return SourceDocumentRepository(session).by_ids(sorted(set(document_ids)))

@@ -64,6 +64,12 @@ class TraceRepository:
             stmt = stmt.where(or_(own, TraceRun.case_id.in_(case_ids)))
         return page(self.session, stmt, NEWEST_FIRST, limit=limit, after=after)
 
+    def of_case(self, case_id: int, *, limit: int) -> list[TraceRun]:
+        """A case's runs, newest first."""
+        stmt = select(TraceRun).where(TraceRun.case_id == case_id)
+        stmt = stmt.order_by(TraceRun.created_at.desc(), TraceRun.id.desc())
+        return list(self.session.scalars(stmt.limit(limit)))
+
     def heartbeat(self, progress: dict[str, dict[str, Any]], *, now: datetime) -> None:
         """This process's running jobs: their progress, and that they are still alive."""
         runs = table_of(TraceRun)

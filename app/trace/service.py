@@ -458,3 +458,8 @@ def rerun_trace(
         **_diff_accounts(before, after),
         "totals_changed": {k: v for k, v in totals.items() if v["before"] != v["after"]},
     }
+
+
+def traces_of_case(session: Session, case_id: int, *, limit: int) -> list[TraceRun]:
+    """A case's traces, newest first (the caller has checked it may see the case)."""
+    return TraceRepository(session).of_case(case_id, limit=limit)

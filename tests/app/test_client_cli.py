@@ -170,6 +170,9 @@ def test_import_a_folder_of_goaml_and_ftm_then_trace_and_export(server, tmp_path
         f"trace-{trace_id}-entities.csv",
         f"trace-{trace_id}-links.csv",
     ]
+    report = tmp_path / "report.pdf"
+    assert main(["export", trace_id, "--format", "pdf", "--output", str(report), *auth]) == 0
+    assert report.read_bytes().startswith(b"%PDF-")
     assert main(["export", "no-such-trace", "--format", "gexf", *auth]) == 1
 
 

@@ -1,0 +1,50 @@
+"""The case file at a glance: one read over the case, its assets, measures, traces and hits.
+
+Its own package because it reads every other domain, and none of them reads it.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.auth import CaseReader
+from app.case import service as case_service
+from app.case.schemas import CaseRead
+from app.deps import SessionDep
+from app.errors import problems
+from app.inputs import CaseIdPath
+from app.overview import service as overview
+from app.overview.schemas import CaseOverview
+from app.preconditions import ETAG_HEADER, etag_of
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+
+@router.get(
+    "/{case_id}/overview", responses={**problems(403, 404, 422), 200: {"headers": ETAG_HEADER}}
+)
+def get_case_overview(
+    case_id: CaseIdPath,
+    response: Response,
+    session: SessionDep,
+    actor: CaseReader,
+    within_days: Annotated[
+        int, Query(ge=0, le=3660, description="Deadlines lapsing within this many days.")
+    ] = 30,
+    events: Annotated[int, Query(ge=1, le=200, description="How many recent events.")] = 20,
+) -> CaseOverview:
+    """The whole case on one page: linked cases, subjects, assets, traces, deadlines, events.
+
+    Assets are grouped by legal status with exact totals per currency; traces come with their
+    summaries; convergence hits name only cases the caller may see. A caller not on the case
+    gets 404, as for the case itself.
+    """
+    found = overview.case_overview(
+        session, case_id, actor=actor, within_days=within_days, events=events
+    )
+    return CaseOverview.model_validate({**found, "case": _case(found["case"], response)})
+
+
+def _case(case: object, response: Response) -> CaseRead:
+    response.headers["ETag"] = etag_of(case.version)  # type: ignore[attr-defined]
+    return CaseRead.model_validate(case_service.read_model(case))  # type: ignore[arg-type]
