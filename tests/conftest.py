@@ -86,7 +86,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def audited() -> list[dict[str, Any]]:
     """The audit entries requests produced. Tests sharing one rolled-back transaction collect
-    them here; the chained table itself is tested end to end in tests/app/test_audit.py."""
+    them here; the chained table itself is tested end to end in tests/app/audit/test_audit.py."""
     return []
 
 

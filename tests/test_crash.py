@@ -178,7 +178,7 @@ def test_a_killed_upload_never_leaves_rows_without_their_entry(
     if not url.startswith("postgresql"):
         pytest.skip(
             "SQLite has one lock for data and audit alike; both databases: "
-            "tests/app/test_audit.py::test_a_change_commits_with_its_entry"
+            "tests/app/audit/test_audit.py::test_a_change_commits_with_its_entry"
         )
     key = server.cli("keys", "create", "--role", "admin").strip().splitlines()[-1]
     path = _upload_file(tmp_path)

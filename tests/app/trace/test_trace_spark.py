@@ -95,7 +95,7 @@ def test_a_spark_trace_is_a_job_with_the_memory_engines_figures(live, hops) -> N
     assert running["progress"] == {"hops_done": 0, "accounts_reached": 0, "events_replayed": 0}
     opened.set()
     done = wait_for(client, key, job["id"], "done")
-    # The figures of tests/app/test_trace_jobs.py's in-memory FIFO run on the same demo.
+    # The figures of tests/app/trace/test_trace_jobs.py's in-memory FIFO run on the same demo.
     assert done["summary"]["held"] == "43000.00"
     assert done["summary"]["exited"] == "3500.00"
     assert seen[: seen.index(max(seen)) + 1] == list(range(1, max(seen) + 1))  # one per hop

@@ -31,7 +31,7 @@ from tests.conftest import fresh_database
 
 needs_ftm = pytest.mark.skipif(not FTM_INSTALLED, reason="the ftm extra is not installed")
 
-SAMPLES = Path(__file__).parent / "goaml"
+SAMPLES = Path(__file__).parents[1] / "goaml"
 
 
 @pytest.fixture

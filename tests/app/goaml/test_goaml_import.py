@@ -18,7 +18,7 @@ from app.source.models import SourceDocument
 from app.transaction.models import Transaction
 from tests.factories import bearer, make_key
 
-SAMPLES = Path(__file__).parent / "goaml"
+SAMPLES = Path(__file__).parent
 GOMEZ_IBAN = "iban:ES9121000418450200051332"
 MALTA = "bank:OTHRMTMTXXX/MT-ACC-0042"
 GOMEZ = "person:id:X1234567L"
@@ -215,7 +215,7 @@ def test_billion_laughs_is_refused_quickly_without_memory_growth(client, key, se
         text=True,
         timeout=60,
         check=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     kind, peak_kib = child.stdout.split()
     assert kind == "forbidden_dtd"

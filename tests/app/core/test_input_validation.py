@@ -728,7 +728,7 @@ def test_every_text_and_time_a_route_reads_goes_through_the_one_validator() -> N
 
 # --- item 2 in goAML: a later report telling a stored transaction's details otherwise -----
 
-GOAML = Path(__file__).parent / "goaml" / "bi_party_str.xml"
+GOAML = Path(__file__).parents[1] / "goaml" / "bi_party_str.xml"
 
 
 @pytest.mark.parametrize(
