@@ -56,8 +56,9 @@ import psycopg
 
 from app.money import currency_decimals
 from app.settings import Settings
+from app.trace.runtime import _external_keys
 from app.trace.schemas import TraceCreate
-from app.trace.service import _external_stops, _stop_accounts, build_params
+from app.trace.service import _stop_accounts, build_params
 from benchmarks import service
 from benchmarks.synthetic import generate_ledger
 from tracing import Ledger, TraceParams, TraceResult, trace
@@ -129,7 +130,7 @@ def params_of(body: dict[str, Any], ledger: Ledger, settings: Settings) -> Trace
     return build_params(
         TraceCreate.model_validate(body),
         lambda given: _stop_accounts(given, ledger),
-        lambda: _external_stops(ledger),
+        lambda: _external_keys(ledger),
         settings,
     )
 
