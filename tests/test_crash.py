@@ -16,6 +16,7 @@ import httpx
 import polars as pl
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from app import migrate
 from app.source.models import COMMITTED_ROWS_SQL
@@ -232,7 +233,9 @@ def test_a_killed_upload_never_leaves_rows_without_their_entry(
 def _storing(url: str) -> Callable[[], bool]:
     """Whether the server is storing the upload's rows: on SQLite its first slices are
     committed; on PostgreSQL its one transaction is writing them."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    # No pool: each probe's connection is closed when it is done, none is left for the
+    # garbage collector (an open connection found there is an error in this suite).
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     if url.startswith("postgresql"):
         probe = text(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
