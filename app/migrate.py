@@ -11,7 +11,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # triggers that check each statement's rows at once instead of each row (migration
 # 2026-11-29-1215_transaction_references_per_statement: per-row RI checks were most of a bulk
 # load's cost, see benchmarks/INGEST_RESULTS.md), so autogenerate must not compare them there.
-# tests/app/ledger/test_references.py proves the database still refuses what the foreign keys refused.
+# tests/app/ledger/test_references.py proves the database still refuses what the foreign keys
+# refused.
 CHECKED_BY_TRIGGER_ON_POSTGRESQL = frozenset(
     {
         "fk_transactions_from_account_id_accounts",
