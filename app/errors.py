@@ -71,6 +71,20 @@ class InvalidInput(AppError):
     status, code, title = 422, "invalid_input", "Invalid input"
 
 
+class BatchRejected(InvalidInput):
+    """A batch refused whole: `errors` names each row and field, and nothing was stored."""
+
+    code, title = "batch_rejected", "Batch rejected"
+
+    def __init__(self, errors: list[dict[str, object]], *, total: int, rows_label: str) -> None:
+        super().__init__(
+            f"{total} problem(s) in this batch; nothing of it was stored",
+            errors=errors,
+            error_count=total,
+            rows=rows_label,
+        )
+
+
 class UnreadableQuery(AppError):
     status, code, title = 400, "unreadable_query", "Unreadable query"
 

@@ -46,6 +46,7 @@ from app.trace import lifecycle as trace_lifecycle
 from app.trace.report_router import router as trace_report_router
 from app.trace.router import router as trace_router
 from app.transaction import staged as staged_loads
+from app.transaction.router import account_router as account_ledger_router
 from app.transaction.router import router as transaction_router
 from app.workers import WorkerPidMiddleware
 
@@ -55,6 +56,7 @@ ROUTERS = (
     apikey_router,
     source_router,
     party_router,
+    account_ledger_router,
     account_router,
     transaction_router,
     case_router,

@@ -9,14 +9,12 @@ from app.account.keys import account_attributes, normalise_key
 from app.account.models import Account, AccountHolder
 from app.account.repository import AccountRepository
 from app.account.schemas import AccountBatch, AccountBatchResult
-from app.errors import NotFound
-from app.money import decimals_of, from_minor
+from app.errors import BatchRejected, NotFound
+from app.money import decimals_of
 from app.party import service as party_service
 from app.party.models import Party
 from app.principal import Principal
 from app.source import service as source_service
-from app.transaction import service as transaction_service
-from app.transaction.ingest import BatchRejected
 from app.uploads import Upload
 
 
@@ -41,7 +39,7 @@ def resolve_account(session: Session, ref: str) -> Account:
 
 
 def read_account(session: Session, ref: str) -> dict[str, Any]:
-    """An account with its holders, totals and activity, by id or key (see `resolve_account`)."""
+    """An account with its holders, by id or key (see `resolve_account`)."""
     accounts = AccountRepository(session)
     if ref.isascii() and ref.isdigit() and len(ref) < 19:
         row = accounts.row(account_id=int(ref))
@@ -50,29 +48,7 @@ def read_account(session: Session, ref: str) -> dict[str, Any]:
         row = accounts.row(key=key) if key is not None else None
     if row is None:
         raise AccountNotFound(ref)
-    totals: dict[str, dict[str, Any]] = {}
-    first: datetime | None = None
-    last: datetime | None = None
-    for direction, currency, count, minor, lo, hi in transaction_service.account_totals(
-        session, row["id"]
-    ):
-        entry = totals.setdefault(
-            currency,
-            {"currency": currency, "count_in": 0, "total_in": 0, "count_out": 0, "total_out": 0},
-        )
-        entry[f"count_{direction}"], entry[f"total_{direction}"] = count, minor
-        first = lo if first is None else min(first, lo)
-        last = hi if last is None else max(last, hi)
-    for entry in totals.values():
-        for field in ("total_in", "total_out"):
-            entry[field] = from_minor(entry[field], entry["currency"])
-    return {
-        **row,
-        "holders": accounts.holder_rows(row["id"]),
-        "totals": [totals[c] for c in sorted(totals)],
-        "first_activity": first,
-        "last_activity": last,
-    }
+    return {**row, "holders": accounts.holder_rows(row["id"])}
 
 
 def _merge(record: Any, given: dict[str, Any]) -> tuple[list[str], bool]:

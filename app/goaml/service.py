@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app import limits
 from app.account import service as account_service
 from app.account.schemas import AccountBatch, AccountIn, HolderIn
-from app.errors import InvalidInput, NotFound
+from app.errors import BatchRejected, InvalidInput, NotFound
 from app.goaml import details
 from app.goaml.models import GoamlReport
 from app.goaml.profile import GoamlProfile, load_profile
@@ -28,7 +28,7 @@ from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.transaction import service as transaction_service
-from app.transaction.ingest import COLUMNS, BatchRejected
+from app.transaction.ingest import COLUMNS
 from app.uploads import Upload
 
 KIND = "goaml_report"

@@ -1,7 +1,7 @@
 """Exports of traces and ledger neighbourhoods, and FtM streams into the ledger."""
 
 import importlib.util
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from app import limits
 from app.account import service as account_service
 from app.account.schemas import AccountBatch
 from app.case import service as case_service
-from app.errors import AppError, InvalidInput
+from app.errors import AppError, BatchRejected, InvalidInput
 from app.interop import graph
 from app.party import service as party_service
 from app.party.models import Party
@@ -25,7 +25,7 @@ from app.source.schemas import SourceIn
 from app.trace import service as trace_service
 from app.trace.runtime import TraceRuntime
 from app.transaction import service as transaction_service
-from app.transaction.ingest import COLUMNS, BatchRejected
+from app.transaction.ingest import COLUMNS
 from app.transaction.schemas import IngestResult
 from app.uploads import Upload
 from tracing import TraceResult
@@ -65,15 +65,24 @@ class FtmRejected(InvalidInput):
         )
 
 
-def trace_result(
-    session: Session, trace_id: str, *, actor: Principal, runtime: TraceRuntime
-) -> tuple[TraceResult, dict[str, str]]:
-    """A finished trace the caller may see, and a display name per account on it (its holder
-    as the trace's ledger knew it)."""
+# The trace exports by format: each renders a finished trace and its accounts' display names.
+TRACE_EXPORTS: dict[str, Callable[[TraceResult, dict[str, str]], bytes | str]] = {
+    "graphml": lambda result, names: graph.graphml(graph.as_networkx(result, names)),
+    "gexf": lambda result, names: graph.gexf(graph.as_networkx(result, names)),
+    "i2-entities": graph.i2_entities,
+    "i2-links": lambda result, _: graph.i2_links(result),
+}
+
+
+def export_trace(
+    session: Session, trace_id: str, fmt: str, *, actor: Principal, runtime: TraceRuntime
+) -> bytes | str:
+    """A finished trace the caller may see, in one of `TRACE_EXPORTS`, each account named by
+    its holder as the trace's ledger knew it."""
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
     names = account_service.holder_names(session, graph.trail_keys(result), at=run.created_at)
-    return result, names
+    return TRACE_EXPORTS[fmt](result, names)
 
 
 def trace_ftm(
@@ -177,6 +186,21 @@ def neighbourhood_ftm(
 def neighbourhood_graph(session: Session, refs: list[str]) -> nx.MultiDiGraph:
     keys, payments = neighbourhood(session, refs)
     return graph.ledger_networkx(payments, account_service.holder_names(session, keys))
+
+
+# The neighbourhood exports by format, each over the neighbourhood's graph.
+NEIGHBOURHOOD_EXPORTS: dict[str, Callable[[nx.MultiDiGraph], bytes | str]] = {
+    "graphml": graph.graphml,
+    "gexf": graph.gexf,
+    "i2-entities": lambda ledger: graph.i2_of_ledger(ledger)[0],
+    "i2-links": lambda ledger: graph.i2_of_ledger(ledger)[1],
+}
+
+
+def export_neighbourhood(session: Session, refs: list[str], fmt: str) -> bytes | str:
+    """Accounts' neighbourhood (transactions in and out, counterparts) in one of
+    `NEIGHBOURHOOD_EXPORTS`."""
+    return NEIGHBOURHOOD_EXPORTS[fmt](neighbourhood_graph(session, refs))
 
 
 def import_ftm(

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 from app.account.keys import key_error, normalised
-from app.errors import InvalidInput
+from app.errors import BatchRejected, InvalidInput
 from app.inputs import text_fault
 from app.money import currency_decimals
 
@@ -36,18 +36,6 @@ _OFFSET = r"(Z|[+-][0-9]{2}:?[0-9]{2})$"
 # Offsets run from -23:59 to +23:59 (RFC 3339, and what Python and PostgreSQL can hold).
 _OFFSET_IN_RANGE = r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])$"
 _LEAP_SECOND = r"^[^T ]+[T ][0-9]{2}:[0-9]{2}:60"
-
-
-class BatchRejected(InvalidInput):
-    code, title = "batch_rejected", "Batch rejected"
-
-    def __init__(self, errors: list[dict[str, object]], *, total: int, rows_label: str) -> None:
-        super().__init__(
-            f"{total} problem(s) in this batch; nothing of it was stored",
-            errors=errors,
-            error_count=total,
-            rows=rows_label,
-        )
 
 
 class MissingColumns(InvalidInput):

@@ -1,16 +1,24 @@
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from app.account import service as account_service
+from app.account.schemas import AccountRead
 from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep, SettingsDep
 from app.errors import problems
-from app.inputs import Text, TransactionRefPath
+from app.inputs import AccountRefPath, Instant, Text, TransactionRefPath
+from app.pagination import Page, PageDep
 from app.source.schemas import SourceIn
 from app.transaction import service
-from app.transaction.schemas import IngestResult, TransactionBatch, TransactionRead
+from app.transaction.schemas import (
+    AccountTransactionRead,
+    IngestResult,
+    TransactionBatch,
+    TransactionRead,
+)
 from app.uploads import Upload, received
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
@@ -83,3 +91,35 @@ def get_transaction(
 ) -> TransactionRead:
     """Get one transaction by id or by the source's external id."""
     return TransactionRead.model_validate(service.get_transaction(session, transaction))
+
+
+# The ledger seen from one account: its transactions and its totals in and out. Served here, as
+# the ledger depends on accounts and not the reverse; included before the accounts' router.
+account_router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
+
+
+# Keys may hold a slash (bank:<institution>/<number>), hence the path converter; the
+# history route comes first so that its suffix is never read as part of a key.
+@account_router.get("/{account:path}/transactions", responses=problems(403, 404, 422))
+def list_account_transactions(
+    account: AccountRefPath,
+    session: SessionDep,
+    actor: LedgerReader,
+    page: PageDep,
+    start: Annotated[Instant | None, Query(description="Value time from (inclusive).")] = None,
+    end: Annotated[Instant | None, Query(description="Value time until (exclusive).")] = None,
+) -> Page[AccountTransactionRead]:
+    """List an account's transactions in and out, in time and statement order."""
+    found = account_service.resolve_account(session, account)
+    items, next_cursor = service.page_account_transactions(
+        session, found.id, start=start, end=end, limit=page.limit, cursor=page.cursor
+    )
+    return Page(
+        items=[AccountTransactionRead.model_validate(i) for i in items], next_cursor=next_cursor
+    )
+
+
+@account_router.get("/{account:path}", responses=problems(403, 404, 422))
+def get_account(account: AccountRefPath, session: SessionDep, actor: LedgerReader) -> AccountRead:
+    """Get an account by key (e.g. `iban:DE89...`) or id, with holders, totals and activity."""
+    return AccountRead.model_validate(service.read_account(session, account))

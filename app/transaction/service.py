@@ -1,13 +1,15 @@
 import csv
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from app import limits
-from app.errors import InvalidInput, NotFound, PayloadTooLarge
+from app.account import service as account_service
+from app.errors import BatchRejected, InvalidInput, NotFound, PayloadTooLarge
 from app.money import from_minor
 from app.principal import Principal
 from app.settings import Settings
@@ -15,7 +17,7 @@ from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.transaction import staged
 from app.transaction.bulk import Conflict, LoadCounts, load_transactions
-from app.transaction.ingest import COLUMNS, BatchRejected, validate_transactions
+from app.transaction.ingest import COLUMNS, validate_transactions
 from app.transaction.models import Transaction
 from app.transaction.repository import ACCOUNT_TRANSACTIONS, TransactionRepository
 from app.transaction.schemas import IngestResult, TransactionBatch
@@ -423,7 +425,28 @@ def page_account_transactions(
     return items, next_cursor
 
 
-def account_totals(
-    session: Session, account_id: int
-) -> list[tuple[str, str, int, int, datetime, datetime]]:
-    return TransactionRepository(session).totals_for_account(account_id)
+def read_account(session: Session, ref: str) -> dict[str, Any]:
+    """An account with its holders (see `account_service.read_account`), its totals in and out
+    per currency and its first and last activity."""
+    account = account_service.read_account(session, ref)
+    totals: dict[str, dict[str, Any]] = {}
+    first: datetime | None = None
+    last: datetime | None = None
+    rows = TransactionRepository(session).totals_for_account(account["id"])
+    for direction, currency, count, minor, lo, hi in rows:
+        entry = totals.setdefault(
+            currency,
+            {"currency": currency, "count_in": 0, "total_in": 0, "count_out": 0, "total_out": 0},
+        )
+        entry[f"count_{direction}"], entry[f"total_{direction}"] = count, minor
+        first = lo if first is None else min(first, lo)
+        last = hi if last is None else max(last, hi)
+    for entry in totals.values():
+        for field in ("total_in", "total_out"):
+            entry[field] = from_minor(entry[field], entry["currency"])
+    return {
+        **account,
+        "totals": [totals[c] for c in sorted(totals)],
+        "first_activity": first,
+        "last_activity": last,
+    }
