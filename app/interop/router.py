@@ -64,8 +64,7 @@ def export_trace_graphml(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace as GraphML (yEd, Gephi, networkx, i2 via GraphML import)."""
-    result, names = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
-    body = graph.graphml(graph.as_networkx(result, names))
+    body = service.export_trace(session, trace_id, "graphml", actor=actor, runtime=runtime)
     return _download(body, "application/graphml+xml", f"trace-{trace_id}.graphml")
 
 
@@ -78,8 +77,7 @@ def export_trace_gexf(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace as GEXF for Gephi."""
-    result, names = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
-    body = graph.gexf(graph.as_networkx(result, names))
+    body = service.export_trace(session, trace_id, "gexf", actor=actor, runtime=runtime)
     return _download(body, "application/gexf+xml", f"trace-{trace_id}.gexf")
 
 
@@ -92,8 +90,7 @@ def export_trace_i2_entities(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace's accounts as the i2 entities CSV (import spec: docs/i2-import.md)."""
-    result, names = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
-    body = graph.i2_entities(result, names)
+    body = service.export_trace(session, trace_id, "i2-entities", actor=actor, runtime=runtime)
     return _download(body, "text/csv", f"trace-{trace_id}-entities.csv")
 
 
@@ -106,8 +103,8 @@ def export_trace_i2_links(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace's transactions as the i2 links CSV (import spec: docs/i2-import.md)."""
-    result, _ = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
-    return _download(graph.i2_links(result), "text/csv", f"trace-{trace_id}-links.csv")
+    body = service.export_trace(session, trace_id, "i2-links", actor=actor, runtime=runtime)
+    return _download(body, "text/csv", f"trace-{trace_id}-links.csv")
 
 
 @router.get(
@@ -162,7 +159,7 @@ def export_neighbourhood_graphml(
     session: SessionDep, actor: LedgerReader, account: Accounts
 ) -> Response:
     """Export accounts' neighbourhood (transactions in and out, counterparts) as GraphML."""
-    body = graph.graphml(service.neighbourhood_graph(session, account))
+    body = service.export_neighbourhood(session, account, "graphml")
     return _download(body, "application/graphml+xml", "neighbourhood.graphml")
 
 
@@ -175,7 +172,7 @@ def export_neighbourhood_gexf(
     session: SessionDep, actor: LedgerReader, account: Accounts
 ) -> Response:
     """Export accounts' neighbourhood (transactions in and out, counterparts) as GEXF."""
-    body = graph.gexf(service.neighbourhood_graph(session, account))
+    body = service.export_neighbourhood(session, account, "gexf")
     return _download(body, "application/gexf+xml", "neighbourhood.gexf")
 
 
@@ -188,8 +185,8 @@ def export_neighbourhood_i2_entities(
     session: SessionDep, actor: LedgerReader, account: Accounts
 ) -> Response:
     """Export accounts' neighbourhood as the i2 entities CSV (docs/i2-import.md)."""
-    entities, _ = graph.i2_of_ledger(service.neighbourhood_graph(session, account))
-    return _download(entities, "text/csv", "neighbourhood-entities.csv")
+    body = service.export_neighbourhood(session, account, "i2-entities")
+    return _download(body, "text/csv", "neighbourhood-entities.csv")
 
 
 @router.get(
@@ -201,8 +198,8 @@ def export_neighbourhood_i2_links(
     session: SessionDep, actor: LedgerReader, account: Accounts
 ) -> Response:
     """Export accounts' neighbourhood as the i2 links CSV (docs/i2-import.md)."""
-    _, links = graph.i2_of_ledger(service.neighbourhood_graph(session, account))
-    return _download(links, "text/csv", "neighbourhood-links.csv")
+    body = service.export_neighbourhood(session, account, "i2-links")
+    return _download(body, "text/csv", "neighbourhood-links.csv")
 
 
 @router.get(
