@@ -5,7 +5,6 @@ from fastapi import APIRouter, Query, Response
 from app.auth import CaseReader, CaseWriter
 from app.case import service
 from app.case.deps import VisibleCase
-from app.case.models import Case
 from app.case.schemas import (
     CaseCreate,
     CaseEventRead,
@@ -27,9 +26,9 @@ from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
 
-def _read(case: Case, response: Response) -> CaseRead:
+def _read(case: CaseRead, response: Response) -> CaseRead:
     response.headers["ETag"] = etag_of(case.version)
-    return CaseRead.model_validate(service.read_model(case))
+    return case
 
 
 @router.post(
@@ -39,7 +38,7 @@ def create_case(
     body: CaseCreate, response: Response, session: SessionDep, actor: CaseWriter
 ) -> CaseRead:
     """Open a case; the caller becomes its first member (lead)."""
-    return _read(service.open_case(session, body, actor=actor), response)
+    return _read(service.case_read(service.open_case(session, body, actor=actor)), response)
 
 
 @router.get("", responses=problems(403, 422))
@@ -64,7 +63,7 @@ def list_cases(
         status=status,
         parent_case_id=parent_case_id,
     )
-    return Page(items=[_read(c, Response()) for c in rows], next_cursor=next_cursor)
+    return Page(items=[service.case_read(c) for c in rows], next_cursor=next_cursor)
 
 
 @router.get("/{case_id}", responses={**problems(403, 404), 200: {"headers": ETAG_HEADER}})
@@ -72,7 +71,7 @@ def get_case(
     case_id: CaseIdPath, response: Response, session: SessionDep, actor: CaseReader
 ) -> CaseRead:
     """Get one case with the statuses it may move to; its ETag guards status changes."""
-    return _read(service.get_case(session, case_id, actor=actor), response)
+    return _read(service.case_read(service.get_case(session, case_id, actor=actor)), response)
 
 
 @router.post(
@@ -97,7 +96,7 @@ def change_case_status(
     non-conviction-based.
     """
     case = service.change_status(session, case_id, body, condition=expected, actor=actor)
-    return _read(case, response)
+    return _read(service.case_read(case), response)
 
 
 @router.get("/{case_id}/events", responses=problems(403, 404, 422))

@@ -374,3 +374,8 @@ def read_model(case: Case) -> dict[str, Any]:
         **{c: getattr(case, c) for c in CaseRead.model_fields if c != "allowed_statuses"},
         "allowed_statuses": allowed_statuses(case.status),
     }
+
+
+def case_read(case: Case) -> CaseRead:
+    """The case as `CaseRead`, with the moves open to it (see `read_model`)."""
+    return CaseRead.model_validate(read_model(case))

@@ -11,7 +11,6 @@ from app.errors import problems
 from app.inputs import Text, TraceIdPath
 from app.pagination import Page, PageDep
 from app.trace import service, views
-from app.trace.models import TraceRun
 from app.trace.render import draw
 from app.trace.runtime import TraceRuntime, TraceRuntimeDep
 from app.trace.schemas import (
@@ -33,18 +32,6 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _read(run: TraceRun, runtime: TraceRuntime) -> TraceRead:
-    running = run.status == TraceStatus.RUNNING
-    return TraceRead.model_validate(
-        {
-            **{c: getattr(run, c) for c in TraceRead.model_fields if hasattr(run, c)},
-            "summary": service.summary_of(run),
-            "progress": service.live_progress(run, runtime),
-            "job": run.id if running else None,
-        }
-    )
-
-
 @router.post("", status_code=201, responses={**_ACCEPTED, **problems(403, 404, 422)})
 def create_trace(
     body: TraceCreate,
@@ -62,7 +49,7 @@ def create_trace(
     )
     if run.status == TraceStatus.RUNNING:
         response.status_code = 202
-    return _read(run, runtime)
+    return service.trace_read(run, runtime)
 
 
 @router.get("", responses=problems(403, 422))
@@ -73,7 +60,7 @@ def list_traces(
     rows, next_cursor = service.page_traces(
         session, actor=actor, limit=page.limit, cursor=page.cursor
     )
-    return Page(items=[_read(r, runtime) for r in rows], next_cursor=next_cursor)
+    return Page(items=[service.trace_read(r, runtime) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}", responses=problems(403, 404, 422))
@@ -81,7 +68,7 @@ def get_trace(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> TraceRead:
     """Get a trace: its parameters, provenance, status, progress and summary."""
-    return _read(service.visible_trace(session, trace_id, actor=actor), runtime)
+    return service.trace_read(service.visible_trace(session, trace_id, actor=actor), runtime)
 
 
 @router.post("/{trace_id}/cancel", responses=problems(403, 404, 422))
@@ -89,7 +76,9 @@ def cancel_trace(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceRunner, runtime: TraceRuntimeDep
 ) -> TraceRead:
     """Cancel a running trace job (a finished trace is left as it is)."""
-    return _read(service.cancel_trace(session, trace_id, actor=actor, runtime=runtime), runtime)
+    return service.trace_read(
+        service.cancel_trace(session, trace_id, actor=actor, runtime=runtime), runtime
+    )
 
 
 @router.get("/{trace_id}/accounts", responses=problems(403, 404, 409, 422))
@@ -311,4 +300,4 @@ def rerun_trace(
 ) -> RerunDiff:
     """Run a stored trace again on today's data and report what changed."""
     diff = service.rerun_trace(session, trace_id, actor=actor, runtime=runtime)
-    return RerunDiff.model_validate({**diff, "trace": _read(diff["trace"], runtime)})
+    return RerunDiff.model_validate({**diff, "trace": service.trace_read(diff["trace"], runtime)})

@@ -20,7 +20,7 @@ from app.trace.jobs import Work
 from app.trace.models import TraceRun
 from app.trace.repository import TRACES, TraceRepository
 from app.trace.runtime import TraceRuntime
-from app.trace.schemas import TraceCreate, TraceStatus
+from app.trace.schemas import TraceCreate, TraceRead, TraceStatus
 from tracing import (
     ENGINE_VERSION,
     AccountSeed,
@@ -315,6 +315,19 @@ def live_progress(run: TraceRun, runtime: TraceRuntime) -> dict[str, Any] | None
     """Progress from the job if it runs here, else as its process last wrote it."""
     job = runtime.jobs.get(run.id) if run.status == TraceStatus.RUNNING else None
     return dict(job.progress) if job is not None else run.progress
+
+
+def trace_read(run: TraceRun, runtime: TraceRuntime) -> TraceRead:
+    """The run as `TraceRead` shows it: its summary, and its live progress while it runs."""
+    running = run.status == TraceStatus.RUNNING
+    return TraceRead.model_validate(
+        {
+            **{c: getattr(run, c) for c in TraceRead.model_fields if hasattr(run, c)},
+            "summary": summary_of(run),
+            "progress": live_progress(run, runtime),
+            "job": run.id if running else None,
+        }
+    )
 
 
 def finished_result(session: Session, run: TraceRun, runtime: TraceRuntime) -> TraceResult:
