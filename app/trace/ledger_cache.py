@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.money import currency_decimals
 from app.settings import Settings
 from app.source.models import COMMITTED_ROWS_SQL, STAGING
-from app.trace.ledger_index import SharedIndex, Version
+from app.trace.ledger_index import SharedIndex, Version, external_id_of
 from tracing import Ledger
 
 _SELECT = """
@@ -212,7 +212,7 @@ class LedgerCache:
                     found = Version(
                         built.ledger.fingerprint,
                         built.last_id,
-                        _external_id(session, built.last_id),
+                        external_id_of(session, built.last_id),
                         sorted(built.pending),
                     )
                     shared.publish(built.ledger, found)
@@ -221,12 +221,3 @@ class LedgerCache:
             return _State(self._state.ledger, found.last_id, pending)
         # The private copy just built is dropped for the mapped one, shared by every process.
         return _State(shared.load(found), found.last_id, pending)
-
-
-def _external_id(session: Session, transaction_id: int) -> str | None:
-    sql = "SELECT external_id FROM transactions WHERE id = ?"
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        sql = sql.replace("?", "%s")
-    found = conn.exec_driver_sql(sql, (transaction_id,)).scalar()
-    return None if found is None else str(found)

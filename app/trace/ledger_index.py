@@ -35,6 +35,14 @@ class Version:
     pending: list[str] = field(default_factory=list)
 
 
+def external_id_of(session: Session, transaction_id: int) -> str | None:
+    """The stored external id of a transaction: what tells a version of this database's."""
+    found = session.execute(
+        text("SELECT external_id FROM transactions WHERE id = :id"), {"id": transaction_id}
+    ).scalar()
+    return None if found is None else str(found)
+
+
 class SharedIndex:
     def __init__(self, directory: Path, *, database_url: str, keep: int) -> None:
         self.directory = directory
@@ -63,9 +71,7 @@ class SharedIndex:
             return None
         if not (self.directory / version.fingerprint).is_dir():
             return None
-        stored = session.execute(
-            text("SELECT external_id FROM transactions WHERE id = :id"), {"id": version.last_id}
-        ).scalar()
+        stored = external_id_of(session, version.last_id)
         return version if stored == version.last_external_id else None
 
     def load(self, version: Version) -> Ledger:
