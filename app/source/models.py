@@ -7,6 +7,7 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     String,
+    literal_column,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -57,7 +58,11 @@ def committed_rows(document_column: SQLColumnExpression[str]) -> ColumnElement[b
     return document_column.not_in(staging_documents())
 
 
-# The same test for the reads written in SQL (the ledger index, the lake), on alias `t`.
-COMMITTED_ROWS_SQL = (
-    f"t.source_document_id NOT IN (SELECT id FROM source_documents WHERE state = '{STAGING}')"
-)
+def committed_rows_sql(alias: str) -> str:
+    """`committed_rows` as SQL text, for the reads written in SQL, over `alias`'s document."""
+    test = committed_rows(literal_column(f"{alias}.source_document_id"))
+    return " ".join(str(test.compile(compile_kwargs={"literal_binds": True})).split())
+
+
+# The reads written in SQL (the ledger index, the lake) name the transactions `t`.
+COMMITTED_ROWS_SQL = committed_rows_sql("t")

@@ -66,7 +66,7 @@ def _totals(direction: str, column: str) -> Select[str, str, int, int, datetime,
             func.min(t.c.value_time),
             func.max(t.c.value_time),
         )
-        .where(t.c[column] == bindparam("account"), committed_rows(t.c.source_document_id))
+        .where(t.c[column] == bindparam("account"), COMMITTED)
         .group_by(t.c.currency)
     )
 
