@@ -22,7 +22,7 @@ from app.source import service as source_service
 from app.trace import results, views
 from app.trace import service as trace_service
 from app.trace.models import TraceRun
-from app.trace.runtime import TraceRuntime
+from app.trace.runtime import Held, TraceRuntime
 from app.transaction import service as transaction_service
 from tracing import AccountSeed, Ledger, Rule, TraceParams, TraceResult, TracingError, trace
 
@@ -239,13 +239,26 @@ def params_of(run: TraceRun, rule: str) -> TraceParams:
     return replace(base, max_accounts=p.get("max_accounts"), max_events=p.get("max_events"))
 
 
-def _held_by_account(result: TraceResult) -> dict[tuple[str, str], Decimal | None]:
+def _held_by_account(result: TraceResult) -> Held:
     frame = result.accounts.select("account", "currency", "held")
     return {(a, c): h for a, c, h in frame.iter_rows()}
 
 
+def _held_under(run: TraceRun, ledger: Ledger, rule: str, runtime: TraceRuntime | None) -> Held:
+    """What `rule` holds at each account, traced anew (once per trace, ledger and rule)."""
+
+    def compute() -> Held:
+        return _held_by_account(trace(ledger, params_of(run, rule)))
+
+    return compute() if runtime is None else runtime.held_by_rule(run.id, ledger, rule, compute)
+
+
 def compare_rules(
-    run: TraceRun, result: TraceResult, holdings: list[dict[str, Any]], ledger: Ledger | None
+    run: TraceRun,
+    result: TraceResult,
+    holdings: list[dict[str, Any]],
+    ledger: Ledger | None,
+    runtime: TraceRuntime | None = None,
 ) -> dict[str, Any]:
     """What each rule holds at the main holdings; the court chooses, the report shows."""
     if ledger is None:
@@ -253,13 +266,13 @@ def compare_rules(
     params = run.params or {}
     if params.get("direction") != "forward":
         return {"rows": [], "note": "The rules attribute value forward only."}
-    held: dict[str, dict[tuple[str, str], Decimal | None]] = {}
+    held: dict[str, Held] = {}
     for rule in COMPARED_RULES:
         if rule == params.get("rule") and ledger.fingerprint == run.ledger_fingerprint:
             held[rule] = _held_by_account(result)
             continue
         try:
-            held[rule] = _held_by_account(trace(ledger, params_of(run, rule)))
+            held[rule] = _held_under(run, ledger, rule, runtime)
         except TracingError as exc:
             return {"rows": [], "note": f"The rules were not compared: {exc}"}
     same = ledger.fingerprint == run.ledger_fingerprint
@@ -292,6 +305,7 @@ def build_report(
     *,
     ledger: Ledger | None,
     now: datetime,
+    runtime: TraceRuntime | None = None,
 ) -> Report:
     params = run.params or {}
     case = None
@@ -329,7 +343,7 @@ def build_report(
         counts=counts,
         holdings=holdings,
         paths=_paths(result, holdings),
-        comparison=compare_rules(run, result, holdings, ledger),
+        comparison=compare_rules(run, result, holdings, ledger, runtime),
         chart_title=views.chart_title(run),
     )
 
@@ -350,6 +364,8 @@ def report_of_trace(
     if runtime.settings.trace_engine != "spark":
         with reading(session):
             ledger = runtime.ledgers.current(session)
-    report = build_report(session, run, result, ledger=ledger, now=now or datetime.now(UTC))
+    report = build_report(
+        session, run, result, ledger=ledger, now=now or datetime.now(UTC), runtime=runtime
+    )
     holders = account_service.holder_names(session, result.accounts["account"].to_list())
     return report, result, holders

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, ParamSpec, TypeVar
 
 import structlog
@@ -53,6 +54,15 @@ def _keys_size(keys: frozenset[str]) -> int:
     return sum(65 + len(k) for k in keys)
 
 
+# What a rule holds per (account, currency): the report's rules side by side.
+Held = dict[tuple[str, str], Decimal | None]
+
+
+def _held_size(held: Held) -> int:
+    # Two keys' strs (49 + n bytes each), a tuple (56), a Decimal (104) and a dict slot (~100).
+    return sum(360 + len(a) + len(c) for a, c in held)
+
+
 @dataclass
 class TraceRuntime:
     settings: Settings
@@ -66,11 +76,16 @@ class TraceRuntime:
     # Side work of storing results, kept apart so that it never queues behind an engine run.
     helpers: ThreadPoolExecutor = field(init=False)
     sync: "JobSync" = field(init=False)
+    comparisons: BoundedCache[tuple[str, str, str], Held] = field(init=False)
 
     def __post_init__(self) -> None:
         workers = self.settings.trace_workers
         self.helpers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trace-store")
         self.sync = JobSync(self)
+        self.comparisons = BoundedCache(
+            max_items=self.settings.trace_comparison_cache_items,
+            max_bytes=self.settings.trace_comparison_cache_bytes,
+        )
 
     @classmethod
     def build(
@@ -102,6 +117,14 @@ class TraceRuntime:
         """The `ext:`/`cash:` keys of a ledger: scanned once per ledger, not once per trace."""
         return self.externals.get_or_make(
             ledger.fingerprint, lambda: _external_keys(ledger), _keys_size
+        )
+
+    def held_by_rule(
+        self, trace_id: str, ledger: Ledger, rule: str, compute: Callable[[], Held]
+    ) -> Held:
+        """What `rule` holds for a trace on a ledger: computed once per (trace, ledger, rule)."""
+        return self.comparisons.get_or_make(
+            (trace_id, ledger.fingerprint, rule), compute, _held_size
         )
 
     def offload(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> "Future[T]":

@@ -176,3 +176,31 @@ def test_a_backward_reach_trace_reports_without_amounts_or_rules(
     assert "The rules attribute value forward only." in text
     assert "No account holds traced value." in text
     assert "no case" in text
+
+
+def test_the_rules_side_by_side_are_traced_once_per_trace_and_ledger(
+    client: TestClient, demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.trace import report
+
+    engine, rules = report.trace, []
+
+    def counted(ledger: Any, params: Any) -> Any:
+        rules.append(str(params.rule))
+        return engine(ledger, params)
+
+    monkeypatch.setattr(report, "trace", counted)
+    url = f"/api/v1/traces/{demo['trace']['id']}/report.html"
+    first = client.get(url, headers=demo["lead"].key)
+    assert first.status_code == 200, first.text
+    # The trace's own rule (libr) is its stored result; the three others are traced.
+    assert sorted(rules) == sorted(r for r in report.COMPARED_RULES if r != "libr")
+    second = client.get(url, headers=demo["lead"].key)
+    assert second.status_code == 200, second.text
+    assert len(rules) == 3
+    tables = [
+        [t.text_content() for t in lxml.html.fromstring(r.text).findall(".//table")]
+        for r in (first, second)
+    ]
+    assert tables[0] == tables[1]
+    assert any("fifo" in t.lower() and "haircut" in t.lower() for t in tables[0])
