@@ -48,6 +48,23 @@ class Service:
     pid: int
 
 
+def wait_until_ready(
+    server: "subprocess.Popen[bytes]", base: str, log_path: Path, *, within: float
+) -> None:
+    """Until the service at `base` answers /readyz; its exit or `within` seconds end the wait
+    with an error that points at its log."""
+    deadline = time.monotonic() + within
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"the service exited with {server.returncode}; see {log_path}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the service did not become ready; see {log_path}")
+        time.sleep(0.2)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -82,16 +99,7 @@ def running_service(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + ready_within
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"the service exited with {server.returncode}; see {log_path}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not become ready; see {log_path}")
-            time.sleep(0.2)
+        wait_until_ready(server, base, log_path, within=ready_within)
         created = subprocess.run(
             [*command, "keys", "create", "--role", role],
             env=environment,

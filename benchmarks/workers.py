@@ -38,7 +38,7 @@ import httpx
 
 from app import migrate
 from benchmarks.api_trace import upload
-from benchmarks.service import free_port, fresh_database
+from benchmarks.service import free_port, fresh_database, wait_until_ready
 from benchmarks.synthetic import generate_ledger
 
 MIB = 1024 * 1024
@@ -73,16 +73,7 @@ def serving(url: str, folder: Path, workers: int) -> Iterator[tuple[str, str, in
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"the service exited; see {log}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not come up; see {log}")
-            time.sleep(0.3)
+        wait_until_ready(server, base, log, within=300)
         yield base, _key(url, log), server.pid
     finally:
         server.terminate()
