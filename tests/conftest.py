@@ -19,6 +19,7 @@ from app import migrate
 from app.db import get_session, make_engine
 from app.main import create_app
 from app.settings import Settings, sqlite_url
+from tests.factories import bearer, make_key
 
 TEST_DATABASE_ENV = "MONEYTRAIL_TEST_DATABASE_URL"
 
@@ -45,6 +46,32 @@ def fresh_database(folder: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def migrated_database(folder: Path) -> Iterator[str]:
+    """A fresh database (SQLite in `folder`, or one on the test server) at the head revision."""
+    with fresh_database(folder) as url:
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def isolated_database(tmp_path: Path) -> Iterator[str]:
+    """A database of the test's own, for what the shared rolled-back one cannot show (real
+    commits, locks, several connections or processes)."""
+    with migrated_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def isolated_key(isolated_database: str) -> dict[str, str]:
+    """An admin key's header on `isolated_database`."""
+    engine = make_engine(isolated_database)
+    with Session(engine) as session:
+        secret = make_key(session)
+    engine.dispose()
+    return bearer(secret)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with fresh_database(tmp_path_factory.mktemp("db")) as url:
@@ -68,19 +95,23 @@ def session(engine: Engine) -> Iterator[Session]:
         outer.rollback()
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        bootstrap_admin_key=False,
-        deadline_sweep_enabled=False,
-        log_json=True,
-        trace_warm_ledger=False,
+def app_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """The settings tests run the app with: no first key printed, no deadline sweep, no warm
+    ledger, and traces answered in the request unless a test asks otherwise."""
+    base: dict[str, Any] = {
+        "bootstrap_admin_key": False,
+        "deadline_sweep_enabled": False,
+        "trace_warm_ledger": False,
         # The first trace of a fresh checkout compiles the engine's kernels; tests that want the
         # hand-off to a job ask for it with a short wait of their own.
-        trace_sync_wait_seconds=600,
-    )
+        "trace_sync_wait_seconds": 600,
+    }
+    return Settings(database_url=database_url, data_dir=data_dir, **{**base, **overrides})
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return app_settings(database_url, tmp_path, log_json=True)
 
 
 @pytest.fixture

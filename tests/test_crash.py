@@ -13,14 +13,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import polars as pl
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from app import migrate
 from app.source.models import COMMITTED_ROWS_SQL
-from tests.conftest import fresh_database
+from tests.conftest import migrated_database
+from tests.isolated import bulk_transactions, count
 
 ROWS = 100_000
 VISIBLE = f"transactions t WHERE {COMMITTED_ROWS_SQL}"
@@ -74,6 +73,27 @@ class Server:
                 time.sleep(0.2)
         raise AssertionError("the server did not come up")
 
+    def upload_dying(self, path: Path, key: str, reference: str) -> threading.Thread:
+        """Upload `path` in a thread of its own; the server dies under it (that is the point),
+        so the answer, if any, is not looked at."""
+
+        def upload() -> None:
+            with (
+                path.open("rb") as f,
+                httpx.Client(timeout=120) as client,
+                contextlib.suppress(httpx.TransportError),
+            ):
+                client.post(
+                    f"{self.base}/api/v1/transactions/upload",
+                    headers={"Authorization": f"Bearer {key}"},
+                    files={"file": (path.name, f)},
+                    data={"kind": "bank_statement", "reference": reference},
+                )
+
+        sender = threading.Thread(target=upload)
+        sender.start()
+        return sender
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
@@ -82,8 +102,7 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    with fresh_database(tmp_path) as url:
-        migrate.upgrade(url)
+    with migrated_database(tmp_path) as url:
         srv = Server(url, tmp_path)
         try:
             yield srv
@@ -92,26 +111,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
                 srv.kill()
 
 
-def _count(url: str, table: str) -> int:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        n = int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
-    engine.dispose()
-    return n
-
-
 def _upload_file(tmp_path: Path) -> Path:
     path = tmp_path / "big.csv"
-    pl.DataFrame(
-        {
-            "external_id": [f"K-{i:07d}" for i in range(ROWS)],
-            "from_account": [f"acct:{i % 997}" for i in range(ROWS)],
-            "to_account": [f"acct:{(i * 7 + 1) % 991 + 1000}" for i in range(ROWS)],
-            "amount": [f"{1 + i % 5000}.{i % 100:02d}" for i in range(ROWS)],
-            "currency": ["EUR"] * ROWS,
-            "value_time": ["2026-03-01T10:00:00Z"] * ROWS,
-        }
-    ).write_csv(path)
+    bulk_transactions(ROWS, ids="K-", accounts="acct:").write_csv(path)
     return path
 
 
@@ -121,27 +123,12 @@ def test_a_killed_upload_leaves_nothing_half_stored(server: Server, tmp_path: Pa
     path = _upload_file(tmp_path)
     server.start()
 
-    def upload() -> None:
-        # The server dies under it: that is the point.
-        with (
-            path.open("rb") as f,
-            httpx.Client(timeout=120) as client,
-            contextlib.suppress(httpx.TransportError),
-        ):
-            client.post(
-                f"{server.base}/api/v1/transactions/upload",
-                headers=headers,
-                files={"file": ("big.csv", f)},
-                data={"kind": "bank_statement", "reference": "CRASH-1"},
-            )
-
-    sender = threading.Thread(target=upload)
-    sender.start()
+    sender = server.upload_dying(path, key, "CRASH-1")
     time.sleep(1.0)  # the upload is being received or stored by now
     server.kill()
     sender.join(timeout=60)
     # On SQLite slices of a staging load may be stored: no read counts them.
-    stored = _count(server.env["MONEYTRAIL_DATABASE_URL"], VISIBLE)
+    stored = count(server.env["MONEYTRAIL_DATABASE_URL"], VISIBLE)
     assert stored in (0, ROWS)
     server.start()
     with httpx.Client(base_url=server.base, headers=headers, timeout=60) as client:
@@ -156,7 +143,7 @@ def test_a_killed_upload_leaves_nothing_half_stored(server: Server, tmp_path: Pa
             )
         assert again.status_code in (200, 201)
     server.kill()
-    assert _count(server.env["MONEYTRAIL_DATABASE_URL"], "transactions") == ROWS
+    assert count(server.env["MONEYTRAIL_DATABASE_URL"], "transactions") == ROWS
 
 
 def _wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -198,21 +185,7 @@ def test_a_killed_upload_never_leaves_rows_without_their_entry(
                 ).scalar_one()
             )
 
-        def upload() -> None:
-            with (
-                path.open("rb") as f,
-                httpx.Client(timeout=120) as client,
-                contextlib.suppress(httpx.TransportError),
-            ):
-                client.post(
-                    f"{server.base}/api/v1/transactions/upload",
-                    headers={"Authorization": f"Bearer {key}"},
-                    files={"file": ("big.csv", f)},
-                    data={"kind": "bank_statement", "reference": "CRASH-AUDIT"},
-                )
-
-        sender = threading.Thread(target=upload)
-        sender.start()
+        sender = server.upload_dying(path, key, "CRASH-AUDIT")
         _wait_until(waiting, "the upload waits for the audit chain")
         server.kill()
         conn.execute(text("SELECT pg_advisory_unlock(7340001)"))
@@ -225,8 +198,8 @@ def test_a_killed_upload_never_leaves_rows_without_their_entry(
             lambda: conn.execute(others).scalar_one() == 0, "the dead server's backends end"
         )
     engine.dispose()
-    stored = _count(url, "transactions")
-    entries = _count(url, "audit_entries WHERE operation = 'upload_transactions'")
+    stored = count(url, "transactions")
+    entries = count(url, "audit_entries WHERE operation = 'upload_transactions'")
     assert (stored, entries) == (0, 0)
 
 
@@ -262,25 +235,11 @@ def test_a_load_killed_while_storing_leaves_nothing_visible_and_is_removed_at_st
     path = _upload_file(tmp_path)
     server.start()
 
-    def upload() -> None:
-        with (
-            path.open("rb") as f,
-            httpx.Client(timeout=120) as client,
-            contextlib.suppress(httpx.TransportError),
-        ):
-            client.post(
-                f"{server.base}/api/v1/transactions/upload",
-                headers=headers,
-                files={"file": ("big.csv", f)},
-                data={"kind": "bank_statement", "reference": "CRASH-STAGED"},
-            )
-
-    sender = threading.Thread(target=upload)
-    sender.start()
+    sender = server.upload_dying(path, key, "CRASH-STAGED")
     _wait_until(_storing(url), "the upload's rows are being stored")
     server.kill()
     sender.join(timeout=60)
-    assert _count(url, VISIBLE) == 0
+    assert count(url, VISIBLE) == 0
     server.start()
     with httpx.Client(base_url=server.base, headers=headers, timeout=60) as client:
         assert client.get("/api/v1/transactions/K-0000000").status_code == 404
@@ -288,7 +247,7 @@ def test_a_load_killed_while_storing_leaves_nothing_visible_and_is_removed_at_st
         assert client.get("/api/v1/audit/verify").json()["valid"] is True
     server.kill()
     for table in ("transactions", "accounts", "source_documents WHERE state <> 'abandoned'"):
-        assert _count(url, table) == 0, table
+        assert count(url, table) == 0, table
 
 
 def test_a_killed_case_transition_is_whole_or_absent(server: Server) -> None:

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from app import migrate
 from app.demo.service import SEED_TRANSACTIONS
-from tests.conftest import fresh_database
+from tests.conftest import migrated_database
+from tests.isolated import count
 from tests.test_crash import _free_port
 
 GATE_PATH = Path(__file__).parent / "workers_gate"
@@ -87,8 +86,7 @@ class Workers:
 
 @pytest.fixture
 def workers(tmp_path: Path) -> Iterator[Workers]:
-    with fresh_database(tmp_path) as url:
-        migrate.upgrade(url)
+    with migrated_database(tmp_path) as url:
         server = Workers(url, tmp_path)
         try:
             yield server
@@ -100,14 +98,6 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait(timeout=30)
-
-
-def _count_keys(url: str) -> int:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        count = int(conn.execute(text("SELECT count(*) FROM api_keys")).scalar_one())
-    engine.dispose()
-    return count
 
 
 def test_a_job_started_on_one_worker_is_polled_and_cancelled_through_the_other(
@@ -125,7 +115,7 @@ def _poll_and_cancel_across(workers: Workers, by_pid: dict[int, httpx.Client]) -
     pids = set(by_pid)
     log = workers.log.read_text()
     assert log.count("FIRST START") == 1, log
-    assert _count_keys(workers.url) == 1
+    assert count(workers.url, "api_keys") == 1
     found = re.search(r"Authorization: Bearer (\S+)", log)
     assert found is not None
     headers = {"Authorization": f"Bearer {found.group(1)}"}

@@ -15,20 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
-from app import migrate
 from app.db import make_engine
 from app.health import AUDIT_APPEND_LOCK
 from app.main import create_app
-from app.settings import Settings
 from app.source.models import SourceDocument
-from tests.conftest import fresh_database
-from tests.factories import DE, FR, batch, bearer, make_key, tx
+from tests.conftest import app_settings
+from tests.factories import DE, FR, batch, tx
 
 # Beyond the 30 s SQLite waited before: code that waits for the lock fails here, not hangs.
 RELEASE_AFTER_SECONDS = 40.0
@@ -36,33 +32,8 @@ BATCH = "/api/v1/transactions/batch"
 HEADER = "external_id,from_account,to_account,amount,currency,value_time"
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[str]:
-    with fresh_database(tmp_path) as url:
-        migrate.upgrade(url)
-        yield url
-
-
-@pytest.fixture
-def key(database: str) -> dict[str, str]:
-    engine = make_engine(database)
-    with Session(engine) as session:
-        secret = make_key(session)
-    engine.dispose()
-    return bearer(secret)
-
-
 def _app(database: str, tmp_path: Path, *, audit_in_memory: bool) -> Any:
-    settings = Settings(
-        database_url=database,
-        data_dir=tmp_path,
-        bootstrap_admin_key=False,
-        deadline_sweep_enabled=False,
-        trace_warm_ledger=False,
-        trace_sync_wait_seconds=600,
-        lock_wait_seconds=0.3,
-        ready_lock_probe_seconds=0.3,
-    )
+    settings = app_settings(database, tmp_path, lock_wait_seconds=0.3, ready_lock_probe_seconds=0.3)
     app = create_app(settings)
     if audit_in_memory:
         # The request's own work only: its audit entry would need the held lock too.
@@ -102,30 +73,38 @@ def assert_busy(r) -> None:
     assert int(r.headers["retry-after"]) >= 1
 
 
-def test_requests_behind_a_long_write_get_503_with_retry_after(database, key, tmp_path) -> None:
-    app = _app(database, tmp_path, audit_in_memory=False)
+def test_requests_behind_a_long_write_get_503_with_retry_after(
+    isolated_database, isolated_key, tmp_path
+) -> None:
+    app = _app(isolated_database, tmp_path, audit_in_memory=False)
     with TestClient(app, raise_server_exceptions=False) as client:
-        with long_write(database):
+        with long_write(isolated_database):
             # A read needs the lock for its audit entry; a write for itself.
-            assert_busy(client.get("/api/v1/cases", headers=key))
+            assert_busy(client.get("/api/v1/cases", headers=isolated_key))
             assert_busy(
                 client.post(
-                    "/api/v1/transactions/batch", json=batch(tx("B-1", DE, FR, "1.00")), headers=key
+                    "/api/v1/transactions/batch",
+                    json=batch(tx("B-1", DE, FR, "1.00")),
+                    headers=isolated_key,
                 )
             )
-        assert client.get("/api/v1/cases", headers=key).status_code == 200
+        assert client.get("/api/v1/cases", headers=isolated_key).status_code == 200
         r = client.post(
-            "/api/v1/transactions/batch", json=batch(tx("B-1", DE, FR, "1.00")), headers=key
+            "/api/v1/transactions/batch",
+            json=batch(tx("B-1", DE, FR, "1.00")),
+            headers=isolated_key,
         )
         assert r.status_code == 201, r.text
 
 
-def test_a_file_is_checked_without_the_write_lock(database, key, tmp_path) -> None:
-    app = _app(database, tmp_path, audit_in_memory=True)
-    with TestClient(app, raise_server_exceptions=False) as client, long_write(database):
+def test_a_file_is_checked_without_the_write_lock(
+    isolated_database, isolated_key, tmp_path
+) -> None:
+    app = _app(isolated_database, tmp_path, audit_in_memory=True)
+    with TestClient(app, raise_server_exceptions=False) as client, long_write(isolated_database):
         r = client.post(
             "/api/v1/transactions/upload",
-            headers=key,
+            headers=isolated_key,
             files={"file": ("t.csv", b"external_id,amount\nT-1,1.00\n")},
             data={"kind": "bank_statement", "reference": "STARVE-1"},
         )
@@ -133,36 +112,40 @@ def test_a_file_is_checked_without_the_write_lock(database, key, tmp_path) -> No
         assert (r.status_code, r.json()["code"]) == (422, "missing_columns"), r.text
 
 
-def test_the_engine_runs_without_the_write_lock(database, key, tmp_path) -> None:
-    app = _app(database, tmp_path, audit_in_memory=True)
-    with TestClient(app, raise_server_exceptions=False) as client, long_write(database):
-        r = client.post("/api/v1/traces", headers=key, json={"seeds": [{"transaction": "NOPE"}]})
+def test_the_engine_runs_without_the_write_lock(isolated_database, isolated_key, tmp_path) -> None:
+    app = _app(isolated_database, tmp_path, audit_in_memory=True)
+    with TestClient(app, raise_server_exceptions=False) as client, long_write(isolated_database):
+        r = client.post(
+            "/api/v1/traces", headers=isolated_key, json={"seeds": [{"transaction": "NOPE"}]}
+        )
         assert (r.status_code, r.json()["code"]) == (404, "unknown_seed"), r.text
 
 
-def test_a_write_that_cannot_get_the_lock_stores_nothing(database, key, tmp_path) -> None:
-    app = _app(database, tmp_path, audit_in_memory=True)
+def test_a_write_that_cannot_get_the_lock_stores_nothing(
+    isolated_database, isolated_key, tmp_path
+) -> None:
+    app = _app(isolated_database, tmp_path, audit_in_memory=True)
     csv = f"{HEADER}\nU-1,{DE},{FR},1.00,EUR,2026-01-05T10:00:00Z\n".encode()
-    with TestClient(app, raise_server_exceptions=False) as client, long_write(database):
+    with TestClient(app, raise_server_exceptions=False) as client, long_write(isolated_database):
         r = client.post(
             "/api/v1/transactions/upload",
-            headers=key,
+            headers=isolated_key,
             files={"file": ("t.csv", csv)},
             data={"kind": "bank_statement", "reference": "STARVE-2"},
         )
         assert_busy(r)
-    engine = make_engine(database)
+    engine = make_engine(isolated_database)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(SourceDocument)).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM transactions")).scalar_one() == 0
     engine.dispose()
 
 
-def test_readyz_reports_write_starvation(database, tmp_path) -> None:
-    app = _app(database, tmp_path, audit_in_memory=False)
+def test_readyz_reports_write_starvation(isolated_database, tmp_path) -> None:
+    app = _app(isolated_database, tmp_path, audit_in_memory=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/readyz").status_code == 200
-        with long_write(database):
+        with long_write(isolated_database):
             r = client.get("/readyz")
             assert r.status_code == 503, r.text
             assert r.headers["content-type"] == "application/problem+json"

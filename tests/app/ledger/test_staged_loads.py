@@ -9,29 +9,25 @@ transaction that holds nothing they need. Either way no read sees the load befor
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
-from app import migrate
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.principal import Principal, Role
-from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.source.service import Upload
 from app.transaction import staged
 from app.transaction.ingest import validate_transactions
-from tests.conftest import fresh_database
-from tests.factories import DE, FR, batch, bearer, make_key, tx
+from tests.conftest import app_settings
+from tests.factories import DE, FR, batch, tx
+from tests.isolated import bulk_transactions, count
 
 # Enough rows that one transaction holding them all outlasts LOCK_WAIT_SECONDS several times.
 ROWS = 150_000
@@ -39,70 +35,23 @@ LOCK_WAIT_SECONDS = 1.0
 FIRST = "BIG-0000000"
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[str]:
-    with fresh_database(tmp_path) as url:
-        migrate.upgrade(url)
-        yield url
-
-
-@pytest.fixture
-def key(database: str) -> dict[str, str]:
-    engine = make_engine(database)
-    with Session(engine) as session:
-        secret = make_key(session)
-    engine.dispose()
-    return bearer(secret)
-
-
 def _app(database: str, tmp_path: Path) -> Any:
-    return create_app(
-        Settings(
-            database_url=database,
-            data_dir=tmp_path,
-            bootstrap_admin_key=False,
-            deadline_sweep_enabled=False,
-            trace_warm_ledger=False,
-            trace_sync_wait_seconds=600,
-            lock_wait_seconds=LOCK_WAIT_SECONDS,
-        )
-    )
-
-
-def _frame(rows: int) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "external_id": [f"BIG-{i:07d}" for i in range(rows)],
-            "from_account": [f"acct:big-{i % 997}" for i in range(rows)],
-            "to_account": [f"acct:big-{(i * 7 + 1) % 991 + 1000}" for i in range(rows)],
-            "amount": [f"{1 + i % 5000}.{i % 100:02d}" for i in range(rows)],
-            "currency": ["EUR"] * rows,
-            "value_time": ["2026-03-01T10:00:00Z"] * rows,
-        }
-    )
-
-
-def _count(database: str, sql: str) -> int:
-    engine = make_engine(database)
-    with engine.connect() as conn:
-        n = int(conn.execute(text(sql)).scalar_one())
-    engine.dispose()
-    return n
+    return create_app(app_settings(database, tmp_path, lock_wait_seconds=LOCK_WAIT_SECONDS))
 
 
 def test_reads_and_small_writes_are_answered_while_a_big_upload_is_stored(
-    database, key, tmp_path, monkeypatch
+    isolated_database, isolated_key, tmp_path, monkeypatch
 ) -> None:
     # Smaller slices than in production, so that many fall within the test's upload.
     monkeypatch.setattr(staged, "SLICE_ROWS", 5_000)
     path = tmp_path / "big.csv"
-    _frame(ROWS).write_csv(path)
-    app = _app(database, tmp_path)
+    bulk_transactions(ROWS, ids="BIG-", accounts="acct:big-").write_csv(path)
+    app = _app(isolated_database, tmp_path)
     with TestClient(app, raise_server_exceptions=False) as client:
-        first = client.post(BATCH, json=batch(tx("S-0", DE, FR, "9.00")), headers=key)
+        first = client.post(BATCH, json=batch(tx("S-0", DE, FR, "9.00")), headers=isolated_key)
         assert first.status_code == 201, first.text
         # The first trace compiles the engine's kernels: done before the clock matters.
-        warm = client.post("/api/v1/traces", headers=key, json=_seeded("S-0"))
+        warm = client.post("/api/v1/traces", headers=isolated_key, json=_seeded("S-0"))
         assert warm.status_code == 201, warm.text
         answers: dict[str, int] = {}
 
@@ -110,7 +59,7 @@ def test_reads_and_small_writes_are_answered_while_a_big_upload_is_stored(
             with path.open("rb") as f:
                 r = client.post(
                     "/api/v1/transactions/upload",
-                    headers=key,
+                    headers=isolated_key,
                     files={"file": ("big.csv", f)},
                     data={"kind": "bank_statement", "reference": "BIG-1"},
                 )
@@ -122,12 +71,14 @@ def test_reads_and_small_writes_are_answered_while_a_big_upload_is_stored(
         rounds = 0
         while loader.is_alive():
             rounds += 1
-            seen.append(("cases", client.get("/api/v1/cases", headers=key).status_code))
+            seen.append(("cases", client.get("/api/v1/cases", headers=isolated_key).status_code))
             small = batch(tx(f"S-{rounds}", DE, FR, "1.00"), reference=f"SMALL-{rounds}")
-            seen.append(("batch", client.post(BATCH, json=small, headers=key).status_code))
+            seen.append(("batch", client.post(BATCH, json=small, headers=isolated_key).status_code))
             # Not one row of the upload is readable before the upload is answered.
-            seen.append(("staged row", client.get(f"{TX}/{FIRST}", headers=key).status_code))
-            trace = client.post("/api/v1/traces", headers=key, json=_seeded("S-0"))
+            seen.append(
+                ("staged row", client.get(f"{TX}/{FIRST}", headers=isolated_key).status_code)
+            )
+            trace = client.post("/api/v1/traces", headers=isolated_key, json=_seeded("S-0"))
             seen.append(("trace", trace.status_code))
         loader.join()
         assert answers["upload"] == 201
@@ -138,11 +89,11 @@ def test_reads_and_small_writes_are_answered_while_a_big_upload_is_stored(
         staged_row = "".join(str(status) for w, status in seen if w == "staged row")
         assert re.fullmatch("(404)+(200)*", staged_row), staged_row
         # Published whole: readable, and in the ledger the engine was kept warm on meanwhile.
-        assert client.get(f"{TX}/{FIRST}", headers=key).status_code == 200
-        trace = client.post("/api/v1/traces", headers=key, json=_seeded(FIRST))
+        assert client.get(f"{TX}/{FIRST}", headers=isolated_key).status_code == 200
+        trace = client.post("/api/v1/traces", headers=isolated_key, json=_seeded(FIRST))
         assert trace.status_code == 201, trace.text
-    assert _count(database, "SELECT count(*) FROM transactions") == ROWS + rounds + 1
-    assert _count(database, "SELECT count(*) FROM source_documents WHERE state <> 'committed'") == 0
+    assert count(isolated_database, "transactions") == ROWS + rounds + 1
+    assert count(isolated_database, "source_documents WHERE state <> 'committed'") == 0
 
 
 BATCH = "/api/v1/transactions/batch"
@@ -154,14 +105,16 @@ def _seeded(external_id: str) -> dict[str, Any]:
 
 
 def test_an_interrupted_staged_load_is_invisible_and_removed_at_start(
-    database, key, tmp_path, monkeypatch
+    isolated_database, isolated_key, tmp_path, monkeypatch
 ) -> None:
     """The state a process killed between two slices leaves: rows, accounts and a staging
     document of a loader that no longer runs. Nothing of it is readable; a start removes it."""
     monkeypatch.setattr(staged, "SLICE_ROWS", 1_000)
-    engine = make_engine(database)
+    engine = make_engine(isolated_database)
     sessions = make_sessionmaker(engine, writer=True)
-    rows = validate_transactions(_frame(5_000), timezone=None, max_errors=10)
+    rows = validate_transactions(
+        bulk_transactions(5_000, ids="BIG-", accounts="acct:big-"), timezone=None, max_errors=10
+    )
     with sessions() as session:
         actor_id = session.execute(text("SELECT id FROM api_keys")).scalar_one()
         document = source_service.record_source(
@@ -174,44 +127,44 @@ def test_an_interrupted_staged_load_is_invisible_and_removed_at_start(
         )
         session.commit()
         # PostgreSQL loads in one transaction: a kill there leaves the staging document alone.
-        stored = 3_000 if database.startswith("sqlite") else 0
+        stored = 3_000 if isolated_database.startswith("sqlite") else 0
         staged.load_in_slices(
             session, rows.head(stored), document_id=document.id, conflict_limit=10
         )
     engine.dispose()
-    assert _count(database, "SELECT count(*) FROM transactions") == stored
+    assert count(isolated_database, "transactions") == stored
     # The loader runs on another host as far as this start can tell: its load is left alone.
-    with TestClient(_app(database, tmp_path), raise_server_exceptions=False) as client:
-        assert client.get(f"{TX}/{FIRST}", headers=key).status_code == 404
-        assert client.get("/api/v1/sources", headers=key).json()["items"] == []
-        account = client.get("/api/v1/accounts/acct:big-1", headers=key)
+    with TestClient(_app(isolated_database, tmp_path), raise_server_exceptions=False) as client:
+        assert client.get(f"{TX}/{FIRST}", headers=isolated_key).status_code == 404
+        assert client.get("/api/v1/sources", headers=isolated_key).json()["items"] == []
+        account = client.get("/api/v1/accounts/acct:big-1", headers=isolated_key)
         if stored:  # an account appears with its slice, with no transaction until published
             assert account.status_code == 200, account.text
             assert account.json()["totals"] == [], account.json()
-        trace = client.post("/api/v1/traces", headers=key, json=_seeded(FIRST))
+        trace = client.post("/api/v1/traces", headers=isolated_key, json=_seeded(FIRST))
         assert trace.json()["code"] == "unknown_seed", trace.text
-    assert _count(database, "SELECT count(*) FROM transactions") == stored
+    assert count(isolated_database, "transactions") == stored
     # Started again on the loader's host, whose process is gone: the load is removed.
     monkeypatch.setattr(staged.socket, "gethostname", lambda: "gone")
-    with TestClient(_app(database, tmp_path), raise_server_exceptions=False) as client:
-        assert client.get("/api/v1/accounts/acct:big-1", headers=key).status_code == 404
+    with TestClient(_app(isolated_database, tmp_path), raise_server_exceptions=False) as client:
+        assert client.get("/api/v1/accounts/acct:big-1", headers=isolated_key).status_code == 404
     for table in ("transactions", "accounts"):
-        assert _count(database, f"SELECT count(*) FROM {table}") == 0, table
+        assert count(isolated_database, table) == 0, table
     # The document stays as the record that a file was received, and is listed nowhere.
-    assert _count(database, "SELECT count(*) FROM source_documents WHERE state = 'abandoned'") == 1
+    assert count(isolated_database, "source_documents WHERE state = 'abandoned'") == 1
 
 
-def test_sqlite_runs_in_wal_mode_for_every_connection(database) -> None:
+def test_sqlite_runs_in_wal_mode_for_every_connection(isolated_database) -> None:
     """Readers never wait for a writer only in WAL mode; the mode lives in the file, so a
     connection that sets nothing (a backup tool, the CLI's raw reads) finds it too."""
-    if not database.startswith("sqlite"):
+    if not isolated_database.startswith("sqlite"):
         pytest.skip("WAL is SQLite's journal")
-    engine = make_engine(database)
+    engine = make_engine(isolated_database)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() > 0
     engine.dispose()
-    plain = sqlite3.connect(make_url(database).database or "")
+    plain = sqlite3.connect(make_url(isolated_database).database or "")
     try:
         assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:

@@ -1,44 +1,26 @@
 """Large traces as jobs: progress, cancellation, limits. Real threads on a committed database."""
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app import migrate
-from app.apikey import service as apikey_service
 from app.demo.service import SEED_TRANSACTIONS
-from app.main import create_app
-from app.principal import Role
 from app.settings import Settings
 from app.trace import service as trace_service
-from tests.conftest import fresh_database
-from tests.factories import bearer
+from tests.conftest import app_settings, migrated_database
+from tests.isolated import live_client, wait_for_trace
 
 BODY = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"}
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Settings]]:
-    with fresh_database(tmp_path) as url:
-        migrate.upgrade(url)
-        settings = Settings(
-            database_url=url,
-            data_dir=tmp_path,
-            bootstrap_admin_key=False,
-            trace_warm_ledger=False,
-            trace_workers=1,
-            trace_sync_wait_seconds=600,
-        )
-        with TestClient(create_app(settings)) as client:
-            with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
-                _, secret = apikey_service.create_key(
-                    session, name="t", role=Role.ADMIN, created_by=None
-                )
-            key = bearer(secret)
+    with migrated_database(tmp_path) as url:
+        settings = app_settings(url, tmp_path, trace_workers=1)
+        with live_client(settings) as (client, key):
             assert client.post("/api/v1/demo", headers=key).status_code == 201
             yield client, key, settings
 
@@ -57,16 +39,6 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     return opened
 
 
-def wait_for(client: TestClient, key: dict[str, str], trace_id: str, status: str) -> dict:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/traces/{trace_id}", headers=key).json()
-        if body["status"] == status:
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"trace {trace_id} never reached {status}: {body}")
-
-
 def test_async_trace_is_a_job_with_progress(live, gate: threading.Event) -> None:
     client, key, _ = live
     r = client.post("/api/v1/traces", params={"mode": "async"}, json=BODY, headers=key)
@@ -77,7 +49,7 @@ def test_async_trace_is_a_job_with_progress(live, gate: threading.Event) -> None
     assert running["progress"] == {"hops_done": 0, "accounts_reached": 0, "events_replayed": 0}
     assert client.get(f"/api/v1/traces/{job['id']}/accounts", headers=key).status_code == 409
     gate.set()
-    done = wait_for(client, key, job["id"], "done")
+    done = wait_for_trace(client, key, job["id"], "done")
     # FIFO with the exchange not stopped: its 2,900 stays held there (see test_trace_api).
     assert done["summary"]["held"] == "43000.00"
     assert client.get(f"/api/v1/traces/{job['id']}/holdings", headers=key).status_code == 200
@@ -89,7 +61,7 @@ def test_a_running_job_can_be_cancelled(live, gate: threading.Event) -> None:
     cancelled = client.post(f"/api/v1/traces/{first['id']}/cancel", headers=key)
     assert cancelled.status_code == 200
     gate.set()
-    final = wait_for(client, key, first["id"], "cancelled")
+    final = wait_for_trace(client, key, first["id"], "cancelled")
     assert final["error"]["code"] == "cancelled"
     assert final["result_sha256"] is None
     # The worker is free again: the next trace runs to the end.
@@ -103,7 +75,7 @@ def test_a_slow_trace_hands_off_to_a_job(live, gate: threading.Event) -> None:
     r = client.post("/api/v1/traces", json=BODY, headers=key)
     assert r.status_code == 202
     gate.set()
-    assert wait_for(client, key, r.json()["id"], "done")["summary"]["exited"] == "3500.00"
+    assert wait_for_trace(client, key, r.json()["id"], "done")["summary"]["exited"] == "3500.00"
 
 
 def test_a_trace_beyond_the_limits_is_a_clear_problem(live) -> None:

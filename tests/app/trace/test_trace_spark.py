@@ -2,24 +2,19 @@
 the sub-ledger limit, and the in-memory engine's figures on the demo case."""
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from app import migrate
-from app.apikey import service as apikey_service
 from app.demo.service import SEED_TRANSACTIONS
-from app.main import create_app
-from app.principal import Role
 from app.settings import Settings
 from app.trace import spark_engine
 from app.trace.lake_sync import sync_lake
 from lake import Lake
-from tests.conftest import fresh_database
-from tests.factories import bearer
+from tests.conftest import app_settings, migrated_database
+from tests.isolated import live_client, wait_for_trace
 from tests.lake.conftest import HAVE_SPARK
 
 pytestmark = pytest.mark.skipif(not HAVE_SPARK, reason="needs the spark extra and Java 17+")
@@ -29,24 +24,17 @@ BODY = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Settings]]:
-    with fresh_database(tmp_path) as url:
-        migrate.upgrade(url)
-        settings = Settings(
-            database_url=url,
-            bootstrap_admin_key=False,
-            trace_warm_ledger=False,
+    with migrated_database(tmp_path) as url:
+        settings = app_settings(
+            url,
+            tmp_path,
             trace_workers=1,
             trace_engine="spark",
             spark_master="local[1]",
             lake_dir=tmp_path / "lake",
         )
-        with TestClient(create_app(settings)) as client:
+        with live_client(settings) as (client, key):
             state = client.app.state  # type: ignore[attr-defined]
-            with state.sessionmaker() as session:
-                _, secret = apikey_service.create_key(
-                    session, name="t", role=Role.ADMIN, created_by=None
-                )
-            key = bearer(secret)
             assert client.post("/api/v1/traces", json=BODY, headers=key).json()["code"] == (
                 "lake_not_found"
             )
@@ -76,13 +64,8 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[int]]:
 
 
 def wait_for(client: TestClient, key: dict[str, str], trace_id: str, status: str) -> dict:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        body = client.get(f"/api/v1/traces/{trace_id}", headers=key).json()
-        if body["status"] == status:
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"trace {trace_id} never reached {status}: {body}")
+    # Spark starts slowly: a longer wait, polled less often.
+    return wait_for_trace(client, key, trace_id, status, within=300, pause=0.2)
 
 
 def test_a_spark_trace_is_a_job_with_the_memory_engines_figures(live, hops) -> None:

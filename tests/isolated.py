@@ -1,0 +1,74 @@
+"""Helpers for the tests that run on a database of their own (`isolated_database` in
+tests/conftest.py) because they need real commits, locks, threads or processes."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from app.apikey import service as apikey_service
+from app.main import create_app
+from app.principal import Role
+from app.settings import Settings
+from tests.factories import bearer
+
+
+def count(url: str, rows: str) -> int:
+    """`SELECT count(*) FROM <rows>` (a table, with a WHERE clause if need be), on a connection
+    of its own that is closed after."""
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        n = int(conn.execute(text(f"SELECT count(*) FROM {rows}")).scalar_one())
+    engine.dispose()
+    return n
+
+
+@contextmanager
+def live_client(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The app with its own sessions, threads and jobs (the lifespan runs), and an admin key's
+    header."""
+    with TestClient(create_app(settings)) as client:
+        with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+            _, secret = apikey_service.create_key(
+                session, name="t", role=Role.ADMIN, created_by=None
+            )
+        yield client, bearer(secret)
+
+
+def bulk_transactions(rows: int, *, ids: str, accounts: str) -> pl.DataFrame:
+    """`rows` transactions as an upload holds them: external ids `<ids>0000000` on, between
+    about two thousand accounts `<accounts><n>`, all on one day."""
+    return pl.DataFrame(
+        {
+            "external_id": [f"{ids}{i:07d}" for i in range(rows)],
+            "from_account": [f"{accounts}{i % 997}" for i in range(rows)],
+            "to_account": [f"{accounts}{(i * 7 + 1) % 991 + 1000}" for i in range(rows)],
+            "amount": [f"{1 + i % 5000}.{i % 100:02d}" for i in range(rows)],
+            "currency": ["EUR"] * rows,
+            "value_time": ["2026-03-01T10:00:00Z"] * rows,
+        }
+    )
+
+
+def wait_for_trace(
+    client: TestClient,
+    key: dict[str, str],
+    trace_id: str,
+    status: str,
+    *,
+    within: float = 30,
+    pause: float = 0.05,
+) -> dict[str, Any]:
+    """The trace as the API shows it once it has `status`; an error after `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = client.get(f"/api/v1/traces/{trace_id}", headers=key).json()
+        if body["status"] == status:
+            return body
+        time.sleep(pause)
+    raise AssertionError(f"trace {trace_id} never reached {status}: {body}")
