@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -11,8 +12,9 @@ from app.errors import problems
 from app.inputs import Text, TraceIdPath
 from app.pagination import Page, PageDep
 from app.trace import service, views
+from app.trace.chart import chart_of_trace
+from app.trace.chart_plan import PER_COLUMN
 from app.trace.models import TraceRun
-from app.trace.render import draw
 from app.trace.runtime import TraceRuntime, TraceRuntimeDep
 from app.trace.schemas import (
     ExplainedPath,
@@ -232,11 +234,48 @@ def _result(session: Any, trace_id: str, actor: Any, runtime: TraceRuntime) -> A
     return service.finished_result(session, run, runtime)
 
 
-def _chart(session: Any, trace_id: str, actor: Any, runtime: TraceRuntime, fmt: str) -> bytes:
+# What the chart shows: how many accounts a hop column shows before it folds the rest, and
+# whether the transfers that carried no taint are drawn.
+PerColumn = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=40,
+        description="Accounts shown per hop column, the most significant first; the rest of "
+        "the column fold into one node with their count and totals.",
+        examples=[PER_COLUMN],
+    ),
+]
+EmptyEdges = Annotated[
+    bool,
+    Query(
+        description="Also draw the transfers that carried no traced value (dashed).",
+        examples=[False],
+    ),
+]
+
+
+def _chart(
+    session: Any,
+    trace_id: str,
+    actor: Any,
+    runtime: TraceRuntime,
+    fmt: str,
+    *,
+    per_column: int,
+    empty_edges: bool,
+) -> bytes:
     run = service.visible_trace(session, trace_id, actor=actor)
     result = service.finished_result(session, run, runtime)
-    holders = account_service.holder_names(session, result.accounts["account"].to_list())
-    return draw(result, holders=holders, title=views.chart_title(run), fmt=fmt)
+    return chart_of_trace(
+        session,
+        run,
+        result,
+        fmt=fmt,
+        now=datetime.now(UTC),
+        per_column=per_column,
+        empty_edges=empty_edges,
+    )
 
 
 @router.get(
@@ -245,10 +284,18 @@ def _chart(session: Any, trace_id: str, actor: Any, runtime: TraceRuntime, fmt: 
     responses={**_SVG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_svg(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceReader,
+    runtime: TraceRuntimeDep,
+    per_column: PerColumn = PER_COLUMN,
+    empty_edges: EmptyEdges = False,
 ) -> Response:
-    """The trace as a flow-of-funds chart (SVG): seeds left, hops rightwards, edges by amount."""
-    return Response(_chart(session, trace_id, actor, runtime, "svg"), media_type="image/svg+xml")
+    """The trace as a flow-of-funds chart (SVG, text searchable): seeds left, hops rightwards."""
+    chart = _chart(
+        session, trace_id, actor, runtime, "svg", per_column=per_column, empty_edges=empty_edges
+    )
+    return Response(chart, media_type="image/svg+xml")
 
 
 @router.get(
@@ -257,10 +304,18 @@ def get_trace_graph_svg(
     responses={**_PNG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_png(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceReader,
+    runtime: TraceRuntimeDep,
+    per_column: PerColumn = PER_COLUMN,
+    empty_edges: EmptyEdges = False,
 ) -> Response:
     """The trace as a flow-of-funds chart (PNG)."""
-    return Response(_chart(session, trace_id, actor, runtime, "png"), media_type="image/png")
+    chart = _chart(
+        session, trace_id, actor, runtime, "png", per_column=per_column, empty_edges=empty_edges
+    )
+    return Response(chart, media_type="image/png")
 
 
 @router.get(
