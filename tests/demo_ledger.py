@@ -17,16 +17,8 @@ from importlib import resources
 import polars as pl
 
 from app.demo.service import EXCHANGE_ACCOUNT
+from tests.tracing.factories import SCHEMA
 
-SCHEMA = {
-    "external_id": pl.String,
-    "from_account": pl.String,
-    "to_account": pl.String,
-    "amount": pl.Decimal(18, 2),
-    "currency": pl.String,
-    "value_time": pl.Datetime("us", "UTC"),
-    "sequence": pl.Int64,
-}
 PAYOUTS_FROM = datetime(2026, 1, 20, 8, tzinfo=UTC)
 
 

@@ -1,7 +1,8 @@
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from app.account import service as account_service
@@ -234,25 +235,35 @@ def _result(session: Any, trace_id: str, actor: Any, runtime: TraceRuntime) -> A
     return service.finished_result(session, run, runtime)
 
 
-# What the chart shows: how many accounts a hop column shows before it folds the rest, and
-# whether the transfers that carried no taint are drawn.
-PerColumn = Annotated[
-    int,
-    Query(
-        ge=1,
-        le=40,
-        description="Accounts shown per hop column, the most significant first; the rest of "
-        "the column fold into one node with their count and totals.",
-        examples=[PER_COLUMN],
-    ),
-]
-EmptyEdges = Annotated[
-    bool,
-    Query(
-        description="Also draw the transfers that carried no traced value (dashed).",
-        examples=[False],
-    ),
-]
+@dataclass(frozen=True, slots=True)
+class ChartOptions:
+    per_column: int
+    empty_edges: bool
+
+
+def chart_options(
+    per_column: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=40,
+            description="Accounts shown per hop column, the most significant first; the rest "
+            "of the column fold into one node with their count and totals.",
+            examples=[PER_COLUMN],
+        ),
+    ] = PER_COLUMN,
+    empty_edges: Annotated[
+        bool,
+        Query(
+            description="Also draw the transfers that carried no traced value (dashed).",
+            examples=[False],
+        ),
+    ] = False,
+) -> ChartOptions:
+    return ChartOptions(per_column, empty_edges)
+
+
+ChartOptionsDep = Annotated[ChartOptions, Depends(chart_options)]
 
 
 def _chart(
@@ -261,9 +272,7 @@ def _chart(
     actor: Any,
     runtime: TraceRuntime,
     fmt: str,
-    *,
-    per_column: int,
-    empty_edges: bool,
+    options: ChartOptions,
 ) -> bytes:
     run = service.visible_trace(session, trace_id, actor=actor)
     result = service.finished_result(session, run, runtime)
@@ -273,8 +282,8 @@ def _chart(
         result,
         fmt=fmt,
         now=datetime.now(UTC),
-        per_column=per_column,
-        empty_edges=empty_edges,
+        per_column=options.per_column,
+        empty_edges=options.empty_edges,
     )
 
 
@@ -288,13 +297,10 @@ def get_trace_graph_svg(
     session: SessionDep,
     actor: TraceReader,
     runtime: TraceRuntimeDep,
-    per_column: PerColumn = PER_COLUMN,
-    empty_edges: EmptyEdges = False,
+    options: ChartOptionsDep,
 ) -> Response:
     """The trace as a flow-of-funds chart (SVG, text searchable): seeds left, hops rightwards."""
-    chart = _chart(
-        session, trace_id, actor, runtime, "svg", per_column=per_column, empty_edges=empty_edges
-    )
+    chart = _chart(session, trace_id, actor, runtime, "svg", options)
     return Response(chart, media_type="image/svg+xml")
 
 
@@ -308,14 +314,12 @@ def get_trace_graph_png(
     session: SessionDep,
     actor: TraceReader,
     runtime: TraceRuntimeDep,
-    per_column: PerColumn = PER_COLUMN,
-    empty_edges: EmptyEdges = False,
+    options: ChartOptionsDep,
 ) -> Response:
     """The trace as a flow-of-funds chart (PNG)."""
-    chart = _chart(
-        session, trace_id, actor, runtime, "png", per_column=per_column, empty_edges=empty_edges
+    return Response(
+        _chart(session, trace_id, actor, runtime, "png", options), media_type="image/png"
     )
-    return Response(chart, media_type="image/png")
 
 
 @router.get(

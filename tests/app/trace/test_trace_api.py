@@ -74,6 +74,23 @@ def run(client: TestClient, key: dict[str, str], rule: str, **extra: object) -> 
     return r.json()
 
 
+def open_case(client: TestClient, headers: dict[str, str], reference: str) -> int:
+    case = client.post(
+        "/api/v1/cases",
+        headers=headers,
+        json={
+            "reference": reference,
+            "title": "Operation Nordlicht",
+            "kind": "criminal_investigation",
+            "jurisdiction": "DE",
+            "predicate_offences": ["drug_trafficking"],
+            "lead_agency": "LKA NRW",
+        },
+    )
+    assert case.status_code == 201, case.text
+    return int(case.json()["id"])
+
+
 def holdings(client: TestClient, key: dict[str, str], trace_id: str) -> dict[str, str]:
     items = client.get(f"/api/v1/traces/{trace_id}/holdings", headers=key).json()["items"]
     return {i["account"]: i["held"] for i in items}
@@ -305,20 +322,7 @@ def test_the_chart_renders_and_names_the_accounts(client: TestClient, key: dict[
 def test_the_chart_draws_empty_edges_and_narrow_columns_on_request(
     client: TestClient, session: Session, key: dict[str, str]
 ) -> None:
-    case = client.post(
-        "/api/v1/cases",
-        headers=key,
-        json={
-            "reference": "NORDLICHT-CHART",
-            "title": "Operation Nordlicht",
-            "kind": "criminal_investigation",
-            "jurisdiction": "DE",
-            "predicate_offences": ["drug_trafficking"],
-            "lead_agency": "LKA NRW",
-        },
-    )
-    assert case.status_code == 201, case.text
-    trace = run(client, key, "libr", case_id=case.json()["id"])
+    trace = run(client, key, "libr", case_id=open_case(client, key, "NORDLICHT-CHART"))
     url = f"/api/v1/traces/{trace['id']}/graph.svg"
     plain = svg_lines(client.get(url, headers=key).text)
     # Under LIBR Limassol paid the exchange its own money: that edge carried no taint.
@@ -392,20 +396,7 @@ def test_a_case_trace_is_seen_by_the_case_and_no_one_else(
     client: TestClient, session: Session, key: dict[str, str]
 ) -> None:
     lead = bearer(make_key(session, role="investigator"))  # type: ignore[arg-type]
-    case = client.post(
-        "/api/v1/cases",
-        headers=lead,
-        json={
-            "reference": "NORDLICHT-1",
-            "title": "Operation Nordlicht",
-            "kind": "criminal_investigation",
-            "jurisdiction": "DE",
-            "predicate_offences": ["drug_trafficking"],
-            "lead_agency": "LKA NRW",
-        },
-    )
-    assert case.status_code == 201, case.text
-    case_id = case.json()["id"]
+    case_id = open_case(client, lead, "NORDLICHT-1")
     body = {"seeds": [{"transaction": "DEMO-D01"}], "rule": "libr", "case_id": case_id}
     trace = client.post("/api/v1/traces", json=body, headers=lead).json()
     outsider = bearer(make_key(session, role="investigator"))  # type: ignore[arg-type]
