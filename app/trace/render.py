@@ -163,7 +163,10 @@ def _node_lines(
         return "\n".join(lines + _amounts("received", node.received) + _amounts("holds", node.held))
     name = holders.get(node.key)
     lines = [_short(name or node.key, 30)]
-    detail = details.get(node.key) or _iban(node.key) or (node.key if name else None)
+    # The key under a name, unless the name already says it (`ext:` counterparties).
+    detail = details.get(node.key) or _iban(node.key)
+    if detail is None and name and name not in node.key:
+        detail = node.key
     if detail:
         lines.append(_short(detail, 34))
     return "\n".join(lines + _amounts("holds", node.held))
