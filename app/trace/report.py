@@ -355,9 +355,9 @@ def report_of_trace(
     actor: Principal,
     runtime: TraceRuntime,
     now: datetime | None = None,
-) -> tuple[Report, TraceResult, dict[str, str]]:
-    """The report of a trace the caller may see, its result and the holders' names (for the
-    chart). On Spark the in-memory ledger is not the one traced: the rules are not compared."""
+) -> tuple[Report, TraceRun, TraceResult]:
+    """The report of a trace the caller may see, with its run and result (for the chart). On
+    Spark the in-memory ledger is not the one traced: the rules are not compared."""
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
     ledger = None
@@ -367,5 +367,4 @@ def report_of_trace(
     report = build_report(
         session, run, result, ledger=ledger, now=now or datetime.now(UTC), runtime=runtime
     )
-    holders = account_service.holder_names(session, result.accounts["account"].to_list())
-    return report, result, holders
+    return report, run, result

@@ -1,5 +1,6 @@
 """The expert report of a trace, as HTML and as PDF."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -9,7 +10,7 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import TraceIdPath
 from app.trace import report
-from app.trace.render import draw
+from app.trace.chart import chart_of_trace
 from app.trace.report_html import render_html
 from app.trace.report_pdf import render_pdf
 from app.trace.runtime import TraceRuntime, TraceRuntimeDep
@@ -42,8 +43,11 @@ _DESCRIPTION = (
 def _parts(
     session: Any, trace_id: str, actor: Any, runtime: TraceRuntime, fmt: str
 ) -> tuple[report.Report, bytes]:
-    found, result, holders = report.report_of_trace(session, trace_id, actor=actor, runtime=runtime)
-    return found, draw(result, holders=holders, title=found.chart_title, fmt=fmt)
+    now = datetime.now(UTC)
+    found, run, result = report.report_of_trace(
+        session, trace_id, actor=actor, runtime=runtime, now=now
+    )
+    return found, chart_of_trace(session, run, result, fmt=fmt, now=now)
 
 
 @router.get(

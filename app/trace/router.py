@@ -1,6 +1,8 @@
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from app.account import service as account_service
@@ -11,7 +13,8 @@ from app.errors import problems
 from app.inputs import Text, TraceIdPath
 from app.pagination import Page, PageDep
 from app.trace import service, views
-from app.trace.render import draw
+from app.trace.chart import chart_of_trace
+from app.trace.chart_plan import PER_COLUMN
 from app.trace.runtime import TraceRuntime, TraceRuntimeDep
 from app.trace.schemas import (
     ExplainedPath,
@@ -221,11 +224,56 @@ def _result(session: Any, trace_id: str, actor: Any, runtime: TraceRuntime) -> A
     return service.finished_result(session, run, runtime)
 
 
-def _chart(session: Any, trace_id: str, actor: Any, runtime: TraceRuntime, fmt: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class ChartOptions:
+    per_column: int
+    empty_edges: bool
+
+
+def chart_options(
+    per_column: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=40,
+            description="Accounts shown per hop column, the most significant first; the rest "
+            "of the column fold into one node with their count and totals.",
+            examples=[PER_COLUMN],
+        ),
+    ] = PER_COLUMN,
+    empty_edges: Annotated[
+        bool,
+        Query(
+            description="Also draw the transfers that carried no traced value (dashed).",
+            examples=[False],
+        ),
+    ] = False,
+) -> ChartOptions:
+    return ChartOptions(per_column, empty_edges)
+
+
+ChartOptionsDep = Annotated[ChartOptions, Depends(chart_options)]
+
+
+def _chart(
+    session: Any,
+    trace_id: str,
+    actor: Any,
+    runtime: TraceRuntime,
+    fmt: str,
+    options: ChartOptions,
+) -> bytes:
     run = service.visible_trace(session, trace_id, actor=actor)
     result = service.finished_result(session, run, runtime)
-    holders = account_service.holder_names(session, result.accounts["account"].to_list())
-    return draw(result, holders=holders, title=views.chart_title(run), fmt=fmt)
+    return chart_of_trace(
+        session,
+        run,
+        result,
+        fmt=fmt,
+        now=datetime.now(UTC),
+        per_column=options.per_column,
+        empty_edges=options.empty_edges,
+    )
 
 
 @router.get(
@@ -234,10 +282,15 @@ def _chart(session: Any, trace_id: str, actor: Any, runtime: TraceRuntime, fmt: 
     responses={**_SVG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_svg(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceReader,
+    runtime: TraceRuntimeDep,
+    options: ChartOptionsDep,
 ) -> Response:
-    """The trace as a flow-of-funds chart (SVG): seeds left, hops rightwards, edges by amount."""
-    return Response(_chart(session, trace_id, actor, runtime, "svg"), media_type="image/svg+xml")
+    """The trace as a flow-of-funds chart (SVG, text searchable): seeds left, hops rightwards."""
+    chart = _chart(session, trace_id, actor, runtime, "svg", options)
+    return Response(chart, media_type="image/svg+xml")
 
 
 @router.get(
@@ -246,10 +299,16 @@ def get_trace_graph_svg(
     responses={**_PNG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_png(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceReader,
+    runtime: TraceRuntimeDep,
+    options: ChartOptionsDep,
 ) -> Response:
     """The trace as a flow-of-funds chart (PNG)."""
-    return Response(_chart(session, trace_id, actor, runtime, "png"), media_type="image/png")
+    return Response(
+        _chart(session, trace_id, actor, runtime, "png", options), media_type="image/png"
+    )
 
 
 @router.get(

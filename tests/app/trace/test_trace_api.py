@@ -26,6 +26,7 @@ Poison (exposure): every outflow of a touched account counts; held is the tainte
 
 import hashlib
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 import resvg_py
@@ -71,6 +72,23 @@ def run(client: TestClient, key: dict[str, str], rule: str, **extra: object) -> 
     r = client.post("/api/v1/traces", json=body, headers=key)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def open_case(client: TestClient, headers: dict[str, str], reference: str) -> int:
+    case = client.post(
+        "/api/v1/cases",
+        headers=headers,
+        json={
+            "reference": reference,
+            "title": "Operation Nordlicht",
+            "kind": "criminal_investigation",
+            "jurisdiction": "DE",
+            "predicate_offences": ["drug_trafficking"],
+            "lead_agency": "LKA NRW",
+        },
+    )
+    assert case.status_code == 201, case.text
+    return int(case.json()["id"])
 
 
 def holdings(client: TestClient, key: dict[str, str], trace_id: str) -> dict[str, str]:
@@ -269,25 +287,63 @@ def test_rerun_reports_what_new_transactions_changed(
     assert holdings(client, key, fifo["id"])[LIMASSOL] == "12000.00"
 
 
+def svg_lines(svg: str) -> list[str]:
+    """The SVG's text elements, one per line of a label (the chart writes text as text)."""
+    tree = ET.fromstring(svg.encode())
+    return ["".join(e.itertext()) for e in tree.iter("{http://www.w3.org/2000/svg}text")]
+
+
 def test_the_chart_renders_and_names_the_accounts(client: TestClient, key: dict[str, str]) -> None:
     trace = run(client, key, "libr")
     svg = client.get(f"/api/v1/traces/{trace['id']}/graph.svg", headers=key)
     assert svg.status_code == 200
     assert svg.headers["content-type"] == "image/svg+xml"
-    text = svg.text
-    for label in ("Nordlicht Handels GmbH", "Limassol Holdings Ltd", "10,900.00 EUR", "13,000.00"):
-        assert label.replace("&", "&amp;") in text, label
+    lines = svg_lines(svg.text)
+    # Holder, bank, taint held: exact and written as the report writes amounts.
+    at = lines.index("Limassol Holdings Ltd")
+    assert lines[at : at + 3] == ["Limassol Holdings Ltd", "Bank of Cyprus", "holds 10900.00 EUR"]
+    assert {"Nordlicht Handels GmbH", "13000.00 EUR", "seeds · 3 accounts"} <= set(lines)
+    assert lines[-1].startswith("Case (none) · generated ")
+    assert lines[-1].endswith(f" · ledger fingerprint {trace['ledger_fingerprint']}")
     # resvg is a real SVG renderer; it wants the size in px where matplotlib writes pt.
     sized = re.sub(
-        r'width="([0-9.]+)pt" height="([0-9.]+)pt"', r'width="\1" height="\2"', text, count=1
+        r'width="([0-9.]+)pt" height="([0-9.]+)pt"', r'width="\1" height="\2"', svg.text, count=1
     )
     png = bytes(resvg_py.svg_to_bytes(svg_string=sized))
     assert png.startswith(b"\x89PNG")
     assert len(png) > 10_000
+    # Drawn again: the same chart, but for the time in its caption.
     again = client.get(f"/api/v1/traces/{trace['id']}/graph.svg", headers=key)
-    assert again.content == svg.content
+    assert svg_lines(again.text)[:-1] == lines[:-1]
     picture = client.get(f"/api/v1/traces/{trace['id']}/graph.png", headers=key)
     assert picture.content.startswith(b"\x89PNG")
+
+
+def test_the_chart_draws_empty_edges_and_narrow_columns_on_request(
+    client: TestClient, session: Session, key: dict[str, str]
+) -> None:
+    trace = run(client, key, "libr", case_id=open_case(client, key, "NORDLICHT-CHART"))
+    url = f"/api/v1/traces/{trace['id']}/graph.svg"
+    plain = svg_lines(client.get(url, headers=key).text)
+    # Under LIBR Limassol paid the exchange its own money: that edge carried no taint.
+    assert "0.00 EUR" not in plain
+    assert "0.00 EUR" in svg_lines(client.get(f"{url}?empty_edges=true", headers=key).text)
+    assert plain[-1].startswith("Case NORDLICHT-CHART · generated ")
+    narrow = svg_lines(client.get(f"{url}?per_column=1", headers=key).text)
+    # Seeds: Ben Kraus passed on the most and is drawn; Anna Berger and Chris de Vries fold
+    # with what they received (18000.00 + 9800.00) and hold (5100.00 + 300.00).
+    at = narrow.index("2 more accounts")
+    assert narrow[at : at + 3] == [
+        "2 more accounts",
+        "received 27800.00 EUR",
+        "holds 5400.00 EUR",
+    ]
+    assert "Ben Kraus" in narrow
+    assert "Anna Berger" not in narrow
+    bad = client.get(f"{url}?per_column=0", headers=key)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert "per_column" in bad.text
 
 
 def test_csv_exports(client: TestClient, key: dict[str, str]) -> None:
@@ -340,20 +396,7 @@ def test_a_case_trace_is_seen_by_the_case_and_no_one_else(
     client: TestClient, session: Session, key: dict[str, str]
 ) -> None:
     lead = bearer(make_key(session, role="investigator"))  # type: ignore[arg-type]
-    case = client.post(
-        "/api/v1/cases",
-        headers=lead,
-        json={
-            "reference": "NORDLICHT-1",
-            "title": "Operation Nordlicht",
-            "kind": "criminal_investigation",
-            "jurisdiction": "DE",
-            "predicate_offences": ["drug_trafficking"],
-            "lead_agency": "LKA NRW",
-        },
-    )
-    assert case.status_code == 201, case.text
-    case_id = case.json()["id"]
+    case_id = open_case(client, lead, "NORDLICHT-1")
     body = {"seeds": [{"transaction": "DEMO-D01"}], "rule": "libr", "case_id": case_id}
     trace = client.post("/api/v1/traces", json=body, headers=lead).json()
     outsider = bearer(make_key(session, role="investigator"))  # type: ignore[arg-type]
@@ -379,9 +422,10 @@ def test_a_wide_trace_folds_its_tail_into_one_node(client: TestClient, key: dict
     ).json()
     assert trace["summary"]["accounts_reached"] == 81
     svg = client.get(f"/api/v1/traces/{trace['id']}/graph.svg", headers=key).text
-    # The seed and the 14 largest payees are drawn; the other 66 fold into one node with
-    # their total, 1 + 2 + ... + 66 = 2,211.00 EUR.
-    assert "66 more accounts" in svg
-    assert "2,211.00 EUR" in svg
-    assert "fan-080" in svg
-    assert "fan-066" not in svg
+    lines = svg_lines(svg)
+    # The seed and the 12 largest payees are drawn; the other 68 fold into one node with
+    # their total, 1 + 2 + ... + 68 = 2346.00 EUR.
+    at = lines.index("68 more accounts")
+    assert lines[at : at + 3] == ["68 more accounts", "received 2346.00 EUR", "holds 2346.00 EUR"]
+    assert "acct:fan-069" in lines
+    assert "acct:fan-068" not in lines

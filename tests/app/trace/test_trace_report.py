@@ -148,9 +148,17 @@ def test_the_html_report_holds_the_same_figures(client: TestClient, demo: dict[s
     text = page.text_content()
     assert trace["result_sha256"] in text
     assert trace["ledger_fingerprint"] in text
-    # The chart is inline SVG, its labels text a reader can search.
+    # The chart is inline SVG, its labels text a reader can search: the holders, what they
+    # hold written as the holdings table writes it, and a caption naming case and ledger.
     (svg,) = page.findall(".//svg")
     assert svg.findall(".//path")
+    lines = [t.text_content() for t in svg.iter("text")]
+    for holding in demo["holdings"]:
+        if holding["holder"]:
+            assert holding["holder"] in lines
+        assert f"holds {holding['held']} EUR" in lines
+    assert lines[-1].startswith("Case BKA-2026-0417 · generated ")
+    assert lines[-1].endswith(f"ledger fingerprint {trace['ledger_fingerprint']}")
 
 
 def test_a_report_is_the_case_s_to_see(
