@@ -183,6 +183,7 @@ TRACE_OPTIONS: dict[str, tuple[str, ...]] = {
     "stop_at_external": ("--stop-at-external",),
     "max_counterparties": ("--max-counterparties",),
     "case_id": ("--case",),
+    "roles": ("--role-threshold",),
 }
 SEED_ACCOUNT = "ACCOUNT:AMOUNT:CURRENCY[@TIME]"
 
@@ -209,6 +210,14 @@ def seed_account(spec: str) -> dict[str, str]:
     return seed
 
 
+def role_threshold(spec: str) -> tuple[str, str]:
+    """`sink_min_held=0.9` as a threshold of the roles in the network (RoleThresholds)."""
+    name, eq, value = spec.partition("=")
+    if not eq or not name or not value:
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected NAME=VALUE, e.g. sink_min_held=0.9")
+    return name.strip(), value.strip()
+
+
 def trace_body(args: argparse.Namespace) -> dict[str, Any]:
     """The API's trace request from the options given; what is not given is left to the server's
     defaults, so the command line and the API mean the same by an omitted parameter."""
@@ -228,6 +237,7 @@ def trace_body(args: argparse.Namespace) -> dict[str, Any]:
         "stop_at_external": args.stop_at_external,
         "max_counterparties": args.max_counterparties,
         "case_id": args.case,
+        "roles": dict(args.role_threshold) or None,
     }
     return {"seeds": seeds, **{k: v for k, v in given.items() if v is not None}}
 
@@ -354,6 +364,15 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
     )
     trace.add_argument("--max-counterparties", type=int, help="accounts with more are not expanded")
     trace.add_argument("--case", type=int, metavar="CASE_ID", help="the case the trace is for")
+    trace.add_argument(
+        "--role-threshold",
+        action="append",
+        default=[],
+        type=role_threshold,
+        metavar="NAME=VALUE",
+        help="a threshold of the roles in the network, e.g. collector_min_senders=5 (see "
+        "RoleThresholds in the API document); repeatable",
+    )
 
 
 def register(commands: Any) -> None:

@@ -64,8 +64,8 @@ def export_trace_graphml(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace as GraphML (yEd, Gephi, networkx, i2 via GraphML import)."""
-    result, names = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
-    body = graph.graphml(graph.as_networkx(result, names))
+    result, names, roles = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
+    body = graph.graphml(graph.as_networkx(result, names, roles))
     return _download(body, "application/graphml+xml", f"trace-{trace_id}.graphml")
 
 
@@ -78,8 +78,8 @@ def export_trace_gexf(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace as GEXF for Gephi."""
-    result, names = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
-    body = graph.gexf(graph.as_networkx(result, names))
+    result, names, roles = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
+    body = graph.gexf(graph.as_networkx(result, names, roles))
     return _download(body, "application/gexf+xml", f"trace-{trace_id}.gexf")
 
 
@@ -92,8 +92,8 @@ def export_trace_i2_entities(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace's accounts as the i2 entities CSV (import spec: docs/i2-import.md)."""
-    result, names = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
-    body = graph.i2_entities(result, names)
+    result, names, roles = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
+    body = graph.i2_entities(result, names, roles)
     return _download(body, "text/csv", f"trace-{trace_id}-entities.csv")
 
 
@@ -106,7 +106,7 @@ def export_trace_i2_links(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """Export a trace's transactions as the i2 links CSV (import spec: docs/i2-import.md)."""
-    result, _ = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
+    result, _, _ = service.trace_result(session, trace_id, actor=actor, runtime=runtime)
     return _download(graph.i2_links(result), "text/csv", f"trace-{trace_id}-links.csv")
 
 

@@ -23,6 +23,7 @@ from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.trace import service as trace_service
+from app.trace.roles import roles_by_account
 from app.trace.runtime import TraceRuntime
 from app.transaction import service as transaction_service
 from app.transaction.ingest import COLUMNS, BatchRejected
@@ -67,13 +68,13 @@ class FtmRejected(InvalidInput):
 
 def trace_result(
     session: Session, trace_id: str, *, actor: Principal, runtime: TraceRuntime
-) -> tuple[TraceResult, dict[str, str]]:
-    """A finished trace the caller may see, and a display name per account on it (its holder
-    as the trace's ledger knew it)."""
+) -> tuple[TraceResult, dict[str, str], dict[str, list[str]]]:
+    """A finished trace the caller may see, a display name per account on it (its holder as
+    the trace's ledger knew it), and the roles its accounts play in the network."""
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
     names = account_service.holder_names(session, graph.trail_keys(result), at=run.created_at)
-    return result, names
+    return result, names, roles_by_account(result, trace_service.role_thresholds(run))
 
 
 def trace_ftm(
@@ -107,7 +108,8 @@ def trace_ftm(
         )
         for r in result.flows.sort("value_time", "external_id").iter_rows(named=True)
     ]
-    return export_trace_lines(accounts.values(), payments, holders=holders)
+    roles = roles_by_account(result, trace_service.role_thresholds(run))
+    return export_trace_lines(accounts.values(), payments, holders=holders, roles=roles)
 
 
 def _account_payments(session: Session, account_id: int) -> list[graph.Payment]:

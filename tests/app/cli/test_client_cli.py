@@ -226,6 +226,10 @@ FULL_TRACE = [
     "50",
     "--case",
     "7",
+    "--role-threshold",
+    "collector_min_senders=5",
+    "--role-threshold",
+    "sink_min_held=0.9",
 ]
 
 
@@ -242,6 +246,8 @@ def test_the_trace_command_has_an_option_for_every_field_of_the_apis_trace_reque
     assert (request.seeds[1].amount, request.seeds[1].currency) == ("5000.00", "EUR")
     assert request.stop_at_external is False
     assert request.case_id == 7
+    assert request.roles is not None
+    assert (request.roles.collector_min_senders, str(request.roles.sink_min_held)) == (5, "0.9")
     # Nothing given but a seed: nothing else is sent, so the server's defaults apply.
     assert trace_body(build_parser().parse_args(["trace", "--seed-transaction", "T"])) == {
         "seeds": [{"transaction": "T"}]
