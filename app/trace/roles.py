@@ -215,6 +215,10 @@ def metrics(result: TraceResult) -> pl.DataFrame:
     )
 
 
+def _zero(value: Decimal | None) -> Decimal:
+    return Decimal(0) if value is None else value
+
+
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
@@ -233,9 +237,8 @@ def _value_roles(
     received: Decimal | None = row["received"]
     if received is None or received <= 0:
         return []
-    held = row["held"] or Decimal(0)
-    sent = (row["passed_on"] or Decimal(0)) + (row["exited"] or Decimal(0))
-    sent -= row["_absorbed"] or Decimal(0)
+    held = _zero(row["held"])
+    sent = _zero(row["passed_on"]) + _zero(row["exited"]) - _zero(row["_absorbed"])
     passed, kept = sent / received, held / received
     out = []
     dwell = row["dwell_us"]
@@ -297,7 +300,9 @@ def _structure_roles(row: dict[str, Any], t: RoleThresholds, amount: Any) -> lis
         out.append(
             {"role": "hub", "figures": {"senders": row["senders"], "receivers": row["receivers"]}}
         )
-    if row["role"] in ("stopped", "high_degree"):
+    # A stopped account that no taint reached (under libr, say) is no exit of it.
+    unreached = row["received"] is not None and row["received"] <= 0
+    if row["role"] in ("stopped", "high_degree") and not unreached:
         figures: dict[str, Any] = {"reason": f"{row['role']}_account"}
         if row["received"] is not None:
             figures["received"] = amount(row["received"])
