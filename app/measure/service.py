@@ -46,19 +46,22 @@ HOLDING = frozenset({L.SUSPENDED, L.FROZEN, L.SEIZED})
 def identify_asset(session: Session, case_id: int, data: AssetCreate, *, actor: Principal) -> Asset:
     """Register an asset: its first event is the move from nothing to IDENTIFIED."""
     asset = asset_service.build_asset(session, case_id, data, actor=actor, status=L.IDENTIFIED)
-    MeasureRepository(session).add(
-        Measure(
-            asset_id=asset.id,
-            seq=asset.version,
-            to_status=str(L.IDENTIFIED),
-            measure_type=str(MeasureType.IDENTIFICATION),
-            jurisdiction=asset.jurisdiction,
-            actor_id=actor.id,
-            recorded_at=asset.created_at,
-        )
-    )
+    MeasureRepository(session).add(_identification(asset, actor))
     session.commit()
     return asset
+
+
+def _identification(asset: Asset, actor: Principal) -> Measure:
+    """An asset's first event: the move from nothing to IDENTIFIED."""
+    return Measure(
+        asset_id=asset.id,
+        seq=asset.version,
+        to_status=str(L.IDENTIFIED),
+        measure_type=str(MeasureType.IDENTIFICATION),
+        jurisdiction=asset.jurisdiction,
+        actor_id=actor.id,
+        recorded_at=asset.created_at,
+    )
 
 
 def _require(data: TransitionCreate, *fields: str) -> None:
@@ -489,17 +492,7 @@ def register_traced_asset(
     batch whole or not at all."""
     asset = asset_service.build_asset(session, case_id, data, actor=actor, status=L.IDENTIFIED)
     measures = MeasureRepository(session)
-    measures.add(
-        Measure(
-            asset_id=asset.id,
-            seq=asset.version,
-            to_status=str(L.IDENTIFIED),
-            measure_type=str(MeasureType.IDENTIFICATION),
-            jurisdiction=asset.jurisdiction,
-            actor_id=actor.id,
-            recorded_at=asset.created_at,
-        )
-    )
+    measures.add(_identification(asset, actor))
     apply_move(asset, L.TRACED, None, None)
     session.flush()
     measures.add(

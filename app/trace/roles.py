@@ -73,25 +73,24 @@ def _inflows(result: TraceResult, scale: int) -> pl.DataFrame:
 
 def _outflows(result: TraceResult, scale: int) -> pl.DataFrame:
     """Taint leaving per account: tainted withdrawals on the trail and exits beyond it."""
-    flows = result.flows.filter(pl.col("traced") > 0).select(
-        pl.col("from_account").alias("account"),
-        "currency",
-        "external_id",
-        pl.col("value_time").alias("at"),
-        _minor("traced", scale).alias("units"),
-        pl.col("to_account").alias("to"),
-    )
-    exits = result.exits.filter(
-        (pl.col("traced") > 0)
-        & (pl.col("reason") != NOT_SENT)
-        & pl.col("external_id").is_not_null()
-    ).select(
-        pl.col("from_account").alias("account"),
-        "currency",
-        "external_id",
-        pl.col("value_time").alias("at"),
-        _minor("traced", scale).alias("units"),
-        pl.col("to_account").alias("to"),
+
+    def paid(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select(
+            pl.col("from_account").alias("account"),
+            "currency",
+            "external_id",
+            pl.col("value_time").alias("at"),
+            _minor("traced", scale).alias("units"),
+            pl.col("to_account").alias("to"),
+        )
+
+    flows = paid(result.flows.filter(pl.col("traced") > 0))
+    exits = paid(
+        result.exits.filter(
+            (pl.col("traced") > 0)
+            & (pl.col("reason") != NOT_SENT)
+            & pl.col("external_id").is_not_null()
+        )
     )
     beyond = exits.join(flows.select(*GROUP, "external_id"), on=[*GROUP, "external_id"], how="anti")
     return pl.concat([flows, beyond.cast(flows.schema)])
