@@ -308,6 +308,22 @@ def _write(client: MoneytrailClient, trace_id: str, fmt: str, output: str | None
     return 0
 
 
+def run_propose(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        outcome = client.propose(args.trace_id, args.case, args.min_amount)
+    table = Table("account", "currency", "held", "outcome", "asset", title="freezing proposals")
+    for c in outcome["created"]:
+        table.add_row(
+            c["account"], c["currency"], c["held"], f"{c['asset_type']} TRACED", str(c["asset_id"])
+        )
+    for s in outcome["skipped"]:
+        asset = "" if s["asset_id"] is None else str(s["asset_id"])
+        table.add_row(s["account"], s["currency"], s["held"], f"skipped: {s['reason']}", asset)
+    _out().print(table)
+    STDERR.print(f"{len(outcome['created'])} asset(s) created, {len(outcome['skipped'])} skipped")
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     with _client(args) as client:
         return _write(client, args.trace_id, args.format, args.output)
@@ -394,6 +410,14 @@ def register(commands: Any) -> None:
     trace.add_argument("--output", help="file or folder for the export")
     _connection(trace)
     trace.set_defaults(run=run_trace)
+    propose = commands.add_parser(
+        "propose", help="propose a stored trace's holdings for freezing: assets of a case, TRACED"
+    )
+    propose.add_argument("trace_id")
+    propose.add_argument("--case", type=int, required=True, metavar="CASE_ID")
+    propose.add_argument("--min-amount", metavar="DECIMAL", help="only holdings of at least this")
+    _connection(propose)
+    propose.set_defaults(run=run_propose)
     export = commands.add_parser(
         "export", help="write a stored trace as GraphML, GEXF, i2, FtM ..."
     )
