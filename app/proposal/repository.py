@@ -16,4 +16,5 @@ class ProposalRepository:
 
     def add(self, proposal: FreezingProposal) -> FreezingProposal:
         self.session.add(proposal)
+        self.session.flush()  # a concurrent proposal of the same holding collides here
         return proposal

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.account import service as account_service
@@ -17,7 +18,7 @@ from app.asset import service as asset_service
 from app.asset.machine import RESTRAINED
 from app.asset.schemas import AssetCreate, AssetType, LinkIn, OwnerIn, Valuation
 from app.case import service as case_service
-from app.errors import InvalidInput
+from app.errors import Conflict, InvalidInput
 from app.measure import service as measure_service
 from app.money import decimal_text, decimals_of, to_minor
 from app.principal import Principal
@@ -49,6 +50,18 @@ class TraceMeasuresNoValue(InvalidInput):
             f"{NO_VALUE[rule]}, not value held: propose from a trace under haircut, fifo, lifo "
             "or libr",
             rule=rule,
+        )
+
+
+class ProposalsRaced(Conflict):
+    code, title = "proposals_raced", "Proposals made at the same time"
+
+    def __init__(self, trace_id: str, case_id: int) -> None:
+        super().__init__(
+            f"trace {trace_id} was being proposed to case {case_id} by another request at the "
+            "same time; nothing of this one was stored: call again to see what was created",
+            trace_id=trace_id,
+            case_id=case_id,
         )
 
 
@@ -244,11 +257,29 @@ def propose_freezing(
         raise TraceMeasuresNoValue(result.provenance.rule)
     case = case_service.get_writable_case(session, data.case_id, actor=actor)
     minimum = None if data.min_amount is None else Decimal(data.min_amount)
+    try:
+        created, skipped = _proposals(session, run.id, case.id, result, minimum, actor)
+        session.commit()
+    except IntegrityError:
+        # The unique (trace, case, account, currency): a concurrent call stored the same holding.
+        session.rollback()
+        raise ProposalsRaced(run.id, case.id) from None
+    return {"trace_id": run.id, "case_id": case.id, "created": created, "skipped": skipped}
+
+
+def _proposals(
+    session: Session,
+    run_id: str,
+    case_id: int,
+    result: TraceResult,
+    minimum: Decimal | None,
+    actor: Principal,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     holdings = _holdings(result)
     accounts = account_service.accounts_by_keys(session, [h["account"] for h in holdings])
     done = {
         (p.account_key, p.currency): p
-        for p in ProposalRepository(session).of_trace_in_case(run.id, case.id)
+        for p in ProposalRepository(session).of_trace_in_case(run_id, case_id)
     }
     carriers = _carriers(result)
     tx_ids = transaction_service.transaction_ids(
@@ -259,7 +290,7 @@ def propose_freezing(
     for row in holdings:
         account = accounts.get(row["account"])
         previous = done.get((row["account"], row["currency"]))
-        skip = _why_not(session, row, account, minimum=minimum, previous=previous, case_id=case.id)
+        skip = _why_not(session, row, account, minimum=minimum, previous=previous, case_id=case_id)
         if skip is not None:
             skipped.append(skip)
             continue
@@ -269,13 +300,12 @@ def propose_freezing(
                 session,
                 row,
                 account,
-                run_id=run.id,
-                case_id=case.id,
+                run_id=run_id,
+                case_id=case_id,
                 result=result,
                 carried=carriers.get((row["account"], row["currency"]), []),
                 tx_ids=tx_ids,
                 actor=actor,
             )
         )
-    session.commit()
-    return {"trace_id": run.id, "case_id": case.id, "created": created, "skipped": skipped}
+    return created, skipped

@@ -21,6 +21,7 @@ from app.apikey.models import ApiKey
 from app.demo.service import SEED_TRANSACTIONS
 from app.interop.service import FTM_INSTALLED
 from app.principal import Role
+from app.proposal.repository import ProposalRepository
 from tests.app.casework import criminal_case, order
 from tests.factories import bearer, make_key
 
@@ -260,3 +261,17 @@ def test_proposals_need_a_value_trace_and_a_case_the_caller_may_act_on(client, k
     r = client.post(url, json={"case_id": case_id, "min_amount": "-1"}, headers=other)
     assert r.status_code == 422
     assert client.get(f"/api/v1/cases/{case_id}/assets", headers=key).json()["items"] == []
+
+
+def test_a_proposal_racing_another_stores_nothing(client, key, monkeypatch):
+    trace_id = run(client, key)
+    case_id = client.post("/api/v1/cases", json=criminal_case(), headers=key).json()["id"]
+    url = f"/api/v1/traces/{trace_id}/proposals"
+    body = {"case_id": case_id, "min_amount": "10000"}
+    assert client.post(url, json=body, headers=key).status_code == 201
+    # A second call that did not see the first one's proposals (it read before they were
+    # committed) collides with them on the unique holding, and stores none of its assets.
+    monkeypatch.setattr(ProposalRepository, "of_trace_in_case", lambda *_: [])
+    r = client.post(url, json={"case_id": case_id}, headers=key)
+    assert (r.status_code, r.json()["code"]) == (409, "proposals_raced")
+    assert len(client.get(f"/api/v1/cases/{case_id}/assets", headers=key).json()["items"]) == 3
