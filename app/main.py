@@ -38,6 +38,7 @@ from app.measure.router import asset_router as asset_registration_router
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
 from app.overview.router import router as overview_router
+from app.proposal.router import router as proposal_router
 from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
@@ -66,6 +67,7 @@ ROUTERS = (
     asset_registration_router,
     measure_router,
     trace_router,
+    proposal_router,
     trace_report_router,
     statistics_router,
     demo_router,

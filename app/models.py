@@ -9,6 +9,7 @@ from app.db import Base
 from app.goaml.models import GoamlReport, GoamlTransaction
 from app.measure.models import Measure
 from app.party.models import Party
+from app.proposal.models import FreezingProposal
 from app.source.models import SourceDocument
 from app.trace.models import TraceResultFrame, TraceRun
 from app.transaction.models import Transaction
@@ -26,6 +27,7 @@ __all__ = [
     "CaseEvent",
     "CaseMember",
     "CaseSubject",
+    "FreezingProposal",
     "GoamlReport",
     "GoamlTransaction",
     "Measure",

@@ -136,6 +136,13 @@ class MoneytrailClient:
             trace = self._json(self.http.get(f"/api/v1/traces/{trace['id']}"))
         return trace
 
+    def propose(self, trace_id: str, case_id: int, min_amount: str | None) -> dict[str, Any]:
+        """Propose a trace's holdings for freezing in a case (POST /traces/{id}/proposals)."""
+        body: dict[str, Any] = {"case_id": case_id}
+        if min_amount is not None:
+            body["min_amount"] = min_amount
+        return self._json(self.http.post(f"/api/v1/traces/{trace_id}/proposals", json=body))
+
     def export(self, trace_id: str, fmt: str, *, progress: Progress | None = None) -> bytes:
         """The export's bytes, streamed: `progress` hears of each chunk as it arrives."""
         route, _ = EXPORTS[fmt]

@@ -183,6 +183,7 @@ TRACE_OPTIONS: dict[str, tuple[str, ...]] = {
     "stop_at_external": ("--stop-at-external",),
     "max_counterparties": ("--max-counterparties",),
     "case_id": ("--case",),
+    "roles": ("--role-threshold",),
 }
 SEED_ACCOUNT = "ACCOUNT:AMOUNT:CURRENCY[@TIME]"
 
@@ -209,6 +210,14 @@ def seed_account(spec: str) -> dict[str, str]:
     return seed
 
 
+def role_threshold(spec: str) -> tuple[str, str]:
+    """`sink_min_held=0.9` as a threshold of the roles in the network (RoleThresholds)."""
+    name, eq, value = spec.partition("=")
+    if not eq or not name or not value:
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected NAME=VALUE, e.g. sink_min_held=0.9")
+    return name.strip(), value.strip()
+
+
 def trace_body(args: argparse.Namespace) -> dict[str, Any]:
     """The API's trace request from the options given; what is not given is left to the server's
     defaults, so the command line and the API mean the same by an omitted parameter."""
@@ -228,6 +237,7 @@ def trace_body(args: argparse.Namespace) -> dict[str, Any]:
         "stop_at_external": args.stop_at_external,
         "max_counterparties": args.max_counterparties,
         "case_id": args.case,
+        "roles": dict(args.role_threshold) or None,
     }
     return {"seeds": seeds, **{k: v for k, v in given.items() if v is not None}}
 
@@ -298,6 +308,22 @@ def _write(client: MoneytrailClient, trace_id: str, fmt: str, output: str | None
     return 0
 
 
+def run_propose(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        outcome = client.propose(args.trace_id, args.case, args.min_amount)
+    table = Table("account", "currency", "held", "outcome", "asset", title="freezing proposals")
+    for c in outcome["created"]:
+        table.add_row(
+            c["account"], c["currency"], c["held"], f"{c['asset_type']} TRACED", str(c["asset_id"])
+        )
+    for s in outcome["skipped"]:
+        asset = "" if s["asset_id"] is None else str(s["asset_id"])
+        table.add_row(s["account"], s["currency"], s["held"], f"skipped: {s['reason']}", asset)
+    _out().print(table)
+    STDERR.print(f"{len(outcome['created'])} asset(s) created, {len(outcome['skipped'])} skipped")
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     with _client(args) as client:
         return _write(client, args.trace_id, args.format, args.output)
@@ -354,6 +380,15 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
     )
     trace.add_argument("--max-counterparties", type=int, help="accounts with more are not expanded")
     trace.add_argument("--case", type=int, metavar="CASE_ID", help="the case the trace is for")
+    trace.add_argument(
+        "--role-threshold",
+        action="append",
+        default=[],
+        type=role_threshold,
+        metavar="NAME=VALUE",
+        help="a threshold of the roles in the network, e.g. collector_min_senders=5 (see "
+        "RoleThresholds in the API document); repeatable",
+    )
 
 
 def register(commands: Any) -> None:
@@ -375,6 +410,14 @@ def register(commands: Any) -> None:
     trace.add_argument("--output", help="file or folder for the export")
     _connection(trace)
     trace.set_defaults(run=run_trace)
+    propose = commands.add_parser(
+        "propose", help="propose a stored trace's holdings for freezing: assets of a case, TRACED"
+    )
+    propose.add_argument("trace_id")
+    propose.add_argument("--case", type=int, required=True, metavar="CASE_ID")
+    propose.add_argument("--min-amount", metavar="DECIMAL", help="only holdings of at least this")
+    _connection(propose)
+    propose.set_defaults(run=run_propose)
     export = commands.add_parser(
         "export", help="write a stored trace as GraphML, GEXF, i2, FtM ..."
     )

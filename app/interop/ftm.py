@@ -28,6 +28,8 @@ from app.interop.graph import Payment
 from app.party.models import Party
 
 KEY_PREFIX = "moneytrail-key:"
+# An account's role in a trace's network (app.trace.roles), as a keyword an import ignores.
+ROLE_PREFIX = "moneytrail-role:"
 STAND_IN = "moneytrail-stand-in"
 FULL_AMOUNT = "full amount "
 PARTY_SCHEMA = {"person": "Person", "legal_entity": "Company"}
@@ -73,11 +75,16 @@ def ftm_time(value: datetime) -> str:
 class Exporter:
     """Collects entities once each, in a stable order, for one export."""
 
-    def __init__(self, holders: dict[str, list[AccountHolder]] | None = None) -> None:
+    def __init__(
+        self,
+        holders: dict[str, list[AccountHolder]] | None = None,
+        roles: dict[str, list[str]] | None = None,
+    ) -> None:
         self.entities: dict[str, EntityProxy] = {}
         self.payers: dict[str, str] = {}
         # Holders per account key when they are not today's (a trace's, as its ledger knew them).
         self.holders = holders
+        self.roles = roles or {}
 
     def _put(self, proxy: EntityProxy) -> str:
         assert proxy.id is not None
@@ -112,6 +119,8 @@ class Exporter:
             proxy.add("currency", account.currency)
         proxy.add("name", account.name)
         proxy.add("keywords", KEY_PREFIX + account.key)
+        for role in self.roles.get(account.key, []):
+            proxy.add("keywords", ROLE_PREFIX + role)
         account_id = self._put(proxy)
         payer = None
         holders = account.holders if self.holders is None else self.holders[account.key]
@@ -205,10 +214,12 @@ def export_trace_lines(
     payments: Iterable[TracedPayment],
     *,
     holders: dict[str, list[AccountHolder]],
+    roles: dict[str, list[str]] | None = None,
 ) -> Iterator[str]:
-    """A trace's accounts, their holders as its ledger knew them, and its payments as traced."""
+    """A trace's accounts, their holders as its ledger knew them, their roles in its network
+    (`moneytrail-role:` keywords), and its payments as traced."""
     by_key = {a.key: a for a in accounts}
-    exporter = Exporter(holders)
+    exporter = Exporter(holders, roles)
     for account in by_key.values():
         exporter.account(account)
     for payment in payments:

@@ -52,8 +52,13 @@ def _time(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else ""
 
 
-def node_rows(result: TraceResult, names: dict[str, str]) -> Iterator[dict[str, Any]]:
-    """One row per account: the trace's figures per currency, joined as `EUR 100.00; ...`."""
+def node_rows(
+    result: TraceResult, names: dict[str, str], roles: dict[str, list[str]] | None = None
+) -> Iterator[dict[str, Any]]:
+    """One row per account: the trace's figures per currency, joined as `EUR 100.00; ...`, and
+    its roles in the network (`roles`, from `app.trace.roles.roles_by_account`) as
+    `pass_through; collector`."""
+    roles = roles or {}
     accounts = result.accounts.sort("account", "currency")
     seen: dict[str, dict[str, Any]] = {}
     for row in accounts.iter_rows(named=True):
@@ -63,6 +68,7 @@ def node_rows(result: TraceResult, names: dict[str, str]) -> Iterator[dict[str, 
                 "id": row["account"],
                 "label": names.get(row["account"], row["account"]),
                 "role": row["role"],
+                "roles": "; ".join(roles.get(row["account"], [])),
                 "hops": row["hops"],
                 "reached_at": _time(row["reached_at"]),
                 "currencies": [],
@@ -82,6 +88,7 @@ def node_rows(result: TraceResult, names: dict[str, str]) -> Iterator[dict[str, 
             "id": key,
             "label": names.get(key, key),
             "role": "counterparty",
+            "roles": "",
             "hops": -1,
             "reached_at": "",
             "currencies": [],
@@ -113,9 +120,11 @@ def edge_rows(result: TraceResult) -> Iterator[dict[str, Any]]:
         }
 
 
-def as_networkx(result: TraceResult, names: dict[str, str]) -> nx.MultiDiGraph:
+def as_networkx(
+    result: TraceResult, names: dict[str, str], roles: dict[str, list[str]] | None = None
+) -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph(name="moneytrail trace")
-    for node in node_rows(result, names):
+    for node in node_rows(result, names, roles):
         graph.add_node(node["id"], **{k: v for k, v in node.items() if k != "id"})
     for edge in edge_rows(result):
         graph.add_edge(
@@ -164,6 +173,7 @@ I2_ENTITY_COLUMNS = (
     "entity_type",
     "label",
     "role",
+    "roles",
     "hops",
     "reached_at",
     "currencies",
@@ -194,10 +204,12 @@ def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def i2_entities(result: TraceResult, names: dict[str, str]) -> str:
+def i2_entities(
+    result: TraceResult, names: dict[str, str], roles: dict[str, list[str]] | None = None
+) -> str:
     rows = [
         {"entity_id": n["id"], "entity_type": "Account", **{k: n[k] for k in I2_ENTITY_COLUMNS[2:]}}
-        for n in node_rows(result, names)
+        for n in node_rows(result, names, roles)
     ]
     return _csv(I2_ENTITY_COLUMNS, rows)
 

@@ -23,6 +23,7 @@ from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.trace import service as trace_service
+from app.trace.roles import roles_by_account
 from app.trace.runtime import TraceRuntime
 from app.transaction import service as transaction_service
 from app.transaction.ingest import COLUMNS
@@ -65,12 +66,14 @@ class FtmRejected(InvalidInput):
         )
 
 
-# The trace exports by format: each renders a finished trace and its accounts' display names.
-TRACE_EXPORTS: dict[str, Callable[[TraceResult, dict[str, str]], bytes | str]] = {
-    "graphml": lambda result, names: graph.graphml(graph.as_networkx(result, names)),
-    "gexf": lambda result, names: graph.gexf(graph.as_networkx(result, names)),
+# The trace exports by format: each renders a finished trace, its accounts' display names and
+# the roles they play in the network.
+TraceExport = Callable[[TraceResult, dict[str, str], dict[str, list[str]]], bytes | str]
+TRACE_EXPORTS: dict[str, TraceExport] = {
+    "graphml": lambda result, names, roles: graph.graphml(graph.as_networkx(result, names, roles)),
+    "gexf": lambda result, names, roles: graph.gexf(graph.as_networkx(result, names, roles)),
     "i2-entities": graph.i2_entities,
-    "i2-links": lambda result, _: graph.i2_links(result),
+    "i2-links": lambda result, _names, _roles: graph.i2_links(result),
 }
 
 
@@ -78,11 +81,12 @@ def export_trace(
     session: Session, trace_id: str, fmt: str, *, actor: Principal, runtime: TraceRuntime
 ) -> bytes | str:
     """A finished trace the caller may see, in one of `TRACE_EXPORTS`, each account named by
-    its holder as the trace's ledger knew it."""
+    its holder as the trace's ledger knew it and marked with its roles in the network."""
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
     names = account_service.holder_names(session, graph.trail_keys(result), at=run.created_at)
-    return TRACE_EXPORTS[fmt](result, names)
+    roles = roles_by_account(result, trace_service.role_thresholds(run))
+    return TRACE_EXPORTS[fmt](result, names, roles)
 
 
 def trace_ftm(
@@ -116,7 +120,8 @@ def trace_ftm(
         )
         for r in result.flows.sort("value_time", "external_id").iter_rows(named=True)
     ]
-    return export_trace_lines(accounts.values(), payments, holders=holders)
+    roles = roles_by_account(result, trace_service.role_thresholds(run))
+    return export_trace_lines(accounts.values(), payments, holders=holders, roles=roles)
 
 
 def _account_payments(session: Session, account_id: int) -> list[graph.Payment]:

@@ -46,19 +46,22 @@ HOLDING = frozenset({L.SUSPENDED, L.FROZEN, L.SEIZED})
 def identify_asset(session: Session, case_id: int, data: AssetCreate, *, actor: Principal) -> Asset:
     """Register an asset: its first event is the move from nothing to IDENTIFIED."""
     asset = asset_service.build_asset(session, case_id, data, actor=actor, status=L.IDENTIFIED)
-    MeasureRepository(session).add(
-        Measure(
-            asset_id=asset.id,
-            seq=asset.version,
-            to_status=str(L.IDENTIFIED),
-            measure_type=str(MeasureType.IDENTIFICATION),
-            jurisdiction=asset.jurisdiction,
-            actor_id=actor.id,
-            recorded_at=asset.created_at,
-        )
-    )
+    MeasureRepository(session).add(_identification(asset, actor))
     session.commit()
     return asset
+
+
+def _identification(asset: Asset, actor: Principal) -> Measure:
+    """An asset's first event: the move from nothing to IDENTIFIED."""
+    return Measure(
+        asset_id=asset.id,
+        seq=asset.version,
+        to_status=str(L.IDENTIFIED),
+        measure_type=str(MeasureType.IDENTIFICATION),
+        jurisdiction=asset.jurisdiction,
+        actor_id=actor.id,
+        recorded_at=asset.created_at,
+    )
 
 
 def _require(data: TransitionCreate, *fields: str) -> None:
@@ -472,3 +475,39 @@ def orders_in_year(session: Session, year: int, *, statuses: list[str]) -> list[
     return MeasureRepository(session).orders_between(
         date(year, 1, 1), date(year, 12, 31), statuses=statuses
     )
+
+
+def register_traced_asset(
+    session: Session,
+    case_id: int,
+    data: AssetCreate,
+    *,
+    actor: Principal,
+    amount_minor: int,
+    currency: str,
+    note: str,
+) -> Asset:
+    """Register an asset a trace found (DESIGN §5, LEGAL B.2 #1-2): IDENTIFIED, then TRACED with
+    the tainted amount and the trace in `note`. Flushed, not committed: the caller stores its
+    batch whole or not at all."""
+    asset = asset_service.build_asset(session, case_id, data, actor=actor, status=L.IDENTIFIED)
+    measures = MeasureRepository(session)
+    measures.add(_identification(asset, actor))
+    apply_move(asset, L.TRACED, None, None)
+    session.flush()
+    measures.add(
+        Measure(
+            asset_id=asset.id,
+            seq=asset.version,
+            from_status=str(L.IDENTIFIED),
+            to_status=str(L.TRACED),
+            measure_type=str(MeasureType.TRACING),
+            jurisdiction=asset.jurisdiction,
+            amount_minor=amount_minor,
+            currency=currency,
+            note=note,
+            actor_id=actor.id,
+            recorded_at=asset.created_at,
+        )
+    )
+    return asset

@@ -20,7 +20,9 @@ from app.trace.schemas import (
     ExplainedPath,
     FlagKind,
     RerunDiff,
+    RoleName,
     TraceAccount,
+    TraceAccountRoles,
     TraceCreate,
     TraceExit,
     TraceFlag,
@@ -96,12 +98,49 @@ def list_trace_accounts(
     ] = "received",
 ) -> Page[TraceAccount]:
     """The accounts a trace reached, with what they received, passed on and hold."""
-    result = _result(session, trace_id, actor, runtime)
+    run = service.visible_trace(session, trace_id, actor=actor)
+    result = service.finished_result(session, run, runtime)
     holders = account_service.holder_names(session, result.accounts["account"].to_list())
     items, next_cursor = views.account_rows(
-        result, sort=sort, limit=page.limit, cursor=page.cursor, holders=holders
+        result,
+        sort=sort,
+        limit=page.limit,
+        cursor=page.cursor,
+        holders=holders,
+        thresholds=service.role_thresholds(run),
     )
     return Page(items=[TraceAccount.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+@router.get("/{trace_id}/roles", responses=problems(403, 404, 409, 422))
+def list_trace_roles(
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceReader,
+    runtime: TraceRuntimeDep,
+    page: PageDep,
+    role: Annotated[RoleName | None, Query(description="Only accounts playing this role.")] = None,
+    account: Annotated[
+        Text | None, Query(max_length=300, description="Only this account (key).")
+    ] = None,
+) -> Page[TraceAccountRoles]:
+    """Each reached account's roles in the network (money mule, collector, distributor, hub,
+    broker, sink, exit) with the figures that earned them, under the trace's `roles`
+    thresholds, by account."""
+    run = service.visible_trace(session, trace_id, actor=actor)
+    result = service.finished_result(session, run, runtime)
+    key = None if account is None else (normalise_key(account) or account)
+    holders = account_service.holder_names(session, result.accounts["account"].to_list())
+    items, next_cursor = views.role_rows(
+        result,
+        thresholds=service.role_thresholds(run),
+        role=role,
+        account=key,
+        limit=page.limit,
+        cursor=page.cursor,
+        holders=holders,
+    )
+    return Page(items=[TraceAccountRoles.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}/holdings", responses=problems(403, 404, 409, 422))
@@ -113,7 +152,8 @@ def list_trace_holdings(
     runtime: TraceRuntimeDep,
 ) -> Page[TraceAccount]:
     """Where the taint is now: accounts holding it at `as_of`, largest first (freeze candidates)."""
-    result = _result(session, trace_id, actor, runtime)
+    run = service.visible_trace(session, trace_id, actor=actor)
+    result = service.finished_result(session, run, runtime)
     holders = account_service.holder_names(session, result.accounts["account"].to_list())
     items, next_cursor = views.account_rows(
         result,
@@ -122,6 +162,7 @@ def list_trace_holdings(
         cursor=page.cursor,
         holders=holders,
         holdings_only=True,
+        thresholds=service.role_thresholds(run),
     )
     return Page(items=[TraceAccount.model_validate(i) for i in items], next_cursor=next_cursor)
 

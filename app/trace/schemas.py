@@ -40,6 +40,65 @@ class SeedIn(BaseModel):
         return self
 
 
+class RoleThresholds(BaseModel):
+    """What an account must reach to play a role in the network (GET /traces/{id}/roles).
+
+    Shares are fractions (`0.8` is 80 %) of what the account received, or, for `broker` and
+    `sink`, of all the taint traced in its currency.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "pass_through_min_passed": "0.8",
+                "pass_through_max_dwell_hours": "72",
+                "pass_through_max_held": "0.2",
+                "collector_min_senders": 3,
+                "distributor_min_receivers": 3,
+                "broker_min_share": "0.5",
+                "sink_min_held": "0.8",
+                "sink_min_share": "0.05",
+            }
+        },
+    )
+
+    pass_through_min_passed: Decimal = Field(
+        default=Decimal("0.8"),
+        ge=0,
+        le=1,
+        description="pass_through (money mule): passed on at least this share of the taint it "
+        "received ...",
+    )
+    pass_through_max_dwell_hours: Decimal = Field(
+        default=Decimal(72), ge=0, description="... with a median dwell time of at most this ..."
+    )
+    pass_through_max_held: Decimal = Field(
+        default=Decimal("0.2"), ge=0, le=1, description="... and holds at most this share."
+    )
+    collector_min_senders: int = Field(
+        default=3, ge=1, description="collector: taint from at least this many senders."
+    )
+    distributor_min_receivers: int = Field(
+        default=3, ge=1, description="distributor: taint to at least this many receivers."
+    )
+    broker_min_share: Decimal = Field(
+        default=Decimal("0.5"),
+        ge=0,
+        le=1,
+        description="broker (not a seed): passed on at least this share of all traced value.",
+    )
+    sink_min_held: Decimal = Field(
+        default=Decimal("0.8"),
+        ge=0,
+        le=1,
+        description="sink: holds at least this share of the taint it received ...",
+    )
+    sink_min_share: Decimal = Field(
+        default=Decimal("0.05"), ge=0, le=1, description="... and this share of all traced value."
+    )
+
+
 class TraceCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -84,6 +143,11 @@ class TraceCreate(BaseModel):
         default=None, ge=1, description="High-degree cut-off: accounts with more are not expanded."
     )
     case_id: int | None = None
+    roles: RoleThresholds | None = Field(
+        default=None,
+        description="Thresholds of the roles in the network (GET /traces/{id}/roles); the "
+        "defaults when left out.",
+    )
 
     def min_amount_decimal(self) -> Decimal | None:
         return None if self.min_amount is None else Decimal(self.min_amount)
@@ -196,6 +260,7 @@ class TraceAccount(BaseModel):
                 "opening_balance": "0.00",
                 "opening_inferred": False,
                 "holder": "Nordlicht Handels GmbH",
+                "roles": ["pass_through", "distributor"],
             }
         }
     )
@@ -220,6 +285,10 @@ class TraceAccount(BaseModel):
     opening_balance: str | None
     opening_inferred: bool | None
     holder: str | None = None
+    roles: list[str] = Field(
+        default_factory=list,
+        description="Its roles in the network (GET /traces/{id}/roles has the figures).",
+    )
 
 
 class TraceFlow(BaseModel):
@@ -333,3 +402,61 @@ class RerunDiff(BaseModel):
     accounts_removed: list[str]
     amounts_changed: list[dict[str, Any]]
     totals_changed: dict[str, Any]
+
+
+class RoleName(StrEnum):
+    """A part an account plays in the network that moved the taint."""
+
+    PASS_THROUGH = "pass_through"
+    COLLECTOR = "collector"
+    DISTRIBUTOR = "distributor"
+    HUB = "hub"
+    BROKER = "broker"
+    SINK = "sink"
+    EXIT = "exit"
+
+
+class EarnedRole(BaseModel):
+    role: RoleName
+    figures: dict[str, Any] = Field(
+        description="What earned it: amounts as decimal strings in the currency, shares as "
+        "fractions, counts as integers."
+    )
+
+
+class TraceAccountRoles(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "account": "iban:DE75512108001245126199",
+                "currency": "EUR",
+                "holder": "Nordlicht Handels GmbH",
+                "roles": [
+                    {
+                        "role": "pass_through",
+                        "figures": {
+                            "received": "24900.00",
+                            "passed_on": "22900.00",
+                            "passed_on_share": "0.9197",
+                            "held": "2000.00",
+                            "held_share": "0.0803",
+                            "median_dwell_hours": "26.5",
+                        },
+                    },
+                    {"role": "distributor", "figures": {"receivers": 4}},
+                ],
+            }
+        }
+    )
+
+    account: str
+    currency: str
+    holder: str | None = None
+    roles: list[EarnedRole] = Field(
+        description="`pass_through` (money mule): passed on most of its taint quickly and kept "
+        "little; `collector`: taint from many senders; `distributor`: to many receivers; `hub`: "
+        "both; `broker`: much of all traced value passed through it; `sink`: kept most of its "
+        "taint, a notable share of the total; `exit`: taint left the trace here (a stopped or "
+        "high-degree account, or a cut-off: hop limit, window, minimum amount). An account with "
+        "no role has an empty list."
+    )

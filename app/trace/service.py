@@ -20,7 +20,7 @@ from app.trace.jobs import Work
 from app.trace.models import TraceRun
 from app.trace.repository import TRACES, TraceRepository
 from app.trace.runtime import TraceRuntime
-from app.trace.schemas import TraceCreate, TraceRead, TraceStatus
+from app.trace.schemas import RoleThresholds, TraceCreate, TraceRead, TraceStatus
 from tracing import (
     ENGINE_VERSION,
     AccountSeed,
@@ -296,6 +296,13 @@ def _may_see(session: Session, run: TraceRun, actor: Principal) -> bool:
         # that ran it loses it with its membership (need to know is the case's, not the runner's).
         return case_service.may_see_case(session, run.case_id, actor=actor)
     return actor.sees_all_cases or run.created_by == actor.id
+
+
+def role_thresholds(run: TraceRun) -> RoleThresholds:
+    """The thresholds of the roles in the network the trace was asked for (else the defaults;
+    runs stored before roles existed get the defaults too)."""
+    given = (run.request or {}).get("roles")
+    return RoleThresholds.model_validate(given) if given else RoleThresholds()
 
 
 def summary_of(run: TraceRun) -> dict[str, Any] | None:

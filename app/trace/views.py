@@ -8,7 +8,8 @@ import polars as pl
 from app.errors import InvalidInput
 from app.money import currency_decimals
 from app.pagination import CursorCodec, Position, page_slice
-from app.trace import results
+from app.trace import results, roles
+from app.trace.schemas import RoleThresholds
 from tracing import TraceResult, explain, text_columns
 
 ACCOUNT_SORTS = {
@@ -25,6 +26,7 @@ TRACE_HOLDINGS = CursorCodec("trace_holdings", Position)
 TRACE_FLOWS = CursorCodec("trace_flows", Position)
 TRACE_EXITS = CursorCodec("trace_exits", Position)
 TRACE_FLAGS = CursorCodec("trace_flags", Position)
+TRACE_ROLES = CursorCodec("trace_roles", Position)
 
 
 def _page(
@@ -53,6 +55,7 @@ def account_rows(
     cursor: str | None,
     holders: dict[str, str],
     holdings_only: bool = False,
+    thresholds: RoleThresholds | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     page, next_cursor = _page(
         accounts_frame(result, sort=sort, holdings_only=holdings_only),
@@ -61,15 +64,43 @@ def account_rows(
         cursor,
     )
     rows = results.rows(page, _ACCOUNT_AMOUNTS)
+    names = roles.role_names(result, thresholds)
     return [
         {
             **r,
             "hop": r["hops"],
             "first_reached": r["reached_at"],
             "holder": holders.get(r["account"]),
+            "roles": names.get((r["account"], r["currency"]), []),
         }
         for r in rows
     ], next_cursor
+
+
+def role_rows(
+    result: TraceResult,
+    *,
+    thresholds: RoleThresholds,
+    role: str | None,
+    account: str | None,
+    limit: int,
+    cursor: str | None,
+    holders: dict[str, str],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Each reached (account, currency) with the roles it plays and their figures."""
+    frame = roles.metrics(result)
+    if account is not None:
+        frame = frame.filter(pl.col("account") == account)
+    rows = frame.to_dicts()
+    found = roles.roles_of_rows(rows, result, thresholds, results.money)
+    items = [
+        {"account": r["account"], "currency": r["currency"], "roles": earned}
+        for r, earned in zip(rows, found, strict=True)
+        if role is None or any(e["role"] == role for e in earned)
+    ]
+    span, next_cursor = page_slice(len(items), TRACE_ROLES, limit=limit, cursor=cursor)
+    page = items[span]
+    return [{**i, "holder": holders.get(i["account"])} for i in page], next_cursor
 
 
 def _flow(row: dict[str, Any]) -> dict[str, Any]:

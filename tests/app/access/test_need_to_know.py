@@ -29,10 +29,18 @@ def trace_operations(client: TestClient) -> list[tuple[str, str]]:
     ]
 
 
-def call(client: TestClient, method: str, path: str, trace_id: str, key: dict[str, str]) -> Any:
+def call(
+    client: TestClient,
+    method: str,
+    path: str,
+    trace_id: str,
+    key: dict[str, str],
+    body: dict[str, Any] | None = None,
+) -> Any:
     url = path.replace("{trace_id}", trace_id)
     params = {"to": "iban:DE75512108001245126199"} if url.endswith("/explain") else None
-    return client.request(method, url, params=params, headers=key)
+    json = body if url.endswith("/proposals") else None
+    return client.request(method, url, params=params, json=json, headers=key)
 
 
 def test_a_member_removed_from_a_case_no_longer_reads_the_traces_they_ran_for_it(
@@ -52,14 +60,14 @@ def test_a_member_removed_from_a_case_no_longer_reads_the_traces_they_ran_for_it
     operations = trace_operations(client)
     assert len(operations) >= 18, operations
     for method, path in operations:
-        r = call(client, method, path, on_case["id"], runner.key)
+        r = call(client, method, path, on_case["id"], runner.key, {"case_id": case_id})
         assert r.status_code != 404, (method, path)
 
     r = client.delete(f"/api/v1/cases/{case_id}/members/{runner_id}", headers=lead.key)
     assert r.status_code == 200, r.text
 
     for method, path in operations:
-        r = call(client, method, path, on_case["id"], runner.key)
+        r = call(client, method, path, on_case["id"], runner.key, {"case_id": case_id})
         assert (r.status_code, r.json()["code"]) == (404, "trace_not_found"), (method, path)
     # The list: the case's trace is gone, the trace the runner ran for no case stays theirs.
     assert [t["id"] for t in runner.get("/api/v1/traces")["items"]] == [own["id"]]

@@ -27,6 +27,7 @@ from app.main import create_app
 from app.principal import Role
 from app.settings import Settings
 from app.trace.schemas import TraceCreate
+from tests.app.casework import criminal_case
 from tests.conftest import fresh_database
 
 needs_ftm = pytest.mark.skipif(not FTM_INSTALLED, reason="the ftm extra is not installed")
@@ -197,6 +198,40 @@ def test_an_ftm_export_goes_back_in_through_the_cli(server, tmp_path, capsys):
     assert cells[2] == cells[4]
 
 
+def test_propose_a_traces_holdings_for_freezing(server, capsys):
+    url, key = server
+    auth = ["--url", url, "--key", key]
+    headers = {"Authorization": f"Bearer {key}"}
+    assert httpx.post(f"{url}/api/v1/demo", headers=headers).status_code == 201
+    case_id = httpx.post(f"{url}/api/v1/cases", json=criminal_case(), headers=headers).json()["id"]
+    body = {
+        "seeds": [{"transaction": t} for t in SEED_TRANSACTIONS],
+        "rule": "libr",
+        "stop_at": ["iban:MT84MALT011000012345MTLCAST001S"],  # the exchange
+    }
+    trace_id = httpx.post(f"{url}/api/v1/traces", json=body, headers=headers).json()["id"]
+    capsys.readouterr()
+    propose = ["propose", trace_id, "--case", str(case_id), *auth]
+    assert main([*propose, "--min-amount", "10000"]) == 0
+    out, err = capsys.readouterr()
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if "│" in line]
+    assert [r[:4] for r in rows] == [
+        ["iban:DE12500105170648489890", "EUR", "13000.00", "bank_balance TRACED"],
+        ["iban:CY17002001280000001200527600", "EUR", "10900.00", "bank_balance TRACED"],
+        ["iban:DE75512108001245126199", "EUR", "10500.00", "bank_balance TRACED"],
+        ["iban:DE44500105175407324931", "EUR", "5100.00", "skipped: below_min_amount"],
+        ["iban:GB29NWBK60161331926819", "EUR", "2500.00", "skipped: below_min_amount"],
+        ["iban:DE02120300000000202051", "EUR", "700.00", "skipped: below_min_amount"],
+        ["iban:NL91ABNA0417164300", "EUR", "300.00", "skipped: below_min_amount"],
+    ]
+    assert "3 asset(s) created, 4 skipped" in err
+    assert main(propose) == 0  # the rest; the first three are not proposed twice
+    out, err = capsys.readouterr()
+    assert "4 asset(s) created, 3 skipped" in err
+    assert out.count("already_proposed") == 3
+    assert main(["propose", trace_id, "--case", "999999", *auth]) == 1
+
+
 FULL_TRACE = [
     "trace",
     "--seed-transaction",
@@ -226,6 +261,10 @@ FULL_TRACE = [
     "50",
     "--case",
     "7",
+    "--role-threshold",
+    "collector_min_senders=5",
+    "--role-threshold",
+    "sink_min_held=0.9",
 ]
 
 
@@ -242,6 +281,8 @@ def test_the_trace_command_has_an_option_for_every_field_of_the_apis_trace_reque
     assert (request.seeds[1].amount, request.seeds[1].currency) == ("5000.00", "EUR")
     assert request.stop_at_external is False
     assert request.case_id == 7
+    assert request.roles is not None
+    assert (request.roles.collector_min_senders, str(request.roles.sink_min_held)) == (5, "0.9")
     # Nothing given but a seed: nothing else is sent, so the server's defaults apply.
     assert trace_body(build_parser().parse_args(["trace", "--seed-transaction", "T"])) == {
         "seeds": [{"transaction": "T"}]

@@ -1,0 +1,102 @@
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.inputs import Body
+
+_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
+
+
+class ProposalCreate(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"case_id": 17, "min_amount": "1000.00"}},
+    )
+
+    case_id: int = Field(ge=1, description="The case the assets are proposed in (writable).")
+    min_amount: str | None = Field(
+        default=None,
+        pattern=_DECIMAL,
+        description="Only holdings of at least this amount (in their own currency).",
+    )
+
+
+class SkipReason(StrEnum):
+    """Why a holding of the trace became no asset."""
+
+    BELOW_MIN_AMOUNT = "below_min_amount"
+    ALREADY_PROPOSED = "already_proposed"
+    ACTIVE_MEASURE = "active_measure"
+    NOT_FREEZABLE = "not_freezable"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    UNKNOWN_CURRENCY = "unknown_currency"
+
+
+class ClaimantShare(BaseModel):
+    claimant: str
+    amount: str = Field(description="Decimal string in the holding's currency.")
+
+
+class ProposedAsset(BaseModel):
+    account: str
+    currency: str
+    held: str = Field(description="The taint held: what the asset is valued at.")
+    asset_id: int
+    asset_type: str = Field(description="`bank_balance` or `crypto_holdings`, by the account.")
+    status: str = Field(description="Always `TRACED`: a freeze is a legal act of its own.")
+    transactions: list[str] = Field(
+        description="External ids of the transactions that carried the taint to the account "
+        "(the asset is linked to each, and to the trace)."
+    )
+    claimant_shares: list[ClaimantShare] | None = Field(
+        description="Each claimant's share of the holding (None: the trace named no claimants)."
+    )
+
+
+class SkippedHolding(BaseModel):
+    account: str
+    currency: str
+    held: str
+    reason: SkipReason
+    detail: str
+    asset_id: int | None = Field(
+        default=None, description="The asset already proposed, or under the active measure."
+    )
+
+
+class ProposalResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "trace_id": "5c1f0e6f2b7d4c3a9e8d7c6b5a493827",
+                "case_id": 17,
+                "created": [
+                    {
+                        "account": "iban:CY17002001280000001200527600",
+                        "currency": "EUR",
+                        "held": "10900.00",
+                        "asset_id": 42,
+                        "asset_type": "bank_balance",
+                        "status": "TRACED",
+                        "transactions": ["DEMO-L05"],
+                        "claimant_shares": None,
+                    }
+                ],
+                "skipped": [
+                    {
+                        "account": "iban:DE75512108001245126199",
+                        "currency": "EUR",
+                        "held": "10500.00",
+                        "reason": "active_measure",
+                        "detail": "asset 40 of the case is FROZEN",
+                        "asset_id": 40,
+                    }
+                ],
+            }
+        }
+    )
+
+    trace_id: str
+    case_id: int
+    created: list[ProposedAsset]
+    skipped: list[SkippedHolding]
