@@ -1,9 +1,33 @@
 from datetime import date, datetime
+from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
+from app.account.models import Account
+from app.asset.machine import LegalStatus, allowed_moves
 from app.db import Base, BigId, Jurisdiction, UTCDateTime
+from app.money import from_minor
+from app.party.models import Party
+
+
+def percent_of(points: int | None) -> str | None:
+    """Basis points as a percentage with two decimals (`2550` -> `25.50`)."""
+    return None if points is None else str((Decimal(points) / 100).quantize(Decimal("0.01")))
+
+
+def money_of(minor: int | None, currency: str | None) -> str | None:
+    return None if minor is None or currency is None else from_minor(minor, currency)
+
+
+class Valuation(NamedTuple):
+    """What the asset is worth: the latest valuation, as a decimal string."""
+
+    amount: str
+    currency: str
+    valued_on: date | None
+    method: str | None
 
 
 class Asset(Base):
@@ -55,6 +79,33 @@ class Asset(Base):
         order_by="AssetOwner.party_id", lazy="selectin"
     )
     links: Mapped[list["AssetLink"]] = relationship(order_by="AssetLink.id", lazy="selectin")
+    account_key: Mapped[str | None] = column_property(
+        select(Account.key).where(Account.id == account_id).scalar_subquery()
+    )
+
+    # What the API shows of the stored columns (read by `AssetRead` through from_attributes).
+    @property
+    def share_percent(self) -> str | None:
+        return percent_of(self.share_basis_points)
+
+    @property
+    def holding_amount(self) -> str | None:
+        return money_of(self.holding_minor, self.holding_asset)
+
+    @property
+    def restrained_amount(self) -> str | None:
+        return money_of(self.restrained_minor, self.currency)
+
+    @property
+    def valuation(self) -> Valuation | None:
+        amount = money_of(self.value_minor, self.currency)
+        if amount is None or self.currency is None:
+            return None
+        return Valuation(amount, self.currency, self.valued_on, self.valuation_method)
+
+    @property
+    def allowed_transitions(self) -> list[LegalStatus]:
+        return allowed_moves(self.status)
 
 
 class AssetOwner(Base):
@@ -63,6 +114,20 @@ class AssetOwner(Base):
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), primary_key=True)
     party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), primary_key=True, index=True)
     share_basis_points: Mapped[int | None] = mapped_column(Integer)
+
+    party: Mapped[Party] = relationship(lazy="joined")
+
+    @property
+    def party_key(self) -> str:
+        return self.party.key
+
+    @property
+    def name(self) -> str:
+        return self.party.name
+
+    @property
+    def share_percent(self) -> str | None:
+        return percent_of(self.share_basis_points)
 
 
 class AssetLink(Base):

@@ -5,7 +5,6 @@ from fastapi import APIRouter, Query, Response
 from app.asset import service
 from app.asset.deps import VisibleAsset
 from app.asset.machine import LegalStatus
-from app.asset.models import Asset
 from app.asset.schemas import AssetRead, LinksCreate
 from app.auth import CaseReader, CaseWriter
 from app.deps import SessionDep
@@ -17,9 +16,9 @@ from app.preconditions import ETAG_HEADER, etag_of
 router = APIRouter(prefix="/api/v1", tags=["assets"])
 
 
-def read_asset(session: SessionDep, asset: Asset, response: Response) -> AssetRead:
+def read_asset(asset: AssetRead, response: Response) -> AssetRead:
     response.headers["ETag"] = etag_of(asset.version)
-    return AssetRead.model_validate(service.describe_asset(session, asset))
+    return asset
 
 
 @router.get("/cases/{case_id}/assets", responses=problems(403, 404, 422))
@@ -34,7 +33,7 @@ def list_case_assets(
     rows, next_cursor = service.page_assets(
         session, case_id, actor=actor, limit=page.limit, cursor=page.cursor, status=status
     )
-    return Page(items=[read_asset(session, a, Response()) for a in rows], next_cursor=next_cursor)
+    return Page(items=[AssetRead.model_validate(a) for a in rows], next_cursor=next_cursor)
 
 
 @router.get("/assets/{asset_id}", responses={**problems(403, 404), 200: {"headers": ETAG_HEADER}})
@@ -42,7 +41,8 @@ def get_asset(
     asset_id: AssetIdPath, response: Response, session: SessionDep, actor: CaseReader
 ) -> AssetRead:
     """Get an asset with its legal status, the moves allowed now, and its ETag."""
-    return read_asset(session, service.get_asset(session, asset_id, actor=actor), response)
+    asset = service.get_asset(session, asset_id, actor=actor)
+    return read_asset(AssetRead.model_validate(asset), response)
 
 
 @router.post(
@@ -59,4 +59,4 @@ def add_asset_links(
 ) -> AssetRead:
     """Tie an asset to transactions or traces that link it to the proceeds."""
     asset = service.add_links(session, asset_id, body.links, actor=actor)
-    return read_asset(session, asset, response)
+    return read_asset(AssetRead.model_validate(asset), response)

@@ -180,6 +180,8 @@ class AssetCreate(Body):
 
 
 class OwnerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     party_id: int
     party_key: str
     name: str
@@ -187,6 +189,8 @@ class OwnerRead(BaseModel):
 
 
 class LinkRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     transaction_id: int | None
     trace_id: str | None
@@ -194,14 +198,18 @@ class LinkRead(BaseModel):
 
 
 class ValuationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     amount: str
     currency: str
     valued_on: date | None
     method: str | None
 
 
+# Read from the ORM row: `AssetRead.model_validate(asset)` (the row's properties format money).
 class AssetRead(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "example": {
                 "id": 5,
@@ -251,7 +259,7 @@ class AssetRead(BaseModel):
                 "created_by": "3f9a0c1d2b4e5f60",
                 "created_at": "2026-03-02T09:00:00Z",
             }
-        }
+        },
     )
 
     id: int
@@ -279,7 +287,9 @@ class AssetRead(BaseModel):
         description="Part of the value held by the measure in force; null: all of it."
     )
     expires_at: datetime | None = Field(description="First instant the measure no longer holds.")
-    expiry_date: date | None = Field(description="Last day the measure in force holds.")
+    expiry_date: date | None = Field(
+        validation_alias="expiry_on", description="Last day the measure in force holds."
+    )
     renew_by: date | None
     renew_by_at: datetime | None = Field(
         description="Instant a renewal of the measure in force is due.",

@@ -3,21 +3,20 @@
 from collections.abc import Collection
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.account import service as account_service
 from app.account.models import Account
 from app.asset.errors import AssetNotFound, InvalidAsset
-from app.asset.machine import LegalStatus, allowed_moves
+from app.asset.machine import LegalStatus
 from app.asset.models import Asset, AssetLink, AssetOwner
 from app.asset.repository import ASSETS, DEADLINES, AssetRepository
 from app.asset.schemas import AssetCreate, AssetType, LinkIn
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
 from app.inputs import MAX_ID
-from app.money import decimals_of, from_minor, to_minor
+from app.money import decimals_of, to_minor
 from app.party import service as party_service
 from app.principal import Principal
 from app.trace import service as trace_service
@@ -39,10 +38,6 @@ def minor_units(amount: Decimal, currency: str, *, field: str) -> int:
 
 def basis_points(percent: Decimal | None) -> int | None:
     return None if percent is None else int(percent * 100)
-
-
-def percent_of(points: int | None) -> str | None:
-    return None if points is None else str((Decimal(points) / 100).quantize(Decimal("0.01")))
 
 
 def get_asset(session: Session, asset_id: int, *, actor: Principal) -> Asset:
@@ -256,77 +251,6 @@ def expiring_assets(
 def holdings_in_cases(session: Session, case_ids: list[int] | None) -> list[tuple[int, str, int]]:
     """Who owns, and which accounts hold, the assets of the given cases (None: of every case)."""
     return AssetRepository(session).holdings(case_ids)
-
-
-def describe_asset(session: Session, asset: Asset) -> dict[str, Any]:
-    account_key = None
-    if asset.account_id is not None:
-        account_key = account_service.resolve_account(session, str(asset.account_id)).key
-    owners = []
-    for owner in asset.owners:
-        party = party_service.get_party(session, owner.party_id)
-        owners.append(
-            {
-                "party_id": party.id,
-                "party_key": party.key,
-                "name": party.name,
-                "share_percent": percent_of(owner.share_basis_points),
-            }
-        )
-    valuation = None
-    if asset.value_minor is not None and asset.currency is not None:
-        valuation = {
-            "amount": from_minor(asset.value_minor, asset.currency),
-            "currency": asset.currency,
-            "valued_on": asset.valued_on,
-            "method": asset.valuation_method,
-        }
-    plain = [
-        "id",
-        "case_id",
-        "type",
-        "description",
-        "jurisdiction",
-        "status",
-        "version",
-        "account_id",
-        "registry_id",
-        "address",
-        "vin",
-        "registration",
-        "name",
-        "company_name",
-        "chain",
-        "wallet_address",
-        "holding_asset",
-        "expires_at",
-        "renew_by",
-        "renew_by_at",
-        "replaces_asset_id",
-        "created_by",
-        "created_at",
-    ]
-    restrained = None
-    if asset.restrained_minor is not None and asset.currency is not None:
-        restrained = from_minor(asset.restrained_minor, asset.currency)
-    holding = None
-    if asset.holding_minor is not None and asset.holding_asset is not None:
-        holding = from_minor(asset.holding_minor, asset.holding_asset)
-    return {
-        **{c: getattr(asset, c) for c in plain},
-        "account_key": account_key,
-        "share_percent": percent_of(asset.share_basis_points),
-        "holding_amount": holding,
-        "valuation": valuation,
-        "restrained_amount": restrained,
-        "expiry_date": asset.expiry_on,
-        "owners": owners,
-        "links": [
-            {"id": k.id, "transaction_id": k.transaction_id, "trace_id": k.trace_id, "note": k.note}
-            for k in asset.links
-        ],
-        "allowed_transitions": allowed_moves(asset.status),
-    }
 
 
 def assets_of_case(session: Session, case_id: int) -> list[Asset]:

@@ -1,6 +1,7 @@
 """Legal measures: each move of an asset's legal status, checked against the law's order of
 things and recorded as an append-only event."""
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -460,6 +461,17 @@ def describe_measure(measure: Measure) -> dict[str, object]:
         "duration": duration,
         "amount": amount,
     }
+
+
+def measures_in_force(session: Session, assets: Iterable[Asset]) -> dict[tuple[int, int], Measure]:
+    """The event each asset's status comes from (its `seq` is the asset's version), by
+    (asset id, seq)."""
+    return MeasureRepository(session).by_asset_seq((a.id, a.version) for a in assets)
+
+
+def record_event(session: Session, measure: Measure) -> Measure:
+    """Append an event the caller built (the sweep's expiries); the caller commits."""
+    return MeasureRepository(session).add(measure)
 
 
 def recent_moves(session: Session, asset_ids: list[int], *, limit: int) -> list[Measure]:
