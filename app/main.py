@@ -38,6 +38,7 @@ from app.measure.router import asset_router as asset_registration_router
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
 from app.overview.router import router as overview_router
+from app.realisation.router import router as realisation_router
 from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
@@ -63,6 +64,7 @@ ROUTERS = (
     asset_router,
     asset_registration_router,
     measure_router,
+    realisation_router,
     trace_router,
     trace_report_router,
     statistics_router,

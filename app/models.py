@@ -2,13 +2,14 @@
 
 from app.account.models import Account, AccountHolder
 from app.apikey.models import ApiKey
-from app.asset.models import Asset, AssetLink, AssetOwner
+from app.asset.models import Asset, AssetCost, AssetLink, AssetOwner, AssetValuation
 from app.audit.models import AuditEntry
 from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
 from app.db import Base
 from app.goaml.models import GoamlReport, GoamlTransaction
 from app.measure.models import Measure
 from app.party.models import Party
+from app.realisation.models import InterlocutorySale, ProceedsShare
 from app.source.models import SourceDocument
 from app.trace.models import TraceResultFrame, TraceRun
 from app.transaction.models import Transaction
@@ -18,8 +19,10 @@ __all__ = [
     "AccountHolder",
     "ApiKey",
     "Asset",
+    "AssetCost",
     "AssetLink",
     "AssetOwner",
+    "AssetValuation",
     "AuditEntry",
     "Base",
     "Case",
@@ -28,8 +31,10 @@ __all__ = [
     "CaseSubject",
     "GoamlReport",
     "GoamlTransaction",
+    "InterlocutorySale",
     "Measure",
     "Party",
+    "ProceedsShare",
     "SourceDocument",
     "TraceResultFrame",
     "TraceRun",

@@ -5,7 +5,14 @@ from fastapi import APIRouter, Query, Response
 from app.asset import service
 from app.asset.deps import VisibleAsset
 from app.asset.machine import LegalStatus
-from app.asset.schemas import AssetRead, LinksCreate
+from app.asset.schemas import (
+    AssetRead,
+    CostCreate,
+    CostRead,
+    LinksCreate,
+    ValuationCreate,
+    ValuationHistoryRead,
+)
 from app.auth import CaseReader, CaseWriter
 from app.deps import SessionDep
 from app.errors import problems
@@ -60,3 +67,60 @@ def add_asset_links(
     """Tie an asset to transactions or traces that link it to the proceeds."""
     asset = service.add_links(session, asset_id, body.links, actor=actor)
     return read_asset(AssetRead.model_validate(asset), response)
+
+
+@router.post("/assets/{asset_id}/valuations", status_code=201, responses=problems(403, 404, 422))
+def create_asset_valuation(
+    asset_id: AssetIdPath,
+    body: ValuationCreate,
+    session: SessionDep,
+    actor: CaseWriter,
+    visible: VisibleAsset,
+) -> ValuationHistoryRead:
+    """Record a valuation of an asset; the asset shows the latest by date.
+
+    A revaluation is in the asset's currency (measures hold parts of its value in it). It
+    changes no legal status, so the asset's ETag stays as it is.
+    """
+    valuation = service.revalue_asset(session, asset_id, body, actor=actor)
+    return ValuationHistoryRead.model_validate(valuation)
+
+
+@router.get("/assets/{asset_id}/valuations", responses=problems(403, 404, 422))
+def list_asset_valuations(
+    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
+) -> Page[ValuationHistoryRead]:
+    """List an asset's valuations in the order recorded, the one given at registration first."""
+    rows, next_cursor = service.page_valuations(
+        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
+    )
+    return Page(
+        items=[ValuationHistoryRead.model_validate(v) for v in rows], next_cursor=next_cursor
+    )
+
+
+@router.post("/assets/{asset_id}/costs", status_code=201, responses=problems(403, 404, 422))
+def create_asset_cost(
+    asset_id: AssetIdPath,
+    body: CostCreate,
+    session: SessionDep,
+    actor: CaseWriter,
+    visible: VisibleAsset,
+) -> CostRead:
+    """Record a cost of keeping an asset (storage, insurance, maintenance, fees).
+
+    The asset totals its costs beside its value and flags `costs_exceed_value` when keeping it
+    costs more than it is worth.
+    """
+    return CostRead.model_validate(service.add_cost(session, asset_id, body, actor=actor))
+
+
+@router.get("/assets/{asset_id}/costs", responses=problems(403, 404, 422))
+def list_asset_costs(
+    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
+) -> Page[CostRead]:
+    """List the costs recorded for an asset in the order recorded."""
+    rows, next_cursor = service.page_costs(
+        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[CostRead.model_validate(c) for c in rows], next_cursor=next_cursor)
