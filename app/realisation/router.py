@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from app.asset.deps import VisibleAsset
 from app.auth import CaseReader, MeasureWriter
@@ -50,6 +50,25 @@ def list_sale_orders(
     """List an asset's interlocutory sale orders in the order made."""
     rows, next_cursor = service.page_sales(
         session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[SaleRead.model_validate(s) for s in rows], next_cursor=next_cursor)
+
+
+@router.get("/sale-orders", tags=["deadlines"], responses=problems(403, 422))
+def list_due_sale_orders(
+    session: SessionDep,
+    actor: CaseReader,
+    page: PageDep,
+    within_days: Annotated[
+        int, Query(ge=0, le=3660, description="Due within this many days from now.")
+    ] = 14,
+) -> Page[SaleRead]:
+    """List interlocutory sales of the caller's cases due soon (or late), soonest first.
+
+    Only orders not yet carried out whose asset is still frozen or seized.
+    """
+    rows, next_cursor = service.page_due_sales(
+        session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
     )
     return Page(items=[SaleRead.model_validate(s) for s in rows], next_cursor=next_cursor)
 

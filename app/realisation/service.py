@@ -4,7 +4,7 @@ state."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from app.realisation.errors import (
     SaleNotFound,
 )
 from app.realisation.models import InterlocutorySale, ProceedsShare
-from app.realisation.repository import SALES, RealisationRepository
+from app.realisation.repository import DUE, SALES, RealisationRepository
 from app.realisation.schemas import (
     AllocationCreate,
     Recipient,
@@ -157,6 +157,27 @@ def page_sales(
     asset_service.get_asset(session, asset_id, actor=actor)
     return RealisationRepository(session).page_sales(
         asset_id, limit=limit, after=SALES.decode(cursor)
+    )
+
+
+def page_due_sales(
+    session: Session,
+    *,
+    actor: Principal,
+    within_days: int,
+    limit: int,
+    cursor: str | None,
+    now: datetime | None = None,
+) -> tuple[list[InterlocutorySale], str | None]:
+    """Sale orders of the caller's cases not yet carried out whose last day falls within
+    `within_days` from today, and those already late, soonest first."""
+    now = now or datetime.now(UTC)
+    return RealisationRepository(session).due(
+        until=deadlines.end_of(now.date() + timedelta(days=within_days), UTC),
+        statuses=[str(s) for s in SALEABLE],
+        case_ids=case_service.visible_case_ids(session, actor=actor),
+        limit=limit,
+        after=DUE.decode(cursor),
     )
 
 

@@ -170,6 +170,8 @@ def test_an_interlocutory_sale_puts_its_proceeds_where_the_asset_stood(
         "DE",
     )
     assert api.get(f"/api/v1/assets/{car}")["status"] == "FROZEN"  # an order is not the sale
+    due = [s["id"] for s in api.get("/api/v1/sale-orders", within_days=3650)["items"]]
+    assert due == [ordered["id"]]
     again = client.post(url, json=sale_order(), headers=api.key)
     assert (again.status_code, again.json()["sale_id"]) == (409, ordered["id"])
 
@@ -240,6 +242,11 @@ def test_sale_orders_need_a_freeze_or_seizure_and_say_when_they_are_late(
         url, sale_order(decision_date="2026-01-05", sell_within=None, sell_by="2026-01-30")
     )
     assert (past["sell_by_at"], past["overdue"]) == ("2026-01-30T23:00:00Z", True)
+    # Late orders lead the list of sales due; one due in a year is not due within a week.
+    due = api.get("/api/v1/sale-orders", within_days=7)["items"]
+    assert [(s["id"], s["overdue"]) for s in due] == [(past["id"], True)]
+    outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
+    assert client.get("/api/v1/sale-orders", headers=outsider).json()["items"] == []
     r = client.post(
         f"{url}/{past['id']}/sale",
         json={"sold_on": "2026-01-02", "amount": "1", "currency": "EUR"},
