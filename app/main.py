@@ -39,6 +39,7 @@ from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
 from app.overview.router import router as overview_router
 from app.proposal.router import router as proposal_router
+from app.realisation.router import router as realisation_router
 from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
@@ -66,6 +67,7 @@ ROUTERS = (
     asset_router,
     asset_registration_router,
     measure_router,
+    realisation_router,
     trace_router,
     proposal_router,
     trace_report_router,

@@ -2,7 +2,7 @@
 
 from app.account.models import Account, AccountHolder
 from app.apikey.models import ApiKey
-from app.asset.models import Asset, AssetLink, AssetOwner
+from app.asset.models import Asset, AssetCost, AssetLink, AssetOwner, AssetValuation
 from app.audit.models import AuditEntry
 from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
 from app.db import Base
@@ -10,6 +10,7 @@ from app.goaml.models import GoamlReport, GoamlTransaction
 from app.measure.models import Measure
 from app.party.models import Party
 from app.proposal.models import FreezingProposal
+from app.realisation.models import InterlocutorySale, ProceedsShare
 from app.source.models import SourceDocument
 from app.trace.models import TraceResultFrame, TraceRun
 from app.transaction.models import Transaction
@@ -19,8 +20,10 @@ __all__ = [
     "AccountHolder",
     "ApiKey",
     "Asset",
+    "AssetCost",
     "AssetLink",
     "AssetOwner",
+    "AssetValuation",
     "AuditEntry",
     "Base",
     "Case",
@@ -30,8 +33,10 @@ __all__ = [
     "FreezingProposal",
     "GoamlReport",
     "GoamlTransaction",
+    "InterlocutorySale",
     "Measure",
     "Party",
+    "ProceedsShare",
     "SourceDocument",
     "TraceResultFrame",
     "TraceRun",

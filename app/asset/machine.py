@@ -31,7 +31,9 @@ TRANSITIONS: dict[LegalStatus, tuple[LegalStatus, ...]] = {
     # FROZEN -> FROZEN, SEIZED -> SEIZED: renewal, extension (further detention), variation,
     # partial release, and a challenge lodged or dismissed (the measure stays in force; an
     # upheld challenge is RELEASED, set_aside_on_challenge).
-    L.FROZEN: (L.FROZEN, L.SEIZED, L.RELEASED, L.EXPIRED, L.CONFISCATION_ORDERED),
+    # -> SUBSTITUTED: an interlocutory sale; the proceeds, a new cash asset, stay frozen or
+    # seized as the sold asset was (Directive (EU) 2024/1260).
+    L.FROZEN: (L.FROZEN, L.SEIZED, L.RELEASED, L.EXPIRED, L.CONFISCATION_ORDERED, L.SUBSTITUTED),
     L.SEIZED: (L.SEIZED, L.FROZEN, L.RELEASED, L.EXPIRED, L.CONFISCATION_ORDERED, L.SUBSTITUTED),
     L.CONFISCATION_ORDERED: (L.CONFISCATED, L.UNDER_APPEAL),
     # Appeal outcomes: upheld, set aside, or varied (back to a new first-instance order).

@@ -1,10 +1,11 @@
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.asset.models import Asset, AssetLink, AssetOwner
+from app.asset.models import Asset, AssetCost, AssetLink, AssetOwner, AssetValuation
+from app.db import table_of
 from app.pagination import CursorCodec, IdKey, Keyset, TimeIdKey, page
 
 ASSETS = CursorCodec("assets", IdKey)
@@ -17,6 +18,12 @@ def _deadline_key(asset: Asset) -> TimeIdKey:
     return TimeIdKey(asset.expires_at, asset.id)
 
 
+VALUATIONS = CursorCodec("asset_valuations", IdKey)
+COSTS = CursorCodec("asset_costs", IdKey)
+BY_VALUATION: Keyset[IdKey, AssetValuation] = Keyset(
+    VALUATIONS, (AssetValuation.id,), lambda v: IdKey(v.id)
+)
+BY_COST: Keyset[IdKey, AssetCost] = Keyset(COSTS, (AssetCost.id,), lambda c: IdKey(c.id))
 BY_EXPIRY: Keyset[TimeIdKey, Asset] = Keyset(DEADLINES, (Asset.expires_at, Asset.id), _deadline_key)
 
 
@@ -37,6 +44,52 @@ class AssetRepository:
 
     def add_link(self, link: AssetLink) -> None:
         self.session.add(link)
+
+    def add_valuation(self, valuation: AssetValuation) -> AssetValuation:
+        self.session.add(valuation)
+        self.session.flush()
+        return valuation
+
+    def valuations(self, asset_id: int) -> list[AssetValuation]:
+        stmt = select(AssetValuation).where(AssetValuation.asset_id == asset_id)
+        return list(self.session.scalars(stmt.order_by(AssetValuation.id)))
+
+    def page_valuations(
+        self, asset_id: int, *, limit: int, after: IdKey | None
+    ) -> tuple[list[AssetValuation], str | None]:
+        stmt = select(AssetValuation).where(AssetValuation.asset_id == asset_id)
+        return page(self.session, stmt, BY_VALUATION, limit=limit, after=after)
+
+    def mirror_valuation(self, asset: Asset, valuation: AssetValuation) -> None:
+        """Show `valuation` on the asset without a new version: the version counts legal moves
+        (it is the seq of the event in force), and a valuation is none."""
+        table = table_of(Asset)
+        self.session.execute(
+            update(table)
+            .where(table.c.id == asset.id)
+            .values(
+                value_minor=valuation.amount_minor,
+                currency=valuation.currency,
+                valued_on=valuation.valued_on,
+                valuation_method=valuation.method,
+            )
+        )
+        self.session.expire(asset, ["value_minor", "currency", "valued_on", "valuation_method"])
+
+    def add_cost(self, cost: AssetCost) -> AssetCost:
+        self.session.add(cost)
+        self.session.flush()
+        return cost
+
+    def page_costs(
+        self, asset_id: int, *, limit: int, after: IdKey | None
+    ) -> tuple[list[AssetCost], str | None]:
+        stmt = select(AssetCost).where(AssetCost.asset_id == asset_id)
+        return page(self.session, stmt, BY_COST, limit=limit, after=after)
+
+    def substitute_of(self, asset_id: int) -> Asset | None:
+        stmt = select(Asset).where(Asset.replaces_asset_id == asset_id).order_by(Asset.id)
+        return self.session.scalars(stmt).first()
 
     def page(
         self, case_id: int, *, limit: int, after: IdKey | None, status: str | None

@@ -5,8 +5,14 @@ from fastapi import APIRouter, Query, Response
 from app.asset import service
 from app.asset.deps import VisibleAsset
 from app.asset.machine import LegalStatus
-from app.asset.models import Asset
-from app.asset.schemas import AssetRead, LinksCreate
+from app.asset.schemas import (
+    AssetRead,
+    CostCreate,
+    CostRead,
+    LinksCreate,
+    ValuationCreate,
+    ValuationHistoryRead,
+)
 from app.auth import CaseReader, CaseWriter
 from app.deps import SessionDep
 from app.errors import problems
@@ -17,9 +23,9 @@ from app.preconditions import ETAG_HEADER, etag_of
 router = APIRouter(prefix="/api/v1", tags=["assets"])
 
 
-def read_asset(session: SessionDep, asset: Asset, response: Response) -> AssetRead:
+def read_asset(asset: AssetRead, response: Response) -> AssetRead:
     response.headers["ETag"] = etag_of(asset.version)
-    return AssetRead.model_validate(service.describe_asset(session, asset))
+    return asset
 
 
 @router.get("/cases/{case_id}/assets", responses=problems(403, 404, 422))
@@ -34,7 +40,7 @@ def list_case_assets(
     rows, next_cursor = service.page_assets(
         session, case_id, actor=actor, limit=page.limit, cursor=page.cursor, status=status
     )
-    return Page(items=[read_asset(session, a, Response()) for a in rows], next_cursor=next_cursor)
+    return Page(items=[AssetRead.model_validate(a) for a in rows], next_cursor=next_cursor)
 
 
 @router.get("/assets/{asset_id}", responses={**problems(403, 404), 200: {"headers": ETAG_HEADER}})
@@ -42,7 +48,8 @@ def get_asset(
     asset_id: AssetIdPath, response: Response, session: SessionDep, actor: CaseReader
 ) -> AssetRead:
     """Get an asset with its legal status, the moves allowed now, and its ETag."""
-    return read_asset(session, service.get_asset(session, asset_id, actor=actor), response)
+    asset = service.get_asset(session, asset_id, actor=actor)
+    return read_asset(AssetRead.model_validate(asset), response)
 
 
 @router.post(
@@ -59,4 +66,61 @@ def add_asset_links(
 ) -> AssetRead:
     """Tie an asset to transactions or traces that link it to the proceeds."""
     asset = service.add_links(session, asset_id, body.links, actor=actor)
-    return read_asset(session, asset, response)
+    return read_asset(AssetRead.model_validate(asset), response)
+
+
+@router.post("/assets/{asset_id}/valuations", status_code=201, responses=problems(403, 404, 422))
+def create_asset_valuation(
+    asset_id: AssetIdPath,
+    body: ValuationCreate,
+    session: SessionDep,
+    actor: CaseWriter,
+    visible: VisibleAsset,
+) -> ValuationHistoryRead:
+    """Record a valuation of an asset; the asset shows the latest by date.
+
+    A revaluation is in the asset's currency (measures hold parts of its value in it). It
+    changes no legal status, so the asset's ETag stays as it is.
+    """
+    valuation = service.revalue_asset(session, asset_id, body, actor=actor)
+    return ValuationHistoryRead.model_validate(valuation)
+
+
+@router.get("/assets/{asset_id}/valuations", responses=problems(403, 404, 422))
+def list_asset_valuations(
+    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
+) -> Page[ValuationHistoryRead]:
+    """List an asset's valuations in the order recorded, the one given at registration first."""
+    rows, next_cursor = service.page_valuations(
+        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
+    )
+    return Page(
+        items=[ValuationHistoryRead.model_validate(v) for v in rows], next_cursor=next_cursor
+    )
+
+
+@router.post("/assets/{asset_id}/costs", status_code=201, responses=problems(403, 404, 422))
+def create_asset_cost(
+    asset_id: AssetIdPath,
+    body: CostCreate,
+    session: SessionDep,
+    actor: CaseWriter,
+    visible: VisibleAsset,
+) -> CostRead:
+    """Record a cost of keeping an asset (storage, insurance, maintenance, fees).
+
+    The asset totals its costs beside its value and flags `costs_exceed_value` when keeping it
+    costs more than it is worth.
+    """
+    return CostRead.model_validate(service.add_cost(session, asset_id, body, actor=actor))
+
+
+@router.get("/assets/{asset_id}/costs", responses=problems(403, 404, 422))
+def list_asset_costs(
+    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
+) -> Page[CostRead]:
+    """List the costs recorded for an asset in the order recorded."""
+    rows, next_cursor = service.page_costs(
+        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=[CostRead.model_validate(c) for c in rows], next_cursor=next_cursor)

@@ -180,6 +180,8 @@ class AssetCreate(Body):
 
 
 class OwnerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     party_id: int
     party_key: str
     name: str
@@ -187,6 +189,8 @@ class OwnerRead(BaseModel):
 
 
 class LinkRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     transaction_id: int | None
     trace_id: str | None
@@ -194,14 +198,137 @@ class LinkRead(BaseModel):
 
 
 class ValuationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     amount: str
     currency: str
     valued_on: date | None
     method: str | None
 
 
+class CostKind(StrEnum):
+    STORAGE = "storage"
+    INSURANCE = "insurance"
+    MAINTENANCE = "maintenance"
+    FEES = "fees"
+    OTHER = "other"
+
+
+class ValuationCreate(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "amount": "71500.00",
+                "currency": "EUR",
+                "valued_on": "2026-09-01",
+                "method": "dealer appraisal",
+                "source": "Autohaus Nord, report 2026-311",
+            }
+        },
+    )
+
+    amount: Decimal = Field(ge=0, description="Exact decimal string, e.g. `71500.00`.")
+    currency: Text = Field(description="ISO 4217 code, or a crypto ticker such as BTC.")
+    valued_on: date = Field(description="The date the value holds for.")
+    method: Text | None = Field(default=None, max_length=100)
+    source: Text | None = Field(
+        default=None, max_length=300, description="Who valued it, or the document it comes from."
+    )
+
+
+class ValuationHistoryRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": 3,
+                "asset_id": 5,
+                "amount": "71500.00",
+                "currency": "EUR",
+                "valued_on": "2026-09-01",
+                "method": "dealer appraisal",
+                "source": "Autohaus Nord, report 2026-311",
+                "recorded_by": "3f9a0c1d2b4e5f60",
+                "recorded_at": "2026-09-02T08:15:00Z",
+            }
+        },
+    )
+
+    id: int
+    asset_id: int
+    amount: str
+    currency: str
+    valued_on: date | None = Field(
+        description="Null only for a valuation given undated at registration."
+    )
+    method: str | None
+    source: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class CostCreate(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "kind": "storage",
+                "amount": "1250.00",
+                "currency": "EUR",
+                "incurred_on": "2026-09-30",
+                "note": "Secure garage, September",
+            }
+        },
+    )
+
+    kind: CostKind
+    amount: Decimal = Field(gt=0, description="Exact decimal string, e.g. `1250.00`.")
+    currency: Text = Field(description="The currency of the asset's valuation, if it has one.")
+    incurred_on: date
+    note: Text | None = Field(default=None, max_length=500)
+
+
+class CostRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": 8,
+                "asset_id": 5,
+                "kind": "storage",
+                "amount": "1250.00",
+                "currency": "EUR",
+                "incurred_on": "2026-09-30",
+                "note": "Secure garage, September",
+                "recorded_by": "3f9a0c1d2b4e5f60",
+                "recorded_at": "2026-10-01T08:00:00Z",
+            }
+        },
+    )
+
+    id: int
+    asset_id: int
+    kind: CostKind
+    amount: str
+    currency: str
+    incurred_on: date
+    note: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class MoneyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    currency: str
+    amount: str
+
+
+# Read from the ORM row: `AssetRead.model_validate(asset)` (the row's properties format money).
 class AssetRead(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "example": {
                 "id": 5,
@@ -236,6 +363,8 @@ class AssetRead(BaseModel):
                 "renew_by": "2026-08-31",
                 "renew_by_at": "2026-08-31T22:00:00Z",
                 "replaces_asset_id": None,
+                "management_costs": [{"currency": "EUR", "amount": "2500.00"}],
+                "costs_exceed_value": False,
                 "owners": [
                     {
                         "party_id": 7,
@@ -251,7 +380,7 @@ class AssetRead(BaseModel):
                 "created_by": "3f9a0c1d2b4e5f60",
                 "created_at": "2026-03-02T09:00:00Z",
             }
-        }
+        },
     )
 
     id: int
@@ -274,18 +403,30 @@ class AssetRead(BaseModel):
     wallet_address: str | None = Field(examples=["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"])
     holding_asset: str | None = Field(examples=["BTC"])
     holding_amount: str | None = Field(examples=["1.50000000"])
-    valuation: ValuationRead | None
+    valuation: ValuationRead | None = Field(
+        description="The latest valuation by date (the history: `/assets/{asset_id}/valuations`)."
+    )
     restrained_amount: str | None = Field(
         description="Part of the value held by the measure in force; null: all of it."
     )
     expires_at: datetime | None = Field(description="First instant the measure no longer holds.")
-    expiry_date: date | None = Field(description="Last day the measure in force holds.")
+    expiry_date: date | None = Field(
+        validation_alias="expiry_on", description="Last day the measure in force holds."
+    )
     renew_by: date | None
     renew_by_at: datetime | None = Field(
         description="Instant a renewal of the measure in force is due.",
         examples=["2026-08-31T22:00:00Z"],
     )
     replaces_asset_id: int | None = Field(examples=[4])
+    management_costs: list[MoneyRead] = Field(
+        description="Costs of keeping the asset (storage, insurance, maintenance, fees), "
+        "totalled per currency."
+    )
+    costs_exceed_value: bool = Field(
+        description="The costs in the valuation's currency exceed the latest valuation: a case "
+        "for an interlocutory sale."
+    )
     owners: list[OwnerRead]
     links: list[LinkRead]
     allowed_transitions: list[LegalStatus]

@@ -1,23 +1,22 @@
 """Assets: what can be frozen or confiscated, who owns it, and what ties it to the proceeds."""
 
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.account import service as account_service
 from app.account.models import Account
 from app.asset.errors import AssetNotFound, InvalidAsset
-from app.asset.machine import LegalStatus, allowed_moves
-from app.asset.models import Asset, AssetLink, AssetOwner
-from app.asset.repository import ASSETS, DEADLINES, AssetRepository
-from app.asset.schemas import AssetCreate, AssetType, LinkIn
+from app.asset.machine import LegalStatus
+from app.asset.models import Asset, AssetCost, AssetLink, AssetOwner, AssetValuation
+from app.asset.repository import ASSETS, COSTS, DEADLINES, VALUATIONS, AssetRepository
+from app.asset.schemas import AssetCreate, AssetType, CostCreate, LinkIn, ValuationCreate
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
 from app.inputs import MAX_ID
-from app.money import decimals_of, from_minor, to_minor
+from app.money import decimals_of, to_minor
 from app.party import service as party_service
 from app.principal import Principal
 from app.trace import service as trace_service
@@ -39,10 +38,6 @@ def minor_units(amount: Decimal, currency: str, *, field: str) -> int:
 
 def basis_points(percent: Decimal | None) -> int | None:
     return None if percent is None else int(percent * 100)
-
-
-def percent_of(points: int | None) -> str | None:
-    return None if points is None else str((Decimal(points) / 100).quantize(Decimal("0.01")))
 
 
 def get_asset(session: Session, asset_id: int, *, actor: Principal) -> Asset:
@@ -109,8 +104,106 @@ def build_asset(
     )
     _add_owners(session, asset, data)
     _add_links(session, asset, data.links, actor=actor)
+    _record_valuation(session, asset, actor=actor)
     session.flush()
     return asset
+
+
+def _record_valuation(
+    session: Session, asset: Asset, *, actor: Principal, source: str | None = None
+) -> None:
+    """The asset's valuation as it stands, as the first entry of its history."""
+    if asset.value_minor is None or asset.currency is None:
+        return
+    AssetRepository(session).add_valuation(
+        AssetValuation(
+            asset_id=asset.id,
+            amount_minor=asset.value_minor,
+            currency=asset.currency,
+            valued_on=asset.valued_on,
+            method=asset.valuation_method,
+            source=source,
+            recorded_by=actor.id,
+            recorded_at=asset.created_at,
+        )
+    )
+
+
+def revalue_asset(
+    session: Session, asset_id: int, data: ValuationCreate, *, actor: Principal
+) -> AssetValuation:
+    """Record a valuation; the latest by date (then by recording) is the one the asset shows."""
+    asset = get_writable_asset(session, asset_id, actor=actor)
+    if asset.currency is not None and data.currency != asset.currency:
+        # Measures hold parts of the value in this currency: a revaluation keeps it.
+        raise InvalidAsset(f"the asset is valued in {asset.currency}", field="currency")
+    assets = AssetRepository(session)
+    valuation = assets.add_valuation(
+        AssetValuation(
+            asset_id=asset.id,
+            amount_minor=minor_units(data.amount, data.currency, field="valuation"),
+            currency=data.currency,
+            valued_on=data.valued_on,
+            method=data.method,
+            source=data.source,
+            recorded_by=actor.id,
+            recorded_at=datetime.now(UTC),
+        )
+    )
+    latest = max(assets.valuations(asset.id), key=_recency)
+    assets.mirror_valuation(asset, latest)
+    session.commit()
+    return valuation
+
+
+def _recency(valuation: AssetValuation) -> tuple[bool, date, int]:
+    # An undated valuation (given so at registration) is older than any dated one.
+    return (valuation.valued_on is not None, valuation.valued_on or date.min, valuation.id)
+
+
+def page_valuations(
+    session: Session, asset_id: int, *, actor: Principal, limit: int, cursor: str | None
+) -> tuple[list[AssetValuation], str | None]:
+    get_asset(session, asset_id, actor=actor)
+    return AssetRepository(session).page_valuations(
+        asset_id, limit=limit, after=VALUATIONS.decode(cursor)
+    )
+
+
+def add_cost(session: Session, asset_id: int, data: CostCreate, *, actor: Principal) -> AssetCost:
+    """Record a cost of keeping the asset; the asset shows the totals beside its value."""
+    asset = get_writable_asset(session, asset_id, actor=actor)
+    if asset.currency is not None and data.currency != asset.currency:
+        raise InvalidAsset(
+            f"the asset is valued in {asset.currency}: record its costs in it", field="currency"
+        )
+    cost = AssetRepository(session).add_cost(
+        AssetCost(
+            asset_id=asset.id,
+            kind=str(data.kind),
+            amount_minor=minor_units(data.amount, data.currency, field="cost"),
+            currency=data.currency,
+            incurred_on=data.incurred_on,
+            note=data.note,
+            recorded_by=actor.id,
+            recorded_at=datetime.now(UTC),
+        )
+    )
+    session.commit()
+    session.refresh(asset, ["costs"])
+    return cost
+
+
+def page_costs(
+    session: Session, asset_id: int, *, actor: Principal, limit: int, cursor: str | None
+) -> tuple[list[AssetCost], str | None]:
+    get_asset(session, asset_id, actor=actor)
+    return AssetRepository(session).page_costs(asset_id, limit=limit, after=COSTS.decode(cursor))
+
+
+def substitute_of(session: Session, asset_id: int) -> Asset | None:
+    """The cash asset that replaced an asset sold before confiscation, if any."""
+    return AssetRepository(session).substitute_of(asset_id)
 
 
 def _add_links(session: Session, asset: Asset, links: list[LinkIn], *, actor: Principal) -> None:
@@ -159,25 +252,42 @@ def _add_owners(session: Session, asset: Asset, data: AssetCreate) -> None:
 
 
 def add_substitute(
-    session: Session, replaced: Asset, *, amount_minor: int, currency: str, actor: Principal
+    session: Session,
+    replaced: Asset,
+    *,
+    amount_minor: int,
+    currency: str,
+    held_as: LegalStatus,
+    expiry: tuple[datetime, date, date, datetime] | None,
+    actor: Principal,
 ) -> Asset:
-    """Interlocutory sale: a cash asset, held as the seized one was, replaces it."""
-    return AssetRepository(session).add(
+    """Interlocutory sale: a cash asset replaces the sold one in the same legal position
+    (`held_as`, FROZEN or SEIZED), under the measure in force and its deadline (`expiry`:
+    expires_at, expiry_on, renew_by, renew_by_at)."""
+    now = datetime.now(UTC)
+    expires_at, expiry_on, renew_by, renew_by_at = expiry or (None, None, None, None)
+    cash = AssetRepository(session).add(
         Asset(
             case_id=replaced.case_id,
             type=str(AssetType.CASH),
             description=f"Proceeds of the interlocutory sale of asset {replaced.id}",
             jurisdiction=replaced.jurisdiction,
-            status=str(LegalStatus.SEIZED),
+            status=str(held_as),
             value_minor=amount_minor,
             currency=currency,
-            valued_on=datetime.now(UTC).date(),
+            valued_on=now.date(),
             valuation_method="sale price",
+            expires_at=expires_at,
+            expiry_on=expiry_on,
+            renew_by=renew_by,
+            renew_by_at=renew_by_at,
             replaces_asset_id=replaced.id,
             created_by=actor.id,
-            created_at=datetime.now(UTC),
+            created_at=now,
         )
     )
+    _record_valuation(session, cash, actor=actor, source=f"sale of asset {replaced.id}")
+    return cash
 
 
 def add_escaped(
@@ -191,7 +301,7 @@ def add_escaped(
 ) -> Asset:
     """Dissipation: the value that left an asset is a new asset where it went, to be traced."""
     now = datetime.now(UTC)
-    return AssetRepository(session).add(
+    found = AssetRepository(session).add(
         Asset(
             case_id=source.case_id,
             type=str(AssetType.BANK_BALANCE),
@@ -207,6 +317,8 @@ def add_escaped(
             created_at=now,
         )
     )
+    _record_valuation(session, found, actor=actor, source=f"dissipation from asset {source.id}")
+    return found
 
 
 def page_assets(
@@ -256,77 +368,6 @@ def expiring_assets(
 def holdings_in_cases(session: Session, case_ids: list[int] | None) -> list[tuple[int, str, int]]:
     """Who owns, and which accounts hold, the assets of the given cases (None: of every case)."""
     return AssetRepository(session).holdings(case_ids)
-
-
-def describe_asset(session: Session, asset: Asset) -> dict[str, Any]:
-    account_key = None
-    if asset.account_id is not None:
-        account_key = account_service.resolve_account(session, str(asset.account_id)).key
-    owners = []
-    for owner in asset.owners:
-        party = party_service.get_party(session, owner.party_id)
-        owners.append(
-            {
-                "party_id": party.id,
-                "party_key": party.key,
-                "name": party.name,
-                "share_percent": percent_of(owner.share_basis_points),
-            }
-        )
-    valuation = None
-    if asset.value_minor is not None and asset.currency is not None:
-        valuation = {
-            "amount": from_minor(asset.value_minor, asset.currency),
-            "currency": asset.currency,
-            "valued_on": asset.valued_on,
-            "method": asset.valuation_method,
-        }
-    plain = [
-        "id",
-        "case_id",
-        "type",
-        "description",
-        "jurisdiction",
-        "status",
-        "version",
-        "account_id",
-        "registry_id",
-        "address",
-        "vin",
-        "registration",
-        "name",
-        "company_name",
-        "chain",
-        "wallet_address",
-        "holding_asset",
-        "expires_at",
-        "renew_by",
-        "renew_by_at",
-        "replaces_asset_id",
-        "created_by",
-        "created_at",
-    ]
-    restrained = None
-    if asset.restrained_minor is not None and asset.currency is not None:
-        restrained = from_minor(asset.restrained_minor, asset.currency)
-    holding = None
-    if asset.holding_minor is not None and asset.holding_asset is not None:
-        holding = from_minor(asset.holding_minor, asset.holding_asset)
-    return {
-        **{c: getattr(asset, c) for c in plain},
-        "account_key": account_key,
-        "share_percent": percent_of(asset.share_basis_points),
-        "holding_amount": holding,
-        "valuation": valuation,
-        "restrained_amount": restrained,
-        "expiry_date": asset.expiry_on,
-        "owners": owners,
-        "links": [
-            {"id": k.id, "transaction_id": k.transaction_id, "trace_id": k.trace_id, "note": k.note}
-            for k in asset.links
-        ],
-        "allowed_transitions": allowed_moves(asset.status),
-    }
 
 
 def assets_of_case(session: Session, case_id: int) -> list[Asset]:

@@ -8,10 +8,9 @@ from app.asset import service as asset_service
 from app.asset.machine import LAPSING, TIME_LIMITED, LegalStatus
 from app.case import service as case_service
 from app.measure import deadlines
+from app.measure import service as measure_service
 from app.measure.models import Measure
-from app.measure.repository import MeasureRepository
 from app.measure.schemas import MeasureType, ReleaseReason
-from app.measure.service import apply_move
 from app.preconditions import PreconditionFailed, flush_or_precondition_failed
 from app.principal import Principal
 
@@ -21,10 +20,11 @@ L = LegalStatus
 def sweep_lapsed(session: Session, *, now: datetime | None = None) -> list[Measure]:
     """Record every lapsed measure as an event: EXPIRED, or RELEASED for a suspension."""
     now = now or datetime.now(UTC)
-    measures = MeasureRepository(session)
     recorded = []
-    for asset in asset_service.lapsed_assets(session, now, statuses=[str(s) for s in LAPSING]):
-        lapsed = measures.get(asset.id, asset.version)
+    lapsing = asset_service.lapsed_assets(session, now, statuses=[str(s) for s in LAPSING])
+    in_force = measure_service.measures_in_force(session, lapsing)
+    for asset in lapsing:
+        lapsed = in_force.get((asset.id, asset.version))
         current, last_day = asset.status, asset.expiry_on
         # An FIU postponement that ran out with no order releases the funds (LEGAL row 5:
         # RELEASED, reason expired_no_order); a lapsed freeze or seizure is EXPIRED (§5).
@@ -44,12 +44,12 @@ def sweep_lapsed(session: Session, *, now: datetime | None = None) -> list[Measu
             "with no renewal",
             recorded_at=now,
         )
-        apply_move(asset, target, None, None)
+        measure_service.apply_move(asset, target, None, None)
         try:
             flush_or_precondition_failed(session)
         except PreconditionFailed:
             continue  # renewed or released meanwhile: nothing lapsed
-        measures.add(event)
+        measure_service.record_event(session, event)
         session.commit()
         recorded.append(event)
     return recorded
@@ -79,7 +79,7 @@ def page_deadlines(
         cursor=cursor,
     )
     cases = case_service.cases_by_ids(session, [a.case_id for a in rows])
-    latest = MeasureRepository(session).by_asset_seq((a.id, a.version) for a in rows)
+    latest = measure_service.measures_in_force(session, rows)
     items = []
     for asset in rows:
         assert asset.expires_at is not None

@@ -42,6 +42,15 @@ class MeasureRepository:
         stmt = select(Measure).where(Measure.asset_id == asset_id)
         return page(self.session, stmt, HISTORY, limit=limit, after=after)
 
+    def latest_into(self, asset_id: int, status: str) -> Measure | None:
+        stmt = (
+            select(Measure)
+            .where(Measure.asset_id == asset_id, Measure.to_status == status)
+            .order_by(Measure.seq.desc())
+            .limit(1)
+        )
+        return self.session.scalar(stmt)
+
     def latest_of_types(self, asset_id: int, types: list[str]) -> Measure | None:
         stmt = (
             select(Measure)

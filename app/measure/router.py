@@ -2,7 +2,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.asset import service as asset_service
 from app.asset.deps import VisibleAsset
 from app.asset.machine import TRANSITIONS, describe_machine
 from app.asset.schemas import AssetCreate, AssetRead
@@ -51,7 +50,7 @@ def register_asset(
     """
     asset = service.identify_asset(session, case_id, body, actor=actor)
     response.headers["ETag"] = etag_of(asset.version)
-    return AssetRead.model_validate(asset_service.describe_asset(session, asset))
+    return AssetRead.model_validate(asset)
 
 
 @router.post(

@@ -1,6 +1,7 @@
 """Legal measures: each move of an asset's legal status, checked against the law's order of
 things and recorded as an append-only event."""
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -271,6 +272,21 @@ def transition(
     condition: IfMatch,
     actor: Principal,
 ) -> tuple[Measure, Asset]:
+    measure, asset = move(session, asset_id, data, condition=condition, actor=actor)
+    session.commit()
+    return measure, asset
+
+
+def move(
+    session: Session,
+    asset_id: int,
+    data: TransitionCreate,
+    *,
+    condition: IfMatch,
+    actor: Principal,
+) -> tuple[Measure, Asset]:
+    """A move as `transition` makes it, flushed but not committed: for a use case that records
+    more with it (an interlocutory sale) in one commit."""
     asset = asset_service.get_writable_asset(session, asset_id, actor=actor)
     check_version(condition, asset.version)
     current, target = L(asset.status), data.to_status
@@ -299,16 +315,24 @@ def transition(
     if target in HOLDING:
         _check_balance(session, asset, held, data.currency, actor=actor)
     measure = _record(asset, data, kind, jurisdiction, amount, expiry, actor=actor)
+    position = _position(asset)
     apply_move(asset, target, held, expiry)
     # The versioned UPDATE of the asset goes first: a writer that lost a race stops here.
     flush_or_precondition_failed(session)
     MeasureRepository(session).add(measure)
     if target is L.SUBSTITUTED and amount is not None and data.currency is not None:
-        _substitute(session, asset, measure, amount, data.currency, actor=actor)
+        _substitute(session, asset, measure, amount, data.currency, position, actor=actor)
     if destination is not None:
         _follow(session, asset, measure, destination, amount, data.currency, actor=actor)
-    session.commit()
     return measure, asset
+
+
+def _position(asset: Asset) -> tuple[LegalStatus, Deadline | None]:
+    """Where the asset stands: its status and the deadline of the measure in force."""
+    kept = None
+    if asset.expires_at and asset.expiry_on and asset.renew_by and asset.renew_by_at:
+        kept = Deadline(asset.expiry_on, asset.expires_at, asset.renew_by, asset.renew_by_at)
+    return L(asset.status), kept
 
 
 def _held_after(asset: Asset, target: LegalStatus, amount: int | None) -> int | None:
@@ -383,21 +407,35 @@ def _substitute(
     sale: Measure,
     amount: int,
     currency: str,
+    position: tuple[LegalStatus, Deadline | None],
     *,
     actor: Principal,
 ) -> None:
+    """The proceeds stand where the sold asset stood: frozen or seized under the same order,
+    with its deadline still running (Directive (EU) 2024/1260, interlocutory sale)."""
+    held_as, kept = position
     cash = asset_service.add_substitute(
-        session, asset, amount_minor=amount, currency=currency, actor=actor
+        session,
+        asset,
+        amount_minor=amount,
+        currency=currency,
+        held_as=held_as,
+        expiry=(kept.ends_at, kept.last_day, kept.renew_by, kept.renew_by_at) if kept else None,
+        actor=actor,
     )
     sale.note = ((sale.note or "") + f" [replaced by cash asset {cash.id}]").strip()
     MeasureRepository(session).add(
         Measure(
             asset_id=cash.id,
             seq=cash.version,
-            to_status=str(L.SEIZED),
+            to_status=str(held_as),
             measure_type=str(MeasureType.INTERLOCUTORY_SALE),
             order_reference=sale.order_reference,
             jurisdiction=sale.jurisdiction,
+            expires_at=kept.ends_at if kept else None,
+            expiry_on=kept.last_day if kept else None,
+            renew_by=kept.renew_by if kept else None,
+            renew_by_at=kept.renew_by_at if kept else None,
             amount_minor=amount,
             currency=currency,
             note=f"proceeds of the sale of asset {asset.id}, held as it was",
@@ -463,6 +501,22 @@ def describe_measure(measure: Measure) -> dict[str, object]:
         "duration": duration,
         "amount": amount,
     }
+
+
+def measures_in_force(session: Session, assets: Iterable[Asset]) -> dict[tuple[int, int], Measure]:
+    """The event each asset's status comes from (its `seq` is the asset's version), by
+    (asset id, seq)."""
+    return MeasureRepository(session).by_asset_seq((a.id, a.version) for a in assets)
+
+
+def record_event(session: Session, measure: Measure) -> Measure:
+    """Append an event the caller built (the sweep's expiries); the caller commits."""
+    return MeasureRepository(session).add(measure)
+
+
+def realisation(session: Session, asset_id: int) -> Measure | None:
+    """The asset's latest move to REALISED (its amount: what the sale or collection brought)."""
+    return MeasureRepository(session).latest_into(asset_id, str(L.REALISED))
 
 
 def recent_moves(session: Session, asset_ids: list[int], *, limit: int) -> list[Measure]:

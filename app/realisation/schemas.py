@@ -1,0 +1,233 @@
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.inputs import Body, Text
+from app.measure.schemas import Duration
+
+
+class SaleGround(StrEnum):
+    """Why an asset is sold before final confiscation (Directive (EU) 2024/1260)."""
+
+    PERISHABLE = "perishable"
+    RAPIDLY_DEPRECIATING = "rapidly_depreciating"
+    DISPROPORTIONATE_COST = "disproportionate_cost"
+
+
+class SaleStatus(StrEnum):
+    ORDERED = "ordered"
+    SOLD = "sold"
+
+
+class Recipient(StrEnum):
+    VICTIM = "victim"
+    STATE = "state"
+
+
+class SaleOrderCreate(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "ground": "rapidly_depreciating",
+                "order_reference": "LG-HH-2026-612-VS",
+                "issuing_authority": "Landgericht Hamburg",
+                "legal_basis": "StPO § 111p",
+                "decision_date": "2026-09-01",
+                "sell_within": {"value": 30, "unit": "working_days"},
+                "note": "Porsche 911 loses about 1.5 % of its value a month in storage",
+            }
+        },
+    )
+
+    ground: SaleGround
+    order_reference: Text = Field(min_length=1, max_length=200)
+    issuing_authority: Text = Field(min_length=1, max_length=300)
+    legal_basis: Text | None = Field(default=None, max_length=300)
+    decision_date: date
+    sell_within: Duration | None = Field(
+        default=None,
+        description="Time to sell, counted from the decision (working days skip the "
+        "jurisdiction's holidays); or give `sell_by`.",
+    )
+    sell_by: date | None = Field(
+        default=None, description="Last day of the sale, when the order names it."
+    )
+    time_zone: Text | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA zone the days end in, when not the jurisdiction's.",
+        examples=["Europe/Berlin"],
+    )
+    note: Text | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_deadline(self) -> Self:
+        if (self.sell_within is None) == (self.sell_by is None):
+            raise ValueError("a sale order gives sell_within or sell_by, one of them")
+        return self
+
+
+class SaleCreate(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "sold_on": "2026-09-24",
+                "amount": "84500.00",
+                "currency": "EUR",
+                "buyer": "Auction house Nord, lot 117",
+                "note": "public auction",
+            }
+        },
+    )
+
+    sold_on: date
+    amount: Decimal = Field(gt=0, description="The price, an exact decimal string.")
+    currency: Text
+    buyer: Text | None = Field(default=None, max_length=300)
+    note: Text | None = Field(default=None, max_length=500)
+
+
+class SaleRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": 2,
+                "asset_id": 5,
+                "ground": "rapidly_depreciating",
+                "order_reference": "LG-HH-2026-612-VS",
+                "issuing_authority": "Landgericht Hamburg",
+                "legal_basis": "StPO § 111p",
+                "jurisdiction": "DE",
+                "decision_date": "2026-09-01",
+                "sell_by": "2026-10-13",
+                "sell_by_at": "2026-10-13T22:00:00Z",
+                "status": "sold",
+                "overdue": False,
+                "note": None,
+                "ordered_by": "3f9a0c1d2b4e5f60",
+                "ordered_at": "2026-09-01T10:00:00Z",
+                "sold_on": "2026-09-24",
+                "price": "84500.00",
+                "currency": "EUR",
+                "buyer": "Auction house Nord, lot 117",
+                "substitute_asset_id": 9,
+                "measure_id": 31,
+                "sold_by": "3f9a0c1d2b4e5f60",
+                "sold_at": "2026-09-24T14:00:00Z",
+            }
+        },
+    )
+
+    id: int
+    asset_id: int
+    ground: SaleGround
+    order_reference: str
+    issuing_authority: str
+    legal_basis: str | None
+    jurisdiction: str | None
+    decision_date: date = Field(validation_alias="decision_on")
+    sell_by: date = Field(description="Last day of the sale.")
+    sell_by_at: datetime = Field(description="First instant the sale is late.")
+    status: SaleStatus
+    overdue: bool = Field(description="Not sold by its deadline (or sold after it).")
+    note: str | None
+    ordered_by: str
+    ordered_at: datetime
+    sold_on: date | None
+    price: str | None
+    currency: str | None
+    buyer: str | None
+    substitute_asset_id: int | None = Field(
+        description="The cash asset the proceeds became, in the sold asset's legal position."
+    )
+    measure_id: int | None = Field(description="The sold asset's SUBSTITUTED move.")
+    sold_by: str | None
+    sold_at: datetime | None
+
+
+class VictimShareIn(Body):
+    model_config = ConfigDict(extra="forbid")
+
+    party: Text = Field(description="The victim: a party's key or id.")
+    amount: Decimal = Field(gt=0, description="Exact decimal string.")
+    note: Text | None = Field(default=None, max_length=500)
+
+
+class AllocationCreate(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "victims": [
+                    {"party": "person:victim", "amount": "30000.00", "note": "restitution order"}
+                ],
+                "note": "remainder to the state fund",
+            }
+        },
+    )
+
+    victims: list[VictimShareIn] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Each victim's share, in the proceeds' currency; the state receives the "
+        "rest. Empty: all to the state.",
+    )
+    note: Text | None = Field(default=None, max_length=500)
+
+
+class ShareRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    recipient: Recipient
+    party_id: int | None
+    amount: str
+    note: str | None
+
+
+class AllocationRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "asset_id": 5,
+                "proceeds": "84500.00",
+                "currency": "EUR",
+                "to_victims": "30000.00",
+                "to_state": "54500.00",
+                "shares": [
+                    {
+                        "id": 1,
+                        "recipient": "victim",
+                        "party_id": 7,
+                        "amount": "30000.00",
+                        "note": "restitution order",
+                    },
+                    {
+                        "id": 2,
+                        "recipient": "state",
+                        "party_id": None,
+                        "amount": "54500.00",
+                        "note": None,
+                    },
+                ],
+                "recorded_by": "3f9a0c1d2b4e5f60",
+                "recorded_at": "2026-11-02T09:00:00Z",
+            }
+        },
+    )
+
+    asset_id: int
+    proceeds: str = Field(description="What the realisation brought; the shares sum to it.")
+    currency: str
+    to_victims: str
+    to_state: str
+    shares: list[ShareRead]
+    recorded_by: str
+    recorded_at: datetime
