@@ -4,6 +4,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.account.keys import AccountKind
+from app.account.numbers import AccountCheck
 from app.inputs import Text
 from app.party.schemas import PartyIn, PartyKind
 from app.source.schemas import SourceIn
@@ -67,6 +68,12 @@ class AccountBatch(BaseModel):
     source: SourceIn
     parties: list[PartyIn] = Field(default_factory=list)
     accounts: list[AccountIn] = Field(default_factory=list)
+    account_check: AccountCheck = Field(
+        default=AccountCheck.REFUSE,
+        description="`refuse`: an account number failing its scheme's check (IBAN check digits, "
+        "BIC format, Bitcoin or EIP-55 checksum) refuses the batch; `warn`: it is stored and "
+        "the account flagged `invalid_number`.",
+    )
 
 
 class AccountBatchResult(BaseModel):

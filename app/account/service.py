@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.account.keys import account_attributes, normalise_key
 from app.account.models import Account, AccountHolder
+from app.account.numbers import INVALID_NUMBER, AccountCheck, bic_fault, number_fault
 from app.account.repository import AccountRepository
 from app.account.schemas import AccountBatch, AccountBatchResult
 from app.errors import NotFound
@@ -161,10 +162,15 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
         session, [h.party for a in batch.accounts for h in a.holders]
     )
     parties = {**held, **parties}
+    refuse = batch.account_check is AccountCheck.REFUSE
     for i, (a, key) in enumerate(zip(batch.accounts, keys, strict=True)):
         if key is None:
             fail("accounts", i, "key", f"not a valid account key: {a.key!r}")
             continue
+        faults = {"key": number_fault(key), "bic": bic_fault(a.bic) if a.bic else None}
+        for field, fault in faults.items():
+            if fault is not None and refuse:
+                fail("accounts", i, field, fault)
         if a.currency is not None and decimals_of(a.currency) is None:
             fail("accounts", i, "currency", f"unknown currency '{a.currency}'")
         given = {
@@ -177,6 +183,8 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
         if (account := accounts.get(key)) is None:
             derived = account_attributes(pl.Series([key])).row(0, named=True)
             derived = {k: v for k, v in derived.items() if v is not None}
+            if any(faults.values()):
+                derived["number_flag"] = INVALID_NUMBER
             account = accounts[key] = AccountRepository(session).add(
                 Account(
                     **{**derived, **{k: v for k, v in given.items() if v is not None}},

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from app.account.numbers import AccountCheck
 from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep, SettingsDep
 from app.errors import problems
@@ -57,6 +58,10 @@ async def upload_transactions(
         Text | None,
         Form(max_length=64, description="IANA zone for value times without an offset."),
     ] = None,
+    account_check: Annotated[
+        AccountCheck,
+        Form(description="`warn` stores account numbers failing their check, flagged."),
+    ] = AccountCheck.REFUSE,
 ) -> IngestResult:
     """Upload a CSV or Parquet file of transactions, stored whole or not at all."""
     async with received(
@@ -72,6 +77,7 @@ async def upload_transactions(
             timezone=timezone,
             actor=actor,
             settings=settings,
+            account_check=account_check,
         )
     response.status_code = 201 if stored else 200
     return result

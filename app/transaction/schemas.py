@@ -3,6 +3,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
 
+from app.account.numbers import AccountCheck
 from app.inputs import Text
 from app.source.schemas import SourceIn
 
@@ -72,6 +73,12 @@ class TransactionBatch(BaseModel):
     source: SourceIn
     timezone: Text | None = Field(
         default=None, description="IANA zone for value times given without an offset."
+    )
+    account_check: AccountCheck = Field(
+        default=AccountCheck.REFUSE,
+        description="`refuse`: an account number failing its scheme's check (IBAN check digits, "
+        "BIC format, Bitcoin or EIP-55 checksum) refuses the batch; `warn`: it is stored and "
+        "the account flagged `invalid_number`.",
     )
     transactions: list[TransactionIn] = Field(min_length=1)
 
