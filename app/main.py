@@ -38,6 +38,7 @@ from app.measure.router import asset_router as asset_registration_router
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
 from app.overview.router import router as overview_router
+from app.search.router import router as search_router
 from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
@@ -57,6 +58,7 @@ ROUTERS = (
     party_router,
     account_router,
     transaction_router,
+    search_router,
     case_router,
     overview_router,
     convergence_router,

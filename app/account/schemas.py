@@ -164,3 +164,34 @@ class AccountRead(BaseModel):
     totals: list[CurrencyTotals]
     first_activity: datetime | None
     last_activity: datetime | None
+
+
+class AccountFlag(StrEnum):
+    INVALID_NUMBER = "invalid_number"
+
+
+class FlaggedAccountRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": 12,
+                "key": "iban:DE00370400440532013000",
+                "kind": "bank",
+                "name": None,
+                "institution": "Commerzbank",
+                "number_flag": "invalid_number",
+                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                "created_at": "2026-01-06T08:00:00Z",
+            }
+        },
+    )
+
+    id: int
+    key: str
+    kind: AccountKind
+    name: str | None
+    institution: str | None
+    number_flag: AccountFlag
+    source_document_id: str
+    created_at: datetime

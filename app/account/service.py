@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from app.account.keys import account_attributes, normalise_key
 from app.account.models import Account, AccountHolder
 from app.account.numbers import INVALID_NUMBER, AccountCheck, bic_fault, number_fault
-from app.account.repository import AccountRepository
+from app.account.repository import FLAGGED, AccountRepository
 from app.account.schemas import AccountBatch, AccountBatchResult
 from app.errors import NotFound
 from app.money import decimals_of, from_minor
@@ -226,6 +226,15 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
         accounts_inserted=counts["ai"],
         accounts_updated=counts["au"],
         holders_added=counts["h"],
+    )
+
+
+def page_flagged_accounts(
+    session: Session, flag: str, *, limit: int, cursor: str | None
+) -> tuple[list[Account], str | None]:
+    """Accounts stored with `flag` (`invalid_number`: a batch said `account_check: warn`)."""
+    return AccountRepository(session).page_flagged(
+        flag, limit=limit, after=FLAGGED.codec.decode(cursor)
     )
 
 

@@ -9,7 +9,10 @@ decomposition only (case and accents), and other scripts match only in their own
 
 import re
 import unicodedata
+from collections.abc import Callable
 
+ascii_text: Callable[[str], str] | None
+metaphone: Callable[[str], str] | None
 try:
     from rigour.text import ascii_text, metaphone
 except ImportError:  # pragma: no cover - the wheels-only install, without the ftm extra

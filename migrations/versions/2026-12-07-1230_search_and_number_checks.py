@@ -25,7 +25,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ACCOUNT_TEXT = "lower(key || ' ' || coalesce(name, '') || ' ' || coalesce(institution, ''))"
-TRANSACTION_TEXT = "to_tsvector('simple', external_id || ' ' || coalesce(narrative, ''))"
+# Words only: PostgreSQL's parser would read "INV-2026-0042" as 'inv', '-2026', '-0042'.
+TRANSACTION_TEXT = (
+    "to_tsvector('simple', regexp_replace(external_id || ' ' || coalesce(narrative, ''),"
+    " '[^[:alnum:]]+', ' ', 'g'))"
+)
 PARTY_TEXT = "to_tsvector('simple', coalesce(search_text, ''))"
 # SQLite: each FTS5 table mirrors columns of its table (content=...), kept by these triggers.
 FTS = {
