@@ -68,7 +68,9 @@ def _postgresql_up() -> None:
         sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
     ).first()
     op.execute(f"CREATE INDEX ix_search_parties ON parties USING gin ({PARTY_TEXT})")
-    op.execute(f"CREATE INDEX ix_search_transactions ON transactions USING gin ({TRANSACTION_TEXT})")
+    op.execute(
+        f"CREATE INDEX ix_search_transactions ON transactions USING gin ({TRANSACTION_TEXT})"
+    )
     if trigram is not None:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.execute(

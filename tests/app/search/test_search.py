@@ -102,9 +102,11 @@ def test_results_are_paged_best_first(client: TestClient, session: Session) -> N
     first = _search(client, key, "anna berg", limit=4)
     # The name that is nothing but the words asked for ranks first.
     assert _keys(first)[0] == "person:berg"
-    assert len(first["items"]) == 4 and first["next_cursor"]
+    assert len(first["items"]) == 4
+    assert first["next_cursor"]
     second = _search(client, key, "anna berg", limit=4, cursor=first["next_cursor"])
-    assert len(second["items"]) == 2 and second["next_cursor"] is None
+    assert len(second["items"]) == 2
+    assert second["next_cursor"] is None
     assert sorted(_keys(first) + _keys(second)) == sorted(p["key"] for p in parties)
 
 
@@ -114,6 +116,7 @@ def test_search_needs_ledger_read_and_words(client: TestClient, session: Session
     assert r.status_code == 403
     analyst = bearer(make_key(session, Role.ANALYST))
     r = client.get("/api/v1/search", params={"q": "--"}, headers=analyst)
-    assert r.status_code == 422 and r.json()["field"] == "q"
+    assert r.status_code == 422
+    assert r.json()["field"] == "q"
     r = client.get("/api/v1/search", params={"q": "x", "kind": "asset"}, headers=analyst)
     assert r.status_code == 422
