@@ -31,6 +31,7 @@ from app.search.schemas import SearchKind
 from app.search.service import search
 from app.settings import sqlite_url
 from app.source.models import SourceDocument
+from app.transaction.bulk import index_for_search, last_transaction_id
 from app.transaction.models import Transaction
 
 FIRST = ["Anna", "Vladimir", "Jürgen", "Maria", "Ahmed", "Elena", "Jan", "Sofia", "Olga", "Ivan"]
@@ -107,6 +108,7 @@ def _load(session: Session, parties: int, transactions: int) -> None:
                 for r in rows
             ],
         )
+    before = last_transaction_id(session.connection())
     for start in range(0, transactions, CHUNK):
         session.execute(
             insert(Transaction),
@@ -126,6 +128,7 @@ def _load(session: Session, parties: int, transactions: int) -> None:
                 for i in range(start, min(transactions, start + CHUNK))
             ],
         )
+    index_for_search(session.connection(), before)  # as every load does (SQLite)
     session.commit()
 
 

@@ -54,7 +54,9 @@ def _sqlite_up() -> None:
         )
         remove = f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old});"
         add = f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new});"
-        op.execute(f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN {add} END")
+        if table != "transactions":
+            # Transactions are indexed per load, by app.transaction.bulk.index_for_search.
+            op.execute(f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN {add} END")
         op.execute(f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN {remove} END")
         op.execute(
             f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {cols} ON {table} BEGIN {remove} {add} END"
