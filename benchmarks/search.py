@@ -138,20 +138,39 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=1_000_000)
     parser.add_argument("--url", help="a database URL (default: a new SQLite file)")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--no-load", action="store_true", help="query a database loaded before")
     args = parser.parse_args()
     url = args.url or sqlite_url(Path(tempfile.mkdtemp()) / "search.db")
     migrate.upgrade(url)
     engine = make_engine(url)
     actor = Principal(id="bench", name="bench", role=Role.ANALYST)
     with Session(engine) as session:
-        started = time.perf_counter()
-        _load(session, args.parties, args.transactions)
-        print(f"loaded in {time.perf_counter() - started:.1f} s")
+        print(f"database: {url}")
+        if not args.no_load:
+            started = time.perf_counter()
+            _load(session, args.parties, args.transactions)
+            print(f"loaded in {time.perf_counter() - started:.1f} s")
         rng = random.Random(11)
-        for kind, make in (
-            (SearchKind.PARTY, lambda: f"{rng.choice(LAST)} {rng.choice(FIRST)}"),
-            (SearchKind.ACCOUNT, lambda: f"acct:{rng.randrange(args.parties)}"),
-            (SearchKind.TRANSACTION, lambda: f"TX-{rng.randrange(args.transactions)}"),
+        for label, kind, make in (
+            ("party by name", SearchKind.PARTY, lambda: f"{rng.choice(LAST)} {rng.choice(FIRST)}"),
+            (
+                "party, one name",
+                SearchKind.PARTY,
+                lambda: f"{rng.choice(FIRST)} {rng.randrange(9)}",
+            ),
+            (
+                "account by holder",
+                SearchKind.ACCOUNT,
+                lambda: f"{rng.choice(LAST)} {rng.choice(FIRST)}",
+            ),
+            ("account by number", SearchKind.ACCOUNT, lambda: f"{rng.randrange(10, args.parties)}"),
+            ("account by key", SearchKind.ACCOUNT, lambda: f"acct:{rng.randrange(args.parties)}"),
+            (
+                "tx by words",
+                SearchKind.TRANSACTION,
+                lambda: f"{rng.choice(WORDS)} {rng.randrange(1000)}",
+            ),
+            ("tx by id", SearchKind.TRANSACTION, lambda: f"TX-{rng.randrange(args.transactions)}"),
         ):
             times = []
             for _ in range(args.queries):

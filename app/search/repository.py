@@ -115,6 +115,16 @@ class SearchRepository:
         )
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def exact(self, table: str, column: str, value: str, visible: Visibility) -> int | None:
+        """The id of the visible row whose unique `column` is `value` (an account key, an
+        external id), found by its unique index."""
+        where, extra = visible.sql("r")
+        stmt = text(f"SELECT r.id FROM {table} r WHERE r.{column} = :value AND {where}")
+        if "documents" in extra:
+            stmt = stmt.bindparams(bindparam("documents", expanding=True))
+        found = self.session.execute(stmt, {"value": value, **extra}).scalar()
+        return None if found is None else int(found)
+
     def parties(
         self, terms: Sequence[Term], visible: Visibility, page: slice
     ) -> list[tuple[int, float]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.account.keys import SCHEME_KINDS, normalise_key
 from app.errors import InvalidInput
 from app.money import from_minor
 from app.pagination import CursorCodec, Position
@@ -72,11 +73,18 @@ def search(
     found = SearchRepository(session)
     visible = visibility(actor)
     hits: list[dict[str, Any]]
+    if start == 0 and (exact := _exact(found, q, kind, visible)) is not None:
+        # A whole account key or external id is that record, without ranking a million others
+        # that share its scheme or prefix ("iban:", "INV-").
+        describe = _account_hits if kind is SearchKind.ACCOUNT else _transaction_hits
+        return describe(session, [(exact, 1.0)]), None
     if kind is SearchKind.PARTY:
         ranked = found.parties(_name_terms(q), visible, window)
         hits = _party_hits(session, ranked[:limit])
     elif kind is SearchKind.ACCOUNT:
         words = [w for w, _ in _word_terms(q)]
+        # A scheme's name ("iban", "btc") is in every key of that scheme: it narrows nothing.
+        words = [w for w in words if w not in SCHEME_KINDS] or words
         ranked = found.accounts(words, _name_terms(q), visible, window)
         hits = _account_hits(session, ranked[:limit])
     else:
@@ -84,6 +92,15 @@ def search(
         hits = _transaction_hits(session, ranked[:limit])
     more = len(ranked) > limit
     return hits, SEARCH.encode(Position(start + limit)) if more else None
+
+
+def _exact(found: SearchRepository, q: str, kind: SearchKind, visible: Visibility) -> int | None:
+    text = q.strip()
+    if kind is SearchKind.ACCOUNT and (key := normalise_key(text)) is not None:
+        return found.exact("accounts", "key", key, visible)
+    if kind is SearchKind.TRANSACTION and not any(c.isspace() for c in text):
+        return found.exact("transactions", "external_id", text, visible)
+    return None
 
 
 def _in_order(

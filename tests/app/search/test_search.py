@@ -120,3 +120,13 @@ def test_search_needs_ledger_read_and_words(client: TestClient, session: Session
     assert r.json()["field"] == "q"
     r = client.get("/api/v1/search", params={"q": "x", "kind": "asset"}, headers=analyst)
     assert r.status_code == 422
+
+
+def test_a_whole_key_or_external_id_is_that_record_alone(
+    client: TestClient, session: Session
+) -> None:
+    key = bearer(make_key(session))
+    _load(client, key)
+    assert _keys(_search(client, key, "iban:DE89 3704 0044 0532 0130 00", "account")) == [DE]
+    found = _search(client, key, "WIRE-77", "transaction")
+    assert (_keys(found), found["next_cursor"]) == (["WIRE-77"], None)
