@@ -180,7 +180,7 @@ def main() -> None:
                 times.append((time.perf_counter() - t) * 1000)
             times.sort()
             print(
-                f"{kind}: p50 {statistics.median(times):.1f} ms, "
+                f"{label}: p50 {statistics.median(times):.1f} ms, "
                 f"p95 {times[int(len(times) * 0.95)]:.1f} ms"
             )
     engine.dispose()
