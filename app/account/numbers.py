@@ -28,6 +28,13 @@ class AccountCheck(StrEnum):
     WARN = "warn"
 
 
+ACCOUNT_CHECK_HELP = (
+    "`refuse`: an account number failing its scheme's check (IBAN check digits, BIC format, "
+    "Bitcoin or EIP-55 checksum) refuses the batch; `warn`: it is stored and the account "
+    "flagged `invalid_number`."
+)
+
+
 def _iban_fault(body: str) -> str | None:
     try:
         iban.validate(body)

@@ -4,7 +4,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.account.keys import AccountKind
-from app.account.numbers import AccountCheck
+from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.inputs import Text
 from app.party.schemas import PartyIn, PartyKind
 from app.source.schemas import SourceIn
@@ -70,9 +70,7 @@ class AccountBatch(BaseModel):
     accounts: list[AccountIn] = Field(default_factory=list)
     account_check: AccountCheck = Field(
         default=AccountCheck.REFUSE,
-        description="`refuse`: an account number failing its scheme's check (IBAN check digits, "
-        "BIC format, Bitcoin or EIP-55 checksum) refuses the batch; `warn`: it is stored and "
-        "the account flagged `invalid_number`.",
+        description=ACCOUNT_CHECK_HELP,
     )
 
 

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
 
-from app.account.numbers import AccountCheck
+from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.inputs import Text
 from app.source.schemas import SourceIn
 
@@ -76,9 +76,7 @@ class TransactionBatch(BaseModel):
     )
     account_check: AccountCheck = Field(
         default=AccountCheck.REFUSE,
-        description="`refuse`: an account number failing its scheme's check (IBAN check digits, "
-        "BIC format, Bitcoin or EIP-55 checksum) refuses the batch; `warn`: it is stored and "
-        "the account flagged `invalid_number`.",
+        description=ACCOUNT_CHECK_HELP,
     )
     transactions: list[TransactionIn] = Field(min_length=1)
 
