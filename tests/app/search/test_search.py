@@ -1,4 +1,5 @@
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.principal import Role
@@ -130,3 +131,31 @@ def test_a_whole_key_or_external_id_is_that_record_alone(
     assert _keys(_search(client, key, "iban:DE89 3704 0044 0532 0130 00", "account")) == [DE]
     found = _search(client, key, "WIRE-77", "transaction")
     assert (_keys(found), found["next_cursor"]) == (["WIRE-77"], None)
+
+
+def test_the_search_indexes_survive_the_migrations(session: Session) -> None:
+    # A later migration that rebuilds parties or accounts on SQLite (batch mode) drops their
+    # triggers with the old table: the search would then silently miss new rows.
+    if session.get_bind().dialect.name == "sqlite":
+        found = session.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'search_%'")
+        ).scalars()
+        assert sorted(found) == [
+            "search_accounts_ad",
+            "search_accounts_ai",
+            "search_accounts_au",
+            "search_parties_ad",
+            "search_parties_ai",
+            "search_parties_au",
+            "search_transactions_ad",
+            "search_transactions_au",
+        ]
+    else:
+        found = session.execute(
+            text("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_search_%'")
+        ).scalars()
+        assert sorted(found) == [
+            "ix_search_accounts",
+            "ix_search_parties",
+            "ix_search_transactions",
+        ]
