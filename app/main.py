@@ -40,6 +40,7 @@ from app.observability import RequestIdMiddleware, configure_logging
 from app.overview.router import router as overview_router
 from app.proposal.router import router as proposal_router
 from app.realisation.router import router as realisation_router
+from app.search.router import router as search_router
 from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
@@ -61,6 +62,7 @@ ROUTERS = (
     account_ledger_router,
     account_router,
     transaction_router,
+    search_router,
     case_router,
     overview_router,
     convergence_router,

@@ -21,6 +21,10 @@ CHECKED_BY_TRIGGER_ON_POSTGRESQL = frozenset(
     }
 )
 
+# The search indexes are the database's own kind on each (app.search): PostgreSQL expression
+# indexes, SQLite FTS5 tables with their shadow tables; the models cannot state them.
+SEARCH_INDEX_PREFIXES = ("search_", "ix_search_")
+
 
 def alembic_config(url: str) -> Config:
     config = Config()
@@ -59,4 +63,7 @@ def autogenerate_options(dialect: str) -> dict[str, Any]:
             and name in CHECKED_BY_TRIGGER_ON_POSTGRESQL
         )
 
-    return {"compare_type": True, "include_object": include_object}
+    def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+        return type_ not in ("table", "index") or not (name or "").startswith(SEARCH_INDEX_PREFIXES)
+
+    return {"compare_type": True, "include_object": include_object, "include_name": include_name}

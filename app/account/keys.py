@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import polars as pl
 
+from app.account.numbers import INVALID_NUMBER, number_faults
 from app.memo import BoundedCache
 
 
@@ -89,11 +90,12 @@ def key_error(key: pl.Expr) -> pl.Expr:
 
 
 def account_attributes(keys: pl.Series) -> pl.DataFrame:
-    """Columns for accounts first seen only as a key: kind, and what the key itself tells."""
+    """Columns for accounts first seen only as a key: kind, what the key itself tells, and the
+    flag of a number that fails its scheme's check."""
     scheme = pl.col("key").str.extract(r"^([a-z]+):", 1)
     body = pl.col("key").str.replace(r"^[a-z]+:", "")
     crypto = scheme.is_in(list(CRYPTO_CHAINS))
-    return pl.DataFrame({"key": keys}).select(
+    frame = pl.DataFrame({"key": keys}).select(
         "key",
         scheme.replace_strict({k: str(v) for k, v in SCHEME_KINDS.items()}).alias("kind"),
         pl.when(scheme == "iban").then(body).alias("iban"),
@@ -101,6 +103,12 @@ def account_attributes(keys: pl.Series) -> pl.DataFrame:
         pl.when(crypto).then(scheme.replace_strict(CRYPTO_CHAINS, default=None)).alias("chain"),
         pl.when(crypto).then(body).alias("address"),
         pl.when(scheme == "ext").then(body).alias("name"),
+    )
+    # A key is refused at validation unless its batch said `account_check: warn`: a number that
+    # reaches here failing its scheme's check was let through on purpose, and is flagged.
+    faults = pl.Series("fault", number_faults(keys.to_list()), dtype=pl.String)
+    return frame.with_columns(
+        pl.when(faults.is_not_null()).then(pl.lit(INVALID_NUMBER)).alias("number_flag")
     )
 
 

@@ -23,6 +23,8 @@ class Account(Base):
     chain: Mapped[str | None] = mapped_column(String(30))
     address: Mapped[str | None] = mapped_column(String(200))
     currency: Mapped[str | None] = mapped_column(String(8))
+    # `invalid_number` when its number failed its scheme's check and a batch stored it anyway.
+    number_flag: Mapped[str | None] = mapped_column(String(30), index=True)
     source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -6,7 +6,9 @@ from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountHolder
 from app.db import table_of
+from app.pagination import CursorCodec, IdKey, Keyset, page
 from app.party.models import Party
+from app.source.models import committed_rows
 
 # Core statements for the account read, the most frequent request: no ORM objects are built, and
 # the statements are made once, so each request only binds its parameters.
@@ -72,3 +74,17 @@ class AccountRepository:
             .order_by(Account.key, AccountHolder.role)
         )
         return list(self.session.scalars(stmt))
+
+    def page_flagged(
+        self, flag: str, *, limit: int, after: IdKey | None
+    ) -> tuple[list[Account], str | None]:
+        """Accounts carrying `flag`, oldest first, among committed documents' rows."""
+        stmt = select(Account).where(
+            Account.number_flag == flag, committed_rows(Account.source_document_id)
+        )
+        return page(self.session, stmt, FLAGGED, limit=limit, after=after)
+
+
+FLAGGED: Keyset[IdKey, Account] = Keyset(
+    CursorCodec("flagged_accounts", IdKey), (Account.id,), lambda a: IdKey(a.id)
+)

@@ -1,13 +1,15 @@
 import hashlib
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.account import service
-from app.account.schemas import AccountBatch, AccountBatchResult
-from app.auth import LedgerWriter
+from app.account.schemas import AccountBatch, AccountBatchResult, AccountFlag, FlaggedAccountRead
+from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep
 from app.errors import problems
+from app.pagination import Page, PageDep
 from app.uploads import Upload
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
@@ -21,3 +23,19 @@ async def create_account_batch(
     raw = await request.body()
     upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
     return await run_in_threadpool(service.ingest_accounts, session, body, upload, actor=actor)
+
+
+@router.get("", responses=problems(403, 422))
+def list_accounts(
+    flag: Annotated[AccountFlag, Query(description="Accounts carrying this flag.")],
+    session: SessionDep,
+    actor: LedgerReader,
+    page: PageDep,
+) -> Page[FlaggedAccountRead]:
+    """List flagged accounts, e.g. numbers stored despite a failed check (`invalid_number`)."""
+    items, next_cursor = service.page_flagged_accounts(
+        session, str(flag), limit=page.limit, cursor=page.cursor
+    )
+    return Page(
+        items=[FlaggedAccountRead.model_validate(a) for a in items], next_cursor=next_cursor
+    )

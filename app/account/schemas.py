@@ -4,6 +4,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.account.keys import AccountKind
+from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.inputs import Text
 from app.party.schemas import PartyIn, PartyKind
 from app.source.schemas import SourceIn
@@ -67,6 +68,10 @@ class AccountBatch(BaseModel):
     source: SourceIn
     parties: list[PartyIn] = Field(default_factory=list)
     accounts: list[AccountIn] = Field(default_factory=list)
+    account_check: AccountCheck = Field(
+        default=AccountCheck.REFUSE,
+        description=ACCOUNT_CHECK_HELP,
+    )
 
 
 class AccountBatchResult(BaseModel):
@@ -157,3 +162,34 @@ class AccountRead(BaseModel):
     totals: list[CurrencyTotals]
     first_activity: datetime | None
     last_activity: datetime | None
+
+
+class AccountFlag(StrEnum):
+    INVALID_NUMBER = "invalid_number"
+
+
+class FlaggedAccountRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": 12,
+                "key": "iban:DE00370400440532013000",
+                "kind": "bank",
+                "name": None,
+                "institution": "Commerzbank",
+                "number_flag": "invalid_number",
+                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                "created_at": "2026-01-06T08:00:00Z",
+            }
+        },
+    )
+
+    id: int
+    key: str
+    kind: AccountKind
+    name: str | None
+    institution: str | None
+    number_flag: AccountFlag
+    source_document_id: str
+    created_at: datetime

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from app.account.keys import account_attributes, normalise_key
 from app.account.models import Account, AccountHolder
-from app.account.repository import AccountRepository
+from app.account.numbers import INVALID_NUMBER, AccountCheck, bic_fault, number_fault
+from app.account.repository import FLAGGED, AccountRepository
 from app.account.schemas import AccountBatch, AccountBatchResult
 from app.errors import BatchRejected, NotFound
 from app.money import decimals_of
@@ -137,10 +138,15 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
         session, [h.party for a in batch.accounts for h in a.holders]
     )
     parties = {**held, **parties}
+    refuse = batch.account_check is AccountCheck.REFUSE
     for i, (a, key) in enumerate(zip(batch.accounts, keys, strict=True)):
         if key is None:
             fail("accounts", i, "key", f"not a valid account key: {a.key!r}")
             continue
+        faults = {"key": number_fault(key), "bic": bic_fault(a.bic) if a.bic else None}
+        for field, fault in faults.items():
+            if fault is not None and refuse:
+                fail("accounts", i, field, fault)
         if a.currency is not None and decimals_of(a.currency) is None:
             fail("accounts", i, "currency", f"unknown currency '{a.currency}'")
         given = {
@@ -153,6 +159,8 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
         if (account := accounts.get(key)) is None:
             derived = account_attributes(pl.Series([key])).row(0, named=True)
             derived = {k: v for k, v in derived.items() if v is not None}
+            if any(faults.values()):
+                derived["number_flag"] = INVALID_NUMBER
             account = accounts[key] = AccountRepository(session).add(
                 Account(
                     **{**derived, **{k: v for k, v in given.items() if v is not None}},
@@ -194,6 +202,15 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
         accounts_inserted=counts["ai"],
         accounts_updated=counts["au"],
         holders_added=counts["h"],
+    )
+
+
+def page_flagged_accounts(
+    session: Session, flag: str, *, limit: int, cursor: str | None
+) -> tuple[list[Account], str | None]:
+    """Accounts stored with `flag` (`invalid_number`: a batch said `account_check: warn`)."""
+    return AccountRepository(session).page_flagged(
+        flag, limit=limit, after=FLAGGED.codec.decode(cursor)
     )
 
 

@@ -97,6 +97,10 @@ class MoneytrailClient:
         assert isinstance(body, dict)
         return body
 
+    def search(self, q: str, *, kind: str, limit: int) -> dict[str, Any]:
+        params = {"q": q, "kind": kind, "limit": str(limit)}
+        return self._json(self.http.get("/api/v1/search", params=params))
+
     def _upload(
         self, route: str, path: Path, media_type: str, data: dict[str, str], progress: Progress
     ) -> dict[str, Any]:

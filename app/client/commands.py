@@ -1,4 +1,4 @@
-"""`moneytrail import | trace | export`: the API from the command line, with progress."""
+"""`moneytrail import | trace | export | search`: the API from the command line, with progress."""
 
 import argparse
 import os
@@ -329,6 +329,18 @@ def run_export(args: argparse.Namespace) -> int:
         return _write(client, args.trace_id, args.format, args.output)
 
 
+def run_search(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        page = client.search(" ".join(args.words), kind=args.kind, limit=args.limit)
+    table = Table("key", "name", "detail", "score")
+    for hit in page["items"]:
+        table.add_row(hit["key"], hit["name"] or "", hit["detail"] or "", f"{hit['score']:.3f}")
+    _out().print(table)
+    if page["next_cursor"]:
+        STDERR.print(f"more than {args.limit}: narrow the search or raise --limit")
+    return 0
+
+
 def _connection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help=f"server URL (default: ${ENV_URL})")
     parser.add_argument("--key", help=f"API key (default: ${ENV_KEY})")
@@ -426,3 +438,9 @@ def register(commands: Any) -> None:
     export.add_argument("--output", help="file or folder (default: the current folder)")
     _connection(export)
     export.set_defaults(run=run_export)
+    find = commands.add_parser("search", help="find parties, accounts or transactions by words")
+    find.add_argument("words", nargs="+", help="names in any script, keys, ids, narrative words")
+    find.add_argument("--kind", choices=["party", "account", "transaction"], default="party")
+    find.add_argument("--limit", type=int, default=20, help="hits to show")
+    _connection(find)
+    find.set_defaults(run=run_search)

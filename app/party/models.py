@@ -18,5 +18,7 @@ class Party(Base):
     name: Mapped[str] = mapped_column(String(500))
     country: Mapped[str | None] = mapped_column(String(2))
     identifiers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The name folded for search (app.party.names); the search indexes are built over it.
+    search_text: Mapped[str | None] = mapped_column(String(4000))
     source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -4,6 +4,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.party.models import Party
+from app.party.names import search_text
 from app.party.repository import PartyRepository
 
 
@@ -25,6 +26,8 @@ def parties_by_keys(session: Session, keys: Iterable[str]) -> dict[str, Party]:
 
 
 def add_party(session: Session, party: Party) -> Party:
+    """Add a party with its name folded for search, in the caller's unit of work."""
+    party.search_text = search_text(party.name)
     return PartyRepository(session).add(party)
 
 

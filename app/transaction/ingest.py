@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 from app.account.keys import key_error, normalised
+from app.account.numbers import AccountCheck, number_faults
 from app.errors import BatchRejected, InvalidInput
 from app.inputs import text_fault
 from app.money import currency_decimals
@@ -208,10 +209,16 @@ def _keys_of(text: pl.DataFrame) -> list[pl.Expr]:
     """Normal form and fault of each account key, worked out once per distinct key (a batch
     names far fewer accounts than it has rows) and mapped back onto the rows."""
     raw = pl.concat([text["from_account"], text["to_account"]]).unique().to_frame("raw")
-    known = raw.select(
+    keyed = raw.select(
+        "raw", normalised(pl.col("raw")).alias("key"), key_error(pl.col("raw")).alias("error")
+    )
+    usable = keyed.select(pl.when(pl.col("error").is_null()).then(pl.col("key")))["key"]
+    known = keyed.select(
         "raw",
         pl.struct(
-            normalised(pl.col("raw")).alias("key"), key_error(pl.col("raw")).alias("error")
+            "key",
+            "error",
+            pl.Series("number", number_faults(usable.to_list()), dtype=pl.String),
         ).alias("found"),
     )
     return [
@@ -223,7 +230,7 @@ def _keys_of(text: pl.DataFrame) -> list[pl.Expr]:
     ]
 
 
-def _rules(timezone: str | None) -> list[pl.Expr]:
+def _rules(timezone: str | None, account_check: AccountCheck) -> list[pl.Expr]:
     """One `!field` column per checked field: the row's fault there, or null."""
     required = {f"!{f}": pl.col(f).is_null() for f in REQUIRED}
 
@@ -239,7 +246,14 @@ def _rules(timezone: str | None) -> list[pl.Expr]:
         f: pl.when(pl.col(f).str.len_chars() > n).then(pl.lit(f"longer than {n} characters"))
         for f, n in TEXT_LIMITS.items()
     }
-    to_error = pl.col("#to_error")
+    # `warn` lets numbers that fail their scheme's check through (the accounts are flagged).
+    refuse = account_check is AccountCheck.REFUSE
+    from_error, to_error = (
+        pl.coalesce(pl.col(f"#{side}_error"), pl.col(f"#{side}_number"))
+        if refuse
+        else pl.col(f"#{side}_error")
+        for side in ("from", "to")
+    )
     return [
         rule(
             "external_id",
@@ -247,7 +261,7 @@ def _rules(timezone: str | None) -> list[pl.Expr]:
             .when(pl.col("external_id").is_duplicated())
             .then(pl.lit("appears more than once in this batch")),
         ),
-        rule("from_account", pl.col("#from_error")),
+        rule("from_account", from_error),
         rule(
             "to_account",
             pl.when(to_error.is_not_null())
@@ -283,6 +297,7 @@ def validate_transactions(
     decimals_by_currency: Mapping[str, int] | None = None,
     rows_label: str = "row",
     first_row: int = 1,
+    account_check: AccountCheck = AccountCheck.REFUSE,
 ) -> pl.DataFrame:
     """Typed rows (normalised keys, minor units, UTC) or `BatchRejected` listing every fault."""
     text = as_text(raw)
@@ -304,7 +319,7 @@ def validate_transactions(
             _amount_checks()[0].alias("#amount_minor"),
             _time_checks(timezone)[0].alias("#value_time"),
         )
-        .with_columns(_rules(timezone))
+        .with_columns(_rules(timezone, account_check))
         .collect()
     )
     fields = [c[1:] for c in checked.columns if c.startswith("!")]

@@ -5,6 +5,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from app.account import service as account_service
+from app.account.numbers import AccountCheck
 from app.account.schemas import AccountRead
 from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep, SettingsDep
@@ -65,6 +66,10 @@ async def upload_transactions(
         Text | None,
         Form(max_length=64, description="IANA zone for value times without an offset."),
     ] = None,
+    account_check: Annotated[
+        AccountCheck,
+        Form(description="`warn` stores account numbers failing their check, flagged."),
+    ] = AccountCheck.REFUSE,
 ) -> IngestResult:
     """Upload a CSV or Parquet file of transactions, stored whole or not at all."""
     async with received(
@@ -80,6 +85,7 @@ async def upload_transactions(
             timezone=timezone,
             actor=actor,
             settings=settings,
+            account_check=account_check,
         )
     response.status_code = 201 if stored else 200
     return result

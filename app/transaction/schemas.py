@@ -3,6 +3,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
 
+from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.inputs import Text
 from app.source.schemas import SourceIn
 
@@ -72,6 +73,10 @@ class TransactionBatch(BaseModel):
     source: SourceIn
     timezone: Text | None = Field(
         default=None, description="IANA zone for value times given without an offset."
+    )
+    account_check: AccountCheck = Field(
+        default=AccountCheck.REFUSE,
+        description=ACCOUNT_CHECK_HELP,
     )
     transactions: list[TransactionIn] = Field(min_length=1)
 

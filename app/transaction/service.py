@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app import limits
 from app.account import service as account_service
+from app.account.numbers import AccountCheck
 from app.errors import BatchRejected, InvalidInput, NotFound, PayloadTooLarge
 from app.money import from_minor
 from app.principal import Principal
@@ -61,7 +62,7 @@ def ingest_batch(
         {c: [r[c] for r in rows] for c in COLUMNS}, schema_overrides={"sequence": pl.Int64}
     )
     if numbers:
-        raise _numbers_rejected(frame, numbers, timezone=batch.timezone, settings=settings)
+        raise _numbers_rejected(frame, numbers, batch=batch, settings=settings)
     return _ingest(
         session,
         frame,
@@ -72,11 +73,12 @@ def ingest_batch(
         settings=settings,
         rows_label="transactions",
         first_row=0,
+        account_check=batch.account_check,
     )
 
 
 def _numbers_rejected(
-    frame: pl.DataFrame, numbers: dict[int, object], *, timezone: str | None, settings: Settings
+    frame: pl.DataFrame, numbers: dict[int, object], *, batch: TransactionBatch, settings: Settings
 ) -> BatchRejected:
     """Amounts sent as JSON numbers, listed with every other fault of the batch's rows."""
     errors: list[dict[str, object]] = [
@@ -94,7 +96,12 @@ def _numbers_rejected(
     total = len(errors)
     try:
         _validated(
-            frame, timezone=timezone, settings=settings, rows_label="transactions", first_row=0
+            frame,
+            timezone=batch.timezone,
+            settings=settings,
+            rows_label="transactions",
+            first_row=0,
+            account_check=batch.account_check,
         )
     except BatchRejected as other:
         errors += other.extensions["errors"]  # type: ignore[arg-type]
@@ -155,6 +162,7 @@ def ingest_file(
     timezone: str | None,
     actor: Principal,
     settings: Settings,
+    account_check: AccountCheck = AccountCheck.REFUSE,
 ) -> tuple[IngestResult, bool]:
     with path.open("rb") as f:
         head = f.read(4)
@@ -176,6 +184,7 @@ def ingest_file(
         settings=settings,
         rows_label="row",
         first_row=1,
+        account_check=account_check,
     )
 
 
@@ -190,9 +199,15 @@ def _ingest(
     settings: Settings,
     rows_label: str,
     first_row: int,
+    account_check: AccountCheck = AccountCheck.REFUSE,
 ) -> tuple[IngestResult, bool]:
     rows = _validated(
-        frame, timezone=timezone, settings=settings, rows_label=rows_label, first_row=first_row
+        frame,
+        timezone=timezone,
+        settings=settings,
+        rows_label=rows_label,
+        first_row=first_row,
+        account_check=account_check,
     )
     if staged.applies(session, rows.height):
         document_id, counts = _load_staged(
@@ -342,6 +357,7 @@ def _validated(
     settings: Settings,
     rows_label: str,
     first_row: int,
+    account_check: AccountCheck = AccountCheck.REFUSE,
 ) -> pl.DataFrame:
     return validate_transactions(
         frame,
@@ -349,6 +365,7 @@ def _validated(
         max_errors=settings.error_list_max,
         rows_label=rows_label,
         first_row=first_row,
+        account_check=account_check,
     )
 
 

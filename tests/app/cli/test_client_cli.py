@@ -358,3 +358,21 @@ def test_the_readmes_fifo_walkthrough_through_the_cli(tmp_path, capsys):
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1
         assert "HTTP 404" in err
+
+
+def test_search_prints_the_hits(server, capsys):
+    url, key = server
+    body = {
+        "source": {"kind": "register", "reference": "R-CLI"},
+        "parties": [{"key": "person:petrov", "kind": "person", "name": "Владимир Петров"}],
+    }
+    auth = {"Authorization": f"Bearer {key}"}
+    assert httpx.post(f"{url}/api/v1/accounts/batch", json=body, headers=auth).status_code == 201
+    assert main(["search", "petrov", "vladimir", "--url", url, "--key", key]) == 0
+    out, _ = capsys.readouterr()
+    (row,) = [line for line in out.splitlines() if "person:petrov" in line]
+    assert [c.strip() for c in row.split("│")[1:4]] == [
+        "person:petrov",
+        "Владимир Петров",
+        "person",
+    ]

@@ -189,7 +189,15 @@ def test_a_true_amount_is_still_a_type_error(client: TestClient, session: Sessio
 
 def test_crypto_amounts_keep_their_decimals(client: TestClient, session: Session) -> None:
     key = bearer(make_key(session))
-    body = batch(tx("T-1", BTC, "btc:bc1qother", "0.00012345", currency="btc"))
+    body = batch(
+        tx(
+            "T-1",
+            BTC,
+            "btc:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+            "0.00012345",
+            currency="btc",
+        )
+    )
     assert client.post("/api/v1/transactions/batch", json=body, headers=key).status_code == 201
     stored = client.get("/api/v1/transactions/T-1", headers=key).json()
     assert (stored["amount"], stored["currency"]) == ("0.00012345", "BTC")
@@ -198,7 +206,15 @@ def test_crypto_amounts_keep_their_decimals(client: TestClient, session: Session
 def test_a_few_satoshi_read_back_as_plain_decimals(client: TestClient, session: Session) -> None:
     # Decimal's str() would answer "5E-8": exact, but not what a client or an analyst expects.
     key = bearer(make_key(session))
-    body = batch(tx("T-1", BTC, "btc:bc1qother", "0.00000005", currency="BTC"))
+    body = batch(
+        tx(
+            "T-1",
+            BTC,
+            "btc:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+            "0.00000005",
+            currency="BTC",
+        )
+    )
     assert client.post("/api/v1/transactions/batch", json=body, headers=key).status_code == 201
     stored = client.get("/api/v1/transactions/T-1", headers=key).json()
     assert stored["amount"] == "0.00000005"

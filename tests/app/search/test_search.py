@@ -1,0 +1,161 @@
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.principal import Role
+from tests.factories import DE, FR, batch, bearer, make_key, tx
+
+GB = "iban:GB29NWBK60161331926819"
+PEOPLE = {
+    "source": {"kind": "bank_production", "reference": "PO-SEARCH"},
+    "parties": [
+        {"key": "person:petrov", "kind": "person", "name": "Владимир Петров", "country": "RU"},
+        {"key": "person:tsipras", "kind": "person", "name": "Αλέξης Τσίπρας", "country": "GR"},
+        {"key": "person:salman", "kind": "person", "name": "سلمان العلي", "country": "AE"},
+        {"key": "person:mueller", "kind": "person", "name": "Jürgen Müller", "country": "DE"},
+        {"key": "company:acme", "kind": "legal_entity", "name": "Acme Trading GmbH"},
+    ],
+    "accounts": [
+        {"key": DE, "institution": "Commerzbank", "holders": [{"party": "person:mueller"}]},
+        {"key": GB, "institution": "NatWest", "holders": [{"party": "person:petrov"}]},
+    ],
+}
+
+
+def _load(client: TestClient, key: dict[str, str]) -> None:
+    r = client.post("/api/v1/accounts/batch", json=PEOPLE, headers=key)
+    assert r.status_code == 201, r.text
+    rows = batch(
+        tx("INV-2026-0042", DE, FR, "1500.00", narrative="Rechnung Übersee Logistik"),
+        tx("INV-2026-0043", FR, GB, "99.00", narrative="consulting fee march"),
+        tx("WIRE-77", GB, DE, "12.50", narrative="loan repayment"),
+    )
+    r = client.post("/api/v1/transactions/batch", json=rows, headers=key)
+    assert r.status_code == 201, r.text
+
+
+def _search(client: TestClient, key: dict[str, str], q: str, kind: str = "party", **params):
+    r = client.get("/api/v1/search", params={"q": q, "kind": kind, **params}, headers=key)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _keys(page) -> list[str]:
+    return [h["key"] for h in page["items"]]
+
+
+def test_names_match_across_scripts_case_accents_and_order(
+    client: TestClient, session: Session
+) -> None:
+    key = bearer(make_key(session))
+    _load(client, key)
+    assert _keys(_search(client, key, "vladimir petrov")) == ["person:petrov"]
+    assert _keys(_search(client, key, "PETROV Vladimir")) == ["person:petrov"]
+    assert _keys(_search(client, key, "Alexis Tsipras")) == ["person:tsipras"]
+    assert _keys(_search(client, key, "salman")) == ["person:salman"]
+    assert _keys(_search(client, key, "jurgen muller")) == ["person:mueller"]
+    assert _keys(_search(client, key, "Müller")) == ["person:mueller"]
+    # A prefix finds the name; a word no name holds finds nothing.
+    assert _keys(_search(client, key, "acme trad")) == ["company:acme"]
+    assert _search(client, key, "vladimir smith")["items"] == []
+    hit = _search(client, key, "petrov")["items"][0]
+    assert (hit["name"], hit["detail"], hit["linked_party_ids"]) == (
+        "Владимир Петров",
+        "person, RU",
+        [],
+    )
+
+
+def test_accounts_by_key_institution_and_holder(client: TestClient, session: Session) -> None:
+    key = bearer(make_key(session))
+    _load(client, key)
+    assert _keys(_search(client, key, "DE89 3704 0044", "account")) == [DE]
+    assert _keys(_search(client, key, "0532013000", "account")) == [DE]
+    assert _keys(_search(client, key, "natwest", "account")) == [GB]
+    # By the holder's name, in another script than the one stored.
+    found = _search(client, key, "vladimir petrov", "account")["items"]
+    assert [(h["key"], h["name"]) for h in found] == [(GB, "Владимир Петров")]
+    assert found[0]["detail"] == "NatWest; held by Владимир Петров"
+
+
+def test_transactions_by_external_id_and_narrative(client: TestClient, session: Session) -> None:
+    key = bearer(make_key(session))
+    _load(client, key)
+    assert _keys(_search(client, key, "INV-2026-0042", "transaction")) == ["INV-2026-0042"]
+    assert sorted(_keys(_search(client, key, "inv 2026", "transaction"))) == [
+        "INV-2026-0042",
+        "INV-2026-0043",
+    ]
+    hit = _search(client, key, "repayment loan", "transaction")["items"][0]
+    assert (hit["key"], hit["detail"]) == ("WIRE-77", f"12.50 EUR {GB} → {DE}")
+    assert _keys(_search(client, key, "Übersee", "transaction")) == ["INV-2026-0042"]
+
+
+def test_results_are_paged_best_first(client: TestClient, session: Session) -> None:
+    key = bearer(make_key(session))
+    parties = [
+        {"key": f"person:berg-{i}", "kind": "person", "name": f"Anna Berg {i:02d}"}
+        for i in range(5)
+    ]
+    parties.append({"key": "person:berg", "kind": "person", "name": "Anna Berg"})
+    body = {"source": {"kind": "register", "reference": "R-1"}, "parties": parties}
+    assert client.post("/api/v1/accounts/batch", json=body, headers=key).status_code == 201
+    first = _search(client, key, "anna berg", limit=4)
+    # The name that is nothing but the words asked for ranks first.
+    assert _keys(first)[0] == "person:berg"
+    assert len(first["items"]) == 4
+    assert first["next_cursor"]
+    second = _search(client, key, "anna berg", limit=4, cursor=first["next_cursor"])
+    assert len(second["items"]) == 2
+    assert second["next_cursor"] is None
+    assert sorted(_keys(first) + _keys(second)) == sorted(p["key"] for p in parties)
+
+
+def test_search_needs_ledger_read_and_words(client: TestClient, session: Session) -> None:
+    ingest = bearer(make_key(session, Role.INGEST))
+    r = client.get("/api/v1/search", params={"q": "petrov"}, headers=ingest)
+    assert r.status_code == 403
+    analyst = bearer(make_key(session, Role.ANALYST))
+    r = client.get("/api/v1/search", params={"q": "--"}, headers=analyst)
+    assert r.status_code == 422
+    assert r.json()["field"] == "q"
+    r = client.get("/api/v1/search", params={"q": "x", "kind": "asset"}, headers=analyst)
+    assert r.status_code == 422
+
+
+def test_a_whole_key_or_external_id_is_that_record_alone(
+    client: TestClient, session: Session
+) -> None:
+    key = bearer(make_key(session))
+    _load(client, key)
+    assert _keys(_search(client, key, "iban:DE89 3704 0044 0532 0130 00", "account")) == [DE]
+    found = _search(client, key, "WIRE-77", "transaction")
+    assert (_keys(found), found["next_cursor"]) == (["WIRE-77"], None)
+
+
+def test_the_search_indexes_survive_the_migrations(session: Session) -> None:
+    # A later migration that rebuilds parties or accounts on SQLite (batch mode) drops their
+    # triggers with the old table: the search would then silently miss new rows.
+    if session.get_bind().dialect.name == "sqlite":
+        found = session.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'search_%'")
+        ).scalars()
+        assert sorted(found) == [
+            "search_accounts_ad",
+            "search_accounts_ai",
+            "search_accounts_au",
+            "search_parties_ad",
+            "search_parties_ai",
+            "search_parties_au",
+            "search_transactions_ad",
+            "search_transactions_au",
+        ]
+    else:
+        found = session.execute(
+            text("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_search_%'")
+        ).scalars()
+        assert sorted(found) == [
+            "ix_search_accounts",
+            "ix_search_parties",
+            "ix_search_transactions",
+        ]
