@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tests.tracing.factories import at, ledger
-from tracing import AccountSeed, InvalidTraceParams, TraceParams, trace
+from tracing import AccountSeed, InvalidTraceParams, TraceParams, explain, trace
 
 # Two payers fund M; M pays P (the payment asked about).
 ROWS = (
@@ -103,3 +103,14 @@ def test_backward_sources_and_forward_claimants_agree() -> None:
 def test_libr_and_poison_cannot_trace_backward(rule, why) -> None:
     with pytest.raises(InvalidTraceParams, match=why):
         TraceParams(seed_transactions=["PAY"], rule=rule, direction="backward")
+
+
+def test_explain_runs_backward_from_an_origin_to_the_payment() -> None:
+    rows = (("W0", "S0", "S1", "700", at(0)), *ROWS)
+    result = trace(
+        ledger(*rows),
+        TraceParams(seed_transactions=["PAY"], rule="haircut", direction="backward"),
+    )
+    paths = explain(result, to="S0")
+    assert paths["external_id"].to_list() == ["W0", "V1", "PAY"]
+    assert set(paths["path"]) == {1}
