@@ -114,7 +114,7 @@ def trace_sources(
         openers = np.flatnonzero((replay_sink < 0) & (opening > 0))
         placed = Placements(np.full(len(openers), -1, np.int64), openers, opening[openers])
         keys, inflow, capture = _origins(ledger, events, nodes, replay_sink, openers, seeds)
-        label_of = {int(k): i + 1 for i, k in enumerate(keys)}
+        label_of = {int(k): i + 1 for i, k in enumerate(keys)}  # keys in label order
         out = replay_labelled(
             params.rule,
             params.shares_by,
@@ -148,8 +148,16 @@ def _origins(
     reason = np.where(reached, replay_sink[at], UNFOLLOWED)
     inflow_keys = payer * _WIDTH + reason
     keys = np.unique(np.concatenate([inflow_keys, nodes[openers] * _WIDTH + OPENING]))
+    # Labels in the order of the origins' account keys (ties in a pro-rata split go to the
+    # lower label): node numbers depend on how the ledger was built, keys do not.
+    names = ledger.account_keys.gather(pl.Series(ledger.node_account[keys // _WIDTH])).to_list()
+    codes = ledger.node_currency[keys // _WIDTH].tolist()
+    by_name = sorted(range(len(keys)), key=lambda i: (names[i], codes[i], int(keys[i] % _WIDTH)))
+    keys = keys[np.array(by_name, np.int64)] if len(keys) else keys
+    label_of = np.empty(len(keys), np.int64)
+    label_of[np.argsort(keys)] = np.arange(1, len(keys) + 1)
     inflow = np.zeros(n_slots, np.int64)
-    inflow[into] = np.searchsorted(keys, inflow_keys) + 1
+    inflow[into] = label_of[np.searchsorted(np.sort(keys), inflow_keys)]
     capture = np.full(n_slots, -1, np.int64)
     seed_slots = events.slots_of(seeds.tx)
     hit = (seeds.tx >= 0) & (seed_slots >= 0)
