@@ -97,7 +97,8 @@ def shares_rows(label: str, ledger: Ledger, keys: list[str], hops: int, timed: A
     params = TraceParams(seeds=seeds, rule=Rule.HAIRCUT, max_hops=hops)
     t_engine, out = timed(lambda: trace(ledger, params), 3)
     events = out.summary["events_replayed"]
-    reach = trace(ledger, TraceParams(seeds=seeds, max_hops=hops))
+    plain = tuple(AccountSeed(account=k, currency="EUR") for k in keys)
+    reach = trace(ledger, TraceParams(seeds=plain, max_hops=hops))
     acc = reach.accounts
     universe = set(ledger.account_ids(acc["account"].to_list()).tolist())
     trail = set(ledger.positions_of(reach.flows["external_id"].to_list()).tolist())

@@ -9,6 +9,7 @@ forward as claimants, give that balance back (backward/forward duality).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import defaultdict
 from decimal import Decimal
 
@@ -99,7 +100,7 @@ def test_claimant_shares_match_the_reference_and_are_conserved(scenario) -> None
     for claimant, figures in got.summary["claimants"].items():
         for currency, f in figures.items():
             seeded = sum(
-                -(-s.amount.scaleb(2) // 1)
+                math.ceil(s.amount.scaleb(2))
                 for s in params.seeds
                 if (s.claimant, s.currency) == (claimant, currency)
             )
