@@ -12,6 +12,7 @@ Run alone, without the peers: ``python -m benchmarks.trace --sizes 1m --shares-o
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -95,8 +96,9 @@ def shares_rows(label: str, ledger: Ledger, keys: list[str], hops: int, timed: A
         for i, k in enumerate(keys)
     )
     params = TraceParams(seeds=seeds, rule=Rule.HAIRCUT, max_hops=hops)
-    t_engine, out = timed(lambda: trace(ledger, params), 3)
+    t_engine, out = timed(lambda: trace(ledger, params), 1)
     events = out.summary["events_replayed"]
+    print(f"claimant trace: {t_engine:.2f} s, {events:,} events", flush=True)
     plain = tuple(AccountSeed(account=k, currency="EUR") for k in keys)
     reach = trace(ledger, TraceParams(seeds=plain, max_hops=hops))
     acc = reach.accounts
@@ -105,7 +107,12 @@ def shares_rows(label: str, ledger: Ledger, keys: list[str], hops: int, timed: A
     placements = {
         int(n): (i, 100_000) for i, n in enumerate(ledger.account_ids(list(keys)).tolist())
     }
-    t_py, held = timed(lambda: python_claimants(ledger, universe, trail, placements), 1)
+    backward = _backward(label, ledger, keys, hops, timed)
+    print(f"backward trace: {backward['median_s']:.2f} s, {backward['note']}", flush=True)
+    start = time.perf_counter()  # one call: it takes minutes at 1M
+    held = python_claimants(ledger, universe, trail, placements)
+    t_py = time.perf_counter() - start
+    print(f"plain-Python claimant replay: {t_py:.2f} s", flush=True)
     got = {
         int(name[1:]): int(Decimal(f["EUR"]["held"]) * 100)
         for name, f in out.summary["claimants"].items()
@@ -123,7 +130,7 @@ def shares_rows(label: str, ledger: Ledger, keys: list[str], hops: int, timed: A
             "group": "claimants",
         },
     ]
-    rows.append(_backward(label, ledger, keys, hops, timed))
+    rows.append(backward)
     return rows
 
 
@@ -137,7 +144,7 @@ def _backward(label: str, ledger: Ledger, keys: list[str], hops: int, timed: Any
     params = TraceParams(
         seed_transactions=(tx,), rule=Rule.FIFO, direction="backward", max_hops=hops
     )
-    t_engine, out = timed(lambda: trace(ledger, params), 3)
+    t_engine, out = timed(lambda: trace(ledger, params), 1)
     if str(out.sources["amount"].sum()) != out.summary["currencies"]["EUR"]["seeded"]:
         raise SystemExit("the sources of the payment do not sum to it")
     events = out.summary["events_replayed"]
