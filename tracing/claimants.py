@@ -143,7 +143,12 @@ def claimants_frame(
 
 
 def claimants_summary(shares: Shares, money: Any) -> dict[str, Any]:
-    """Per claimant and currency: total ``held`` and ``exited`` (unattributed taint left out)."""
+    """Per claimant and currency: total ``held`` and ``exited`` (unattributed taint left out).
+
+    ``exited`` is what left with the claimant's share pro rata (the rule in force); under
+    ``pari_passu`` ``held`` is then shared anew, so held + exited is conserved over all the
+    claimants, not per claimant.
+    """
     held = np.zeros(len(shares.names) + 1, np.int64)
     np.add.at(held, shares.label, shares.held)
     out: dict[str, Any] = {}

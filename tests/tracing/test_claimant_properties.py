@@ -1,7 +1,8 @@
 """Hypothesis: claimants' shares and sources of funds agree with the plain reference.
 
 Properties: the engine's shares equal the reference's per account and claimant; each account's
-shares sum to its held taint; per claimant, seeded = held + exited (conservation); a payment's
+shares sum to its held taint; per claimant, seeded = held + exited (conservation; not under
+pari passu, which shares what is held anew); a payment's
 sources equal the reference's and sum to it; and the sources of an account's balance, seeded
 forward as claimants, give that balance back (backward/forward duality).
 """
@@ -96,7 +97,10 @@ def test_claimant_shares_match_the_reference_and_are_conserved(scenario) -> None
         if h
     }
     assert per_account == held
-    # per claimant: what was seeded is held or exited
+    # per claimant: what was seeded is held or exited (pari passu shares what is held anew,
+    # so there only the accounts' totals are conserved, checked above)
+    if by == "pari_passu":
+        return
     for claimant, figures in got.summary["claimants"].items():
         for currency, f in figures.items():
             seeded = sum(
