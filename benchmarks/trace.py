@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from benchmarks.synthetic import generate_ledger
+from benchmarks.trace_shares import shares_rows
 from tracing import AccountSeed, Ledger, Rule, TraceParams, trace
 
 HOPS, SEEDS, CUTOFF = 6, 20, 50
@@ -430,6 +431,9 @@ def run_size(label: str, n: int, args: argparse.Namespace, rows: list[dict[str, 
     active = np.flatnonzero(np.diff(ledger.adj.out_ptr) > 0)
     seeds = np.sort(rng.choice(active, SEEDS, replace=False))
     keys = ledger.account_keys.gather(ledger.node_account[seeds]).to_list()
+    if args.shares_only:
+        rows += shares_rows(label, ledger, keys, HOPS, timed)
+        return
     # The engine is timed first, before the peers fill the process: after a DuckDB database,
     # a Polars join and the Python replay's lists of ten million ints had come and gone, the
     # same local LIBR call took 1.6 ms instead of 0.9 ms in one process (2026-11-29).
@@ -535,6 +539,7 @@ def run_size(label: str, n: int, args: argparse.Namespace, rows: list[dict[str, 
             )
         _attribution(label, workload, ledger, keys, (t_engine, result), libr, rows)
     con.close()
+    rows += shares_rows(label, ledger, keys, HOPS, timed)
 
 
 def engine_runs(ledger: Ledger, keys: list[str], cutoff: int | None, repeat: int) -> tuple:
@@ -619,7 +624,13 @@ def report(rows: list[dict[str, Any]]) -> str:
     engine = {
         (r["size"], r["workload"], r["group"]): r["median_s"]
         for r in rows
-        if r["system"] in ("engine trace()", "engine trace(rule=libr)", "engine Ledger.from_frame")
+        if r["system"]
+        in (
+            "engine trace()",
+            "engine trace(rule=libr)",
+            "engine Ledger.from_frame",
+            "engine trace(haircut, 20 claimants)",
+        )
     }
     for r in rows:
         ref = engine.get((r["size"], r["workload"], r["group"]))
@@ -638,6 +649,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-networkx", action="store_true")
     parser.add_argument("--no-raphtory", action="store_true")
+    parser.add_argument(
+        "--shares-only", action="store_true", help="only the claimant and backward value traces"
+    )
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
     for label in args.sizes.split(","):

@@ -69,7 +69,14 @@ from tracing.errors import (
 from tracing.explain import explain
 from tracing.graph import Progress
 from tracing.ledger import Ledger
-from tracing.params import AccountSeed, Direction, Rule, SameDayPolicy, TraceParams
+from tracing.params import (
+    AccountSeed,
+    ClaimantRule,
+    Direction,
+    Rule,
+    SameDayPolicy,
+    TraceParams,
+)
 from tracing.result import (
     ENGINE_VERSION,
     PASSED_ON_COUNTS_EXITS,
@@ -77,6 +84,7 @@ from tracing.result import (
     Frame,
     Provenance,
     TraceResult,
+    frames_of,
     text_columns,
 )
 from tracing.schema import format_minor
@@ -86,6 +94,7 @@ __all__ = [
     "PASSED_ON_COUNTS_EXITS",
     "PUBLIC_FRAMES",
     "AccountSeed",
+    "ClaimantRule",
     "ConservationError",
     "Direction",
     "Frame",
@@ -105,6 +114,7 @@ __all__ = [
     "UnknownSeed",
     "explain",
     "format_minor",
+    "frames_of",
     "text_columns",
     "trace",
 ]

@@ -98,6 +98,9 @@ class Universe:
     seed_tx: I64
     replay_end: int
     filters: Filters  # which transactions the search follows (window, minimum)
+    # Sources of funds: every transfer into a reached account is delivered there, the trail
+    # or not (the replay ends at the seeds, so later ones change nothing that is asked).
+    backward: bool = False
 
 
 def collect_events(cols: LedgerColumns, order: Order, universe: Universe, ws: Workspace) -> Events:
@@ -140,17 +143,23 @@ def collect_events(cols: LedgerColumns, order: Order, universe: Universe, ws: Wo
         slot_tx: I64 | None
         if scan:
             slot_tx, slot = None, event_tx
-            on_trail = np.zeros(len(src), np.bool_)
-            on_trail[universe.trail] = True
+            if universe.backward:
+                on_trail = slot_of[cols.dst] >= 0
+            else:
+                on_trail = np.zeros(len(src), np.bool_)
+                on_trail[universe.trail] = True
         else:
             if order.policy is SameDayPolicy.LEDGER:  # ranks are positions: tx ascending
                 slot_tx, slot = slots_in_order(event_tx)
             else:
                 slot_tx = sorted_unique(event_tx)
                 slot = np.searchsorted(slot_tx, event_tx)
-            on_trail = np.zeros(len(slot_tx), np.bool_)
-            at = find_sorted(slot_tx, universe.trail)  # the trail is the shorter list
-            on_trail[at[at >= 0]] = True
+            if universe.backward:
+                on_trail = slot_of[cols.dst[slot_tx]] >= 0
+            else:
+                on_trail = np.zeros(len(slot_tx), np.bool_)
+                at = find_sorted(slot_tx, universe.trail)  # the trail is the shorter list
+                on_trail[at[at >= 0]] = True
         # Route codes fit a byte: at 10M transactions a dense int64 array was 80 MB to stream.
         route = np.empty(len(src) if slot_tx is None else len(slot_tx), np.int8)
         routes(

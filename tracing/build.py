@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from tracing.attribution import Attribution, Events
+from tracing.claimants import Shares, claimants_frame, claimants_summary
 from tracing.errors import ConservationError
 from tracing.graph import Reach
 from tracing.index import I64, contains
@@ -26,6 +27,7 @@ from tracing.schema import (
     TO_ACCOUNT,
     format_minor,
 )
+from tracing.sources import Sources, sources_frame
 
 ROLES = {-1: "reached", STOPPED: "stopped", HIGH_DEGREE: "high_degree"}
 _ROLE_LABELS = pl.Series("role", ["seed", "reached", "stopped", "high_degree"], pl.String)
@@ -116,6 +118,14 @@ def _traced(events: Events | None, att: Attribution | None, ledger: Ledger, txs:
 
 
 @dataclass(frozen=True, slots=True)
+class Extra:
+    """What only some traces have: claimants' shares, a backward value trace's sources."""
+
+    shares: Shares | None = None
+    sources: Sources | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Parts:
     """Everything the frames are built from; frames are built only when asked for."""
 
@@ -127,11 +137,19 @@ class _Parts:
     sink_reason: I64  # aligned with reach.nodes
     events: Events | None
     att: Attribution | None
+    extra: Extra
 
     def frame(self, name: Frame) -> pl.DataFrame:
         """Build the frame ``name``."""
         money = Money(self.ledger)
         nodes = self.reach.nodes
+        if name is Frame.CLAIMANTS and self.extra.shares is not None:
+            accounts = _take(self.ledger.account_keys, self.ledger.node_account[nodes])
+            codes = pl.Series(CURRENCY, money.codes, pl.String)
+            currencies = _take(codes, self.ledger.node_currency[nodes])
+            return claimants_frame(self.extra.shares, accounts.rename(ACCOUNT), currencies, money)
+        if name is Frame.SOURCES and self.extra.sources is not None:
+            return sources_frame(self.ledger, self.seeds, self.extra.sources, money)
         if name in (Frame.FLOWS, Frame.RANKS):
             trail = _trail(self.ledger, self.reach, self.events, self.att)
             if name is Frame.FLOWS:
@@ -171,14 +189,41 @@ def build_result(
     events: Events | None,
     att: Attribution | None,
     provenance: Provenance,
+    extra: Extra | None = None,
 ) -> TraceResult:
     """Build the result: summary now (it checks conservation per currency), frames later.
 
     ``sink_reason`` is aligned with ``reach.nodes``.
     """
+    extra = extra or Extra()
     summary = _summary(ledger, params, reach, att, events, seeds)
-    parts = _Parts(ledger, order, params, seeds, reach, sink_reason, events, att)
+    money = Money(ledger)
+    if extra.shares is not None:
+        summary["claimants"] = claimants_summary(extra.shares, money)
+    if extra.sources is not None:
+        summary.update(_sources_summary(ledger, seeds, extra.sources, money))
+    parts = _Parts(ledger, order, params, seeds, reach, sink_reason, events, att, extra)
     return TraceResult(summary, provenance, parts, decimals=ledger.decimals)
+
+
+def _sources_summary(ledger: Ledger, seeds: Any, sources: Sources, money: Money) -> dict[str, Any]:
+    """Per currency the seeds' amount and what their sources sum to (the same, checked)."""
+    totals = np.zeros((2, len(money.codes)), np.int64)
+    np.add.at(totals[0], ledger.node_currency[seeds.nodes], sources.seeded)
+    np.add.at(totals[1], ledger.node_currency[sources.node], sources.amount)
+    used = sorted(np.flatnonzero(totals.any(axis=0)), key=lambda c: money.codes[c])
+    return {
+        "measure": "sources",
+        "conserved": True,
+        "events_replayed": sources.events,
+        "currencies": {
+            money.codes[c]: {
+                "seeded": money.text(int(totals[0, c]), money.codes[c]),
+                "sourced": money.text(int(totals[1, c]), money.codes[c]),
+            }
+            for c in used
+        },
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,16 @@ from decimal import ROUND_CEILING, Decimal
 import numba as nb
 import numpy as np
 
-from tracing.attribution import Attribution, Placements, Universe, attribute, collect_events
-from tracing.build import build_result
+from tracing.attribution import (
+    Attribution,
+    Events,
+    Placements,
+    Universe,
+    attribute,
+    collect_events,
+)
+from tracing.build import Extra, build_result
+from tracing.claimants import claimant_shares
 from tracing.errors import UnknownSeed
 from tracing.graph import (
     INF,
@@ -26,8 +34,9 @@ from tracing.index import I64, member, sorted_unique
 from tracing.ledger import Ledger
 from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
-from tracing.replay import HIGH_DEGREE, STOPPED
+from tracing.replay import HIGH_DEGREE, STOPPED, EventColumns
 from tracing.result import ENGINE_VERSION, Provenance, TraceResult
+from tracing.sources import trace_sources
 
 
 def _us(value: datetime | None, default: int) -> int:
@@ -45,6 +54,7 @@ class Seeds:
     tx: I64
     placements: Placements
     times: I64  # per seed: value time of the arrival, -1 when "from the start"
+    placed_seed: I64  # per placement: its seed, by index in the parameters' seeds
 
 
 def resolve_seeds(ledger: Ledger, order: Order, params: TraceParams) -> Seeds:
@@ -83,6 +93,7 @@ def resolve_seeds(ledger: Ledger, order: Order, params: TraceParams) -> Seeds:
         np.int64,
     )
     key = 2 * ranks + 1
+    by_key = np.arange(len(key))
     if len(rank_of) > 1:  # seeds placed at one time (the usual case) are already in order
         by_key = np.argsort(key, kind="stable")
         placements = Placements(key[by_key], nodes[by_key], amounts[by_key])
@@ -90,13 +101,16 @@ def resolve_seeds(ledger: Ledger, order: Order, params: TraceParams) -> Seeds:
         placements = Placements(key, nodes, amounts)
     seed_times = np.array([-1 if t is None else t for t in times_us], np.int64)
     if not len(pos):  # a small call's arrays are a large part of its cost: no concatenations
-        return Seeds(nodes, arrival, np.full(len(nodes), -1, np.int64), placements, seed_times)
+        return Seeds(
+            nodes, arrival, np.full(len(nodes), -1, np.int64), placements, seed_times, by_key
+        )
     return Seeds(
         nodes=np.concatenate([nodes, tx_nodes]).astype(np.int64),
         arrival=np.concatenate([arrival, tx_arrival]).astype(np.int64),
         tx=np.concatenate([np.full(len(nodes), -1, np.int64), pos]),
         placements=placements,
         times=np.concatenate([seed_times, ledger.time[pos]]),
+        placed_seed=by_key,
     )
 
 
@@ -209,37 +223,18 @@ def trace(
     )
     attribution: Attribution | None = None
     events = None
+    extra = Extra()
     sink_reason = _sink_reason(cutoff, reach.nodes)  # per reached node
-    if params.rule is not Rule.REACH:
-        # Replay state is kept per reached node (by index in reach.nodes), so a local trace
-        # allocates what it reaches, not arrays the size of the ledger.
-        universe = Universe(
-            nodes=reach.nodes,
-            sink_reason=sink_reason,
-            trail=reach.trail_tx,
-            seed_tx=np.sort(seeds.tx[seeds.tx >= 0]),
-            replay_end=min(_us(params.as_of, INF), filters.t_hi),
-            filters=filters,
-        )
-        placed = seeds.placements
-        # The events live in the workspace's buffers: it is held until the replay is done (a
-        # trace nested in a progress callback gets a workspace of its own) and the result
-        # keeps none of them.
-        with ledger.workspaces.acquire(ledger.n_nodes, ledger.n_transactions) as ws:
-            events = collect_events(ledger.columns, order, universe, ws)
-            attribution = attribute(
-                params.rule,
-                events,
-                Placements(placed.key, np.searchsorted(reach.nodes, placed.node), placed.amount),
-                ledger.opening_of(reach.nodes),
-                reach.nodes,
-                max_events=params.max_events,
-                progress=progress,
-                cancelled=cancelled,
-                hops_done=int(reach.trail_hop.max(initial=0)),
-                reached=len(reach.nodes),
+    if params.value_backward:
+        extra = Extra(
+            sources=trace_sources(
+                ledger, order, params, seeds, reach, sink_reason, filters, cancelled=cancelled
             )
-            events = events.kept()
+        )
+    elif params.rule is not Rule.REACH:
+        events, attribution, extra = _attribute(
+            ledger, order, params, seeds, reach, sink_reason, filters, progress, cancelled
+        )
     provenance = Provenance(
         rule=str(params.rule),
         same_day_policy=str(params.same_day_policy),
@@ -249,5 +244,65 @@ def trace(
         ledger_transactions=ledger.n_transactions,
     )
     return build_result(
-        ledger, order, params, seeds, reach, sink_reason, events, attribution, provenance
+        ledger, order, params, seeds, reach, sink_reason, events, attribution, provenance, extra
     )
+
+
+def _attribute(
+    ledger: Ledger,
+    order: Order,
+    params: TraceParams,
+    seeds: Seeds,
+    reach: Reach,
+    sink_reason: I64,
+    filters: Filters,
+    progress: ProgressCallback | None,
+    cancelled: CancelCheck | None,
+) -> tuple[Events, Attribution, Extra]:
+    """Replay the forward universe under the rule (and again with claimants, if any)."""
+    # Replay state is kept per reached node (by index in reach.nodes), so a local trace
+    # allocates what it reaches, not arrays the size of the ledger.
+    universe = Universe(
+        nodes=reach.nodes,
+        sink_reason=sink_reason,
+        trail=reach.trail_tx,
+        seed_tx=np.sort(seeds.tx[seeds.tx >= 0]),
+        replay_end=min(_us(params.as_of, INF), filters.t_hi),
+        filters=filters,
+    )
+    placed = seeds.placements
+    placed = Placements(placed.key, np.searchsorted(reach.nodes, placed.node), placed.amount)
+    shares = None
+    # The events live in the workspace's buffers: it is held until the replay is done (a
+    # trace nested in a progress callback gets a workspace of its own) and the result keeps
+    # none of them.
+    with ledger.workspaces.acquire(ledger.n_nodes, ledger.n_transactions) as ws:
+        events = collect_events(ledger.columns, order, universe, ws)
+        attribution = attribute(
+            params.rule,
+            events,
+            placed,
+            ledger.opening_of(reach.nodes),
+            reach.nodes,
+            max_events=params.max_events,
+            progress=progress,
+            cancelled=cancelled,
+            hops_done=int(reach.trail_hop.max(initial=0)),
+            reached=len(reach.nodes),
+        )
+        if params.has_claimants:
+            codes = ledger.currencies
+            shares = claimant_shares(
+                params,
+                EventColumns(
+                    events.key, events.tx, events.slot, events.who, events.amount, events.route
+                ),
+                placed,
+                seeds.placed_seed,
+                attribution.opening,
+                attribution.held,
+                [codes[c] for c in ledger.node_currency[reach.nodes].tolist()],
+                cancelled=cancelled,
+            )
+        events = events.kept()
+    return events, attribution, Extra(shares=shares)

@@ -48,7 +48,8 @@ def explain(
     Parameters
     ----------
     result
-        A forward trace.
+        A trace. Backward (sources of funds), the paths run from ``to`` (an origin) to the
+        seeds, in time order.
     to
         The account key to explain.
     currency
@@ -69,8 +70,6 @@ def explain(
     """
     if k < 1:
         raise InvalidTraceParams(f"k must be >= 1, got {k}")
-    if result.provenance.params["direction"] != "forward":
-        raise InvalidTraceParams("explain needs a forward trace")
     hits = result.accounts.filter(pl.col(ACCOUNT) == to)
     if currency is not None:
         hits = hits.filter(pl.col(CURRENCY) == currency)
@@ -80,8 +79,21 @@ def explain(
         raise InvalidTraceParams(f"{to} was reached in several currencies; name one")
     flows = result.flows.with_row_index("row")
     ranks = result.frame(Frame.RANKS)
-    row_of_to = flows.filter((pl.col("to_account") == to) & (pl.col(CURRENCY) == hits[CURRENCY][0]))
+    backward = result.provenance.params["direction"] != "forward"
+    if backward:
+        # A path from ``to`` to a seed, read against time, is a forward path from the seed:
+        # swap the ends and negate the ranks, search as forward, then restore the time order.
+        ranks = ranks.with_columns(
+            src=pl.col("dst"),
+            dst=pl.col("src"),
+            wd_rank=-pl.col("dep_rank"),
+            dep_rank=-pl.col("wd_rank"),
+        )
+    end = "from_account" if backward else "to_account"
+    row_of_to = flows.filter((pl.col(end) == to) & (pl.col(CURRENCY) == hits[CURRENCY][0]))
     paths = _search(ranks, row_of_to.get_column("row").to_list(), result, k)
+    if backward:
+        paths = [_Partial(p.neg_strength, p.hops, p.start, tuple(reversed(p.rows))) for p in paths]
     return _frame(flows, paths)
 
 

@@ -31,6 +31,29 @@ class Direction(StrEnum):
     BACKWARD = "backward"
 
 
+class ClaimantRule(StrEnum):
+    """Whose taint leaves a mixed account (DESIGN §3b); ``rule`` decides how much.
+
+    ``pro_rata`` is the rolling charge (North American method): each outgoing part carries the
+    claimants in proportion to their shares at that moment. ``fifo`` is Clayton's Case among
+    the claimants, ``lifo`` its mirror (only with ``rule="lifo"``). ``pari_passu`` (Barlow
+    Clowes): what an account finally holds is shared by each claimant's total taint received
+    there, those inflows computed pro rata upstream.
+    """
+
+    PRO_RATA = "pro_rata"
+    FIFO = "fifo"
+    LIFO = "lifo"
+    PARI_PASSU = "pari_passu"
+
+
+# Rules that cannot attribute backward (sources of funds), and why.
+_NOT_BACKWARD = {
+    Rule.LIBR: "LIBR measures one taint against clean money, not the shares of many origins",
+    Rule.POISON: "poison measures exposure, not value, so it cannot split a payment by origin",
+}
+
+
 class SameDayPolicy(StrEnum):
     """Order of one account's events on one UTC day.
 
@@ -68,10 +91,13 @@ class AccountSeed:
     currency: str
     amount: Decimal | None = None
     at: datetime | None = None
+    claimant: str | None = None  # whose taint this is (a victim's name or a party key)
 
     def __post_init__(self) -> None:
         """Check the seed when it is built."""
         _aware("seed time", self.at)
+        if self.claimant is not None and not self.claimant.strip():
+            raise InvalidTraceParams("a seed's claimant must not be blank")
         if self.amount is not None and (not self.amount.is_finite() or self.amount <= 0):
             raise InvalidTraceParams(f"seed amount must be positive, got {self.amount}")
 
@@ -104,6 +130,9 @@ class TraceParams:
         no seed may be placed after it.
     max_accounts, max_events
         Limits; exceeding one raises :class:`~tracing.errors.TraceTooLarge`.
+    claimant_rule
+        Whose taint leaves a mixed account when seeds name claimants (:class:`ClaimantRule`);
+        left out, it is ``pro_rata``, or the rule itself under ``fifo`` and ``lifo``.
 
     Example
     -------
@@ -126,6 +155,7 @@ class TraceParams:
     as_of: datetime | None = None
     max_accounts: int | None = None
     max_events: int | None = None
+    claimant_rule: ClaimantRule | None = None
 
     def __post_init__(self) -> None:
         """Normalise collections and check the parameters when they are built."""
@@ -136,17 +166,58 @@ class TraceParams:
         object.__setattr__(self, "direction", Direction(self.direction))
         object.__setattr__(self, "rule", Rule(self.rule))
         object.__setattr__(self, "same_day_policy", SameDayPolicy(self.same_day_policy))
+        if self.claimant_rule is not None:
+            object.__setattr__(self, "claimant_rule", ClaimantRule(self.claimant_rule))
         self._check_seeds()
         self._check_ranges()
+        self._check_claimants()
+
+    @property
+    def has_claimants(self) -> bool:
+        """Whether any seed names a claimant."""
+        return any(seed.claimant is not None for seed in self.seeds)
+
+    @property
+    def value_backward(self) -> bool:
+        """A sources-of-funds trace: an attribution rule traced backward."""
+        return self.direction is Direction.BACKWARD and self.rule is not Rule.REACH
+
+    @property
+    def shares_by(self) -> ClaimantRule:
+        """The claimant rule in force (the rule itself under ``fifo`` and ``lifo``)."""
+        if self.claimant_rule is not None:
+            return self.claimant_rule
+        if self.rule in (Rule.FIFO, Rule.LIFO):
+            return ClaimantRule(str(self.rule))
+        return ClaimantRule.PRO_RATA
+
+    def _check_claimants(self) -> None:
+        if not self.has_claimants:
+            if self.claimant_rule is not None:
+                raise InvalidTraceParams("claimant_rule needs at least one seed with a claimant")
+            return
+        if self.rule is Rule.REACH or self.rule is Rule.POISON:
+            raise InvalidTraceParams(
+                f"rule {self.rule} has no shares to give claimants: use fifo, lifo, haircut or libr"
+            )
+        if self.direction is Direction.BACKWARD:
+            raise InvalidTraceParams("claimants are traced forward; sources of funds backward")
+        if self.rule in (Rule.FIFO, Rule.LIFO):
+            if self.claimant_rule not in (None, ClaimantRule(str(self.rule))):
+                raise InvalidTraceParams(
+                    f"under rule {self.rule} the claimants follow the lots: leave "
+                    f"claimant_rule out or set it to {self.rule}"
+                )
+        elif self.claimant_rule is ClaimantRule.LIFO:
+            raise InvalidTraceParams("claimant_rule lifo needs rule lifo")
 
     def _check_seeds(self) -> None:
         if not self.seeds and not self.seed_transactions:
             raise InvalidTraceParams("at least one seed account or transaction is required")
-        if self.rule is not Rule.REACH:
-            if self.direction is not Direction.FORWARD:
-                raise InvalidTraceParams(f"rule {self.rule} traces forward only")
-            if any(seed.amount is None for seed in self.seeds):
-                raise InvalidTraceParams(f"rule {self.rule} needs an amount on every seed")
+        if self.value_backward:
+            self._check_backward()
+        elif self.rule is not Rule.REACH and any(seed.amount is None for seed in self.seeds):
+            raise InvalidTraceParams(f"rule {self.rule} needs an amount on every seed")
         for seed in self.seeds:
             if seed.at is None:
                 continue
@@ -156,6 +227,18 @@ class TraceParams:
                 self.window_end and seed.at > self.window_end
             ):
                 raise InvalidTraceParams(f"seed time {seed.at} lies outside the window")
+
+    def _check_backward(self) -> None:
+        if self.rule in _NOT_BACKWARD:
+            raise InvalidTraceParams(
+                f"rule {self.rule} cannot trace backward: {_NOT_BACKWARD[self.rule]}"
+            )
+        if self.seeds and self.seed_transactions:
+            raise InvalidTraceParams(
+                "a sources-of-funds trace seeds either transactions or accounts, not both"
+            )
+        if len({seed.at for seed in self.seeds}) > 1:
+            raise InvalidTraceParams("the seed accounts of a sources-of-funds trace share a time")
 
     def _check_ranges(self) -> None:
         if not 1 <= self.max_hops <= MAX_HOPS:
@@ -188,16 +271,17 @@ class TraceParams:
         def dec(value: Decimal | None) -> str | None:
             return None if value is None else str(value)
 
-        return {
-            "seeds": [
-                {
-                    "account": s.account,
-                    "currency": s.currency,
-                    "amount": dec(s.amount),
-                    "at": iso(s.at),
-                }
-                for s in self.seeds
-            ],
+        seeds: list[dict[str, Any]] = [
+            {"account": s.account, "currency": s.currency, "amount": dec(s.amount), "at": iso(s.at)}
+            for s in self.seeds
+        ]
+        # Claimants appear only when used, so the JSON of traces without them is unchanged.
+        for out, seed in zip(seeds, self.seeds, strict=True):
+            if seed.claimant is not None:
+                out["claimant"] = seed.claimant
+        extra = {"claimant_rule": str(self.shares_by)} if self.has_claimants else {}
+        return extra | {
+            "seeds": seeds,
             "seed_transactions": list(self.seed_transactions),
             "direction": str(self.direction),
             "rule": str(self.rule),

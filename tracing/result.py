@@ -25,9 +25,10 @@ PASSED_ON_COUNTS_EXITS = frozenset({"0.1.0", "0.1.1"})
 
 
 class Frame(StrEnum):
-    """The frames of a result: four public ones, and two that :func:`tracing.explain` reads.
+    """The frames of a result: public, read by :func:`tracing.explain`, or optional.
 
-    A stored result keeps all six, so it can be explained without a re-run.
+    Four are public, two are what explain reads, and two only some traces have
+    (:func:`frames_of`). A stored result keeps all it has, so it can be explained without a re-run.
     """
 
     ACCOUNTS = "accounts"
@@ -36,9 +37,29 @@ class Frame(StrEnum):
     FLAGS = "flags"
     RANKS = "ranks"  # the trail as integers: transaction, nodes, hop, strength, ranks
     SEEDS = "seeds"  # the resolved seeds: node, arrival rank, seed transaction
+    CLAIMANTS = "claimants"  # per account and claimant: received, held (seeds with claimants)
+    SOURCES = "sources"  # per seed: origin, reason, hop, amount (value rules backward)
 
 
 PUBLIC_FRAMES = (Frame.ACCOUNTS, Frame.FLOWS, Frame.EXITS, Frame.FLAGS)
+# Frames only some traces have; public (in the canonical JSON) when they do.
+OPTIONAL_FRAMES = (Frame.CLAIMANTS, Frame.SOURCES)
+
+
+def frames_of(params: Mapping[str, Any]) -> tuple[Frame, ...]:
+    """Return the frames a result of trace parameters ``params`` (their ``to_dict``) has.
+
+    Example
+    -------
+    >>> frames_of({"direction": "forward", "rule": "fifo"})[-1]
+    <Frame.SEEDS: 'seeds'>
+    """
+    extra = []
+    if "claimant_rule" in params:  # written only when seeds name claimants
+        extra.append(Frame.CLAIMANTS)
+    if params.get("direction") == "backward" and params.get("rule", "reach") != "reach":
+        extra.append(Frame.SOURCES)
+    return (*(f for f in Frame if f not in OPTIONAL_FRAMES), *extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +232,7 @@ class TraceResult:
         >>> again.digest() == result.digest()  # doctest: +SKIP
         True
         """
-        missing = [str(name) for name in Frame if name not in frames]
+        missing = [str(name) for name in frames_of(provenance.params) if name not in frames]
         if missing:
             raise KeyError(f"frames missing: {', '.join(missing)}")
         given = _GivenFrames({Frame(k): v for k, v in frames.items()})
@@ -229,7 +250,7 @@ class TraceResult:
         >>> sorted(result.to_frames())  # doctest: +SKIP
         [<Frame.ACCOUNTS: 'accounts'>, <Frame.EXITS: 'exits'>, ...]
         """
-        return {name: self.frame(name) for name in Frame}
+        return {name: self.frame(name) for name in frames_of(self.provenance.params)}
 
     @cached_property
     def accounts(self) -> pl.DataFrame:
@@ -250,6 +271,19 @@ class TraceResult:
     def flags(self) -> pl.DataFrame:
         """Accounts flagged for review."""
         return self._parts.frame(Frame.FLAGS)
+
+    @cached_property
+    def claimants(self) -> pl.DataFrame:
+        """Per account and claimant: taint ``received`` and ``held`` (claimant traces only)."""
+        return self._parts.frame(Frame.CLAIMANTS)
+
+    @cached_property
+    def sources(self) -> pl.DataFrame:
+        """Per seed: where its money came from (``origin``, ``reason``, ``hop``, ``amount``).
+
+        Only for value rules traced backward (sources of funds).
+        """
+        return self._parts.frame(Frame.SOURCES)
 
     @cached_property
     def _ranks(self) -> pl.DataFrame:
@@ -278,7 +312,8 @@ class TraceResult:
         True
         """
         out = io.BytesIO()
-        for i, name in enumerate(PUBLIC_FRAMES):
+        extra = [f for f in frames_of(self.provenance.params) if f in OPTIONAL_FRAMES]
+        for i, name in enumerate((*PUBLIC_FRAMES, *extra)):
             out.write(b'%s"%s":' % (b"{" if i == 0 else b",", name.encode()))
             text_columns(getattr(self, name), self.decimals).write_json(out)
         provenance = json.dumps(self.provenance.to_dict(), sort_keys=True)
@@ -298,4 +333,6 @@ _ATTRIBUTE = {
     Frame.FLAGS: "flags",
     Frame.RANKS: "_ranks",
     Frame.SEEDS: "_seeds",
+    Frame.CLAIMANTS: "claimants",
+    Frame.SOURCES: "sources",
 }

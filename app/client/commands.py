@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from app.client.api import ENV_KEY, ENV_URL, EXPORTS, ApiError, CliError, MoneytrailClient
-from tracing import Direction, Rule, SameDayPolicy
+from tracing import ClaimantRule, Direction, Rule, SameDayPolicy
 
 TABLE_SUFFIXES = {".csv", ".parquet"}
 GOAML_SUFFIXES = {".xml", ".zip"}
@@ -182,10 +182,11 @@ TRACE_OPTIONS: dict[str, tuple[str, ...]] = {
     "stop_at": ("--stop-at",),
     "stop_at_external": ("--stop-at-external",),
     "max_counterparties": ("--max-counterparties",),
+    "claimant_rule": ("--claimant-rule",),
     "case_id": ("--case",),
     "roles": ("--role-threshold",),
 }
-SEED_ACCOUNT = "ACCOUNT:AMOUNT:CURRENCY[@TIME]"
+SEED_ACCOUNT = "ACCOUNT:AMOUNT:CURRENCY[@TIME][#CLAIMANT]"
 
 
 def seed_account(spec: str) -> dict[str, str]:
@@ -193,8 +194,12 @@ def seed_account(spec: str) -> dict[str, str]:
 
     Account keys and times hold colons themselves: the time is what follows the last `@`, the
     amount and currency the last two colon-separated parts before it. The amount may be empty
-    (`iban:DE89...::EUR`): then the seed is what the account held at that time.
+    (`iban:DE89...::EUR`): then the seed is what the account held at that time. What follows
+    the last `#` names the claimant whose money it is (`...:600.00:EUR#Anna Berger`).
     """
+    spec, hash_, claimant = spec.rpartition("#") if "#" in spec else (spec, "", "")
+    if hash_ and not claimant.strip():
+        raise argparse.ArgumentTypeError(f"{spec!r}: an empty claimant after '#'")
     head, at, when = spec.rpartition("@")
     if not at or not when[:1].isdigit():
         head, when = spec, ""
@@ -207,6 +212,8 @@ def seed_account(spec: str) -> dict[str, str]:
         seed["amount"] = amount
     if when:
         seed["at"] = when
+    if claimant:
+        seed["claimant"] = claimant
     return seed
 
 
@@ -236,6 +243,7 @@ def trace_body(args: argparse.Namespace) -> dict[str, Any]:
         "stop_at": args.stop_at or None,
         "stop_at_external": args.stop_at_external,
         "max_counterparties": args.max_counterparties,
+        "claimant_rule": args.claimant_rule,
         "case_id": args.case,
         "roles": dict(args.role_threshold) or None,
     }
@@ -361,7 +369,7 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
         default=[],
         type=seed_account,
         metavar=SEED_ACCOUNT,
-        help="an amount placed on an account (at a time); repeatable",
+        help="an amount placed on an account (at a time), whose money it is after '#'; repeatable",
     )
     trace.add_argument("--rule", choices=[r.value for r in Rule], help="(server default: reach)")
     trace.add_argument("--direction", choices=[d.value for d in Direction])
@@ -391,6 +399,12 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
         help="stop at ext: and cash: accounts (server default: yes)",
     )
     trace.add_argument("--max-counterparties", type=int, help="accounts with more are not expanded")
+    trace.add_argument(
+        "--claimant-rule",
+        choices=[c.value for c in ClaimantRule],
+        help="whose taint leaves a mixed account when seeds name claimants "
+        "(server default: pro_rata, or the rule under fifo/lifo)",
+    )
     trace.add_argument("--case", type=int, metavar="CASE_ID", help="the case the trace is for")
     trace.add_argument(
         "--role-threshold",

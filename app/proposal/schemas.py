@@ -33,7 +33,7 @@ class SkipReason(StrEnum):
 
 
 class ClaimantShare(BaseModel):
-    claimant: str
+    claimant: str | None = Field(description="The claimant; null for unattributed taint.")
     amount: str = Field(description="Decimal string in the holding's currency.")
 
 

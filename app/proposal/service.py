@@ -28,7 +28,7 @@ from app.proposal.schemas import ProposalCreate, SkipReason
 from app.trace import service as trace_service
 from app.trace.runtime import TraceRuntime
 from app.transaction import service as transaction_service
-from tracing import TraceResult
+from tracing import Frame, TraceResult, frames_of
 
 # What can be frozen at an account, by its kind: a cash-out or an unknown counterparty holds
 # nothing a court could restrain.
@@ -67,11 +67,19 @@ class ProposalsRaced(Conflict):
 
 def claimant_shares(
     result: TraceResult, account: str, currency: str | None = None
-) -> list[dict[str, str]] | None:
+) -> list[dict[str, str | None]] | None:
     """Each claimant's share of the taint held at ``account``: ``[{"claimant", "amount"}]``
-    summing to the holding, or None when the trace names no claimants (today: always None,
-    until the engine attributes taint to claimants)."""
-    return None
+    summing exactly to the holding (claimant None: unattributed taint), or None when the
+    trace's seeds name no claimant."""
+    if Frame.CLAIMANTS not in frames_of(result.provenance.params):
+        return None
+    held = result.claimants.filter((pl.col("account") == account) & (pl.col("held") > 0))
+    if currency is not None:
+        held = held.filter(pl.col("currency") == currency)
+    return [
+        {"claimant": claimant, "amount": decimal_text(amount, cur)}
+        for claimant, cur, amount in held.select("claimant", "currency", "held").iter_rows()
+    ]
 
 
 def _holdings(result: TraceResult) -> list[dict[str, Any]]:

@@ -89,7 +89,7 @@ def from_ipc(
     blobs: dict[str, bytes], *, summary: dict[str, Any], provenance: dict[str, Any]
 ) -> TraceResult:
     frames: dict[Frame, Any] = {
-        name: (lambda blob=blobs[name]: stored_frame(blob)) for name in Frame
+        name: (lambda blob=blobs[name]: stored_frame(blob)) for name in Frame if name in blobs
     }
     if provenance["engine_version"] in PASSED_ON_COUNTS_EXITS:
         frames[Frame.ACCOUNTS] = lambda: _passed_on_without_exits(

@@ -12,7 +12,7 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import Text, TraceIdPath
 from app.pagination import Page, PageDep
-from app.trace import service, views
+from app.trace import service, shares, views
 from app.trace.chart import chart_of_trace
 from app.trace.chart_plan import PER_COLUMN
 from app.trace.runtime import TraceRuntime, TraceRuntimeDep
@@ -23,11 +23,13 @@ from app.trace.schemas import (
     RoleName,
     TraceAccount,
     TraceAccountRoles,
+    TraceClaimantShare,
     TraceCreate,
     TraceExit,
     TraceFlag,
     TraceFlow,
     TraceRead,
+    TraceSource,
     TraceStatus,
 )
 
@@ -217,6 +219,47 @@ def list_trace_flags(
     return Page(items=[TraceFlag.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
+@router.get("/{trace_id}/claimants", responses=problems(403, 404, 409, 422))
+def list_trace_claimants(
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceReader,
+    runtime: TraceRuntimeDep,
+    page: PageDep,
+    account: Annotated[
+        Text | None, Query(max_length=300, description="Only this account (key).")
+    ] = None,
+    claimant: Annotated[
+        Text | None, Query(max_length=300, description="Only this claimant.")
+    ] = None,
+) -> Page[TraceClaimantShare]:
+    """Each claimant's taint received and held per account (traces whose seeds name claimants);
+    the summary gives each claimant's total held and exited."""
+    result = _result(session, trace_id, actor, runtime)
+    key = None if account is None else (normalise_key(account) or account)
+    items, next_cursor = shares.claimant_rows(
+        result, account=key, claimant=claimant, limit=page.limit, cursor=page.cursor
+    )
+    return Page(
+        items=[TraceClaimantShare.model_validate(i) for i in items], next_cursor=next_cursor
+    )
+
+
+@router.get("/{trace_id}/sources", responses=problems(403, 404, 409, 422))
+def list_trace_sources(
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceReader,
+    runtime: TraceRuntimeDep,
+    page: PageDep,
+) -> Page[TraceSource]:
+    """Sources of funds: where each seed's money entered the traced ledger (a value rule traced
+    backward); a seed's amounts sum exactly to it."""
+    result = _result(session, trace_id, actor, runtime)
+    items, next_cursor = shares.source_rows(result, limit=page.limit, cursor=page.cursor)
+    return Page(items=[TraceSource.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
 @router.get("/{trace_id}/explain", responses=problems(403, 404, 409, 422))
 def explain_trace(
     trace_id: TraceIdPath,
@@ -227,7 +270,8 @@ def explain_trace(
     k: Annotated[int, Query(ge=1, le=50)] = 5,
     currency: Annotated[Text | None, Query(max_length=16)] = None,
 ) -> list[ExplainedPath]:
-    """The strongest paths that carried value from a seed to one account."""
+    """The strongest paths that carried value from a seed to one account (backward: from an
+    origin to a seed)."""
     result = _result(session, trace_id, actor, runtime)
     account = account_service.resolve_account(session, to)
     paths = views.explained_paths(result, to=account.key, currency=currency, k=k)

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.inputs import Instant, Text
-from tracing import Direction, Rule, SameDayPolicy
+from tracing import ClaimantRule, Direction, Rule, SameDayPolicy
 
 _DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 
@@ -28,6 +28,12 @@ class SeedIn(BaseModel):
     currency: Text | None = None
     at: Instant | None = Field(default=None, description="When the proceeds arrived.")
     transaction: Text | None = Field(default=None, description="External id of a transaction.")
+    claimant: Text | None = Field(
+        default=None,
+        max_length=300,
+        description="Whose money this is (a victim's name or a party key): the trace then "
+        "gives each account's shares per claimant (GET /traces/{id}/claimants).",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> "SeedIn":
@@ -35,8 +41,10 @@ class SeedIn(BaseModel):
             raise ValueError("a seed is either an account (with currency) or a transaction")
         if self.account is not None and self.currency is None:
             raise ValueError("an account seed needs a currency")
-        if self.transaction is not None and (self.amount or self.currency or self.at):
-            raise ValueError("a transaction seed takes no amount, currency or time")
+        if self.transaction is not None and (
+            self.amount or self.currency or self.at or self.claimant
+        ):
+            raise ValueError("a transaction seed takes no amount, currency, time or claimant")
         return self
 
 
@@ -141,6 +149,13 @@ class TraceCreate(BaseModel):
     )
     max_counterparties: int | None = Field(
         default=None, ge=1, description="High-degree cut-off: accounts with more are not expanded."
+    )
+    claimant_rule: ClaimantRule | None = Field(
+        default=None,
+        description="Whose taint leaves a mixed account when seeds name claimants: `pro_rata` "
+        "(rolling charge, the default), `fifo` (Clayton's Case among the claimants), "
+        "`pari_passu` (Barlow Clowes: what is held is shared by what each claimant put in). "
+        "Under rule fifo or lifo the claimants follow the lots: leave it out or name the rule.",
     )
     case_id: int | None = None
     roles: RoleThresholds | None = Field(
@@ -460,3 +475,58 @@ class TraceAccountRoles(BaseModel):
         "high-degree account, or a cut-off: hop limit, window, minimum amount). An account with "
         "no role has an empty list."
     )
+
+
+class TraceClaimantShare(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "account": "iban:DE75512108001245126199",
+                "currency": "EUR",
+                "claimant": "Anna Berger",
+                "received": "600.00",
+                "held": "210.00",
+            }
+        }
+    )
+
+    account: str
+    currency: str
+    claimant: str | None = Field(
+        description="The claimant; null for unattributed taint (seeds naming no claimant, "
+        "seed transactions)."
+    )
+    received: str = Field(description="The claimant's taint that arrived at this account.")
+    held: str = Field(
+        description="The claimant's share of the taint held here at `as_of`; the shares of an "
+        "account sum exactly to its held taint (largest remainder, to the smallest unit)."
+    )
+
+
+class TraceSource(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "seed": "DEMO-L05",
+                "origin": "iban:NL91ABNA0417164300",
+                "currency": "EUR",
+                "reason": "opening_balance",
+                "hop": 2,
+                "amount": "3000.00",
+            }
+        }
+    )
+
+    seed: str = Field(description="The seed: a transaction's external id or an account key.")
+    origin: str = Field(description="The account where this money entered the traced ledger.")
+    currency: str
+    reason: str = Field(
+        description="Why it counts as an origin: `opening_balance` (its own money, given or "
+        "inferred), `hop_limit`, `stopped_account`, `high_degree_account` (paid in from an "
+        "account not expanded), `unfollowed` (from an account the search did not reach), "
+        "`overdraft` (the part its balance did not cover)."
+    )
+    hop: int | None = Field(
+        description="The origin's fewest hops from the seed (null: not reached)."
+    )
+    amount: str = Field(description="The seed's money from this origin; a seed's rows sum to it.")

@@ -106,7 +106,13 @@ def build_params(
             raise InvalidTraceParams(f"seeds[{i}].account is not an account key: {seed.account}")
         amount = None if seed.amount is None else Decimal(seed.amount)
         seeds.append(
-            AccountSeed(account=key, currency=seed.currency.upper(), amount=amount, at=seed.at)
+            AccountSeed(
+                account=key,
+                currency=seed.currency.upper(),
+                amount=amount,
+                at=seed.at,
+                claimant=seed.claimant,
+            )
         )
     stops = stop_accounts(body.stop_at)
     if body.stop_at_external:
@@ -124,6 +130,7 @@ def build_params(
         stop_at=frozenset(stops),
         max_counterparties=body.max_counterparties,
         as_of=body.as_of,
+        claimant_rule=body.claimant_rule,
         max_accounts=settings.trace_max_accounts,
         max_events=settings.trace_max_events,
     )

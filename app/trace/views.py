@@ -29,7 +29,7 @@ TRACE_FLAGS = CursorCodec("trace_flags", Position)
 TRACE_ROLES = CursorCodec("trace_roles", Position)
 
 
-def _page(
+def page_of(
     frame: pl.DataFrame, codec: CursorCodec[Position], limit: int, cursor: str | None
 ) -> tuple[pl.DataFrame, str | None]:
     rows, next_cursor = page_slice(frame.height, codec, limit=limit, cursor=cursor)
@@ -57,7 +57,7 @@ def account_rows(
     holdings_only: bool = False,
     thresholds: RoleThresholds | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    page, next_cursor = _page(
+    page, next_cursor = page_of(
         accounts_frame(result, sort=sort, holdings_only=holdings_only),
         TRACE_HOLDINGS if holdings_only else TRACE_ACCOUNTS,
         limit,
@@ -111,7 +111,7 @@ def flow_rows(
     result: TraceResult, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     frame = result.flows.sort("hop", "value_time", "sequence", "external_id")
-    page, next_cursor = _page(frame, TRACE_FLOWS, limit, cursor)
+    page, next_cursor = page_of(frame, TRACE_FLOWS, limit, cursor)
     return [_flow(r) for r in results.rows(page, ("amount", "traced"))], next_cursor
 
 
@@ -119,7 +119,7 @@ def exit_rows(
     result: TraceResult, *, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     frame = result.exits.sort("value_time", "external_id")
-    page, next_cursor = _page(frame, TRACE_EXITS, limit, cursor)
+    page, next_cursor = page_of(frame, TRACE_EXITS, limit, cursor)
     return [_flow(r) for r in results.rows(page, ("traced",))], next_cursor
 
 
@@ -136,7 +136,9 @@ def flag_rows(
         frame = frame.filter(pl.col("flag") == kind)
     if account is not None:
         frame = frame.filter(pl.col("account") == account)
-    page, next_cursor = _page(frame.sort("account", "currency", "flag"), TRACE_FLAGS, limit, cursor)
+    page, next_cursor = page_of(
+        frame.sort("account", "currency", "flag"), TRACE_FLAGS, limit, cursor
+    )
     return [{**r, "kind": r["flag"]} for r in page.to_dicts()], next_cursor
 
 

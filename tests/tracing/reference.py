@@ -34,6 +34,8 @@ class Ref:
     seeded: int = 0
     opening: dict[tuple[str, str], int] = field(default_factory=dict)
     traced: dict[str, int] = field(default_factory=dict)
+    accounts: dict = field(default_factory=dict)  # node -> _Account (or Claims) at the end
+    exited_labels: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
 
 def ranks(txs: list[Tx], policy: str) -> tuple[dict[str, int], dict[str, int], int]:
@@ -188,7 +190,7 @@ class _Account:
             if amount <= 0:
                 continue
             total += amount
-            tainted += amount * hot
+            tainted += amount if hot else 0  # ``hot`` is 1, or a claimant's label (Claims)
             if rule == "fifo":
                 self.lots.append([amount, hot])
             elif rule == "lifo":
@@ -220,8 +222,15 @@ def attribute(
     end,
     min_amount,
     window,
+    make=None,
+    seed_label=lambda t: 1,
 ):
-    """Replay all events of ``universe`` nodes in rank order, applying ``rule``."""
+    """Replay all events of ``universe`` nodes in rank order, applying ``rule``.
+
+    ``make(opening)`` makes an account (:class:`Claims` to keep claimants); placements may
+    carry a fourth item, their label, and ``seed_label(tx)`` labels a seed transaction.
+    """
+    make = make or _Account
     wd, dep, _ = ranks(txs, policy)
     by_id = {t.id: t for t in txs}
     items = []
@@ -232,8 +241,8 @@ def attribute(
             items.append((2 * wd[t.id], 0, "W", t.id))
         if t.dst in universe:
             items.append((2 * dep[t.id] + 1, 0, "D", t.id))
-    for node, thr, amount in placements:
-        items.append((2 * thr + 1, 1, "P", (node, amount)))
+    for node, thr, amount, *label in placements:
+        items.append((2 * thr + 1, 1, "P", (node, amount, label[0] if label else 1)))
     items.sort(key=lambda i: (i[0], i[1]))
     low: dict = defaultdict(int)
     run: dict = defaultdict(int)
@@ -247,16 +256,17 @@ def attribute(
             run[node] -= by_id[what].amount
             low[node] = min(low[node], run[node])
     opening = {n: given.get(n, -low[n]) for n in universe}
-    accounts = {n: _Account(opening[n]) for n in universe}
-    out = Ref({}, {}, set(), opening=dict(opening))
+    accounts = {n: make(opening[n]) for n in universe}
+    out = Ref({}, {}, set(), opening=dict(opening), accounts=accounts)
     in_flight: dict = {}
     for _, _, kind, what in items:
         if kind == "P":
-            node, amount = what
-            _, repaid = accounts[node].deposit(rule, [(amount, 1)])
+            node, amount, label = what
+            _, repaid = accounts[node].deposit(rule, [(amount, label)])
             out.seeded += amount
             if repaid:
                 out.exits.append(("", node, repaid, "overdraft_repaid"))
+                _exited(out, accounts[node])
             continue
         t = by_id[what]
         if kind == "W":
@@ -268,9 +278,10 @@ def attribute(
             elif carried:
                 out.exits.append((t.id, t.src, carried, reason))
                 out.traced[t.id] = out.traced.get(t.id, 0) + carried
+                _exited(out, accounts[t.src])
             continue
         if t.id in seed_txs:
-            pieces = [(t.amount, 1)]
+            pieces = [(t.amount, seed_label(t))]
             out.seeded += t.amount
         elif t.id in in_flight:
             pieces = in_flight.pop(t.id)
@@ -279,6 +290,7 @@ def attribute(
         _, repaid = accounts[t.dst].deposit(rule, pieces)
         if repaid:
             out.exits.append((t.id, t.dst, repaid, "overdraft_repaid"))
+            _exited(out, accounts[t.dst])
     for node, acc in accounts.items():
         out.held[node] = (
             (max(acc.balance, 0) if acc.poisoned else 0) if rule == "poison" else acc.taint
@@ -296,3 +308,150 @@ def _route(t, trail, universe, sinks, seed_txs, min_amount, window):
     if not window[0] <= t.time <= window[1]:
         return "outside_window"
     return "hop_limit"
+
+
+def _exited(out: Ref, account) -> None:
+    for amount, label in getattr(account, "last", ()):
+        if label and amount:
+            out.exited_labels[label] += amount
+
+
+class Claims(_Account):
+    """An account that keeps whose its taint is: labels from 1, 0 is clean money.
+
+    ``by``: ``lots`` (fifo/lifo: the labels ride on the lots), ``pro_rata`` (each withdrawal's
+    taint split by the shares, largest remainder, a tie to the lower label) or ``fifo``
+    (Clayton's Case among the claimants: a queue of taint).
+    """
+
+    def __init__(self, opening: int, by: str) -> None:
+        super().__init__(opening)
+        self.by = by
+        self.shares: dict[int, int] = defaultdict(int)
+        self.queue: list[list[int]] = []
+        self.received: dict[int, int] = defaultdict(int)
+        self.last: list[tuple[int, int]] = []
+
+    def withdraw(self, rule: str, w: int) -> tuple[int, list[tuple[int, int]]]:
+        if self.by == "lots":
+            carried, pieces = super().withdraw(rule, w)
+            self.last = [(a, label) for a, label in pieces if label]
+            return carried, pieces
+        before = self.taint
+        carried, _ = super().withdraw(rule, w)
+        self.last = self._take(carried, before)
+        return carried, [*self.last, (w - carried, 0)]
+
+    def _take(self, c: int, total: int) -> list[tuple[int, int]]:
+        if self.by == "fifo":
+            out, left = [], c
+            while left:
+                lot = self.queue[0]
+                part = min(lot[0], left)
+                out.append((part, lot[1]))
+                lot[0] -= part
+                left -= part
+                if not lot[0]:
+                    self.queue.pop(0)
+            return out
+        if c >= total:
+            out = [(a, label) for label, a in sorted(self.shares.items()) if a]
+            self.shares.clear()
+            return out
+        parts = largest_remainder(c, dict(self.shares))
+        for label, a in parts.items():
+            self.shares[label] -= a
+        return [(a, label) for label, a in sorted(parts.items()) if a]
+
+    def deposit(self, rule: str, pieces: list[tuple[int, int]]) -> tuple[int, int]:
+        for amount, label in pieces:
+            if amount > 0 and label:
+                self.received[label] += amount
+                if self.by == "pro_rata":
+                    self.shares[label] += amount
+                elif self.by == "fifo":
+                    self.queue.append([amount, label])
+        self.last = []
+        return super().deposit(rule, pieces)
+
+    def held(self) -> dict[int, int]:
+        if self.by == "lots":
+            out: dict[int, int] = defaultdict(int)
+            for amount, label in self.lots:
+                if label:
+                    out[label] += amount
+            return {k: v for k, v in out.items() if v}
+        if self.by == "fifo":
+            out = defaultdict(int)
+            for amount, label in self.queue:
+                out[label] += amount
+            return {k: v for k, v in out.items() if v}
+        return {k: v for k, v in self.shares.items() if v}
+
+
+def largest_remainder(total: int, weights: dict[int, int]) -> dict[int, int]:
+    """``total`` shared by ``weights``: floors, then a unit each to the largest remainders
+    (a tie to the lower label)."""
+    whole = sum(weights.values())
+    if not whole:
+        return {}
+    q = {k: total * w // whole for k, w in weights.items()}
+    r = {k: total * w % whole for k, w in weights.items()}
+    for k in sorted(weights, key=lambda k: (-r[k], k))[: total - sum(q.values())]:
+        q[k] += 1
+    return q
+
+
+def pari_passu(account: Claims) -> dict[int, int]:
+    """What ``account`` holds, shared by what each claimant gave it (Barlow Clowes)."""
+    return {k: v for k, v in largest_remainder(account.taint, account.received).items() if v}
+
+
+def sources(txs, policy, rule, *, universe, seed_tx, given, end, label_of):
+    """The composition of ``seed_tx``'s payment, replaying ``universe`` with every unit labelled.
+
+    ``label_of(node, why)`` labels money entering the universe: ``why`` is ``opening`` or the
+    paying node's reason (``hop_limit``, ``stopped_account``, ``high_degree_account``,
+    ``unfollowed``). Returns ``{label: amount}``; label 0 is what the balance did not cover.
+    """
+    wd, dep, _ = ranks(txs, policy)
+    items = []
+    for t in txs:
+        if t.time > end:
+            continue
+        if t.src in universe:
+            items.append((2 * wd[t.id], "W", t))
+        if t.dst in universe:
+            items.append((2 * dep[t.id] + 1, "D", t))
+    items.sort(key=lambda i: i[0])
+    run: dict = defaultdict(int)
+    low: dict = defaultdict(int)
+    for _, kind, t in items:
+        if kind == "D":
+            run[t.dst] += t.amount
+        else:
+            run[t.src] -= t.amount
+            low[t.src] = min(low[t.src], run[t.src])
+    by = "lots" if rule in ("fifo", "lifo") else "pro_rata"
+    accounts = {}
+    for n in universe:
+        opening = given.get(n, -low[n])
+        label = label_of(n, "opening") if opening > 0 else 0
+        accounts[n] = Claims(0, by)
+        if opening > 0:
+            accounts[n].deposit(rule, [(opening, label)])
+    in_flight: dict = {}
+    for _, kind, t in items:
+        if kind == "W":
+            _, pieces = accounts[t.src].withdraw(rule, t.amount)
+            if t.id == seed_tx.id:
+                out: dict[int, int] = defaultdict(int)
+                for amount, label in pieces:
+                    out[label] += amount
+                return {k: v for k, v in out.items() if v}
+            in_flight[t.id] = pieces
+        elif t.src in universe:
+            accounts[t.dst].deposit(rule, in_flight.pop(t.id))
+        else:
+            accounts[t.dst].deposit(rule, [(t.amount, label_of(t.src, None))])
+    raise AssertionError("the seed payment was not replayed")

@@ -131,7 +131,9 @@ def scenarios(draw, attribution=None):
     return rows, params, opening
 
 
-def _reference(txs, params: TraceParams, opening):
+def _reference(txs, params: TraceParams, opening, labels=None, **claims):
+    """The reference's trace; ``labels`` (per seed) and ``claims`` (``make``, ``seed_label``)
+    keep claimants (see ref.Claims)."""
     forward = params.direction == "forward"
     policy = str(params.same_day_policy)
     wd, dep, _ = ref.ranks(txs, policy)
@@ -151,7 +153,7 @@ def _reference(txs, params: TraceParams, opening):
 
     default = params.window_start if forward else params.window_end
     seeds, placements = [], []
-    for s in params.seeds:
+    for i, s in enumerate(params.seeds):
         when = s.at or default
         thr = ref.seed_rank(
             txs,
@@ -160,7 +162,8 @@ def _reference(txs, params: TraceParams, opening):
             forward=forward,
         )
         seeds.append(((s.account, s.currency), thr, None))
-        placements.append(((s.account, s.currency), thr, int(s.amount.scaleb(2))))
+        placement = ((s.account, s.currency), thr, int(s.amount.scaleb(2)))
+        placements.append(placement if labels is None else (*placement, labels[i]))
     by_id = {t.id: t for t in txs}
     for tx_id in params.seed_transactions:
         t = by_id[tx_id]
@@ -195,6 +198,7 @@ def _reference(txs, params: TraceParams, opening):
         end=end,
         min_amount=minimum,
         window=(lo, hi),
+        **claims,
     )
     att.hops, att.arrival, att.trail = hops, arrival, trail
     return att, wd, dep

@@ -110,7 +110,10 @@ def test_progress_is_reported_and_cancellation_stops() -> None:
             "timezone-aware",
         ),
         ({"seed_transactions": ("T1",), "window_start": at(2), "window_end": at(1)}, "after"),
-        ({"seed_transactions": ("T1",), "rule": "fifo", "direction": "backward"}, "forward only"),
+        (
+            {"seed_transactions": ("T1",), "rule": "libr", "direction": "backward"},
+            "cannot trace backward",
+        ),
         ({"seeds": (AccountSeed(account="a", currency="EUR"),), "rule": "libr"}, "amount"),
         (
             {"seeds": (AccountSeed(account="a", currency="EUR", at=at(0)),), "window_start": at(1)},

@@ -72,8 +72,8 @@ def test_explain_errors() -> None:
     with pytest.raises(InvalidTraceParams, match="k must"):
         explain(result, to="acct:T", k=0)
     backward = trace(led, TraceParams(seed_transactions=("T4",), direction="backward"))
-    with pytest.raises(InvalidTraceParams, match="forward"):
-        explain(backward, to="acct:Y")
+    # backward, explain runs from an upstream account to the seed (tests/tracing/test_sources)
+    assert "path" in explain(backward, to="acct:Y").columns
 
 
 def test_flag_amounts_are_written_in_each_currencys_own_decimals() -> None:

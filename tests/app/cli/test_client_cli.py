@@ -237,9 +237,11 @@ FULL_TRACE = [
     "--seed-transaction",
     "DEMO-D01",
     "--seed-account",
-    "iban:DE44500105175407324931:5000.00:EUR@2026-01-05T10:00:00Z",
+    "iban:DE44500105175407324931:5000.00:EUR@2026-01-05T10:00:00Z#Anna Berger",
     "--rule",
     "libr",
+    "--claimant-rule",
+    "pari_passu",
     "--direction",
     "forward",
     "--same-day-policy",
@@ -283,6 +285,7 @@ def test_the_trace_command_has_an_option_for_every_field_of_the_apis_trace_reque
     assert request.case_id == 7
     assert request.roles is not None
     assert (request.roles.collector_min_senders, str(request.roles.sink_min_held)) == (5, "0.9")
+    assert (request.seeds[1].claimant, request.claimant_rule) == ("Anna Berger", "pari_passu")
     # Nothing given but a seed: nothing else is sent, so the server's defaults apply.
     assert trace_body(build_parser().parse_args(["trace", "--seed-transaction", "T"])) == {
         "seeds": [{"transaction": "T"}]
@@ -301,6 +304,16 @@ def test_the_trace_command_has_an_option_for_every_field_of_the_apis_trace_reque
                 "amount": "1",
                 "currency": "USD",
                 "at": "2026-01-05T10:00:00+01:00",
+            },
+        ),
+        (
+            "acct:A:600.00:EUR@2026-01-01T00:00:00Z#A. Berger",
+            {
+                "account": "acct:A",
+                "amount": "600.00",
+                "currency": "EUR",
+                "at": "2026-01-01T00:00:00Z",
+                "claimant": "A. Berger",
             },
         ),
     ],

@@ -366,10 +366,11 @@ def test_bad_trace_requests_are_problems(client: TestClient, key: dict[str, str]
     backward = client.post(
         "/api/v1/traces",
         headers=key,
-        json={"seeds": [{"transaction": "DEMO-D01"}], "rule": "fifo", "direction": "backward"},
+        json={"seeds": [{"transaction": "DEMO-D01"}], "rule": "libr", "direction": "backward"},
     )
     assert backward.status_code == 422
     assert backward.json()["code"] == "invalid_trace_params"
+    assert "LIBR measures one taint against clean money" in backward.json()["detail"]
     too_many = client.post(
         "/api/v1/traces",
         headers=key,

@@ -1,0 +1,200 @@
+"""Claimants' shares and sources of funds over HTTP, on the issue's worked fund.
+
+Fund X (the victims pay it from their own accounts, which are the seeds): A deposits 600
+(day 1), B 400 (day 2), 500 leaves to Y (day 3), C 500 (day 4), 300 leaves to Z (day 5); 700
+remains. FIFO: A 0, B 200, C 500. Rolling charge: A 210, B 140,
+C 350. Pari passu: A 280.00, B 186.67, C 233.33.
+"""
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.trace import service as trace_service
+from app.trace.caches import BoundedCache
+from app.trace.repository import TraceRepository
+from app.trace.shares import claimant_holdings
+from tests.app.casework import criminal_case
+from tests.factories import DE, FR, batch, bearer, make_key, tx
+from tracing import TraceResult
+
+X, Y, Z = DE, FR, "iban:CY17002001280000001200527600"
+VA, VB, VC = (
+    "iban:DE75512108001245126199",
+    "iban:DE12500105170648489890",
+    "iban:NL91ABNA0417164300",
+)
+WANT = {
+    "fifo": {"A": "0.00", "B": "200.00", "C": "500.00"},
+    "pro_rata": {"A": "210.00", "B": "140.00", "C": "350.00"},
+    "pari_passu": {"A": "280.00", "B": "186.67", "C": "233.33"},
+}
+
+
+@pytest.fixture
+def key(client: TestClient, session: Session) -> dict[str, str]:
+    admin = bearer(make_key(session))
+    rows = batch(
+        tx("F1", VA, X, "600.00", value_time="2026-01-01T10:00:00Z"),
+        tx("F2", VB, X, "400.00", value_time="2026-01-02T10:00:00Z"),
+        tx("F3", X, Y, "500.00", value_time="2026-01-03T10:00:00Z"),
+        tx("F4", VC, X, "500.00", value_time="2026-01-04T10:00:00Z"),
+        tx("F5", X, Z, "300.00", value_time="2026-01-05T10:00:00Z"),
+    )
+    assert client.post("/api/v1/transactions/batch", json=rows, headers=admin).status_code == 201
+    return admin
+
+
+def _victims() -> list[dict[str, str]]:
+    # each victim's account paid the fund all the victim lost: its seed is that money
+    return [
+        {"account": a, "currency": "EUR", "amount": m, "at": "2026-01-01T00:00:00Z", "claimant": c}
+        for c, a, m in (("A", VA, "600.00"), ("B", VB, "400.00"), ("C", VC, "500.00"))
+    ]
+
+
+def _run(client: TestClient, key: dict[str, str], **body: object) -> dict:
+    r = client.post("/api/v1/traces", json=body, headers=key)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize(
+    ("rule", "claimant_rule"),
+    [("fifo", None), ("haircut", None), ("haircut", "pari_passu"), ("haircut", "fifo")],
+)
+def test_claimants_shares_of_the_worked_fund(
+    client: TestClient, key: dict[str, str], rule: str, claimant_rule: str | None
+) -> None:
+    extra = {} if claimant_rule is None else {"claimant_rule": claimant_rule}
+    trace = _run(client, key, seeds=_victims(), rule=rule, **extra)
+    url = f"/api/v1/traces/{trace['id']}/claimants"
+    items = client.get(url, params={"account": X}, headers=key).json()["items"]
+    want = WANT[claimant_rule or ("fifo" if rule == "fifo" else "pro_rata")]
+    assert {i["claimant"]: i["held"] for i in items} == want
+    assert {i["claimant"]: i["received"] for i in items} == {
+        "A": "600.00",
+        "B": "400.00",
+        "C": "500.00",
+    }
+    by_a = client.get(url, params={"claimant": "A", "limit": 1}, headers=key).json()
+    assert [i["claimant"] for i in by_a["items"]] == ["A"]
+    assert by_a["next_cursor"] is not None
+    rest = client.get(url, params={"claimant": "A", "cursor": by_a["next_cursor"]}, headers=key)
+    assert all(i["claimant"] == "A" for i in rest.json()["items"])
+    claimants = trace["summary"]["engine"]["claimants"]
+    assert set(claimants) == {"A", "B", "C"}
+    assert claimants["C"]["EUR"]["exited"] == "0.00"
+
+
+def _stored(client: TestClient, session: Session, trace_id: str, monkeypatch) -> TraceResult:
+    """The result rebuilt from the stored frames alone (no cached result, no re-run)."""
+    runtime = client.app.state.trace_runtime  # type: ignore[attr-defined]
+    monkeypatch.setattr(runtime, "results", BoundedCache(max_items=4, max_bytes=1 << 30))
+    run = TraceRepository(session).get(trace_id)
+    assert run is not None
+    return trace_service.finished_result(session, run, runtime)
+
+
+def test_claimant_holdings_for_proposals(client, key, session, monkeypatch) -> None:
+    trace = _run(client, key, seeds=_victims(), rule="haircut", claimant_rule="pari_passu")
+    held = claimant_holdings(_stored(client, session, trace["id"], monkeypatch))
+    assert [(c, str(v)) for c, v in held[X]] == [
+        ("A", "280.00"),
+        ("B", "186.67"),
+        ("C", "233.33"),
+    ]
+    assert sum(v for _, v in held[Y]) == 500
+    plain = _run(client, key, seeds=[{"transaction": "F1"}], rule="fifo")
+    assert claimant_holdings(_stored(client, session, plain["id"], monkeypatch)) == {}
+
+
+def test_freezing_proposals_carry_the_claimants_shares(client, key) -> None:
+    # Barlow Clowes: the fund's 700 is proposed for freezing with each victim's share of it,
+    # for restitution later; the shares sum to the asset's value.
+    trace = _run(client, key, seeds=_victims(), rule="haircut", claimant_rule="pari_passu")
+    case_id = client.post("/api/v1/cases", json=criminal_case(), headers=key).json()["id"]
+    r = client.post(
+        f"/api/v1/traces/{trace['id']}/proposals",
+        json={"case_id": case_id, "min_amount": "600"},
+        headers=key,
+    )
+    assert r.status_code == 201, r.text
+    [fund] = r.json()["created"]
+    assert (fund["account"], fund["held"]) == (X, "700.00")
+    assert fund["claimant_shares"] == [
+        {"claimant": "A", "amount": "280.00"},
+        {"claimant": "B", "amount": "186.67"},
+        {"claimant": "C", "amount": "233.33"},
+    ]
+
+
+def test_sources_of_a_payment(client: TestClient, key: dict[str, str]) -> None:
+    trace = _run(client, key, seeds=[{"transaction": "F5"}], rule="haircut", direction="backward")
+    items = client.get(f"/api/v1/traces/{trace['id']}/sources", headers=key).json()["items"]
+    # X held A 300, B 200 (rolling charge) + C 500 when F5 paid 300 of its 1000
+    assert [(i["origin"], i["amount"], i["reason"], i["hop"]) for i in items] == [
+        (VC, "150.00", "opening_balance", 1),
+        (VA, "90.00", "opening_balance", 1),
+        (VB, "60.00", "opening_balance", 1),
+    ]
+    assert trace["summary"]["engine"]["currencies"]["EUR"] == {
+        "seeded": "300.00",
+        "sourced": "300.00",
+    }
+    paths = client.get(
+        f"/api/v1/traces/{trace['id']}/explain", params={"to": VA}, headers=key
+    ).json()
+    assert [s["transaction"] for s in paths[0]["steps"]] == ["F1", "F5"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"rule": "poison"}, "no shares"),
+        ({"rule": "fifo", "claimant_rule": "pro_rata"}, "follow the lots"),
+    ],
+)
+def test_claimants_refused_as_problems(client, key, body, says) -> None:
+    r = client.post("/api/v1/traces", json={"seeds": _victims(), **body}, headers=key)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert says in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"), [("libr", "LIBR measures one taint"), ("poison", "exposure")]
+)
+def test_libr_and_poison_backward_are_refused_with_the_reason(client, key, rule, why) -> None:
+    body = {"seeds": [{"transaction": "F5"}], "rule": rule, "direction": "backward"}
+    r = client.post("/api/v1/traces", json=body, headers=key)
+    assert r.status_code == 422
+    assert why in r.json()["detail"]
+
+
+def test_lists_of_a_trace_without_them_are_conflicts(client, key) -> None:
+    trace = _run(client, key, seeds=[{"transaction": "F1"}], rule="fifo")
+    r = client.get(f"/api/v1/traces/{trace['id']}/claimants", headers=key)
+    assert (r.status_code, r.json()["code"]) == (409, "trace_has_no_claimants")
+    r = client.get(f"/api/v1/traces/{trace['id']}/sources", headers=key)
+    assert (r.status_code, r.json()["code"]) == (409, "trace_has_no_sources")
+
+
+def test_claimants_are_private_like_the_trace(client, session, key) -> None:
+    trace = _run(client, key, seeds=_victims(), rule="haircut")
+    other = bearer(make_key(session, role="analyst"))  # type: ignore[arg-type]
+    assert client.get(f"/api/v1/traces/{trace['id']}/claimants", headers=other).status_code == 404
+    assert client.get(f"/api/v1/traces/{trace['id']}/sources", headers=other).status_code == 404
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_a_stored_trace_reads_back_byte_identical(client, key, session, monkeypatch, direction):
+    if direction == "forward":
+        trace = _run(client, key, seeds=_victims(), rule="haircut")
+        frame = '"claimants":['
+    else:
+        trace = _run(client, key, seeds=[{"transaction": "F5"}], rule="fifo", direction=direction)
+        frame = '"sources":['
+    stored = client.get(f"/api/v1/traces/{trace['id']}/result.json", headers=key).content
+    assert frame in stored.decode()
+    assert _stored(client, session, trace["id"], monkeypatch).to_json_bytes() == stored

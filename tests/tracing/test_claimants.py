@@ -1,0 +1,166 @@
+"""Claimants' shares of a mixed fund: worked figures, and cases drawn from the judgments."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from tests.tracing.factories import at, ledger
+from tracing import AccountSeed, InvalidTraceParams, TraceParams, trace
+
+
+def _victims(*rows: tuple[str, str, int], account: str = "X") -> list[AccountSeed]:
+    return [
+        AccountSeed(account=account, currency="EUR", amount=Decimal(a), at=at(d, 9), claimant=c)
+        for c, a, d in rows
+    ]
+
+
+def shares(result, account: str) -> dict[str, str]:
+    rows = result.claimants.filter(result.claimants["account"] == account)
+    return {c: str(h) for c, h in zip(rows["claimant"], rows["held"], strict=True)}
+
+
+# The issue's fund: A 600 (day 1), B 400 (day 2), 500 leaves (day 3), C 500 (day 4),
+# 300 leaves (day 5); 700 remains.
+FUND = (("T3", "X", "Y", "500", at(3)), ("T5", "X", "Z", "300", at(5)))
+VICTIMS = (("A", "600", 1), ("B", "400", 2), ("C", "500", 4))
+
+
+@pytest.mark.parametrize(
+    ("rule", "claimant_rule", "want"),
+    [
+        ("fifo", None, {"A": "0.00", "B": "200.00", "C": "500.00"}),
+        ("haircut", "fifo", {"A": "0.00", "B": "200.00", "C": "500.00"}),
+        ("haircut", None, {"A": "210.00", "B": "140.00", "C": "350.00"}),
+        ("haircut", "pari_passu", {"A": "280.00", "B": "186.67", "C": "233.33"}),
+        ("lifo", None, {"A": "500.00", "B": "0.00", "C": "200.00"}),
+    ],
+)
+def test_worked_example_of_the_issue(rule, claimant_rule, want) -> None:
+    result = trace(
+        ledger(*FUND),
+        TraceParams(seeds=_victims(*VICTIMS), rule=rule, claimant_rule=claimant_rule),
+    )
+    assert shares(result, "X") == want
+    held = result.accounts.filter(result.accounts["account"] == "X")["held"][0]
+    assert sum(Decimal(v) for v in want.values()) == held == Decimal("700.00")
+
+
+def test_rolling_charge_carries_the_claimants_on_to_the_next_account() -> None:
+    result = trace(ledger(*FUND), TraceParams(seeds=_victims(*VICTIMS), rule="haircut"))
+    assert shares(result, "Y") == {"A": "300.00", "B": "200.00"}
+    assert shares(result, "Z") == {"A": "90.00", "B": "60.00", "C": "150.00"}
+    assert result.summary["claimants"]["A"] == {"EUR": {"held": "600.00", "exited": "0.00"}}
+
+
+def test_barlow_clowes_v_vaughan_pari_passu_shares_the_loss_rateably() -> None:
+    # Barlow Clowes International v Vaughan [1992] 4 All ER 22: Clayton's Case would let the
+    # later investor take the whole remainder; the fund is shared pari passu ex post facto.
+    # A invests 1000, 600 is dissipated, B invests 1000: 1400 remains.
+    led = ledger(("L1", "X", "LOST", "600", at(2)))
+    seeds = _victims(("A", "1000", 1), ("B", "1000", 3))
+    fifo = trace(led, TraceParams(seeds=seeds, rule="fifo", stop_at={"LOST"}))
+    assert shares(fifo, "X") == {"A": "400.00", "B": "1000.00"}
+    pari = trace(
+        led,
+        TraceParams(seeds=seeds, rule="haircut", claimant_rule="pari_passu", stop_at={"LOST"}),
+    )
+    assert shares(pari, "X") == {"A": "700.00", "B": "700.00"}
+    assert pari.summary["claimants"]["A"]["EUR"]["exited"] == "600.00"
+
+
+def test_re_ontario_securities_commission_shares_pro_rata_not_first_in_first_out() -> None:
+    # Re Ontario Securities Commission and Greymac Credit Corp (1986, Ont CA): two innocent
+    # beneficiaries share a mixed trust fund pro rata to their contributions; Clayton's Case
+    # is rejected. With no deposit after the dissipation, the rolling charge and pari passu
+    # agree: P 300 and Q 700 in, 500 out, 500 left.
+    led = ledger(("D3", "X", "OUT", "500", at(3)))
+    seeds = _victims(("P", "300", 1), ("Q", "700", 2))
+    rolling = trace(led, TraceParams(seeds=seeds, rule="haircut"))
+    pari = trace(led, TraceParams(seeds=seeds, rule="haircut", claimant_rule="pari_passu"))
+    fifo = trace(led, TraceParams(seeds=seeds, rule="fifo"))
+    assert shares(rolling, "X") == shares(pari, "X") == {"P": "150.00", "Q": "350.00"}
+    assert shares(fifo, "X") == {"P": "0.00", "Q": "500.00"}
+
+
+def test_law_society_of_upper_canada_v_toronto_dominion_bank_pro_rata_capped_by_libr() -> None:
+    # Law Society of Upper Canada v Toronto-Dominion Bank (1998, Ont CA): clients share a
+    # depleted trust account pro rata, and none can claim the lawyer's later deposits: the
+    # lowest intermediate balance caps what is theirs. K 400 and L 600 in, 800 taken, the
+    # lawyer puts in 500 of his own, 100 more leaves.
+    led = ledger(
+        ("D3", "X", "OUT", "800", at(3)),
+        ("D4", "OWN", "X", "500", at(4)),
+        ("D5", "X", "OUT", "100", at(5)),
+    )
+    seeds = _victims(("K", "400", 1), ("L", "600", 2))
+    capped = trace(led, TraceParams(seeds=seeds, rule="libr", claimant_rule="pari_passu"))
+    assert shares(capped, "X") == {"K": "80.00", "L": "120.00"}
+    # The rolling charge lets the lawyer's money dilute the taint instead: 100 x 200/700
+    # carries 28.57 of it, split 11.43 / 17.14 (the odd cent to the larger remainder, K).
+    rolling = trace(led, TraceParams(seeds=seeds, rule="haircut"))
+    assert shares(rolling, "X") == {"K": "68.57", "L": "102.86"}
+
+
+def test_shares_round_by_largest_remainder_and_sum_to_the_held_taint() -> None:
+    led = ledger(("D2", "X", "OUT", "200", at(2)))
+    seeds = _victims(("A", "100", 1), ("B", "100", 1), ("C", "100", 1))
+    result = trace(led, TraceParams(seeds=seeds, rule="haircut", claimant_rule="pari_passu"))
+    # 100.00 shared in thirds: the odd cent goes to the lowest claimant on a tie
+    assert shares(result, "X") == {"A": "33.34", "B": "33.33", "C": "33.33"}
+
+
+def test_seeds_without_a_claimant_are_unattributed_taint() -> None:
+    seeds = [
+        *_victims(("A", "600", 1)),
+        AccountSeed(account="X", currency="EUR", amount=Decimal(400), at=at(2, 9)),
+    ]
+    result = trace(ledger(*FUND), TraceParams(seeds=seeds, rule="haircut"))
+    x = result.claimants.filter(result.claimants["account"] == "X")
+    assert dict(zip(x["claimant"], x["held"].cast(str), strict=True)) == {
+        "A": "120.00",
+        None: "80.00",
+    }
+    assert set(result.summary["claimants"]) == {"A"}
+
+
+def test_claimant_shares_appear_in_the_canonical_json_only_when_used() -> None:
+    led = ledger(*FUND)
+    plain = [AccountSeed(account="X", currency="EUR", amount=Decimal(600), at=at(1, 9))]
+    without = json.loads(trace(led, TraceParams(seeds=plain, rule="haircut")).to_json())
+    assert "claimants" not in without
+    assert "claimants" not in without["summary"]
+    assert "claimant_rule" not in without["provenance"]["params"]
+    assert "claimant" not in without["provenance"]["params"]["seeds"][0]
+    with_them = json.loads(
+        trace(led, TraceParams(seeds=_victims(*VICTIMS), rule="haircut")).to_json()
+    )
+    assert with_them["provenance"]["params"]["claimant_rule"] == "pro_rata"
+    assert {"account": "X", "currency": "EUR", "claimant": "C"} | {
+        "received": "500.00",
+        "held": "350.00",
+    } in with_them["claimants"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "claimant_rule", "says"),
+    [
+        ("poison", None, "no shares"),
+        ("reach", None, "no shares"),
+        ("fifo", "pro_rata", "follow the lots"),
+        ("lifo", "fifo", "follow the lots"),
+        ("haircut", "lifo", "needs rule lifo"),
+    ],
+)
+def test_claimants_are_refused_where_they_have_no_meaning(rule, claimant_rule, says) -> None:
+    with pytest.raises(InvalidTraceParams, match=says):
+        TraceParams(seeds=_victims(*VICTIMS), rule=rule, claimant_rule=claimant_rule)
+
+
+def test_claimant_rule_without_claimants_is_refused() -> None:
+    seed = AccountSeed(account="X", currency="EUR", amount=Decimal(1))
+    with pytest.raises(InvalidTraceParams, match="needs at least one seed with a claimant"):
+        TraceParams(seeds=[seed], rule="haircut", claimant_rule="pari_passu")

@@ -1,0 +1,162 @@
+"""Claimants: whose taint each account holds, received and let go (DESIGN §3b).
+
+Seeds may name a claimant; taint without one (seeds without a claimant, seed transactions) is
+*unattributed*. A claimant is labelled per currency (taint never changes currency), labels in
+the order of ``(claimant, currency)`` and the unattributed ones last. The labelled replay
+(:mod:`tracing.labelled`) gives held and received per account and label; under ``pari_passu``
+each account's held taint is then shared by what each label gave it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tracing.errors import ConservationError
+from tracing.graph import CancelCheck
+from tracing.index import I64
+from tracing.labelled import Labels, replay_labelled
+from tracing.params import ClaimantRule, TraceParams
+from tracing.replay import EventColumns, Placements
+from tracing.rules.shares import pari_passu
+
+CLAIMANT = "claimant"
+
+
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """Claimants' shares: entries per (account, label), sorted by account then label.
+
+    ``node`` indexes the reach's nodes; ``names`` and ``currency`` are per label (label
+    ``k`` at ``k - 1``; a name of None is unattributed taint).
+    """
+
+    node: I64
+    label: I64
+    received: I64
+    held: I64
+    exited: I64  # per label (index 0 unused)
+    names: tuple[str | None, ...]
+    currency: tuple[str, ...]
+
+
+def seed_labels(params: TraceParams) -> tuple[list[tuple[str | None, str]], I64]:
+    """Return the labels ``(claimant, currency)`` and each seed's label (1-based)."""
+    keys = {(s.claimant, s.currency) for s in params.seeds}
+    named = sorted(k for k in keys if k[0] is not None)
+    unnamed = sorted(k[1] for k in keys if k[0] is None)
+    labels: list[tuple[str | None, str]] = [*named, *((None, c) for c in unnamed)]
+    index = {key: i + 1 for i, key in enumerate(labels)}
+    return labels, np.array([index[s.claimant, s.currency] for s in params.seeds], np.int64)
+
+
+def claimant_shares(
+    params: TraceParams,
+    ev: EventColumns,
+    placed: Placements,
+    placed_seed: I64,
+    opening: I64,
+    held: I64,
+    node_currency: list[str],
+    *,
+    cancelled: CancelCheck | None,
+) -> Shares:
+    """Replay with the seeds' claimants as labels; check each account's shares sum to ``held``.
+
+    ``placed_seed`` gives, per placement, its seed (index in ``params.seeds``);
+    ``node_currency`` names each reached account's currency (seed transactions' taint is
+    unattributed in its currency).
+    """
+    labels, of_seed = seed_labels(params)
+    codes = sorted(set(node_currency))
+    unattributed = {}
+    for code in codes:
+        if (None, code) not in labels:
+            labels.append((None, code))
+        unattributed[code] = labels.index((None, code)) + 1
+    inflow = np.zeros(len(ev.route), np.int64)
+    if len(ev.key):  # a deposit routed INTO_SEED is a seed transaction: unattributed
+        payee_label = np.array([unattributed[c] for c in node_currency], np.int64)
+        inflow[ev.slot] = payee_label[ev.who]
+    by = params.shares_by
+    out = replay_labelled(
+        params.rule,
+        by,
+        ev,
+        placed,
+        Labels(of_seed[placed_seed], inflow, np.full(len(ev.route), -1, np.int64)),
+        opening,
+        len(labels),
+        cancelled=cancelled,
+    )
+    r_node, r_label, r_amount = out.received
+    order = np.lexsort((r_label, r_node))
+    r_node, r_label, r_amount = r_node[order], r_label[order], r_amount[order]
+    if by is ClaimantRule.PARI_PASSU:
+        kept = pari_passu(r_node, r_label, r_amount, held)
+    else:
+        kept = np.zeros(len(r_node), np.int64)
+        h_node, h_label, h_amount = out.held
+        width = len(labels) + 1
+        at = np.searchsorted(r_node * width + r_label, h_node * width + h_label)
+        np.add.at(kept, at, h_amount)
+    totals = np.zeros(len(held), np.int64)
+    np.add.at(totals, r_node, kept)
+    if (totals != held).any():
+        raise ConservationError("claimants' shares do not sum to the taint held")
+    return Shares(
+        r_node,
+        r_label,
+        r_amount,
+        kept,
+        out.exited,
+        tuple(name for name, _ in labels),
+        tuple(code for _, code in labels),
+    )
+
+
+def claimants_frame(
+    shares: Shares, accounts: pl.Series, currencies: pl.Series, money: Any
+) -> pl.DataFrame:
+    """One row per account and claimant: ``received`` and ``held`` (``money``: build.Money).
+
+    ``accounts`` and ``currencies`` name each reached node (aligned with the reach's nodes).
+    """
+    names = pl.Series(CLAIMANT, [None, *shares.names], pl.String)
+    per_label = np.array([0, *(money.codes.index(c) for c in shares.currency)], np.int64)
+    idx = pl.Series(shares.node)
+    frame = pl.DataFrame(
+        [
+            accounts.gather(idx),
+            currencies.gather(idx),
+            names.gather(pl.Series(shares.label)),
+            *money.columns(
+                {"received": shares.received, "held": shares.held}, per_label[shares.label]
+            ),
+            pl.Series("_label", shares.label, pl.Int64),
+        ]
+    )
+    return frame.sort(accounts.name, currencies.name, "_label").drop("_label")
+
+
+def claimants_summary(shares: Shares, money: Any) -> dict[str, Any]:
+    """Per claimant and currency: total ``held`` and ``exited`` (unattributed taint left out).
+
+    ``exited`` is what left with the claimant's share pro rata (the rule in force); under
+    ``pari_passu`` ``held`` is then shared anew, so held + exited is conserved over all the
+    claimants, not per claimant.
+    """
+    held = np.zeros(len(shares.names) + 1, np.int64)
+    np.add.at(held, shares.label, shares.held)
+    out: dict[str, Any] = {}
+    for k, (name, code) in enumerate(zip(shares.names, shares.currency, strict=True), 1):
+        if name is None:
+            continue
+        out.setdefault(name, {})[code] = {
+            "held": money.text(int(held[k]), code),
+            "exited": money.text(int(shares.exited[k]), code),
+        }
+    return out

@@ -1,0 +1,313 @@
+"""The labelled replay: the attribution replay again, keeping whose each unit of taint is.
+
+Forward, the labels are the seeds' claimants; backward (sources of funds) every unit that
+enters the backward-reachable sub-ledger is taint labelled with its origin. The replay runs the
+same rule as :mod:`tracing.replay` on its own copy of the balances (so it sees the same
+amounts leave each account) and keeps, per account, the taint of each label
+(:mod:`tracing.rules.shares`), per account and label the taint received, per label what left
+the traced universe, and the composition of chosen withdrawals (a seed payment's sources).
+
+A withdrawal that pays on inside the universe keeps its labelled pieces in a stash until its
+deposit; the stash is emptied whenever no delivery is pending (under the ledger policy, after
+every deposit), so it stays the size of a few accounts' entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import numba as nb
+import numpy as np
+
+from tracing.errors import TraceCancelled
+from tracing.graph import CancelCheck
+from tracing.index import I64
+from tracing.params import ClaimantRule, Rule
+from tracing.replay import DELIVER, INTO_SEED, EventColumns, LotHeads, Placements, open_lots
+from tracing.rules import haircut, libr, lots
+from tracing.rules.shares import entries, grow, merge, split
+
+CHUNK = 1 << 20
+# One record per store, updated in place: the lot helpers' ``next_row``, ``free`` and ``live``,
+# then the stash's top, deliveries pending, placements done and compositions captured.
+LABEL_COUNTERS = np.dtype(
+    [
+        ("next_row", np.int64),
+        ("free", np.int64),
+        ("live", np.int64),
+        ("top", np.int64),
+        ("pending", np.int64),
+        ("placed", np.int64),
+        ("captured", np.int64),
+    ]
+)
+
+
+class Labels(NamedTuple):
+    """Where labelled taint comes from, and which withdrawals to capture."""
+
+    placed: I64  # per placement: its label
+    inflow: I64  # per slot: the label of a deposit routed INTO_SEED
+    capture: I64  # per slot: the seed whose composition its withdrawal is, or -1
+
+
+class LabelState(NamedTuple):
+    """Per account: balance, taint, held and received entries; per label; per slot."""
+
+    balance: I64
+    taint: I64
+    held: LotHeads
+    received: LotHeads
+    where: I64  # per label: scratch of -1
+    exited: I64  # per label: taint that left the traced universe
+    slot_lo: I64  # per slot: a delivered withdrawal's pieces in the stash
+    slot_hi: I64
+
+
+@nb.njit(cache=True)
+def _tainted(pieces: np.ndarray, lo: int, hi: int) -> int:  # pragma: no cover - compiled
+    total = 0
+    for k in range(lo, hi):
+        if pieces[k, 1] > 0:
+            total += pieces[k, 0]
+    return total
+
+
+@nb.njit(cache=True)
+def _exited(exited: I64, pieces: np.ndarray, lo: int, hi: int) -> None:  # pragma: no cover
+    for k in range(lo, hi):
+        if pieces[k, 1] > 0:
+            exited[pieces[k, 1]] += pieces[k, 0]
+
+
+@nb.njit(cache=True)
+def _capture(  # pragma: no cover - compiled
+    captured: np.ndarray, c: Any, seed: int, pieces: np.ndarray, lo: int, hi: int, clean: int
+) -> np.ndarray:
+    captured = grow(captured, c.captured + hi - lo + 1)
+    for k in range(lo, hi):
+        captured[c.captured, 0], captured[c.captured, 1] = seed, pieces[k, 1]
+        captured[c.captured, 2] = pieces[k, 0]
+        c.captured += 1
+    if clean > 0:
+        captured[c.captured, 0], captured[c.captured, 1], captured[c.captured, 2] = seed, 0, clean
+        c.captured += 1
+    return captured
+
+
+def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue: bool) -> Any:  # noqa: FBT001
+    """Make the labelled replay of one rule and claimant rule.
+
+    ``lots_carry``: the rule is ``fifo``/``lifo`` and the labels ride on its lots (label 0
+    clean); otherwise ``rule``'s withdraw decides how much taint leaves and the labels are
+    taken from a queue of taint lots (``queue``, Clayton's Case among the claimants) or pro
+    rata from a vector.
+    """
+
+    @nb.njit(cache=True)
+    def take(  # pragma: no cover - compiled
+        store: np.ndarray, c: Any, st: LabelState, u: int, w: int, pieces: np.ndarray, at: int
+    ) -> tuple[int, int]:
+        # the taint ``w`` takes from ``u``, and the end of its pieces
+        if lots_carry:
+            _, end = lots.take(store, c, st.held.head, st.held.tail, u, w, pieces, at)
+            carried = _tainted(pieces, at, end)
+            st.balance[u] -= w
+            st.taint[u] -= carried
+            return carried, end
+        before = st.taint[u]
+        carried = rule.withdraw(st.balance, st.taint, u, w)
+        if queue:
+            _, end = lots.take(store, c, st.held.head, st.held.tail, u, carried, pieces, at)
+            return carried, end
+        return carried, split(store, c, st.held.head, st.held.tail, u, before, carried, pieces, at)
+
+    @nb.njit(cache=True)
+    def replay_labels(  # pragma: no cover - compiled
+        lo: int,
+        hi: int,
+        ev: EventColumns,
+        placed: Placements,
+        labels: Labels,
+        st: LabelState,
+        stores: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        counters: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Replay events ``lo..hi`` and the placements before them, labels and all.
+
+        ``stores`` are the held and received entries, the stash and the captured rows; they
+        are returned, any of them maybe grown. ``counters`` holds two LABEL_COUNTERS records:
+        the held store's and the received store's.
+        """
+        store, rstore, stash, captured = stores
+        c, rc = counters[0], counters[1]
+        n_placements = placed.key.shape[0]
+        p, e = c.placed, lo
+        while True:
+            clean = 0
+            if p < n_placements and (e == ev.key.shape[0] or placed.key[p] < ev.key[e]):
+                v, plo = placed.node[p], c.top
+                stash = grow(stash, plo + 1)
+                stash[plo, 0], stash[plo, 1] = placed.amount[p], labels.placed[p]
+                phi = plo + 1
+                p += 1
+                c.placed = p
+            else:
+                if e == hi:
+                    break
+                s, w = ev.slot[e], ev.amount[e]
+                r = ev.route[s]
+                e += 1
+                if ev.key[e - 1] & 1 == 0:
+                    at = c.top
+                    stash = grow(stash, at + c.live + 4)
+                    carried, end = take(store, c, st, ev.who[e - 1], w, stash, at)
+                    if labels.capture[s] >= 0:
+                        rest = 0 if lots_carry else w - carried
+                        captured = _capture(captured, c, labels.capture[s], stash, at, end, rest)
+                    if r == DELIVER:
+                        st.slot_lo[s], st.slot_hi[s] = at, end
+                        c.top = end
+                        c.pending += 1
+                    else:
+                        _exited(st.exited, stash, at, end)
+                    continue
+                v = ev.who[e - 1]
+                if r == DELIVER:
+                    plo, phi = st.slot_lo[s], st.slot_hi[s]
+                    c.pending -= 1
+                    if not lots_carry:
+                        clean = w - _tainted(stash, plo, phi)
+                else:
+                    plo = c.top
+                    stash = grow(stash, plo + 2)
+                    hot = w if r == INTO_SEED else 0
+                    stash[plo, 0], stash[plo, 1] = hot, labels.inflow[s]
+                    stash[plo + 1, 0], stash[plo + 1, 1] = w - hot, 0
+                    phi = plo + (2 if lots_carry else 1)
+                    clean = 0 if lots_carry else w - hot
+            # credit ``v`` with the pieces ``stash[plo:phi]`` and ``clean`` clean money
+            store = lots.ensure(store, c, phi - plo + 2)
+            rstore = lots.ensure(rstore, rc, phi - plo + 2)
+            debt = -st.balance[v] if st.balance[v] < 0 else 0
+            st.balance[v] += debt
+            amount, tainted = clean, 0
+            for k in range(plo, phi):
+                amount += stash[k, 0]
+                if stash[k, 1] > 0:
+                    tainted += stash[k, 0]
+                if queue and (lots_carry or stash[k, 1] > 0):
+                    lots.put(
+                        store,
+                        c,
+                        st.held.head,
+                        st.held.tail,
+                        v,
+                        stash[k, 0],
+                        stash[k, 1],
+                        newest_first,
+                    )
+            if not queue:
+                merge(store, c, st.held.head, st.held.tail, st.where, v, stash, plo, phi)
+            merge(rstore, rc, st.received.head, st.received.tail, st.where, v, stash, plo, phi)
+            haircut.deposit(st.balance, st.taint, v, amount, tainted)
+            if debt > 0:
+                # into an overdrawn account the deposit's first part repays the bank (an exit)
+                repay = min(debt, amount)
+                at = max(c.top, phi)
+                stash = grow(stash, at + c.live + 4)
+                _, end = take(store, c, st, v, repay, stash, at)
+                _exited(st.exited, stash, at, end)
+                st.balance[v] -= debt - repay
+            if c.pending == 0:
+                c.top = 0
+        return store, rstore, stash, captured
+
+    return replay_labels
+
+
+_KERNELS = {
+    (Rule.FIFO, ClaimantRule.FIFO): (lots, True, False, True),
+    (Rule.LIFO, ClaimantRule.LIFO): (lots, True, True, True),
+    (Rule.HAIRCUT, ClaimantRule.PRO_RATA): (haircut, False, False, False),
+    (Rule.HAIRCUT, ClaimantRule.FIFO): (haircut, False, False, True),
+    (Rule.LIBR, ClaimantRule.PRO_RATA): (libr, False, False, False),
+    (Rule.LIBR, ClaimantRule.FIFO): (libr, False, False, True),
+}
+LABELLED = {key: _make_labelled(*how) for key, how in _KERNELS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """What the labelled replay leaves: entries as (account index, label, amount) arrays."""
+
+    held: tuple[I64, I64, I64]
+    received: tuple[I64, I64, I64]
+    exited: I64  # per label
+    captured: np.ndarray  # rows: seed, label (0: not covered, an overdraft), amount
+    balance: I64
+    taint: I64
+
+
+def replay_labelled(
+    rule: Rule,
+    by: ClaimantRule,
+    ev: EventColumns,
+    placed: Placements,
+    labels: Labels,
+    opening: I64,
+    n_labels: int,
+    *,
+    cancelled: CancelCheck | None,
+) -> Labelled:
+    """Replay ``ev`` under ``rule``, sharing taint by ``by`` (pari passu replays pro rata).
+
+    Labels run from 1 to ``n_labels``; ``opening`` (per account) is clean money.
+    """
+    kernel = LABELLED[rule, ClaimantRule.PRO_RATA if by is ClaimantRule.PARI_PASSU else by]
+    n_nodes, n_slots = len(opening), len(ev.route)
+    lots_carry = rule in (Rule.FIFO, Rule.LIFO)
+
+    def heads() -> LotHeads:
+        return LotHeads(np.full(n_nodes, -1, np.int64), np.full(n_nodes, -1, np.int64))
+
+    state = LabelState(
+        opening.astype(np.int64, copy=True),
+        np.zeros(n_nodes, np.int64),
+        heads(),
+        heads(),
+        np.full(n_labels + 1, -1, np.int64),
+        np.zeros(n_labels + 1, np.int64),
+        np.empty(n_slots, np.int64),
+        np.empty(n_slots, np.int64),
+    )
+    counters = np.zeros(2, LABEL_COUNTERS)
+    counters["free"] = -1
+    opened = np.flatnonzero(opening > 0) if lots_carry else np.empty(0, np.int64)
+    store = np.empty((len(opened) + len(placed.key) + 64, 3), np.int64)
+    open_lots(store, counters[0:1], state.held, opened, opening)
+    stores = (store, np.empty((len(placed.key) + 64, 3), np.int64), np.empty((256, 3), np.int64))
+    captured = np.empty((16, 3), np.int64)
+    n_events = len(ev.key)
+    for lo in range(0, n_events + 1, CHUNK):
+        if cancelled is not None and cancelled():
+            raise TraceCancelled(f"cancelled after replaying {lo} labelled events")
+        hi = min(lo + CHUNK, n_events)
+        *grown, captured = kernel(lo, hi, ev, placed, labels, state, (*stores, captured), counters)
+        stores = tuple(grown)
+    return Labelled(
+        _tainted_entries(stores[0], state.held.head),
+        _tainted_entries(stores[1], state.received.head),
+        state.exited,
+        captured[: counters[0]["captured"]].copy(),
+        state.balance,
+        state.taint,
+    )
+
+
+def _tainted_entries(store: np.ndarray, head: I64) -> tuple[I64, I64, I64]:
+    node, label, amount = entries(store, head)
+    keep = label > 0  # clean lots ride along under the lot rules
+    return node[keep], label[keep], amount[keep]
