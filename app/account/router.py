@@ -27,7 +27,10 @@ async def create_account_batch(
 
 @router.get("", responses=problems(403, 422))
 def list_accounts(
-    flag: Annotated[AccountFlag, Query(description="Accounts carrying this flag.")],
+    flag: Annotated[
+        AccountFlag,
+        Query(description="Accounts carrying this flag.", examples=["invalid_number"]),
+    ],
     session: SessionDep,
     actor: LedgerReader,
     page: PageDep,

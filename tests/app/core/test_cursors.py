@@ -98,14 +98,30 @@ def names_the_cursor(r: Any) -> bool:
 class Lists:
     """Each list route with a URL to call it by, its own codec found by asking it."""
 
-    def __init__(self, client: TestClient, key: dict[str, str], ids: dict[str, object]):
+    def __init__(
+        self,
+        client: TestClient,
+        key: dict[str, str],
+        ids: dict[str, object],
+        per_route: dict[str, dict[str, object]],
+    ):
         self.client, self.key = client, key
         self.urls: dict[str, str] = {}
         self.own: dict[str, CursorCodec[Any]] = {}
+        self.queries: dict[str, dict[str, Any]] = {}
         for route in list_routes():
             params = {p.name for p in route.dependant.path_params}
             assert params <= ids.keys(), f"{route.path}: give test_cursors an id for {params}"
-            url = route.path.replace("{account:path}", "{account}").format(**ids)
+            url = route.path.replace("{account:path}", "{account}")
+            url = url.format(**per_route.get(route.path, ids))
+            # A list that needs a query (a search's words, a flag) is called with its example.
+            required = {
+                q.alias: q.field_info.examples
+                for q in route.dependant.query_params
+                if q.field_info.is_required()
+            }
+            assert all(required.values()), f"{route.path}: give its required query an example"
+            self.queries[url] = {name: examples[0] for name, examples in required.items()}
             accepted = [
                 codec
                 for codec in CursorCodec.names.values()
@@ -115,7 +131,8 @@ class Lists:
             self.urls[route.path], self.own[route.path] = url, accepted[0]
 
     def get(self, url: str, cursor: str) -> Any:
-        return self.client.get(url, params={"cursor": cursor}, headers=self.key)
+        params = {**self.queries.get(url, {}), "cursor": cursor}
+        return self.client.get(url, params=params, headers=self.key)
 
 
 @pytest.fixture
@@ -133,7 +150,17 @@ def lists(client: TestClient, session: Session) -> Lists:
     body = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"}
     trace = api.post("/api/v1/traces", body)["id"]
     ids = {"case_id": case, "asset_id": asset, "trace_id": trace, "account": LIMASSOL}
-    return Lists(client, admin, ids)
+    # Claimants' shares and sources of funds exist only on traces that ask for them.
+    victim = {"account": "iban:DE44500105175407324931", "amount": "9500.00", "currency": "EUR"}
+    body = {"seeds": [{**victim, "at": "2026-01-05T09:10:00Z", "claimant": "A"}]}
+    claimants = api.post("/api/v1/traces", {**body, "rule": "haircut"})["id"]
+    body = {"seeds": [{"transaction": "DEMO-L05"}], "rule": "fifo", "direction": "backward"}
+    sources = api.post("/api/v1/traces", body)["id"]
+    per_route = {
+        "/api/v1/traces/{trace_id}/claimants": {**ids, "trace_id": claimants},
+        "/api/v1/traces/{trace_id}/sources": {**ids, "trace_id": sources},
+    }
+    return Lists(client, admin, ids, per_route)
 
 
 def test_every_key_shape_has_a_strategy() -> None:
