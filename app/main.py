@@ -38,6 +38,7 @@ from app.measure.router import asset_router as asset_registration_router
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
 from app.overview.router import router as overview_router
+from app.resolution.router import router as resolution_router
 from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.source.router import router as source_router
@@ -46,6 +47,7 @@ from app.trace import lifecycle as trace_lifecycle
 from app.trace.report_router import router as trace_report_router
 from app.trace.router import router as trace_router
 from app.transaction import staged as staged_loads
+from app.transaction.duplicate_router import router as duplicate_router
 from app.transaction.router import router as transaction_router
 from app.workers import WorkerPidMiddleware
 
@@ -54,9 +56,11 @@ ROUTERS = (
     health_router,
     apikey_router,
     source_router,
+    resolution_router,
     party_router,
     account_router,
     transaction_router,
+    duplicate_router,
     case_router,
     overview_router,
     convergence_router,

@@ -1,6 +1,6 @@
 """Every table, imported in one place so that Alembic and the tests see the whole schema."""
 
-from app.account.models import Account, AccountHolder
+from app.account.models import Account, AccountCorrection, AccountHolder
 from app.apikey.models import ApiKey
 from app.asset.models import Asset, AssetLink, AssetOwner
 from app.audit.models import AuditEntry
@@ -8,13 +8,19 @@ from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
 from app.db import Base
 from app.goaml.models import GoamlReport, GoamlTransaction
 from app.measure.models import Measure
-from app.party.models import Party
+from app.party.models import Party, PartyLinkEvent
 from app.source.models import SourceDocument
 from app.trace.models import TraceResultFrame, TraceRun
-from app.transaction.models import Transaction
+from app.transaction.models import (
+    DuplicateMatch,
+    LedgerExclusion,
+    Transaction,
+    TransactionCorrection,
+)
 
 __all__ = [
     "Account",
+    "AccountCorrection",
     "AccountHolder",
     "ApiKey",
     "Asset",
@@ -26,12 +32,16 @@ __all__ = [
     "CaseEvent",
     "CaseMember",
     "CaseSubject",
+    "DuplicateMatch",
     "GoamlReport",
     "GoamlTransaction",
+    "LedgerExclusion",
     "Measure",
     "Party",
+    "PartyLinkEvent",
     "SourceDocument",
     "TraceResultFrame",
     "TraceRun",
     "Transaction",
+    "TransactionCorrection",
 ]

@@ -5,7 +5,13 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.account import service
-from app.account.schemas import AccountBatch, AccountBatchResult, AccountRead
+from app.account.schemas import (
+    AccountBatch,
+    AccountBatchResult,
+    AccountCorrectionIn,
+    AccountHistory,
+    AccountRead,
+)
 from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep
 from app.errors import problems
@@ -47,6 +53,39 @@ def list_account_transactions(
     return Page(
         items=[AccountTransactionRead.model_validate(i) for i in items], next_cursor=next_cursor
     )
+
+
+@router.post("/{account:path}/corrections", status_code=201, responses=problems(403, 404, 422))
+async def correct_account(
+    account: AccountRefPath,
+    body: AccountCorrectionIn,
+    request: Request,
+    session: SessionDep,
+    actor: LedgerWriter,
+) -> AccountHistory:
+    """Correct an account's details with a reason and the correcting source document."""
+    raw = await request.body()
+    upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
+    return AccountHistory.model_validate(
+        await run_in_threadpool(
+            service.correct_account,
+            session,
+            account,
+            source=body.source,
+            details=body.details.model_dump(exclude_unset=True),
+            reason=body.reason,
+            upload=upload,
+            actor=actor,
+        )
+    )
+
+
+@router.get("/{account:path}/history", responses=problems(403, 404, 422))
+def get_account_history(
+    account: AccountRefPath, session: SessionDep, actor: LedgerReader
+) -> AccountHistory:
+    """Get an account's details as first loaded and after each correction, with the reasons."""
+    return AccountHistory.model_validate(service.account_history(session, account))
 
 
 @router.get("/{account:path}", responses=problems(403, 404, 422))

@@ -5,6 +5,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from app.account import corrections
 from app.account.keys import account_attributes, normalise_key
 from app.account.models import Account, AccountHolder
 from app.account.repository import AccountRepository
@@ -15,6 +16,7 @@ from app.party import service as party_service
 from app.party.models import Party
 from app.principal import Principal
 from app.source import service as source_service
+from app.source.schemas import SourceIn
 from app.transaction import service as transaction_service
 from app.transaction.ingest import BatchRejected
 from app.uploads import Upload
@@ -68,6 +70,8 @@ def read_account(session: Session, ref: str) -> dict[str, Any]:
             entry[field] = from_minor(entry[field], entry["currency"])
     return {
         **row,
+        # Corrected details read as corrected; the history keeps what was first loaded.
+        **corrections.corrected_details(session, row["id"]),
         "holders": accounts.holder_rows(row["id"]),
         "totals": [totals[c] for c in sorted(totals)],
         "first_activity": first,
@@ -266,3 +270,24 @@ def holder_names(
 def accounts_by_keys(session: Session, keys: list[str]) -> dict[str, Account]:
     """Stored accounts with their holders, by key (keys not stored are left out)."""
     return AccountRepository(session).by_keys(keys)
+
+
+def correct_account(
+    session: Session,
+    ref: str,
+    *,
+    source: SourceIn,
+    details: dict[str, Any],
+    reason: str,
+    upload: Upload,
+    actor: Principal,
+) -> dict[str, Any]:
+    """Correct an account's details with a reason and the correcting source document."""
+    account = resolve_account(session, ref)
+    return corrections.correct_account(
+        session, account, source=source, details=details, reason=reason, upload=upload, actor=actor
+    )
+
+
+def account_history(session: Session, ref: str) -> dict[str, Any]:
+    return corrections.account_history(session, resolve_account(session, ref))

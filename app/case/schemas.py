@@ -344,4 +344,8 @@ class ConvergenceRead(BaseModel):
     id: int
     key: str
     name: str | None
+    same_as: list[str] = Field(
+        default_factory=list,
+        description="Parties a person linked as one with this party, counted with it.",
+    )
     cases: list[ConvergenceCase]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.account.keys import account_attributes
 from app.db import SQLITE_TIME_FORMAT, UTCDateTime
+from app.transaction import duplicates
 from app.transaction.ingest import OPTIONAL
 
 STAGED = (
@@ -300,12 +301,17 @@ def load_transactions(
     *,
     source_document_id: str,
     conflict_limit: int,
+    duplicate_tolerance: int | None = None,
 ) -> tuple[LoadCounts, list[Conflict]]:
-    """Insert `rows`; returns counts and any rows conflicting with stored ones."""
+    """Insert `rows`; returns counts and any rows conflicting with stored ones.
+
+    With a `duplicate_tolerance` (seconds), rows matching a stored row of another source
+    document are flagged as probable duplicates (app.transaction.duplicates).
+    """
     conn = session.connection()
     keys = pl.concat([rows["from_key"], rows["to_key"]]).unique().sort()
     with _bulk_settings(conn):
-        return _load(session, rows, keys, source_document_id, conflict_limit)
+        return _load(session, rows, keys, source_document_id, conflict_limit, duplicate_tolerance)
 
 
 def _load(
@@ -314,17 +320,29 @@ def _load(
     keys: pl.Series,
     source_document_id: str,
     conflict_limit: int,
+    duplicate_tolerance: int | None,
 ) -> tuple[LoadCounts, list[Conflict]]:
     conn = session.connection()
     try:
         ids, created = _ensure_accounts(conn, keys, source_document_id)
-        if _insert_all(session, _as_stored(rows, ids, source_document_id)):
-            return LoadCounts(rows.height, 0, created), []
-        inserted, conflicts = _insert_new(
-            conn, rows, source_document_id=source_document_id, conflict_limit=conflict_limit
-        )
+        table = _as_stored(rows, ids, source_document_id)
+        # Looked for before the rows go in: the stored rows read are then other documents'.
+        matches = None
+        conflicts: list[Conflict] = []
+        if duplicate_tolerance is not None:
+            matches = duplicates.find(
+                conn, table, document_id=source_document_id, tolerance_seconds=duplicate_tolerance
+            )
+        if _insert_all(session, table):
+            inserted = rows.height
+        else:
+            inserted, conflicts = _insert_new(
+                conn, rows, source_document_id=source_document_id, conflict_limit=conflict_limit
+            )
     finally:
         _unstage(conn)
     if conflicts:
         return LoadCounts(0, 0, 0), conflicts
+    if matches is not None and inserted:
+        duplicates.record(conn, matches, document_id=source_document_id)
     return LoadCounts(inserted, rows.height - inserted, created), []
