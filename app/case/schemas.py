@@ -318,6 +318,7 @@ class ConvergenceRead(BaseModel):
                 "id": 7,
                 "key": "person:DE-ID-L01X00T47",
                 "name": "Max Mustermann",
+                "same_as": ["person:goaml-4711"],
                 "cases": [
                     {
                         "case_id": 1,

@@ -121,6 +121,7 @@ class CaseOverview(BaseModel):
                     }
                 ],
                 "subjects": [],
+                "distinct_parties": 0,
                 "asset_totals": [{"currency": "EUR", "amount": "398210.55"}],
                 "assets": [],
                 "traces": [],
