@@ -62,6 +62,8 @@ _DDL = {
         " counterparty_name text, counterparty_account text) ON COMMIT DROP",
         "staging_accounts": "CREATE TEMP TABLE staging_accounts (key text, kind text, iban text,"
         " number text, chain text, address text, name text) ON COMMIT DROP",
+        "staging_matches": "CREATE TEMP TABLE staging_matches (external_id text,"
+        " original_id bigint) ON COMMIT DROP",
     },
     "sqlite": {
         "staging_transactions": "CREATE TEMP TABLE staging_transactions (row_no INTEGER,"
@@ -70,6 +72,8 @@ _DDL = {
         " counterparty_name TEXT, counterparty_account TEXT)",
         "staging_accounts": "CREATE TEMP TABLE staging_accounts (key TEXT, kind TEXT, iban TEXT,"
         " number TEXT, chain TEXT, address TEXT, name TEXT)",
+        "staging_matches": "CREATE TEMP TABLE staging_matches (external_id TEXT,"
+        " original_id INTEGER)",
     },
 }
 
@@ -188,6 +192,7 @@ def _unstage(conn: Connection) -> None:
     # Temporary tables live as long as the connection, which the pool hands on to others.
     conn.execute(text("DROP TABLE IF EXISTS staging_transactions"))
     conn.execute(text("DROP TABLE IF EXISTS staging_accounts"))
+    conn.execute(text("DROP TABLE IF EXISTS staging_matches"))
 
 
 def _ensure_accounts(
@@ -261,6 +266,14 @@ def _insert_new(
     return conn.execute(text(insert), {"doc": source_document_id}).rowcount, []
 
 
+def _record_matches(conn: Connection, matches: pl.DataFrame, source_document_id: str) -> None:
+    """Store the probable duplicates found for the batch, in one statement."""
+    _create_table(conn, "staging_matches")
+    _write_frame(conn, "staging_matches", matches)
+    record = text(duplicates.RECORD).bindparams(bindparam("now", type_=UTCDateTime()))
+    conn.execute(record, duplicates.record_params(source_document_id))
+
+
 def _as_stored(rows: pl.DataFrame, ids: pl.DataFrame, source_document_id: str) -> pl.DataFrame:
     """The batch as `transactions` rows; optional columns null throughout are left to default."""
     present = [c for c in OPTIONAL if rows[c].null_count() < rows.height]
@@ -331,7 +344,11 @@ def _load(
         conflicts: list[Conflict] = []
         if duplicate_tolerance is not None:
             matches = duplicates.find(
-                conn, table, document_id=source_document_id, tolerance_seconds=duplicate_tolerance
+                conn,
+                table,
+                document_id=source_document_id,
+                tolerance_seconds=duplicate_tolerance,
+                read=_read_frame,
             )
         if _insert_all(session, table):
             inserted = rows.height
@@ -339,10 +356,10 @@ def _load(
             inserted, conflicts = _insert_new(
                 conn, rows, source_document_id=source_document_id, conflict_limit=conflict_limit
             )
+        if matches is not None and matches.height and inserted and not conflicts:
+            _record_matches(conn, matches, source_document_id)
     finally:
         _unstage(conn)
     if conflicts:
         return LoadCounts(0, 0, 0), conflicts
-    if matches is not None and inserted:
-        duplicates.record(conn, matches, document_id=source_document_id)
     return LoadCounts(inserted, rows.height - inserted, created), []

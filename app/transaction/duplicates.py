@@ -8,14 +8,13 @@ confirms or rejects it; a confirmed match excludes the later record from the eng
 (`LedgerExclusion`), so the transfer is counted once.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
-from sqlalchemy import Connection, Row, bindparam, func, select, text
+from sqlalchemy import Connection, Row, func, select, text
 from sqlalchemy.orm import Session, aliased
 
-from app.db import UTCDateTime
 from app.pagination import CursorCodec, IdKey, Keyset, page
 from app.transaction.models import (
     DUPLICATE,
@@ -26,22 +25,28 @@ from app.transaction.models import (
 )
 
 # Stored rows that may match a batch: those leaving the batch's payers within its time span
-# (widened by the tolerance), read before the batch is inserted, so that the index on
-# (from_account_id, value_time) yields other documents' rows only. Rows of documents still
-# staging, and rows no longer in the ledger, match nothing.
+# (widened by the tolerance), read in one statement before the batch is inserted, so that the
+# index on (from_account_id, value_time) yields other documents' rows only. Rows of documents
+# still staging, and rows no longer in the ledger, match nothing. The payers (integers) and the
+# bounds (formatted instants) are written into the statement: the caller reads it in bulk
+# (COPY on PostgreSQL), which takes no parameters.
 _STORED = """
 SELECT t.id, t.external_id, t.from_account_id, t.to_account_id, t.amount_minor, t.currency,
        {time} AS value_time
 FROM transactions t
-WHERE t.from_account_id IN ({payers}) AND t.value_time BETWEEN :lo AND :hi
+WHERE t.from_account_id IN ({payers}) AND t.value_time BETWEEN {lo} AND {hi}
   AND t.source_document_id NOT IN (SELECT id FROM source_documents WHERE state = 'staging')
-  AND t.id NOT IN (SELECT transaction_id FROM ledger_exclusions)
+  AND NOT EXISTS (SELECT 1 FROM ledger_exclusions x WHERE x.transaction_id = t.id)
 """
 _TIME_TEXT = {  # value_time as "YYYY-MM-DD HH:MM:SS.ffffff" UTC text, per dialect
     "postgresql": "to_char(t.value_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
     "sqlite": "t.value_time",
 }
-_STORED_SCHEMA = pl.Schema(
+_BOUND = {  # an instant as each dialect compares it with a stored value_time
+    "postgresql": "TIMESTAMPTZ '{:%Y-%m-%d %H:%M:%S.%f}+00'",
+    "sqlite": "'{:%Y-%m-%d %H:%M:%S.%f}'",
+}
+STORED_SCHEMA = pl.Schema(
     {
         "original_id": pl.Int64(),
         "original_external_id": pl.String(),
@@ -52,12 +57,6 @@ _STORED_SCHEMA = pl.Schema(
         "stored_time": pl.String(),
     }
 )
-_PAYERS_PER_QUERY = 500
-_RECORD = """
-INSERT INTO duplicate_matches (transaction_id, original_id, detected_at, state)
-SELECT t.id, :original, :now, :state FROM transactions t
-WHERE t.external_id = :external_id AND t.source_document_id = :doc
-"""
 # Whether any other document holds transactions: a first load into an empty ledger skips the
 # look-up (source documents are few; each is found in the index on the rows' document).
 _ANY_OTHER = """
@@ -66,22 +65,16 @@ WHERE d.id <> :doc AND EXISTS (SELECT 1 FROM transactions t WHERE t.source_docum
 LIMIT 1
 """
 MATCHES = pl.Schema({"external_id": pl.String(), "original_id": pl.Int64()})
-
-
-def _stored(conn: Connection, payers: list[int], lo: datetime, hi: datetime) -> pl.DataFrame:
-    parts = []
-    for start in range(0, len(payers), _PAYERS_PER_QUERY):
-        chunk = ", ".join(str(int(p)) for p in payers[start : start + _PAYERS_PER_QUERY])
-        sql = text(_STORED.format(time=_TIME_TEXT[conn.dialect.name], payers=chunk)).bindparams(
-            bindparam("lo", type_=UTCDateTime()), bindparam("hi", type_=UTCDateTime())
-        )
-        rows = conn.execute(sql, {"lo": lo, "hi": hi}).all()
-        parts.append(pl.DataFrame(rows, schema=_STORED_SCHEMA, orient="row"))
-    return pl.concat(parts) if parts else pl.DataFrame(schema=_STORED_SCHEMA)
+Reader = Callable[[Connection, str, pl.Schema], pl.DataFrame]
 
 
 def find(
-    conn: Connection, table: pl.DataFrame, *, document_id: str, tolerance_seconds: int
+    conn: Connection,
+    table: pl.DataFrame,
+    *,
+    document_id: str,
+    tolerance_seconds: int,
+    read: Reader,
 ) -> pl.DataFrame:
     """(external id, original id) of each row of `table` (as `transactions` rows, not yet
     inserted) that matches a stored row of another source document."""
@@ -92,8 +85,15 @@ def find(
     lo, hi = times.min(), times.max()
     assert isinstance(lo, datetime)
     assert isinstance(hi, datetime)
-    payers = table.get_column("from_account_id").unique().sort().to_list()
-    stored = _stored(conn, payers, lo - tolerance, hi + tolerance)
+    dialect = conn.dialect.name
+    payers = table.get_column("from_account_id").unique().sort().cast(pl.Int64)
+    query = _STORED.format(
+        time=_TIME_TEXT[dialect],
+        payers=", ".join(str(int(p)) for p in payers),
+        lo=_BOUND[dialect].format((lo - tolerance).astimezone(UTC)),
+        hi=_BOUND[dialect].format((hi + tolerance).astimezone(UTC)),
+    )
+    stored = read(conn, query, STORED_SCHEMA)
     if stored.height == 0:
         return pl.DataFrame(schema=MATCHES)
     stored = stored.with_columns(
@@ -114,24 +114,19 @@ def find(
     )
 
 
-def record(conn: Connection, matches: pl.DataFrame, *, document_id: str) -> int:
-    """Store the matches of the rows inserted under `document_id` (rows that were already
-    stored under another document are that document's, and were matched when it came)."""
-    if matches.height == 0:
-        return 0
-    sql = text(_RECORD).bindparams(bindparam("now", type_=UTCDateTime()))
-    now = datetime.now(UTC)
-    stored = 0
-    for external_id, original in matches.iter_rows():
-        params = {
-            "external_id": external_id,
-            "original": original,
-            "doc": document_id,
-            "now": now,
-            "state": PROBABLE,
-        }
-        stored += conn.execute(sql, params).rowcount
-    return stored
+# The matches of a batch's rows, staged in `staging_matches` (app.transaction.bulk), stored in
+# one statement; rows already stored under another document are that document's, and were
+# matched when it came.
+RECORD = """
+INSERT INTO duplicate_matches (transaction_id, original_id, detected_at, state)
+SELECT t.id, m.original_id, :now, :state
+FROM staging_matches m JOIN transactions t ON t.external_id = m.external_id
+WHERE t.source_document_id = :doc
+"""
+
+
+def record_params(document_id: str) -> dict[str, object]:
+    return {"doc": document_id, "now": datetime.now(UTC), "state": PROBABLE}
 
 
 Record = aliased(Transaction)
