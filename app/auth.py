@@ -66,6 +66,9 @@ def require_scopes(*needed: Scope) -> object:
 
 LedgerReader = Annotated[Principal, require_scopes(Scope.LEDGER_READ)]
 LedgerWriter = Annotated[Principal, require_scopes(Scope.LEDGER_WRITE)]
+# A person's judgement on records (a duplicate, two parties being one): ledger writers who do
+# casework, so not an ingest key, which loads data and decides nothing.
+RecordJudge = Annotated[Principal, require_scopes(Scope.LEDGER_WRITE, Scope.CASES_WRITE)]
 SourceReader = Annotated[Principal, require_scopes(Scope.SOURCES_READ)]
 KeyManager = Annotated[Principal, require_scopes(Scope.KEYS_MANAGE)]
 CaseReader = Annotated[Principal, require_scopes(Scope.CASES_READ)]

@@ -40,6 +40,7 @@ from app.observability import RequestIdMiddleware, configure_logging
 from app.overview.router import router as overview_router
 from app.proposal.router import router as proposal_router
 from app.realisation.router import router as realisation_router
+from app.resolution.router import router as resolution_router
 from app.search.router import router as search_router
 from app.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
@@ -49,6 +50,7 @@ from app.trace import lifecycle as trace_lifecycle
 from app.trace.report_router import router as trace_report_router
 from app.trace.router import router as trace_router
 from app.transaction import staged as staged_loads
+from app.transaction.duplicate_router import router as duplicate_router
 from app.transaction.router import account_router as account_ledger_router
 from app.transaction.router import router as transaction_router
 from app.workers import WorkerPidMiddleware
@@ -58,11 +60,14 @@ ROUTERS = (
     health_router,
     apikey_router,
     source_router,
+    resolution_router,
     party_router,
-    account_ledger_router,
+    # Before the ledger's account read, whose path converter would take `.../history` too.
     account_router,
+    account_ledger_router,
     transaction_router,
     search_router,
+    duplicate_router,
     case_router,
     overview_router,
     convergence_router,

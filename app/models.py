@@ -1,6 +1,6 @@
 """Every table, imported in one place so that Alembic and the tests see the whole schema."""
 
-from app.account.models import Account, AccountHolder
+from app.account.models import Account, AccountCorrection, AccountHolder
 from app.apikey.models import ApiKey
 from app.asset.models import Asset, AssetCost, AssetLink, AssetOwner, AssetValuation
 from app.audit.models import AuditEntry
@@ -8,15 +8,21 @@ from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
 from app.db import Base
 from app.goaml.models import GoamlReport, GoamlTransaction
 from app.measure.models import Measure
-from app.party.models import Party
+from app.party.models import Party, PartyLinkEvent
 from app.proposal.models import FreezingProposal
 from app.realisation.models import InterlocutorySale, ProceedsShare
 from app.source.models import SourceDocument
 from app.trace.models import TraceResultFrame, TraceRun
-from app.transaction.models import Transaction
+from app.transaction.models import (
+    DuplicateMatch,
+    LedgerExclusion,
+    Transaction,
+    TransactionCorrection,
+)
 
 __all__ = [
     "Account",
+    "AccountCorrection",
     "AccountHolder",
     "ApiKey",
     "Asset",
@@ -30,15 +36,19 @@ __all__ = [
     "CaseEvent",
     "CaseMember",
     "CaseSubject",
+    "DuplicateMatch",
     "FreezingProposal",
     "GoamlReport",
     "GoamlTransaction",
     "InterlocutorySale",
+    "LedgerExclusion",
     "Measure",
     "Party",
+    "PartyLinkEvent",
     "ProceedsShare",
     "SourceDocument",
     "TraceResultFrame",
     "TraceRun",
     "Transaction",
+    "TransactionCorrection",
 ]

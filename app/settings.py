@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     page_limit_max: int = 1000
     upload_max_bytes: int = 1024 * 1024 * 1024
     batch_max_rows: int = 100_000
+    # A new transaction matching a stored one from another source document (same accounts,
+    # amount and currency) within this many seconds of value time is flagged a probable duplicate.
+    duplicate_tolerance_seconds: int = Field(default=86_400, ge=0)
     upload_max_rows: int = 5_000_000
     # What reading an input may cost, whatever its size on the wire (app.limits). A JSON body is
     # parsed whole in memory (a batch is at most batch_max_rows rows), so it has a cap of its own

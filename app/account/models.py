@@ -1,6 +1,7 @@
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, BigId, UTCDateTime
@@ -43,3 +44,19 @@ class AccountHolder(Base):
 
     account: Mapped[Account] = relationship(back_populates="holders")
     party: Mapped[Party] = relationship(lazy="joined")
+
+
+class AccountCorrection(Base):
+    """New details of an account (name, institution ...), stated by a correcting source
+    document with a reason. The account row keeps what was first loaded; the newest correction
+    of a field is what the account reads as."""
+
+    __tablename__ = "account_corrections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(2000))
+    source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"))
+    corrected_by: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -5,10 +5,18 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.account import service
-from app.account.schemas import AccountBatch, AccountBatchResult, AccountFlag, FlaggedAccountRead
+from app.account.schemas import (
+    AccountBatch,
+    AccountBatchResult,
+    AccountCorrectionIn,
+    AccountFlag,
+    AccountHistory,
+    FlaggedAccountRead,
+)
 from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep
 from app.errors import problems
+from app.inputs import AccountRefPath
 from app.pagination import Page, PageDep
 from app.uploads import Upload
 
@@ -42,3 +50,36 @@ def list_accounts(
     return Page(
         items=[FlaggedAccountRead.model_validate(a) for a in items], next_cursor=next_cursor
     )
+
+
+@router.post("/{account:path}/corrections", status_code=201, responses=problems(403, 404, 422))
+async def correct_account(
+    account: AccountRefPath,
+    body: AccountCorrectionIn,
+    request: Request,
+    session: SessionDep,
+    actor: LedgerWriter,
+) -> AccountHistory:
+    """Correct an account's details with a reason and the correcting source document."""
+    raw = await request.body()
+    upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
+    return AccountHistory.model_validate(
+        await run_in_threadpool(
+            service.correct_account,
+            session,
+            account,
+            source=body.source,
+            details=body.details.model_dump(exclude_unset=True),
+            reason=body.reason,
+            upload=upload,
+            actor=actor,
+        )
+    )
+
+
+@router.get("/{account:path}/history", responses=problems(403, 404, 422))
+def get_account_history(
+    account: AccountRefPath, session: SessionDep, actor: LedgerReader
+) -> AccountHistory:
+    """Get an account's details as first loaded and after each correction, with the reasons."""
+    return AccountHistory.model_validate(service.account_history(session, account))

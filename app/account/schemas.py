@@ -1,13 +1,13 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.account.keys import AccountKind
 from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.inputs import Text
 from app.party.schemas import PartyIn, PartyKind
-from app.source.schemas import SourceIn
+from app.source.schemas import CorrectionRead, SourceIn
 
 
 class HolderRole(StrEnum):
@@ -193,3 +193,89 @@ class FlaggedAccountRead(BaseModel):
     number_flag: AccountFlag
     source_document_id: str
     created_at: datetime
+
+
+class AccountDetails(BaseModel):
+    """The details a correction may state; the key (and the IBAN or address in it) names the
+    account itself and is not corrected: a wrong one is another account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text | None = Field(default=None, min_length=1, max_length=500)
+    bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
+    number: Text | None = Field(default=None, min_length=1, max_length=100)
+    institution: Text | None = Field(default=None, min_length=1, max_length=300)
+    currency: Text | None = Field(default=None, min_length=1, max_length=8)
+
+    @model_validator(mode="after")
+    def _states_something(self) -> "AccountDetails":
+        if not self.model_fields_set:
+            raise ValueError("a correction states at least one detail")
+        return self
+
+
+class AccountCorrectionIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "source": {"kind": "bank_letter", "reference": "PO-2026-017/2"},
+                "reason": "The bank's letter of 12 March gives the holder's name in full",
+                "details": {"name": "Anna Maria Berg", "institution": "Commerzbank AG"},
+            }
+        },
+    )
+
+    source: SourceIn = Field(description="The document that states the corrected details.")
+    reason: Text = Field(min_length=1, max_length=2000)
+    details: AccountDetails
+
+
+class AccountVersion(BaseModel):
+    details: dict[str, str | None]
+    source_document_id: str = Field(description="The document that stated these details.")
+    correction: CorrectionRead | None = Field(description="None for the account as first loaded.")
+
+
+class AccountHistory(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "account_id": 1,
+                "key": "iban:DE89370400440532013000",
+                "versions": [
+                    {
+                        "details": {
+                            "name": "A. Berg",
+                            "bic": None,
+                            "number": None,
+                            "institution": None,
+                            "currency": "EUR",
+                        },
+                        "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                        "correction": None,
+                    },
+                    {
+                        "details": {
+                            "name": "Anna Maria Berg",
+                            "bic": None,
+                            "number": None,
+                            "institution": "Commerzbank AG",
+                            "currency": "EUR",
+                        },
+                        "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
+                        "correction": {
+                            "reason": "The bank's letter of 12 March gives the name in full",
+                            "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
+                            "corrected_by": "3f2a9c0d1e4b5a67",
+                            "corrected_at": "2026-03-13T09:00:00Z",
+                        },
+                    },
+                ],
+            }
+        }
+    )
+
+    account_id: int
+    key: str
+    versions: list[AccountVersion] = Field(description="First loaded first, current last.")

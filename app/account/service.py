@@ -5,6 +5,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from app.account import corrections
 from app.account.keys import account_attributes, normalise_key
 from app.account.models import Account, AccountHolder
 from app.account.numbers import INVALID_NUMBER, AccountCheck, bic_fault, number_fault
@@ -16,6 +17,7 @@ from app.party import service as party_service
 from app.party.models import Party
 from app.principal import Principal
 from app.source import service as source_service
+from app.source.schemas import SourceIn
 from app.uploads import Upload
 
 
@@ -49,7 +51,12 @@ def read_account(session: Session, ref: str) -> dict[str, Any]:
         row = accounts.row(key=key) if key is not None else None
     if row is None:
         raise AccountNotFound(ref)
-    return {**row, "holders": accounts.holder_rows(row["id"])}
+    return {
+        **row,
+        # Corrected details read as corrected; the history keeps what was first loaded.
+        **corrections.corrected_details(session, row["id"]),
+        "holders": accounts.holder_rows(row["id"]),
+    }
 
 
 def _merge(record: Any, given: dict[str, Any]) -> tuple[list[str], bool]:
@@ -259,3 +266,24 @@ def holder_names(
 def accounts_by_keys(session: Session, keys: list[str]) -> dict[str, Account]:
     """Stored accounts with their holders, by key (keys not stored are left out)."""
     return AccountRepository(session).by_keys(keys)
+
+
+def correct_account(
+    session: Session,
+    ref: str,
+    *,
+    source: SourceIn,
+    details: dict[str, Any],
+    reason: str,
+    upload: Upload,
+    actor: Principal,
+) -> dict[str, Any]:
+    """Correct an account's details with a reason and the correcting source document."""
+    account = resolve_account(session, ref)
+    return corrections.correct_account(
+        session, account, source=source, details=details, reason=reason, upload=upload, actor=actor
+    )
+
+
+def account_history(session: Session, ref: str) -> dict[str, Any]:
+    return corrections.account_history(session, resolve_account(session, ref))

@@ -318,6 +318,7 @@ class ConvergenceRead(BaseModel):
                 "id": 7,
                 "key": "person:DE-ID-L01X00T47",
                 "name": "Max Mustermann",
+                "same_as": ["person:goaml-4711"],
                 "cases": [
                     {
                         "case_id": 1,
@@ -344,4 +345,8 @@ class ConvergenceRead(BaseModel):
     id: int
     key: str
     name: str | None
+    same_as: list[str] = Field(
+        default_factory=list,
+        description="Parties a person linked as one with this party, counted with it.",
+    )
     cases: list[ConvergenceCase]

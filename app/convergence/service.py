@@ -23,12 +23,20 @@ def _shared(session: Session, *, actor: Principal) -> Shared:
     """Parties and accounts in two or more visible cases with their roles per case, most
     connected first."""
     visible = case_service.visible_case_ids(session, actor=actor)
+    # Parties a person linked as one ("same as") count as one: each stands for its group's
+    # lowest id.
+    one = party_service.link_groups(session)
     roles: dict[tuple[str, int], dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     for s in case_service.subjects_of(session, visible):
-        entity = ("party", s.party_id) if s.party_id is not None else ("account", s.account_id)
-        roles[entity][s.case_id].add(s.role)  # type: ignore[index]
+        if s.party_id is not None:
+            entity = ("party", one.get(s.party_id, s.party_id))
+        else:
+            entity = ("account", s.account_id)  # type: ignore[assignment]
+        roles[entity][s.case_id].add(s.role)
     # Owning an asset of a case, or holding its balance, ties a party or account to it too.
     for case_id, kind, entity_id in asset_service.holdings_in_cases(session, visible):
+        if kind == "party":
+            entity_id = one.get(entity_id, entity_id)
         roles[(kind, entity_id)][case_id].add(HOLDING_ROLES[kind])
     shared = sorted(
         ((entity, by_case) for entity, by_case in roles.items() if len(by_case) >= 2),
@@ -59,9 +67,11 @@ def _describe(session: Session, chunk: Shared) -> list[dict[str, Any]]:
     items = []
     for (kind, entity_id), by_case in chunk:
         name: str | None
+        same_as: list[str] = []
         if kind == "party":
             party = party_service.get_party(session, entity_id)
             key, name = party.key, party.name
+            same_as = sorted(party_service.linked_parties(session, key) - {key})
         else:
             account = account_service.resolve_account(session, str(entity_id))
             key, name = account.key, account.name
@@ -71,6 +81,7 @@ def _describe(session: Session, chunk: Shared) -> list[dict[str, Any]]:
                 "id": entity_id,
                 "key": key,
                 "name": name,
+                "same_as": same_as,
                 "cases": [
                     {
                         "case_id": case_id,

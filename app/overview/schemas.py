@@ -40,6 +40,11 @@ class SubjectOverview(SubjectRead):
         description="The accounts the party holds (for an account subject: the account itself).",
         examples=[[{"account_id": 4, "key": "iban:DE89370400440532013000", "role": "holder"}]],
     )
+    same_as: list[str] = Field(
+        default_factory=list,
+        description="Parties a person linked as one with this party (it counts with them once).",
+        examples=[["person:goaml-4711"]],
+    )
 
 
 class AssetBrief(BaseModel):
@@ -116,6 +121,7 @@ class CaseOverview(BaseModel):
                     }
                 ],
                 "subjects": [],
+                "distinct_parties": 0,
                 "asset_totals": [{"currency": "EUR", "amount": "398210.55"}],
                 "assets": [],
                 "traces": [],
@@ -129,6 +135,9 @@ class CaseOverview(BaseModel):
     case: CaseRead
     linked_cases: list[LinkedCase]
     subjects: list[SubjectOverview]
+    distinct_parties: int = Field(
+        description="Parties among the subjects, those linked as one counted once."
+    )
     asset_totals: list[MoneyTotal] = Field(
         description="Valuations of every asset of the case, per currency, exact."
     )

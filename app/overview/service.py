@@ -17,6 +17,7 @@ from app.convergence import service as convergence
 from app.measure import lapses
 from app.measure import service as measure_service
 from app.money import from_minor
+from app.party import service as party_service
 from app.principal import Principal
 from app.trace import service as trace_service
 
@@ -89,13 +90,22 @@ def _subjects(session: Session, case_id: int) -> list[dict[str, Any]]:
     out = []
     for subject in case_service.subjects_of(session, [case_id]):
         described = case_service.describe_subject(session, subject)
+        same_as: list[str] = []
         if subject.party_id is not None:
             accounts = account_service.accounts_of_party(session, subject.party_id)
+            party_key = str(described["party_key"])
+            same_as = sorted(party_service.linked_parties(session, party_key) - {party_key})
         else:
             key = described["account_key"]
             accounts = [{"account_id": subject.account_id, "key": key, "role": "subject"}]
-        out.append({**described, "accounts": accounts})
+        out.append({**described, "accounts": accounts, "same_as": same_as})
     return out
+
+
+def _distinct_parties(session: Session, subjects: list[dict[str, Any]]) -> int:
+    """Parties among the subjects, each group of parties linked as one counted once."""
+    one = party_service.link_groups(session)
+    return len({one.get(s["party_id"], s["party_id"]) for s in subjects if s["party_id"]})
 
 
 def _trace_brief(run: Any) -> dict[str, Any]:
@@ -181,6 +191,7 @@ def case_overview(
         for a in assets
         if a.value_minor is not None and a.currency is not None
     ]
+    subjects = _subjects(session, case.id)
     return {
         "case": case,
         "linked_cases": [
@@ -194,7 +205,8 @@ def case_overview(
             }
             for relation, c in case_service.linked_cases(session, case, actor=actor)
         ],
-        "subjects": _subjects(session, case.id),
+        "subjects": subjects,
+        "distinct_parties": _distinct_parties(session, subjects),
         "asset_totals": totals(valued),
         "assets": asset_groups(session, assets),
         "traces": [_trace_brief(r) for r in traces],

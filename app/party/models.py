@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, UTCDateTime
@@ -22,3 +22,22 @@ class Party(Base):
     search_text: Mapped[str | None] = mapped_column(String(4000))
     source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PartyLinkEvent(Base):
+    """A person's decision that two parties are one (`linked`), or its undoing: appended, never
+    changed. The newest event of a pair is its state. The pair is stored lower id first."""
+
+    __tablename__ = "party_link_events"
+    __table_args__ = (
+        CheckConstraint("party_id < other_party_id", name="ordered_pair"),
+        Index("ix_party_link_events_pair", "party_id", "other_party_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    other_party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    linked: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(2000))
+    actor_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

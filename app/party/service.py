@@ -1,11 +1,14 @@
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
+from app.party import links
 from app.party.models import Party
 from app.party.names import search_text
 from app.party.repository import PartyRepository
+from app.principal import Principal
 
 
 class PartyNotFound(NotFound):
@@ -38,3 +41,72 @@ def resolve_party(session: Session, ref: str) -> Party:
     if (party := PartyRepository(session).by_keys([ref]).get(ref)) is None:
         raise PartyNotFound(ref)
     return party
+
+
+def linked_parties(session: Session, key: str) -> set[str]:
+    """The keys of every party a person has linked to `key` ("same as", transitively), `key`
+    itself included: the parties to count as one. An unknown key is `PartyNotFound`."""
+    party = resolve_party(session, key)
+    return links.keys_of(session, links.group_of(session, party.id))
+
+
+def link_groups(session: Session) -> dict[int, int]:
+    """For every linked party id, the lowest id of its group: count a group once by it."""
+    return links.groups(session)
+
+
+def link_parties(
+    session: Session, ref: str, other: str, *, reason: str, actor: Principal
+) -> dict[str, Any]:
+    """Record that two parties are one (a person's decision, with a reason)."""
+    return _decide(session, ref, other, linked=True, reason=reason, actor=actor)
+
+
+def unlink_parties(
+    session: Session, ref: str, other: str, *, reason: str, actor: Principal
+) -> dict[str, Any]:
+    """Undo a link, with a reason; the link and its undoing both stay on record."""
+    return _decide(session, ref, other, linked=False, reason=reason, actor=actor)
+
+
+def _decide(
+    session: Session, ref: str, other: str, *, linked: bool, reason: str, actor: Principal
+) -> dict[str, Any]:
+    party, counterpart = resolve_party(session, ref), resolve_party(session, other)
+    links.set_link(session, party, counterpart, linked=linked, reason=reason, actor=actor)
+    result = same_as(session, party)
+    session.commit()
+    return result
+
+
+def same_as(session: Session, party: Party) -> dict[str, Any]:
+    """The party's group and every decision naming it."""
+    return {
+        "party": party.key,
+        "linked_parties": sorted(links.keys_of(session, links.group_of(session, party.id))),
+        "decisions": links.decisions(session, party.id),
+    }
+
+
+# A ledger with at most this many parties is scored whole (every script, every spelling);
+# beyond it, the pool is the parties sharing a name word or an identity number.
+WHOLE_POOL = 5000
+POOL_LIMIT = 500
+
+
+def resembling_parties(
+    session: Session, words: Iterable[str], numbers: Iterable[str]
+) -> list[Party]:
+    repository = PartyRepository(session)
+    if repository.count() <= WHOLE_POOL:
+        return repository.all(WHOLE_POOL)
+    return repository.resembling(words, numbers, POOL_LIMIT)
+
+
+def parties_by_ids(session: Session, ids: Iterable[int]) -> list[Party]:
+    return PartyRepository(session).by_ids(ids)
+
+
+def link_group_ids(session: Session, party_id: int) -> set[int]:
+    """The ids of the parties linked to `party_id`, itself included."""
+    return links.group_of(session, party_id)

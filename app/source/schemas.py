@@ -47,3 +47,12 @@ class SourceDocumentRead(BaseModel):
     row_count: int
     inserted: int
     already_present: int
+
+
+class CorrectionRead(BaseModel):
+    """Why a record (or an account's details) was corrected, by whom, and on which document."""
+
+    reason: str
+    source_document_id: str
+    corrected_by: str
+    corrected_at: datetime

@@ -4,6 +4,11 @@ Built once from the database, then brought up to date by appending the transacti
 since (ids only grow: the ledger is append-only). The engine extends its index in place when new
 rows come later in time and rebuilds it when a late statement arrives.
 
+A record that leaves the ledger (a confirmed duplicate's later record, a record a correction
+superseded: `app.transaction.models.LedgerExclusion`) is the one change that is not an append:
+the exclusions' version (their newest id) is kept with the ledger, and when it moves the ledger
+is built anew, so its fingerprint (a hash of the rows it holds) changes with what it traces.
+
 A big upload on SQLite stores its rows in slices under a staging document before they join the
 ledger (app.transaction.staged): they are skipped while it stages, and read by their document
 once it is published, although rows stored since have higher ids.
@@ -21,6 +26,7 @@ from app.money import currency_decimals
 from app.settings import Settings
 from app.source.models import COMMITTED_ROWS_SQL, STAGING
 from app.trace.ledger_index import SharedIndex, Version, external_id_of
+from app.transaction.models import EXCLUSIONS_VERSION_SQL, IN_LEDGER_SQL
 from tracing import Ledger
 
 _SELECT = """
@@ -53,6 +59,11 @@ _RAW = pl.Schema(
 def _last_id(session: Session) -> int:
     last = session.connection().exec_driver_sql("SELECT max(id) FROM transactions").scalar()
     return int(last or 0)
+
+
+def _exclusions_version(session: Session) -> int:
+    found = session.connection().exec_driver_sql(EXCLUSIONS_VERSION_SQL).scalar()
+    return int(found or 0)
 
 
 def _staging_ids(session: Session) -> frozenset[str]:
@@ -95,7 +106,9 @@ def _new_rows(
 def _read_rows(session: Session, where: str) -> pl.DataFrame:
     conn = session.connection()
     sql = _SELECT.format(
-        time=TIME_SQL[conn.dialect.name], where=where, committed=COMMITTED_ROWS_SQL
+        time=TIME_SQL[conn.dialect.name],
+        where=where,
+        committed=f"{COMMITTED_ROWS_SQL} AND {IN_LEDGER_SQL}",
     )
     raw: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "postgresql":
@@ -141,6 +154,8 @@ class _State:
     # Documents staging when the ledger was last brought up to date: their rows up to last_id
     # were skipped, and are read when the document is published.
     pending: frozenset[str]
+    # The exclusions' version the ledger was built with (0: none).
+    excluded: int = 0
 
 
 class LedgerCache:
@@ -170,54 +185,69 @@ class LedgerCache:
             state = self._state
             last = _last_id(session)
             staging = _staging_ids(session)
+            excluded = _exclusions_version(session)
+            if state is not None and state.excluded != excluded:
+                state = None  # a record left the ledger: an index only grows, so build anew
             if state is not None:
                 published = state.pending - staging
                 # Nothing stored or published since: two index lookups instead of the joined read.
                 if last <= state.last_id and not published:
                     if staging != state.pending:
-                        self._state = _State(state.ledger, state.last_id, staging)
+                        self._state = _State(state.ledger, state.last_id, staging, excluded)
                     return state.ledger
             if self.shared is None:
-                self._state = self._updated(session, state, last, staging)
+                self._state = self._updated(session, state, last, staging, excluded)
             else:
-                self._state = self._mapped(session, self.shared, last, staging)
+                self._state = self._mapped(session, self.shared, state, last, staging, excluded)
             return self._state.ledger
 
     def _updated(
-        self, session: Session, state: _State | None, last: int, staging: frozenset[str]
+        self,
+        session: Session,
+        state: _State | None,
+        last: int,
+        staging: frozenset[str],
+        excluded: int,
     ) -> _State:
         after = 0 if state is None else state.last_id
         published = frozenset() if state is None else state.pending - staging
         rows = _new_rows(session, after, last, published, staging)
         if state is not None and rows.height == 0:
-            return _State(state.ledger, max(after, last), staging)
+            return _State(state.ledger, max(after, last), staging, excluded)
         self.builds += 1
         frame = rows.drop("id")
         if state is None:
             ledger = Ledger.from_minor(frame, currency_decimals())
         else:
             ledger = state.ledger.append(frame, currency_decimals=currency_decimals())
-        return _State(ledger, max(after, last), staging)
+        return _State(ledger, max(after, last), staging, excluded)
 
     def _mapped(
-        self, session: Session, shared: SharedIndex, last: int, staging: frozenset[str]
+        self,
+        session: Session,
+        shared: SharedIndex,
+        state: _State | None,
+        last: int,
+        staging: frozenset[str],
+        excluded: int,
     ) -> _State:
         # A version is current only if it holds every row up to `last` and skipped exactly the
         # documents that are staging now (one published since must have its rows read).
-        if (found := shared.newest(session, last, staging)) is None:
+        if (found := shared.newest(session, last, staging, excluded)) is None:
             with shared.building():
                 # Another process may have built it while this one waited for the lock.
-                if (found := shared.newest(session, last, staging)) is None:
-                    built = self._updated(session, self._state, last, staging)
+                if (found := shared.newest(session, last, staging, excluded)) is None:
+                    built = self._updated(session, state, last, staging, excluded)
                     found = Version(
                         built.ledger.fingerprint,
                         built.last_id,
                         external_id_of(session, built.last_id),
                         sorted(built.pending),
+                        excluded,
                     )
                     shared.publish(built.ledger, found)
         pending = frozenset(found.pending)
         if self._state is not None and self._state.ledger.fingerprint == found.fingerprint:
-            return _State(self._state.ledger, found.last_id, pending)
+            return _State(self._state.ledger, found.last_id, pending, excluded)
         # The private copy just built is dropped for the mapped one, shared by every process.
-        return _State(shared.load(found), found.last_id, pending)
+        return _State(shared.load(found), found.last_id, pending, excluded)

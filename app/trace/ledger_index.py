@@ -33,6 +33,8 @@ class Version:
     last_external_id: str | None
     # The staging documents whose rows it skipped (app.transaction.staged), sorted.
     pending: list[str] = field(default_factory=list)
+    # The version of the ledger exclusions it was built with (app.trace.ledger_cache).
+    excluded: int = 0
 
 
 def external_id_of(session: Session, transaction_id: int) -> str | None:
@@ -52,11 +54,15 @@ class SharedIndex:
         self._lock_path = directory / f".lock-{tag}"
 
     def newest(
-        self, session: Session, at_least: int, staging: frozenset[str] = frozenset()
+        self,
+        session: Session,
+        at_least: int,
+        staging: frozenset[str] = frozenset(),
+        excluded: int = 0,
     ) -> Version | None:
         """The version the pointer names, if it holds transaction `at_least`, skipped exactly
-        the documents `staging`, and is this database's (its last transaction is the one stored
-        under that id)."""
+        the documents `staging` and the exclusions up to `excluded`, and is this database's
+        (its last transaction is the one stored under that id)."""
         try:
             data = json.loads(self._pointer.read_text())
             version = Version(
@@ -64,8 +70,11 @@ class SharedIndex:
                 int(data["last_id"]),
                 data["last_external_id"],
                 list(data.get("pending", [])),
+                int(data.get("excluded", 0)),
             )
         except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if version.excluded != excluded:
             return None
         if version.last_id < at_least or set(version.pending) != staging:
             return None

@@ -404,6 +404,14 @@ class RerunDiff(BaseModel):
                         "after": "4900.00",
                     }
                 ],
+                "records_replaced": [
+                    {
+                        "external_id": "DEMO-L05",
+                        "cause": "superseded",
+                        "replaced_by": "DEMO-L05-c1",
+                        "reason": "The bank corrected the amount: 19,000.00, not 25,000.00",
+                    }
+                ],
                 "totals_changed": {"held": {"before": "43000.00", "after": "43000.00"}},
             }
         }
@@ -416,6 +424,10 @@ class RerunDiff(BaseModel):
     accounts_added: list[str]
     accounts_removed: list[str]
     amounts_changed: list[dict[str, Any]]
+    records_replaced: list[dict[str, Any]] = Field(
+        description="Records the previous run used that have since left the ledger: "
+        "`superseded` by a correction (`replaced_by`, `reason`) or confirmed `duplicate`s."
+    )
     totals_changed: dict[str, Any]
 
 

@@ -21,6 +21,7 @@ from app.trace.models import TraceRun
 from app.trace.repository import TRACES, TraceRepository
 from app.trace.runtime import TraceRuntime
 from app.trace.schemas import RoleThresholds, TraceCreate, TraceRead, TraceStatus
+from app.transaction import corrections, duplicate_service
 from tracing import (
     ENGINE_VERSION,
     AccountSeed,
@@ -165,13 +166,28 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
     return out
 
 
+def _duplicate_warning(session: Session, result: TraceResult) -> dict[str, Any]:
+    """A warning when transactions the trace used are undecided probable duplicates (the
+    transfer may be counted twice); nothing at all otherwise, so such summaries stay as they
+    were. The canonical result is the engine's and never carries it."""
+    # A Series: its ids are read only if there is any undecided match at all.
+    count = duplicate_service.unresolved_among(session, result.flows.get_column("external_id"))
+    if not count:
+        return {}
+    detail = (
+        f"{count} probable duplicate(s) among the transactions this trace used are undecided: "
+        "a transfer reported by two sources may be counted twice (GET /api/v1/duplicates)"
+    )
+    return {"warnings": [{"code": "probable_duplicates", "count": count, "detail": detail}]}
+
+
 def _store_result(
     session: Session, run: TraceRun, result: TraceResult, runtime: TraceRuntime
 ) -> None:
     run.status = TraceStatus.DONE
     run.finished_at = datetime.now(UTC)
     run.progress = None  # live while it ran; a finished run answers with its summary
-    run.summary = api_summary(result)
+    run.summary = api_summary(result) | _duplicate_warning(session, result)
     canonical = result.to_json_bytes()
     # Hashing (what result.digest() computes, without serialising the result a second time) and
     # packing the JSON take as long as writing the frames for a large result: a helper thread
@@ -483,6 +499,11 @@ def rerun_trace(
         "ledger_changed": run.ledger_fingerprint != previous.ledger_fingerprint,
         "new_transactions": (run.ledger_transactions or 0) - (previous.ledger_transactions or 0),
         **_diff_accounts(before, after),
+        # Records the previous run used that have left the ledger since (corrected, or
+        # confirmed duplicates): the reason its figures may differ.
+        "records_replaced": corrections.replaced_among(
+            session, before.flows.get_column("external_id")
+        ),
         "totals_changed": {k: v for k, v in totals.items() if v["before"] != v["after"]},
     }
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.account.keys import account_attributes
 from app.db import SQLITE_TIME_FORMAT, UTCDateTime
+from app.transaction import duplicates
 from app.transaction.ingest import OPTIONAL
 
 STAGED = (
@@ -61,6 +62,8 @@ _DDL = {
         " counterparty_name text, counterparty_account text) ON COMMIT DROP",
         "staging_accounts": "CREATE TEMP TABLE staging_accounts (key text, kind text, iban text,"
         " number text, chain text, address text, name text, number_flag text) ON COMMIT DROP",
+        "staging_matches": "CREATE TEMP TABLE staging_matches (external_id text,"
+        " original_id bigint) ON COMMIT DROP",
     },
     "sqlite": {
         "staging_transactions": "CREATE TEMP TABLE staging_transactions (row_no INTEGER,"
@@ -69,6 +72,8 @@ _DDL = {
         " counterparty_name TEXT, counterparty_account TEXT)",
         "staging_accounts": "CREATE TEMP TABLE staging_accounts (key TEXT, kind TEXT, iban TEXT,"
         " number TEXT, chain TEXT, address TEXT, name TEXT, number_flag TEXT)",
+        "staging_matches": "CREATE TEMP TABLE staging_matches (external_id TEXT,"
+        " original_id INTEGER)",
     },
 }
 
@@ -188,6 +193,7 @@ def _unstage(conn: Connection) -> None:
     # Temporary tables live as long as the connection, which the pool hands on to others.
     conn.execute(text("DROP TABLE IF EXISTS staging_transactions"))
     conn.execute(text("DROP TABLE IF EXISTS staging_accounts"))
+    conn.execute(text("DROP TABLE IF EXISTS staging_matches"))
 
 
 def _ensure_accounts(
@@ -261,6 +267,14 @@ def _insert_new(
     return conn.execute(text(insert), {"doc": source_document_id}).rowcount, []
 
 
+def _record_matches(conn: Connection, matches: pl.DataFrame, source_document_id: str) -> None:
+    """Store the probable duplicates found for the batch, in one statement."""
+    _create_table(conn, "staging_matches")
+    _write_frame(conn, "staging_matches", matches)
+    record = text(duplicates.RECORD).bindparams(bindparam("now", type_=UTCDateTime()))
+    conn.execute(record, duplicates.record_params(source_document_id))
+
+
 def _as_stored(rows: pl.DataFrame, ids: pl.DataFrame, source_document_id: str) -> pl.DataFrame:
     """The batch as `transactions` rows; optional columns null throughout are left to default."""
     present = [c for c in OPTIONAL if rows[c].null_count() < rows.height]
@@ -301,12 +315,17 @@ def load_transactions(
     *,
     source_document_id: str,
     conflict_limit: int,
+    duplicate_tolerance: int | None = None,
 ) -> tuple[LoadCounts, list[Conflict]]:
-    """Insert `rows`; returns counts and any rows conflicting with stored ones."""
+    """Insert `rows`; returns counts and any rows conflicting with stored ones.
+
+    With a `duplicate_tolerance` (seconds), rows matching a stored row of another source
+    document are flagged as probable duplicates (app.transaction.duplicates).
+    """
     conn = session.connection()
     keys = pl.concat([rows["from_key"], rows["to_key"]]).unique().sort()
     with _bulk_settings(conn):
-        return _load(session, rows, keys, source_document_id, conflict_limit)
+        return _load(session, rows, keys, source_document_id, conflict_limit, duplicate_tolerance)
 
 
 def last_transaction_id(conn: Connection) -> int:
@@ -333,20 +352,35 @@ def _load(
     keys: pl.Series,
     source_document_id: str,
     conflict_limit: int,
+    duplicate_tolerance: int | None,
 ) -> tuple[LoadCounts, list[Conflict]]:
     conn = session.connection()
     # SQLite has one writer at a time, and this is it: ids past this one are this load's.
     before = last_transaction_id(conn) if conn.dialect.name == "sqlite" else 0
     try:
         ids, created = _ensure_accounts(conn, keys, source_document_id)
-        if _insert_all(session, _as_stored(rows, ids, source_document_id)):
-            index_for_search(conn, before)
-            return LoadCounts(rows.height, 0, created), []
-        inserted, conflicts = _insert_new(
-            conn, rows, source_document_id=source_document_id, conflict_limit=conflict_limit
-        )
+        table = _as_stored(rows, ids, source_document_id)
+        # Looked for before the rows go in: the stored rows read are then other documents'.
+        matches = None
+        conflicts: list[Conflict] = []
+        if duplicate_tolerance is not None:
+            matches = duplicates.find(
+                conn,
+                table,
+                document_id=source_document_id,
+                tolerance_seconds=duplicate_tolerance,
+                read=_read_frame,
+            )
+        if _insert_all(session, table):
+            inserted = rows.height
+        else:
+            inserted, conflicts = _insert_new(
+                conn, rows, source_document_id=source_document_id, conflict_limit=conflict_limit
+            )
         if not conflicts:
             index_for_search(conn, before)
+        if matches is not None and matches.height and inserted and not conflicts:
+            _record_matches(conn, matches, source_document_id)
     finally:
         _unstage(conn)
     if conflicts:

@@ -1,6 +1,14 @@
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, UTCDateTime
@@ -34,3 +42,67 @@ class Transaction(Base):
     counterparty_account: Mapped[str | None] = mapped_column(String(300))
     source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
     source_row: Mapped[int] = mapped_column(Integer)
+
+
+# A duplicate's life: found when the later record was stored, then decided once by a person.
+PROBABLE, CONFIRMED, REJECTED = "probable", "confirmed", "rejected"
+
+
+class DuplicateMatch(Base):
+    """A transaction stored from one source document that looks like one stored from another
+    (same accounts, amount, currency, value time within the tolerance): the same transfer
+    reported twice, until a person confirms or rejects it."""
+
+    __tablename__ = "duplicate_matches"
+    __table_args__ = (
+        UniqueConstraint("transaction_id", "original_id"),
+        CheckConstraint("transaction_id <> original_id", name="distinct_records"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # The record stored later, which the engine drops once the match is confirmed.
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
+    original_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16), index=True, default=PROBABLE)
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(String(2000))
+
+
+# Why a stored record no longer reaches the engine.
+DUPLICATE, SUPERSEDED = "duplicate", "superseded"
+
+
+class LedgerExclusion(Base):
+    """A stored transaction the engine no longer reads: the second record of a confirmed
+    duplicate, or a record a correction superseded. Rows are only added, so the newest id is
+    the version of the exclusions that a ledger index was built with."""
+
+    __tablename__ = "ledger_exclusions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), unique=True)
+    cause: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TransactionCorrection(Base):
+    """A stored transaction superseded by a new record: the old one stays, readable, with the
+    reason and the source document that corrected it."""
+
+    __tablename__ = "transaction_corrections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), unique=True)
+    replacement_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), unique=True)
+    reason: Mapped[str] = mapped_column(String(2000))
+    source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"))
+    corrected_by: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The test the engine's reads add to the committed-rows one (app.source.models), on alias `t`:
+# a record excluded from the ledger (a confirmed duplicate, a superseded one) is not traced.
+IN_LEDGER_SQL = "t.id NOT IN (SELECT transaction_id FROM ledger_exclusions)"
+EXCLUSIONS_VERSION_SQL = "SELECT max(id) FROM ledger_exclusions"

@@ -13,11 +13,13 @@ from app.errors import problems
 from app.inputs import AccountRefPath, Instant, Text, TransactionRefPath
 from app.pagination import Page, PageDep
 from app.source.schemas import SourceIn
-from app.transaction import service
+from app.transaction import corrections, service
 from app.transaction.schemas import (
     AccountTransactionRead,
     IngestResult,
     TransactionBatch,
+    TransactionCorrectionIn,
+    TransactionHistory,
     TransactionRead,
 )
 from app.uploads import Upload, received
@@ -89,6 +91,40 @@ async def upload_transactions(
         )
     response.status_code = 201 if stored else 200
     return result
+
+
+@router.post("/{transaction}/corrections", status_code=201, responses=problems(403, 404, 409, 422))
+async def correct_transaction(
+    transaction: TransactionRefPath,
+    body: TransactionCorrectionIn,
+    request: Request,
+    session: SessionDep,
+    actor: LedgerWriter,
+    settings: SettingsDep,
+) -> TransactionHistory:
+    """Supersede a transaction by a corrected record, with a reason and its source document."""
+    raw = await request.body()
+    upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
+    history = await run_in_threadpool(
+        corrections.correct_transaction,
+        session,
+        transaction,
+        source=body.source,
+        record=dict(body.transaction),
+        reason=body.reason,
+        upload=upload,
+        actor=actor,
+        settings=settings,
+    )
+    return TransactionHistory.model_validate(history)
+
+
+@router.get("/{transaction}/history", responses=problems(403, 404, 422))
+def get_transaction_history(
+    transaction: TransactionRefPath, session: SessionDep, actor: LedgerReader
+) -> TransactionHistory:
+    """Get every record of a transaction, first to current, with each correction's reason."""
+    return TransactionHistory.model_validate(corrections.transaction_history(session, transaction))
 
 
 @router.get("/{transaction}", responses=problems(403, 404, 422))

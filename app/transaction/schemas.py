@@ -1,11 +1,12 @@
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
 
 from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.inputs import Text
-from app.source.schemas import SourceIn
+from app.source.schemas import CorrectionRead, SourceIn
 
 _TX_EXAMPLE: dict[str, Any] = {
     "external_id": "T-1",
@@ -103,21 +104,20 @@ class IngestResult(BaseModel):
     accounts_created: int
 
 
+_READ_EXAMPLE: dict[str, Any] = {
+    **_TX_EXAMPLE,
+    "id": 1,
+    "channel": None,
+    "narrative": None,
+    "counterparty_name": None,
+    "counterparty_account": None,
+    "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+    "source_row": 1,
+}
+
+
 class TransactionRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                **_TX_EXAMPLE,
-                "id": 1,
-                "channel": None,
-                "narrative": None,
-                "counterparty_name": None,
-                "counterparty_account": None,
-                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
-                "source_row": 1,
-            }
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"example": _READ_EXAMPLE})
 
     id: int
     external_id: str
@@ -137,3 +137,121 @@ class TransactionRead(BaseModel):
 
 class AccountTransactionRead(TransactionRead):
     direction: str = Field(description="`in` or `out`, seen from the account asked about.")
+
+
+class DuplicateState(StrEnum):
+    PROBABLE = "probable"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class DuplicateDecision(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"reason": "Same SEPA reference in the bank statement and the STR"}
+        },
+    )
+
+    reason: Text = Field(min_length=1, max_length=2000, description="Why, in a sentence.")
+
+
+class DuplicateRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "id": 3,
+                "state": "probable",
+                "detected_at": "2026-01-07T09:00:00Z",
+                "transaction": {
+                    **_READ_EXAMPLE,
+                    "id": 12,
+                    "external_id": "STR-2026-4/T7",
+                    "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
+                },
+                "original": _READ_EXAMPLE,
+                "decided_by": None,
+                "decided_at": None,
+                "reason": None,
+            }
+        }
+    )
+
+    id: int
+    state: DuplicateState
+    detected_at: datetime
+    transaction: TransactionRead = Field(
+        description="The record stored later: the engine drops it once the match is confirmed."
+    )
+    original: TransactionRead = Field(description="The stored record it matches.")
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+
+
+class TransactionCorrectionIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "source": {"kind": "bank_letter", "reference": "PO-2026-017/3"},
+                "reason": "The bank corrected the amount: 1,050.00, not 1,500.00",
+                "transaction": {**_TX_EXAMPLE, "external_id": "T-1-c1", "amount": "1050.00"},
+            }
+        },
+    )
+
+    source: SourceIn = Field(description="The document that states the corrected record.")
+    reason: Text = Field(min_length=1, max_length=2000)
+    transaction: TransactionIn = Field(
+        description="The whole corrected record, under an external id of its own."
+    )
+
+
+class TransactionVersion(BaseModel):
+    transaction: TransactionRead
+    correction: CorrectionRead | None = Field(
+        description="The correction this record came from; None for the first record."
+    )
+    superseded_by: int | None = Field(description="The id of the record that replaced it.")
+    in_ledger: bool = Field(description="Whether tracing reads this record.")
+    excluded_as: str | None = Field(description="`superseded` or `duplicate` when not traced.")
+
+
+class TransactionHistory(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "current": 31,
+                "versions": [
+                    {
+                        "transaction": _READ_EXAMPLE,
+                        "correction": None,
+                        "superseded_by": 31,
+                        "in_ledger": False,
+                        "excluded_as": "superseded",
+                    },
+                    {
+                        "transaction": {
+                            **_READ_EXAMPLE,
+                            "id": 31,
+                            "external_id": "T-1-c1",
+                            "amount": "1050.00",
+                        },
+                        "correction": {
+                            "reason": "The bank corrected the amount: 1,050.00, not 1,500.00",
+                            "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
+                            "corrected_by": "3f2a9c0d1e4b5a67",
+                            "corrected_at": "2026-03-13T09:00:00Z",
+                        },
+                        "superseded_by": None,
+                        "in_ledger": True,
+                        "excluded_as": None,
+                    },
+                ],
+            }
+        }
+    )
+
+    current: int = Field(description="The id of the record in force.")
+    versions: list[TransactionVersion] = Field(description="First record first, current last.")

@@ -278,7 +278,12 @@ def _load_staged(
         published = False
         try:
             counts, conflicts = staged.load(
-                session, side, rows, document_id=document.id, conflict_limit=settings.error_list_max
+                session,
+                side,
+                rows,
+                document_id=document.id,
+                conflict_limit=settings.error_list_max,
+                duplicate_tolerance=settings.duplicate_tolerance_seconds,
             )
             if conflicts:
                 raise _conflicts_rejected(conflicts, rows_label=rows_label, first_row=first_row)
@@ -380,7 +385,11 @@ def _load_checked(
 ) -> LoadCounts:
     """Load validated rows; a stored row with the same id but other content refuses them all."""
     counts, conflicts = load_transactions(
-        session, rows, source_document_id=document_id, conflict_limit=settings.error_list_max
+        session,
+        rows,
+        source_document_id=document_id,
+        conflict_limit=settings.error_list_max,
+        duplicate_tolerance=settings.duplicate_tolerance_seconds,
     )
     if conflicts:
         session.rollback()

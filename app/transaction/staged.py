@@ -47,6 +47,11 @@ _DELETE_ROWS = (
     "DELETE FROM transactions WHERE id IN"
     " (SELECT id FROM transactions WHERE source_document_id = :doc LIMIT :n)"
 )
+# A slice's probable duplicates name its rows: they go first (few, in one statement).
+_DELETE_MATCHES = (
+    "DELETE FROM duplicate_matches WHERE transaction_id IN"
+    " (SELECT id FROM transactions WHERE source_document_id = :doc)"
+)
 _USED = (
     "EXISTS (SELECT 1 FROM transactions t WHERE t.source_document_id <> :doc"
     " AND (t.from_account_id = accounts.id OR t.to_account_id = accounts.id))"
@@ -93,26 +98,51 @@ def _let_writers_in() -> None:
 
 
 def load(
-    session: Session, side: Session, rows: pl.DataFrame, *, document_id: str, conflict_limit: int
+    session: Session,
+    side: Session,
+    rows: pl.DataFrame,
+    *,
+    document_id: str,
+    conflict_limit: int,
+    duplicate_tolerance: int | None = None,
 ) -> tuple[LoadCounts, list[Conflict]]:
     """Store `rows` under the staging document: on SQLite in committed slices on `side`, on
     PostgreSQL in `session`'s transaction, which the flip then commits with them."""
     if session.get_bind().dialect.name == "sqlite":
-        return load_in_slices(side, rows, document_id=document_id, conflict_limit=conflict_limit)
+        return load_in_slices(
+            side,
+            rows,
+            document_id=document_id,
+            conflict_limit=conflict_limit,
+            duplicate_tolerance=duplicate_tolerance,
+        )
     return load_transactions(
-        session, rows, source_document_id=document_id, conflict_limit=conflict_limit
+        session,
+        rows,
+        source_document_id=document_id,
+        conflict_limit=conflict_limit,
+        duplicate_tolerance=duplicate_tolerance,
     )
 
 
 def load_in_slices(
-    side: Session, rows: pl.DataFrame, *, document_id: str, conflict_limit: int
+    side: Session,
+    rows: pl.DataFrame,
+    *,
+    document_id: str,
+    conflict_limit: int,
+    duplicate_tolerance: int | None = None,
 ) -> tuple[LoadCounts, list[Conflict]]:
     """Store `rows` under the staging document, a committed slice at a time."""
     inserted = present = created = 0
     for part in rows.iter_slices(SLICE_ROWS):
         _let_writers_in()
         counts, conflicts = load_transactions(
-            side, part, source_document_id=document_id, conflict_limit=conflict_limit
+            side,
+            part,
+            source_document_id=document_id,
+            conflict_limit=conflict_limit,
+            duplicate_tolerance=duplicate_tolerance,
         )
         if conflicts:
             side.rollback()
@@ -139,6 +169,8 @@ def discard(side: Session, document_id: str) -> None:
     """Remove what a staging document stored, in slices, then mark it abandoned; a crash
     midway leaves it staging, and the next start finishes the job."""
     side.rollback()
+    side.execute(text(_DELETE_MATCHES), {"doc": document_id})
+    side.commit()
     _repeat(side, _DELETE_ROWS, document_id)
     side.execute(text(_ADOPT_ACCOUNTS), {"doc": document_id})
     side.commit()

@@ -71,3 +71,29 @@ def test_an_index_of_other_data_is_never_mapped(
     fresh = worker(tmp_path)
     assert fresh.current(session).fingerprint == built.fingerprint
     assert fresh.builds == 1  # the pointer named a transaction this database does not hold
+
+
+def test_a_record_leaving_the_ledger_makes_every_worker_map_a_new_version(
+    client: TestClient, session: Session, key: dict[str, str], tmp_path: Path
+) -> None:
+    first, second = worker(tmp_path), worker(tmp_path)
+    demo = first.current(session)
+    again = tx("IDX-2", "iban:DE75512108001245126199", "ext:Autohaus Premium GmbH", "3500.00")
+    again["value_time"] = "2026-01-20T15:30:00Z"
+    body = batch(again, reference="STR-2026-4")
+    assert client.post("/api/v1/transactions/batch", json=body, headers=key).status_code == 201
+    doubled = second.current(session)
+    assert doubled.n_transactions == demo.n_transactions + 1
+    assert first.current(session).fingerprint == doubled.fingerprint
+    (match,) = client.get("/api/v1/duplicates", headers=key).json()["items"]
+    reason = {"reason": "The STR restates the bank's payment"}
+    r = client.post(f"/api/v1/duplicates/{match['id']}/confirm", json=reason, headers=key)
+    assert r.status_code == 200, r.text
+    # Not an append: the ledger is built anew, once, without the record, and every worker maps
+    # that version; its fingerprint is the demo's own again.
+    once = first.current(session)
+    assert (once.n_transactions, once.fingerprint) == (demo.n_transactions, demo.fingerprint)
+    assert second.current(session).fingerprint == demo.fingerprint
+    assert second.builds == 1
+    pointer = json.loads(next(tmp_path.glob("current-*.json")).read_text())
+    assert pointer["excluded"] >= 1

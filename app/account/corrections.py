@@ -1,0 +1,99 @@
+"""Corrections of an account's details: appended with a reason and the correcting source
+document, never written over the account as first loaded. The account reads as its newest
+correction of each field; its history lists every state it had. The engine keys accounts by
+their key alone, which a correction cannot change, so a trace is not affected."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.account.models import Account, AccountCorrection
+from app.principal import Principal
+from app.source import service as source_service
+from app.source.schemas import SourceIn
+from app.uploads import Upload
+
+# The details a correction may state; the key and what it is made of (IBAN, chain, address)
+# name the account itself: a wrong one is another account.
+CORRECTABLE = ("name", "bic", "number", "institution", "currency")
+
+
+class AccountCorrectionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of_account(self, account_id: int) -> list[AccountCorrection]:
+        stmt = (
+            select(AccountCorrection)
+            .where(AccountCorrection.account_id == account_id)
+            .order_by(AccountCorrection.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def add(self, correction: AccountCorrection) -> None:
+        self.session.add(correction)
+        self.session.flush()
+
+
+def corrected_details(session: Session, account_id: int) -> dict[str, Any]:
+    """The fields corrections have stated, newest last (empty: never corrected)."""
+    details: dict[str, Any] = {}
+    for correction in AccountCorrectionRepository(session).of_account(account_id):
+        details.update(correction.details)
+    return details
+
+
+def correct_account(
+    session: Session,
+    account: Account,
+    *,
+    source: SourceIn,
+    details: dict[str, Any],
+    reason: str,
+    upload: Upload,
+    actor: Principal,
+) -> dict[str, Any]:
+    document = source_service.record_source(session, source, upload, rows=1, actor=actor)
+    document.inserted = 1
+    AccountCorrectionRepository(session).add(
+        AccountCorrection(
+            account_id=account.id,
+            details=details,
+            reason=reason,
+            source_document_id=document.id,
+            corrected_by=actor.id,
+            corrected_at=datetime.now(UTC),
+        )
+    )
+    history = account_history(session, account)
+    session.commit()
+    return history
+
+
+def account_history(session: Session, account: Account) -> dict[str, Any]:
+    """The account's details as first loaded, then after each correction."""
+    details = {field: getattr(account, field) for field in CORRECTABLE}
+    versions: list[dict[str, Any]] = [
+        {
+            "details": dict(details),
+            "source_document_id": account.source_document_id,
+            "correction": None,
+        }
+    ]
+    for correction in AccountCorrectionRepository(session).of_account(account.id):
+        details.update(correction.details)
+        versions.append(
+            {
+                "details": dict(details),
+                "source_document_id": correction.source_document_id,
+                "correction": {
+                    "reason": correction.reason,
+                    "source_document_id": correction.source_document_id,
+                    "corrected_by": correction.corrected_by,
+                    "corrected_at": correction.corrected_at,
+                },
+            }
+        )
+    return {"account_id": account.id, "key": account.key, "versions": versions}

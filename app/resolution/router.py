@@ -1,0 +1,56 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.auth import LedgerReader, RecordJudge
+from app.deps import SessionDep
+from app.errors import problems
+from app.inputs import PartyRefPath
+from app.party import service as party_service
+from app.resolution import service
+from app.resolution.schemas import CandidateList, SameAsIn, SameAsRead
+
+# Party keys may hold a slash: these suffixed routes come before the plain party route
+# (app.case.party_record), so that a suffix is never read as part of a key.
+router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
+
+
+@router.get("/{party:path}/candidates", responses=problems(403, 404, 422))
+def list_party_candidates(
+    party: PartyRefPath,
+    session: SessionDep,
+    actor: LedgerReader,
+    limit: Annotated[int, Query(ge=1, le=100, description="At most this many.")] = 20,
+) -> CandidateList:
+    """List parties that are probably the same person or entity, with score and reasons."""
+    return CandidateList.model_validate(
+        service.party_candidates(session, party, actor=actor, limit=limit)
+    )
+
+
+@router.get("/{party:path}/same-as", responses=problems(403, 404, 422))
+def get_same_as(party: PartyRefPath, session: SessionDep, actor: LedgerReader) -> SameAsRead:
+    """Get the parties linked as one with this party, and every decision naming it."""
+    return SameAsRead.model_validate(
+        party_service.same_as(session, party_service.resolve_party(session, party))
+    )
+
+
+@router.post("/{party:path}/same-as", status_code=201, responses=problems(403, 404, 409, 422))
+def link_same_as(
+    party: PartyRefPath, body: SameAsIn, session: SessionDep, actor: RecordJudge
+) -> SameAsRead:
+    """Link two parties as one person or entity, with a reason (never done by itself)."""
+    return SameAsRead.model_validate(
+        party_service.link_parties(session, party, body.other, reason=body.reason, actor=actor)
+    )
+
+
+@router.post("/{party:path}/same-as/undo", responses=problems(403, 404, 409, 422))
+def undo_same_as(
+    party: PartyRefPath, body: SameAsIn, session: SessionDep, actor: RecordJudge
+) -> SameAsRead:
+    """Undo a link between two parties, with a reason; both decisions stay on record."""
+    return SameAsRead.model_validate(
+        party_service.unlink_parties(session, party, body.other, reason=body.reason, actor=actor)
+    )

@@ -1,0 +1,195 @@
+"""The same transfer reported by two source documents: found when the later one is stored.
+
+A new row matches a stored row of another source document when both name the same accounts,
+amount and currency, and their value times lie within a tolerance (a setting, one day by
+default: a bank books on the value date what a goAML report times to the minute). The match is
+stored as a probable duplicate; the row itself is stored as sent, with its provenance. A person
+confirms or rejects it; a confirmed match excludes the later record from the engine's ledger
+(`LedgerExclusion`), so the transfer is counted once.
+"""
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+from sqlalchemy import Connection, Row, func, select, text
+from sqlalchemy.orm import Session, aliased
+
+from app.pagination import CursorCodec, IdKey, Keyset, page
+from app.transaction.models import (
+    DUPLICATE,
+    PROBABLE,
+    DuplicateMatch,
+    LedgerExclusion,
+    Transaction,
+)
+
+# Stored rows that may match a batch: those leaving the batch's payers within its time span
+# (widened by the tolerance), read in one statement before the batch is inserted, so that the
+# index on (from_account_id, value_time) yields other documents' rows only. Rows of documents
+# still staging, and rows no longer in the ledger, match nothing. The payers (integers) and the
+# bounds (formatted instants) are written into the statement: the caller reads it in bulk
+# (COPY on PostgreSQL), which takes no parameters.
+_STORED = """
+SELECT t.id, t.external_id, t.from_account_id, t.to_account_id, t.amount_minor, t.currency,
+       {time} AS value_time
+FROM transactions t
+WHERE t.from_account_id IN ({payers}) AND t.value_time BETWEEN {lo} AND {hi}
+  AND t.source_document_id NOT IN (SELECT id FROM source_documents WHERE state = 'staging')
+  AND NOT EXISTS (SELECT 1 FROM ledger_exclusions x WHERE x.transaction_id = t.id)
+"""
+_TIME_TEXT = {  # value_time as "YYYY-MM-DD HH:MM:SS.ffffff" UTC text, per dialect
+    "postgresql": "to_char(t.value_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+    "sqlite": "t.value_time",
+}
+_BOUND = {  # an instant as each dialect compares it with a stored value_time
+    "postgresql": "TIMESTAMPTZ '{:%Y-%m-%d %H:%M:%S.%f}+00'",
+    "sqlite": "'{:%Y-%m-%d %H:%M:%S.%f}'",
+}
+STORED_SCHEMA = pl.Schema(
+    {
+        "original_id": pl.Int64(),
+        "original_external_id": pl.String(),
+        "from_account_id": pl.Int64(),
+        "to_account_id": pl.Int64(),
+        "amount_minor": pl.Int64(),
+        "currency": pl.String(),
+        "stored_time": pl.String(),
+    }
+)
+# Whether any other document holds transactions: a first load into an empty ledger skips the
+# look-up (source documents are few; each is found in the index on the rows' document).
+_ANY_OTHER = """
+SELECT 1 FROM source_documents d
+WHERE d.id <> :doc AND EXISTS (SELECT 1 FROM transactions t WHERE t.source_document_id = d.id)
+LIMIT 1
+"""
+MATCHES = pl.Schema({"external_id": pl.String(), "original_id": pl.Int64()})
+Reader = Callable[[Connection, str, pl.Schema], pl.DataFrame]
+
+
+def find(
+    conn: Connection,
+    table: pl.DataFrame,
+    *,
+    document_id: str,
+    tolerance_seconds: int,
+    read: Reader,
+) -> pl.DataFrame:
+    """(external id, original id) of each row of `table` (as `transactions` rows, not yet
+    inserted) that matches a stored row of another source document."""
+    if table.height == 0 or conn.execute(text(_ANY_OTHER), {"doc": document_id}).first() is None:
+        return pl.DataFrame(schema=MATCHES)
+    tolerance = timedelta(seconds=tolerance_seconds)
+    times = table.get_column("value_time")
+    lo, hi = times.min(), times.max()
+    assert isinstance(lo, datetime)
+    assert isinstance(hi, datetime)
+    dialect = conn.dialect.name
+    payers = table.get_column("from_account_id").unique().sort().cast(pl.Int64)
+    query = _STORED.format(
+        time=_TIME_TEXT[dialect],
+        payers=", ".join(str(int(p)) for p in payers),
+        lo=_BOUND[dialect].format((lo - tolerance).astimezone(UTC)),
+        hi=_BOUND[dialect].format((hi + tolerance).astimezone(UTC)),
+    )
+    stored = read(conn, query, STORED_SCHEMA)
+    if stored.height == 0:
+        return pl.DataFrame(schema=MATCHES)
+    stored = stored.with_columns(
+        pl.col("stored_time").str.to_datetime(
+            "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"
+        )
+    )
+    keys = ["from_account_id", "to_account_id", "amount_minor", "currency"]
+    gap = (pl.col("value_time") - pl.col("stored_time")).abs()
+    return (
+        table.select("external_id", *keys, pl.col("value_time").dt.cast_time_unit("us"))
+        .join(stored, on=keys, how="inner")
+        # A row sent again under its own external id is that record, not its duplicate.
+        .filter((gap <= tolerance) & (pl.col("external_id") != pl.col("original_external_id")))
+        .select("external_id", "original_id")
+        .unique()
+        .sort("external_id", "original_id")
+    )
+
+
+# The matches of a batch's rows, staged in `staging_matches` (app.transaction.bulk), stored in
+# one statement; rows already stored under another document are that document's, and were
+# matched when it came.
+RECORD = """
+INSERT INTO duplicate_matches (transaction_id, original_id, detected_at, state)
+SELECT t.id, m.original_id, :now, :state
+FROM staging_matches m JOIN transactions t ON t.external_id = m.external_id
+WHERE t.source_document_id = :doc
+"""
+
+
+def record_params(document_id: str) -> dict[str, object]:
+    return {"doc": document_id, "now": datetime.now(UTC), "state": PROBABLE}
+
+
+Record = aliased(Transaction)
+Original = aliased(Transaction)
+DUPLICATES = CursorCodec("duplicates", IdKey)
+OLDEST_FIRST: Keyset[IdKey, DuplicateMatch] = Keyset(
+    DUPLICATES, (DuplicateMatch.id,), lambda match: IdKey(match.id)
+)
+
+
+class DuplicateRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, match_id: int) -> DuplicateMatch | None:
+        return self.session.get(DuplicateMatch, match_id)
+
+    def page(
+        self, *, state: str | None, limit: int, after: IdKey | None
+    ) -> tuple[list[DuplicateMatch], str | None]:
+        stmt = select(DuplicateMatch)
+        if state is not None:
+            stmt = stmt.where(DuplicateMatch.state == state)
+        return page(self.session, stmt, OLDEST_FIRST, limit=limit, after=after)
+
+    def matches_of(self, transaction_id: int) -> list[DuplicateMatch]:
+        stmt = (
+            select(DuplicateMatch)
+            .where(
+                (DuplicateMatch.transaction_id == transaction_id)
+                | (DuplicateMatch.original_id == transaction_id)
+            )
+            .order_by(DuplicateMatch.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def probable_pairs(self) -> list[Row[str, str]]:
+        """(later, original) external ids of every match nobody has decided yet."""
+        stmt = (
+            select(Record.external_id, Original.external_id)
+            .select_from(DuplicateMatch)
+            .join(Record, Record.id == DuplicateMatch.transaction_id)
+            .join(Original, Original.id == DuplicateMatch.original_id)
+            .where(DuplicateMatch.state == PROBABLE)
+        )
+        return list(self.session.execute(stmt))
+
+    def excluded(self, transaction_ids: Iterable[int]) -> set[int]:
+        wanted = sorted(set(transaction_ids))
+        stmt = select(LedgerExclusion.transaction_id).where(
+            LedgerExclusion.transaction_id.in_(wanted)
+        )
+        return set(self.session.scalars(stmt))
+
+    def exclude(self, transaction_id: int, cause: str = DUPLICATE) -> None:
+        if transaction_id in self.excluded([transaction_id]):
+            return
+        self.session.add(
+            LedgerExclusion(
+                transaction_id=transaction_id, cause=cause, created_at=datetime.now(UTC)
+            )
+        )
+        self.session.flush()
+
+    def exclusions_version(self) -> int:
+        return int(self.session.scalar(select(func.max(LedgerExclusion.id))) or 0)
