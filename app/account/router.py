@@ -15,7 +15,7 @@ from app.account.schemas import (
 )
 from app.auth import LedgerReader, LedgerWriter
 from app.deps import SessionDep
-from app.errors import problems
+from app.errors import problems, refuse_reads
 from app.inputs import AccountRefPath
 from app.pagination import Page, PageDep
 from app.uploads import Upload
@@ -50,6 +50,9 @@ def list_accounts(
     return Page(
         items=[FlaggedAccountRead.model_validate(a) for a in items], next_cursor=next_cursor
     )
+
+
+refuse_reads(router, "/{account:path}/corrections")
 
 
 @router.post("/{account:path}/corrections", status_code=201, responses=problems(403, 404, 422))

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query
 
 from app.auth import LedgerReader, RecordJudge
 from app.deps import SessionDep
-from app.errors import problems
+from app.errors import problems, refuse_reads
 from app.inputs import PartyRefPath
 from app.party import service as party_service
 from app.resolution import service
@@ -44,6 +44,9 @@ def link_same_as(
     return SameAsRead.model_validate(
         party_service.link_parties(session, party, body.other, reason=body.reason, actor=actor)
     )
+
+
+refuse_reads(router, "/{party:path}/same-as/undo")
 
 
 @router.post("/{party:path}/same-as/undo", responses=problems(403, 404, 409, 422))

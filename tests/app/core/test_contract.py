@@ -88,6 +88,22 @@ def test_an_unsupported_method_names_every_method_of_the_path(
 @pytest.mark.parametrize(
     "url",
     [
+        "/api/v1/accounts/iban:DE89370400440532013000/corrections",
+        "/api/v1/parties/person-1/same-as/undo",
+    ],
+)
+def test_a_read_of_a_path_under_a_key_with_slashes_is_refused_not_taken_for_a_key(
+    client: TestClient, admin: dict[str, str], url: str
+) -> None:
+    # GET /accounts/{account:path} would read ".../corrections" as an account key.
+    r = client.get(url, headers=admin)
+    assert (r.status_code, r.headers["allow"]) == (405, "POST")
+    assert r.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
         "/api/v1/cases",
         "/api/v1/traces",
         "/api/v1/sources",
