@@ -10,7 +10,7 @@ the database and hands rows over.
 
 Public API
 ----------
-``Lake(dir)``, ``Lake.append(rows, decimals=...) -> Manifest``, ``Lake.manifest()``
+``Lake(dir)``, ``Lake.append(rows, decimals=..., excluded=...) -> Manifest``, ``Lake.manifest()``
     The Parquet copy of the ledger and its atomic, fingerprinted manifest (:mod:`lake.store`).
 ``spark_session(master)``, ``advertised_addresses(session)``
     The process's Spark session, on 127.0.0.1 only (:mod:`lake.session`).

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from lake.store import LAKE_ROWS, Lake, Manifest, bucket_of
+from lake.store import EXCLUSION_ROWS, LAKE_ROWS, Lake, Manifest, bucket_of
 from tracing import Direction, Progress, SameDayPolicy, TraceCancelled, TraceParams, TraceTooLarge
 from tracing.schema import CURRENCY, EXTERNAL_ID, FROM_ACCOUNT, MINOR, TIME_US, TO_ACCOUNT
 
@@ -46,6 +46,7 @@ DAY_US = 86_400 * 1_000_000
 INF = 2**62
 NODE = ("account", CURRENCY)
 _STATE = pl.Schema({"account": pl.String(), CURRENCY: pl.String(), "at": pl.Int64()})
+_EXCLUSION_SCHEMA = ", ".join(f"{name} string" for name in EXCLUSION_ROWS.names())
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,8 @@ class _Scan:
         )
 
     def rows(self, sources: set[str] | None = None) -> DataFrame | None:
-        """Rows whose source account is in ``sources`` may only be in these files."""
+        """Rows whose source account is in ``sources`` may only be in these files; the rows
+        the exclusion files of the same buckets list are not in the ledger."""
         buckets = None
         if sources is not None:
             buckets = {bucket_of(a, self.manifest.buckets) for a in sources}
@@ -90,7 +92,14 @@ class _Scan:
         if not paths:
             return None
         self.touched.update(paths)
-        return self.spark.read.schema(self._schema).parquet(*paths)
+        rows = self.spark.read.schema(self._schema).parquet(*paths)
+        if excluded := self.lake.exclusion_paths(self.manifest, buckets):
+            from pyspark.sql import functions as F
+
+            # Few (each a person's decision), so broadcast: no shuffle of the lake's rows.
+            ids = self.spark.read.schema(_EXCLUSION_SCHEMA).parquet(*excluded)
+            rows = rows.join(F.broadcast(ids.select(EXTERNAL_ID)), [EXTERNAL_ID], "left_anti")
+        return rows
 
     @property
     def bytes_read(self) -> int:

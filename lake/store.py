@@ -6,6 +6,9 @@ Layout under the lake's root::
                                                    sorted by (time, sequence, id) inside
     degrees/bucket=0007/part-<sync>.parquet        distinct counterparties of each
                                                    (account, currency) hashing to 7
+    exclusions/bucket=0007/part-<sync>.parquet     external ids of rows of bucket 7 that left
+                                                   the ledger (a confirmed duplicate, a
+                                                   superseded record)
     _manifests/<id>.json                           every committed manifest, kept
     _manifest.json                                 the manifest in force
 
@@ -18,6 +21,12 @@ The manifest's id is the fingerprint of the ledger its rows make
 (:attr:`tracing.Ledger.fingerprint`), so a trace on the lake and one in memory name their input
 alike.
 
+A row that leaves the ledger stays in its data file (the files are never rewritten): the sync
+that learns of it writes its external id to an exclusion file of its source account's bucket,
+and every read of the lake (:meth:`Lake.rows`, the Spark scan of :mod:`lake.search`) drops the
+rows those files list. The fingerprint, the row count and the degree tables are those of the
+rows left, as the in-memory engine's ledger holds them.
+
 A bucket is ``crc32(utf-8 of the source account) mod buckets``: Python's ``zlib`` and
 Spark's ``crc32`` agree on it, so a hop over a few accounts reads a few buckets.
 """
@@ -29,7 +38,7 @@ import json
 import os
 import uuid
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -72,6 +81,8 @@ MANIFEST = "_manifest.json"
 DATA = "transactions"
 DEGREES = "degrees"
 DEGREE_ROWS = pl.Schema({"account": pl.String(), CURRENCY: pl.String(), "degree": pl.Int64()})
+EXCLUSIONS = "exclusions"
+EXCLUSION_ROWS = pl.Schema({EXTERNAL_ID: pl.String(), FROM_ACCOUNT: pl.String()})
 
 
 def bucket_of(account: str, buckets: int) -> int:
@@ -102,6 +113,8 @@ class Manifest:
     degree_files: tuple[LakeFile, ...]
     previous: str | None
     committed_at: str
+    # Rows of `files` no longer in the ledger (absent from manifests written before them).
+    exclusion_files: tuple[LakeFile, ...] = ()
 
     def to_json(self) -> str:
         """Canonical JSON of the manifest."""
@@ -114,6 +127,7 @@ class Manifest:
         data["documents"] = tuple(data["documents"])
         data["files"] = tuple(LakeFile(**f) for f in data["files"])
         data["degree_files"] = tuple(LakeFile(**f) for f in data["degree_files"])
+        data["exclusion_files"] = tuple(LakeFile(**f) for f in data.get("exclusion_files", ()))
         return cls(**data)
 
     @property
@@ -172,11 +186,23 @@ class Lake:
 
     def paths(self, manifest: Manifest, buckets: set[int] | None = None) -> list[str]:
         """Absolute paths of the manifest's files, of ``buckets`` only when given."""
-        return [
-            str(self.root / f.path)
-            for f in manifest.files
-            if buckets is None or f.bucket in buckets
-        ]
+        return self._paths(manifest.files, buckets)
+
+    def exclusion_paths(self, manifest: Manifest, buckets: set[int] | None = None) -> list[str]:
+        """Absolute paths of the manifest's exclusion files (:data:`EXCLUSION_ROWS`), of
+        ``buckets`` only when given: the rows of :meth:`paths` a read must drop."""
+        return self._paths(manifest.exclusion_files, buckets)
+
+    def _paths(self, files: tuple[LakeFile, ...], buckets: set[int] | None) -> list[str]:
+        return [str(self.root / f.path) for f in files if buckets is None or f.bucket in buckets]
+
+    def excluded(self, manifest: Manifest | None) -> set[str]:
+        """External ids of the rows the manifest's exclusion files drop."""
+        paths = self.exclusion_paths(manifest) if manifest else []
+        if not paths:
+            return set()
+        ids = pl.read_parquet(paths, schema=EXCLUSION_ROWS).get_column(EXTERNAL_ID)
+        return set(ids.to_list())
 
     def degrees(
         self, manifest: Manifest, nodes: list[tuple[str, str]]
@@ -208,8 +234,15 @@ class Lake:
         return set(keys.filter(wanted).unique().collect().get_column("account").to_list())
 
     def rows(self, manifest: Manifest | None = None) -> pl.DataFrame:
-        """Every row of the manifest in force (or of ``manifest``), in canonical order."""
+        """Every row of the ledger of the manifest in force (or of ``manifest``), in canonical
+        order: the rows of its data files less those its exclusion files list."""
         manifest = manifest or self.manifest()
+        if manifest is None:
+            return pl.DataFrame(schema=LAKE_ROWS)
+        return _without(self._stored(manifest), self.excluded(manifest))
+
+    def _stored(self, manifest: Manifest | None) -> pl.DataFrame:
+        """Every row of the manifest's data files, excluded or not, in canonical order."""
         if manifest is None or not manifest.files:
             return pl.DataFrame(schema=LAKE_ROWS)
         return pl.read_parquet(self.paths(manifest), schema=LAKE_ROWS).sort(SORT_KEY)
@@ -220,19 +253,29 @@ class Lake:
         *,
         decimals: Mapping[str, int],
         buckets: int = DEFAULT_BUCKETS,
+        excluded: Collection[str] = (),
     ) -> Manifest:
-        """Add the rows of source documents the lake does not hold yet, and commit.
+        """Add the rows of source documents the lake does not hold yet, drop the rows
+        ``excluded`` names (external ids) from the ledger, and commit.
 
         ``rows`` has the columns of :data:`LAKE_ROWS`; rows of documents already in the lake
-        are ignored (the ledger is append-only, so a document synced once is complete). The
-        new manifest is in force only once this returns.
+        are ignored (the ledger is append-only, so a document synced once is complete).
+        Exclusions are only added: ids already excluded, or of no row the lake holds once
+        ``rows`` are in, are ignored. The new manifest is in force only once this returns.
         """
         with self._locked():
             old = self.manifest()
             known = set(old.documents) if old else set()
             fresh = rows.select(LAKE_ROWS.names()).cast(LAKE_ROWS)
             fresh = fresh.filter(~pl.col(SOURCE_DOCUMENT).is_in(sorted(known)))
-            if old is not None and fresh.height == 0:
+            gone = self.excluded(old)
+            leaving = set(excluded) - gone
+            if old is not None and fresh.height == 0 and not leaving:
+                return old
+            stored = pl.concat([self._stored(old), fresh]) if old else fresh
+            left = stored.filter(pl.col(EXTERNAL_ID).is_in(sorted(leaving)))
+            left = left.select(EXCLUSION_ROWS.names())
+            if old is not None and fresh.height == 0 and left.height == 0:
                 return old
             n_buckets = old.buckets if old else buckets
             used = {**(old.decimals if old else {})}
@@ -241,7 +284,8 @@ class Lake:
             self._remove_orphans(old)
             sync = uuid.uuid4().hex
             files = self._write(fresh, n_buckets, DATA, FROM_ACCOUNT, sync)
-            every = pl.concat([self.rows(old), fresh]) if old else fresh
+            exclusion_files = self._write(left, n_buckets, EXCLUSIONS, FROM_ACCOUNT, sync)
+            every = _without(stored, gone | set(left.get_column(EXTERNAL_ID)))
             # Rewritten whole: a new transaction changes the counts of both its accounts.
             degree_files = self._write(_degrees(every), n_buckets, DEGREES, "account", sync)
             fingerprint = Ledger.from_frame(
@@ -257,6 +301,7 @@ class Lake:
                 degree_files=tuple(degree_files),
                 previous=old.id if old else None,
                 committed_at=datetime.now(UTC).isoformat(),
+                exclusion_files=(*(old.exclusion_files if old else ()), *exclusion_files),
             )
             self._commit(manifest)
             return manifest
@@ -270,7 +315,7 @@ class Lake:
             schema={key: pl.String, "bucket": pl.Int64},
         )
         placed = rows.join(table, on=key, how="left")
-        order = SORT_KEY if kind == DATA else ("account", CURRENCY)
+        order = {DATA: SORT_KEY, DEGREES: ("account", CURRENCY)}.get(kind, (EXTERNAL_ID,))
         files = []
         for (bucket,), part in sorted(placed.partition_by("bucket", as_dict=True).items()):
             relative = f"{kind}/bucket={int(bucket):04d}/part-{sync}.parquet"
@@ -291,7 +336,11 @@ class Lake:
 
     def _remove_orphans(self, manifest: Manifest | None) -> None:
         """Delete what an interrupted sync left: data files and staged manifests no one lists."""
-        listed = {f.path for f in (*manifest.files, *manifest.degree_files)} if manifest else set()
+        listed = (
+            {f.path for f in (*manifest.files, *manifest.degree_files, *manifest.exclusion_files)}
+            if manifest
+            else set()
+        )
         for path in self.root.glob("*/bucket=*/*.parquet"):
             if str(path.relative_to(self.root)) not in listed:
                 path.unlink()
@@ -307,6 +356,13 @@ class Lake:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _without(rows: pl.DataFrame, excluded: set[str]) -> pl.DataFrame:
+    """``rows`` less those whose external id is in ``excluded``."""
+    if not excluded:
+        return rows
+    return rows.filter(~pl.col(EXTERNAL_ID).is_in(sorted(excluded)))
 
 
 def _degrees(rows: pl.DataFrame) -> pl.DataFrame:

@@ -3,6 +3,11 @@
 The database stays the system of record; the lake (see :mod:`lake.store`) is a Parquet copy
 laid out for tracing on Spark. The ledger is append-only and every transaction belongs to one
 source document, so a sync reads the rows of the documents the lake does not list yet.
+
+The one change that is not an append, a record leaving the ledger (`ledger_exclusions`: a
+confirmed duplicate, a superseded record), is carried too: every sync reads the external ids
+excluded (few: each is a person's decision) and the lake drops the ones it did not drop yet, so
+its manifest names the fingerprint of the ledger the in-memory engine traces.
 """
 
 from pathlib import Path
@@ -14,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.money import currency_decimals
 from app.source.models import COMMITTED_ROWS_SQL
 from app.trace.ledger_cache import TIME_SQL
+from app.transaction.models import IN_LEDGER_SQL
 from lake.store import DEFAULT_BUCKETS, LAKE_ROWS, SOURCE_DOCUMENT, Lake, Manifest
 
 _DOCUMENTS = f"SELECT DISTINCT source_document_id FROM transactions t WHERE {COMMITTED_ROWS_SQL}"
@@ -25,6 +31,12 @@ FROM transactions t
 JOIN accounts fa ON fa.id = t.from_account_id
 JOIN accounts ta ON ta.id = t.to_account_id
 WHERE t.source_document_id IN ({documents}) AND {committed}
+"""
+# Rows out of the ledger, with their document: one the lake lacks yet is copied by the same sync.
+_EXCLUDED = f"""
+SELECT t.external_id, t.source_document_id
+FROM transactions t
+WHERE NOT ({IN_LEDGER_SQL}) AND {COMMITTED_ROWS_SQL}
 """
 # Documents per query: bound parameters stay far below every driver's limit.
 _CHUNK = 500
@@ -73,12 +85,21 @@ _RAW = pl.Schema(
 
 
 def sync_lake(session: Session, root: Path, *, buckets: int = DEFAULT_BUCKETS) -> Manifest:
-    """Append the source documents the lake at ``root`` lacks; return the manifest in force."""
+    """Append the source documents the lake at ``root`` lacks and drop the rows that left the
+    ledger since the last sync; return the manifest in force."""
     lake = Lake(root)
     current = lake.manifest()
     known = set(current.documents) if current else set()
-    stored = [str(d) for (d,) in session.execute(text(_DOCUMENTS))]
-    new = sorted(set(stored) - known)
-    if current is not None and not new:
+    stored = {str(d) for (d,) in session.execute(text(_DOCUMENTS))}
+    new = sorted(stored - known)
+    documents = known | stored
+    excluded = {
+        str(external_id)
+        for external_id, document in session.execute(text(_EXCLUDED))
+        if str(document) in documents
+    }
+    leaving = excluded - lake.excluded(current)
+    if current is not None and not new and not leaving:
         return current
-    return lake.append(_rows_of(session, new), decimals=currency_decimals(), buckets=buckets)
+    rows = _rows_of(session, new)
+    return lake.append(rows, decimals=currency_decimals(), buckets=buckets, excluded=leaving)

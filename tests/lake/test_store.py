@@ -5,6 +5,7 @@ No Spark here: the lake is written and read with Polars.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lake import Lake
+from lake import Lake, Manifest
 from lake.store import bucket_of
 from tests.lake.conftest import lake_rows
 from tests.tracing.factories import at, frame
@@ -66,6 +67,42 @@ def test_sync_is_incremental_by_source_document(tmp_path) -> None:
     # Nothing new: the manifest in force is returned and nothing is written.
     assert lake.append(both, decimals={"EUR": 2}) == second
     assert (tmp_path / "_manifests" / f"{first.id}.json").exists()
+
+
+def test_rows_leaving_the_ledger_are_listed_by_bucket_and_dropped_on_every_read(tmp_path) -> None:
+    lake = Lake(tmp_path)
+    first = lake.append(lake_rows(FIRST, "doc-1"), decimals={"EUR": 2}, buckets=8)
+    both = pl.concat([lake_rows(FIRST, "doc-1"), lake_rows(SECOND, "doc-2")])
+    # T3 (synced before) leaves; T4 enters and leaves in the same sync; an unknown id is ignored.
+    second = lake.append(both, decimals={"EUR": 2}, excluded={"T3", "T4", "T9"})
+    kept = pl.concat([FIRST, SECOND]).filter(~pl.col("external_id").is_in(["T3", "T4"]))
+    assert second.id == Ledger.from_frame(kept).fingerprint
+    assert second.transactions == 3
+    assert second.files[: len(first.files)] == first.files  # data files are never rewritten
+    assert sum(f.rows for f in second.files) == 5
+    # One exclusion file per bucket of the rows' source accounts (A for T3, C for T4).
+    assert sorted((f.bucket, f.rows) for f in second.exclusion_files) == sorted(
+        [(bucket_of("acct:A", 8), 1), (bucket_of("acct:C", 8), 1)]
+    )
+    for file in second.exclusion_files:
+        assert file.path.startswith(f"exclusions/bucket={file.bucket:04d}/")
+    assert lake.rows()["external_id"].to_list() == ["T5", "T1", "T2"]
+    # A's counterparties: B (T1) and D (T5); C went with T3. C's only one left is B (T2).
+    assert lake.degrees(second, [("acct:A", "EUR"), ("acct:C", "EUR")]) == {
+        ("acct:A", "EUR"): 2,
+        ("acct:C", "EUR"): 1,
+    }
+    # An exclusion alone is a sync; one already carried changes nothing.
+    third = lake.append(both, decimals={"EUR": 2}, excluded={"T1", "T3"})
+    assert (third.previous, third.transactions, third.files) == (second.id, 2, second.files)
+    assert third.id == Ledger.from_frame(kept.filter(pl.col("external_id") != "T1")).fingerprint
+    assert lake.append(both, decimals={"EUR": 2}, excluded={"T1"}) == third
+    assert lake.rows(second)["external_id"].to_list() == ["T5", "T1", "T2"]
+    assert Manifest.from_json(third.to_json()) == third
+    # A manifest written before exclusions existed reads as one without any.
+    older = json.loads(first.to_json())
+    del older["exclusion_files"]
+    assert Manifest.from_json(json.dumps(older)) == first
 
 
 def test_a_sync_that_breaks_a_ledger_rule_commits_nothing(tmp_path) -> None:

@@ -49,3 +49,26 @@ def test_sync_copies_the_ledger_and_then_only_new_documents(
 def test_the_cli_names_the_lake_directory() -> None:
     args = build_parser().parse_args(["lake", "sync", "--to", "/srv/lake"])
     assert (args.to, args.buckets) == ("/srv/lake", 64)
+
+
+def test_sync_carries_a_confirmed_duplicate_out_of_the_lakes_ledger(
+    client: TestClient, session: Session, key: dict[str, str], tmp_path: Path
+) -> None:
+    demo = sync_lake(session, tmp_path, buckets=4)
+    again = tx("LAKE-2", "iban:DE75512108001245126199", "ext:Autohaus Premium GmbH", "3500.00")
+    again["value_time"] = "2026-01-20T15:30:00Z"
+    r = client.post("/api/v1/transactions/batch", json=batch(again, reference="STR-9"), headers=key)
+    assert r.status_code == 201, r.text
+    doubled = sync_lake(session, tmp_path)
+    assert doubled.transactions == demo.transactions + 1
+    (match,) = client.get("/api/v1/duplicates", headers=key).json()["items"]
+    reason = {"reason": "The STR restates the bank's payment"}
+    r = client.post(f"/api/v1/duplicates/{match['id']}/confirm", json=reason, headers=key)
+    assert r.status_code == 200, r.text
+    # The row stays in its file; an exclusion file drops it, and the ledger is the demo's again.
+    once = sync_lake(session, tmp_path)
+    assert (once.id, once.transactions) == (demo.id, demo.transactions)
+    assert once.id == LedgerCache().current(session).fingerprint
+    assert (once.files, once.previous) == (doubled.files, doubled.id)
+    assert [f.rows for f in once.exclusion_files] == [1]
+    assert "LAKE-2" not in Lake(tmp_path).rows()["external_id"].to_list()
