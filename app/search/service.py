@@ -16,6 +16,7 @@ from app.account.keys import SCHEME_KINDS, normalise_key
 from app.errors import InvalidInput
 from app.money import from_minor
 from app.pagination import CursorCodec, Position
+from app.party import service as party_service
 from app.party.names import fold, sound, tokens
 from app.principal import Principal
 from app.search import repository
@@ -34,10 +35,10 @@ def visibility(actor: Principal) -> Visibility:
 
 
 def same_person(session: Session, party_ids: list[int]) -> dict[int, int]:
-    """Each party's representative among those linked as one person. No same-as links exist
-    yet (entity resolution, issue 18 part 3): each party stands for itself. When they do, this
-    returns the link's representative and search counts linked parties as one hit."""
-    return {p: p for p in party_ids}
+    """Each party's representative among those a person linked as one ("same as"): search
+    counts linked parties as one hit."""
+    groups = party_service.link_groups(session)
+    return {p: groups.get(p, p) for p in party_ids}
 
 
 def _name_terms(q: str) -> list[Term]:

@@ -102,6 +102,13 @@ def test_a_person_links_two_parties_and_can_undo_it_and_nothing_links_by_itself(
         (ANNA, CYRILLIC, True, REASON)
     ]
     assert party_service.linked_parties(session, CYRILLIC) == {ANNA, CYRILLIC}
+    # Search counts them as one: one hit, the other named in it.
+    hits = lead.get("/api/v1/search", q="anna berg", kind="party")["items"]
+    linked_hit = next(h for h in hits if h["key"] in (ANNA, CYRILLIC))
+    assert sorted([linked_hit["id"], *linked_hit["linked_party_ids"]]) == sorted(
+        party_service.resolve_party(session, k).id for k in (ANNA, CYRILLIC)
+    )
+    assert not any(h["key"] in (ANNA, CYRILLIC) for h in hits if h is not linked_hit)
     # A linked party is no longer a candidate (the namesake, in no case, is one); links are
     # transitive.
     assert [c[0] for c in candidates(lead)] == [REVERSED, SECRET]
