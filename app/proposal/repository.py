@@ -14,6 +14,10 @@ class ProposalRepository:
         )
         return list(self.session.scalars(stmt.order_by(FreezingProposal.id)))
 
+    def of_asset(self, asset_id: int) -> FreezingProposal | None:
+        stmt = select(FreezingProposal).where(FreezingProposal.asset_id == asset_id)
+        return self.session.scalars(stmt).first()
+
     def add(self, proposal: FreezingProposal) -> FreezingProposal:
         self.session.add(proposal)
         self.session.flush()  # a concurrent proposal of the same holding collides here

@@ -3,6 +3,7 @@ asset of a case in state TRACED, valued at the taint held, linked to the trace a
 transactions that carried the taint there. A freeze stays a legal act of its own (a transition
 of the asset), never a side effect of a trace."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -317,3 +318,20 @@ def _proposals(
             )
         )
     return created, skipped
+
+
+def claimant_shares_of_asset(
+    session: Session, asset_id: int, replaces: Callable[[int], int | None]
+) -> list[dict[str, str | None]] | None:
+    """The claimants' shares stored with the proposal that made the asset (or the asset it
+    replaces, as sale proceeds replace what was sold); None when no proposal with claimants
+    made it. `replaces` gives the asset an asset replaces."""
+    seen: set[int] = set()
+    current: int | None = asset_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        proposal = ProposalRepository(session).of_asset(current)
+        if proposal is not None:
+            return proposal.claimant_shares
+        current = replaces(current)
+    return None

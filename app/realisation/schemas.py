@@ -178,7 +178,20 @@ class AllocationCreate(Body):
         description="Each victim's share, in the proceeds' currency; the state receives the "
         "rest. Empty: all to the state.",
     )
+    from_claimants: bool = Field(
+        default=False,
+        description="Split the proceeds by the claimants' shares of the taint the trace found "
+        "held there (the freezing proposal that made the asset, or the asset it replaces): "
+        "each claimant, named by a party key, receives the same share of the proceeds; "
+        "unattributed taint's share goes to the state. Not with `victims`.",
+    )
     note: Text | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_way_to_name_victims(self) -> Self:
+        if self.from_claimants and self.victims:
+            raise ValueError("give the victims' shares or from_claimants, not both")
+        return self
 
 
 class ShareRead(BaseModel):

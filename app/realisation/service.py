@@ -5,6 +5,7 @@ state."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,7 @@ from app.asset.machine import LegalStatus
 from app.asset.models import Asset
 from app.asset.schemas import AssetType
 from app.case import service as case_service
+from app.errors import NotFound
 from app.measure import deadlines
 from app.measure import service as measure_service
 from app.measure.schemas import MeasureType, TransitionCreate
@@ -20,6 +22,7 @@ from app.money import from_minor
 from app.party import service as party_service
 from app.preconditions import IfMatch
 from app.principal import Principal
+from app.proposal import service as proposal_service
 from app.realisation.errors import (
     AllocationConflict,
     AllocationNotFound,
@@ -205,7 +208,10 @@ def allocate_proceeds(
     repository = RealisationRepository(session)
     if repository.shares(asset.id):
         raise AllocationConflict(f"the proceeds of asset {asset.id} are allocated already")
-    victims = victim_shares(session, data, currency)
+    if data.from_claimants:
+        victims = claimant_victims(session, asset, proceeds)
+    else:
+        victims = victim_shares(session, data, currency)
     given = sum(amount for _, amount, _ in victims)
     if given > proceeds:
         raise InvalidRealisation(
@@ -274,6 +280,39 @@ def victim_shares(
         amount = asset_service.minor_units(victim.amount, currency, field=f"victims.{i}")
         shares.append((party.id, amount, victim.note))
     return shares
+
+
+def claimant_victims(
+    session: Session, asset: Asset, proceeds: int
+) -> list[tuple[int, int, str | None]]:
+    """(party id, amount in minor units, note) for each claimant of the taint held where the
+    asset came from: the proceeds split by their shares (largest remainder, so that the parts
+    and the state's share of unattributed taint sum exactly to the proceeds)."""
+    shares = proposal_service.claimant_shares_of_asset(
+        session, asset.id, lambda i: asset_service.replaced_asset_id(session, i)
+    )
+    if not shares:
+        raise InvalidRealisation(
+            f"asset {asset.id} came from no freezing proposal of a trace with claimants",
+            field="from_claimants",
+        )
+    # The shares are exact decimals in the holding's currency; any common scale keeps the ratio.
+    weights = [int(Decimal(s["amount"] or "0").scaleb(18)) for s in shares]
+    parts = split_by_weights(proceeds, weights)
+    victims: list[tuple[int, int, str | None]] = []
+    for share, part in zip(shares, parts, strict=True):
+        if share["claimant"] is None or part == 0:
+            continue  # unattributed taint: its share stays with the state
+        try:
+            party = party_service.resolve_party(session, share["claimant"])
+        except NotFound as exc:
+            raise InvalidRealisation(
+                f"claimant {share['claimant']!r} names no party: record the victim as a party "
+                "(or give the victims' shares)",
+                field="from_claimants",
+            ) from exc
+        victims.append((party.id, part, f"claimant's share of the taint held ({share['amount']})"))
+    return victims
 
 
 def split_by_weights(total: int, weights: Sequence[int]) -> list[int]:

@@ -14,7 +14,7 @@ from app.trace import service as trace_service
 from app.trace.caches import BoundedCache
 from app.trace.repository import TraceRepository
 from app.trace.shares import claimant_holdings
-from tests.app.casework import criminal_case
+from tests.app.casework import Api, criminal_case, order
 from tests.factories import DE, FR, batch, bearer, make_key, tx
 from tracing import TraceResult
 
@@ -127,6 +127,74 @@ def test_freezing_proposals_carry_the_claimants_shares(client, key) -> None:
         {"claimant": "B", "amount": "186.67"},
         {"claimant": "C", "amount": "233.33"},
     ]
+
+
+def test_confiscated_proceeds_go_to_the_claimants_by_their_shares(
+    client: TestClient, key: dict[str, str]
+) -> None:
+    # The victims, named by party keys, are the claimants; the fund's 700.00 is confiscated
+    # and returned to them as Barlow Clowes shares it.
+    victims = [{"key": f"person:victim-{c.lower()}", "kind": "person", "name": c} for c in "ABC"]
+    register = {
+        "source": {"kind": "complaint", "reference": "victims' complaints"},
+        "parties": victims,
+        "accounts": [
+            {"key": a, "currency": "EUR", "holders": [{"party": v["key"]}]}
+            for a, v in zip((VA, VB, VC), victims, strict=True)
+        ],
+    }
+    api = Api(client, key)
+    api.post("/api/v1/accounts/batch", register)
+    seeds = [{**s, "claimant": f"person:victim-{s['claimant'].lower()}"} for s in _victims()]
+    trace = _run(client, key, seeds=seeds, rule="haircut", claimant_rule="pari_passu")
+    case_id = api.post("/api/v1/cases", criminal_case())["id"]
+    made = api.post(
+        f"/api/v1/traces/{trace['id']}/proposals", {"case_id": case_id, "min_amount": "600"}
+    )
+    fund = made["created"][0]["asset_id"]
+    refused = client.post(
+        f"/api/v1/assets/{fund}/allocation", json={"from_claimants": True}, headers=key
+    )
+    assert (refused.status_code, refused.json()["current_status"]) == (409, "TRACED")
+    for step in ("FROZEN", "CONFISCATION_ORDERED", "CONFISCATED"):
+        r = api.move(fund, order(step))
+        assert r.status_code == 201, r.text
+    both = {"from_claimants": True, "victims": [{"party": "person:victim-a", "amount": "1"}]}
+    r = client.post(f"/api/v1/assets/{fund}/allocation", json=both, headers=key)
+    assert r.status_code == 422
+    allocated = api.post(f"/api/v1/assets/{fund}/allocation", {"from_claimants": True})
+    assert (allocated["proceeds"], allocated["to_victims"], allocated["to_state"]) == (
+        "700.00",
+        "700.00",
+        "0.00",
+    )
+    victim_ids = {
+        v["key"]: client.get(f"/api/v1/parties/{v['key']}", headers=key).json()["id"]
+        for v in victims
+    }
+    paid = {s["party_id"]: s["amount"] for s in allocated["shares"] if s["recipient"] == "victim"}
+    assert paid == {
+        victim_ids["person:victim-a"]: "280.00",
+        victim_ids["person:victim-b"]: "186.67",
+        victim_ids["person:victim-c"]: "233.33",
+    }
+
+
+def test_claimants_who_are_no_party_cannot_be_paid_by_their_shares(
+    client: TestClient, key: dict[str, str]
+) -> None:
+    api = Api(client, key)
+    trace = _run(client, key, seeds=_victims(), rule="haircut")
+    case_id = api.post("/api/v1/cases", criminal_case())["id"]
+    made = api.post(
+        f"/api/v1/traces/{trace['id']}/proposals", {"case_id": case_id, "min_amount": "600"}
+    )
+    fund = made["created"][0]["asset_id"]
+    for step in ("FROZEN", "CONFISCATION_ORDERED", "CONFISCATED"):
+        assert api.move(fund, order(step)).status_code == 201
+    r = client.post(f"/api/v1/assets/{fund}/allocation", json={"from_claimants": True}, headers=key)
+    assert (r.status_code, r.json()["errors"][0]["loc"][-1]) == (422, "from_claimants")
+    assert "names no party" in r.json()["detail"]
 
 
 def test_sources_of_a_payment(client: TestClient, key: dict[str, str]) -> None:
