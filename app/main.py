@@ -27,6 +27,7 @@ from app.case.party_record import router as party_router
 from app.case.router import router as case_router
 from app.convergence.router import router as convergence_router
 from app.db import make_engine, make_sessionmaker
+from app.deadline.router import router as deadline_router
 from app.demo.router import router as demo_router
 from app.errors import install_error_handlers, install_problem_document
 from app.goaml.router import router as goaml_router
@@ -75,6 +76,7 @@ ROUTERS = (
     asset_registration_router,
     measure_router,
     realisation_router,
+    deadline_router,
     trace_router,
     proposal_router,
     trace_report_router,

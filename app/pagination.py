@@ -68,6 +68,14 @@ class TimeSeqIdKey(NamedTuple):
     id: CursorId
 
 
+class TimeRankIdKey(NamedTuple):
+    """A time, the rank of a row's kind at that time, and an id: a list merging kinds."""
+
+    at: Instant
+    rank: Annotated[int, Field(strict=True, ge=0, le=99)]
+    id: CursorId
+
+
 class Position(NamedTuple):
     """Where the next page starts in a list computed whole (a trace's rows, convergence)."""
 

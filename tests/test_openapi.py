@@ -25,6 +25,7 @@ def _has_example(doc: dict[str, Any], schema: dict[str, Any], depth: int = 0) ->
         schema.get("items", {}),
         *schema.get("properties", {}).values(),
         *schema.get("anyOf", []),
+        *schema.get("oneOf", []),
         *schema.get("allOf", []),
     ]
     return any(_has_example(doc, s, depth + 1) for s in nested if isinstance(s, dict))

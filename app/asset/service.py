@@ -11,12 +11,13 @@ from app.account.models import Account
 from app.asset.errors import AssetNotFound, InvalidAsset
 from app.asset.machine import LegalStatus
 from app.asset.models import Asset, AssetCost, AssetLink, AssetOwner, AssetValuation
-from app.asset.repository import ASSETS, COSTS, DEADLINES, VALUATIONS, AssetRepository
+from app.asset.repository import ASSETS, COSTS, VALUATIONS, AssetRepository
 from app.asset.schemas import AssetCreate, AssetType, CostCreate, LinkIn, ValuationCreate
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
 from app.inputs import MAX_ID
 from app.money import decimals_of, to_minor
+from app.pagination import TimeIdKey
 from app.party import service as party_service
 from app.principal import Principal
 from app.trace import service as trace_service
@@ -359,15 +360,11 @@ def expiring_assets(
     statuses: Collection[str],
     case_ids: Collection[int] | None,
     limit: int,
-    cursor: str | None,
+    after: TimeIdKey | None,
 ) -> tuple[list[Asset], str | None]:
-    """Assets whose measure lapses by `until`, soonest first, a page after `cursor`."""
+    """Assets whose measure lapses by `until`, by (expiry, id) after the key `after`."""
     return AssetRepository(session).expiring(
-        until=until,
-        statuses=statuses,
-        case_ids=case_ids,
-        limit=limit,
-        after=DEADLINES.decode(cursor),
+        until=until, statuses=statuses, case_ids=case_ids, limit=limit, after=after
     )
 
 

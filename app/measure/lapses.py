@@ -1,18 +1,20 @@
 """Lapsed and lapsing measures: the deadline list and the sweep that records expiries."""
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from app.asset import service as asset_service
 from app.asset.machine import LAPSING, TIME_LIMITED, LegalStatus
+from app.asset.models import Asset
 from app.case import service as case_service
-from app.measure import deadlines
+from app.case.models import Case
 from app.measure import service as measure_service
 from app.measure.models import Measure
-from app.measure.schemas import MeasureType, ReleaseReason
+from app.measure.schemas import DeadlineRead, MeasureType, ReleaseReason
+from app.pagination import TimeIdKey
 from app.preconditions import PreconditionFailed, flush_or_precondition_failed
-from app.principal import Principal
 
 L = LegalStatus
 
@@ -55,53 +57,47 @@ def sweep_lapsed(session: Session, *, now: datetime | None = None) -> list[Measu
     return recorded
 
 
-def page_deadlines(
+@dataclass(frozen=True, slots=True)
+class Lapsing:
+    """A measure in force whose asset's expiry falls due (read by `DeadlineRead`)."""
+
+    asset: Asset
+    measure: Measure
+    case: Case
+    lapsed: bool
+    lapses_to_expired: bool
+
+
+def measure_deadlines(
     session: Session,
     *,
-    actor: Principal,
-    within_days: int,
+    until: datetime,
+    case_ids: list[int] | None,
     limit: int,
-    cursor: str | None,
-    now: datetime | None = None,
-    case_id: int | None = None,
-) -> tuple[list[dict[str, object]], str | None]:
-    """Measures of the caller's cases (or of one case it may see) whose last day falls within
-    `within_days` from today (0: today), and those that lapsed and are not yet swept."""
-    now = now or datetime.now(UTC)
+    after: TimeIdKey | None,
+    now: datetime,
+) -> tuple[list[DeadlineRead], bool]:
+    """Measures of the given cases (None: every case) whose expiry falls by `until`, lapsed
+    ones not yet swept included, by (expiry, asset id) after `after`; and whether more follow."""
     rows, next_cursor = asset_service.expiring_assets(
         session,
-        until=deadlines.end_of(now.date() + timedelta(days=within_days), UTC),
+        until=until,
         statuses=[str(s) for s in TIME_LIMITED],
-        case_ids=[case_id]
-        if case_id is not None
-        else case_service.visible_case_ids(session, actor=actor),
+        case_ids=case_ids,
         limit=limit,
-        cursor=cursor,
+        after=after,
     )
     cases = case_service.cases_by_ids(session, [a.case_id for a in rows])
     latest = measure_service.measures_in_force(session, rows)
     items = []
     for asset in rows:
         assert asset.expires_at is not None
-        measure = latest[(asset.id, asset.version)]
-        items.append(
-            {
-                "asset_id": asset.id,
-                "case_id": asset.case_id,
-                "case_reference": cases[asset.case_id].reference,
-                "asset_type": asset.type,
-                "description": asset.description,
-                "status": asset.status,
-                "measure_id": measure.id,
-                "measure_type": measure.measure_type,
-                "order_reference": measure.order_reference,
-                "jurisdiction": measure.jurisdiction,
-                "expiry_date": asset.expiry_on,
-                "expires_at": asset.expires_at,
-                "renew_by": asset.renew_by,
-                "renew_by_at": asset.renew_by_at,
-                "lapsed": asset.expires_at <= now,
-                "lapses_to_expired": asset.status in LAPSING,
-            }
+        lapsing = Lapsing(
+            asset=asset,
+            measure=latest[(asset.id, asset.version)],
+            case=cases[asset.case_id],
+            lapsed=asset.expires_at <= now,
+            lapses_to_expired=asset.status in LAPSING,
         )
-    return items, next_cursor
+        items.append(DeadlineRead.model_validate(lapsing))
+    return items, next_cursor is not None

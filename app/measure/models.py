@@ -4,6 +4,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, Jurisdiction, UTCDateTime
+from app.money import from_minor
 
 
 class Measure(Base):
@@ -50,3 +51,15 @@ class Measure(Base):
     # None: the deadline sweep, not a person, made the move.
     actor_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def duration(self) -> dict[str, object] | None:
+        if self.duration_value is None:
+            return None
+        return {"value": self.duration_value, "unit": self.duration_unit}
+
+    @property
+    def amount(self) -> str | None:
+        if self.amount_minor is None or self.currency is None:
+            return None
+        return from_minor(self.amount_minor, self.currency)

@@ -1,6 +1,4 @@
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from app.asset.deps import VisibleAsset
 from app.asset.machine import TRANSITIONS, describe_machine
@@ -12,7 +10,6 @@ from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
 from app.measure import lapses, service
 from app.measure.schemas import (
-    DeadlineRead,
     Lapse,
     MeasureRead,
     MoveRead,
@@ -84,7 +81,7 @@ def create_transition(
     """Move an asset's legal status, recording the measure behind the move."""
     measure, asset = service.transition(session, asset_id, body, condition=expected, actor=actor)
     response.headers["ETag"] = etag_of(asset.version)
-    return MeasureRead.model_validate(service.describe_measure(measure))
+    return MeasureRead.model_validate(measure)
 
 
 @router.get("/assets/{asset_id}/measures", responses=problems(403, 404, 422))
@@ -96,25 +93,9 @@ def list_asset_measures(
         session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
     )
     return Page(
-        items=[MeasureRead.model_validate(service.describe_measure(m)) for m in rows],
+        items=[MeasureRead.model_validate(m) for m in rows],
         next_cursor=next_cursor,
     )
-
-
-@router.get("/deadlines", tags=["deadlines"], responses=problems(403, 422))
-def list_deadlines(
-    session: SessionDep,
-    actor: CaseReader,
-    page: PageDep,
-    within_days: Annotated[
-        int, Query(ge=0, le=3660, description="Expiring within this many days from now.")
-    ] = 14,
-) -> Page[DeadlineRead]:
-    """List measures of the caller's cases that expire soon (or lapsed), soonest first."""
-    items, next_cursor = lapses.page_deadlines(
-        session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
-    )
-    return Page(items=[DeadlineRead.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.post("/deadlines/sweep", tags=["deadlines"], responses=problems(403))

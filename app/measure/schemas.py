@@ -1,8 +1,9 @@
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasPath, BaseModel, ConfigDict, Field
 
 from app.asset.machine import LegalStatus
 from app.inputs import Body, Instant, Text
@@ -206,6 +207,7 @@ class TransitionCreate(Body):
 
 class MeasureRead(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "example": {
                 "id": 12,
@@ -239,7 +241,7 @@ class MeasureRead(BaseModel):
                 "actor_id": "3f9a0c1d2b4e5f60",
                 "recorded_at": "2026-04-30T10:12:00Z",
             }
-        }
+        },
     )
 
     id: int
@@ -253,11 +255,11 @@ class MeasureRead(BaseModel):
     executing_authority: str | None = Field(examples=["Staatsanwaltschaft Zürich"])
     legal_basis: str | None
     jurisdiction: str | None
-    decision_date: date | None
-    effective_date: date | None
-    notified_date: date | None = Field(examples=["2026-05-07"])
+    decision_date: date | None = Field(validation_alias="decision_on")
+    effective_date: date | None = Field(validation_alias="effective_on")
+    notified_date: date | None = Field(validation_alias="notified_on", examples=["2026-05-07"])
     duration: Duration | None
-    expiry_date: date | None
+    expiry_date: date | None = Field(validation_alias="expiry_on")
     expires_at: datetime | None = Field(
         description="First instant the measure no longer holds: the end of its last day in its "
         "zone, or the hour it runs out."
@@ -284,7 +286,27 @@ class MeasureRead(BaseModel):
     recorded_at: datetime
 
 
-class DeadlineRead(BaseModel):
+class DeadlineOf(BaseModel):
+    """The asset and the case a deadline is of: the first fields of every kind of deadline,
+    read from an object with `asset` and `case`."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
+    asset_id: int = Field(validation_alias=AliasPath("asset", "id"))
+    case_id: int = Field(validation_alias=AliasPath("asset", "case_id"))
+    case_reference: str = Field(validation_alias=AliasPath("case", "reference"))
+    asset_type: str = Field(validation_alias=AliasPath("asset", "type"))
+    description: str = Field(validation_alias=AliasPath("asset", "description"))
+    status: LegalStatus = Field(
+        validation_alias=AliasPath("asset", "status"), description="The asset's legal status."
+    )
+
+
+class DeadlineRead(DeadlineOf):
+    """A measure lapsing (read from a `lapses.Lapsing`)."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
@@ -304,30 +326,36 @@ class DeadlineRead(BaseModel):
                 "renew_by_at": "2026-05-06T22:00:00Z",
                 "lapsed": False,
                 "lapses_to_expired": True,
+                "kind": "measure_expiry",
+                "due_at": "2026-05-08T22:00:00Z",
             }
-        }
+        },
     )
 
-    asset_id: int
-    case_id: int
-    case_reference: str
-    asset_type: str
-    description: str
-    status: LegalStatus
-    measure_id: int
-    measure_type: MeasureType | None
-    order_reference: str | None
-    jurisdiction: str | None
-    expiry_date: date | None
-    expires_at: datetime
-    renew_by: date | None
+    measure_id: int = Field(validation_alias=AliasPath("measure", "id"))
+    measure_type: MeasureType | None = Field(validation_alias=AliasPath("measure", "measure_type"))
+    order_reference: str | None = Field(validation_alias=AliasPath("measure", "order_reference"))
+    jurisdiction: str | None = Field(validation_alias=AliasPath("measure", "jurisdiction"))
+    expiry_date: date | None = Field(validation_alias=AliasPath("asset", "expiry_on"))
+    expires_at: datetime = Field(validation_alias=AliasPath("asset", "expires_at"))
+    renew_by: date | None = Field(validation_alias=AliasPath("asset", "renew_by"))
     renew_by_at: datetime | None = Field(
-        description="Instant a renewal is due.", examples=["2026-05-06T22:00:00Z"]
+        validation_alias=AliasPath("asset", "renew_by_at"),
+        description="Instant a renewal is due.",
+        examples=["2026-05-06T22:00:00Z"],
     )
     lapsed: bool = Field(description="Past its expiry, not yet marked EXPIRED by the sweep.")
     lapses_to_expired: bool = Field(
         description="The sweep records the lapse at the expiry: EXPIRED, or RELEASED "
         "(expired_no_order) for a suspension; an appeal window does not lapse."
+    )
+    kind: Literal["measure_expiry"] = Field(
+        default="measure_expiry",
+        description="`measure_expiry`: a measure lapsing; `sale_due`: an interlocutory sale due.",
+    )
+    due_at: datetime = Field(
+        validation_alias=AliasPath("asset", "expires_at"),
+        description="The instant the list is ordered by: here the expiry.",
     )
 
 

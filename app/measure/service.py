@@ -484,25 +484,6 @@ def page_history(
     return MeasureRepository(session).history(asset_id, limit=limit, after=after)
 
 
-def describe_measure(measure: Measure) -> dict[str, object]:
-    plain = [c.key for c in Measure.__table__.columns if not c.key.endswith(("_on", "_minor"))]
-    duration = None
-    if measure.duration_value is not None:
-        duration = {"value": measure.duration_value, "unit": measure.duration_unit}
-    amount = None
-    if measure.amount_minor is not None and measure.currency is not None:
-        amount = from_minor(measure.amount_minor, measure.currency)
-    return {
-        **{c: getattr(measure, c) for c in plain},
-        "decision_date": measure.decision_on,
-        "effective_date": measure.effective_on,
-        "notified_date": measure.notified_on,
-        "expiry_date": measure.expiry_on,
-        "duration": duration,
-        "amount": amount,
-    }
-
-
 def measures_in_force(session: Session, assets: Iterable[Asset]) -> dict[tuple[int, int], Measure]:
     """The event each asset's status comes from (its `seq` is the asset's version), by
     (asset id, seq)."""

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.asset.machine import LegalStatus
 from app.case.schemas import CaseKind, CaseRead, CaseStatus, ConvergenceRead, SubjectRead
-from app.measure.schemas import DeadlineRead
+from app.deadline.schemas import Deadline
 
 MONEY = Field(description="Exact decimal string in the currency's minor units.", examples=["0.00"])
 
@@ -143,7 +143,10 @@ class CaseOverview(BaseModel):
     )
     assets: list[AssetGroup] = Field(description="By legal status, in the order of the law.")
     traces: list[TraceBrief] = Field(description="The case's traces, newest first.")
-    deadlines: list[DeadlineRead] = Field(description="Measures lapsing soon, soonest first.")
+    deadlines: list[Deadline] = Field(
+        description="Measures lapsing and interlocutory sales due soon (or passed), soonest "
+        "first, as the deadline list gives them."
+    )
     convergence: list[ConvergenceRead] = Field(
         description="Parties and accounts of this case found in other cases the caller may see."
     )

@@ -14,7 +14,7 @@ from app.asset.machine import RESTRAINED, LegalStatus
 from app.asset.models import Asset
 from app.case import service as case_service
 from app.convergence import service as convergence
-from app.measure import lapses
+from app.deadline import service as deadline_service
 from app.measure import service as measure_service
 from app.money import from_minor
 from app.party import service as party_service
@@ -177,7 +177,7 @@ def case_overview(
     case = case_service.get_case(session, case_id, actor=actor)
     assets = asset_service.assets_of_case(session, case.id)
     traces = trace_service.traces_of_case(session, case.id, limit=TRACES)
-    deadlines, _ = lapses.page_deadlines(
+    deadlines, _ = deadline_service.page_deadlines(
         session,
         actor=actor,
         within_days=within_days,

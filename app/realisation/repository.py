@@ -1,5 +1,6 @@
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,10 +15,10 @@ BY_ID: Keyset[IdKey, InterlocutorySale] = Keyset(
 )
 
 DUE = CursorCodec("sale_deadlines", TimeIdKey)
-BY_DUE: Keyset[TimeIdKey, InterlocutorySale] = Keyset(
+BY_DUE: Keyset[TimeIdKey, Any] = Keyset(
     DUE,
     (InterlocutorySale.sell_by_at, InterlocutorySale.id),
-    lambda sale: TimeIdKey(sale.sell_by_at, sale.id),
+    lambda row: TimeIdKey(row[0].sell_by_at, row[0].id),
 )
 
 
@@ -53,10 +54,11 @@ class RealisationRepository:
         case_ids: Collection[int] | None,
         limit: int,
         after: TimeIdKey | None,
-    ) -> tuple[list[InterlocutorySale], str | None]:
-        """Orders not carried out, due by `until`, whose asset is still held in `statuses`."""
+    ) -> tuple[list[tuple[InterlocutorySale, Asset]], str | None]:
+        """Orders not carried out, due by `until`, whose asset is still held in `statuses`,
+        each with its asset."""
         stmt = (
-            select(InterlocutorySale)
+            select(InterlocutorySale, Asset)
             .join(Asset, Asset.id == InterlocutorySale.asset_id)
             .where(
                 InterlocutorySale.status == "ordered",
@@ -66,7 +68,10 @@ class RealisationRepository:
         )
         if case_ids is not None:
             stmt = stmt.where(Asset.case_id.in_(case_ids))
-        return page(self.session, stmt, BY_DUE, limit=limit, after=after)
+        rows, next_cursor = page(
+            self.session, stmt, BY_DUE, limit=limit, after=after, scalars=False
+        )
+        return [(sale, asset) for sale, asset in rows], next_cursor
 
     def shares(self, asset_id: int) -> list[ProceedsShare]:
         stmt = select(ProceedsShare).where(ProceedsShare.asset_id == asset_id)

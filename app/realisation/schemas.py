@@ -1,12 +1,12 @@
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Self
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, model_validator
 
 from app.inputs import Body, Text
-from app.measure.schemas import Duration
+from app.measure.schemas import DeadlineOf, Duration
 
 
 class SaleGround(StrEnum):
@@ -149,6 +149,56 @@ class SaleRead(BaseModel):
     measure_id: int | None = Field(description="The sold asset's SUBSTITUTED move.")
     sold_by: str | None
     sold_at: datetime | None
+
+
+class SaleDeadlineRead(DeadlineOf):
+    """An interlocutory sale due, a row of the deadline list (read from a `service.SaleDue`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "asset_id": 5,
+                "case_id": 2,
+                "case_reference": "BKA-2026-0417",
+                "asset_type": "vehicle",
+                "description": "Porsche 911, black",
+                "status": "FROZEN",
+                "sale_id": 2,
+                "ground": "rapidly_depreciating",
+                "order_reference": "LG-HH-2026-612-VS",
+                "issuing_authority": "Landgericht Hamburg",
+                "jurisdiction": "DE",
+                "sell_by": "2026-10-13",
+                "sell_by_at": "2026-10-13T22:00:00Z",
+                "overdue": False,
+                "kind": "sale_due",
+                "due_at": "2026-10-13T22:00:00Z",
+            }
+        },
+    )
+
+    sale_id: int = Field(validation_alias=AliasPath("sale", "id"))
+    ground: SaleGround = Field(validation_alias=AliasPath("sale", "ground"))
+    order_reference: str = Field(validation_alias=AliasPath("sale", "order_reference"))
+    issuing_authority: str = Field(validation_alias=AliasPath("sale", "issuing_authority"))
+    jurisdiction: str | None = Field(validation_alias=AliasPath("sale", "jurisdiction"))
+    sell_by: date = Field(
+        validation_alias=AliasPath("sale", "sell_by"), description="Last day of the sale."
+    )
+    sell_by_at: datetime = Field(
+        validation_alias=AliasPath("sale", "sell_by_at"),
+        description="First instant the sale is late.",
+    )
+    overdue: bool = Field(
+        validation_alias=AliasPath("sale", "overdue"), description="Not sold by its deadline."
+    )
+    kind: Literal["sale_due"] = Field(
+        default="sale_due", description="An interlocutory sale order not yet carried out."
+    )
+    due_at: datetime = Field(
+        validation_alias=AliasPath("sale", "sell_by_at"),
+        description="The instant the list is ordered by: here the sale's deadline.",
+    )
 
 
 class VictimShareIn(Body):

@@ -14,11 +14,13 @@ from app.asset.machine import LegalStatus
 from app.asset.models import Asset
 from app.asset.schemas import AssetType
 from app.case import service as case_service
+from app.case.models import Case
 from app.errors import NotFound
 from app.measure import deadlines
 from app.measure import service as measure_service
 from app.measure.schemas import MeasureType, TransitionCreate
 from app.money import from_minor
+from app.pagination import TimeIdKey
 from app.party import service as party_service
 from app.preconditions import IfMatch
 from app.principal import Principal
@@ -36,6 +38,7 @@ from app.realisation.schemas import (
     AllocationCreate,
     Recipient,
     SaleCreate,
+    SaleDeadlineRead,
     SaleOrderCreate,
     SaleStatus,
 )
@@ -175,13 +178,49 @@ def page_due_sales(
     """Sale orders of the caller's cases not yet carried out whose last day falls within
     `within_days` from today, and those already late, soonest first."""
     now = now or datetime.now(UTC)
-    return RealisationRepository(session).due(
+    rows, next_cursor = RealisationRepository(session).due(
         until=deadlines.end_of(now.date() + timedelta(days=within_days), UTC),
         statuses=[str(s) for s in SALEABLE],
         case_ids=case_service.visible_case_ids(session, actor=actor),
         limit=limit,
         after=DUE.decode(cursor),
     )
+    return [sale for sale, _ in rows], next_cursor
+
+
+@dataclass(frozen=True, slots=True)
+class SaleDue:
+    """An order not carried out, its asset and case (read by `SaleDeadlineRead`)."""
+
+    sale: InterlocutorySale
+    asset: Asset
+    case: Case
+
+
+def sales_due(
+    session: Session,
+    *,
+    until: datetime,
+    case_ids: list[int] | None,
+    limit: int,
+    after: TimeIdKey | None,
+) -> tuple[list[SaleDeadlineRead], bool]:
+    """Sale orders of the given cases (None: every case) not carried out, whose asset is still
+    frozen or seized, due by `until` (late ones too), by (due, id) after `after`; and whether
+    more follow. A sold order, or one whose asset was released, is no longer due."""
+    rows, next_cursor = RealisationRepository(session).due(
+        until=until,
+        statuses=[str(s) for s in SALEABLE],
+        case_ids=case_ids,
+        limit=limit,
+        after=after,
+    )
+    cases = case_service.cases_by_ids(session, [asset.case_id for _, asset in rows])
+    items = [
+        SaleDeadlineRead.model_validate(SaleDue(sale, asset, cases[asset.case_id]))
+        for sale, asset in rows
+    ]
+    return items, next_cursor is not None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ SCHEMAS = [
     "TransitionCreate",
     "MeasureRead",
     "DeadlineRead",
+    "SaleDeadlineRead",
     "MoveRead",
     "SweepResult",
     "Duration",

@@ -30,6 +30,7 @@ from app.pagination import (
     InvalidCursor,
     Position,
     TimeIdKey,
+    TimeRankIdKey,
     TimeSeqIdKey,
     TimeTextKey,
     page_params,
@@ -52,6 +53,7 @@ KEYS: dict[type, st.SearchStrategy[Any]] = {
     TimeIdKey: st.builds(TimeIdKey, TIMES, IDS),
     TimeTextKey: st.builds(TimeTextKey, TIMES, st.text("0123456789abcdef", min_size=1)),
     TimeSeqIdKey: st.builds(TimeSeqIdKey, TIMES, st.integers(-1, 2**31), IDS),
+    TimeRankIdKey: st.builds(TimeRankIdKey, TIMES, st.integers(0, 99), IDS),
     Position: st.builds(Position, st.integers(0, 10_000)),
 }
 SAMPLE = {
@@ -59,6 +61,7 @@ SAMPLE = {
     TimeIdKey: TimeIdKey(datetime(2026, 1, 1, tzinfo=UTC), 1),
     TimeTextKey: TimeTextKey(datetime(2026, 1, 1, tzinfo=UTC), "ab"),
     TimeSeqIdKey: TimeSeqIdKey(datetime(2026, 1, 1, tzinfo=UTC), -1, 1),
+    TimeRankIdKey: TimeRankIdKey(datetime(2026, 1, 1, tzinfo=UTC), 1, 1),
     Position: Position(0),
 }
 JSON = st.recursive(

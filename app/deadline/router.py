@@ -1,0 +1,39 @@
+"""The deadline list: every kind of deadline of the caller's cases in one order.
+
+Its own package because it reads measures and sales, and neither reads it.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.auth import CaseReader
+from app.deadline import service
+from app.deadline.schemas import Deadline
+from app.deps import SessionDep
+from app.errors import problems
+from app.pagination import Page, PageDep
+
+router = APIRouter(prefix="/api/v1", tags=["deadlines"])
+
+
+@router.get("/deadlines", responses=problems(403, 422))
+def list_deadlines(
+    session: SessionDep,
+    actor: CaseReader,
+    page: PageDep,
+    within_days: Annotated[
+        int, Query(ge=0, le=3660, description="Due within this many days from now.")
+    ] = 14,
+) -> Page[Deadline]:
+    """List the deadlines of the caller's cases due soon (or passed), soonest first.
+
+    Two kinds, told apart by `kind` and ordered together by `due_at`: `measure_expiry`, a
+    measure lapsing (or lapsed and not yet swept), and `sale_due`, an interlocutory sale order
+    not yet carried out whose asset is still frozen or seized (or late). At one instant a
+    measure comes first.
+    """
+    items, next_cursor = service.page_deadlines(
+        session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=items, next_cursor=next_cursor)
