@@ -13,6 +13,8 @@ wallet. Roles worked by hand:
   accounts too but no taint reached them under LIBR, so they are no exit of it.
 """
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -100,6 +102,15 @@ def test_roles_of_the_demo_with_the_figures_that_earned_them(client, key):
     items = client.get(f"/api/v1/traces/{trace_id}/accounts", headers=key).json()["items"]
     listed = {i["account"]: i["roles"] for i in items}
     assert (listed[BEN], listed[SELLER], listed[NORDLICHT]) == (["pass_through"], ["sink"], [])
+
+
+def test_the_chart_marks_the_roles(client, key):
+    trace_id = run(client, key)
+    svg = client.get(f"/api/v1/traces/{trace_id}/graph.svg", headers=key)
+    assert svg.status_code == 200
+    texts = {t.strip() for t in re.findall(r">([^<>]+)</text>", svg.text)}
+    # The legend explains each badge the drawn accounts carry (app.trace.render).
+    assert {"P  pass-through", "S  sink", "E  exit"} <= texts
 
 
 def test_thresholds_are_parameters_of_the_trace(client, key):
