@@ -1,7 +1,7 @@
 """Every table, imported in one place so that Alembic and the tests see the whole schema."""
 
 from app.account.models import Account, AccountCorrection, AccountHolder
-from app.apikey.models import ApiKey
+from app.apikey.models import ApiKey, KeyCompartment
 from app.asset.models import Asset, AssetCost, AssetLink, AssetOwner, AssetValuation
 from app.audit.models import AuditEntry
 from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
@@ -41,6 +41,7 @@ __all__ = [
     "GoamlReport",
     "GoamlTransaction",
     "InterlocutorySale",
+    "KeyCompartment",
     "LedgerExclusion",
     "Measure",
     "Party",

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -18,3 +18,16 @@ class ApiKey(Base):
     created_by: Mapped[str | None] = mapped_column(String(32))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class KeyCompartment(Base):
+    """An ingest key bound to a case: what it loads is filed in that case's compartment.
+
+    A table of its own rather than a column of `api_keys`: cases already point at the key that
+    opened them, and two tables pointing at each other cannot be created in one order.
+    """
+
+    __tablename__ = "key_compartments"
+
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

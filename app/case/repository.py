@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from app.apikey.models import KeyCompartment
 from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
 from app.pagination import CursorCodec, IdKey, Keyset, page
 
@@ -82,6 +83,10 @@ class CaseRepository:
 
     def member_case_ids(self, api_key_id: str) -> list[int]:
         return list(self.session.scalars(self._member_case_ids(api_key_id)))
+
+    def compartment_case_ids(self, api_key_id: str) -> list[int]:
+        bound = select(KeyCompartment.case_id).where(KeyCompartment.api_key_id == api_key_id)
+        return list(self.session.scalars(self._member_case_ids(api_key_id).union(bound)))
 
     def member(self, case_id: int, api_key_id: str) -> CaseMember | None:
         return self.session.get(CaseMember, (case_id, api_key_id))

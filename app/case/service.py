@@ -82,6 +82,12 @@ def visible_case_ids(session: Session, *, actor: Principal) -> list[int] | None:
     return None if actor.sees_all_cases else CaseRepository(session).member_case_ids(actor.id)
 
 
+def member_compartments(session: Session, principal: Principal) -> frozenset[int]:
+    """The cases whose compartments the caller may see beyond the shared pool: those they are on,
+    and for an ingest key the case it is bound to (`app.compartments.MembershipLookup`)."""
+    return frozenset(CaseRepository(session).compartment_case_ids(principal.id))
+
+
 def cases_of_party(session: Session, party_id: int, *, actor: Principal) -> list[dict[str, object]]:
     """The cases the caller may see in which the party is a subject, with its role in each."""
     visible = visible_case_ids(session, actor=actor)

@@ -43,6 +43,9 @@ class SourceDocument(Base):
         String(16), index=True, default=COMMITTED, server_default=COMMITTED
     )
     loader: Mapped[str | None] = mapped_column(String(100))
+    # The compartment the document is filed in: a case's (need-to-know), or NULL for the shared
+    # pool (FIU-wide intelligence). See app.compartments.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
 
 
 def staging_documents() -> Select[str]:

@@ -1,0 +1,79 @@
+"""Compartments: which source documents' evidence a caller may see (need-to-know).
+
+Every source document is filed in the shared pool (`case_id` NULL: FIU-wide intelligence) or
+in one case's compartment. A caller sees the shared pool and the compartments of the cases they
+are on; admins and supervisors see every compartment. Membership belongs to the case domain,
+which answers it through `MembershipLookup` on `app.state.membership_lookup`, so this shared
+module knows no domain.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+from sqlalchemy import ColumnElement, SQLColumnExpression, or_, true
+from sqlalchemy.orm import Session
+
+from app.auth import PrincipalDep
+from app.db import reading
+from app.deps import SessionDep
+from app.principal import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class Compartments:
+    """The compartments one caller may see: the shared pool always, plus `cases`, or every one."""
+
+    every: bool
+    cases: frozenset[int] = frozenset()
+
+    @property
+    def key(self) -> str:
+        """A stable name of the set, for caches keyed by what a caller may see (masks, results)."""
+        if self.every:
+            return "all"
+        return "shared" + "".join(f",{c}" for c in sorted(self.cases))
+
+    def admits(self, case_id: int | None) -> bool:
+        """Whether a document filed under `case_id` (None: the shared pool) is visible."""
+        return self.every or case_id is None or case_id in self.cases
+
+    def documents(self, case_column: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
+        """The SQL test of a source document's `case_id` column: true where it is visible."""
+        if self.every:
+            return true()
+        if not self.cases:
+            return case_column.is_(None)
+        return or_(case_column.is_(None), case_column.in_(sorted(self.cases)))
+
+
+EVERY = Compartments(every=True)
+SHARED_ONLY = Compartments(every=False)
+
+
+class MembershipLookup(Protocol):
+    """The case ids whose compartments the caller may see beyond the shared pool: the cases
+    they are members of, and for an ingest key the case it is bound to."""
+
+    def __call__(self, session: Session, principal: Principal) -> frozenset[int]: ...
+
+
+def compartments_of(
+    session: Session, principal: Principal, lookup: MembershipLookup
+) -> Compartments:
+    if principal.sees_all_cases:
+        return EVERY
+    return Compartments(every=False, cases=lookup(session, principal))
+
+
+def caller_compartments(
+    request: Request, session: SessionDep, principal: PrincipalDep
+) -> Compartments:
+    """The request's caller's compartments, read at the moment of the request (membership
+    changes take effect at once)."""
+    lookup: MembershipLookup = request.app.state.membership_lookup
+    with reading(session):
+        return compartments_of(session, principal, lookup)
+
+
+CompartmentsDep = Annotated[Compartments, Depends(caller_compartments)]
