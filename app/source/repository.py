@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.compartments import Compartments
@@ -73,6 +73,9 @@ class SourceDocumentRepository:
         self.session.add(change)
         self.session.flush()
         return change
+
+    def last_compartment_change(self) -> int:
+        return int(self.session.scalar(select(func.max(CompartmentChange.id))) or 0)
 
     def compartment_changes(self, document_id: str) -> list[CompartmentChange]:
         stmt = (

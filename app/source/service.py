@@ -154,3 +154,10 @@ def refile_source(
 
 def compartment_changes(session: Session, document_id: str) -> list[CompartmentChange]:
     return SourceDocumentRepository(session).compartment_changes(document_id)
+
+
+def filing_version(session: Session) -> int:
+    """Grows with every refiling: a cache of what callers may see (a trace's transaction mask)
+    built under an older version is stale. New documents come with new rows, which the ledger's
+    own version already counts."""
+    return SourceDocumentRepository(session).last_compartment_change()

@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.principal import Role
+from app.source import service as source_service
 from tests.app.access.compartment_world import (
     CASE_A,
     GB,
@@ -205,8 +206,10 @@ def test_an_admin_refiles_a_document_with_a_reason_and_the_change_is_kept(
     missing = client.post(url, json={**body, "case_id": 987654}, headers=world.admin)
     assert (missing.status_code, missing.json()["code"]) == (404, "case_not_found")
 
+    before = source_service.filing_version(session)
     moved = client.post(url, json=body, headers=world.admin)
     assert moved.status_code == 200, moved.text
+    assert source_service.filing_version(session) > before  # masks built before are stale
     assert (moved.json()["from_case_id"], moved.json()["to_case_id"]) == (None, world.case_id)
     assert client.get("/api/v1/transactions/S-2", headers=outsider).status_code == 404
     assert client.get("/api/v1/transactions/S-2", headers=world.lead).status_code == 200
