@@ -71,6 +71,8 @@ LedgerWriter = Annotated[Principal, require_scopes(Scope.LEDGER_WRITE)]
 RecordJudge = Annotated[Principal, require_scopes(Scope.LEDGER_WRITE, Scope.CASES_WRITE)]
 SourceReader = Annotated[Principal, require_scopes(Scope.SOURCES_READ)]
 KeyManager = Annotated[Principal, require_scopes(Scope.KEYS_MANAGE)]
+# Only admins hold keys:manage: refiling evidence between compartments is theirs alone.
+Administrator = Annotated[Principal, require_scopes(Scope.KEYS_MANAGE)]
 CaseReader = Annotated[Principal, require_scopes(Scope.CASES_READ)]
 CaseWriter = Annotated[Principal, require_scopes(Scope.CASES_WRITE)]
 MeasureWriter = Annotated[Principal, require_scopes(Scope.MEASURES_WRITE)]

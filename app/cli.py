@@ -24,6 +24,7 @@ from app.client import commands as client_commands
 from app.client.api import ENV_URL, ApiError, CliError
 from app.db import make_engine, make_sessionmaker
 from app.demo import service as demo_service
+from app.errors import InvalidInput
 from app.principal import Principal, Role
 from app.settings import get_settings
 from app.trace import lake_cli
@@ -93,12 +94,24 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _keys_create(args: argparse.Namespace) -> int:
     engine = make_engine(get_settings().effective_database_url)
-    with make_sessionmaker(engine)() as session:
-        key, secret = apikey_service.create_key(
-            session, name=args.name or f"{args.role} key", role=Role(args.role), created_by=None
-        )
-    engine.dispose()
-    print(f"created API key {key.id} ({key.role}); the secret follows, shown this once only:")
+    try:
+        with make_sessionmaker(engine)() as session:
+            key, secret = apikey_service.create_key(
+                session,
+                name=args.name or f"{args.role} key",
+                role=Role(args.role),
+                created_by=None,
+                case_id=args.case,
+            )
+            bound = f", filing into case {key.case_id}" if key.case_id is not None else ""
+    except InvalidInput as exc:
+        print(f"moneytrail: {exc.detail}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(
+        f"created API key {key.id} ({key.role}{bound}); the secret follows, shown this once only:"
+    )
     print(secret)
     return 0
 
@@ -221,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create a key; prints it alone on the last line")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--name")
+    create.add_argument(
+        "--case", type=int, metavar="ID", help="bind an ingest key to a case: it files there"
+    )
     create.set_defaults(run=_keys_create)
     revoke = keys.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")

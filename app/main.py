@@ -24,6 +24,7 @@ from app.audit.middleware import AuditMiddleware
 from app.audit.router import router as audit_router
 from app.audit.writer import GroupWriter
 from app.case import service as case_service
+from app.case.filing import filing_case
 from app.case.party_record import router as party_router
 from app.case.router import router as case_router
 from app.convergence.router import router as convergence_router
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit_sink = None
     app.state.key_lookup = apikey_service.principal_for
     app.state.membership_lookup = case_service.member_compartments
+    app.state.filing_check = filing_case
     NORMALISED.resize(max_entries=settings.key_cache_entries, max_bytes=settings.key_cache_bytes)
     install_error_handlers(app)
     install_problem_document(app)

@@ -11,7 +11,7 @@ from app.measure.models import Measure
 from app.party.models import Party, PartyLinkEvent
 from app.proposal.models import FreezingProposal
 from app.realisation.models import InterlocutorySale, ProceedsShare
-from app.source.models import SourceDocument
+from app.source.models import CompartmentChange, SourceDocument
 from app.trace.models import TraceResultFrame, TraceRun
 from app.transaction.models import (
     DuplicateMatch,
@@ -36,6 +36,7 @@ __all__ = [
     "CaseEvent",
     "CaseMember",
     "CaseSubject",
+    "CompartmentChange",
     "DuplicateMatch",
     "FreezingProposal",
     "GoamlReport",

@@ -10,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountCorrection
+from app.compartments import EVERY, Compartments
 from app.principal import Principal
 from app.source import service as source_service
+from app.source.models import visible_rows
 from app.source.schemas import SourceIn
 from app.uploads import Upload
 
@@ -24,12 +26,16 @@ class AccountCorrectionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def of_account(self, account_id: int) -> list[AccountCorrection]:
+    def of_account(
+        self, account_id: int, compartments: Compartments = EVERY
+    ) -> list[AccountCorrection]:
         stmt = (
             select(AccountCorrection)
             .where(AccountCorrection.account_id == account_id)
             .order_by(AccountCorrection.id)
         )
+        if not compartments.every:
+            stmt = stmt.where(visible_rows(AccountCorrection.source_document_id, compartments))
         return list(self.session.scalars(stmt))
 
     def add(self, correction: AccountCorrection) -> None:
@@ -37,10 +43,12 @@ class AccountCorrectionRepository:
         self.session.flush()
 
 
-def corrected_details(session: Session, account_id: int) -> dict[str, Any]:
-    """The fields corrections have stated, newest last (empty: never corrected)."""
+def corrected_details(
+    session: Session, account_id: int, compartments: Compartments = EVERY
+) -> dict[str, Any]:
+    """The fields visible corrections have stated, newest last (empty: never corrected)."""
     details: dict[str, Any] = {}
-    for correction in AccountCorrectionRepository(session).of_account(account_id):
+    for correction in AccountCorrectionRepository(session).of_account(account_id, compartments):
         details.update(correction.details)
     return details
 
@@ -54,6 +62,7 @@ def correct_account(
     reason: str,
     upload: Upload,
     actor: Principal,
+    compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
     document = source_service.record_source(session, source, upload, rows=1, actor=actor)
     document.inserted = 1
@@ -67,22 +76,26 @@ def correct_account(
             corrected_at=datetime.now(UTC),
         )
     )
-    history = account_history(session, account)
+    history = account_history(session, account, compartments)
     session.commit()
     return history
 
 
-def account_history(session: Session, account: Account) -> dict[str, Any]:
-    """The account's details as first loaded, then after each correction."""
-    details = {field: getattr(account, field) for field in CORRECTABLE}
+def account_history(
+    session: Session, account: Account, compartments: Compartments = EVERY
+) -> dict[str, Any]:
+    """The account's details as first loaded, then after each correction, as far as the
+    caller's compartments hold them (a hidden first load reads as no details)."""
+    first_seen = source_service.document_visible(session, account.source_document_id, compartments)
+    details = {field: getattr(account, field) if first_seen else None for field in CORRECTABLE}
     versions: list[dict[str, Any]] = [
         {
             "details": dict(details),
-            "source_document_id": account.source_document_id,
+            "source_document_id": account.source_document_id if first_seen else None,
             "correction": None,
         }
     ]
-    for correction in AccountCorrectionRepository(session).of_account(account.id):
+    for correction in AccountCorrectionRepository(session).of_account(account.id, compartments):
         details.update(correction.details)
         versions.append(
             {

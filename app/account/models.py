@@ -1,11 +1,13 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ColumnElement, ForeignKey, String, column, exists, or_, table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.compartments import Compartments
 from app.db import Base, BigId, UTCDateTime
 from app.party.models import Party
+from app.source.models import hidden_documents
 
 
 class Account(Base):
@@ -60,3 +62,32 @@ class AccountCorrection(Base):
     source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"))
     corrected_by: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
     corrected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The transactions table by name: the ledger depends on accounts, not the reverse, yet whether an
+# account exists for a caller depends on the transactions they may see touching it.
+_MOVES = table(
+    "transactions", column("from_account_id"), column("to_account_id"), column("source_document_id")
+)
+# The details a document states about an account; shown only when that document is visible.
+STATED_DETAILS = ("name", "bic", "number", "institution", "currency", "number_flag")
+
+
+def visible_accounts(compartments: Compartments) -> ColumnElement[bool]:
+    """The account domain's need-to-know test: an account exists for the caller when a visible
+    document created it, holds one of its holder links, or a visible transaction touches it."""
+    if compartments.every:
+        return true()
+    hidden = hidden_documents(compartments)
+    return or_(
+        Account.source_document_id.not_in(hidden),
+        exists().where(
+            AccountHolder.account_id == Account.id, AccountHolder.source_document_id.not_in(hidden)
+        ),
+        exists().where(
+            _MOVES.c.from_account_id == Account.id, _MOVES.c.source_document_id.not_in(hidden)
+        ),
+        exists().where(
+            _MOVES.c.to_account_id == Account.id, _MOVES.c.source_document_id.not_in(hidden)
+        ),
+    )

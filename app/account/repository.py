@@ -4,11 +4,12 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from app.account.models import Account, AccountHolder
+from app.account.models import Account, AccountHolder, visible_accounts
+from app.compartments import EVERY, Compartments
 from app.db import table_of
 from app.pagination import CursorCodec, IdKey, Keyset, page
 from app.party.models import Party
-from app.source.models import committed_rows
+from app.source.models import committed_rows, visible_rows
 
 # Core statements for the account read, the most frequent request: no ORM objects are built, and
 # the statements are made once, so each request only binds its parameters.
@@ -47,9 +48,21 @@ class AccountRepository:
         found = self.session.execute(stmt, {"value": value}).mappings().first()
         return dict(found) if found is not None else None
 
-    def holder_rows(self, account_id: int) -> list[dict[str, Any]]:
-        rows = self.session.execute(_HOLDER_ROWS, {"account": account_id}).mappings()
+    def holder_rows(
+        self, account_id: int, compartments: Compartments = EVERY
+    ) -> list[dict[str, Any]]:
+        stmt = _HOLDER_ROWS
+        if not compartments.every:
+            stmt = stmt.where(visible_rows(_HOLDERS.c.source_document_id, compartments))
+        rows = self.session.execute(stmt, {"account": account_id}).mappings()
         return [dict(r) for r in rows]
+
+    def visible(self, account_id: int, compartments: Compartments) -> bool:
+        """Whether the account exists for the caller (`visible_accounts`)."""
+        if compartments.every:
+            return True
+        stmt = select(Account.id).where(Account.id == account_id, visible_accounts(compartments))
+        return self.session.scalar(stmt) is not None
 
     def by_keys(self, keys: Iterable[str]) -> dict[str, Account]:
         wanted = sorted(set(keys))
@@ -66,22 +79,27 @@ class AccountRepository:
     def add_holder(self, holder: AccountHolder) -> None:
         self.session.add(holder)
 
-    def held_by(self, party_id: int) -> list[AccountHolder]:
+    def held_by(self, party_id: int, compartments: Compartments = EVERY) -> list[AccountHolder]:
         stmt = (
             select(AccountHolder)
             .join(Account, Account.id == AccountHolder.account_id)
             .where(AccountHolder.party_id == party_id)
             .order_by(Account.key, AccountHolder.role)
         )
+        if not compartments.every:
+            stmt = stmt.where(visible_rows(AccountHolder.source_document_id, compartments))
         return list(self.session.scalars(stmt))
 
     def page_flagged(
-        self, flag: str, *, limit: int, after: IdKey | None
+        self, flag: str, *, limit: int, after: IdKey | None, compartments: Compartments = EVERY
     ) -> tuple[list[Account], str | None]:
-        """Accounts carrying `flag`, oldest first, among committed documents' rows."""
+        """Accounts carrying `flag`, oldest first, among committed documents' rows; the flag is
+        what the creating document stated, so that document must be visible."""
         stmt = select(Account).where(
             Account.number_flag == flag, committed_rows(Account.source_document_id)
         )
+        if not compartments.every:
+            stmt = stmt.where(visible_rows(Account.source_document_id, compartments))
         return page(self.session, stmt, FLAGGED, limit=limit, after=after)
 
 

@@ -14,20 +14,29 @@ from app.account.schemas import (
     FlaggedAccountRead,
 )
 from app.auth import LedgerReader, LedgerWriter
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems, refuse_reads
+from app.filing import FilingDep
 from app.inputs import AccountRefPath
 from app.pagination import Page, PageDep
 from app.uploads import Upload
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
+SOURCE_CASE = ("body", "source", "case_id")
 
 
 @router.post("/batch", status_code=201, responses=problems(403, 422))
 async def create_account_batch(
-    body: AccountBatch, request: Request, session: SessionDep, actor: LedgerWriter
+    body: AccountBatch,
+    request: Request,
+    session: SessionDep,
+    actor: LedgerWriter,
+    filing: FilingDep,
 ) -> AccountBatchResult:
     """Load parties, accounts and holder links as one all-or-nothing batch."""
+    case_id = await filing.checked(body.source.case_id, field=SOURCE_CASE)
+    body = body.model_copy(update={"source": body.source.filed_in(case_id)})
     raw = await request.body()
     upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
     return await run_in_threadpool(service.ingest_accounts, session, body, upload, actor=actor)
@@ -42,10 +51,11 @@ def list_accounts(
     session: SessionDep,
     actor: LedgerReader,
     page: PageDep,
+    compartments: CompartmentsDep,
 ) -> Page[FlaggedAccountRead]:
     """List flagged accounts, e.g. numbers stored despite a failed check (`invalid_number`)."""
     items, next_cursor = service.page_flagged_accounts(
-        session, str(flag), limit=page.limit, cursor=page.cursor
+        session, str(flag), limit=page.limit, cursor=page.cursor, compartments=compartments
     )
     return Page(
         items=[FlaggedAccountRead.model_validate(a) for a in items], next_cursor=next_cursor
@@ -62,8 +72,11 @@ async def correct_account(
     request: Request,
     session: SessionDep,
     actor: LedgerWriter,
+    filing: FilingDep,
+    compartments: CompartmentsDep,
 ) -> AccountHistory:
     """Correct an account's details with a reason and the correcting source document."""
+    case_id = await filing.checked(body.source.case_id, field=SOURCE_CASE)
     raw = await request.body()
     upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
     return AccountHistory.model_validate(
@@ -71,18 +84,19 @@ async def correct_account(
             service.correct_account,
             session,
             account,
-            source=body.source,
+            source=body.source.filed_in(case_id),
             details=body.details.model_dump(exclude_unset=True),
             reason=body.reason,
             upload=upload,
             actor=actor,
+            compartments=compartments,
         )
     )
 
 
 @router.get("/{account:path}/history", responses=problems(403, 404, 422))
 def get_account_history(
-    account: AccountRefPath, session: SessionDep, actor: LedgerReader
+    account: AccountRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
 ) -> AccountHistory:
     """Get an account's details as first loaded and after each correction, with the reasons."""
-    return AccountHistory.model_validate(service.account_history(session, account))
+    return AccountHistory.model_validate(service.account_history(session, account, compartments))

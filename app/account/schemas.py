@@ -156,7 +156,10 @@ class AccountRead(BaseModel):
     chain: str | None
     address: str | None
     currency: str | None
-    source_document_id: str
+    source_document_id: str | None = Field(
+        description="The document that created it; null when that document is in a compartment "
+        "you may not see (the account is known to you through others)."
+    )
     created_at: datetime
     holders: list[HolderRead]
     totals: list[CurrencyTotals]
@@ -233,7 +236,10 @@ class AccountCorrectionIn(BaseModel):
 
 class AccountVersion(BaseModel):
     details: dict[str, str | None]
-    source_document_id: str = Field(description="The document that stated these details.")
+    source_document_id: str | None = Field(
+        description="The document that stated these details; null when it is in a compartment "
+        "you may not see."
+    )
     correction: CorrectionRead | None = Field(description="None for the account as first loaded.")
 
 

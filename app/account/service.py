@@ -7,10 +7,11 @@ from sqlalchemy.orm import Session
 
 from app.account import corrections
 from app.account.keys import account_attributes, normalise_key
-from app.account.models import Account, AccountHolder
+from app.account.models import STATED_DETAILS, Account, AccountHolder
 from app.account.numbers import INVALID_NUMBER, AccountCheck, bic_fault, number_fault
 from app.account.repository import FLAGGED, AccountRepository
 from app.account.schemas import AccountBatch, AccountBatchResult
+from app.compartments import EVERY, Compartments
 from app.errors import BatchRejected, NotFound
 from app.money import decimals_of
 from app.party import service as party_service
@@ -28,34 +29,38 @@ class AccountNotFound(NotFound):
         super().__init__(f"no account with id or key {ref}", account=ref)
 
 
-def resolve_account(session: Session, ref: str) -> Account:
-    """By numeric id or by key (`iban:...`, `btc:...`), written in any accepted form."""
+def resolve_account(session: Session, ref: str, compartments: Compartments = EVERY) -> Account:
+    """By numeric id or by key (`iban:...`, `btc:...`), written in any accepted form; an
+    account nothing the caller may see speaks of does not exist for them."""
     accounts = AccountRepository(session)
     if ref.isascii() and ref.isdigit() and len(ref) < 19:
         account = accounts.get(int(ref))
     else:
         key = normalise_key(ref)
         account = accounts.get_by_key(key) if key is not None else None
-    if account is None:
+    if account is None or not accounts.visible(account.id, compartments):
         raise AccountNotFound(ref)
     return account
 
 
-def read_account(session: Session, ref: str) -> dict[str, Any]:
-    """An account with its holders, by id or key (see `resolve_account`)."""
+def read_account(session: Session, ref: str, compartments: Compartments = EVERY) -> dict[str, Any]:
+    """An account with its holders, by id or key (see `resolve_account`), as the caller's
+    compartments tell it: details, holders and corrections only from visible documents."""
     accounts = AccountRepository(session)
     if ref.isascii() and ref.isdigit() and len(ref) < 19:
         row = accounts.row(account_id=int(ref))
     else:
         key = normalise_key(ref)
         row = accounts.row(key=key) if key is not None else None
-    if row is None:
+    if row is None or not accounts.visible(row["id"], compartments):
         raise AccountNotFound(ref)
+    if not source_service.document_visible(session, row["source_document_id"], compartments):
+        row = {**row, **dict.fromkeys(STATED_DETAILS), "source_document_id": None}
     return {
         **row,
         # Corrected details read as corrected; the history keeps what was first loaded.
-        **corrections.corrected_details(session, row["id"]),
-        "holders": accounts.holder_rows(row["id"]),
+        **corrections.corrected_details(session, row["id"], compartments),
+        "holders": accounts.holder_rows(row["id"], compartments),
     }
 
 
@@ -213,19 +218,26 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
 
 
 def page_flagged_accounts(
-    session: Session, flag: str, *, limit: int, cursor: str | None
+    session: Session,
+    flag: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    compartments: Compartments = EVERY,
 ) -> tuple[list[Account], str | None]:
     """Accounts stored with `flag` (`invalid_number`: a batch said `account_check: warn`)."""
     return AccountRepository(session).page_flagged(
-        flag, limit=limit, after=FLAGGED.codec.decode(cursor)
+        flag, limit=limit, after=FLAGGED.codec.decode(cursor), compartments=compartments
     )
 
 
-def accounts_of_party(session: Session, party_id: int) -> list[dict[str, object]]:
-    """The accounts a party holds, each with its role on it."""
+def accounts_of_party(
+    session: Session, party_id: int, compartments: Compartments = EVERY
+) -> list[dict[str, object]]:
+    """The accounts a party holds, each with its role on it, as visible documents say."""
     return [
         {"account_id": h.account.id, "key": h.account.key, "role": h.role}
-        for h in AccountRepository(session).held_by(party_id)
+        for h in AccountRepository(session).held_by(party_id, compartments)
     ]
 
 
@@ -277,13 +289,24 @@ def correct_account(
     reason: str,
     upload: Upload,
     actor: Principal,
+    compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
     """Correct an account's details with a reason and the correcting source document."""
-    account = resolve_account(session, ref)
+    account = resolve_account(session, ref, compartments)
     return corrections.correct_account(
-        session, account, source=source, details=details, reason=reason, upload=upload, actor=actor
+        session,
+        account,
+        source=source,
+        details=details,
+        reason=reason,
+        upload=upload,
+        actor=actor,
+        compartments=compartments,
     )
 
 
-def account_history(session: Session, ref: str) -> dict[str, Any]:
-    return corrections.account_history(session, resolve_account(session, ref))
+def account_history(
+    session: Session, ref: str, compartments: Compartments = EVERY
+) -> dict[str, Any]:
+    account = resolve_account(session, ref, compartments)
+    return corrections.account_history(session, account, compartments)

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime
 
@@ -18,6 +18,14 @@ class ApiKey(Base):
     created_by: Mapped[str | None] = mapped_column(String(32))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # Loaded with the key where keys are listed; the per-request key check reads plain columns.
+    compartment: Mapped["KeyCompartment | None"] = relationship(lazy="selectin")
+
+    @property
+    def case_id(self) -> int | None:
+        """The case an ingest key is bound to: what it loads is filed there."""
+        return self.compartment.case_id if self.compartment is not None else None
 
 
 class KeyCompartment(Base):

@@ -1,6 +1,6 @@
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, column, func, select, table
 from sqlalchemy.orm import Session
 
 from app.apikey.models import ApiKey
@@ -33,6 +33,11 @@ class ApiKeyRepository:
         self.session.add(key)
         self.session.flush()
         return key
+
+    def case_exists(self, case_id: int) -> bool:
+        # The cases table by name: the case domain depends on this one, not the reverse.
+        cases = table("cases", column("id"))
+        return self.session.scalar(select(cases.c.id).where(cases.c.id == case_id)) is not None
 
     def list_all(self) -> list[ApiKey]:
         return list(self.session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))

@@ -14,7 +14,12 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 def create_api_key(body: ApiKeyCreate, session: SessionDep, actor: KeyManager) -> ApiKeyCreated:
     """Create an API key with a role; the secret is returned this once only."""
     key, secret = service.create_key(
-        session, name=body.name, role=body.role, created_by=actor.id, expires_at=body.expires_at
+        session,
+        name=body.name,
+        role=body.role,
+        created_by=actor.id,
+        expires_at=body.expires_at,
+        case_id=body.case_id,
     )
     return ApiKeyCreated.model_validate(
         {**ApiKeyRead.model_validate(key).model_dump(), "key": secret}

@@ -15,6 +15,12 @@ class ApiKeyCreate(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     role: Role
     expires_at: Instant | None = Field(default=None, description="When the key stops working.")
+    case_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="Bind an ingest key to a case: everything it loads is filed in that case's "
+        "compartment, and it may name no other.",
+    )
 
 
 class ApiKeyRead(BaseModel):
@@ -29,6 +35,7 @@ class ApiKeyRead(BaseModel):
                 "created_by": "0a1b2c3d4e5f6071",
                 "expires_at": None,
                 "revoked_at": None,
+                "case_id": None,
             }
         },
     )
@@ -40,6 +47,9 @@ class ApiKeyRead(BaseModel):
     created_by: str | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    case_id: int | None = Field(
+        default=None, description="The case an ingest key is bound to (its loads are filed there)."
+    )
 
 
 class ApiKeyCreated(ApiKeyRead):

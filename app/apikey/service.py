@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from app.apikey.models import ApiKey
+from app.apikey.models import ApiKey, KeyCompartment
 from app.apikey.repository import ApiKeyRepository
 from app.errors import InvalidInput, NotFound
 from app.principal import Principal, Role
@@ -40,10 +40,12 @@ def create_key(
     role: Role,
     created_by: str | None,
     expires_at: datetime | None = None,
+    case_id: int | None = None,
 ) -> tuple[ApiKey, str]:
     now = datetime.now(UTC)
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("expires_at must lie in the future", field="expires_at")
+    _check_binding(session, role, case_id)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKeyRepository(session).add(
         ApiKey(
@@ -56,8 +58,23 @@ def create_key(
             expires_at=expires_at,
         )
     )
+    if case_id is not None:
+        key.compartment = KeyCompartment(api_key_id=key.id, case_id=case_id)
     session.commit()
     return key, secret
+
+
+def _check_binding(session: Session, role: Role, case_id: int | None) -> None:
+    """Only ingest keys are bound to a case (members are put on cases instead)."""
+    if case_id is None:
+        return
+    if role is not Role.INGEST:
+        raise InvalidInput(
+            "only an ingest key can be bound to a case; put other keys on the case as members",
+            field="case_id",
+        )
+    if not ApiKeyRepository(session).case_exists(case_id):
+        raise InvalidInput(f"no case with id {case_id}", field="case_id")
 
 
 def get_key(session: Session, key_id: str) -> ApiKey:

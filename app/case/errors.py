@@ -72,3 +72,20 @@ class AlreadyAttached(Conflict):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
+
+
+class CaseNotBoundToKey(InvalidInput):
+    code, title = "case_not_bound_to_key", "Key bound to another case"
+
+    def __init__(self, requested: int, bound: int, field: list[str | int]) -> None:
+        super().__init__(
+            f"this ingest key files into case {bound}; it may not name case {requested}",
+            field=".".join(str(p) for p in field),
+            errors=[
+                {
+                    "loc": field,
+                    "msg": f"this key is bound to case {bound}; omit case_id or name {bound}",
+                    "type": "case_not_bound_to_key",
+                }
+            ],
+        )

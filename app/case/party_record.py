@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from app.account import service as account_service
 from app.auth import LedgerReader
 from app.case import service as case_service
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import PartyRefPath
@@ -19,14 +20,18 @@ router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
 
 
 @router.get("/{party:path}", responses=problems(403, 404, 422))
-def get_party(party: PartyRefPath, session: SessionDep, actor: LedgerReader) -> PartyRecord:
+def get_party(
+    party: PartyRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
+) -> PartyRecord:
     """Get a party by key (e.g. `person:DE-ID-L01X00T47`) or id, with its accounts and cases."""
-    found = party_service.resolve_party(session, party)
+    found = party_service.resolve_party(session, party, compartments)
     return PartyRecord(
-        **PartyRead.model_validate(found).model_dump(),
+        **PartyRead.model_validate(
+            party_service.party_details(session, found, compartments)
+        ).model_dump(),
         accounts=[
             PartyAccount.model_validate(a)
-            for a in account_service.accounts_of_party(session, found.id)
+            for a in account_service.accounts_of_party(session, found.id, compartments)
         ],
         cases=[
             PartyCase.model_validate(c)

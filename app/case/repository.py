@@ -88,6 +88,12 @@ class CaseRepository:
         bound = select(KeyCompartment.case_id).where(KeyCompartment.api_key_id == api_key_id)
         return list(self.session.scalars(self._member_case_ids(api_key_id).union(bound)))
 
+    def bound_case(self, api_key_id: str) -> int | None:
+        """The case an ingest key is bound to (its loads are filed there), if any."""
+        return self.session.scalar(
+            select(KeyCompartment.case_id).where(KeyCompartment.api_key_id == api_key_id)
+        )
+
     def member(self, case_id: int, api_key_id: str) -> CaseMember | None:
         return self.session.get(CaseMember, (case_id, api_key_id))
 

@@ -17,6 +17,7 @@ from app.case.schemas import (
     SubjectCreate,
     SubjectRead,
 )
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import MAX_ID, ApiKeyIdPath, CaseIdPath
@@ -149,9 +150,10 @@ def attach_case_subject(
     session: SessionDep,
     actor: CaseWriter,
     visible: VisibleCase,
+    compartments: CompartmentsDep,
 ) -> SubjectRead:
     """Attach a party or an account to a case with a role (suspect, mule, victim ...)."""
-    subject = service.attach_subject(session, case_id, body, actor=actor)
+    subject = service.attach_subject(session, case_id, body, actor=actor, compartments=compartments)
     return SubjectRead.model_validate(service.describe_subject(session, subject))
 
 

@@ -30,6 +30,7 @@ from app.case.schemas import (
     RecoveryBasis,
     SubjectCreate,
 )
+from app.compartments import EVERY, Compartments
 from app.party import service as party_service
 from app.preconditions import IfMatch, check_version, flush_or_precondition_failed
 from app.principal import Principal
@@ -299,16 +300,22 @@ def remove_member(
 
 
 def attach_subject(
-    session: Session, case_id: int, data: SubjectCreate, *, actor: Principal
+    session: Session,
+    case_id: int,
+    data: SubjectCreate,
+    *,
+    actor: Principal,
+    compartments: Compartments = EVERY,
 ) -> CaseSubject:
     get_writable_case(session, case_id, actor=actor)
     if (data.party is None) == (data.account is None):
         raise InvalidCase("give a party or an account, not both", field="party")
     party_id = account_id = None
+    # Only what the caller's compartments hold can be named (issue 19): no probing by key.
     if data.party is not None:
-        party_id = party_service.resolve_party(session, data.party).id
+        party_id = party_service.resolve_party(session, data.party, compartments).id
     else:
-        account_id = account_service.resolve_account(session, str(data.account)).id
+        account_id = account_service.resolve_account(session, str(data.account), compartments).id
     cases = CaseRepository(session)
     for s in cases.subjects([case_id]):
         if (s.party_id, s.account_id, s.role) == (party_id, account_id, str(data.role)):

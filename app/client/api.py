@@ -102,30 +102,49 @@ class MoneytrailClient:
         return self._json(self.http.get("/api/v1/search", params=params))
 
     def _upload(
-        self, route: str, path: Path, media_type: str, data: dict[str, str], progress: Progress
+        self,
+        route: str,
+        path: Path,
+        media_type: str,
+        data: dict[str, str],
+        progress: Progress,
+        params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         with path.open("rb") as f:
             reader = cast(IO[bytes], CountingReader(f, progress))
             files = {"file": (path.name, reader, media_type)}
-            return self._json(self.http.post(route, files=files, data=data))
+            return self._json(self.http.post(route, files=files, data=data, params=params))
 
     def upload_transactions(
-        self, path: Path, *, kind: str, reference: str, timezone: str | None, progress: Progress
+        self,
+        path: Path,
+        *,
+        kind: str,
+        reference: str,
+        timezone: str | None,
+        progress: Progress,
+        case_id: int | None = None,
     ) -> dict[str, Any]:
         data = {
             "kind": kind,
             "reference": reference,
             **({"timezone": timezone} if timezone else {}),
+            **_filed(case_id),
         }
         media = "application/vnd.apache.parquet" if path.suffix == ".parquet" else "text/csv"
         return self._upload("/api/v1/transactions/upload", path, media, data, progress)
 
-    def import_goaml(self, path: Path, *, progress: Progress) -> dict[str, Any]:
+    def import_goaml(
+        self, path: Path, *, progress: Progress, case_id: int | None = None
+    ) -> dict[str, Any]:
         media = "application/zip" if path.suffix == ".zip" else "application/xml"
-        return self._upload("/api/v1/imports/goaml", path, media, {}, progress)
+        route = "/api/v1/imports/goaml"
+        return self._upload(route, path, media, {}, progress, params=_filed(case_id))
 
-    def import_ftm(self, path: Path, *, reference: str, progress: Progress) -> dict[str, Any]:
-        data = {"reference": reference}
+    def import_ftm(
+        self, path: Path, *, reference: str, progress: Progress, case_id: int | None = None
+    ) -> dict[str, Any]:
+        data = {"reference": reference, **_filed(case_id)}
         return self._upload("/api/v1/imports/ftm", path, "application/x-ndjson", data, progress)
 
     def run_trace(
@@ -160,3 +179,8 @@ class MoneytrailClient:
                 if progress is not None:
                     progress(len(chunk))
             return b"".join(chunks)
+
+
+def _filed(case_id: int | None) -> dict[str, str]:
+    """The `case_id` field of an import: file it in that case's compartment."""
+    return {} if case_id is None else {"case_id": str(case_id)}

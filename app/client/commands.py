@@ -85,11 +85,16 @@ def _send(
     reference = args.reference or path.stem
     if path.suffix in TABLE_SUFFIXES:
         r = client.upload_transactions(
-            path, kind=args.kind, reference=reference, timezone=args.timezone, progress=advance
+            path,
+            kind=args.kind,
+            reference=reference,
+            timezone=args.timezone,
+            progress=advance,
+            case_id=args.case,
         )
         return {"format": format_of(path), **r}
     if path.suffix in GOAML_SUFFIXES:
-        r = client.import_goaml(path, progress=advance)
+        r = client.import_goaml(path, progress=advance, case_id=args.case)
         reports = r["reports"]
         return {
             "format": "goaml",
@@ -97,7 +102,8 @@ def _send(
             "inserted": sum(x["inserted"] for x in reports),
             "already_present": sum(x["already_present"] for x in reports),
         }
-    return {"format": "ftm", **client.import_ftm(path, reference=reference, progress=advance)}
+    ftm = client.import_ftm(path, reference=reference, progress=advance, case_id=args.case)
+    return {"format": "ftm", **ftm}
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -425,6 +431,9 @@ def register(commands: Any) -> None:
     imp.add_argument("--kind", default="bank_statement", help="source kind of CSV/Parquet files")
     imp.add_argument("--reference", help="source reference (default: the file name)")
     imp.add_argument("--timezone", help="IANA zone for times without an offset")
+    imp.add_argument(
+        "--case", type=int, metavar="ID", help="file the data in this case's compartment"
+    )
     imp.add_argument("--show-errors", type=int, default=10, help="rejections to print per file")
     _connection(imp)
     imp.set_defaults(run=run_import)

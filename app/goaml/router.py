@@ -1,11 +1,13 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Response, UploadFile
+from fastapi import APIRouter, File, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from app.auth import LedgerWriter, SourceReader
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep, SettingsDep
 from app.errors import problems
+from app.filing import FilingDep
 from app.goaml import service
 from app.goaml.schemas import GoamlImportResult, GoamlReportRead
 from app.inputs import DocumentIdPath
@@ -26,14 +28,20 @@ async def import_goaml_reports(
     session: SessionDep,
     actor: LedgerWriter,
     settings: SettingsDep,
+    filing: FilingDep,
+    case_id: Annotated[
+        int | None,
+        Query(ge=1, description="File the reports in this case's compartment (need-to-know)."),
+    ] = None,
 ) -> GoamlImportResult:
     """Import goAML reports: transactions, accounts and parties, each report whole or not at all."""
+    case_id = await filing.checked(case_id, field=("query", "case_id"))
     async with received(
         file, limit=settings.upload_max_bytes, default_media_type="application/xml"
     ) as (path, upload):
         files = await run_in_threadpool(service.files_of, path, upload, settings=settings)
         result, stored = await run_in_threadpool(
-            service.import_goaml, session, files, actor=actor, settings=settings
+            service.import_goaml, session, files, actor=actor, settings=settings, case_id=case_id
         )
     response.status_code = 201 if stored else 200
     return result
@@ -41,9 +49,12 @@ async def import_goaml_reports(
 
 @router.get("/{source_document_id}", responses=problems(403, 404, 422))
 def get_goaml_report(
-    source_document_id: DocumentIdPath, session: SessionDep, actor: SourceReader
+    source_document_id: DocumentIdPath,
+    session: SessionDep,
+    actor: SourceReader,
+    compartments: CompartmentsDep,
 ) -> GoamlReportRead:
     """Get what a stored goAML report said about itself, and its transactions' goAML details."""
     return GoamlReportRead.model_validate(
-        service.get_report(session, source_document_id, actor=actor)
+        service.get_report(session, source_document_id, actor=actor, compartments=compartments)
     )

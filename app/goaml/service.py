@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app import limits
 from app.account import service as account_service
 from app.account.schemas import AccountBatch, AccountIn, HolderIn
+from app.compartments import EVERY, Compartments
 from app.errors import BatchRejected, InvalidInput, NotFound
 from app.goaml import details
 from app.goaml.models import GoamlReport
@@ -216,11 +217,12 @@ def _store(
     actor: Principal,
     settings: Settings,
     notes: tuple[list[GoamlNote], int],
+    case_id: int | None,
 ) -> tuple[GoamlReportResult, bool]:
     """The report stored in the open unit of work, and whether it brought anything new."""
     faults = Faults(file.upload.filename)
     reference = report.reference
-    source = SourceIn(kind=KIND, reference=reference)
+    source = SourceIn(kind=KIND, reference=reference, case_id=case_id)
     document = source_service.record_source(
         session, source, file.upload, rows=len(report.transactions), actor=actor
     )
@@ -273,7 +275,12 @@ def _store(
 
 
 def import_goaml(
-    session: Session, files: list[ReportFile], *, actor: Principal, settings: Settings
+    session: Session,
+    files: list[ReportFile],
+    *,
+    actor: Principal,
+    settings: Settings,
+    case_id: int | None = None,
 ) -> tuple[GoamlImportResult, bool]:
     """Every report of an upload, or none: faults of all reports are listed together.
 
@@ -317,6 +324,7 @@ def import_goaml(
                 actor=actor,
                 settings=settings,
                 notes=(said, said_count),
+                case_id=case_id,
             )
             if new or (known := _first_receipt(session, goaml, report)) is None:
                 savepoint.commit()
@@ -368,8 +376,15 @@ def _replay(
     )
 
 
-def get_report(session: Session, document_id: str, *, actor: Principal) -> dict[str, Any]:
-    source_service.get_source(session, document_id, actor=actor)  # the same visibility rule
+def get_report(
+    session: Session,
+    document_id: str,
+    *,
+    actor: Principal,
+    compartments: Compartments = EVERY,
+) -> dict[str, Any]:
+    # The same visibility rule as the document's own read, compartments included.
+    source_service.get_source(session, document_id, actor=actor, compartments=compartments)
     goaml = GoamlRepository(session)
     if (report := goaml.get(document_id)) is None:
         raise GoamlReportNotFound(document_id)

@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth import CaseReader, LedgerReader, LedgerWriter, TraceReader
 from app.deps import SessionDep, SettingsDep
 from app.errors import problems
+from app.filing import FilingDep
 from app.inputs import CaseIdPath, Text, TraceIdPath
 from app.interop import graph, service
 from app.trace.runtime import TraceRuntimeDep
@@ -228,8 +229,14 @@ async def import_ftm_entities(
     session: SessionDep,
     actor: LedgerWriter,
     settings: SettingsDep,
+    filing: FilingDep,
+    case_id: Annotated[
+        int | None,
+        Form(ge=1, description="File the entities in this case's compartment (need-to-know)."),
+    ] = None,
 ) -> IngestResult:
     """Import FollowTheMoney entities (Payment, BankAccount, CryptoWallet, Person, Company ...)."""
+    case_id = await filing.checked(case_id, field=("body", "case_id"))
     async with received(file, limit=settings.upload_max_bytes, default_media_type=NDJSON) as (
         path,
         upload,
@@ -242,6 +249,7 @@ async def import_ftm_entities(
             reference=reference,
             actor=actor,
             settings=settings,
+            case_id=case_id,
         )
     response.status_code = 201 if stored else 200
     return result

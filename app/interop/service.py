@@ -216,6 +216,7 @@ def import_ftm(
     reference: str,
     actor: Principal,
     settings: Settings,
+    case_id: int | None = None,
 ) -> tuple[IngestResult, bool]:
     """An FtM stream into the ledger, whole or not at all; a re-sent stream stores nothing."""
     _require_ftm()
@@ -229,7 +230,7 @@ def import_ftm(
     ledger = to_ledger(entities)
     if errors := errors + ledger.errors:
         raise FtmRejected(errors)
-    source = SourceIn(kind=FTM_KIND, reference=reference)
+    source = SourceIn(kind=FTM_KIND, reference=reference, case_id=case_id)
     try:
         batch = AccountBatch.model_validate(
             {

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from app.auth import CaseReader
 from app.case import service as case_service
 from app.case.schemas import CaseRead
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import CaseIdPath
@@ -28,6 +29,7 @@ def get_case_overview(
     response: Response,
     session: SessionDep,
     actor: CaseReader,
+    compartments: CompartmentsDep,
     within_days: Annotated[
         int, Query(ge=0, le=3660, description="Deadlines lapsing within this many days.")
     ] = 30,
@@ -40,7 +42,12 @@ def get_case_overview(
     gets 404, as for the case itself.
     """
     found = overview.case_overview(
-        session, case_id, actor=actor, within_days=within_days, events=events
+        session,
+        case_id,
+        actor=actor,
+        within_days=within_days,
+        events=events,
+        compartments=compartments,
     )
     return CaseOverview.model_validate({**found, "case": _case(found["case"], response)})
 

@@ -13,6 +13,7 @@ from app.asset import service as asset_service
 from app.asset.machine import RESTRAINED, LegalStatus
 from app.asset.models import Asset
 from app.case import service as case_service
+from app.compartments import EVERY, Compartments
 from app.convergence import service as convergence
 from app.deadline import service as deadline_service
 from app.measure import service as measure_service
@@ -86,13 +87,14 @@ def asset_groups(session: Session, assets: list[Asset]) -> list[dict[str, Any]]:
     return groups
 
 
-def _subjects(session: Session, case_id: int) -> list[dict[str, Any]]:
+def _subjects(session: Session, case_id: int, seen: Compartments) -> list[dict[str, Any]]:
     out = []
     for subject in case_service.subjects_of(session, [case_id]):
         described = case_service.describe_subject(session, subject)
         same_as: list[str] = []
         if subject.party_id is not None:
-            accounts = account_service.accounts_of_party(session, subject.party_id)
+            # Only the holder links the caller's compartments hold (issue 19).
+            accounts = account_service.accounts_of_party(session, subject.party_id, seen)
             party_key = str(described["party_key"])
             same_as = sorted(party_service.linked_parties(session, party_key) - {party_key})
         else:
@@ -173,6 +175,7 @@ def case_overview(
     within_days: int,
     events: int,
     now: datetime | None = None,
+    compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
     case = case_service.get_case(session, case_id, actor=actor)
     assets = asset_service.assets_of_case(session, case.id)
@@ -191,7 +194,7 @@ def case_overview(
         for a in assets
         if a.value_minor is not None and a.currency is not None
     ]
-    subjects = _subjects(session, case.id)
+    subjects = _subjects(session, case.id, compartments)
     return {
         "case": case,
         "linked_cases": [

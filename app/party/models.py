@@ -1,10 +1,25 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    column,
+    exists,
+    or_,
+    table,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.compartments import Compartments
 from app.db import Base, BigId, UTCDateTime
+from app.source.models import hidden_documents
 
 
 class Party(Base):
@@ -41,3 +56,20 @@ class PartyLinkEvent(Base):
     reason: Mapped[str] = mapped_column(String(2000))
     actor_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The holder links by name: accounts know parties, not the reverse, yet a party exists for a
+# caller when a document they may see names it as an account's holder.
+_HOLDS = table("account_holders", column("party_id"), column("source_document_id"))
+
+
+def visible_parties(compartments: Compartments) -> ColumnElement[bool]:
+    """The party domain's need-to-know test: a party exists for the caller when a visible
+    document created it or holds one of its holder links."""
+    if compartments.every:
+        return true()
+    hidden = hidden_documents(compartments)
+    return or_(
+        Party.source_document_id.not_in(hidden),
+        exists().where(_HOLDS.c.party_id == Party.id, _HOLDS.c.source_document_id.not_in(hidden)),
+    )

@@ -3,7 +3,8 @@ from collections.abc import Iterable
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.party.models import Party, PartyLinkEvent
+from app.compartments import Compartments
+from app.party.models import Party, PartyLinkEvent, visible_parties
 
 
 def _escaped(text: str) -> str:
@@ -32,6 +33,19 @@ class PartyRepository:
             stmt = select(Party).where(Party.id.in_(wanted[start : start + 500]))
             found.extend(self.session.scalars(stmt))
         return sorted(found, key=lambda p: p.id)
+
+    def visible_ids(self, ids: Iterable[int], compartments: Compartments) -> set[int]:
+        """Those of `ids` whose parties exist for the caller (`visible_parties`)."""
+        wanted = sorted(set(ids))
+        if compartments.every:
+            return set(wanted)
+        found: set[int] = set()
+        for start in range(0, len(wanted), 500):
+            stmt = select(Party.id).where(
+                Party.id.in_(wanted[start : start + 500]), visible_parties(compartments)
+            )
+            found.update(self.session.scalars(stmt))
+        return found
 
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(Party)) or 0)

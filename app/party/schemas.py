@@ -59,7 +59,10 @@ class PartyRead(BaseModel):
     name: str
     country: str | None
     identifiers: dict[str, str]
-    source_document_id: str
+    source_document_id: str | None = Field(
+        description="The document that created it; null when that document is in a compartment "
+        "you may not see (the party is then known to you by its key, through a holder link)."
+    )
 
 
 class PartyAccount(BaseModel):

@@ -3,12 +3,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.compartments import EVERY, Compartments
 from app.errors import NotFound
 from app.party import links
 from app.party.models import Party
 from app.party.names import search_text
 from app.party.repository import PartyRepository
 from app.principal import Principal
+from app.source import service as source_service
+
+PARTY_FIELDS = ("id", "key", "kind", "name", "country", "identifiers", "source_document_id")
 
 
 class PartyNotFound(NotFound):
@@ -34,13 +38,36 @@ def add_party(session: Session, party: Party) -> Party:
     return PartyRepository(session).add(party)
 
 
-def resolve_party(session: Session, ref: str) -> Party:
-    """By numeric id or by the source's key (`person:...`)."""
+def resolve_party(session: Session, ref: str, compartments: Compartments = EVERY) -> Party:
+    """By numeric id or by the source's key (`person:...`); a party nothing the caller may see
+    speaks of does not exist for them."""
     if ref.isascii() and ref.isdigit() and len(ref) < 19:
-        return get_party(session, int(ref))
-    if (party := PartyRepository(session).by_keys([ref]).get(ref)) is None:
+        party = PartyRepository(session).get(int(ref))
+    else:
+        party = PartyRepository(session).by_keys([ref]).get(ref)
+    if party is None or not visible_party_ids(session, [party.id], compartments):
         raise PartyNotFound(ref)
     return party
+
+
+def visible_party_ids(session: Session, ids: Iterable[int], compartments: Compartments) -> set[int]:
+    """Those of `ids` whose parties exist for the caller."""
+    return PartyRepository(session).visible_ids(ids, compartments)
+
+
+def party_details(session: Session, party: Party, compartments: Compartments) -> dict[str, Any]:
+    """The party as the caller may read it: what its creating document stated only when that
+    document is visible; otherwise it is known by its key alone (a holder link names it)."""
+    read = {c: getattr(party, c) for c in PARTY_FIELDS}
+    if source_service.document_visible(session, party.source_document_id, compartments):
+        return read
+    return {
+        **read,
+        "name": party.key,
+        "country": None,
+        "identifiers": {},
+        "source_document_id": None,
+    }
 
 
 def linked_parties(session: Session, key: str) -> set[str]:
@@ -56,35 +83,61 @@ def link_groups(session: Session) -> dict[int, int]:
 
 
 def link_parties(
-    session: Session, ref: str, other: str, *, reason: str, actor: Principal
+    session: Session,
+    ref: str,
+    other: str,
+    *,
+    reason: str,
+    actor: Principal,
+    compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
     """Record that two parties are one (a person's decision, with a reason)."""
-    return _decide(session, ref, other, linked=True, reason=reason, actor=actor)
+    return _decide(session, (ref, other), True, reason=reason, actor=actor, seen=compartments)
 
 
 def unlink_parties(
-    session: Session, ref: str, other: str, *, reason: str, actor: Principal
+    session: Session,
+    ref: str,
+    other: str,
+    *,
+    reason: str,
+    actor: Principal,
+    compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
     """Undo a link, with a reason; the link and its undoing both stay on record."""
-    return _decide(session, ref, other, linked=False, reason=reason, actor=actor)
+    return _decide(session, (ref, other), False, reason=reason, actor=actor, seen=compartments)
 
 
 def _decide(
-    session: Session, ref: str, other: str, *, linked: bool, reason: str, actor: Principal
+    session: Session,
+    refs: tuple[str, str],
+    linked: bool,  # noqa: FBT001
+    *,
+    reason: str,
+    actor: Principal,
+    seen: Compartments,
 ) -> dict[str, Any]:
-    party, counterpart = resolve_party(session, ref), resolve_party(session, other)
+    party, counterpart = (resolve_party(session, ref, seen) for ref in refs)
     links.set_link(session, party, counterpart, linked=linked, reason=reason, actor=actor)
-    result = same_as(session, party)
+    result = same_as(session, party, seen)
     session.commit()
     return result
 
 
-def same_as(session: Session, party: Party) -> dict[str, Any]:
-    """The party's group and every decision naming it."""
+def same_as(session: Session, party: Party, compartments: Compartments = EVERY) -> dict[str, Any]:
+    """The party's group and every decision naming it, among the parties the caller sees."""
+    group = visible_party_ids(session, links.group_of(session, party.id), compartments)
+    decisions = links.decisions(session, party.id)
+    if not compartments.every:
+        named = parties_by_keys(
+            session, {d[side] for d in decisions for side in ("party", "other")}
+        )
+        seen = visible_party_ids(session, (p.id for p in named.values()), compartments)
+        decisions = [d for d in decisions if {named[d["party"]].id, named[d["other"]].id} <= seen]
     return {
         "party": party.key,
-        "linked_parties": sorted(links.keys_of(session, links.group_of(session, party.id))),
-        "decisions": links.decisions(session, party.id),
+        "linked_parties": sorted(links.keys_of(session, group)),
+        "decisions": decisions,
     }
 
 

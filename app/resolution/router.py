@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.auth import LedgerReader, RecordJudge
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems, refuse_reads
 from app.inputs import PartyRefPath
@@ -20,29 +21,38 @@ def list_party_candidates(
     party: PartyRefPath,
     session: SessionDep,
     actor: LedgerReader,
+    compartments: CompartmentsDep,
     limit: Annotated[int, Query(ge=1, le=100, description="At most this many.")] = 20,
 ) -> CandidateList:
     """List parties that are probably the same person or entity, with score and reasons."""
-    return CandidateList.model_validate(
-        service.party_candidates(session, party, actor=actor, limit=limit)
+    found = service.party_candidates(
+        session, party, actor=actor, limit=limit, compartments=compartments
     )
+    return CandidateList.model_validate(found)
 
 
 @router.get("/{party:path}/same-as", responses=problems(403, 404, 422))
-def get_same_as(party: PartyRefPath, session: SessionDep, actor: LedgerReader) -> SameAsRead:
+def get_same_as(
+    party: PartyRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
+) -> SameAsRead:
     """Get the parties linked as one with this party, and every decision naming it."""
-    return SameAsRead.model_validate(
-        party_service.same_as(session, party_service.resolve_party(session, party))
-    )
+    found = party_service.resolve_party(session, party, compartments)
+    return SameAsRead.model_validate(party_service.same_as(session, found, compartments))
 
 
 @router.post("/{party:path}/same-as", status_code=201, responses=problems(403, 404, 409, 422))
 def link_same_as(
-    party: PartyRefPath, body: SameAsIn, session: SessionDep, actor: RecordJudge
+    party: PartyRefPath,
+    body: SameAsIn,
+    session: SessionDep,
+    actor: RecordJudge,
+    compartments: CompartmentsDep,
 ) -> SameAsRead:
     """Link two parties as one person or entity, with a reason (never done by itself)."""
     return SameAsRead.model_validate(
-        party_service.link_parties(session, party, body.other, reason=body.reason, actor=actor)
+        party_service.link_parties(
+            session, party, body.other, reason=body.reason, actor=actor, compartments=compartments
+        )
     )
 
 
@@ -51,9 +61,15 @@ refuse_reads(router, "/{party:path}/same-as/undo")
 
 @router.post("/{party:path}/same-as/undo", responses=problems(403, 404, 409, 422))
 def undo_same_as(
-    party: PartyRefPath, body: SameAsIn, session: SessionDep, actor: RecordJudge
+    party: PartyRefPath,
+    body: SameAsIn,
+    session: SessionDep,
+    actor: RecordJudge,
+    compartments: CompartmentsDep,
 ) -> SameAsRead:
     """Undo a link between two parties, with a reason; both decisions stay on record."""
     return SameAsRead.model_validate(
-        party_service.unlink_parties(session, party, body.other, reason=body.reason, actor=actor)
+        party_service.unlink_parties(
+            session, party, body.other, reason=body.reason, actor=actor, compartments=compartments
+        )
     )

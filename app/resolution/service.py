@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.account import service as account_service
 from app.asset import service as asset_service
 from app.case import service as case_service
+from app.compartments import EVERY, Compartments
 from app.party import service as party_service
 from app.party.models import Party
 from app.principal import Principal
@@ -26,9 +27,9 @@ MIN_SCORE = 0.5
 STRONG = {"identifier", "shared_account"}
 
 
-def _profile(session: Session, party: Party) -> Profile:
+def _profile(session: Session, party: Party, seen: Compartments) -> Profile:
     accounts = frozenset(
-        str(a["key"]) for a in account_service.accounts_of_party(session, party.id)
+        str(a["key"]) for a in account_service.accounts_of_party(session, party.id, seen)
     )
     return Profile(party.id, party.key, party.kind, party.name, party.identifiers, accounts)
 
@@ -50,15 +51,20 @@ def _co_holders(session: Session, accounts: frozenset[str]) -> set[int]:
     return {h.party_id for a in held.values() for h in a.holders}
 
 
-def party_candidates(session: Session, ref: str, *, actor: Principal, limit: int) -> dict[str, Any]:
-    """Other parties that are probably this one, best first, with score and reasons."""
-    party = party_service.resolve_party(session, ref)
-    me = _profile(session, party)
+def party_candidates(
+    session: Session, ref: str, *, actor: Principal, limit: int, compartments: Compartments = EVERY
+) -> dict[str, Any]:
+    """Other parties that are probably this one, best first, with score and reasons, among
+    the parties the caller's compartments hold."""
+    party = party_service.resolve_party(session, ref, compartments)
+    me = _profile(session, party, compartments)
     words = {w for w in re.split(r"\s+", party.name.lower()) if len(w) >= 3}
     words |= {w for w in me.folded.split() if len(w) >= 3}
     pool = {p.id: p for p in party_service.resembling_parties(session, words, me.numbers.values())}
     if missing := _co_holders(session, me.accounts) - pool.keys():
         pool.update((p.id, p) for p in party_service.parties_by_ids(session, missing))
+    visible_pool = party_service.visible_party_ids(session, pool, compartments)
+    pool = {i: p for i, p in pool.items() if i in visible_pool}
     linked = party_service.link_group_ids(session, party.id)
     visible = case_service.visible_case_ids(session, actor=actor)
     named_in = _named_in(session) if visible is not None else {}
@@ -69,7 +75,7 @@ def party_candidates(session: Session, ref: str, *, actor: Principal, limit: int
             continue
         if other.id in named_in and not named_in[other.id] & seen:
             continue  # named only in cases the caller is not on
-        score, reasons = compare(me, _profile(session, other))
+        score, reasons = compare(me, _profile(session, other, compartments))
         if score >= MIN_SCORE or any(r["kind"] in STRONG for r in reasons):
             found.append(
                 {

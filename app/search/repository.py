@@ -13,8 +13,9 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session, aliased
 
 from app.account.models import Account, AccountHolder
+from app.compartments import EVERY, Compartments
 from app.party.models import Party
-from app.source.models import COMMITTED_ROWS_SQL
+from app.source.models import COMMITTED_ROWS_SQL, visible_rows, visible_rows_sql
 from app.transaction.models import Transaction
 
 # A query token matches a word it begins (prefix) or, for names, the same sound.
@@ -23,20 +24,18 @@ Term = tuple[str, str | None]
 
 @dataclass(frozen=True, slots=True)
 class Visibility:
-    """Which rows a caller may find. Today every ledger reader sees every committed row; the
-    compartments (issue 19) narrow it to `document_ids`, the source documents the caller may
-    see, and the search is the same query with one more condition."""
+    """Which rows a caller may find: committed rows of documents in the caller's compartments
+    (issue 19): the search is the same query with one more condition, none for those who see
+    every compartment. Accounts and parties are found through the document that created them
+    (their names and details are that document's)."""
 
-    document_ids: frozenset[str] | None = None
+    compartments: Compartments = EVERY
 
     def sql(self, alias: str) -> tuple[str, dict[str, Any]]:
         committed = COMMITTED_ROWS_SQL.replace("t.", f"{alias}.")
-        if self.document_ids is None:
-            return committed, {}
-        return (
-            f"{committed} AND {alias}.source_document_id IN :documents",
-            {"documents": sorted(self.document_ids) or [""]},
-        )
+        if hidden := visible_rows_sql(alias, self.compartments):
+            return f"{committed} AND {hidden}", {}
+        return committed, {}
 
 
 def _fts5(terms: Sequence[Term]) -> str:
@@ -155,9 +154,12 @@ class SearchRepository:
                 params["whole"] = " ".join(words)
         if holder_terms:
             party = _PARTY_MATCH[self.dialect]
+            # Only holder links the caller may see tell that a party holds an account.
+            links = visible_rows_sql("h", visible.compartments)
             branches.append(
                 f"SELECT h.account_id AS id, 0 AS score FROM account_holders h"
                 f" WHERE h.party_id IN (SELECT id FROM ({party}) p)"
+                + (f" AND {links}" if links else "")
             )
             params["q"] = self._query(holder_terms)
         if not branches:
@@ -181,7 +183,9 @@ def describe_parties(session: Session, ids: Sequence[int]) -> dict[int, dict[str
     return {r["id"]: dict(r) for r in rows}
 
 
-def describe_accounts(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def describe_accounts(
+    session: Session, ids: Sequence[int], compartments: Compartments = EVERY
+) -> dict[int, dict[str, Any]]:
     found = {
         r["id"]: {**r, "holders": []}
         for r in session.execute(
@@ -198,7 +202,10 @@ def describe_accounts(session: Session, ids: Sequence[int]) -> dict[int, dict[st
     holders = session.execute(
         select(AccountHolder.account_id, Party.name)
         .join(Party, Party.id == AccountHolder.party_id)
-        .where(AccountHolder.account_id.in_(ids))
+        .where(
+            AccountHolder.account_id.in_(ids),
+            visible_rows(AccountHolder.source_document_id, compartments),
+        )
         .order_by(AccountHolder.account_id, AccountHolder.party_id)
     )
     for account_id, name in holders:

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.auth import LedgerReader
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import Text
@@ -27,6 +28,7 @@ def search(
     session: SessionDep,
     actor: LedgerReader,
     page: PageDep,
+    compartments: CompartmentsDep,
     kind: Annotated[
         SearchKind,
         Query(
@@ -37,6 +39,12 @@ def search(
 ) -> Page[SearchHit]:
     """Search parties, accounts or transactions, best match first, among what the caller sees."""
     hits, next_cursor = service.search(
-        session, q, kind, actor=actor, limit=page.limit, cursor=page.cursor
+        session,
+        q,
+        kind,
+        actor=actor,
+        limit=page.limit,
+        cursor=page.cursor,
+        compartments=compartments,
     )
     return Page(items=[SearchHit.model_validate(h) for h in hits], next_cursor=next_cursor)

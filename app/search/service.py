@@ -8,11 +8,13 @@ are searched (`Visibility`).
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.account.keys import SCHEME_KINDS, normalise_key
+from app.compartments import EVERY, Compartments
 from app.errors import InvalidInput
 from app.money import from_minor
 from app.pagination import CursorCodec, Position
@@ -28,10 +30,9 @@ MAX_WORDS = 12
 _WORD = re.compile(r"[^\W_]+")
 
 
-def visibility(actor: Principal) -> Visibility:
-    """What `actor` may find: every committed ledger row today (ledger readers see the whole
-    ledger); the compartments of issue 19 return their document set here."""
-    return Visibility()
+def visibility(actor: Principal, compartments: Compartments = EVERY) -> Visibility:
+    """What `actor` may find: committed ledger rows of documents in their compartments."""
+    return Visibility(compartments)
 
 
 def same_person(session: Session, party_ids: list[int]) -> dict[int, int]:
@@ -64,6 +65,7 @@ def search(
     actor: Principal,
     limit: int,
     cursor: str | None,
+    compartments: Compartments = EVERY,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of hits, best first, and the cursor of the next page."""
     after = SEARCH.decode(cursor)
@@ -72,13 +74,14 @@ def search(
     if not _WORD.search(q):
         raise InvalidInput("the query holds no letters or digits to search for", field="q")
     found = SearchRepository(session)
-    visible = visibility(actor)
+    visible = visibility(actor, compartments)
     hits: list[dict[str, Any]]
     if start == 0 and (exact := _exact(found, q, kind, visible)) is not None:
         # A whole account key or external id is that record, without ranking a million others
         # that share its scheme or prefix ("iban:", "INV-").
-        describe = _account_hits if kind is SearchKind.ACCOUNT else _transaction_hits
-        return describe(session, [(exact, 1.0)]), None
+        if kind is SearchKind.ACCOUNT:
+            return _account_hits(session, [(exact, 1.0)], compartments), None
+        return _transaction_hits(session, [(exact, 1.0)]), None
     if kind is SearchKind.PARTY:
         ranked = found.parties(_name_terms(q), visible, window)
         hits = _party_hits(session, ranked[:limit])
@@ -87,7 +90,7 @@ def search(
         # A scheme's name ("iban", "btc") is in every key of that scheme: it narrows nothing.
         words = [w for w in words if w not in SCHEME_KINDS] or words
         ranked = found.accounts(words, _name_terms(q), visible, window)
-        hits = _account_hits(session, ranked[:limit])
+        hits = _account_hits(session, ranked[:limit], compartments)
     else:
         ranked = found.transactions(_word_terms(q), visible, window)
         hits = _transaction_hits(session, ranked[:limit])
@@ -134,9 +137,12 @@ def _party_hits(session: Session, ranked: list[tuple[int, float]]) -> list[dict[
     return list(hits.values())
 
 
-def _account_hits(session: Session, ranked: list[tuple[int, float]]) -> list[dict[str, Any]]:
+def _account_hits(
+    session: Session, ranked: list[tuple[int, float]], compartments: Compartments = EVERY
+) -> list[dict[str, Any]]:
     hits = []
-    for row, score in _in_order(ranked, repository.describe_accounts, session):
+    described = partial(repository.describe_accounts, compartments=compartments)
+    for row, score in _in_order(ranked, described, session):
         holders = row["holders"]
         detail = "; ".join(
             part

@@ -1,10 +1,11 @@
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from app.compartments import Compartments
 from app.pagination import CursorCodec, Keyset, TimeTextKey, page
-from app.source.models import ABANDONED, COMMITTED, STAGING, SourceDocument
+from app.source.models import ABANDONED, COMMITTED, STAGING, CompartmentChange, SourceDocument
 
 SOURCES = CursorCodec("sources", TimeTextKey)
 NEWEST_FIRST: Keyset[TimeTextKey, SourceDocument] = Keyset(
@@ -67,6 +68,23 @@ class SourceDocumentRepository:
             found.extend(self.session.scalars(stmt))
         return sorted(found, key=lambda d: (d.received_at, d.id))
 
+    def refile(self, document: SourceDocument, change: CompartmentChange) -> CompartmentChange:
+        document.case_id = change.to_case_id
+        self.session.add(change)
+        self.session.flush()
+        return change
+
+    def last_compartment_change(self) -> int:
+        return int(self.session.scalar(select(func.max(CompartmentChange.id))) or 0)
+
+    def compartment_changes(self, document_id: str) -> list[CompartmentChange]:
+        stmt = (
+            select(CompartmentChange)
+            .where(CompartmentChange.source_document_id == document_id)
+            .order_by(CompartmentChange.id)
+        )
+        return list(self.session.scalars(stmt))
+
     def add(self, document: SourceDocument) -> SourceDocument:
         self.session.add(document)
         self.session.flush()
@@ -78,8 +96,11 @@ class SourceDocumentRepository:
         limit: int,
         after: TimeTextKey | None,
         uploaded_by: str | None,
+        compartments: Compartments,
     ) -> tuple[list[SourceDocument], str | None]:
         stmt = select(SourceDocument).where(SourceDocument.state == COMMITTED)
+        if not compartments.every:
+            stmt = stmt.where(compartments.documents(SourceDocument.case_id))
         if uploaded_by is not None:
             stmt = stmt.where(SourceDocument.uploaded_by == uploaded_by)
         return page(self.session, stmt, NEWEST_FIRST, limit=limit, after=after)

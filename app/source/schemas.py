@@ -12,6 +12,17 @@ class SourceIn(BaseModel):
 
     kind: Text = Field(min_length=1, max_length=50, examples=["bank_statement"])
     reference: Text = Field(min_length=1, max_length=200, examples=["PO-2026-017"])
+    case_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="File the document in this case's compartment (need-to-know): only its "
+        "members, admins and supervisors see what it brings. Omitted: the shared pool, or the "
+        "case an ingest key is bound to.",
+    )
+
+    def filed_in(self, case_id: int | None) -> "SourceIn":
+        """The same source, filed where the filing check said (`app.filing`)."""
+        return self.model_copy(update={"case_id": case_id})
 
 
 class SourceDocumentRead(BaseModel):
@@ -31,6 +42,7 @@ class SourceDocumentRead(BaseModel):
                 "row_count": 120,
                 "inserted": 120,
                 "already_present": 0,
+                "case_id": None,
             }
         },
     )
@@ -47,6 +59,9 @@ class SourceDocumentRead(BaseModel):
     row_count: int
     inserted: int
     already_present: int
+    case_id: int | None = Field(
+        description="The case whose compartment holds the document; null: the shared pool."
+    )
 
 
 class CorrectionRead(BaseModel):
@@ -56,3 +71,42 @@ class CorrectionRead(BaseModel):
     source_document_id: str
     corrected_by: str
     corrected_at: datetime
+
+
+class CompartmentChangeIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"case_id": 7, "reason": "court order 2026/113 covers this production"}
+        },
+    )
+
+    case_id: int | None = Field(
+        ge=1, description="The case to file the document in; null: the shared pool."
+    )
+    reason: Text = Field(min_length=1, max_length=2000)
+
+
+class CompartmentChangeRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "example": {
+                "id": 1,
+                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                "from_case_id": None,
+                "to_case_id": 7,
+                "reason": "court order 2026/113 covers this production",
+                "changed_by": "0a1b2c3d4e5f6071",
+                "changed_at": "2026-01-06T08:00:00Z",
+            }
+        },
+    )
+
+    id: int
+    source_document_id: str
+    from_case_id: int | None
+    to_case_id: int | None
+    reason: str
+    changed_by: str
+    changed_at: datetime

@@ -4,9 +4,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from app.compartments import EVERY, Compartments
 from app.errors import NotFound
 from app.principal import Principal
-from app.source.models import COMMITTED, STAGING, SourceDocument
+from app.source.models import COMMITTED, STAGING, CompartmentChange, SourceDocument
 from app.source.repository import SOURCES, SourceDocumentRepository
 from app.source.schemas import SourceIn
 from app.uploads import Upload
@@ -51,6 +52,7 @@ def record_source(
             already_present=0,
             state=COMMITTED if loader is None else STAGING,
             loader=loader,
+            case_id=source.case_id,
         )
     )
 
@@ -74,12 +76,32 @@ def staging_sources(session: Session) -> list[tuple[str, str | None]]:
     return SourceDocumentRepository(session).staging()
 
 
-def get_source(session: Session, document_id: str, *, actor: Principal) -> SourceDocument:
+def get_source(
+    session: Session,
+    document_id: str,
+    *,
+    actor: Principal,
+    compartments: Compartments = EVERY,
+) -> SourceDocument:
     document = SourceDocumentRepository(session).get(document_id)
-    # Ingest keys see only what they loaded; to them, other documents do not exist.
-    if document is None or (not actor.sees_all_sources and document.uploaded_by != actor.id):
+    # Ingest keys see only what they loaded; to them, other documents do not exist. Nor do
+    # documents filed in compartments the caller may not see.
+    if (
+        document is None
+        or (not actor.sees_all_sources and document.uploaded_by != actor.id)
+        or not compartments.admits(document.case_id)
+    ):
         raise SourceDocumentNotFound(document_id)
     return document
+
+
+def document_visible(session: Session, document_id: str, compartments: Compartments) -> bool:
+    """Whether the document is in a compartment the caller sees (no query for those who see
+    every compartment)."""
+    if compartments.every:
+        return True
+    document = SourceDocumentRepository(session).get(document_id)
+    return document is not None and compartments.admits(document.case_id)
 
 
 def page_sources(
@@ -88,11 +110,13 @@ def page_sources(
     limit: int,
     cursor: str | None,
     actor: Principal,
+    compartments: Compartments = EVERY,
 ) -> tuple[list[SourceDocument], str | None]:
     return SourceDocumentRepository(session).page(
         limit=limit,
         after=SOURCES.decode(cursor),
         uploaded_by=None if actor.sees_all_sources else actor.id,
+        compartments=compartments,
     )
 
 
@@ -104,3 +128,36 @@ def received_times(session: Session, document_ids: Iterable[str]) -> dict[str, d
 def documents_by_ids(session: Session, document_ids: Iterable[str]) -> list[SourceDocument]:
     """The given source documents, in the order they were received."""
     return SourceDocumentRepository(session).by_ids(sorted(set(document_ids)))
+
+
+def refile_source(
+    session: Session, document_id: str, *, case_id: int | None, reason: str, actor: Principal
+) -> CompartmentChange:
+    """File a document in another compartment (`case_id` checked by the caller's filing check),
+    recording the change with its reason; the one commit of this use case."""
+    documents = SourceDocumentRepository(session)
+    document = get_source(session, document_id, actor=actor)
+    change = documents.refile(
+        document,
+        CompartmentChange(
+            source_document_id=document.id,
+            from_case_id=document.case_id,
+            to_case_id=case_id,
+            reason=reason,
+            changed_by=actor.id,
+            changed_at=datetime.now(UTC),
+        ),
+    )
+    session.commit()
+    return change
+
+
+def compartment_changes(session: Session, document_id: str) -> list[CompartmentChange]:
+    return SourceDocumentRepository(session).compartment_changes(document_id)
+
+
+def filing_version(session: Session) -> int:
+    """Grows with every refiling: a cache of what callers may see (a trace's transaction mask)
+    built under an older version is stale. New documents come with new rows, which the ledger's
+    own version already counts."""
+    return SourceDocumentRepository(session).last_compartment_change()

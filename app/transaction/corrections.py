@@ -14,6 +14,7 @@ import polars as pl
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, aliased
 
+from app.compartments import EVERY, Compartments
 from app.errors import Conflict, InvalidInput
 from app.principal import Principal
 from app.settings import Settings
@@ -121,6 +122,7 @@ def correct_transaction(
     upload: Upload,
     actor: Principal,
     settings: Settings,
+    compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
     """Supersede transaction `ref` by `record`, stated by the correcting source document."""
     if not isinstance(record.get("amount"), str):
@@ -134,7 +136,7 @@ def correct_transaction(
                 }
             ],
         )
-    old = transaction_service.get_transaction(session, ref)
+    old = transaction_service.get_transaction(session, ref, compartments)
     old_id = cast(int, old["id"])
     corrections = CorrectionRepository(session)
     if (excluded := corrections.exclusion_of(old_id)) is not None:
@@ -171,7 +173,7 @@ def correct_transaction(
             corrected_at=datetime.now(UTC),
         )
     )
-    history = transaction_history(session, str(new["id"]))
+    history = transaction_history(session, str(new["id"]), compartments)
     session.commit()
     return history
 
@@ -187,11 +189,21 @@ def _correction(found: TransactionCorrection | None) -> dict[str, Any] | None:
     }
 
 
-def transaction_history(session: Session, ref: str) -> dict[str, Any]:
+def _visible_record(session: Session, tx_id: int, compartments: Compartments) -> Any:
+    try:
+        return transaction_service.get_transaction(session, str(tx_id), compartments)
+    except transaction_service.TransactionNotFound:
+        return None
+
+
+def transaction_history(
+    session: Session, ref: str, compartments: Compartments = EVERY
+) -> dict[str, Any]:
     """Every record of one transaction, first to current, each with the correction that made
-    it (none for the first) and whether the engine still reads it."""
+    it (none for the first) and whether the engine still reads it. Records from documents in
+    compartments the caller may not see are left out, and so are links to them."""
     corrections = CorrectionRepository(session)
-    first = cast(int, transaction_service.get_transaction(session, ref)["id"])
+    first = cast(int, transaction_service.get_transaction(session, ref, compartments)["id"])
     while (came_from := corrections.replaced_by(first)) is not None:
         first = came_from.transaction_id
     versions: list[dict[str, Any]] = []
@@ -199,16 +211,20 @@ def transaction_history(session: Session, ref: str) -> dict[str, Any]:
     while current is not None:
         exclusion = corrections.exclusion_of(current)
         onward = corrections.replacing(current)
-        versions.append(
-            {
-                "transaction": transaction_service.get_transaction(session, str(current)),
-                "correction": _correction(corrections.replaced_by(current)),
-                "superseded_by": None if onward is None else onward.replacement_id,
-                "in_ledger": exclusion is None,
-                "excluded_as": None if exclusion is None else exclusion.cause,
-            }
-        )
-        current = None if onward is None else onward.replacement_id
+        onward_id = None if onward is None else onward.replacement_id
+        record = _visible_record(session, current, compartments)
+        if record is not None:
+            shown = onward_id is not None and _visible_record(session, onward_id, compartments)
+            versions.append(
+                {
+                    "transaction": record,
+                    "correction": _correction(corrections.replaced_by(current)),
+                    "superseded_by": onward_id if shown else None,
+                    "in_ledger": exclusion is None,
+                    "excluded_as": None if exclusion is None else exclusion.cause,
+                }
+            )
+        current = onward_id
     return {"current": versions[-1]["transaction"]["id"], "versions": versions}
 
 

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from app.auth import LedgerReader, RecordJudge
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.pagination import Page, PageDep
@@ -18,36 +19,55 @@ def list_duplicates(
     session: SessionDep,
     actor: LedgerReader,
     page: PageDep,
+    compartments: CompartmentsDep,
     state: Annotated[
         DuplicateState | None, Query(description="Only matches in this state (default: all).")
     ] = None,
 ) -> Page[DuplicateRead]:
     """List transactions reported by two source documents, in the order they were found."""
     items, next_cursor = duplicate_service.page_duplicates(
-        session, state=state, limit=page.limit, cursor=page.cursor
+        session, state=state, limit=page.limit, cursor=page.cursor, compartments=compartments
     )
     return Page(items=[DuplicateRead.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.post("/{duplicate_id}/confirm", responses=problems(403, 404, 409, 422))
 def confirm_duplicate(
-    duplicate_id: DuplicateIdPath, body: DuplicateDecision, session: SessionDep, actor: RecordJudge
+    duplicate_id: DuplicateIdPath,
+    body: DuplicateDecision,
+    session: SessionDep,
+    actor: RecordJudge,
+    compartments: CompartmentsDep,
 ) -> DuplicateRead:
     """Confirm a probable duplicate: tracing counts the transfer once; both records stay."""
     return DuplicateRead.model_validate(
         duplicate_service.decide_duplicate(
-            session, duplicate_id, confirm=True, reason=body.reason, actor=actor
+            session,
+            duplicate_id,
+            confirm=True,
+            reason=body.reason,
+            actor=actor,
+            compartments=compartments,
         )
     )
 
 
 @router.post("/{duplicate_id}/reject", responses=problems(403, 404, 409, 422))
 def reject_duplicate(
-    duplicate_id: DuplicateIdPath, body: DuplicateDecision, session: SessionDep, actor: RecordJudge
+    duplicate_id: DuplicateIdPath,
+    body: DuplicateDecision,
+    session: SessionDep,
+    actor: RecordJudge,
+    compartments: CompartmentsDep,
 ) -> DuplicateRead:
     """Reject a probable duplicate: two transfers that only look alike; both stay traced."""
     return DuplicateRead.model_validate(
         duplicate_service.decide_duplicate(
-            session, duplicate_id, confirm=False, reason=body.reason, actor=actor
+            session,
+            duplicate_id,
+            confirm=False,
+            reason=body.reason,
+            actor=actor,
+            compartments=compartments,
         )
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.compartments import EVERY, Compartments
 from app.errors import Conflict, NotFound
 from app.principal import Principal
 from app.transaction import service as transaction_service
@@ -46,21 +47,33 @@ def _read(session: Session, match: DuplicateMatch) -> dict[str, Any]:
 
 
 def page_duplicates(
-    session: Session, *, state: str | None, limit: int, cursor: str | None
+    session: Session,
+    *,
+    state: str | None,
+    limit: int,
+    cursor: str | None,
+    compartments: Compartments = EVERY,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Matches in the order they were found (`state` None: all of them)."""
+    """Matches in the order they were found (`state` None: all of them), among those whose
+    two records the caller may see."""
     matches, next_cursor = DuplicateRepository(session).page(
-        state=state, limit=limit, after=DUPLICATES.decode(cursor)
+        state=state, limit=limit, after=DUPLICATES.decode(cursor), compartments=compartments
     )
     return [_read(session, m) for m in matches], next_cursor
 
 
 def decide_duplicate(
-    session: Session, match_id: int, *, confirm: bool, reason: str, actor: Principal
+    session: Session,
+    match_id: int,
+    *,
+    confirm: bool,
+    reason: str,
+    actor: Principal,
+    compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
     """Confirm (the later record leaves the engine's ledger) or reject, once, with a reason."""
     repository = DuplicateRepository(session)
-    match = repository.get(match_id)
+    match = repository.get(match_id, compartments)
     if match is None:
         raise DuplicateNotFound(match_id)
     if match.state != PROBABLE:

@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
-from sqlalchemy import Connection, Row, func, select, text
+from sqlalchemy import Connection, Row, Select, func, select, text
 from sqlalchemy.orm import Session, aliased
 
+from app.compartments import EVERY, Compartments
 from app.pagination import CursorCodec, IdKey, Keyset, page
+from app.source.models import visible_rows
 from app.transaction.models import (
     DUPLICATE,
     PROBABLE,
@@ -137,17 +139,41 @@ OLDEST_FIRST: Keyset[IdKey, DuplicateMatch] = Keyset(
 )
 
 
+def _visible_matches(
+    stmt: Select[DuplicateMatch], compartments: Compartments
+) -> Select[DuplicateMatch]:
+    """Matches whose two records are both in documents the caller may see."""
+    if compartments.every:
+        return stmt
+    return (
+        stmt.join(Record, Record.id == DuplicateMatch.transaction_id)
+        .join(Original, Original.id == DuplicateMatch.original_id)
+        .where(
+            visible_rows(Record.source_document_id, compartments),
+            visible_rows(Original.source_document_id, compartments),
+        )
+    )
+
+
 class DuplicateRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def get(self, match_id: int) -> DuplicateMatch | None:
-        return self.session.get(DuplicateMatch, match_id)
+    def get(self, match_id: int, compartments: Compartments = EVERY) -> DuplicateMatch | None:
+        if compartments.every:
+            return self.session.get(DuplicateMatch, match_id)
+        stmt = _visible_matches(select(DuplicateMatch), compartments)
+        return self.session.scalar(stmt.where(DuplicateMatch.id == match_id))
 
     def page(
-        self, *, state: str | None, limit: int, after: IdKey | None
+        self,
+        *,
+        state: str | None,
+        limit: int,
+        after: IdKey | None,
+        compartments: Compartments = EVERY,
     ) -> tuple[list[DuplicateMatch], str | None]:
-        stmt = select(DuplicateMatch)
+        stmt = _visible_matches(select(DuplicateMatch), compartments)
         if state is not None:
             stmt = stmt.where(DuplicateMatch.state == state)
         return page(self.session, stmt, OLDEST_FIRST, limit=limit, after=after)

@@ -17,9 +17,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from app.account.models import Account
+from app.compartments import EVERY, Compartments
 from app.db import table_of
 from app.pagination import CursorCodec, Keyset, TimeSeqIdKey, page
-from app.source.models import committed_rows
+from app.source.models import committed_rows, visible_rows
 from app.transaction.models import Transaction
 
 FromAccount = aliased(Account)
@@ -55,6 +56,11 @@ STATEMENT_ORDER: Keyset[TimeSeqIdKey, Row[Transaction, str, str]] = Keyset(
 )
 
 
+def visible_transactions(compartments: Compartments) -> ColumnElement[bool]:
+    """The transaction domain's need-to-know test: the row's document is visible."""
+    return visible_rows(Transaction.source_document_id, compartments)
+
+
 def _totals(direction: str, column: str) -> Select[str, str, int, int, datetime, datetime]:
     t = table_of(Transaction)
     return (
@@ -77,26 +83,44 @@ _TOTALS: CompoundSelect[str, str, int, int, datetime, datetime] = union_all(
 )
 
 
+def _visible_totals(
+    compartments: Compartments,
+) -> CompoundSelect[str, str, int, int, datetime, datetime]:
+    """The totals statement, narrowed to the caller's visible documents unless they see all."""
+    if compartments.every:
+        return _TOTALS
+    visible = visible_rows(table_of(Transaction).c.source_document_id, compartments)
+    return union_all(
+        _totals("in", "to_account_id").where(visible),
+        _totals("out", "from_account_id").where(visible),
+    )
+
+
 class TransactionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _with_keys(self) -> Select[Transaction, str, str]:
-        return (
+    def _with_keys(self, compartments: Compartments = EVERY) -> Select[Transaction, str, str]:
+        stmt = (
             select(Transaction, FromAccount.key, ToAccount.key)
             .join(FromAccount, FromAccount.id == Transaction.from_account_id)
             .join(ToAccount, ToAccount.id == Transaction.to_account_id)
             .where(COMMITTED)
         )
+        return stmt if compartments.every else stmt.where(visible_transactions(compartments))
 
-    def get(self, transaction_id: int) -> Row[Transaction, str, str] | None:
+    def get(
+        self, transaction_id: int, compartments: Compartments = EVERY
+    ) -> Row[Transaction, str, str] | None:
         return self.session.execute(
-            self._with_keys().where(Transaction.id == transaction_id)
+            self._with_keys(compartments).where(Transaction.id == transaction_id)
         ).first()
 
-    def get_by_external_id(self, external_id: str) -> Row[Transaction, str, str] | None:
+    def get_by_external_id(
+        self, external_id: str, compartments: Compartments = EVERY
+    ) -> Row[Transaction, str, str] | None:
         return self.session.execute(
-            self._with_keys().where(Transaction.external_id == external_id)
+            self._with_keys(compartments).where(Transaction.external_id == external_id)
         ).first()
 
     def source_of(self, external_id: str) -> str | None:
@@ -123,8 +147,9 @@ class TransactionRepository:
         end: datetime | None,
         limit: int,
         after: TimeSeqIdKey | None,
+        compartments: Compartments = EVERY,
     ) -> tuple[list[Row[Transaction, str, str]], str | None]:
-        stmt = self._with_keys().where(
+        stmt = self._with_keys(compartments).where(
             or_(Transaction.from_account_id == account_id, Transaction.to_account_id == account_id)
         )
         if start is not None:
@@ -134,8 +159,8 @@ class TransactionRepository:
         return page(self.session, stmt, STATEMENT_ORDER, limit=limit, after=after, scalars=False)
 
     def totals_for_account(
-        self, account_id: int
+        self, account_id: int, compartments: Compartments = EVERY
     ) -> list[tuple[str, str, int, int, datetime, datetime]]:
         """(direction, currency, count, sum of minor units, first, last) per direction/currency."""
-        rows = self.session.execute(_TOTALS, {"account": account_id})
+        rows = self.session.execute(_visible_totals(compartments), {"account": account_id})
         return [(d, cur, int(n), int(total), lo, hi) for d, cur, n, total, lo, hi in rows]

@@ -8,8 +8,10 @@ from app.account import service as account_service
 from app.account.numbers import AccountCheck
 from app.account.schemas import AccountRead
 from app.auth import LedgerReader, LedgerWriter
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep, SettingsDep
 from app.errors import problems
+from app.filing import FilingDep
 from app.inputs import AccountRefPath, Instant, Text, TransactionRefPath
 from app.pagination import Page, PageDep
 from app.source.schemas import SourceIn
@@ -32,6 +34,11 @@ _STORED: dict[int | str, dict[str, Any]] = {
 _REPLAY: dict[int | str, dict[str, Any]] = {
     200: {"description": "Nothing new: every row was already stored (a replay)."}
 }
+SOURCE_CASE = ("body", "source", "case_id")
+CaseForm = Annotated[
+    int | None,
+    Form(ge=1, description="File the upload in this case's compartment (need-to-know)."),
+]
 
 
 @router.post("/batch", status_code=201, responses={**_REPLAY, **problems(403, 413, 422)})
@@ -42,8 +49,11 @@ async def create_transaction_batch(
     session: SessionDep,
     actor: LedgerWriter,
     settings: SettingsDep,
+    filing: FilingDep,
 ) -> IngestResult:
     """Store a JSON batch of transactions, whole or not at all; a re-sent batch stores nothing."""
+    case_id = await filing.checked(body.source.case_id, field=SOURCE_CASE)
+    body = body.model_copy(update={"source": body.source.filed_in(case_id)})
     raw = await request.body()
     upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
     result, stored = await run_in_threadpool(
@@ -64,6 +74,7 @@ async def upload_transactions(
     session: SessionDep,
     actor: LedgerWriter,
     settings: SettingsDep,
+    filing: FilingDep,
     timezone: Annotated[
         Text | None,
         Form(max_length=64, description="IANA zone for value times without an offset."),
@@ -72,12 +83,14 @@ async def upload_transactions(
         AccountCheck,
         Form(description="`warn` stores account numbers failing their check, flagged."),
     ] = AccountCheck.REFUSE,
+    case_id: CaseForm = None,
 ) -> IngestResult:
     """Upload a CSV or Parquet file of transactions, stored whole or not at all."""
+    case_id = await filing.checked(case_id, field=("body", "case_id"))
     async with received(
         file, limit=settings.upload_max_bytes, default_media_type="application/octet-stream"
     ) as (path, upload):
-        source = SourceIn(kind=kind, reference=reference)
+        source = SourceIn(kind=kind, reference=reference, case_id=case_id)
         result, stored = await run_in_threadpool(
             service.ingest_file,
             session,
@@ -101,38 +114,52 @@ async def correct_transaction(
     session: SessionDep,
     actor: LedgerWriter,
     settings: SettingsDep,
+    filing: FilingDep,
+    compartments: CompartmentsDep,
 ) -> TransactionHistory:
     """Supersede a transaction by a corrected record, with a reason and its source document."""
+    case_id = await filing.checked(body.source.case_id, field=SOURCE_CASE)
     raw = await request.body()
     upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
     history = await run_in_threadpool(
         corrections.correct_transaction,
         session,
         transaction,
-        source=body.source,
+        source=body.source.filed_in(case_id),
         record=dict(body.transaction),
         reason=body.reason,
         upload=upload,
         actor=actor,
         settings=settings,
+        compartments=compartments,
     )
     return TransactionHistory.model_validate(history)
 
 
 @router.get("/{transaction}/history", responses=problems(403, 404, 422))
 def get_transaction_history(
-    transaction: TransactionRefPath, session: SessionDep, actor: LedgerReader
+    transaction: TransactionRefPath,
+    session: SessionDep,
+    actor: LedgerReader,
+    compartments: CompartmentsDep,
 ) -> TransactionHistory:
     """Get every record of a transaction, first to current, with each correction's reason."""
-    return TransactionHistory.model_validate(corrections.transaction_history(session, transaction))
+    return TransactionHistory.model_validate(
+        corrections.transaction_history(session, transaction, compartments)
+    )
 
 
 @router.get("/{transaction}", responses=problems(403, 404, 422))
 def get_transaction(
-    transaction: TransactionRefPath, session: SessionDep, actor: LedgerReader
+    transaction: TransactionRefPath,
+    session: SessionDep,
+    actor: LedgerReader,
+    compartments: CompartmentsDep,
 ) -> TransactionRead:
     """Get one transaction by id or by the source's external id."""
-    return TransactionRead.model_validate(service.get_transaction(session, transaction))
+    return TransactionRead.model_validate(
+        service.get_transaction(session, transaction, compartments)
+    )
 
 
 # The ledger seen from one account: its transactions and its totals in and out. Served here, as
@@ -148,13 +175,20 @@ def list_account_transactions(
     session: SessionDep,
     actor: LedgerReader,
     page: PageDep,
+    compartments: CompartmentsDep,
     start: Annotated[Instant | None, Query(description="Value time from (inclusive).")] = None,
     end: Annotated[Instant | None, Query(description="Value time until (exclusive).")] = None,
 ) -> Page[AccountTransactionRead]:
     """List an account's transactions in and out, in time and statement order."""
-    found = account_service.resolve_account(session, account)
+    found = account_service.resolve_account(session, account, compartments)
     items, next_cursor = service.page_account_transactions(
-        session, found.id, start=start, end=end, limit=page.limit, cursor=page.cursor
+        session,
+        found.id,
+        start=start,
+        end=end,
+        limit=page.limit,
+        cursor=page.cursor,
+        compartments=compartments,
     )
     return Page(
         items=[AccountTransactionRead.model_validate(i) for i in items], next_cursor=next_cursor
@@ -162,6 +196,8 @@ def list_account_transactions(
 
 
 @account_router.get("/{account:path}", responses=problems(403, 404, 422))
-def get_account(account: AccountRefPath, session: SessionDep, actor: LedgerReader) -> AccountRead:
+def get_account(
+    account: AccountRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
+) -> AccountRead:
     """Get an account by key (e.g. `iban:DE89...`) or id, with holders, totals and activity."""
-    return AccountRead.model_validate(service.read_account(session, account))
+    return AccountRead.model_validate(service.read_account(session, account, compartments))

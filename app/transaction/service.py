@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app import limits
 from app.account import service as account_service
 from app.account.numbers import AccountCheck
+from app.compartments import EVERY, Compartments
 from app.errors import BatchRejected, InvalidInput, NotFound, PayloadTooLarge
 from app.money import from_minor
 from app.principal import Principal
@@ -422,11 +423,15 @@ def _read(row: Row[Transaction, str, str]) -> dict[str, object]:
     }
 
 
-def get_transaction(session: Session, ref: str) -> dict[str, object]:
-    """By numeric id or by the source's external id."""
+def get_transaction(
+    session: Session, ref: str, compartments: Compartments = EVERY
+) -> dict[str, object]:
+    """By numeric id or by the source's external id; one from a document in a compartment the
+    caller may not see does not exist for them."""
     transactions = TransactionRepository(session)
-    row = transactions.get(int(ref)) if ref.isascii() and ref.isdigit() and len(ref) < 19 else None
-    row = row or transactions.get_by_external_id(ref)
+    numeric = ref.isascii() and ref.isdigit() and len(ref) < 19
+    row = transactions.get(int(ref), compartments) if numeric else None
+    row = row or transactions.get_by_external_id(ref, compartments)
     if row is None:
         raise TransactionNotFound(ref)
     return _read(row)
@@ -440,9 +445,15 @@ def page_account_transactions(
     end: datetime | None,
     limit: int,
     cursor: str | None,
+    compartments: Compartments = EVERY,
 ) -> tuple[list[dict[str, object]], str | None]:
     rows, next_cursor = TransactionRepository(session).page_for_account(
-        account_id, start=start, end=end, limit=limit, after=ACCOUNT_TRANSACTIONS.decode(cursor)
+        account_id,
+        start=start,
+        end=end,
+        limit=limit,
+        after=ACCOUNT_TRANSACTIONS.decode(cursor),
+        compartments=compartments,
     )
     items = [
         {**_read(r), "direction": "out" if r[0].from_account_id == account_id else "in"}
@@ -451,14 +462,14 @@ def page_account_transactions(
     return items, next_cursor
 
 
-def read_account(session: Session, ref: str) -> dict[str, Any]:
+def read_account(session: Session, ref: str, compartments: Compartments = EVERY) -> dict[str, Any]:
     """An account with its holders (see `account_service.read_account`), its totals in and out
-    per currency and its first and last activity."""
-    account = account_service.read_account(session, ref)
+    per currency and its first and last activity, over the caller's visible transactions."""
+    account = account_service.read_account(session, ref, compartments)
     totals: dict[str, dict[str, Any]] = {}
     first: datetime | None = None
     last: datetime | None = None
-    rows = TransactionRepository(session).totals_for_account(account["id"])
+    rows = TransactionRepository(session).totals_for_account(account["id"], compartments)
     for direction, currency, count, minor, lo, hi in rows:
         entry = totals.setdefault(
             currency,

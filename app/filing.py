@@ -1,0 +1,58 @@
+"""Filing: which compartment a load's source document goes into (issue 19).
+
+A caller may name a case (`case_id` on a batch, an upload or an import); an ingest key bound to
+a case files there without saying so. Who may file where is the case domain's to answer
+(`app.state.filing_check`, see `app.case.service.filing_case`), so this shared module knows no
+domain, as `app.compartments` does for reading.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.auth import PrincipalDep
+from app.db import reading
+from app.deps import SessionDep
+from app.principal import Principal
+
+
+class FilingCheck(Protocol):
+    """The case a load is filed in (None: the shared pool), given the one it names; raises a
+    problem (404, 403, 422 naming `field`) when the caller may not file there."""
+
+    def __call__(
+        self,
+        session: Session,
+        principal: Principal,
+        requested: int | None,
+        *,
+        field: list[str | int],
+    ) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """The caller's filing check, bound to the request's session and principal."""
+
+    session: Session
+    principal: Principal
+    check: FilingCheck
+
+    def case_for(self, requested: int | None, *, field: Sequence[str | int]) -> int | None:
+        with reading(self.session):  # checked before the load takes any write lock
+            return self.check(self.session, self.principal, requested, field=list(field))
+
+    async def checked(self, requested: int | None, *, field: Sequence[str | int]) -> int | None:
+        """`case_for` from an async route, off the event loop."""
+        return await run_in_threadpool(self.case_for, requested, field=field)
+
+
+def caller_filing(request: Request, session: SessionDep, principal: PrincipalDep) -> Filing:
+    return Filing(session, principal, request.app.state.filing_check)
+
+
+FilingDep = Annotated[Filing, Depends(caller_filing)]

@@ -1,0 +1,146 @@
+"""A ledger with data filed in case A beside the shared pool, for the compartment tests.
+
+Shared pool: a statement moving money out of DE (S-1, S-2) and the party `person:common`.
+Case A: the party `person:zebulon` (Zebulon Quillfeather), the account GB that only case A
+knows, a holder link naming zebulon on the shared account DE, two transactions touching DE
+(one of them the duplicate of S-2), an account stored with an invalid number, and a
+correction of S-1. Everything of case A carries one of `SECRETS` in what it shows.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.apikey import service as apikey_service
+from app.principal import Role
+from tests.factories import DE, FR, bearer, make_key, tx
+
+GB = "iban:GB29NWBK60161331926819"
+BAD = "iban:DE88370400440532013000"  # DE89... with its check digits changed
+ZEBULON = "person:zebulon"
+SECRETS = ("CASEA-", "Zebulon", "Quillfeather", "quillfeather", "GB29NWBK", "DE88370400")
+CASE_A = {
+    "reference": "COMPART-A",
+    "title": "case A",
+    "kind": "criminal_investigation",
+    "jurisdiction": "DE",
+    "predicate_offences": ["fraud"],
+    "lead_agency": "BKA",
+}
+
+
+@dataclass
+class World:
+    case_id: int
+    lead: dict[str, str]
+    admin: dict[str, str]
+    documents: list[str] = field(default_factory=list)
+    ids: dict[str, int] = field(default_factory=dict)
+
+
+def key_id(session: Session, secret: str) -> str:
+    found = apikey_service.principal_for(session, secret)
+    assert found is not None
+    return found.id
+
+
+def _post(client: TestClient, url: str, body: dict[str, Any], key: dict[str, str]) -> Any:
+    r = client.post(url, json=body, headers=key)
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def source(reference: str, case_id: int | None = None) -> dict[str, Any]:
+    return {"kind": "bank_statement", "reference": reference, "case_id": case_id}
+
+
+def build(client: TestClient, session: Session) -> World:
+    lead_secret = make_key(session, Role.INVESTIGATOR, name="lead of A")
+    lead, admin = bearer(lead_secret), bearer(make_key(session, Role.ADMIN, name="admin"))
+    case = _post(client, "/api/v1/cases", CASE_A, lead)
+    world = World(case_id=case["id"], lead=lead, admin=admin)
+    a = world.case_id
+    people = {"kind": "person", "country": "DE"}
+    _post(
+        client,
+        "/api/v1/accounts/batch",
+        {
+            "source": source("SHARED-PARTIES"),
+            "parties": [{"key": "person:common", "name": "Common Person", **people}],
+            "accounts": [{"key": DE, "holders": [{"party": "person:common"}]}],
+        },
+        lead,
+    )
+    shared = _post(
+        client,
+        "/api/v1/transactions/batch",
+        {
+            "source": source("SHARED-1"),
+            "transactions": [
+                tx("S-1", DE, FR, "100.00"),
+                tx("S-2", DE, FR, "40.00", value_time="2026-01-06T10:00:00Z"),
+            ],
+        },
+        lead,
+    )
+    filed = _post(
+        client,
+        "/api/v1/accounts/batch",
+        {
+            "source": source("CASEA-PARTIES", a),
+            "parties": [{"key": ZEBULON, "name": "Zebulon Quillfeather", **people}],
+            "accounts": [
+                {"key": GB, "institution": "Quillfeather Bank", "holders": [{"party": ZEBULON}]},
+                {"key": DE, "holders": [{"party": ZEBULON}]},
+            ],
+        },
+        lead,
+    )
+    moved = _post(
+        client,
+        "/api/v1/transactions/batch",
+        {
+            "source": source("CASEA-1", a),
+            "account_check": "warn",
+            "transactions": [
+                tx("CASEA-1", GB, DE, "5000.00", narrative="quillfeather consignment"),
+                tx("CASEA-2", DE, FR, "40.00", value_time="2026-01-06T10:00:00Z"),
+                tx("CASEA-4", BAD, GB, "7.00", narrative="quillfeather fee"),
+            ],
+        },
+        lead,
+    )
+    corrected = _post(
+        client,
+        "/api/v1/transactions/S-1/corrections",
+        {
+            "source": source("CASEA-CORRECTION", a),
+            "reason": "quillfeather's bank letter",
+            "transaction": tx("CASEA-3", DE, FR, "100.00", narrative="quillfeather corrected"),
+        },
+        lead,
+    )
+    world.documents = [
+        filed["source_document_id"],
+        moved["source_document_id"],
+        corrected["versions"][-1]["transaction"]["source_document_id"],
+    ]
+    assert shared["source_document_id"] not in world.documents
+    read = client.get("/api/v1/transactions/CASEA-1", headers=lead).json()
+    world.ids = {
+        "transaction": read["id"],
+        "account": client.get(f"/api/v1/accounts/{GB}", headers=lead).json()["id"],
+        "party": client.get(f"/api/v1/parties/{ZEBULON}", headers=lead).json()["id"],
+    }
+    return world
+
+
+def add_member(client: TestClient, world: World, api_key_id: str, role: str) -> None:
+    r = client.put(
+        f"/api/v1/cases/{world.case_id}/members",
+        json={"api_key_id": api_key_id, "role": role},
+        headers=world.lead,
+    )
+    assert r.status_code in (200, 201), r.text
