@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountCorrection
+from app.matching import service as matching_service
 from app.principal import Principal
 from app.source import service as source_service
 from app.source.schemas import SourceIn
@@ -68,6 +69,7 @@ def correct_account(
         )
     )
     history = account_history(session, account)
+    matching_service.index_document(session, document.id)
     session.commit()
     return history
 

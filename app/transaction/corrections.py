@@ -15,6 +15,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, aliased
 
 from app.errors import Conflict, InvalidInput
+from app.matching import service as matching_service
 from app.principal import Principal
 from app.settings import Settings
 from app.source import service as source_service
@@ -172,6 +173,7 @@ def correct_transaction(
         )
     )
     history = transaction_history(session, str(new["id"]))
+    matching_service.index_document(session, document.id)
     session.commit()
     return history
 
