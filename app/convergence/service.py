@@ -100,6 +100,10 @@ def _describe_blind(session: Session, chunk: list[matching.Match]) -> list[dict[
         (item,) = _describe(session, [((kind, entity_id), {c: {IN_EVIDENCE} for c in match.cases})])
         contacts = {c["api_key_id"]: c for c in replies.get(match.digest, [])}
         item |= {
+            # The account's or party's record may hold what another compartment's documents
+            # told (a name, same-as links): of the caller's side only the key is certain.
+            "name": None,
+            "same_as": [],
             "blind": True,
             "matched_on": match.kind,
             "matched_key": match.key,

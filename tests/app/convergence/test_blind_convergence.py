@@ -5,16 +5,22 @@ Documents are filed into a case by setting `SourceDocument.case_id` in the test'
 indexing them as an admin's refiling does, until the filing API lands (helper `compart`).
 """
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.apikey import service as apikey_service
+from app.cli import main
 from app.matching import service as matching
+from app.matching.secret import MatchKey, MatchKeyUnusable
 from app.principal import Role
+from app.settings import get_settings
 from app.source.models import SourceDocument
 from tests.app.casework import Api, criminal_case
 from tests.factories import BTC, DE, FR, batch, bearer, make_key, tx
@@ -81,6 +87,7 @@ def test_a_member_of_b_sees_a_blind_match_and_nothing_of_a(world: dict[str, Any]
         ("CASE-B-12", ["in_evidence"])
     ]
     assert entry["contacts"] == []
+    assert (entry["name"], entry["same_as"]) == (None, [])
     # Nothing of A: not its reference, title, id, lead, nor the account only A's records hold.
     for secret in ("SECRET-A-77", "Kingfisher", "Lead of A", FR, "9000"):
         assert secret not in r.text
@@ -245,3 +252,52 @@ def test_the_match_tables_hold_nothing_readable(world: dict[str, Any], session: 
     for row in rows:
         for form in forms:
             assert form.lower() not in row, (form, row)
+
+
+def test_reindex_fills_the_table_for_documents_filed_before_it(
+    client: TestClient, session: Session
+) -> None:
+    admin = Api(client, bearer(make_key(session)))
+    lead = Api(client, bearer(make_key(session, Role.INVESTIGATOR)))
+    a = lead.post("/api/v1/cases", criminal_case("OLD-A"))["id"]
+    b = lead.post("/api/v1/cases", criminal_case("OLD-B"))["id"]
+    for ref, case in (("O-1", a), ("O-2", b)):
+        doc = admin.post("/api/v1/transactions/batch", batch(tx(ref, DE, FR, "1.00")))
+        document = session.get(SourceDocument, doc["source_document_id"])
+        assert document is not None
+        document.case_id = case  # filed without indexing, as before this table existed
+    session.commit()
+    assert session.execute(text("SELECT count(*) FROM match_keys")).scalar_one() == 0
+    assert matching.reindex(session) == (2, 4)  # DE and FR in both cases, each way
+    assert session.execute(text("SELECT count(*) FROM match_keys")).scalar_one() == 4
+    assert matching.reindex(session) == (2, 0)
+
+
+def test_the_cli_rebuilds_the_match_table(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MONEYTRAIL_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("MONEYTRAIL_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert main(["db", "upgrade"]) == 0
+        assert main(["convergence", "reindex"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert "match table rebuilt from 0 document(s)" in capsys.readouterr().out
+
+
+def test_digests_are_keyed_by_the_server_secret(tmp_path: Path) -> None:
+    made = MatchKey()
+    made.configure(key=None, path=tmp_path / "match-key")
+    digest = made.digest("account", DE)
+    assert (tmp_path / "match-key").stat().st_mode & 0o777 == 0o600
+    again = MatchKey()
+    again.configure(key=None, path=tmp_path / "match-key")
+    assert again.digest("account", DE) == digest  # the file made once is the key kept
+    other = MatchKey()
+    other.configure(key=SecretStr("x" * 32), path=tmp_path / "unused")
+    assert other.digest("account", DE) != digest
+    assert re.fullmatch("[0-9a-f]{64}", digest)
+    short = MatchKey()
+    short.configure(key=SecretStr("too short"), path=tmp_path / "unused")
+    with pytest.raises(MatchKeyUnusable):
+        short.digest("account", DE)
