@@ -25,6 +25,8 @@ from app.client.api import ENV_URL, ApiError, CliError
 from app.db import make_engine, make_sessionmaker
 from app.demo import service as demo_service
 from app.errors import InvalidInput
+from app.matching import service as matching_service
+from app.matching.secret import MATCH_KEY, MATCH_KEY_FILE
 from app.principal import Principal, Role
 from app.settings import get_settings
 from app.trace import lake_cli
@@ -160,6 +162,17 @@ def _deadlines_sweep(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _convergence_reindex(_args: argparse.Namespace) -> int:
+    settings = get_settings()
+    MATCH_KEY.configure(key=settings.match_key, path=settings.data_dir / MATCH_KEY_FILE)
+    engine = make_engine(settings.effective_database_url)
+    with make_sessionmaker(engine, writer=True)() as session:
+        documents, notified = matching_service.reindex(session)
+    engine.dispose()
+    print(f"match table rebuilt from {documents} document(s); {notified} new notification(s)")
+    return 0
+
+
 def _kept_checkpoint(path: str) -> Claim:
     try:
         kept = AuditCheckpointRead.model_validate_json(Path(path).read_bytes())
@@ -267,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(
         "checkpoint", help="sign the chain's head now and print the checkpoint as JSON"
     ).set_defaults(run=_audit_checkpoint)
+    convergence = commands.add_parser("convergence", help="matches between cases")
+    convergence.add_subparsers(dest="convergence", required=True).add_parser(
+        "reindex",
+        help="rebuild the match table's digests of case-filed documents (after filing data "
+        "before this table existed, or a new match_key)",
+    ).set_defaults(run=_convergence_reindex)
     lake = commands.add_parser("lake", help="the Parquet lake traced on Spark")
     lake_commands = lake.add_subparsers(dest="lake", required=True)
     sync = lake_commands.add_parser(

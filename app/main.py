@@ -27,6 +27,7 @@ from app.case import service as case_service
 from app.case.filing import filing_case
 from app.case.party_record import router as party_router
 from app.case.router import router as case_router
+from app.convergence.router import notifications as notification_router
 from app.convergence.router import router as convergence_router
 from app.db import make_engine, make_sessionmaker
 from app.deadline.router import router as deadline_router
@@ -36,6 +37,7 @@ from app.goaml.router import router as goaml_router
 from app.health import router as health_router
 from app.inputs import query_is_utf8
 from app.interop.router import router as interop_router
+from app.matching.secret import MATCH_KEY, MATCH_KEY_FILE
 from app.measure import sweeper as deadline_sweeper
 from app.measure.router import asset_router as asset_registration_router
 from app.measure.router import router as measure_router
@@ -74,6 +76,7 @@ ROUTERS = (
     case_router,
     overview_router,
     convergence_router,
+    notification_router,
     asset_router,
     asset_registration_router,
     measure_router,
@@ -175,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.membership_lookup = case_service.member_compartments
     app.state.filing_check = filing_case
     NORMALISED.resize(max_entries=settings.key_cache_entries, max_bytes=settings.key_cache_bytes)
+    MATCH_KEY.configure(key=settings.match_key, path=settings.data_dir / MATCH_KEY_FILE)
     install_error_handlers(app)
     install_problem_document(app)
     # Bodies beyond their bound (a file upload's, or the far smaller JSON one) are refused unread.

@@ -7,6 +7,7 @@ from app.audit.models import AuditEntry
 from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
 from app.db import Base
 from app.goaml.models import GoamlReport, GoamlTransaction
+from app.matching.models import MatchKey, MatchNotification
 from app.measure.models import Measure
 from app.party.models import Party, PartyLinkEvent
 from app.proposal.models import FreezingProposal
@@ -44,6 +45,8 @@ __all__ = [
     "InterlocutorySale",
     "KeyCompartment",
     "LedgerExclusion",
+    "MatchKey",
+    "MatchNotification",
     "Measure",
     "Party",
     "PartyLinkEvent",

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # The Ed25519 key that signs checkpoints (PEM, or base64 of the 32-byte seed). None: the
     # key in <data_dir>/audit-signing-key.pem, made on first need.
     audit_signing_key: SecretStr | None = None
+    # The secret the match table's digests are keyed with (at least 32 characters; app.matching).
+    # None: <data_dir>/match-key, made on first need. Changing it needs `convergence reindex`.
+    match_key: SecretStr | None = None
 
     @property
     def shares_ledger_index(self) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountCorrection
 from app.compartments import EVERY, Compartments
+from app.matching import service as matching_service
 from app.principal import Principal
 from app.source import service as source_service
 from app.source.models import visible_rows
@@ -77,6 +78,7 @@ def correct_account(
         )
     )
     history = account_history(session, account, compartments)
+    matching_service.index_document(session, document.id)
     session.commit()
     return history
 

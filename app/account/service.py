@@ -13,6 +13,7 @@ from app.account.repository import FLAGGED, AccountRepository
 from app.account.schemas import AccountBatch, AccountBatchResult
 from app.compartments import EVERY, Compartments
 from app.errors import BatchRejected, NotFound
+from app.matching import service as matching_service
 from app.money import decimals_of
 from app.party import service as party_service
 from app.party.models import Party
@@ -92,6 +93,7 @@ def ingest_accounts(
     result = load_accounts(session, batch, document_id=document.id)
     document.inserted = result.parties_inserted + result.accounts_inserted + result.holders_added
     document.already_present = rows - result.parties_inserted - result.accounts_inserted
+    matching_service.index_document(session, document.id)
     session.commit()
     return result
 

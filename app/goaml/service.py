@@ -23,6 +23,7 @@ from app.goaml.records import ReportRecord
 from app.goaml.repository import GoamlRepository
 from app.goaml.schemas import GoamlImportResult, GoamlNote, GoamlReportResult
 from app.goaml.xml import Faults, ShapeExceeded, parse, validate_xsd
+from app.matching import service as matching_service
 from app.party.schemas import PartyIn
 from app.principal import Principal
 from app.settings import Settings
@@ -255,6 +256,7 @@ def _store(
     document.inserted, document.already_present = inserted, counts.already_present if counts else 0
     changed = stored.parties_updated + stored.accounts_updated
     records = stored.parties_inserted + stored.accounts_inserted + stored.holders_added
+    matching_service.index_document(session, document.id)
     return GoamlReportResult(
         source_document_id=document.id,
         filename=file.upload.filename,

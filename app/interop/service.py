@@ -16,6 +16,7 @@ from app.account.schemas import AccountBatch
 from app.case import service as case_service
 from app.errors import AppError, BatchRejected, InvalidInput
 from app.interop import graph
+from app.matching import service as matching_service
 from app.party import service as party_service
 from app.party.models import Party
 from app.principal import Principal
@@ -279,6 +280,7 @@ def import_ftm(
             accounts_created=0,
         ), False
     document.inserted, document.already_present = inserted, present
+    matching_service.index_document(session, document.id)
     session.commit()
     return IngestResult(
         source_document_id=document.id,

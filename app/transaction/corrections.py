@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.compartments import EVERY, Compartments
 from app.errors import Conflict, InvalidInput
+from app.matching import service as matching_service
 from app.principal import Principal
 from app.settings import Settings
 from app.source import service as source_service
@@ -174,6 +175,7 @@ def correct_transaction(
         )
     )
     history = transaction_history(session, str(new["id"]), compartments)
+    matching_service.index_document(session, document.id)
     session.commit()
     return history
 

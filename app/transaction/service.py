@@ -12,6 +12,7 @@ from app.account import service as account_service
 from app.account.numbers import AccountCheck
 from app.compartments import EVERY, Compartments
 from app.errors import BatchRejected, InvalidInput, NotFound, PayloadTooLarge
+from app.matching import service as matching_service
 from app.money import from_minor
 from app.principal import Principal
 from app.settings import Settings
@@ -236,6 +237,7 @@ def _ingest(
         )
         if counts.inserted:
             document.inserted, document.already_present = counts.inserted, counts.already_present
+            matching_service.index_document(session, document.id)
             session.commit()
     if counts.inserted == 0:
         # A replay: keep nothing of this upload and point at where the rows were first stored.
@@ -297,6 +299,7 @@ def _load_staged(
                 )
                 if not published:
                     raise RuntimeError(f"the staging document {document.id} vanished")
+                matching_service.index_document(session, document.id)
                 session.commit()
         except BaseException:
             session.rollback()
