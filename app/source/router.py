@@ -6,6 +6,7 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.filing import FilingDep
 from app.inputs import DocumentIdPath
+from app.matching import service as matching_service
 from app.pagination import Page, PageDep
 from app.source import service
 from app.source.schemas import CompartmentChangeIn, CompartmentChangeRead, SourceDocumentRead
@@ -48,7 +49,12 @@ def refile_source_document(
     """File a source document in a case's compartment or the shared pool (admins; recorded)."""
     case_id = filing.case_for(body.case_id, field=("body", "case_id"))
     change = service.refile_source(
-        session, source_document_id, case_id=case_id, reason=body.reason, actor=actor
+        session,
+        source_document_id,
+        case_id=case_id,
+        reason=body.reason,
+        actor=actor,
+        reindex=matching_service.index_document,
     )
     return CompartmentChangeRead.model_validate(change)
 

@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -131,10 +131,18 @@ def documents_by_ids(session: Session, document_ids: Iterable[str]) -> list[Sour
 
 
 def refile_source(
-    session: Session, document_id: str, *, case_id: int | None, reason: str, actor: Principal
+    session: Session,
+    document_id: str,
+    *,
+    case_id: int | None,
+    reason: str,
+    actor: Principal,
+    reindex: Callable[[Session, str], object],
 ) -> CompartmentChange:
     """File a document in another compartment (`case_id` checked by the caller's filing check),
-    recording the change with its reason; the one commit of this use case."""
+    recording the change with its reason; the one commit of this use case. `reindex` moves the
+    document's keyed digests for blind convergence in the same commit (the matching domain
+    reads documents, so it is handed in rather than imported)."""
     documents = SourceDocumentRepository(session)
     document = get_source(session, document_id, actor=actor)
     change = documents.refile(
@@ -148,6 +156,7 @@ def refile_source(
             changed_at=datetime.now(UTC),
         ),
     )
+    reindex(session, document.id)
     session.commit()
     return change
 
