@@ -27,6 +27,7 @@ from app.case import service as case_service
 from app.case.filing import filing_case
 from app.case.party_record import router as party_router
 from app.case.router import router as case_router
+from app.compartment.router import router as compartment_router
 from app.convergence.router import notifications as notification_router
 from app.convergence.router import router as convergence_router
 from app.db import make_engine, make_sessionmaker
@@ -65,6 +66,7 @@ ROUTERS = (
     health_router,
     apikey_router,
     source_router,
+    compartment_router,
     resolution_router,
     party_router,
     # Before the ledger's account read, whose path converter would take `.../history` too.

@@ -301,3 +301,23 @@ def test_digests_are_keyed_by_the_server_secret(tmp_path: Path) -> None:
     short.configure(key=SecretStr("too short"), path=tmp_path / "unused")
     with pytest.raises(MatchKeyUnusable):
         short.digest("account", DE)
+
+
+def test_an_admins_refiling_through_the_api_moves_what_blind_convergence_matches(
+    world: dict[str, Any],
+) -> None:
+    # A third document, loaded into the shared pool, names an account of case A's: no match yet.
+    admin = world["admin"]
+    shared = admin.post("/api/v1/transactions/batch", batch(tx("S-1", FR, BTC, "50.00")))
+    assert world["member_b"].api.get("/api/v1/convergence")["items"][0]["key"] == DE
+    # Filed into case B by the admin's refiling, FR (held by A) becomes a blind match for B.
+    url = f"/api/v1/sources/{shared['source_document_id']}/compartment"
+    admin.post(url, {"case_id": world["b"]["id"], "reason": "production order"}, status=200)
+    keys = sorted(e["key"] for e in world["member_b"].api.get("/api/v1/convergence")["items"])
+    assert keys == [DE, FR]
+    to_a = world["lead_a"].api.get("/api/v1/notifications")["items"]
+    assert sorted(n["matched_key"] for n in to_a) == [DE, FR]
+    # Filed back into the shared pool: FR is everyone's again and no longer a blind match.
+    admin.post(url, {"case_id": None, "reason": "filed in error"}, status=200)
+    keys = [e["key"] for e in world["member_b"].api.get("/api/v1/convergence")["items"]]
+    assert keys == [DE]

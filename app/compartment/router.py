@@ -1,0 +1,51 @@
+"""The refiling of source documents between compartments (admins only, each change recorded).
+
+Its own package because a refiling touches two domains in one commit: the document's filing
+(source) and its keyed digests for blind convergence (matching), which reads the sources.
+"""
+
+from fastapi import APIRouter
+
+from app.auth import Administrator
+from app.deps import SessionDep
+from app.errors import problems
+from app.filing import FilingDep
+from app.inputs import DocumentIdPath
+from app.matching import service as matching_service
+from app.source import service as source_service
+from app.source.schemas import CompartmentChangeIn, CompartmentChangeRead
+
+router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
+
+
+@router.post("/{source_document_id}/compartment", responses=problems(403, 404, 422))
+def refile_source_document(
+    source_document_id: DocumentIdPath,
+    body: CompartmentChangeIn,
+    session: SessionDep,
+    actor: Administrator,
+    filing: FilingDep,
+) -> CompartmentChangeRead:
+    """File a source document in a case's compartment or the shared pool (admins; recorded)."""
+    case_id = filing.case_for(body.case_id, field=("body", "case_id"))
+    change = source_service.refile_source(
+        session,
+        source_document_id,
+        case_id=case_id,
+        reason=body.reason,
+        actor=actor,
+        reindex=matching_service.index_document,
+    )
+    return CompartmentChangeRead.model_validate(change)
+
+
+@router.get("/{source_document_id}/compartment", responses=problems(403, 404, 422))
+def list_compartment_changes(
+    source_document_id: DocumentIdPath, session: SessionDep, actor: Administrator
+) -> list[CompartmentChangeRead]:
+    """List a source document's refilings between compartments, oldest first (admins)."""
+    source_service.get_source(session, source_document_id, actor=actor)
+    return [
+        CompartmentChangeRead.model_validate(c)
+        for c in source_service.compartment_changes(session, source_document_id)
+    ]
