@@ -84,7 +84,9 @@ def page_convergence(
     )
     start, stop = rows.indices(len(shared) + len(blind))[:2]
     items = _describe(session, shared[start:stop])
-    items += _describe_blind(session, blind[max(start - len(shared), 0) : stop - len(shared)])
+    # The page's part past the visible matches, if any (a negative bound would count from the end).
+    past = slice(max(start - len(shared), 0), max(stop - len(shared), 0))
+    items += _describe_blind(session, blind[past])
     return items, next_cursor
 
 

@@ -220,6 +220,26 @@ def test_parties_match_on_identity_numbers_and_names(
         ("identifier", "national_id:L01X00T47"),
         ("name", "anna bergstrom"),
     }
+    # A third case, C, holds DE and B's wallet: to a member of A and B, three visible matches,
+    # then two blind ones; pages of one item walk through all five in that order.
+    c = world["lead_a"].api.post("/api/v1/cases", criminal_case("SECRET-C-3"))["id"]
+    doc_c = admin.post("/api/v1/transactions/batch", batch(tx("C-1", BTC, DE, "3.00")))
+    file_into(session, doc_c["source_document_id"], c)
+    walked, cursor = [], None
+    while True:
+        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = world["both"].api.get("/api/v1/convergence", **params)
+        walked += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert [(i["blind"], i["matched_key"]) for i in walked] == [
+        (False, None),
+        (False, None),
+        (False, None),
+        (True, BTC),
+        (True, DE),
+    ]
+    assert "SECRET-C-3" not in str(walked)
 
 
 def test_the_match_tables_hold_nothing_readable(world: dict[str, Any], session: Session) -> None:
