@@ -41,12 +41,24 @@ class AccountRepository:
         return self.session.scalar(select(Account).where(Account.key == key))
 
     def row(
-        self, *, account_id: int | None = None, key: str | None = None
+        self,
+        *,
+        account_id: int | None = None,
+        key: str | None = None,
+        compartments: Compartments = EVERY,
     ) -> dict[str, Any] | None:
-        """One account's columns, by id or by canonical key."""
+        """One account's columns, by id or by canonical key, if it exists for the caller; with
+        `stated`: whether the document that created it (and stated its details) is visible.
+        One statement either way; the one made once serves those who see every compartment."""
         stmt, value = (_BY_ID, account_id) if account_id is not None else (_BY_KEY, key)
+        if not compartments.every:
+            stated = visible_rows(_ACCOUNTS.c.source_document_id, compartments)
+            # `visible_accounts` names the same table: its tests apply to this one row.
+            stmt = stmt.add_columns(stated.label("stated")).where(visible_accounts(compartments))
         found = self.session.execute(stmt, {"value": value}).mappings().first()
-        return dict(found) if found is not None else None
+        if found is None:
+            return None
+        return {"stated": True, **found}
 
     def holder_rows(
         self, account_id: int, compartments: Compartments = EVERY

@@ -49,13 +49,13 @@ def read_account(session: Session, ref: str, compartments: Compartments = EVERY)
     compartments tell it: details, holders and corrections only from visible documents."""
     accounts = AccountRepository(session)
     if ref.isascii() and ref.isdigit() and len(ref) < 19:
-        row = accounts.row(account_id=int(ref))
+        row = accounts.row(account_id=int(ref), compartments=compartments)
     else:
         key = normalise_key(ref)
-        row = accounts.row(key=key) if key is not None else None
-    if row is None or not accounts.visible(row["id"], compartments):
+        row = accounts.row(key=key, compartments=compartments) if key is not None else None
+    if row is None:
         raise AccountNotFound(ref)
-    if not source_service.document_visible(session, row["source_document_id"], compartments):
+    if not row.pop("stated"):
         row = {**row, **dict.fromkeys(STATED_DETAILS), "source_document_id": None}
     return {
         **row,

@@ -14,6 +14,7 @@ from app.asset.schemas import (
     ValuationHistoryRead,
 )
 from app.auth import CaseReader, CaseWriter
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
@@ -63,9 +64,10 @@ def add_asset_links(
     session: SessionDep,
     actor: CaseWriter,
     visible: VisibleAsset,
+    compartments: CompartmentsDep,
 ) -> AssetRead:
     """Tie an asset to transactions or traces that link it to the proceeds."""
-    asset = service.add_links(session, asset_id, body.links, actor=actor)
+    asset = service.add_links(session, asset_id, body.links, actor=actor, compartments=compartments)
     return read_asset(AssetRead.model_validate(asset), response)
 
 

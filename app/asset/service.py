@@ -15,6 +15,7 @@ from app.asset.repository import ASSETS, COSTS, VALUATIONS, AssetRepository
 from app.asset.schemas import AssetCreate, AssetType, CostCreate, LinkIn, ValuationCreate
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
+from app.compartments import EVERY, Compartments
 from app.inputs import MAX_ID
 from app.money import decimals_of, to_minor
 from app.pagination import TimeIdKey
@@ -65,13 +66,20 @@ def get_writable_asset(session: Session, asset_id: int, *, actor: Principal) -> 
 
 
 def build_asset(
-    session: Session, case_id: int, data: AssetCreate, *, actor: Principal, status: LegalStatus
+    session: Session,
+    case_id: int,
+    data: AssetCreate,
+    *,
+    actor: Principal,
+    status: LegalStatus,
+    compartments: Compartments = EVERY,
 ) -> Asset:
-    """Validate and add an asset (flushed; the caller's use case records its first event)."""
+    """Validate and add an asset (flushed; the caller's use case records its first event).
+    Accounts, owners and transactions are named among what the caller's compartments hold."""
     case = case_service.get_writable_case(session, case_id, actor=actor)
     account_id = None
     if data.account is not None:
-        account_id = account_service.resolve_account(session, data.account).id
+        account_id = account_service.resolve_account(session, data.account, compartments).id
     value = currency = None
     if data.valuation is not None:
         currency = data.valuation.currency
@@ -109,8 +117,8 @@ def build_asset(
             created_at=datetime.now(UTC),
         )
     )
-    _add_owners(session, asset, data)
-    _add_links(session, asset, data.links, actor=actor)
+    _add_owners(session, asset, data, compartments)
+    _add_links(session, asset, data.links, actor=actor, compartments=compartments)
     _record_valuation(session, asset, actor=actor)
     session.flush()
     return asset
@@ -213,11 +221,18 @@ def substitute_of(session: Session, asset_id: int) -> Asset | None:
     return AssetRepository(session).substitute_of(asset_id)
 
 
-def _add_links(session: Session, asset: Asset, links: list[LinkIn], *, actor: Principal) -> None:
+def _add_links(
+    session: Session,
+    asset: Asset,
+    links: list[LinkIn],
+    *,
+    actor: Principal,
+    compartments: Compartments = EVERY,
+) -> None:
     for link in links:
         transaction_id = None
         if link.transaction is not None:
-            found = transaction_service.get_transaction(session, link.transaction)
+            found = transaction_service.get_transaction(session, link.transaction, compartments)
             transaction_id = int(str(found["id"]))
         if link.trace_id is not None:
             # Only a trace the caller may see can be named as evidence.
@@ -232,20 +247,29 @@ def _add_links(session: Session, asset: Asset, links: list[LinkIn], *, actor: Pr
         )
 
 
-def add_links(session: Session, asset_id: int, links: list[LinkIn], *, actor: Principal) -> Asset:
+def add_links(
+    session: Session,
+    asset_id: int,
+    links: list[LinkIn],
+    *,
+    actor: Principal,
+    compartments: Compartments = EVERY,
+) -> Asset:
     """Tie an asset to more transactions or traces, e.g. once a trace reached it."""
     asset = get_writable_asset(session, asset_id, actor=actor)
-    _add_links(session, asset, links, actor=actor)
+    _add_links(session, asset, links, actor=actor, compartments=compartments)
     session.commit()
     session.refresh(asset, ["links"])
     return asset
 
 
-def _add_owners(session: Session, asset: Asset, data: AssetCreate) -> None:
+def _add_owners(
+    session: Session, asset: Asset, data: AssetCreate, compartments: Compartments = EVERY
+) -> None:
     seen: set[int] = set()
     total = 0
     for i, owner in enumerate(data.owners):
-        party = party_service.resolve_party(session, owner.party)
+        party = party_service.resolve_party(session, owner.party, compartments)
         if party.id in seen:
             raise InvalidAsset(f"party {owner.party} is named twice", field=f"owners.{i}.party")
         seen.add(party.id)

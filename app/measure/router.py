@@ -5,6 +5,7 @@ from app.asset.machine import TRANSITIONS, describe_machine
 from app.asset.schemas import AssetCreate, AssetRead
 from app.auth import CaseReader, CaseWriter, DeadlineSweeper, MeasureWriter
 from app.case.deps import VisibleCase
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
@@ -37,6 +38,7 @@ def register_asset(
     session: SessionDep,
     actor: CaseWriter,
     visible: VisibleCase,
+    compartments: CompartmentsDep,
 ) -> AssetRead:
     """Register an asset of a case; its legal status starts at IDENTIFIED.
 
@@ -45,7 +47,7 @@ def register_asset(
     IMO number, aircraft a registration, company_shares the company, crypto_holdings chain,
     address and asset.
     """
-    asset = service.identify_asset(session, case_id, body, actor=actor)
+    asset = service.identify_asset(session, case_id, body, actor=actor, compartments=compartments)
     response.headers["ETag"] = etag_of(asset.version)
     return AssetRead.model_validate(asset)
 

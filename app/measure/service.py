@@ -23,6 +23,7 @@ from app.asset.machine import (
 from app.asset.models import Asset
 from app.asset.schemas import AssetCreate
 from app.case import service as case_service
+from app.compartments import EVERY, Compartments
 from app.measure import deadlines
 from app.measure.deadlines import Deadline
 from app.measure.errors import BalanceExceeded, IllegalTransition, InvalidMeasure
@@ -44,9 +45,18 @@ L = LegalStatus
 HOLDING = frozenset({L.SUSPENDED, L.FROZEN, L.SEIZED})
 
 
-def identify_asset(session: Session, case_id: int, data: AssetCreate, *, actor: Principal) -> Asset:
+def identify_asset(
+    session: Session,
+    case_id: int,
+    data: AssetCreate,
+    *,
+    actor: Principal,
+    compartments: Compartments = EVERY,
+) -> Asset:
     """Register an asset: its first event is the move from nothing to IDENTIFIED."""
-    asset = asset_service.build_asset(session, case_id, data, actor=actor, status=L.IDENTIFIED)
+    asset = asset_service.build_asset(
+        session, case_id, data, actor=actor, status=L.IDENTIFIED, compartments=compartments
+    )
     MeasureRepository(session).add(_identification(asset, actor))
     session.commit()
     return asset

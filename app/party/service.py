@@ -82,44 +82,20 @@ def link_groups(session: Session) -> dict[int, int]:
     return links.groups(session)
 
 
-def link_parties(
-    session: Session,
-    ref: str,
-    other: str,
-    *,
-    reason: str,
-    actor: Principal,
-    compartments: Compartments = EVERY,
-) -> dict[str, Any]:
-    """Record that two parties are one (a person's decision, with a reason)."""
-    return _decide(session, (ref, other), True, reason=reason, actor=actor, seen=compartments)
-
-
-def unlink_parties(
-    session: Session,
-    ref: str,
-    other: str,
-    *,
-    reason: str,
-    actor: Principal,
-    compartments: Compartments = EVERY,
-) -> dict[str, Any]:
-    """Undo a link, with a reason; the link and its undoing both stay on record."""
-    return _decide(session, (ref, other), False, reason=reason, actor=actor, seen=compartments)
-
-
-def _decide(
+def decide_same_as(
     session: Session,
     refs: tuple[str, str],
-    linked: bool,  # noqa: FBT001
     *,
+    linked: bool,
     reason: str,
     actor: Principal,
-    seen: Compartments,
+    compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
-    party, counterpart = (resolve_party(session, ref, seen) for ref in refs)
+    """Record that two parties are one, or undo it (a person's decision, with a reason; the
+    link and its undoing both stay on record), among the parties the caller sees."""
+    party, counterpart = (resolve_party(session, ref, compartments) for ref in refs)
     links.set_link(session, party, counterpart, linked=linked, reason=reason, actor=actor)
-    result = same_as(session, party, seen)
+    result = same_as(session, party, compartments)
     session.commit()
     return result
 

@@ -49,11 +49,7 @@ def link_same_as(
     compartments: CompartmentsDep,
 ) -> SameAsRead:
     """Link two parties as one person or entity, with a reason (never done by itself)."""
-    return SameAsRead.model_validate(
-        party_service.link_parties(
-            session, party, body.other, reason=body.reason, actor=actor, compartments=compartments
-        )
-    )
+    return _decided(session, (party, body), actor, compartments, linked=True)
 
 
 refuse_reads(router, "/{party:path}/same-as/undo")
@@ -68,8 +64,25 @@ def undo_same_as(
     compartments: CompartmentsDep,
 ) -> SameAsRead:
     """Undo a link between two parties, with a reason; both decisions stay on record."""
+    return _decided(session, (party, body), actor, compartments, linked=False)
+
+
+def _decided(
+    session: SessionDep,
+    asked: tuple[str, SameAsIn],
+    actor: RecordJudge,
+    compartments: CompartmentsDep,
+    *,
+    linked: bool,
+) -> SameAsRead:
+    party, body = asked
     return SameAsRead.model_validate(
-        party_service.unlink_parties(
-            session, party, body.other, reason=body.reason, actor=actor, compartments=compartments
+        party_service.decide_same_as(
+            session,
+            (party, body.other),
+            linked=linked,
+            reason=body.reason,
+            actor=actor,
+            compartments=compartments,
         )
     )

@@ -222,3 +222,35 @@ def test_an_admin_refiles_a_document_with_a_reason_and_the_change_is_kept(
         (None, world.case_id, "court order 2026/113 covers it"),
         (world.case_id, None, "order quashed"),
     ]
+
+
+def test_another_case_cannot_name_case_a_records_on_its_assets(
+    client: TestClient, session: Session
+) -> None:
+    world = build(client, session)
+    other_lead = bearer(make_key(session, Role.INVESTIGATOR, name="lead of B"))
+    b = client.post("/api/v1/cases", json={**CASE_A, "reference": "B"}, headers=other_lead).json()
+    balance = {
+        "type": "bank_balance",
+        "description": "balance",
+        "account": GB,
+        "valuation": {"amount": "10.00", "currency": "EUR", "valued_on": "2026-04-29"},
+    }
+    url = f"/api/v1/cases/{b['id']}/assets"
+    r = client.post(url, json=balance, headers=other_lead)
+    assert (r.status_code, r.json()["code"]) == (404, "account_not_found")
+    owned = {**balance, "account": DE, "owners": [{"party": ZEBULON, "share_percent": "100"}]}
+    r = client.post(url, json=owned, headers=other_lead)
+    assert (r.status_code, r.json()["code"]) == (404, "party_not_found")
+    r = client.post(url, json={**balance, "account": DE}, headers=other_lead)
+    assert r.status_code == 201, r.text
+    links = f"/api/v1/assets/{r.json()['id']}/links"
+    r = client.post(links, json={"links": [{"transaction": "CASEA-1"}]}, headers=other_lead)
+    assert (r.status_code, r.json()["code"]) == (404, "transaction_not_found")
+    # Case A's own lead names them.
+    mine = client.post(
+        f"/api/v1/cases/{world.case_id}/assets",
+        json={**balance, "owners": [{"party": ZEBULON, "share_percent": "100"}]},
+        headers=world.lead,
+    )
+    assert mine.status_code == 201, mine.text
