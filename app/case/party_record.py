@@ -18,7 +18,7 @@ from app.party.schemas import PartyAccount, PartyCase, PartyRead, PartyRecord
 router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
 
 
-@router.get("/{party:path}", responses=problems(403, 404, 422))
+@router.get("/{party:party_key}", responses=problems(403, 404, 422))
 def get_party(party: PartyRefPath, session: SessionDep, actor: LedgerReader) -> PartyRecord:
     """Get a party by key (e.g. `person:DE-ID-L01X00T47`) or id, with its accounts and cases."""
     found = party_service.resolve_party(session, party)

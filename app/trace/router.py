@@ -15,6 +15,7 @@ from app.pagination import Page, PageDep
 from app.trace import service, shares, views
 from app.trace.chart import chart_of_trace
 from app.trace.chart_plan import PER_COLUMN
+from app.trace.roles import names_by_account
 from app.trace.runtime import TraceRuntime, TraceRuntimeDep
 from app.trace.schemas import (
     ExplainedPath,
@@ -109,7 +110,7 @@ def list_trace_accounts(
         limit=page.limit,
         cursor=page.cursor,
         holders=holders,
-        thresholds=service.role_thresholds(run),
+        roles=service.trace_roles(runtime, run, result),
     )
     return Page(items=[TraceAccount.model_validate(i) for i in items], next_cursor=next_cursor)
 
@@ -134,8 +135,7 @@ def list_trace_roles(
     key = None if account is None else (normalise_key(account) or account)
     holders = account_service.holder_names(session, result.accounts["account"].to_list())
     items, next_cursor = views.role_rows(
-        result,
-        thresholds=service.role_thresholds(run),
+        service.trace_roles(runtime, run, result),
         role=role,
         account=key,
         limit=page.limit,
@@ -164,7 +164,7 @@ def list_trace_holdings(
         cursor=page.cursor,
         holders=holders,
         holdings_only=True,
-        thresholds=service.role_thresholds(run),
+        roles=service.trace_roles(runtime, run, result),
     )
     return Page(items=[TraceAccount.model_validate(i) for i in items], next_cursor=next_cursor)
 
@@ -358,6 +358,7 @@ def _chart(
         now=datetime.now(UTC),
         per_column=options.per_column,
         empty_edges=options.empty_edges,
+        roles=names_by_account(service.trace_roles(runtime, run, result)),
     )
 
 
