@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import unquote_to_bytes
 
 import polars as pl
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 from starlette.convertors import Convertor, register_url_convertor
@@ -159,6 +159,10 @@ class PartyKey(KeyConvertor):
 register_url_convertor("account_key", AccountKey())
 register_url_convertor("party_key", PartyKey())
 
+DueWithinDays = Annotated[
+    int, Query(ge=0, le=3660, description="Due within this many days from now.")
+]
+"""The horizon of a list of deadlines (today is 0); the ones already passed are listed too."""
 DocumentIdPath = Annotated[Text, Path(max_length=64, description="The source document's id.")]
 TraceIdPath = Annotated[Text, Path(max_length=64, description="The trace's id.")]
 KeyIdPath = Annotated[Text, Path(max_length=64, description="The API key's id.")]

@@ -109,9 +109,14 @@ def running_service(
         )
         yield Service(base, created.stdout.strip().splitlines()[-1], server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, within=20)
+
+
+def stop(server: "subprocess.Popen[bytes]", *, within: float) -> None:
+    """Terminate the service; kill it if it outlives `within` seconds."""
+    server.terminate()
+    try:
+        server.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()

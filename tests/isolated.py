@@ -4,9 +4,11 @@ tests/conftest.py) because they need real commits, locks, threads or processes."
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -15,7 +17,27 @@ from app.apikey import service as apikey_service
 from app.main import create_app
 from app.principal import Role
 from app.settings import Settings
+from tests.conftest import app_settings
 from tests.factories import bearer
+
+BATCH = "/api/v1/transactions/batch"
+
+
+def lock_waiting_app(
+    database: str,
+    folder: Path,
+    *,
+    lock_wait_seconds: float,
+    audit_in_memory: bool = False,
+    **more: Any,
+) -> FastAPI:
+    """The app with real sessions on an isolated database, giving up on the write lock after
+    `lock_wait_seconds` (the long-write and staged-load tests). `audit_in_memory`: a request's
+    own work only, its audit entry (which would need the held lock too) kept in memory."""
+    app = create_app(app_settings(database, folder, lock_wait_seconds=lock_wait_seconds, **more))
+    if audit_in_memory:
+        app.state.audit_sink = [].append
+    return app
 
 
 def count(url: str, rows: str) -> int:

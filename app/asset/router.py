@@ -18,14 +18,13 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, etag_of
+from app.preconditions import ETAG_HEADER, tagged
 
 router = APIRouter(prefix="/api/v1", tags=["assets"])
 
 
 def read_asset(asset: AssetRead, response: Response) -> AssetRead:
-    response.headers["ETag"] = etag_of(asset.version)
-    return asset
+    return tagged(response, asset.version, asset)
 
 
 @router.get("/cases/{case_id}/assets", responses=problems(403, 404, 422))

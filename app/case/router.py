@@ -21,14 +21,13 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import MAX_ID, ApiKeyIdPath, CaseIdPath
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
+from app.preconditions import ETAG_HEADER, ExpectedVersion, tagged
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
 
 def _read(case: CaseRead, response: Response) -> CaseRead:
-    response.headers["ETag"] = etag_of(case.version)
-    return case
+    return tagged(response, case.version, case)
 
 
 @router.post(

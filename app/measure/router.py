@@ -17,7 +17,7 @@ from app.measure.schemas import (
     TransitionCreate,
 )
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
+from app.preconditions import ETAG_HEADER, ExpectedVersion, tagged
 
 router = APIRouter(prefix="/api/v1", tags=["measures"])
 # Registering an asset records its first measure (IDENTIFIED): it is served here, since
@@ -46,8 +46,7 @@ def register_asset(
     address and asset.
     """
     asset = service.identify_asset(session, case_id, body, actor=actor)
-    response.headers["ETag"] = etag_of(asset.version)
-    return AssetRead.model_validate(asset)
+    return tagged(response, asset.version, AssetRead.model_validate(asset))
 
 
 @router.post(
@@ -80,8 +79,7 @@ def create_transition(
 ) -> MeasureRead:
     """Move an asset's legal status, recording the measure behind the move."""
     measure, asset = service.transition(session, asset_id, body, condition=expected, actor=actor)
-    response.headers["ETag"] = etag_of(asset.version)
-    return MeasureRead.model_validate(measure)
+    return tagged(response, asset.version, MeasureRead.model_validate(measure))
 
 
 @router.get("/assets/{asset_id}/measures", responses=problems(403, 404, 422))

@@ -1,14 +1,14 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from app.asset.deps import VisibleAsset
 from app.auth import CaseReader, MeasureWriter
 from app.deps import SessionDep
 from app.errors import problems
-from app.inputs import MAX_ID, AssetIdPath
+from app.inputs import MAX_ID, AssetIdPath, DueWithinDays
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
+from app.preconditions import ETAG_HEADER, ExpectedVersion, tagged
 from app.realisation import service
 from app.realisation.schemas import (
     AllocationCreate,
@@ -59,9 +59,7 @@ def list_due_sale_orders(
     session: SessionDep,
     actor: CaseReader,
     page: PageDep,
-    within_days: Annotated[
-        int, Query(ge=0, le=3660, description="Due within this many days from now.")
-    ] = 14,
+    within_days: DueWithinDays = 14,
 ) -> Page[SaleRead]:
     """List interlocutory sales of the caller's cases due soon (or late), soonest first.
 
@@ -97,8 +95,7 @@ def create_sale(
     sale, version = service.record_sale(
         session, asset_id, sale_id, body, condition=expected, actor=actor
     )
-    response.headers["ETag"] = etag_of(version)
-    return SaleRead.model_validate(sale)
+    return tagged(response, version, SaleRead.model_validate(sale))
 
 
 @router.post(
