@@ -103,10 +103,8 @@ def list_case_events(
     case_id: CaseIdPath, session: SessionDep, actor: CaseReader, page: PageDep
 ) -> Page[CaseEventRead]:
     """List a case's status history, oldest first."""
-    rows, next_cursor = service.page_events(
-        session, case_id, actor=actor, limit=page.limit, cursor=page.cursor
-    )
-    return Page(items=[CaseEventRead.model_validate(e) for e in rows], next_cursor=next_cursor)
+    found = service.page_events(session, case_id, actor=actor, limit=page.limit, cursor=page.cursor)
+    return Page.of(CaseEventRead, found)
 
 
 @router.get("/{case_id}/members", responses=problems(403, 404))

@@ -87,12 +87,9 @@ def list_asset_measures(
     asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
 ) -> Page[MeasureRead]:
     """List an asset's legal history in the order it happened; it is never rewritten."""
-    rows, next_cursor = service.page_history(
-        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
-    )
-    return Page(
-        items=[MeasureRead.model_validate(m) for m in rows],
-        next_cursor=next_cursor,
+    return Page.of(
+        MeasureRead,
+        service.page_history(session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor),
     )
 
 

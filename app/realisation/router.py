@@ -48,10 +48,10 @@ def list_sale_orders(
     asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
 ) -> Page[SaleRead]:
     """List an asset's interlocutory sale orders in the order made."""
-    rows, next_cursor = service.page_sales(
-        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
+    return Page.of(
+        SaleRead,
+        service.page_sales(session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor),
     )
-    return Page(items=[SaleRead.model_validate(s) for s in rows], next_cursor=next_cursor)
 
 
 @router.get("/sale-orders", tags=["deadlines"], responses=problems(403, 422))
@@ -65,10 +65,12 @@ def list_due_sale_orders(
 
     Only orders not yet carried out whose asset is still frozen or seized.
     """
-    rows, next_cursor = service.page_due_sales(
-        session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
+    return Page.of(
+        SaleRead,
+        service.page_due_sales(
+            session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
+        ),
     )
-    return Page(items=[SaleRead.model_validate(s) for s in rows], next_cursor=next_cursor)
 
 
 @router.post(

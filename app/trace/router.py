@@ -121,15 +121,17 @@ def list_trace_accounts(
     """The accounts a trace reached, with what they received, passed on and hold."""
     run, result = found.run, found.result
     holders = account_service.holder_names(found.session, result.accounts["account"].to_list())
-    items, next_cursor = views.account_rows(
-        result,
-        sort=sort,
-        limit=page.limit,
-        cursor=page.cursor,
-        holders=holders,
-        roles=service.trace_roles(found.runtime, run, result),
+    return Page.of(
+        TraceAccount,
+        views.account_rows(
+            result,
+            sort=sort,
+            limit=page.limit,
+            cursor=page.cursor,
+            holders=holders,
+            roles=service.trace_roles(found.runtime, run, result),
+        ),
     )
-    return Page(items=[TraceAccount.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}/roles", responses=problems(403, 404, 409, 422))
@@ -147,15 +149,17 @@ def list_trace_roles(
     run, result = found.run, found.result
     key = None if account is None else (normalise_key(account) or account)
     holders = account_service.holder_names(found.session, result.accounts["account"].to_list())
-    items, next_cursor = views.role_rows(
-        service.trace_roles(found.runtime, run, result),
-        role=role,
-        account=key,
-        limit=page.limit,
-        cursor=page.cursor,
-        holders=holders,
+    return Page.of(
+        TraceAccountRoles,
+        views.role_rows(
+            service.trace_roles(found.runtime, run, result),
+            role=role,
+            account=key,
+            limit=page.limit,
+            cursor=page.cursor,
+            holders=holders,
+        ),
     )
-    return Page(items=[TraceAccountRoles.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}/holdings", responses=problems(403, 404, 409, 422))
@@ -166,16 +170,18 @@ def list_trace_holdings(
     """Where the taint is now: accounts holding it at `as_of`, largest first (freeze candidates)."""
     run, result = found.run, found.result
     holders = account_service.holder_names(found.session, result.accounts["account"].to_list())
-    items, next_cursor = views.account_rows(
-        result,
-        sort="held",
-        limit=page.limit,
-        cursor=page.cursor,
-        holders=holders,
-        holdings_only=True,
-        roles=service.trace_roles(found.runtime, run, result),
+    return Page.of(
+        TraceAccount,
+        views.account_rows(
+            result,
+            sort="held",
+            limit=page.limit,
+            cursor=page.cursor,
+            holders=holders,
+            holdings_only=True,
+            roles=service.trace_roles(found.runtime, run, result),
+        ),
     )
-    return Page(items=[TraceAccount.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}/flows", responses=problems(403, 404, 409, 422))
@@ -185,8 +191,7 @@ def list_trace_flows(
 ) -> Page[TraceFlow]:
     """The transactions on the trail, by hop and time, with their traced amounts."""
     result = found.result
-    items, next_cursor = views.flow_rows(result, limit=page.limit, cursor=page.cursor)
-    return Page(items=[TraceFlow.model_validate(i) for i in items], next_cursor=next_cursor)
+    return Page.of(TraceFlow, views.flow_rows(result, limit=page.limit, cursor=page.cursor))
 
 
 @router.get("/{trace_id}/exits", responses=problems(403, 404, 409, 422))
@@ -196,8 +201,7 @@ def list_trace_exits(
 ) -> Page[TraceExit]:
     """Where taint left the traced universe: stopped accounts, cash-out, hop limit."""
     result = found.result
-    items, next_cursor = views.exit_rows(result, limit=page.limit, cursor=page.cursor)
-    return Page(items=[TraceExit.model_validate(i) for i in items], next_cursor=next_cursor)
+    return Page.of(TraceExit, views.exit_rows(result, limit=page.limit, cursor=page.cursor))
 
 
 @router.get("/{trace_id}/flags", responses=problems(403, 404, 409, 422))
@@ -213,10 +217,10 @@ def list_trace_flags(
     accounts not expanded), by account."""
     result = found.result
     key = None if account is None else (normalise_key(account) or account)
-    items, next_cursor = views.flag_rows(
-        result, kind=kind, account=key, limit=page.limit, cursor=page.cursor
+    return Page.of(
+        TraceFlag,
+        views.flag_rows(result, kind=kind, account=key, limit=page.limit, cursor=page.cursor),
     )
-    return Page(items=[TraceFlag.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}/claimants", responses=problems(403, 404, 409, 422))
@@ -234,11 +238,11 @@ def list_trace_claimants(
     the summary gives each claimant's total held and exited."""
     result = found.result
     key = None if account is None else (normalise_key(account) or account)
-    items, next_cursor = shares.claimant_rows(
-        result, account=key, claimant=claimant, limit=page.limit, cursor=page.cursor
-    )
-    return Page(
-        items=[TraceClaimantShare.model_validate(i) for i in items], next_cursor=next_cursor
+    return Page.of(
+        TraceClaimantShare,
+        shares.claimant_rows(
+            result, account=key, claimant=claimant, limit=page.limit, cursor=page.cursor
+        ),
     )
 
 
@@ -250,8 +254,7 @@ def list_trace_sources(
     """Sources of funds: where each seed's money entered the traced ledger (a value rule traced
     backward); a seed's amounts sum exactly to it."""
     result = found.result
-    items, next_cursor = shares.source_rows(result, limit=page.limit, cursor=page.cursor)
-    return Page(items=[TraceSource.model_validate(i) for i in items], next_cursor=next_cursor)
+    return Page.of(TraceSource, shares.source_rows(result, limit=page.limit, cursor=page.cursor))
 
 
 @router.get("/{trace_id}/explain", responses=problems(403, 404, 409, 422))
