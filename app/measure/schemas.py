@@ -100,20 +100,26 @@ class Duration(Body):
     unit: DurationUnit
 
 
+# The order behind the example move, as a client sends it and as it is read back.
+_ORDER_EXAMPLE = {
+    "to_status": "SUSPENDED",
+    "measure_type": "fiu_suspension",
+    "order_reference": "FIU-DE-2026-0815",
+    "issuing_authority": "Financial Intelligence Unit (FIU) Germany",
+    "executing_authority": None,
+    "legal_basis": "GwG § 40(1)",
+    "jurisdiction": "DE",
+    "decision_date": "2026-04-30",
+    "effective_date": "2026-04-30",
+}
+
+
 class TransitionCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "example": {
-                "to_status": "SUSPENDED",
-                "measure_type": "fiu_suspension",
-                "order_reference": "FIU-DE-2026-0815",
-                "issuing_authority": "Financial Intelligence Unit (FIU) Germany",
-                "executing_authority": None,
-                "legal_basis": "GwG § 40(1)",
-                "jurisdiction": "DE",
-                "decision_date": "2026-04-30",
-                "effective_date": "2026-04-30",
+                **_ORDER_EXAMPLE,
                 "duration": {"value": 5, "unit": "working_days"},
                 "amount": "30000.00",
                 "currency": "EUR",
@@ -214,15 +220,7 @@ class MeasureRead(BaseModel):
                 "asset_id": 5,
                 "seq": 2,
                 "from_status": "IDENTIFIED",
-                "to_status": "SUSPENDED",
-                "measure_type": "fiu_suspension",
-                "order_reference": "FIU-DE-2026-0815",
-                "issuing_authority": "Financial Intelligence Unit (FIU) Germany",
-                "executing_authority": None,
-                "legal_basis": "GwG § 40(1)",
-                "jurisdiction": "DE",
-                "decision_date": "2026-04-30",
-                "effective_date": "2026-04-30",
+                **_ORDER_EXAMPLE,
                 "notified_date": None,
                 "duration": {"value": 5, "unit": "working_days"},
                 "expiry_date": "2026-05-08",
