@@ -118,6 +118,19 @@ def _name(export: _Export) -> str:
     return export.format.replace("-", "_")
 
 
+def _export_route(path: str, endpoint: Any, name: str, doc: str, export: _Export) -> None:
+    not_found = (404, 409) if "{trace_id}" in path else (404,)
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["GET"],
+        name=name,
+        description=doc,
+        response_class=Response,
+        responses={**export.responses, **problems(403, *not_found, 422)},
+    )
+
+
 def _trace_export(export: _Export) -> None:
     def endpoint(
         trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
@@ -125,15 +138,8 @@ def _trace_export(export: _Export) -> None:
         body = service.export_trace(session, trace_id, export.format, actor=actor, runtime=runtime)
         return _download(body, export.media_type, export.trace_file.format(trace_id=trace_id))
 
-    router.add_api_route(
-        f"/api/v1/traces/{{trace_id}}/export/{export.suffix}",
-        endpoint,
-        methods=["GET"],
-        name=f"export_trace_{_name(export)}",
-        description=export.trace_doc,
-        response_class=Response,
-        responses={**export.responses, **problems(403, 404, 409, 422)},
-    )
+    path = f"/api/v1/traces/{{trace_id}}/export/{export.suffix}"
+    _export_route(path, endpoint, f"export_trace_{_name(export)}", export.trace_doc, export)
 
 
 def _neighbourhood_export(export: _Export) -> None:
@@ -141,15 +147,8 @@ def _neighbourhood_export(export: _Export) -> None:
         body = service.export_neighbourhood(session, account, export.format)
         return _download(body, export.media_type, export.neighbourhood_file)
 
-    router.add_api_route(
-        f"/api/v1/exports/{export.suffix}",
-        endpoint,
-        methods=["GET"],
-        name=f"export_neighbourhood_{_name(export)}",
-        description=export.neighbourhood_doc,
-        response_class=Response,
-        responses={**export.responses, **problems(403, 404, 422)},
-    )
+    name, doc = f"export_neighbourhood_{_name(export)}", export.neighbourhood_doc
+    _export_route(f"/api/v1/exports/{export.suffix}", endpoint, name, doc, export)
 
 
 Accounts = Annotated[

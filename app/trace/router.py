@@ -11,7 +11,7 @@ from app.auth import TraceReader, TraceRunner
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import Text, TraceIdPath
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, PageParams
 from app.trace import service, shares, views
 from app.trace.chart import chart_of_trace
 from app.trace.chart_plan import PER_COLUMN
@@ -119,19 +119,26 @@ def list_trace_accounts(
     ] = "received",
 ) -> Page[TraceAccount]:
     """The accounts a trace reached, with what they received, passed on and hold."""
-    run, result = found.run, found.result
-    holders = account_service.holder_names(found.session, result.accounts["account"].to_list())
-    return Page.of(
-        TraceAccount,
-        views.account_rows(
-            result,
-            sort=sort,
-            limit=page.limit,
-            cursor=page.cursor,
-            holders=holders,
-            roles=service.trace_roles(found.runtime, run, result),
-        ),
+    return _accounts(found, page, sort=sort)
+
+
+def _holders(found: Finished) -> dict[str, str]:
+    return account_service.holder_names(found.session, found.result.accounts["account"].to_list())
+
+
+def _accounts(
+    found: Finished, page: PageParams, *, sort: str, holdings_only: bool = False
+) -> Page[TraceAccount]:
+    rows = views.account_rows(
+        found.result,
+        sort=sort,
+        limit=page.limit,
+        cursor=page.cursor,
+        holders=_holders(found),
+        roles=service.trace_roles(found.runtime, found.run, found.result),
+        holdings_only=holdings_only,
     )
+    return Page.of(TraceAccount, rows)
 
 
 @router.get("/{trace_id}/roles", responses=problems(403, 404, 409, 422))
@@ -146,18 +153,16 @@ def list_trace_roles(
     """Each reached account's roles in the network (money mule, collector, distributor, hub,
     broker, sink, exit) with the figures that earned them, under the trace's `roles`
     thresholds, by account."""
-    run, result = found.run, found.result
     key = None if account is None else (normalise_key(account) or account)
-    holders = account_service.holder_names(found.session, result.accounts["account"].to_list())
     return Page.of(
         TraceAccountRoles,
         views.role_rows(
-            service.trace_roles(found.runtime, run, result),
+            service.trace_roles(found.runtime, found.run, found.result),
             role=role,
             account=key,
             limit=page.limit,
             cursor=page.cursor,
-            holders=holders,
+            holders=_holders(found),
         ),
     )
 
@@ -168,20 +173,7 @@ def list_trace_holdings(
     page: PageDep,
 ) -> Page[TraceAccount]:
     """Where the taint is now: accounts holding it at `as_of`, largest first (freeze candidates)."""
-    run, result = found.run, found.result
-    holders = account_service.holder_names(found.session, result.accounts["account"].to_list())
-    return Page.of(
-        TraceAccount,
-        views.account_rows(
-            result,
-            sort="held",
-            limit=page.limit,
-            cursor=page.cursor,
-            holders=holders,
-            holdings_only=True,
-            roles=service.trace_roles(found.runtime, run, result),
-        ),
-    )
+    return _accounts(found, page, sort="held", holdings_only=True)
 
 
 @router.get("/{trace_id}/flows", responses=problems(403, 404, 409, 422))
