@@ -284,6 +284,14 @@ class MeasureRead(BaseModel):
     recorded_at: datetime
 
 
+# The first fields of every kind of deadline's example.
+DEADLINE_OF_EXAMPLE: dict[str, int | str] = {
+    "asset_id": 5,
+    "case_id": 2,
+    "case_reference": "BKA-2026-0417",
+}
+
+
 class DeadlineOf(BaseModel):
     """The asset and the case a deadline is of: the first fields of every kind of deadline,
     read from an object with `asset` and `case`."""
@@ -308,9 +316,7 @@ class DeadlineRead(DeadlineOf):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
-                "asset_id": 5,
-                "case_id": 2,
-                "case_reference": "BKA-2026-0417",
+                **DEADLINE_OF_EXAMPLE,
                 "asset_type": "bank_balance",
                 "description": "Balance of the current account at Commerzbank",
                 "status": "SUSPENDED",
