@@ -6,7 +6,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -336,17 +336,6 @@ def _documented_paths(app: FastAPI) -> list[tuple[re.Pattern[str], list[str]]]:
         ]
         app.state.documented_paths = found
     return found
-
-
-def refuse_reads(router: APIRouter, path: str) -> None:
-    """Answer a GET of a path that has none with 405. Needed where the path lies under a read
-    whose key takes slashes (`{account:path}`): that read would take the path for a key and
-    answer 404 or 422. Declare it before the read, as the path's other routes are."""
-
-    def method_not_allowed() -> None:
-        raise StarletteHTTPException(405)
-
-    router.add_api_route(path, method_not_allowed, methods=["GET"], include_in_schema=False)
 
 
 def _allowed_methods(request: Request) -> str:

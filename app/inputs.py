@@ -14,9 +14,10 @@ from typing import Annotated, Any
 from urllib.parse import unquote_to_bytes
 
 import polars as pl
-from fastapi import Path, Request
+from fastapi import Path, Query, Request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.errors import InvalidInput, UnreadableQuery
 
@@ -122,6 +123,46 @@ TransactionRefPath = Annotated[
 AccountRefPath = Annotated[
     Text, Path(max_length=300, description="Account key (e.g. iban:DE89...) or numeric id.")
 ]
+
+
+class KeyConvertor(Convertor[str]):
+    """A key in a path that may hold slashes (`bank:<institution>/<number>`, a party's
+    `person:ssn:.../name:...`), as `{name:path}` takes it, but never ending in one of the words
+    the key's own routes put after it: `GET .../corrections`, whose route takes only POST, is
+    then no read of a key ending in `/corrections`, and answers 405; and no route's order
+    decides which of them a path is."""
+
+    suffixes: tuple[str, ...] = ()
+
+    def __init_subclass__(cls) -> None:
+        cls.regex = ".+" + "".join(f"(?<!/{re.escape(s)})" for s in cls.suffixes)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class AccountKey(KeyConvertor):
+    """`{account:account_key}`: the routes after it are app.account's and app.transaction's."""
+
+    suffixes = ("corrections", "history", "transactions")
+
+
+class PartyKey(KeyConvertor):
+    """`{party:party_key}`: the routes after it are app.resolution's."""
+
+    suffixes = ("candidates", "same-as", "same-as/undo")
+
+
+register_url_convertor("account_key", AccountKey())
+register_url_convertor("party_key", PartyKey())
+
+DueWithinDays = Annotated[
+    int, Query(ge=0, le=3660, description="Due within this many days from now.")
+]
+"""The horizon of a list of deadlines (today is 0); the ones already passed are listed too."""
 DocumentIdPath = Annotated[Text, Path(max_length=64, description="The source document's id.")]
 TraceIdPath = Annotated[Text, Path(max_length=64, description="The trace's id.")]
 KeyIdPath = Annotated[Text, Path(max_length=64, description="The API key's id.")]

@@ -69,7 +69,6 @@ ROUTERS = (
     compartment_router,
     resolution_router,
     party_router,
-    # Before the ledger's account read, whose path converter would take `.../history` too.
     account_router,
     account_ledger_router,
     transaction_router,

@@ -9,7 +9,7 @@ with `page` (keyset over a query) and in-memory lists with `page_slice` (a posit
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeVar
@@ -26,6 +26,7 @@ from app.inputs import CursorId, Instant, Text
 T = TypeVar("T")
 K = TypeVar("K", bound=tuple[Any, ...])
 R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
 # Far more than any cursor this service gives out (a list name, a time, a sequence and an id).
 CURSOR_MAX_LENGTH = 512
 
@@ -40,6 +41,12 @@ class InvalidCursor(InvalidInput):
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+    @staticmethod
+    def of(model: type[M], found: tuple[Sequence[Any], str | None]) -> "Page[M]":
+        """A list's page as a service returns it (rows, next cursor), each row read as `model`."""
+        rows, next_cursor = found
+        return Page(items=[model.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 # The keys lists page by. Their field types are the input rules a cursor's parts must meet:

@@ -2,9 +2,9 @@
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.errors import AppError
 from app.inputs import Text
 
+B = TypeVar("B")
 _ETAG = re.compile(r'^"(\d{1,9})"$')
 
 
@@ -36,6 +37,13 @@ class PreconditionRequired(AppError):
 
 def etag_of(version: int) -> str:
     return f'"{version}"'
+
+
+def tagged(response: Response, version: int, body: B) -> B:
+    """`body`, answered with the ETag of the record's `version` (what the next If-Match of a
+    move names): the one way a route that reads or moves a versioned record sets it."""
+    response.headers["ETag"] = etag_of(version)
+    return body
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,8 +39,6 @@ import contextlib
 import dataclasses
 import hashlib
 import math
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -52,7 +50,6 @@ from typing import Any
 
 import httpx
 import polars as pl
-import psycopg
 
 from app.money import currency_decimals
 from app.settings import Settings
@@ -277,29 +274,11 @@ def report(figures: dict[str, tuple[list[Case], list[float]]]) -> str:
     return "\n".join(lines)
 
 
-def _environment() -> str:
-    import sqlite3
-
-    pg = ""
-    with contextlib.suppress(psycopg.Error), psycopg.connect(service.PG_ADMIN_DSN) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-        pg = f", PostgreSQL {row[0] if row else '?'}"
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{os.cpu_count()} cores (load average {load}), Python {platform.python_version()}, "
-        f"Polars {pl.__version__}, SQLite {sqlite3.sqlite_version}{pg}"
-    )
-
-
-def _csv_list(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--db", type=_csv_list, default=["postgresql"])
-    parser.add_argument("--rules", type=_csv_list, default=["libr", "reach"])
+    parser.add_argument("--db", type=service.csv_list, default=["postgresql"])
+    parser.add_argument("--rules", type=service.csv_list, default=["libr", "reach"])
     parser.add_argument("--max-hops", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
@@ -313,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         parquet = folder / "ledger.parquet"
         frame.write_parquet(parquet)
         ledger = Ledger.from_frame(frame, currency_decimals=currency_decimals())
-        print(f"ledger: {args.rows:,} transactions; {_environment()}", file=sys.stderr)
+        print(f"ledger: {args.rows:,} transactions; {service.environment()}", file=sys.stderr)
         cases = make_cases(frame, ledger, args.rules, args.max_hops)
         sizes = ", ".join(f"{c.seed} {c.accounts:,}" for c in cases if c.rule == args.rules[0])
         print(f"seeds (accounts reached): {sizes}", file=sys.stderr)
@@ -323,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"\n{args.max_hops}-hop forward traces, one seed transaction each, "
             f"max_counterparties 50; median of {args.repeat} alternating runs; "
-            f"overhead = HTTP / engine - 1; {_environment()}\n"
+            f"overhead = HTTP / engine - 1; {service.environment()}\n"
         )
         print(report(figures))
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -344,28 +343,11 @@ def report(rows: int, figures: dict[str, Figures], formats: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _environment() -> str:
-    pg = ""
-    with contextlib.suppress(psycopg.Error), psycopg.connect(service.PG_ADMIN_DSN) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-        pg = f", PostgreSQL {row[0] if row else '?'}"
-    import sqlite3
-
-    return (
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, Polars {pl.__version__}, "
-        f"SQLite {sqlite3.sqlite_version}{pg}"
-    )
-
-
-def _csv_list(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--db", type=_csv_list, default=["sqlite", "postgresql"])
-    parser.add_argument("--formats", type=_csv_list, default=["csv", "parquet"])
+    parser.add_argument("--db", type=service.csv_list, default=["sqlite", "postgresql"])
+    parser.add_argument("--formats", type=service.csv_list, default=["csv", "parquet"])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
@@ -382,7 +364,10 @@ def main(argv: list[str] | None = None) -> None:
         ledger.write_csv(files["csv"])
         ledger.write_parquet(files["parquet"])
         sizes = ", ".join(f"{f} {files[f].stat().st_size / 1e6:.0f} MB" for f in args.formats)
-        print(f"ledger: {args.rows:,} transactions ({sizes}); {_environment()}", file=sys.stderr)
+        print(
+            f"ledger: {args.rows:,} transactions ({sizes}); {service.environment()}",
+            file=sys.stderr,
+        )
         log_path = folder / "service.log"
         figures = {db: Figures({f: [] for f in args.formats}, []) for db in args.db}
         for run in range(1, args.repeat + 1):

@@ -3,6 +3,7 @@ port, readiness, a key)."""
 
 import contextlib
 import os
+import platform
 import secrets
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import polars as pl
 import psycopg
 
 from app.settings import sqlite_url
@@ -109,9 +111,33 @@ def running_service(
         )
         yield Service(base, created.stdout.strip().splitlines()[-1], server.pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, within=20)
+
+
+def stop(server: "subprocess.Popen[bytes]", *, within: float) -> None:
+    """Terminate the service; kill it if it outlives `within` seconds."""
+    server.terminate()
+    try:
+        server.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def environment() -> str:
+    """The machine and versions a benchmark ran on, with the load average beside them."""
+    import sqlite3
+
+    pg = ""
+    with contextlib.suppress(psycopg.Error), psycopg.connect(PG_ADMIN_DSN) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        pg = f", PostgreSQL {row[0] if row else '?'}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores (load average {load}), Python {platform.python_version()}, "
+        f"Polars {pl.__version__}, SQLite {sqlite3.sqlite_version}{pg}"
+    )
+
+
+def csv_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]

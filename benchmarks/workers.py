@@ -38,7 +38,7 @@ import httpx
 
 from app import migrate
 from benchmarks.api_trace import upload
-from benchmarks.service import free_port, fresh_database, wait_until_ready
+from benchmarks.service import free_port, fresh_database, stop, wait_until_ready
 from benchmarks.synthetic import generate_ledger
 
 MIB = 1024 * 1024
@@ -76,12 +76,7 @@ def serving(url: str, folder: Path, workers: int) -> Iterator[tuple[str, str, in
         wait_until_ready(server, base, log, within=300)
         yield base, _key(url, log), server.pid
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, within=30)
 
 
 def _key(url: str, log: Path) -> str:

@@ -132,6 +132,14 @@ def client(
         yield c
 
 
+@pytest.fixture
+def demo_admin(client: TestClient, session: Session) -> dict[str, str]:
+    """An admin key's header, with the demo case loaded through the API."""
+    key = bearer(make_key(session))
+    assert client.post("/api/v1/demo", headers=key).status_code == 201
+    return key
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     fuzz = sys.modules.get("tests.test_schemathesis")
     if fuzz is not None and fuzz.GENERATED["cases"]:

@@ -1,12 +1,16 @@
 """Helpers for the tests that run on a database of their own (`isolated_database` in
 tests/conftest.py) because they need real commits, locks, threads or processes."""
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
@@ -15,7 +19,55 @@ from app.apikey import service as apikey_service
 from app.main import create_app
 from app.principal import Role
 from app.settings import Settings
+from tests.conftest import app_settings, migrated_database
 from tests.factories import bearer
+
+BATCH = "/api/v1/transactions/batch"
+
+
+def lock_waiting_app(
+    database: str,
+    folder: Path,
+    *,
+    lock_wait_seconds: float,
+    audit_in_memory: bool = False,
+    **more: Any,
+) -> FastAPI:
+    """The app with real sessions on an isolated database, giving up on the write lock after
+    `lock_wait_seconds` (the long-write and staged-load tests). `audit_in_memory`: a request's
+    own work only, its audit entry (which would need the held lock too) kept in memory."""
+    app = create_app(app_settings(database, folder, lock_wait_seconds=lock_wait_seconds, **more))
+    if audit_in_memory:
+        app.state.audit_sink = [].append
+    return app
+
+
+@contextmanager
+def live_app(
+    folder: Path, **settings: Any
+) -> Iterator[tuple[TestClient, dict[str, str], Settings]]:
+    """The app live (`live_client`) on a fresh migrated database in `folder`, with `settings`
+    over the tests' own; the caller then loads what it traces (the demo, most often)."""
+    with migrated_database(folder) as url:
+        made = app_settings(url, folder, **settings)
+        with live_client(made) as (client, key):
+            yield client, key, made
+
+
+def held_back(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, *, within: float
+) -> threading.Event:
+    """Holds `owner.name` (an engine) back until the event is set, so that a test can act while
+    a job is running; a call still held after `within` seconds fails the test."""
+    opened = threading.Event()
+    real = getattr(owner, name)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        assert opened.wait(timeout=within)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, held)
+    return opened
 
 
 def count(url: str, rows: str) -> int:

@@ -4,7 +4,6 @@ transition is there whole or not at all, and the audit chain still verifies."""
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,17 +17,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from app.source.models import COMMITTED_ROWS_SQL
-from tests.conftest import migrated_database
 from tests.isolated import bulk_transactions, count
+from tests.served import free_port, served
 
 ROWS = 100_000
 VISIBLE = f"transactions t WHERE {COMMITTED_ROWS_SQL}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -41,7 +34,7 @@ class Server:
             "MONEYTRAIL_TRACE_WARM_LEDGER": "false",
             "MONEYTRAIL_LOG_LEVEL": "WARNING",
         }
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -100,15 +93,15 @@ class Server:
         self.process.wait(timeout=30)
 
 
+def _end(srv: Server) -> None:
+    if srv.process is not None and srv.process.poll() is None:
+        srv.kill()
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    with migrated_database(tmp_path) as url:
-        srv = Server(url, tmp_path)
-        try:
-            yield srv
-        finally:
-            if srv.process is not None and srv.process.poll() is None:
-                srv.kill()
+    with served(tmp_path, Server, _end) as srv:
+        yield srv
 
 
 def _upload_file(tmp_path: Path) -> Path:

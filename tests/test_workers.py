@@ -17,9 +17,8 @@ import httpx
 import pytest
 
 from app.demo.service import SEED_TRANSACTIONS
-from tests.conftest import migrated_database
 from tests.isolated import count
-from tests.test_crash import _free_port
+from tests.served import free_port, served, stop
 
 GATE_PATH = Path(__file__).parent / "workers_gate"
 BODY = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"}
@@ -27,7 +26,7 @@ BODY = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"
 
 class Workers:
     def __init__(self, url: str, folder: Path) -> None:
-        self.url, self.port = url, _free_port()
+        self.url, self.port = url, free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.gate = folder / "open"
         self.log = folder / "server.log"
@@ -84,20 +83,15 @@ class Workers:
         return found
 
 
+def _end(server: Workers) -> None:
+    server.gate.touch()
+    stop(server.process)
+
+
 @pytest.fixture
 def workers(tmp_path: Path) -> Iterator[Workers]:
-    with migrated_database(tmp_path) as url:
-        server = Workers(url, tmp_path)
-        try:
-            yield server
-        finally:
-            server.gate.touch()
-            server.process.terminate()
-            try:
-                server.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait(timeout=30)
+    with served(tmp_path, Workers, _end) as server:
+        yield server
 
 
 def test_a_job_started_on_one_worker_is_polled_and_cancelled_through_the_other(

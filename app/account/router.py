@@ -16,7 +16,7 @@ from app.account.schemas import (
 from app.auth import LedgerReader, LedgerWriter
 from app.compartments import CompartmentsDep
 from app.deps import SessionDep
-from app.errors import problems, refuse_reads
+from app.errors import problems
 from app.filing import FilingDep
 from app.inputs import AccountRefPath
 from app.pagination import Page, PageDep
@@ -62,10 +62,9 @@ def list_accounts(
     )
 
 
-refuse_reads(router, "/{account:path}/corrections")
-
-
-@router.post("/{account:path}/corrections", status_code=201, responses=problems(403, 404, 422))
+@router.post(
+    "/{account:account_key}/corrections", status_code=201, responses=problems(403, 404, 422)
+)
 async def correct_account(
     account: AccountRefPath,
     body: AccountCorrectionIn,
@@ -94,7 +93,7 @@ async def correct_account(
     )
 
 
-@router.get("/{account:path}/history", responses=problems(403, 404, 422))
+@router.get("/{account:account_key}/history", responses=problems(403, 404, 422))
 def get_account_history(
     account: AccountRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
 ) -> AccountHistory:

@@ -19,14 +19,13 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, etag_of
+from app.preconditions import ETAG_HEADER, tagged
 
 router = APIRouter(prefix="/api/v1", tags=["assets"])
 
 
 def read_asset(asset: AssetRead, response: Response) -> AssetRead:
-    response.headers["ETag"] = etag_of(asset.version)
-    return asset
+    return tagged(response, asset.version, asset)
 
 
 @router.get("/cases/{case_id}/assets", responses=problems(403, 404, 422))
@@ -38,10 +37,12 @@ def list_case_assets(
     status: Annotated[LegalStatus | None, Query(description="Only assets in this status.")] = None,
 ) -> Page[AssetRead]:
     """List the assets of a case in the order they were registered."""
-    rows, next_cursor = service.page_assets(
-        session, case_id, actor=actor, limit=page.limit, cursor=page.cursor, status=status
+    return Page.of(
+        AssetRead,
+        service.page_assets(
+            session, case_id, actor=actor, limit=page.limit, cursor=page.cursor, status=status
+        ),
     )
-    return Page(items=[AssetRead.model_validate(a) for a in rows], next_cursor=next_cursor)
 
 
 @router.get("/assets/{asset_id}", responses={**problems(403, 404), 200: {"headers": ETAG_HEADER}})
@@ -93,11 +94,11 @@ def list_asset_valuations(
     asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
 ) -> Page[ValuationHistoryRead]:
     """List an asset's valuations in the order recorded, the one given at registration first."""
-    rows, next_cursor = service.page_valuations(
-        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
-    )
-    return Page(
-        items=[ValuationHistoryRead.model_validate(v) for v in rows], next_cursor=next_cursor
+    return Page.of(
+        ValuationHistoryRead,
+        service.page_valuations(
+            session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
+        ),
     )
 
 
@@ -122,7 +123,7 @@ def list_asset_costs(
     asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
 ) -> Page[CostRead]:
     """List the costs recorded for an asset in the order recorded."""
-    rows, next_cursor = service.page_costs(
-        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
+    return Page.of(
+        CostRead,
+        service.page_costs(session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor),
     )
-    return Page(items=[CostRead.model_validate(c) for c in rows], next_cursor=next_cursor)

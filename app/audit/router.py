@@ -29,18 +29,20 @@ def list_audit_entries(
     until: Annotated[Instant | None, Query()] = None,
 ) -> Page[AuditEntryRead]:
     """List audit entries, newest first, filtered by key, operation, resource, case or time."""
-    rows, next_cursor = service.page_entries(
-        session,
-        limit=page.limit,
-        cursor=page.cursor,
-        key_id=key_id,
-        operation=operation,
-        resource=resource,
-        case_id=case_id,
-        since=since,
-        until=until,
+    return Page.of(
+        AuditEntryRead,
+        service.page_entries(
+            session,
+            limit=page.limit,
+            cursor=page.cursor,
+            key_id=key_id,
+            operation=operation,
+            resource=resource,
+            case_id=case_id,
+            since=since,
+            until=until,
+        ),
     )
-    return Page(items=[AuditEntryRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/checkpoints", responses=problems(403, 422))
@@ -48,9 +50,8 @@ def list_audit_checkpoints(
     session: SessionDep, actor: AuditReader, page: PageDep
 ) -> Page[AuditCheckpointRead]:
     """List the signed checkpoints of the audit chain, newest first; each names its key."""
-    rows, next_cursor = service.page_checkpoints(session, limit=page.limit, cursor=page.cursor)
-    return Page(
-        items=[AuditCheckpointRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    return Page.of(
+        AuditCheckpointRead, service.page_checkpoints(session, limit=page.limit, cursor=page.cursor)
     )
 
 

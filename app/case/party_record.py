@@ -19,7 +19,7 @@ from app.party.schemas import PartyAccount, PartyCase, PartyRead, PartyRecord
 router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
 
 
-@router.get("/{party:path}", responses=problems(403, 404, 422))
+@router.get("/{party:party_key}", responses=problems(403, 404, 422))
 def get_party(
     party: PartyRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
 ) -> PartyRecord:

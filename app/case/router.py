@@ -22,14 +22,13 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import MAX_ID, ApiKeyIdPath, CaseIdPath
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
+from app.preconditions import ETAG_HEADER, ExpectedVersion, tagged
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
 
 def _read(case: CaseRead, response: Response) -> CaseRead:
-    response.headers["ETag"] = etag_of(case.version)
-    return case
+    return tagged(response, case.version, case)
 
 
 @router.post(
@@ -105,10 +104,8 @@ def list_case_events(
     case_id: CaseIdPath, session: SessionDep, actor: CaseReader, page: PageDep
 ) -> Page[CaseEventRead]:
     """List a case's status history, oldest first."""
-    rows, next_cursor = service.page_events(
-        session, case_id, actor=actor, limit=page.limit, cursor=page.cursor
-    )
-    return Page(items=[CaseEventRead.model_validate(e) for e in rows], next_cursor=next_cursor)
+    found = service.page_events(session, case_id, actor=actor, limit=page.limit, cursor=page.cursor)
+    return Page.of(CaseEventRead, found)
 
 
 @router.get("/{case_id}/members", responses=problems(403, 404))

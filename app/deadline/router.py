@@ -3,15 +3,14 @@
 Its own package because it reads measures and sales, and neither reads it.
 """
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from app.auth import CaseReader
 from app.deadline import service
 from app.deadline.schemas import Deadline
 from app.deps import SessionDep
 from app.errors import problems
+from app.inputs import DueWithinDays
 from app.pagination import Page, PageDep
 
 router = APIRouter(prefix="/api/v1", tags=["deadlines"])
@@ -22,9 +21,7 @@ def list_deadlines(
     session: SessionDep,
     actor: CaseReader,
     page: PageDep,
-    within_days: Annotated[
-        int, Query(ge=0, le=3660, description="Due within this many days from now.")
-    ] = 14,
+    within_days: DueWithinDays = 14,
 ) -> Page[Deadline]:
     """List the deadlines of the caller's cases due soon (or passed), soonest first.
 

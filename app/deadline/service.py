@@ -6,7 +6,7 @@ Each kind is read a page at a time in its own keyset order, (due, id); the merge
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -54,7 +54,7 @@ def page_deadlines(
     """Deadlines of the caller's cases (or of one case it may see) falling within
     `within_days` from today (0: today), and those already passed and still open."""
     now = now or datetime.now(UTC)
-    until = deadlines.end_of(now.date() + timedelta(days=within_days), UTC)
+    until = deadlines.due_until(within_days, now)
     case_ids = (
         [case_id] if case_id is not None else case_service.visible_case_ids(session, actor=actor)
     )

@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
@@ -56,56 +57,112 @@ _I2_LINKS = _content(
 _FTM = _content(NDJSON, _FTM_EXAMPLE, "FollowTheMoney entities, one JSON object a line.")
 
 
-@router.get(
-    "/api/v1/traces/{trace_id}/export/graphml",
-    response_class=Response,
-    responses={**_GRAPHML, **problems(403, 404, 409, 422)},
+@dataclass(frozen=True)
+class _Export:
+    """A format a trace and an account's neighbourhood are both exported in."""
+
+    format: str  # app.interop.service's name for it
+    suffix: str  # the last segment of its paths
+    media_type: str
+    responses: dict[int | str, dict[str, Any]]
+    trace_doc: str
+    trace_file: str
+    neighbourhood_doc: str
+    neighbourhood_file: str
+
+
+_EXPORTS = (
+    _Export(
+        "graphml",
+        "graphml",
+        "application/graphml+xml",
+        _GRAPHML,
+        "Export a trace as GraphML (yEd, Gephi, networkx, i2 via GraphML import).",
+        "trace-{trace_id}.graphml",
+        "Export accounts' neighbourhood (transactions in and out, counterparts) as GraphML.",
+        "neighbourhood.graphml",
+    ),
+    _Export(
+        "gexf",
+        "gexf",
+        "application/gexf+xml",
+        _GEXF,
+        "Export a trace as GEXF for Gephi.",
+        "trace-{trace_id}.gexf",
+        "Export accounts' neighbourhood (transactions in and out, counterparts) as GEXF.",
+        "neighbourhood.gexf",
+    ),
+    _Export(
+        "i2-entities",
+        "i2-entities.csv",
+        "text/csv",
+        _I2_ENTITIES,
+        "Export a trace's accounts as the i2 entities CSV (import spec: docs/i2-import.md).",
+        "trace-{trace_id}-entities.csv",
+        "Export accounts' neighbourhood as the i2 entities CSV (docs/i2-import.md).",
+        "neighbourhood-entities.csv",
+    ),
+    _Export(
+        "i2-links",
+        "i2-links.csv",
+        "text/csv",
+        _I2_LINKS,
+        "Export a trace's transactions as the i2 links CSV (import spec: docs/i2-import.md).",
+        "trace-{trace_id}-links.csv",
+        "Export accounts' neighbourhood as the i2 links CSV (docs/i2-import.md).",
+        "neighbourhood-links.csv",
+    ),
 )
-def export_trace_graphml(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
-) -> Response:
-    """Export a trace as GraphML (yEd, Gephi, networkx, i2 via GraphML import)."""
-    body = service.export_trace(session, trace_id, "graphml", actor=actor, runtime=runtime)
-    return _download(body, "application/graphml+xml", f"trace-{trace_id}.graphml")
 
 
-@router.get(
-    "/api/v1/traces/{trace_id}/export/gexf",
-    response_class=Response,
-    responses={**_GEXF, **problems(403, 404, 409, 422)},
-)
-def export_trace_gexf(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
-) -> Response:
-    """Export a trace as GEXF for Gephi."""
-    body = service.export_trace(session, trace_id, "gexf", actor=actor, runtime=runtime)
-    return _download(body, "application/gexf+xml", f"trace-{trace_id}.gexf")
+def _name(export: _Export) -> str:
+    return export.format.replace("-", "_")
 
 
-@router.get(
-    "/api/v1/traces/{trace_id}/export/i2-entities.csv",
-    response_class=Response,
-    responses={**_I2_ENTITIES, **problems(403, 404, 409, 422)},
-)
-def export_trace_i2_entities(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
-) -> Response:
-    """Export a trace's accounts as the i2 entities CSV (import spec: docs/i2-import.md)."""
-    body = service.export_trace(session, trace_id, "i2-entities", actor=actor, runtime=runtime)
-    return _download(body, "text/csv", f"trace-{trace_id}-entities.csv")
+def _export_route(path: str, endpoint: Any, name: str, doc: str, export: _Export) -> None:
+    not_found = (404, 409) if "{trace_id}" in path else (404,)
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["GET"],
+        name=name,
+        description=doc,
+        response_class=Response,
+        responses={**export.responses, **problems(403, *not_found, 422)},
+    )
 
 
-@router.get(
-    "/api/v1/traces/{trace_id}/export/i2-links.csv",
-    response_class=Response,
-    responses={**_I2_LINKS, **problems(403, 404, 409, 422)},
-)
-def export_trace_i2_links(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
-) -> Response:
-    """Export a trace's transactions as the i2 links CSV (import spec: docs/i2-import.md)."""
-    body = service.export_trace(session, trace_id, "i2-links", actor=actor, runtime=runtime)
-    return _download(body, "text/csv", f"trace-{trace_id}-links.csv")
+def _trace_export(export: _Export) -> None:
+    def endpoint(
+        trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
+    ) -> Response:
+        body = service.export_trace(session, trace_id, export.format, actor=actor, runtime=runtime)
+        return _download(body, export.media_type, export.trace_file.format(trace_id=trace_id))
+
+    path = f"/api/v1/traces/{{trace_id}}/export/{export.suffix}"
+    _export_route(path, endpoint, f"export_trace_{_name(export)}", export.trace_doc, export)
+
+
+def _neighbourhood_export(export: _Export) -> None:
+    def endpoint(session: SessionDep, actor: LedgerReader, account: Accounts) -> Response:
+        body = service.export_neighbourhood(session, account, export.format)
+        return _download(body, export.media_type, export.neighbourhood_file)
+
+    name, doc = f"export_neighbourhood_{_name(export)}", export.neighbourhood_doc
+    _export_route(f"/api/v1/exports/{export.suffix}", endpoint, name, doc, export)
+
+
+Accounts = Annotated[
+    list[Text],
+    Query(
+        min_length=1,
+        max_length=100,
+        description="Account key or id; repeat for several.",
+        examples=["iban:DE89370400440532013000"],
+    ),
+]
+for _export in _EXPORTS:
+    _trace_export(_export)
 
 
 @router.get(
@@ -127,17 +184,6 @@ def export_trace_ftm(
     return _download("".join(lines), NDJSON, f"trace-{trace_id}.ftm.json")
 
 
-Accounts = Annotated[
-    list[Text],
-    Query(
-        min_length=1,
-        max_length=100,
-        description="Account key or id; repeat for several.",
-        examples=["iban:DE89370400440532013000"],
-    ),
-]
-
-
 @router.get(
     "/api/v1/exports/ftm",
     response_class=Response,
@@ -151,56 +197,8 @@ def export_neighbourhood_ftm(
     return _download("".join(lines), NDJSON, "neighbourhood.ftm.json")
 
 
-@router.get(
-    "/api/v1/exports/graphml",
-    response_class=Response,
-    responses={**_GRAPHML, **problems(403, 404, 422)},
-)
-def export_neighbourhood_graphml(
-    session: SessionDep, actor: LedgerReader, account: Accounts
-) -> Response:
-    """Export accounts' neighbourhood (transactions in and out, counterparts) as GraphML."""
-    body = service.export_neighbourhood(session, account, "graphml")
-    return _download(body, "application/graphml+xml", "neighbourhood.graphml")
-
-
-@router.get(
-    "/api/v1/exports/gexf",
-    response_class=Response,
-    responses={**_GEXF, **problems(403, 404, 422)},
-)
-def export_neighbourhood_gexf(
-    session: SessionDep, actor: LedgerReader, account: Accounts
-) -> Response:
-    """Export accounts' neighbourhood (transactions in and out, counterparts) as GEXF."""
-    body = service.export_neighbourhood(session, account, "gexf")
-    return _download(body, "application/gexf+xml", "neighbourhood.gexf")
-
-
-@router.get(
-    "/api/v1/exports/i2-entities.csv",
-    response_class=Response,
-    responses={**_I2_ENTITIES, **problems(403, 404, 422)},
-)
-def export_neighbourhood_i2_entities(
-    session: SessionDep, actor: LedgerReader, account: Accounts
-) -> Response:
-    """Export accounts' neighbourhood as the i2 entities CSV (docs/i2-import.md)."""
-    body = service.export_neighbourhood(session, account, "i2-entities")
-    return _download(body, "text/csv", "neighbourhood-entities.csv")
-
-
-@router.get(
-    "/api/v1/exports/i2-links.csv",
-    response_class=Response,
-    responses={**_I2_LINKS, **problems(403, 404, 422)},
-)
-def export_neighbourhood_i2_links(
-    session: SessionDep, actor: LedgerReader, account: Accounts
-) -> Response:
-    """Export accounts' neighbourhood as the i2 links CSV (docs/i2-import.md)."""
-    body = service.export_neighbourhood(session, account, "i2-links")
-    return _download(body, "text/csv", "neighbourhood-links.csv")
+for _export in _EXPORTS:
+    _neighbourhood_export(_export)
 
 
 @router.get(

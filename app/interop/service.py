@@ -24,7 +24,7 @@ from app.settings import Settings
 from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.trace import service as trace_service
-from app.trace.roles import roles_by_account
+from app.trace.roles import names_by_account
 from app.trace.runtime import TraceRuntime
 from app.transaction import service as transaction_service
 from app.transaction.ingest import COLUMNS
@@ -86,7 +86,7 @@ def export_trace(
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
     names = account_service.holder_names(session, graph.trail_keys(result), at=run.created_at)
-    roles = roles_by_account(result, trace_service.role_thresholds(run))
+    roles = names_by_account(trace_service.trace_roles(runtime, run, result))
     return TRACE_EXPORTS[fmt](result, names, roles)
 
 
@@ -121,7 +121,7 @@ def trace_ftm(
         )
         for r in result.flows.sort("value_time", "external_id").iter_rows(named=True)
     ]
-    roles = roles_by_account(result, trace_service.role_thresholds(run))
+    roles = names_by_account(trace_service.trace_roles(runtime, run, result))
     return export_trace_lines(accounts.values(), payments, holders=holders, roles=roles)
 
 

@@ -135,6 +135,12 @@ def end_of(last_day: date, zone: tzinfo) -> datetime:
     return datetime.combine(last_day + timedelta(days=1), time(), zone).astimezone(UTC)
 
 
+def due_until(within_days: int, now: datetime) -> datetime:
+    """The end of a deadline list's horizon: the last instant of the day `within_days` after
+    `now`'s (0: today), in UTC."""
+    return end_of(now.date() + timedelta(days=within_days), UTC)
+
+
 def expiry(
     decided_on: date,
     value: int,

@@ -18,7 +18,7 @@ from app.measure.schemas import (
     TransitionCreate,
 )
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
+from app.preconditions import ETAG_HEADER, ExpectedVersion, tagged
 
 router = APIRouter(prefix="/api/v1", tags=["measures"])
 # Registering an asset records its first measure (IDENTIFIED): it is served here, since
@@ -48,8 +48,7 @@ def register_asset(
     address and asset.
     """
     asset = service.identify_asset(session, case_id, body, actor=actor, compartments=compartments)
-    response.headers["ETag"] = etag_of(asset.version)
-    return AssetRead.model_validate(asset)
+    return tagged(response, asset.version, AssetRead.model_validate(asset))
 
 
 @router.post(
@@ -82,8 +81,7 @@ def create_transition(
 ) -> MeasureRead:
     """Move an asset's legal status, recording the measure behind the move."""
     measure, asset = service.transition(session, asset_id, body, condition=expected, actor=actor)
-    response.headers["ETag"] = etag_of(asset.version)
-    return MeasureRead.model_validate(measure)
+    return tagged(response, asset.version, MeasureRead.model_validate(measure))
 
 
 @router.get("/assets/{asset_id}/measures", responses=problems(403, 404, 422))
@@ -91,12 +89,9 @@ def list_asset_measures(
     asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
 ) -> Page[MeasureRead]:
     """List an asset's legal history in the order it happened; it is never rewritten."""
-    rows, next_cursor = service.page_history(
-        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
-    )
-    return Page(
-        items=[MeasureRead.model_validate(m) for m in rows],
-        next_cursor=next_cursor,
+    return Page.of(
+        MeasureRead,
+        service.page_history(session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor),
     )
 
 

@@ -100,20 +100,26 @@ class Duration(Body):
     unit: DurationUnit
 
 
+# The order behind the example move, as a client sends it and as it is read back.
+_ORDER_EXAMPLE = {
+    "to_status": "SUSPENDED",
+    "measure_type": "fiu_suspension",
+    "order_reference": "FIU-DE-2026-0815",
+    "issuing_authority": "Financial Intelligence Unit (FIU) Germany",
+    "executing_authority": None,
+    "legal_basis": "GwG § 40(1)",
+    "jurisdiction": "DE",
+    "decision_date": "2026-04-30",
+    "effective_date": "2026-04-30",
+}
+
+
 class TransitionCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "example": {
-                "to_status": "SUSPENDED",
-                "measure_type": "fiu_suspension",
-                "order_reference": "FIU-DE-2026-0815",
-                "issuing_authority": "Financial Intelligence Unit (FIU) Germany",
-                "executing_authority": None,
-                "legal_basis": "GwG § 40(1)",
-                "jurisdiction": "DE",
-                "decision_date": "2026-04-30",
-                "effective_date": "2026-04-30",
+                **_ORDER_EXAMPLE,
                 "duration": {"value": 5, "unit": "working_days"},
                 "amount": "30000.00",
                 "currency": "EUR",
@@ -214,15 +220,7 @@ class MeasureRead(BaseModel):
                 "asset_id": 5,
                 "seq": 2,
                 "from_status": "IDENTIFIED",
-                "to_status": "SUSPENDED",
-                "measure_type": "fiu_suspension",
-                "order_reference": "FIU-DE-2026-0815",
-                "issuing_authority": "Financial Intelligence Unit (FIU) Germany",
-                "executing_authority": None,
-                "legal_basis": "GwG § 40(1)",
-                "jurisdiction": "DE",
-                "decision_date": "2026-04-30",
-                "effective_date": "2026-04-30",
+                **_ORDER_EXAMPLE,
                 "notified_date": None,
                 "duration": {"value": 5, "unit": "working_days"},
                 "expiry_date": "2026-05-08",
@@ -286,6 +284,14 @@ class MeasureRead(BaseModel):
     recorded_at: datetime
 
 
+# The first fields of every kind of deadline's example.
+DEADLINE_OF_EXAMPLE: dict[str, int | str] = {
+    "asset_id": 5,
+    "case_id": 2,
+    "case_reference": "BKA-2026-0417",
+}
+
+
 class DeadlineOf(BaseModel):
     """The asset and the case a deadline is of: the first fields of every kind of deadline,
     read from an object with `asset` and `case`."""
@@ -310,9 +316,7 @@ class DeadlineRead(DeadlineOf):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
-                "asset_id": 5,
-                "case_id": 2,
-                "case_reference": "BKA-2026-0417",
+                **DEADLINE_OF_EXAMPLE,
                 "asset_type": "bank_balance",
                 "description": "Balance of the current account at Commerzbank",
                 "status": "SUSPENDED",

@@ -16,7 +16,7 @@ from app.errors import problems
 from app.inputs import CaseIdPath
 from app.overview import service as overview
 from app.overview.schemas import CaseOverview
-from app.preconditions import ETAG_HEADER, etag_of
+from app.preconditions import ETAG_HEADER, tagged
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -53,5 +53,5 @@ def get_case_overview(
 
 
 def _case(case: object, response: Response) -> CaseRead:
-    response.headers["ETag"] = etag_of(case.version)  # type: ignore[attr-defined]
-    return CaseRead.model_validate(case_service.read_model(case))  # type: ignore[arg-type]
+    read = CaseRead.model_validate(case_service.read_model(case))  # type: ignore[arg-type]
+    return tagged(response, read.version, read)

@@ -1,14 +1,14 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from app.asset.deps import VisibleAsset
 from app.auth import CaseReader, MeasureWriter
 from app.deps import SessionDep
 from app.errors import problems
-from app.inputs import MAX_ID, AssetIdPath
+from app.inputs import MAX_ID, AssetIdPath, DueWithinDays
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, ExpectedVersion, etag_of
+from app.preconditions import ETAG_HEADER, ExpectedVersion, tagged
 from app.realisation import service
 from app.realisation.schemas import (
     AllocationCreate,
@@ -48,10 +48,10 @@ def list_sale_orders(
     asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
 ) -> Page[SaleRead]:
     """List an asset's interlocutory sale orders in the order made."""
-    rows, next_cursor = service.page_sales(
-        session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
+    return Page.of(
+        SaleRead,
+        service.page_sales(session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor),
     )
-    return Page(items=[SaleRead.model_validate(s) for s in rows], next_cursor=next_cursor)
 
 
 @router.get("/sale-orders", tags=["deadlines"], responses=problems(403, 422))
@@ -59,18 +59,18 @@ def list_due_sale_orders(
     session: SessionDep,
     actor: CaseReader,
     page: PageDep,
-    within_days: Annotated[
-        int, Query(ge=0, le=3660, description="Due within this many days from now.")
-    ] = 14,
+    within_days: DueWithinDays = 14,
 ) -> Page[SaleRead]:
     """List interlocutory sales of the caller's cases due soon (or late), soonest first.
 
     Only orders not yet carried out whose asset is still frozen or seized.
     """
-    rows, next_cursor = service.page_due_sales(
-        session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
+    return Page.of(
+        SaleRead,
+        service.page_due_sales(
+            session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
+        ),
     )
-    return Page(items=[SaleRead.model_validate(s) for s in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -97,8 +97,7 @@ def create_sale(
     sale, version = service.record_sale(
         session, asset_id, sale_id, body, condition=expected, actor=actor
     )
-    response.headers["ETag"] = etag_of(version)
-    return SaleRead.model_validate(sale)
+    return tagged(response, version, SaleRead.model_validate(sale))
 
 
 @router.post(

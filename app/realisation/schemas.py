@@ -6,7 +6,7 @@ from typing import Literal, Self
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, model_validator
 
 from app.inputs import Body, Text
-from app.measure.schemas import DeadlineOf, Duration
+from app.measure.schemas import DEADLINE_OF_EXAMPLE, DeadlineOf, Duration
 
 
 class SaleGround(StrEnum):
@@ -157,9 +157,7 @@ class SaleDeadlineRead(DeadlineOf):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
-                "asset_id": 5,
-                "case_id": 2,
-                "case_reference": "BKA-2026-0417",
+                **DEADLINE_OF_EXAMPLE,
                 "asset_type": "vehicle",
                 "description": "Porsche 911, black",
                 "status": "FROZEN",

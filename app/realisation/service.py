@@ -4,7 +4,7 @@ state."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -179,7 +179,7 @@ def page_due_sales(
     `within_days` from today, and those already late, soonest first."""
     now = now or datetime.now(UTC)
     rows, next_cursor = RealisationRepository(session).due(
-        until=deadlines.end_of(now.date() + timedelta(days=within_days), UTC),
+        until=deadlines.due_until(within_days, now),
         statuses=[str(s) for s in SALEABLE],
         case_ids=case_service.visible_case_ids(session, actor=actor),
         limit=limit,

@@ -5,18 +5,18 @@ from fastapi import APIRouter, Query
 from app.auth import LedgerReader, RecordJudge
 from app.compartments import CompartmentsDep
 from app.deps import SessionDep
-from app.errors import problems, refuse_reads
+from app.errors import problems
 from app.inputs import PartyRefPath
 from app.party import service as party_service
 from app.resolution import service
 from app.resolution.schemas import CandidateList, SameAsIn, SameAsRead
 
-# Party keys may hold a slash: these suffixed routes come before the plain party route
-# (app.case.party_record), so that a suffix is never read as part of a key.
+# Party keys may hold a slash: `{party:party_key}` (app.inputs) takes them but never these
+# routes' suffixes, so that a suffix is never read as part of a key.
 router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
 
 
-@router.get("/{party:path}/candidates", responses=problems(403, 404, 422))
+@router.get("/{party:party_key}/candidates", responses=problems(403, 404, 422))
 def list_party_candidates(
     party: PartyRefPath,
     session: SessionDep,
@@ -31,7 +31,7 @@ def list_party_candidates(
     return CandidateList.model_validate(found)
 
 
-@router.get("/{party:path}/same-as", responses=problems(403, 404, 422))
+@router.get("/{party:party_key}/same-as", responses=problems(403, 404, 422))
 def get_same_as(
     party: PartyRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
 ) -> SameAsRead:
@@ -40,7 +40,7 @@ def get_same_as(
     return SameAsRead.model_validate(party_service.same_as(session, found, compartments))
 
 
-@router.post("/{party:path}/same-as", status_code=201, responses=problems(403, 404, 409, 422))
+@router.post("/{party:party_key}/same-as", status_code=201, responses=problems(403, 404, 409, 422))
 def link_same_as(
     party: PartyRefPath,
     body: SameAsIn,
@@ -52,10 +52,7 @@ def link_same_as(
     return _decided(session, (party, body), actor, compartments, linked=True)
 
 
-refuse_reads(router, "/{party:path}/same-as/undo")
-
-
-@router.post("/{party:path}/same-as/undo", responses=problems(403, 404, 409, 422))
+@router.post("/{party:party_key}/same-as/undo", responses=problems(403, 404, 409, 422))
 def undo_same_as(
     party: PartyRefPath,
     body: SameAsIn,

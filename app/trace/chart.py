@@ -8,12 +8,10 @@ from sqlalchemy.orm import Session
 
 from app.account import service as account_service
 from app.case import service as case_service
-from app.trace import service as trace_service
 from app.trace import views
 from app.trace.chart_plan import PER_COLUMN, plan_chart
 from app.trace.models import TraceRun
 from app.trace.render import Caption, draw
-from app.trace.roles import roles_by_account
 from tracing import TraceResult
 
 
@@ -42,12 +40,10 @@ def chart_of_trace(
     now: datetime,
     per_column: int = PER_COLUMN,
     empty_edges: bool = False,
-    roles: Mapping[str, list[str]] | None = None,
+    roles: Mapping[str, list[str]],
 ) -> bytes:
     """The chart as SVG or PNG; only the accounts drawn are looked up. Accounts are marked with
-    the roles they play in the network (by the trace's own thresholds unless `roles` is given)."""
-    if roles is None:
-        roles = roles_by_account(result, trace_service.role_thresholds(run))
+    the roles they play in the network (`roles`: `app.trace.roles.names_by_account`)."""
     plan = plan_chart(result, per_column=per_column, empty_edges=empty_edges)
     keys = plan.accounts
     caption = Caption(

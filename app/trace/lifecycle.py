@@ -1,16 +1,23 @@
 """What tracing needs while the service runs: the trace runtime, made warm."""
 
+import fcntl
+import hashlib
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 
 import polars as pl
 import structlog
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
+import tracing
 from app.demo.service import EXCHANGE_ACCOUNT, SEED_TRANSACTIONS
 from app.settings import Settings
 from app.trace import service
@@ -59,15 +66,42 @@ def _warm_params() -> Iterator[TraceParams]:
         )
 
 
+@contextmanager
+def compile_lock() -> Iterator[None]:
+    """Held while this process compiles the engine: one process at a time, machine-wide.
+
+    Numba writes a kernel's on-disk cache (`.nbi` index, `.nbc` code) without a lock of its
+    own; two processes compiling the same kernels at once (`serve --workers N` on a cold
+    cache) can leave an index naming code the other wrote, and every later load then fails
+    ("NRT_adapt_ndarray_to_python descr is NULL") until the files are deleted. Under this lock
+    the first worker compiles and writes the cache, the others wait and then load it.
+    """
+    home = Path(os.environ.get("NUMBA_CACHE_DIR") or tempfile.gettempdir())
+    home.mkdir(parents=True, exist_ok=True)
+    engine = str(Path(tracing.__file__).resolve().parent)  # one lock per copy of the engine
+    name = f"moneytrail-engine-{hashlib.sha256(engine.encode()).hexdigest()[:16]}.lock"
+    with open(home / name, "a") as handle:
+        started = time.perf_counter()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        waited = time.perf_counter() - started
+        if waited > 1:
+            log.info("engine_compile_waited", seconds=round(waited, 1))
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def compile_engine() -> None:
     """Run the engine through every kernel on a small ledger, so that they compile (or load from
     numba's on-disk cache) before the service answers, not inside an investigator's first trace
-    of a rule (which took seconds and could answer 202)."""
-    ledger = Ledger.from_frame(_warm_ledger_frame())
-    for params in _warm_params():
-        result = trace(ledger, params)
-        # The result's frames are built lazily, some by kernels of their own.
-        (result.accounts, result.flows, result.exits, result.flags, result.to_json_bytes())
+    of a rule (which took seconds and could answer 202). One process at a time (`compile_lock`)."""
+    with compile_lock():
+        ledger = Ledger.from_frame(_warm_ledger_frame())
+        for params in _warm_params():
+            result = trace(ledger, params)
+            # The result's frames are built lazily, some by kernels of their own.
+            (result.accounts, result.flows, result.exits, result.flags, result.to_json_bytes())
 
 
 def _warm(runtime: TraceRuntime) -> None:

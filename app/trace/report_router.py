@@ -10,9 +10,11 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import TraceIdPath
 from app.trace import report
+from app.trace import service as trace_service
 from app.trace.chart import chart_of_trace
 from app.trace.report_html import render_html
 from app.trace.report_pdf import render_pdf
+from app.trace.roles import names_by_account
 from app.trace.runtime import TraceRuntime, TraceRuntimeDep
 
 router = APIRouter(prefix="/api/v1/traces", tags=["traces"])
@@ -47,7 +49,8 @@ def _parts(
     found, run, result = report.report_of_trace(
         session, trace_id, actor=actor, runtime=runtime, now=now
     )
-    return found, chart_of_trace(session, run, result, fmt=fmt, now=now)
+    roles = names_by_account(trace_service.trace_roles(runtime, run, result))
+    return found, chart_of_trace(session, run, result, fmt=fmt, now=now, roles=roles)
 
 
 @router.get(

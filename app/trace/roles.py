@@ -343,30 +343,41 @@ def roles_of_rows(
     return out
 
 
-def role_names(
-    result: TraceResult, thresholds: RoleThresholds | None = None
-) -> dict[tuple[str, str], list[str]]:
-    """The role names of each (account, currency) that plays one."""
-    frame = metrics(result)
-    roles = roles_of_rows(
-        frame.to_dicts(), result, thresholds or RoleThresholds(), lambda value, _: value
-    )
-    keys = zip(frame["account"].to_list(), frame["currency"].to_list(), strict=True)
+def account_roles(
+    result: TraceResult, thresholds: RoleThresholds, amount: Any
+) -> list[dict[str, Any]]:
+    """Each reached (account, currency) of :func:`metrics` with the roles it plays (maybe
+    none) and their figures: what the trace runtime caches per (trace, thresholds)."""
+    rows = metrics(result).to_dicts()
+    found = roles_of_rows(rows, result, thresholds, amount)
+    return [
+        {"account": r["account"], "currency": r["currency"], "roles": earned}
+        for r, earned in zip(rows, found, strict=True)
+    ]
+
+
+def names_by_key(found: list[dict[str, Any]]) -> dict[tuple[str, str], list[str]]:
+    """The role names of each (account, currency) of :func:`account_roles` that plays one."""
     return {
-        key: [r["role"] for r in found] for key, found in zip(keys, roles, strict=True) if found
+        (r["account"], r["currency"]): [e["role"] for e in r["roles"]] for r in found if r["roles"]
     }
+
+
+def names_by_account(found: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each account of :func:`account_roles` that plays a role, with its role names (all its
+    currencies together). Accounts with no role are left out."""
+    merged: dict[str, set[str]] = {}
+    for (account, _), names in names_by_key(found).items():
+        merged.setdefault(account, set()).update(names)
+    order = {name: i for i, name in enumerate(ROLE_NAMES)}
+    return {a: sorted(names, key=order.__getitem__) for a, names in sorted(merged.items())}
 
 
 def roles_by_account(
     result: TraceResult, params: RoleThresholds | None = None
 ) -> dict[str, list[str]]:
-    """Each account that plays a role, with its role names (all its currencies together).
-
-    ``params`` are the trace's thresholds (``app.trace.service.role_thresholds(run)``), the
-    defaults when None. Accounts with no role are left out.
-    """
-    merged: dict[str, set[str]] = {}
-    for (account, _), names in role_names(result, params).items():
-        merged.setdefault(account, set()).update(names)
-    order = {name: i for i, name in enumerate(ROLE_NAMES)}
-    return {a: sorted(names, key=order.__getitem__) for a, names in sorted(merged.items())}
+    """:func:`names_by_account` of a result, computed afresh (a service reads the runtime's
+    cache instead, ``app.trace.service.trace_roles``). ``params`` are the trace's thresholds,
+    the defaults when None."""
+    found = account_roles(result, params or RoleThresholds(), lambda value, _: value)
+    return names_by_account(found)

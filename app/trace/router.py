@@ -11,10 +11,11 @@ from app.auth import TraceReader, TraceRunner
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import Text, TraceIdPath
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, PageParams
 from app.trace import service, shares, views
 from app.trace.chart import chart_of_trace
 from app.trace.chart_plan import PER_COLUMN
+from app.trace.roles import names_by_account
 from app.trace.runtime import TraceRuntime, TraceRuntimeDep
 from app.trace.schemas import (
     ExplainedPath,
@@ -37,6 +38,27 @@ router = APIRouter(prefix="/api/v1/traces", tags=["traces"])
 _ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"model": TraceRead, "description": "Still running as a job: poll GET /traces/{id}."}
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A finished trace the caller may see: its run and result, with the session and the
+    runtime the route reads further with."""
+
+    session: Any  # routers build no queries, nor name their session's type
+    run: Any  # app.trace.models.TraceRun: routers import no models
+    result: Any  # tracing.TraceResult
+    runtime: TraceRuntime
+
+
+def finished_trace(
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
+) -> Finished:
+    run = service.visible_trace(session, trace_id, actor=actor)
+    return Finished(session, run, service.finished_result(session, run, runtime), runtime)
+
+
+FinishedTrace = Annotated[Finished, Depends(finished_trace)]
 
 
 @router.post("", status_code=201, responses={**_ACCEPTED, **problems(403, 404, 422)})
@@ -90,36 +112,38 @@ def cancel_trace(
 
 @router.get("/{trace_id}/accounts", responses=problems(403, 404, 409, 422))
 def list_trace_accounts(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
-    runtime: TraceRuntimeDep,
+    found: FinishedTrace,
     page: PageDep,
     sort: Annotated[
         Literal["received", "held", "hop"], Query(description="The order of the accounts.")
     ] = "received",
 ) -> Page[TraceAccount]:
     """The accounts a trace reached, with what they received, passed on and hold."""
-    run = service.visible_trace(session, trace_id, actor=actor)
-    result = service.finished_result(session, run, runtime)
-    holders = account_service.holder_names(session, result.accounts["account"].to_list())
-    items, next_cursor = views.account_rows(
-        result,
+    return _accounts(found, page, sort=sort)
+
+
+def _holders(found: Finished) -> dict[str, str]:
+    return account_service.holder_names(found.session, found.result.accounts["account"].to_list())
+
+
+def _accounts(
+    found: Finished, page: PageParams, *, sort: str, holdings_only: bool = False
+) -> Page[TraceAccount]:
+    rows = views.account_rows(
+        found.result,
         sort=sort,
         limit=page.limit,
         cursor=page.cursor,
-        holders=holders,
-        thresholds=service.role_thresholds(run),
+        holders=_holders(found),
+        roles=service.trace_roles(found.runtime, found.run, found.result),
+        holdings_only=holdings_only,
     )
-    return Page(items=[TraceAccount.model_validate(i) for i in items], next_cursor=next_cursor)
+    return Page.of(TraceAccount, rows)
 
 
 @router.get("/{trace_id}/roles", responses=problems(403, 404, 409, 422))
 def list_trace_roles(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
-    runtime: TraceRuntimeDep,
+    found: FinishedTrace,
     page: PageDep,
     role: Annotated[RoleName | None, Query(description="Only accounts playing this role.")] = None,
     account: Annotated[
@@ -129,80 +153,52 @@ def list_trace_roles(
     """Each reached account's roles in the network (money mule, collector, distributor, hub,
     broker, sink, exit) with the figures that earned them, under the trace's `roles`
     thresholds, by account."""
-    run = service.visible_trace(session, trace_id, actor=actor)
-    result = service.finished_result(session, run, runtime)
     key = None if account is None else (normalise_key(account) or account)
-    holders = account_service.holder_names(session, result.accounts["account"].to_list())
-    items, next_cursor = views.role_rows(
-        result,
-        thresholds=service.role_thresholds(run),
-        role=role,
-        account=key,
-        limit=page.limit,
-        cursor=page.cursor,
-        holders=holders,
+    return Page.of(
+        TraceAccountRoles,
+        views.role_rows(
+            service.trace_roles(found.runtime, found.run, found.result),
+            role=role,
+            account=key,
+            limit=page.limit,
+            cursor=page.cursor,
+            holders=_holders(found),
+        ),
     )
-    return Page(items=[TraceAccountRoles.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}/holdings", responses=problems(403, 404, 409, 422))
 def list_trace_holdings(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
+    found: FinishedTrace,
     page: PageDep,
-    runtime: TraceRuntimeDep,
 ) -> Page[TraceAccount]:
     """Where the taint is now: accounts holding it at `as_of`, largest first (freeze candidates)."""
-    run = service.visible_trace(session, trace_id, actor=actor)
-    result = service.finished_result(session, run, runtime)
-    holders = account_service.holder_names(session, result.accounts["account"].to_list())
-    items, next_cursor = views.account_rows(
-        result,
-        sort="held",
-        limit=page.limit,
-        cursor=page.cursor,
-        holders=holders,
-        holdings_only=True,
-        thresholds=service.role_thresholds(run),
-    )
-    return Page(items=[TraceAccount.model_validate(i) for i in items], next_cursor=next_cursor)
+    return _accounts(found, page, sort="held", holdings_only=True)
 
 
 @router.get("/{trace_id}/flows", responses=problems(403, 404, 409, 422))
 def list_trace_flows(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
+    found: FinishedTrace,
     page: PageDep,
-    runtime: TraceRuntimeDep,
 ) -> Page[TraceFlow]:
     """The transactions on the trail, by hop and time, with their traced amounts."""
-    result = _result(session, trace_id, actor, runtime)
-    items, next_cursor = views.flow_rows(result, limit=page.limit, cursor=page.cursor)
-    return Page(items=[TraceFlow.model_validate(i) for i in items], next_cursor=next_cursor)
+    result = found.result
+    return Page.of(TraceFlow, views.flow_rows(result, limit=page.limit, cursor=page.cursor))
 
 
 @router.get("/{trace_id}/exits", responses=problems(403, 404, 409, 422))
 def list_trace_exits(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
+    found: FinishedTrace,
     page: PageDep,
-    runtime: TraceRuntimeDep,
 ) -> Page[TraceExit]:
     """Where taint left the traced universe: stopped accounts, cash-out, hop limit."""
-    result = _result(session, trace_id, actor, runtime)
-    items, next_cursor = views.exit_rows(result, limit=page.limit, cursor=page.cursor)
-    return Page(items=[TraceExit.model_validate(i) for i in items], next_cursor=next_cursor)
+    result = found.result
+    return Page.of(TraceExit, views.exit_rows(result, limit=page.limit, cursor=page.cursor))
 
 
 @router.get("/{trace_id}/flags", responses=problems(403, 404, 409, 422))
 def list_trace_flags(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
-    runtime: TraceRuntimeDep,
+    found: FinishedTrace,
     page: PageDep,
     kind: Annotated[FlagKind | None, Query(description="Only flags of this kind.")] = None,
     account: Annotated[
@@ -211,20 +207,17 @@ def list_trace_flags(
 ) -> Page[TraceFlag]:
     """The accounts the trace flagged for a human look (inferred opening balances, overdrafts,
     accounts not expanded), by account."""
-    result = _result(session, trace_id, actor, runtime)
+    result = found.result
     key = None if account is None else (normalise_key(account) or account)
-    items, next_cursor = views.flag_rows(
-        result, kind=kind, account=key, limit=page.limit, cursor=page.cursor
+    return Page.of(
+        TraceFlag,
+        views.flag_rows(result, kind=kind, account=key, limit=page.limit, cursor=page.cursor),
     )
-    return Page(items=[TraceFlag.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/{trace_id}/claimants", responses=problems(403, 404, 409, 422))
 def list_trace_claimants(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
-    runtime: TraceRuntimeDep,
+    found: FinishedTrace,
     page: PageDep,
     account: Annotated[
         Text | None, Query(max_length=300, description="Only this account (key).")
@@ -235,45 +228,38 @@ def list_trace_claimants(
 ) -> Page[TraceClaimantShare]:
     """Each claimant's taint received and held per account (traces whose seeds name claimants);
     the summary gives each claimant's total held and exited."""
-    result = _result(session, trace_id, actor, runtime)
+    result = found.result
     key = None if account is None else (normalise_key(account) or account)
-    items, next_cursor = shares.claimant_rows(
-        result, account=key, claimant=claimant, limit=page.limit, cursor=page.cursor
-    )
-    return Page(
-        items=[TraceClaimantShare.model_validate(i) for i in items], next_cursor=next_cursor
+    return Page.of(
+        TraceClaimantShare,
+        shares.claimant_rows(
+            result, account=key, claimant=claimant, limit=page.limit, cursor=page.cursor
+        ),
     )
 
 
 @router.get("/{trace_id}/sources", responses=problems(403, 404, 409, 422))
 def list_trace_sources(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
-    runtime: TraceRuntimeDep,
+    found: FinishedTrace,
     page: PageDep,
 ) -> Page[TraceSource]:
     """Sources of funds: where each seed's money entered the traced ledger (a value rule traced
     backward); a seed's amounts sum exactly to it."""
-    result = _result(session, trace_id, actor, runtime)
-    items, next_cursor = shares.source_rows(result, limit=page.limit, cursor=page.cursor)
-    return Page(items=[TraceSource.model_validate(i) for i in items], next_cursor=next_cursor)
+    result = found.result
+    return Page.of(TraceSource, shares.source_rows(result, limit=page.limit, cursor=page.cursor))
 
 
 @router.get("/{trace_id}/explain", responses=problems(403, 404, 409, 422))
 def explain_trace(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
-    runtime: TraceRuntimeDep,
+    found: FinishedTrace,
     to: Annotated[Text, Query(max_length=300, description="Account key or id to explain.")],
     k: Annotated[int, Query(ge=1, le=50)] = 5,
     currency: Annotated[Text | None, Query(max_length=16)] = None,
 ) -> list[ExplainedPath]:
     """The strongest paths that carried value from a seed to one account (backward: from an
     origin to a seed)."""
-    result = _result(session, trace_id, actor, runtime)
-    account = account_service.resolve_account(session, to)
+    result = found.result
+    account = account_service.resolve_account(found.session, to)
     paths = views.explained_paths(result, to=account.key, currency=currency, k=k)
     return [ExplainedPath.model_validate(p) for p in paths]
 
@@ -302,11 +288,6 @@ _JSON: dict[int | str, dict[str, Any]] = {
         "description": "The stored canonical result, byte for byte.",
     }
 }
-
-
-def _result(session: Any, trace_id: str, actor: Any, runtime: TraceRuntime) -> Any:
-    run = service.visible_trace(session, trace_id, actor=actor)
-    return service.finished_result(session, run, runtime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,24 +321,17 @@ def chart_options(
 ChartOptionsDep = Annotated[ChartOptions, Depends(chart_options)]
 
 
-def _chart(
-    session: Any,
-    trace_id: str,
-    actor: Any,
-    runtime: TraceRuntime,
-    fmt: str,
-    options: ChartOptions,
-) -> bytes:
-    run = service.visible_trace(session, trace_id, actor=actor)
-    result = service.finished_result(session, run, runtime)
+def _chart(found: Finished, fmt: str, options: ChartOptions) -> bytes:
+    roles = names_by_account(service.trace_roles(found.runtime, found.run, found.result))
     return chart_of_trace(
-        session,
-        run,
-        result,
+        found.session,
+        found.run,
+        found.result,
         fmt=fmt,
         now=datetime.now(UTC),
         per_column=options.per_column,
         empty_edges=options.empty_edges,
+        roles=roles,
     )
 
 
@@ -367,14 +341,11 @@ def _chart(
     responses={**_SVG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_svg(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
-    runtime: TraceRuntimeDep,
+    found: FinishedTrace,
     options: ChartOptionsDep,
 ) -> Response:
     """The trace as a flow-of-funds chart (SVG, text searchable): seeds left, hops rightwards."""
-    chart = _chart(session, trace_id, actor, runtime, "svg", options)
+    chart = _chart(found, "svg", options)
     return Response(chart, media_type="image/svg+xml")
 
 
@@ -384,16 +355,11 @@ def get_trace_graph_svg(
     responses={**_PNG, **problems(403, 404, 409, 422)},
 )
 def get_trace_graph_png(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
-    runtime: TraceRuntimeDep,
+    found: FinishedTrace,
     options: ChartOptionsDep,
 ) -> Response:
     """The trace as a flow-of-funds chart (PNG)."""
-    return Response(
-        _chart(session, trace_id, actor, runtime, "png", options), media_type="image/png"
-    )
+    return Response(_chart(found, "png", options), media_type="image/png")
 
 
 @router.get(
@@ -403,10 +369,10 @@ def get_trace_graph_png(
     responses={**_CSV, **problems(403, 404, 409, 422)},
 )
 def export_trace_accounts_csv(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
+    found: FinishedTrace,
 ) -> PlainTextResponse:
     """The accounts reached, as CSV."""
-    result = _result(session, trace_id, actor, runtime)
+    result = found.result
     return PlainTextResponse(
         views.csv_of(views.accounts_frame(result, sort="received")), media_type="text/csv"
     )
@@ -418,10 +384,10 @@ def export_trace_accounts_csv(
     responses={**_CSV, **problems(403, 404, 409, 422)},
 )
 def export_trace_flows_csv(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
+    found: FinishedTrace,
 ) -> PlainTextResponse:
     """The transactions on the trail, as CSV."""
-    result = _result(session, trace_id, actor, runtime)
+    result = found.result
     return PlainTextResponse(
         views.csv_of(result.flows.sort("hop", "value_time", "external_id")), media_type="text/csv"
     )

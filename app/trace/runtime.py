@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import structlog
 from fastapi import Depends, Request
@@ -63,6 +63,15 @@ def _held_size(held: Held) -> int:
     return sum(360 + len(a) + len(c) for a, c in held)
 
 
+# The roles in the network of a trace's accounts: app.trace.roles.account_roles.
+Roles = list[dict[str, Any]]
+
+
+def _roles_size(found: Roles) -> int:
+    # A row's dict and keys (~400 bytes), and per role its dict and figures (~600 bytes).
+    return sum(400 + len(r["account"]) + 600 * len(r["roles"]) for r in found)
+
+
 @dataclass
 class TraceRuntime:
     settings: Settings
@@ -77,12 +86,18 @@ class TraceRuntime:
     helpers: ThreadPoolExecutor = field(init=False)
     sync: "JobSync" = field(init=False)
     comparisons: BoundedCache[tuple[str, str, str], Held] = field(init=False)
+    roles: BoundedCache[tuple[str, str], Roles] = field(init=False)
 
     def __post_init__(self) -> None:
         workers = self.settings.trace_workers
         self.helpers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trace-store")
         self.sync = JobSync(self)
         self.comparisons = BoundedCache(
+            max_items=self.settings.trace_comparison_cache_items,
+            max_bytes=self.settings.trace_comparison_cache_bytes,
+        )
+        # Bounded like the comparisons: both are derived from a finished trace, per trace.
+        self.roles = BoundedCache(
             max_items=self.settings.trace_comparison_cache_items,
             max_bytes=self.settings.trace_comparison_cache_bytes,
         )
@@ -126,6 +141,11 @@ class TraceRuntime:
         return self.comparisons.get_or_make(
             (trace_id, ledger.fingerprint, rule), compute, _held_size
         )
+
+    def roles_of(self, trace_id: str, thresholds: str, compute: Callable[[], Roles]) -> Roles:
+        """The roles of a finished trace's accounts under `thresholds` (their canonical JSON):
+        computed once per (trace, thresholds), not on every page, chart, report or export."""
+        return self.roles.get_or_make((trace_id, thresholds), compute, _roles_size)
 
     def offload(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> "Future[T]":
         return self.helpers.submit(fn, *args, **kwargs)

@@ -15,7 +15,7 @@ from app.db import reading
 from app.errors import Conflict, InvalidInput, NotFound
 from app.principal import Principal
 from app.settings import Settings
-from app.trace import results, spark_engine, views
+from app.trace import results, roles, spark_engine, views
 from app.trace.jobs import Work
 from app.trace.models import TraceRun
 from app.trace.repository import TRACES, TraceRepository
@@ -326,6 +326,17 @@ def role_thresholds(run: TraceRun) -> RoleThresholds:
     runs stored before roles existed get the defaults too)."""
     given = (run.request or {}).get("roles")
     return RoleThresholds.model_validate(given) if given else RoleThresholds()
+
+
+def trace_roles(runtime: TraceRuntime, run: TraceRun, result: TraceResult) -> list[dict[str, Any]]:
+    """The roles in the network of a finished trace's accounts under its thresholds
+    (`app.trace.roles.account_roles`, amounts as decimal text), cached on the runtime."""
+    thresholds = role_thresholds(run)
+    return runtime.roles_of(
+        run.id,
+        thresholds.model_dump_json(),
+        lambda: roles.account_roles(result, thresholds, results.money),
+    )
 
 
 def summary_of(run: TraceRun) -> dict[str, Any] | None:

@@ -8,8 +8,8 @@ import polars as pl
 from app.errors import InvalidInput
 from app.money import currency_decimals
 from app.pagination import CursorCodec, Position, page_slice
-from app.trace import results, roles
-from app.trace.schemas import RoleThresholds
+from app.trace import results
+from app.trace.roles import names_by_key as role_names
 from tracing import TraceResult, explain, text_columns
 
 ACCOUNT_SORTS = {
@@ -54,9 +54,10 @@ def account_rows(
     limit: int,
     cursor: str | None,
     holders: dict[str, str],
+    roles: list[dict[str, Any]],
     holdings_only: bool = False,
-    thresholds: RoleThresholds | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the reached accounts; `roles` are the trace's (`service.trace_roles`)."""
     page, next_cursor = page_of(
         accounts_frame(result, sort=sort, holdings_only=holdings_only),
         TRACE_HOLDINGS if holdings_only else TRACE_ACCOUNTS,
@@ -64,7 +65,7 @@ def account_rows(
         cursor,
     )
     rows = results.rows(page, _ACCOUNT_AMOUNTS)
-    names = roles.role_names(result, thresholds)
+    names = role_names(roles)
     return [
         {
             **r,
@@ -78,25 +79,21 @@ def account_rows(
 
 
 def role_rows(
-    result: TraceResult,
+    roles: list[dict[str, Any]],
     *,
-    thresholds: RoleThresholds,
     role: str | None,
     account: str | None,
     limit: int,
     cursor: str | None,
     holders: dict[str, str],
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Each reached (account, currency) with the roles it plays and their figures."""
-    frame = roles.metrics(result)
-    if account is not None:
-        frame = frame.filter(pl.col("account") == account)
-    rows = frame.to_dicts()
-    found = roles.roles_of_rows(rows, result, thresholds, results.money)
+    """Each reached (account, currency) with the roles it plays and their figures, of the
+    trace's `roles` (`service.trace_roles`)."""
     items = [
-        {"account": r["account"], "currency": r["currency"], "roles": earned}
-        for r, earned in zip(rows, found, strict=True)
-        if role is None or any(e["role"] == role for e in earned)
+        r
+        for r in roles
+        if (account is None or r["account"] == account)
+        and (role is None or any(e["role"] == role for e in r["roles"]))
     ]
     span, next_cursor = page_slice(len(items), TRACE_ROLES, limit=limit, cursor=cursor)
     page = items[span]

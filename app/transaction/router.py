@@ -167,9 +167,9 @@ def get_transaction(
 account_router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
 
-# Keys may hold a slash (bank:<institution>/<number>), hence the path converter; the
-# history route comes first so that its suffix is never read as part of a key.
-@account_router.get("/{account:path}/transactions", responses=problems(403, 404, 422))
+# Keys may hold a slash (bank:<institution>/<number>): `{account:account_key}` (app.inputs)
+# takes them but never a suffix of the account's routes (`/transactions`, `/history`).
+@account_router.get("/{account:account_key}/transactions", responses=problems(403, 404, 422))
 def list_account_transactions(
     account: AccountRefPath,
     session: SessionDep,
@@ -195,7 +195,7 @@ def list_account_transactions(
     )
 
 
-@account_router.get("/{account:path}", responses=problems(403, 404, 422))
+@account_router.get("/{account:account_key}", responses=problems(403, 404, 422))
 def get_account(
     account: AccountRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
 ) -> AccountRead:

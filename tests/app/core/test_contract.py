@@ -1,13 +1,16 @@
 """The OpenAPI document says what the service does: media types and statuses of problems, the
 methods of a path, and the parameters it lets through (issue 13, item 9)."""
 
+import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from starlette.convertors import CONVERTOR_TYPES
 
-from app.main import create_app
+from app.inputs import KeyConvertor
+from app.main import ROUTERS, create_app
 from app.settings import Settings
 from tests.app.casework import criminal_case
 from tests.factories import bearer, make_key
@@ -89,16 +92,39 @@ def test_an_unsupported_method_names_every_method_of_the_path(
     "url",
     [
         "/api/v1/accounts/iban:DE89370400440532013000/corrections",
+        "/api/v1/accounts/bank:DEUTDEFF/0012345678/corrections",
         "/api/v1/parties/person-1/same-as/undo",
+        "/api/v1/parties/person:ssn:695405584V/name:FERNANDO|NIMAL/same-as/undo",
     ],
 )
 def test_a_read_of_a_path_under_a_key_with_slashes_is_refused_not_taken_for_a_key(
     client: TestClient, admin: dict[str, str], url: str
 ) -> None:
-    # GET /accounts/{account:path} would read ".../corrections" as an account key.
+    # GET /accounts/{account:account_key} never reads ".../corrections" as an account key.
     r = client.get(url, headers=admin)
     assert (r.status_code, r.headers["allow"]) == (405, "POST")
     assert r.headers["content-type"] == PROBLEM
+
+
+def test_every_route_after_a_key_with_slashes_has_its_suffix_refused_by_the_key() -> None:
+    keyed = re.compile(r"/api/v1/\w+/\{\w+:(\w+)\}(?:/(.+))?")
+    seen = set()
+    for route in (route for router in ROUTERS for route in router.routes):
+        path = getattr(route, "path", "")
+        assert ":path}" not in path, f"{path}: a key takes {{name:account_key}} or party_key"
+        if (found := keyed.fullmatch(path)) is not None:
+            convertor, suffix = CONVERTOR_TYPES[found[1]], found[2]
+            assert isinstance(convertor, KeyConvertor), path
+            assert suffix is None or suffix in convertor.suffixes, path
+            seen.add((found[1], suffix))
+    assert ("account_key", "corrections") in seen
+    assert ("party_key", "same-as/undo") in seen
+
+
+def test_a_key_with_a_slash_is_still_read_whole(client: TestClient, admin: dict[str, str]) -> None:
+    r = client.get("/api/v1/accounts/bank:DEUTDEFF/0012345678/history", headers=admin)
+    assert (r.status_code, r.json()["code"]) == (404, "account_not_found")
+    assert "bank:DEUTDEFF/0012345678" in r.json()["detail"]
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,7 @@ class Lists:
         for route in list_routes():
             params = {p.name for p in route.dependant.path_params}
             assert params <= ids.keys(), f"{route.path}: give test_cursors an id for {params}"
-            url = route.path.replace("{account:path}", "{account}")
+            url = route.path_format
             url = url.format(**per_route.get(route.path, ids))
             # A list that needs a query (a search's words, a flag) is called with its example.
             required = {

@@ -21,24 +21,23 @@ from sqlalchemy.engine import make_url
 
 from app.db import make_engine
 from app.health import AUDIT_APPEND_LOCK
-from app.main import create_app
 from app.source.models import SourceDocument
-from tests.conftest import app_settings
 from tests.factories import DE, FR, batch, tx
+from tests.isolated import lock_waiting_app
 
 # Beyond the 30 s SQLite waited before: code that waits for the lock fails here, not hangs.
 RELEASE_AFTER_SECONDS = 40.0
-BATCH = "/api/v1/transactions/batch"
 HEADER = "external_id,from_account,to_account,amount,currency,value_time"
 
 
 def _app(database: str, tmp_path: Path, *, audit_in_memory: bool) -> Any:
-    settings = app_settings(database, tmp_path, lock_wait_seconds=0.3, ready_lock_probe_seconds=0.3)
-    app = create_app(settings)
-    if audit_in_memory:
-        # The request's own work only: its audit entry would need the held lock too.
-        app.state.audit_sink = [].append
-    return app
+    return lock_waiting_app(
+        database,
+        tmp_path,
+        lock_wait_seconds=0.3,
+        ready_lock_probe_seconds=0.3,
+        audit_in_memory=audit_in_memory,
+    )
 
 
 @contextmanager

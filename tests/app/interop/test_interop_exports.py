@@ -9,7 +9,6 @@ import networkx as nx
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
 from app import migrate
 from app.apikey import service as apikey_service
@@ -31,10 +30,8 @@ needs_ftm = pytest.mark.skipif(not FTM_INSTALLED, reason="the ftm extra is not i
 
 
 @pytest.fixture
-def key(client: TestClient, session: Session) -> dict[str, str]:
-    admin = bearer(make_key(session))
-    assert client.post("/api/v1/demo", headers=admin).status_code == 201
-    return admin
+def key(demo_admin: dict[str, str]) -> dict[str, str]:
+    return demo_admin
 
 
 @pytest.fixture

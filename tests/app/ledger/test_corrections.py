@@ -26,10 +26,8 @@ REASON = "The bank's letter of 3 March: the SWIFT payment was 19,000.00, not 25,
 
 
 @pytest.fixture
-def admin(client: TestClient, session: Session) -> dict[str, str]:
-    key = bearer(make_key(session))
-    assert client.post("/api/v1/demo", headers=key).status_code == 201
-    return key
+def admin(demo_admin: dict[str, str]) -> dict[str, str]:
+    return demo_admin
 
 
 def correction(external_id: str = "DEMO-L05-c1", amount: str = "19000.00") -> dict[str, Any]:

@@ -26,10 +26,8 @@ EXCHANGE = "iban:MT84MALT011000012345MTLCAST001S"
 
 
 @pytest.fixture
-def admin(client: TestClient, session: Session) -> dict[str, str]:
-    key = bearer(make_key(session))
-    assert client.post("/api/v1/demo", headers=key).status_code == 201
-    return key
+def admin(demo_admin: dict[str, str]) -> dict[str, str]:
+    return demo_admin
 
 
 def goaml(*rows: dict[str, Any]) -> dict[str, Any]:

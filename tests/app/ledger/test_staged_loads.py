@@ -18,16 +18,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.db import make_engine, make_sessionmaker
-from app.main import create_app
 from app.principal import Principal, Role
 from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.source.service import Upload
 from app.transaction import staged
 from app.transaction.ingest import validate_transactions
-from tests.conftest import app_settings
 from tests.factories import DE, FR, batch, tx
-from tests.isolated import bulk_transactions, count
+from tests.isolated import BATCH, bulk_transactions, count, lock_waiting_app
 
 # Enough rows that one transaction holding them all outlasts LOCK_WAIT_SECONDS several times.
 ROWS = 150_000
@@ -36,7 +34,7 @@ FIRST = "BIG-0000000"
 
 
 def _app(database: str, tmp_path: Path) -> Any:
-    return create_app(app_settings(database, tmp_path, lock_wait_seconds=LOCK_WAIT_SECONDS))
+    return lock_waiting_app(database, tmp_path, lock_wait_seconds=LOCK_WAIT_SECONDS)
 
 
 def test_reads_and_small_writes_are_answered_while_a_big_upload_is_stored(
@@ -96,7 +94,6 @@ def test_reads_and_small_writes_are_answered_while_a_big_upload_is_stored(
     assert count(isolated_database, "source_documents WHERE state <> 'committed'") == 0
 
 
-BATCH = "/api/v1/transactions/batch"
 TX = "/api/v1/transactions"
 
 

@@ -10,14 +10,12 @@ from app.cli import build_parser
 from app.trace.lake_sync import sync_lake
 from app.trace.ledger_cache import LedgerCache
 from lake import Lake
-from tests.factories import batch, bearer, make_key, tx
+from tests.factories import batch, tx
 
 
 @pytest.fixture
-def key(client: TestClient, session: Session) -> dict[str, str]:
-    admin = bearer(make_key(session))
-    assert client.post("/api/v1/demo", headers=admin).status_code == 201
-    return admin
+def key(demo_admin: dict[str, str]) -> dict[str, str]:
+    return demo_admin
 
 
 def test_sync_copies_the_ledger_and_then_only_new_documents(

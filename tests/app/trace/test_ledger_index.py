@@ -11,16 +11,14 @@ from sqlalchemy.orm import Session
 
 from app.trace.ledger_cache import LedgerCache
 from app.trace.ledger_index import SharedIndex
-from tests.factories import batch, bearer, make_key, tx
+from tests.factories import batch, tx
 
 URL = "sqlite:///the-database"
 
 
 @pytest.fixture
-def key(client: TestClient, session: Session) -> dict[str, str]:
-    admin = bearer(make_key(session))
-    assert client.post("/api/v1/demo", headers=admin).status_code == 201
-    return admin
+def key(demo_admin: dict[str, str]) -> dict[str, str]:
+    return demo_admin
 
 
 def worker(folder: Path, url: str = URL) -> LedgerCache:

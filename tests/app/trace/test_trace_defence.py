@@ -25,10 +25,8 @@ DE, FR, GB = (
 
 
 @pytest.fixture
-def key(client: TestClient, session: Session) -> dict[str, str]:
-    admin = bearer(make_key(session))
-    assert client.post("/api/v1/demo", headers=admin).status_code == 201
-    return admin
+def key(demo_admin: dict[str, str]) -> dict[str, str]:
+    return demo_admin
 
 
 def run(client: TestClient, key: dict[str, str], rule: str = "libr", **extra: object) -> dict:

@@ -10,33 +10,22 @@ from fastapi.testclient import TestClient
 from app.demo.service import SEED_TRANSACTIONS
 from app.settings import Settings
 from app.trace import service as trace_service
-from tests.conftest import app_settings, migrated_database
-from tests.isolated import live_client, wait_for_trace
+from tests.isolated import held_back, live_app, wait_for_trace
 
 BODY = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"}
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Settings]]:
-    with migrated_database(tmp_path) as url:
-        settings = app_settings(url, tmp_path, trace_workers=1)
-        with live_client(settings) as (client, key):
-            assert client.post("/api/v1/demo", headers=key).status_code == 201
-            yield client, key, settings
+    with live_app(tmp_path, trace_workers=1) as (client, key, settings):
+        assert client.post("/api/v1/demo", headers=key).status_code == 201
+        yield client, key, settings
 
 
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Holds the engine back until released, so a test can act while a job is running."""
-    opened = threading.Event()
-    real = trace_service.trace
-
-    def held(*args, **kwargs):
-        assert opened.wait(timeout=30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(trace_service, "trace", held)
-    return opened
+    return held_back(monkeypatch, trace_service, "trace", within=30)
 
 
 def test_async_trace_is_a_job_with_progress(live, gate: threading.Event) -> None:

@@ -14,6 +14,7 @@ wallet. Roles worked by hand:
 """
 
 import re
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,6 +25,8 @@ from app.demo.service import SEED_TRANSACTIONS
 from app.interop.service import FTM_INSTALLED
 from app.principal import Role
 from app.proposal.repository import ProposalRepository
+from app.trace.roles import account_roles
+from app.trace.schemas import RoleThresholds
 from tests.app.casework import criminal_case, order
 from tests.factories import bearer, make_key
 
@@ -286,3 +289,23 @@ def test_a_proposal_racing_another_stores_nothing(client, key, monkeypatch):
     r = client.post(url, json={"case_id": case_id}, headers=key)
     assert (r.status_code, r.json()["code"]) == (409, "proposals_raced")
     assert len(client.get(f"/api/v1/cases/{case_id}/assets", headers=key).json()["items"]) == 3
+
+
+def test_roles_are_worked_out_once_per_trace_and_thresholds(client, key, monkeypatch):
+    made: list[RoleThresholds] = []
+
+    def counted(result, thresholds, amount):
+        made.append(thresholds)
+        return account_roles(result, thresholds, amount)
+
+    monkeypatch.setattr("app.trace.roles.account_roles", counted)
+    trace_id = run(client, key)
+    strict = run(client, key, roles={"sink_min_share": "0.25"})
+    for path in ("roles", "accounts", "holdings", "graph.svg", "report.html", "export/gexf"):
+        for one in (trace_id, strict, trace_id):
+            r = client.get(f"/api/v1/traces/{one}/{path}", headers=key)
+            assert r.status_code == 200, (path, r.text)
+    # One computation for each trace under its own thresholds, read by every page after it.
+    assert [t.sink_min_share for t in made] == [RoleThresholds().sink_min_share, Decimal("0.25")]
+    assert roles(client, key, strict)[LIMASSOL] == {}
+    assert "sink" in roles(client, key, trace_id)[LIMASSOL]

@@ -13,8 +13,7 @@ from app.settings import Settings
 from app.trace import spark_engine
 from app.trace.lake_sync import sync_lake
 from lake import Lake
-from tests.conftest import app_settings, migrated_database
-from tests.isolated import live_client, wait_for_trace
+from tests.isolated import held_back, live_app, wait_for_trace
 from tests.lake.conftest import HAVE_SPARK
 
 pytestmark = pytest.mark.skipif(not HAVE_SPARK, reason="needs the spark extra and Java 17+")
@@ -24,43 +23,33 @@ BODY = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Settings]]:
-    with migrated_database(tmp_path) as url:
-        settings = app_settings(
-            url,
-            tmp_path,
-            trace_workers=1,
-            trace_engine="spark",
-            spark_master="local[1]",
-            lake_dir=tmp_path / "lake",
+    spark = {"trace_engine": "spark", "spark_master": "local[1]", "lake_dir": tmp_path / "lake"}
+    with live_app(tmp_path, trace_workers=1, **spark) as (client, key, settings):
+        state = client.app.state  # type: ignore[attr-defined]
+        assert client.post("/api/v1/traces", json=BODY, headers=key).json()["code"] == (
+            "lake_not_found"
         )
-        with live_client(settings) as (client, key):
-            state = client.app.state  # type: ignore[attr-defined]
-            assert client.post("/api/v1/traces", json=BODY, headers=key).json()["code"] == (
-                "lake_not_found"
-            )
-            assert client.post("/api/v1/demo", headers=key).status_code == 201
-            with state.sessionmaker() as session:
-                sync_lake(session, tmp_path / "lake", buckets=4)
-            yield client, key, settings
+        assert client.post("/api/v1/demo", headers=key).status_code == 201
+        with state.sessionmaker() as session:
+            sync_lake(session, tmp_path / "lake", buckets=4)
+        yield client, key, settings
 
 
 @pytest.fixture
 def hops(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, list[int]]:
     """Holds the Spark engine until released and records the hops it reports."""
-    opened, seen = threading.Event(), []
+    seen: list[int] = []
     real = spark_engine.trace_lake
 
-    def held(*args, progress, **kwargs):
-        assert opened.wait(timeout=60)
-
+    def recorded(*args, progress, **kwargs):
         def report(p):
             seen.append(p.hops_done)
             progress(p)
 
         return real(*args, progress=report, **kwargs)
 
-    monkeypatch.setattr(spark_engine, "trace_lake", held)
-    return opened, seen
+    monkeypatch.setattr(spark_engine, "trace_lake", recorded)
+    return held_back(monkeypatch, spark_engine, "trace_lake", within=60), seen
 
 
 def wait_for(client: TestClient, key: dict[str, str], trace_id: str, status: str) -> dict:
