@@ -39,11 +39,21 @@ class Visibility:
         )
 
 
+# Ranked among the first POOL matches in the index's own order, not all of them: a common name
+# matches a tenth of a million parties, and scoring them all (bm25, ts_rank) costs more than the
+# answer is worth. Within POOL matches the order is exact; pages end at POOL.
+POOL = 1000
+# A shorter word matches itself only: as a prefix, "3" or "an" would expand to a hundred
+# thousand index terms.
+MIN_PREFIX = 3
+
+
 def _fts5(terms: Sequence[Term]) -> str:
     """An FTS5 query: every term, each as a prefix or its sound."""
     parts = []
     for word, sound in terms:
-        either = f'"{word}"*' + (f' OR "{sound}"' if sound else "")
+        star = "*" if len(word) >= MIN_PREFIX else ""
+        either = f'"{word}"{star}' + (f' OR "{sound}"' if sound else "")
         parts.append(f"({either})")
     return " AND ".join(parts)
 
@@ -51,7 +61,8 @@ def _fts5(terms: Sequence[Term]) -> str:
 def _tsquery(terms: Sequence[Term]) -> str:
     parts = []
     for word, sound in terms:
-        parts.append(f"({word}:*" + (f" | {sound}" if sound else "") + ")")
+        star = ":*" if len(word) >= MIN_PREFIX else ""
+        parts.append(f"({word}{star}" + (f" | {sound}" if sound else "") + ")")
     return " & ".join(parts)
 
 
@@ -60,19 +71,26 @@ def _trigram(words: Sequence[str]) -> str:
     return " AND ".join(f'"{w}"' for w in words)
 
 
-_PARTY_MATCH = {
-    "sqlite": "SELECT rowid AS id, -bm25(search_parties) AS score FROM search_parties"
-    " WHERE search_parties MATCH :q",
-    "postgresql": "SELECT id, ts_rank(to_tsvector('simple', coalesce(search_text, '')),"
-    " to_tsquery('simple', :q)) AS score FROM parties"
-    " WHERE to_tsvector('simple', coalesce(search_text, '')) @@ to_tsquery('simple', :q)",
-}
-_ACCOUNT_TEXT = "lower(key || ' ' || coalesce(name, '') || ' ' || coalesce(institution, ''))"
+# Each match names its table `r` and ends in a WHERE to which the visibility test is added.
+def _party_match(dialect: str, r: str = "r") -> str:
+    if dialect == "sqlite":
+        return (
+            f"SELECT {r}.id, -bm25(search_parties) AS score FROM search_parties"
+            f" JOIN parties {r} ON {r}.id = search_parties.rowid WHERE search_parties MATCH :q"
+        )
+    folded = f"to_tsvector('simple', coalesce({r}.search_text, ''))"
+    return (
+        f"SELECT {r}.id, ts_rank({folded}, to_tsquery('simple', :q)) AS score"
+        f" FROM parties {r} WHERE {folded} @@ to_tsquery('simple', :q)"
+    )
+
+
+_ACCOUNT_TEXT = "lower(r.key || ' ' || coalesce(r.name, '') || ' ' || coalesce(r.institution, ''))"
 _ACCOUNT_MATCH = {
-    "sqlite": "SELECT rowid AS id, -bm25(search_accounts) AS score FROM search_accounts"
-    " WHERE search_accounts MATCH :a",
-    "postgresql": f"SELECT id, similarity({_ACCOUNT_TEXT}, :whole) + 1 AS score FROM accounts"
-    " WHERE {likes}",
+    "sqlite": "SELECT r.id, -bm25(search_accounts) AS score FROM search_accounts"
+    " JOIN accounts r ON r.id = search_accounts.rowid WHERE search_accounts MATCH :a",
+    "postgresql": f"SELECT r.id, similarity({_ACCOUNT_TEXT}, :whole) + 1 AS score"
+    " FROM accounts r WHERE {likes}",
 }
 # As the index (migration 2026-12-07-1230) states it, words only: the parser would read
 # "INV-2026-0042" as 'inv', '-2026', '-0042'.
@@ -81,10 +99,11 @@ _TRANSACTION_TEXT = (
     " '[^[:alnum:]]+', ' ', 'g'))"
 )
 _TRANSACTION_MATCH = {
-    "sqlite": "SELECT rowid AS id, -bm25(search_transactions) AS score FROM search_transactions"
+    "sqlite": "SELECT r.id, -bm25(search_transactions) AS score FROM search_transactions"
+    " JOIN transactions r ON r.id = search_transactions.rowid"
     " WHERE search_transactions MATCH :q",
-    "postgresql": f"SELECT id, ts_rank({_TRANSACTION_TEXT}, to_tsquery('simple', :q)) AS score"
-    f" FROM transactions WHERE {_TRANSACTION_TEXT} @@ to_tsquery('simple', :q)",
+    "postgresql": f"SELECT r.id, ts_rank({_TRANSACTION_TEXT}, to_tsquery('simple', :q))"
+    f" AS score FROM transactions r WHERE {_TRANSACTION_TEXT} @@ to_tsquery('simple', :q)",
 }
 
 
@@ -97,22 +116,29 @@ class SearchRepository:
         return _fts5(terms) if self.dialect == "sqlite" else _tsquery(terms)
 
     def _ranked(
-        self, sql: str, table: str, params: dict[str, Any], visible: Visibility, page: slice
+        self, matches: Sequence[str], params: dict[str, Any], visible: Visibility, page: slice
     ) -> list[tuple[int, float]]:
+        """The page of the best-scored visible rows among each match's first POOL.
+
+        Each match is bounded before it is scored, with the visibility test inside it, so a
+        caller who may see few rows still gets POOL of those; the index's own order (rowid,
+        TID) decides which POOL when more match. Materialised: SQLite cannot rank (bm25)
+        inside a flattened subquery, and PostgreSQL then stops each scan at POOL rows.
+        """
         where, extra = visible.sql("r")
+        bounded = " UNION ALL ".join(
+            f"SELECT * FROM ({sql} AND {where} LIMIT {POOL}) b{i}" for i, sql in enumerate(matches)
+        )
         stmt = text(
-            # Materialised: SQLite cannot rank (bm25) inside a flattened subquery.
-            f"WITH m AS MATERIALIZED ({sql}) "
-            f"SELECT m.id, max(m.score) AS score FROM m JOIN {table} r ON r.id = m.id"
-            f" WHERE {where} GROUP BY m.id ORDER BY score DESC, m.id"
+            f"WITH m AS MATERIALIZED ({bounded}) "
+            "SELECT m.id, max(m.score) AS score FROM m GROUP BY m.id ORDER BY score DESC, m.id"
             " LIMIT :limit OFFSET :offset"
         )
         if "documents" in extra:
             stmt = stmt.bindparams(bindparam("documents", expanding=True))
-        limit = (page.stop or 0) - (page.start or 0)
-        rows = self.session.execute(
-            stmt, {**params, **extra, "limit": limit, "offset": page.start or 0}
-        )
+        start = page.start or 0
+        limit = max(0, min(page.stop or 0, POOL) - start)
+        rows = self.session.execute(stmt, {**params, **extra, "limit": limit, "offset": start})
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def exact(self, table: str, column: str, value: str, visible: Visibility) -> int | None:
@@ -130,8 +156,8 @@ class SearchRepository:
     ) -> list[tuple[int, float]]:
         if not terms:
             return []
-        sql = _PARTY_MATCH[self.dialect]
-        return self._ranked(sql, "parties", {"q": self._query(terms)}, visible, page)
+        sql = _party_match(self.dialect)
+        return self._ranked([sql], {"q": self._query(terms)}, visible, page)
 
     def accounts(
         self,
@@ -143,27 +169,27 @@ class SearchRepository:
         """Accounts whose key, name or institution holds every word (3+ characters), and the
         accounts of parties whose names match, these ranked below direct matches."""
         words = [w for w in words if len(w) >= 3]
-        branches, params = [], {}
+        matches, params = [], {}
         if words:
             if self.dialect == "sqlite":
-                branches.append(_ACCOUNT_MATCH["sqlite"])
+                matches.append(_ACCOUNT_MATCH["sqlite"])
                 params["a"] = _trigram(words)
             else:
                 likes = " AND ".join(f"{_ACCOUNT_TEXT} LIKE :w{i}" for i in range(len(words)))
-                branches.append(_ACCOUNT_MATCH["postgresql"].format(likes=likes))
+                matches.append(_ACCOUNT_MATCH["postgresql"].format(likes=likes))
                 params |= {f"w{i}": f"%{w}%" for i, w in enumerate(words)}
                 params["whole"] = " ".join(words)
         if holder_terms:
-            party = _PARTY_MATCH[self.dialect]
-            branches.append(
-                f"SELECT h.account_id AS id, 0 AS score FROM account_holders h"
-                f" WHERE h.party_id IN (SELECT id FROM ({party}) p)"
+            party = _party_match(self.dialect, "p")
+            matches.append(
+                "SELECT r.id, 0 AS score FROM accounts r JOIN account_holders h"
+                f" ON h.account_id = r.id WHERE h.party_id IN (SELECT id FROM ({party}"
+                f" LIMIT {POOL}) hp)"
             )
             params["q"] = self._query(holder_terms)
-        if not branches:
+        if not matches:
             return []
-        sql = " UNION ALL ".join(branches)
-        return self._ranked(sql, "accounts", params, visible, page)
+        return self._ranked(matches, params, visible, page)
 
     def transactions(
         self, terms: Sequence[Term], visible: Visibility, page: slice
@@ -171,7 +197,7 @@ class SearchRepository:
         if not terms:
             return []
         sql = _TRANSACTION_MATCH[self.dialect]
-        return self._ranked(sql, "transactions", {"q": self._query(terms)}, visible, page)
+        return self._ranked([sql], {"q": self._query(terms)}, visible, page)
 
 
 def describe_parties(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
