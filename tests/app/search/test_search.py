@@ -184,3 +184,20 @@ def test_ranking_is_over_a_bounded_pool_and_short_words_are_no_prefixes(
     assert second["next_cursor"] is None
     accounts = _search(client, key, "anna", "account", limit=10)
     assert accounts["items"] == []  # these parties hold no accounts
+
+
+def test_words_as_written_answer_alone_when_enough_rows_match_them(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = bearer(make_key(session))
+    names = {"person:a": "Anna Berg", "person:b": "Berg Anna", "person:c": "Anna Bergmann"}
+    parties = [{"key": k, "kind": "person", "name": n} for k, n in names.items()]
+    body = {"source": {"kind": "register", "reference": "R-3"}, "parties": parties}
+    assert client.post("/api/v1/accounts/batch", json=body, headers=key).status_code == 201
+    # Fewer than NARROW_ENOUGH match "anna berg" word for word: prefixes widen it.
+    assert sorted(_keys(_search(client, key, "anna berg"))) == ["person:a", "person:b", "person:c"]
+    monkeypatch.setattr(repository, "NARROW_ENOUGH", 2)
+    assert sorted(_keys(_search(client, key, "anna berg"))) == ["person:a", "person:b"]
+    # A prefix alone matches nothing word for word, so the wide query answers.
+    assert sorted(_keys(_search(client, key, "anna bergm"))) == ["person:c"]
+    assert _keys(_search(client, key, "bergmann", "account")) == []
