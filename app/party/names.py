@@ -55,9 +55,9 @@ def search_text(name: str) -> str:
 
 
 # Blocking: two names meet when two of their words agree by one key each, the word itself,
-# its sound, or its first letters, so that a typo past the fourth letter, or one that keeps
+# its sound, or its first three letters, so that a typo past the third letter, or one that keeps
 # the sound, still meets the name it mistypes. A name of one word meets by that word's keys.
-BLOCK_PREFIX = 4
+BLOCK_PREFIX = 3
 BLOCK_WORDS = 6
 
 
