@@ -8,7 +8,7 @@ confirms or rejects it; a confirmed match excludes the later record from the eng
 (`LedgerExclusion`), so the transfer is counted once.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -24,6 +24,39 @@ from app.transaction.models import (
     Transaction,
 )
 
+# Stored rows that may match a batch: those leaving the batch's payers within its time span
+# (widened by the tolerance), read in one statement before the batch is inserted, so that the
+# index on (from_account_id, value_time) yields other documents' rows only. Rows of documents
+# still staging, and rows no longer in the ledger, match nothing. The payers (integers) and the
+# bounds (formatted instants) are written into the statement: the caller reads it in bulk
+# (COPY on PostgreSQL), which takes no parameters.
+_STORED = """
+SELECT t.id, t.external_id, t.from_account_id, t.to_account_id, t.amount_minor, t.currency,
+       {time} AS value_time
+FROM transactions t
+WHERE t.from_account_id IN ({payers}) AND t.value_time BETWEEN {lo} AND {hi}
+  AND t.source_document_id NOT IN (SELECT id FROM source_documents WHERE state = 'staging')
+  AND NOT EXISTS (SELECT 1 FROM ledger_exclusions x WHERE x.transaction_id = t.id)
+"""
+_TIME_TEXT = {  # value_time as "YYYY-MM-DD HH:MM:SS.ffffff" UTC text, per dialect
+    "postgresql": "to_char(t.value_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+    "sqlite": "t.value_time",
+}
+_BOUND = {  # an instant as each dialect compares it with a stored value_time
+    "postgresql": "TIMESTAMPTZ '{:%Y-%m-%d %H:%M:%S.%f}+00'",
+    "sqlite": "'{:%Y-%m-%d %H:%M:%S.%f}'",
+}
+STORED_SCHEMA = pl.Schema(
+    {
+        "original_id": pl.Int64(),
+        "original_external_id": pl.String(),
+        "from_account_id": pl.Int64(),
+        "to_account_id": pl.Int64(),
+        "amount_minor": pl.Int64(),
+        "currency": pl.String(),
+        "stored_time": pl.String(),
+    }
+)
 # Whether any other document holds transactions: a first load into an empty ledger skips the
 # look-up (source documents are few; each is found in the index on the rows' document).
 _ANY_OTHER = """
@@ -31,45 +64,65 @@ SELECT 1 FROM source_documents d
 WHERE d.id <> :doc AND EXISTS (SELECT 1 FROM transactions t WHERE t.source_document_id = d.id)
 LIMIT 1
 """
-# The batch's keys, staged (app.transaction.bulk) with each row's window of value times.
-KEYS = ("external_id", "from_account_id", "to_account_id", "amount_minor", "currency")
-# The matches of the batch's new rows, stored in one statement after they are inserted. Each
-# staged row probes the index on (from_account_id, value_time) over its own window only, so the
-# work grows with the batch, not with the payers' whole history (a batch restating a busy
-# account's year once read every transfer of that year). A row sent again under its own
-# external id is that record, not its duplicate, and rows already stored under another document
-# are that document's, matched when it came. Rows of documents still staging, and rows no
-# longer in the ledger, match nothing.
+MATCHES = pl.Schema({"external_id": pl.String(), "original_id": pl.Int64()})
+Reader = Callable[[Connection, str, pl.Schema], pl.DataFrame]
+
+
+def find(
+    conn: Connection,
+    table: pl.DataFrame,
+    *,
+    document_id: str,
+    tolerance_seconds: int,
+    read: Reader,
+) -> pl.DataFrame:
+    """(external id, original id) of each row of `table` (as `transactions` rows, not yet
+    inserted) that matches a stored row of another source document."""
+    if table.height == 0 or conn.execute(text(_ANY_OTHER), {"doc": document_id}).first() is None:
+        return pl.DataFrame(schema=MATCHES)
+    tolerance = timedelta(seconds=tolerance_seconds)
+    times = table.get_column("value_time")
+    lo, hi = times.min(), times.max()
+    assert isinstance(lo, datetime)
+    assert isinstance(hi, datetime)
+    dialect = conn.dialect.name
+    payers = table.get_column("from_account_id").unique().sort().cast(pl.Int64)
+    query = _STORED.format(
+        time=_TIME_TEXT[dialect],
+        payers=", ".join(str(int(p)) for p in payers),
+        lo=_BOUND[dialect].format((lo - tolerance).astimezone(UTC)),
+        hi=_BOUND[dialect].format((hi + tolerance).astimezone(UTC)),
+    )
+    stored = read(conn, query, STORED_SCHEMA)
+    if stored.height == 0:
+        return pl.DataFrame(schema=MATCHES)
+    stored = stored.with_columns(
+        pl.col("stored_time").str.to_datetime(
+            "%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC"
+        )
+    )
+    keys = ["from_account_id", "to_account_id", "amount_minor", "currency"]
+    gap = (pl.col("value_time") - pl.col("stored_time")).abs()
+    return (
+        table.select("external_id", *keys, pl.col("value_time").dt.cast_time_unit("us"))
+        .join(stored, on=keys, how="inner")
+        # A row sent again under its own external id is that record, not its duplicate.
+        .filter((gap <= tolerance) & (pl.col("external_id") != pl.col("original_external_id")))
+        .select("external_id", "original_id")
+        .unique()
+        .sort("external_id", "original_id")
+    )
+
+
+# The matches of a batch's rows, staged in `staging_matches` (app.transaction.bulk), stored in
+# one statement; rows already stored under another document are that document's, and were
+# matched when it came.
 RECORD = """
 INSERT INTO duplicate_matches (transaction_id, original_id, detected_at, state)
-SELECT n.id, t.id, :now, :state
-FROM staging_keys s
-JOIN transactions n ON n.external_id = s.external_id AND n.source_document_id = :doc
-JOIN transactions t ON t.from_account_id = s.from_account_id
-  AND t.value_time BETWEEN s.earliest AND s.latest
-  AND t.to_account_id = s.to_account_id AND t.amount_minor = s.amount_minor
-  AND t.currency = s.currency AND t.external_id <> s.external_id
-WHERE t.source_document_id <> :doc
-  AND t.source_document_id NOT IN (SELECT id FROM source_documents WHERE state = 'staging')
-  AND NOT EXISTS (SELECT 1 FROM ledger_exclusions x WHERE x.transaction_id = t.id)
+SELECT t.id, m.original_id, :now, :state
+FROM staging_matches m JOIN transactions t ON t.external_id = m.external_id
+WHERE t.source_document_id = :doc
 """
-
-
-def others_stored(conn: Connection, document_id: str) -> bool:
-    """Whether another document holds transactions: only then can a row of this one match."""
-    return conn.execute(text(_ANY_OTHER), {"doc": document_id}).first() is not None
-
-
-def staged_keys(table: pl.DataFrame, tolerance_seconds: int) -> pl.DataFrame:
-    """What `RECORD` matches `table`'s rows (as `transactions` rows) by: their keys, and the
-    window of value times a match may lie in."""
-    tolerance = timedelta(seconds=tolerance_seconds)
-    time = pl.col("value_time").dt.convert_time_zone("UTC")
-    return table.select(
-        *KEYS,
-        (time - tolerance).alias("earliest"),
-        (time + tolerance).alias("latest"),
-    )
 
 
 def record_params(document_id: str) -> dict[str, object]:
