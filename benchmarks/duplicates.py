@@ -28,6 +28,7 @@ import polars as pl
 import psycopg
 
 from app import migrate
+from app.account.numbers import AccountCheck
 from app.apikey import service as apikey_service
 from app.db import make_engine, make_sessionmaker
 from app.principal import Role
@@ -80,7 +81,11 @@ def _validated(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("value_time").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
         pl.col("sequence").cast(pl.String),
     )
-    return validate_transactions(text, timezone=None, max_errors=10)
+    # The synthetic IBANs carry made-up check digits: stored and flagged, as a real statement's
+    # malformed foreign numbers are.
+    return validate_transactions(
+        text, timezone=None, max_errors=10, account_check=AccountCheck.WARN
+    )
 
 
 def one_run(kind: str, rows: int, *, detect: bool, folder: Path) -> float:

@@ -34,33 +34,63 @@ class LinkUnchanged(Conflict):
         super().__init__(f"{a.key} and {b.key} are {state}", party=a.key, other=b.key)
 
 
-def groups(session: Session) -> dict[int, int]:
-    """For every linked party, the lowest id of its group (a party in no link is absent)."""
-    neighbours: dict[int, set[int]] = defaultdict(set)
-    for a, b in PartyLinkRepository(session).current_links():
-        neighbours[a].add(b)
-        neighbours[b].add(a)
-    representative: dict[int, int] = {}
-    for start in sorted(neighbours):
-        if start in representative:
+def _components(neighbours: dict[int, set[int]], starts: Iterable[int]) -> dict[int, set[int]]:
+    """The connected group of each of `starts` (and of every member met), itself included."""
+    found: dict[int, set[int]] = {}
+    for start in starts:
+        if start in found:
             continue
         members, frontier = {start}, [start]
         while frontier:
-            for n in neighbours[frontier.pop()] - members:
+            for n in neighbours.get(frontier.pop(), set()) - members:
                 members.add(n)
                 frontier.append(n)
-        for m in members:
-            representative[m] = min(members)
-    return representative
+        found.update((m, members) for m in members)
+    return found
+
+
+def _add(neighbours: dict[int, set[int]], pairs: Iterable[tuple[int, int]]) -> set[int]:
+    met: set[int] = set()
+    for a, b in pairs:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+        met |= {a, b}
+    return met
+
+
+def groups(session: Session) -> dict[int, int]:
+    """For every linked party, the lowest id of its group (a party in no link is absent)."""
+    neighbours: dict[int, set[int]] = defaultdict(set)
+    _add(neighbours, PartyLinkRepository(session).current_links())
+    return {p: min(group) for p, group in _components(neighbours, sorted(neighbours)).items()}
+
+
+def groups_of(session: Session, party_ids: Iterable[int]) -> dict[int, set[int]]:
+    """The group of each of `party_ids` (itself included), found by walking the links out from
+    them: the reads are bounded by the groups asked about, not by every link on record."""
+    wanted = list(party_ids)
+    neighbours: dict[int, set[int]] = defaultdict(set)
+    seen: set[int] = set()
+    frontier = set(wanted)
+    repository = PartyLinkRepository(session)
+    while frontier:
+        seen |= frontier
+        ordered, met = sorted(frontier), set()
+        for start in range(0, len(ordered), 500):
+            met |= _add(neighbours, repository.current_links(ordered[start : start + 500]))
+        frontier = met - seen
+    found = _components(neighbours, wanted)
+    return {p: found[p] for p in wanted}
+
+
+def representatives(session: Session, party_ids: Iterable[int]) -> dict[int, int]:
+    """Each of `party_ids` with the lowest id of its group (itself when it is in no link)."""
+    return {p: min(group) for p, group in groups_of(session, list(party_ids)).items()}
 
 
 def group_of(session: Session, party_id: int) -> set[int]:
     """The ids of the parties linked to `party_id`, itself included."""
-    representative = groups(session)
-    if party_id not in representative:
-        return {party_id}
-    head = representative[party_id]
-    return {p for p, r in representative.items() if r == head}
+    return groups_of(session, [party_id])[party_id]
 
 
 def set_link(

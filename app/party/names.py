@@ -52,3 +52,26 @@ def search_text(name: str) -> str:
     words = tokens(name)
     sounds = {s for w in words if (s := sound(w)) is not None}
     return " ".join([*words, *sorted(sounds)])[:4000]
+
+
+# Blocking: two names meet when two of their words agree by one key each, the word itself,
+# its sound, or its first three letters, so that a typo past the third letter, or one that keeps
+# the sound, still meets the name it mistypes. A name of one word meets by that word's keys.
+BLOCK_PREFIX = 3
+BLOCK_WORDS = 6
+
+
+def block_keys(token: str) -> tuple[str, str | None, str | None]:
+    """(word, sound, prefix) of a folded token; the prefix only for longer words."""
+    prefix = token[:BLOCK_PREFIX] if len(token) >= BLOCK_PREFIX else None
+    return token, sound(token), prefix
+
+
+def blocks(name: str) -> list[tuple[tuple[str, str | None, str | None], ...]]:
+    """The groups of keys a resembling name must meet, one group per pair of words (or the
+    one word): a search-index query ORs the groups and ANDs within each."""
+    words = list(dict.fromkeys(tokens(name)))[:BLOCK_WORDS]
+    keys = [block_keys(w) for w in words]
+    if len(keys) < 2:
+        return [tuple(keys)] if keys else []
+    return [(a, b) for i, a in enumerate(keys) for b in keys[i + 1 :]]

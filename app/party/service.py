@@ -82,6 +82,12 @@ def link_groups(session: Session) -> dict[int, int]:
     return links.groups(session)
 
 
+def representatives(session: Session, party_ids: Iterable[int]) -> dict[int, int]:
+    """Each of `party_ids` with the lowest id of its group (itself when linked to none): what
+    counts a group once, read for these parties only."""
+    return links.representatives(session, party_ids)
+
+
 def decide_same_as(
     session: Session,
     refs: tuple[str, str],
@@ -118,18 +124,18 @@ def same_as(session: Session, party: Party, compartments: Compartments = EVERY) 
 
 
 # A ledger with at most this many parties is scored whole (every script, every spelling);
-# beyond it, the pool is the parties sharing a name word or an identity number.
+# beyond it, the pool is the parties whose names best meet the name's blocking keys in the
+# search index (two words alike by spelling, sound or first letters; app.party.names.blocks),
+# and those sharing an identity number.
 WHOLE_POOL = 5000
 POOL_LIMIT = 500
 
 
-def resembling_parties(
-    session: Session, words: Iterable[str], numbers: Iterable[str]
-) -> list[Party]:
+def resembling_parties(session: Session, name: str, numbers: Iterable[str]) -> list[Party]:
     repository = PartyRepository(session)
-    if repository.count() <= WHOLE_POOL:
+    if repository.count_up_to(WHOLE_POOL + 1) <= WHOLE_POOL:
         return repository.all(WHOLE_POOL)
-    return repository.resembling(words, numbers, POOL_LIMIT)
+    return repository.resembling(name, numbers, POOL_LIMIT)
 
 
 def parties_by_ids(session: Session, ids: Iterable[int]) -> list[Party]:

@@ -7,7 +7,6 @@ on is left out, so that the list never tells of a case the caller may not know. 
 linked to it are not candidates. Nothing is linked here: a person decides (app.party.service).
 """
 
-import re
 from collections import defaultdict
 from typing import Any
 
@@ -58,9 +57,9 @@ def party_candidates(
     the parties the caller's compartments hold."""
     party = party_service.resolve_party(session, ref, compartments)
     me = _profile(session, party, compartments)
-    words = {w for w in re.split(r"\s+", party.name.lower()) if len(w) >= 3}
-    words |= {w for w in me.folded.split() if len(w) >= 3}
-    pool = {p.id: p for p in party_service.resembling_parties(session, words, me.numbers.values())}
+    pool = {
+        p.id: p for p in party_service.resembling_parties(session, party.name, me.numbers.values())
+    }
     if missing := _co_holders(session, me.accounts) - pool.keys():
         pool.update((p.id, p) for p in party_service.parties_by_ids(session, missing))
     visible_pool = party_service.visible_party_ids(session, pool, compartments)

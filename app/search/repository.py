@@ -5,7 +5,7 @@ Each query yields `(id, score)` best first (higher score is better; scores compa
 answer only), `limit + 1` rows from `offset`, over rows the `Visibility` lets through.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,19 +38,45 @@ class Visibility:
         return committed, {}
 
 
-def _fts5(terms: Sequence[Term]) -> str:
-    """An FTS5 query: every term, each as a prefix or its sound."""
+# Ranked among the first POOL matches in the index's own order, not all of them: a common name
+# matches a tenth of a million parties, and scoring them all (bm25, ts_rank) costs more than the
+# answer is worth. Within POOL matches the order is exact; pages end at POOL.
+POOL = 1000
+# A shorter word matches itself only: as a prefix, "3" or "an" would expand to a hundred
+# thousand index terms.
+MIN_PREFIX = 3
+
+
+# Every word as written first: an index intersects the posting lists of whole words by
+# skipping through them, while a prefix or an alternative (a sound, an unfolded form) makes it
+# gather each list whole ("petrov & anna" took 50 ms at 1M parties; with prefixes and sounds,
+# 150 ms). When at least NARROW_ENOUGH rows match every word as written, they are the answer
+# (a prefix or a sound is a weaker match than the word); else the wide query runs. The choice
+# depends on the query alone, so its pages stay one ranking.
+NARROW_ENOUGH = 100
+
+
+def _fts5(terms: Sequence[Term], *, wide: bool = True) -> str:
+    """An FTS5 query: every term; wide, each as a prefix or its sound."""
     parts = []
     for word, sound in terms:
-        either = f'"{word}"*' + (f' OR "{sound}"' if sound else "")
+        if not wide:
+            parts.append(f'"{word}"')
+            continue
+        star = "*" if len(word) >= MIN_PREFIX else ""
+        either = f'"{word}"{star}' + (f' OR "{sound}"' if sound else "")
         parts.append(f"({either})")
     return " AND ".join(parts)
 
 
-def _tsquery(terms: Sequence[Term]) -> str:
+def _tsquery(terms: Sequence[Term], *, wide: bool = True) -> str:
     parts = []
     for word, sound in terms:
-        parts.append(f"({word}:*" + (f" | {sound}" if sound else "") + ")")
+        if not wide:
+            parts.append(word)
+            continue
+        star = ":*" if len(word) >= MIN_PREFIX else ""
+        parts.append(f"({word}{star}" + (f" | {sound}" if sound else "") + ")")
     return " & ".join(parts)
 
 
@@ -59,19 +85,26 @@ def _trigram(words: Sequence[str]) -> str:
     return " AND ".join(f'"{w}"' for w in words)
 
 
-_PARTY_MATCH = {
-    "sqlite": "SELECT rowid AS id, -bm25(search_parties) AS score FROM search_parties"
-    " WHERE search_parties MATCH :q",
-    "postgresql": "SELECT id, ts_rank(to_tsvector('simple', coalesce(search_text, '')),"
-    " to_tsquery('simple', :q)) AS score FROM parties"
-    " WHERE to_tsvector('simple', coalesce(search_text, '')) @@ to_tsquery('simple', :q)",
-}
-_ACCOUNT_TEXT = "lower(key || ' ' || coalesce(name, '') || ' ' || coalesce(institution, ''))"
+# Each match names its table `r` and ends in a WHERE to which the visibility test is added.
+def _party_match(dialect: str, r: str = "r") -> str:
+    if dialect == "sqlite":
+        return (
+            f"SELECT {r}.id, -bm25(search_parties) AS score FROM search_parties"
+            f" JOIN parties {r} ON {r}.id = search_parties.rowid WHERE search_parties MATCH :q"
+        )
+    folded = f"to_tsvector('simple', coalesce({r}.search_text, ''))"
+    return (
+        f"SELECT {r}.id, ts_rank({folded}, to_tsquery('simple', :q)) AS score"
+        f" FROM parties {r} WHERE {folded} @@ to_tsquery('simple', :q)"
+    )
+
+
+_ACCOUNT_TEXT = "lower(r.key || ' ' || coalesce(r.name, '') || ' ' || coalesce(r.institution, ''))"
 _ACCOUNT_MATCH = {
-    "sqlite": "SELECT rowid AS id, -bm25(search_accounts) AS score FROM search_accounts"
-    " WHERE search_accounts MATCH :a",
-    "postgresql": f"SELECT id, similarity({_ACCOUNT_TEXT}, :whole) + 1 AS score FROM accounts"
-    " WHERE {likes}",
+    "sqlite": "SELECT r.id, -bm25(search_accounts) AS score FROM search_accounts"
+    " JOIN accounts r ON r.id = search_accounts.rowid WHERE search_accounts MATCH :a",
+    "postgresql": f"SELECT r.id, similarity({_ACCOUNT_TEXT}, :whole) + 1 AS score"
+    " FROM accounts r WHERE {likes}",
 }
 # As the index (migration 2026-12-07-1230) states it, words only: the parser would read
 # "INV-2026-0042" as 'inv', '-2026', '-0042'.
@@ -80,10 +113,11 @@ _TRANSACTION_TEXT = (
     " '[^[:alnum:]]+', ' ', 'g'))"
 )
 _TRANSACTION_MATCH = {
-    "sqlite": "SELECT rowid AS id, -bm25(search_transactions) AS score FROM search_transactions"
+    "sqlite": "SELECT r.id, -bm25(search_transactions) AS score FROM search_transactions"
+    " JOIN transactions r ON r.id = search_transactions.rowid"
     " WHERE search_transactions MATCH :q",
-    "postgresql": f"SELECT id, ts_rank({_TRANSACTION_TEXT}, to_tsquery('simple', :q)) AS score"
-    f" FROM transactions WHERE {_TRANSACTION_TEXT} @@ to_tsquery('simple', :q)",
+    "postgresql": f"SELECT r.id, ts_rank({_TRANSACTION_TEXT}, to_tsquery('simple', :q))"
+    f" AS score FROM transactions r WHERE {_TRANSACTION_TEXT} @@ to_tsquery('simple', :q)",
 }
 
 
@@ -92,27 +126,50 @@ class SearchRepository:
         self.session = session
         self.dialect = session.get_bind().dialect.name
 
-    def _query(self, terms: Sequence[Term]) -> str:
-        return _fts5(terms) if self.dialect == "sqlite" else _tsquery(terms)
+    def _query(self, terms: Sequence[Term], *, wide: bool = True) -> str:
+        return _fts5(terms, wide=wide) if self.dialect == "sqlite" else _tsquery(terms, wide=wide)
+
+    def _narrow_first(
+        self,
+        build: Callable[[bool], tuple[list[str], dict[str, Any]]],
+        visible: Visibility,
+        page: slice,
+    ) -> list[tuple[int, float]]:
+        """The ranking of the words as written if NARROW_ENOUGH rows match them, else of the
+        wide query (`build(wide)` gives the matches and their parameters)."""
+        narrow, found = self._ranked(*build(False), visible, page)
+        if found >= NARROW_ENOUGH:
+            return narrow
+        return self._ranked(*build(True), visible, page)[0]
 
     def _ranked(
-        self, sql: str, table: str, params: dict[str, Any], visible: Visibility, page: slice
-    ) -> list[tuple[int, float]]:
+        self, matches: Sequence[str], params: dict[str, Any], visible: Visibility, page: slice
+    ) -> tuple[list[tuple[int, float]], int]:
+        """The page of the best-scored visible rows among each match's first POOL, and how
+        many rows that pool holds.
+
+        Each match is bounded before it is scored, with the visibility test inside it, so a
+        caller who may see few rows still gets POOL of those; the index's own order (rowid,
+        TID) decides which POOL when more match. Materialised: SQLite cannot rank (bm25)
+        inside a flattened subquery, and PostgreSQL then stops each scan at POOL rows.
+        """
         where, extra = visible.sql("r")
+        bounded = " UNION ALL ".join(
+            f"SELECT * FROM ({sql} AND {where} LIMIT {POOL}) b{i}" for i, sql in enumerate(matches)
+        )
         stmt = text(
-            # Materialised: SQLite cannot rank (bm25) inside a flattened subquery.
-            f"WITH m AS MATERIALIZED ({sql}) "
-            f"SELECT m.id, max(m.score) AS score FROM m JOIN {table} r ON r.id = m.id"
-            f" WHERE {where} GROUP BY m.id ORDER BY score DESC, m.id"
-            " LIMIT :limit OFFSET :offset"
+            f"WITH m AS MATERIALIZED ({bounded}) "
+            "SELECT m.id, max(m.score) AS score, (SELECT count(DISTINCT id) FROM m) AS found"
+            " FROM m GROUP BY m.id ORDER BY score DESC, m.id LIMIT :limit OFFSET :offset"
         )
         if "documents" in extra:
             stmt = stmt.bindparams(bindparam("documents", expanding=True))
-        limit = (page.stop or 0) - (page.start or 0)
+        start = page.start or 0
+        limit = max(0, min(page.stop or 0, POOL) - start)
         rows = self.session.execute(
-            stmt, {**params, **extra, "limit": limit, "offset": page.start or 0}
-        )
-        return [(int(r[0]), float(r[1])) for r in rows]
+            stmt, {**params, **extra, "limit": limit, "offset": start}
+        ).all()
+        return [(int(r[0]), float(r[1])) for r in rows], int(rows[0][2]) if rows else 0
 
     def exact(self, table: str, column: str, value: str, visible: Visibility) -> int | None:
         """The id of the visible row whose unique `column` is `value` (an account key, an
@@ -129,8 +186,10 @@ class SearchRepository:
     ) -> list[tuple[int, float]]:
         if not terms:
             return []
-        sql = _PARTY_MATCH[self.dialect]
-        return self._ranked(sql, "parties", {"q": self._query(terms)}, visible, page)
+        sql = _party_match(self.dialect)
+        return self._narrow_first(
+            lambda wide: ([sql], {"q": self._query(terms, wide=wide)}), visible, page
+        )
 
     def accounts(
         self,
@@ -142,30 +201,32 @@ class SearchRepository:
         """Accounts whose key, name or institution holds every word (3+ characters), and the
         accounts of parties whose names match, these ranked below direct matches."""
         words = [w for w in words if len(w) >= 3]
-        branches, params = [], {}
+        matches: list[str] = []
+        params: dict[str, Any] = {}
         if words:
             if self.dialect == "sqlite":
-                branches.append(_ACCOUNT_MATCH["sqlite"])
+                matches.append(_ACCOUNT_MATCH["sqlite"])
                 params["a"] = _trigram(words)
             else:
                 likes = " AND ".join(f"{_ACCOUNT_TEXT} LIKE :w{i}" for i in range(len(words)))
-                branches.append(_ACCOUNT_MATCH["postgresql"].format(likes=likes))
+                matches.append(_ACCOUNT_MATCH["postgresql"].format(likes=likes))
                 params |= {f"w{i}": f"%{w}%" for i, w in enumerate(words)}
                 params["whole"] = " ".join(words)
-        if holder_terms:
-            party = _PARTY_MATCH[self.dialect]
-            # Only holder links the caller may see tell that a party holds an account.
-            links = visible_rows_sql("h", visible.compartments)
-            branches.append(
-                f"SELECT h.account_id AS id, 0 AS score FROM account_holders h"
-                f" WHERE h.party_id IN (SELECT id FROM ({party}) p)"
-                + (f" AND {links}" if links else "")
-            )
-            params["q"] = self._query(holder_terms)
-        if not branches:
-            return []
-        sql = " UNION ALL ".join(branches)
-        return self._ranked(sql, "accounts", params, visible, page)
+        if not holder_terms:
+            return self._ranked(matches, params, visible, page)[0] if matches else []
+        party = _party_match(self.dialect, "p")
+        # Only holder links the caller may see tell that a party holds an account.
+        links = visible_rows_sql("h", visible.compartments)
+        matches.append(
+            "SELECT r.id, 0 AS score FROM accounts r JOIN account_holders h"
+            f" ON h.account_id = r.id WHERE h.party_id IN (SELECT id FROM ({party}"
+            f" LIMIT {POOL}) hp)" + (f" AND {links}" if links else "")
+        )
+        return self._narrow_first(
+            lambda wide: (matches, params | {"q": self._query(holder_terms, wide=wide)}),
+            visible,
+            page,
+        )
 
     def transactions(
         self, terms: Sequence[Term], visible: Visibility, page: slice
@@ -173,7 +234,9 @@ class SearchRepository:
         if not terms:
             return []
         sql = _TRANSACTION_MATCH[self.dialect]
-        return self._ranked(sql, "transactions", {"q": self._query(terms)}, visible, page)
+        return self._narrow_first(
+            lambda wide: ([sql], {"q": self._query(terms, wide=wide)}), visible, page
+        )
 
 
 def describe_parties(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:

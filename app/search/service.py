@@ -38,8 +38,7 @@ def visibility(actor: Principal, compartments: Compartments = EVERY) -> Visibili
 def same_person(session: Session, party_ids: list[int]) -> dict[int, int]:
     """Each party's representative among those a person linked as one ("same as"): search
     counts linked parties as one hit."""
-    groups = party_service.link_groups(session)
-    return {p: groups.get(p, p) for p in party_ids}
+    return party_service.representatives(session, party_ids)
 
 
 def _name_terms(q: str) -> list[Term]:

@@ -174,3 +174,52 @@ def test_convergence_and_the_overview_count_linked_parties_as_one(
         ANNA: [CYRILLIC],
         CYRILLIC: [ANNA],
     }
+
+
+TYPOS = {
+    "person:anna-bergh": "Anna Bergh",  # a typo past the third letter: meets by "ber"*
+    "person:ana-berg": "Ana Berg",  # a typo that keeps the sound: "ana" and "anna" sound AN
+    "person:anna-brg": "Anna Brg",  # letters lost, the sound kept: "brg" and "berg" PRK
+}
+
+
+def test_beyond_the_whole_pool_candidates_meet_by_blocking_keys_in_the_search_index(
+    session: Session, lead: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in a ledger of a million parties: the pool is what the search index finds, ranked.
+    monkeypatch.setattr(party_service, "WHOLE_POOL", 0)
+    lead.post(
+        "/api/v1/accounts/batch",
+        {
+            "source": {"kind": "bank_production", "reference": "PO-2026-32"},
+            "parties": [
+                # Born the same day: a name alike but not equal scores below 0.5 alone.
+                *(person(k, n, birth_date="1984-03-02") for k, n in TYPOS.items()),
+                person("person:zoe", "Zoe Quill", passport="C01X00T47"),
+                person("person:anna-quill", "Anna Quill"),
+            ],
+        },
+    )
+    found = {c[0]: c for c in candidates(lead)}
+    assert set(TYPOS) | {REVERSED, CYRILLIC} <= found.keys()
+    assert found["person:anna-bergh"][2] == ["name", "birth_date"]
+    # Named otherwise, the identity number alone brings Zoe Quill into the pool.
+    assert found["person:zoe"][2] == ["identifier"]
+    pool = {p.key for p in party_service.resembling_parties(session, "Anna Berg", [])}
+    assert set(TYPOS) <= pool
+    assert "person:zoe" not in pool
+    # One word alike is not enough for a two-word name.
+    assert "person:anna-quill" not in pool
+
+
+def test_link_groups_are_read_from_the_parties_asked_about(session: Session, lead: Api) -> None:
+    lead.post(f"/api/v1/parties/{ANNA}/same-as", {"other": CYRILLIC, "reason": REASON})
+    lead.post(f"/api/v1/parties/{CYRILLIC}/same-as", {"other": REVERSED, "reason": "passport"})
+    ids = {k: party_service.resolve_party(session, k).id for k in (ANNA, CYRILLIC, REVERSED)}
+    bergmann = party_service.resolve_party(session, BERGMANN).id
+    # Asked about the last of a chain only, the walk still reaches the group's lowest id.
+    assert party_service.representatives(session, [ids[REVERSED], bergmann]) == {
+        ids[REVERSED]: min(ids.values()),
+        bergmann: bergmann,
+    }
+    assert party_service.representatives(session, []) == {}

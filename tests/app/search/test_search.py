@@ -1,8 +1,10 @@
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.principal import Role
+from app.search import repository
 from tests.factories import DE, FR, batch, bearer, make_key, tx
 
 GB = "iban:GB29NWBK60161331926819"
@@ -159,3 +161,43 @@ def test_the_search_indexes_survive_the_migrations(session: Session) -> None:
             "ix_search_parties",
             "ix_search_transactions",
         ]
+
+
+def test_ranking_is_over_a_bounded_pool_and_short_words_are_no_prefixes(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = bearer(make_key(session))
+    parties = [
+        {"key": f"person:berg-{i}", "kind": "person", "name": f"Anna Berg {i:02d}"}
+        for i in range(6)
+    ]
+    body = {"source": {"kind": "register", "reference": "R-2"}, "parties": parties}
+    assert client.post("/api/v1/accounts/batch", json=body, headers=key).status_code == 201
+    # A word of two characters is that word, not every word it begins.
+    assert _keys(_search(client, key, "anna berg 03")) == ["person:berg-3"]
+    assert _search(client, key, "anna berg 0")["items"] == []
+    # Six match; only the first POOL are ranked, and the pages end there.
+    monkeypatch.setattr(repository, "POOL", 4)
+    first = _search(client, key, "anna berg", limit=3)
+    second = _search(client, key, "anna berg", limit=3, cursor=first["next_cursor"])
+    assert (len(first["items"]), len(second["items"])) == (3, 1)
+    assert second["next_cursor"] is None
+    accounts = _search(client, key, "anna", "account", limit=10)
+    assert accounts["items"] == []  # these parties hold no accounts
+
+
+def test_words_as_written_answer_alone_when_enough_rows_match_them(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = bearer(make_key(session))
+    names = {"person:a": "Anna Berg", "person:b": "Berg Anna", "person:c": "Anna Bergmann"}
+    parties = [{"key": k, "kind": "person", "name": n} for k, n in names.items()]
+    body = {"source": {"kind": "register", "reference": "R-3"}, "parties": parties}
+    assert client.post("/api/v1/accounts/batch", json=body, headers=key).status_code == 201
+    # Fewer than NARROW_ENOUGH match "anna berg" word for word: prefixes widen it.
+    assert sorted(_keys(_search(client, key, "anna berg"))) == ["person:a", "person:b", "person:c"]
+    monkeypatch.setattr(repository, "NARROW_ENOUGH", 2)
+    assert sorted(_keys(_search(client, key, "anna berg"))) == ["person:a", "person:b"]
+    # A prefix alone matches nothing word for word, so the wide query answers.
+    assert sorted(_keys(_search(client, key, "anna bergm"))) == ["person:c"]
+    assert _keys(_search(client, key, "bergmann", "account")) == []
