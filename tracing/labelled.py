@@ -145,12 +145,15 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
         st: LabelState,
         stores: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         counters: np.ndarray,
+        keep_received: bool,  # noqa: FBT001 - compiled kernels take positional arguments
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Replay events ``lo..hi`` and the placements before them, labels and all.
 
         ``stores`` are the held lots, the held and received vectors' pools, the stash and
         the captured rows; they are returned, any of them maybe grown. ``counters`` holds
         three LABEL_COUNTERS records: the lots', the received pool's and the held pool's.
+        Without ``keep_received`` the taint received is not kept (sources of funds need only
+        what is held and what the seeds were made of).
         """
         store, rpool, hpool, stash, captured = stores
         c, rc, hc = counters[0], counters[1], counters[2]
@@ -222,7 +225,8 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                     )
             if not queue:
                 hpool = merge(hpool, hc, st.shares, st.where, v, stash, plo, phi)
-            rpool = merge(rpool, rc, st.received, st.where, v, stash, plo, phi)
+            if keep_received:
+                rpool = merge(rpool, rc, st.received, st.where, v, stash, plo, phi)
             haircut.deposit(st.balance, st.taint, v, amount, tainted)
             if debt > 0:
                 # into an overdrawn account the deposit's first part repays the bank (an exit)
@@ -271,11 +275,13 @@ def replay_labelled(
     opening: I64,
     n_labels: int,
     *,
+    keep_received: bool = True,
     cancelled: CancelCheck | None,
 ) -> Labelled:
     """Replay ``ev`` under ``rule``, sharing taint by ``by`` (pari passu replays pro rata).
 
-    Labels run from 1 to ``n_labels``; ``opening`` (per account) is clean money.
+    Labels run from 1 to ``n_labels``; ``opening`` (per account) is clean money. Without
+    ``keep_received`` the result's ``received`` entries are empty.
     """
     kernel = LABELLED[rule, ClaimantRule.PRO_RATA if by is ClaimantRule.PARI_PASSU else by]
     n_nodes, n_slots = len(opening), len(ev.route)
@@ -313,7 +319,9 @@ def replay_labelled(
         if cancelled is not None and cancelled():
             raise TraceCancelled(f"cancelled after replaying {lo} labelled events")
         hi = min(lo + CHUNK, n_events)
-        *grown, captured = kernel(lo, hi, ev, placed, labels, state, (*stores, captured), counters)
+        *grown, captured = kernel(
+            lo, hi, ev, placed, labels, state, (*stores, captured), counters, keep_received
+        )
         stores = tuple(grown)
     if lots_carry or by is ClaimantRule.FIFO:
         node, label, amount = lot_entries(stores[0], state.held.head)
