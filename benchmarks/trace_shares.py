@@ -4,8 +4,8 @@
   high-degree cut-off), rolling charge (haircut, pro rata), beside a plain-Python replay of the
   same rule and claimant rule with dicts, handed the reach result; both must give every
   claimant the same total held.
-* A backward value trace (sources of funds, fifo, the local workload's cut-off): the latest
-  payment of the seed account with the most inflows, checked to sum to the payment.
+* A backward value trace (sources of funds, fifo, the local workload's cut-off and saturated):
+  the latest payment of the seed account with the most inflows, checked to sum to the payment.
 
 Run alone, without the peers: ``python -m benchmarks.trace --sizes 1m --shares-only``.
 """
@@ -108,8 +108,9 @@ def shares_rows(label: str, ledger: Ledger, keys: list[str], hops: int, timed: A
     placements = {
         int(n): (i, 100_000) for i, n in enumerate(ledger.account_ids(list(keys)).tolist())
     }
-    backward = _backward(label, ledger, keys, hops, timed)
-    print(f"backward trace: {backward['median_s']:.2f} s, {backward['note']}", flush=True)
+    backward = [_backward(label, ledger, keys, hops, timed, c) for c in (LOCAL_CUTOFF, None)]
+    for row in backward:
+        print(f"backward trace: {row['median_s']:.2f} s, {row['note']}", flush=True)
     start = time.perf_counter()  # one call: it takes minutes at 1M
     held = python_claimants(ledger, universe, trail, placements)
     t_py = time.perf_counter() - start
@@ -131,32 +132,34 @@ def shares_rows(label: str, ledger: Ledger, keys: list[str], hops: int, timed: A
             "group": "claimants",
         },
     ]
-    rows.append(backward)
-    return rows
+    return rows + backward
 
 
-def _backward(label: str, ledger: Ledger, keys: list[str], hops: int, timed: Any) -> dict:
+def _backward(
+    label: str, ledger: Ledger, keys: list[str], hops: int, timed: Any, cutoff: int | None
+) -> dict:
     # the seeds' latest payment whose payer has the most inflows: a wide backward universe
     nodes = ledger.account_ids(keys)
     inflows = np.diff(ledger.adj.in_ptr)[nodes]
     payer = int(nodes[int(np.argmax(inflows))])
     paid = np.flatnonzero(ledger.src == payer)
     tx = ledger.external_ids[int(paid[np.argmax(ledger.time[paid])])]
-    # Local (accounts above the cut-off are origins, not expanded): saturated, every unit of
-    # ~10^5 origins keeps its label through two million events and the lots fragment (did not
-    # finish in five minutes at 1M on the shared machine, 2026-12-06).
+    # Local (accounts above the cut-off are origins, not expanded) and saturated (no cut-off).
+    # Saturated did not finish in five minutes at 1M while the replay kept each account's
+    # taint received per origin (a hub's vector walked at every deposit), 2026-12-06.
     params = TraceParams(
         seed_transactions=(tx,),
         rule=Rule.FIFO,
         direction="backward",
         max_hops=hops,
-        max_counterparties=LOCAL_CUTOFF,
+        max_counterparties=cutoff,
     )
     t_engine, out = timed(lambda: trace(ledger, params), 1)
     if str(out.sources["amount"].sum()) != out.summary["currencies"]["EUR"]["seeded"]:
         raise SystemExit("the sources of the payment do not sum to it")
     events = out.summary["events_replayed"]
-    row = _row(label, "engine trace(fifo, backward: sources)", t_engine, events, "local")
+    workload = "saturated" if cutoff is None else "local"
+    row = _row(label, "engine trace(fifo, backward: sources)", t_engine, events, workload)
     row["note"] += f"; {out.sources.height} origins, {out.summary['accounts_reached']:,} accounts"
     return row
 

@@ -1,8 +1,9 @@
 """Claimants: whose taint each account holds, received and let go (DESIGN §3b).
 
-Seeds may name a claimant; taint without one (seeds without a claimant, seed transactions) is
-*unattributed*. A claimant is labelled per currency (taint never changes currency), labels in
-the order of ``(claimant, currency)`` and the unattributed ones last. The labelled replay
+Seeds may name a claimant (an account seed its ``claimant``, a seed transaction through
+``transaction_claimants``); taint without one is *unattributed*. A claimant is labelled per
+currency (taint never changes currency), labels in the order of ``(claimant, currency)`` and
+the unattributed ones last. The labelled replay
 (:mod:`tracing.labelled`) gives held and received per account and label; under ``pari_passu``
 each account's held taint is then shared by what each label gave it.
 """
@@ -10,7 +11,7 @@ each account's held taint is then shared by what each label gave it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -43,14 +44,27 @@ class Shares:
     currency: tuple[str, ...]
 
 
-def seed_labels(params: TraceParams) -> tuple[list[tuple[str | None, str]], I64]:
-    """Return the labels ``(claimant, currency)`` and each seed's label (1-based)."""
-    keys = {(s.claimant, s.currency) for s in params.seeds}
+def seed_labels(
+    params: TraceParams, named_inflows: tuple[tuple[str, str], ...] = ()
+) -> tuple[list[tuple[str | None, str]], I64]:
+    """Return the labels ``(claimant, currency)`` and each seed's label (1-based).
+
+    ``named_inflows`` are the ``(claimant, currency)`` of seed transactions naming one.
+    """
+    keys = {(s.claimant, s.currency) for s in params.seeds} | set(named_inflows)
     named = sorted(k for k in keys if k[0] is not None)
     unnamed = sorted(k[1] for k in keys if k[0] is None)
     labels: list[tuple[str | None, str]] = [*named, *((None, c) for c in unnamed)]
     index = {key: i + 1 for i, key in enumerate(labels)}
     return labels, np.array([index[s.claimant, s.currency] for s in params.seeds], np.int64)
+
+
+class NamedInflows(NamedTuple):
+    """Seed transactions naming a claimant: per one, its slot, claimant and currency."""
+
+    slot: I64
+    claimant: tuple[str, ...]
+    currency: tuple[str, ...]
 
 
 def claimant_shares(
@@ -61,6 +75,7 @@ def claimant_shares(
     opening: I64,
     held: I64,
     node_currency: list[str],
+    named: NamedInflows,
     *,
     cancelled: CancelCheck | None,
 ) -> Shares:
@@ -68,9 +83,10 @@ def claimant_shares(
 
     ``placed_seed`` gives, per placement, its seed (index in ``params.seeds``);
     ``node_currency`` names each reached account's currency (seed transactions' taint is
-    unattributed in its currency).
+    unattributed in its currency, but for those in ``named``: their claimant's).
     """
-    labels, of_seed = seed_labels(params)
+    pairs = tuple(zip(named.claimant, named.currency, strict=True))
+    labels, of_seed = seed_labels(params, pairs)
     codes = sorted(set(node_currency))
     unattributed = {}
     for code in codes:
@@ -81,6 +97,7 @@ def claimant_shares(
     if len(ev.key):  # a deposit routed INTO_SEED is a seed transaction: unattributed
         payee_label = np.array([unattributed[c] for c in node_currency], np.int64)
         inflow[ev.slot] = payee_label[ev.who]
+    inflow[named.slot] = [labels.index(pair) + 1 for pair in pairs]
     by = params.shares_by
     out = replay_labelled(
         params.rule,

@@ -18,7 +18,7 @@ from tracing.attribution import (
     collect_events,
 )
 from tracing.build import Extra, build_result
-from tracing.claimants import claimant_shares
+from tracing.claimants import NamedInflows, claimant_shares
 from tracing.errors import UnknownSeed
 from tracing.graph import (
     INF,
@@ -302,7 +302,22 @@ def _attribute(
                 attribution.opening,
                 attribution.held,
                 [codes[c] for c in ledger.node_currency[reach.nodes].tolist()],
+                _named_inflows(ledger, params, events),
                 cancelled=cancelled,
             )
         events = events.kept()
     return events, attribution, Extra(shares=shares)
+
+
+def _named_inflows(ledger: Ledger, params: TraceParams, events: Events) -> NamedInflows:
+    """Find the slots of the seed transactions naming a claimant (those replayed), and whose."""
+    ids = [tx for tx, _ in params.transaction_claimants]
+    pos = ledger.positions_of(ids) if ids else np.empty(0, np.int64)
+    slots = events.slots_of(pos)
+    keep = np.flatnonzero(slots >= 0).tolist()
+    codes = ledger.currencies
+    return NamedInflows(
+        slots[keep],
+        tuple(params.transaction_claimants[i][1] for i in keep),
+        tuple(codes[int(ledger.node_currency[ledger.dst[pos[i]]])] for i in keep),
+    )

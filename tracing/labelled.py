@@ -27,7 +27,7 @@ from tracing.index import I64
 from tracing.params import ClaimantRule, Rule
 from tracing.replay import DELIVER, INTO_SEED, EventColumns, LotHeads, Placements, open_lots
 from tracing.rules import haircut, libr, lots
-from tracing.rules.shares import entries, grow, merge, split
+from tracing.rules.shares import Vectors, entries, grow, lot_entries, merge, split
 
 CHUNK = 1 << 20
 # One record per store, updated in place: the lot helpers' ``next_row``, ``free`` and ``live``,
@@ -54,12 +54,16 @@ class Labels(NamedTuple):
 
 
 class LabelState(NamedTuple):
-    """Per account: balance, taint, held and received entries; per label; per slot."""
+    """Per account: balance, taint, held and received entries; per label; per slot.
+
+    ``held`` are lots (fifo claimants or lot rules), ``shares`` vectors (pro rata).
+    """
 
     balance: I64
     taint: I64
     held: LotHeads
-    received: LotHeads
+    shares: Vectors
+    received: Vectors
     where: I64  # per label: scratch of -1
     exited: I64  # per label: taint that left the traced universe
     slot_lo: I64  # per slot: a delivered withdrawal's pieces in the stash
@@ -108,7 +112,14 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
 
     @nb.njit(cache=True)
     def take(  # pragma: no cover - compiled
-        store: np.ndarray, c: Any, st: LabelState, u: int, w: int, pieces: np.ndarray, at: int
+        store: np.ndarray,
+        hpool: np.ndarray,
+        c: Any,
+        st: LabelState,
+        u: int,
+        w: int,
+        pieces: np.ndarray,
+        at: int,
     ) -> tuple[int, int]:
         # the taint ``w`` takes from ``u``, and the end of its pieces
         if lots_carry:
@@ -122,7 +133,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
         if queue:
             _, end = lots.take(store, c, st.held.head, st.held.tail, u, carried, pieces, at)
             return carried, end
-        return carried, split(store, c, st.held.head, st.held.tail, u, before, carried, pieces, at)
+        return carried, split(hpool, st.shares, u, before, carried, pieces, at)
 
     @nb.njit(cache=True)
     def replay_labels(  # pragma: no cover - compiled
@@ -132,17 +143,20 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
         placed: Placements,
         labels: Labels,
         st: LabelState,
-        stores: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+        stores: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
         counters: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        keep_received: bool,  # noqa: FBT001 - compiled kernels take positional arguments
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Replay events ``lo..hi`` and the placements before them, labels and all.
 
-        ``stores`` are the held and received entries, the stash and the captured rows; they
-        are returned, any of them maybe grown. ``counters`` holds two LABEL_COUNTERS records:
-        the held store's and the received store's.
+        ``stores`` are the held lots, the held and received vectors' pools, the stash and
+        the captured rows; they are returned, any of them maybe grown. ``counters`` holds
+        three LABEL_COUNTERS records: the lots', the received pool's and the held pool's.
+        Without ``keep_received`` the taint received is not kept (sources of funds need only
+        what is held and what the seeds were made of).
         """
-        store, rstore, stash, captured = stores
-        c, rc = counters[0], counters[1]
+        store, rpool, hpool, stash, captured = stores
+        c, rc, hc = counters[0], counters[1], counters[2]
         n_placements = placed.key.shape[0]
         p, e = c.placed, lo
         while True:
@@ -163,7 +177,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                 if ev.key[e - 1] & 1 == 0:
                     at = c.top
                     stash = grow(stash, at + c.live + 4)
-                    carried, end = take(store, c, st, ev.who[e - 1], w, stash, at)
+                    carried, end = take(store, hpool, c, st, ev.who[e - 1], w, stash, at)
                     if labels.capture[s] >= 0:
                         rest = 0 if lots_carry else w - carried
                         captured = _capture(captured, c, labels.capture[s], stash, at, end, rest)
@@ -189,8 +203,8 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                     phi = plo + (2 if lots_carry else 1)
                     clean = 0 if lots_carry else w - hot
             # credit ``v`` with the pieces ``stash[plo:phi]`` and ``clean`` clean money
-            store = lots.ensure(store, c, phi - plo + 2)
-            rstore = lots.ensure(rstore, rc, phi - plo + 2)
+            if queue:
+                store = lots.ensure(store, c, phi - plo + 2)
             debt = -st.balance[v] if st.balance[v] < 0 else 0
             st.balance[v] += debt
             amount, tainted = clean, 0
@@ -210,20 +224,21 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                         newest_first,
                     )
             if not queue:
-                merge(store, c, st.held.head, st.held.tail, st.where, v, stash, plo, phi)
-            merge(rstore, rc, st.received.head, st.received.tail, st.where, v, stash, plo, phi)
+                hpool = merge(hpool, hc, st.shares, st.where, v, stash, plo, phi)
+            if keep_received:
+                rpool = merge(rpool, rc, st.received, st.where, v, stash, plo, phi)
             haircut.deposit(st.balance, st.taint, v, amount, tainted)
             if debt > 0:
                 # into an overdrawn account the deposit's first part repays the bank (an exit)
                 repay = min(debt, amount)
                 at = max(c.top, phi)
                 stash = grow(stash, at + c.live + 4)
-                _, end = take(store, c, st, v, repay, stash, at)
+                _, end = take(store, hpool, c, st, v, repay, stash, at)
                 _exited(st.exited, stash, at, end)
                 st.balance[v] -= debt - repay
             if c.pending == 0:
                 c.top = 0
-        return store, rstore, stash, captured
+        return store, rpool, hpool, stash, captured
 
     return replay_labels
 
@@ -260,54 +275,65 @@ def replay_labelled(
     opening: I64,
     n_labels: int,
     *,
+    keep_received: bool = True,
     cancelled: CancelCheck | None,
 ) -> Labelled:
     """Replay ``ev`` under ``rule``, sharing taint by ``by`` (pari passu replays pro rata).
 
-    Labels run from 1 to ``n_labels``; ``opening`` (per account) is clean money.
+    Labels run from 1 to ``n_labels``; ``opening`` (per account) is clean money. Without
+    ``keep_received`` the result's ``received`` entries are empty.
     """
     kernel = LABELLED[rule, ClaimantRule.PRO_RATA if by is ClaimantRule.PARI_PASSU else by]
     n_nodes, n_slots = len(opening), len(ev.route)
     lots_carry = rule in (Rule.FIFO, Rule.LIFO)
 
-    def heads() -> LotHeads:
-        return LotHeads(np.full(n_nodes, -1, np.int64), np.full(n_nodes, -1, np.int64))
+    def vectors() -> Vectors:
+        return Vectors(
+            np.full(n_nodes, -1, np.int64), np.zeros(n_nodes, np.int64), np.zeros(n_nodes, np.int64)
+        )
 
     state = LabelState(
         opening.astype(np.int64, copy=True),
         np.zeros(n_nodes, np.int64),
-        heads(),
-        heads(),
+        LotHeads(np.full(n_nodes, -1, np.int64), np.full(n_nodes, -1, np.int64)),
+        vectors(),
+        vectors(),
         np.full(n_labels + 1, -1, np.int64),
         np.zeros(n_labels + 1, np.int64),
         np.empty(n_slots, np.int64),
         np.empty(n_slots, np.int64),
     )
-    counters = np.zeros(2, LABEL_COUNTERS)
+    counters = np.zeros(3, LABEL_COUNTERS)
     counters["free"] = -1
     opened = np.flatnonzero(opening > 0) if lots_carry else np.empty(0, np.int64)
     store = np.empty((len(opened) + len(placed.key) + 64, 3), np.int64)
     open_lots(store, counters[0:1], state.held, opened, opening)
-    stores = (store, np.empty((len(placed.key) + 64, 3), np.int64), np.empty((256, 3), np.int64))
+
+    def pool() -> np.ndarray:
+        return np.empty((8 * len(placed.key) + 64, 2), np.int64)
+
+    stores = (store, pool(), pool(), np.empty((256, 3), np.int64))
     captured = np.empty((16, 3), np.int64)
     n_events = len(ev.key)
     for lo in range(0, n_events + 1, CHUNK):
         if cancelled is not None and cancelled():
             raise TraceCancelled(f"cancelled after replaying {lo} labelled events")
         hi = min(lo + CHUNK, n_events)
-        *grown, captured = kernel(lo, hi, ev, placed, labels, state, (*stores, captured), counters)
+        *grown, captured = kernel(
+            lo, hi, ev, placed, labels, state, (*stores, captured), counters, keep_received
+        )
         stores = tuple(grown)
+    if lots_carry or by is ClaimantRule.FIFO:
+        node, label, amount = lot_entries(stores[0], state.held.head)
+        keep = label > 0  # clean lots ride along under the lot rules
+        held = node[keep], label[keep], amount[keep]
+    else:
+        held = entries(stores[2], state.shares)
     return Labelled(
-        _tainted_entries(stores[0], state.held.head),
-        _tainted_entries(stores[1], state.received.head),
+        held,
+        entries(stores[1], state.received),
         state.exited,
         captured[: counters[0]["captured"]].copy(),
         state.balance,
         state.taint,
     )
-
-
-def _tainted_entries(store: np.ndarray, head: I64) -> tuple[I64, I64, I64]:
-    node, label, amount = entries(store, head)
-    keep = label > 0  # clean lots ride along under the lot rules
-    return node[keep], label[keep], amount[keep]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -133,6 +134,9 @@ class TraceParams:
     claimant_rule
         Whose taint leaves a mixed account when seeds name claimants (:class:`ClaimantRule`);
         left out, it is ``pro_rata``, or the rule itself under ``fifo`` and ``lifo``.
+    transaction_claimants
+        Claimants of seed transactions: ``(external id, claimant)`` pairs (a mapping is
+        accepted), each id one of ``seed_transactions``; the others are unattributed taint.
 
     Example
     -------
@@ -156,6 +160,7 @@ class TraceParams:
     max_accounts: int | None = None
     max_events: int | None = None
     claimant_rule: ClaimantRule | None = None
+    transaction_claimants: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         """Normalise collections and check the parameters when they are built."""
@@ -168,6 +173,10 @@ class TraceParams:
         object.__setattr__(self, "same_day_policy", SameDayPolicy(self.same_day_policy))
         if self.claimant_rule is not None:
             object.__setattr__(self, "claimant_rule", ClaimantRule(self.claimant_rule))
+        pairs: Any = self.transaction_claimants
+        if isinstance(pairs, Mapping):
+            pairs = pairs.items()
+        object.__setattr__(self, "transaction_claimants", tuple(sorted({(t, c) for t, c in pairs})))
         self._check_seeds()
         self._check_ranges()
         self._check_claimants()
@@ -175,7 +184,9 @@ class TraceParams:
     @property
     def has_claimants(self) -> bool:
         """Whether any seed names a claimant."""
-        return any(seed.claimant is not None for seed in self.seeds)
+        return bool(self.transaction_claimants) or any(
+            seed.claimant is not None for seed in self.seeds
+        )
 
     @property
     def value_backward(self) -> bool:
@@ -192,6 +203,14 @@ class TraceParams:
         return ClaimantRule.PRO_RATA
 
     def _check_claimants(self) -> None:
+        named = [tx for tx, _ in self.transaction_claimants]
+        if len(set(named)) < len(named):
+            raise InvalidTraceParams("a seed transaction names one claimant, not several")
+        if set(named) - set(self.seed_transactions):
+            missing = ", ".join(sorted(set(named) - set(self.seed_transactions)))
+            raise InvalidTraceParams(f"transaction_claimants names no seed transaction: {missing}")
+        if any(not claimant.strip() for _, claimant in self.transaction_claimants):
+            raise InvalidTraceParams("a seed's claimant must not be blank")
         if not self.has_claimants:
             if self.claimant_rule is not None:
                 raise InvalidTraceParams("claimant_rule needs at least one seed with a claimant")
@@ -279,7 +298,11 @@ class TraceParams:
         for out, seed in zip(seeds, self.seeds, strict=True):
             if seed.claimant is not None:
                 out["claimant"] = seed.claimant
-        extra = {"claimant_rule": str(self.shares_by)} if self.has_claimants else {}
+        extra: dict[str, Any] = {}
+        if self.has_claimants:
+            extra["claimant_rule"] = str(self.shares_by)
+        if self.transaction_claimants:
+            extra["transaction_claimants"] = dict(self.transaction_claimants)
         return extra | {
             "seeds": seeds,
             "seed_transactions": list(self.seed_transactions),

@@ -127,6 +127,7 @@ def trace_sources(
             ),
             np.zeros(len(nodes), np.int64),
             len(keys),
+            keep_received=False,  # up to one label per origin: only what is held is needed
             cancelled=cancelled,
         )
         n_events = len(events.key)

@@ -42,12 +42,6 @@ def basis_points(percent: Decimal | None) -> int | None:
     return None if percent is None else int(percent * 100)
 
 
-def replaced_asset_id(session: Session, asset_id: int) -> int | None:
-    """The asset this one replaces (sale proceeds replace what was sold), if any."""
-    asset = AssetRepository(session).get(asset_id)
-    return None if asset is None else asset.replaces_asset_id
-
-
 def get_asset(session: Session, asset_id: int, *, actor: Principal) -> Asset:
     asset = AssetRepository(session).get(asset_id)
     if asset is None:

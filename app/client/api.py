@@ -159,11 +159,20 @@ class MoneytrailClient:
             trace = self._json(self.http.get(f"/api/v1/traces/{trace['id']}"))
         return trace
 
-    def propose(self, trace_id: str, case_id: int, min_amount: str | None) -> dict[str, Any]:
-        """Propose a trace's holdings for freezing in a case (POST /traces/{id}/proposals)."""
+    def propose(
+        self,
+        trace_id: str,
+        case_id: int,
+        min_amount: str | None,
+        min_amounts: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Propose a trace's holdings for freezing in a case (POST /traces/{id}/proposals);
+        `min_amounts` per currency replace `min_amount` for the currencies they name."""
         body: dict[str, Any] = {"case_id": case_id}
         if min_amount is not None:
             body["min_amount"] = min_amount
+        if min_amounts:
+            body["min_amounts"] = min_amounts
         return self._json(self.http.post(f"/api/v1/traces/{trace_id}/proposals", json=body))
 
     def export(self, trace_id: str, fmt: str, *, progress: Progress | None = None) -> bytes:

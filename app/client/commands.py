@@ -223,6 +223,24 @@ def seed_account(spec: str) -> dict[str, str]:
     return seed
 
 
+def seed_transaction(spec: str) -> dict[str, str]:
+    """`T0042#Anna Berger` as the API's transaction seed, whose money it is after the last `#`."""
+    spec, hash_, claimant = spec.rpartition("#") if "#" in spec else (spec, "", "")
+    if hash_ and not claimant.strip():
+        raise argparse.ArgumentTypeError(f"{spec!r}: an empty claimant after '#'")
+    if not spec:
+        raise argparse.ArgumentTypeError("expected EXTERNAL_ID[#CLAIMANT]")
+    return {"transaction": spec, "claimant": claimant} if claimant else {"transaction": spec}
+
+
+def min_amount(spec: str) -> tuple[str, str | None]:
+    """`1000` (every currency) or `0.05:BTC` (that currency) as a proposal's least holding."""
+    amount, colon, code = spec.partition(":")
+    if not amount or (colon and not code):
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected DECIMAL[:CURRENCY]")
+    return amount, code.upper() if colon else None
+
+
 def role_threshold(spec: str) -> tuple[str, str]:
     """`sink_min_held=0.9` as a threshold of the roles in the network (RoleThresholds)."""
     name, eq, value = spec.partition("=")
@@ -234,7 +252,7 @@ def role_threshold(spec: str) -> tuple[str, str]:
 def trace_body(args: argparse.Namespace) -> dict[str, Any]:
     """The API's trace request from the options given; what is not given is left to the server's
     defaults, so the command line and the API mean the same by an omitted parameter."""
-    seeds = [{"transaction": t} for t in args.seed_transaction] + list(args.seed_account)
+    seeds = list(args.seed_transaction) + list(args.seed_account)
     if not seeds:
         raise CliError("give at least one --seed-transaction or --seed-account")
     given = {
@@ -324,7 +342,11 @@ def _write(client: MoneytrailClient, trace_id: str, fmt: str, output: str | None
 
 def run_propose(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        outcome = client.propose(args.trace_id, args.case, args.min_amount)
+        every = [amount for amount, code in args.min_amount if code is None]
+        if len(every) > 1:
+            raise CliError("give one --min-amount without a currency (and any with one)")
+        per = {code: amount for amount, code in args.min_amount if code is not None}
+        outcome = client.propose(args.trace_id, args.case, every[0] if every else None, per)
     table = Table("account", "currency", "held", "outcome", "asset", title="freezing proposals")
     for c in outcome["created"]:
         table.add_row(
@@ -366,8 +388,9 @@ def _trace_options(trace: argparse.ArgumentParser) -> None:
         "--seed-transaction",
         action="append",
         default=[],
-        metavar="EXTERNAL_ID",
-        help="a transaction whose whole amount is taint; repeatable",
+        type=seed_transaction,
+        metavar="EXTERNAL_ID[#CLAIMANT]",
+        help="a transaction whose whole amount is taint, whose money it is after '#'; repeatable",
     )
     trace.add_argument(
         "--seed-account",
@@ -450,7 +473,15 @@ def register(commands: Any) -> None:
     )
     propose.add_argument("trace_id")
     propose.add_argument("--case", type=int, required=True, metavar="CASE_ID")
-    propose.add_argument("--min-amount", metavar="DECIMAL", help="only holdings of at least this")
+    propose.add_argument(
+        "--min-amount",
+        action="append",
+        default=[],
+        type=min_amount,
+        metavar="DECIMAL[:CURRENCY]",
+        help="only holdings of at least this (in that currency; without one, in every other); "
+        "repeatable",
+    )
     _connection(propose)
     propose.set_defaults(run=run_propose)
     export = commands.add_parser(

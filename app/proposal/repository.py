@@ -1,7 +1,12 @@
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
+from app.asset.models import Asset
 from app.proposal.models import FreezingProposal
+
+# The longest chain of replacements followed (sale proceeds replacing what was sold, ...):
+# it also ends a cycle, should one be recorded.
+MAX_REPLACEMENTS = 64
 
 
 class ProposalRepository:
@@ -14,8 +19,24 @@ class ProposalRepository:
         )
         return list(self.session.scalars(stmt.order_by(FreezingProposal.id)))
 
-    def of_asset(self, asset_id: int) -> FreezingProposal | None:
-        stmt = select(FreezingProposal).where(FreezingProposal.asset_id == asset_id)
+    def of_asset_or_replaced(self, asset_id: int) -> FreezingProposal | None:
+        """The proposal that made the asset, or the nearest asset it replaces: one query."""
+        chain = (
+            select(Asset.id.label("id"), literal(0).label("depth"))
+            .where(Asset.id == asset_id)
+            .cte("chain", recursive=True)
+        )
+        chain = chain.union_all(
+            select(Asset.replaces_asset_id, chain.c.depth + 1)
+            .join(chain, Asset.id == chain.c.id)
+            .where(Asset.replaces_asset_id.is_not(None), chain.c.depth < MAX_REPLACEMENTS)
+        )
+        stmt = (
+            select(FreezingProposal)
+            .join(chain, FreezingProposal.asset_id == chain.c.id)
+            .order_by(chain.c.depth, FreezingProposal.id)
+            .limit(1)
+        )
         return self.session.scalars(stmt).first()
 
     def add(self, proposal: FreezingProposal) -> FreezingProposal:

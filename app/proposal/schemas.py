@@ -1,4 +1,6 @@
+from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,15 +12,34 @@ _DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 class ProposalCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"example": {"case_id": 17, "min_amount": "1000.00"}},
+        json_schema_extra={
+            "example": {"case_id": 17, "min_amount": "1000.00", "min_amounts": {"BTC": "0.05"}}
+        },
     )
 
     case_id: int = Field(ge=1, description="The case the assets are proposed in (writable).")
     min_amount: str | None = Field(
         default=None,
         pattern=_DECIMAL,
-        description="Only holdings of at least this amount (in their own currency).",
+        description="Only holdings of at least this amount, read in each holding's own "
+        "currency (1000 is 1000 EUR and 1000 BTC alike): with several currencies, give "
+        "`min_amounts` too.",
     )
+    min_amounts: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9]{2,12}$")],
+        Annotated[str, Field(pattern=_DECIMAL)],
+    ] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Per currency (code, any case), the least holding proposed: it replaces "
+        "`min_amount` for the currencies it names.",
+    )
+
+    def minimum(self, currency: str) -> Decimal | None:
+        """The least holding proposed in ``currency``, if any."""
+        given = {code.upper(): amount for code, amount in self.min_amounts.items()}
+        amount = given.get(currency.upper(), self.min_amount)
+        return None if amount is None else Decimal(amount)
 
 
 class SkipReason(StrEnum):

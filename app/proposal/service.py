@@ -3,7 +3,6 @@ asset of a case in state TRACED, valued at the taint held, linked to the trace a
 transactions that carried the taint there. A freeze stays a legal act of its own (a transition
 of the asset), never a side effect of a trace."""
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -165,7 +164,11 @@ def _why_not(
 ) -> dict[str, Any] | None:
     """Why a holding becomes no asset, or None when it does."""
     if minimum is not None and row["held"] < minimum:
-        return _skip(row, SkipReason.BELOW_MIN_AMOUNT, f"below the minimum amount {minimum}")
+        return _skip(
+            row,
+            SkipReason.BELOW_MIN_AMOUNT,
+            f"below the minimum amount {minimum} {row['currency']}",
+        )
     if previous is not None:
         return _skip(
             row,
@@ -265,9 +268,8 @@ def propose_freezing(
     if result.provenance.rule in NO_VALUE:
         raise TraceMeasuresNoValue(result.provenance.rule)
     case = case_service.get_writable_case(session, data.case_id, actor=actor)
-    minimum = None if data.min_amount is None else Decimal(data.min_amount)
     try:
-        created, skipped = _proposals(session, run.id, case.id, result, minimum, actor)
+        created, skipped = _proposals(session, run.id, case.id, result, data, actor)
         session.commit()
     except IntegrityError:
         # The unique (trace, case, account, currency): a concurrent call stored the same holding.
@@ -281,7 +283,7 @@ def _proposals(
     run_id: str,
     case_id: int,
     result: TraceResult,
-    minimum: Decimal | None,
+    data: ProposalCreate,
     actor: Principal,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     holdings = _holdings(result)
@@ -299,6 +301,7 @@ def _proposals(
     for row in holdings:
         account = accounts.get(row["account"])
         previous = done.get((row["account"], row["currency"]))
+        minimum = data.minimum(row["currency"])
         skip = _why_not(session, row, account, minimum=minimum, previous=previous, case_id=case_id)
         if skip is not None:
             skipped.append(skip)
@@ -320,18 +323,9 @@ def _proposals(
     return created, skipped
 
 
-def claimant_shares_of_asset(
-    session: Session, asset_id: int, replaces: Callable[[int], int | None]
-) -> list[dict[str, str | None]] | None:
-    """The claimants' shares stored with the proposal that made the asset (or the asset it
-    replaces, as sale proceeds replace what was sold); None when no proposal with claimants
-    made it. `replaces` gives the asset an asset replaces."""
-    seen: set[int] = set()
-    current: int | None = asset_id
-    while current is not None and current not in seen:
-        seen.add(current)
-        proposal = ProposalRepository(session).of_asset(current)
-        if proposal is not None:
-            return proposal.claimant_shares
-        current = replaces(current)
-    return None
+def claimant_shares_of_asset(session: Session, asset_id: int) -> list[dict[str, str | None]] | None:
+    """The claimants' shares stored with the proposal that made the asset (or the nearest asset
+    it replaces, as sale proceeds replace what was sold); None when no proposal with claimants
+    made it."""
+    proposal = ProposalRepository(session).of_asset_or_replaced(asset_id)
+    return None if proposal is None else proposal.claimant_shares

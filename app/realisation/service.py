@@ -327,9 +327,7 @@ def claimant_victims(
     """(party id, amount in minor units, note) for each claimant of the taint held where the
     asset came from: the proceeds split by their shares (largest remainder, so that the parts
     and the state's share of unattributed taint sum exactly to the proceeds)."""
-    shares = proposal_service.claimant_shares_of_asset(
-        session, asset.id, lambda i: asset_service.replaced_asset_id(session, i)
-    )
+    shares = proposal_service.claimant_shares_of_asset(session, asset.id)
     if not shares:
         raise InvalidRealisation(
             f"asset {asset.id} came from no freezing proposal of a trace with claimants",

@@ -41,10 +41,8 @@ class SeedIn(BaseModel):
             raise ValueError("a seed is either an account (with currency) or a transaction")
         if self.account is not None and self.currency is None:
             raise ValueError("an account seed needs a currency")
-        if self.transaction is not None and (
-            self.amount or self.currency or self.at or self.claimant
-        ):
-            raise ValueError("a transaction seed takes no amount, currency, time or claimant")
+        if self.transaction is not None and (self.amount or self.currency or self.at):
+            raise ValueError("a transaction seed takes no amount, currency or time")
         return self
 
 

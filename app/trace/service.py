@@ -95,10 +95,12 @@ def build_params(
     externals: Callable[[], frozenset[str]],
     settings: Settings,
 ) -> TraceParams:
-    seeds, seed_transactions = [], []
+    seeds, seed_transactions, transaction_claimants = [], [], []
     for i, seed in enumerate(body.seeds):
         if seed.transaction is not None:
             seed_transactions.append(seed.transaction)
+            if seed.claimant is not None:
+                transaction_claimants.append((seed.transaction, seed.claimant))
             continue
         assert seed.account is not None
         assert seed.currency is not None
@@ -132,6 +134,7 @@ def build_params(
         max_counterparties=body.max_counterparties,
         as_of=body.as_of,
         claimant_rule=body.claimant_rule,
+        transaction_claimants=tuple(transaction_claimants),
         max_accounts=settings.trace_max_accounts,
         max_events=settings.trace_max_events,
     )

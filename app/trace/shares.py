@@ -20,7 +20,7 @@ class TraceWithoutClaimants(Conflict):
 
     def __init__(self) -> None:
         super().__init__(
-            "this trace's seeds name no claimant: run one with `claimant` on its account seeds"
+            "this trace's seeds name no claimant: run one with `claimant` on its seeds"
         )
 
 

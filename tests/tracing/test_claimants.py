@@ -27,17 +27,19 @@ def shares(result, account: str) -> dict[str, str]:
 # 300 leaves (day 5); 700 remains.
 FUND = (("T3", "X", "Y", "500", at(3)), ("T5", "X", "Z", "300", at(5)))
 VICTIMS = (("A", "600", 1), ("B", "400", 2), ("C", "500", 4))
+# (rule, claimant_rule, what X holds of each claimant)
+WORKED = [
+    ("fifo", None, {"A": "0.00", "B": "200.00", "C": "500.00"}),
+    ("haircut", "fifo", {"A": "0.00", "B": "200.00", "C": "500.00"}),
+    ("haircut", None, {"A": "210.00", "B": "140.00", "C": "350.00"}),
+    ("haircut", "pari_passu", {"A": "280.00", "B": "186.67", "C": "233.33"}),
+    ("lifo", None, {"A": "500.00", "B": "0.00", "C": "200.00"}),
+]
 
 
 @pytest.mark.parametrize(
     ("rule", "claimant_rule", "want"),
-    [
-        ("fifo", None, {"A": "0.00", "B": "200.00", "C": "500.00"}),
-        ("haircut", "fifo", {"A": "0.00", "B": "200.00", "C": "500.00"}),
-        ("haircut", None, {"A": "210.00", "B": "140.00", "C": "350.00"}),
-        ("haircut", "pari_passu", {"A": "280.00", "B": "186.67", "C": "233.33"}),
-        ("lifo", None, {"A": "500.00", "B": "0.00", "C": "200.00"}),
-    ],
+    WORKED,
 )
 def test_worked_example_of_the_issue(rule, claimant_rule, want) -> None:
     result = trace(
@@ -164,3 +166,79 @@ def test_claimant_rule_without_claimants_is_refused() -> None:
     seed = AccountSeed(account="X", currency="EUR", amount=Decimal(1))
     with pytest.raises(InvalidTraceParams, match="needs at least one seed with a claimant"):
         TraceParams(seeds=[seed], rule="haircut", claimant_rule="pari_passu")
+
+
+# The same fund, the victims' money arriving as payments into it: seed transactions.
+PAID_IN = (
+    ("TA", "VA", "X", "600", at(1)),
+    ("TB", "VB", "X", "400", at(2)),
+    ("TC", "VC", "X", "500", at(4)),
+)
+PAYERS = {"TA": "A", "TB": "B", "TC": "C"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "claimant_rule", "want"),
+    WORKED,
+)
+def test_seed_transactions_carry_their_claimants_through_the_worked_example(
+    rule, claimant_rule, want
+) -> None:
+    params = TraceParams(
+        seed_transactions=tuple(PAYERS),
+        transaction_claimants=PAYERS,
+        rule=rule,
+        claimant_rule=claimant_rule,
+    )
+    result = trace(ledger(*PAID_IN, *FUND), params)
+    assert shares(result, "X") == want
+    assert sum(Decimal(v) for v in want.values()) == Decimal("700.00")
+    c = result.claimants.filter(result.claimants["claimant"] == "C")
+    assert result.summary["claimants"]["C"]["EUR"]["held"] == str(c["held"].sum())
+
+
+def test_a_seed_transaction_without_a_claimant_stays_unattributed_beside_named_ones() -> None:
+    params = TraceParams(
+        seeds=_victims(("A", "600", 1)),
+        seed_transactions=("TB", "TC"),
+        transaction_claimants={"TC": "C"},
+        rule="haircut",
+    )
+    result = trace(ledger(*PAID_IN[1:], *FUND), params)
+    # rolling charge: A 600 and the unattributed 400 pay 500 out, C 500 joins, 300 leaves
+    assert shares(result, "X") == {"A": "210.00", "C": "350.00", None: "140.00"}
+    assert set(result.summary["claimants"]) == {"A", "C"}
+    assert shares(result, "Y") == {"A": "300.00", None: "200.00"}
+    named = json.loads(result.to_json())["provenance"]["params"]
+    assert named["transaction_claimants"] == {"TC": "C"}
+    assert named["claimant_rule"] == "pro_rata"
+
+
+def test_a_seed_transaction_after_as_of_gives_its_claimant_nothing() -> None:
+    params = TraceParams(
+        seed_transactions=("TA", "TC"),
+        transaction_claimants={"TA": "A", "TC": "C"},
+        rule="haircut",
+        as_of=at(3, 18),
+    )
+    result = trace(ledger(*PAID_IN, *FUND), params)
+    # B's 400 is clean money here; C's payment comes after as_of: A keeps 600 x 500/1000
+    assert shares(result, "X") == {"A": "300.00"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"transaction_claimants": {"T9": "A"}}, "names no seed transaction: T9"),
+        ({"transaction_claimants": (("TA", "A"), ("TA", "B"))}, "one claimant, not several"),
+        ({"transaction_claimants": {"TA": " "}}, "must not be blank"),
+        ({"transaction_claimants": {"TA": "A"}, "rule": "poison"}, "no shares"),
+        (
+            {"transaction_claimants": {"TA": "A"}, "direction": "backward"},
+            "claimants are traced forward",
+        ),
+    ],
+)
+def test_transaction_claimants_are_checked(kwargs, says) -> None:
+    with pytest.raises(InvalidTraceParams, match=says):
+        TraceParams(seed_transactions=("TA",), **{"rule": "haircut", **kwargs})

@@ -1,77 +1,111 @@
 """Claimants' shares of an account's taint, kept per account as labelled entries.
 
-The store has the layout of :mod:`tracing.rules.lots` (``amount, label, next`` rows, a free
-list in a :data:`tracing.replay.COUNTERS` record), the label standing where a lot keeps its
-taint flag: label 0 is clean money, labels from 1 name claimants (or, backward, origins).
-Under the lot rules the claimants follow the lots (:func:`tracing.rules.lots.put` and
+Label 0 is clean money, labels from 1 name claimants (or, backward, origins). Under the lot
+rules the claimants follow the lots: the store of :mod:`tracing.rules.lots` with the label
+where a lot keeps its taint flag (:func:`tracing.rules.lots.put` and
 :func:`~tracing.rules.lots.take` on labelled lots). Under ``pro_rata`` an account's entries are
-an unordered vector, one entry per label: :func:`merge` adds to it and :func:`split` takes a
-withdrawal's taint from it in proportion to the shares, by the largest-remainder method.
+an unordered vector, one ``label, amount`` row per label, kept together in a pool (an account
+whose vector outgrows its block moves to a block twice the size at the pool's end, so a
+vector is read from one or two cache lines, not a linked list's scattered rows): :func:`merge`
+adds to it and :func:`split` takes a withdrawal's taint from it in proportion to the shares,
+by the largest-remainder method.
 
 Pieces (what a withdrawal took) are rows ``amount, label, scratch`` of a ``(n, 3)`` array.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba as nb
 import numpy as np
 
 from tracing.index import I64
 from tracing.rules.haircut import mul_div
-from tracing.rules.lots import AMT, NXT, TNT, _free, _new
+from tracing.rules.lots import AMT, NXT, TNT
 
 LABEL = TNT
 
 
+class Vectors(NamedTuple):
+    """Per account: where its entries start in the pool (-1: none yet), how many, room for."""
+
+    start: I64
+    size: I64
+    cap: I64
+
+
+# Below this many (pieces x entries) a merge finds labels by scanning; above, by ``where``.
+_SCAN = 64
+
+
 @nb.njit(cache=True)
 def merge(  # pragma: no cover - compiled
-    store: np.ndarray,
+    pool: np.ndarray,
     counters: Any,
-    head: I64,
-    tail: I64,
+    vec: Vectors,
     where: I64,
     node: int,
     pieces: np.ndarray,
     lo: int,
     hi: int,
-) -> None:
+) -> np.ndarray:
     """Add the labelled pieces ``pieces[lo:hi]`` (clean ones skipped) to ``node``'s vector.
 
-    ``where`` is a per-label scratch array of -1, restored before returning.
+    Returns the pool, maybe grown. ``where`` is a per-label scratch array of -1, restored
+    before returning.
     """
-    row = head[node]
-    while row >= 0:
-        where[store[row, LABEL]] = row
-        row = store[row, NXT]
+    m = 0
+    for k in range(lo, hi):
+        if pieces[k, 0] > 0 and pieces[k, 1] != 0:
+            m += 1
+    if m == 0:
+        return pool
+    n = vec.size[node]
+    if vec.start[node] < 0 or n + m > vec.cap[node]:
+        # a block twice the size needed at the pool's end; the old one is left behind
+        cap = max(4, 2 * (n + m))
+        pool = grow(pool, counters.next_row + cap)
+        at, old = counters.next_row, vec.start[node]
+        counters.next_row += cap
+        for i in range(n):
+            pool[at + i, 0], pool[at + i, 1] = pool[old + i, 0], pool[old + i, 1]
+        vec.start[node], vec.cap[node] = at, cap
+    s = vec.start[node]
+    scan = m * n <= _SCAN
+    if not scan:
+        for i in range(s, s + n):
+            where[pool[i, 0]] = i
     for k in range(lo, hi):
         amount, label = pieces[k, 0], pieces[k, 1]
         if amount <= 0 or label == 0:
             continue
-        row = where[label]
-        if row >= 0:
-            store[row, AMT] += amount
-            continue
-        row = _new(store, counters, amount, label)
-        where[label] = row
-        if head[node] < 0:
-            head[node] = row
+        row = -1
+        if scan:
+            for i in range(s, s + n):
+                if pool[i, 0] == label:
+                    row = i
+                    break
         else:
-            store[tail[node], NXT] = row
-        tail[node] = row
-    row = head[node]
-    while row >= 0:
-        where[store[row, LABEL]] = -1
-        row = store[row, NXT]
+            row = where[label]
+        if row >= 0:
+            pool[row, 1] += amount
+            continue
+        pool[s + n, 0], pool[s + n, 1] = label, amount
+        if not scan:
+            where[label] = s + n
+        n += 1
+    if not scan:
+        for i in range(s, s + n):
+            where[pool[i, 0]] = -1
+    vec.size[node] = n
+    return pool
 
 
 @nb.njit(cache=True)
 def split(  # pragma: no cover - compiled
-    store: np.ndarray,
-    counters: Any,
-    head: I64,
-    tail: I64,
+    pool: np.ndarray,
+    vec: Vectors,
     node: int,
     total: int,
     amount: int,
@@ -82,16 +116,16 @@ def split(  # pragma: no cover - compiled
 
     Each label gets ``amount * share / total`` rounded down; the units left over go, one each,
     to the largest remainders (a tie to the lower label), so the pieces sum to ``amount``
-    exactly. The pieces are written to ``pieces[at:]``; emptied entries are freed.
+    exactly. The pieces are written to ``pieces[at:]``; emptied entries are dropped.
     """
     end = at
     if amount <= 0:
         return end
+    s, n = vec.start[node], vec.size[node]
     whole = amount >= total
     given = 0
-    row = head[node]
-    while row >= 0:
-        label, share = store[row, LABEL], store[row, AMT]
+    for i in range(s, s + n):
+        label, share = pool[i, 0], pool[i, 1]
         if whole:
             q, r = share, 0
         else:
@@ -99,7 +133,6 @@ def split(  # pragma: no cover - compiled
         pieces[end, 0], pieces[end, 1], pieces[end, 2] = q, label, r
         given += q
         end += 1
-        row = store[row, NXT]
     for _ in range(amount - given):
         best = at
         for k in range(at + 1, end):
@@ -109,28 +142,37 @@ def split(  # pragma: no cover - compiled
                 best = k
         pieces[best, 0] += 1
         pieces[best, 2] = -1
-    # subtract in list order (the pieces were written in it) and unlink what is emptied
-    prev, row, k = -1, head[node], at
-    while row >= 0:
-        following = store[row, NXT]
-        store[row, AMT] -= pieces[k, 0]
-        if store[row, AMT] == 0:
-            if prev < 0:
-                head[node] = following
-            else:
-                store[prev, NXT] = following
-            if tail[node] == row:
-                tail[node] = prev
-            _free(store, counters, row)
-        else:
-            prev = row
-        row, k = following, k + 1
+    # subtract (the pieces are in the entries' order) and close up what is emptied
+    j = s
+    for k in range(n):
+        left = pool[s + k, 1] - pieces[at + k, 0]
+        if left != 0:
+            pool[j, 0], pool[j, 1] = pool[s + k, 0], left
+            j += 1
+    vec.size[node] = j - s
     return end
 
 
 @nb.njit(cache=True)
-def entries(store: np.ndarray, head: I64) -> tuple[I64, I64, I64]:  # pragma: no cover
-    """Every entry of every account: account (index of ``head``), label and amount."""
+def entries(pool: np.ndarray, vec: Vectors) -> tuple[I64, I64, I64]:  # pragma: no cover
+    """Every entry of every account: account (index of ``vec``), label and amount."""
+    n = 0
+    for v in range(vec.size.shape[0]):
+        n += vec.size[v]
+    node, label, amount = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    i = 0
+    for v in range(vec.size.shape[0]):
+        s = vec.start[v]
+        for row in range(s, s + vec.size[v]):
+            if pool[row, 1] != 0:
+                node[i], label[i], amount[i] = v, pool[row, 0], pool[row, 1]
+                i += 1
+    return node[:i], label[:i], amount[:i]
+
+
+@nb.njit(cache=True)
+def lot_entries(store: np.ndarray, head: I64) -> tuple[I64, I64, I64]:  # pragma: no cover
+    """Every lot of every account: account (index of ``head``), label and amount."""
     n = 0
     for v in range(head.shape[0]):
         row = head[v]

@@ -19,7 +19,13 @@ import uvicorn
 from app import migrate
 from app.apikey import service as apikey_service
 from app.cli import build_parser, main
-from app.client.commands import TRACE_OPTIONS, seed_account, trace_body
+from app.client.commands import (
+    TRACE_OPTIONS,
+    min_amount,
+    seed_account,
+    seed_transaction,
+    trace_body,
+)
 from app.db import make_engine, make_sessionmaker
 from app.demo.service import SEED_TRANSACTIONS
 from app.interop.service import FTM_INSTALLED
@@ -212,7 +218,8 @@ def test_propose_a_traces_holdings_for_freezing(server, capsys):
     trace_id = httpx.post(f"{url}/api/v1/traces", json=body, headers=headers).json()["id"]
     capsys.readouterr()
     propose = ["propose", trace_id, "--case", str(case_id), *auth]
-    assert main([*propose, "--min-amount", "10000"]) == 0
+    # EUR's own minimum replaces the one of every currency
+    assert main([*propose, "--min-amount", "1", "--min-amount", "10000:eur"]) == 0
     out, err = capsys.readouterr()
     rows = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if "│" in line]
     assert [r[:4] for r in rows] == [
@@ -235,7 +242,7 @@ def test_propose_a_traces_holdings_for_freezing(server, capsys):
 FULL_TRACE = [
     "trace",
     "--seed-transaction",
-    "DEMO-D01",
+    "DEMO-D01#Jonas Weber",
     "--seed-account",
     "iban:DE44500105175407324931:5000.00:EUR@2026-01-05T10:00:00Z#Anna Berger",
     "--rule",
@@ -286,6 +293,7 @@ def test_the_trace_command_has_an_option_for_every_field_of_the_apis_trace_reque
     assert request.roles is not None
     assert (request.roles.collector_min_senders, str(request.roles.sink_min_held)) == (5, "0.9")
     assert (request.seeds[1].claimant, request.claimant_rule) == ("Anna Berger", "pari_passu")
+    assert (request.seeds[0].transaction, request.seeds[0].claimant) == ("DEMO-D01", "Jonas Weber")
     # Nothing given but a seed: nothing else is sent, so the server's defaults apply.
     assert trace_body(build_parser().parse_args(["trace", "--seed-transaction", "T"])) == {
         "seeds": [{"transaction": "T"}]
@@ -325,6 +333,31 @@ def test_a_seed_account_is_read_from_the_right(spec, seed):
 def test_a_seed_account_without_a_currency_is_a_usage_error():
     with pytest.raises(argparse.ArgumentTypeError, match="ACCOUNT:AMOUNT:CURRENCY"):
         seed_account("iban:DE44500105175407324931")
+
+
+@pytest.mark.parametrize(
+    ("spec", "seed"),
+    [
+        ("T0042", {"transaction": "T0042"}),
+        ("T0042#Anna Berger", {"transaction": "T0042", "claimant": "Anna Berger"}),
+        ("T#1#B", {"transaction": "T#1", "claimant": "B"}),
+    ],
+)
+def test_a_seed_transaction_names_its_claimant_after_the_last_hash(spec, seed):
+    assert seed_transaction(spec) == seed
+
+
+@pytest.mark.parametrize("spec", ["T0042#", "T0042# ", "#A"])
+def test_a_seed_transaction_with_an_empty_part_is_a_usage_error(spec):
+    with pytest.raises(argparse.ArgumentTypeError):
+        seed_transaction(spec)
+
+
+def test_a_minimum_amount_names_its_currency_after_a_colon():
+    assert min_amount("1000") == ("1000", None)
+    assert min_amount("0.05:btc") == ("0.05", "BTC")
+    with pytest.raises(argparse.ArgumentTypeError, match="DECIMAL"):
+        min_amount("5:")
 
 
 def test_an_unreachable_server_is_one_line_and_exit_1(capsys):

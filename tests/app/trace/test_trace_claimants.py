@@ -6,10 +6,15 @@ remains. FIFO: A 0, B 200, C 500. Rolling charge: A 210, B 140,
 C 350. Pari passu: A 280.00, B 186.67, C 233.33.
 """
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.asset.models import Asset
+from app.proposal import service as proposal_service
 from app.trace import service as trace_service
 from app.trace.caches import BoundedCache
 from app.trace.repository import TraceRepository
@@ -109,16 +114,21 @@ def test_claimant_holdings_for_proposals(client, key, session, monkeypatch) -> N
     assert claimant_holdings(_stored(client, session, plain["id"], monkeypatch)) == {}
 
 
-def test_freezing_proposals_carry_the_claimants_shares(client, key) -> None:
-    # Barlow Clowes: the fund's 700 is proposed for freezing with each victim's share of it,
-    # for restitution later; the shares sum to the asset's value.
+def _fund_proposed(client: TestClient, key: dict[str, str]) -> Any:
+    """The fund's holding proposed in a new case from a pari passu trace of the victims."""
     trace = _run(client, key, seeds=_victims(), rule="haircut", claimant_rule="pari_passu")
     case_id = client.post("/api/v1/cases", json=criminal_case(), headers=key).json()["id"]
-    r = client.post(
+    return client.post(
         f"/api/v1/traces/{trace['id']}/proposals",
         json={"case_id": case_id, "min_amount": "600"},
         headers=key,
     )
+
+
+def test_freezing_proposals_carry_the_claimants_shares(client, key) -> None:
+    # Barlow Clowes: the fund's 700 is proposed for freezing with each victim's share of it,
+    # for restitution later; the shares sum to the asset's value.
+    r = _fund_proposed(client, key)
     assert r.status_code == 201, r.text
     [fund] = r.json()["created"]
     assert (fund["account"], fund["held"]) == (X, "700.00")
@@ -266,3 +276,102 @@ def test_a_stored_trace_reads_back_byte_identical(client, key, session, monkeypa
     stored = client.get(f"/api/v1/traces/{trace['id']}/result.json", headers=key).content
     assert frame in stored.decode()
     assert _stored(client, session, trace["id"], monkeypatch).to_json_bytes() == stored
+
+
+def test_the_claimants_shares_follow_replacements_in_one_query(client, key, session) -> None:
+    # Sale proceeds replace what was sold, and may be replaced again: the shares of the
+    # proposal at the chain's end are found by one query, however long the chain.
+    made = _fund_proposed(client, key).json()
+    fund = session.get(Asset, made["created"][0]["asset_id"])
+    assert fund is not None
+    replaced = fund.id
+    for n in range(3):
+        copy = Asset(
+            case_id=fund.case_id,
+            type="cash",
+            description=f"proceeds {n}",
+            status="FROZEN",
+            replaces_asset_id=replaced,
+            created_by=fund.created_by,
+            created_at=fund.created_at,
+        )
+        session.add(copy)
+        session.flush()
+        replaced = copy.id
+    session.commit()
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        if not statement.startswith(("SAVEPOINT", "RELEASE")):  # the test's transaction
+            statements.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        shares = proposal_service.claimant_shares_of_asset(session, replaced)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert shares == [
+        {"claimant": "A", "amount": "280.00"},
+        {"claimant": "B", "amount": "186.67"},
+        {"claimant": "C", "amount": "233.33"},
+    ]
+    assert len(statements) == 1
+    plain = Asset(
+        case_id=fund.case_id,
+        type="cash",
+        description="found at a search",
+        status="FROZEN",
+        created_by=fund.created_by,
+        created_at=fund.created_at,
+    )
+    session.add(plain)
+    session.commit()
+    assert proposal_service.claimant_shares_of_asset(session, plain.id) is None
+
+
+def test_victims_paying_in_are_seed_transactions_naming_them(
+    client: TestClient, key: dict[str, str]
+) -> None:
+    # The victims' payments into the fund are the seeds, each naming its payer as claimant.
+    seeds = [{"transaction": t, "claimant": c} for t, c in (("F1", "A"), ("F2", "B"), ("F4", "C"))]
+    for claimant_rule in ("pro_rata", "pari_passu", "fifo"):
+        trace = _run(client, key, seeds=seeds, rule="haircut", claimant_rule=claimant_rule)
+        url = f"/api/v1/traces/{trace['id']}/claimants"
+        items = client.get(url, params={"account": X}, headers=key).json()["items"]
+        assert {i["claimant"]: i["held"] for i in items} == WANT[claimant_rule]
+        stored = client.get(f"/api/v1/traces/{trace['id']}", headers=key).json()
+        assert {s.get("transaction"): s.get("claimant") for s in stored["request"]["seeds"]} == {
+            "F1": "A",
+            "F2": "B",
+            "F4": "C",
+        }
+    backward = {"seeds": seeds[:1], "rule": "fifo", "direction": "backward"}
+    r = client.post("/api/v1/traces", json=backward, headers=key)
+    assert r.status_code == 422
+    assert "claimants are traced forward" in r.json()["detail"]
+
+
+def test_a_minimum_per_currency_replaces_the_minimum_of_every_currency(
+    client: TestClient, key: dict[str, str]
+) -> None:
+    w = "iban:GB29NWBK60161331926819"
+    usd = batch(tx("U1", VA, w, "50.00", currency="USD"), reference="PO-2026-018")
+    assert client.post("/api/v1/transactions/batch", json=usd, headers=key).status_code == 201
+    trace = _run(client, key, seeds=[{"transaction": "F1"}, {"transaction": "U1"}], rule="fifo")
+    case_id = client.post("/api/v1/cases", json=criminal_case(), headers=key).json()["id"]
+    url = f"/api/v1/traces/{trace['id']}/proposals"
+    # 100 read in every currency: the 50.00 USD held at W is below it
+    first = client.post(url, json={"case_id": case_id, "min_amount": "100"}, headers=key).json()
+    assert [(c["account"], c["held"]) for c in first["created"]] == [(Y, "500.00"), (Z, "100.00")]
+    [skip] = first["skipped"]
+    assert (skip["account"], skip["currency"], skip["reason"]) == (w, "USD", "below_min_amount")
+    assert skip["detail"] == "below the minimum amount 100 USD"
+    # USD's own minimum (any case) replaces it for USD alone
+    body = {"case_id": case_id, "min_amount": "100", "min_amounts": {"usd": "10"}}
+    second = client.post(url, json=body, headers=key).json()
+    assert [(c["account"], c["currency"]) for c in second["created"]] == [(w, "USD")]
+    bad = {"case_id": case_id, "min_amounts": {"USD": "ten"}}
+    r = client.post(url, json=bad, headers=key)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"][:2] == ["body", "min_amounts"]
