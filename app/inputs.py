@@ -174,9 +174,12 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def query_is_utf8(request: Request) -> None:
+async def query_is_utf8(request: Request) -> None:
     """Refuse a query whose percent-escapes are not UTF-8 (`%ED%A0%80`, a lone surrogate's
-    would-be bytes): Starlette would read each as U+FFFD and filter on that without a word."""
+    would-be bytes): Starlette would read each as U+FFFD and filter on that without a word.
+
+    Async: every request passes this check, and a plain function would cost each a round trip
+    to a worker thread and back (FastAPI runs sync dependencies in its thread pool)."""
     raw = request.scope.get("query_string", b"")
     if b"%" not in raw:
         return

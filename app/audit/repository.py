@@ -2,7 +2,7 @@ from collections.abc import Generator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.audit.models import AUDIT_APPEND_LOCK, AuditCheckpoint, AuditEntry
@@ -19,21 +19,27 @@ CHECKPOINTS_NEWEST_FIRST: Keyset[IdKey, AuditCheckpoint] = Keyset(
 )
 
 
+_LOCK_HEAD = text("SELECT pg_advisory_xact_lock(:key)")
+# Core statements built once: the group writer runs them for every batch.
+_ENTRIES = table_of(AuditEntry)
+_LAST_HASH = select(_ENTRIES.c.entry_hash).order_by(_ENTRIES.c.id.desc()).limit(1)
+_INSERT = insert(_ENTRIES)
+
+
 class AuditRepository:
-    def __init__(self, session: Session) -> None:
+    """On a session, or on a bare connection (the group writer's, which needs no unit of work)."""
+
+    def __init__(self, session: Session | Connection) -> None:
         self.session = session
 
     def lock_head(self) -> None:
         # Appends queue here on PostgreSQL; SQLite already admits one writer at a time.
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_APPEND_LOCK}
-            )
+        bind = self.session if isinstance(self.session, Connection) else self.session.get_bind()
+        if bind.dialect.name == "postgresql":
+            self.session.execute(_LOCK_HEAD, {"key": AUDIT_APPEND_LOCK})
 
     def last_hash(self) -> str | None:
-        return self.session.scalar(
-            select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
-        )
+        return self.session.execute(_LAST_HASH).scalar()
 
     def head(self) -> tuple[int, str] | None:
         row = self.session.execute(
@@ -56,7 +62,7 @@ class AuditRepository:
     def add_all(self, rows: list[dict[str, Any]]) -> None:
         # A Core INSERT: entries are written once and never loaded back. The rows go in the
         # order given, so ids follow the chain.
-        self.session.execute(insert(table_of(AuditEntry)), rows)
+        self.session.execute(_INSERT, rows)
 
     def in_order(self, chunk: int = 5000) -> Generator[AuditEntry]:
         stmt = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=chunk)
@@ -92,6 +98,7 @@ class AuditRepository:
             stmt = stmt.where(AuditEntry.at >= since)
         if until is not None:
             stmt = stmt.where(AuditEntry.at < until)
+        assert isinstance(self.session, Session), "pages are read through a session"
         return page(self.session, stmt, ENTRIES_NEWEST_FIRST, limit=limit, after=after)
 
 

@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import structlog
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import service
@@ -28,7 +29,13 @@ class GroupWriter:
     """The production audit sink: called (blocking) or awaited (`write`) with one entry."""
 
     def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = 256) -> None:
-        self._sessions = sessions
+        # The writer sessions' bind: on SQLite its transactions take the write lock at BEGIN.
+        bind = sessions.kw["bind"]
+        assert isinstance(bind, Engine)
+        self._bind = bind
+        # Kept from batch to batch (no pool checkout, no liveness ping per batch); opened on
+        # first use in the writer's thread and dropped after a failed batch.
+        self._connection: Connection | None = None
         self._max_batch = max(1, max_batch)
         self._queue: queue.SimpleQueue[Pending | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -94,12 +101,24 @@ class GroupWriter:
                 rest.append(item)  # type: ignore[arg-type]
         for start in range(0, len(rest), self._max_batch):
             self._commit(rest[start : start + self._max_batch])
+        self._disconnect()
+
+    def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:
+                log.warning("audit_writer_close_failed", exc_info=True)
 
     def _commit(self, batch: list[Pending]) -> None:
         try:
-            service.append_many(self._sessions, [fields for fields, _ in batch])
+            if self._connection is None:
+                self._connection = self._bind.connect()
+            service.append_batch(self._connection, [fields for fields, _ in batch])
         except Exception as exc:
             log.exception("audit_batch_failed", entries=len(batch))
+            self._disconnect()  # a broken connection is not reused; the next batch reconnects
             for _, done in batch:
                 done.set_exception(exc)
             return

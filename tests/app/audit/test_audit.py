@@ -189,17 +189,17 @@ def test_reads_waiting_together_are_committed_as_one_batch(live: Live, monkeypat
     state = live.client.app.state  # type: ignore[attr-defined]
     writer = GroupWriter(state.writer_sessions, max_batch=100)
     first_batch_started, release = threading.Event(), threading.Event()
-    append_many = audit_service.append_many
+    append_batch = audit_service.append_batch
     sizes: list[int] = []
 
-    def held_first(sessions: object, entries: list[dict[str, object]]) -> None:
+    def held_first(connection: object, entries: list[dict[str, object]]) -> None:
         sizes.append(len(entries))
         if len(sizes) == 1:
             first_batch_started.set()
             release.wait(30)
-        append_many(sessions, entries)  # type: ignore[arg-type]
+        append_batch(connection, entries)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(audit_service, "append_many", held_first)
+    monkeypatch.setattr(audit_service, "append_batch", held_first)
     template = dict.fromkeys(FIELDS) | {
         "at": datetime.now(UTC),
         "operation": "get_account",
@@ -227,7 +227,7 @@ def test_a_failed_batch_fails_each_of_its_requests(live: Live, monkeypatch) -> N
     def broken(*_args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(audit_service, "append_many", broken)
+    monkeypatch.setattr(audit_service, "append_batch", broken)
     writer = GroupWriter(live.client.app.state.writer_sessions)  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError, match="disk full"):
         writer(dict.fromkeys(FIELDS))
