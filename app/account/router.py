@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 SOURCE_CASE = ("body", "source", "case_id")
 
 
-@router.post("/batch", status_code=201, responses=problems(403, 422))
+@router.post("/batch", status_code=201, responses=problems(403, 404, 422))
 async def create_account_batch(
     body: AccountBatch,
     request: Request,

@@ -21,7 +21,7 @@ _STATUS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=201, responses={**_STATUS, **problems(403, 413, 422)})
+@router.post("", status_code=201, responses={**_STATUS, **problems(403, 404, 413, 422)})
 async def import_goaml_reports(
     file: Annotated[UploadFile, File(description="One goAML report (XML) or a zip of several.")],
     response: Response,

@@ -217,7 +217,7 @@ def export_case_ftm(case_id: CaseIdPath, session: SessionDep, actor: CaseReader)
     status_code=201,
     responses={
         200: {"description": "Nothing new: everything in the stream was already stored."},
-        **problems(403, 413, 422, 501),
+        **problems(403, 404, 413, 422, 501),
     },
 )
 async def import_ftm_entities(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import Body
+from app.inputs import Body, Text
 
 _DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 
@@ -26,8 +26,8 @@ class ProposalCreate(Body):
         "`min_amounts` too.",
     )
     min_amounts: dict[
-        Annotated[str, Field(pattern=r"^[A-Za-z0-9]{2,12}$")],
-        Annotated[str, Field(pattern=_DECIMAL)],
+        Annotated[Text, Field(pattern=r"^[A-Za-z0-9]{2,12}$")],
+        Annotated[Text, Field(pattern=_DECIMAL, max_length=40)],
     ] = Field(
         default_factory=dict,
         max_length=100,

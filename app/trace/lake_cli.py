@@ -40,8 +40,14 @@ def _params(args: argparse.Namespace) -> TraceParams:
         "max_hops": args.max_hops,
         "max_counterparties": args.max_counterparties,
     }
+    # The client's seeds are the API's ({"transaction": id, "claimant": name}).
+    seeds = [s["transaction"] for s in args.seed_transaction]
+    named = tuple(
+        (s["transaction"], s["claimant"]) for s in args.seed_transaction if "claimant" in s
+    )
     return TraceParams(
-        seed_transactions=tuple(args.seed_transaction),
+        seed_transactions=tuple(seeds),
+        transaction_claimants=named,
         stop_at=frozenset(args.stop_at),
         **{k: v for k, v in given.items() if v is not None},
     )

@@ -41,7 +41,7 @@ CaseForm = Annotated[
 ]
 
 
-@router.post("/batch", status_code=201, responses={**_REPLAY, **problems(403, 413, 422)})
+@router.post("/batch", status_code=201, responses={**_REPLAY, **problems(403, 404, 413, 422)})
 async def create_transaction_batch(
     body: TransactionBatch,
     request: Request,
@@ -64,7 +64,9 @@ async def create_transaction_batch(
 
 
 @router.post(
-    "/upload", status_code=201, responses={**_STORED, **_REPLAY, **problems(403, 413, 415, 422)}
+    "/upload",
+    status_code=201,
+    responses={**_STORED, **_REPLAY, **problems(403, 404, 413, 415, 422)},
 )
 async def upload_transactions(
     file: Annotated[UploadFile, File(description="CSV (UTF-8, header row) or Parquet.")],
