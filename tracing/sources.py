@@ -155,10 +155,9 @@ def _origins(
     codes = ledger.node_currency[keys // _WIDTH].tolist()
     by_name = sorted(range(len(keys)), key=lambda i: (names[i], codes[i], int(keys[i] % _WIDTH)))
     keys = keys[np.array(by_name, np.int64)] if len(keys) else keys
-    label_of = np.empty(len(keys), np.int64)
-    label_of[np.argsort(keys)] = np.arange(1, len(keys) + 1)
+    by_key = np.argsort(keys)  # per place among the sorted keys: the key's label - 1
     inflow = np.zeros(n_slots, np.int64)
-    inflow[into] = label_of[np.searchsorted(np.sort(keys), inflow_keys)]
+    inflow[into] = by_key[np.searchsorted(keys[by_key], inflow_keys)] + 1
     capture = np.full(n_slots, -1, np.int64)
     seed_slots = events.slots_of(seeds.tx)
     hit = (seeds.tx >= 0) & (seed_slots >= 0)

@@ -97,6 +97,29 @@ def test_backward_sources_and_forward_claimants_agree() -> None:
         assert got == {o: a for (o, _), a in sources(back).items()}, rule
 
 
+def test_each_inflow_is_labelled_with_its_own_origin() -> None:
+    # Hypothesis' shrunk example (seed 2): the node numbers (acct:2, acct:0, acct:1 by first
+    # appearance) and the origins' names (acct:0, acct:1, acct:2) order the origins as a
+    # cycle, and a wrongly inverted label map named T02's payer acct:1 (whose T01 comes after
+    # the seed T00 in ledger order: T02, T03, T00, T01).
+    when = at(0, 0)
+    rows = (
+        ("T00", "acct:0", "acct:1", "0.01", when, "EUR", 1),
+        ("T01", "acct:1", "acct:0", "0.01", when, "EUR", 1),
+        ("T02", "acct:2", "acct:0", "0.01", when, "EUR", 0),
+        ("T03", "acct:0", "acct:1", "0.01", when, "EUR", 0),
+    )
+    params = TraceParams(
+        seed_transactions=["T00"],
+        rule="fifo",
+        direction="backward",
+        max_hops=1,
+        same_day_policy="ledger",
+    )
+    # acct:0's inferred opening 0.01 leaves with T03 (fifo), so T00 carries T02's money
+    assert sources(trace(ledger(*rows), params)) == {("acct:2", "hop_limit"): "0.01"}
+
+
 @pytest.mark.parametrize(
     ("rule", "why"), [("libr", "LIBR measures one taint"), ("poison", "exposure")]
 )
