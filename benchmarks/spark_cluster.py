@@ -223,6 +223,33 @@ def seed_ids(n: int, k: int = 10) -> tuple[str, ...]:
     return tuple(f"T{int(i) + 1:010d}" for i in sorted(picks))
 
 
+def local_seed_ids(root: Path, n: int, k: int = 10) -> tuple[str, ...]:
+    """Ten transactions of the first tenth of the year into accounts of at most ``CUTOFF``
+    counterparties, as an investigator's seeds are (a random transaction's destination is
+    drawn by activity: often a payment hub, and a seed is expanded whatever its degree)."""
+    lake = Lake(root)
+    manifest = lake.require_manifest()
+    candidates = seed_ids(n, 20 * k)
+    found = (
+        pl.scan_parquet(lake.paths(manifest))
+        .filter(pl.col(EXTERNAL_ID).is_in(candidates))
+        .select(EXTERNAL_ID, TO_ACCOUNT, CURRENCY)
+        .collect()
+        .sort(EXTERNAL_ID)
+    )
+    degrees = lake.degrees(manifest, list(zip(found[TO_ACCOUNT], found[CURRENCY], strict=True)))
+    quiet = [
+        i
+        for i, a, c in found.iter_rows()
+        if degrees[(a, c)] <= CUTOFF  # as the cut-off would treat them
+    ]
+    return tuple(quiet[:k])
+
+
+def seeds_by_workload(root: Path, n: int) -> dict[str, tuple[str, ...]]:
+    return {"saturated": seed_ids(n), "local": local_seed_ids(root, n)}
+
+
 def ensure_lake(root: Path, n: int, chunk: int, fingerprint_upto: int) -> dict[str, Any]:
     """The lake of ``n`` transactions under ``root``, written chunk by chunk if missing.
 
@@ -342,9 +369,9 @@ def _role_memory(args: argparse.Namespace) -> dict[str, Any]:
     out["build_s"] = round(time.perf_counter() - start - read_s, 1)
     out["build_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     out["build_load"] = load()
-    seeds = tuple(json.loads(args.seeds))
+    seeds = json.loads(args.seeds)
     for name in args.workloads.split(","):
-        params = _params(seeds, WORKLOADS[name])
+        params = _params(tuple(seeds[name]), WORKLOADS[name])
         runs, result = _timed(lambda p=params: trace(ledger, p), args.repeat)
         out[name] = {**runs, "accounts": result.summary["accounts_reached"]}
     return out
@@ -359,12 +386,12 @@ def _role_duckdb(args: argparse.Namespace) -> dict[str, Any]:
     con = duckdb.connect()
     con.execute(f"SET threads = {args.cores}")
     con.execute("SET memory_limit = '3GB'")
-    seeds = tuple(json.loads(args.seeds))
+    seeds = json.loads(args.seeds)
     out: dict[str, Any] = {}
     for name in args.workloads.split(","):
-        cutoff = WORKLOADS[name]
+        cutoff, chosen = WORKLOADS[name], tuple(seeds[name])
         runs, found = _timed(
-            lambda c=cutoff: _duckdb_search(con, lake, manifest, seeds, c), args.repeat
+            lambda c=cutoff, s=chosen: _duckdb_search(con, lake, manifest, s, c), args.repeat
         )
         out[name] = {**runs, **found}
     return out
@@ -430,10 +457,10 @@ def _role_driver(args: argparse.Namespace) -> dict[str, Any]:
             "spark.sql.shuffle.partitions": str(2 * args.cores),
         },
     )
-    seeds = tuple(json.loads(args.seeds))
+    seeds = json.loads(args.seeds)
     out: dict[str, Any] = {}
     for name in args.workloads.split(","):
-        params = _params(seeds, WORKLOADS[name])
+        params = _params(tuple(seeds[name]), WORKLOADS[name])
         times, loads, subs = [], [], []
         for _ in range(args.saturated_repeat if name == "saturated" else args.repeat):
             print(f"mark start {name}", flush=True)
@@ -465,6 +492,8 @@ def _role_driver(args: argparse.Namespace) -> dict[str, Any]:
                 "lake_bytes": lake.require_manifest().bytes,
                 "lake_files": len(lake.require_manifest().files),
             }
+        # Each workload as soon as it is done: a run cut short keeps what it measured.
+        print(f"result {json.dumps({name: out[name]})}", flush=True)
     out["python_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     spark.stop()
     return out
@@ -474,7 +503,7 @@ ROLES = {"memory": _role_memory, "duckdb": _role_duckdb, "driver": _role_driver}
 
 
 def _child(
-    role: str, lake: Path, seeds: tuple[str, ...], args: argparse.Namespace, **extra: Any
+    role: str, lake: Path, seeds: dict[str, tuple[str, ...]], args: argparse.Namespace, **extra: Any
 ) -> list[str]:
     argv = [sys.executable, "-m", "benchmarks.spark_cluster", "--role", role, "--lake", str(lake)]
     argv += ["--repeat", str(extra.pop("repeat", args.repeat)), "--seeds", json.dumps(seeds)]
@@ -503,10 +532,17 @@ def run_child(argv: list[str], workers: list[int]) -> dict[str, Any]:
         before: dict[int, tuple[str, int, float]] = {}
         for line in child.stdout:
             last = line
-            if line.startswith("mark start "):
+            if line.startswith("result "):
+                print(f"partial {argv[4]} {line[7:].strip()}", file=sys.stderr, flush=True)
+            elif line.startswith("mark start "):
                 workload, before = line.split()[2], sampler.reads()
             elif line.startswith("mark end "):
                 spent.setdefault(workload, []).append(_spent(before, sampler.reads()))
+                print(
+                    f"spent {workload} {spent[workload][-1]} peaks {sampler.peaks_mb()}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     if child.wait() != 0:
         raise SystemExit(f"{argv[4]} failed with {child.returncode}")
     out: dict[str, Any] = json.loads(last)
@@ -560,7 +596,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lake", help=argparse.SUPPRESS)
     parser.add_argument("--cores", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--seeds", help=argparse.SUPPRESS)
-    parser.add_argument("--workloads", default="saturated,local", help=argparse.SUPPRESS)
+    parser.add_argument("--workloads", default="local,saturated", help="in this order")
     args = parser.parse_args(argv)
     if args.role:
         print(json.dumps(ROLES[args.role](args)), flush=True)
@@ -574,10 +610,13 @@ def main(argv: list[str] | None = None) -> None:
         report[f"lake_{n}"] = info
         print(json.dumps({f"lake_{n}": info}), file=sys.stderr, flush=True)
     for n in sizes:
-        lake, seeds = args.data / f"lake-{n}", seed_ids(n)
-        work = "saturated,local" if n <= args.saturated_upto else "local"
+        lake = args.data / f"lake-{n}"
+        seeds = seeds_by_workload(lake, n)
+        report[f"seeds_{n}"] = seeds
+        work = args.workloads if n <= args.saturated_upto else "local"
         if "memory" in only and n <= args.memory_upto:
-            report[f"memory_{n}"] = run_child(_child("memory", lake, seeds, args), [])
+            argv = _child("memory", lake, seeds, args, workloads=args.workloads)
+            report[f"memory_{n}"] = run_child(argv, [])
             print(json.dumps({f"memory_{n}": report[f"memory_{n}"]}), file=sys.stderr, flush=True)
         if "duckdb" in only:
             argv = _child("duckdb", lake, seeds, args, workloads=work, cores=2)
@@ -593,8 +632,9 @@ def main(argv: list[str] | None = None) -> None:
             if bad:
                 raise SystemExit(f"a daemon listens beyond loopback: {bad}")
             for n in sizes:
-                lake, seeds = args.data / f"lake-{n}", seed_ids(n)
-                work = "saturated,local" if n <= args.saturated_upto else "local"
+                lake = args.data / f"lake-{n}"
+                seeds = seeds_by_workload(lake, n)
+                work = args.workloads if n <= args.saturated_upto else "local"
                 for cores in sorted({args.workers, 1}, reverse=True):
                     if cores != args.workers:
                         if n > args.saturated_upto:
