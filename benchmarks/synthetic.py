@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -133,6 +134,46 @@ def generate_ledger(
         )
         .select(SCHEMA.names())
     )
+
+
+def generate_chunks(
+    n_transactions: int, chunk: int, *, n_accounts: int | None = None, seed: int = 42
+) -> Iterator[pl.DataFrame]:
+    """The ledger of ``n_transactions`` rows in frames of at most ``chunk`` rows, for ledgers
+    that do not fit in memory at once.
+
+    One account universe and activity law for the whole ledger (drawn once from ``seed``);
+    each chunk draws its own transfers from a generator seeded by ``(seed, chunk index)`` and
+    spreads them over the same year, so a chunk is a source document of the year's
+    transfers. External ids and sequences run on across chunks (``T`` + 10 digits). The same
+    arguments give the same chunks; they are not :func:`generate_ledger`'s rows.
+    """
+    n_acc = max(10, n_transactions // 10) if n_accounts is None else n_accounts
+    rng = np.random.default_rng(seed)
+    keys = _account_keys(n_acc, rng)
+    cdf = _activity(n_acc, rng)
+    for index, lo in enumerate(range(0, n_transactions, chunk)):
+        n = min(chunk, n_transactions - lo)
+        part = np.random.default_rng((seed, index))
+        src = _draw(cdf, n, part)
+        dst = _draw(cdf, n, part)
+        dst = np.where(dst == src, (dst + 1) % n_acc, dst)
+        cents = np.maximum(np.rint(part.lognormal(8.5, 1.6, n)), 1).astype(np.int64)
+        seconds = np.sort(part.integers(0, _YEAR_SECONDS, n, dtype=np.int64))
+        numbers = pl.int_range(lo + 1, lo + n + 1, eager=True, dtype=pl.Int64)
+        yield pl.DataFrame(
+            {
+                "external_id": "T" + numbers.cast(pl.String).str.zfill(10),
+                "from_account": keys.gather(src),
+                "to_account": keys.gather(dst),
+                "amount": (pl.Series(cents).cast(pl.Decimal(18, 2)) / 100).cast(pl.Decimal(18, 2)),
+                "currency": pl.repeat("EUR", n, eager=True),
+                "value_time": pl.Series(_YEAR_START_US + seconds * 1_000_000).cast(
+                    pl.Datetime("us", "UTC")
+                ),
+                "sequence": numbers,
+            }
+        ).select(SCHEMA.names())
 
 
 def main(argv: list[str] | None = None) -> None:

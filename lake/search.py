@@ -173,10 +173,12 @@ class _Search:
         if rows is None:
             return pl.DataFrame(schema=LAKE_ROWS)
         out = step(rows)
-        records = [tuple(r) for r in out.collect()]
-        names = out.columns
-        schema = {n: LAKE_ROWS.get(n, _STATE.get(n, pl.Int64())) for n in names}
-        return pl.DataFrame(records, schema=schema, orient="row")
+        schema = pl.Schema({n: LAKE_ROWS.get(n, _STATE.get(n, pl.Int64())) for n in out.columns})
+        # As Arrow batches: a Row object per transaction costs seconds and gigabytes once a
+        # saturated trace brings millions of rows to the driver.
+        found = pl.from_arrow(out.toArrow())
+        assert isinstance(found, pl.DataFrame)
+        return found.cast(schema) if found.height else pl.DataFrame(schema=schema)
 
     def frame(self, nodes: pl.DataFrame) -> DataFrame:
         """A driver-side frame as a Spark DataFrame, to be broadcast into a join.
