@@ -8,6 +8,7 @@ from fastapi.responses import PlainTextResponse
 from app.account import service as account_service
 from app.account.keys import normalise_key
 from app.auth import TraceReader, TraceRunner
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import Text, TraceIdPath
@@ -39,20 +40,26 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=201, responses={**_ACCEPTED, **problems(403, 404, 422)})
+@router.post("", status_code=201, responses={**_ACCEPTED, **problems(403, 404, 409, 422)})
 def create_trace(
     body: TraceCreate,
     response: Response,
     session: SessionDep,
     actor: TraceRunner,
     runtime: TraceRuntimeDep,
+    compartments: CompartmentsDep,
     mode: Annotated[
         str, Query(pattern="^(auto|async)$", description="`async` answers 202 at once.")
     ] = "auto",
 ) -> TraceRead:
-    """Run a trace; small ones answer with the result, large ones with a job to poll."""
+    """Run a trace over what the caller may see; small ones answer with the result."""
     run = service.start_trace(
-        session, body, actor=actor, runtime=runtime, force_async=mode == "async"
+        session,
+        body,
+        actor=actor,
+        runtime=runtime,
+        force_async=mode == "async",
+        compartments=compartments,
     )
     if run.status == TraceStatus.RUNNING:
         response.status_code = 202
@@ -440,8 +447,14 @@ def export_trace_result(trace_id: TraceIdPath, session: SessionDep, actor: Trace
 
 @router.post("/{trace_id}/rerun", status_code=201, responses=problems(403, 404, 409, 422))
 def rerun_trace(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceRunner, runtime: TraceRuntimeDep
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceRunner,
+    runtime: TraceRuntimeDep,
+    compartments: CompartmentsDep,
 ) -> RerunDiff:
     """Run a stored trace again on today's data and report what changed."""
-    diff = service.rerun_trace(session, trace_id, actor=actor, runtime=runtime)
+    diff = service.rerun_trace(
+        session, trace_id, actor=actor, runtime=runtime, compartments=compartments
+    )
     return RerunDiff.model_validate({**diff, "trace": service.trace_read(diff["trace"], runtime)})
