@@ -69,8 +69,7 @@ def resolve_seeds(
     forward = params.direction is Direction.FORWARD
     nodes = ledger.nodes_of([s.account for s in params.seeds], [s.currency for s in params.seeds])
     if mask is not None:
-        found = [v if v >= 0 and mask.touches(v) else -1 for v in nodes.tolist()]
-        nodes = np.array(found, np.int64)
+        nodes = np.where(mask.touches(np.maximum(nodes, 0)) & (nodes >= 0), nodes, -1)
     if (nodes < 0).any():
         bad = [
             f"{s.account} ({s.currency})" for s, n in zip(params.seeds, nodes, strict=True) if n < 0

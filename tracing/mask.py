@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numba as nb
 import numpy as np
 import numpy.typing as npt
 
@@ -90,17 +91,18 @@ class Mask:
             and ledger.n_transactions == len(self.visible)
         )
 
-    def touches(self, node: int) -> bool:
-        """Whether ``node`` has a visible transaction (else it does not exist for the trace)."""
+    def touches(self, nodes: I64) -> npt.NDArray[np.bool_]:
+        """Per node of ``nodes``: whether it has a visible transaction.
+
+        A node without one does not exist for the trace.
+        """
         adj = self._ledger.adj
-        out = adj.out_idx[adj.out_ptr[node] : adj.out_ptr[node + 1]]
-        into = adj.in_idx[adj.in_ptr[node] : adj.in_ptr[node + 1]]
-        return bool(self.visible[out].any() or self.visible[into].any())
+        return _touched(nodes, adj.out_ptr, adj.out_idx, adj.in_ptr, adj.in_idx, self.visible)
 
     def knows_account(self, account: int) -> bool:
         """Whether the account (by id) has a visible transaction in any currency."""
-        nodes = np.flatnonzero(self._ledger.node_account == account)
-        return any(self.touches(int(v)) for v in nodes)
+        nodes = np.flatnonzero(self._ledger.node_account == account).astype(np.int64)
+        return bool(self.touches(nodes).any())
 
     @property
     def degree(self) -> I64:
@@ -135,3 +137,23 @@ def compartment_mask(codes: npt.NDArray[np.integer], admitted: npt.NDArray[np.bo
     """
     visible: Visible = np.asarray(admitted, np.bool_)[codes]
     return visible
+
+
+@nb.njit(cache=True)
+def _touched(  # pragma: no cover - compiled
+    nodes: I64, out_ptr: I64, out_idx: I64, in_ptr: I64, in_idx: I64, visible: Visible
+) -> npt.NDArray[np.bool_]:
+    found = np.zeros(nodes.shape[0], np.bool_)
+    for i in range(nodes.shape[0]):
+        v = nodes[i]
+        for k in range(out_ptr[v], out_ptr[v + 1]):
+            if visible[out_idx[k]]:
+                found[i] = True
+                break
+        if found[i]:
+            continue
+        for k in range(in_ptr[v], in_ptr[v + 1]):
+            if visible[in_idx[k]]:
+                found[i] = True
+                break
+    return found

@@ -84,7 +84,11 @@ def export_trace(
     its holder as the trace's ledger knew it and marked with its roles in the network."""
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
-    names = account_service.holder_names(session, graph.trail_keys(result), at=run.created_at)
+    compartments = trace_service.caller_compartments(session, actor)
+    # names only from documents the caller may see
+    names = trace_service.holder_names(
+        session, graph.trail_keys(result), compartments, at=run.created_at
+    )
     roles = roles_by_account(result, trace_service.role_thresholds(run))
     return TRACE_EXPORTS[fmt](result, names, roles)
 
@@ -100,7 +104,13 @@ def trace_ftm(
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
     accounts = account_service.accounts_by_keys(session, graph.trail_keys(result))
-    holders = account_service.holders_known_at(session, accounts.values(), run.created_at)
+    # holders only as stated by documents the caller may see
+    holders, _ = trace_service.visible_holders(
+        session,
+        list(accounts),
+        trace_service.caller_compartments(session, actor),
+        at=run.created_at,
+    )
     payments = [
         TracedPayment(
             payment=graph.Payment(

@@ -10,6 +10,7 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import TraceIdPath
 from app.trace import report
+from app.trace import service as trace_service
 from app.trace.chart import chart_of_trace
 from app.trace.report_html import render_html
 from app.trace.report_pdf import render_pdf
@@ -47,7 +48,8 @@ def _parts(
     found, run, result = report.report_of_trace(
         session, trace_id, actor=actor, runtime=runtime, now=now
     )
-    return found, chart_of_trace(session, run, result, fmt=fmt, now=now)
+    compartments = trace_service.caller_compartments(session, actor)
+    return found, chart_of_trace(session, run, result, fmt=fmt, now=now, compartments=compartments)
 
 
 @router.get(

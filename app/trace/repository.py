@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from app.compartments import Compartments
 from app.db import table_of
 from app.pagination import CursorCodec, Keyset, TimeTextKey, page
+from app.source.models import SourceDocument
 from app.trace.models import TraceResultFrame, TraceRun, TraceRunCompartment
 
 TRACES = CursorCodec("traces", TimeTextKey)
@@ -57,6 +58,16 @@ class TraceRepository:
         if case_ids:
             rows = [{"trace_id": trace_id, "case_id": c} for c in case_ids]
             self.session.execute(insert(table_of(TraceRunCompartment)), rows)
+
+    def visible_documents(self, ids: Iterable[str], compartments: Compartments) -> set[str]:
+        """Which of the source documents `ids` `compartments` may see."""
+        wanted = sorted(set(ids))
+        if compartments.every or not wanted:
+            return set(wanted)
+        stmt = select(SourceDocument.id).where(
+            SourceDocument.id.in_(wanted), compartments.documents(SourceDocument.case_id)
+        )
+        return set(self.session.scalars(stmt))
 
     def compartments(self, trace_id: str) -> list[int]:
         stmt = select(TraceRunCompartment.case_id).where(TraceRunCompartment.trace_id == trace_id)

@@ -109,7 +109,11 @@ def list_trace_accounts(
     """The accounts a trace reached, with what they received, passed on and hold."""
     run = service.visible_trace(session, trace_id, actor=actor)
     result = service.finished_result(session, run, runtime)
-    holders = account_service.holder_names(session, result.accounts["account"].to_list())
+    holders = service.holder_names(
+        session,
+        result.accounts["account"].to_list(),
+        service.caller_compartments(session, actor),
+    )
     items, next_cursor = views.account_rows(
         result,
         sort=sort,
@@ -139,7 +143,11 @@ def list_trace_roles(
     run = service.visible_trace(session, trace_id, actor=actor)
     result = service.finished_result(session, run, runtime)
     key = None if account is None else (normalise_key(account) or account)
-    holders = account_service.holder_names(session, result.accounts["account"].to_list())
+    holders = service.holder_names(
+        session,
+        result.accounts["account"].to_list(),
+        service.caller_compartments(session, actor),
+    )
     items, next_cursor = views.role_rows(
         result,
         thresholds=service.role_thresholds(run),
@@ -163,7 +171,11 @@ def list_trace_holdings(
     """Where the taint is now: accounts holding it at `as_of`, largest first (freeze candidates)."""
     run = service.visible_trace(session, trace_id, actor=actor)
     result = service.finished_result(session, run, runtime)
-    holders = account_service.holder_names(session, result.accounts["account"].to_list())
+    holders = service.holder_names(
+        session,
+        result.accounts["account"].to_list(),
+        service.caller_compartments(session, actor),
+    )
     items, next_cursor = views.account_rows(
         result,
         sort="held",
@@ -363,6 +375,7 @@ def _chart(
         result,
         fmt=fmt,
         now=datetime.now(UTC),
+        compartments=service.caller_compartments(session, actor),
         per_column=options.per_column,
         empty_edges=options.empty_edges,
     )

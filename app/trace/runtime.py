@@ -140,12 +140,18 @@ class TraceRuntime:
         )
 
     def held_by_rule(
-        self, trace_id: str, ledger: Ledger, rule: str, compute: Callable[[], Held]
+        self,
+        trace_id: str,
+        ledger: Ledger,
+        rule: str,
+        compute: Callable[[], Held],
+        *,
+        mask: Mask | None = None,
     ) -> Held:
-        """What `rule` holds for a trace on a ledger: computed once per (trace, ledger, rule)."""
-        return self.comparisons.get_or_make(
-            (trace_id, ledger.fingerprint, rule), compute, _held_size
-        )
+        """What `rule` holds for a trace on a ledger: computed once per (trace, ledger and
+        mask, rule)."""
+        view = ledger.fingerprint if mask is None else f"{ledger.fingerprint}/{mask.digest}"
+        return self.comparisons.get_or_make((trace_id, view, rule), compute, _held_size)
 
     def offload(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> "Future[T]":
         return self.helpers.submit(fn, *args, **kwargs)

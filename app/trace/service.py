@@ -1,7 +1,7 @@
 """Trace use cases: run (waiting briefly, else as a job), read, rerun, cancel."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, object_session
 
+from app.account import service as account_service
 from app.account.keys import normalise_key
+from app.account.models import AccountHolder
 from app.case import service as case_service
 from app.compartments import Compartments, compartments_of
 from app.db import reading
@@ -178,6 +180,9 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
     if result.provenance.engine is not None:
         # Where it ran (spark: the master and the lake manifest); the provenance keeps it too.
         out["executed_by"] = result.provenance.engine
+    if result.provenance.mask is not None:
+        # The transaction mask it ran under (the caller's compartments); so does the provenance.
+        out["mask"] = result.provenance.mask
     return out
 
 
@@ -430,7 +435,15 @@ def _provenance(run: TraceRun) -> dict[str, Any]:
     }
     if run.summary is not None and "executed_by" in run.summary:
         provenance["engine"] = run.summary["executed_by"]  # where it ran (spark: master, lake)
+    if run.summary is not None and "mask" in run.summary:
+        provenance["mask"] = run.summary["mask"]
     return provenance
+
+
+def mask_digest(run: TraceRun) -> str | None:
+    """The digest of the transaction mask a run traced under (None: every transaction)."""
+    mask = (run.summary or {}).get("mask")
+    return None if mask is None else str(mask["digest"])
 
 
 def result_json(session: Session, run: TraceRun) -> bytes:
@@ -572,3 +585,48 @@ def traces_of_case(
     the case)."""
     compartments = caller_compartments(session, actor)
     return TraceRepository(session).of_case(case_id, limit=limit, compartments=compartments)
+
+
+def visible_documents(session: Session, ids: Iterable[str], compartments: Compartments) -> set[str]:
+    """Which of the source documents `ids` `compartments` may see."""
+    return TraceRepository(session).visible_documents(ids, compartments)
+
+
+def visible_holders(
+    session: Session, keys: list[str], compartments: Compartments, *, at: datetime | None = None
+) -> tuple[dict[str, list[AccountHolder]], dict[str, str | None]]:
+    """Per stored account of `keys`: its holders (as known at `at`) stated by documents
+    `compartments` may see, and its own name if the document that loaded it is one of them.
+
+    What a trace's outputs label accounts with: labels from a compartment the caller may not
+    see must not reach them. (The ledger routes filter the same way in app.account; one
+    helper there should serve both.)"""
+    accounts = account_service.accounts_by_keys(session, keys)
+    known = (
+        account_service.holders_known_at(session, accounts.values(), at)
+        if at is not None
+        else {k: list(a.holders) for k, a in accounts.items()}
+    )
+    documents = {a.source_document_id for a in accounts.values()}
+    documents |= {h.source_document_id for held in known.values() for h in held}
+    visible = TraceRepository(session).visible_documents(documents, compartments)
+    holders = {k: [h for h in held if h.source_document_id in visible] for k, held in known.items()}
+    names = {k: a.name if a.source_document_id in visible else None for k, a in accounts.items()}
+    return holders, names
+
+
+def holder_names(
+    session: Session, keys: list[str], compartments: Compartments, *, at: datetime | None = None
+) -> dict[str, str]:
+    """A display name per account, from what `compartments` may see: its first holder's name
+    (as known at `at`), else its own."""
+    if compartments.every:
+        return account_service.holder_names(session, keys, at=at)
+    holders, own = visible_holders(session, keys, compartments, at=at)
+    names: dict[str, str] = {}
+    for key, held in holders.items():
+        first = sorted(held, key=lambda h: (h.role != "holder", h.party_id))
+        name = first[0].party.name if first else own[key]
+        if name:
+            names[key] = name
+    return names
