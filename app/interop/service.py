@@ -103,13 +103,11 @@ def trace_ftm(
 
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
-    accounts = account_service.accounts_by_keys(session, graph.trail_keys(result))
-    # holders only as stated by documents the caller may see
+    # accounts' details and holders only as stated by documents the caller may see
+    compartments = trace_service.caller_compartments(session, actor)
+    accounts = trace_service.visible_accounts(session, graph.trail_keys(result), compartments)
     holders, _ = trace_service.visible_holders(
-        session,
-        list(accounts),
-        trace_service.caller_compartments(session, actor),
-        at=run.created_at,
+        session, list(accounts), compartments, at=run.created_at
     )
     payments = [
         TracedPayment(

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session, object_session
 
 from app.account import service as account_service
-from app.account.keys import normalise_key
-from app.account.models import AccountHolder
+from app.account.keys import account_attributes, normalise_key
+from app.account.models import Account, AccountHolder
 from app.case import service as case_service
 from app.compartments import Compartments, compartments_of
 from app.db import reading
@@ -613,6 +614,24 @@ def visible_holders(
     holders = {k: [h for h in held if h.source_document_id in visible] for k, held in known.items()}
     names = {k: a.name if a.source_document_id in visible else None for k, a in accounts.items()}
     return holders, names
+
+
+def visible_accounts(
+    session: Session, keys: list[str], compartments: Compartments
+) -> dict[str, Account]:
+    """Stored accounts of `keys`; one whose row a document `compartments` may not see stated is
+    given as what its key alone tells (a transient copy: its name, bank and number are not
+    the reader's to see)."""
+    accounts = account_service.accounts_by_keys(session, keys)
+    visible = visible_documents(
+        session, (a.source_document_id for a in accounts.values()), compartments
+    )
+    hidden = [k for k, a in accounts.items() if a.source_document_id not in visible]
+    if hidden:
+        for row in account_attributes(pl.Series(hidden, dtype=pl.String)).iter_rows(named=True):
+            told = {k: v for k, v in row.items() if v is not None and k != "number_flag"}
+            accounts[row["key"]] = Account(**told)
+    return accounts
 
 
 def holder_names(

@@ -29,6 +29,7 @@ SEED = "iban:DE12500105170648489890"
 X = "iban:DE75512108001245126199"
 Y = "iban:CY17002001280000001200527600"
 Z = "iban:MT84MALT011000012345MTLCAST001S"
+W = "iban:FR1420041010050500013M02606"
 FIFO = {"seeds": [{"transaction": "B-1"}], "rule": "fifo"}
 
 
@@ -199,3 +200,53 @@ def test_the_lake_engine_refuses_whoever_may_not_see_every_compartment(
     refused = client.post("/api/v1/traces", json=FIFO, headers=world["outsider"])
     assert (refused.status_code, refused.json()["code"]) == (409, "masked_trace_on_lake")
     assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_labels_in_trace_outputs_come_only_from_documents_the_reader_may_see(
+    client: TestClient, session: Session, world: dict
+) -> None:
+    # W's holder and bank are stated by a document filed in case A (W was first known from it);
+    # Z -> W is shared, so the trace from the shared B-3 reads no row of case A: the outsider
+    # sees the trace, but not who holds W nor where.
+    kyc = {
+        "source": {"kind": "bank_production", "reference": "CASE-A-KYC"},
+        "parties": [{"key": "person:A-SECRET-1", "kind": "person", "name": "Secret Holder"}],
+        "accounts": [
+            {
+                "key": W,
+                "institution": "Hidden Bank",
+                "holders": [{"party": "person:A-SECRET-1", "role": "holder"}],
+            }
+        ],
+    }
+    admin = world["admin"]
+    assert client.post("/api/v1/accounts/batch", json=kyc, headers=admin).status_code == 201
+    onward = batch(tx("B-4", Z, W, "60.00", value_time=_day(4)), reference="SHARED-2")
+    assert client.post("/api/v1/transactions/batch", json=onward, headers=admin).status_code == 201
+    session.execute(
+        update(SourceDocument)
+        .where(SourceDocument.reference == "CASE-A-KYC")
+        .values(case_id=world["case_a"])
+    )
+    session.flush()
+    body = {"seeds": [{"transaction": "B-3"}], "rule": "fifo"}
+    for who, sees in (("outsider", False), ("lead", True)):
+        headers = world[who]
+        made = client.post("/api/v1/traces", json=body, headers=headers)
+        assert made.status_code == 201, made.text
+        trace_id = made.json()["id"]
+        holders = client.get(f"/api/v1/traces/{trace_id}/accounts", headers=headers).json()
+        assert {r["account"]: r["holder"] for r in holders["items"]}[W] == (
+            "Secret Holder" if sees else None
+        )
+        if sees:
+            continue
+        for method, path in _trace_operations():
+            if method != "GET" or path.endswith(("/explain", "/graph.png", "/report.pdf")):
+                continue  # explain names no holder; PNG and PDF carry the SVG's and HTML's text
+            got = client.get(path.replace("{trace_id}", trace_id), headers=headers)
+            # a trace without claimants or backward sources has none to list (409)
+            expected = 409 if path.endswith(("/claimants", "/sources")) else 200
+            assert got.status_code == expected, (path, got.text)
+            assert "Secret Holder" not in got.text, path
+            assert "Hidden Bank" not in got.text, path
