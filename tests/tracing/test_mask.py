@@ -146,3 +146,14 @@ def test_the_degree_cut_off_counts_visible_counterparties() -> None:
     mask = Mask.of(led, np.array([True, False, True, True]))
     assert trace(led, params, mask=mask).flows["external_id"].to_list() == ["T1", "T3", "T4"]
     assert mask.degree.tolist() == [1, 2, 0, 2, 1]
+
+
+def test_a_mask_serves_an_equal_ledger_and_knows_which_accounts_it_shows() -> None:
+    led, again = _bridge(), _bridge()  # built twice: equal fingerprints, other objects
+    mask = Mask.of(led, np.array([True, False, True]))
+    params = TraceParams(seed_transactions=("T1",), rule="fifo")
+    assert trace(again, params, mask=mask).summary == trace(led, params, mask=mask).summary
+    ids = led.account_ids(["seed", "X", "Y"]).tolist()
+    assert [mask.knows_account(a) for a in ids] == [True, True, True]
+    only_first = Mask.of(led, np.array([True, False, False]))
+    assert [only_first.knows_account(a) for a in ids] == [True, True, False]
