@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # What each other rule holds, for the report's rules side by side: per trace, ledger and rule.
     trace_comparison_cache_items: int = Field(default=64, ge=0)
     trace_comparison_cache_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
+    # Callers' transaction masks (app.trace.filing), per ledger, filing and compartment set:
+    # a byte per transaction each (plus 8 per account once a degree cut-off asks).
+    trace_mask_cache_items: int = Field(default=16, ge=0)
+    trace_mask_cache_bytes: int = Field(default=128 * 1024 * 1024, ge=0)
     # Where traces run: "memory" (the warm in-process index) or "spark" (the search on a Spark
     # cluster over the lake at lake_dir, kept current by `moneytrail lake sync`; needs the spark
     # extra). A spark trace always runs as a job; a sub-ledger above spark_max_subledger rows is

@@ -69,6 +69,7 @@ from tracing.errors import (
 from tracing.explain import explain
 from tracing.graph import Progress
 from tracing.ledger import Ledger
+from tracing.mask import Mask, compartment_mask
 from tracing.params import (
     AccountSeed,
     ClaimantRule,
@@ -101,6 +102,7 @@ __all__ = [
     "InvalidLedger",
     "InvalidTraceParams",
     "Ledger",
+    "Mask",
     "Progress",
     "Provenance",
     "Rule",
@@ -112,6 +114,7 @@ __all__ = [
     "TraceTooLarge",
     "TracingError",
     "UnknownSeed",
+    "compartment_mask",
     "explain",
     "format_minor",
     "frames_of",

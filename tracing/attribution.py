@@ -132,6 +132,7 @@ def collect_events(cols: LedgerColumns, order: Order, universe: Universe, ws: Wo
             node_slots,
             scan,
             order.policy is SameDayPolicy.LEDGER,
+            universe.filters.visible,
             EventBuffers(keys, who, event_tx, event_amount),
         )
         keys, who, event_tx, event_amount = keys[:m], who[:m], event_tx[:m], event_amount[:m]

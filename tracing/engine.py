@@ -32,6 +32,7 @@ from tracing.graph import (
 )
 from tracing.index import I64, member, sorted_unique
 from tracing.ledger import Ledger
+from tracing.mask import Mask
 from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
 from tracing.replay import HIGH_DEGREE, STOPPED, EventColumns
@@ -57,10 +58,18 @@ class Seeds:
     placed_seed: I64  # per placement: its seed, by index in the parameters' seeds
 
 
-def resolve_seeds(ledger: Ledger, order: Order, params: TraceParams) -> Seeds:
-    """Map seed accounts and transactions to nodes and arrival ranks."""
+def resolve_seeds(
+    ledger: Ledger, order: Order, params: TraceParams, mask: Mask | None = None
+) -> Seeds:
+    """Map seed accounts and transactions to nodes and arrival ranks.
+
+    Under ``mask`` an account none of whose transactions is visible, and a hidden transaction,
+    are unknown, as they would be in the ledger without the hidden rows.
+    """
     forward = params.direction is Direction.FORWARD
     nodes = ledger.nodes_of([s.account for s in params.seeds], [s.currency for s in params.seeds])
+    if mask is not None:
+        nodes = np.where(mask.touches(np.maximum(nodes, 0)) & (nodes >= 0), nodes, -1)
     if (nodes < 0).any():
         bad = [
             f"{s.account} ({s.currency})" for s, n in zip(params.seeds, nodes, strict=True) if n < 0
@@ -71,6 +80,8 @@ def resolve_seeds(ledger: Ledger, order: Order, params: TraceParams) -> Seeds:
         if params.seed_transactions
         else np.empty(0, np.int64)
     )
+    if mask is not None:
+        pos = np.where((pos >= 0) & mask.visible[np.maximum(pos, 0)], pos, -1)
     if (pos < 0).any():
         bad = [t for t, p in zip(params.seed_transactions, pos, strict=True) if p < 0]
         raise UnknownSeed(f"no such transaction in the ledger: {', '.join(bad)}")
@@ -119,14 +130,17 @@ def _minor(amount: Decimal, decimals: int) -> int:
     return int((amount.scaleb(decimals)).to_integral_value(rounding=ROUND_CEILING))
 
 
-def _cutoff(ledger: Ledger, params: TraceParams, seeds: Seeds) -> Cutoff:
+def _cutoff(ledger: Ledger, params: TraceParams, seeds: Seeds, mask: Mask | None) -> Cutoff:
     """Which nodes the search may leave (seeds always; not stopped, not high degree)."""
     stop = np.empty(0, np.int64)
     if params.stop_at:
         ids = ledger.account_ids(sorted(params.stop_at))
         stop = sorted_unique(ids[ids >= 0])
     max_degree = INF if params.max_counterparties is None else params.max_counterparties
-    return Cutoff(sorted_unique(seeds.nodes), ledger.degree, max_degree, ledger.node_account, stop)
+    # Under a mask the degree counts visible counterparties only (counted once per mask, when
+    # a cut-off needs it): hidden rows must not stop a trace either.
+    degree = ledger.degree if mask is None or max_degree >= INF else mask.degree
+    return Cutoff(sorted_unique(seeds.nodes), degree, max_degree, ledger.node_account, stop)
 
 
 def _sink_reason(cutoff: Cutoff, nodes: I64) -> I64:
@@ -150,7 +164,7 @@ def _sink_reasons(nodes: I64, cutoff: Cutoff) -> I64:  # pragma: no cover - comp
     return reason
 
 
-def _filters(ledger: Ledger, params: TraceParams) -> Filters:
+def _filters(ledger: Ledger, params: TraceParams, mask: Mask | None) -> Filters:
     if params.min_amount is None:
         min_amount = np.zeros(len(ledger.currencies), np.int64)
     else:
@@ -158,7 +172,10 @@ def _filters(ledger: Ledger, params: TraceParams) -> Filters:
         min_amount = np.array(
             [_minor(threshold, ledger.decimals[c]) for c in ledger.currencies], np.int64
         )
-    return Filters.of(_us(params.window_start, -INF), _us(params.window_end, INF), min_amount)
+    t_lo, t_hi = _us(params.window_start, -INF), _us(params.window_end, INF)
+    if mask is None:
+        return Filters.of(t_lo, t_hi, min_amount)
+    return Filters.of(t_lo, t_hi, min_amount, mask.visible)
 
 
 def trace(
@@ -167,6 +184,7 @@ def trace(
     *,
     progress: ProgressCallback | None = None,
     cancelled: CancelCheck | None = None,
+    mask: Mask | None = None,
 ) -> TraceResult:
     """Trace ``params``' seeds through ``ledger``.
 
@@ -182,6 +200,10 @@ def trace(
     cancelled
         Polled between hops and chunks; returning true raises
         :class:`~tracing.errors.TraceCancelled`.
+    mask
+        The transactions that exist for this trace (:class:`~tracing.mask.Mask`); the result
+        is that of the ledger without the others, its provenance naming the mask's digest.
+        None: every transaction.
 
     Returns
     -------
@@ -198,10 +220,12 @@ def trace(
     >>> result.summary["conserved"]  # doctest: +SKIP
     True
     """
+    if mask is not None and not mask.applies_to(ledger):
+        raise ValueError("the mask was made for another ledger")
     order = ledger.order(params.same_day_policy)
-    seeds = resolve_seeds(ledger, order, params)
-    cutoff = _cutoff(ledger, params, seeds)
-    filters = _filters(ledger, params)
+    seeds = resolve_seeds(ledger, order, params, mask)
+    cutoff = _cutoff(ledger, params, seeds, mask)
+    filters = _filters(ledger, params, mask)
     forward = params.direction is Direction.FORWARD
     adj = ledger.adj
     far, arrive = order.aligned(ledger.src, ledger.dst, forward=forward)
@@ -242,6 +266,7 @@ def trace(
         engine_version=ENGINE_VERSION,
         ledger_fingerprint=ledger.fingerprint,
         ledger_transactions=ledger.n_transactions,
+        mask=None if mask is None else {"digest": mask.digest},
     )
     return build_result(
         ledger, order, params, seeds, reach, sink_reason, events, attribution, provenance, extra

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+import numpy.typing as npt
 
 from tracing.errors import TraceCancelled, TraceTooLarge
 from tracing.index import I64, LedgerColumns, member
@@ -178,19 +179,35 @@ def _reset(touched: I64, n: int, state: I64) -> None:  # pragma: no cover - comp
         state[v, MARK] = -1
 
 
-class Filters(NamedTuple):
-    """Per-transaction filters: value-time window and minimum amount (minor units)."""
+NO_MASK: npt.NDArray[np.bool_] = np.empty(0, np.bool_)
 
-    active: bool  # whether any transaction could be filtered out
+
+class Filters(NamedTuple):
+    """Per-transaction filters: value-time window, minimum amount (minor units) and mask.
+
+    ``visible`` is the trace's transaction mask (:class:`tracing.mask.Mask`): per position,
+    whether the transaction exists for this trace; empty (:data:`NO_MASK`) when every one does.
+    A masked transaction is neither followed nor replayed: the trace is the one it would be
+    over the ledger without it.
+    """
+
+    active: bool  # whether any transaction could be filtered out by window or minimum
     t_lo: int
     t_hi: int
     min_amount: I64  # per currency
+    visible: npt.NDArray[np.bool_] = NO_MASK
 
     @classmethod
-    def of(cls, t_lo: int, t_hi: int, min_amount: I64) -> Filters:
+    def of(
+        cls,
+        t_lo: int,
+        t_hi: int,
+        min_amount: I64,
+        visible: npt.NDArray[np.bool_] = NO_MASK,
+    ) -> Filters:
         """Build the filters, deciding once whether they can exclude anything."""
         active = t_lo > -INF or t_hi < INF or bool((min_amount > 0).any())
-        return cls(active, t_lo, t_hi, min_amount)
+        return cls(active, t_lo, t_hi, min_amount, visible)
 
 
 class SearchState(NamedTuple):
@@ -363,7 +380,8 @@ def _hops(  # pragma: no cover - compiled
     ``touched``.
     """
     ptr, idx, rank, arrive, other, sign = adj
-    filtering, t_lo, t_hi, min_amount = filters
+    filtering, t_lo, t_hi, min_amount, visible = filters
+    masked = visible.shape[0] > 0
     time, amount, currency = cols.time, cols.amount, cols.currency
     seeds, degree, max_degree, node_account, stop = cutoff
     state, prev, nxt, touched, trail_tx, trail_hop = scratch
@@ -377,6 +395,8 @@ def _hops(  # pragma: no cover - compiled
             k0, k1 = _segment(rank, ptr[u], ptr[u + 1], fr_lo[f], fr_hi[f], sign)
             for k in range(k0, k1):
                 tx = idx[k]
+                if masked and not visible[tx]:
+                    continue
                 if filtering and (
                     time[tx] < t_lo or time[tx] > t_hi or amount[tx] < min_amount[currency[tx]]
                 ):

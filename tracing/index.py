@@ -240,21 +240,33 @@ def csr_append(  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def counterparties(  # pragma: no cover - compiled
-    out_ptr: I64, out_idx: I64, in_ptr: I64, in_idx: I64, src: I64, dst: I64
+    out_ptr: I64,
+    out_idx: I64,
+    in_ptr: I64,
+    in_idx: I64,
+    src: I64,
+    dst: I64,
+    visible: npt.NDArray[np.bool_],
 ) -> I64:
-    """Distinct counterparties (either direction) of each node."""
+    """Distinct counterparties (either direction) of each node.
+
+    Over the transactions ``visible`` keeps (a mask, :mod:`tracing.mask`); all when it is empty.
+    """
     n = out_ptr.shape[0] - 1
+    masked = visible.shape[0] > 0
     seen = np.full(n, -1, np.int64)
     count = np.zeros(n, np.int64)
     for v in range(n):
         for k in range(out_ptr[v], out_ptr[v + 1]):
-            w = dst[out_idx[k]]
-            if seen[w] != v:
+            t = out_idx[k]
+            w = dst[t]
+            if (not masked or visible[t]) and seen[w] != v:
                 seen[w] = v
                 count[v] += 1
         for k in range(in_ptr[v], in_ptr[v + 1]):
-            w = src[in_idx[k]]
-            if seen[w] != v:
+            t = in_idx[k]
+            w = src[t]
+            if (not masked or visible[t]) and seen[w] != v:
                 seen[w] = v
                 count[v] += 1
     return count

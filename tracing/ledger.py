@@ -403,7 +403,9 @@ class Ledger:
         self.adj = Adjacency(out_ptr, out_idx, in_ptr, in_idx)
         self.tx_currency = self.node_currency[self.src]
         # Recounted over the whole ledger: a linear pass, cheaper than keeping neighbour sets.
-        self.degree = index.counterparties(out_ptr, out_idx, in_ptr, in_idx, self.src, self.dst)
+        self.degree = index.counterparties(
+            out_ptr, out_idx, in_ptr, in_idx, self.src, self.dst, np.empty(0, np.bool_)
+        )
 
     def _extend_columns(self, rows: pl.DataFrame, src: I64, dst: I64, offset: int) -> None:
         def cat(old: str, new: I64) -> I64:

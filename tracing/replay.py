@@ -118,6 +118,7 @@ def collect(  # pragma: no cover - compiled
     node_slots: I64,
     scan: bool,  # noqa: FBT001 - compiled kernels take positional arguments
     in_order: bool,  # noqa: FBT001 - ranks are positions (ledger order)
+    visible: np.ndarray,
     out: EventBuffers,
 ) -> int:
     """Write the events of ``nodes`` into the four arrays given; return how many there are.
@@ -135,8 +136,10 @@ def collect(  # pragma: no cover - compiled
     best when the universe is a large part of the ledger); otherwise the universe's CSR
     segments are gathered and sorted. ``in_order``: rank, transaction and both its events
     coincide (three lookups a rank fewer). With ``scan`` the events come out in order;
-    otherwise the caller sorts them by key.
+    otherwise the caller sorts them by key. ``visible`` is the trace's mask (empty: none): a
+    transaction it hides has no events.
     """
+    masked = visible.shape[0] > 0
     ev_tx, wd_rank, dep_rank = order.ev_tx, order.wd_rank, order.dep_rank
     src, dst, amount, time = cols.src, cols.dst, cols.amount, cols.time
     keys, who, txs, amounts = out
@@ -146,6 +149,8 @@ def collect(  # pragma: no cover - compiled
         for r in range(ev_tx.shape[0]):
             t = r if in_order else ev_tx[r]
             if bounded and time[t] > end:
+                continue
+            if masked and not visible[t]:
                 continue
             if in_order or wd_rank[t] == r:
                 c = slot_of[src[t]]
@@ -162,11 +167,15 @@ def collect(  # pragma: no cover - compiled
         v, c = nodes[i], node_slots[i]
         for k in range(cols.out_ptr[v], cols.out_ptr[v + 1]):
             t = order.out_idx[k]
+            if masked and not visible[t]:
+                continue
             if not bounded or time[t] <= end:
                 keys[m], who[m], txs[m], amounts[m] = 2 * order.out_rank[k], c, t, amount[t]
                 m += 1
         for k in range(cols.in_ptr[v], cols.in_ptr[v + 1]):
             t = order.in_idx[k]
+            if masked and not visible[t]:
+                continue
             if not bounded or time[t] <= end:
                 keys[m], who[m], txs[m], amounts[m] = 2 * order.in_rank[k] + 1, c, t, amount[t]
                 m += 1
@@ -205,7 +214,7 @@ def routes(  # pragma: no cover - compiled
     ``sink_reason`` is per reached node (by slot): why the search did not leave it, or -1.
     """
     src, dst, amount, time, currency = cols.src, cols.dst, cols.amount, cols.time, cols.currency
-    filtering, t_lo, t_hi, min_amount = filters
+    filtering, t_lo, t_hi, min_amount, _ = filters  # masked transactions have no events
     for e in range(keys.shape[0]):
         t = ev_t[e]
         s = slot[e]

@@ -83,6 +83,9 @@ class Provenance:
     # "master": ..., "lake_manifest": ...}``); left out of the JSON when None, so the digests of
     # in-memory results stay what they were.
     engine: dict[str, Any] | None = None
+    # The transaction mask the trace ran under (``{"digest": ...}``, tracing.mask), left out
+    # when None as ``engine`` is.
+    mask: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
@@ -96,6 +99,8 @@ class Provenance:
         }
         if self.engine is not None:
             out["engine"] = self.engine
+        if self.mask is not None:
+            out["mask"] = self.mask
         return out
 
 

@@ -85,7 +85,11 @@ def export_trace(
     its holder as the trace's ledger knew it and marked with its roles in the network."""
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
-    names = account_service.holder_names(session, graph.trail_keys(result), at=run.created_at)
+    compartments = trace_service.caller_compartments(session, actor)
+    # names only from documents the caller may see
+    names = trace_service.holder_names(
+        session, graph.trail_keys(result), compartments, at=run.created_at
+    )
     roles = names_by_account(trace_service.trace_roles(runtime, run, result))
     return TRACE_EXPORTS[fmt](result, names, roles)
 
@@ -100,8 +104,12 @@ def trace_ftm(
 
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
-    accounts = account_service.accounts_by_keys(session, graph.trail_keys(result))
-    holders = account_service.holders_known_at(session, accounts.values(), run.created_at)
+    # accounts' details and holders only as stated by documents the caller may see
+    compartments = trace_service.caller_compartments(session, actor)
+    accounts = trace_service.visible_accounts(session, graph.trail_keys(result), compartments)
+    holders, _ = trace_service.visible_holders(
+        session, list(accounts), compartments, at=run.created_at
+    )
     payments = [
         TracedPayment(
             payment=graph.Payment(

@@ -179,7 +179,7 @@ def case_overview(
 ) -> dict[str, Any]:
     case = case_service.get_case(session, case_id, actor=actor)
     assets = asset_service.assets_of_case(session, case.id)
-    traces = trace_service.traces_of_case(session, case.id, limit=TRACES)
+    traces = trace_service.traces_of_case(session, case.id, limit=TRACES, actor=actor)
     deadlines, _ = deadline_service.page_deadlines(
         session,
         actor=actor,

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from app.account import service as account_service
 from app.case import service as case_service
+from app.compartments import Compartments
+from app.trace import service as trace_service
 from app.trace import views
 from app.trace.chart_plan import PER_COLUMN, plan_chart
 from app.trace.models import TraceRun
@@ -15,10 +17,19 @@ from app.trace.render import Caption, draw
 from tracing import TraceResult
 
 
-def account_details(session: Session, keys: list[str]) -> dict[str, str]:
-    """The line under a holder's name: the account's institution (else BIC, else chain)."""
+def account_details(
+    session: Session, keys: list[str], compartments: Compartments
+) -> dict[str, str]:
+    """The line under a holder's name: the account's institution (else BIC, else chain), if
+    the document that stated it is one `compartments` may see."""
     out = {}
-    for key, account in account_service.accounts_by_keys(session, keys).items():
+    accounts = account_service.accounts_by_keys(session, keys)
+    visible = trace_service.visible_documents(
+        session, (a.source_document_id for a in accounts.values()), compartments
+    )
+    for key, account in accounts.items():
+        if account.source_document_id not in visible:
+            continue
         if detail := account.institution or account.bic or account.chain:
             out[key] = detail
     return out
@@ -41,6 +52,7 @@ def chart_of_trace(
     per_column: int = PER_COLUMN,
     empty_edges: bool = False,
     roles: Mapping[str, list[str]],
+    compartments: Compartments,
 ) -> bytes:
     """The chart as SVG or PNG; only the accounts drawn are looked up. Accounts are marked with
     the roles they play in the network (`roles`: `app.trace.roles.names_by_account`)."""
@@ -53,8 +65,8 @@ def chart_of_trace(
     )
     return draw(
         plan,
-        holders=account_service.holder_names(session, keys),
-        details=account_details(session, keys),
+        holders=trace_service.holder_names(session, keys, compartments),
+        details=account_details(session, keys, compartments),
         title=views.chart_title(run),
         caption=caption,
         fmt=fmt,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from app.money import currency_decimals
 from app.settings import Settings
 from app.source.models import COMMITTED_ROWS_SQL, STAGING
+from app.trace.filing import Filing, filing_digest, read_filing
 from app.trace.ledger_index import SharedIndex, Version, external_id_of
 from app.transaction.models import EXCLUSIONS_VERSION_SQL, IN_LEDGER_SQL
 from tracing import Ledger
@@ -168,6 +169,8 @@ class LedgerCache:
     def __init__(self, shared: SharedIndex | None = None) -> None:
         self._lock = threading.Lock()
         self._state: _State | None = None
+        # Each position's compartment, for the ledger it was read for (app.trace.filing).
+        self._filing: tuple[Ledger, Filing] | None = None
         self.shared = shared
         self.builds = 0  # how many times this process read rows and indexed them
 
@@ -177,6 +180,20 @@ class LedgerCache:
             return cls()
         url, keep = settings.effective_database_url, settings.trace_index_keep
         return cls(SharedIndex(settings.ledger_index_dir, database_url=url, keep=keep))
+
+    def current_filed(self, session: Session) -> tuple[Ledger, Filing]:
+        """The current ledger and each of its transactions' compartment, read in one snapshot:
+        the codes are read anew when the ledger or the filing (documents refiled) moved."""
+        ledger = self.current(session)
+        digest = filing_digest(session)
+        with self._lock:
+            known = self._filing
+            if known is not None and known[0] is ledger and known[1].digest == digest:
+                return known
+        filing = read_filing(session, ledger, digest)
+        with self._lock:
+            self._filing = (ledger, filing)
+        return ledger, filing
 
     def current(self, session: Session) -> Ledger:
         """The ledger as `session` sees it; its reads must share one snapshot (SQLite's read

@@ -49,3 +49,16 @@ class TraceResultFrame(Base):
     trace_id: Mapped[str] = mapped_column(ForeignKey("trace_runs.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TraceRunCompartment(Base):
+    """A case whose compartment a trace read (a transaction of a document filed in that case):
+    whoever may not see that compartment does not see the trace. None: the shared pool alone.
+
+    While a job runs, its rows are the caller's compartments it might read; once it is done,
+    those it did read."""
+
+    __tablename__ = "trace_run_compartments"
+
+    trace_id: Mapped[str] = mapped_column(ForeignKey("trace_runs.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"), primary_key=True)

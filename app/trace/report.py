@@ -12,19 +12,29 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.account import service as account_service
 from app.apikey import service as apikey_service
 from app.case import service as case_service
+from app.compartments import EVERY, Compartments
 from app.db import reading
 from app.errors import NotFound
 from app.principal import Principal
 from app.source import service as source_service
 from app.trace import results, views
 from app.trace import service as trace_service
+from app.trace.chart import account_details
 from app.trace.models import TraceRun
 from app.trace.runtime import Held, TraceRuntime
 from app.transaction import service as transaction_service
-from tracing import AccountSeed, Ledger, Rule, TraceParams, TraceResult, TracingError, trace
+from tracing import (
+    AccountSeed,
+    Ledger,
+    Mask,
+    Rule,
+    TraceParams,
+    TraceResult,
+    TracingError,
+    trace,
+)
 
 HOLDINGS = 25
 MAIN_HOLDINGS = 3
@@ -160,22 +170,21 @@ def _summary(run: TraceRun) -> tuple[list[dict[str, Any]], list[tuple[str, str]]
     return currencies, counts
 
 
-def _holdings(session: Session, result: TraceResult) -> list[dict[str, Any]]:
+def _holdings(
+    session: Session, result: TraceResult, compartments: Compartments
+) -> list[dict[str, Any]]:
     frame = views.accounts_frame(result, sort="held", holdings_only=True).head(HOLDINGS)
     keys = frame["account"].to_list()
-    holders = account_service.holder_names(session, keys)
-    accounts = account_service.accounts_by_keys(session, keys)
+    # names and banks only from documents the reader may see
+    holders = trace_service.holder_names(session, keys, compartments)
+    institutions = account_details(session, keys, compartments)
     out = []
     for row in frame.iter_rows(named=True):
-        account = accounts.get(row["account"])
-        institution = None
-        if account is not None:
-            institution = account.institution or account.bic or account.chain
         out.append(
             {
                 "account": row["account"],
                 "holder": holders.get(row["account"]),
-                "institution": institution,
+                "institution": institutions.get(row["account"]),
                 "currency": row["currency"],
                 "held": results.money(row["held"], row["currency"]),
             }
@@ -244,13 +253,18 @@ def _held_by_account(result: TraceResult) -> Held:
     return {(a, c): h for a, c, h in frame.iter_rows()}
 
 
-def _held_under(run: TraceRun, ledger: Ledger, rule: str, runtime: TraceRuntime | None) -> Held:
-    """What `rule` holds at each account, traced anew (once per trace, ledger and rule)."""
+def _held_under(
+    run: TraceRun, ledger: Ledger, rule: str, runtime: TraceRuntime | None, mask: Mask | None
+) -> Held:
+    """What `rule` holds at each account, traced anew over what the reader may see (once per
+    trace, ledger, mask and rule)."""
 
     def compute() -> Held:
-        return _held_by_account(trace(ledger, params_of(run, rule)))
+        return _held_by_account(trace(ledger, params_of(run, rule), mask=mask))
 
-    return compute() if runtime is None else runtime.held_by_rule(run.id, ledger, rule, compute)
+    if runtime is None:
+        return compute()
+    return runtime.held_by_rule(run.id, ledger, rule, compute, mask=mask)
 
 
 def compare_rules(
@@ -259,8 +273,10 @@ def compare_rules(
     holdings: list[dict[str, Any]],
     ledger: Ledger | None,
     runtime: TraceRuntime | None = None,
+    mask: Mask | None = None,
 ) -> dict[str, Any]:
-    """What each rule holds at the main holdings; the court chooses, the report shows."""
+    """What each rule holds at the main holdings, over the transactions the reader may see
+    (`mask`); the court chooses, the report shows."""
     if ledger is None:
         return {"rows": [], "note": "The rules were not compared: no in-memory ledger here."}
     params = run.params or {}
@@ -268,11 +284,16 @@ def compare_rules(
         return {"rows": [], "note": "The rules attribute value forward only."}
     held: dict[str, Held] = {}
     for rule in COMPARED_RULES:
-        if rule == params.get("rule") and ledger.fingerprint == run.ledger_fingerprint:
+        same_view = (mask.digest if mask else None) == trace_service.mask_digest(run)
+        if (
+            rule == params.get("rule")
+            and ledger.fingerprint == run.ledger_fingerprint
+            and same_view
+        ):
             held[rule] = _held_by_account(result)
             continue
         try:
-            held[rule] = _held_under(run, ledger, rule, runtime)
+            held[rule] = _held_under(run, ledger, rule, runtime, mask)
         except TracingError as exc:
             return {"rows": [], "note": f"The rules were not compared: {exc}"}
     same = ledger.fingerprint == run.ledger_fingerprint
@@ -306,14 +327,18 @@ def build_report(
     ledger: Ledger | None,
     now: datetime,
     runtime: TraceRuntime | None = None,
+    compartments: Compartments = EVERY,
+    mask: Mask | None = None,
 ) -> Report:
+    """The report of a run, as a reader of `compartments` may see it (`mask`: what they may
+    trace over, for the comparison of rules)."""
     params = run.params or {}
     case = None
     if run.case_id is not None:
         case = case_service.cases_by_ids(session, [run.case_id]).get(run.case_id)
     rule = str(params.get("rule", ""))
     policy = str(params.get("same_day_policy", "ledger"))
-    holdings = _holdings(session, result)
+    holdings = _holdings(session, result, compartments)
     currencies, counts = _summary(run)
     return Report(
         title={
@@ -343,7 +368,7 @@ def build_report(
         counts=counts,
         holdings=holdings,
         paths=_paths(result, holdings),
-        comparison=compare_rules(run, result, holdings, ledger, runtime),
+        comparison=compare_rules(run, result, holdings, ledger, runtime, mask),
         chart_title=views.chart_title(run),
     )
 
@@ -360,11 +385,20 @@ def report_of_trace(
     Spark the in-memory ledger is not the one traced: the rules are not compared."""
     run = trace_service.visible_trace(session, trace_id, actor=actor)
     result = trace_service.finished_result(session, run, runtime)
-    ledger = None
+    ledger, mask = None, None
+    compartments = trace_service.caller_compartments(session, actor)
     if runtime.settings.trace_engine != "spark":
         with reading(session):
-            ledger = runtime.ledgers.current(session)
+            ledger, filed = runtime.filed_ledger(session)
+        mask = runtime.mask_for(ledger, filed, compartments)
     report = build_report(
-        session, run, result, ledger=ledger, now=now or datetime.now(UTC), runtime=runtime
+        session,
+        run,
+        result,
+        ledger=ledger,
+        now=now or datetime.now(UTC),
+        runtime=runtime,
+        compartments=compartments,
+        mask=mask,
     )
     return report, run, result

@@ -50,7 +50,10 @@ def _parts(
         session, trace_id, actor=actor, runtime=runtime, now=now
     )
     roles = names_by_account(trace_service.trace_roles(runtime, run, result))
-    return found, chart_of_trace(session, run, result, fmt=fmt, now=now, roles=roles)
+    compartments = trace_service.caller_compartments(session, actor)
+    return found, chart_of_trace(
+        session, run, result, fmt=fmt, now=now, roles=roles, compartments=compartments
+    )
 
 
 @router.get(

@@ -2,12 +2,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.compartments import Compartments
 from app.db import table_of
 from app.pagination import CursorCodec, Keyset, TimeTextKey, page
-from app.trace.models import TraceResultFrame, TraceRun
+from app.source.models import SourceDocument
+from app.trace.models import TraceResultFrame, TraceRun, TraceRunCompartment
 
 TRACES = CursorCodec("traces", TimeTextKey)
 NEWEST_FIRST: Keyset[TimeTextKey, TraceRun] = Keyset(
@@ -48,25 +50,50 @@ class TraceRepository:
         )
         return {row.name: row.data for row in self.session.execute(stmt)}
 
+    def set_compartments(self, trace_id: str, case_ids: list[int]) -> None:
+        """The cases whose compartments a run read (replacing what it had)."""
+        self.session.execute(
+            delete(TraceRunCompartment).where(TraceRunCompartment.trace_id == trace_id)
+        )
+        if case_ids:
+            rows = [{"trace_id": trace_id, "case_id": c} for c in case_ids]
+            self.session.execute(insert(table_of(TraceRunCompartment)), rows)
+
+    def visible_documents(self, ids: Iterable[str], compartments: Compartments) -> set[str]:
+        """Which of the source documents `ids` `compartments` may see."""
+        wanted = sorted(set(ids))
+        if compartments.every or not wanted:
+            return set(wanted)
+        stmt = select(SourceDocument.id).where(
+            SourceDocument.id.in_(wanted), compartments.documents(SourceDocument.case_id)
+        )
+        return set(self.session.scalars(stmt))
+
+    def compartments(self, trace_id: str) -> list[int]:
+        stmt = select(TraceRunCompartment.case_id).where(TraceRunCompartment.trace_id == trace_id)
+        return sorted(self.session.scalars(stmt))
+
     def page(
         self,
         *,
         limit: int,
         after: TimeTextKey | None,
         visible_to: tuple[str, list[int]] | None,
+        compartments: Compartments,
     ) -> tuple[list[TraceRun], str | None]:
         """Newest first; `visible_to` (creator id, case ids) limits it to what one caller sees:
-        the traces of those cases, and the caller's own traces that belong to no case."""
-        stmt = select(TraceRun)
+        the traces of those cases, and the caller's own traces that belong to no case; of them,
+        those that read no compartment beyond `compartments`."""
+        stmt = select(TraceRun).where(_within(compartments))
         if visible_to is not None:
             creator, case_ids = visible_to
             own = and_(TraceRun.case_id.is_(None), TraceRun.created_by == creator)
             stmt = stmt.where(or_(own, TraceRun.case_id.in_(case_ids)))
         return page(self.session, stmt, NEWEST_FIRST, limit=limit, after=after)
 
-    def of_case(self, case_id: int, *, limit: int) -> list[TraceRun]:
-        """A case's runs, newest first."""
-        stmt = select(TraceRun).where(TraceRun.case_id == case_id)
+    def of_case(self, case_id: int, *, limit: int, compartments: Compartments) -> list[TraceRun]:
+        """A case's runs that read no compartment beyond `compartments`, newest first."""
+        stmt = select(TraceRun).where(TraceRun.case_id == case_id, _within(compartments))
         stmt = stmt.order_by(TraceRun.created_at.desc(), TraceRun.id.desc())
         return list(self.session.scalars(stmt.limit(limit)))
 
@@ -98,3 +125,14 @@ class TraceRepository:
 
     def running(self) -> list[TraceRun]:
         return list(self.session.scalars(select(TraceRun).where(TraceRun.status == "running")))
+
+
+def _within(compartments: Compartments) -> Any:
+    """Runs that read no compartment beyond `compartments` (true for every one: any run)."""
+    if compartments.every:
+        return TraceRun.id.is_not(None)
+    outside = select(TraceRunCompartment.case_id).where(
+        TraceRunCompartment.trace_id == TraceRun.id,
+        TraceRunCompartment.case_id.not_in(sorted(compartments.cases)),
+    )
+    return ~exists(outside)

@@ -8,6 +8,7 @@ from fastapi.responses import PlainTextResponse
 from app.account import service as account_service
 from app.account.keys import normalise_key
 from app.auth import TraceReader, TraceRunner
+from app.compartments import Compartments, CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import Text, TraceIdPath
@@ -49,32 +50,40 @@ class Finished:
     run: Any  # app.trace.models.TraceRun: routers import no models
     result: Any  # tracing.TraceResult
     runtime: TraceRuntime
+    compartments: Compartments  # what the caller may see: labels come only from it
 
 
 def finished_trace(
     trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Finished:
     run = service.visible_trace(session, trace_id, actor=actor)
-    return Finished(session, run, service.finished_result(session, run, runtime), runtime)
+    result = service.finished_result(session, run, runtime)
+    return Finished(session, run, result, runtime, service.caller_compartments(session, actor))
 
 
 FinishedTrace = Annotated[Finished, Depends(finished_trace)]
 
 
-@router.post("", status_code=201, responses={**_ACCEPTED, **problems(403, 404, 422)})
+@router.post("", status_code=201, responses={**_ACCEPTED, **problems(403, 404, 409, 422)})
 def create_trace(
     body: TraceCreate,
     response: Response,
     session: SessionDep,
     actor: TraceRunner,
     runtime: TraceRuntimeDep,
+    compartments: CompartmentsDep,
     mode: Annotated[
         str, Query(pattern="^(auto|async)$", description="`async` answers 202 at once.")
     ] = "auto",
 ) -> TraceRead:
-    """Run a trace; small ones answer with the result, large ones with a job to poll."""
+    """Run a trace over what the caller may see; small ones answer with the result."""
     run = service.start_trace(
-        session, body, actor=actor, runtime=runtime, force_async=mode == "async"
+        session,
+        body,
+        actor=actor,
+        runtime=runtime,
+        force_async=mode == "async",
+        compartments=compartments,
     )
     if run.status == TraceStatus.RUNNING:
         response.status_code = 202
@@ -123,7 +132,8 @@ def list_trace_accounts(
 
 
 def _holders(found: Finished) -> dict[str, str]:
-    return account_service.holder_names(found.session, found.result.accounts["account"].to_list())
+    keys = found.result.accounts["account"].to_list()
+    return service.holder_names(found.session, keys, found.compartments)
 
 
 def _accounts(
@@ -259,7 +269,7 @@ def explain_trace(
     """The strongest paths that carried value from a seed to one account (backward: from an
     origin to a seed)."""
     result = found.result
-    account = account_service.resolve_account(found.session, to)
+    account = account_service.resolve_account(found.session, to, found.compartments)
     paths = views.explained_paths(result, to=account.key, currency=currency, k=k)
     return [ExplainedPath.model_validate(p) for p in paths]
 
@@ -329,6 +339,7 @@ def _chart(found: Finished, fmt: str, options: ChartOptions) -> bytes:
         found.result,
         fmt=fmt,
         now=datetime.now(UTC),
+        compartments=found.compartments,
         per_column=options.per_column,
         empty_edges=options.empty_edges,
         roles=roles,
@@ -406,8 +417,14 @@ def export_trace_result(trace_id: TraceIdPath, session: SessionDep, actor: Trace
 
 @router.post("/{trace_id}/rerun", status_code=201, responses=problems(403, 404, 409, 422))
 def rerun_trace(
-    trace_id: TraceIdPath, session: SessionDep, actor: TraceRunner, runtime: TraceRuntimeDep
+    trace_id: TraceIdPath,
+    session: SessionDep,
+    actor: TraceRunner,
+    runtime: TraceRuntimeDep,
+    compartments: CompartmentsDep,
 ) -> RerunDiff:
     """Run a stored trace again on today's data and report what changed."""
-    diff = service.rerun_trace(session, trace_id, actor=actor, runtime=runtime)
+    diff = service.rerun_trace(
+        session, trace_id, actor=actor, runtime=runtime, compartments=compartments
+    )
     return RerunDiff.model_validate({**diff, "trace": service.trace_read(diff["trace"], runtime)})

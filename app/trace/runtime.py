@@ -26,12 +26,14 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.compartments import Compartments
 from app.settings import Settings
 from app.trace.caches import BoundedCache
+from app.trace.filing import Filing, cached_mask
 from app.trace.jobs import TraceJobs
 from app.trace.ledger_cache import LedgerCache
 from app.trace.repository import TraceRepository
-from tracing import Ledger, TraceResult
+from tracing import Ledger, Mask, TraceResult
 
 log = structlog.get_logger("app.trace")
 P = ParamSpec("P")
@@ -87,6 +89,9 @@ class TraceRuntime:
     sync: "JobSync" = field(init=False)
     comparisons: BoundedCache[tuple[str, str, str], Held] = field(init=False)
     roles: BoundedCache[tuple[str, str], Roles] = field(init=False)
+    masks: BoundedCache[tuple[str, str, str], Mask] = field(init=False)
+    # Per finished engine run, until its result is stored: the cases whose compartments it read.
+    reads: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         workers = self.settings.trace_workers
@@ -100,6 +105,10 @@ class TraceRuntime:
         self.roles = BoundedCache(
             max_items=self.settings.trace_comparison_cache_items,
             max_bytes=self.settings.trace_comparison_cache_bytes,
+        )
+        self.masks = BoundedCache(
+            max_items=self.settings.trace_mask_cache_items,
+            max_bytes=self.settings.trace_mask_cache_bytes,
         )
 
     @classmethod
@@ -128,6 +137,17 @@ class TraceRuntime:
         self.results.unpin(ledger.fingerprint)
         return ledger
 
+    def filed_ledger(self, session: Session) -> tuple[Ledger, Filing]:
+        """The current ledger and its transactions' compartments (app.trace.filing)."""
+        ledger, filing = self.ledgers.current_filed(session)
+        self.results.unpin(ledger.fingerprint)
+        self.masks.unpin(ledger.fingerprint)
+        return ledger, filing
+
+    def mask_for(self, ledger: Ledger, filing: Filing, compartments: Compartments) -> Mask | None:
+        """What `compartments` may trace over (`app.trace.filing.cached_mask`)."""
+        return cached_mask(self.masks, ledger, filing, compartments)
+
     def external_stops(self, ledger: Ledger) -> frozenset[str]:
         """The `ext:`/`cash:` keys of a ledger: scanned once per ledger, not once per trace."""
         return self.externals.get_or_make(
@@ -135,12 +155,18 @@ class TraceRuntime:
         )
 
     def held_by_rule(
-        self, trace_id: str, ledger: Ledger, rule: str, compute: Callable[[], Held]
+        self,
+        trace_id: str,
+        ledger: Ledger,
+        rule: str,
+        compute: Callable[[], Held],
+        *,
+        mask: Mask | None = None,
     ) -> Held:
-        """What `rule` holds for a trace on a ledger: computed once per (trace, ledger, rule)."""
-        return self.comparisons.get_or_make(
-            (trace_id, ledger.fingerprint, rule), compute, _held_size
-        )
+        """What `rule` holds for a trace on a ledger: computed once per (trace, ledger and
+        mask, rule)."""
+        view = ledger.fingerprint if mask is None else f"{ledger.fingerprint}/{mask.digest}"
+        return self.comparisons.get_or_make((trace_id, view, rule), compute, _held_size)
 
     def roles_of(self, trace_id: str, thresholds: str, compute: Callable[[], Roles]) -> Roles:
         """The roles of a finished trace's accounts under `thresholds` (their canonical JSON):

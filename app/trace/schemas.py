@@ -411,6 +411,8 @@ class RerunDiff(BaseModel):
                     }
                 ],
                 "totals_changed": {"held": {"before": "43000.00", "after": "43000.00"}},
+                "compartments_added": [7],
+                "compartments_removed": [],
             }
         }
     )
@@ -427,6 +429,14 @@ class RerunDiff(BaseModel):
         "`superseded` by a correction (`replaced_by`, `reason`) or confirmed `duplicate`s."
     )
     totals_changed: dict[str, Any]
+    compartments_added: list[int] = Field(
+        description="Cases whose compartments this run read and the previous did not (the "
+        "caller's compartments are those of the moment: membership changed, or documents "
+        "were filed since)."
+    )
+    compartments_removed: list[int] = Field(
+        description="Cases whose compartments the previous run read and this one did not."
+    )
 
 
 class RoleName(StrEnum):

@@ -1,21 +1,25 @@
 """Trace use cases: run (waiting briefly, else as a job), read, rerun, cancel."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session, object_session
 
-from app.account.keys import normalise_key
+from app.account import service as account_service
+from app.account.keys import account_attributes, normalise_key
+from app.account.models import Account, AccountHolder
 from app.case import service as case_service
+from app.compartments import Compartments, compartments_of
 from app.db import reading
 from app.errors import Conflict, InvalidInput, NotFound
 from app.principal import Principal
 from app.settings import Settings
-from app.trace import results, roles, spark_engine, views
+from app.trace import filing, results, roles, spark_engine, views
 from app.trace.jobs import Work
 from app.trace.models import TraceRun
 from app.trace.repository import TRACES, TraceRepository
@@ -27,6 +31,7 @@ from tracing import (
     AccountSeed,
     InvalidTraceParams,
     Ledger,
+    Mask,
     Progress,
     TraceCancelled,
     TraceParams,
@@ -67,17 +72,30 @@ class TraceNotFinished(Conflict):
         )
 
 
+class MaskedTraceOnLake(Conflict):
+    code, title = "masked_trace_on_lake", "Compartments not supported by the lake engine"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the lake holds transactions of compartments you may not see and the lake engine "
+            "cannot leave them out: ask an admin or supervisor, or trace with the memory engine"
+        )
+
+
 # Canonical JSON beyond this many bytes is hashed and packed on a helper thread.
 _OFFLOAD = 256 * 1024
 
 
-def _stop_accounts(given: list[str], ledger: Ledger) -> set[str]:
-    """The stop accounts asked for, each a key of the ledger (else 422 naming it)."""
+def _stop_accounts(given: list[str], ledger: Ledger, mask: Mask | None = None) -> set[str]:
+    """The stop accounts asked for, each a key of the ledger (else 422 naming it); under a
+    mask, of the transactions visible (a hidden account does not exist for the caller)."""
     if not given:
         return set()
     keys = [normalise_key(s) for s in given]
     known = ledger.account_ids([k for k in keys if k is not None])
     found = iter(known.tolist())
+    if mask is not None:
+        found = iter([a if a >= 0 and mask.knows_account(a) else -1 for a in known.tolist()])
     bad = [(i, given[i]) for i, k in enumerate(keys) if k is None or next(found) < 0]
     if bad:
         raise UnknownStopAccounts(bad)
@@ -166,6 +184,9 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
     if result.provenance.engine is not None:
         # Where it ran (spark: the master and the lake manifest); the provenance keeps it too.
         out["executed_by"] = result.provenance.engine
+    if result.provenance.mask is not None:
+        # The transaction mask it ran under (the caller's compartments); so does the provenance.
+        out["mask"] = result.provenance.mask
     return out
 
 
@@ -203,6 +224,8 @@ def _store_result(
     if run not in session:
         # Finished within the request: the run is inserted once, complete.
         repository.add_finished(run)
+    if (read := runtime.reads.pop(run.id, None)) is not None:
+        repository.set_compartments(run.id, read)
     repository.add_frames(run.id, frames)
     # The engine's result keeps its ledger alive: it is let go when the ledger changes.
     size = sum(len(blob) for blob in frames.values())
@@ -225,15 +248,25 @@ def start_trace(
     actor: Principal,
     runtime: TraceRuntime,
     force_async: bool,
+    compartments: Compartments,
     rerun_of: str | None = None,
 ) -> TraceRun:
+    """Run a trace over the transactions `compartments` may see."""
     settings = runtime.settings
+    reading_cases: list[int] = []
     # The engine runs with no transaction open: what it needs is read first, and the run is
     # written after, in a short transaction of its own.
     with reading(session):
         if body.case_id is not None:
             case_service.get_case(session, body.case_id, actor=actor)
         if settings.trace_engine == "spark":
+            # The lake keeps no compartments: a caller who may not see all of them is refused
+            # rather than shown what they may not see (chosen over filtering the sub-ledger,
+            # which would need each lake row's document).
+            if filing.hides_any(session, compartments):
+                raise MaskedTraceOnLake()
+            # which of them it reads is not known: it is kept from whoever lacks any of them
+            reading_cases = filing.filed_cases(session)
             lake, manifest = spark_engine.lake_manifest(settings)
             params = build_params(
                 body,
@@ -245,10 +278,12 @@ def start_trace(
             work: Work = spark_engine.work(settings, lake, params)
             force_async = True  # a search on a cluster: always a job to poll, with progress
         else:
-            ledger = runtime.ledger(session)
+            ledger, filed = runtime.filed_ledger(session)
+            mask = runtime.mask_for(ledger, filed, compartments)
+            reading_cases = [c for c in filed.cases if compartments.admits(c)]
             params = build_params(
                 body,
-                lambda given: _stop_accounts(given, ledger),
+                lambda given: _stop_accounts(given, ledger, mask),
                 lambda: runtime.external_stops(ledger),
                 settings,
             )
@@ -257,7 +292,10 @@ def start_trace(
             def work(
                 report: Callable[[Progress], None], cancelled: Callable[[], bool]
             ) -> TraceResult:
-                return trace(ledger, params, progress=report, cancelled=cancelled)
+                result = trace(ledger, params, progress=report, cancelled=cancelled, mask=mask)
+                if filed.filed:
+                    runtime.reads[run.id] = filed.read_by(ledger, result, mask)
+                return result
 
     run = TraceRun(
         id=uuid.uuid4().hex,
@@ -291,6 +329,8 @@ def start_trace(
     run.runner, run.heartbeat_at = runtime.runner, datetime.now(UTC)
     run.progress = dict(job.progress)
     TraceRepository(session).add(run)
+    # While it runs, the compartments it may read; once done, those it read (_store_result).
+    TraceRepository(session).set_compartments(run.id, reading_cases)
     session.commit()
     job.future.add_done_callback(lambda f: _finish_job(runtime, run.id, f))
     return run
@@ -316,7 +356,17 @@ def visible_trace(session: Session, trace_id: str, *, actor: Principal) -> Trace
     return run
 
 
+def caller_compartments(session: Session, actor: Principal) -> Compartments:
+    """The compartments `actor` may see now (app.compartments), outside a request's dependency."""
+    return compartments_of(session, actor, case_service.member_compartments)
+
+
 def _may_see(session: Session, run: TraceRun, actor: Principal) -> bool:
+    if not actor.sees_all_cases:
+        # A trace that read a compartment the caller may not see is not theirs to see at all.
+        read = TraceRepository(session).compartments(run.id)
+        if read and not set(read) <= case_service.member_compartments(session, actor):
+            return False
     if run.case_id is not None:
         # A case's trace is the case's evidence: it follows the case's membership, so the key
         # that ran it loses it with its membership (need to know is the case's, not the runner's).
@@ -400,7 +450,15 @@ def _provenance(run: TraceRun) -> dict[str, Any]:
     }
     if run.summary is not None and "executed_by" in run.summary:
         provenance["engine"] = run.summary["executed_by"]  # where it ran (spark: master, lake)
+    if run.summary is not None and "mask" in run.summary:
+        provenance["mask"] = run.summary["mask"]
     return provenance
+
+
+def mask_digest(run: TraceRun) -> str | None:
+    """The digest of the transaction mask a run traced under (None: every transaction)."""
+    mask = (run.summary or {}).get("mask")
+    return None if mask is None else str(mask["digest"])
 
 
 def result_json(session: Session, run: TraceRun) -> bytes:
@@ -455,7 +513,10 @@ def page_traces(
     after = TRACES.decode(cursor)
     visible = case_service.visible_case_ids(session, actor=actor)
     return TraceRepository(session).page(
-        limit=limit, after=after, visible_to=None if visible is None else (actor.id, visible)
+        limit=limit,
+        after=after,
+        visible_to=None if visible is None else (actor.id, visible),
+        compartments=caller_compartments(session, actor),
     )
 
 
@@ -488,9 +549,13 @@ def rerun_trace(
     *,
     actor: Principal,
     runtime: TraceRuntime,
+    compartments: Compartments,
 ) -> dict[str, Any]:
+    """Run a stored trace again over what the caller may see now; say what changed, the
+    compartments it read among it."""
     with reading(session):
         previous = visible_trace(session, trace_id, actor=actor)
+        read_before = TraceRepository(session).compartments(previous.id)
         before = finished_result(session, previous, runtime)
         body = TraceCreate.model_validate(previous.request)
         previous_id = previous.id
@@ -500,9 +565,11 @@ def rerun_trace(
         actor=actor,
         runtime=runtime,
         force_async=False,
+        compartments=compartments,
         rerun_of=previous_id,
     )
     after = finished_result(session, run, runtime)
+    read_after = TraceRepository(session).compartments(run.id)
     totals = {
         name: {"before": (previous.summary or {}).get(name), "after": (run.summary or {}).get(name)}
         for name in ("taint_in", "held", "exited", "accounts_reached")
@@ -519,9 +586,80 @@ def rerun_trace(
             session, before.flows.get_column("external_id")
         ),
         "totals_changed": {k: v for k, v in totals.items() if v["before"] != v["after"]},
+        # Cases whose compartments this run read and the previous did not, and the reverse
+        # (membership changed, or documents were filed or refiled since).
+        "compartments_added": sorted(set(read_after) - set(read_before)),
+        "compartments_removed": sorted(set(read_before) - set(read_after)),
     }
 
 
-def traces_of_case(session: Session, case_id: int, *, limit: int) -> list[TraceRun]:
-    """A case's traces, newest first (the caller has checked it may see the case)."""
-    return TraceRepository(session).of_case(case_id, limit=limit)
+def traces_of_case(
+    session: Session, case_id: int, *, limit: int, actor: Principal
+) -> list[TraceRun]:
+    """A case's traces that `actor` may see, newest first (the caller has checked it may see
+    the case)."""
+    compartments = caller_compartments(session, actor)
+    return TraceRepository(session).of_case(case_id, limit=limit, compartments=compartments)
+
+
+def visible_documents(session: Session, ids: Iterable[str], compartments: Compartments) -> set[str]:
+    """Which of the source documents `ids` `compartments` may see."""
+    return TraceRepository(session).visible_documents(ids, compartments)
+
+
+def visible_holders(
+    session: Session, keys: list[str], compartments: Compartments, *, at: datetime | None = None
+) -> tuple[dict[str, list[AccountHolder]], dict[str, str | None]]:
+    """Per stored account of `keys`: its holders (as known at `at`) stated by documents
+    `compartments` may see, and its own name if the document that loaded it is one of them.
+
+    What a trace's outputs label accounts with: labels from a compartment the caller may not
+    see must not reach them. (The ledger routes filter the same way in app.account; one
+    helper there should serve both.)"""
+    accounts = account_service.accounts_by_keys(session, keys)
+    known = (
+        account_service.holders_known_at(session, accounts.values(), at)
+        if at is not None
+        else {k: list(a.holders) for k, a in accounts.items()}
+    )
+    documents = {a.source_document_id for a in accounts.values()}
+    documents |= {h.source_document_id for held in known.values() for h in held}
+    visible = TraceRepository(session).visible_documents(documents, compartments)
+    holders = {k: [h for h in held if h.source_document_id in visible] for k, held in known.items()}
+    names = {k: a.name if a.source_document_id in visible else None for k, a in accounts.items()}
+    return holders, names
+
+
+def visible_accounts(
+    session: Session, keys: list[str], compartments: Compartments
+) -> dict[str, Account]:
+    """Stored accounts of `keys`; one whose row a document `compartments` may not see stated is
+    given as what its key alone tells (a transient copy: its name, bank and number are not
+    the reader's to see)."""
+    accounts = account_service.accounts_by_keys(session, keys)
+    visible = visible_documents(
+        session, (a.source_document_id for a in accounts.values()), compartments
+    )
+    hidden = [k for k, a in accounts.items() if a.source_document_id not in visible]
+    if hidden:
+        for row in account_attributes(pl.Series(hidden, dtype=pl.String)).iter_rows(named=True):
+            told = {k: v for k, v in row.items() if v is not None and k != "number_flag"}
+            accounts[row["key"]] = Account(**told)
+    return accounts
+
+
+def holder_names(
+    session: Session, keys: list[str], compartments: Compartments, *, at: datetime | None = None
+) -> dict[str, str]:
+    """A display name per account, from what `compartments` may see: its first holder's name
+    (as known at `at`), else its own."""
+    if compartments.every:
+        return account_service.holder_names(session, keys, at=at)
+    holders, own = visible_holders(session, keys, compartments, at=at)
+    names: dict[str, str] = {}
+    for key, held in holders.items():
+        first = sorted(held, key=lambda h: (h.role != "holder", h.party_id))
+        name = first[0].party.name if first else own[key]
+        if name:
+            names[key] = name
+    return names

@@ -6,7 +6,7 @@ nothing: `moneytrail convergence reindex` does (every document is in the shared 
 admin files it into a case, and shared-pool documents have no rows).
 
 Revision ID: 5b8d3e6f1a47
-Revises: 5d1e8b3c7a42
+Revises: 8a2f6c1d9e53
 Create Date: 2026-12-07 13:30:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5b8d3e6f1a47"
-down_revision: str | None = "5d1e8b3c7a42"
+down_revision: str | None = "8a2f6c1d9e53"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

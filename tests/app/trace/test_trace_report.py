@@ -193,9 +193,9 @@ def test_the_rules_side_by_side_are_traced_once_per_trace_and_ledger(
 
     engine, rules = report.trace, []
 
-    def counted(ledger: Any, params: Any) -> Any:
+    def counted(ledger: Any, params: Any, **kwargs: Any) -> Any:
         rules.append(str(params.rule))
-        return engine(ledger, params)
+        return engine(ledger, params, **kwargs)
 
     monkeypatch.setattr(report, "trace", counted)
     url = f"/api/v1/traces/{demo['trace']['id']}/report.html"

@@ -1,0 +1,159 @@
+"""Transaction masks: a trace over part of the ledger without indexing that part anew.
+
+A :class:`Mask` says, per transaction position, whether the transaction exists for a trace.
+The search does not follow a hidden transaction and the replay has no events of it, so a
+masked trace equals the trace over the ledger with the hidden rows deleted (the same figures;
+the provenance still names the whole ledger). What depends on the rows around an account is
+taken over the visible rows too: its counterparties (the degree cut-off) and whether it exists
+at all (a seed account with no visible transaction is unknown).
+
+One exception: the ``best_case`` same-day order lets a transfer go once the day's deposits into
+its source have happened, and is computed once per ledger, hidden deposits included. A hidden
+same-day deposit can therefore delay a visible transfer's rank under that policy (its amount
+never enters a figure).
+
+Masks are built from a per-transaction compartment code (:func:`compartment_mask`): one
+gather, so a caller's mask costs a pass over a byte per transaction, and is cached by the
+service per ledger and compartment set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+
+from tracing.index import I64, counterparties
+from tracing.ledger import Ledger
+
+Visible = npt.NDArray[np.bool_]
+
+
+class Mask:
+    """Which transactions of one ledger exist for a trace, and what follows from it.
+
+    Build with :meth:`of`. Immutable; the visible counterparties (for the degree cut-off) are
+    counted on first use, once.
+
+    Example
+    -------
+    >>> mask = Mask.of(ledger, np.ones(ledger.n_transactions, np.bool_))  # doctest: +SKIP
+    >>> mask.hidden  # doctest: +SKIP
+    0
+    """
+
+    __slots__ = ("_degree", "_ledger", "digest", "hidden", "visible")
+
+    def __init__(self, ledger: Ledger, visible: Visible) -> None:
+        self._ledger = ledger
+        self._degree: I64 | None = None
+        self.visible = visible  # per transaction position
+        self.hidden = int(len(visible) - np.count_nonzero(visible))
+        # Names the mask in a result's provenance: sha256 of the visible positions' bitmap.
+        self.digest = hashlib.sha256(np.packbits(visible).tobytes()).hexdigest()
+
+    @classmethod
+    def of(cls, ledger: Ledger, visible: Visible) -> Mask:
+        """Return the mask of ``ledger`` that keeps the transactions where ``visible`` is true.
+
+        Parameters
+        ----------
+        ledger
+            The ledger the mask applies to.
+        visible
+            One boolean per transaction position.
+
+        Returns
+        -------
+        Mask
+
+        Raises
+        ------
+        ValueError
+            When ``visible`` is not one boolean per transaction.
+
+        Example
+        -------
+        >>> Mask.of(ledger, ledger.amount > 100).hidden  # doctest: +SKIP
+        3
+        """
+        visible = np.ascontiguousarray(visible, np.bool_)
+        if visible.shape != (ledger.n_transactions,):
+            raise ValueError("a mask has one boolean per transaction of its ledger")
+        return cls(ledger, visible)
+
+    def applies_to(self, ledger: Ledger) -> bool:
+        """Whether this mask was made for ``ledger`` (positions mean nothing elsewhere)."""
+        return ledger is self._ledger or (
+            ledger.fingerprint == self._ledger.fingerprint
+            and ledger.n_transactions == len(self.visible)
+        )
+
+    def touches(self, nodes: I64) -> npt.NDArray[np.bool_]:
+        """Per node of ``nodes``: whether it has a visible transaction.
+
+        A node without one does not exist for the trace.
+        """
+        adj = self._ledger.adj
+        return _touched(nodes, adj.out_ptr, adj.out_idx, adj.in_ptr, adj.in_idx, self.visible)
+
+    def knows_account(self, account: int) -> bool:
+        """Whether the account (by id) has a visible transaction in any currency."""
+        nodes = np.flatnonzero(self._ledger.node_account == account).astype(np.int64)
+        return bool(self.touches(nodes).any())
+
+    @property
+    def degree(self) -> I64:
+        """Per node: distinct counterparties over the visible transactions."""
+        if self._degree is None:
+            adj, led = self._ledger.adj, self._ledger
+            self._degree = counterparties(
+                adj.out_ptr, adj.out_idx, adj.in_ptr, adj.in_idx, led.src, led.dst, self.visible
+            )
+        return self._degree
+
+
+def compartment_mask(codes: npt.NDArray[np.integer], admitted: npt.NDArray[np.bool_]) -> Visible:
+    """Per transaction, whether its compartment is admitted.
+
+    Parameters
+    ----------
+    codes
+        Per transaction position, a small non-negative compartment code.
+    admitted
+        Per code, whether the caller may see that compartment.
+
+    Returns
+    -------
+    numpy.ndarray
+        One boolean per transaction.
+
+    Example
+    -------
+    >>> compartment_mask(np.array([0, 1, 2]), np.array([True, False, True])).tolist()
+    [True, False, True]
+    """
+    visible: Visible = np.asarray(admitted, np.bool_)[codes]
+    return visible
+
+
+@nb.njit(cache=True)
+def _touched(  # pragma: no cover - compiled
+    nodes: I64, out_ptr: I64, out_idx: I64, in_ptr: I64, in_idx: I64, visible: Visible
+) -> npt.NDArray[np.bool_]:
+    found = np.zeros(nodes.shape[0], np.bool_)
+    for i in range(nodes.shape[0]):
+        v = nodes[i]
+        for k in range(out_ptr[v], out_ptr[v + 1]):
+            if visible[out_idx[k]]:
+                found[i] = True
+                break
+        if found[i]:
+            continue
+        for k in range(in_ptr[v], in_ptr[v + 1]):
+            if visible[in_idx[k]]:
+                found[i] = True
+                break
+    return found
