@@ -14,13 +14,13 @@ if _GATE:
 
     _real = service.trace
 
-    def _held(ledger, params, *, progress=None, cancelled=None):  # type: ignore[no-untyped-def]
+    def _held(ledger, params, *, progress=None, cancelled=None, **options):  # type: ignore[no-untyped-def]
         if progress is not None:
             progress(Progress(hops_done=1, accounts_reached=2, events_replayed=0))
         while not Path(_GATE).exists():
             if cancelled is not None and cancelled():
                 raise TraceCancelled("cancelled")
             time.sleep(0.02)
-        return _real(ledger, params, progress=progress, cancelled=cancelled)
+        return _real(ledger, params, progress=progress, cancelled=cancelled, **options)
 
     service.trace = _held
