@@ -65,6 +65,7 @@ def correct_account(
     actor: Principal,
     compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
+    source_service.require_filed_with(session, account.source_document_id, source)
     document = source_service.record_source(session, source, upload, rows=1, actor=actor)
     document.inserted = 1
     AccountCorrectionRepository(session).add(

@@ -196,10 +196,14 @@ class Exporter:
 
 
 def export_lines(
-    accounts: Iterable[Account], payments: Iterable[Payment], *, parties: Iterable[Party] = ()
+    accounts: Iterable[Account],
+    payments: Iterable[Payment],
+    *,
+    parties: Iterable[Party] = (),
+    holders: dict[str, list[AccountHolder]] | None = None,
 ) -> Iterator[str]:
     by_key = {a.key: a for a in accounts}
-    exporter = Exporter()
+    exporter = Exporter(holders)
     for p in parties:
         exporter.party(p.key, p.kind, p.name, p.country, p.identifiers)
     for account in by_key.values():

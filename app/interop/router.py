@@ -5,6 +5,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from app.auth import CaseReader, LedgerReader, LedgerWriter, TraceReader
+from app.compartments import CompartmentsDep
 from app.deps import SessionDep, SettingsDep
 from app.errors import problems
 from app.filing import FilingDep
@@ -144,8 +145,10 @@ def _trace_export(export: _Export) -> None:
 
 
 def _neighbourhood_export(export: _Export) -> None:
-    def endpoint(session: SessionDep, actor: LedgerReader, account: Accounts) -> Response:
-        body = service.export_neighbourhood(session, account, export.format)
+    def endpoint(
+        session: SessionDep, actor: LedgerReader, account: Accounts, compartments: CompartmentsDep
+    ) -> Response:
+        body = service.export_neighbourhood(session, account, export.format, compartments)
         return _download(body, export.media_type, export.neighbourhood_file)
 
     name, doc = f"export_neighbourhood_{_name(export)}", export.neighbourhood_doc
@@ -190,10 +193,10 @@ def export_trace_ftm(
     responses={**_FTM, **problems(403, 404, 422, 501)},
 )
 def export_neighbourhood_ftm(
-    session: SessionDep, actor: LedgerReader, account: Accounts
+    session: SessionDep, actor: LedgerReader, account: Accounts, compartments: CompartmentsDep
 ) -> Response:
     """Export accounts' neighbourhood (holders, transactions, counterparts) as FtM entities."""
-    lines = service.neighbourhood_ftm(session, account)
+    lines = service.neighbourhood_ftm(session, account, compartments)
     return _download("".join(lines), NDJSON, "neighbourhood.ftm.json")
 
 
@@ -206,9 +209,11 @@ for _export in _EXPORTS:
     response_class=Response,
     responses={**_FTM, **problems(403, 404, 501)},
 )
-def export_case_ftm(case_id: CaseIdPath, session: SessionDep, actor: CaseReader) -> Response:
+def export_case_ftm(
+    case_id: CaseIdPath, session: SessionDep, actor: CaseReader, compartments: CompartmentsDep
+) -> Response:
     """Export a case's subjects (parties, accounts and their neighbourhood) as FtM entities."""
-    lines = service.case_ftm(session, case_id, actor=actor)
+    lines = service.case_ftm(session, case_id, actor=actor, compartments=compartments)
     return _download("".join(lines), NDJSON, f"case-{case_id}.ftm.json")
 
 

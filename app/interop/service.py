@@ -14,6 +14,7 @@ from app import limits
 from app.account import service as account_service
 from app.account.schemas import AccountBatch
 from app.case import service as case_service
+from app.compartments import Compartments
 from app.errors import AppError, BatchRejected, InvalidInput
 from app.interop import graph
 from app.matching import service as matching_service
@@ -133,11 +134,19 @@ def trace_ftm(
     return export_trace_lines(accounts.values(), payments, holders=holders, roles=roles)
 
 
-def _account_payments(session: Session, account_id: int) -> list[graph.Payment]:
+def _account_payments(
+    session: Session, account_id: int, compartments: Compartments
+) -> list[graph.Payment]:
     payments, cursor = [], None
     while True:
         items, cursor = transaction_service.page_account_transactions(
-            session, account_id, start=None, end=None, limit=NEIGHBOURHOOD_PAGE, cursor=cursor
+            session,
+            account_id,
+            start=None,
+            end=None,
+            limit=NEIGHBOURHOOD_PAGE,
+            cursor=cursor,
+            compartments=compartments,
         )
         payments += [_payment(i) for i in items]
         if cursor is None:
@@ -159,8 +168,11 @@ def _payment(item: dict[str, Any]) -> graph.Payment:
     )
 
 
-def case_ftm(session: Session, case_id: int, *, actor: Principal) -> Iterator[str]:
-    """A case's subjects: its parties, and its accounts with their neighbourhood."""
+def case_ftm(
+    session: Session, case_id: int, *, actor: Principal, compartments: Compartments
+) -> Iterator[str]:
+    """A case's subjects: its parties, and its accounts with their neighbourhood, as far as the
+    caller's compartments hold them."""
     subjects = case_service.list_subjects(session, case_id, actor=actor)
     accounts = [str(s["account_id"]) for s in subjects if s["account_id"] is not None]
     parties = [
@@ -168,17 +180,22 @@ def case_ftm(session: Session, case_id: int, *, actor: Principal) -> Iterator[st
         for s in subjects
         if s["party_id"] is not None
     ]
-    return neighbourhood_ftm(session, accounts, parties=parties)
+    visible = party_service.visible_party_ids(session, (p.id for p in parties), compartments)
+    parties = [p for p in parties if p.id in visible]
+    return neighbourhood_ftm(session, accounts, compartments, parties=parties)
 
 
-def neighbourhood(session: Session, refs: list[str]) -> tuple[list[str], list[graph.Payment]]:
-    """The keys of accounts and their counterparts, and the transactions between them."""
+def neighbourhood(
+    session: Session, refs: list[str], compartments: Compartments
+) -> tuple[list[str], list[graph.Payment]]:
+    """The keys of accounts and their counterparts, and the transactions between them that the
+    caller's compartments hold."""
     payments: dict[str, graph.Payment] = {}
     keys: set[str] = set()
     for ref in refs:
-        account = account_service.resolve_account(session, ref)
+        account = account_service.resolve_account(session, ref, compartments)
         keys.add(account.key)
-        for p in _account_payments(session, account.id):
+        for p in _account_payments(session, account.id, compartments):
             payments[p.external_id] = p
             keys.update((p.from_account, p.to_account))
     ordered = sorted(payments.values(), key=lambda p: (p.value_time, p.external_id))
@@ -186,20 +203,26 @@ def neighbourhood(session: Session, refs: list[str]) -> tuple[list[str], list[gr
 
 
 def neighbourhood_ftm(
-    session: Session, refs: list[str], *, parties: Sequence[Party] = ()
+    session: Session, refs: list[str], compartments: Compartments, *, parties: Sequence[Party] = ()
 ) -> Iterator[str]:
-    """Accounts, their holders, their transactions in and out and the accounts at the far end."""
+    """Accounts, their holders, their transactions in and out and the accounts at the far end:
+    details and holders only from documents the caller's compartments hold."""
     _require_ftm()
-    keys, payments = neighbourhood(session, refs)
-    accounts = account_service.accounts_by_keys(session, keys)
+    keys, payments = neighbourhood(session, refs, compartments)
+    accounts = trace_service.visible_accounts(session, keys, compartments)
+    holders = None
+    if not compartments.every:
+        holders, _ = trace_service.visible_holders(session, keys, compartments)
     from app.interop.ftm import export_lines
 
-    return export_lines(accounts.values(), payments, parties=parties)
+    return export_lines(accounts.values(), payments, parties=parties, holders=holders)
 
 
-def neighbourhood_graph(session: Session, refs: list[str]) -> nx.MultiDiGraph:
-    keys, payments = neighbourhood(session, refs)
-    return graph.ledger_networkx(payments, account_service.holder_names(session, keys))
+def neighbourhood_graph(
+    session: Session, refs: list[str], compartments: Compartments
+) -> nx.MultiDiGraph:
+    keys, payments = neighbourhood(session, refs, compartments)
+    return graph.ledger_networkx(payments, trace_service.holder_names(session, keys, compartments))
 
 
 # The neighbourhood exports by format, each over the neighbourhood's graph.
@@ -211,10 +234,12 @@ NEIGHBOURHOOD_EXPORTS: dict[str, Callable[[nx.MultiDiGraph], bytes | str]] = {
 }
 
 
-def export_neighbourhood(session: Session, refs: list[str], fmt: str) -> bytes | str:
+def export_neighbourhood(
+    session: Session, refs: list[str], fmt: str, compartments: Compartments
+) -> bytes | str:
     """Accounts' neighbourhood (transactions in and out, counterparts) in one of
-    `NEIGHBOURHOOD_EXPORTS`."""
-    return NEIGHBOURHOOD_EXPORTS[fmt](neighbourhood_graph(session, refs))
+    `NEIGHBOURHOOD_EXPORTS`, as far as the caller's compartments hold it."""
+    return NEIGHBOURHOOD_EXPORTS[fmt](neighbourhood_graph(session, refs, compartments))
 
 
 def import_ftm(

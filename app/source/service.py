@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from app.compartments import EVERY, Compartments
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.principal import Principal
 from app.source.models import COMMITTED, STAGING, CompartmentChange, SourceDocument
 from app.source.repository import SOURCES, SourceDocumentRepository
@@ -170,3 +170,22 @@ def filing_version(session: Session) -> int:
     built under an older version is stale. New documents come with new rows, which the ledger's
     own version already counts."""
     return SourceDocumentRepository(session).last_compartment_change()
+
+
+def require_filed_with(session: Session, corrected_document_id: str, source: SourceIn) -> None:
+    """A correction is filed in the compartment of the record it corrects: a record of a case
+    corrected into the shared pool would show the corrected record to everyone (the client
+    names the case; refiling stays an admin's decision)."""
+    corrected = SourceDocumentRepository(session).by_ids([corrected_document_id])
+    case_id = corrected[0].case_id if corrected else None
+    if case_id is not None and source.case_id != case_id:
+        raise InvalidInput(
+            f"the corrected record is filed in case {case_id}: file its correction there too",
+            errors=[
+                {
+                    "loc": ["body", "source", "case_id"],
+                    "msg": f"must be {case_id}, the case the corrected record is filed in",
+                    "type": "value_error",
+                }
+            ],
+        )

@@ -24,13 +24,11 @@ from tests.app.access.compartment_world import key_id as id_of
 from tests.app.access.test_access_matrix import api_routes
 from tests.factories import DE, bearer, make_key
 
-# Served by the other helpers of issue 19 (mask: traces and exports; blind: convergence); their
-# own tests hold them to the compartments. Listed, so that nothing else escapes this matrix.
+# Held to the compartments by their own tests (traces: tests/app/trace/test_trace_compartments.py;
+# convergence: tests/app/convergence). Listed, so that nothing else escapes this matrix.
 ELSEWHERE = (
     "/api/v1/traces",
-    "/api/v1/exports",
     "/api/v1/convergence",
-    "/api/v1/cases/{case_id}/export",
 )
 MISSING = {"source_document_id": "0" * 32}
 
@@ -56,6 +54,10 @@ QUERIES: dict[str, dict[str, list[Any]]] = {
     "list_accounts": {"flag": ["invalid_number"]},
     "get_statistics": {"year": [2026]},
     "export_statistics_csv": {"year": [2026]},
+    **{
+        f"export_neighbourhood_{fmt}": {"account": [GB, DE]}
+        for fmt in ("graphml", "gexf", "i2_entities", "i2_links", "ftm")
+    },
 }
 
 

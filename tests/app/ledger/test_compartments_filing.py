@@ -254,3 +254,24 @@ def test_another_case_cannot_name_case_a_records_on_its_assets(
         headers=world.lead,
     )
     assert mine.status_code == 201, mine.text
+
+
+def test_a_case_records_correction_is_filed_in_the_case_not_the_shared_pool(
+    client: TestClient, session: Session
+) -> None:
+    world = build(client, session)
+    outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
+    body = {
+        "reason": "the bank's corrected statement",
+        "transaction": tx("CASEA-1-C", GB, DE, "5000.00", narrative="zebulon corrected"),
+    }
+    url = "/api/v1/transactions/CASEA-1/corrections"
+    shared = client.post(url, json={**body, "source": source("FIX-1")}, headers=world.lead)
+    assert shared.status_code == 422, shared.text
+    assert shared.json()["errors"][0]["loc"] == ["body", "source", "case_id"]
+    filed = client.post(
+        url, json={**body, "source": source("FIX-1", world.case_id)}, headers=world.lead
+    )
+    assert filed.status_code == 201, filed.text
+    assert client.get("/api/v1/transactions/CASEA-1-C", headers=outsider).status_code == 404
+    assert client.get("/api/v1/transactions/CASEA-1-C", headers=world.lead).status_code == 200
