@@ -49,6 +49,19 @@ class NotFound(AppError):
     status, code, title = 404, "not_found", "Not found"
 
 
+class RecordNotFound(NotFound):
+    """No stored record of one kind under a reference: `no <noun> with <by> <ref>`, the reference
+    under the extension `key`. The same answer where the record exists but its case or
+    compartment is hidden from the caller, so a 404 tells nothing of what others hold."""
+
+    noun: ClassVar[str]
+    key: ClassVar[str]
+    by: ClassVar[str] = "id"
+
+    def __init__(self, ref: int | str) -> None:
+        super().__init__(f"no {self.noun} with {self.by} {ref}", **{self.key: ref})
+
+
 class Conflict(AppError):
     status, code, title = 409, "conflict", "Conflict"
 

@@ -6,17 +6,15 @@ from sqlalchemy.orm import Session
 
 from app.apikey.models import ApiKey, KeyCompartment
 from app.apikey.repository import ApiKeyRepository
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, RecordNotFound
 from app.principal import Principal, Role
 
 KEY_PREFIX = "mt_"
 
 
-class ApiKeyNotFound(NotFound):
+class ApiKeyNotFound(RecordNotFound):
     code, title = "api_key_not_found", "API key not found"
-
-    def __init__(self, key_id: str) -> None:
-        super().__init__(f"no API key with id {key_id}", key_id=key_id)
+    noun, key = "API key", "key_id"
 
 
 def hash_key(secret: str) -> str:

@@ -1,12 +1,9 @@
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, RecordNotFound
 
 
-class AssetNotFound(NotFound):
+class AssetNotFound(RecordNotFound):
     code, title = "asset_not_found", "Asset not found"
-
-    def __init__(self, asset_id: int) -> None:
-        # The same answer whether the asset does not exist or its case is hidden from the caller.
-        super().__init__(f"no asset with id {asset_id}", asset_id=asset_id)
+    noun, key = "asset", "asset_id"
 
 
 class InvalidAsset(InvalidInput):

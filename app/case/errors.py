@@ -1,12 +1,9 @@
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, RecordNotFound
 
 
-class CaseNotFound(NotFound):
+class CaseNotFound(RecordNotFound):
     code, title = "case_not_found", "Case not found"
-
-    def __init__(self, case_id: int) -> None:
-        # The same answer whether the case does not exist or the caller is not on it.
-        super().__init__(f"no case with id {case_id}", case_id=case_id)
+    noun, key = "case", "case_id"
 
 
 class CaseReferenceTaken(Conflict):

@@ -4,7 +4,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.compartments import EVERY, Compartments
-from app.errors import NotFound
+from app.errors import RecordNotFound
 from app.party import links
 from app.party.models import Party
 from app.party.names import search_text
@@ -15,11 +15,9 @@ from app.source import service as source_service
 PARTY_FIELDS = ("id", "key", "kind", "name", "country", "identifiers", "source_document_id")
 
 
-class PartyNotFound(NotFound):
+class PartyNotFound(RecordNotFound):
     code, title = "party_not_found", "Party not found"
-
-    def __init__(self, party_id: int | str) -> None:
-        super().__init__(f"no party with id or key {party_id}", party_id=party_id)
+    noun, key, by = "party", "party_id", "id or key"
 
 
 def get_party(session: Session, party_id: int) -> Party:

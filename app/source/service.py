@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from app.compartments import EVERY, Compartments
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, RecordNotFound
 from app.principal import Principal
 from app.source.models import COMMITTED, STAGING, CompartmentChange, SourceDocument
 from app.source.repository import SOURCES, SourceDocumentRepository
@@ -13,13 +13,9 @@ from app.source.schemas import SourceIn
 from app.uploads import Upload
 
 
-class SourceDocumentNotFound(NotFound):
+class SourceDocumentNotFound(RecordNotFound):
     code, title = "source_document_not_found", "Source document not found"
-
-    def __init__(self, document_id: str) -> None:
-        super().__init__(
-            f"no source document with id {document_id}", source_document_id=document_id
-        )
+    noun, key = "source document", "source_document_id"
 
 
 def record_source(

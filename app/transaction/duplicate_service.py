@@ -7,18 +7,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.compartments import EVERY, Compartments
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, RecordNotFound
 from app.principal import Principal
 from app.transaction import service as transaction_service
 from app.transaction.duplicates import DUPLICATES, DuplicateRepository
 from app.transaction.models import CONFIRMED, PROBABLE, REJECTED, DuplicateMatch
 
 
-class DuplicateNotFound(NotFound):
+class DuplicateNotFound(RecordNotFound):
     code, title = "duplicate_not_found", "Duplicate not found"
-
-    def __init__(self, match_id: int) -> None:
-        super().__init__(f"no probable duplicate with id {match_id}", duplicate_id=match_id)
+    noun, key = "probable duplicate", "duplicate_id"
 
 
 class DuplicateDecided(Conflict):
