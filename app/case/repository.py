@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 
 from app.apikey.models import KeyCompartment
 from app.case.models import Case, CaseEvent, CaseMember, CaseSubject
+from app.db import by_key
 from app.pagination import CursorCodec, IdKey, Keyset, page
 
 CASES = CursorCodec("cases", IdKey)
@@ -28,12 +29,7 @@ class CaseRepository:
         return self.session.scalar(select(Case).where(Case.reference == reference))
 
     def by_ids(self, ids: Iterable[int]) -> dict[int, Case]:
-        wanted = sorted(set(ids))
-        found: dict[int, Case] = {}
-        for start in range(0, len(wanted), 500):
-            stmt = select(Case).where(Case.id.in_(wanted[start : start + 500]))
-            found.update((c.id, c) for c in self.session.scalars(stmt))
-        return found
+        return by_key(self.session, Case, Case.id, ids)
 
     def children(self, parent_id: int) -> list[Case]:
         stmt = select(Case).where(Case.parent_case_id == parent_id).order_by(Case.id)

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.asset.models import Asset
 from app.case.models import Case
+from app.db import in_chunks
 from app.measure.models import Measure
 from app.pagination import CursorCodec, IdKey, Keyset, page
 
@@ -28,10 +29,8 @@ class MeasureRepository:
         return self.session.scalar(stmt)
 
     def by_asset_seq(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Measure]:
-        wanted = sorted(set(keys))
         found: dict[tuple[int, int], Measure] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in in_chunks(keys):
             stmt = select(Measure).where(tuple_(Measure.asset_id, Measure.seq).in_(chunk))
             found.update(((m.asset_id, m.seq), m) for m in self.session.scalars(stmt))
         return found

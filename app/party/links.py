@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.db import in_chunks
 from app.errors import Conflict, InvalidInput
 from app.party.models import Party, PartyLinkEvent
 from app.party.repository import PartyLinkRepository, PartyRepository
@@ -75,9 +76,9 @@ def groups_of(session: Session, party_ids: Iterable[int]) -> dict[int, set[int]]
     repository = PartyLinkRepository(session)
     while frontier:
         seen |= frontier
-        ordered, met = sorted(frontier), set()
-        for start in range(0, len(ordered), 500):
-            met |= _add(neighbours, repository.current_links(ordered[start : start + 500]))
+        met: set[int] = set()
+        for chunk in in_chunks(frontier):
+            met |= _add(neighbours, repository.current_links(chunk))
         frontier = met - seen
     found = _components(neighbours, wanted)
     return {p: found[p] for p in wanted}

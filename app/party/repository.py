@@ -4,6 +4,7 @@ from sqlalchemy import String, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.compartments import Compartments
+from app.db import by_key, in_chunks
 from app.party.models import Party, PartyLinkEvent, visible_parties
 from app.party.names import blocks
 
@@ -48,31 +49,19 @@ class PartyRepository:
         return self.session.get(Party, party_id)
 
     def by_keys(self, keys: Iterable[str]) -> dict[str, Party]:
-        wanted = sorted(set(keys))
-        found: dict[str, Party] = {}
-        for start in range(0, len(wanted), 500):
-            stmt = select(Party).where(Party.key.in_(wanted[start : start + 500]))
-            found.update((p.key, p) for p in self.session.scalars(stmt))
-        return found
+        return by_key(self.session, Party, Party.key, keys)
 
     def by_ids(self, ids: Iterable[int]) -> list[Party]:
-        wanted = sorted(set(ids))
-        found: list[Party] = []
-        for start in range(0, len(wanted), 500):
-            stmt = select(Party).where(Party.id.in_(wanted[start : start + 500]))
-            found.extend(self.session.scalars(stmt))
-        return sorted(found, key=lambda p: p.id)
+        found = by_key(self.session, Party, Party.id, ids)
+        return [found[i] for i in sorted(found)]
 
     def visible_ids(self, ids: Iterable[int], compartments: Compartments) -> set[int]:
         """Those of `ids` whose parties exist for the caller (`visible_parties`)."""
-        wanted = sorted(set(ids))
         if compartments.every:
-            return set(wanted)
+            return set(ids)
         found: set[int] = set()
-        for start in range(0, len(wanted), 500):
-            stmt = select(Party.id).where(
-                Party.id.in_(wanted[start : start + 500]), visible_parties(compartments)
-            )
+        for chunk in in_chunks(ids):
+            stmt = select(Party.id).where(Party.id.in_(chunk), visible_parties(compartments))
             found.update(self.session.scalars(stmt))
         return found
 

@@ -4,6 +4,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.compartments import Compartments
+from app.db import by_key, in_chunks
 from app.pagination import CursorCodec, Keyset, TimeTextKey, page
 from app.source.models import ABANDONED, COMMITTED, STAGING, CompartmentChange, SourceDocument
 
@@ -51,8 +52,7 @@ class SourceDocumentRepository:
 
     def received_times(self, document_ids: list[str]) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
-        for start in range(0, len(document_ids), 500):
-            chunk = document_ids[start : start + 500]
+        for chunk in in_chunks(document_ids):
             stmt = select(SourceDocument.id, SourceDocument.received_at).where(
                 SourceDocument.id.in_(chunk), SourceDocument.state == COMMITTED
             )
@@ -60,13 +60,8 @@ class SourceDocumentRepository:
         return found
 
     def by_ids(self, document_ids: list[str]) -> list[SourceDocument]:
-        found: list[SourceDocument] = []
-        for start in range(0, len(document_ids), 500):
-            stmt = select(SourceDocument).where(
-                SourceDocument.id.in_(document_ids[start : start + 500])
-            )
-            found.extend(self.session.scalars(stmt))
-        return sorted(found, key=lambda d: (d.received_at, d.id))
+        found = by_key(self.session, SourceDocument, SourceDocument.id, document_ids)
+        return sorted(found.values(), key=lambda d: (d.received_at, d.id))
 
     def refile(self, document: SourceDocument, change: CompartmentChange) -> CompartmentChange:
         document.case_id = change.to_case_id

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.account.models import Account
 from app.compartments import EVERY, Compartments
-from app.db import table_of
+from app.db import in_chunks, table_of
 from app.pagination import CursorCodec, Keyset, TimeSeqIdKey, page
 from app.source.models import committed_rows, visible_rows
 from app.transaction.models import Transaction
@@ -132,10 +132,10 @@ class TransactionRepository:
 
     def ids_by_external_id(self, external_ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
-        for start in range(0, len(external_ids), 500):
+        for chunk in in_chunks(external_ids):
             stmt = select(
                 Transaction.external_id, Transaction.id, Transaction.source_document_id
-            ).where(Transaction.external_id.in_(external_ids[start : start + 500]), COMMITTED)
+            ).where(Transaction.external_id.in_(chunk), COMMITTED)
             found.update((ext, (tid, doc)) for ext, tid, doc in self.session.execute(stmt))
         return found
 
