@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountCorrection
+from app.account.schemas import AccountCorrectionIn
 from app.compartments import EVERY, Compartments
 from app.matching import service as matching_service
 from app.principal import Principal
 from app.source import service as source_service
 from app.source.models import visible_rows
-from app.source.schemas import SourceIn
 from app.uploads import Upload
 
 # The details a correction may state; the key and what it is made of (IBAN, chain, address)
@@ -57,14 +57,13 @@ def corrected_details(
 def correct_account(
     session: Session,
     account: Account,
-    *,
-    source: SourceIn,
-    details: dict[str, Any],
-    reason: str,
+    data: AccountCorrectionIn,
     upload: Upload,
+    *,
     actor: Principal,
     compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
+    source, details = data.source, data.details.model_dump(exclude_unset=True)
     source_service.require_filed_with(session, account.source_document_id, source)
     document = source_service.record_source(session, source, upload, rows=1, actor=actor)
     document.inserted = 1
@@ -72,7 +71,7 @@ def correct_account(
         AccountCorrection(
             account_id=account.id,
             details=details,
-            reason=reason,
+            reason=data.reason,
             source_document_id=document.id,
             corrected_by=actor.id,
             corrected_at=datetime.now(UTC),

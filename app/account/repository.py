@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountHolder, visible_accounts
 from app.compartments import EVERY, Compartments
-from app.db import table_of
+from app.db import by_key, table_of
 from app.pagination import CursorCodec, IdKey, Keyset, page
 from app.party.models import Party
 from app.source.models import committed_rows, visible_rows
@@ -77,12 +77,7 @@ class AccountRepository:
         return self.session.scalar(stmt) is not None
 
     def by_keys(self, keys: Iterable[str]) -> dict[str, Account]:
-        wanted = sorted(set(keys))
-        found: dict[str, Account] = {}
-        for start in range(0, len(wanted), 500):
-            stmt = select(Account).where(Account.key.in_(wanted[start : start + 500]))
-            found.update((a.key, a) for a in self.session.scalars(stmt))
-        return found
+        return by_key(self.session, Account, Account.key, keys)
 
     def add(self, account: Account) -> Account:
         self.session.add(account)

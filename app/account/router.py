@@ -1,4 +1,3 @@
-import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -20,10 +19,9 @@ from app.errors import problems
 from app.filing import FilingDep
 from app.inputs import AccountRefPath
 from app.pagination import Page, PageDep
-from app.uploads import Upload
+from app.source.intake import filed_json
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
-SOURCE_CASE = ("body", "source", "case_id")
 
 
 @router.post("/batch", status_code=201, responses=problems(403, 404, 422))
@@ -35,10 +33,8 @@ async def create_account_batch(
     filing: FilingDep,
 ) -> AccountBatchResult:
     """Load parties, accounts and holder links as one all-or-nothing batch."""
-    case_id = await filing.checked(body.source.case_id, field=SOURCE_CASE)
-    body = body.model_copy(update={"source": body.source.filed_in(case_id)})
-    raw = await request.body()
-    upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
+    source, upload = await filed_json(request, filing, body.source)
+    body = body.model_copy(update={"source": source})
     return await run_in_threadpool(service.ingest_accounts, session, body, upload, actor=actor)
 
 
@@ -75,18 +71,15 @@ async def correct_account(
     compartments: CompartmentsDep,
 ) -> AccountHistory:
     """Correct an account's details with a reason and the correcting source document."""
-    case_id = await filing.checked(body.source.case_id, field=SOURCE_CASE)
-    raw = await request.body()
-    upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
+    source, upload = await filed_json(request, filing, body.source)
+    body = body.model_copy(update={"source": source})
     return AccountHistory.model_validate(
         await run_in_threadpool(
             service.correct_account,
             session,
             account,
-            source=body.source.filed_in(case_id),
-            details=body.details.model_dump(exclude_unset=True),
-            reason=body.reason,
-            upload=upload,
+            body,
+            upload,
             actor=actor,
             compartments=compartments,
         )

@@ -7,7 +7,7 @@ from app.account.keys import AccountKind
 from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.inputs import Text
 from app.party.schemas import PartyIn, PartyKind
-from app.source.schemas import CorrectionRead, SourceIn
+from app.source.schemas import CorrectionIn, CorrectionRead, SourceIn, correction_example
 
 
 class HolderRole(StrEnum):
@@ -217,9 +217,8 @@ class AccountDetails(BaseModel):
         return self
 
 
-class AccountCorrectionIn(BaseModel):
+class AccountCorrectionIn(CorrectionIn):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "example": {
                 "source": {"kind": "bank_letter", "reference": "PO-2026-017/2"},
@@ -230,7 +229,6 @@ class AccountCorrectionIn(BaseModel):
     )
 
     source: SourceIn = Field(description="The document that states the corrected details.")
-    reason: Text = Field(min_length=1, max_length=2000)
     details: AccountDetails
 
 
@@ -270,12 +268,9 @@ class AccountHistory(BaseModel):
                             "currency": "EUR",
                         },
                         "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
-                        "correction": {
-                            "reason": "The bank's letter of 12 March gives the name in full",
-                            "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
-                            "corrected_by": "3f2a9c0d1e4b5a67",
-                            "corrected_at": "2026-03-13T09:00:00Z",
-                        },
+                        "correction": correction_example(
+                            "The bank's letter of 12 March gives the name in full"
+                        ),
                     },
                 ],
             }

@@ -10,24 +10,21 @@ from app.account.keys import account_attributes, normalise_key
 from app.account.models import STATED_DETAILS, Account, AccountHolder
 from app.account.numbers import INVALID_NUMBER, AccountCheck, bic_fault, number_fault
 from app.account.repository import FLAGGED, AccountRepository
-from app.account.schemas import AccountBatch, AccountBatchResult
+from app.account.schemas import AccountBatch, AccountBatchResult, AccountCorrectionIn
 from app.compartments import EVERY, Compartments
-from app.errors import BatchRejected, NotFound
+from app.errors import BatchRejected, RecordNotFound
 from app.matching import service as matching_service
 from app.money import decimals_of
 from app.party import service as party_service
 from app.party.models import Party
 from app.principal import Principal
 from app.source import service as source_service
-from app.source.schemas import SourceIn
 from app.uploads import Upload
 
 
-class AccountNotFound(NotFound):
+class AccountNotFound(RecordNotFound):
     code, title = "account_not_found", "Account not found"
-
-    def __init__(self, ref: str) -> None:
-        super().__init__(f"no account with id or key {ref}", account=ref)
+    noun, key, by = "account", "account", "id or key"
 
 
 def resolve_account(session: Session, ref: str, compartments: Compartments = EVERY) -> Account:
@@ -285,25 +282,16 @@ def accounts_by_keys(session: Session, keys: list[str]) -> dict[str, Account]:
 def correct_account(
     session: Session,
     ref: str,
-    *,
-    source: SourceIn,
-    details: dict[str, Any],
-    reason: str,
+    data: AccountCorrectionIn,
     upload: Upload,
+    *,
     actor: Principal,
     compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
     """Correct an account's details with a reason and the correcting source document."""
     account = resolve_account(session, ref, compartments)
     return corrections.correct_account(
-        session,
-        account,
-        source=source,
-        details=details,
-        reason=reason,
-        upload=upload,
-        actor=actor,
-        compartments=compartments,
+        session, account, data, upload, actor=actor, compartments=compartments
     )
 
 

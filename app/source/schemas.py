@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,6 +72,25 @@ class CorrectionRead(BaseModel):
     source_document_id: str
     corrected_by: str
     corrected_at: datetime
+
+
+def correction_example(reason: str) -> dict[str, Any]:
+    """A `CorrectionRead` as the examples of a record's history show it."""
+    return {
+        "reason": reason,
+        "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
+        "corrected_by": "3f2a9c0d1e4b5a67",
+        "corrected_at": "2026-03-13T09:00:00Z",
+    }
+
+
+class CorrectionIn(BaseModel):
+    """What every correction states: why, and the document that says so."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: SourceIn = Field(description="The document that states the correction.")
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class CompartmentChangeIn(BaseModel):

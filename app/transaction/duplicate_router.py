@@ -3,10 +3,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from app.auth import LedgerReader, RecordJudge
-from app.compartments import CompartmentsDep
+from app.compartments import Compartments, CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.pagination import Page, PageDep
+from app.principal import Principal
 from app.transaction import duplicate_service
 from app.transaction.schemas import DuplicateDecision, DuplicateRead, DuplicateState
 
@@ -40,16 +41,7 @@ def confirm_duplicate(
     compartments: CompartmentsDep,
 ) -> DuplicateRead:
     """Confirm a probable duplicate: tracing counts the transfer once; both records stay."""
-    return DuplicateRead.model_validate(
-        duplicate_service.decide_duplicate(
-            session,
-            duplicate_id,
-            confirm=True,
-            reason=body.reason,
-            actor=actor,
-            compartments=compartments,
-        )
-    )
+    return _decided(session, duplicate_id, body, actor, compartments, confirm=True)
 
 
 @router.post("/{duplicate_id}/reject", responses=problems(403, 404, 409, 422))
@@ -61,13 +53,24 @@ def reject_duplicate(
     compartments: CompartmentsDep,
 ) -> DuplicateRead:
     """Reject a probable duplicate: two transfers that only look alike; both stay traced."""
-    return DuplicateRead.model_validate(
-        duplicate_service.decide_duplicate(
-            session,
-            duplicate_id,
-            confirm=False,
-            reason=body.reason,
-            actor=actor,
-            compartments=compartments,
-        )
+    return _decided(session, duplicate_id, body, actor, compartments, confirm=False)
+
+
+def _decided(
+    session: SessionDep,
+    duplicate_id: int,
+    body: DuplicateDecision,
+    actor: Principal,
+    compartments: Compartments,
+    *,
+    confirm: bool,
+) -> DuplicateRead:
+    match = duplicate_service.decide_duplicate(
+        session,
+        duplicate_id,
+        confirm=confirm,
+        reason=body.reason,
+        actor=actor,
+        compartments=compartments,
     )
+    return DuplicateRead.model_validate(match)

@@ -1,4 +1,3 @@
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -14,6 +13,7 @@ from app.errors import problems
 from app.filing import FilingDep
 from app.inputs import AccountRefPath, Instant, Text, TransactionRefPath
 from app.pagination import Page, PageDep
+from app.source.intake import filed_json
 from app.source.schemas import SourceIn
 from app.transaction import corrections, service
 from app.transaction.schemas import (
@@ -24,7 +24,7 @@ from app.transaction.schemas import (
     TransactionHistory,
     TransactionRead,
 )
-from app.uploads import Upload, received
+from app.uploads import received
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
 _CHUNK = 1024 * 1024
@@ -34,7 +34,6 @@ _STORED: dict[int | str, dict[str, Any]] = {
 _REPLAY: dict[int | str, dict[str, Any]] = {
     200: {"description": "Nothing new: every row was already stored (a replay)."}
 }
-SOURCE_CASE = ("body", "source", "case_id")
 CaseForm = Annotated[
     int | None,
     Form(ge=1, description="File the upload in this case's compartment (need-to-know)."),
@@ -52,10 +51,8 @@ async def create_transaction_batch(
     filing: FilingDep,
 ) -> IngestResult:
     """Store a JSON batch of transactions, whole or not at all; a re-sent batch stores nothing."""
-    case_id = await filing.checked(body.source.case_id, field=SOURCE_CASE)
-    body = body.model_copy(update={"source": body.source.filed_in(case_id)})
-    raw = await request.body()
-    upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
+    source, upload = await filed_json(request, filing, body.source)
+    body = body.model_copy(update={"source": source})
     result, stored = await run_in_threadpool(
         service.ingest_batch, session, body, upload, actor=actor, settings=settings
     )
@@ -120,14 +117,12 @@ async def correct_transaction(
     compartments: CompartmentsDep,
 ) -> TransactionHistory:
     """Supersede a transaction by a corrected record, with a reason and its source document."""
-    case_id = await filing.checked(body.source.case_id, field=SOURCE_CASE)
-    raw = await request.body()
-    upload = Upload(hashlib.sha256(raw).hexdigest(), len(raw), "application/json")
+    source, upload = await filed_json(request, filing, body.source)
     history = await run_in_threadpool(
         corrections.correct_transaction,
         session,
         transaction,
-        source=body.source.filed_in(case_id),
+        source=source,
         record=dict(body.transaction),
         reason=body.reason,
         upload=upload,

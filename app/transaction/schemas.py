@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler,
 
 from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.inputs import Text
-from app.source.schemas import CorrectionRead, SourceIn
+from app.source.schemas import CorrectionIn, CorrectionRead, SourceIn, correction_example
 
 _TX_EXAMPLE: dict[str, Any] = {
     "external_id": "T-1",
@@ -189,9 +189,8 @@ class DuplicateRead(BaseModel):
     reason: str | None
 
 
-class TransactionCorrectionIn(BaseModel):
+class TransactionCorrectionIn(CorrectionIn):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "example": {
                 "source": {"kind": "bank_letter", "reference": "PO-2026-017/3"},
@@ -202,7 +201,6 @@ class TransactionCorrectionIn(BaseModel):
     )
 
     source: SourceIn = Field(description="The document that states the corrected record.")
-    reason: Text = Field(min_length=1, max_length=2000)
     transaction: TransactionIn = Field(
         description="The whole corrected record, under an external id of its own."
     )
@@ -238,12 +236,9 @@ class TransactionHistory(BaseModel):
                             "external_id": "T-1-c1",
                             "amount": "1050.00",
                         },
-                        "correction": {
-                            "reason": "The bank corrected the amount: 1,050.00, not 1,500.00",
-                            "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
-                            "corrected_by": "3f2a9c0d1e4b5a67",
-                            "corrected_at": "2026-03-13T09:00:00Z",
-                        },
+                        "correction": correction_example(
+                            "The bank corrected the amount: 1,050.00, not 1,500.00"
+                        ),
                         "superseded_by": None,
                         "in_ledger": True,
                         "excluded_as": None,
