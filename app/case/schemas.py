@@ -1,5 +1,6 @@
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,22 +81,24 @@ class CaseRole(StrEnum):
     OBSERVER = "observer"
 
 
+# What a case is opened with and read back as, in both examples.
+_CASE_EXAMPLE: dict[str, Any] = {
+    "reference": "BKA-2026-0417",
+    "kind": "parallel_financial_investigation",
+    "title": "Proceeds of the Hafen cocaine imports",
+    "jurisdiction": "DE",
+    "predicate_offences": ["drug_trafficking", "money_laundering"],
+    "lead_agency": "Bundeskriminalamt SO 3",
+    "opened_on": "2026-03-02",
+    "parent_case_id": 1,
+    "recovery_basis": "conviction_based",
+}
+
+
 class CaseCreate(Body):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "example": {
-                "reference": "BKA-2026-0417",
-                "kind": "parallel_financial_investigation",
-                "title": "Proceeds of the Hafen cocaine imports",
-                "jurisdiction": "DE",
-                "predicate_offences": ["drug_trafficking", "money_laundering"],
-                "lead_agency": "Bundeskriminalamt SO 3",
-                "opened_on": "2026-03-02",
-                "parent_case_id": 1,
-                "recovery_basis": "conviction_based",
-            }
-        },
+        json_schema_extra={"example": _CASE_EXAMPLE},
     )
 
     reference: Text = Field(min_length=1, max_length=100, description="Unique case reference.")
@@ -123,17 +126,9 @@ class CaseRead(BaseModel):
         json_schema_extra={
             "example": {
                 "id": 2,
-                "reference": "BKA-2026-0417",
-                "kind": "parallel_financial_investigation",
-                "title": "Proceeds of the Hafen cocaine imports",
-                "jurisdiction": "DE",
-                "predicate_offences": ["drug_trafficking", "money_laundering"],
-                "lead_agency": "Bundeskriminalamt SO 3",
+                **_CASE_EXAMPLE,
                 "status": "open",
-                "recovery_basis": "conviction_based",
                 "discontinuation_reason": None,
-                "parent_case_id": 1,
-                "opened_on": "2026-03-02",
                 "closed_on": None,
                 "version": 1,
                 "created_by": "3f9a0c1d2b4e5f60",
