@@ -187,6 +187,13 @@ class Exporter:
         proxy.add("purpose", payment.narrative)
         return proxy
 
+    def accounts(self, accounts: Iterable[Account]) -> dict[str, Account]:
+        """Each account once, by key: what the payments name as their ends."""
+        by_key = {a.key: a for a in accounts}
+        for account in by_key.values():
+            self.account(account)
+        return by_key
+
     def lines(self) -> Iterator[str]:
         order = {"Payment": 3, "Ownership": 2, "BankAccount": 1, "CryptoWallet": 1}
         for proxy in sorted(
@@ -202,12 +209,10 @@ def export_lines(
     parties: Iterable[Party] = (),
     holders: dict[str, list[AccountHolder]] | None = None,
 ) -> Iterator[str]:
-    by_key = {a.key: a for a in accounts}
     exporter = Exporter(holders)
     for p in parties:
         exporter.party(p.key, p.kind, p.name, p.country, p.identifiers)
-    for account in by_key.values():
-        exporter.account(account)
+    by_key = exporter.accounts(accounts)
     for payment in payments:
         exporter.payment(payment, by_key)
     return exporter.lines()
@@ -222,10 +227,8 @@ def export_trace_lines(
 ) -> Iterator[str]:
     """A trace's accounts, their holders as its ledger knew them, their roles in its network
     (`moneytrail-role:` keywords), and its payments as traced."""
-    by_key = {a.key: a for a in accounts}
     exporter = Exporter(holders, roles)
-    for account in by_key.values():
-        exporter.account(account)
+    by_key = exporter.accounts(accounts)
     for payment in payments:
         exporter.traced_payment(payment, by_key)
     return exporter.lines()
