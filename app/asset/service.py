@@ -291,28 +291,22 @@ def add_substitute(
     expires_at, expiry_on, renew_by, renew_by_at)."""
     now = datetime.now(UTC)
     expires_at, expiry_on, renew_by, renew_by_at = expiry or (None, None, None, None)
-    cash = AssetRepository(session).add(
-        Asset(
-            case_id=replaced.case_id,
-            type=str(AssetType.CASH),
-            description=f"Proceeds of the interlocutory sale of asset {replaced.id}",
-            jurisdiction=replaced.jurisdiction,
-            status=str(held_as),
-            value_minor=amount_minor,
-            currency=currency,
-            valued_on=now.date(),
-            valuation_method="sale price",
-            expires_at=expires_at,
-            expiry_on=expiry_on,
-            renew_by=renew_by,
-            renew_by_at=renew_by_at,
-            replaces_asset_id=replaced.id,
-            created_by=actor.id,
-            created_at=now,
-        )
+    cash = Asset(
+        type=str(AssetType.CASH),
+        description=f"Proceeds of the interlocutory sale of asset {replaced.id}",
+        jurisdiction=replaced.jurisdiction,
+        status=str(held_as),
+        value_minor=amount_minor,
+        currency=currency,
+        valued_on=now.date(),
+        valuation_method="sale price",
+        expires_at=expires_at,
+        expiry_on=expiry_on,
+        renew_by=renew_by,
+        renew_by_at=renew_by_at,
+        replaces_asset_id=replaced.id,
     )
-    _record_valuation(session, cash, actor=actor, source=f"sale of asset {replaced.id}")
-    return cash
+    return _add_derived(session, replaced, cash, now=now, actor=actor, source="sale of asset")
 
 
 def add_escaped(
@@ -326,24 +320,31 @@ def add_escaped(
 ) -> Asset:
     """Dissipation: the value that left an asset is a new asset where it went, to be traced."""
     now = datetime.now(UTC)
-    found = AssetRepository(session).add(
-        Asset(
-            case_id=source.case_id,
-            type=str(AssetType.BANK_BALANCE),
-            description=f"Value escaped from asset {source.id} to {account.key}",
-            jurisdiction=account.iban[:2] if account.iban else source.jurisdiction,
-            status=str(LegalStatus.IDENTIFIED),
-            account_id=account.id,
-            value_minor=amount_minor,
-            currency=currency,
-            valued_on=now.date() if amount_minor is not None else None,
-            valuation_method="amount dissipated" if amount_minor is not None else None,
-            created_by=actor.id,
-            created_at=now,
-        )
+    found = Asset(
+        type=str(AssetType.BANK_BALANCE),
+        description=f"Value escaped from asset {source.id} to {account.key}",
+        jurisdiction=account.iban[:2] if account.iban else source.jurisdiction,
+        status=str(LegalStatus.IDENTIFIED),
+        account_id=account.id,
+        value_minor=amount_minor,
+        currency=currency,
+        valued_on=now.date() if amount_minor is not None else None,
+        valuation_method="amount dissipated" if amount_minor is not None else None,
     )
-    _record_valuation(session, found, actor=actor, source=f"dissipation from asset {source.id}")
-    return found
+    return _add_derived(
+        session, source, found, now=now, actor=actor, source="dissipation from asset"
+    )
+
+
+def _add_derived(
+    session: Session, origin: Asset, derived: Asset, *, now: datetime, actor: Principal, source: str
+) -> Asset:
+    """`derived`, an asset that came out of `origin` (its sale's price, value that escaped it),
+    stored in origin's case with its first valuation (`source`, then origin's id)."""
+    derived.case_id, derived.created_by, derived.created_at = origin.case_id, actor.id, now
+    AssetRepository(session).add(derived)
+    _record_valuation(session, derived, actor=actor, source=f"{source} {origin.id}")
+    return derived
 
 
 def page_assets(
