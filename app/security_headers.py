@@ -5,6 +5,7 @@ makes the browser refuse any such request before it leaves, whatever a bundle as
 """
 
 import json
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,9 +25,12 @@ HEADERS = [
 ]
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+class ResponseHeadersMiddleware:
+    """Adds the same headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp, headers: Sequence[tuple[bytes, bytes]]) -> None:
         self.app = app
+        self.headers = list(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,10 +39,15 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS]
+                message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class SecurityHeadersMiddleware(ResponseHeadersMiddleware):
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app, HEADERS)
 
 
 class BodyLimitMiddleware:

@@ -6,9 +6,10 @@ workers it then starts are told not to, so N workers never race to do either.
 
 import os
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from app.db import make_engine, make_sessionmaker
+from app.security_headers import ResponseHeadersMiddleware
 from app.settings import Settings
 
 
@@ -25,22 +26,9 @@ def prepare(settings: Settings, workers: int) -> None:
     os.environ.update(MONEYTRAIL_WORKERS=str(workers), MONEYTRAIL_BOOTSTRAP_ADMIN_KEY="false")
 
 
-class WorkerPidMiddleware:
+class WorkerPidMiddleware(ResponseHeadersMiddleware):
     """Names the serving process in `X-Worker-Pid` (only when `expose_worker_pid` is set:
     tests and benchmarks check that requests reach every worker)."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.header = (b"x-worker-pid", str(os.getpid()).encode())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_pid(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), self.header]
-            await send(message)
-
-        await self.app(scope, receive, send_with_pid)
+        super().__init__(app, [(b"x-worker-pid", str(os.getpid()).encode())])
