@@ -433,26 +433,20 @@ def _substitute(
         expiry=(kept.ends_at, kept.last_day, kept.renew_by, kept.renew_by_at) if kept else None,
         actor=actor,
     )
-    sale.note = ((sale.note or "") + f" [replaced by cash asset {cash.id}]").strip()
-    MeasureRepository(session).add(
-        Measure(
-            asset_id=cash.id,
-            seq=cash.version,
-            to_status=str(held_as),
-            measure_type=str(MeasureType.INTERLOCUTORY_SALE),
-            order_reference=sale.order_reference,
-            jurisdiction=sale.jurisdiction,
-            expires_at=kept.ends_at if kept else None,
-            expiry_on=kept.last_day if kept else None,
-            renew_by=kept.renew_by if kept else None,
-            renew_by_at=kept.renew_by_at if kept else None,
-            amount_minor=amount,
-            currency=currency,
-            note=f"proceeds of the sale of asset {asset.id}, held as it was",
-            actor_id=actor.id,
-            recorded_at=sale.recorded_at,
-        )
+    first = Measure(
+        to_status=str(held_as),
+        measure_type=str(MeasureType.INTERLOCUTORY_SALE),
+        order_reference=sale.order_reference,
+        jurisdiction=sale.jurisdiction,
+        expires_at=kept.ends_at if kept else None,
+        expiry_on=kept.last_day if kept else None,
+        renew_by=kept.renew_by if kept else None,
+        renew_by_at=kept.renew_by_at if kept else None,
+        amount_minor=amount,
+        currency=currency,
+        note=f"proceeds of the sale of asset {asset.id}, held as it was",
     )
+    _record_derived(session, sale, cash, first, mark="replaced by cash asset", actor=actor)
 
 
 def _follow(
@@ -469,21 +463,26 @@ def _follow(
     found = asset_service.add_escaped(
         session, asset, destination, amount_minor=amount, currency=currency, actor=actor
     )
-    escape.note = ((escape.note or "") + f" [escaped to asset {found.id}]").strip()
-    MeasureRepository(session).add(
-        Measure(
-            asset_id=found.id,
-            seq=found.version,
-            to_status=str(L.IDENTIFIED),
-            measure_type=str(MeasureType.IDENTIFICATION),
-            jurisdiction=found.jurisdiction,
-            amount_minor=amount,
-            currency=currency,
-            note=f"value escaped from asset {asset.id}: a new hop to trace",
-            actor_id=actor.id,
-            recorded_at=escape.recorded_at,
-        )
+    first = Measure(
+        to_status=str(L.IDENTIFIED),
+        measure_type=str(MeasureType.IDENTIFICATION),
+        jurisdiction=found.jurisdiction,
+        amount_minor=amount,
+        currency=currency,
+        note=f"value escaped from asset {asset.id}: a new hop to trace",
     )
+    _record_derived(session, escape, found, first, mark="escaped to asset", actor=actor)
+
+
+def _record_derived(
+    session: Session, cause: Measure, derived: Asset, first: Measure, *, mark: str, actor: Principal
+) -> None:
+    """`first`, the first measure of `derived` (the asset that `cause` made), recorded when the
+    cause was; the cause's note names the new asset (`mark` and its id)."""
+    cause.note = ((cause.note or "") + f" [{mark} {derived.id}]").strip()
+    first.asset_id, first.seq = derived.id, derived.version
+    first.actor_id, first.recorded_at = actor.id, cause.recorded_at
+    MeasureRepository(session).add(first)
 
 
 def page_history(
