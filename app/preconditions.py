@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.errors import AppError
+from app.errors import AppError, problems
 from app.inputs import Text
 
 B = TypeVar("B")
@@ -111,3 +111,15 @@ ETAG_HEADER: dict[str, Any] = {
         "schema": {"type": "string", "example": '"3"'},
     }
 }
+
+
+def tagged_responses(*statuses: int, ok: int = 200) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route that answers a versioned record: its problems (`statuses`), and
+    on success (`ok`) the record's ETag."""
+    return {**problems(*statuses), ok: {"headers": ETAG_HEADER}}
+
+
+def move_responses(*statuses: int, ok: int = 200) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a move that needs If-Match: 412 when the record changed since it was
+    read, 428 without the header, and the new ETag on success."""
+    return tagged_responses(*statuses, 412, 428, ok=ok)

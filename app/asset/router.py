@@ -19,7 +19,7 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, tagged
+from app.preconditions import tagged, tagged_responses
 
 router = APIRouter(prefix="/api/v1", tags=["assets"])
 
@@ -45,7 +45,7 @@ def list_case_assets(
     )
 
 
-@router.get("/assets/{asset_id}", responses={**problems(403, 404), 200: {"headers": ETAG_HEADER}})
+@router.get("/assets/{asset_id}", responses=tagged_responses(403, 404))
 def get_asset(
     asset_id: AssetIdPath, response: Response, session: SessionDep, actor: CaseReader
 ) -> AssetRead:
@@ -56,7 +56,7 @@ def get_asset(
 
 @router.post(
     "/assets/{asset_id}/links",
-    responses={**problems(403, 404, 422), 200: {"headers": ETAG_HEADER}},
+    responses=tagged_responses(403, 404, 422),
 )
 def add_asset_links(
     asset_id: AssetIdPath,

@@ -22,7 +22,7 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import MAX_ID, ApiKeyIdPath, CaseIdPath
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, ExpectedVersion, tagged
+from app.preconditions import ExpectedVersion, move_responses, tagged, tagged_responses
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -31,9 +31,7 @@ def _read(case: CaseRead, response: Response) -> CaseRead:
     return tagged(response, case.version, case)
 
 
-@router.post(
-    "", status_code=201, responses={**problems(403, 404, 409, 422), 201: {"headers": ETAG_HEADER}}
-)
+@router.post("", status_code=201, responses=tagged_responses(403, 404, 409, 422, ok=201))
 def create_case(
     body: CaseCreate, response: Response, session: SessionDep, actor: CaseWriter
 ) -> CaseRead:
@@ -66,7 +64,7 @@ def list_cases(
     return Page(items=[service.case_read(c) for c in rows], next_cursor=next_cursor)
 
 
-@router.get("/{case_id}", responses={**problems(403, 404), 200: {"headers": ETAG_HEADER}})
+@router.get("/{case_id}", responses=tagged_responses(403, 404))
 def get_case(
     case_id: CaseIdPath, response: Response, session: SessionDep, actor: CaseReader
 ) -> CaseRead:
@@ -76,7 +74,7 @@ def get_case(
 
 @router.post(
     "/{case_id}/status",
-    responses={**problems(403, 404, 409, 412, 422, 428), 200: {"headers": ETAG_HEADER}},
+    responses=move_responses(403, 404, 409, 422),
 )
 def change_case_status(
     case_id: CaseIdPath,

@@ -18,7 +18,7 @@ from app.measure.schemas import (
     TransitionCreate,
 )
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, ExpectedVersion, tagged
+from app.preconditions import ExpectedVersion, move_responses, tagged, tagged_responses
 
 router = APIRouter(prefix="/api/v1", tags=["measures"])
 # Registering an asset records its first measure (IDENTIFIED): it is served here, since
@@ -29,7 +29,7 @@ asset_router = APIRouter(prefix="/api/v1", tags=["assets"])
 @asset_router.post(
     "/cases/{case_id}/assets",
     status_code=201,
-    responses={**problems(403, 404, 422), 201: {"headers": ETAG_HEADER}},
+    responses=tagged_responses(403, 404, 422, ok=201),
 )
 def register_asset(
     case_id: CaseIdPath,
@@ -54,7 +54,7 @@ def register_asset(
 @router.post(
     "/assets/{asset_id}/transitions",
     status_code=201,
-    responses={**problems(403, 404, 409, 412, 422, 428), 201: {"headers": ETAG_HEADER}},
+    responses=move_responses(403, 404, 409, 422, ok=201),
     description="Needs `If-Match` with the asset's ETag: of two racing moves one wins, the "
     "other gets 412 (428 without If-Match). An illegal move gets 409 with the moves allowed "
     "from the current status. Orders (SUSPENDED, FROZEN, SEIZED, CONFISCATION_ORDERED, "

@@ -12,18 +12,15 @@ from app.case import service as case_service
 from app.case.schemas import CaseRead
 from app.compartments import CompartmentsDep
 from app.deps import SessionDep
-from app.errors import problems
 from app.inputs import CaseIdPath
 from app.overview import service as overview
 from app.overview.schemas import CaseOverview
-from app.preconditions import ETAG_HEADER, tagged
+from app.preconditions import tagged, tagged_responses
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
 
-@router.get(
-    "/{case_id}/overview", responses={**problems(403, 404, 422), 200: {"headers": ETAG_HEADER}}
-)
+@router.get("/{case_id}/overview", responses=tagged_responses(403, 404, 422))
 def get_case_overview(
     case_id: CaseIdPath,
     response: Response,

@@ -8,7 +8,7 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import MAX_ID, AssetIdPath, DueWithinDays
 from app.pagination import Page, PageDep
-from app.preconditions import ETAG_HEADER, ExpectedVersion, tagged
+from app.preconditions import ExpectedVersion, move_responses, tagged
 from app.realisation import service
 from app.realisation.schemas import (
     AllocationCreate,
@@ -75,7 +75,7 @@ def list_due_sale_orders(
 
 @router.post(
     "/assets/{asset_id}/sale-orders/{sale_id}/sale",
-    responses={**problems(403, 404, 409, 412, 422, 428), 200: {"headers": ETAG_HEADER}},
+    responses=move_responses(403, 404, 409, 422),
 )
 def create_sale(
     asset_id: AssetIdPath,
