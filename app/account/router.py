@@ -33,8 +33,7 @@ async def create_account_batch(
     filing: FilingDep,
 ) -> AccountBatchResult:
     """Load parties, accounts and holder links as one all-or-nothing batch."""
-    source, upload = await filed_json(request, filing, body.source)
-    body = body.model_copy(update={"source": source})
+    body, upload = await filed_json(request, filing, body)
     return await run_in_threadpool(service.ingest_accounts, session, body, upload, actor=actor)
 
 
@@ -71,8 +70,7 @@ async def correct_account(
     compartments: CompartmentsDep,
 ) -> AccountHistory:
     """Correct an account's details with a reason and the correcting source document."""
-    source, upload = await filed_json(request, filing, body.source)
-    body = body.model_copy(update={"source": source})
+    body, upload = await filed_json(request, filing, body)
     return AccountHistory.model_validate(
         await run_in_threadpool(
             service.correct_account,

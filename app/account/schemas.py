@@ -7,7 +7,7 @@ from app.account.keys import AccountKind
 from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.inputs import Text
 from app.party.schemas import PartyIn, PartyKind
-from app.source.schemas import CorrectionIn, CorrectionRead, SourceIn, correction_example
+from app.source.schemas import CorrectionIn, CorrectionRead, Sourced, SourceIn, correction_example
 
 
 class HolderRole(StrEnum):
@@ -38,7 +38,7 @@ class AccountIn(BaseModel):
     holders: list[HolderIn] = Field(default_factory=list)
 
 
-class AccountBatch(BaseModel):
+class AccountBatch(Sourced):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -65,7 +65,6 @@ class AccountBatch(BaseModel):
         },
     )
 
-    source: SourceIn
     parties: list[PartyIn] = Field(default_factory=list)
     accounts: list[AccountIn] = Field(default_factory=list)
     account_check: AccountCheck = Field(

@@ -84,12 +84,17 @@ def correction_example(reason: str) -> dict[str, Any]:
     }
 
 
-class CorrectionIn(BaseModel):
+class Sourced(BaseModel):
+    """A JSON body that brings records from one source document (`app.source.intake`)."""
+
+    source: SourceIn
+
+
+class CorrectionIn(Sourced):
     """What every correction states: why, and the document that says so."""
 
     model_config = ConfigDict(extra="forbid")
 
-    source: SourceIn = Field(description="The document that states the correction.")
     reason: Text = Field(min_length=1, max_length=2000)
 
 

@@ -51,8 +51,7 @@ async def create_transaction_batch(
     filing: FilingDep,
 ) -> IngestResult:
     """Store a JSON batch of transactions, whole or not at all; a re-sent batch stores nothing."""
-    source, upload = await filed_json(request, filing, body.source)
-    body = body.model_copy(update={"source": source})
+    body, upload = await filed_json(request, filing, body)
     result, stored = await run_in_threadpool(
         service.ingest_batch, session, body, upload, actor=actor, settings=settings
     )
@@ -117,12 +116,12 @@ async def correct_transaction(
     compartments: CompartmentsDep,
 ) -> TransactionHistory:
     """Supersede a transaction by a corrected record, with a reason and its source document."""
-    source, upload = await filed_json(request, filing, body.source)
+    body, upload = await filed_json(request, filing, body)
     history = await run_in_threadpool(
         corrections.correct_transaction,
         session,
         transaction,
-        source=source,
+        source=body.source,
         record=dict(body.transaction),
         reason=body.reason,
         upload=upload,

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler,
 
 from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.inputs import Text
-from app.source.schemas import CorrectionIn, CorrectionRead, SourceIn, correction_example
+from app.source.schemas import CorrectionIn, CorrectionRead, Sourced, SourceIn, correction_example
 
 _TX_EXAMPLE: dict[str, Any] = {
     "external_id": "T-1",
@@ -60,7 +60,7 @@ class TransactionIn(BaseModel):
     counterparty_account: Text | None = None
 
 
-class TransactionBatch(BaseModel):
+class TransactionBatch(Sourced):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -71,7 +71,6 @@ class TransactionBatch(BaseModel):
         },
     )
 
-    source: SourceIn
     timezone: Text | None = Field(
         default=None, description="IANA zone for value times given without an offset."
     )
