@@ -156,17 +156,7 @@ class _Parts:
                 return _flows(self.ledger, trail, money)
             return _ranks(self.ledger, self.order, trail)
         if name is Frame.ACCOUNTS:
-            return _accounts(
-                self.ledger,
-                self.params,
-                self.seeds,
-                self.reach,
-                self.sink_reason,
-                self.events,
-                self.att,
-                nodes,
-                money,
-            )
+            return _accounts(self, money)
         if name is Frame.EXITS:
             return _exits(self.ledger, self.events, self.att, money)
         if name is Frame.FLAGS:
@@ -283,18 +273,11 @@ def _ranks(ledger: Ledger, order: Order, trail: _Trail) -> pl.DataFrame:
     )
 
 
-def _accounts(
-    ledger: Ledger,
-    params: TraceParams,
-    seeds: Any,
-    reach: Reach,
-    sink_reason: I64,
-    events: Events | None,
-    att: Attribution | None,
-    nodes: I64,
-    money: Money,
-) -> pl.DataFrame:
+def _accounts(parts: _Parts, money: Money) -> pl.DataFrame:
+    ledger, params, seeds, reach = parts.ledger, parts.params, parts.seeds, parts.reach
+    sink_reason, events, att = parts.sink_reason, parts.events, parts.att
     # nodes is reach.nodes: the per-node arrays of reach and sink_reason are aligned with it
+    nodes = reach.nodes
     cur = ledger.node_currency[nodes]
     arrival_tx = reach.arrival_tx
     seed_time: dict[int, int] = {}

@@ -12,6 +12,9 @@ import numba as nb
 
 from tracing.index import I64
 
+# A deposit credits what it brings, as under the haircut: clean money never restores taint.
+from tracing.rules.haircut import deposit as deposit
+
 
 @nb.njit(cache=True)
 def withdraw(balance: I64, taint: I64, node: int, amount: int) -> int:  # pragma: no cover
@@ -22,12 +25,3 @@ def withdraw(balance: I64, taint: I64, node: int, amount: int) -> int:  # pragma
     balance[node] = b - amount
     taint[node] = t - carried
     return int(carried)
-
-
-@nb.njit(cache=True)
-def deposit(
-    balance: I64, taint: I64, node: int, amount: int, tainted: int
-) -> None:  # pragma: no cover
-    """Credit ``amount`` of which ``tainted`` is taint; clean money never restores taint."""
-    balance[node] += amount
-    taint[node] += tainted
