@@ -41,7 +41,7 @@ def confirm_duplicate(
     compartments: CompartmentsDep,
 ) -> DuplicateRead:
     """Confirm a probable duplicate: tracing counts the transfer once; both records stay."""
-    return _decided(session, duplicate_id, body, actor, compartments, confirm=True)
+    return _decided(session, duplicate_id, body.reason, actor, compartments, confirm=True)
 
 
 @router.post("/{duplicate_id}/reject", responses=problems(403, 404, 409, 422))
@@ -53,24 +53,19 @@ def reject_duplicate(
     compartments: CompartmentsDep,
 ) -> DuplicateRead:
     """Reject a probable duplicate: two transfers that only look alike; both stay traced."""
-    return _decided(session, duplicate_id, body, actor, compartments, confirm=False)
+    return _decided(session, duplicate_id, body.reason, actor, compartments, confirm=False)
 
 
 def _decided(
     session: SessionDep,
-    duplicate_id: int,
-    body: DuplicateDecision,
+    match_id: int,
+    reason: str,
     actor: Principal,
     compartments: Compartments,
     *,
     confirm: bool,
 ) -> DuplicateRead:
     match = duplicate_service.decide_duplicate(
-        session,
-        duplicate_id,
-        confirm=confirm,
-        reason=body.reason,
-        actor=actor,
-        compartments=compartments,
+        session, match_id, confirm=confirm, reason=reason, actor=actor, compartments=compartments
     )
     return DuplicateRead.model_validate(match)
