@@ -67,7 +67,7 @@ class AccountRepository:
         if not compartments.every:
             stmt = stmt.where(visible_rows(_HOLDERS.c.source_document_id, compartments))
             # A party another compartment's document brought is known here by its key alone,
-            # as `visible_holders` and `party_service.party_details` tell it.
+            # as `service.holders_as_seen` and `party_service.party_details` tell it.
             seen = visible_rows(_PARTIES.c.source_document_id, compartments)
             name = case((seen, _PARTIES.c.name), else_=_PARTIES.c.key).label("name")
             stmt = stmt.with_only_columns(

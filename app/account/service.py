@@ -258,16 +258,17 @@ def holders_known_at(
     }
 
 
-def visible_holders(
+def holders_as_seen(
     session: Session, keys: list[str], compartments: Compartments, *, at: datetime | None = None
 ) -> tuple[dict[str, list[AccountHolder]], dict[str, str | None]]:
     """Per stored account of `keys`: its holders (as known at `at`) whose links documents
     `compartments` may see stated, and its own name if the document that loaded it is one.
 
-    The one account-domain filter of holders and names, which the ledger reads, traces'
-    labels and exports all apply. A holder whose party another compartment's document
-    brought is given by its key alone (a transient copy): its name and numbers are not the
-    reader's to see, as `party_service.party_details` tells a party."""
+    What traces' labels, charts and exports show of accounts' holders; the account read
+    (`AccountRepository.holder_rows`) applies the same rule in one SQL statement. A holder
+    whose party another compartment's document brought is given by its key alone (a transient
+    copy): its name and numbers are not the reader's to see, as `party_service.party_details`
+    tells a party."""
     accounts = AccountRepository(session).by_keys(keys)
     known = (
         holders_known_at(session, accounts.values(), at)
@@ -301,7 +302,7 @@ def _as_seen(holder: AccountHolder, visible: set[str]) -> AccountHolder:
     )
 
 
-def visible_accounts(
+def accounts_as_seen(
     session: Session, keys: list[str], compartments: Compartments
 ) -> dict[str, Account]:
     """Stored accounts of `keys`; one whose row a document `compartments` may not see stated is
@@ -328,7 +329,7 @@ def holder_names(
 ) -> dict[str, str]:
     """A display name per account, from what `compartments` may see: its first holder's name
     (as known at `at`), else its own."""
-    holders, own = visible_holders(session, keys, compartments, at=at)
+    holders, own = holders_as_seen(session, keys, compartments, at=at)
     names: dict[str, str] = {}
     for key, held in holders.items():
         first = sorted(held, key=lambda h: (h.role != "holder", h.party_id))

@@ -107,8 +107,8 @@ def trace_ftm(
     result = trace_service.finished_result(session, run, runtime)
     # accounts' details and holders only as stated by documents the caller may see
     compartments = trace_service.caller_compartments(session, actor)
-    accounts = account_service.visible_accounts(session, graph.trail_keys(result), compartments)
-    holders, _ = account_service.visible_holders(
+    accounts = account_service.accounts_as_seen(session, graph.trail_keys(result), compartments)
+    holders, _ = account_service.holders_as_seen(
         session, list(accounts), compartments, at=run.created_at
     )
     payments = [
@@ -211,10 +211,10 @@ def neighbourhood_ftm(
     details and holders only from documents the caller's compartments hold."""
     _require_ftm()
     keys, payments = neighbourhood(session, refs, compartments)
-    accounts = account_service.visible_accounts(session, keys, compartments)
+    accounts = account_service.accounts_as_seen(session, keys, compartments)
     holders = None
     if not compartments.every:
-        holders, _ = account_service.visible_holders(session, keys, compartments)
+        holders, _ = account_service.holders_as_seen(session, keys, compartments)
     from app.interop.ftm import export_lines
 
     return export_lines(accounts.values(), payments, parties=parties, holders=holders)

@@ -163,7 +163,7 @@ def test_the_account_and_its_labels_show_only_what_the_caller_may_see(
     # (A's "holder" link is hidden; of B's and the pool's, the holder comes before the signatory.)
     assert account_service.holder_names(session, [DE], seen) == {DE: "Maria Rossi"}
     assert account_service.holder_names(session, [DE], EVERY) == {DE: "Anna Bergström"}
-    held, own = account_service.visible_holders(session, [DE], seen)
+    held, own = account_service.holders_as_seen(session, [DE], seen)
     assert own == {DE: None}
     anna = next(h for h in held[DE] if h.party.key == "person:p17")
     assert (anna.party.name, anna.party.identifiers) == ("person:p17", {})
