@@ -1,7 +1,7 @@
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, select
 from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountHolder, visible_accounts
@@ -66,6 +66,13 @@ class AccountRepository:
         stmt = _HOLDER_ROWS
         if not compartments.every:
             stmt = stmt.where(visible_rows(_HOLDERS.c.source_document_id, compartments))
+            # A party another compartment's document brought is known here by its key alone,
+            # as `service.holders_as_seen` and `party_service.party_details` tell it.
+            seen = visible_rows(_PARTIES.c.source_document_id, compartments)
+            name = case((seen, _PARTIES.c.name), else_=_PARTIES.c.key).label("name")
+            stmt = stmt.with_only_columns(
+                *(name if c.name == "name" else c for c in _HOLDER_ROWS.selected_columns)
+            )
         rows = self.session.execute(stmt, {"account": account_id}).mappings()
         return [dict(r) for r in rows]
 

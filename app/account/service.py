@@ -255,23 +255,91 @@ def holders_known_at(
     }
 
 
-def holder_names(
-    session: Session, keys: list[str], *, at: datetime | None = None
-) -> dict[str, str]:
-    """A display name per account: its first holder's name (as known at `at`), else its own."""
-    names: dict[str, str] = {}
+def holders_as_seen(
+    session: Session, keys: list[str], compartments: Compartments, *, at: datetime | None = None
+) -> tuple[dict[str, list[AccountHolder]], dict[str, str | None]]:
+    """Per stored account of `keys`: its holders (as known at `at`) whose links documents
+    `compartments` may see stated, and its own name if the document that loaded it is one.
+
+    What traces' labels, charts and exports show of accounts' holders; the account read
+    (`AccountRepository.holder_rows`) applies the same rule in one SQL statement. A holder
+    whose party another compartment's document brought is given by its key alone (a transient
+    copy): its name and numbers are not the reader's to see, as `party_service.party_details`
+    tells a party."""
     accounts = AccountRepository(session).by_keys(keys)
     known = (
         holders_known_at(session, accounts.values(), at)
         if at is not None
-        else {k: a.holders for k, a in accounts.items()}
+        else {k: list(a.holders) for k, a in accounts.items()}
     )
-    for key, account in accounts.items():
-        holders = sorted(known[key], key=lambda h: (h.role != "holder", h.party_id))
-        name = holders[0].party.name if holders else account.name
+    if compartments.every:
+        return known, {k: a.name for k, a in accounts.items()}
+    documents = {a.source_document_id for a in accounts.values()}
+    for held in known.values():
+        documents |= {h.source_document_id for h in held}
+        documents |= {h.party.source_document_id for h in held}
+    visible = source_service.visible_documents(session, documents, compartments)
+    holders = {
+        k: [_as_seen(h, visible) for h in held if h.source_document_id in visible]
+        for k, held in known.items()
+    }
+    names = {k: a.name if a.source_document_id in visible else None for k, a in accounts.items()}
+    return holders, names
+
+
+def _as_seen(holder: AccountHolder, visible: set[str]) -> AccountHolder:
+    if holder.party.source_document_id in visible:
+        return holder
+    return AccountHolder(
+        account_id=holder.account_id,
+        party_id=holder.party_id,
+        role=holder.role,
+        source_document_id=holder.source_document_id,
+        party=party_service.known_by_key(holder.party),
+    )
+
+
+def accounts_as_seen(
+    session: Session, keys: list[str], compartments: Compartments
+) -> dict[str, Account]:
+    """Stored accounts of `keys`; one whose row a document `compartments` may not see stated is
+    given as what its key alone tells (a transient copy: its name, bank and number are not
+    the reader's to see)."""
+    accounts = AccountRepository(session).by_keys(keys)
+    visible = source_service.visible_documents(
+        session, (a.source_document_id for a in accounts.values()), compartments
+    )
+    hidden = [k for k, a in accounts.items() if a.source_document_id not in visible]
+    if hidden:
+        for row in account_attributes(pl.Series(hidden, dtype=pl.String)).iter_rows(named=True):
+            told = {k: v for k, v in row.items() if v is not None and k != "number_flag"}
+            accounts[row["key"]] = Account(**told)
+    return accounts
+
+
+def holder_names(
+    session: Session,
+    keys: list[str],
+    compartments: Compartments = EVERY,
+    *,
+    at: datetime | None = None,
+) -> dict[str, str]:
+    """A display name per account, from what `compartments` may see: its first holder's name
+    (as known at `at`), else its own."""
+    holders, own = holders_as_seen(session, keys, compartments, at=at)
+    names: dict[str, str] = {}
+    for key, held in holders.items():
+        first = sorted(held, key=lambda h: (h.role != "holder", h.party_id))
+        name = first[0].party.name if first else own[key]
         if name:
             names[key] = name
     return names
+
+
+def visible_name(session: Session, account: Account, compartments: Compartments) -> str | None:
+    """The account's own name (corrected where a visible correction says so), if a document
+    `compartments` may see stated it."""
+    return read_account(session, str(account.id), compartments)["name"]  # type: ignore[no-any-return]
 
 
 def accounts_by_keys(session: Session, keys: list[str]) -> dict[str, Account]:

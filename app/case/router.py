@@ -149,14 +149,13 @@ def attach_case_subject(
 ) -> SubjectRead:
     """Attach a party or an account to a case with a role (suspect, mule, victim ...)."""
     subject = service.attach_subject(session, case_id, body, actor=actor, compartments=compartments)
-    return SubjectRead.model_validate(service.describe_subject(session, subject))
+    return SubjectRead.model_validate(service.describe_subject(session, subject, compartments))
 
 
 @router.get("/{case_id}/subjects", responses=problems(403, 404))
 def list_case_subjects(
-    case_id: CaseIdPath, session: SessionDep, actor: CaseReader
+    case_id: CaseIdPath, session: SessionDep, actor: CaseReader, compartments: CompartmentsDep
 ) -> list[SubjectRead]:
     """List the parties and accounts attached to a case."""
-    return [
-        SubjectRead.model_validate(s) for s in service.list_subjects(session, case_id, actor=actor)
-    ]
+    found = service.list_subjects(session, case_id, actor=actor, compartments=compartments)
+    return [SubjectRead.model_validate(s) for s in found]

@@ -340,12 +340,19 @@ def subjects_of(session: Session, case_ids: list[int] | None) -> list[CaseSubjec
     return CaseRepository(session).subjects(case_ids)
 
 
-def describe_subject(session: Session, subject: CaseSubject) -> dict[str, object]:
+def describe_subject(
+    session: Session, subject: CaseSubject, compartments: Compartments = EVERY
+) -> dict[str, object]:
+    """A subject as the caller's compartments tell it: the name of a party or account only as
+    a document they may see stated it (a party seen through a holder link is its key)."""
     party = account = None
+    name: str | None = None
     if subject.party_id is not None:
         party = party_service.get_party(session, subject.party_id)
+        name = party_service.party_details(session, party, compartments)["name"]
     if subject.account_id is not None:
         account = account_service.resolve_account(session, str(subject.account_id))
+        name = account_service.visible_name(session, account, compartments)
     return {
         "id": subject.id,
         "case_id": subject.case_id,
@@ -355,15 +362,17 @@ def describe_subject(session: Session, subject: CaseSubject) -> dict[str, object
         "party_key": party.key if party else None,
         "account_id": subject.account_id,
         "account_key": account.key if account else None,
-        "name": party.name if party else account.name if account else None,
+        "name": name,
         "added_by": subject.added_by,
         "added_at": subject.added_at,
     }
 
 
-def list_subjects(session: Session, case_id: int, *, actor: Principal) -> list[dict[str, object]]:
+def list_subjects(
+    session: Session, case_id: int, *, actor: Principal, compartments: Compartments = EVERY
+) -> list[dict[str, object]]:
     get_case(session, case_id, actor=actor)
-    return [describe_subject(session, s) for s in subjects_of(session, [case_id])]
+    return [describe_subject(session, s, compartments) for s in subjects_of(session, [case_id])]
 
 
 def recent_events(session: Session, case_id: int, *, limit: int) -> list[CaseEvent]:

@@ -35,8 +35,8 @@ def list_convergence(
     Most-connected first. Then, marked `blind`, each key of the caller's cases' documents that a
     case the caller cannot see holds too: the caller's key and what matched (account key,
     identity number or name), never the other case, its data or how many there are. The other
-    case's lead is notified (`GET /api/v1/notifications`) and may choose to be contacted, which
-    then shows in `contacts`.
+    case's lead is notified when the caller's case brought the key second (`GET
+    /api/v1/notifications`) and may choose to be contacted, which then shows in `contacts`.
     """
     items, next_cursor = convergence.page_convergence(
         session, actor=actor, compartments=compartments, limit=page.limit, cursor=page.cursor
@@ -54,8 +54,10 @@ def list_notifications(
 
     A notification is made when a document filed in one case's compartment is stored (or an
     admin refiles it) and holds a key (account, identity number, name; matched on keyed
-    digests) that a document of another case already holds: one to each case's lead, naming the
-    other case and the key, once per pair of cases and key. Shared-pool documents make none.
+    digests) that a document of another case already holds: to the lead of the case that held
+    it first, naming the case that came and the key, once per pair of cases and key. The case
+    that came learns only that a match exists (a blind entry in its convergence list).
+    Shared-pool documents make none.
     """
     items, next_cursor = convergence.page_notifications(
         session, actor=actor, limit=page.limit, cursor=page.cursor

@@ -85,8 +85,8 @@ class NotificationRead(BaseModel):
     )
 
     id: int
-    case: CaseNamed = Field(description="The case the caller leads, which holds the key.")
-    other_case: CaseNamed = Field(description="The case that holds the key too.")
+    case: CaseNamed = Field(description="The case the caller leads, which held the key first.")
+    other_case: CaseNamed = Field(description="The case whose document brought the key since.")
     matched_on: MatchedOn
     matched_key: str | None = Field(
         description="The key as this case's documents hold it; null once they no longer do."
@@ -96,7 +96,9 @@ class NotificationRead(BaseModel):
     note: str | None
     decided_at: datetime | None
     reply: ContactRead | None = Field(
-        description="The other case's lead, when they chose to be contacted about this match."
+        description="The other case's lead, when they chose to be contacted about this match "
+        "(only on notifications made both ways, before notifications went to the first case "
+        "alone; null on every one made since)."
     )
 
 

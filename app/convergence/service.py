@@ -83,14 +83,16 @@ def page_convergence(
         len(shared) + len(blind), CONVERGENCE, limit=limit, cursor=cursor
     )
     start, stop = rows.indices(len(shared) + len(blind))[:2]
-    items = _describe(session, shared[start:stop])
+    items = _describe(session, shared[start:stop], compartments)
     # The page's part past the visible matches, if any (a negative bound would count from the end).
     past = slice(max(start - len(shared), 0), max(stop - len(shared), 0))
-    items += _describe_blind(session, blind[past])
+    items += _describe_blind(session, blind[past], compartments)
     return items, next_cursor
 
 
-def _describe_blind(session: Session, chunk: list[matching.Match]) -> list[dict[str, Any]]:
+def _describe_blind(
+    session: Session, chunk: list[matching.Match], compartments: Compartments
+) -> list[dict[str, Any]]:
     """The caller's side of each blind match, and the contacts the other side chose to give."""
     replies: dict[str, list[dict[str, Any]]] = {}
     cases = {c for m in chunk for c in m.cases}
@@ -99,7 +101,8 @@ def _describe_blind(session: Session, chunk: list[matching.Match]) -> list[dict[
     items = []
     for match in chunk:
         kind, entity_id = min(match.entities)
-        (item,) = _describe(session, [((kind, entity_id), {c: {IN_EVIDENCE} for c in match.cases})])
+        found = [((kind, entity_id), {c: {IN_EVIDENCE} for c in match.cases})]
+        (item,) = _describe(session, found, compartments)
         contacts = {c["api_key_id"]: c for c in replies.get(match.digest, [])}
         item |= {
             # The account's or party's record may hold what another compartment's documents
@@ -171,15 +174,20 @@ def _notification(session: Session, n: Any) -> dict[str, Any]:
     }
 
 
-def hits_of_case(session: Session, case_id: int, *, actor: Principal) -> list[dict[str, Any]]:
+def hits_of_case(
+    session: Session, case_id: int, *, actor: Principal, compartments: Compartments
+) -> list[dict[str, Any]]:
     """The convergence hits that involve one case, each with the other cases the caller sees."""
     return _describe(
         session,
         [(e, by_case) for e, by_case in _shared(session, actor=actor) if case_id in by_case],
+        compartments,
     )
 
 
-def _describe(session: Session, chunk: Shared) -> list[dict[str, Any]]:
+def _describe(session: Session, chunk: Shared, compartments: Compartments) -> list[dict[str, Any]]:
+    """Each party or account with its cases; its name and links only as the caller's
+    compartments tell them (an account seen in two compartments shows each caller its own)."""
     cases = case_service.cases_by_ids(session, [c for _, by_case in chunk for c in by_case])
     items = []
     for (kind, entity_id), by_case in chunk:
@@ -187,11 +195,13 @@ def _describe(session: Session, chunk: Shared) -> list[dict[str, Any]]:
         same_as: list[str] = []
         if kind == "party":
             party = party_service.get_party(session, entity_id)
-            key, name = party.key, party.name
-            same_as = sorted(party_service.linked_parties(session, key) - {key})
+            key = party.key
+            name = party_service.party_details(session, party, compartments)["name"]
+            linked = party_service.same_as(session, party, compartments)["linked_parties"]
+            same_as = sorted(set(linked) - {key})
         else:
             account = account_service.resolve_account(session, str(entity_id))
-            key, name = account.key, account.name
+            key, name = account.key, account_service.visible_name(session, account, compartments)
         items.append(
             {
                 "entity": kind,

@@ -88,7 +88,7 @@ def export_trace(
     result = trace_service.finished_result(session, run, runtime)
     compartments = trace_service.caller_compartments(session, actor)
     # names only from documents the caller may see
-    names = trace_service.holder_names(
+    names = account_service.holder_names(
         session, graph.trail_keys(result), compartments, at=run.created_at
     )
     roles = names_by_account(trace_service.trace_roles(runtime, run, result))
@@ -107,8 +107,8 @@ def trace_ftm(
     result = trace_service.finished_result(session, run, runtime)
     # accounts' details and holders only as stated by documents the caller may see
     compartments = trace_service.caller_compartments(session, actor)
-    accounts = trace_service.visible_accounts(session, graph.trail_keys(result), compartments)
-    holders, _ = trace_service.visible_holders(
+    accounts = account_service.accounts_as_seen(session, graph.trail_keys(result), compartments)
+    holders, _ = account_service.holders_as_seen(
         session, list(accounts), compartments, at=run.created_at
     )
     payments = [
@@ -181,7 +181,9 @@ def case_ftm(
         if s["party_id"] is not None
     ]
     visible = party_service.visible_party_ids(session, (p.id for p in parties), compartments)
-    parties = [p for p in parties if p.id in visible]
+    parties = [
+        party_service.party_as_seen(session, p, compartments) for p in parties if p.id in visible
+    ]
     return neighbourhood_ftm(session, accounts, compartments, parties=parties)
 
 
@@ -209,10 +211,10 @@ def neighbourhood_ftm(
     details and holders only from documents the caller's compartments hold."""
     _require_ftm()
     keys, payments = neighbourhood(session, refs, compartments)
-    accounts = trace_service.visible_accounts(session, keys, compartments)
+    accounts = account_service.accounts_as_seen(session, keys, compartments)
     holders = None
     if not compartments.every:
-        holders, _ = trace_service.visible_holders(session, keys, compartments)
+        holders, _ = account_service.holders_as_seen(session, keys, compartments)
     from app.interop.ftm import export_lines
 
     return export_lines(accounts.values(), payments, parties=parties, holders=holders)
@@ -222,7 +224,9 @@ def neighbourhood_graph(
     session: Session, refs: list[str], compartments: Compartments
 ) -> nx.MultiDiGraph:
     keys, payments = neighbourhood(session, refs, compartments)
-    return graph.ledger_networkx(payments, trace_service.holder_names(session, keys, compartments))
+    return graph.ledger_networkx(
+        payments, account_service.holder_names(session, keys, compartments)
+    )
 
 
 # The neighbourhood exports by format, each over the neighbourhood's graph.

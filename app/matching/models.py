@@ -27,11 +27,12 @@ class MatchKey(Base):
 
 
 class MatchNotification(Base):
-    """A case's lead told that another case holds one of their keys (named by its digest).
+    """A case's lead told that another case now holds one of their keys (named by its digest).
 
-    Made once per (case, other case, key), in both directions, when the match first appears.
-    The lead decides whether to make contact; the other side learns only that decision's
-    reveal (the lead's contact on `contact`, nothing on `decline`).
+    Made once per pair of cases and key, to the case that held the key first (`case_id`),
+    naming the case whose document brought it since (`other_case_id`); that case learns only
+    that a match exists. The lead decides whether to make contact; the other side learns only
+    that decision's reveal (the lead's contact on `contact`, nothing on `decline`).
     """
 
     __tablename__ = "match_notifications"

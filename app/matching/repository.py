@@ -4,7 +4,7 @@ The ledger tables are named here as bare Core tables (`sqlalchemy.table`), not i
 their domains: those domains call `index_document`, so importing them would close a cycle.
 """
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,10 +66,23 @@ class MatchRepository:
         return [(row.id, row.key) for row in self.session.execute(stmt)]
 
     def parties_of(self, document_id: str) -> list[tuple[int, str, dict[str, Any] | None]]:
-        """(id, name, identifiers) of the parties a document brought or named as holders."""
+        """(id, name, identifiers) of the parties a document brought, or named as holders when
+        the document that brought them is in the shared pool or the same case: a holder link
+        names a party by its key alone, and the name or numbers another case's document gave
+        are not this document's to match on (nor to show its readers as their key)."""
+        document = self.document(document_id)
+        here = document.case_id if document is not None else None
+        stated_in = SourceDocument.case_id
         held = select(_holders.c.party_id).where(_holders.c.source_document_id == document_id)
-        stmt = select(_parties.c.id, _parties.c.name, _parties.c.identifiers).where(
-            or_(_parties.c.source_document_id == document_id, _parties.c.id.in_(held))
+        stmt = (
+            select(_parties.c.id, _parties.c.name, _parties.c.identifiers)
+            .join(SourceDocument, SourceDocument.id == _parties.c.source_document_id)
+            .where(
+                or_(
+                    _parties.c.source_document_id == document_id,
+                    _parties.c.id.in_(held) & or_(stated_in.is_(None), stated_in == here),
+                )
+            )
         )
         return [(row.id, row.name, row.identifiers) for row in self.session.execute(stmt)]
 
@@ -163,7 +176,34 @@ class MatchRepository:
         return self.session.get(SourceDocument, document_id)
 
     def documents_to_index(self) -> list[str]:
-        """Every document filed in a case, and every one with rows (it may have left its case)."""
-        filed = select(SourceDocument.id).where(SourceDocument.case_id.is_not(None))
-        indexed = select(MatchKey.source_document_id).distinct()
-        return sorted(set(self.session.scalars(filed)) | set(self.session.scalars(indexed)))
+        """Every document filed in a case, and every one with rows (it may have left its case),
+        in the order they were received."""
+        indexed = select(MatchKey.source_document_id)
+        stmt = (
+            select(SourceDocument.id)
+            .where(
+                or_(SourceDocument.case_id.is_not(None), SourceDocument.id.in_(indexed)),
+            )
+            .order_by(SourceDocument.received_at, SourceDocument.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def all_rows(self) -> list[tuple[str, int, str, str]]:
+        """(document id, case id, kind, digest) of every row."""
+        m = MatchKey
+        stmt = select(m.source_document_id, m.case_id, m.kind, m.digest)
+        return [tuple(row) for row in self.session.execute(stmt)]  # type: ignore[misc]
+
+    def rekey_notifications(self, digests: Mapping[str, str]) -> None:
+        """Give notifications made under old digests their keys' new ones; one whose new form
+        was already made (twice told before) stays as it was."""
+        n = MatchNotification
+        for chunk in _chunks(digests.keys()):
+            stale = list(self.session.scalars(select(n).where(n.digest.in_(chunk))))
+            fresh = {digests[s.digest] for s in stale}
+            taken = self.notified(fresh)
+            for notification in stale:
+                moved = (notification.case_id, notification.other_case_id, notification.kind)
+                if (*moved, digests[notification.digest]) not in taken:
+                    notification.digest = digests[notification.digest]
+        self.session.flush()

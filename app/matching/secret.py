@@ -12,6 +12,7 @@ import hmac
 import os
 import secrets
 import stat
+import tempfile
 import threading
 from pathlib import Path
 
@@ -27,26 +28,37 @@ class MatchKeyUnusable(Exception):
     pass
 
 
-def _load(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _create(path: Path) -> None:
+    """Make the secret file whole or not at all: written to a temporary file beside it, then
+    renamed into place, so that another process never reads it half-written. When two
+    processes make one at once, the first rename wins and the other keeps the file it finds."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        # O_EXCL: when two processes start at once, one makes the file and the other reads it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
         try:
-            if hasattr(os, "fchmod"):  # the mode given to open() is narrowed by the umask only
+            if hasattr(os, "fchmod"):  # mkstemp makes it 0600; the umask cannot widen that
                 os.fchmod(fd, 0o600)
             os.write(fd, secrets.token_hex(32).encode())
             os.fsync(fd)
         finally:
             os.close(fd)
-        log.info("match_key_created", path=str(path))
+        # link() fails when the file exists, where replace() would overwrite a secret already
+        # used to key digests; both make the whole file appear at once.
+        os.link(temporary, path)
+    except FileExistsError:
+        return
+    finally:
+        os.unlink(temporary)
+    log.info("match_key_created", path=str(path))
+
+
+def _load(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        _create(path)
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("match_key_exposed", path=str(path), hint=f"chmod 600 {path}")
     text = path.read_text().strip()
-    if len(text) < MIN_LENGTH:  # a file read while its maker is still writing it, or cut short
+    if len(text) < MIN_LENGTH:  # a file cut short by hand: never one this module wrote
         raise MatchKeyUnusable(f"{path} holds fewer than {MIN_LENGTH} characters")
     return text.encode()
 

@@ -60,6 +60,14 @@ def index_document(session: Session, document_id: str) -> int:
     document in the shared pool, still staging or abandoned has no rows (its old ones go).
     Returns the number of notifications made.
     """
+    case_id, digests = _index(session, document_id)
+    if case_id is None or not digests:
+        return 0
+    return _notify(session, case_id, digests)
+
+
+def _index(session: Session, document_id: str) -> tuple[int | None, set[str]]:
+    """The document's rows replaced by its digests now: its case and those digests."""
     repo = MatchRepository(session)
     document = repo.document(document_id)
     case_id = document.case_id if document is not None and document.state == COMMITTED else None
@@ -68,23 +76,32 @@ def index_document(session: Session, document_id: str) -> int:
         keys = document_keys(session, document_id)
         digests = {(kind, MATCH_KEY.digest(kind, key)) for kind, key in keys}
     repo.replace(document_id, case_id, digests)
-    if case_id is None or not digests:
-        return 0
-    return _notify(session, case_id, {d for _, d in digests})
+    return case_id, {d for _, d in digests}
 
 
 def _notify(session: Session, case_id: int, digests: set[str]) -> int:
-    """One notification per (case, other case, key) the first time the two cases share the key,
-    to each side's lead: made when the second document arrives, never again."""
+    """Tell the lead of each case that already held one of `digests` that `case_id` holds it
+    too: the case that was there first learns which case came; the one that came learns only
+    that a match exists (a blind entry in its convergence list). Once per pair of cases and key,
+    whichever of the two was told."""
     repo = MatchRepository(session)
-    others = {(c, k, d) for c, _, k, d in repo.holders_of(digests) if c != case_id}
-    wanted = {(c, case_id, k, d) for c, k, d in others} | {(case_id, c, k, d) for c, k, d in others}
+    earlier = {(c, k, d) for c, _, k, d in repo.holders_of(digests) if c != case_id}
+    wanted = {(c, case_id, k, d) for c, k, d in earlier}
+    return _tell(session, wanted)
+
+
+def _tell(session: Session, wanted: set[tuple[int, int, str, str]]) -> int:
+    """Make the notifications of `wanted` (case, other case, kind, digest) not yet made for the
+    pair of cases and key in either direction."""
     if not wanted:
         return 0
+    repo = MatchRepository(session)
     for attempt in range(2):
         try:
             with session.begin_nested():
-                return repo.notify(wanted - repo.notified({d for _, _, d in others}))
+                told = repo.notified({d for _, _, _, d in wanted})
+                told |= {(o, c, k, d) for c, o, k, d in told}
+                return repo.notify(wanted - told)
         except IntegrityError:  # another load notified the same match meanwhile: skip its rows
             if attempt:
                 raise
@@ -93,11 +110,58 @@ def _notify(session: Session, case_id: int, digests: set[str]) -> int:
 
 def reindex(session: Session) -> tuple[int, int]:
     """Rebuild the match table (after a new secret, or for documents filed before it existed):
-    (documents indexed, notifications made). Commits."""
-    documents = MatchRepository(session).documents_to_index()
-    made = sum(index_document(session, d) for d in documents)
+    (documents indexed, notifications made). Commits.
+
+    Idempotent: notifications already made are carried over to the new digests of their keys,
+    and a match is told as indexing would have told it, to the cases whose documents came
+    first, unless told already."""
+    repo = MatchRepository(session)
+    documents = repo.documents_to_index()
+    before = repo.all_rows()
+    for document_id in documents:
+        _index(session, document_id)
+    after = repo.all_rows()
+    repo.rekey_notifications(_rekeyed(before, after))
+    held: dict[str, set[int]] = defaultdict(set)
+    wanted: set[tuple[int, int, str, str]] = set()
+    by_document: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    for document_id, case_id, kind, digest in after:
+        by_document[document_id].append((case_id, kind, digest))
+    for document_id in documents:  # in the order they were received
+        for case_id, kind, digest in by_document[document_id]:
+            wanted |= {(c, case_id, kind, digest) for c in held[digest] - {case_id}}
+            held[digest].add(case_id)
+    made = _tell(session, wanted)
     session.commit()
     return len(documents), made
+
+
+Rows = list[tuple[str, int, str, str]]  # (document id, case id, kind, digest)
+
+
+def _rekeyed(before: Rows, after: Rows) -> dict[str, str]:
+    """Each old digest's new one: the key held by the same documents, under the same kind.
+
+    The secret is gone, so a key is recognised by where it is held. Keys that every document
+    holds together (the two accounts of one transfer, in every case holding it) cannot be told
+    apart that way; they matched the same cases at the same moment, and are paired in order."""
+
+    def groups(rows: Rows) -> dict[tuple[str, frozenset[str]], list[str]]:
+        holding: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for document_id, _, kind, digest in rows:
+            holding[(kind, digest)].add(document_id)
+        found: dict[tuple[str, frozenset[str]], list[str]] = defaultdict(list)
+        for (kind, digest), documents in holding.items():
+            found[(kind, frozenset(documents))].append(digest)
+        return found
+
+    old, new = groups(before), groups(after)
+    mapped: dict[str, str] = {}
+    for group, digests in old.items():
+        if len(fresh := new.get(group, [])) == len(digests):
+            kept = set(digests) & set(fresh)  # the same secret: those stay as they are
+            mapped.update(zip(sorted(set(digests) - kept), sorted(set(fresh) - kept), strict=True))
+    return mapped
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,7 @@ def asset_groups(session: Session, assets: list[Asset]) -> list[dict[str, Any]]:
 def _subjects(session: Session, case_id: int, seen: Compartments) -> list[dict[str, Any]]:
     out = []
     for subject in case_service.subjects_of(session, [case_id]):
-        described = case_service.describe_subject(session, subject)
+        described = case_service.describe_subject(session, subject, seen)
         same_as: list[str] = []
         if subject.party_id is not None:
             # Only the holder links the caller's compartments hold (issue 19).
@@ -214,6 +214,8 @@ def case_overview(
         "assets": asset_groups(session, assets),
         "traces": [_trace_brief(r) for r in traces],
         "deadlines": deadlines,
-        "convergence": convergence.hits_of_case(session, case.id, actor=actor),
+        "convergence": convergence.hits_of_case(
+            session, case.id, actor=actor, compartments=compartments
+        ),
         "recent_events": _happenings(session, case.id, assets, traces, events),
     }

@@ -68,6 +68,19 @@ def party_details(session: Session, party: Party, compartments: Compartments) ->
     }
 
 
+def known_by_key(party: Party) -> Party:
+    """A transient copy of the party with only what a holder link tells of it: its key (as its
+    name) and kind, for outputs built from `Party` objects (labels, FtM)."""
+    return Party(id=party.id, key=party.key, kind=party.kind, name=party.key, identifiers={})
+
+
+def party_as_seen(session: Session, party: Party, compartments: Compartments) -> Party:
+    """The party, or what a holder link tells of it when its creating document is hidden."""
+    if source_service.document_visible(session, party.source_document_id, compartments):
+        return party
+    return known_by_key(party)
+
+
 def linked_parties(session: Session, key: str) -> set[str]:
     """The keys of every party a person has linked to `key` ("same as", transitively), `key`
     itself included: the parties to count as one. An unknown key is `PartyNotFound`."""

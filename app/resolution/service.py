@@ -27,10 +27,13 @@ STRONG = {"identifier", "shared_account"}
 
 
 def _profile(session: Session, party: Party, seen: Compartments) -> Profile:
+    """What the caller's compartments hold of the party: a party another compartment's document
+    brought (seen through a holder link) is compared, and named, by its key alone."""
     accounts = frozenset(
         str(a["key"]) for a in account_service.accounts_of_party(session, party.id, seen)
     )
-    return Profile(party.id, party.key, party.kind, party.name, party.identifiers, accounts)
+    told = party_service.party_details(session, party, seen)
+    return Profile(party.id, party.key, party.kind, told["name"], told["identifiers"], accounts)
 
 
 def _named_in(session: Session) -> dict[int, set[int]]:
@@ -58,7 +61,7 @@ def party_candidates(
     party = party_service.resolve_party(session, ref, compartments)
     me = _profile(session, party, compartments)
     pool = {
-        p.id: p for p in party_service.resembling_parties(session, party.name, me.numbers.values())
+        p.id: p for p in party_service.resembling_parties(session, me.name, me.numbers.values())
     }
     if missing := _co_holders(session, me.accounts) - pool.keys():
         pool.update((p.id, p) for p in party_service.parties_by_ids(session, missing))
@@ -74,14 +77,15 @@ def party_candidates(
             continue
         if other.id in named_in and not named_in[other.id] & seen:
             continue  # named only in cases the caller is not on
-        score, reasons = compare(me, _profile(session, other, compartments))
+        them = _profile(session, other, compartments)
+        score, reasons = compare(me, them)
         if score >= MIN_SCORE or any(r["kind"] in STRONG for r in reasons):
             found.append(
                 {
-                    "party": {"id": other.id, "key": other.key, "name": other.name},
+                    "party": {"id": other.id, "key": other.key, "name": them.name},
                     "score": score,
                     "reasons": reasons,
                 }
             )
     found.sort(key=lambda c: (-c["score"], c["party"]["key"]))
-    return {"party": party.key, "folded_name": fold(party.name), "candidates": found[:limit]}
+    return {"party": party.key, "folded_name": fold(me.name), "candidates": found[:limit]}

@@ -100,6 +100,16 @@ def document_visible(session: Session, document_id: str, compartments: Compartme
     return document is not None and compartments.admits(document.case_id)
 
 
+def visible_documents(
+    session: Session, document_ids: Iterable[str], compartments: Compartments
+) -> set[str]:
+    """Which of the documents `document_ids` are in compartments the caller sees."""
+    wanted = set(document_ids)
+    if compartments.every:
+        return wanted
+    return {d.id for d in documents_by_ids(session, wanted) if compartments.admits(d.case_id)}
+
+
 def page_sources(
     session: Session,
     *,

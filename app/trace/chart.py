@@ -65,7 +65,7 @@ def chart_of_trace(
     )
     return draw(
         plan,
-        holders=trace_service.holder_names(session, keys, compartments),
+        holders=account_service.holder_names(session, keys, compartments),
         details=account_details(session, keys, compartments),
         title=views.chart_title(run),
         caption=caption,

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.account import service as account_service
 from app.apikey import service as apikey_service
 from app.case import service as case_service
 from app.compartments import EVERY, Compartments
@@ -176,7 +177,7 @@ def _holdings(
     frame = views.accounts_frame(result, sort="held", holdings_only=True).head(HOLDINGS)
     keys = frame["account"].to_list()
     # names and banks only from documents the reader may see
-    holders = trace_service.holder_names(session, keys, compartments)
+    holders = account_service.holder_names(session, keys, compartments)
     institutions = account_details(session, keys, compartments)
     out = []
     for row in frame.iter_rows(named=True):

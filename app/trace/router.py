@@ -133,7 +133,7 @@ def list_trace_accounts(
 
 def _holders(found: Finished) -> dict[str, str]:
     keys = found.result.accounts["account"].to_list()
-    return service.holder_names(found.session, keys, found.compartments)
+    return account_service.holder_names(found.session, keys, found.compartments)
 
 
 def _accounts(

@@ -7,12 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import polars as pl
 from sqlalchemy.orm import Session, object_session
 
-from app.account import service as account_service
-from app.account.keys import account_attributes, normalise_key
-from app.account.models import Account, AccountHolder
+from app.account.keys import normalise_key
 from app.case import service as case_service
 from app.compartments import Compartments, compartments_of
 from app.db import reading
@@ -605,61 +602,3 @@ def traces_of_case(
 def visible_documents(session: Session, ids: Iterable[str], compartments: Compartments) -> set[str]:
     """Which of the source documents `ids` `compartments` may see."""
     return TraceRepository(session).visible_documents(ids, compartments)
-
-
-def visible_holders(
-    session: Session, keys: list[str], compartments: Compartments, *, at: datetime | None = None
-) -> tuple[dict[str, list[AccountHolder]], dict[str, str | None]]:
-    """Per stored account of `keys`: its holders (as known at `at`) stated by documents
-    `compartments` may see, and its own name if the document that loaded it is one of them.
-
-    What a trace's outputs label accounts with: labels from a compartment the caller may not
-    see must not reach them. (The ledger routes filter the same way in app.account; one
-    helper there should serve both.)"""
-    accounts = account_service.accounts_by_keys(session, keys)
-    known = (
-        account_service.holders_known_at(session, accounts.values(), at)
-        if at is not None
-        else {k: list(a.holders) for k, a in accounts.items()}
-    )
-    documents = {a.source_document_id for a in accounts.values()}
-    documents |= {h.source_document_id for held in known.values() for h in held}
-    visible = TraceRepository(session).visible_documents(documents, compartments)
-    holders = {k: [h for h in held if h.source_document_id in visible] for k, held in known.items()}
-    names = {k: a.name if a.source_document_id in visible else None for k, a in accounts.items()}
-    return holders, names
-
-
-def visible_accounts(
-    session: Session, keys: list[str], compartments: Compartments
-) -> dict[str, Account]:
-    """Stored accounts of `keys`; one whose row a document `compartments` may not see stated is
-    given as what its key alone tells (a transient copy: its name, bank and number are not
-    the reader's to see)."""
-    accounts = account_service.accounts_by_keys(session, keys)
-    visible = visible_documents(
-        session, (a.source_document_id for a in accounts.values()), compartments
-    )
-    hidden = [k for k, a in accounts.items() if a.source_document_id not in visible]
-    if hidden:
-        for row in account_attributes(pl.Series(hidden, dtype=pl.String)).iter_rows(named=True):
-            told = {k: v for k, v in row.items() if v is not None and k != "number_flag"}
-            accounts[row["key"]] = Account(**told)
-    return accounts
-
-
-def holder_names(
-    session: Session, keys: list[str], compartments: Compartments, *, at: datetime | None = None
-) -> dict[str, str]:
-    """A display name per account, from what `compartments` may see: its first holder's name
-    (as known at `at`), else its own."""
-    if compartments.every:
-        return account_service.holder_names(session, keys, at=at)
-    holders, own = visible_holders(session, keys, compartments, at=at)
-    names: dict[str, str] = {}
-    for key, held in holders.items():
-        first = sorted(held, key=lambda h: (h.role != "holder", h.party_id))
-        name = first[0].party.name if first else own[key]
-        if name:
-            names[key] = name
-    return names

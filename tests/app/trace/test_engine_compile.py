@@ -17,7 +17,7 @@ COMPILE = "from app.trace.lifecycle import compile_engine; compile_engine(); pri
 
 
 def _start(cache: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "-c", COMPILE],
         cwd=ROOT,
@@ -28,22 +28,43 @@ def _start(cache: Path) -> subprocess.Popen[str]:
     )
 
 
+def _until_waiting(process: subprocess.Popen[str]) -> str:
+    """The process's output up to the line saying it waits for the lock (or to its end)."""
+    assert process.stdout is not None
+    lines = []
+    while line := process.stdout.readline():
+        lines.append(line)
+        if "engine_compile_waiting" in line:
+            break
+    return "".join(lines)
+
+
 @pytest.mark.slow
 def test_two_processes_compile_the_engine_one_after_the_other_and_leave_a_sound_cache(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cache = tmp_path / "numba"
-    first, second = _start(cache), _start(cache)
-    outputs = [p.communicate(timeout=1800)[0] for p in (first, second)]
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
+    # The test holds the lock until both have found it held, whatever their start-up takes:
+    # then both wait, one compiles and the other waits for it, not on how the two were timed.
+    with lifecycle.compile_lock():
+        first, second = _start(cache), _start(cache)
+        before = [_until_waiting(p) for p in (first, second)]
+    outputs = [
+        b + p.communicate(timeout=1800)[0] for b, p in zip(before, (first, second), strict=True)
+    ]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
     assert all(out.rstrip().endswith("compiled") for out in outputs), outputs
-    # The one that came second waited for the lock: the kernels were compiled by one process.
-    assert sum("engine_compile_waited" in out for out in outputs) == 1, outputs
+    # Each waited for the lock before compiling (neither compiled beside another process).
+    assert all(
+        "engine_compile_waiting" in out and "engine_compile_waited" in out for out in outputs
+    ), outputs
     assert list(cache.rglob("*.nbi"))
     assert list(cache.rglob("*.nbc"))
     third = _start(cache)
     out = third.communicate(timeout=900)[0]
     assert (third.returncode, out.rstrip().endswith("compiled")) == (0, True), out
+    assert "engine_compile_waiting" not in out  # nobody held the lock: no wait is told
 
 
 def test_the_lock_is_one_per_copy_of_the_engine_in_the_cache_directory(
