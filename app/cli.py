@@ -80,6 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
     workers = args.workers or settings.workers
     if workers > 1:
         workers_module.prepare(get_settings(), workers)
+        workers_module.fork_workers()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
