@@ -38,13 +38,24 @@ _ROLE_AT[[0, 1, STOPPED + 2, HIGH_DEGREE + 2]] = range(4)
 SMALL_ROWS = 4096
 
 
+def _order(by: list[pl.Series]) -> I64:
+    """Return the row order that sorts by ``by`` (unique together); small frames in Python."""
+    if by[0].len() > SMALL_ROWS:
+        ranked = frame(by).with_row_index("_row").sort([c.name for c in by])
+        return ranked.get_column("_row").to_numpy().astype(np.int64)
+    # Python compares str by code point, which is UTF-8 byte order: Polars' order of strings.
+    if len(by) == 1:
+        keys: list[Any] = by[0].to_list()
+    else:
+        keys = list(zip(*(c.to_list() for c in by), strict=True))
+    return np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
+
+
 def _sorted(table: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
     """``table.sort(*by)`` for frames whose keys are unique; small ones without a query."""
     if table.height > SMALL_ROWS:
         return table.sort(*by)
-    # Python compares str by code point, which is UTF-8 byte order: Polars' order of strings.
-    keys = list(zip(*(table.get_column(name).to_list() for name in by), strict=True))
-    order = np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
+    order = _order([table.get_column(name) for name in by])
     # column by column: the frame's own gather runs on the thread pool
     return frame([take(column, order) for column in table.get_columns()])
 
@@ -295,18 +306,23 @@ def _accounts(
     at_seed = np.array([seed_time.get(n, -1) for n in nodes.tolist()], np.int64)
     when = np.where(arrival_tx >= 0, ledger.time[np.maximum(arrival_tx, 0)], at_seed)
     reason = np.where(contains(np.sort(seeds.nodes), nodes), -2, sink_reason)
-    role = take(_ROLE_LABELS, _ROLE_AT[reason + 2])
+    key = take(ledger.account_keys, ledger.node_account[nodes]).rename(ACCOUNT)
+    code = take(money.code_column, cur)
+    # Sorted as the arrays, before the columns are built: one gather of the keys, not of each
+    # column. With one currency, the accounts alone order the rows.
+    order = _order([key] if len(cur) == 0 or (cur == cur[0]).all() else [key, code])
+    when = when[order]
     columns = [
-        take(ledger.account_keys, ledger.node_account[nodes]).rename(ACCOUNT),
-        take(money.code_column, cur),
-        ints("hops", reach.hops),
+        take(key, order),
+        take(code, order),
+        ints("hops", reach.hops[order]),
         nullable(_times(when), when < 0).rename("reached_at"),
-        role,
+        take(_ROLE_LABELS, _ROLE_AT[reason[order] + 2]),
     ]
     names = ("received", "passed_on", "exited", "held", "opening_balance")
     if att is None or events is None:
         columns += [nulls(n, len(nodes), money.dtype) for n in names]
-        columns.append(nulls("opening_inferred", len(nodes), pl.Boolean))
+        columns.append(nulls("opening_inferred", len(nodes), pl.Boolean()))
     else:
         # att's per-node arrays are aligned with nodes too; its exits name ledger nodes
         exited = np.zeros(len(nodes), np.int64)
@@ -324,9 +340,11 @@ def _accounts(
             sinks = np.searchsorted(nodes, ledger.dst[into_sink[:, 0]])
             np.add.at(received, sinks, into_sink[:, 3])
         amounts = (received, passed_on, exited, att.held, att.opening)
-        columns += money.columns(dict(zip(names, amounts, strict=True)), cur)
-        columns.append(bools("opening_inferred", att.inferred))
-    return _sorted(frame(columns), (ACCOUNT, CURRENCY))
+        columns += money.columns(
+            {n: a[order] for n, a in zip(names, amounts, strict=True)}, cur[order]
+        )
+        columns.append(bools("opening_inferred", att.inferred[order]))
+    return frame(columns)
 
 
 def _exits(
