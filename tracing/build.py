@@ -39,10 +39,7 @@ SMALL_ROWS = 4096
 
 
 def _order(by: list[pl.Series]) -> I64:
-    """Return the row order that sorts by ``by`` (unique together); small frames in Python."""
-    if by[0].len() > SMALL_ROWS:
-        ranked = frame(by).with_row_index("_row").sort([c.name for c in by])
-        return ranked.get_column("_row").to_numpy().astype(np.int64)
+    """Return the row order that sorts a small frame by ``by`` (unique together), in Python."""
     # Python compares str by code point, which is UTF-8 byte order: Polars' order of strings.
     if len(by) == 1:
         keys: list[Any] = by[0].to_list()
@@ -308,9 +305,12 @@ def _accounts(
     reason = np.where(contains(np.sort(seeds.nodes), nodes), -2, sink_reason)
     key = take(ledger.account_keys, ledger.node_account[nodes]).rename(ACCOUNT)
     code = take(money.code_column, cur)
-    # Sorted as the arrays, before the columns are built: one gather of the keys, not of each
-    # column. With one currency, the accounts alone order the rows.
-    order = _order([key] if len(cur) == 0 or (cur == cur[0]).all() else [key, code])
+    # A small frame is sorted as the arrays, before the columns are built: one gather of the
+    # keys, not of each column. With one currency, the accounts alone order the rows.
+    small = len(nodes) <= SMALL_ROWS
+    order = np.arange(len(nodes))
+    if small:
+        order = _order([key] if len(cur) == 0 or (cur == cur[0]).all() else [key, code])
     when = when[order]
     columns = [
         take(key, order),
@@ -344,7 +344,8 @@ def _accounts(
             {n: a[order] for n, a in zip(names, amounts, strict=True)}, cur[order]
         )
         columns.append(bools("opening_inferred", att.inferred[order]))
-    return frame(columns)
+    # a large one by a query, which also marks the account column sorted (as stored results are)
+    return frame(columns) if small else frame(columns).sort(ACCOUNT, CURRENCY)
 
 
 def _exits(

@@ -79,9 +79,9 @@ def nulls(name: str, n: int, dtype: pl.DataType) -> pl.Series:
     >>> nulls("held", 2, pl.Decimal(38, 2)).null_count()
     2
     """
-    out = _wrap(_null(dtype)._s.new_from_index(0, n))
-    out._s.rename(name)
-    return out
+    # From a list, not by repeating one null: a repeated value is marked sorted, which the
+    # frame's IPC bytes would carry.
+    return _wrap(_PySeries.new_null(name, [None] * n, False).cast(dtype, True, False))
 
 
 def take(series: pl.Series, idx: np.ndarray) -> pl.Series:
