@@ -311,12 +311,14 @@ def _accounts(
     order = np.arange(len(nodes))
     if small:
         order = _order([key] if len(cur) == 0 or (cur == cur[0]).all() else [key, code])
-    when = when[order]
+    # Nulls put in before the gather: the gather writes the validity bitmap's padding bits as
+    # zeros, which the IPC bytes of stored results carry.
+    reached = nullable(_times(when), when < 0).rename("reached_at")
     columns = [
         take(key, order),
         take(code, order),
         ints("hops", reach.hops[order]),
-        nullable(_times(when), when < 0).rename("reached_at"),
+        take(reached, order) if small else reached,
         take(_ROLE_LABELS, _ROLE_AT[reason[order] + 2]),
     ]
     names = ("received", "passed_on", "exited", "held", "opening_balance")
