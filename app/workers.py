@@ -11,6 +11,8 @@ workers did (two workers took 1.63 times one worker's memory with the same ledge
 
 import multiprocessing
 import os
+import re
+import threading
 from pathlib import Path
 
 import structlog
@@ -22,25 +24,34 @@ from app.settings import Settings
 log = structlog.get_logger("app.workers")
 
 
-def _threads() -> int | None:
+# Native threads a fork leaves behind in the parent that the workers would miss: Polars'
+# compute pool (`polars-0`, ...) and its async runtime. Others are safe to leave: jemalloc's
+# background threads and OpenBLAS's pool re-create theirs after a fork (both register fork
+# handlers), and Polars' spill cleaner (`polars-ooc-clea`) idles unless a query spills to disk.
+_POOLS = re.compile(r"polars-\d|tokio-")
+
+
+def _pool_threads() -> list[str] | None:
     tasks = Path("/proc/self/task")
-    return len(list(tasks.iterdir())) if tasks.is_dir() else None
+    if not tasks.is_dir():
+        return None
+    return [n for t in tasks.iterdir() if _POOLS.match(n := (t / "comm").read_text().strip())]
 
 
 def fork_workers() -> bool:
     """Have uvicorn start its workers by fork rather than spawn; False where that is not safe.
 
-    Fork copies only the calling thread. A pool started before it (Polars' and Numba's are
-    started by their first parallel work) would be a pool without threads in each worker, whose
-    first query would wait forever. So the workers are forked only from a process that runs one
-    thread, which the parent does when nothing has used Polars or the engine in it; otherwise
-    (or where threads cannot be counted) they are spawned, as uvicorn does by default.
+    Fork copies only the calling thread. A pool started before it (Polars' is started by its
+    first parallel query) would be a pool without threads in each worker, whose first query
+    would wait forever. So the workers are forked only when nothing has used Polars' pools
+    in the parent and no Python thread runs; otherwise (or where threads cannot be listed)
+    they are spawned, as uvicorn does by default.
     """
     import uvicorn._subprocess
 
-    threads = _threads()
-    if threads != 1 or not hasattr(uvicorn._subprocess, "spawn"):
-        log.warning("workers_spawned", threads=threads, hint="a thread ran before the fork")
+    pools = _pool_threads()
+    if pools != [] or threading.active_count() != 1 or not hasattr(uvicorn._subprocess, "spawn"):
+        log.warning("workers_spawned", pools=pools, threads=threading.active_count())
         return False
     # uvicorn names its start method in one module attribute, read when it starts each worker.
     uvicorn._subprocess.spawn = multiprocessing.get_context("fork")  # type: ignore[assignment]
