@@ -80,6 +80,10 @@ def _serve(args: argparse.Namespace) -> int:
     workers = args.workers or settings.workers
     if workers > 1:
         workers_module.prepare(get_settings(), workers)
+        # prepare() changed the environment the workers read their settings from; forked, they
+        # would keep this process's cached settings instead
+        get_settings.cache_clear()
+        workers_module.fork_workers()
     uvicorn.run(
         "app.main:create_app",
         factory=True,

@@ -13,6 +13,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, SQLColumnExpression, or_, true
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import PrincipalDep
 from app.db import reading
@@ -66,14 +67,26 @@ def compartments_of(
     return Compartments(every=False, cases=lookup(session, principal))
 
 
-def caller_compartments(
+async def caller_compartments(
     request: Request, session: SessionDep, principal: PrincipalDep
 ) -> Compartments:
     """The request's caller's compartments, read at the moment of the request (membership
-    changes take effect at once)."""
+    changes take effect at once).
+
+    Async, and with no query of its own when the key's lookup read the memberships beside the
+    key (`Principal.reach`): every ledger read asks for it, and a thread hand-off plus a query
+    were a measurable part of a cheap read."""
+    if principal.sees_all_cases:
+        return EVERY
+    if principal.reach is not None:
+        return Compartments(every=False, cases=principal.reach.cases)
     lookup: MembershipLookup = request.app.state.membership_lookup
-    with reading(session):
-        return compartments_of(session, principal, lookup)
+
+    def read() -> Compartments:
+        with reading(session):
+            return compartments_of(session, principal, lookup)
+
+    return await run_in_threadpool(read)
 
 
 CompartmentsDep = Annotated[Compartments, Depends(caller_compartments)]

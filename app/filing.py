@@ -47,7 +47,13 @@ class Filing:
             return self.check(self.session, self.principal, requested, field=list(field))
 
     async def checked(self, requested: int | None, *, field: Sequence[str | int]) -> int | None:
-        """`case_for` from an async route, off the event loop."""
+        """`case_for` from an async route, off the event loop.
+
+        A load that names no case goes where the key's bound case says (None: the shared pool),
+        which the key's lookup read with the key: no query, no thread hand-off.
+        """
+        if requested is None and (reach := self.principal.reach) is not None:
+            return reach.bound
         return await run_in_threadpool(self.case_for, requested, field=field)
 
 

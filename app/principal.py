@@ -1,6 +1,6 @@
 """Roles, the scopes each grants, and the caller they describe."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -52,10 +52,21 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class CaseReach:
+    """The cases whose compartments a key sees beyond the shared pool (those it is on, and an
+    ingest key's bound case), and the case it is `bound` to: read with the key on each request."""
+
+    cases: frozenset[int]
+    bound: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     id: str
     name: str
     role: Role
+    # None when the key's lookup did not read it: ask the case domain (app.compartments).
+    reach: CaseReach | None = field(default=None, compare=False)
 
     @property
     def scopes(self) -> frozenset[Scope]:

@@ -10,6 +10,7 @@ import polars as pl
 
 from tracing.attribution import Attribution, Events
 from tracing.claimants import Shares, claimants_frame, claimants_summary
+from tracing.columns import bools, cast, frame, ints, nullable, nulls, take, texts
 from tracing.errors import ConservationError
 from tracing.graph import Reach
 from tracing.index import I64, contains
@@ -35,33 +36,25 @@ _ROLE_AT = np.zeros(max(STOPPED, HIGH_DEGREE) + 3, np.int64)  # reason + 2 -> la
 _ROLE_AT[[0, 1, STOPPED + 2, HIGH_DEGREE + 2]] = range(4)
 # Frames up to this many rows are sorted in Python, not by a Polars query.
 SMALL_ROWS = 4096
-_INDEX = np.uint32 if pl.get_index_type() == pl.UInt32 else np.uint64
 
 
-def _take(series: pl.Series, idx: np.ndarray) -> pl.Series:
-    """``series.gather(idx)``, run directly.
-
-    ``Series.gather`` (like most Series methods) runs as a one-expression query, a fixed cost
-    per call that made up most of a small result's frames; the series' own gather does the same
-    work without it.
-    """
-    index = pl.Series(np.asarray(idx).astype(_INDEX, copy=False))
-    return pl.Series._from_pyseries(series._s.gather_with_series(index._s))
-
-
-def _sorted(frame: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
-    """``frame.sort(*by)`` for frames whose keys are unique; small ones without a query."""
-    if frame.height > SMALL_ROWS:
-        return frame.sort(*by)
+def _order(by: list[pl.Series]) -> I64:
+    """Return the row order that sorts a small frame by ``by`` (unique together), in Python."""
     # Python compares str by code point, which is UTF-8 byte order: Polars' order of strings.
-    keys = list(zip(*(frame.get_column(name).to_list() for name in by), strict=True))
-    order = np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
+    if len(by) == 1:
+        keys: list[Any] = by[0].to_list()
+    else:
+        keys = list(zip(*(c.to_list() for c in by), strict=True))
+    return np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
+
+
+def _sorted(table: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
+    """``table.sort(*by)`` for frames whose keys are unique; small ones without a query."""
+    if table.height > SMALL_ROWS:
+        return table.sort(*by)
+    order = _order([table.get_column(name) for name in by])
     # column by column: the frame's own gather runs on the thread pool
-    return pl.DataFrame([_take(column, order) for column in frame.get_columns()])
-
-
-def _nulls(name: str, n: int, dtype: pl.DataType | type[pl.DataType]) -> pl.Series:
-    return pl.Series(name, [None] * n, dtype=dtype)
+    return frame([take(column, order) for column in table.get_columns()])
 
 
 class Money:
@@ -72,6 +65,7 @@ class Money:
         self.places = [ledger.decimals[c] for c in self.codes]
         self.scale = max(self.places, default=2)
         self.dtype = pl.Decimal(38, self.scale)
+        self.code_column = texts(CURRENCY, self.codes)
 
     def columns(self, minor: dict[str, I64], currency: I64) -> list[pl.Series]:
         """Decimal amount columns from minor units sharing ``currency`` (indices).
@@ -80,9 +74,9 @@ class Money:
         on Polars' thread pool: a fixed cost that made up most of a small result's frames.
         """
         factor = np.array([10**p for p in self.places], np.int64)[currency]
-        divisor = pl.Series(factor).cast(pl.Decimal(38, 0))
+        divisor = cast(ints("", factor), pl.Decimal(38, 0))
         return [
-            (pl.Series(name, values, pl.Int64).cast(self.dtype) / divisor).cast(self.dtype)
+            cast(cast(ints(name, values), self.dtype) / divisor, self.dtype)
             for name, values in minor.items()
         ]
 
@@ -100,7 +94,7 @@ class Money:
 
 
 def _times(us: I64) -> pl.Series:
-    return pl.Series(us, dtype=pl.Int64).cast(TIME_DTYPE)
+    return cast(ints("", us), TIME_DTYPE)
 
 
 def _traced(events: Events | None, att: Attribution | None, ledger: Ledger, txs: I64) -> I64 | None:
@@ -144,9 +138,8 @@ class _Parts:
         money = Money(self.ledger)
         nodes = self.reach.nodes
         if name is Frame.CLAIMANTS and self.extra.shares is not None:
-            accounts = _take(self.ledger.account_keys, self.ledger.node_account[nodes])
-            codes = pl.Series(CURRENCY, money.codes, pl.String)
-            currencies = _take(codes, self.ledger.node_currency[nodes])
+            accounts = take(self.ledger.account_keys, self.ledger.node_account[nodes])
+            currencies = take(money.code_column, self.ledger.node_currency[nodes])
             return claimants_frame(self.extra.shares, accounts.rename(ACCOUNT), currencies, money)
         if name is Frame.SOURCES and self.extra.sources is not None:
             return sources_frame(self.ledger, self.seeds, self.extra.sources, money)
@@ -162,9 +155,13 @@ class _Parts:
         if name is Frame.FLAGS:
             return _flags(self.ledger, self.sink_reason, self.att, nodes, money)
         if name is Frame.SEEDS:
-            return pl.DataFrame(
-                {"node": self.seeds.nodes, "arrival": self.seeds.arrival, "tx": self.seeds.tx},
-                schema=dict.fromkeys(("node", "arrival", "tx"), pl.Int64),
+            seeds = self.seeds
+            names = ("node", "arrival", "tx")
+            return frame(
+                [
+                    ints(n, v)
+                    for n, v in zip(names, (seeds.nodes, seeds.arrival, seeds.tx), strict=True)
+                ]
             )
         raise KeyError(f"no frame {name!r}")
 
@@ -237,18 +234,18 @@ def _flows(ledger: Ledger, trail: _Trail, money: Money) -> pl.DataFrame:
     src, dst = ledger.src[txs], ledger.dst[txs]
     cur = ledger.node_currency[src]
     minor = {"amount": ledger.amount[txs]} | ({} if traced is None else {"traced": traced})
-    amount, *traced_column = money.columns(minor, cur)  # one query for both decimal columns
-    return pl.DataFrame(
+    amount, *traced_column = money.columns(minor, cur)
+    return frame(
         [
-            _take(ledger.external_ids, txs),
-            _take(ledger.account_keys, ledger.node_account[src]).rename(FROM_ACCOUNT),
-            _take(ledger.account_keys, ledger.node_account[dst]).rename(TO_ACCOUNT),
-            _take(pl.Series(CURRENCY, money.codes, pl.String), cur),
+            take(ledger.external_ids, txs),
+            take(ledger.account_keys, ledger.node_account[src]).rename(FROM_ACCOUNT),
+            take(ledger.account_keys, ledger.node_account[dst]).rename(TO_ACCOUNT),
+            take(money.code_column, cur),
             amount,
             _times(ledger.time[txs]).rename("value_time"),
-            pl.Series(SEQUENCE, ledger.seq[txs], pl.Int64),
-            pl.Series("hop", trail.hops, pl.Int64),
-            *(traced_column or [_nulls("traced", len(txs), money.dtype)]),
+            ints(SEQUENCE, ledger.seq[txs]),
+            ints("hop", trail.hops),
+            *(traced_column or [nulls("traced", len(txs), money.dtype)]),
         ]
     )
 
@@ -257,19 +254,17 @@ def _ranks(ledger: Ledger, order: Order, trail: _Trail) -> pl.DataFrame:
     # What explain() needs, as plain integers: the service stores it beside every result, so
     # it is built without the flows frame's string gathers and decimal conversions.
     txs = trail.txs
-    return pl.DataFrame(
-        {
-            "tx": txs,
-            "src": ledger.src[txs],
-            "dst": ledger.dst[txs],
-            "hop": trail.hops,
-            "strength": trail.traced if trail.traced is not None else ledger.amount[txs],
-            "wd_rank": order.wd_rank[txs],
-            "dep_rank": order.dep_rank[txs],
-        },
-        schema=dict.fromkeys(
-            ("tx", "src", "dst", "hop", "strength", "wd_rank", "dep_rank"), pl.Int64
-        ),
+    strength = trail.traced if trail.traced is not None else ledger.amount[txs]
+    return frame(
+        [
+            ints("tx", txs),
+            ints("src", ledger.src[txs]),
+            ints("dst", ledger.dst[txs]),
+            ints("hop", trail.hops),
+            ints("strength", strength),
+            ints("wd_rank", order.wd_rank[txs]),
+            ints("dep_rank", order.dep_rank[txs]),
+        ]
     )
 
 
@@ -291,18 +286,28 @@ def _accounts(parts: _Parts, money: Money) -> pl.DataFrame:
     at_seed = np.array([seed_time.get(n, -1) for n in nodes.tolist()], np.int64)
     when = np.where(arrival_tx >= 0, ledger.time[np.maximum(arrival_tx, 0)], at_seed)
     reason = np.where(contains(np.sort(seeds.nodes), nodes), -2, sink_reason)
-    role = _take(_ROLE_LABELS, _ROLE_AT[reason + 2])
+    key = take(ledger.account_keys, ledger.node_account[nodes]).rename(ACCOUNT)
+    code = take(money.code_column, cur)
+    # A small frame is sorted as the arrays, before the columns are built: one gather of the
+    # keys, not of each column. With one currency, the accounts alone order the rows.
+    small = len(nodes) <= SMALL_ROWS
+    order = np.arange(len(nodes))
+    if small:
+        order = _order([key] if len(cur) == 0 or (cur == cur[0]).all() else [key, code])
+    # Nulls put in before the gather: the gather writes the validity bitmap's padding bits as
+    # zeros, which the IPC bytes of stored results carry.
+    reached = nullable(_times(when), when < 0).rename("reached_at")
     columns = [
-        _take(ledger.account_keys, ledger.node_account[nodes]).rename(ACCOUNT),
-        _take(pl.Series(CURRENCY, money.codes, pl.String), cur),
-        pl.Series("hops", reach.hops, pl.Int64),
-        _nullable(_times(when), when < 0).rename("reached_at"),
-        role,
+        take(key, order),
+        take(code, order),
+        ints("hops", reach.hops[order]),
+        take(reached, order) if small else reached,
+        take(_ROLE_LABELS, _ROLE_AT[reason[order] + 2]),
     ]
     names = ("received", "passed_on", "exited", "held", "opening_balance")
     if att is None or events is None:
-        columns += [_nulls(n, len(nodes), money.dtype) for n in names]
-        columns.append(_nulls("opening_inferred", len(nodes), pl.Boolean))
+        columns += [nulls(n, len(nodes), money.dtype) for n in names]
+        columns.append(nulls("opening_inferred", len(nodes), pl.Boolean()))
     else:
         # att's per-node arrays are aligned with nodes too; its exits name ledger nodes
         exited = np.zeros(len(nodes), np.int64)
@@ -320,13 +325,12 @@ def _accounts(parts: _Parts, money: Money) -> pl.DataFrame:
             sinks = np.searchsorted(nodes, ledger.dst[into_sink[:, 0]])
             np.add.at(received, sinks, into_sink[:, 3])
         amounts = (received, passed_on, exited, att.held, att.opening)
-        columns += money.columns(dict(zip(names, amounts, strict=True)), cur)
-        columns.append(pl.Series("opening_inferred", att.inferred, pl.Boolean))
-    return _sorted(pl.DataFrame(columns), (ACCOUNT, CURRENCY))
-
-
-def _nullable(series: pl.Series, missing: np.ndarray) -> pl.Series:
-    return series.scatter(np.flatnonzero(missing), None) if missing.any() else series
+        columns += money.columns(
+            {n: a[order] for n, a in zip(names, amounts, strict=True)}, cur[order]
+        )
+        columns.append(bools("opening_inferred", att.inferred[order]))
+    # a large one by a query, which also marks the account column sorted (as stored results are)
+    return frame(columns) if small else frame(columns).sort(ACCOUNT, CURRENCY)
 
 
 def _exits(
@@ -339,17 +343,17 @@ def _exits(
     ex, txs = ex[order], txs[order]
     node, cur, known = ex[:, 1], ledger.node_currency[ex[:, 1]], np.maximum(txs, 0)
     to = np.where((ex[:, 2] == OVERDRAFT) | (txs < 0), -1, ledger.dst[known])
-    return pl.DataFrame(
+    return frame(
         [
-            _nullable(_take(ledger.external_ids, known), txs < 0),
-            _take(ledger.account_keys, ledger.node_account[node]).rename(FROM_ACCOUNT),
-            _nullable(
-                _take(ledger.account_keys, ledger.node_account[np.maximum(to, 0)]), to < 0
+            nullable(take(ledger.external_ids, known), txs < 0),
+            take(ledger.account_keys, ledger.node_account[node]).rename(FROM_ACCOUNT),
+            nullable(
+                take(ledger.account_keys, ledger.node_account[np.maximum(to, 0)]), to < 0
             ).rename(TO_ACCOUNT),
-            _take(pl.Series(CURRENCY, money.codes, pl.String), cur),
-            _nullable(_times(ledger.time[known]), txs < 0).rename("value_time"),
+            take(money.code_column, cur),
+            nullable(_times(ledger.time[known]), txs < 0).rename("value_time"),
             *money.columns({"traced": ex[:, 3]}, cur),
-            pl.Series("reason", [EXIT_REASONS[r] for r in ex[:, 2]], pl.String),
+            texts("reason", [EXIT_REASONS[r] for r in ex[:, 2].tolist()]),
         ]
     )
 
@@ -373,15 +377,15 @@ def _flags(
         detail += [f"missing statements or unexplained funds: {a} assumed clean" for a in amounts]
         detail += ["balance went below zero despite the given opening balance"] * len(overdrawn)
     node = np.concatenate(ids).astype(np.int64)
-    frame = pl.DataFrame(
+    table = frame(
         [
-            _take(ledger.account_keys, ledger.node_account[node]).rename(ACCOUNT),
-            _take(pl.Series(CURRENCY, money.codes, pl.String), ledger.node_currency[node]),
-            pl.Series("flag", flag, pl.String),
-            pl.Series("detail", detail, pl.String),
+            take(ledger.account_keys, ledger.node_account[node]).rename(ACCOUNT),
+            take(money.code_column, ledger.node_currency[node]),
+            texts("flag", flag),
+            texts("detail", detail),
         ]
     )
-    return _sorted(frame, (ACCOUNT, CURRENCY, "flag"))
+    return _sorted(table, (ACCOUNT, CURRENCY, "flag"))
 
 
 def _summary(

@@ -3,7 +3,7 @@ from typing import Any
 from sqlalchemy import Row, column, func, select, table
 from sqlalchemy.orm import Session
 
-from app.apikey.models import ApiKey
+from app.apikey.models import ApiKey, KeyCompartment
 from app.db import table_of
 
 
@@ -14,17 +14,35 @@ class ApiKeyRepository:
     def get(self, key_id: str) -> ApiKey | None:
         return self.session.get(ApiKey, key_id)
 
-    def standing_by_hash(self, key_hash: str) -> Row[str, str, str, Any, Any] | None:
-        """What a request's key check needs: id, name, role, expires_at, revoked_at.
+    def standing_by_hash(self, key_hash: str) -> list[Row[str, str, str, Any, Any, Any, Any]]:
+        """What a request's key check needs: id, name, role, expires_at, revoked_at, and the
+        cases whose compartments the key sees: `bound_case` (an ingest key's) and `member_case`,
+        one row per case it is on (one row with None when it is on none).
 
         Plain columns, not an `ApiKey`: every request makes this check, and loading an ORM
-        object costs a third more than the query itself.
+        object costs a third more than the query itself. The memberships come in the same
+        statement, so that a ledger read's compartments cost no query of their own and are
+        still read at the moment of the request (a membership removed counts at once).
         """
-        table = table_of(ApiKey)
-        stmt = select(
-            table.c.id, table.c.name, table.c.role, table.c.expires_at, table.c.revoked_at
-        ).where(table.c.key_hash == key_hash)
-        return self.session.execute(stmt).first()
+        keys, bound = table_of(ApiKey), table_of(KeyCompartment)
+        # The members table by name: the case domain depends on this one, not the reverse.
+        members = table("case_members", column("case_id"), column("api_key_id"))
+        stmt = (
+            select(
+                keys.c.id,
+                keys.c.name,
+                keys.c.role,
+                keys.c.expires_at,
+                keys.c.revoked_at,
+                bound.c.case_id.label("bound_case"),
+                members.c.case_id.label("member_case"),
+            )
+            # at most one bound case a key: the rows are one a membership
+            .outerjoin(bound, bound.c.api_key_id == keys.c.id)
+            .outerjoin(members, members.c.api_key_id == keys.c.id)
+            .where(keys.c.key_hash == key_hash)
+        )
+        return list(self.session.execute(stmt))
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(ApiKey)) or 0

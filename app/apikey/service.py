@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from app.apikey.models import ApiKey, KeyCompartment
 from app.apikey.repository import ApiKeyRepository
 from app.errors import InvalidInput, RecordNotFound
-from app.principal import Principal, Role
+from app.principal import CaseReach, Principal, Role
 
 KEY_PREFIX = "mt_"
 
@@ -22,13 +22,21 @@ def hash_key(secret: str) -> str:
 
 
 def principal_for(session: Session, secret: str) -> Principal | None:
-    key = ApiKeyRepository(session).standing_by_hash(hash_key(secret))
+    rows = ApiKeyRepository(session).standing_by_hash(hash_key(secret))
     now = datetime.now(UTC)
-    if key is None or key.revoked_at is not None:
+    if not rows or (key := rows[0]).revoked_at is not None:
         return None
     if key.expires_at is not None and key.expires_at <= now:
         return None
-    return Principal(id=key.id, name=key.name, role=Role(key.role))
+    cases = {r.member_case for r in rows if r.member_case is not None}
+    if key.bound_case is not None:
+        cases.add(key.bound_case)
+    return Principal(
+        id=key.id,
+        name=key.name,
+        role=Role(key.role),
+        reach=CaseReach(frozenset(cases), bound=key.bound_case),
+    )
 
 
 def create_key(

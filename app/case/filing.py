@@ -14,7 +14,8 @@ def filing_case(
     """The case a load goes into: the key's bound case, else the one named if the caller may
     write on it (404 when they may not see it, 403 when they only read it), else None (the
     shared pool)."""
-    bound = CaseRepository(session).bound_case(principal.id)
+    reach = principal.reach
+    bound = reach.bound if reach is not None else CaseRepository(session).bound_case(principal.id)
     if bound is not None:
         if requested is not None and requested != bound:
             raise CaseNotBoundToKey(requested, bound, field)

@@ -9,7 +9,7 @@ from app.apikey import service as apikey_service
 from app.apikey.models import KeyCompartment
 from app.case.service import member_compartments
 from app.compartments import EVERY, SHARED_ONLY, Compartments, compartments_of
-from app.principal import Role
+from app.principal import CaseReach, Role
 from tests.app.case.test_cases import CRIMINAL
 from tests.factories import bearer, make_key
 
@@ -58,3 +58,30 @@ def test_a_compartment_set_has_a_stable_name_and_one_sql_test(session: Session) 
     ):
         sql = str(comps.documents(docs.c.case_id).compile(compile_kwargs={"literal_binds": True}))
         assert sql == expected
+
+
+def test_the_key_lookup_reads_the_cases_a_key_sees_at_each_request(
+    client: TestClient, session: Session
+) -> None:
+    lead_secret = make_key(session, Role.INVESTIGATOR, name="lead")
+    analyst_secret = make_key(session, Role.ANALYST, name="analyst")
+    created = client.post("/api/v1/cases", json=CRIMINAL, headers=bearer(lead_secret))
+    assert created.status_code == 201, created.text
+    case_id = created.json()["id"]
+    analyst = principal(session, analyst_secret)
+    member = {"api_key_id": analyst.id, "role": "observer"}
+    r = client.put(f"/api/v1/cases/{case_id}/members", json=member, headers=bearer(lead_secret))
+    assert r.status_code == 200, r.text
+
+    # What the ledger reads' compartments come from, without a query of their own.
+    assert principal(session, lead_secret).reach == CaseReach(frozenset({case_id}))
+    assert principal(session, analyst_secret).reach == CaseReach(frozenset({case_id}))
+    ingest_secret = make_key(session, Role.INGEST, name="bank feed")
+    session.add(KeyCompartment(api_key_id=principal(session, ingest_secret).id, case_id=case_id))
+    session.flush()
+    assert principal(session, ingest_secret).reach == CaseReach(frozenset({case_id}), case_id)
+
+    # Taken off the case, the analyst's next request no longer sees its compartment.
+    r = client.delete(f"/api/v1/cases/{case_id}/members/{analyst.id}", headers=bearer(lead_secret))
+    assert r.status_code == 200, r.text
+    assert principal(session, analyst_secret).reach == CaseReach(frozenset())
