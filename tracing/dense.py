@@ -39,6 +39,7 @@ class Rows(NamedTuple):
     exited: I64  # per label: taint that left the traced universe
     slot_lo: I64  # per slot: a delivered withdrawal's pieces in the stash
     slot_hi: I64
+    carried: I64  # per slot: the taint its withdrawal carried (the rule's replay), or empty
 
 
 @nb.njit(cache=True, inline="always")
@@ -117,6 +118,8 @@ def _make_rows(rule: ModuleType) -> Any:
         n_placements, n_events = placed.key.shape[0], keys.shape[0]
         # the record's fields live in locals here (a record is memory the loop would reload)
         p, e, top, pending = c.placed, lo, c.top, c.pending
+        known = st.carried.shape[0] > 0
+        next_s = next_lo = next_hi = -1
         while True:
             clean = 0
             if p < n_placements and (e == n_events or placed.key[p] < keys[e]):
@@ -133,10 +136,15 @@ def _make_rows(rule: ModuleType) -> Any:
                 key, who = keys[e], whos[e]
                 e += 1
                 if key & 1 == 0:
-                    at = top
+                    at = end = top
                     before = taint[who]
-                    carried = rule.withdraw(balance, taint, who, w)
-                    end = at
+                    if known:
+                        # the rule's replay has divided already: only the balance moves here
+                        carried = st.carried[s]
+                        balance[who] -= w
+                        taint[who] = before - carried
+                    else:
+                        carried = rule.withdraw(balance, taint, who, w)
                     if carried > 0:
                         stash = grow(stash, at + held.shape[1])
                         end = _split(held, who, before, carried, stash, at)
@@ -145,7 +153,11 @@ def _make_rows(rule: ModuleType) -> Any:
                             captured, c, capture[s], stash, at, end, w - carried
                         )
                     if r == DELIVER:
-                        st.slot_lo[s], st.slot_hi[s] = at, end
+                        if e < hi and slots[e] == s:
+                            # its deposit is the next event: no per-slot rows
+                            next_s, next_lo, next_hi = s, at, end
+                        else:
+                            st.slot_lo[s], st.slot_hi[s] = at, end
                         top = end
                         pending += 1
                     else:
@@ -154,7 +166,10 @@ def _make_rows(rule: ModuleType) -> Any:
                     continue
                 v = who
                 if r == DELIVER:
-                    plo, phi = st.slot_lo[s], st.slot_hi[s]
+                    if s == next_s:
+                        plo, phi, next_s = next_lo, next_hi, -1
+                    else:
+                        plo, phi = st.slot_lo[s], st.slot_hi[s]
                     pending -= 1
                     clean = w
                     for k in range(plo, phi):

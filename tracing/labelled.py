@@ -268,18 +268,21 @@ def replay_labelled(
     n_labels: int,
     *,
     keep_received: bool = True,
+    carried: I64 | None = None,
     cancelled: CancelCheck | None,
 ) -> Labelled:
     """Replay ``ev`` under ``rule``, sharing taint by ``by`` (pari passu replays pro rata).
 
     Labels run from 1 to ``n_labels``; ``opening`` (per account) is clean money. Without
-    ``keep_received`` the result's ``received`` entries are empty.
+    ``keep_received`` the result's ``received`` entries are empty. ``carried``: per slot, the
+    taint each withdrawal carried in the rule's replay of the same events, if there was one.
     """
     n_nodes, n_slots = len(opening), len(ev.route)
     lots_carry = rule in (Rule.FIFO, Rule.LIFO)
     pro_rata = by is not ClaimantRule.FIFO and not lots_carry
     if pro_rata and n_labels <= MAX_LABELS and n_nodes * (n_labels + 1) <= MAX_CELLS:
-        out = _replay_rows(rule, ev, placed, labels, opening, n_labels, cancelled)
+        known = np.empty(0, np.int64) if carried is None else carried
+        out = _replay_rows(rule, ev, placed, labels, opening, n_labels, known, cancelled)
         return out if keep_received else replace(out, received=_NONE)
     kernel = LABELLED[rule, ClaimantRule.PRO_RATA if by is ClaimantRule.PARI_PASSU else by]
 
@@ -342,6 +345,7 @@ def _replay_rows(
     labels: Labels,
     opening: I64,
     n_labels: int,
+    carried: I64,
     cancelled: CancelCheck | None,
 ) -> Labelled:
     """Replay pro rata with the shares as dense rows (few labels)."""
@@ -354,6 +358,7 @@ def _replay_rows(
         np.zeros(n_labels + 1, np.int64),
         np.empty(n_slots, np.int64),
         np.empty(n_slots, np.int64),
+        carried,
     )
     counters = np.zeros(1, LABEL_COUNTERS)
     stash, captured = np.empty((256, 3), np.int64), np.empty((16, 3), np.int64)
