@@ -10,6 +10,10 @@ the traced universe, and the composition of chosen withdrawals (a seed payment's
 A withdrawal that pays on inside the universe keeps its labelled pieces in a stash until its
 deposit; the stash is emptied whenever no delivery is pending (under the ledger policy, after
 every deposit), so it stays the size of a few accounts' entries.
+
+With few labels pro rata (claimants), the shares are rows of a matrix instead of vectors in a
+pool (:mod:`tracing.dense`), and the taint each withdrawal carried is taken from the rule's
+replay when there was one: the same units, several times faster (benchmarks/TRACE_RESULTS.md).
 """
 
 from __future__ import annotations
