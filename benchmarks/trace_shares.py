@@ -4,8 +4,9 @@
   high-degree cut-off), rolling charge (haircut, pro rata), beside a plain-Python replay of the
   same rule and claimant rule with dicts, handed the reach result; both must give every
   claimant the same total held.
-* A backward value trace (sources of funds, fifo, the local workload's cut-off and saturated):
-  the latest payment of the seed account with the most inflows, checked to sum to the payment.
+* Backward value traces (sources of funds, fifo and haircut, the local workload's cut-off and
+  saturated; saturated haircut only up to 100k): the latest payment of the seed account with
+  the most inflows, checked to sum to the payment.
 
 Run alone, without the peers: ``python -m benchmarks.trace --sizes 1m --shares-only``.
 """
@@ -23,6 +24,7 @@ from tracing import AccountSeed, Ledger, Rule, TraceParams, trace
 
 CLAIMANTS = 20
 LOCAL_CUTOFF = 50  # the benchmark's local workload
+SATURATED_HAIRCUT = 100_000  # the largest ledger a saturated backward haircut is timed on
 
 
 def _split(w: int, t: int, b: int) -> int:
@@ -97,9 +99,10 @@ def shares_rows(label: str, ledger: Ledger, keys: list[str], hops: int, timed: A
         for i, k in enumerate(keys)
     )
     params = TraceParams(seeds=seeds, rule=Rule.HAIRCUT, max_hops=hops)
-    t_engine, out = timed(lambda: trace(ledger, params), 1)
+    t_engine, out = timed(lambda: trace(ledger, params), 3)
+    cpu_engine = _cpu(lambda: trace(ledger, params))
     events = out.summary["events_replayed"]
-    print(f"claimant trace: {t_engine:.2f} s, {events:,} events", flush=True)
+    print(f"claimant trace: {t_engine:.2f} s ({cpu_engine:.2f} s CPU), {events:,} events")
     plain = tuple(AccountSeed(account=k, currency="EUR") for k in keys)
     reach = trace(ledger, TraceParams(seeds=plain, max_hops=hops))
     acc = reach.accounts
@@ -108,35 +111,58 @@ def shares_rows(label: str, ledger: Ledger, keys: list[str], hops: int, timed: A
     placements = {
         int(n): (i, 100_000) for i, n in enumerate(ledger.account_ids(list(keys)).tolist())
     }
-    backward = [_backward(label, ledger, keys, hops, timed, c) for c in (LOCAL_CUTOFF, None)]
+    backward = [
+        _backward(label, ledger, keys, hops, timed, rule, cutoff)
+        for rule in (Rule.FIFO, Rule.HAIRCUT)
+        for cutoff in (LOCAL_CUTOFF, None)
+        # saturated haircut: every split walks a hub's ~10^4 origins (13.6 s CPU at 100k)
+        if cutoff is not None or rule is Rule.FIFO or ledger.n_transactions <= SATURATED_HAIRCUT
+    ]
     for row in backward:
         print(f"backward trace: {row['median_s']:.2f} s, {row['note']}", flush=True)
-    start = time.perf_counter()  # one call: it takes minutes at 1M
+    start, cpu = time.perf_counter(), time.process_time()  # one call: it takes minutes at 1M
     held = python_claimants(ledger, universe, trail, placements)
-    t_py = time.perf_counter() - start
-    print(f"plain-Python claimant replay: {t_py:.2f} s", flush=True)
+    t_py, cpu_py = time.perf_counter() - start, time.process_time() - cpu
+    print(f"plain-Python claimant replay: {t_py:.2f} s ({cpu_py:.2f} s CPU)", flush=True)
     got = {
         int(name[1:]): int(Decimal(f["EUR"]["held"]) * 100)
         for name, f in out.summary["claimants"].items()
     }
     if {k: v for k, v in got.items() if v} != {k: v for k, v in held.items() if v}:
         raise SystemExit(f"plain-Python claimant replay disagrees: {held} vs {got}")
+    engine = _row(label, f"engine trace(haircut, {CLAIMANTS} claimants)", t_engine, events)
+    engine["note"] += f"; CPU {cpu_engine:.3f} s, {events / cpu_engine / 1e6:.1f} M events/s"
     rows = [
-        _row(label, f"engine trace(haircut, {CLAIMANTS} claimants)", t_engine, events),
+        engine,
         {
             "size": label,
             "workload": "saturated",
             "system": "plain-Python claimant replay",
             "median_s": t_py,
-            "note": f"agrees (held per claimant); {t_py / t_engine:.1f}x the engine's trace",
+            "note": f"agrees (held per claimant); {t_py / t_engine:.1f}x the engine's trace; "
+            f"CPU {cpu_py:.2f} s, {cpu_py / cpu_engine:.1f}x the engine's",
             "group": "claimants",
         },
     ]
     return rows + backward
 
 
+def _cpu(fn: Any) -> float:
+    # CPU seconds of one call: on a machine shared by several benchmarks the wall time
+    # measures the queue for the two cores as much as the code
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
 def _backward(
-    label: str, ledger: Ledger, keys: list[str], hops: int, timed: Any, cutoff: int | None
+    label: str,
+    ledger: Ledger,
+    keys: list[str],
+    hops: int,
+    timed: Any,
+    rule: Rule,
+    cutoff: int | None,
 ) -> dict:
     # the seeds' latest payment whose payer has the most inflows: a wide backward universe
     nodes = ledger.account_ids(keys)
@@ -149,7 +175,7 @@ def _backward(
     # taint received per origin (a hub's vector walked at every deposit), 2026-12-06.
     params = TraceParams(
         seed_transactions=(tx,),
-        rule=Rule.FIFO,
+        rule=rule,
         direction="backward",
         max_hops=hops,
         max_counterparties=cutoff,
@@ -159,7 +185,7 @@ def _backward(
         raise SystemExit("the sources of the payment do not sum to it")
     events = out.summary["events_replayed"]
     workload = "saturated" if cutoff is None else "local"
-    row = _row(label, "engine trace(fifo, backward: sources)", t_engine, events, workload)
+    row = _row(label, f"engine trace({rule}, backward: sources)", t_engine, events, workload)
     row["note"] += f"; {out.sources.height} origins, {out.summary['accounts_reached']:,} accounts"
     return row
 

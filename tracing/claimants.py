@@ -76,6 +76,7 @@ def claimant_shares(
     held: I64,
     node_currency: list[str],
     named: NamedInflows,
+    carried: I64,
     *,
     cancelled: CancelCheck | None,
 ) -> Shares:
@@ -83,7 +84,8 @@ def claimant_shares(
 
     ``placed_seed`` gives, per placement, its seed (index in ``params.seeds``);
     ``node_currency`` names each reached account's currency (seed transactions' taint is
-    unattributed in its currency, but for those in ``named``: their claimant's).
+    unattributed in its currency, but for those in ``named``: their claimant's). ``carried``
+    is per slot the taint each withdrawal carried in the rule's replay of ``ev``.
     """
     pairs = tuple(zip(named.claimant, named.currency, strict=True))
     labels, of_seed = seed_labels(params, pairs)
@@ -107,6 +109,7 @@ def claimant_shares(
         Labels(of_seed[placed_seed], inflow, np.full(len(ev.route), -1, np.int64)),
         opening,
         len(labels),
+        carried=carried,
         cancelled=cancelled,
     )
     r_node, r_label, r_amount = out.received

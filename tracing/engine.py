@@ -328,6 +328,7 @@ def _attribute(
                 attribution.held,
                 [codes[c] for c in ledger.node_currency[reach.nodes].tolist()],
                 _named_inflows(ledger, params, events),
+                attribution.carried,
                 cancelled=cancelled,
             )
         events = events.kept()

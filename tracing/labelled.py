@@ -10,26 +10,34 @@ the traced universe, and the composition of chosen withdrawals (a seed payment's
 A withdrawal that pays on inside the universe keeps its labelled pieces in a stash until its
 deposit; the stash is emptied whenever no delivery is pending (under the ledger policy, after
 every deposit), so it stays the size of a few accounts' entries.
+
+With few labels pro rata (claimants), the shares are rows of a matrix instead of vectors in a
+pool (:mod:`tracing.dense`), and the taint each withdrawal carried is taken from the rule's
+replay when there was one: the same units, several times faster (benchmarks/TRACE_RESULTS.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any, NamedTuple
 
 import numba as nb
 import numpy as np
 
+from tracing.dense import MAX_CELLS, ROWS, Rows, row_entries
 from tracing.errors import TraceCancelled
 from tracing.graph import CancelCheck
 from tracing.index import I64
 from tracing.params import ClaimantRule, Rule
 from tracing.replay import DELIVER, INTO_SEED, EventColumns, LotHeads, Placements, open_lots
 from tracing.rules import haircut, libr, lots
-from tracing.rules.shares import Vectors, entries, grow, lot_entries, merge, split
+from tracing.rules.shares import Vectors, add_composition, entries, grow, lot_entries, merge, split
 
 CHUNK = 1 << 20
+# Up to this many labels (claimants), pro-rata shares are rows of a matrix (tracing.dense).
+MAX_LABELS = 64
+_NONE = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
 # One record per store, updated in place: the lot helpers' ``next_row``, ``free`` and ``live``,
 # then the stash's top, deliveries pending, placements done and compositions captured.
 LABEL_COUNTERS = np.dtype(
@@ -84,21 +92,6 @@ def _exited(exited: I64, pieces: np.ndarray, lo: int, hi: int) -> None:  # pragm
     for k in range(lo, hi):
         if pieces[k, 1] > 0:
             exited[pieces[k, 1]] += pieces[k, 0]
-
-
-@nb.njit(cache=True)
-def _capture(  # pragma: no cover - compiled
-    captured: np.ndarray, c: Any, seed: int, pieces: np.ndarray, lo: int, hi: int, clean: int
-) -> np.ndarray:
-    captured = grow(captured, c.captured + hi - lo + 1)
-    for k in range(lo, hi):
-        captured[c.captured, 0], captured[c.captured, 1] = seed, pieces[k, 1]
-        captured[c.captured, 2] = pieces[k, 0]
-        c.captured += 1
-    if clean > 0:
-        captured[c.captured, 0], captured[c.captured, 1], captured[c.captured, 2] = seed, 0, clean
-        c.captured += 1
-    return captured
 
 
 def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue: bool) -> Any:  # noqa: FBT001
@@ -175,12 +168,15 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                 r = ev.route[s]
                 e += 1
                 if ev.key[e - 1] & 1 == 0:
-                    at = c.top
-                    stash = grow(stash, at + c.live + 4)
-                    carried, end = take(store, hpool, c, st, ev.who[e - 1], w, stash, at)
+                    at, u = c.top, ev.who[e - 1]
+                    # room for every lot, or every entry of a vector (a hub's many origins)
+                    stash = grow(stash, at + c.live + st.shares.size[u] + 4)
+                    carried, end = take(store, hpool, c, st, u, w, stash, at)
                     if labels.capture[s] >= 0:
                         rest = 0 if lots_carry else w - carried
-                        captured = _capture(captured, c, labels.capture[s], stash, at, end, rest)
+                        captured = add_composition(
+                            captured, c, labels.capture[s], stash, at, end, rest
+                        )
                     if r == DELIVER:
                         st.slot_lo[s], st.slot_hi[s] = at, end
                         c.top = end
@@ -232,7 +228,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                 # into an overdrawn account the deposit's first part repays the bank (an exit)
                 repay = min(debt, amount)
                 at = max(c.top, phi)
-                stash = grow(stash, at + c.live + 4)
+                stash = grow(stash, at + c.live + st.shares.size[v] + 4)
                 _, end = take(store, hpool, c, st, v, repay, stash, at)
                 _exited(st.exited, stash, at, end)
                 st.balance[v] -= debt - repay
@@ -276,16 +272,23 @@ def replay_labelled(
     n_labels: int,
     *,
     keep_received: bool = True,
+    carried: I64 | None = None,
     cancelled: CancelCheck | None,
 ) -> Labelled:
     """Replay ``ev`` under ``rule``, sharing taint by ``by`` (pari passu replays pro rata).
 
     Labels run from 1 to ``n_labels``; ``opening`` (per account) is clean money. Without
-    ``keep_received`` the result's ``received`` entries are empty.
+    ``keep_received`` the result's ``received`` entries are empty. ``carried``: per slot, the
+    taint each withdrawal carried in the rule's replay of the same events, if there was one.
     """
-    kernel = LABELLED[rule, ClaimantRule.PRO_RATA if by is ClaimantRule.PARI_PASSU else by]
     n_nodes, n_slots = len(opening), len(ev.route)
     lots_carry = rule in (Rule.FIFO, Rule.LIFO)
+    pro_rata = by is not ClaimantRule.FIFO and not lots_carry
+    if pro_rata and n_labels <= MAX_LABELS and n_nodes * (n_labels + 1) <= MAX_CELLS:
+        known = np.empty(0, np.int64) if carried is None else carried
+        out = _replay_rows(rule, ev, placed, labels, opening, n_labels, known, cancelled)
+        return out if keep_received else replace(out, received=_NONE)
+    kernel = LABELLED[rule, ClaimantRule.PRO_RATA if by is ClaimantRule.PARI_PASSU else by]
 
     def vectors() -> Vectors:
         return Vectors(
@@ -332,6 +335,58 @@ def replay_labelled(
     return Labelled(
         held,
         entries(stores[1], state.received),
+        state.exited,
+        captured[: counters[0]["captured"]].copy(),
+        state.balance,
+        state.taint,
+    )
+
+
+def _replay_rows(
+    rule: Rule,
+    ev: EventColumns,
+    placed: Placements,
+    labels: Labels,
+    opening: I64,
+    n_labels: int,
+    carried: I64,
+    cancelled: CancelCheck | None,
+) -> Labelled:
+    """Replay pro rata with the shares as dense rows (few labels)."""
+    n_nodes, n_slots = len(opening), len(ev.route)
+    state = Rows(
+        opening.astype(np.int64, copy=True),
+        np.zeros(n_nodes, np.int64),
+        np.zeros((n_nodes, n_labels + 1), np.int64),
+        np.zeros((n_nodes, n_labels + 1), np.int64),
+        np.zeros(n_labels + 1, np.int64),
+        np.empty(n_slots, np.int64),
+        np.empty(n_slots, np.int64),
+        carried,
+    )
+    counters = np.zeros(1, LABEL_COUNTERS)
+    stash, captured = np.empty((256, 3), np.int64), np.empty((16, 3), np.int64)
+    kernel, n_events = ROWS[str(rule)], len(ev.key)
+    for lo in range(0, n_events + 1, CHUNK):
+        if cancelled is not None and cancelled():
+            raise TraceCancelled(f"cancelled after replaying {lo} labelled events")
+        hi = min(lo + CHUNK, n_events)
+        stash, captured = kernel(
+            lo,
+            hi,
+            ev,
+            placed,
+            labels.placed,
+            labels.inflow,
+            labels.capture,
+            state,
+            stash,
+            captured,
+            counters,
+        )
+    return Labelled(
+        row_entries(state.held),
+        row_entries(state.received),
         state.exited,
         captured[: counters[0]["captured"]].copy(),
         state.balance,

@@ -13,6 +13,7 @@ import dataclasses
 import math
 from collections import defaultdict
 from decimal import Decimal
+from unittest.mock import patch
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -209,3 +210,19 @@ def test_sources_backward_and_claimants_forward_are_dual(rows, rule, data) -> No
     }
     assert held == found
     assert _us(at) == when
+
+
+@SETTINGS
+@given(st.one_of(claimant_scenarios(), backward_scenarios()))
+def test_shares_as_matrix_rows_equal_shares_as_pooled_vectors(scenario) -> None:
+    # Few labels pro rata replay as dense rows (tracing.dense); many as vectors in a pool.
+    if scenario is None:
+        return
+    rows, params, *opening = scenario
+    ledger, _ = _build(rows, *opening)
+    as_rows = trace(ledger, params)
+    with patch("tracing.labelled.MAX_LABELS", 0):
+        as_vectors = trace(ledger, params)
+    frame = "sources" if params.value_backward else "claimants"
+    assert getattr(as_rows, frame).equals(getattr(as_vectors, frame)), (rows, params)
+    assert as_rows.summary == as_vectors.summary

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from tests.tracing.factories import at, ledger
 from tracing import AccountSeed, InvalidTraceParams, TraceParams, trace
+from tracing.rules.shares import leftover
 
 
 def _victims(*rows: tuple[str, str, int], account: str = "X") -> list[AccountSeed]:
@@ -242,3 +244,19 @@ def test_a_seed_transaction_after_as_of_gives_its_claimant_nothing() -> None:
 def test_transaction_claimants_are_checked(kwargs, says) -> None:
     with pytest.raises(InvalidTraceParams, match=says):
         TraceParams(seed_transactions=("TA",), **{"rule": "haircut", **kwargs})
+
+
+def test_largest_remainders_of_many_pieces_by_partition_as_by_rescanning() -> None:
+    # A hub's origins (backward) are thousands of pieces: the units left over are placed by a
+    # partition, not by rescanning every piece per unit; both must pick the same pieces.
+    rng = np.random.default_rng(3)
+    for n in (40, 300, 2000):
+        pieces = np.zeros((n, 3), np.int64)
+        pieces[:, 1] = rng.permutation(n) + 1  # labels, unique
+        pieces[:, 2] = rng.integers(0, 7, n)  # remainders, many ties
+        units = int(rng.integers(1, n))
+        want = np.zeros(n, np.int64)
+        order = sorted(range(n), key=lambda k: (-pieces[k, 2], pieces[k, 1]))
+        want[order[:units]] = 1
+        leftover(pieces, 0, n, units)
+        assert pieces[:, 0].tolist() == want.tolist()

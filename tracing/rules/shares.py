@@ -133,15 +133,8 @@ def split(  # pragma: no cover - compiled
         pieces[end, 0], pieces[end, 1], pieces[end, 2] = q, label, r
         given += q
         end += 1
-    for _ in range(amount - given):
-        best = at
-        for k in range(at + 1, end):
-            if pieces[k, 2] > pieces[best, 2] or (
-                pieces[k, 2] == pieces[best, 2] and pieces[k, 1] < pieces[best, 1]
-            ):
-                best = k
-        pieces[best, 0] += 1
-        pieces[best, 2] = -1
+    if amount > given:
+        leftover(pieces, at, end, amount - given)
     # subtract (the pieces are in the entries' order) and close up what is emptied
     j = s
     for k in range(n):
@@ -151,6 +144,50 @@ def split(  # pragma: no cover - compiled
             j += 1
     vec.size[node] = j - s
     return end
+
+
+# Below this many (units left over x pieces) the largest remainders are found by rescanning.
+_RESCAN = 256
+
+
+@nb.njit(cache=True)
+def leftover(pieces: np.ndarray, lo: int, hi: int, units: int) -> None:  # pragma: no cover
+    """Give ``units`` more, one each, to the pieces ``lo..hi`` of the largest remainders.
+
+    Remainders are ``pieces[:, 2]``, labels ``pieces[:, 1]`` (unique); a tie goes to the lower
+    label. With many pieces (a hub's origins, backward) the rescan of every unit would be
+    quadratic: the ``units``-th largest remainder is found by a partition instead, and the
+    units go to the remainders above it, then to the lowest labels of those equal to it.
+    """
+    if units * (hi - lo) <= _RESCAN:
+        for _ in range(units):
+            best = lo
+            for k in range(lo + 1, hi):
+                if pieces[k, 2] > pieces[best, 2] or (
+                    pieces[k, 2] == pieces[best, 2] and pieces[k, 1] < pieces[best, 1]
+                ):
+                    best = k
+            pieces[best, 0] += 1
+            pieces[best, 2] = -1
+        return
+    n = hi - lo
+    cut = np.partition(pieces[lo:hi, 2].copy(), n - units)[n - units]
+    above = 0
+    for k in range(lo, hi):
+        if pieces[k, 2] > cut:
+            pieces[k, 0] += 1
+            above += 1
+    ties = np.empty(n, np.int64)
+    m = 0
+    for k in range(lo, hi):
+        if pieces[k, 2] == cut:
+            ties[m] = pieces[k, 1]
+            m += 1
+    need = units - above  # 1 <= need <= m: the cut is the units-th largest remainder
+    last = np.partition(ties[:m], need - 1)[need - 1]
+    for k in range(lo, hi):
+        if pieces[k, 2] == cut and pieces[k, 1] <= last:
+            pieces[k, 0] += 1
 
 
 @nb.njit(cache=True)
@@ -199,6 +236,22 @@ def grow(pieces: np.ndarray, need: int) -> np.ndarray:  # pragma: no cover - com
     bigger = np.empty((2 * need, pieces.shape[1]), np.int64)
     bigger[: pieces.shape[0]] = pieces
     return bigger
+
+
+@nb.njit(cache=True)
+def add_composition(  # pragma: no cover - compiled
+    captured: np.ndarray, c: Any, seed: int, pieces: np.ndarray, lo: int, hi: int, clean: int
+) -> np.ndarray:
+    """Append ``seed``'s composition: its pieces ``lo..hi`` and ``clean`` (label 0) rows."""
+    captured = grow(captured, c.captured + hi - lo + 1)
+    for k in range(lo, hi):
+        captured[c.captured, 0], captured[c.captured, 1] = seed, pieces[k, 1]
+        captured[c.captured, 2] = pieces[k, 0]
+        c.captured += 1
+    if clean > 0:
+        captured[c.captured, 0], captured[c.captured, 1], captured[c.captured, 2] = seed, 0, clean
+        c.captured += 1
+    return captured
 
 
 @nb.njit(cache=True)
