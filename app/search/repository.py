@@ -86,16 +86,9 @@ def _trigram(words: Sequence[str]) -> str:
 
 
 # Each match names its table `r` and ends in a WHERE to which the visibility test is added.
-def _party_match(dialect: str, r: str = "r", *, scored: bool = True, wide: bool = True) -> str:
+def _party_match(dialect: str, r: str = "r", *, scored: bool = True) -> str:
     """The parties whose names match `:q`; unscored (the holders of accounts), their ids only,
-    without computing a rank no one reads.
-
-    On PostgreSQL the words as written (`wide=False`) are found through the array of the
-    name's words (`:words`, index ix_search_party_words): the same rows as the full-text
-    index gives for `a & b` (the words and sounds of `search_text` are its lexemes), but the
-    array index intersects two posting lists of a hundred thousand parties in about half the
-    time, not calling the full-text match on every candidate. Ranking stays ts_rank's.
-    """
+    without computing a rank no one reads."""
     if dialect == "sqlite":
         score = ", -bm25(search_parties) AS score" if scored else ""
         return (
@@ -104,12 +97,7 @@ def _party_match(dialect: str, r: str = "r", *, scored: bool = True, wide: bool 
         )
     folded = f"to_tsvector('simple', coalesce({r}.search_text, ''))"
     score = f", ts_rank({folded}, to_tsquery('simple', :q)) AS score" if scored else ""
-    match = (
-        f"{folded} @@ to_tsquery('simple', :q)"
-        if wide
-        else f"string_to_array({r}.search_text, ' ') @> CAST(:words AS text[])"
-    )
-    return f"SELECT {r}.id{score} FROM parties {r} WHERE {match}"
+    return f"SELECT {r}.id{score} FROM parties {r} WHERE {folded} @@ to_tsquery('simple', :q)"
 
 
 _ACCOUNT_TEXT = "lower(r.key || ' ' || coalesce(r.name, '') || ' ' || coalesce(r.institution, ''))"
@@ -199,14 +187,10 @@ class SearchRepository:
     ) -> list[tuple[int, float]]:
         if not terms:
             return []
+        sql = _party_match(self.dialect)
         return self._narrow_first(
-            lambda wide: ([_party_match(self.dialect, wide=wide)], self._name_params(terms, wide)),
-            visible,
-            page,
+            lambda wide: ([sql], {"q": self._query(terms, wide=wide)}), visible, page
         )
-
-    def _name_params(self, terms: Sequence[Term], wide: bool) -> dict[str, Any]:  # noqa: FBT001
-        return {"q": self._query(terms, wide=wide), "words": [word for word, _ in terms]}
 
     def accounts(
         self,
@@ -237,17 +221,14 @@ class SearchRepository:
         # that a party holds an account.
         holders, _ = visible.sql("p")
         links = visible_rows_sql("h", visible.compartments)
-
-        def held(wide: bool) -> str:  # noqa: FBT001
-            party = _party_match(self.dialect, "p", scored=False, wide=wide)
-            return (
-                "SELECT r.id, 0 AS score FROM accounts r JOIN account_holders h"
-                f" ON h.account_id = r.id WHERE h.party_id IN (SELECT id FROM"
-                f" ({party} AND {holders} LIMIT {POOL}) hp)" + (f" AND {links}" if links else "")
-            )
-
+        matches.append(
+            "SELECT r.id, 0 AS score FROM accounts r JOIN account_holders h"
+            f" ON h.account_id = r.id WHERE h.party_id IN (SELECT id FROM"
+            f" ({_party_match(self.dialect, 'p', scored=False)} AND {holders} LIMIT {POOL}) hp)"
+            + (f" AND {links}" if links else "")
+        )
         return self._narrow_first(
-            lambda wide: ([*matches, held(wide)], params | self._name_params(holder_terms, wide)),
+            lambda wide: (matches, params | {"q": self._query(holder_terms, wide=wide)}),
             visible,
             page,
         )

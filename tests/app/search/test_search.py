@@ -160,7 +160,6 @@ def test_the_search_indexes_survive_the_migrations(session: Session) -> None:
         assert sorted(found) == [
             "ix_search_accounts",
             "ix_search_parties",
-            "ix_search_party_words",
             "ix_search_transactions",
         ]
 
