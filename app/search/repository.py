@@ -86,17 +86,18 @@ def _trigram(words: Sequence[str]) -> str:
 
 
 # Each match names its table `r` and ends in a WHERE to which the visibility test is added.
-def _party_match(dialect: str, r: str = "r") -> str:
+def _party_match(dialect: str, r: str = "r", *, scored: bool = True) -> str:
+    """The parties whose names match `:q`; unscored (the holders of accounts), their ids only,
+    without computing a rank no one reads."""
     if dialect == "sqlite":
+        score = ", -bm25(search_parties) AS score" if scored else ""
         return (
-            f"SELECT {r}.id, -bm25(search_parties) AS score FROM search_parties"
+            f"SELECT {r}.id{score} FROM search_parties"
             f" JOIN parties {r} ON {r}.id = search_parties.rowid WHERE search_parties MATCH :q"
         )
     folded = f"to_tsvector('simple', coalesce({r}.search_text, ''))"
-    return (
-        f"SELECT {r}.id, ts_rank({folded}, to_tsquery('simple', :q)) AS score"
-        f" FROM parties {r} WHERE {folded} @@ to_tsquery('simple', :q)"
-    )
+    score = f", ts_rank({folded}, to_tsquery('simple', :q)) AS score" if scored else ""
+    return f"SELECT {r}.id{score} FROM parties {r} WHERE {folded} @@ to_tsquery('simple', :q)"
 
 
 _ACCOUNT_TEXT = "lower(r.key || ' ' || coalesce(r.name, '') || ' ' || coalesce(r.institution, ''))"
@@ -214,13 +215,17 @@ class SearchRepository:
                 params["whole"] = " ".join(words)
         if not holder_terms:
             return self._ranked(matches, params, visible, page)[0] if matches else []
-        party = _party_match(self.dialect, "p")
-        # Only holder links the caller may see tell that a party holds an account.
+        # The holders are the first POOL parties the caller may see (tested before the limit,
+        # so parties of hidden compartments take no place in it), unscored: their accounts
+        # rank below direct matches, in id order. Only holder links the caller may see tell
+        # that a party holds an account.
+        holders, _ = visible.sql("p")
         links = visible_rows_sql("h", visible.compartments)
         matches.append(
             "SELECT r.id, 0 AS score FROM accounts r JOIN account_holders h"
-            f" ON h.account_id = r.id WHERE h.party_id IN (SELECT id FROM ({party}"
-            f" LIMIT {POOL}) hp)" + (f" AND {links}" if links else "")
+            f" ON h.account_id = r.id WHERE h.party_id IN (SELECT id FROM"
+            f" ({_party_match(self.dialect, 'p', scored=False)} AND {holders} LIMIT {POOL}) hp)"
+            + (f" AND {links}" if links else "")
         )
         return self._narrow_first(
             lambda wide: (matches, params | {"q": self._query(holder_terms, wide=wide)}),

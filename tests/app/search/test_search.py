@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 
 from app.principal import Role
 from app.search import repository
+from tests.app.access.compartment_world import CASE_A, source
 from tests.factories import DE, FR, batch, bearer, make_key, tx
 
 GB = "iban:GB29NWBK60161331926819"
@@ -201,3 +202,27 @@ def test_words_as_written_answer_alone_when_enough_rows_match_them(
     # A prefix alone matches nothing word for word, so the wide query answers.
     assert sorted(_keys(_search(client, key, "anna bergm"))) == ["person:c"]
     assert _keys(_search(client, key, "bergmann", "account")) == []
+
+
+def test_holders_the_caller_cannot_see_take_no_place_in_the_pool(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead = bearer(make_key(session, Role.INVESTIGATOR, name="lead"))
+    outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
+    case = client.post("/api/v1/cases", json=CASE_A, headers=lead).json()["id"]
+    # Case A's holders named Anna come first in the index's order, then the shared pool's.
+    for reference, case_id, names in (("A-HOLDERS", case, 3), ("SHARED-HOLDERS", None, 1)):
+        accounts = [
+            {"key": f"acct:{reference}-{i}", "holders": [{"party": f"person:{reference}-{i}"}]}
+            for i in range(names)
+        ]
+        parties = [
+            {"key": f"person:{reference}-{i}", "kind": "person", "name": f"Anna Holder {i}"}
+            for i in range(names)
+        ]
+        body = {"source": source(reference, case_id), "parties": parties, "accounts": accounts}
+        assert client.post("/api/v1/accounts/batch", json=body, headers=lead).status_code == 201
+    monkeypatch.setattr(repository, "POOL", 2)
+    # Case A's parties fill no pool of a caller who may not see them.
+    assert _keys(_search(client, outsider, "anna holder", "account")) == ["acct:SHARED-HOLDERS-0"]
+    assert len(_search(client, lead, "anna holder", "account", limit=10)["items"]) == 2
