@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     # refused.
     trace_engine: Literal["memory", "spark"] = "memory"
     spark_master: str = "local[*]"
+    # Spark settings for the session, as JSON ({"spark.executor.memory": "8g", ...}): what a
+    # real cluster needs (the driver's address, executors, volumes; docs/scale.md). On a local
+    # or 127.0.0.1 master the loopback pins still win (lake.session).
+    spark_conf: dict[str, str] = Field(default_factory=dict)
     lake_dir: Path | None = None
     spark_max_subledger: int = 5_000_000
     # goAML dates carry no timezone: the zone they are read in, unless the profile states one.

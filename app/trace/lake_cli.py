@@ -26,6 +26,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--lake", help="the lake's directory (see `moneytrail lake sync`)")
     parser.add_argument("--master", default="local[*]", help="Spark master URL")
+    parser.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        type=_setting,
+        metavar="KEY=VALUE",
+        help="a Spark setting for a cluster (repeatable), e.g. spark.executor.memory=8g",
+    )
+
+
+def _setting(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key.strip(), value
 
 
 def _params(args: argparse.Namespace) -> TraceParams:
@@ -60,7 +75,8 @@ def run_on_lake(args: argparse.Namespace) -> int:
     try:
         params = _params(args)
         if args.engine == "spark":
-            result = trace_lake(spark_session(args.master), lake, params)
+            spark = spark_session(args.master, conf=dict(args.spark_conf))
+            result = trace_lake(spark, lake, params)
         else:
             manifest = lake.require_manifest()
             rows = engine_frame(lake.rows(manifest), manifest.decimals)

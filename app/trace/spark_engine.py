@@ -51,7 +51,7 @@ def work(
 
     def run(report: Callable[[Progress], None], cancelled: Callable[[], bool]) -> TraceResult:
         with _lock:  # one session per process: the first job makes it, the others share it
-            spark: Any = spark_session(settings.spark_master)
+            spark: Any = spark_session(settings.spark_master, conf=settings.spark_conf)
         return trace_lake(
             spark,
             lake,

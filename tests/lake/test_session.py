@@ -8,6 +8,7 @@ import os
 import pytest
 
 from lake import advertised_addresses, is_loopback
+from lake.session import session_conf
 
 pytestmark = pytest.mark.spark
 
@@ -62,3 +63,23 @@ def test_the_cli_traces_a_lake_on_spark_as_in_memory(spark, tmp_path) -> None:
     }
     with pytest.raises(SystemExit, match="--lake"):
         main(["trace", "--engine", "spark", "--seed-transaction", "T1"])
+
+
+def test_a_master_on_this_machine_is_pinned_to_loopback_whatever_the_caller_sets() -> None:
+    for master in ("local[*]", "local", "local-cluster[2,1,1024]", "spark://127.0.0.1:7077"):
+        conf = session_conf(master, {"spark.driver.host": "10.0.0.5", "spark.ui.enabled": "true"})
+        assert conf["spark.driver.host"] == "127.0.0.1", master
+        assert conf["spark.driver.bindAddress"] == "127.0.0.1", master
+        assert conf["spark.ui.enabled"] == "false", master
+
+
+def test_a_cluster_on_another_host_takes_its_operators_settings() -> None:
+    given = {"spark.driver.host": "10.0.0.5", "spark.sql.shuffle.partitions": "400"}
+    for master in ("spark://10.0.0.1:7077", "k8s://https://10.0.0.2:6443", "yarn"):
+        conf = session_conf(master, given)
+        assert conf["spark.driver.host"] == "10.0.0.5", master
+        assert "spark.driver.bindAddress" not in conf, master
+        assert conf["spark.sql.shuffle.partitions"] == "400", master
+        # Stored times are UTC microseconds on every cluster.
+        local_zone = {"spark.sql.session.timeZone": "Europe/Vienna"}
+        assert session_conf(master, local_zone)["spark.sql.session.timeZone"] == "UTC"
