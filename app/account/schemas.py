@@ -161,7 +161,10 @@ class AccountRead(BaseModel):
     )
     created_at: datetime
     holders: list[HolderRead]
-    totals: list[CurrencyTotals]
+    totals: list[CurrencyTotals] = Field(
+        description="Per currency, what the ledger holds: a confirmed duplicate or a superseded "
+        "record is not counted (it stays listed, with its history)."
+    )
     first_activity: datetime | None
     last_activity: datetime | None
 

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    exists,
     func,
     literal,
     or_,
@@ -21,7 +22,7 @@ from app.compartments import EVERY, Compartments
 from app.db import in_chunks, table_of
 from app.pagination import CursorCodec, Keyset, TimeSeqIdKey, page
 from app.source.models import committed_rows, visible_rows
-from app.transaction.models import Transaction
+from app.transaction.models import LedgerExclusion, Transaction
 
 FromAccount = aliased(Account)
 ToAccount = aliased(Account)
@@ -61,6 +62,11 @@ def visible_transactions(compartments: Compartments) -> ColumnElement[bool]:
     return visible_rows(Transaction.source_document_id, compartments)
 
 
+# Totals count what the engine traces: a confirmed duplicate or a superseded record would count
+# one transfer twice (its row stays listed, marked by its history).
+_EXCLUDED = exists().where(LedgerExclusion.transaction_id == table_of(Transaction).c.id)
+
+
 def _totals(direction: str, column: str) -> Select[str, str, int, int, datetime, datetime]:
     t = table_of(Transaction)
     return (
@@ -72,7 +78,7 @@ def _totals(direction: str, column: str) -> Select[str, str, int, int, datetime,
             func.min(t.c.value_time),
             func.max(t.c.value_time),
         )
-        .where(t.c[column] == bindparam("account"), COMMITTED)
+        .where(t.c[column] == bindparam("account"), COMMITTED, ~_EXCLUDED)
         .group_by(t.c.currency)
     )
 

@@ -184,3 +184,28 @@ def test_an_analyst_reads_the_list_but_only_a_writer_decides(
     reason = {"reason": "looks the same"}
     r = client.post(f"/api/v1/duplicates/{match['id']}/confirm", json=reason, headers=analyst)
     assert r.status_code == 403
+
+
+def test_an_accounts_totals_count_a_confirmed_duplicate_once(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    def paid_out() -> dict[str, Any]:
+        r = client.get(f"/api/v1/accounts/{NORDLICHT}", headers=admin)
+        assert r.status_code == 200, r.text
+        (eur,) = r.json()["totals"]
+        return {"count_out": eur["count_out"], "total_out": eur["total_out"]}
+
+    before = paid_out()
+    again = tx("G-77", NORDLICHT, CAR_DEALER, "3500.00", value_time="2026-01-20T15:30:00Z")
+    assert client.post("/api/v1/transactions/batch", json=goaml(again), headers=admin).is_success
+    undecided = paid_out()
+    # Until a person decides, both reports are records of the ledger, as the engine counts them.
+    assert undecided["count_out"] == before["count_out"] + 1
+    (match,) = duplicates(client, admin)
+    r = client.post(
+        f"/api/v1/duplicates/{match['id']}/confirm",
+        json={"reason": "The STR restates the bank's SEPA payment"},
+        headers=admin,
+    )
+    assert r.status_code == 200, r.text
+    assert paid_out() == before
