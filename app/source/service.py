@@ -178,10 +178,17 @@ def filing_version(session: Session) -> int:
     return SourceDocumentRepository(session).last_compartment_change()
 
 
-def require_filed_with(session: Session, corrected_document_id: str, source: SourceIn) -> None:
+def require_filed_with(
+    session: Session, corrected_document_id: str, source: SourceIn, *, ledger: bool = False
+) -> None:
     """A correction is filed in the compartment of the record it corrects: a record of a case
     corrected into the shared pool would show the corrected record to everyone (the client
-    names the case; refiling stays an admin's decision)."""
+    names the case; refiling stays an admin's decision).
+
+    With `ledger` (a transaction's correction, which takes the old record out of the ledger
+    every trace reads), a shared record's correction is filed in the shared pool too: filed in
+    a case, it would take the record out of every other caller's traces while they could not
+    see what replaced it, changing their figures silently."""
     corrected = SourceDocumentRepository(session).by_ids([corrected_document_id])
     case_id = corrected[0].case_id if corrected else None
     if case_id is not None and source.case_id != case_id:
@@ -191,6 +198,18 @@ def require_filed_with(session: Session, corrected_document_id: str, source: Sou
                 {
                     "loc": ["body", "source", "case_id"],
                     "msg": f"must be {case_id}, the case the corrected record is filed in",
+                    "type": "value_error",
+                }
+            ],
+        )
+    if ledger and case_id is None and source.case_id is not None:
+        raise InvalidInput(
+            "the corrected record is in the shared pool: its correction changes every "
+            "caller's traces, so it is filed in the shared pool too",
+            errors=[
+                {
+                    "loc": ["body", "source", "case_id"],
+                    "msg": "must be null, as the corrected record is in the shared pool",
                     "type": "value_error",
                 }
             ],

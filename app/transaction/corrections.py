@@ -139,7 +139,7 @@ def correct_transaction(
         )
     old = transaction_service.get_transaction(session, ref, compartments)
     old_id = cast(int, old["id"])
-    source_service.require_filed_with(session, str(old["source_document_id"]), source)
+    source_service.require_filed_with(session, str(old["source_document_id"]), source, ledger=True)
     corrections = CorrectionRepository(session)
     if (excluded := corrections.exclusion_of(old_id)) is not None:
         raise TransactionSuperseded(ref, excluded.cause)

@@ -4,7 +4,8 @@ Shared pool: a statement moving money out of DE (S-1, S-2) and the party `person
 Case A: the party `person:zebulon` (Zebulon Quillfeather), the account GB that only case A
 knows, a holder link naming zebulon on the shared account DE, two transactions touching DE
 (one of them the duplicate of S-2), an account stored with an invalid number, and a
-correction of S-1. Everything of case A carries one of `SECRETS` in what it shows.
+correction of its commission CASEA-5 (a shared record is corrected in the shared pool).
+Everything of case A carries one of `SECRETS` in what it shows.
 """
 
 from dataclasses import dataclass, field
@@ -108,17 +109,18 @@ def build(client: TestClient, session: Session) -> World:
                 tx("CASEA-1", GB, DE, "5000.00", narrative="quillfeather consignment"),
                 tx("CASEA-2", DE, FR, "40.00", value_time="2026-01-06T10:00:00Z"),
                 tx("CASEA-4", BAD, GB, "7.00", narrative="quillfeather fee"),
+                tx("CASEA-5", GB, FR, "12.00", narrative="quillfeather commission"),
             ],
         },
         lead,
     )
     corrected = _post(
         client,
-        "/api/v1/transactions/S-1/corrections",
+        "/api/v1/transactions/CASEA-5/corrections",
         {
             "source": source("CASEA-CORRECTION", a),
             "reason": "quillfeather's bank letter",
-            "transaction": tx("CASEA-3", DE, FR, "100.00", narrative="quillfeather corrected"),
+            "transaction": tx("CASEA-3", GB, FR, "12.50", narrative="quillfeather corrected"),
         },
         lead,
     )

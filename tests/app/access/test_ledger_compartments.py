@@ -19,10 +19,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.principal import ROLE_SCOPES, Role, Scope
-from tests.app.access.compartment_world import BAD, GB, SECRETS, ZEBULON, World, add_member, build
+from tests.app.access.compartment_world import (
+    BAD,
+    GB,
+    SECRETS,
+    ZEBULON,
+    World,
+    add_member,
+    build,
+    source,
+)
 from tests.app.access.compartment_world import key_id as id_of
 from tests.app.access.test_access_matrix import api_routes
-from tests.factories import DE, bearer, make_key
+from tests.factories import DE, FR, bearer, make_key, tx
 
 # Held to the compartments by their own tests (traces: tests/app/trace/test_trace_compartments.py;
 # convergence: tests/app/convergence). Listed, so that nothing else escapes this matrix.
@@ -134,3 +143,52 @@ def test_no_ledger_read_leaks_case_a_to_whoever_may_not_see_it(
     assert leaks == []
     if sees and Scope.LEDGER_READ in ROLE_SCOPES[role]:
         assert [s for s in SECRETS if s not in shown] == []
+
+
+def _load(client: TestClient, key: dict[str, str], case_id: int | None, rows: list[Any]) -> Any:
+    body = {"source": source("STATEMENT-7", case_id), "transactions": rows}
+    return client.post("/api/v1/transactions/batch", json=body, headers=key)
+
+
+def test_a_shared_record_is_corrected_in_the_shared_pool_not_in_a_case(
+    client: TestClient, session: Session
+) -> None:
+    # A correction takes the old record out of the ledger every trace reads: filed in case A,
+    # it would change an outsider's figures while the outsider could not see what replaced it.
+    world = build(client, session)
+    outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
+    shared = [
+        tx("Q-1", DE, FR, "70.00", value_time="2026-02-28T09:00:00Z"),
+        tx("P-1", FR, DE, "70.00", value_time="2026-03-01T09:00:00Z"),
+    ]
+    assert _load(client, outsider, None, shared).status_code == 201
+    made = client.post(
+        "/api/v1/traces", json={"seeds": [{"transaction": "Q-1"}], "rule": "fifo"}, headers=outsider
+    )
+    assert made.status_code == 201, made.text
+
+    def correct(case_id: int | None, external_id: str) -> Any:
+        return client.post(
+            "/api/v1/transactions/P-1/corrections",
+            json={
+                "source": source(f"CORRECTION-{external_id}", case_id),
+                "reason": "the bank's second letter",
+                "transaction": tx(external_id, FR, DE, "75.00", value_time="2026-03-01T09:00:00Z"),
+            },
+            headers=world.lead,
+        )
+
+    refused = correct(world.case_id, "CASEA-9")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "source", "case_id"]
+    same = client.post(f"/api/v1/traces/{made.json()['id']}/rerun", headers=outsider)
+    assert same.status_code == 201, same.text
+    assert same.json()["records_replaced"] == []
+    assert (same.json()["amounts_changed"], same.json()["ledger_changed"]) == ([], False)
+    assert client.get("/api/v1/transactions/CASEA-9", headers=world.lead).status_code == 404
+
+    assert correct(None, "P-1B").status_code == 201
+    rerun = client.post(f"/api/v1/traces/{made.json()['id']}/rerun", headers=outsider)
+    assert rerun.status_code == 201, rerun.text
+    assert [r["external_id"] for r in rerun.json()["records_replaced"]] == ["P-1"]
+    assert not [s for s in SECRETS if s in rerun.text]
