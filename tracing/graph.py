@@ -426,6 +426,11 @@ def _hops(  # pragma: no cover - compiled
                         n_next += 1
                     state[v, ARRIVAL] = value
                     state[v, ARRIVAL_TX] = tx
+                elif value == state[v, ARRIVAL] and state[v, ARRIVAL_TX] < 0:
+                    # A seed placed at a time whose rank threshold is this very transfer: the
+                    # same funds reach no further, but the transfer brought them first, so it
+                    # dates the arrival (reached_at), as it would one rank earlier.
+                    state[v, ARRIVAL_TX] = tx
         frontier = nxt[:n_next].copy()
         fr_lo, fr_hi = state[frontier, ARRIVAL].copy(), prev[frontier]
         if hop >= last or n_next == 0 or n_touched > limit:

@@ -40,6 +40,21 @@ def test_reach_is_time_respecting() -> None:
     assert result.summary["max_hop"] == 3
 
 
+def test_a_seed_account_is_dated_by_the_transfer_that_tainted_it_before_its_seed_time() -> None:
+    # B is seeded at noon on day 1, and A's seeded funds reached it on day 0: B holds taint
+    # from day 0. The transfer is the last one before B's seed time, so it reaches no further
+    # than the seed does; it still dates B's arrival.
+    seeds = (
+        AccountSeed(account="acct:A", currency="EUR", amount=Decimal("1.00")),
+        AccountSeed(account="acct:B", currency="EUR", amount=Decimal("1.00"), at=at(1)),
+    )
+    result = trace(
+        ledger(("T1", "acct:A", "acct:B", "100.00", at(0))),
+        TraceParams(seeds=seeds, rule="poison", max_hops=1),
+    )
+    assert column(result.accounts, "account", "reached_at")["acct:B"] == at(0)
+
+
 def test_reach_backward_follows_latest_departure() -> None:
     seed = AccountSeed(account="acct:D", currency="EUR", at=at(2, 13))
     result = trace(ledger(*CHAIN), TraceParams(seeds=(seed,), direction="backward"))
