@@ -123,3 +123,77 @@ def frame(columns: list[pl.Series]) -> pl.DataFrame:
     ['a', 'b']
     """
     return pl.DataFrame._from_pydf(_PyDataFrame([c._s for c in columns]))
+
+
+# The constructors above are Polars' own internals, not its public surface; a Polars release
+# may rename or change them. So they serve only when they agree with the public constructors
+# on a probe; otherwise (a newer Polars) the public ones do: the same values and dtypes,
+# slower for small results, and stored frames' bytes may then differ, as across any Polars
+# upgrade.
+
+
+def _plain_ints(name: str, values: np.ndarray) -> pl.Series:
+    return pl.Series(name, np.ascontiguousarray(values, np.int64), dtype=pl.Int64)
+
+
+def _plain_bools(name: str, values: np.ndarray) -> pl.Series:
+    return pl.Series(name, np.ascontiguousarray(values, np.bool_), dtype=pl.Boolean)
+
+
+def _plain_texts(name: str, values: list[str]) -> pl.Series:
+    return pl.Series(name, values, dtype=pl.String)
+
+
+def _plain_cast(series: pl.Series, dtype: pl.DataType) -> pl.Series:
+    return series.cast(dtype, strict=True)
+
+
+def _plain_nulls(name: str, n: int, dtype: pl.DataType) -> pl.Series:
+    return pl.Series(name, [None] * n, dtype=dtype)
+
+
+def _plain_take(series: pl.Series, idx: np.ndarray) -> pl.Series:
+    return series.gather(np.ascontiguousarray(idx, np.int64))
+
+
+def _plain_nullable(series: pl.Series, missing: np.ndarray) -> pl.Series:
+    if missing.any():
+        series = series.scatter(np.flatnonzero(missing), None)
+    return series
+
+
+def _plain_frame(columns: list[pl.Series]) -> pl.DataFrame:
+    return pl.DataFrame(columns)
+
+
+def _internals_agree() -> bool:
+    """Whether the internal constructors build what the public ones do, on a probe."""
+    try:
+        at = np.array([2, 0], np.int64)
+        gone = np.array([False, True])
+        when = pl.Datetime("us", "UTC")
+        pairs = [
+            (ints("i", at), _plain_ints("i", at)),
+            (bools("b", gone), _plain_bools("b", gone)),
+            (texts("s", ["x", "y"]), _plain_texts("s", ["x", "y"])),
+            (cast(ints("t", at), when), _plain_cast(_plain_ints("t", at), when)),
+            (nulls("d", 2, pl.Decimal(38, 2)), _plain_nulls("d", 2, pl.Decimal(38, 2))),
+            (
+                take(texts("k", ["a", "b", "c"]), at),
+                _plain_take(_plain_texts("k", ["a", "b", "c"]), at),
+            ),
+            (nullable(ints("n", at), gone), _plain_nullable(_plain_ints("n", at), gone)),
+        ]
+        same = all(a.dtype == b.dtype and a.name == b.name and a.equals(b) for a, b in pairs)
+        built = frame([ints("a", at), texts("b", ["x", "y"])])
+        return same and built.equals(
+            _plain_frame([_plain_ints("a", at), _plain_texts("b", ["x", "y"])])
+        )
+    except Exception:  # any failure of an internal: use the public constructors
+        return False
+
+
+INTERNALS = _internals_agree()
+if not INTERNALS:  # pragma: no cover - taken only on a Polars whose internals changed
+    ints, bools, texts, cast = _plain_ints, _plain_bools, _plain_texts, _plain_cast
+    nulls, take, nullable, frame = _plain_nulls, _plain_take, _plain_nullable, _plain_frame
