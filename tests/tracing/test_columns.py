@@ -33,4 +33,3 @@ def test_the_public_constructors_build_the_same_frames(
     for name, frame in fast.items():
         assert frame.schema == slow[name].schema, name
         assert frame.equals(slow[name]), name
-
