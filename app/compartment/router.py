@@ -14,6 +14,7 @@ from app.inputs import DocumentIdPath
 from app.matching import service as matching_service
 from app.source import service as source_service
 from app.source.schemas import CompartmentChangeIn, CompartmentChangeRead
+from app.trace import service as trace_service
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
 
@@ -35,6 +36,7 @@ def refile_source_document(
         reason=body.reason,
         actor=actor,
         reindex=matching_service.index_document,
+        restrict_traces=trace_service.file_traces_in_case,
     )
     return CompartmentChangeRead.model_validate(change)
 

@@ -144,6 +144,7 @@ def refile_source(
     reason: str,
     actor: Principal,
     reindex: Callable[[Session, str], object],
+    restrict_traces: Callable[[Session, str, datetime, int], object],
 ) -> CompartmentChange:
     """File a document in another compartment (`case_id` checked by the caller's filing check),
     recording the change with its reason; the one commit of this use case. `reindex` moves the
@@ -163,6 +164,12 @@ def refile_source(
         ),
     )
     reindex(session, document.id)
+    if case_id is not None:
+        # `restrict_traces` adds the case to the stored traces that read the document, in this
+        # commit: such a trace is then hidden from whoever may not see the case, as if the
+        # document had been filed there when it ran. Into the shared pool a trace's
+        # compartments stay: they only ever hide it from more callers than need be.
+        restrict_traces(session, document.id, document.received_at, case_id)
     session.commit()
     return change
 

@@ -59,6 +59,25 @@ class TraceRepository:
             rows = [{"trace_id": trace_id, "case_id": c} for c in case_ids]
             self.session.execute(insert(table_of(TraceRunCompartment)), rows)
 
+    def add_compartment(self, trace_ids: list[str], case_id: int) -> None:
+        """Add a case to what runs read, to those that lack it."""
+        have = set(
+            self.session.scalars(
+                select(TraceRunCompartment.trace_id).where(
+                    TraceRunCompartment.case_id == case_id,
+                    TraceRunCompartment.trace_id.in_(trace_ids),
+                )
+            )
+        )
+        rows = [{"trace_id": t, "case_id": case_id} for t in trace_ids if t not in have]
+        if rows:
+            self.session.execute(insert(table_of(TraceRunCompartment)), rows)
+
+    def finished_since(self, at: datetime) -> list[str]:
+        """The ids of runs with a result that were started at `at` or later."""
+        stmt = select(TraceRun.id).where(TraceRun.status == "done", TraceRun.created_at >= at)
+        return list(self.session.scalars(stmt.order_by(TraceRun.id)))
+
     def visible_documents(self, ids: Iterable[str], compartments: Compartments) -> set[str]:
         """Which of the source documents `ids` `compartments` may see."""
         wanted = sorted(set(ids))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session, object_session
 
 from app.account.keys import normalise_key
@@ -23,9 +24,11 @@ from app.trace.repository import TRACES, TraceRepository
 from app.trace.runtime import TraceRuntime
 from app.trace.schemas import RoleThresholds, TraceCreate, TraceRead, TraceStatus
 from app.transaction import corrections, duplicate_service
+from app.transaction import service as transaction_service
 from tracing import (
     ENGINE_VERSION,
     AccountSeed,
+    Frame,
     InvalidTraceParams,
     Ledger,
     Mask,
@@ -597,6 +600,39 @@ def traces_of_case(
     the case)."""
     compartments = caller_compartments(session, actor)
     return TraceRepository(session).of_case(case_id, limit=limit, compartments=compartments)
+
+
+def file_traces_in_case(
+    session: Session, document_id: str, received_at: datetime, case_id: int
+) -> list[str]:
+    """Add `case_id` to the compartments of every stored run that read a document now refiled
+    into that case (in the refiling's unit of work, which commits); returns their ids.
+
+    Which runs read the document: those whose result reached an account the document's
+    transactions debit or credit, the rule a run's compartments were recorded by
+    (`Filing.read_by`). Not only the runs whose flows or exits name one of its transactions: a
+    replay reads every transaction of a reached account (balances, and what an account held
+    before the seed), so a transaction no flow names still shaped the result. The test is on
+    the account alone, whatever the currency: a superset, which hides a run from a few more
+    callers rather than show one that read the case. Runs started before the document was
+    received cannot have read it and keep their compartments."""
+    repository = TraceRepository(session)
+    account_keys = transaction_service.account_keys_of(session, document_id)
+    reading: list[str] = []
+    if not account_keys:
+        return reading
+    for trace_id in repository.finished_since(received_at):
+        blob = repository.frames(trace_id, [str(Frame.ACCOUNTS)]).get(str(Frame.ACCOUNTS))
+        # No stored accounts frame (a result kept otherwise): not known, so taken as read.
+        if (
+            blob is None
+            or not results.stored_frame(blob)
+            .filter(pl.col("account").is_in(sorted(account_keys)))
+            .is_empty()
+        ):
+            reading.append(trace_id)
+    repository.add_compartment(reading, case_id)
+    return reading
 
 
 def visible_documents(session: Session, ids: Iterable[str], compartments: Compartments) -> set[str]:

@@ -136,6 +136,22 @@ class TransactionRepository:
             )
         )
 
+    def account_keys_of(self, document_id: str) -> set[str]:
+        """The keys of the accounts a document's transactions debit or credit."""
+        keys: set[str] = set()
+        for account in (FromAccount, ToAccount):
+            column = (
+                Transaction.from_account_id if account is FromAccount else Transaction.to_account_id
+            )
+            stmt = (
+                select(account.key)
+                .join(Transaction, column == account.id)
+                .where(Transaction.source_document_id == document_id)
+                .distinct()
+            )
+            keys.update(self.session.scalars(stmt))
+        return keys
+
     def ids_by_external_id(self, external_ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
         for chunk in in_chunks(external_ids):

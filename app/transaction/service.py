@@ -490,3 +490,8 @@ def read_account(session: Session, ref: str, compartments: Compartments = EVERY)
         "first_activity": first,
         "last_activity": last,
     }
+
+
+def account_keys_of(session: Session, document_id: str) -> set[str]:
+    """The keys of the accounts a source document's transactions debit or credit."""
+    return TransactionRepository(session).account_keys_of(document_id)

@@ -23,7 +23,7 @@ from app.principal import Role
 from app.source.models import SourceDocument
 from tests.app.access.test_access_matrix import api_routes
 from tests.app.case.test_cases import CRIMINAL
-from tests.factories import batch, bearer, make_key, tx
+from tests.factories import DE, FR, batch, bearer, make_key, tx
 
 SEED = "iban:DE12500105170648489890"
 X = "iban:DE75512108001245126199"
@@ -250,3 +250,30 @@ def test_labels_in_trace_outputs_come_only_from_documents_the_reader_may_see(
             assert got.status_code == expected, (path, got.text)
             assert "Secret Holder" not in got.text, path
             assert "Hidden Bank" not in got.text, path
+
+
+def test_refiling_a_document_a_trace_read_hides_the_trace_from_non_members(
+    client: TestClient, session: Session, world: dict
+) -> None:
+    outsider, lead, admin = world["outsider"], world["lead"], world["admin"]
+    other = batch(tx("O-1", DE, FR, "10.00", value_time=_day(1)), reference="SHARED-2")
+    assert client.post("/api/v1/transactions/batch", json=other, headers=admin).is_success
+    case_c = _case(client, lead, "C-2026-1")  # its lead is its member
+    read = _trace(client, outsider)["id"]  # reads SHARED-1 (B-1: SEED -> X)
+    members = _trace(client, lead)["id"]
+    elsewhere = _trace(client, outsider, seeds=[{"transaction": "O-1"}])["id"]
+    assert client.get(f"/api/v1/traces/{read}", headers=outsider).status_code == 200
+
+    document = client.get("/api/v1/transactions/B-1", headers=admin).json()["source_document_id"]
+    body = {"case_id": case_c, "reason": "the statement came under C's production order"}
+    moved = client.post(f"/api/v1/sources/{document}/compartment", json=body, headers=admin)
+    assert moved.status_code == 200, moved.text
+
+    gone = client.get(f"/api/v1/traces/{read}", headers=outsider)
+    assert (gone.status_code, gone.json()["code"]) == (404, "trace_not_found")
+    assert [t["id"] for t in client.get("/api/v1/traces", headers=outsider).json()["items"]] == [
+        elsewhere
+    ]
+    # a member of C still sees the traces that read it; one that did not read it stays shown
+    assert client.get(f"/api/v1/traces/{members}", headers=lead).status_code == 200
+    assert client.get(f"/api/v1/traces/{elsewhere}", headers=outsider).status_code == 200
