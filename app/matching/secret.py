@@ -43,12 +43,41 @@ def _create(path: Path) -> None:
             os.close(fd)
         # link() fails when the file exists, where replace() would overwrite a secret already
         # used to key digests; both make the whole file appear at once.
-        os.link(temporary, path)
-    except FileExistsError:
-        return
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return
+        except OSError:  # a file system without hard links: an exclusive create instead
+            _create_exclusive(path, Path(temporary).read_bytes())
     finally:
         os.unlink(temporary)
+    _sync_directory(path.parent)  # the new name survives a crash: digests depend on it
     log.info("match_key_created", path=str(path))
+
+
+def _create_exclusive(path: Path, secret: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.write(fd, secret)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # not openable as a file here (Windows): nothing to sync
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _load(path: Path) -> bytes:

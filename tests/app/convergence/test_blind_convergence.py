@@ -334,13 +334,34 @@ def test_the_secret_file_appears_whole(tmp_path: Path, monkeypatch: pytest.Monke
     made = MatchKey()
     made.configure(key=None, path=path)
     digest = made.digest("account", DE)
-    # Another process never finds the file half-written: it appears once whole, renamed in.
-    assert seen_while_writing == [False]
+    # Another process never finds the file half-written: it appears once whole, linked in
+    # (then its directory is synced, so the name survives a crash).
+    assert seen_while_writing == [False, True]
     assert [p.name for p in tmp_path.iterdir()] == ["match-key"]  # no temporary file left
     assert len(path.read_text()) == 64
     assert path.stat().st_mode & 0o777 == 0o600
     # A second maker that lost the race keeps the file it finds, not its own secret.
     match_secret._create(path)
+    again = MatchKey()
+    again.configure(key=None, path=path)
+    assert again.digest("account", DE) == digest
+
+
+def test_without_hard_links_the_secret_file_is_made_by_an_exclusive_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(src: str, dst: str) -> None:
+        raise PermissionError(1, "Operation not permitted")  # SMB, some FUSE mounts
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "match-key"
+    made = MatchKey()
+    made.configure(key=None, path=path)
+    digest = made.digest("account", DE)
+    assert [p.name for p in tmp_path.iterdir()] == ["match-key"]
+    assert len(path.read_text()) == 64
+    assert path.stat().st_mode & 0o777 == 0o600
+    match_secret._create(path)  # a second maker keeps the file it finds
     again = MatchKey()
     again.configure(key=None, path=path)
     assert again.digest("account", DE) == digest
