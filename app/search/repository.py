@@ -215,17 +215,21 @@ class SearchRepository:
                 params["whole"] = " ".join(words)
         if not holder_terms:
             return self._ranked(matches, params, visible, page)[0] if matches else []
-        # The holders are the first POOL parties the caller may see (tested before the limit,
-        # so parties of hidden compartments take no place in it), unscored: their accounts
-        # rank below direct matches, in id order. Only holder links the caller may see tell
-        # that a party holds an account.
-        holders, _ = visible.sql("p")
+        # The holders are the first POOL parties the caller may see holding an account through
+        # a link they may see (tested before the limit, so parties of hidden compartments take
+        # no place in it), unscored: their accounts rank below direct matches, in id order.
         links = visible_rows_sql("h", visible.compartments)
+        party = _party_match(self.dialect, "p", scored=False)
+        holders, _ = visible.sql("p")
+        party += f" AND {holders}"
+        if not visible.compartments.every:
+            holds = "SELECT 1 FROM account_holders hh WHERE hh.party_id = p.id"
+            link_seen = visible_rows_sql("hh", visible.compartments)
+            party += f" AND EXISTS ({holds} AND {link_seen})"
         matches.append(
             "SELECT r.id, 0 AS score FROM accounts r JOIN account_holders h"
-            f" ON h.account_id = r.id WHERE h.party_id IN (SELECT id FROM"
-            f" ({_party_match(self.dialect, 'p', scored=False)} AND {holders} LIMIT {POOL}) hp)"
-            + (f" AND {links}" if links else "")
+            f" ON h.account_id = r.id WHERE h.party_id IN (SELECT id FROM ({party}"
+            f" LIMIT {POOL}) hp)" + (f" AND {links}" if links else "")
         )
         return self._narrow_first(
             lambda wide: (matches, params | {"q": self._query(holder_terms, wide=wide)}),
