@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, object_session
 
 from app.account.keys import normalise_key
 from app.case import service as case_service
-from app.compartments import Compartments, compartments_of
+from app.compartments import EVERY, Compartments, compartments_of
 from app.db import reading
 from app.errors import Conflict, InvalidInput, NotFound
 from app.principal import Principal
@@ -190,12 +190,16 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
     return out
 
 
-def _duplicate_warning(session: Session, result: TraceResult) -> dict[str, Any]:
+def _duplicate_warning(session: Session, result: TraceResult, seen: Compartments) -> dict[str, Any]:
     """A warning when transactions the trace used are undecided probable duplicates (the
     transfer may be counted twice); nothing at all otherwise, so such summaries stay as they
-    were. The canonical result is the engine's and never carries it."""
+    were. Only matches whose two records every reader of the trace (`seen`) may see are
+    counted: the count must not tell them of a record in another case. The canonical result is
+    the engine's and never carries it."""
     # A Series: its ids are read only if there is any undecided match at all.
-    count = duplicate_service.unresolved_among(session, result.flows.get_column("external_id"))
+    count = duplicate_service.unresolved_among(
+        session, result.flows.get_column("external_id"), seen
+    )
     if not count:
         return {}
     detail = (
@@ -211,7 +215,11 @@ def _store_result(
     run.status = TraceStatus.DONE
     run.finished_at = datetime.now(UTC)
     run.progress = None  # live while it ran; a finished run answers with its summary
-    run.summary = api_summary(result) | _duplicate_warning(session, result)
+    read = runtime.reads.pop(run.id, None)
+    # Its readers see the shared pool and the cases it read (_may_see); with nothing filed in
+    # any case (or on the lake, which refuses a masked trace) they see everything it read.
+    seen = EVERY if read is None else Compartments(every=False, cases=frozenset(read))
+    run.summary = api_summary(result) | _duplicate_warning(session, result, seen)
     canonical = result.to_json_bytes()
     # Hashing (what result.digest() computes, without serialising the result a second time) and
     # packing the JSON take as long as writing the frames for a large result: a helper thread
@@ -224,7 +232,7 @@ def _store_result(
     if run not in session:
         # Finished within the request: the run is inserted once, complete.
         repository.add_finished(run)
-    if (read := runtime.reads.pop(run.id, None)) is not None:
+    if read is not None:
         repository.set_compartments(run.id, read)
     repository.add_frames(run.id, frames)
     # The engine's result keeps its ledger alive: it is let go when the ledger changes.
@@ -337,6 +345,15 @@ def start_trace(
 
 
 def _finish_job(runtime: TraceRuntime, trace_id: str, future: Any) -> None:
+    try:
+        _store_job(runtime, trace_id, future)
+    finally:
+        # A run that ended without its result stored (cancelled, failed, gone) leaves what it
+        # read behind otherwise, one entry per run for the life of the process.
+        runtime.reads.pop(trace_id, None)
+
+
+def _store_job(runtime: TraceRuntime, trace_id: str, future: Any) -> None:
     with runtime.writer_sessions() as session:
         run = TraceRepository(session).get(trace_id)
         if run is None or run.status != TraceStatus.RUNNING:

@@ -87,9 +87,12 @@ def decide_duplicate(
     return read
 
 
-def unresolved_among(session: Session, external_ids: Iterable[str]) -> int:
-    """How many undecided matches involve any of these transactions (by external id)."""
-    pairs = DuplicateRepository(session).probable_pairs()
+def unresolved_among(
+    session: Session, external_ids: Iterable[str], compartments: Compartments = EVERY
+) -> int:
+    """How many undecided matches whose two records `compartments` may see involve any of
+    these transactions (by external id)."""
+    pairs = DuplicateRepository(session).probable_pairs(compartments)
     if not pairs:
         return 0
     used = set(external_ids)

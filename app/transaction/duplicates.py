@@ -189,8 +189,9 @@ class DuplicateRepository:
         )
         return list(self.session.scalars(stmt))
 
-    def probable_pairs(self) -> list[Row[str, str]]:
-        """(later, original) external ids of every match nobody has decided yet."""
+    def probable_pairs(self, compartments: Compartments = EVERY) -> list[Row[str, str]]:
+        """(later, original) external ids of every match nobody has decided yet whose two
+        records are in documents `compartments` may see."""
         stmt = (
             select(Record.external_id, Original.external_id)
             .select_from(DuplicateMatch)
@@ -198,6 +199,11 @@ class DuplicateRepository:
             .join(Original, Original.id == DuplicateMatch.original_id)
             .where(DuplicateMatch.state == PROBABLE)
         )
+        if not compartments.every:
+            stmt = stmt.where(
+                visible_rows(Record.source_document_id, compartments),
+                visible_rows(Original.source_document_id, compartments),
+            )
         return list(self.session.execute(stmt))
 
     def excluded(self, transaction_ids: Iterable[int]) -> set[int]:

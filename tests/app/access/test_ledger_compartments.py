@@ -192,3 +192,28 @@ def test_a_shared_record_is_corrected_in_the_shared_pool_not_in_a_case(
     assert rerun.status_code == 201, rerun.text
     assert [r["external_id"] for r in rerun.json()["records_replaced"]] == ["P-1"]
     assert not [s for s in SECRETS if s in rerun.text]
+
+
+def test_a_traces_duplicate_warning_counts_only_matches_its_readers_may_see(
+    client: TestClient, session: Session
+) -> None:
+    # Case A restates a shared payment: the match is A's to decide. An outsider's trace of the
+    # shared payment must not warn of it (the count would tell them case A holds that payment);
+    # the lead's trace, which reads A's record, does.
+    world = build(client, session)
+    outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
+    paid = tx("Q-1", DE, FR, "70.00", value_time="2026-02-28T09:00:00Z")
+    assert _load(client, outsider, None, [paid]).status_code == 201
+    again = tx("CASEA-Q", DE, FR, "70.00", value_time="2026-02-28T10:00:00Z")
+    assert _load(client, world.lead, world.case_id, [again]).status_code == 201
+    matches = client.get("/api/v1/duplicates", headers=world.lead).json()["items"]
+    assert "CASEA-Q" in [m["transaction"]["external_id"] for m in matches]
+
+    def warnings(key: dict[str, str]) -> list[Any]:
+        body = {"seeds": [{"transaction": "Q-1"}], "rule": "fifo"}
+        r = client.post("/api/v1/traces", json=body, headers=key)
+        assert r.status_code == 201, r.text
+        return list(r.json()["summary"].get("warnings", []))
+
+    assert warnings(outsider) == []
+    assert [(w["code"], w["count"]) for w in warnings(world.lead)] == [("probable_duplicates", 1)]

@@ -1,15 +1,20 @@
 """Large traces as jobs: progress, cancellation, limits. Real threads on a committed database."""
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from app.demo.service import SEED_TRANSACTIONS
 from app.settings import Settings
 from app.trace import service as trace_service
+from app.trace.models import TraceRun
+from app.trace.schemas import TraceStatus
+from tests.app.case.test_cases import CRIMINAL
 from tests.isolated import held_back, live_app, wait_for_trace
 
 BODY = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"}
@@ -75,3 +80,36 @@ def test_a_trace_beyond_the_limits_is_a_clear_problem(live) -> None:
     assert r.json()["code"] == "trace_too_large"
     listed = client.get("/api/v1/traces", headers=key).json()["items"]
     assert listed == []
+
+
+def test_what_a_run_read_is_not_kept_for_a_run_that_ended_without_its_result(
+    live, gate: threading.Event
+) -> None:
+    # With a document filed in a case, a job notes the compartments its trace read for the
+    # result's commit. A run that ends without that commit (here another worker declared it
+    # failed while the engine ran) must not leave the note behind for the life of the process.
+    client, key, _ = live
+    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
+    assert case.status_code == 201, case.text
+    seed = client.get(f"/api/v1/transactions/{SEED_TRANSACTIONS[0]}", headers=key).json()
+    refiled = client.post(
+        f"/api/v1/sources/{seed['source_document_id']}/compartment",
+        json={"case_id": case.json()["id"], "reason": "the case's own bank statement"},
+        headers=key,
+    )
+    assert refiled.status_code == 200, refiled.text
+    runtime = client.app.state.trace_runtime  # type: ignore[attr-defined]
+    made = client.post("/api/v1/traces", params={"mode": "async"}, json=BODY, headers=key).json()
+    job = runtime.jobs.get(made["id"])
+    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        session.execute(
+            update(TraceRun).where(TraceRun.id == made["id"]).values(status=TraceStatus.FAILED)
+        )
+        session.commit()
+    gate.set()
+    assert job.future.result(timeout=30).accounts.height > 0
+    deadline = time.monotonic() + 10
+    while made["id"] in runtime.reads and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert made["id"] not in runtime.reads
+    assert wait_for_trace(client, key, made["id"], "failed")["result_sha256"] is None
