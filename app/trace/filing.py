@@ -23,6 +23,9 @@ from app.trace.caches import BoundedCache
 from tracing import Ledger, Mask, TraceResult, compartment_mask
 
 SHARED = 0  # the code of the shared pool
+# The advisory lock (PostgreSQL) a refiling into a case and the storing of a trace's
+# compartments queue on; SQLite's writers queue on its one write lock already.
+FILING_LOCK = 0x6D74_6669
 _FILED_DOCUMENTS = "SELECT id, case_id FROM source_documents WHERE case_id IS NOT NULL ORDER BY id"
 _FILED_ROWS = """
 SELECT t.external_id, d.case_id FROM transactions t
@@ -73,6 +76,37 @@ class Filing:
             positions = positions[mask.visible[positions]]
         seen = np.bincount(self.codes[positions], minlength=len(self.cases) + 1)
         return sorted(self.cases[i - 1] for i in np.flatnonzero(seen[1:]) + 1)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one engine run read from: its ledger, the filing it ran under and the caller's mask,
+    kept until its result is stored."""
+
+    ledger: Ledger
+    filing: Filing
+    mask: Mask | None
+
+    def cases(self, session: Session, result: TraceResult) -> list[int] | None:
+        """The cases whose compartments the run read, by the filing as it is now (None when no
+        document is filed in any case): a document refiled into a case while the engine ran is
+        that case's by the time the result is stored, and the refiling (which only adds the case
+        to runs already stored) could not see this run. Under `FILING_LOCK`, held to the
+        caller's commit, so a refiling comes wholly before or wholly after."""
+        lock_filing(session)
+        digest = filing_digest(session)
+        filing = self.filing
+        if digest != filing.digest:
+            filing = read_filing(session, self.ledger, digest)
+        if not filing.filed:
+            return None
+        return filing.read_by(self.ledger, result, self.mask)
+
+
+def lock_filing(session: Session) -> None:
+    """Wait for, then hold to the commit, the lock that orders refilings and stored reads."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FILING_LOCK})
 
 
 def _segments(ptr: np.ndarray, idx: np.ndarray, nodes: np.ndarray) -> np.ndarray:

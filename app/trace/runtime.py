@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.compartments import Compartments
 from app.settings import Settings
 from app.trace.caches import BoundedCache
-from app.trace.filing import Filing, cached_mask
+from app.trace.filing import Filing, Reading, cached_mask
 from app.trace.jobs import TraceJobs
 from app.trace.ledger_cache import LedgerCache
 from app.trace.repository import TraceRepository
@@ -90,8 +90,8 @@ class TraceRuntime:
     comparisons: BoundedCache[tuple[str, str, str], Held] = field(init=False)
     roles: BoundedCache[tuple[str, str], Roles] = field(init=False)
     masks: BoundedCache[tuple[str, str, str], Mask] = field(init=False)
-    # Per finished engine run, until its result is stored: the cases whose compartments it read.
-    reads: dict[str, list[int]] = field(default_factory=dict)
+    # Per finished engine run, until its result is stored: what it read from.
+    reads: dict[str, Reading] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         workers = self.settings.trace_workers

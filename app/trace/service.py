@@ -215,7 +215,8 @@ def _store_result(
     run.status = TraceStatus.DONE
     run.finished_at = datetime.now(UTC)
     run.progress = None  # live while it ran; a finished run answers with its summary
-    read = runtime.reads.pop(run.id, None)
+    reading = runtime.reads.pop(run.id, None)
+    read = None if reading is None else reading.cases(session, result)
     # Its readers see the shared pool and the cases it read (_may_see); with nothing filed in
     # any case (or on the lake, which refuses a masked trace) they see everything it read.
     seen = EVERY if read is None else Compartments(every=False, cases=frozenset(read))
@@ -301,8 +302,7 @@ def start_trace(
                 report: Callable[[Progress], None], cancelled: Callable[[], bool]
             ) -> TraceResult:
                 result = trace(ledger, params, progress=report, cancelled=cancelled, mask=mask)
-                if filed.filed:
-                    runtime.reads[run.id] = filed.read_by(ledger, result, mask)
+                runtime.reads[run.id] = filing.Reading(ledger, filed, mask)
                 return result
 
     run = TraceRun(
@@ -634,6 +634,8 @@ def file_traces_in_case(
     callers rather than show one that read the case. Runs started before the document was
     received cannot have read it and keep their compartments."""
     repository = TraceRepository(session)
+    # A run still going when this commits stores its compartments by the new filing (Reading).
+    filing.lock_filing(session)
     account_keys = transaction_service.account_keys_of(session, document_id)
     reading: list[str] = []
     if not account_keys:

@@ -10,11 +10,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from app.demo.service import SEED_TRANSACTIONS
+from app.principal import Role
 from app.settings import Settings
 from app.trace import service as trace_service
 from app.trace.models import TraceRun
 from app.trace.schemas import TraceStatus
 from tests.app.case.test_cases import CRIMINAL
+from tests.factories import bearer, make_key
 from tests.isolated import held_back, live_app, wait_for_trace
 
 BODY = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"}
@@ -113,3 +115,31 @@ def test_what_a_run_read_is_not_kept_for_a_run_that_ended_without_its_result(
         time.sleep(0.05)
     assert made["id"] not in runtime.reads
     assert wait_for_trace(client, key, made["id"], "failed")["result_sha256"] is None
+
+
+def test_a_trace_running_while_its_document_is_refiled_into_a_case_is_the_cases(
+    live, gate: threading.Event
+) -> None:
+    # Refiling adds the case to the stored traces that read the document; a trace still running
+    # then is not stored yet, so it must take the new filing when its result is stored, or it
+    # would show the case's evidence to whoever ran it.
+    client, key, _ = live
+    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
+        session.commit()
+    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
+    assert case.status_code == 201, case.text
+    made = client.post("/api/v1/traces", params={"mode": "async"}, json=BODY, headers=outsider)
+    assert made.status_code == 202, made.text
+    seed = client.get(f"/api/v1/transactions/{SEED_TRANSACTIONS[0]}", headers=key).json()
+    refiled = client.post(
+        f"/api/v1/sources/{seed['source_document_id']}/compartment",
+        json={"case_id": case.json()["id"], "reason": "obtained under the case's court order"},
+        headers=key,
+    )
+    assert refiled.status_code == 200, refiled.text
+    gate.set()
+    assert wait_for_trace(client, key, made.json()["id"], "done")["summary"]["held"] == "43000.00"
+    assert client.get(f"/api/v1/traces/{made.json()['id']}", headers=outsider).status_code == 404
+    listed = client.get("/api/v1/traces", headers=outsider).json()["items"]
+    assert [t["id"] for t in listed] == []
