@@ -62,6 +62,7 @@ TARGET_RATIO = 0.5
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 TX_COLUMNS = (
     "external_id",
+    "engine_id",  # the shared pool's: the external id (app.transaction.models.engine_id_of)
     "from_account_id",
     "to_account_id",
     "amount_minor",
@@ -252,6 +253,7 @@ def _prepare_raw(url: str, ledger: pl.DataFrame) -> pl.DataFrame:
             pl.col("value_time").dt.strftime(time_format),
             pl.lit(doc).alias("source_document_id"),
             pl.col("source_row").cast(pl.Int64),
+            pl.col("external_id").alias("engine_id"),
         )
         .select(TX_COLUMNS)
     )

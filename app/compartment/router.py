@@ -15,11 +15,12 @@ from app.matching import service as matching_service
 from app.source import service as source_service
 from app.source.schemas import CompartmentChangeIn, CompartmentChangeRead
 from app.trace import service as trace_service
+from app.transaction import service as transaction_service
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
 
 
-@router.post("/{source_document_id}/compartment", responses=problems(403, 404, 422))
+@router.post("/{source_document_id}/compartment", responses=problems(403, 404, 409, 422))
 def refile_source_document(
     source_document_id: DocumentIdPath,
     body: CompartmentChangeIn,
@@ -37,6 +38,7 @@ def refile_source_document(
         actor=actor,
         reindex=matching_service.index_document,
         restrict_traces=trace_service.file_traces_in_case,
+        rename_rows=transaction_service.refile_engine_ids,
     )
     return CompartmentChangeRead.model_validate(change)
 

@@ -40,6 +40,8 @@ def record_report(
     document_id: str,
     profile: GoamlProfile,
     faults: Faults,
+    *,
+    case_id: int | None,
 ) -> None:
     goaml = GoamlRepository(session)
     assert report.reported_at is not None
@@ -62,7 +64,8 @@ def record_report(
         )
     )
     externals = [f"goaml:{report.rentity_id}:{t.number}" for t in report.transactions]
-    ids = transaction_service.transaction_ids(session, externals)
+    # Within the report's own compartment: another compartment's copy is another record.
+    ids = transaction_service.transaction_ids_in(session, externals, case_id)
     conductors = {t.conductor for t in report.transactions if t.conductor}
     party_ids = (
         {key: party.id for key, party in party_service.parties_by_keys(session, conductors).items()}

@@ -247,7 +247,7 @@ def _store(
     except BatchRejected as exc:
         session.rollback()
         raise _refused(exc, report, faults, settings.error_list_max) from exc
-    details.record_report(session, report, document.id, profile, faults)
+    details.record_report(session, report, document.id, profile, faults, case_id=case_id)
     if faults.items:  # a transaction stored before, whose goAML details this report tells otherwise
         session.rollback()
         raise GoamlRejected(faults.items, limit=settings.error_list_max)
@@ -328,7 +328,7 @@ def import_goaml(
                 notes=(said, said_count),
                 case_id=case_id,
             )
-            if new or (known := _first_receipt(session, goaml, report)) is None:
+            if new or (known := _first_receipt(session, goaml, report, case_id)) is None:
                 savepoint.commit()
             else:
                 savepoint.rollback()
@@ -346,10 +346,11 @@ def import_goaml(
 
 
 def _first_receipt(
-    session: Session, goaml: GoamlRepository, report: ReportRecord
+    session: Session, goaml: GoamlRepository, report: ReportRecord, case_id: int | None
 ) -> GoamlReport | None:
+    """The report that first stored this one's transactions in its compartment."""
     external = f"goaml:{report.rentity_id}:{report.transactions[0].number}"
-    found = transaction_service.transaction_ids(session, [external]).get(external)
+    found = transaction_service.transaction_ids_in(session, [external], case_id).get(external)
     return goaml.get(found[1]) if found is not None else None
 
 

@@ -147,7 +147,7 @@ class Exporter:
         return account_id
 
     def payment(self, payment: Payment, accounts: dict[str, Account]) -> str:
-        proxy = _entity("Payment", "transaction", payment.external_id)
+        proxy = _entity("Payment", "transaction", payment.name)
         return self._put(self._payment(proxy, payment, accounts, amount=payment.amount))
 
     def traced_payment(self, traced: TracedPayment, accounts: dict[str, Account]) -> str:

@@ -31,6 +31,13 @@ class Payment:
     value_time: datetime
     sequence: int | None = None
     narrative: str | None = None
+    # The record's name (app.transaction.models.engine_id_of); a trace's flows carry it as
+    # their external id. Two compartments may hold one external id, never one engine id.
+    engine_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.engine_id or self.external_id
 
 
 AMOUNT_FIELDS = ("received", "passed_on", "exited", "held")
@@ -146,8 +153,8 @@ def ledger_networkx(payments: list[Payment], names: dict[str, str]) -> nx.MultiD
         graph.add_edge(
             p.from_account,
             p.to_account,
-            key=p.external_id,
-            id=p.external_id,
+            key=p.name,
+            id=p.name,
             currency=p.currency,
             amount=p.amount,
             amount_minor=money(Decimal(p.amount), p.currency)[1] or -1,

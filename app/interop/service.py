@@ -158,6 +158,7 @@ def _payment(item: dict[str, Any]) -> graph.Payment:
     assert isinstance(value_time, datetime)
     return graph.Payment(
         external_id=str(item["external_id"]),
+        engine_id=str(item["engine_id"]),
         from_account=str(item["from_account"]),
         to_account=str(item["to_account"]),
         amount=str(item["amount"]),
@@ -198,9 +199,9 @@ def neighbourhood(
         account = account_service.resolve_account(session, ref, compartments)
         keys.add(account.key)
         for p in _account_payments(session, account.id, compartments):
-            payments[p.external_id] = p
+            payments[p.name] = p
             keys.update((p.from_account, p.to_account))
-    ordered = sorted(payments.values(), key=lambda p: (p.value_time, p.external_id))
+    ordered = sorted(payments.values(), key=lambda p: (p.value_time, p.name))
     return sorted(keys), ordered
 
 
@@ -308,7 +309,7 @@ def import_ftm(
     if inserted == 0 and new_records == 0 and stored.parties_updated + stored.accounts_updated == 0:
         session.rollback()  # a replay: nothing of this upload is kept
         first = ledger.rows[0]["external_id"] if ledger.rows else None
-        known = transaction_service.transaction_ids(session, [first]) if first else {}
+        known = transaction_service.transaction_ids_in(session, [first], case_id) if first else {}
         return IngestResult(
             source_document_id=known[first][1] if first in known else "",
             rows=len(ledger.rows),

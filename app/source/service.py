@@ -145,13 +145,18 @@ def refile_source(
     actor: Principal,
     reindex: Callable[[Session, str], object],
     restrict_traces: Callable[[Session, str, datetime, int], object],
+    rename_rows: Callable[[Session, str, int | None], object],
 ) -> CompartmentChange:
     """File a document in another compartment (`case_id` checked by the caller's filing check),
     recording the change with its reason; the one commit of this use case. `reindex` moves the
     document's keyed digests for blind convergence in the same commit (the matching domain
-    reads documents, so it is handed in rather than imported)."""
+    reads documents, so it is handed in rather than imported); `rename_rows` gives the
+    document's transactions their engine ids in the new compartment (the transaction domain,
+    which depends on this one), refusing a collision there before anything changes."""
     documents = SourceDocumentRepository(session)
     document = get_source(session, document_id, actor=actor)
+    if document.case_id != case_id:
+        rename_rows(session, document.id, case_id)
     change = documents.refile(
         document,
         CompartmentChange(

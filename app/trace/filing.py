@@ -28,7 +28,7 @@ SHARED = 0  # the code of the shared pool
 FILING_LOCK = 0x6D74_6669
 _FILED_DOCUMENTS = "SELECT id, case_id FROM source_documents WHERE case_id IS NOT NULL ORDER BY id"
 _FILED_ROWS = """
-SELECT t.external_id, d.case_id FROM transactions t
+SELECT t.engine_id, d.case_id FROM transactions t
 JOIN source_documents d ON d.id = t.source_document_id
 WHERE d.case_id IS NOT NULL
 """
@@ -128,7 +128,8 @@ def filing_digest(session: Session) -> str:
 
 
 def read_filing(session: Session, ledger: Ledger, digest: str) -> Filing:
-    """Each position's compartment code: the rows of filed documents, found by external id."""
+    """Each position's compartment code: the rows of filed documents, found by engine id (the
+    engine's `external_id`)."""
     codes = np.zeros(ledger.n_transactions, np.uint16)
     if not digest:
         return Filing(codes, (), digest)

@@ -24,7 +24,7 @@ from lake.store import DEFAULT_BUCKETS, LAKE_ROWS, SOURCE_DOCUMENT, Lake, Manife
 
 _DOCUMENTS = f"SELECT DISTINCT source_document_id FROM transactions t WHERE {COMMITTED_ROWS_SQL}"
 _ROWS = """
-SELECT t.external_id, fa.key AS from_account, ta.key AS to_account, t.currency,
+SELECT t.engine_id, fa.key AS from_account, ta.key AS to_account, t.currency,
        t.amount_minor, {time} AS value_time, COALESCE(t.sequence, 0) AS sequence,
        t.source_document_id
 FROM transactions t
@@ -34,7 +34,7 @@ WHERE t.source_document_id IN ({documents}) AND {committed}
 """
 # Rows out of the ledger, with their document: one the lake lacks yet is copied by the same sync.
 _EXCLUDED = f"""
-SELECT t.external_id, t.source_document_id
+SELECT t.engine_id, t.source_document_id
 FROM transactions t
 WHERE NOT ({IN_LEDGER_SQL}) AND {COMMITTED_ROWS_SQL}
 """

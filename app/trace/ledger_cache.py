@@ -5,7 +5,8 @@ since (ids only grow: the ledger is append-only). The engine extends its index i
 rows come later in time and rebuilds it when a late statement arrives.
 
 A record that leaves the ledger (a confirmed duplicate's later record, a record a correction
-superseded: `app.transaction.models.LedgerExclusion`) is the one change that is not an append:
+superseded: `app.transaction.models.LedgerExclusion`) and a refiled document (its rows' engine
+ids change: docs/engine-ids.md) are the changes that are not appends:
 the exclusions' version (their newest id) is kept with the ledger, and when it moves the ledger
 is built anew, so its fingerprint (a hash of the rows it holds) changes with what it traces.
 
@@ -27,12 +28,12 @@ from app.settings import Settings
 from app.source.models import COMMITTED_ROWS_SQL, STAGING
 from app.trace.filing import Filing, filing_digest, read_filing
 from app.trace.ledger_index import SharedIndex, Version, external_id_of
-from app.transaction.models import EXCLUSIONS_VERSION_SQL, IN_LEDGER_SQL
+from app.transaction.models import IN_LEDGER_SQL, REBUILD_VERSION_SQL
 from tracing import Ledger
 
 _SELECT = """
-SELECT t.id, t.external_id, fa.key AS from_account, ta.key AS to_account, t.amount_minor,
-       t.currency, {time} AS value_time, COALESCE(t.sequence, 0) AS sequence
+SELECT t.id, t.engine_id AS external_id, fa.key AS from_account, ta.key AS to_account,
+       t.amount_minor, t.currency, {time} AS value_time, COALESCE(t.sequence, 0) AS sequence
 FROM transactions t
 JOIN accounts fa ON fa.id = t.from_account_id
 JOIN accounts ta ON ta.id = t.to_account_id
@@ -63,7 +64,7 @@ def _last_id(session: Session) -> int:
 
 
 def _exclusions_version(session: Session) -> int:
-    found = session.connection().exec_driver_sql(EXCLUSIONS_VERSION_SQL).scalar()
+    found = session.connection().exec_driver_sql(REBUILD_VERSION_SQL).scalar()
     return int(found or 0)
 
 

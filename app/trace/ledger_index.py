@@ -38,9 +38,9 @@ class Version:
 
 
 def external_id_of(session: Session, transaction_id: int) -> str | None:
-    """The stored external id of a transaction: what tells a version of this database's."""
+    """The stored engine id of a transaction: what tells a version of this database's."""
     found = session.execute(
-        text("SELECT external_id FROM transactions WHERE id = :id"), {"id": transaction_id}
+        text("SELECT engine_id FROM transactions WHERE id = :id"), {"id": transaction_id}
     ).scalar()
     return None if found is None else str(found)
 

@@ -27,7 +27,11 @@ class SeedIn(BaseModel):
     amount: str | None = Field(default=None, pattern=_DECIMAL, description="Decimal string.")
     currency: Text | None = None
     at: Instant | None = Field(default=None, description="When the proceeds arrived.")
-    transaction: Text | None = Field(default=None, description="External id of a transaction.")
+    transaction: Text | None = Field(
+        default=None,
+        description="A transaction by engine id, or by external id when that names one record "
+        "you may see.",
+    )
     claimant: Text | None = Field(
         default=None,
         max_length=300,

@@ -107,6 +107,28 @@ def _lake_stop_accounts(given: list[str]) -> set[str]:
     return {k for k in (normalise_key(s) for s in given) if k is not None}
 
 
+def _seeds_named(session: Session, body: TraceCreate, compartments: Compartments) -> TraceCreate:
+    """The body with each seed transaction named by its engine id, found among the records the
+    caller may see (an external id of a case's record names it when unambiguous: see
+    docs/engine-ids.md); a seed found nowhere stays as given, for the engine to refuse."""
+    if not any(s.transaction is not None for s in body.seeds):
+        return body
+    seeds = [
+        s
+        if s.transaction is None
+        else s.model_copy(
+            update={
+                "transaction": transaction_service.engine_id_for(
+                    session, s.transaction, compartments
+                )
+                or s.transaction
+            }
+        )
+        for s in body.seeds
+    ]
+    return body.model_copy(update={"seeds": seeds})
+
+
 def build_params(
     body: TraceCreate,
     stop_accounts: Callable[[list[str]], set[str]],
@@ -268,6 +290,7 @@ def start_trace(
     with reading(session):
         if body.case_id is not None:
             case_service.get_case(session, body.case_id, actor=actor)
+        body = _seeds_named(session, body, compartments)
         if settings.trace_engine == "spark":
             # The lake keeps no compartments: a caller who may not see all of them is refused
             # rather than shown what they may not see (chosen over filtering the sub-ledger,

@@ -26,10 +26,12 @@ from app.account.keys import account_attributes
 from app.db import SQLITE_TIME_FORMAT, UTCDateTime
 from app.transaction import duplicates
 from app.transaction.ingest import OPTIONAL
+from app.transaction.models import CASE_MARK
 
 STAGED = (
     "row_no",
     "external_id",
+    "engine_id",
     "from_key",
     "to_key",
     "amount_minor",
@@ -51,28 +53,28 @@ _TIMES = {"value_time", "created_at"}
 _PG_TIME = "%Y-%m-%d %H:%M:%S%.6f+00"
 # SQLAlchemy's storage format, so that bulk-loaded times sort and compare like ORM-written ones.
 _SQLITE_TIME = SQLITE_TIME_FORMAT.replace(".%f", "%.6f")
-_EXTERNAL_ID_UNIQUE = "uq_transactions_external_id"
-_SQLITE_EXTERNAL_ID_TAKEN = "UNIQUE constraint failed: transactions.external_id"
+_ENGINE_ID_UNIQUE = "uq_transactions_engine_id"
+_SQLITE_ENGINE_ID_TAKEN = "UNIQUE constraint failed: transactions.engine_id"
 
 _DDL = {
     "postgresql": {
         "staging_transactions": "CREATE TEMP TABLE staging_transactions (row_no bigint,"
-        " external_id text, from_key text, to_key text, amount_minor bigint, currency text,"
-        " value_time timestamptz, sequence bigint, channel text, narrative text,"
+        " external_id text, engine_id text, from_key text, to_key text, amount_minor bigint,"
+        " currency text, value_time timestamptz, sequence bigint, channel text, narrative text,"
         " counterparty_name text, counterparty_account text) ON COMMIT DROP",
         "staging_accounts": "CREATE TEMP TABLE staging_accounts (key text, kind text, iban text,"
         " number text, chain text, address text, name text, number_flag text) ON COMMIT DROP",
-        "staging_matches": "CREATE TEMP TABLE staging_matches (external_id text,"
+        "staging_matches": "CREATE TEMP TABLE staging_matches (engine_id text,"
         " original_id bigint) ON COMMIT DROP",
     },
     "sqlite": {
         "staging_transactions": "CREATE TEMP TABLE staging_transactions (row_no INTEGER,"
-        " external_id TEXT, from_key TEXT, to_key TEXT, amount_minor INTEGER, currency TEXT,"
-        " value_time TEXT, sequence INTEGER, channel TEXT, narrative TEXT,"
+        " external_id TEXT, engine_id TEXT, from_key TEXT, to_key TEXT, amount_minor INTEGER,"
+        " currency TEXT, value_time TEXT, sequence INTEGER, channel TEXT, narrative TEXT,"
         " counterparty_name TEXT, counterparty_account TEXT)",
         "staging_accounts": "CREATE TEMP TABLE staging_accounts (key TEXT, kind TEXT, iban TEXT,"
         " number TEXT, chain TEXT, address TEXT, name TEXT, number_flag TEXT)",
-        "staging_matches": "CREATE TEMP TABLE staging_matches (external_id TEXT,"
+        "staging_matches": "CREATE TEMP TABLE staging_matches (engine_id TEXT,"
         " original_id INTEGER)",
     },
 }
@@ -84,10 +86,28 @@ SELECT s.key, s.kind, s.iban, s.number, s.chain, s.address, s.name, s.number_fla
 FROM staging_accounts s WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.key = s.key)
 """
 _ACCOUNT_IDS = "SELECT s.key, a.id FROM staging_accounts s JOIN accounts a ON a.key = s.key"
-# A stored row with the same external id must be the same record: a field it states with
-# another value than the stored one (or that the stored row lacks) would be silently changed or
-# silently dropped evidence, so the batch is refused. An optional field the re-sent row leaves
-# out contradicts nothing (a lossy export, e.g. FtM, coming back): the stored value stands.
+_ANY_FILED = "SELECT 1 FROM source_documents WHERE case_id IS NOT NULL LIMIT 1"
+# The batch's accounts that the load's compartment scope (the shared pool and the load's case)
+# knew already, as the account domain's need-to-know test reads it (app.account.models
+# .visible_accounts): an account first seen in a case the loader may not see is new to them.
+_KNOWN_IN_SCOPE = """
+SELECT count(*) FROM staging_accounts s JOIN accounts a ON a.key = s.key
+WHERE a.source_document_id IN ({scope})
+   OR EXISTS (SELECT 1 FROM account_holders h
+              WHERE h.account_id = a.id AND h.source_document_id IN ({scope}))
+   OR EXISTS (SELECT 1 FROM transactions t
+              WHERE t.from_account_id = a.id AND t.source_document_id IN ({scope}))
+   OR EXISTS (SELECT 1 FROM transactions t
+              WHERE t.to_account_id = a.id AND t.source_document_id IN ({scope}))
+"""
+_SCOPE = "SELECT d.id FROM source_documents d WHERE d.case_id IS NULL{case}"
+# A stored row with the same external id in the same compartment (the same engine id: see
+# app.transaction.models.engine_id_of) must be the same record (rows of other compartments are
+# never read: what one compartment stores decides nothing about another's load): a field it
+# states with another value than the stored one (or that the stored row lacks) would be
+# silently changed or silently dropped evidence, so the batch is refused. An optional field the
+# re-sent row leaves out contradicts nothing (a lossy export, e.g. FtM, coming back): the stored
+# value stands.
 # Each entry is (field as the API names it, stored column, staged column).
 COMPARED = (
     ("from_account", "fa.key", "s.from_key"),
@@ -113,7 +133,7 @@ def _conflicts_sql(dialect: str) -> str:
     flags = ", ".join(f"CASE WHEN {d} THEN 1 ELSE 0 END" for d in differs)
     return f"""
 SELECT s.row_no, s.external_id, {flags} FROM staging_transactions s
-JOIN transactions t ON t.external_id = s.external_id
+JOIN transactions t ON t.engine_id = s.engine_id
 JOIN accounts fa ON fa.id = t.from_account_id
 JOIN accounts ta ON ta.id = t.to_account_id
 WHERE {" OR ".join(differs)}
@@ -122,15 +142,15 @@ ORDER BY s.row_no LIMIT :limit
 
 
 _INSERT_NEW = """
-INSERT INTO transactions (external_id, from_account_id, to_account_id, amount_minor, currency,
-    value_time, sequence, channel, narrative, counterparty_name, counterparty_account,
-    source_document_id, source_row)
-SELECT s.external_id, fa.id, ta.id, s.amount_minor, s.currency, s.value_time, s.sequence,
-    s.channel, s.narrative, s.counterparty_name, s.counterparty_account, :doc, s.row_no
+INSERT INTO transactions (external_id, engine_id, from_account_id, to_account_id,
+    amount_minor, currency, value_time, sequence, channel, narrative, counterparty_name,
+    counterparty_account, source_document_id, source_row)
+SELECT s.external_id, s.engine_id, fa.id, ta.id, s.amount_minor, s.currency, s.value_time,
+    s.sequence, s.channel, s.narrative, s.counterparty_name, s.counterparty_account, :doc, s.row_no
 FROM staging_transactions s
 JOIN accounts fa ON fa.key = s.from_key
 JOIN accounts ta ON ta.key = s.to_key
-WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.external_id = s.external_id)
+WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.engine_id = s.engine_id)
 """
 
 
@@ -196,18 +216,33 @@ def _unstage(conn: Connection) -> None:
     conn.execute(text("DROP TABLE IF EXISTS staging_matches"))
 
 
+def _known_in_scope(conn: Connection, case_id: int | None) -> int | None:
+    """How many of the staged accounts the load's compartment scope knew; None when no
+    document is filed in a case (every account is known to every scope: the insert counts)."""
+    if conn.execute(text(_ANY_FILED)).first() is None:
+        return None
+    case = "" if case_id is None else f" OR d.case_id = {int(case_id)}"
+    sql = _KNOWN_IN_SCOPE.format(scope=_SCOPE.format(case=case))
+    return int(conn.execute(text(sql)).scalar_one())
+
+
 def _ensure_accounts(
-    conn: Connection, keys: pl.Series, source_document_id: str
+    conn: Connection, keys: pl.Series, source_document_id: str, case_id: int | None
 ) -> tuple[pl.DataFrame, int]:
-    """Create the accounts first seen here; returns the batch's (key, id) pairs and the count."""
+    """Create the accounts first seen here; returns the batch's (key, id) pairs and how many
+    are new to the load's compartment scope (a compartment's load learns nothing of another's
+    accounts by the count)."""
     _create_table(conn, "staging_accounts")
     write_frame(conn, "staging_accounts", account_attributes(keys).select(ACCOUNT_COLUMNS))
+    known = _known_in_scope(conn, case_id)
     sql = _CREATE_ACCOUNTS
     if conn.dialect.name == "postgresql":
         # Two batches naming the same new account at once: the second finds it made.
         sql += " ON CONFLICT (key) DO NOTHING"
     create = text(sql).bindparams(bindparam("now", type_=UTCDateTime()))
     created = conn.execute(create, {"doc": source_document_id, "now": datetime.now(UTC)}).rowcount
+    if known is not None:
+        created = len(keys) - known
     return _read_frame(conn, _ACCOUNT_IDS, pl.Schema({"key": pl.String, "id": pl.Int64})), created
 
 
@@ -242,11 +277,11 @@ def _insert_all(session: Session, table: pl.DataFrame) -> bool:
         with session.begin_nested():
             write_frame(session.connection(), "transactions", table)
     except psycopg.errors.UniqueViolation as exc:
-        if exc.diag.constraint_name != _EXTERNAL_ID_UNIQUE:
+        if exc.diag.constraint_name != _ENGINE_ID_UNIQUE:
             raise
         return False
     except sqlite3.IntegrityError as exc:
-        if str(exc) != _SQLITE_EXTERNAL_ID_TAKEN:
+        if str(exc) != _SQLITE_ENGINE_ID_TAKEN:
             raise
         return False
     return True
@@ -269,7 +304,7 @@ def _insert_new(
         return 0, conflicts
     insert = _INSERT_NEW
     if conn.dialect.name == "postgresql":
-        insert += " ON CONFLICT (external_id) DO NOTHING"
+        insert += " ON CONFLICT (engine_id) DO NOTHING"
     return conn.execute(text(insert), {"doc": source_document_id}).rowcount, []
 
 
@@ -290,6 +325,7 @@ def _as_stored(rows: pl.DataFrame, ids: pl.DataFrame, source_document_id: str) -
 
     return rows.select(
         "external_id",
+        "engine_id",
         account_id("from_key").alias("from_account_id"),
         account_id("to_key").alias("to_account_id"),
         "amount_minor",
@@ -330,8 +366,28 @@ def load_transactions(
     """
     conn = session.connection()
     keys = pl.concat([rows["from_key"], rows["to_key"]]).unique().sort()
+    case_id = case_of_document(conn, source_document_id)
+    rows = with_engine_ids(rows, case_id)
     with _bulk_settings(conn):
-        return _load(session, rows, keys, source_document_id, conflict_limit, duplicate_tolerance)
+        return _load(
+            session, rows, keys, (source_document_id, case_id), conflict_limit, duplicate_tolerance
+        )
+
+
+def case_of_document(conn: Connection, document_id: str) -> int | None:
+    """The case a source document is filed in (None: the shared pool)."""
+    found = conn.execute(
+        text("SELECT case_id FROM source_documents WHERE id = :doc"), {"doc": document_id}
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def with_engine_ids(rows: pl.DataFrame, case_id: int | None) -> pl.DataFrame:
+    """`rows` with the engine id each takes when filed in `case_id` (`engine_id_of`)."""
+    if case_id is None:
+        return rows.with_columns(pl.col("external_id").alias("engine_id"))
+    qualified = pl.col("external_id") + pl.lit(f"{CASE_MARK}{case_id}")
+    return rows.with_columns(qualified.alias("engine_id"))
 
 
 def last_transaction_id(conn: Connection) -> int:
@@ -356,15 +412,17 @@ def _load(
     session: Session,
     rows: pl.DataFrame,
     keys: pl.Series,
-    source_document_id: str,
+    filed: tuple[str, int | None],
     conflict_limit: int,
     duplicate_tolerance: int | None,
 ) -> tuple[LoadCounts, list[Conflict]]:
+    """`filed`: the source document and the case it is filed in (None: the shared pool)."""
+    source_document_id, case_id = filed
     conn = session.connection()
     # SQLite has one writer at a time, and this is it: ids past this one are this load's.
     before = last_transaction_id(conn) if conn.dialect.name == "sqlite" else 0
     try:
-        ids, created = _ensure_accounts(conn, keys, source_document_id)
+        ids, created = _ensure_accounts(conn, keys, source_document_id, case_id)
         table = _as_stored(rows, ids, source_document_id)
         # Looked for before the rows go in: the stored rows read are then other documents'.
         matches = None

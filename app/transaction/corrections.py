@@ -94,12 +94,12 @@ class CorrectionRepository:
         self.session.flush()
 
     def excluded_records(self) -> list[Row[str, str, str | None, str | None]]:
-        """(external id, cause, replacement's external id, reason) of every excluded record."""
+        """(engine id, cause, replacement's engine id, reason) of every excluded record."""
         stmt = (
             select(
-                Transaction.external_id,
+                Transaction.engine_id,
                 LedgerExclusion.cause,
-                Replacement.external_id,
+                Replacement.engine_id,
                 TransactionCorrection.reason,
             )
             .select_from(LedgerExclusion)
@@ -164,7 +164,12 @@ def correct_transaction(
         session.rollback()  # nothing of a refused correction stays, the exclusion least of all
         raise
     document.inserted = 1
-    new = transaction_service.get_transaction(session, str(record["external_id"]))
+    external = str(record["external_id"])
+    # The record just stored in the correcting document's compartment, not a namesake elsewhere.
+    new_id, _ = transaction_service.transaction_ids_in(session, [external], document.case_id)[
+        external
+    ]
+    new = transaction_service.get_transaction(session, str(new_id))
     corrections.add(
         TransactionCorrection(
             transaction_id=old_id,

@@ -91,7 +91,7 @@ def unresolved_among(
     session: Session, external_ids: Iterable[str], compartments: Compartments = EVERY
 ) -> int:
     """How many undecided matches whose two records `compartments` may see involve any of
-    these transactions (by external id)."""
+    these transactions (by engine id, as a trace's flows name them)."""
     pairs = DuplicateRepository(session).probable_pairs(compartments)
     if not pairs:
         return 0

@@ -33,7 +33,7 @@ from app.transaction.models import (
 # bounds (formatted instants) are written into the statement: the caller reads it in bulk
 # (COPY on PostgreSQL), which takes no parameters.
 _STORED = """
-SELECT t.id, t.external_id, t.from_account_id, t.to_account_id, t.amount_minor, t.currency,
+SELECT t.id, t.engine_id, t.from_account_id, t.to_account_id, t.amount_minor, t.currency,
        {time} AS value_time
 FROM transactions t
 WHERE t.from_account_id IN ({payers}) AND t.value_time BETWEEN {lo} AND {hi}
@@ -51,7 +51,7 @@ _BOUND = {  # an instant as each dialect compares it with a stored value_time
 STORED_SCHEMA = pl.Schema(
     {
         "original_id": pl.Int64(),
-        "original_external_id": pl.String(),
+        "original_engine_id": pl.String(),
         "from_account_id": pl.Int64(),
         "to_account_id": pl.Int64(),
         "amount_minor": pl.Int64(),
@@ -66,7 +66,7 @@ SELECT 1 FROM source_documents d
 WHERE d.id <> :doc AND EXISTS (SELECT 1 FROM transactions t WHERE t.source_document_id = d.id)
 LIMIT 1
 """
-MATCHES = pl.Schema({"external_id": pl.String(), "original_id": pl.Int64()})
+MATCHES = pl.Schema({"engine_id": pl.String(), "original_id": pl.Int64()})
 Reader = Callable[[Connection, str, pl.Schema], pl.DataFrame]
 
 
@@ -78,7 +78,7 @@ def find(
     tolerance_seconds: int,
     read: Reader,
 ) -> pl.DataFrame:
-    """(external id, original id) of each row of `table` (as `transactions` rows, not yet
+    """(engine id, original id) of each row of `table` (as `transactions` rows, not yet
     inserted) that matches a stored row of another source document."""
     if table.height == 0 or conn.execute(text(_ANY_OTHER), {"doc": document_id}).first() is None:
         return pl.DataFrame(schema=MATCHES)
@@ -106,13 +106,15 @@ def find(
     keys = ["from_account_id", "to_account_id", "amount_minor", "currency"]
     gap = (pl.col("value_time") - pl.col("stored_time")).abs()
     return (
-        table.select("external_id", *keys, pl.col("value_time").dt.cast_time_unit("us"))
+        table.select("engine_id", *keys, pl.col("value_time").dt.cast_time_unit("us"))
         .join(stored, on=keys, how="inner")
-        # A row sent again under its own external id is that record, not its duplicate.
-        .filter((gap <= tolerance) & (pl.col("external_id") != pl.col("original_external_id")))
-        .select("external_id", "original_id")
+        # A row sent again into its own compartment is that record, not its duplicate; the
+        # same external id in another compartment is the same transfer stored twice, which an
+        # admin's trace over both would count twice unless a person decides the match.
+        .filter((gap <= tolerance) & (pl.col("engine_id") != pl.col("original_engine_id")))
+        .select("engine_id", "original_id")
         .unique()
-        .sort("external_id", "original_id")
+        .sort("engine_id", "original_id")
     )
 
 
@@ -122,7 +124,7 @@ def find(
 RECORD = """
 INSERT INTO duplicate_matches (transaction_id, original_id, detected_at, state)
 SELECT t.id, m.original_id, :now, :state
-FROM staging_matches m JOIN transactions t ON t.external_id = m.external_id
+FROM staging_matches m JOIN transactions t ON t.engine_id = m.engine_id
 WHERE t.source_document_id = :doc
 """
 
@@ -190,10 +192,10 @@ class DuplicateRepository:
         return list(self.session.scalars(stmt))
 
     def probable_pairs(self, compartments: Compartments = EVERY) -> list[Row[str, str]]:
-        """(later, original) external ids of every match nobody has decided yet whose two
+        """(later, original) engine ids of every match nobody has decided yet whose two
         records are in documents `compartments` may see."""
         stmt = (
-            select(Record.external_id, Original.external_id)
+            select(Record.engine_id, Original.engine_id)
             .select_from(DuplicateMatch)
             .join(Record, Record.id == DuplicateMatch.transaction_id)
             .join(Original, Original.id == DuplicateMatch.original_id)

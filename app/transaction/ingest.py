@@ -14,6 +14,7 @@ from app.account.numbers import AccountCheck, number_faults
 from app.errors import BatchRejected, InvalidInput
 from app.inputs import text_fault
 from app.money import currency_decimals
+from app.transaction.models import CASE_MARK
 
 REQUIRED = ("external_id", "from_account", "to_account", "amount", "currency", "value_time")
 OPTIONAL = ("sequence", "channel", "narrative", "counterparty_name", "counterparty_account")
@@ -259,7 +260,9 @@ def _rules(timezone: str | None, account_check: AccountCheck) -> list[pl.Expr]:
             "external_id",
             too_long["external_id"]
             .when(pl.col("external_id").is_duplicated())
-            .then(pl.lit("appears more than once in this batch")),
+            .then(pl.lit("appears more than once in this batch"))
+            .when(pl.col("external_id").str.contains(CASE_MARK, literal=True))
+            .then(pl.lit(f"holds {CASE_MARK!r}, which names a case's records (reserved)")),
         ),
         rule("from_account", from_error),
         rule(

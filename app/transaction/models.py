@@ -28,8 +28,13 @@ class Transaction(Base):
     # The three references below are foreign keys on SQLite. PostgreSQL enforces them with
     # triggers that check a whole statement's rows at once (see app.migrate).
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    # The source's own id: re-sending a batch finds its rows here instead of duplicating them.
-    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    # The source's own id: re-sending a batch finds its rows here instead of duplicating them,
+    # within the compartment it is filed in (one compartment's rows never decide another's).
+    external_id: Mapped[str] = mapped_column(String(200), index=True)
+    # The transaction's name in the engine and the API, chosen once when stored: the external
+    # id in the shared pool, qualified by the case in a case (`engine_id_of`). Unique, and so
+    # is (compartment, external id), since external ids holding the mark are refused.
+    engine_id: Mapped[str] = mapped_column(String(240), unique=True)
     from_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     to_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
@@ -42,6 +47,19 @@ class Transaction(Base):
     counterparty_account: Mapped[str | None] = mapped_column(String(300))
     source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
     source_row: Mapped[int] = mapped_column(Integer)
+
+
+# Reserved in external ids: what qualifies a case's rows' engine ids (docs/engine-ids.md).
+CASE_MARK = "@case:"
+
+
+def suffix_of(case_id: int | None) -> str:
+    return "" if case_id is None else f"{CASE_MARK}{case_id}"
+
+
+def engine_id_of(external_id: str, case_id: int | None) -> str:
+    """The engine id of a row with `external_id` filed in `case_id` (None: the shared pool)."""
+    return external_id + suffix_of(case_id)
 
 
 # A duplicate's life: found when the later record was stored, then decided once by a person.
@@ -105,4 +123,10 @@ class TransactionCorrection(Base):
 # The test the engine's reads add to the committed-rows one (app.source.models), on alias `t`:
 # a record excluded from the ledger (a confirmed duplicate, a superseded one) is not traced.
 IN_LEDGER_SQL = "t.id NOT IN (SELECT transaction_id FROM ledger_exclusions)"
-EXCLUSIONS_VERSION_SQL = "SELECT max(id) FROM ledger_exclusions"
+# What makes the engine's ledger be built anew rather than appended to: a record leaving it, or
+# a document refiled (its rows' engine ids change). Both tables only grow, so the sum of their
+# newest ids moves whenever either does.
+REBUILD_VERSION_SQL = (
+    "SELECT coalesce((SELECT max(id) FROM ledger_exclusions), 0)"
+    " + coalesce((SELECT max(id) FROM compartment_changes), 0)"
+)

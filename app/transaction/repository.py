@@ -14,6 +14,7 @@ from sqlalchemy import (
     select,
     tuple_,
     union_all,
+    update,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -22,7 +23,7 @@ from app.compartments import EVERY, Compartments
 from app.db import in_chunks, table_of
 from app.pagination import CursorCodec, Keyset, TimeSeqIdKey, page
 from app.source.models import committed_rows, visible_rows
-from app.transaction.models import LedgerExclusion, Transaction
+from app.transaction.models import LedgerExclusion, Transaction, suffix_of
 
 FromAccount = aliased(Account)
 ToAccount = aliased(Account)
@@ -122,18 +123,52 @@ class TransactionRepository:
             self._with_keys(compartments).where(Transaction.id == transaction_id)
         ).first()
 
-    def get_by_external_id(
-        self, external_id: str, compartments: Compartments = EVERY
+    def get_by_engine_id(
+        self, engine_id: str, compartments: Compartments = EVERY
     ) -> Row[Transaction, str, str] | None:
         return self.session.execute(
-            self._with_keys(compartments).where(Transaction.external_id == external_id)
+            self._with_keys(compartments).where(Transaction.engine_id == engine_id)
         ).first()
 
-    def source_of(self, external_id: str) -> str | None:
+    def by_external_id(
+        self, external_id: str, compartments: Compartments = EVERY, *, limit: int = 2
+    ) -> list[Row[Transaction, str, str]]:
+        """Visible rows stored under `external_id` (one per compartment at most), by id."""
+        stmt = self._with_keys(compartments).where(Transaction.external_id == external_id)
+        return list(self.session.execute(stmt.order_by(Transaction.id).limit(limit)))
+
+    def source_of(self, engine_id: str) -> str | None:
         return self.session.scalar(
             select(Transaction.source_document_id).where(
-                Transaction.external_id == external_id, COMMITTED
+                Transaction.engine_id == engine_id, COMMITTED
             )
+        )
+
+    def taken_in(self, document_id: str, case_id: int | None, *, limit: int) -> list[str]:
+        """External ids of the document's rows that `case_id`'s compartment (None: the shared
+        pool) already holds under another document."""
+        other = aliased(Transaction)
+        qualified = Transaction.external_id + suffix_of(case_id)
+        stmt = (
+            select(Transaction.external_id)
+            .where(
+                Transaction.source_document_id == document_id,
+                exists().where(
+                    other.engine_id == qualified, other.source_document_id != document_id
+                ),
+            )
+            .order_by(Transaction.external_id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))
+
+    def requalify(self, document_id: str, case_id: int | None) -> None:
+        """Give the document's rows the engine ids of `case_id`'s compartment."""
+        self.session.execute(
+            update(Transaction)
+            .where(Transaction.source_document_id == document_id)
+            .values(engine_id=Transaction.external_id + suffix_of(case_id)),
+            execution_options={"synchronize_session": False},
         )
 
     def account_keys_of(self, document_id: str) -> set[str]:
@@ -152,13 +187,13 @@ class TransactionRepository:
             keys.update(self.session.scalars(stmt))
         return keys
 
-    def ids_by_external_id(self, external_ids: list[str]) -> dict[str, tuple[int, str]]:
+    def ids_by_engine_id(self, engine_ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
-        for chunk in in_chunks(external_ids):
+        for chunk in in_chunks(engine_ids):
             stmt = select(
-                Transaction.external_id, Transaction.id, Transaction.source_document_id
-            ).where(Transaction.external_id.in_(chunk), COMMITTED)
-            found.update((ext, (tid, doc)) for ext, tid, doc in self.session.execute(stmt))
+                Transaction.engine_id, Transaction.id, Transaction.source_document_id
+            ).where(Transaction.engine_id.in_(chunk), COMMITTED)
+            found.update((eid, (tid, doc)) for eid, tid, doc in self.session.execute(stmt))
         return found
 
     def page_for_account(

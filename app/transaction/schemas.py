@@ -32,7 +32,10 @@ class TransactionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": _TX_EXAMPLE})
 
-    external_id: Text = Field(description="The source's own id: re-sending it stores nothing new.")
+    external_id: Text = Field(
+        description="The source's own id: re-sending it into the same compartment stores "
+        "nothing new. Must not hold `@case:` (reserved for engine ids)."
+    )
     from_account: Text = Field(description="Account key, e.g. iban:DE89..., btc:bc1q..., cash:...")
     to_account: Text
     amount: Annotated[Text, WrapValidator(_number_kept)] = Field(
@@ -106,6 +109,7 @@ class IngestResult(BaseModel):
 _READ_EXAMPLE: dict[str, Any] = {
     **_TX_EXAMPLE,
     "id": 1,
+    "engine_id": "T-1",
     "channel": None,
     "narrative": None,
     "counterparty_name": None,
@@ -120,6 +124,10 @@ class TransactionRead(BaseModel):
 
     id: int
     external_id: str
+    engine_id: str = Field(
+        description="The record's name in traces and the API: the external id in the shared "
+        "pool, `<external id>@case:<case id>` in a case's compartment."
+    )
     from_account: str
     to_account: str
     amount: str

@@ -5,6 +5,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import limits
@@ -20,8 +21,9 @@ from app.source import service as source_service
 from app.source.schemas import SourceIn
 from app.transaction import staged
 from app.transaction.bulk import Conflict, LoadCounts, load_transactions
+from app.transaction.errors import AmbiguousTransaction, RefileCollision
 from app.transaction.ingest import COLUMNS, validate_transactions
-from app.transaction.models import Transaction
+from app.transaction.models import Transaction, engine_id_of
 from app.transaction.repository import ACCOUNT_TRANSACTIONS, TransactionRepository
 from app.transaction.schemas import IngestResult, TransactionBatch
 from app.uploads import Upload
@@ -242,7 +244,9 @@ def _ingest(
     if counts.inserted == 0:
         # A replay: keep nothing of this upload and point at where the rows were first stored.
         session.rollback()
-        first_source = TransactionRepository(session).source_of(str(rows["external_id"][0]))
+        first_source = TransactionRepository(session).source_of(
+            engine_id_of(str(rows["external_id"][0]), source.case_id)
+        )
         assert first_source is not None
         return IngestResult(
             source_document_id=first_source,
@@ -401,9 +405,36 @@ def _load_checked(
     return counts
 
 
-def transaction_ids(session: Session, external_ids: list[str]) -> dict[str, tuple[int, str]]:
-    """(id, source document id) of each stored transaction, by external id."""
-    return TransactionRepository(session).ids_by_external_id(external_ids)
+def transaction_ids(session: Session, engine_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """(id, source document id) of each stored transaction, by engine id (what a trace's flows
+    name)."""
+    return TransactionRepository(session).ids_by_engine_id(engine_ids)
+
+
+def transaction_ids_in(
+    session: Session, external_ids: list[str], case_id: int | None
+) -> dict[str, tuple[int, str]]:
+    """(id, source document id) of each transaction stored under one of `external_ids` in the
+    compartment of `case_id` (None: the shared pool), by external id: an importer's own
+    compartment, never another's."""
+    engine_ids = {engine_id_of(e, case_id): e for e in external_ids}
+    found = TransactionRepository(session).ids_by_engine_id(list(engine_ids))
+    return {engine_ids[e]: ids for e, ids in found.items()}
+
+
+def refile_engine_ids(session: Session, document_id: str, case_id: int | None) -> None:
+    """Rename a refiled document's rows for their new compartment (docs/engine-ids.md), in the
+    caller's unit of work; refused when that compartment holds one of their external ids
+    already (only admins refile, and they may see every compartment)."""
+    transactions = TransactionRepository(session)
+    if taken := transactions.taken_in(document_id, case_id, limit=10):
+        raise RefileCollision(document_id, taken)
+    try:
+        with session.begin_nested():
+            transactions.requalify(document_id, case_id)
+    except IntegrityError as exc:  # stored meanwhile by a load that committed first
+        taken = transactions.taken_in(document_id, case_id, limit=10)
+        raise RefileCollision(document_id, taken) from exc
 
 
 def _read(row: Row[Transaction, str, str]) -> dict[str, object]:
@@ -411,6 +442,7 @@ def _read(row: Row[Transaction, str, str]) -> dict[str, object]:
     return {
         "id": tx.id,
         "external_id": tx.external_id,
+        "engine_id": tx.engine_id,
         "from_account": from_key,
         "to_account": to_key,
         "amount": from_minor(tx.amount_minor, tx.currency),
@@ -429,15 +461,37 @@ def _read(row: Row[Transaction, str, str]) -> dict[str, object]:
 def get_transaction(
     session: Session, ref: str, compartments: Compartments = EVERY
 ) -> dict[str, object]:
-    """By numeric id or by the source's external id; one from a document in a compartment the
-    caller may not see does not exist for them."""
+    """By numeric id, by engine id (what traces name), or by the source's external id when it
+    names one record the caller may see; one from a document in a compartment the caller may
+    not see does not exist for them (docs/engine-ids.md)."""
     transactions = TransactionRepository(session)
     numeric = ref.isascii() and ref.isdigit() and len(ref) < 19
     row = transactions.get(int(ref), compartments) if numeric else None
-    row = row or transactions.get_by_external_id(ref, compartments)
+    row = row or _named(transactions, ref, compartments)
     if row is None:
         raise TransactionNotFound(ref)
     return _read(row)
+
+
+def _named(
+    transactions: TransactionRepository, ref: str, compartments: Compartments
+) -> Row[Transaction, str, str] | None:
+    """The visible record whose engine id is `ref`, else the one visible record stored under
+    external id `ref`; 409 when several are."""
+    if (row := transactions.get_by_engine_id(ref, compartments)) is not None:
+        return row
+    # An external id stored in the shared pool is that row's engine id, found above; here it
+    # names case records only, one per visible case at most.
+    found = transactions.by_external_id(ref, compartments, limit=100)
+    if len(found) > 1:
+        raise AmbiguousTransaction(ref, sorted(r[0].engine_id for r in found))
+    return found[0] if found else None
+
+
+def engine_id_for(session: Session, ref: str, compartments: Compartments) -> str | None:
+    """The engine id of the visible record `ref` names (engine id or external id), if any."""
+    row = _named(TransactionRepository(session), ref, compartments)
+    return None if row is None else row[0].engine_id
 
 
 def page_account_transactions(

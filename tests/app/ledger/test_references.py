@@ -21,13 +21,13 @@ from tests.factories import DE, FR, batch, bearer, make_key, tx
 pytestmark = pytest.mark.db
 
 _INSERT = text(
-    "INSERT INTO transactions (external_id, from_account_id, to_account_id, amount_minor,"
-    " currency, value_time, source_document_id, source_row)"
-    " VALUES (:ext, :src, :dst, 100, 'EUR', :at, :doc, 1)"
+    "INSERT INTO transactions (external_id, engine_id, from_account_id, to_account_id,"
+    " amount_minor, currency, value_time, source_document_id, source_row)"
+    " VALUES (:ext, :ext, :src, :dst, 100, 'EUR', :at, :doc, 1)"
 ).bindparams(bindparam("at", type_=UTCDateTime()))
 _COPY = (
-    "COPY transactions (external_id, from_account_id, to_account_id, amount_minor, currency,"
-    " value_time, source_document_id, source_row) FROM STDIN (FORMAT csv)"
+    "COPY transactions (external_id, engine_id, from_account_id, to_account_id, amount_minor,"
+    " currency, value_time, source_document_id, source_row) FROM STDIN (FORMAT csv)"
 )
 _MISSING_ACCOUNT = 987_654_321
 _MISSING_DOCUMENT = "f" * 32
@@ -91,11 +91,11 @@ def test_one_bad_row_among_good_ones_refuses_the_whole_statement(
     session: Session, stored: dict[str, Any]
 ) -> None:
     many = text(
-        "INSERT INTO transactions (external_id, from_account_id, to_account_id, amount_minor,"
-        " currency, value_time, source_document_id, source_row)"
+        "INSERT INTO transactions (external_id, engine_id, from_account_id, to_account_id,"
+        " amount_minor, currency, value_time, source_document_id, source_row)"
         " WITH g (n) AS (VALUES (1), (2), (3), (4), (5))"
-        " SELECT 'M-' || n, :src, CASE WHEN n = 3 THEN :missing ELSE :dst END, 100, 'EUR', :at,"
-        " :doc, n FROM g"
+        " SELECT 'M-' || n, 'M-' || n, :src, CASE WHEN n = 3 THEN :missing ELSE :dst END, 100,"
+        " 'EUR', :at, :doc, n FROM g"
     ).bindparams(bindparam("at", type_=UTCDateTime()))
     with pytest.raises(IntegrityError), session.begin_nested():
         session.execute(many, {**stored, "missing": _MISSING_ACCOUNT})
@@ -150,7 +150,7 @@ def test_a_copy_naming_an_unknown_reference_is_refused(
     good = [{**stored, "ext": f"C-{n}"} for n in range(1000)]
     good[500][field] = _MISSING_DOCUMENT if field == "doc" else _MISSING_ACCOUNT
     payload = "".join(
-        f"{r['ext']},{r['src']},{r['dst']},100,EUR,{r['at'].isoformat()},{r['doc']},{n}\n"
+        f"{r['ext']},{r['ext']},{r['src']},{r['dst']},100,EUR,{r['at'].isoformat()},{r['doc']},{n}\n"
         for n, r in enumerate(good, start=1)
     )
     with pytest.raises(psycopg.errors.ForeignKeyViolation), session.begin_nested():

@@ -1,0 +1,234 @@
+"""One external id per compartment: a load filed in case B is answered by B's compartment
+alone, never by a record of case A that B may not see (issue 19, docs/engine-ids.md)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.principal import Role
+from tests.app.access.compartment_world import key_id, source
+from tests.factories import bearer, make_key, tx
+
+X = "iban:GB29NWBK60161331926819"
+Y = "iban:NL91ABNA0417164300"
+Z = "iban:CY17002001280000001200527600"
+CASE = {
+    "title": "case",
+    "kind": "criminal_investigation",
+    "jurisdiction": "DE",
+    "predicate_offences": ["fraud"],
+    "lead_agency": "BKA",
+}
+# What loading one row between two unknown accounts answers on an empty ledger.
+FIRST_LOAD = {"rows": 1, "inserted": 1, "already_present": 0, "accounts_created": 2}
+
+
+@dataclass
+class Cases:
+    admin: dict[str, str]
+    lead_a: dict[str, str]
+    lead_b: dict[str, str]
+    a: int
+    b: int
+
+
+def _case(client: TestClient, lead: dict[str, str], reference: str) -> int:
+    made = client.post("/api/v1/cases", json={**CASE, "reference": reference}, headers=lead)
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+@pytest.fixture
+def cases(client: TestClient, session: Session) -> Cases:
+    admin = bearer(make_key(session, Role.ADMIN, name="admin"))
+    lead_a = bearer(make_key(session, Role.INVESTIGATOR, name="lead of A"))
+    lead_b = bearer(make_key(session, Role.INVESTIGATOR, name="lead of B"))
+    return Cases(admin, lead_a, lead_b, _case(client, lead_a, "A-1"), _case(client, lead_b, "B-1"))
+
+
+def _load(
+    client: TestClient, key: dict[str, str], case_id: int | None, rows: list[Any], ref: str
+) -> Any:
+    body = {"source": source(ref, case_id), "transactions": rows}
+    return client.post("/api/v1/transactions/batch", json=body, headers=key)
+
+
+def _b_loader(client: TestClient, session: Session, cases: Cases, who: str) -> dict[str, str]:
+    if who == "member":
+        member = make_key(session, Role.INVESTIGATOR, name="investigator on B")
+        added = client.put(
+            f"/api/v1/cases/{cases.b}/members",
+            json={"api_key_id": key_id(session, member), "role": "investigator"},
+            headers=cases.lead_b,
+        )
+        assert added.status_code in (200, 201), added.text
+        return bearer(member)
+    made = client.post(
+        "/api/v1/keys",
+        json={"name": "B's feed", "role": "ingest", "case_id": cases.b},
+        headers=cases.admin,
+    )
+    assert made.status_code == 201, made.text
+    return bearer(made.json()["key"])
+
+
+def _counts(reply: Any) -> dict[str, int]:
+    return {k: reply.json()[k] for k in FIRST_LOAD}
+
+
+@pytest.mark.parametrize("amount", ["100.00", "250.00"])
+@pytest.mark.parametrize("who", ["member", "ingest key"])
+def test_case_b_stores_its_copy_of_a_record_case_a_holds(
+    client: TestClient, session: Session, cases: Cases, who: str, amount: str
+) -> None:
+    a_stored = _load(client, cases.lead_a, cases.a, [tx("TX-1", X, Y, "100.00")], "A-STATEMENT")
+    assert a_stored.status_code == 201, a_stored.text
+    loader = _b_loader(client, session, cases, who)
+    # the bound key files in B without naming it; the member names B
+    case_named = cases.b if who == "member" else None
+    stored = _load(client, loader, case_named, [tx("TX-1", X, Y, amount)], "B-STATEMENT")
+    assert stored.status_code == 201, stored.text
+    assert _counts(stored) == FIRST_LOAD  # as on an empty ledger: nothing of A shows
+    b_document = stored.json()["source_document_id"]
+    assert b_document != a_stored.json()["source_document_id"]
+
+    seen = client.get("/api/v1/transactions/TX-1", headers=cases.lead_b)
+    assert seen.status_code == 200, seen.text
+    assert (seen.json()["amount"], seen.json()["source_document_id"]) == (amount, b_document)
+    assert seen.json()["engine_id"] == f"TX-1@case:{cases.b}"
+    kept = client.get("/api/v1/transactions/TX-1", headers=cases.lead_a).json()
+    assert (kept["amount"], kept["engine_id"]) == ("100.00", f"TX-1@case:{cases.a}")
+
+    # B's own replay is answered by B's row
+    again = _load(client, loader, case_named, [tx("TX-1", X, Y, amount)], "B-STATEMENT")
+    assert again.status_code == 200, again.text
+    assert (again.json()["already_present"], again.json()["source_document_id"]) == (1, b_document)
+    other = _load(client, loader, case_named, [tx("TX-1", X, Y, "7.00")], "B-STATEMENT-2")
+    assert other.status_code == 422, other.text
+    assert "already stored with another amount" in other.text
+
+
+def test_the_pool_and_a_case_hold_one_external_id_each(client: TestClient, cases: Cases) -> None:
+    in_a = _load(client, cases.lead_a, cases.a, [tx("TX-1", X, Y, "100.00")], "A-STATEMENT")
+    assert in_a.status_code == 201, in_a.text
+    pooled = _load(client, cases.lead_b, None, [tx("TX-1", X, Y, "100.00")], "POOL-STATEMENT")
+    assert pooled.status_code == 201, pooled.text
+    assert _counts(pooled) == FIRST_LOAD
+    # The pool's row is named by its external id; A's lead sees both, each by its engine id.
+    assert client.get("/api/v1/transactions/TX-1", headers=cases.lead_a).json()["engine_id"] == (
+        "TX-1"
+    )
+    own = client.get(f"/api/v1/transactions/TX-1@case:{cases.a}", headers=cases.lead_a)
+    assert own.json()["source_document_id"] == in_a.json()["source_document_id"]
+
+
+def test_an_external_id_in_two_visible_cases_is_ambiguous(client: TestClient, cases: Cases) -> None:
+    for lead, case, ref in ((cases.lead_a, cases.a, "A"), (cases.lead_b, cases.b, "B")):
+        assert _load(client, lead, case, [tx("TX-1", X, Y, "100.00")], ref).status_code == 201
+    found = client.get("/api/v1/transactions/TX-1", headers=cases.admin)
+    assert found.status_code == 409, found.text
+    assert found.json()["code"] == "ambiguous_transaction"
+    assert found.json()["engine_ids"] == sorted([f"TX-1@case:{cases.a}", f"TX-1@case:{cases.b}"])
+    named = client.get(f"/api/v1/transactions/TX-1@case:{cases.b}", headers=cases.admin)
+    assert named.status_code == 200
+
+
+def test_a_crafted_external_id_cannot_detect_case_a_s_record(
+    client: TestClient, cases: Cases
+) -> None:
+    assert (
+        _load(client, cases.lead_a, cases.a, [tx("TX-1", X, Y, "100.00")], "A").status_code == 201
+    )
+    answers = []
+    for crafted in (f"TX-1@case:{cases.a}", "TX-1@case:999999"):
+        loaded = _load(client, cases.lead_b, cases.b, [tx(crafted, X, Y, "100.00")], "B")
+        assert loaded.status_code == 422, loaded.text
+        [error] = loaded.json()["errors"]
+        assert error["loc"] == ["transactions", 0, "external_id"]
+        read = client.get(f"/api/v1/transactions/{crafted}", headers=cases.lead_b)
+        seeded = client.post(
+            "/api/v1/traces", json={"seeds": [{"transaction": crafted}]}, headers=cases.lead_b
+        )
+        answers.append(
+            (
+                error["msg"],
+                read.status_code,
+                read.json()["code"],
+                seeded.status_code,
+                seeded.json()["code"],
+            )
+        )
+    assert answers[0] == answers[1]
+    assert answers[0][1] == 404
+
+
+def _flows(client: TestClient, headers: dict[str, str], trace_id: str) -> list[tuple[str, str]]:
+    rows = client.get(f"/api/v1/traces/{trace_id}/flows", headers=headers)
+    assert rows.status_code == 200, rows.text
+    return [(r["transaction"], r["amount"]) for r in rows.json()["items"]]
+
+
+def test_a_trace_by_b_seeds_from_b_s_copy(client: TestClient, cases: Cases) -> None:
+    a_rows = [
+        tx("TX-1", X, Y, "100.00"),
+        tx("TX-2", Y, Z, "100.00", value_time="2026-01-06T10:00:00Z"),
+    ]
+    assert _load(client, cases.lead_a, cases.a, a_rows, "A").status_code == 201
+    b_rows = [tx("TX-1", X, Y, "250.00")]
+    assert _load(client, cases.lead_b, cases.b, b_rows, "B").status_code == 201
+    body = {"seeds": [{"transaction": "TX-1"}], "rule": "fifo"}
+    by_b = client.post("/api/v1/traces", json=body, headers=cases.lead_b)
+    assert by_b.status_code == 201, by_b.text
+    assert _flows(client, cases.lead_b, by_b.json()["id"]) == [(f"TX-1@case:{cases.b}", "250.00")]
+    assert by_b.json()["params"]["seed_transactions"] == [f"TX-1@case:{cases.b}"]
+    by_a = client.post("/api/v1/traces", json=body, headers=cases.lead_a)
+    assert by_a.status_code == 201, by_a.text
+    assert _flows(client, cases.lead_a, by_a.json()["id"]) == [
+        (f"TX-1@case:{cases.a}", "100.00"),
+        (f"TX-2@case:{cases.a}", "100.00"),
+    ]
+
+
+def test_refiling_renames_the_rows_and_refuses_a_collision(
+    client: TestClient, cases: Cases
+) -> None:
+    in_a = _load(client, cases.lead_a, cases.a, [tx("TX-1", X, Y, "100.00")], "A")
+    in_pool = _load(client, cases.lead_b, None, [tx("TX-1", X, Y, "100.00")], "POOL")
+    assert (in_a.status_code, in_pool.status_code) == (201, 201)
+    document = in_a.json()["source_document_id"]
+
+    def refile(case_id: int | None) -> Any:
+        return client.post(
+            f"/api/v1/sources/{document}/compartment",
+            json={"case_id": case_id, "reason": "court order"},
+            headers=cases.admin,
+        )
+
+    refused = refile(None)
+    assert refused.status_code == 409, refused.text
+    assert (refused.json()["code"], refused.json()["external_ids"]) == (
+        "refile_collision",
+        ["TX-1"],
+    )
+    assert client.get("/api/v1/transactions/TX-1", headers=cases.lead_a).json()["engine_id"] == (
+        "TX-1"
+    )
+    moved = refile(cases.b)
+    assert moved.status_code == 200, moved.text
+    read = client.get(f"/api/v1/transactions/TX-1@case:{cases.b}", headers=cases.lead_b)
+    assert read.status_code == 200, read.text
+    assert read.json()["source_document_id"] == document
+    gone = client.get(f"/api/v1/transactions/TX-1@case:{cases.a}", headers=cases.admin)
+    assert gone.status_code == 404
+    # the engine names it anew at once
+    body = {"seeds": [{"transaction": f"TX-1@case:{cases.b}"}], "rule": "fifo"}
+    traced = client.post("/api/v1/traces", json=body, headers=cases.lead_b)
+    assert traced.status_code == 201, traced.text
+    assert _flows(client, cases.lead_b, traced.json()["id"]) == [(f"TX-1@case:{cases.b}", "100.00")]
+    # and B's next load of TX-1 is a replay of B's own record
+    again = _load(client, cases.lead_b, cases.b, [tx("TX-1", X, Y, "100.00")], "B")
+    assert again.status_code == 200, again.text
+    assert again.json()["source_document_id"] == document
