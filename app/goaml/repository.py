@@ -13,12 +13,18 @@ class GoamlRepository:
     def get(self, source_document_id: str) -> GoamlReport | None:
         return self.session.get(GoamlReport, source_document_id)
 
-    def by_sha256(self, sha256: str) -> GoamlReport | None:
-        """The report first stored from exactly these bytes."""
+    def by_sha256(self, sha256: str, case_id: int | None) -> GoamlReport | None:
+        """The report first stored from exactly these bytes in the compartment of `case_id`
+        (None: the shared pool): another compartment's copy is not this one's replay."""
+        filed = (
+            SourceDocument.case_id.is_(None)
+            if case_id is None
+            else SourceDocument.case_id == case_id
+        )
         stmt = (
             select(GoamlReport)
             .join(SourceDocument, SourceDocument.id == GoamlReport.source_document_id)
-            .where(SourceDocument.sha256 == sha256)
+            .where(SourceDocument.sha256 == sha256, filed)
             .order_by(SourceDocument.received_at)
             .limit(1)
         )

@@ -312,7 +312,7 @@ def import_goaml(
     for file, report, said, said_count in zip(files, reports, notes, note_counts, strict=True):
         assert report is not None
         first = seen.get(file.upload.sha256) or _replay(
-            goaml.by_sha256(file.upload.sha256), file, report
+            goaml.by_sha256(file.upload.sha256, case_id), file, report
         )
         if first is None:
             # Other bytes with nothing new in them (re-encoded, re-sent by another channel) are a

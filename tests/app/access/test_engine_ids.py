@@ -2,6 +2,7 @@
 alone, never by a record of case A that B may not see (issue 19, docs/engine-ids.md)."""
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,3 +233,56 @@ def test_refiling_renames_the_rows_and_refuses_a_collision(
     again = _load(client, cases.lead_b, cases.b, [tx("TX-1", X, Y, "100.00")], "B")
     assert again.status_code == 200, again.text
     assert again.json()["source_document_id"] == document
+
+
+GOAML = Path(__file__).parents[1] / "goaml" / "multi_party_ctr.xml"
+
+
+# What a report's reply says of its transactions. (Its parties and accounts are merged into
+# shared records keyed by their keys: not compartmented by this change.)
+TRANSACTION_FIELDS = ("replay", "transactions", "inserted", "already_present", "reference")
+
+
+def _of_transactions(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{k: r[k] for k in TRANSACTION_FIELDS} for r in reply["reports"]]
+
+
+def test_case_b_imports_the_goaml_report_case_a_holds(client: TestClient, cases: Cases) -> None:
+    files = {"file": (GOAML.name, GOAML.read_bytes(), "application/xml")}
+
+    def imported(lead: dict[str, str], case_id: int) -> Any:
+        r = client.post(
+            "/api/v1/imports/goaml", params={"case_id": case_id}, files=files, headers=lead
+        )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    in_a = imported(cases.lead_a, cases.a)
+    in_b = imported(cases.lead_b, cases.b)
+    # B's reply is the one A had on an empty ledger, and B's report is stored in B
+    assert _of_transactions(in_b) == _of_transactions(in_a)
+    assert in_b["reports"][0]["inserted"] == 1
+    document = in_b["reports"][0]["source_document_id"]
+    assert document != in_a["reports"][0]["source_document_id"]
+    read = client.get("/api/v1/transactions/goaml:815:MT-5500", headers=cases.lead_b)
+    assert read.status_code == 200, read.text
+    assert read.json()["source_document_id"] == document
+
+
+def test_an_upload_by_b_s_feed_is_stored_in_b(
+    client: TestClient, session: Session, cases: Cases
+) -> None:
+    assert _load(client, cases.lead_a, cases.a, [tx("K-1", X, Y, "3.00")], "A").status_code == 201
+    feed = _b_loader(client, session, cases, "ingest key")
+    csv = b"external_id,from_account,to_account,amount,currency,value_time\n"
+    csv += f"K-1,{X},{Y},4.00,EUR,2026-01-05T10:00:00Z\n".encode()
+    r = client.post(
+        "/api/v1/transactions/upload",
+        files={"file": ("k.csv", csv, "text/csv")},
+        data={"kind": "bank_statement", "reference": "K"},
+        headers=feed,
+    )
+    assert r.status_code == 201, r.text
+    assert _counts(r) == FIRST_LOAD
+    seen = client.get("/api/v1/transactions/K-1", headers=cases.lead_b).json()
+    assert (seen["amount"], seen["source_document_id"]) == ("4.00", r.json()["source_document_id"])
