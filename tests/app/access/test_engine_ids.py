@@ -286,3 +286,23 @@ def test_an_upload_by_b_s_feed_is_stored_in_b(
     assert _counts(r) == FIRST_LOAD
     seen = client.get("/api/v1/transactions/K-1", headers=cases.lead_b).json()
     assert (seen["amount"], seen["source_document_id"]) == ("4.00", r.json()["source_document_id"])
+
+
+def test_b_corrects_its_record_into_an_id_case_a_holds(client: TestClient, cases: Cases) -> None:
+    a_rows = [tx("TX-2", X, Y, "9.00")]
+    assert _load(client, cases.lead_a, cases.a, a_rows, "A").status_code == 201
+    assert _load(client, cases.lead_b, cases.b, [tx("TX-1", X, Y, "5.00")], "B").status_code == 201
+    corrected = client.post(
+        "/api/v1/transactions/TX-1/corrections",
+        json={
+            "source": source("B-LETTER", cases.b),
+            "reason": "the bank's letter",
+            "transaction": tx("TX-2", X, Y, "5.50"),
+        },
+        headers=cases.lead_b,
+    )
+    assert corrected.status_code == 201, corrected.text
+    current = corrected.json()["versions"][-1]["transaction"]
+    assert (current["engine_id"], current["amount"]) == (f"TX-2@case:{cases.b}", "5.50")
+    kept = client.get("/api/v1/transactions/TX-2", headers=cases.lead_a).json()
+    assert (kept["amount"], kept["engine_id"]) == ("9.00", f"TX-2@case:{cases.a}")
