@@ -294,7 +294,7 @@ def start_trace(
             ) -> TraceResult:
                 result = trace(ledger, params, progress=report, cancelled=cancelled, mask=mask)
                 if filed.filed:
-                    runtime.reads[run.id] = filed.read_by(ledger, result, mask)
+                    runtime.reads[run.id] = filed.read_by(ledger, result, compartments)
                 return result
 
     run = TraceRun(
