@@ -64,12 +64,14 @@ class Filing:
         visible transaction of an account it reached (its replay reads them all), as sorted
         case ids. A transaction is visible when its compartment is admitted (`mask`), so these
         are the admitted cases among those filed on the reached accounts."""
-        if not self.filed or result.accounts.height == 0:
+        if not self.filed:
             return []
-        nodes = ledger.nodes_of(
-            result.accounts.get_column("account").to_list(),
-            result.accounts.get_column("currency").to_list(),
-        )
+        nodes = result.reached_nodes
+        if nodes is None:
+            nodes = ledger.nodes_of(
+                result.accounts.get_column("account").to_list(),
+                result.accounts.get_column("currency").to_list(),
+            )
         ptr, codes = self._node_codes(ledger)
         seen = np.zeros(len(self.cases) + 1, np.bool_)
         seen[_segments(ptr, codes, nodes[nodes >= 0])] = True

@@ -5,7 +5,7 @@ import numpy as np
 from app.compartments import Compartments
 from app.trace.filing import Filing
 from tests.tracing.factories import at, ledger
-from tracing import TraceParams, trace
+from tracing import TraceParams, TraceResult, trace
 
 
 def _read_by_transactions(led, filing: Filing, result, compartments: Compartments) -> list[int]:
@@ -42,3 +42,9 @@ def test_a_trace_reads_the_admitted_cases_filed_on_the_accounts_it_reached() -> 
     assert filing.read_by(led, result, outsider) == []
     for who in (everyone, member_of_7, outsider):
         assert filing.read_by(led, result, who) == _read_by_transactions(led, filing, result, who)
+    # a result read back from storage has no nodes: its accounts' keys are looked up
+    stored = TraceResult.from_frames(
+        result.to_frames(), summary=result.summary, provenance=result.provenance
+    )
+    assert stored.reached_nodes is None
+    assert filing.read_by(led, stored, member_of_7) == [7]
