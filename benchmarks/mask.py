@@ -19,6 +19,8 @@ that the machine's load falls alike on each (median and fastest of ``--repeat`` 
 * ``all visible``: a mask that hides nothing: the price of the checks alone, on the same work
   as ``plain`` (a masked trace follows fewer transactions, so ``cached`` may be cheaper).
 
+Figures: benchmarks/MASK_RESULTS.md.
+
 Usage::
 
     python -m benchmarks.mask --sizes 100k,1m [--repeat 25] [--filed 0.2]
