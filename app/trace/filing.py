@@ -23,6 +23,9 @@ from app.trace.caches import BoundedCache
 from tracing import Ledger, Mask, TraceResult, compartment_mask
 
 SHARED = 0  # the code of the shared pool
+# Case codes kept as per-node bits up to 4 words (255 cases): 32 bytes a node at the most.
+_BIT_WORDS = 4
+NodeCodes = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 _FILED_DOCUMENTS = "SELECT id, case_id FROM source_documents WHERE case_id IS NOT NULL ORDER BY id"
 _FILED_ROWS = """
 SELECT t.external_id, d.case_id FROM transactions t
@@ -39,9 +42,7 @@ class Filing:
     cases: tuple[int, ...]
     digest: str  # `filing_digest` when read: names it in cache keys
     # Per ledger fingerprint, each node's case codes (see `_node_codes`): made on first need.
-    _by_node: dict[str, tuple[np.ndarray, np.ndarray]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    _by_node: dict[str, NodeCodes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def filed(self) -> bool:
@@ -72,14 +73,20 @@ class Filing:
                 result.accounts.get_column("account").to_list(),
                 result.accounts.get_column("currency").to_list(),
             )
-        ptr, codes = self._node_codes(ledger)
-        seen = np.zeros(len(self.cases) + 1, np.bool_)
-        seen[_segments(ptr, codes, nodes[nodes >= 0])] = True
-        seen &= self.admitted(compartments)
-        return [self.cases[i - 1] for i in np.flatnonzero(seen[1:]) + 1]
+        nodes = nodes[nodes >= 0]
+        ptr, codes, bits = self._node_codes(ledger)
+        if bits is not None:  # two NumPy operations, then the few cases found
+            words = np.bitwise_or.reduce(bits[nodes], axis=0).tolist() if len(nodes) else []
+            found = _set_bits(words)
+        else:
+            found = np.unique(_segments(ptr, codes, nodes)).tolist()
+        return sorted(
+            self.cases[c - 1] for c in found if c and compartments.admits(self.cases[c - 1])
+        )
 
-    def _node_codes(self, ledger: Ledger) -> tuple[np.ndarray, np.ndarray]:
-        """Per node, the distinct case codes among its transactions, as a CSR (`ptr`, codes).
+    def _node_codes(self, ledger: Ledger) -> NodeCodes:
+        """Per node, the distinct case codes among its transactions: a CSR (`ptr`, codes), and
+        as bits (a row of 64-bit words per node) while there are few cases (`_BIT_WORDS`).
 
         Made once per ledger and filing: gathering the reached accounts' transactions on every
         trace cost 10 ms at 1M transactions (a hub's thousands), many times a local trace.
@@ -90,11 +97,33 @@ class Filing:
             width = len(self.cases) + 1
             ends = np.concatenate([ledger.src[filed], ledger.dst[filed]]).astype(np.int64)
             pairs = np.unique(ends * width + np.tile(self.codes[filed], 2))
-            ptr = np.searchsorted(pairs // width, np.arange(ledger.n_nodes + 1))
-            found = (ptr, pairs % width)
+            node, code = pairs // width, pairs % width
+            ptr = np.searchsorted(node, np.arange(ledger.n_nodes + 1))
+            bits = None
+            words = (width + 63) // 64
+            if words <= _BIT_WORDS:
+                bits = np.zeros((ledger.n_nodes, words), np.uint64)
+                # the pairs are distinct: adding each code's bit sets it
+                np.add.at(
+                    bits,
+                    (node, code // 64),
+                    np.left_shift(np.uint64(1), (code % 64).astype(np.uint64)),
+                )
+            found = (ptr, code, bits)
             self._by_node.clear()  # a filing is read for one ledger
             self._by_node[ledger.fingerprint] = found
         return found
+
+
+def _set_bits(words: list[int]) -> list[int]:
+    """The positions of the bits set in `words` (64 bits each, lowest first)."""
+    found = []
+    for w, word in enumerate(words):
+        while word:
+            low = word & -word
+            found.append(64 * w + low.bit_length() - 1)
+            word ^= low
+    return found
 
 
 def _segments(ptr: np.ndarray, idx: np.ndarray, nodes: np.ndarray) -> np.ndarray:
