@@ -7,7 +7,7 @@ which answers it through `MembershipLookup` on `app.state.membership_lookup`, so
 module knows no domain.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
@@ -27,13 +27,13 @@ class Compartments:
 
     every: bool
     cases: frozenset[int] = frozenset()
+    # A stable name of the set, for caches keyed by what a caller may see (masks, results):
+    # named once, as a masked trace looks its mask up by it on every call.
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """A stable name of the set, for caches keyed by what a caller may see (masks, results)."""
-        if self.every:
-            return "all"
-        return "shared" + "".join(f",{c}" for c in sorted(self.cases))
+    def __post_init__(self) -> None:
+        key = "all" if self.every else "shared" + "".join(f",{c}" for c in sorted(self.cases))
+        object.__setattr__(self, "key", key)
 
     def admits(self, case_id: int | None) -> bool:
         """Whether a document filed under `case_id` (None: the shared pool) is visible."""

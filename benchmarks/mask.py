@@ -10,11 +10,16 @@ that the machine's load falls alike on each (median and fastest of ``--repeat`` 
 * ``plain``: no mask (what a caller who sees every compartment runs);
 * ``cached``: the caller's mask looked up in the runtime's cache
   (:func:`app.trace.filing.cached_mask`), then the trace: every trace after a caller's first;
+* ``cached + read``: ``cached``, then which cases the trace read
+  (:meth:`app.trace.filing.Filing.read_by`): what the service runs per trace of a caller
+  when some document is filed in a case;
 * ``cold``: the mask built anew (one gather over the codes, its digest, and for a cut-off the
   visible counterparties, a pass over the ledger), then the trace: a caller's first trace on
   a ledger (timed after the others, not among them);
 * ``all visible``: a mask that hides nothing: the price of the checks alone, on the same work
   as ``plain`` (a masked trace follows fewer transactions, so ``cached`` may be cheaper).
+
+Figures: benchmarks/MASK_RESULTS.md.
 
 Usage::
 
@@ -129,12 +134,17 @@ def run_size(label: str, n: int, args: argparse.Namespace) -> list[dict[str, Any
             def cached(params: TraceParams = params) -> Any:
                 return trace(ledger, params, mask=cached_mask(cache, ledger, filing, caller))
 
+            def cached_read(params: TraceParams = params) -> Any:
+                result = cached(params)
+                return filing.read_by(ledger, result, caller)
+
             def all_visible(params: TraceParams = params) -> Any:
                 return trace(ledger, params, mask=everything)
 
             variants: dict[str, Callable[[], Any]] = {
                 "plain": plain,
                 "cached": cached,
+                "cached + read": cached_read,
                 "all visible": all_visible,
             }
             times = interleaved(variants, args.repeat)
@@ -151,7 +161,7 @@ def run_size(label: str, n: int, args: argparse.Namespace) -> list[dict[str, Any
 def _line(row: dict[str, Any]) -> str:
     median, fastest = row["plain"]
     parts = []
-    for name in ("cached", "cold", "all visible"):
+    for name in ("cached", "cached + read", "cold", "all visible"):
         m, f = row[name]
         parts.append(f"{name} {m * 1e3:8.2f} ms x{m / median:.2f} (fastest x{f / fastest:.2f})")
     head = f"{row['size']:>4} {row['workload']:<9} {row['rule']:<5}"

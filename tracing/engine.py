@@ -69,7 +69,7 @@ def resolve_seeds(
     forward = params.direction is Direction.FORWARD
     nodes = ledger.nodes_of([s.account for s in params.seeds], [s.currency for s in params.seeds])
     if mask is not None:
-        nodes = np.where(mask.touches(np.maximum(nodes, 0)) & (nodes >= 0), nodes, -1)
+        nodes = mask.known(nodes)
     if (nodes < 0).any():
         bad = [
             f"{s.account} ({s.currency})" for s, n in zip(params.seeds, nodes, strict=True) if n < 0
@@ -80,7 +80,7 @@ def resolve_seeds(
         if params.seed_transactions
         else np.empty(0, np.int64)
     )
-    if mask is not None:
+    if mask is not None and len(pos):  # most traces start from accounts: no array work
         pos = np.where((pos >= 0) & mask.visible[np.maximum(pos, 0)], pos, -1)
     if (pos < 0).any():
         bad = [t for t, p in zip(params.seed_transactions, pos, strict=True) if p < 0]

@@ -11,6 +11,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Protocol
 
+import numpy as np
 import polars as pl
 
 # 0.1.1: amounts below 10^-6 written "0.00000005", not "5E-8" (summary totals, flags)
@@ -242,6 +243,16 @@ class TraceResult:
             raise KeyError(f"frames missing: {', '.join(missing)}")
         given = _GivenFrames({Frame(k): v for k, v in frames.items()})
         return cls(summary, provenance, given, decimals=dict(decimals or {}))
+
+    @property
+    def reached_nodes(self) -> np.ndarray | None:
+        """The ledger nodes of the ``accounts`` rows (ascending), or None.
+
+        None for a result made of frames. Spares a caller that needs them (the cases a trace
+        read) hashing the accounts' keys back to nodes, which cost more than a local trace.
+        """
+        reach = getattr(self._parts, "reach", None)
+        return None if reach is None else reach.nodes
 
     def frame(self, name: Frame) -> pl.DataFrame:
         """Return the frame ``name``, built (or read) on first use and then kept."""

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from app.money import currency_decimals
 from app.settings import Settings
 from app.source.models import COMMITTED_ROWS_SQL, STAGING
-from app.trace.filing import Filing, filing_digest, read_filing
+from app.trace.filing import Filing, digest_of, filed_documents, read_filing
 from app.trace.ledger_index import SharedIndex, Version, external_id_of
 from app.transaction.models import IN_LEDGER_SQL, REBUILD_VERSION_SQL
 from tracing import Ledger
@@ -186,12 +186,13 @@ class LedgerCache:
         """The current ledger and each of its transactions' compartment, read in one snapshot:
         the codes are read anew when the ledger or the filing (documents refiled) moved."""
         ledger = self.current(session)
-        digest = filing_digest(session)
+        documents = filed_documents(session)
+        digest = digest_of(documents)
         with self._lock:
             known = self._filing
             if known is not None and known[0] is ledger and known[1].digest == digest:
                 return known
-        filing = read_filing(session, ledger, digest)
+        filing = read_filing(session, ledger, digest, documents)
         with self._lock:
             self._filing = (ledger, filing)
         return ledger, filing

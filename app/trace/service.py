@@ -238,7 +238,9 @@ def _store_result(
     run.finished_at = datetime.now(UTC)
     run.progress = None  # live while it ran; a finished run answers with its summary
     reading = runtime.reads.pop(run.id, None)
-    read = None if reading is None else reading.cases(session, result)
+    read = None
+    if reading is not None:
+        read = reading.cases(session, result, transaction_service.account_keys_of)
     # Its readers see the shared pool and the cases it read (_may_see); with nothing filed in
     # any case (or on the lake, which refuses a masked trace) they see everything it read.
     seen = EVERY if read is None else Compartments(every=False, cases=frozenset(read))
@@ -325,7 +327,7 @@ def start_trace(
                 report: Callable[[Progress], None], cancelled: Callable[[], bool]
             ) -> TraceResult:
                 result = trace(ledger, params, progress=report, cancelled=cancelled, mask=mask)
-                runtime.reads[run.id] = filing.Reading(ledger, filed, mask)
+                runtime.reads[run.id] = filing.Reading(ledger, filed, compartments)
                 return result
 
     run = TraceRun(

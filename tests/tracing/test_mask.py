@@ -157,3 +157,17 @@ def test_a_mask_serves_an_equal_ledger_and_knows_which_accounts_it_shows() -> No
     assert [mask.knows_account(a) for a in ids] == [True, True, True]
     only_first = Mask.of(led, np.array([True, False, False]))
     assert [only_first.knows_account(a) for a in ids] == [True, True, False]
+
+
+def test_the_seed_check_keeps_the_nodes_with_a_visible_transaction_and_unknown_ones_unknown() -> (
+    None
+):
+    led = _bridge()
+    only_first = Mask.of(led, np.array([True, False, False]))
+    nodes = led.nodes_of(["seed", "X", "Y", "Z", "nobody"], ["EUR"] * 5)
+    assert nodes[-1] == -1
+    # Y and Z have no visible transaction: they do not exist for a trace under this mask
+    assert only_first.known(nodes).tolist() == [*nodes[:2].tolist(), -1, -1, -1]
+    assert only_first.touches(nodes).tolist() == [True, True, False, False, False]
+    with pytest.raises(UnknownSeed, match="Y"):
+        trace(led, TraceParams(seeds=(AccountSeed(account="Y", currency="EUR"),)), mask=only_first)
