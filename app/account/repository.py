@@ -4,12 +4,13 @@ from typing import Any
 from sqlalchemy import bindparam, case, select
 from sqlalchemy.orm import Session
 
-from app.account.models import Account, AccountHolder, visible_accounts
+from app.account.models import Account, AccountHolder, AccountStatement, visible_accounts
 from app.compartments import EVERY, Compartments
-from app.db import by_key, table_of
+from app.db import by_key, in_chunks, table_of
 from app.pagination import CursorCodec, IdKey, Keyset, page
 from app.party.models import Party
 from app.source.models import committed_rows, visible_rows
+from app.source.statements import stated
 
 # Core statements for the account read, the most frequent request: no ORM objects are built, and
 # the statements are made once, so each request only binds its parameters.
@@ -66,14 +67,17 @@ class AccountRepository:
         stmt = _HOLDER_ROWS
         if not compartments.every:
             stmt = stmt.where(visible_rows(_HOLDERS.c.source_document_id, compartments))
-            # A party another compartment's document brought is known here by its key alone,
-            # as `service.holders_as_seen` and `party_service.party_details` tell it.
+            # A party another compartment's document brought is known here by its key alone
+            # (`party_shown` false), unless the caller's documents stated its name, as
+            # `service.holders_as_seen` and `party_service.party_details` tell it.
             seen = visible_rows(_PARTIES.c.source_document_id, compartments)
             name = case((seen, _PARTIES.c.name), else_=_PARTIES.c.key).label("name")
             stmt = stmt.with_only_columns(
-                *(name if c.name == "name" else c for c in _HOLDER_ROWS.selected_columns)
+                *(name if c.name == "name" else c for c in _HOLDER_ROWS.selected_columns),
+                seen.label("party_shown"),
             )
-        rows = self.session.execute(stmt, {"account": account_id}).mappings()
+        # A link two documents state is one link to a reader.
+        rows = self.session.execute(stmt.distinct(), {"account": account_id}).mappings()
         return [dict(r) for r in rows]
 
     def visible(self, account_id: int, compartments: Compartments) -> bool:
@@ -82,6 +86,23 @@ class AccountRepository:
             return True
         stmt = select(Account.id).where(Account.id == account_id, visible_accounts(compartments))
         return self.session.scalar(stmt) is not None
+
+    def visible_ids(self, ids: Iterable[int], compartments: Compartments) -> set[int]:
+        """Those of `ids` whose accounts exist for the caller (`visible_accounts`)."""
+        found: set[int] = set()
+        for chunk in in_chunks(ids):
+            stmt = select(Account.id).where(Account.id.in_(chunk), visible_accounts(compartments))
+            found.update(self.session.scalars(stmt))
+        return found
+
+    def statements(
+        self, ids: Iterable[int], compartments: Compartments = EVERY
+    ) -> dict[int, list[dict[str, Any]]]:
+        """The details visible documents stated of each of the accounts `ids`, oldest first."""
+        return stated(self.session, AccountStatement.account_id, ids, compartments)
+
+    def add_statement(self, statement: AccountStatement) -> None:
+        self.session.add(statement)
 
     def by_keys(self, keys: Iterable[str]) -> dict[str, Account]:
         return by_key(self.session, Account, Account.key, keys)
