@@ -160,3 +160,12 @@ def test_a_pool_batch_does_not_lean_on_a_case(world: dict[str, Any]) -> None:
     assert pool.get(f"/api/v1/accounts/{DE}")["name"] == "Pool Name"
     seen_by_a = world["lead_a"].get(f"/api/v1/accounts/{DE}")
     assert (seen_by_a["name"], seen_by_a["currency"]) == ("Kingfisher Holdings", "EUR")
+
+
+def test_an_account_b_only_names_is_matched_blindly_with_a(world: dict[str, Any]) -> None:
+    lead_b = world["lead_b"]
+    lead_b.post("/api/v1/accounts/batch", _batch(world["b"], "PO-B", accounts=[{"key": DE}]))
+    items = lead_b.get("/api/v1/convergence")["items"]
+    assert [(i["matched_on"], i["matched_key"]) for i in items if i["blind"]] == [("account", DE)]
+    # And B's members see the account B named, with no detail of A's.
+    assert lead_b.get(f"/api/v1/accounts/{DE}")["name"] is None
