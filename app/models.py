@@ -13,7 +13,7 @@ from app.party.models import Party, PartyLinkEvent, PartyStatement
 from app.proposal.models import FreezingProposal
 from app.realisation.models import InterlocutorySale, ProceedsShare
 from app.source.models import CompartmentChange, SourceDocument
-from app.trace.models import TraceResultFrame, TraceRun, TraceRunCompartment
+from app.trace.models import TraceResultFrame, TraceRun, TraceRunAccount, TraceRunCompartment
 from app.transaction.models import (
     DuplicateMatch,
     LedgerExclusion,
@@ -56,6 +56,7 @@ __all__ = [
     "SourceDocument",
     "TraceResultFrame",
     "TraceRun",
+    "TraceRunAccount",
     "TraceRunCompartment",
     "Transaction",
     "TransactionCorrection",
