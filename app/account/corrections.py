@@ -66,7 +66,10 @@ def correct_account(
     compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
     source, details = data.source, data.details.model_dump(exclude_unset=True)
-    source_service.require_filed_with(session, account.source_document_id, source)
+    # Filed where the record is, when the caller may see where that is; a record only another
+    # compartment's document created is, to the caller, what their own documents stated of it.
+    if source_service.document_visible(session, account.source_document_id, compartments):
+        source_service.require_filed_with(session, account.source_document_id, source)
     document = source_service.record_source(session, source, upload, rows=1, actor=actor)
     document.inserted = 1
     AccountCorrectionRepository(session).add(

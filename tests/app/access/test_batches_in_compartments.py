@@ -169,3 +169,21 @@ def test_an_account_b_only_names_is_matched_blindly_with_a(world: dict[str, Any]
     assert [(i["matched_on"], i["matched_key"]) for i in items if i["blind"]] == [("account", DE)]
     # And B's members see the account B named, with no detail of A's.
     assert lead_b.get(f"/api/v1/accounts/{DE}")["name"] is None
+
+
+def test_a_correction_by_b_does_not_name_the_case_that_created_the_account(
+    world: dict[str, Any],
+) -> None:
+    lead_b, b = world["lead_b"], world["b"]
+    lead_b.post("/api/v1/accounts/batch", _batch(b, "PO-B", **B_STATES))
+    body = {
+        "source": {"kind": "bank_production", "reference": "PO-B-FIX", "case_id": b},
+        "details": {"name": "Harbour Trading Ltd"},
+        "reason": "the bank's second letter",
+    }
+    r = lead_b.client.post(f"/api/v1/accounts/{DE}/corrections", json=body, headers=lead_b.key)
+    assert r.status_code == 201, r.text
+    assert f"case {world['a']}" not in r.text
+    assert lead_b.get(f"/api/v1/accounts/{DE}")["name"] == "Harbour Trading Ltd"
+    # A's readers read A's name: B's correction is B's.
+    assert world["lead_a"].get(f"/api/v1/accounts/{DE}")["name"] == "Kingfisher Holdings"
