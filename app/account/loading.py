@@ -94,22 +94,7 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
             continue
         account = _load_account(load, i, a, key, accounts, known, refuse=refuse)
         session.flush()
-        for j, h in enumerate(a.holders):
-            if (party := parties.get(h.party)) is None:
-                load.fail("accounts", i, f"holders.{j}.party", f"no party with key {h.party!r}")
-                continue
-            session.flush()
-            if (account.id, party.id, str(h.role)) not in linked:
-                AccountRepository(session).add_holder(
-                    AccountHolder(
-                        account_id=account.id,
-                        party_id=party.id,
-                        role=str(h.role),
-                        source_document_id=document_id,
-                    )
-                )
-                linked.add((account.id, party.id, str(h.role)))
-                load.counts["h"] += 1
+        _link_holders(load, i, a, account, parties, linked)
     if load.errors:
         session.rollback()
         raise BatchRejected(load.errors, total=len(load.errors), rows_label="accounts")
@@ -122,6 +107,33 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
         accounts_updated=counts["au"],
         holders_added=counts["h"],
     )
+
+
+def _link_holders(
+    load: _Load,
+    i: int,
+    a: AccountIn,
+    account: Account,
+    parties: dict[str, Party],
+    linked: set[tuple[int, int, str]],
+) -> None:
+    """The account's holder links, each added unless the load's compartment states it."""
+    for j, h in enumerate(a.holders):
+        if (party := parties.get(h.party)) is None:
+            load.fail("accounts", i, f"holders.{j}.party", f"no party with key {h.party!r}")
+            continue
+        load.session.flush()
+        if (account.id, party.id, str(h.role)) not in linked:
+            AccountRepository(load.session).add_holder(
+                AccountHolder(
+                    account_id=account.id,
+                    party_id=party.id,
+                    role=str(h.role),
+                    source_document_id=load.document_id,
+                )
+            )
+            linked.add((account.id, party.id, str(h.role)))
+            load.counts["h"] += 1
 
 
 def _load_parties(load: _Load, batch: AccountBatch, stored: dict[str, Party]) -> dict[str, Party]:
