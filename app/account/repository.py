@@ -1,7 +1,7 @@
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import bindparam, case, exists, select
 from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountHolder, AccountStatement, visible_accounts
@@ -15,8 +15,11 @@ from app.source.statements import stated
 # Core statements for the account read, the most frequent request: no ORM objects are built, and
 # the statements are made once, so each request only binds its parameters.
 _ACCOUNTS, _HOLDERS, _PARTIES = table_of(Account), table_of(AccountHolder), table_of(Party)
-_BY_ID = select(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("value"))
-_BY_KEY = select(_ACCOUNTS).where(_ACCOUNTS.c.key == bindparam("value"))
+# `restated`: whether another compartment's document stated details of it (AccountStatement),
+# asked in the same statement so that the read of an account no one restated costs nothing more.
+_RESTATED = exists().where(AccountStatement.account_id == _ACCOUNTS.c.id).label("restated")
+_BY_ID = select(_ACCOUNTS, _RESTATED).where(_ACCOUNTS.c.id == bindparam("value"))
+_BY_KEY = select(_ACCOUNTS, _RESTATED).where(_ACCOUNTS.c.key == bindparam("value"))
 _HOLDER_ROWS = (
     select(
         _HOLDERS.c.party_id,
@@ -49,7 +52,8 @@ class AccountRepository:
         compartments: Compartments = EVERY,
     ) -> dict[str, Any] | None:
         """One account's columns, by id or by canonical key, if it exists for the caller; with
-        `stated`: whether the document that created it (and stated its details) is visible.
+        `stated`: whether the document that created it (and stated its details) is visible;
+        `restated`: whether any document stated details of it beside (`AccountStatement`).
         One statement either way; the one made once serves those who see every compartment."""
         stmt, value = (_BY_ID, account_id) if account_id is not None else (_BY_KEY, key)
         if not compartments.every:

@@ -52,7 +52,8 @@ def read_account(session: Session, ref: str, compartments: Compartments = EVERY)
         raise AccountNotFound(ref)
     if not row.pop("stated"):
         row = {**row, **dict.fromkeys(STATED_DETAILS), "source_document_id": None}
-    if stated := accounts.statements([row["id"]], compartments).get(row["id"]):
+    restated = row.pop("restated")
+    if restated and (stated := accounts.statements([row["id"]], compartments).get(row["id"])):
         # What other compartments' documents added, as far as the caller sees them.
         told = known_details({f: row[f] for f in STATED_DETAILS}, stated)
         row = {**row, **{f: told.get(f) for f in STATED_DETAILS}}
