@@ -1,6 +1,6 @@
 """Every table, imported in one place so that Alembic and the tests see the whole schema."""
 
-from app.account.models import Account, AccountCorrection, AccountHolder
+from app.account.models import Account, AccountCorrection, AccountHolder, AccountStatement
 from app.apikey.models import ApiKey, KeyCompartment
 from app.asset.models import Asset, AssetCost, AssetLink, AssetOwner, AssetValuation
 from app.audit.models import AuditEntry
@@ -9,11 +9,11 @@ from app.db import Base
 from app.goaml.models import GoamlReport, GoamlTransaction
 from app.matching.models import MatchKey, MatchNotification
 from app.measure.models import Measure
-from app.party.models import Party, PartyLinkEvent
+from app.party.models import Party, PartyLinkEvent, PartyStatement
 from app.proposal.models import FreezingProposal
 from app.realisation.models import InterlocutorySale, ProceedsShare
 from app.source.models import CompartmentChange, SourceDocument
-from app.trace.models import TraceResultFrame, TraceRun, TraceRunCompartment
+from app.trace.models import TraceResultFrame, TraceRun, TraceRunAccount, TraceRunCompartment
 from app.transaction.models import (
     DuplicateMatch,
     LedgerExclusion,
@@ -25,6 +25,7 @@ __all__ = [
     "Account",
     "AccountCorrection",
     "AccountHolder",
+    "AccountStatement",
     "ApiKey",
     "Asset",
     "AssetCost",
@@ -50,10 +51,12 @@ __all__ = [
     "Measure",
     "Party",
     "PartyLinkEvent",
+    "PartyStatement",
     "ProceedsShare",
     "SourceDocument",
     "TraceResultFrame",
     "TraceRun",
+    "TraceRunAccount",
     "TraceRunCompartment",
     "Transaction",
     "TransactionCorrection",

@@ -10,12 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountCorrection
+from app.account.repository import AccountRepository
 from app.account.schemas import AccountCorrectionIn
 from app.compartments import EVERY, Compartments
 from app.matching import service as matching_service
 from app.principal import Principal
 from app.source import service as source_service
 from app.source.models import visible_rows
+from app.source.statements import known_details
 from app.uploads import Upload
 
 # The details a correction may state; the key and what it is made of (IBAN, chain, address)
@@ -64,7 +66,10 @@ def correct_account(
     compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
     source, details = data.source, data.details.model_dump(exclude_unset=True)
-    source_service.require_filed_with(session, account.source_document_id, source)
+    # Filed where the record is, when the caller may see where that is; a record only another
+    # compartment's document created is, to the caller, what their own documents stated of it.
+    if source_service.document_visible(session, account.source_document_id, compartments):
+        source_service.require_filed_with(session, account.source_document_id, source)
     document = source_service.record_source(session, source, upload, rows=1, actor=actor)
     document.inserted = 1
     AccountCorrectionRepository(session).add(
@@ -86,10 +91,15 @@ def correct_account(
 def account_history(
     session: Session, account: Account, compartments: Compartments = EVERY
 ) -> dict[str, Any]:
-    """The account's details as first loaded, then after each correction, as far as the
-    caller's compartments hold them (a hidden first load reads as no details)."""
+    """The account's details as first loaded (with what other compartments' documents stated
+    of it), then after each correction, as far as the caller's compartments hold them (a
+    hidden first load reads as no details)."""
     first_seen = source_service.document_visible(session, account.source_document_id, compartments)
-    details = {field: getattr(account, field) if first_seen else None for field in CORRECTABLE}
+    stated = AccountRepository(session).statements([account.id], compartments).get(account.id, [])
+    told = known_details(
+        {field: getattr(account, field) for field in CORRECTABLE} if first_seen else None, stated
+    )
+    details = {field: told.get(field) for field in CORRECTABLE}
     versions: list[dict[str, Any]] = [
         {
             "details": dict(details),

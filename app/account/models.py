@@ -42,10 +42,27 @@ class AccountHolder(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(30), primary_key=True)
-    source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"))
+    # A link is kept per document stating it: each compartment reads the links its documents
+    # state, and a load's outcome never depends on a link another compartment holds.
+    source_document_id: Mapped[str] = mapped_column(
+        ForeignKey("source_documents.id"), primary_key=True
+    )
 
     account: Mapped[Account] = relationship(back_populates="holders")
     party: Mapped[Party] = relationship(lazy="joined")
+
+
+class AccountStatement(Base):
+    """What a document stated of an account that a document of another compartment created:
+    kept apart from the account row, which only tells what its compartment holds (see
+    docs/compartments.md). `details` holds the fields the stating document added."""
+
+    __tablename__ = "account_statements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class AccountCorrection(Base):
@@ -75,12 +92,17 @@ STATED_DETAILS = ("name", "bic", "number", "institution", "currency", "number_fl
 
 def visible_accounts(compartments: Compartments) -> ColumnElement[bool]:
     """The account domain's need-to-know test: an account exists for the caller when a visible
-    document created it, holds one of its holder links, or a visible transaction touches it."""
+    document created it, stated its details, holds one of its holder links, or a visible
+    transaction touches it."""
     if compartments.every:
         return true()
     hidden = hidden_documents(compartments)
     return or_(
         Account.source_document_id.not_in(hidden),
+        exists().where(
+            AccountStatement.account_id == Account.id,
+            AccountStatement.source_document_id.not_in(hidden),
+        ),
         exists().where(
             AccountHolder.account_id == Account.id, AccountHolder.source_document_id.not_in(hidden)
         ),

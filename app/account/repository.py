@@ -1,21 +1,25 @@
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import bindparam, case, exists, select
 from sqlalchemy.orm import Session
 
-from app.account.models import Account, AccountHolder, visible_accounts
+from app.account.models import Account, AccountHolder, AccountStatement, visible_accounts
 from app.compartments import EVERY, Compartments
-from app.db import by_key, table_of
+from app.db import by_key, in_chunks, table_of
 from app.pagination import CursorCodec, IdKey, Keyset, page
 from app.party.models import Party
 from app.source.models import committed_rows, visible_rows
+from app.source.statements import stated
 
 # Core statements for the account read, the most frequent request: no ORM objects are built, and
 # the statements are made once, so each request only binds its parameters.
 _ACCOUNTS, _HOLDERS, _PARTIES = table_of(Account), table_of(AccountHolder), table_of(Party)
-_BY_ID = select(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("value"))
-_BY_KEY = select(_ACCOUNTS).where(_ACCOUNTS.c.key == bindparam("value"))
+# `restated`: whether another compartment's document stated details of it (AccountStatement),
+# asked in the same statement so that the read of an account no one restated costs nothing more.
+_RESTATED = exists().where(AccountStatement.account_id == _ACCOUNTS.c.id).label("restated")
+_BY_ID = select(_ACCOUNTS, _RESTATED).where(_ACCOUNTS.c.id == bindparam("value"))
+_BY_KEY = select(_ACCOUNTS, _RESTATED).where(_ACCOUNTS.c.key == bindparam("value"))
 _HOLDER_ROWS = (
     select(
         _HOLDERS.c.party_id,
@@ -48,7 +52,8 @@ class AccountRepository:
         compartments: Compartments = EVERY,
     ) -> dict[str, Any] | None:
         """One account's columns, by id or by canonical key, if it exists for the caller; with
-        `stated`: whether the document that created it (and stated its details) is visible.
+        `stated`: whether the document that created it (and stated its details) is visible;
+        `restated`: whether any document stated details of it beside (`AccountStatement`).
         One statement either way; the one made once serves those who see every compartment."""
         stmt, value = (_BY_ID, account_id) if account_id is not None else (_BY_KEY, key)
         if not compartments.every:
@@ -66,14 +71,17 @@ class AccountRepository:
         stmt = _HOLDER_ROWS
         if not compartments.every:
             stmt = stmt.where(visible_rows(_HOLDERS.c.source_document_id, compartments))
-            # A party another compartment's document brought is known here by its key alone,
-            # as `service.holders_as_seen` and `party_service.party_details` tell it.
+            # A party another compartment's document brought is known here by its key alone
+            # (`party_shown` false), unless the caller's documents stated its name, as
+            # `service.holders_as_seen` and `party_service.party_details` tell it.
             seen = visible_rows(_PARTIES.c.source_document_id, compartments)
             name = case((seen, _PARTIES.c.name), else_=_PARTIES.c.key).label("name")
             stmt = stmt.with_only_columns(
-                *(name if c.name == "name" else c for c in _HOLDER_ROWS.selected_columns)
+                *(name if c.name == "name" else c for c in _HOLDER_ROWS.selected_columns),
+                seen.label("party_shown"),
             )
-        rows = self.session.execute(stmt, {"account": account_id}).mappings()
+        # A link two documents state is one link to a reader.
+        rows = self.session.execute(stmt.distinct(), {"account": account_id}).mappings()
         return [dict(r) for r in rows]
 
     def visible(self, account_id: int, compartments: Compartments) -> bool:
@@ -82,6 +90,23 @@ class AccountRepository:
             return True
         stmt = select(Account.id).where(Account.id == account_id, visible_accounts(compartments))
         return self.session.scalar(stmt) is not None
+
+    def visible_ids(self, ids: Iterable[int], compartments: Compartments) -> set[int]:
+        """Those of `ids` whose accounts exist for the caller (`visible_accounts`)."""
+        found: set[int] = set()
+        for chunk in in_chunks(ids):
+            stmt = select(Account.id).where(Account.id.in_(chunk), visible_accounts(compartments))
+            found.update(self.session.scalars(stmt))
+        return found
+
+    def statements(
+        self, ids: Iterable[int], compartments: Compartments = EVERY
+    ) -> dict[int, list[dict[str, Any]]]:
+        """The details visible documents stated of each of the accounts `ids`, oldest first."""
+        return stated(self.session, AccountStatement.account_id, ids, compartments)
+
+    def add_statement(self, statement: AccountStatement) -> None:
+        self.session.add(statement)
 
     def by_keys(self, keys: Iterable[str]) -> dict[str, Account]:
         return by_key(self.session, Account, Account.key, keys)

@@ -213,9 +213,7 @@ def neighbourhood_ftm(
     _require_ftm()
     keys, payments = neighbourhood(session, refs, compartments)
     accounts = account_service.accounts_as_seen(session, keys, compartments)
-    holders = None
-    if not compartments.every:
-        holders, _ = account_service.holders_as_seen(session, keys, compartments)
+    holders, _ = account_service.holders_as_seen(session, keys, compartments)
     from app.interop.ftm import export_lines
 
     return export_lines(accounts.values(), payments, parties=parties, holders=holders)

@@ -23,6 +23,11 @@ _transactions = table(
 )
 _corrections = table("account_corrections", col("account_id"), col("source_document_id"))
 _holders = table("account_holders", col("account_id"), col("party_id"), col("source_document_id"))
+# What a document stated of another compartment's account or party (app.source.statements).
+_account_statements = table("account_statements", col("account_id"), col("source_document_id"))
+_party_statements = table(
+    "party_statements", col("party_id"), col("details", JSON), col("source_document_id")
+)
 _parties = table(
     "parties", col("id"), col("name"), col("identifiers", JSON), col("source_document_id")
 )
@@ -47,8 +52,8 @@ class MatchRepository:
     # --- what a document holds ----------------------------------------------------------------
 
     def accounts_of(self, document_id: str) -> list[tuple[int, str]]:
-        """(id, key) of the accounts a document opened, moved money between, named holders of, or
-        corrected."""
+        """(id, key) of the accounts a document opened, moved money between, named holders of,
+        stated details of, or corrected."""
         ids = union(
             select(_accounts.c.id).where(_accounts.c.source_document_id == document_id),
             select(_transactions.c.from_account_id).where(
@@ -61,6 +66,9 @@ class MatchRepository:
             select(_corrections.c.account_id).where(
                 _corrections.c.source_document_id == document_id
             ),
+            select(_account_statements.c.account_id).where(
+                _account_statements.c.source_document_id == document_id
+            ),
         ).subquery()
         stmt = select(_accounts.c.id, _accounts.c.key).where(_accounts.c.id.in_(select(ids.c[0])))
         return [(row.id, row.key) for row in self.session.execute(stmt)]
@@ -69,7 +77,8 @@ class MatchRepository:
         """(id, name, identifiers) of the parties a document brought, or named as holders when
         the document that brought them is in the shared pool or the same case: a holder link
         names a party by its key alone, and the name or numbers another case's document gave
-        are not this document's to match on (nor to show its readers as their key)."""
+        are not this document's to match on (nor to show its readers as their key); and those
+        it stated the name of though another compartment's document brought them."""
         document = self.document(document_id)
         here = document.case_id if document is not None else None
         stated_in = SourceDocument.case_id
@@ -84,7 +93,15 @@ class MatchRepository:
                 )
             )
         )
-        return [(row.id, row.name, row.identifiers) for row in self.session.execute(stmt)]
+        found = [(row.id, row.name, row.identifiers) for row in self.session.execute(stmt)]
+        # A party another compartment's document brought, as this document stated it.
+        stated = select(_party_statements.c.party_id, _party_statements.c.details).where(
+            _party_statements.c.source_document_id == document_id
+        )
+        for party_id, details in self.session.execute(stated):
+            if details.get("name"):
+                found.append((party_id, details["name"], details.get("identifiers")))
+        return found
 
     # --- the match table ----------------------------------------------------------------------
 

@@ -39,6 +39,18 @@ class Party(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class PartyStatement(Base):
+    """What a document stated of a party that a document of another compartment created, kept
+    apart from the party row (see `AccountStatement`)."""
+
+    __tablename__ = "party_statements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class PartyLinkEvent(Base):
     """A person's decision that two parties are one (`linked`), or its undoing: appended, never
     changed. The newest event of a pair is its state. The pair is stored lower id first."""
@@ -65,11 +77,14 @@ _HOLDS = table("account_holders", column("party_id"), column("source_document_id
 
 def visible_parties(compartments: Compartments) -> ColumnElement[bool]:
     """The party domain's need-to-know test: a party exists for the caller when a visible
-    document created it or holds one of its holder links."""
+    document created it, stated its details or holds one of its holder links."""
     if compartments.every:
         return true()
     hidden = hidden_documents(compartments)
     return or_(
         Party.source_document_id.not_in(hidden),
+        exists().where(
+            PartyStatement.party_id == Party.id, PartyStatement.source_document_id.not_in(hidden)
+        ),
         exists().where(_HOLDS.c.party_id == Party.id, _HOLDS.c.source_document_id.not_in(hidden)),
     )

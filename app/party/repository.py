@@ -1,12 +1,14 @@
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from app.compartments import Compartments
+from app.compartments import EVERY, Compartments
 from app.db import by_key, in_chunks
-from app.party.models import Party, PartyLinkEvent, visible_parties
+from app.party.models import Party, PartyLinkEvent, PartyStatement, visible_parties
 from app.party.names import blocks
+from app.source.statements import stated
 
 Keys = tuple[str, str | None, str | None]
 # The search index of party names (migration 2026-12-07-1230), its best matches first.
@@ -94,6 +96,15 @@ class PartyRepository:
     def add(self, party: Party) -> Party:
         self.session.add(party)
         return party
+
+    def statements(
+        self, ids: Iterable[int], compartments: Compartments = EVERY
+    ) -> dict[int, list[dict[str, Any]]]:
+        """The details visible documents stated of each of the parties `ids`, oldest first."""
+        return stated(self.session, PartyStatement.party_id, ids, compartments)
+
+    def add_statement(self, statement: PartyStatement) -> None:
+        self.session.add(statement)
 
 
 class PartyLinkRepository:

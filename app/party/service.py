@@ -1,4 +1,4 @@
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -6,11 +6,12 @@ from sqlalchemy.orm import Session
 from app.compartments import EVERY, Compartments
 from app.errors import RecordNotFound
 from app.party import links
-from app.party.models import Party
+from app.party.models import Party, PartyStatement
 from app.party.names import search_text
 from app.party.repository import PartyRepository
 from app.principal import Principal
 from app.source import service as source_service
+from app.source.statements import known_details
 
 PARTY_FIELDS = ("id", "key", "kind", "name", "country", "identifiers", "source_document_id")
 
@@ -36,6 +37,55 @@ def add_party(session: Session, party: Party) -> Party:
     return PartyRepository(session).add(party)
 
 
+STATED = ("kind", "name", "country", "identifiers")
+
+
+def details_known(
+    session: Session, parties: Mapping[str, Party], compartments: Compartments
+) -> dict[str, dict[str, Any]]:
+    """Of `parties` (by key), those that exist for `compartments`, each with the details their
+    documents stated: its row's when its creating document is visible, filled by the visible
+    statements (`app.source.statements`)."""
+    ids = visible_party_ids(session, (p.id for p in parties.values()), compartments)
+    rows = source_service.visible_documents(
+        session, (p.source_document_id for p in parties.values()), compartments
+    )
+    stated = PartyRepository(session).statements(ids, compartments)
+    return {
+        key: known_details(
+            {f: getattr(p, f) for f in STATED} if p.source_document_id in rows else None,
+            stated.get(p.id, []),
+        )
+        for key, p in parties.items()
+        if p.id in ids
+    }
+
+
+def state_details(
+    session: Session, party: Party, details: dict[str, Any], *, document_id: str, on_row: bool
+) -> None:
+    """Record what a document adds to a stored party: on its row when the document is in the
+    row's compartment, else as the document's statement, in the caller's unit of work."""
+    if not on_row:
+        PartyRepository(session).add_statement(
+            PartyStatement(party_id=party.id, source_document_id=document_id, details=details)
+        )
+        return
+    for field, value in details.items():
+        if field == "identifiers":
+            value = {**(party.identifiers or {}), **value}
+        setattr(party, field, value)
+
+
+def stated_names(
+    session: Session, party_ids: Iterable[int], compartments: Compartments
+) -> dict[int, str]:
+    """The names visible documents of other compartments stated of the parties `party_ids`."""
+    stated = PartyRepository(session).statements(party_ids, compartments)
+    names = {p: known_details(None, told).get("name") for p, told in stated.items()}
+    return {p: name for p, name in names.items() if name}
+
+
 def resolve_party(session: Session, ref: str, compartments: Compartments = EVERY) -> Party:
     """By numeric id or by the source's key (`person:...`); a party nothing the caller may see
     speaks of does not exist for them."""
@@ -55,30 +105,47 @@ def visible_party_ids(session: Session, ids: Iterable[int], compartments: Compar
 
 def party_details(session: Session, party: Party, compartments: Compartments) -> dict[str, Any]:
     """The party as the caller may read it: what its creating document stated only when that
-    document is visible; otherwise it is known by its key alone (a holder link names it)."""
-    read = {c: getattr(party, c) for c in PARTY_FIELDS}
-    if source_service.document_visible(session, party.source_document_id, compartments):
-        return read
-    return {
-        **read,
-        "name": party.key,
-        "country": None,
-        "identifiers": {},
-        "source_document_id": None,
-    }
-
-
-def known_by_key(party: Party) -> Party:
-    """A transient copy of the party with only what a holder link tells of it: its key (as its
-    name) and kind, for outputs built from `Party` objects (labels, FtM)."""
-    return Party(id=party.id, key=party.key, kind=party.kind, name=party.key, identifiers={})
+    document is visible, filled by what visible documents of other compartments stated
+    (`PartyStatement`); otherwise it is known by its key alone (a holder link names it)."""
+    seen = parties_as_seen(session, [party], compartments)[party.id]
+    return {c: getattr(seen, c) for c in PARTY_FIELDS}
 
 
 def party_as_seen(session: Session, party: Party, compartments: Compartments) -> Party:
-    """The party, or what a holder link tells of it when its creating document is hidden."""
-    if source_service.document_visible(session, party.source_document_id, compartments):
-        return party
-    return known_by_key(party)
+    """The party, or what the caller's documents tell of it when its creating document is
+    hidden (see `parties_as_seen`)."""
+    return parties_as_seen(session, [party], compartments)[party.id]
+
+
+def parties_as_seen(
+    session: Session, parties: Iterable[Party], compartments: Compartments
+) -> dict[int, Party]:
+    """Each party by id as the caller's documents tell it: the stored party when its creating
+    document is visible and no other compartment's document added to it; else a transient copy
+    with the visible statements' details (by its key alone when there are none)."""
+    parties = list(parties)
+    visible = source_service.visible_documents(
+        session, (p.source_document_id for p in parties), compartments
+    )
+    stated = PartyRepository(session).statements((p.id for p in parties), compartments)
+    seen: dict[int, Party] = {}
+    for party in parties:
+        shown = party.source_document_id in visible
+        if shown and party.id not in stated:
+            seen[party.id] = party
+            continue
+        row = {f: getattr(party, f) for f in STATED} if shown else None
+        told = known_details(row, stated.get(party.id, []))
+        seen[party.id] = Party(
+            id=party.id,
+            key=party.key,
+            kind=told.get("kind", party.kind),
+            name=told.get("name", party.key),
+            country=told.get("country"),
+            identifiers=told.get("identifiers", {}),
+            source_document_id=party.source_document_id if shown else None,
+        )
+    return seen
 
 
 def linked_parties(session: Session, key: str) -> set[str]:

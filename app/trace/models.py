@@ -62,3 +62,13 @@ class TraceRunCompartment(Base):
 
     trace_id: Mapped[str] = mapped_column(ForeignKey("trace_runs.id"), primary_key=True)
     case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"), primary_key=True)
+
+
+class TraceRunAccount(Base):
+    """An account a stored trace reached (its accounts frame, by key): what tells, when a
+    document is refiled into a case, which traces read it (`service.file_traces_in_case`)."""
+
+    __tablename__ = "trace_run_accounts"
+
+    trace_id: Mapped[str] = mapped_column(ForeignKey("trace_runs.id"), primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)

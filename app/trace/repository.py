@@ -6,10 +6,10 @@ from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, upd
 from sqlalchemy.orm import Session
 
 from app.compartments import Compartments
-from app.db import table_of
+from app.db import in_chunks, table_of
 from app.pagination import CursorCodec, Keyset, TimeTextKey, page
 from app.source.models import SourceDocument
-from app.trace.models import TraceResultFrame, TraceRun, TraceRunCompartment
+from app.trace.models import TraceResultFrame, TraceRun, TraceRunAccount, TraceRunCompartment
 
 TRACES = CursorCodec("traces", TimeTextKey)
 NEWEST_FIRST: Keyset[TimeTextKey, TraceRun] = Keyset(
@@ -73,9 +73,37 @@ class TraceRepository:
         if rows:
             self.session.execute(insert(table_of(TraceRunCompartment)), rows)
 
-    def finished_since(self, at: datetime) -> list[str]:
-        """The ids of runs with a result that were started at `at` or later."""
-        stmt = select(TraceRun.id).where(TraceRun.status == "done", TraceRun.created_at >= at)
+    def add_accounts(self, trace_id: str, keys: Iterable[str]) -> None:
+        """Index the accounts a run reached (`TraceRunAccount`)."""
+        rows = [{"trace_id": trace_id, "account_key": k} for k in sorted(set(keys))]
+        if rows:
+            self.session.execute(insert(table_of(TraceRunAccount)), rows)
+
+    def reaching(self, at: datetime, keys: Iterable[str]) -> set[str]:
+        """The ids of runs with a result, started at `at` or later, that reached one of the
+        accounts `keys`."""
+        found: set[str] = set()
+        for chunk in in_chunks(keys):
+            stmt = (
+                select(TraceRunAccount.trace_id)
+                .join(TraceRun, TraceRun.id == TraceRunAccount.trace_id)
+                .where(
+                    TraceRun.status == "done",
+                    TraceRun.created_at >= at,
+                    TraceRunAccount.account_key.in_(chunk),
+                )
+                .distinct()
+            )
+            found.update(self.session.scalars(stmt))
+        return found
+
+    def finished_unindexed_since(self, at: datetime) -> list[str]:
+        """The ids of runs with a result, started at `at` or later, whose reached accounts are
+        not indexed (stored before the index was, or reaching none)."""
+        indexed = exists().where(TraceRunAccount.trace_id == TraceRun.id)
+        stmt = select(TraceRun.id).where(
+            TraceRun.status == "done", TraceRun.created_at >= at, ~indexed
+        )
         return list(self.session.scalars(stmt.order_by(TraceRun.id)))
 
     def visible_documents(self, ids: Iterable[str], compartments: Compartments) -> set[str]:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import polars as pl
 from sqlalchemy.orm import Session, object_session
 
 from app.account.keys import normalise_key
@@ -260,6 +259,7 @@ def _store_result(
     if read is not None:
         repository.set_compartments(run.id, read)
     repository.add_frames(run.id, frames)
+    repository.add_accounts(run.id, result.accounts["account"])
     # The engine's result keeps its ledger alive: it is let go when the ledger changes.
     size = sum(len(blob) for blob in frames.values())
     runtime.remember(run.id, result, size=size, pins=result.provenance.ledger_fingerprint)
@@ -662,21 +662,23 @@ def file_traces_in_case(
     # A run still going when this commits stores its compartments by the new filing (Reading).
     filing.lock_filing(session)
     account_keys = transaction_service.account_keys_of(session, document_id)
-    reading: list[str] = []
     if not account_keys:
-        return reading
-    for trace_id in repository.finished_since(received_at):
+        return []
+    reading = repository.reaching(received_at, account_keys)
+    # Runs stored before their reached accounts were indexed: read once from their accounts
+    # frame, and indexed now. No stored accounts frame (a result kept otherwise): not known,
+    # so taken as read.
+    for trace_id in repository.finished_unindexed_since(received_at):
         blob = repository.frames(trace_id, [str(Frame.ACCOUNTS)]).get(str(Frame.ACCOUNTS))
-        # No stored accounts frame (a result kept otherwise): not known, so taken as read.
-        if (
-            blob is None
-            or not results.stored_frame(blob)
-            .filter(pl.col("account").is_in(sorted(account_keys)))
-            .is_empty()
-        ):
-            reading.append(trace_id)
-    repository.add_compartment(reading, case_id)
-    return reading
+        if blob is None:
+            reading.add(trace_id)
+            continue
+        reached = results.stored_frame(blob)["account"]
+        repository.add_accounts(trace_id, reached)
+        if not account_keys.isdisjoint(reached):
+            reading.add(trace_id)
+    repository.add_compartment(sorted(reading), case_id)
+    return sorted(reading)
 
 
 def visible_documents(session: Session, ids: Iterable[str], compartments: Compartments) -> set[str]:

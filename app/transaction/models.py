@@ -3,11 +3,15 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
+    SQLColumnExpression,
     String,
     UniqueConstraint,
+    literal_column,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -120,9 +124,17 @@ class TransactionCorrection(Base):
     corrected_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-# The test the engine's reads add to the committed-rows one (app.source.models), on alias `t`:
-# a record excluded from the ledger (a confirmed duplicate, a superseded one) is not traced.
-IN_LEDGER_SQL = "t.id NOT IN (SELECT transaction_id FROM ledger_exclusions)"
+def in_ledger(transaction_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
+    """The one test of a transaction being in the ledger the engine traces: a record excluded
+    from it (a confirmed duplicate, a superseded one) is not traced, nor counted in totals."""
+    return transaction_id.not_in(select(LedgerExclusion.transaction_id))
+
+
+# `in_ledger` as SQL text on alias `t`, for the engine's reads written in SQL (beside the
+# committed-rows test of app.source.models).
+IN_LEDGER_SQL = " ".join(
+    str(in_ledger(literal_column("t.id")).compile(compile_kwargs={"literal_binds": True})).split()
+)
 # What makes the engine's ledger be built anew rather than appended to: a record leaving it, or
 # a document refiled (its rows' engine ids change). Both tables only grow, so the sum of their
 # newest ids moves whenever either does.

@@ -13,6 +13,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union,
     union_all,
     update,
 )
@@ -23,7 +24,7 @@ from app.compartments import EVERY, Compartments
 from app.db import in_chunks, table_of
 from app.pagination import CursorCodec, Keyset, TimeSeqIdKey, page
 from app.source.models import committed_rows, visible_rows
-from app.transaction.models import LedgerExclusion, Transaction, suffix_of
+from app.transaction.models import Transaction, in_ledger, suffix_of
 
 FromAccount = aliased(Account)
 ToAccount = aliased(Account)
@@ -65,7 +66,7 @@ def visible_transactions(compartments: Compartments) -> ColumnElement[bool]:
 
 # Totals count what the engine traces: a confirmed duplicate or a superseded record would count
 # one transfer twice (its row stays listed, marked by its history).
-_EXCLUDED = exists().where(LedgerExclusion.transaction_id == table_of(Transaction).c.id)
+_IN_LEDGER = in_ledger(table_of(Transaction).c.id)
 
 
 def _totals(direction: str, column: str) -> Select[str, str, int, int, datetime, datetime]:
@@ -79,7 +80,7 @@ def _totals(direction: str, column: str) -> Select[str, str, int, int, datetime,
             func.min(t.c.value_time),
             func.max(t.c.value_time),
         )
-        .where(t.c[column] == bindparam("account"), COMMITTED, ~_EXCLUDED)
+        .where(t.c[column] == bindparam("account"), COMMITTED, _IN_LEDGER)
         .group_by(t.c.currency)
     )
 
@@ -173,19 +174,14 @@ class TransactionRepository:
 
     def account_keys_of(self, document_id: str) -> set[str]:
         """The keys of the accounts a document's transactions debit or credit."""
-        keys: set[str] = set()
-        for account in (FromAccount, ToAccount):
-            column = (
-                Transaction.from_account_id if account is FromAccount else Transaction.to_account_id
-            )
-            stmt = (
-                select(account.key)
-                .join(Transaction, column == account.id)
-                .where(Transaction.source_document_id == document_id)
-                .distinct()
-            )
-            keys.update(self.session.scalars(stmt))
-        return keys
+        ends = union(
+            select(Transaction.from_account_id).where(
+                Transaction.source_document_id == document_id
+            ),
+            select(Transaction.to_account_id).where(Transaction.source_document_id == document_id),
+        ).subquery()
+        stmt = select(Account.key).where(Account.id.in_(select(ends.c[0])))
+        return set(self.session.scalars(stmt))
 
     def ids_by_engine_id(self, engine_ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}

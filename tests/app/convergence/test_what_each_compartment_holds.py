@@ -1,7 +1,7 @@
 """A party or account seen in two compartments shows each caller only what their compartments
 hold (issue 19, review): case A's documents name Anna Bergström, her identity number and her
-account DE's name; case B's document names DE and links Anna to it as a signatory, by her key
-alone. To a member of B (not of A), Anna is her key and DE has no name, wherever they look:
+account DE's name; case B's document names DE and links Anna to it as a signatory, naming her by
+her key alone. To a member of B (not of A), Anna is her key and DE has no name, wherever they look:
 blind matches, convergence entries, case subjects, candidates, the account and trace labels.
 """
 
@@ -61,7 +61,9 @@ def world(client: TestClient, session: Session) -> dict[str, Any]:
     }
     in_b = {
         **_accounts(b, "PO-B"),
-        "parties": [],
+        # B's document names the party by her key alone: a holder link may name only a party
+        # the filing's compartment holds (A's document is not B's to lean on).
+        "parties": [{"key": "person:p17", "kind": "person", "name": "person:p17"}],
         "accounts": [{"key": DE, "holders": [{"party": "person:p17", "role": "signatory"}]}],
     }
     # A party in the shared pool like Anna, holding DE too: a candidate anybody may see.

@@ -15,12 +15,13 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.apikey.models import ApiKey
 from app.principal import Role
 from app.source.models import SourceDocument
+from app.trace.models import TraceRunAccount
 from tests.app.access.test_access_matrix import api_routes
 from tests.app.case.test_cases import CRIMINAL
 from tests.factories import DE, FR, batch, bearer, make_key, tx
@@ -277,3 +278,32 @@ def test_refiling_a_document_a_trace_read_hides_the_trace_from_non_members(
     # a member of C still sees the traces that read it; one that did not read it stays shown
     assert client.get(f"/api/v1/traces/{members}", headers=lead).status_code == 200
     assert client.get(f"/api/v1/traces/{elsewhere}", headers=outsider).status_code == 200
+
+
+def test_refiling_finds_traces_stored_before_and_after_their_accounts_were_indexed(
+    client: TestClient, session: Session, world: dict
+) -> None:
+    outsider, admin = world["outsider"], world["admin"]
+    other = batch(tx("O-1", DE, FR, "10.00", value_time=_day(1)), reference="SHARED-2")
+    assert client.post("/api/v1/transactions/batch", json=other, headers=admin).is_success
+    case_c = _case(client, world["lead"], "C-2026-1")
+    before = _trace(client, outsider)["id"]
+    after = _trace(client, outsider, max_hops=2)["id"]
+    elsewhere = _trace(client, outsider, seeds=[{"transaction": "O-1"}])["id"]
+    reached = select(TraceRunAccount.account_key).where(TraceRunAccount.trace_id == before)
+    assert set(session.scalars(reached)) == {X}
+    # As a run stored before the index was: its reached accounts are in its frames alone.
+    session.execute(delete(TraceRunAccount).where(TraceRunAccount.trace_id == before))
+    session.flush()
+
+    document = client.get("/api/v1/transactions/B-1", headers=admin).json()["source_document_id"]
+    body = {"case_id": case_c, "reason": "the statement came under C's production order"}
+    moved = client.post(f"/api/v1/sources/{document}/compartment", json=body, headers=admin)
+    assert moved.status_code == 200, moved.text
+
+    for hidden in (before, after):
+        gone = client.get(f"/api/v1/traces/{hidden}", headers=outsider)
+        assert (gone.status_code, gone.json()["code"]) == (404, "trace_not_found")
+    assert client.get(f"/api/v1/traces/{elsewhere}", headers=outsider).status_code == 200
+    # The older run is indexed now, from its frame.
+    assert set(session.scalars(reached)) == {X}
