@@ -55,7 +55,8 @@ def _patch(owner: Any, attribute: str, name: str) -> None:
 def _instrument() -> None:
     from sqlalchemy.orm import Session
 
-    from app.trace import repository, results, router, runtime, service as trace_service
+    from app.trace import repository, results, router, runtime
+    from app.trace import service as trace_service
     from tracing import TraceResult
 
     _patch(trace_service, "start_trace", "endpoint: start_trace (all below)")
@@ -100,7 +101,7 @@ def serve() -> None:
                 _spans["ASGI app, POST (all server-side)"].append(time.perf_counter() - started)
 
     uvicorn.run(
-        timed_app,  # type: ignore[arg-type]
+        timed_app,
         host="127.0.0.1",
         port=int(os.environ["BREAKDOWN_PORT"]),
         log_level="warning",

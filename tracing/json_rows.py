@@ -54,11 +54,11 @@ def rows_json(frame: pl.DataFrame, decimals: Mapping[str, int]) -> bytes | None:
                 cuts = [_cut(scale, decimals.get(c, scale)) for c in currencies]
             else:
                 cuts = [0] * len(values)
-            texts = [None if v is None else _decimal(v, scale, k) for v, k in zip(values, cuts)]
+            pairs = zip(values, cuts, strict=True)
+            texts = [None if v is None else _decimal(v, scale, k) for v, k in pairs]
         elif isinstance(dtype, pl.Datetime):
-            if dtype.time_zone != "UTC" or any(
-                v is not None and not 1000 <= v.year for v in values
-            ):
+            early = any(v is not None and v.year < 1000 for v in values)
+            if dtype.time_zone != "UTC" or early:
                 return None
             texts = [None if v is None else _time(v) for v in values]
         elif dtype == pl.String:
@@ -106,5 +106,6 @@ def _decimal(value: Decimal, scale: int, cut: int) -> str:
 
 
 def _time(value: datetime) -> str:
-    base = f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    day = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    base = f"{day}T{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
     return f"{base}Z" if value.microsecond == 0 else f"{base}.{value.microsecond:06d}Z"
