@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ def _timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _patch(owner: Any, attribute: str, name: str) -> None:
+    if not hasattr(owner, attribute):  # a baseline's code may lack a step
+        return
     setattr(owner, attribute, _timed(name, getattr(owner, attribute)))
 
 
@@ -110,9 +113,20 @@ def serve() -> None:
     )
 
 
-def _run(db: str, folder: Path, rows: int, repeat: int, seed_size: int) -> str:
-    import subprocess
+@dataclass
+class Case:
+    """The ledger, its file and the seed every server of the run traces."""
 
+    rows: int
+    parquet: Path
+    ledger: Any
+    seed: str
+    size: int
+    body: dict[str, Any]
+    params: Any
+
+
+def _case(folder: Path, rows: int, seed_size: int) -> Case:
     from app.money import currency_decimals
     from app.settings import Settings
     from app.trace.lifecycle import compile_engine
@@ -131,8 +145,17 @@ def _run(db: str, folder: Path, rows: int, repeat: int, seed_size: int) -> str:
     seeds = api_trace.pick_seeds(frame, ledger, settings, 6)
     seed, size = min(seeds, key=lambda s: abs(s[1] - seed_size))
     body = api_trace.request_body(seed, "reach", 6)
-    params = api_trace.params_of(body, ledger, settings)
-    timings = folder / f"spans-{db}.json"
+    return Case(
+        rows, parquet, ledger, seed, size, body, api_trace.params_of(body, ledger, settings)
+    )
+
+
+def _run(db: str, folder: Path, case: Case, repeat: int, code: Path) -> dict[str, list[float]]:
+    """One server of the checkout `code` on a fresh database: the client's and its spans."""
+    import subprocess
+
+    from benchmarks import api_trace
+
     port = service.free_port()
     with service.fresh_database(db, folder) as url:
         env = {
@@ -142,53 +165,60 @@ def _run(db: str, folder: Path, rows: int, repeat: int, seed_size: int) -> str:
             "MONEYTRAIL_TRACE_SYNC_WAIT_SECONDS": "600",
             "MONEYTRAIL_LOG_LEVEL": "WARNING",
             "BREAKDOWN_PORT": str(port),
+            # The service's code is the checkout's (a baseline's), whatever the venv installed.
+            "PYTHONPATH": str(code),
         }
         command = [sys.executable, "-m", "app.cli"]
-        subprocess.run([*command, "db", "upgrade"], env=env, check=True, capture_output=True)
-        log_path = folder / f"breakdown-{db}.log"
+        run = {"env": env, "cwd": code, "check": True, "capture_output": True, "text": True}
+        subprocess.run([*command, "db", "upgrade"], **run)  # type: ignore[call-overload]
+        log_path = folder / f"breakdown-{db}-{code.name}.log"
         with log_path.open("ab") as log:
             server = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.trace_breakdown", "serve"],
-                env=env,
-                stdout=log,
-                stderr=log,
+                [sys.executable, __file__, "serve"], env=env, cwd=code, stdout=log, stderr=log
             )
         base = f"http://127.0.0.1:{port}"
         try:
-            service.wait_until_ready(server, base, log_path, within=120)
-            key = subprocess.run(
-                [*command, "keys", "create", "--role", "admin"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.splitlines()[-1]
+            service.wait_until_ready(server, base, log_path, within=180)
+            created = subprocess.run([*command, "keys", "create", "--role", "admin"], **run)  # type: ignore[call-overload]
+            key = created.stdout.splitlines()[-1]
             with httpx.Client(timeout=None, headers={"Authorization": f"Bearer {key}"}) as client:
-                api_trace.upload(client, base, parquet, rows)
+                api_trace.upload(client, base, case.parquet, case.rows)
                 for _ in range(5):  # warm-up: the service's ledger, numba, first statements
-                    api_trace.http_trace(client, base, body)
-                    api_trace.run_engine(ledger, params)
+                    api_trace.http_trace(client, base, case.body)
+                    api_trace.run_engine(case.ledger, case.params)
                     client.get(f"{base}/healthz")
-                http, engine, health = [], [], []
+                figures: dict[str, list[float]] = collections.defaultdict(list)
                 for _ in range(repeat):
-                    engine.append(api_trace.run_engine(ledger, params)[0])
-                    http.append(api_trace.http_trace(client, base, body)[0])
+                    figures[ENGINE].append(api_trace.run_engine(case.ledger, case.params)[0])
+                    figures[ROUND_TRIP].append(api_trace.http_trace(client, base, case.body)[0])
                     started = time.perf_counter()
                     client.get(f"{base}/healthz").raise_for_status()
-                    health.append(time.perf_counter() - started)
-                timings.write_bytes(client.get(f"{base}/__spans").content)
+                    figures[HEALTHZ].append(time.perf_counter() - started)
+                spans = client.get(f"{base}/__spans").json()
         finally:
             service.stop(server, within=20)
-    spans = {k: v[-repeat:] for k, v in json.loads(timings.read_text()).items()}
+    figures[ADDED] = [h - e for h, e in zip(figures[ROUND_TRIP], figures[ENGINE], strict=True)]
+    return {**figures, **{k: v[-repeat:] for k, v in spans.items()}}
+
+
+ROUND_TRIP = "client: POST /api/v1/traces round trip"
+ENGINE = "client: engine in-process (+ public frames)"
+ADDED = "client: added (round trip - engine), per pair"
+HEALTHZ = "client: GET /healthz round trip (floor)"
+
+
+def _report(db: str, case: Case, repeat: int, runs: dict[str, dict[str, list[float]]]) -> str:
+    names = [ROUND_TRIP, ENGINE, ADDED, HEALTHZ]
+    for figures in runs.values():
+        names += [n for n in figures if n not in names]
     lines = [
-        f"{db}: seed {seed}, reach, {size} accounts; {rows:,} transactions; median of {repeat}; "
-        f"load average {Path('/proc/loadavg').read_text().split()[:3]}",
-        f"  {'client: POST /api/v1/traces round trip':<44} {_ms(http):7.2f} ms",
-        f"  {'client: engine in-process (+ public frames)':<44} {_ms(engine):7.2f} ms",
-        f"  {'client: added (round trip - engine)':<44} {_ms(http) - _ms(engine):7.2f} ms",
-        f"  {'client: GET /healthz round trip (floor)':<44} {_ms(health):7.2f} ms",
+        f"{db}: seed {case.seed}, reach, {case.size} accounts; {case.rows:,} transactions; "
+        f"median of {repeat}; load average {Path('/proc/loadavg').read_text().split()[:3]}",
+        f"  {'':<46}" + "".join(f"{label:>12}" for label in runs),
     ]
-    lines += [f"  {name:<44} {_ms(values):7.2f} ms" for name, values in spans.items()]
+    for name in names:
+        cells = "".join(f"{_ms(figures.get(name, [])):9.2f} ms" for figures in runs.values())
+        lines.append(f"  {name:<46}{cells}")
     return "\n".join(lines)
 
 
@@ -202,10 +232,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--accounts", type=int, default=30, help="the seed's reach to pick")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout (e.g. /work/main) served the same way first"
+    )
     args = parser.parse_args(argv)
+    here = Path(__file__).resolve().parent.parent
+    codes = {"this": here} if args.baseline is None else {"baseline": args.baseline, "this": here}
     with tempfile.TemporaryDirectory(prefix="moneytrail-breakdown-") as tmp:
+        case = _case(Path(tmp), args.rows, args.accounts)
         for db in args.db:
-            print(_run(db, Path(tmp), args.rows, args.repeat, args.accounts), flush=True)
+            runs = {
+                label: _run(db, Path(tmp), case, args.repeat, code) for label, code in codes.items()
+            }
+            print(_report(db, case, args.repeat, runs), flush=True)
 
 
 if __name__ == "__main__":
