@@ -272,7 +272,7 @@ def _ms(values: list[float]) -> float:
 
 def report(figures: dict[str, tuple[list[Case], tuple[list[float], list[float]]]]) -> str:
     header = (
-        f"{'database':<10} {'rule':<5} {'seed':<8} {'accounts':>8} {'flows':>7} "
+        f"{'database':<13} {'rule':<5} {'seed':<8} {'accounts':>8} {'flows':>7} "
         f"{'engine ms':>9} {'HTTP ms':>8} {'+ms':>6} {'overhead':>8} {'HTTP/eng':>8}  target"
     )
     lines = [header, "-" * len(header)]
@@ -288,7 +288,7 @@ def report(figures: dict[str, tuple[list[Case], tuple[list[float], list[float]]]
                 met = overhead <= TARGET_OVERHEAD
                 verdict = f"{'met' if met else 'MISSED'} ({TARGET_OVERHEAD:.0%})"
             lines.append(
-                f"{label:<10} {c.rule:<5} {c.seed:<8} {c.accounts:>8,} {c.flows:>7,} "
+                f"{label:<13} {c.rule:<5} {c.seed:<8} {c.accounts:>8,} {c.flows:>7,} "
                 f"{engine:>9.1f} {http:>8.1f} {http - engine:>6.1f} {overhead:>8.0%} "
                 f"{http / engine:>8.2f}  {verdict}"
             )
