@@ -82,20 +82,24 @@ def running_service(
     env: dict[str, str] | None = None,
     ready_within: float = 120,
     serve_args: tuple[str, ...] = (),
+    code: Path | None = None,
 ) -> Iterator[Service]:
-    """The service on `url` with a key of `role`; stopped (terminated, then killed) after."""
+    """The service on `url` with a key of `role`; stopped (terminated, then killed) after.
+    `code`: another checkout to serve (a baseline: its `app` shadows the installed one)."""
     port = free_port()
     environment = {
         **os.environ,
         "MONEYTRAIL_DATABASE_URL": url,
         "MONEYTRAIL_BOOTSTRAP_ADMIN_KEY": "false",
         **(env or {}),
+        **({"PYTHONPATH": str(code)} if code is not None else {}),
     }
     command = [sys.executable, "-m", "app.cli"]
     with log_path.open("ab") as log:
         server = subprocess.Popen(
             [*command, "serve", "--host", "127.0.0.1", "--port", str(port), *serve_args],
             env=environment,
+            cwd=code,
             stdout=log,
             stderr=log,
         )
@@ -105,6 +109,7 @@ def running_service(
         created = subprocess.run(
             [*command, "keys", "create", "--role", role],
             env=environment,
+            cwd=code,
             capture_output=True,
             text=True,
             check=True,

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
+from tracing.json_rows import rows_json
+
 # 0.1.1: amounts below 10^-6 written "0.00000005", not "5E-8" (summary totals, flags)
 # 0.1.2: an account's `passed_on` no longer includes its `exited` (taint that left the traced
 #        universe); before, passed_on counted every tainted withdrawal, exits among them
@@ -331,7 +333,12 @@ class TraceResult:
         extra = [f for f in frames_of(self.provenance.params) if f in OPTIONAL_FRAMES]
         for i, name in enumerate((*PUBLIC_FRAMES, *extra)):
             out.write(b'%s"%s":' % (b"{" if i == 0 else b",", name.encode()))
-            text_columns(getattr(self, name), self.decimals).write_json(out)
+            frame = getattr(self, name)
+            # A small frame's rows are written here, as Polars would, without its thread pool.
+            if (small := rows_json(frame, self.decimals)) is not None:
+                out.write(small)
+            else:
+                text_columns(frame, self.decimals).write_json(out)
         provenance = json.dumps(self.provenance.to_dict(), sort_keys=True)
         summary = json.dumps(self.summary, sort_keys=True)
         out.write(f',"provenance":{provenance},"summary":{summary}}}'.encode())

@@ -183,8 +183,6 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
     engine = result.summary
     per_currency: dict[str, Any] = engine.get("currencies", {})
     primary = next(iter(sorted(per_currency)), None)
-    # value_counts, not group_by: a tenth of the time for the same counts.
-    hops = result.accounts["hops"].value_counts().sort("hops")
     figures = per_currency.get(primary, {}) if primary else {}
     out = {
         "currency": primary,
@@ -194,7 +192,7 @@ def api_summary(result: TraceResult) -> dict[str, Any]:
         "exited": figures.get("exited"),
         "conserved": engine.get("conserved"),
         "accounts_reached": result.accounts.height,
-        "accounts_per_hop": {str(h): n for h, n in hops.iter_rows()},
+        "accounts_per_hop": views.hop_counts(result.accounts),
         "transactions_followed": result.flows.height,
         "exits": result.exits.height,
         "flags": result.flags.height,

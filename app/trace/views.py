@@ -1,5 +1,6 @@
 """Reading a finished trace: accounts, flows, holdings, exits, paths, CSV."""
 
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
@@ -140,8 +141,24 @@ def flag_rows(
 
 
 def flag_counts(flags: pl.DataFrame) -> dict[str, int]:
-    counts = flags["flag"].value_counts().sort("flag")
-    return {str(kind): int(n) for kind, n in counts.iter_rows()}
+    return {str(kind): n for kind, n in _counts(flags["flag"]).items()}
+
+
+def hop_counts(accounts: pl.DataFrame) -> dict[str, int]:
+    """How many accounts each hop reached, by hop, as the summary's `accounts_per_hop`."""
+    return {str(hop): n for hop, n in _counts(accounts["hops"]).items()}
+
+
+# Up to this many values a Counter beats a Polars query, which waits for the thread pool.
+_COUNT_IN_PYTHON = 5_000
+
+
+def _counts(values: pl.Series) -> dict[Any, int]:
+    """Each value's count, in ascending order of value (as value_counts().sort())."""
+    if values.len() <= _COUNT_IN_PYTHON and not values.null_count():
+        return dict(sorted(Counter(values.to_list()).items()))
+    counts = values.value_counts().sort(values.name)
+    return {value: int(n) for value, n in counts.iter_rows()}
 
 
 def explained_paths(
