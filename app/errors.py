@@ -10,12 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.db import is_lock_timeout
+from app.examples import example
 from tracing import (
     ConservationError,
     InvalidLedger,
@@ -121,22 +122,20 @@ class FieldError(BaseModel):
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={
-            "example": {
-                "type": "urn:moneytrail:problem:invalid_input",
-                "title": "Invalid input",
-                "status": 422,
-                "detail": "1 row rejected; nothing of this batch was stored",
-                "instance": "/api/v1/transactions/batch",
-                "code": "invalid_input",
-                "request_id": "5f0c6c1e9a2b4f4e8d7c6b5a49382716",
-                "errors": [
-                    {"loc": ["transactions", 0, "amount"], "msg": "must be > 0", "type": "value"}
-                ],
-            }
+    model_config = example(
+        {
+            "type": "urn:moneytrail:problem:invalid_input",
+            "title": "Invalid input",
+            "status": 422,
+            "detail": "1 row rejected; nothing of this batch was stored",
+            "instance": "/api/v1/transactions/batch",
+            "code": "invalid_input",
+            "request_id": "5f0c6c1e9a2b4f4e8d7c6b5a49382716",
+            "errors": [
+                {"loc": ["transactions", 0, "amount"], "msg": "must be > 0", "type": "value"}
+            ],
         },
+        extra="allow",
     )
 
     type: str

@@ -1,5 +1,5 @@
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -7,12 +7,15 @@ from starlette.concurrency import run_in_threadpool
 from app.audit.models import AUDIT_APPEND_LOCK
 from app.db import WRITE_LOCK, is_lock_timeout
 from app.errors import AppError
+from app.examples import example
 
 router = APIRouter(tags=["health"])
 
 
 class Health(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": {"status": "ok"}})
+    model_config = example(
+        {"status": "ok"},
+    )
 
     status: str
 

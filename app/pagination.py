@@ -9,7 +9,7 @@ with `page` (keyset over a query) and in-memory lists with `page_slice` (a posit
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeVar
@@ -58,6 +58,17 @@ class IdKey(NamedTuple):
 class TimeIdKey(NamedTuple):
     at: Instant
     id: CursorId
+
+
+@dataclass(frozen=True, slots=True)
+class DueWindow:
+    """A page of what falls due: due by `until` (the late included) in the cases `case_ids`
+    (None: every case), `limit` rows by (due, id) after the key `after`."""
+
+    until: datetime
+    case_ids: Collection[int] | None
+    limit: int
+    after: TimeIdKey | None = None
 
 
 class TimeTextKey(NamedTuple):

@@ -1,15 +1,16 @@
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from app.examples import example
 from app.inputs import Instant, Text
 from app.principal import Role
 
 
 class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(
+    model_config = example(
+        {"name": "analyst workstation 3", "role": "analyst"},
         extra="forbid",
-        json_schema_extra={"example": {"name": "analyst workstation 3", "role": "analyst"}},
     )
 
     name: Text = Field(min_length=1, max_length=200)
@@ -24,20 +25,18 @@ class ApiKeyCreate(BaseModel):
 
 
 class ApiKeyRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": "3f2a9c0d1e4b5a67",
-                "name": "analyst workstation 3",
-                "role": "analyst",
-                "created_at": "2026-01-06T08:00:00Z",
-                "created_by": "0a1b2c3d4e5f6071",
-                "expires_at": None,
-                "revoked_at": None,
-                "case_id": None,
-            }
+    model_config = example(
+        {
+            "id": "3f2a9c0d1e4b5a67",
+            "name": "analyst workstation 3",
+            "role": "analyst",
+            "created_at": "2026-01-06T08:00:00Z",
+            "created_by": "0a1b2c3d4e5f6071",
+            "expires_at": None,
+            "revoked_at": None,
+            "case_id": None,
         },
+        from_attributes=True,
     )
 
     id: str

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.asset.models import Asset, AssetCost, AssetLink, AssetOwner, AssetValuation
 from app.db import table_of
-from app.pagination import CursorCodec, IdKey, Keyset, TimeIdKey, page
+from app.pagination import CursorCodec, DueWindow, IdKey, Keyset, TimeIdKey, page
 
 ASSETS = CursorCodec("assets", IdKey)
 DEADLINES = CursorCodec("deadlines", TimeIdKey)
@@ -112,18 +112,12 @@ class AssetRepository:
         return list(self.session.scalars(stmt.order_by(Asset.expires_at, Asset.id)))
 
     def expiring(
-        self,
-        *,
-        until: datetime,
-        statuses: Collection[str],
-        case_ids: Collection[int] | None,
-        limit: int,
-        after: TimeIdKey | None,
+        self, window: DueWindow, *, statuses: Collection[str]
     ) -> tuple[list[Asset], str | None]:
-        stmt = select(Asset).where(Asset.expires_at <= until, Asset.status.in_(statuses))
-        if case_ids is not None:
-            stmt = stmt.where(Asset.case_id.in_(case_ids))
-        return page(self.session, stmt, BY_EXPIRY, limit=limit, after=after)
+        stmt = select(Asset).where(Asset.expires_at <= window.until, Asset.status.in_(statuses))
+        if window.case_ids is not None:
+            stmt = stmt.where(Asset.case_id.in_(window.case_ids))
+        return page(self.session, stmt, BY_EXPIRY, limit=window.limit, after=window.after)
 
     def holdings(self, case_ids: Collection[int] | None) -> list[tuple[int, str, int]]:
         """(case id, `party` or `account`, id) for every asset owner and bank-balance account."""

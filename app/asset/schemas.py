@@ -6,6 +6,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.asset.machine import LegalStatus
+from app.examples import example
 from app.inputs import Body, Text
 
 JURISDICTION = Field(
@@ -49,16 +50,14 @@ REQUIRED: dict[AssetType, tuple[tuple[str, ...], ...]] = {
 
 
 class Valuation(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "amount": "48210.55",
-                "currency": "EUR",
-                "valued_on": "2026-03-02",
-                "method": "bank statement",
-            }
+    model_config = example(
+        {
+            "amount": "48210.55",
+            "currency": "EUR",
+            "valued_on": "2026-03-02",
+            "method": "bank statement",
         },
+        extra="forbid",
     )
 
     amount: Decimal = Field(ge=0, description="Exact decimal string, e.g. `48210.55`.")
@@ -89,35 +88,31 @@ class LinkIn(Body):
 
 
 class LinksCreate(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "links": [
-                    {"transaction": "STMT-2026-0042", "note": "deposit from the mule account"},
-                    {"trace_id": "9b2f4c1d0e8a4b7f9c3d2e1f0a9b8c7d", "note": "reached at hop 3"},
-                ]
-            }
+    model_config = example(
+        {
+            "links": [
+                {"transaction": "STMT-2026-0042", "note": "deposit from the mule account"},
+                {"trace_id": "9b2f4c1d0e8a4b7f9c3d2e1f0a9b8c7d", "note": "reached at hop 3"},
+            ]
         },
+        extra="forbid",
     )
 
     links: list[LinkIn] = Field(min_length=1)
 
 
 class AssetCreate(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "type": "bank_balance",
-                "description": "Balance of the current account at Commerzbank",
-                "jurisdiction": "DE",
-                "account": "iban:DE89370400440532013000",
-                "valuation": {"amount": "48210.55", "currency": "EUR", "valued_on": "2026-03-02"},
-                "owners": [{"party": "person:DE-ID-L01X00T47", "share_percent": "100"}],
-                "links": [{"transaction": "STMT-2026-0042", "note": "cash deposits"}],
-            }
+    model_config = example(
+        {
+            "type": "bank_balance",
+            "description": "Balance of the current account at Commerzbank",
+            "jurisdiction": "DE",
+            "account": "iban:DE89370400440532013000",
+            "valuation": {"amount": "48210.55", "currency": "EUR", "valued_on": "2026-03-02"},
+            "owners": [{"party": "person:DE-ID-L01X00T47", "share_percent": "100"}],
+            "links": [{"transaction": "STMT-2026-0042", "note": "cash deposits"}],
         },
+        extra="forbid",
     )
 
     type: AssetType
@@ -215,17 +210,15 @@ class CostKind(StrEnum):
 
 
 class ValuationCreate(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "amount": "71500.00",
-                "currency": "EUR",
-                "valued_on": "2026-09-01",
-                "method": "dealer appraisal",
-                "source": "Autohaus Nord, report 2026-311",
-            }
+    model_config = example(
+        {
+            "amount": "71500.00",
+            "currency": "EUR",
+            "valued_on": "2026-09-01",
+            "method": "dealer appraisal",
+            "source": "Autohaus Nord, report 2026-311",
         },
+        extra="forbid",
     )
 
     amount: Decimal = Field(ge=0, description="Exact decimal string, e.g. `71500.00`.")
@@ -238,21 +231,19 @@ class ValuationCreate(Body):
 
 
 class ValuationHistoryRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 3,
-                "asset_id": 5,
-                "amount": "71500.00",
-                "currency": "EUR",
-                "valued_on": "2026-09-01",
-                "method": "dealer appraisal",
-                "source": "Autohaus Nord, report 2026-311",
-                "recorded_by": "3f9a0c1d2b4e5f60",
-                "recorded_at": "2026-09-02T08:15:00Z",
-            }
+    model_config = example(
+        {
+            "id": 3,
+            "asset_id": 5,
+            "amount": "71500.00",
+            "currency": "EUR",
+            "valued_on": "2026-09-01",
+            "method": "dealer appraisal",
+            "source": "Autohaus Nord, report 2026-311",
+            "recorded_by": "3f9a0c1d2b4e5f60",
+            "recorded_at": "2026-09-02T08:15:00Z",
         },
+        from_attributes=True,
     )
 
     id: int
@@ -269,17 +260,15 @@ class ValuationHistoryRead(BaseModel):
 
 
 class CostCreate(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "kind": "storage",
-                "amount": "1250.00",
-                "currency": "EUR",
-                "incurred_on": "2026-09-30",
-                "note": "Secure garage, September",
-            }
+    model_config = example(
+        {
+            "kind": "storage",
+            "amount": "1250.00",
+            "currency": "EUR",
+            "incurred_on": "2026-09-30",
+            "note": "Secure garage, September",
         },
+        extra="forbid",
     )
 
     kind: CostKind
@@ -290,21 +279,19 @@ class CostCreate(Body):
 
 
 class CostRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 8,
-                "asset_id": 5,
-                "kind": "storage",
-                "amount": "1250.00",
-                "currency": "EUR",
-                "incurred_on": "2026-09-30",
-                "note": "Secure garage, September",
-                "recorded_by": "3f9a0c1d2b4e5f60",
-                "recorded_at": "2026-10-01T08:00:00Z",
-            }
+    model_config = example(
+        {
+            "id": 8,
+            "asset_id": 5,
+            "kind": "storage",
+            "amount": "1250.00",
+            "currency": "EUR",
+            "incurred_on": "2026-09-30",
+            "note": "Secure garage, September",
+            "recorded_by": "3f9a0c1d2b4e5f60",
+            "recorded_at": "2026-10-01T08:00:00Z",
         },
+        from_attributes=True,
     )
 
     id: int
@@ -327,60 +314,56 @@ class MoneyRead(BaseModel):
 
 # Read from the ORM row: `AssetRead.model_validate(asset)` (the row's properties format money).
 class AssetRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 5,
-                "case_id": 2,
-                "type": "bank_balance",
-                "description": "Balance of the current account at Commerzbank",
-                "jurisdiction": "DE",
-                "status": "FROZEN",
-                "version": 3,
-                "account_id": 1,
-                "account_key": "iban:DE89370400440532013000",
-                "registry_id": None,
-                "address": None,
-                "vin": None,
-                "registration": None,
-                "name": None,
-                "company_name": None,
-                "share_percent": None,
-                "chain": None,
-                "wallet_address": None,
-                "holding_asset": None,
-                "holding_amount": None,
-                "valuation": {
-                    "amount": "48210.55",
-                    "currency": "EUR",
-                    "valued_on": "2026-03-02",
-                    "method": None,
-                },
-                "restrained_amount": "30000.00",
-                "expires_at": "2026-09-02T22:00:00Z",
-                "expiry_date": "2026-09-02",
-                "renew_by": "2026-08-31",
-                "renew_by_at": "2026-08-31T22:00:00Z",
-                "replaces_asset_id": None,
-                "management_costs": [{"currency": "EUR", "amount": "2500.00"}],
-                "costs_exceed_value": False,
-                "owners": [
-                    {
-                        "party_id": 7,
-                        "party_key": "person:DE-ID-L01X00T47",
-                        "name": "Max Mustermann",
-                        "share_percent": "100.00",
-                    }
-                ],
-                "links": [
-                    {"id": 1, "transaction_id": 42, "trace_id": None, "note": "cash deposits"}
-                ],
-                "allowed_transitions": ["FROZEN", "SEIZED", "RELEASED", "EXPIRED"],
-                "created_by": "3f9a0c1d2b4e5f60",
-                "created_at": "2026-03-02T09:00:00Z",
-            }
+    model_config = example(
+        {
+            "id": 5,
+            "case_id": 2,
+            "type": "bank_balance",
+            "description": "Balance of the current account at Commerzbank",
+            "jurisdiction": "DE",
+            "status": "FROZEN",
+            "version": 3,
+            "account_id": 1,
+            "account_key": "iban:DE89370400440532013000",
+            "registry_id": None,
+            "address": None,
+            "vin": None,
+            "registration": None,
+            "name": None,
+            "company_name": None,
+            "share_percent": None,
+            "chain": None,
+            "wallet_address": None,
+            "holding_asset": None,
+            "holding_amount": None,
+            "valuation": {
+                "amount": "48210.55",
+                "currency": "EUR",
+                "valued_on": "2026-03-02",
+                "method": None,
+            },
+            "restrained_amount": "30000.00",
+            "expires_at": "2026-09-02T22:00:00Z",
+            "expiry_date": "2026-09-02",
+            "renew_by": "2026-08-31",
+            "renew_by_at": "2026-08-31T22:00:00Z",
+            "replaces_asset_id": None,
+            "management_costs": [{"currency": "EUR", "amount": "2500.00"}],
+            "costs_exceed_value": False,
+            "owners": [
+                {
+                    "party_id": 7,
+                    "party_key": "person:DE-ID-L01X00T47",
+                    "name": "Max Mustermann",
+                    "share_percent": "100.00",
+                }
+            ],
+            "links": [{"id": 1, "transaction_id": 42, "trace_id": None, "note": "cash deposits"}],
+            "allowed_transitions": ["FROZEN", "SEIZED", "RELEASED", "EXPIRED"],
+            "created_by": "3f9a0c1d2b4e5f60",
+            "created_at": "2026-03-02T09:00:00Z",
         },
+        from_attributes=True,
     )
 
     id: int

@@ -18,7 +18,7 @@ from app.case.errors import CaseNotFound
 from app.compartments import EVERY, Compartments
 from app.inputs import MAX_ID
 from app.money import decimals_of, to_minor
-from app.pagination import TimeIdKey
+from app.pagination import DueWindow
 from app.party import service as party_service
 from app.principal import Principal
 from app.trace import service as trace_service
@@ -373,18 +373,10 @@ def lapsed_assets(session: Session, now: datetime, *, statuses: Collection[str])
 
 
 def expiring_assets(
-    session: Session,
-    *,
-    until: datetime,
-    statuses: Collection[str],
-    case_ids: Collection[int] | None,
-    limit: int,
-    after: TimeIdKey | None,
+    session: Session, window: DueWindow, *, statuses: Collection[str]
 ) -> tuple[list[Asset], str | None]:
-    """Assets whose measure lapses by `until`, by (expiry, id) after the key `after`."""
-    return AssetRepository(session).expiring(
-        until=until, statuses=statuses, case_ids=case_ids, limit=limit, after=after
-    )
+    """Assets held in `statuses` whose measure lapses within the window, by (expiry, id)."""
+    return AssetRepository(session).expiring(window, statuses=statuses)
 
 
 def holdings_in_cases(session: Session, case_ids: list[int] | None) -> list[tuple[int, str, int]]:

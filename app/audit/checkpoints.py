@@ -18,13 +18,13 @@ from app.audit.signing import Signer, key_id, signature_valid
 class Claim:
     """A checkpoint to hold the chain to: stored by the service, or kept by someone else."""
 
-    checkpoint_id: int | None
     entries: int
     head_hash: str
+    checkpoint_id: int | None = None
     # None: a length and head someone kept and vouches for themselves (nothing to check).
-    timestamp: int | None
-    public_key: str | None
-    signature: str | None
+    timestamp: int | None = None
+    public_key: str | None = None
+    signature: str | None = None
     # The key that must have signed it: the service's own for stored checkpoints (a forged
     # one made with another key is refused); None: the key the checkpoint names.
     expected_key: str | None = None
@@ -37,14 +37,7 @@ class Claim:
 
 
 def kept_claim(entries: int, head_hash: str) -> Claim:
-    return Claim(
-        checkpoint_id=None,
-        entries=entries,
-        head_hash=head_hash,
-        timestamp=None,
-        public_key=None,
-        signature=None,
-    )
+    return Claim(entries=entries, head_hash=head_hash)
 
 
 def claim_of(checkpoint: AuditCheckpoint, *, expected_key: str | None) -> Claim:

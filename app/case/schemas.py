@@ -2,8 +2,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from app.examples import example
 from app.inputs import MAX_ID, Body, Text
 
 JURISDICTION = Field(
@@ -96,9 +97,9 @@ _CASE_EXAMPLE: dict[str, Any] = {
 
 
 class CaseCreate(Body):
-    model_config = ConfigDict(
+    model_config = example(
+        _CASE_EXAMPLE,
         extra="forbid",
-        json_schema_extra={"example": _CASE_EXAMPLE},
     )
 
     reference: Text = Field(min_length=1, max_length=100, description="Unique case reference.")
@@ -121,22 +122,20 @@ class CaseCreate(Body):
 
 
 class CaseRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 2,
-                **_CASE_EXAMPLE,
-                "status": "open",
-                "discontinuation_reason": None,
-                "closed_on": None,
-                "version": 1,
-                "created_by": "3f9a0c1d2b4e5f60",
-                "created_at": "2026-03-02T09:00:00Z",
-                "updated_at": "2026-03-02T09:00:00Z",
-                "allowed_statuses": ["active", "closed", "discontinued"],
-            }
+    model_config = example(
+        {
+            "id": 2,
+            **_CASE_EXAMPLE,
+            "status": "open",
+            "discontinuation_reason": None,
+            "closed_on": None,
+            "version": 1,
+            "created_by": "3f9a0c1d2b4e5f60",
+            "created_at": "2026-03-02T09:00:00Z",
+            "updated_at": "2026-03-02T09:00:00Z",
+            "allowed_statuses": ["active", "closed", "discontinued"],
         },
+        from_attributes=True,
     )
 
     id: int
@@ -160,15 +159,13 @@ class CaseRead(BaseModel):
 
 
 class CaseStatusChange(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "status": "discontinued",
-                "reason": "The suspect died on 2026-05-20 (death certificate 114/2026).",
-                "discontinuation_reason": "death",
-            }
+    model_config = example(
+        {
+            "status": "discontinued",
+            "reason": "The suspect died on 2026-05-20 (death certificate 114/2026).",
+            "discontinuation_reason": "death",
         },
+        extra="forbid",
     )
 
     status: CaseStatus
@@ -183,19 +180,17 @@ class CaseStatusChange(Body):
 
 
 class CaseEventRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 4,
-                "case_id": 1,
-                "from_status": "closed",
-                "to_status": "active",
-                "reason": "New evidence: the 2026-06 production of Bank X",
-                "actor_id": "3f9a0c1d2b4e5f60",
-                "at": "2026-07-01T10:00:00Z",
-            }
+    model_config = example(
+        {
+            "id": 4,
+            "case_id": 1,
+            "from_status": "closed",
+            "to_status": "active",
+            "reason": "New evidence: the 2026-06 production of Bank X",
+            "actor_id": "3f9a0c1d2b4e5f60",
+            "at": "2026-07-01T10:00:00Z",
         },
+        from_attributes=True,
     )
 
     id: int
@@ -208,9 +203,9 @@ class CaseEventRead(BaseModel):
 
 
 class MemberCreate(Body):
-    model_config = ConfigDict(
+    model_config = example(
+        {"api_key_id": "3f9a0c1d2b4e5f60", "role": "investigator"},
         extra="forbid",
-        json_schema_extra={"example": {"api_key_id": "3f9a0c1d2b4e5f60", "role": "investigator"}},
     )
 
     api_key_id: str = Field(pattern=r"^[0-9a-f]{1,32}$", description="The member's API key id.")
@@ -218,17 +213,15 @@ class MemberCreate(Body):
 
 
 class MemberRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "case_id": 1,
-                "api_key_id": "3f9a0c1d2b4e5f60",
-                "role": "lead",
-                "added_by": None,
-                "added_at": "2026-03-02T09:00:00Z",
-            }
+    model_config = example(
+        {
+            "case_id": 1,
+            "api_key_id": "3f9a0c1d2b4e5f60",
+            "role": "lead",
+            "added_by": None,
+            "added_at": "2026-03-02T09:00:00Z",
         },
+        from_attributes=True,
     )
 
     case_id: int
@@ -239,16 +232,14 @@ class MemberRead(BaseModel):
 
 
 class SubjectCreate(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "party": "person:DE-ID-L01X00T47",
-                "account": None,
-                "role": "suspect",
-                "note": "Organiser of the imports",
-            }
+    model_config = example(
+        {
+            "party": "person:DE-ID-L01X00T47",
+            "account": None,
+            "role": "suspect",
+            "note": "Organiser of the imports",
         },
+        extra="forbid",
     )
 
     party: Text | None = Field(default=None, description="A party's key or id.")
@@ -262,21 +253,19 @@ class SubjectCreate(Body):
 
 
 class SubjectRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "id": 3,
-                "case_id": 1,
-                "role": "suspect",
-                "note": "Organiser of the imports",
-                "party_id": 7,
-                "party_key": "person:DE-ID-L01X00T47",
-                "account_id": None,
-                "account_key": None,
-                "name": "Max Mustermann",
-                "added_by": "3f9a0c1d2b4e5f60",
-                "added_at": "2026-03-02T09:00:00Z",
-            }
+    model_config = example(
+        {
+            "id": 3,
+            "case_id": 1,
+            "role": "suspect",
+            "note": "Organiser of the imports",
+            "party_id": 7,
+            "party_key": "person:DE-ID-L01X00T47",
+            "account_id": None,
+            "account_key": None,
+            "name": "Max Mustermann",
+            "added_by": "3f9a0c1d2b4e5f60",
+            "added_at": "2026-03-02T09:00:00Z",
         },
     )
 
@@ -306,34 +295,32 @@ class ConvergenceCase(BaseModel):
 
 
 class ConvergenceRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "entity": "party",
-                "id": 7,
-                "key": "person:DE-ID-L01X00T47",
-                "name": "Max Mustermann",
-                "same_as": ["person:goaml-4711"],
-                "cases": [
-                    {
-                        "case_id": 1,
-                        "reference": "BKA-2026-0001",
-                        "kind": "criminal_investigation",
-                        "title": "Hafen cocaine imports",
-                        "predicate_offences": ["drug_trafficking"],
-                        "roles": ["suspect"],
-                    },
-                    {
-                        "case_id": 9,
-                        "reference": "LKA-2026-0310",
-                        "kind": "criminal_investigation",
-                        "title": "Wildlife smuggling via Hamburg",
-                        "predicate_offences": ["wildlife_crime"],
-                        "roles": ["beneficial_owner"],
-                    },
-                ],
-            }
-        }
+    model_config = example(
+        {
+            "entity": "party",
+            "id": 7,
+            "key": "person:DE-ID-L01X00T47",
+            "name": "Max Mustermann",
+            "same_as": ["person:goaml-4711"],
+            "cases": [
+                {
+                    "case_id": 1,
+                    "reference": "BKA-2026-0001",
+                    "kind": "criminal_investigation",
+                    "title": "Hafen cocaine imports",
+                    "predicate_offences": ["drug_trafficking"],
+                    "roles": ["suspect"],
+                },
+                {
+                    "case_id": 9,
+                    "reference": "LKA-2026-0310",
+                    "kind": "criminal_investigation",
+                    "title": "Wildlife smuggling via Hamburg",
+                    "predicate_offences": ["wildlife_crime"],
+                    "roles": ["beneficial_owner"],
+                },
+            ],
+        },
     )
 
     entity: str = Field(description="`party` or `account`.")

@@ -249,6 +249,16 @@ def role_threshold(spec: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+# The trace options the command line, the API and the engine all name alike (a trace on a lake
+# takes these too).
+ENGINE_OPTIONS = ("direction", "rule", "same_day_policy", "max_hops", "max_counterparties")
+
+
+def options_given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The options among `names` that the command line gave (one not given is None)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def trace_body(args: argparse.Namespace) -> dict[str, Any]:
     """The API's trace request from the options given; what is not given is left to the server's
     defaults, so the command line and the API mean the same by an omitted parameter."""
@@ -256,22 +266,21 @@ def trace_body(args: argparse.Namespace) -> dict[str, Any]:
     if not seeds:
         raise CliError("give at least one --seed-transaction or --seed-account")
     given = {
-        "direction": args.direction,
-        "rule": args.rule,
-        "same_day_policy": args.same_day_policy,
-        "max_hops": args.max_hops,
         "start": args.start,
         "end": args.end,
         "as_of": args.as_of,
         "min_amount": args.min_amount,
         "stop_at": args.stop_at or None,
         "stop_at_external": args.stop_at_external,
-        "max_counterparties": args.max_counterparties,
         "claimant_rule": args.claimant_rule,
         "case_id": args.case,
         "roles": dict(args.role_threshold) or None,
     }
-    return {"seeds": seeds, **{k: v for k, v in given.items() if v is not None}}
+    return {
+        "seeds": seeds,
+        **options_given(args, ENGINE_OPTIONS),
+        **{k: v for k, v in given.items() if v is not None},
+    }
 
 
 def _progress_text(trace: dict[str, Any]) -> str:

@@ -2,9 +2,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.case.schemas import ConvergenceRead
+from app.examples import example
 from app.inputs import Body, Text
 from app.matching.keys import KINDS
 
@@ -20,30 +21,28 @@ class ContactRead(BaseModel):
 
 
 class ConvergenceEntryRead(ConvergenceRead):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "entity": "account",
-                "id": 12,
-                "key": "iban:DE89370400440532013000",
-                "name": "Anna Berg",
-                "same_as": [],
-                "cases": [
-                    {
-                        "case_id": 9,
-                        "reference": "LKA-2026-0310",
-                        "kind": "criminal_investigation",
-                        "title": "Wildlife smuggling via Hamburg",
-                        "predicate_offences": ["wildlife_crime"],
-                        "roles": ["in_evidence"],
-                    }
-                ],
-                "blind": True,
-                "matched_on": "account",
-                "matched_key": "iban:DE89370400440532013000",
-                "contacts": [],
-            }
-        }
+    model_config = example(
+        {
+            "entity": "account",
+            "id": 12,
+            "key": "iban:DE89370400440532013000",
+            "name": "Anna Berg",
+            "same_as": [],
+            "cases": [
+                {
+                    "case_id": 9,
+                    "reference": "LKA-2026-0310",
+                    "kind": "criminal_investigation",
+                    "title": "Wildlife smuggling via Hamburg",
+                    "predicate_offences": ["wildlife_crime"],
+                    "roles": ["in_evidence"],
+                }
+            ],
+            "blind": True,
+            "matched_on": "account",
+            "matched_key": "iban:DE89370400440532013000",
+            "contacts": [],
+        },
     )
 
     blind: bool = Field(
@@ -67,21 +66,19 @@ class CaseNamed(BaseModel):
 
 
 class NotificationRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "id": 4,
-                "case": {"case_id": 1, "reference": "BKA-2026-0001"},
-                "other_case": {"case_id": 9, "reference": "LKA-2026-0310"},
-                "matched_on": "account",
-                "matched_key": "iban:DE89370400440532013000",
-                "created_at": "2026-03-02T09:00:00Z",
-                "decision": None,
-                "note": None,
-                "decided_at": None,
-                "reply": None,
-            }
-        }
+    model_config = example(
+        {
+            "id": 4,
+            "case": {"case_id": 1, "reference": "BKA-2026-0001"},
+            "other_case": {"case_id": 9, "reference": "LKA-2026-0310"},
+            "matched_on": "account",
+            "matched_key": "iban:DE89370400440532013000",
+            "created_at": "2026-03-02T09:00:00Z",
+            "decision": None,
+            "note": None,
+            "decided_at": None,
+            "reply": None,
+        },
     )
 
     id: int
@@ -108,8 +105,8 @@ class Decision(StrEnum):
 
 
 class NotificationDecision(Body):
-    model_config = ConfigDict(
-        json_schema_extra={"example": {"decision": "contact", "note": "Call me on ext. 4711"}}
+    model_config = example(
+        {"decision": "contact", "note": "Call me on ext. 4711"},
     )
 
     decision: Decision

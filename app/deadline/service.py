@@ -6,6 +6,7 @@ Each kind is read a page at a time in its own keyset order, (due, id); the merge
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from app.deadline.schemas import Deadline
 from app.inputs import MAX_ID
 from app.measure import deadlines, lapses
 from app.measure.schemas import DeadlineRead
-from app.pagination import CursorCodec, TimeIdKey, TimeRankIdKey
+from app.pagination import CursorCodec, DueWindow, TimeIdKey, TimeRankIdKey
 from app.principal import Principal
 from app.realisation import service as realisation_service
 from app.realisation.schemas import SaleDeadlineRead
@@ -59,11 +60,12 @@ def page_deadlines(
         [case_id] if case_id is not None else case_service.visible_case_ids(session, actor=actor)
     )
     after = CURSOR.decode(cursor)
+    window = DueWindow(until, case_ids, limit)
     measures, more_measures = lapses.measure_deadlines(
-        session, until=until, case_ids=case_ids, limit=limit, after=_resume(after, 0), now=now
+        session, replace(window, after=_resume(after, 0)), now=now
     )
     sales, more_sales = realisation_service.sales_due(
-        session, until=until, case_ids=case_ids, limit=limit, after=_resume(after, 1)
+        session, replace(window, after=_resume(after, 1))
     )
     rows: Sequence[DeadlineRead | SaleDeadlineRead] = sorted([*measures, *sales], key=_key)
     more = more_measures or more_sales or len(rows) > limit

@@ -10,9 +10,10 @@ import json
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from app.errors import InvalidInput
+from app.examples import example
 from app.money import currency_decimals, current_currencies
 from app.settings import Settings
 
@@ -43,20 +44,18 @@ DEFAULT_PARTY_ROLES: dict[str, PartySide] = {
 class GoamlProfile(BaseModel):
     """An FIU's goAML code lists; a list left out (null) accepts any code."""
 
-    model_config = ConfigDict(
+    model_config = example(
+        {
+            "name": "fiu-example-5.0.2",
+            "timezone": "Asia/Dubai",
+            "report_codes": ["STR", "SAR", "DPMSR"],
+            "transmode_codes": ["CASH", "SWIFT", "ATM", "INTRN"],
+            "party_roles": {"PAYER": "from", "BENEF": "to", "AGENT": "other"},
+            "currency_codes": ["GHS", "GHC", "USD", "EUR"],
+            "require_bic": False,
+        },
         frozen=True,
         extra="forbid",
-        json_schema_extra={
-            "example": {
-                "name": "fiu-example-5.0.2",
-                "timezone": "Asia/Dubai",
-                "report_codes": ["STR", "SAR", "DPMSR"],
-                "transmode_codes": ["CASH", "SWIFT", "ATM", "INTRN"],
-                "party_roles": {"PAYER": "from", "BENEF": "to", "AGENT": "other"},
-                "currency_codes": ["GHS", "GHC", "USD", "EUR"],
-                "require_bic": False,
-            }
-        },
     )
 
     name: str = Field(default="goaml-5.0.1-generic", max_length=50)

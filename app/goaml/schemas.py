@@ -3,6 +3,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.examples import example
+
 _REPORT_EXAMPLE: dict[str, Any] = {
     "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
     "filename": "str-2026-0007.xml",
@@ -64,10 +66,8 @@ class GoamlReportResult(BaseModel):
 
 
 class GoamlImportResult(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {"reports": [_REPORT_EXAMPLE], "profile": "goaml-5.0.1-generic"}
-        }
+    model_config = example(
+        {"reports": [_REPORT_EXAMPLE], "profile": "goaml-5.0.1-generic"},
     )
 
     profile: str = Field(description="The code-list profile the reports were checked against.")
@@ -100,35 +100,33 @@ class GoamlPartyLinkRead(BaseModel):
 
 
 class GoamlReportRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
-                "rentity_id": "4711",
-                "rentity_branch": "Main",
-                "submission_code": "E",
-                "report_code": "STR",
-                "entity_reference": "BANK-STR-2026-0007",
-                "fiu_ref_number": None,
-                "reported_at": "2026-03-02T09:15:00Z",
-                "currency_code_local": "EUR",
-                "reason": "Cash deposits just under the threshold, wired abroad the same day.",
-                "action": None,
-                "indicators": ["STRUC"],
-                "profile": "goaml-5.0.1-generic",
-                "timezone": "UTC",
-                "transactions": [],
-                "party_links": [
-                    {
-                        "party_key": "person:ssn:1234010190",
-                        "related_party_key": "entity:reg:ES:B12345678",
-                        "relation": "director",
-                        "role": "DIR",
-                    }
-                ],
-            }
+    model_config = example(
+        {
+            "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+            "rentity_id": "4711",
+            "rentity_branch": "Main",
+            "submission_code": "E",
+            "report_code": "STR",
+            "entity_reference": "BANK-STR-2026-0007",
+            "fiu_ref_number": None,
+            "reported_at": "2026-03-02T09:15:00Z",
+            "currency_code_local": "EUR",
+            "reason": "Cash deposits just under the threshold, wired abroad the same day.",
+            "action": None,
+            "indicators": ["STRUC"],
+            "profile": "goaml-5.0.1-generic",
+            "timezone": "UTC",
+            "transactions": [],
+            "party_links": [
+                {
+                    "party_key": "person:ssn:1234010190",
+                    "related_party_key": "entity:reg:ES:B12345678",
+                    "relation": "director",
+                    "role": "DIR",
+                }
+            ],
         },
+        from_attributes=True,
     )
 
     source_document_id: str

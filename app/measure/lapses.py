@@ -13,7 +13,7 @@ from app.case.models import Case
 from app.measure import service as measure_service
 from app.measure.models import Measure
 from app.measure.schemas import DeadlineRead, MeasureType, ReleaseReason
-from app.pagination import TimeIdKey
+from app.pagination import DueWindow
 from app.preconditions import PreconditionFailed, flush_or_precondition_failed
 
 L = LegalStatus
@@ -69,23 +69,12 @@ class Lapsing:
 
 
 def measure_deadlines(
-    session: Session,
-    *,
-    until: datetime,
-    case_ids: list[int] | None,
-    limit: int,
-    after: TimeIdKey | None,
-    now: datetime,
+    session: Session, window: DueWindow, *, now: datetime
 ) -> tuple[list[DeadlineRead], bool]:
-    """Measures of the given cases (None: every case) whose expiry falls by `until`, lapsed
-    ones not yet swept included, by (expiry, asset id) after `after`; and whether more follow."""
+    """Measures whose expiry falls within the window, lapsed ones not yet swept included, by
+    (expiry, asset id); and whether more follow."""
     rows, next_cursor = asset_service.expiring_assets(
-        session,
-        until=until,
-        statuses=[str(s) for s in TIME_LIMITED],
-        case_ids=case_ids,
-        limit=limit,
-        after=after,
+        session, window, statuses=[str(s) for s in TIME_LIMITED]
     )
     cases = case_service.cases_by_ids(session, [a.case_id for a in rows])
     latest = measure_service.measures_in_force(session, rows)

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import AliasPath, BaseModel, ConfigDict, Field
 
 from app.asset.machine import LegalStatus
+from app.examples import example
 from app.inputs import Body, Instant, Text
 from app.measure.deadlines import DurationUnit
 
@@ -92,8 +93,9 @@ class ReleaseReason(StrEnum):
 
 
 class Duration(Body):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"example": {"value": 5, "unit": "working_days"}}
+    model_config = example(
+        {"value": 5, "unit": "working_days"},
+        extra="forbid",
     )
 
     value: int = Field(gt=0, le=3660, description="At most 3660 (ten years of days).")
@@ -115,18 +117,16 @@ _ORDER_EXAMPLE = {
 
 
 class TransitionCreate(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                **_ORDER_EXAMPLE,
-                "duration": {"value": 5, "unit": "working_days"},
-                "amount": "30000.00",
-                "currency": "EUR",
-                "value_based": False,
-                "note": "Transaction to a Dubai account suspended",
-            }
+    model_config = example(
+        {
+            **_ORDER_EXAMPLE,
+            "duration": {"value": 5, "unit": "working_days"},
+            "amount": "30000.00",
+            "currency": "EUR",
+            "value_based": False,
+            "note": "Transaction to a Dubai account suspended",
         },
+        extra="forbid",
     )
 
     to_status: LegalStatus = Field(description="The legal status the asset moves to.")
@@ -212,34 +212,32 @@ class TransitionCreate(Body):
 
 
 class MeasureRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 12,
-                "asset_id": 5,
-                "seq": 2,
-                "from_status": "IDENTIFIED",
-                **_ORDER_EXAMPLE,
-                "notified_date": None,
-                "duration": {"value": 5, "unit": "working_days"},
-                "expiry_date": "2026-05-08",
-                "expires_at": "2026-05-08T22:00:00Z",
-                "renew_by": "2026-05-06",
-                "renew_by_at": "2026-05-06T22:00:00Z",
-                "time_zone": None,
-                "amount": "30000.00",
-                "currency": "EUR",
-                "value_based": False,
-                "basis": None,
-                "disposal_kind": None,
-                "release_reason": None,
-                "custodian": None,
-                "note": "Transaction to a Dubai account suspended",
-                "actor_id": "3f9a0c1d2b4e5f60",
-                "recorded_at": "2026-04-30T10:12:00Z",
-            }
+    model_config = example(
+        {
+            "id": 12,
+            "asset_id": 5,
+            "seq": 2,
+            "from_status": "IDENTIFIED",
+            **_ORDER_EXAMPLE,
+            "notified_date": None,
+            "duration": {"value": 5, "unit": "working_days"},
+            "expiry_date": "2026-05-08",
+            "expires_at": "2026-05-08T22:00:00Z",
+            "renew_by": "2026-05-06",
+            "renew_by_at": "2026-05-06T22:00:00Z",
+            "time_zone": None,
+            "amount": "30000.00",
+            "currency": "EUR",
+            "value_based": False,
+            "basis": None,
+            "disposal_kind": None,
+            "release_reason": None,
+            "custodian": None,
+            "note": "Transaction to a Dubai account suspended",
+            "actor_id": "3f9a0c1d2b4e5f60",
+            "recorded_at": "2026-04-30T10:12:00Z",
         },
+        from_attributes=True,
     )
 
     id: int
@@ -313,26 +311,24 @@ class DeadlineOf(BaseModel):
 class DeadlineRead(DeadlineOf):
     """A measure lapsing (read from a `lapses.Lapsing`)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                **DEADLINE_OF_EXAMPLE,
-                "asset_type": "bank_balance",
-                "description": "Balance of the current account at Commerzbank",
-                "status": "SUSPENDED",
-                "measure_id": 12,
-                "measure_type": "fiu_suspension",
-                "order_reference": "FIU-DE-2026-0815",
-                "jurisdiction": "DE",
-                "expiry_date": "2026-05-08",
-                "expires_at": "2026-05-08T22:00:00Z",
-                "renew_by": "2026-05-06",
-                "renew_by_at": "2026-05-06T22:00:00Z",
-                "lapsed": False,
-                "lapses_to_expired": True,
-                "kind": "measure_expiry",
-                "due_at": "2026-05-08T22:00:00Z",
-            }
+    model_config = example(
+        {
+            **DEADLINE_OF_EXAMPLE,
+            "asset_type": "bank_balance",
+            "description": "Balance of the current account at Commerzbank",
+            "status": "SUSPENDED",
+            "measure_id": 12,
+            "measure_type": "fiu_suspension",
+            "order_reference": "FIU-DE-2026-0815",
+            "jurisdiction": "DE",
+            "expiry_date": "2026-05-08",
+            "expires_at": "2026-05-08T22:00:00Z",
+            "renew_by": "2026-05-06",
+            "renew_by_at": "2026-05-06T22:00:00Z",
+            "lapsed": False,
+            "lapses_to_expired": True,
+            "kind": "measure_expiry",
+            "due_at": "2026-05-08T22:00:00Z",
         },
     )
 
@@ -364,10 +360,8 @@ class DeadlineRead(DeadlineOf):
 
 
 class MoveRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {"status": "SUSPENDED", "allowed": ["FROZEN", "RELEASED", "DISSIPATED"]}
-        }
+    model_config = example(
+        {"status": "SUSPENDED", "allowed": ["FROZEN", "RELEASED", "DISSIPATED"]},
     )
 
     status: LegalStatus
@@ -377,16 +371,14 @@ class MoveRead(BaseModel):
 class Lapse(BaseModel):
     """One measure that ran out, and what its asset became."""
 
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "measure_id": 12,
-                "asset_id": 5,
-                "from_status": "FROZEN",
-                "to_status": "EXPIRED",
-            }
+    model_config = example(
+        {
+            "measure_id": 12,
+            "asset_id": 5,
+            "from_status": "FROZEN",
+            "to_status": "EXPIRED",
         },
+        from_attributes=True,
     )
 
     measure_id: int = Field(validation_alias="id", description="The lapse event recorded.")
@@ -398,26 +390,24 @@ class Lapse(BaseModel):
 
 
 class SweepResult(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "expired": [12, 14],
-                "lapses": [
-                    {
-                        "measure_id": 12,
-                        "asset_id": 5,
-                        "from_status": "FROZEN",
-                        "to_status": "EXPIRED",
-                    },
-                    {
-                        "measure_id": 14,
-                        "asset_id": 9,
-                        "from_status": "SUSPENDED",
-                        "to_status": "RELEASED",
-                    },
-                ],
-            }
-        }
+    model_config = example(
+        {
+            "expired": [12, 14],
+            "lapses": [
+                {
+                    "measure_id": 12,
+                    "asset_id": 5,
+                    "from_status": "FROZEN",
+                    "to_status": "EXPIRED",
+                },
+                {
+                    "measure_id": 14,
+                    "asset_id": 9,
+                    "from_status": "SUSPENDED",
+                    "to_status": "RELEASED",
+                },
+            ],
+        },
     )
 
     expired: list[int] = Field(

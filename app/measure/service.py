@@ -281,22 +281,10 @@ def transition(
     *,
     condition: IfMatch,
     actor: Principal,
+    commit: bool = True,
 ) -> tuple[Measure, Asset]:
-    measure, asset = move(session, asset_id, data, condition=condition, actor=actor)
-    session.commit()
-    return measure, asset
-
-
-def move(
-    session: Session,
-    asset_id: int,
-    data: TransitionCreate,
-    *,
-    condition: IfMatch,
-    actor: Principal,
-) -> tuple[Measure, Asset]:
-    """A move as `transition` makes it, flushed but not committed: for a use case that records
-    more with it (an interlocutory sale) in one commit."""
+    """Move an asset by a measure. `commit=False` leaves the move flushed but not committed:
+    for a use case that records more with it (an interlocutory sale) in one commit."""
     asset = asset_service.get_writable_asset(session, asset_id, actor=actor)
     check_version(condition, asset.version)
     current, target = L(asset.status), data.to_status
@@ -334,6 +322,8 @@ def move(
         _substitute(session, asset, measure, amount, data.currency, position, actor=actor)
     if destination is not None:
         _follow(session, asset, measure, destination, amount, data.currency, actor=actor)
+    if commit:
+        session.commit()
     return measure, asset
 
 

@@ -2,11 +2,12 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.asset.machine import LegalStatus
 from app.case.schemas import CaseKind, CaseRead, CaseStatus, ConvergenceRead, SubjectRead
 from app.deadline.schemas import Deadline
+from app.examples import example
 
 MONEY = Field(description="Exact decimal string in the currency's minor units.", examples=["0.00"])
 
@@ -106,30 +107,28 @@ class CaseHappening(BaseModel):
 
 
 class CaseOverview(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "case": CaseRead.model_json_schema()["example"],
-                "linked_cases": [
-                    {
-                        "relation": "parent",
-                        "case_id": 1,
-                        "reference": "BKA-2026-0001",
-                        "kind": "criminal_investigation",
-                        "title": "Hafen cocaine imports",
-                        "status": "active",
-                    }
-                ],
-                "subjects": [],
-                "distinct_parties": 0,
-                "asset_totals": [{"currency": "EUR", "amount": "398210.55"}],
-                "assets": [],
-                "traces": [],
-                "deadlines": [],
-                "convergence": [],
-                "recent_events": [],
-            }
-        }
+    model_config = example(
+        {
+            "case": CaseRead.model_json_schema()["example"],
+            "linked_cases": [
+                {
+                    "relation": "parent",
+                    "case_id": 1,
+                    "reference": "BKA-2026-0001",
+                    "kind": "criminal_investigation",
+                    "title": "Hafen cocaine imports",
+                    "status": "active",
+                }
+            ],
+            "subjects": [],
+            "distinct_parties": 0,
+            "asset_totals": [{"currency": "EUR", "amount": "398210.55"}],
+            "assets": [],
+            "traces": [],
+            "deadlines": [],
+            "convergence": [],
+            "recent_events": [],
+        },
     )
 
     case: CaseRead

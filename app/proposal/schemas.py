@@ -2,19 +2,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from app.examples import example
 from app.inputs import Body, Text
 
 _DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 
 
 class ProposalCreate(Body):
-    model_config = ConfigDict(
+    model_config = example(
+        {"case_id": 17, "min_amount": "1000.00", "min_amounts": {"BTC": "0.05"}},
         extra="forbid",
-        json_schema_extra={
-            "example": {"case_id": 17, "min_amount": "1000.00", "min_amounts": {"BTC": "0.05"}}
-        },
     )
 
     case_id: int = Field(ge=1, description="The case the assets are proposed in (writable).")
@@ -86,35 +85,33 @@ class SkippedHolding(BaseModel):
 
 
 class ProposalResult(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "trace_id": "5c1f0e6f2b7d4c3a9e8d7c6b5a493827",
-                "case_id": 17,
-                "created": [
-                    {
-                        "account": "iban:CY17002001280000001200527600",
-                        "currency": "EUR",
-                        "held": "10900.00",
-                        "asset_id": 42,
-                        "asset_type": "bank_balance",
-                        "status": "TRACED",
-                        "transactions": ["DEMO-L05"],
-                        "claimant_shares": None,
-                    }
-                ],
-                "skipped": [
-                    {
-                        "account": "iban:DE75512108001245126199",
-                        "currency": "EUR",
-                        "held": "10500.00",
-                        "reason": "active_measure",
-                        "detail": "asset 40 of the case is FROZEN",
-                        "asset_id": 40,
-                    }
-                ],
-            }
-        }
+    model_config = example(
+        {
+            "trace_id": "5c1f0e6f2b7d4c3a9e8d7c6b5a493827",
+            "case_id": 17,
+            "created": [
+                {
+                    "account": "iban:CY17002001280000001200527600",
+                    "currency": "EUR",
+                    "held": "10900.00",
+                    "asset_id": 42,
+                    "asset_type": "bank_balance",
+                    "status": "TRACED",
+                    "transactions": ["DEMO-L05"],
+                    "claimant_shares": None,
+                }
+            ],
+            "skipped": [
+                {
+                    "account": "iban:DE75512108001245126199",
+                    "currency": "EUR",
+                    "held": "10500.00",
+                    "reason": "active_measure",
+                    "detail": "asset 40 of the case is FROZEN",
+                    "asset_id": 40,
+                }
+            ],
+        },
     )
 
     trace_id: str

@@ -1,12 +1,11 @@
 from collections.abc import Collection
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.asset.models import Asset
-from app.pagination import CursorCodec, IdKey, Keyset, TimeIdKey, page
+from app.pagination import CursorCodec, DueWindow, IdKey, Keyset, TimeIdKey, page
 from app.realisation.models import InterlocutorySale, ProceedsShare
 
 SALES = CursorCodec("interlocutory_sales", IdKey)
@@ -47,29 +46,23 @@ class RealisationRepository:
         return page(self.session, stmt, BY_ID, limit=limit, after=after)
 
     def due(
-        self,
-        *,
-        until: datetime,
-        statuses: Collection[str],
-        case_ids: Collection[int] | None,
-        limit: int,
-        after: TimeIdKey | None,
+        self, window: DueWindow, *, statuses: Collection[str]
     ) -> tuple[list[tuple[InterlocutorySale, Asset]], str | None]:
-        """Orders not carried out, due by `until`, whose asset is still held in `statuses`,
-        each with its asset."""
+        """Orders not carried out, due within the window, whose asset is still held in
+        `statuses`, each with its asset."""
         stmt = (
             select(InterlocutorySale, Asset)
             .join(Asset, Asset.id == InterlocutorySale.asset_id)
             .where(
                 InterlocutorySale.status == "ordered",
-                InterlocutorySale.sell_by_at <= until,
+                InterlocutorySale.sell_by_at <= window.until,
                 Asset.status.in_(statuses),
             )
         )
-        if case_ids is not None:
-            stmt = stmt.where(Asset.case_id.in_(case_ids))
+        if window.case_ids is not None:
+            stmt = stmt.where(Asset.case_id.in_(window.case_ids))
         rows, next_cursor = page(
-            self.session, stmt, BY_DUE, limit=limit, after=after, scalars=False
+            self.session, stmt, BY_DUE, limit=window.limit, after=window.after, scalars=False
         )
         return [(sale, asset) for sale, asset in rows], next_cursor
 

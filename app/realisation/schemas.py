@@ -5,6 +5,7 @@ from typing import Literal, Self
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, model_validator
 
+from app.examples import example
 from app.inputs import Body, Text
 from app.measure.schemas import DEADLINE_OF_EXAMPLE, DeadlineOf, Duration
 
@@ -28,19 +29,17 @@ class Recipient(StrEnum):
 
 
 class SaleOrderCreate(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "ground": "rapidly_depreciating",
-                "order_reference": "LG-HH-2026-612-VS",
-                "issuing_authority": "Landgericht Hamburg",
-                "legal_basis": "StPO § 111p",
-                "decision_date": "2026-09-01",
-                "sell_within": {"value": 30, "unit": "working_days"},
-                "note": "Porsche 911 loses about 1.5 % of its value a month in storage",
-            }
+    model_config = example(
+        {
+            "ground": "rapidly_depreciating",
+            "order_reference": "LG-HH-2026-612-VS",
+            "issuing_authority": "Landgericht Hamburg",
+            "legal_basis": "StPO § 111p",
+            "decision_date": "2026-09-01",
+            "sell_within": {"value": 30, "unit": "working_days"},
+            "note": "Porsche 911 loses about 1.5 % of its value a month in storage",
         },
+        extra="forbid",
     )
 
     ground: SaleGround
@@ -72,17 +71,15 @@ class SaleOrderCreate(Body):
 
 
 class SaleCreate(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "sold_on": "2026-09-24",
-                "amount": "84500.00",
-                "currency": "EUR",
-                "buyer": "Auction house Nord, lot 117",
-                "note": "public auction",
-            }
+    model_config = example(
+        {
+            "sold_on": "2026-09-24",
+            "amount": "84500.00",
+            "currency": "EUR",
+            "buyer": "Auction house Nord, lot 117",
+            "note": "public auction",
         },
+        extra="forbid",
     )
 
     sold_on: date
@@ -93,35 +90,33 @@ class SaleCreate(Body):
 
 
 class SaleRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 2,
-                "asset_id": 5,
-                "ground": "rapidly_depreciating",
-                "order_reference": "LG-HH-2026-612-VS",
-                "issuing_authority": "Landgericht Hamburg",
-                "legal_basis": "StPO § 111p",
-                "jurisdiction": "DE",
-                "decision_date": "2026-09-01",
-                "sell_by": "2026-10-13",
-                "sell_by_at": "2026-10-13T22:00:00Z",
-                "status": "sold",
-                "overdue": False,
-                "note": None,
-                "ordered_by": "3f9a0c1d2b4e5f60",
-                "ordered_at": "2026-09-01T10:00:00Z",
-                "sold_on": "2026-09-24",
-                "price": "84500.00",
-                "currency": "EUR",
-                "buyer": "Auction house Nord, lot 117",
-                "substitute_asset_id": 9,
-                "measure_id": 31,
-                "sold_by": "3f9a0c1d2b4e5f60",
-                "sold_at": "2026-09-24T14:00:00Z",
-            }
+    model_config = example(
+        {
+            "id": 2,
+            "asset_id": 5,
+            "ground": "rapidly_depreciating",
+            "order_reference": "LG-HH-2026-612-VS",
+            "issuing_authority": "Landgericht Hamburg",
+            "legal_basis": "StPO § 111p",
+            "jurisdiction": "DE",
+            "decision_date": "2026-09-01",
+            "sell_by": "2026-10-13",
+            "sell_by_at": "2026-10-13T22:00:00Z",
+            "status": "sold",
+            "overdue": False,
+            "note": None,
+            "ordered_by": "3f9a0c1d2b4e5f60",
+            "ordered_at": "2026-09-01T10:00:00Z",
+            "sold_on": "2026-09-24",
+            "price": "84500.00",
+            "currency": "EUR",
+            "buyer": "Auction house Nord, lot 117",
+            "substitute_asset_id": 9,
+            "measure_id": 31,
+            "sold_by": "3f9a0c1d2b4e5f60",
+            "sold_at": "2026-09-24T14:00:00Z",
         },
+        from_attributes=True,
     )
 
     id: int
@@ -154,24 +149,22 @@ class SaleRead(BaseModel):
 class SaleDeadlineRead(DeadlineOf):
     """An interlocutory sale due, a row of the deadline list (read from a `service.SaleDue`)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                **DEADLINE_OF_EXAMPLE,
-                "asset_type": "vehicle",
-                "description": "Porsche 911, black",
-                "status": "FROZEN",
-                "sale_id": 2,
-                "ground": "rapidly_depreciating",
-                "order_reference": "LG-HH-2026-612-VS",
-                "issuing_authority": "Landgericht Hamburg",
-                "jurisdiction": "DE",
-                "sell_by": "2026-10-13",
-                "sell_by_at": "2026-10-13T22:00:00Z",
-                "overdue": False,
-                "kind": "sale_due",
-                "due_at": "2026-10-13T22:00:00Z",
-            }
+    model_config = example(
+        {
+            **DEADLINE_OF_EXAMPLE,
+            "asset_type": "vehicle",
+            "description": "Porsche 911, black",
+            "status": "FROZEN",
+            "sale_id": 2,
+            "ground": "rapidly_depreciating",
+            "order_reference": "LG-HH-2026-612-VS",
+            "issuing_authority": "Landgericht Hamburg",
+            "jurisdiction": "DE",
+            "sell_by": "2026-10-13",
+            "sell_by_at": "2026-10-13T22:00:00Z",
+            "overdue": False,
+            "kind": "sale_due",
+            "due_at": "2026-10-13T22:00:00Z",
         },
     )
 
@@ -208,16 +201,14 @@ class VictimShareIn(Body):
 
 
 class AllocationCreate(Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "victims": [
-                    {"party": "person:victim", "amount": "30000.00", "note": "restitution order"}
-                ],
-                "note": "remainder to the state fund",
-            }
+    model_config = example(
+        {
+            "victims": [
+                {"party": "person:victim", "amount": "30000.00", "note": "restitution order"}
+            ],
+            "note": "remainder to the state fund",
         },
+        extra="forbid",
     )
 
     victims: list[VictimShareIn] = Field(
@@ -253,35 +244,33 @@ class ShareRead(BaseModel):
 
 
 class AllocationRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "asset_id": 5,
-                "proceeds": "84500.00",
-                "currency": "EUR",
-                "to_victims": "30000.00",
-                "to_state": "54500.00",
-                "shares": [
-                    {
-                        "id": 1,
-                        "recipient": "victim",
-                        "party_id": 7,
-                        "amount": "30000.00",
-                        "note": "restitution order",
-                    },
-                    {
-                        "id": 2,
-                        "recipient": "state",
-                        "party_id": None,
-                        "amount": "54500.00",
-                        "note": None,
-                    },
-                ],
-                "recorded_by": "3f9a0c1d2b4e5f60",
-                "recorded_at": "2026-11-02T09:00:00Z",
-            }
+    model_config = example(
+        {
+            "asset_id": 5,
+            "proceeds": "84500.00",
+            "currency": "EUR",
+            "to_victims": "30000.00",
+            "to_state": "54500.00",
+            "shares": [
+                {
+                    "id": 1,
+                    "recipient": "victim",
+                    "party_id": 7,
+                    "amount": "30000.00",
+                    "note": "restitution order",
+                },
+                {
+                    "id": 2,
+                    "recipient": "state",
+                    "party_id": None,
+                    "amount": "54500.00",
+                    "note": None,
+                },
+            ],
+            "recorded_by": "3f9a0c1d2b4e5f60",
+            "recorded_at": "2026-11-02T09:00:00Z",
         },
+        from_attributes=True,
     )
 
     asset_id: int

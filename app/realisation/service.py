@@ -20,7 +20,7 @@ from app.measure import deadlines
 from app.measure import service as measure_service
 from app.measure.schemas import MeasureType, TransitionCreate
 from app.money import from_minor
-from app.pagination import TimeIdKey
+from app.pagination import DueWindow
 from app.party import service as party_service
 from app.preconditions import IfMatch
 from app.principal import Principal
@@ -144,7 +144,9 @@ def record_sale(
         currency=data.currency,
         note=data.note,
     )
-    measure, asset = measure_service.move(session, asset_id, move, condition=condition, actor=actor)
+    measure, asset = measure_service.transition(
+        session, asset_id, move, condition=condition, actor=actor, commit=False
+    )
     substitute = asset_service.substitute_of(session, asset.id)
     assert measure.amount_minor is not None
     assert substitute is not None
@@ -178,12 +180,14 @@ def page_due_sales(
     """Sale orders of the caller's cases not yet carried out whose last day falls within
     `within_days` from today, and those already late, soonest first."""
     now = now or datetime.now(UTC)
-    rows, next_cursor = RealisationRepository(session).due(
+    window = DueWindow(
         until=deadlines.due_until(within_days, now),
-        statuses=[str(s) for s in SALEABLE],
         case_ids=case_service.visible_case_ids(session, actor=actor),
         limit=limit,
         after=DUE.decode(cursor),
+    )
+    rows, next_cursor = RealisationRepository(session).due(
+        window, statuses=[str(s) for s in SALEABLE]
     )
     return [sale for sale, _ in rows], next_cursor
 
@@ -197,23 +201,12 @@ class SaleDue:
     case: Case
 
 
-def sales_due(
-    session: Session,
-    *,
-    until: datetime,
-    case_ids: list[int] | None,
-    limit: int,
-    after: TimeIdKey | None,
-) -> tuple[list[SaleDeadlineRead], bool]:
-    """Sale orders of the given cases (None: every case) not carried out, whose asset is still
-    frozen or seized, due by `until` (late ones too), by (due, id) after `after`; and whether
-    more follow. A sold order, or one whose asset was released, is no longer due."""
+def sales_due(session: Session, window: DueWindow) -> tuple[list[SaleDeadlineRead], bool]:
+    """Sale orders not carried out, whose asset is still frozen or seized, due within the
+    window (late ones too), by (due, id); and whether more follow. A sold order, or one whose
+    asset was released, is no longer due."""
     rows, next_cursor = RealisationRepository(session).due(
-        until=until,
-        statuses=[str(s) for s in SALEABLE],
-        case_ids=case_ids,
-        limit=limit,
-        after=after,
+        window, statuses=[str(s) for s in SALEABLE]
     )
     cases = case_service.cases_by_ids(session, [asset.case_id for _, asset in rows])
     items = [

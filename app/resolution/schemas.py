@@ -1,19 +1,18 @@
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from app.examples import example
 from app.inputs import Text
 
 
 class SameAsIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "other": "person:goaml-4711",
-                "reason": "Same passport number and birth date in the STR and the bank's KYC",
-            }
+    model_config = example(
+        {
+            "other": "person:goaml-4711",
+            "reason": "Same passport number and birth date in the STR and the bank's KYC",
         },
+        extra="forbid",
     )
 
     other: Text = Field(min_length=1, max_length=300, description="The other party's key or id.")
@@ -30,23 +29,21 @@ class LinkDecision(BaseModel):
 
 
 class SameAsRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "party": "person:anna",
-                "linked_parties": ["person:anna", "person:goaml-4711"],
-                "decisions": [
-                    {
-                        "party": "person:anna",
-                        "other": "person:goaml-4711",
-                        "linked": True,
-                        "reason": "Same passport number and birth date",
-                        "actor_id": "3f2a9c0d1e4b5a67",
-                        "at": "2026-03-13T09:00:00Z",
-                    }
-                ],
-            }
-        }
+    model_config = example(
+        {
+            "party": "person:anna",
+            "linked_parties": ["person:anna", "person:goaml-4711"],
+            "decisions": [
+                {
+                    "party": "person:anna",
+                    "other": "person:goaml-4711",
+                    "linked": True,
+                    "reason": "Same passport number and birth date",
+                    "actor_id": "3f2a9c0d1e4b5a67",
+                    "at": "2026-03-13T09:00:00Z",
+                }
+            ],
+        },
     )
 
     party: str
@@ -75,36 +72,34 @@ class Candidate(BaseModel):
 
 
 class CandidateList(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "party": "person:anna",
-                "folded_name": "anna berg",
-                "candidates": [
-                    {
-                        "party": {"id": 9, "key": "person:goaml-4711", "name": "Анна Берг"},
-                        "score": 0.8,
-                        "reasons": [
-                            {
-                                "kind": "name",
-                                "weight": 0.5,
-                                "detail": "names alike (1.00): 'anna berg' ~ 'anna berg'",
-                            },
-                            {
-                                "kind": "birth_date",
-                                "weight": 0.15,
-                                "detail": "same birth date 1984-03-02",
-                            },
-                            {
-                                "kind": "shared_account",
-                                "weight": 0.15,
-                                "detail": "both hold iban:DE89370400440532013000",
-                            },
-                        ],
-                    }
-                ],
-            }
-        }
+    model_config = example(
+        {
+            "party": "person:anna",
+            "folded_name": "anna berg",
+            "candidates": [
+                {
+                    "party": {"id": 9, "key": "person:goaml-4711", "name": "Анна Берг"},
+                    "score": 0.8,
+                    "reasons": [
+                        {
+                            "kind": "name",
+                            "weight": 0.5,
+                            "detail": "names alike (1.00): 'anna berg' ~ 'anna berg'",
+                        },
+                        {
+                            "kind": "birth_date",
+                            "weight": 0.15,
+                            "detail": "same birth date 1984-03-02",
+                        },
+                        {
+                            "kind": "shared_account",
+                            "weight": 0.15,
+                            "detail": "both hold iban:DE89370400440532013000",
+                        },
+                    ],
+                }
+            ],
+        },
     )
 
     party: str

@@ -1,7 +1,9 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from app.examples import example
 
 
 class SearchKind(StrEnum):
@@ -11,18 +13,16 @@ class SearchKind(StrEnum):
 
 
 class SearchHit(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "kind": "party",
-                "id": 7,
-                "key": "person:RU-4509-112233",
-                "name": "Владимир Петров",
-                "detail": "person, RU",
-                "score": 0.0911,
-                "linked_party_ids": [],
-            }
-        }
+    model_config = example(
+        {
+            "kind": "party",
+            "id": 7,
+            "key": "person:RU-4509-112233",
+            "name": "Владимир Петров",
+            "detail": "person, RU",
+            "score": 0.0911,
+            "linked_party_ids": [],
+        },
     )
 
     kind: SearchKind

@@ -1,6 +1,7 @@
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.asset.machine import LegalStatus
+from app.examples import example
 from app.overview.schemas import MoneyTotal
 
 _VALUES = Field(
@@ -26,27 +27,25 @@ class StateRow(BaseModel):
 
 
 class StatisticsRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "year": 2026,
-                "by_offence": [
-                    {
-                        "predicate_offence": "drug_trafficking",
-                        "legal_state": "FROZEN",
-                        "orders": 2,
-                        "values": [{"currency": "EUR", "amount": "398210.55"}],
-                    }
-                ],
-                "by_state": [
-                    {
-                        "legal_state": "FROZEN",
-                        "orders": 2,
-                        "values": [{"currency": "EUR", "amount": "398210.55"}],
-                    }
-                ],
-            }
-        }
+    model_config = example(
+        {
+            "year": 2026,
+            "by_offence": [
+                {
+                    "predicate_offence": "drug_trafficking",
+                    "legal_state": "FROZEN",
+                    "orders": 2,
+                    "values": [{"currency": "EUR", "amount": "398210.55"}],
+                }
+            ],
+            "by_state": [
+                {
+                    "legal_state": "FROZEN",
+                    "orders": 2,
+                    "values": [{"currency": "EUR", "amount": "398210.55"}],
+                }
+            ],
+        },
     )
 
     year: int

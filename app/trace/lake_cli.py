@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from app.client.commands import ENGINE_OPTIONS, options_given
 from lake import Lake, engine_frame, spark_session, trace_lake
 from tracing import Ledger, TraceParams, TraceResult, TracingError, trace
 
@@ -46,15 +47,6 @@ def _setting(text: str) -> tuple[str, str]:
 def _params(args: argparse.Namespace) -> TraceParams:
     if args.seed_account:
         raise SystemExit("a trace on a lake takes --seed-transaction seeds")
-    # The options the server takes too; those not given keep the engine's defaults, which
-    # are the API's.
-    given = {
-        "direction": args.direction,
-        "rule": args.rule,
-        "same_day_policy": args.same_day_policy,
-        "max_hops": args.max_hops,
-        "max_counterparties": args.max_counterparties,
-    }
     # The client's seeds are the API's ({"transaction": id, "claimant": name}).
     seeds = [s["transaction"] for s in args.seed_transaction]
     named = tuple(
@@ -64,7 +56,8 @@ def _params(args: argparse.Namespace) -> TraceParams:
         seed_transactions=tuple(seeds),
         transaction_claimants=named,
         stop_at=frozenset(args.stop_at),
-        **{k: v for k, v in given.items() if v is not None},
+        # Those not given keep the engine's defaults, which are the API's.
+        **options_given(args, ENGINE_OPTIONS),
     )
 
 

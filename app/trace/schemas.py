@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.examples import example
 from app.inputs import Instant, Text
 from tracing import ClaimantRule, Direction, Rule, SameDayPolicy
 
@@ -57,20 +58,18 @@ class RoleThresholds(BaseModel):
     `sink`, of all the taint traced in its currency.
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "pass_through_min_passed": "0.8",
-                "pass_through_max_dwell_hours": "72",
-                "pass_through_max_held": "0.2",
-                "collector_min_senders": 3,
-                "distributor_min_receivers": 3,
-                "broker_min_share": "0.5",
-                "sink_min_held": "0.8",
-                "sink_min_share": "0.05",
-            }
+    model_config = example(
+        {
+            "pass_through_min_passed": "0.8",
+            "pass_through_max_dwell_hours": "72",
+            "pass_through_max_held": "0.2",
+            "collector_min_senders": 3,
+            "distributor_min_receivers": 3,
+            "broker_min_share": "0.5",
+            "sink_min_held": "0.8",
+            "sink_min_share": "0.05",
         },
+        extra="forbid",
     )
 
     pass_through_min_passed: Decimal = Field(
@@ -110,22 +109,20 @@ class RoleThresholds(BaseModel):
 
 
 class TraceCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "seeds": [{"transaction": "DEMO-D01"}, {"transaction": "DEMO-D02"}],
-                "direction": "forward",
-                "rule": "libr",
-                "same_day_policy": "ledger",
-                "max_hops": 6,
-                "start": "2026-01-01T00:00:00Z",
-                "end": None,
-                "as_of": None,
-                "stop_at": ["iban:MT84MALT011000012345MTLCAST001S"],
-                "case_id": None,
-            }
+    model_config = example(
+        {
+            "seeds": [{"transaction": "DEMO-D01"}, {"transaction": "DEMO-D02"}],
+            "direction": "forward",
+            "rule": "libr",
+            "same_day_policy": "ledger",
+            "max_hops": 6,
+            "start": "2026-01-01T00:00:00Z",
+            "end": None,
+            "as_of": None,
+            "stop_at": ["iban:MT84MALT011000012345MTLCAST001S"],
+            "case_id": None,
         },
+        extra="forbid",
     )
 
     seeds: list[SeedIn] = Field(min_length=1, max_length=1000)
@@ -195,15 +192,13 @@ class FlagKind(StrEnum):
 
 
 class TraceFlag(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "account": "iban:DE75512108001245126199",
-                "currency": "EUR",
-                "kind": "opening_balance_inferred",
-                "detail": "missing statements or unexplained funds: 2000.00 assumed clean",
-            }
-        }
+    model_config = example(
+        {
+            "account": "iban:DE75512108001245126199",
+            "currency": "EUR",
+            "kind": "opening_balance_inferred",
+            "detail": "missing statements or unexplained funds: 2000.00 assumed clean",
+        },
     )
 
     account: str
@@ -218,28 +213,26 @@ class TraceFlag(BaseModel):
 
 
 class TraceRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "id": "5c1f0e6f2b7d4c3a9e8d7c6b5a493827",
-                "status": "done",
-                "case_id": None,
-                "rerun_of": None,
-                "created_by": "3f2a9c0d1e4b5a67",
-                "created_at": "2026-02-10T09:00:00Z",
-                "finished_at": "2026-02-10T09:00:01Z",
-                "request": {"seeds": [{"transaction": "DEMO-D01"}], "rule": "libr"},
-                "params": {"rule": "libr", "max_hops": 6},
-                "engine_version": "0.1.1",
-                "ledger_fingerprint": "5f68469f5a14fdb5163e1947d6f11d15855d297d12298000d675124d",
-                "ledger_transactions": 23,
-                "result_sha256": "9f86d081884c7d659a2feaa0c55ad015",
-                "summary": _SUMMARY_EXAMPLE,
-                "progress": None,
-                "error": None,
-                "job": None,
-            }
-        }
+    model_config = example(
+        {
+            "id": "5c1f0e6f2b7d4c3a9e8d7c6b5a493827",
+            "status": "done",
+            "case_id": None,
+            "rerun_of": None,
+            "created_by": "3f2a9c0d1e4b5a67",
+            "created_at": "2026-02-10T09:00:00Z",
+            "finished_at": "2026-02-10T09:00:01Z",
+            "request": {"seeds": [{"transaction": "DEMO-D01"}], "rule": "libr"},
+            "params": {"rule": "libr", "max_hops": 6},
+            "engine_version": "0.1.1",
+            "ledger_fingerprint": "5f68469f5a14fdb5163e1947d6f11d15855d297d12298000d675124d",
+            "ledger_transactions": 23,
+            "result_sha256": "9f86d081884c7d659a2feaa0c55ad015",
+            "summary": _SUMMARY_EXAMPLE,
+            "progress": None,
+            "error": None,
+            "job": None,
+        },
     )
 
     id: str
@@ -262,24 +255,22 @@ class TraceRead(BaseModel):
 
 
 class TraceAccount(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "account": "iban:DE75512108001245126199",
-                "currency": "EUR",
-                "hop": 1,
-                "first_reached": "2026-01-08T10:00:00Z",
-                "role": "reached",
-                "received": "24900.00",
-                "passed_on": "10900.00",
-                "exited": "3500.00",
-                "held": "10500.00",
-                "opening_balance": "0.00",
-                "opening_inferred": False,
-                "holder": "Nordlicht Handels GmbH",
-                "roles": ["pass_through", "distributor"],
-            }
-        }
+    model_config = example(
+        {
+            "account": "iban:DE75512108001245126199",
+            "currency": "EUR",
+            "hop": 1,
+            "first_reached": "2026-01-08T10:00:00Z",
+            "role": "reached",
+            "received": "24900.00",
+            "passed_on": "10900.00",
+            "exited": "3500.00",
+            "held": "10500.00",
+            "opening_balance": "0.00",
+            "opening_inferred": False,
+            "holder": "Nordlicht Handels GmbH",
+            "roles": ["pass_through", "distributor"],
+        },
     )
 
     account: str
@@ -309,19 +300,17 @@ class TraceAccount(BaseModel):
 
 
 class TraceFlow(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "transaction": "DEMO-L05",
-                "from_account": "iban:DE75512108001245126199",
-                "to_account": "iban:CY17002001280000001200527600",
-                "currency": "EUR",
-                "value_time": "2026-01-15T10:00:00Z",
-                "hop": 2,
-                "amount": "25000.00",
-                "traced_amount": "10900.00",
-            }
-        }
+    model_config = example(
+        {
+            "transaction": "DEMO-L05",
+            "from_account": "iban:DE75512108001245126199",
+            "to_account": "iban:CY17002001280000001200527600",
+            "currency": "EUR",
+            "value_time": "2026-01-15T10:00:00Z",
+            "hop": 2,
+            "amount": "25000.00",
+            "traced_amount": "10900.00",
+        },
     )
 
     transaction: str
@@ -335,18 +324,16 @@ class TraceFlow(BaseModel):
 
 
 class TraceExit(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "transaction": "DEMO-L06",
-                "from_account": "iban:DE75512108001245126199",
-                "to_account": "ext:Autohaus Premium GmbH",
-                "currency": "EUR",
-                "value_time": "2026-01-20T10:00:00Z",
-                "traced_amount": "3500.00",
-                "reason": "stopped_account",
-            }
-        }
+    model_config = example(
+        {
+            "transaction": "DEMO-L06",
+            "from_account": "iban:DE75512108001245126199",
+            "to_account": "ext:Autohaus Premium GmbH",
+            "currency": "EUR",
+            "value_time": "2026-01-20T10:00:00Z",
+            "traced_amount": "3500.00",
+            "reason": "stopped_account",
+        },
     )
 
     transaction: str
@@ -359,26 +346,24 @@ class TraceExit(BaseModel):
 
 
 class ExplainedPath(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "path": 1,
-                "strength": "9500.00",
-                "hops": 3,
-                "steps": [
-                    {
-                        "transaction": "DEMO-D03",
-                        "from_account": "cash:courier-rotterdam",
-                        "to_account": "iban:NL91ABNA0417164300",
-                        "currency": "EUR",
-                        "value_time": "2026-01-06T10:00:00Z",
-                        "hop": 0,
-                        "amount": "9800.00",
-                        "traced_amount": "9800.00",
-                    }
-                ],
-            }
-        }
+    model_config = example(
+        {
+            "path": 1,
+            "strength": "9500.00",
+            "hops": 3,
+            "steps": [
+                {
+                    "transaction": "DEMO-D03",
+                    "from_account": "cash:courier-rotterdam",
+                    "to_account": "iban:NL91ABNA0417164300",
+                    "currency": "EUR",
+                    "value_time": "2026-01-06T10:00:00Z",
+                    "hop": 0,
+                    "amount": "9800.00",
+                    "traced_amount": "9800.00",
+                }
+            ],
+        },
     )
 
     path: int
@@ -388,37 +373,35 @@ class ExplainedPath(BaseModel):
 
 
 class RerunDiff(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "previous": "5c1f0e6f2b7d4c3a9e8d7c6b5a493827",
-                "trace": {"id": "6d2e...", "status": "done"},
-                "ledger_changed": True,
-                "new_transactions": 1,
-                "accounts_added": ["iban:DE21500500009876543210"],
-                "accounts_removed": [],
-                "amounts_changed": [
-                    {
-                        "account": "iban:CY17002001280000001200527600",
-                        "currency": "EUR",
-                        "field": "held",
-                        "before": "10900.00",
-                        "after": "4900.00",
-                    }
-                ],
-                "records_replaced": [
-                    {
-                        "external_id": "DEMO-L05",
-                        "cause": "superseded",
-                        "replaced_by": "DEMO-L05-c1",
-                        "reason": "The bank corrected the amount: 19,000.00, not 25,000.00",
-                    }
-                ],
-                "totals_changed": {"held": {"before": "43000.00", "after": "43000.00"}},
-                "compartments_added": [7],
-                "compartments_removed": [],
-            }
-        }
+    model_config = example(
+        {
+            "previous": "5c1f0e6f2b7d4c3a9e8d7c6b5a493827",
+            "trace": {"id": "6d2e...", "status": "done"},
+            "ledger_changed": True,
+            "new_transactions": 1,
+            "accounts_added": ["iban:DE21500500009876543210"],
+            "accounts_removed": [],
+            "amounts_changed": [
+                {
+                    "account": "iban:CY17002001280000001200527600",
+                    "currency": "EUR",
+                    "field": "held",
+                    "before": "10900.00",
+                    "after": "4900.00",
+                }
+            ],
+            "records_replaced": [
+                {
+                    "external_id": "DEMO-L05",
+                    "cause": "superseded",
+                    "replaced_by": "DEMO-L05-c1",
+                    "reason": "The bank corrected the amount: 19,000.00, not 25,000.00",
+                }
+            ],
+            "totals_changed": {"held": {"before": "43000.00", "after": "43000.00"}},
+            "compartments_added": [7],
+            "compartments_removed": [],
+        },
     )
 
     previous: str
@@ -464,28 +447,26 @@ class EarnedRole(BaseModel):
 
 
 class TraceAccountRoles(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "account": "iban:DE75512108001245126199",
-                "currency": "EUR",
-                "holder": "Nordlicht Handels GmbH",
-                "roles": [
-                    {
-                        "role": "pass_through",
-                        "figures": {
-                            "received": "24900.00",
-                            "passed_on": "22900.00",
-                            "passed_on_share": "0.9197",
-                            "held": "2000.00",
-                            "held_share": "0.0803",
-                            "median_dwell_hours": "26.5",
-                        },
+    model_config = example(
+        {
+            "account": "iban:DE75512108001245126199",
+            "currency": "EUR",
+            "holder": "Nordlicht Handels GmbH",
+            "roles": [
+                {
+                    "role": "pass_through",
+                    "figures": {
+                        "received": "24900.00",
+                        "passed_on": "22900.00",
+                        "passed_on_share": "0.9197",
+                        "held": "2000.00",
+                        "held_share": "0.0803",
+                        "median_dwell_hours": "26.5",
                     },
-                    {"role": "distributor", "figures": {"receivers": 4}},
-                ],
-            }
-        }
+                },
+                {"role": "distributor", "figures": {"receivers": 4}},
+            ],
+        },
     )
 
     account: str
@@ -502,16 +483,14 @@ class TraceAccountRoles(BaseModel):
 
 
 class TraceClaimantShare(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "account": "iban:DE75512108001245126199",
-                "currency": "EUR",
-                "claimant": "Anna Berger",
-                "received": "600.00",
-                "held": "210.00",
-            }
-        }
+    model_config = example(
+        {
+            "account": "iban:DE75512108001245126199",
+            "currency": "EUR",
+            "claimant": "Anna Berger",
+            "received": "600.00",
+            "held": "210.00",
+        },
     )
 
     account: str
@@ -528,17 +507,15 @@ class TraceClaimantShare(BaseModel):
 
 
 class TraceSource(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "seed": "DEMO-L05",
-                "origin": "iban:NL91ABNA0417164300",
-                "currency": "EUR",
-                "reason": "opening_balance",
-                "hop": 2,
-                "amount": "3000.00",
-            }
-        }
+    model_config = example(
+        {
+            "seed": "DEMO-L05",
+            "origin": "iban:NL91ABNA0417164300",
+            "currency": "EUR",
+            "reason": "opening_balance",
+            "hop": 2,
+            "amount": "3000.00",
+        },
     )
 
     seed: str = Field(description="The seed: a transaction's external id or an account key.")
