@@ -72,6 +72,15 @@ class SourceDocumentRepository:
     def last_compartment_change(self) -> int:
         return int(self.session.scalar(select(func.max(CompartmentChange.id))) or 0)
 
+    def refiled_among(self, document_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in in_chunks(document_ids):
+            stmt = select(CompartmentChange.source_document_id).where(
+                CompartmentChange.source_document_id.in_(chunk)
+            )
+            found.update(self.session.scalars(stmt.distinct()))
+        return found
+
     def compartment_changes(self, document_id: str) -> list[CompartmentChange]:
         stmt = (
             select(CompartmentChange)

@@ -179,6 +179,11 @@ def refile_source(
     return change
 
 
+def refiled_among(session: Session, document_ids: list[str]) -> set[str]:
+    """Which of these documents an admin has ever refiled."""
+    return SourceDocumentRepository(session).refiled_among(document_ids)
+
+
 def compartment_changes(session: Session, document_id: str) -> list[CompartmentChange]:
     return SourceDocumentRepository(session).compartment_changes(document_id)
 

@@ -146,18 +146,26 @@ class Reading:
         session: Session,
         result: TraceResult,
         account_keys_of: Callable[[Session, str], set[str]],
+        refiled_among: Callable[[Session, list[str]], set[str]],
     ) -> list[int] | None:
         """The cases whose compartments the run read, by the filing as it is now (None when no
         document is filed in any case or none was read). A document refiled into a case while
-        the engine ran is that case's by the time the result is stored, and the refiling (which
-        adds the case to runs already stored) could not see this run: such a case is added when
-        the run reached an account the document's transactions touch (`account_keys_of`, the
-        refiling's own rule). Under `FILING_LOCK`, held to the caller's commit, so a refiling
+        the engine ran (`refiled_among`: those of the given documents ever refiled) is that
+        case's by the time the result is stored, and the refiling (which adds the case to runs
+        already stored) could not see this run: such a case is added when the run reached an
+        account the document's transactions touch (`account_keys_of`, the refiling's own
+        rule). Under `FILING_LOCK`, held to the caller's commit, so a refiling
         comes wholly before or wholly after."""
         lock_filing(session)
         now = filed_documents(session)
         read = set(self.filing.read_by(self.ledger, result, self.compartments))
         moved = {d: c for d, c in now.items() if self.filing.documents.get(d) != c}
+        if moved:
+            # Only a refiling moves a document: one loaded into a case meanwhile was not in the
+            # run's ledger, and taking its case would tell the runner (refused their own trace)
+            # that a hidden case holds records on the accounts they traced.
+            refiled = refiled_among(session, sorted(moved))
+            moved = {d: c for d, c in moved.items() if d in refiled}
         reached = set(result.accounts.get_column("account").to_list()) if moved else set()
         for document, case in sorted(moved.items()):
             if case not in read and reached & account_keys_of(session, document):

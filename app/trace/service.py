@@ -16,6 +16,7 @@ from app.db import reading
 from app.errors import Conflict, InvalidInput, NotFound
 from app.principal import Principal
 from app.settings import Settings
+from app.source import service as source_service
 from app.trace import filing, results, roles, spark_engine, views
 from app.trace.jobs import Work
 from app.trace.models import TraceRun
@@ -235,13 +236,7 @@ def _store_result(
     run.finished_at = datetime.now(UTC)
     run.progress = None  # live while it ran; a finished run answers with its summary
     reading = runtime.reads.pop(run.id, None)
-    read = None
-    if reading is not None:
-        read = reading.cases(session, result, transaction_service.account_keys_of)
-    # Its readers see the shared pool and the cases it read (_may_see); with nothing filed in
-    # any case (or on the lake, which refuses a masked trace) they see everything it read.
-    seen = EVERY if read is None else Compartments(every=False, cases=frozenset(read))
-    run.summary = api_summary(result) | _duplicate_warning(session, result, seen)
+    summary = api_summary(result)
     canonical = result.to_json_bytes()
     # Hashing (what result.digest() computes, without serialising the result a second time) and
     # packing the JSON take as long as writing the frames for a large result: a helper thread
@@ -250,6 +245,17 @@ def _store_result(
     frames = results.to_ipc(result)
     run.result_sha256, packed = sealing.result() if sealing else results.seal_json(canonical)
     frames[results.CANONICAL_JSON] = packed
+    # From here to the caller's commit under the filing lock (Reading.cases): the work above
+    # stays outside it, so trace completions do not queue on each other's serialising.
+    read = None
+    if reading is not None:
+        read = reading.cases(
+            session, result, transaction_service.account_keys_of, source_service.refiled_among
+        )
+    # Its readers see the shared pool and the cases it read (_may_see); with nothing filed in
+    # any case (or on the lake, which refuses a masked trace) they see everything it read.
+    seen = EVERY if read is None else Compartments(every=False, cases=frozenset(read))
+    run.summary = summary | _duplicate_warning(session, result, seen)
     repository = TraceRepository(session)
     if run not in session:
         # Finished within the request: the run is inserted once, complete.

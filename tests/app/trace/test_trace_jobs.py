@@ -16,7 +16,7 @@ from app.trace import service as trace_service
 from app.trace.models import TraceRun
 from app.trace.schemas import TraceStatus
 from tests.app.case.test_cases import CRIMINAL
-from tests.factories import bearer, make_key
+from tests.factories import batch, bearer, make_key, tx
 from tests.isolated import held_back, live_app, wait_for_trace
 
 BODY = {"seeds": [{"transaction": t} for t in SEED_TRANSACTIONS], "rule": "fifo"}
@@ -143,3 +143,28 @@ def test_a_trace_running_while_its_document_is_refiled_into_a_case_is_the_cases(
     assert client.get(f"/api/v1/traces/{made.json()['id']}", headers=outsider).status_code == 404
     listed = client.get("/api/v1/traces", headers=outsider).json()["items"]
     assert [t["id"] for t in listed] == []
+
+
+def test_a_case_loading_records_while_a_trace_runs_does_not_hide_the_trace_from_its_runner(
+    live, gate: threading.Event
+) -> None:
+    # Records a case loads while the engine runs were not in the trace's ledger: taking the
+    # case among what it read would refuse the runner their own trace, telling them that a
+    # hidden case holds records on the accounts they traced.
+    client, key, _ = live
+    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
+        session.commit()
+    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
+    assert case.status_code == 201, case.text
+    made = client.post("/api/v1/traces", params={"mode": "async"}, json=BODY, headers=outsider)
+    assert made.status_code == 202, made.text
+    seed = client.get(f"/api/v1/transactions/{SEED_TRANSACTIONS[0]}", headers=key).json()
+    body = batch(
+        tx("CASE-9", seed["to_account"], seed["from_account"], "10.00"), reference="CASE-STMT-9"
+    )
+    body["source"]["case_id"] = case.json()["id"]
+    assert client.post("/api/v1/transactions/batch", json=body, headers=key).status_code == 201
+    gate.set()
+    assert wait_for_trace(client, key, made.json()["id"], "done")["summary"]["held"] == "43000.00"
+    assert client.get(f"/api/v1/traces/{made.json()['id']}", headers=outsider).status_code == 200
