@@ -18,9 +18,11 @@ import fcntl
 import functools
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from types import ModuleType
+from typing import Any, TypeVar
 
 _MARK = "_moneytrail_locked"
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @contextlib.contextmanager
@@ -69,3 +71,18 @@ def install() -> bool:
         if not getattr(method, _MARK, False):
             setattr(IndexDataCacheFile, name, _wrap(method, operation))
     return True
+
+
+def variant(rule: ModuleType, *flags: bool) -> Callable[[_F], _F]:
+    """Name a factory's closure after its rule and flags (put it under ``@nb.njit(cache=True)``).
+
+    Numba names a cache's files by qualname and line, so each variant gets files of its own:
+    different rules' kernels then never share an index, lock or not.
+    """
+    suffix = "_".join([rule.__name__.rpartition(".")[2], *(str(int(flag)) for flag in flags)])
+
+    def name(function: _F) -> _F:
+        function.__qualname__ = f"{function.__qualname__}_{suffix}"
+        return function
+
+    return name

@@ -11,8 +11,11 @@ import pytest
 from numba.core import caching
 from numba.core.caching import IndexDataCacheFile
 
-import tracing  # noqa: F401 - importing the engine puts the lock in place
+# importing the engine (any of it) puts the lock in place
 from tracing import kernel_cache
+from tracing.dense import ROWS
+from tracing.labelled import LABELLED
+from tracing.replay import REPLAYS
 
 HAIRCUT_KEY, LIBR_KEY = ("replay_rows", "haircut"), ("replay_rows", "libr")
 WAIT = 30  # seconds; only reached if the test itself is broken
@@ -99,3 +102,10 @@ def test_the_lock_is_put_in_place_once() -> None:
 def test_a_numba_without_the_cache_class_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(caching, "IndexDataCacheFile")
     assert not kernel_cache.install()
+
+
+def test_each_rule_s_kernel_has_cache_files_of_its_own() -> None:
+    # the factories' closures share a source line; their index files must not be shared
+    kernels = [*ROWS.values(), *LABELLED.values(), *REPLAYS.values()]
+    indexes = {kernel._cache._cache_file._index_path for kernel in kernels}
+    assert len(indexes) == len(kernels) == 13
