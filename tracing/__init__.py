@@ -68,6 +68,7 @@ from tracing.errors import (
 )
 from tracing.explain import explain
 from tracing.graph import Progress
+from tracing.kernel_cache import install as _install_kernel_cache
 from tracing.ledger import Ledger
 from tracing.mask import Mask, compartment_mask
 from tracing.params import (
@@ -89,6 +90,9 @@ from tracing.result import (
     text_columns,
 )
 from tracing.schema import format_minor
+
+# before any kernel loads or compiles: tests, benchmarks and the CLI compile side by side
+_install_kernel_cache()
 
 __all__ = [
     "ENGINE_VERSION",

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numba as nb
 import numpy as np
 
+from tracing import kernel_cache
 from tracing.index import I64
 from tracing.replay import DELIVER, INTO_SEED, EventColumns, Placements
 from tracing.rules import haircut, libr
@@ -88,6 +89,7 @@ def _make_rows(rule: ModuleType) -> Any:
     """Make the dense pro-rata replay of one rule (``rule``'s withdraw compiled in)."""
 
     @nb.njit(cache=True)
+    @kernel_cache.variant(rule)
     def replay_rows(  # pragma: no cover - compiled
         lo: int,
         hi: int,

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numba as nb
 import numpy as np
 
+from tracing import kernel_cache
 from tracing.dense import MAX_CELLS, ROWS, Rows, row_entries
 from tracing.errors import TraceCancelled
 from tracing.graph import CancelCheck
@@ -104,6 +105,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
     """
 
     @nb.njit(cache=True)
+    @kernel_cache.variant(rule, lots_carry, newest_first, queue)
     def take(  # pragma: no cover - compiled
         store: np.ndarray,
         hpool: np.ndarray,
@@ -129,6 +131,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
         return carried, split(hpool, st.shares, u, before, carried, pieces, at)
 
     @nb.njit(cache=True)
+    @kernel_cache.variant(rule, lots_carry, newest_first, queue)
     def replay_labels(  # pragma: no cover - compiled
         lo: int,
         hi: int,

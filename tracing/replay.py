@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numba as nb
 import numpy as np
 
+from tracing import kernel_cache
 from tracing.graph import INF, Filters
 from tracing.index import I64, LedgerColumns
 from tracing.order import OrderColumns
@@ -296,10 +297,11 @@ def _make_replay(rule: ModuleType, with_lots: bool, newest_first: bool) -> Any: 
     ``lifo``; ``newest_first`` for ``lifo``) and a delivered withdrawal's pieces are kept for
     its deposit; otherwise the rule's own ``withdraw`` decides. The closure holds only the
     module and two flags, which pickle alike in every process, so Numba's cache keeps one
-    compiled kernel per rule.
+    compiled kernel per rule, in files named after it (:func:`tracing.kernel_cache.variant`).
     """
 
     @nb.njit(cache=True)
+    @kernel_cache.variant(rule, with_lots, newest_first)
     def replay(  # pragma: no cover - compiled
         lo: int,
         hi: int,
