@@ -185,17 +185,27 @@ class LedgerCache:
     def current_filed(self, session: Session) -> tuple[Ledger, Filing]:
         """The current ledger and each of its transactions' compartment, read in one snapshot:
         the codes are read anew when the ledger or the filing (documents refiled) moved."""
-        ledger = self.current(session)
-        documents = filed_documents(session)
-        digest = digest_of(documents)
-        with self._lock:
-            known = self._filing
-            if known is not None and known[0] is ledger and known[1].digest == digest:
-                return known
-        filing = read_filing(session, ledger, digest, documents)
-        with self._lock:
-            self._filing = (ledger, filing)
-        return ledger, filing
+        while True:
+            ledger = self.current(session)
+            with self._lock:
+                state = self._state
+            built_for = state.excluded if state is not None and state.ledger is ledger else None
+            documents = filed_documents(session)
+            digest = digest_of(documents)
+            with self._lock:
+                known = self._filing
+                if known is not None and known[0] is ledger and known[1].digest == digest:
+                    return known
+            filing = read_filing(session, ledger, digest, documents)
+            # On PostgreSQL each statement reads its own snapshot: a refiling committed after
+            # the ledger was read renames rows the ledger does not hold, and they would be
+            # coded as the shared pool (shown to everyone). Every refiling moves the rebuild
+            # version: then the ledger is read again (refilings are an admin's rare acts).
+            if _exclusions_version(session) != built_for:
+                continue
+            with self._lock:
+                self._filing = (ledger, filing)
+            return ledger, filing
 
     def current(self, session: Session) -> Ledger:
         """The ledger as `session` sees it; its reads must share one snapshot (SQLite's read

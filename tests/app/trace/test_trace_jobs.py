@@ -4,6 +4,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from sqlalchemy import update
 from app.demo.service import SEED_TRANSACTIONS
 from app.principal import Role
 from app.settings import Settings
+from app.trace import ledger_cache
 from app.trace import service as trace_service
 from app.trace.models import TraceRun
 from app.trace.schemas import TraceStatus
@@ -168,3 +170,41 @@ def test_a_case_loading_records_while_a_trace_runs_does_not_hide_the_trace_from_
     gate.set()
     assert wait_for_trace(client, key, made.json()["id"], "done")["summary"]["held"] == "43000.00"
     assert client.get(f"/api/v1/traces/{made.json()['id']}", headers=outsider).status_code == 200
+
+
+def test_a_refiling_between_the_ledgers_read_and_the_filings_is_not_taken_as_the_pool(
+    live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL the ledger and the filing are read by separate statements: a refiling
+    # committed between them renames the document's rows (engine ids) under a ledger that still
+    # holds the old names, and those rows must not be coded as the shared pool for an outsider.
+    client, key, _ = live
+    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
+        session.commit()
+    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
+    assert case.status_code == 201, case.text
+    seed = client.get(f"/api/v1/transactions/{SEED_TRANSACTIONS[0]}", headers=key).json()
+    real = ledger_cache.filed_documents
+    armed = [True]
+
+    def refiled_meanwhile(session: Any) -> dict[str, int]:
+        if armed and armed.pop():
+            moved = client.post(
+                f"/api/v1/sources/{seed['source_document_id']}/compartment",
+                json={"case_id": case.json()["id"], "reason": "the case's court order"},
+                headers=key,
+            )
+            assert moved.status_code == 200, moved.text
+        return real(session)
+
+    monkeypatch.setattr(ledger_cache, "filed_documents", refiled_meanwhile)
+    made = client.post("/api/v1/traces", json=BODY, headers=outsider)
+    assert armed == []
+    if made.status_code == 201:
+        # read before the refiling (SQLite's one snapshot): then it is the case's, hidden
+        got = client.get(f"/api/v1/traces/{made.json()['id']}", headers=outsider)
+        assert got.status_code == 404, got.text
+    else:
+        # read after it: the seeds are the case's, which the outsider may not see
+        assert (made.status_code, made.json()["code"]) == (404, "unknown_seed"), made.text
