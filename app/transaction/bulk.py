@@ -93,6 +93,8 @@ _ANY_FILED = "SELECT 1 FROM source_documents WHERE case_id IS NOT NULL LIMIT 1"
 _KNOWN_IN_SCOPE = """
 SELECT count(*) FROM staging_accounts s JOIN accounts a ON a.key = s.key
 WHERE a.source_document_id IN ({scope})
+   OR EXISTS (SELECT 1 FROM account_statements st
+              WHERE st.account_id = a.id AND st.source_document_id IN ({scope}))
    OR EXISTS (SELECT 1 FROM account_holders h
               WHERE h.account_id = a.id AND h.source_document_id IN ({scope}))
    OR EXISTS (SELECT 1 FROM transactions t

@@ -306,3 +306,21 @@ def test_b_corrects_its_record_into_an_id_case_a_holds(client: TestClient, cases
     assert (current["engine_id"], current["amount"]) == (f"TX-2@case:{cases.b}", "5.50")
     kept = client.get("/api/v1/transactions/TX-2", headers=cases.lead_a).json()
     assert (kept["amount"], kept["engine_id"]) == ("9.00", f"TX-2@case:{cases.a}")
+
+
+def test_an_account_the_pool_stated_is_not_new_to_the_pools_next_load(
+    client: TestClient, cases: Cases
+) -> None:
+    # Case A's load creates X; the pool then states X's details (its own statement): X exists
+    # for the pool from then on, so a pool load naming X creates only the account it adds.
+    assert _load(client, cases.lead_a, cases.a, [tx("A-1", X, Y, "5.00")], "A-S1").is_success
+    body = {
+        "source": source("POOL-KYC", None),
+        "parties": [],
+        "accounts": [{"key": X, "name": "Pool Name", "currency": "EUR"}],
+    }
+    stated = client.post("/api/v1/accounts/batch", json=body, headers=cases.admin)
+    assert stated.status_code == 201, stated.text
+    reply = _load(client, cases.admin, None, [tx("P-1", X, Z, "5.00")], "POOL-S1")
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["accounts_created"] == 1
