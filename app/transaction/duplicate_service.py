@@ -31,6 +31,32 @@ class DuplicateDecided(Conflict):
         )
 
 
+class DuplicateAcrossCases(Conflict):
+    code, title = "duplicate_across_cases", "Duplicate across two cases"
+
+    def __init__(self, match: DuplicateMatch, cases: list[int]) -> None:
+        super().__init__(
+            f"the two records of duplicate {match.id} are filed in two cases ({cases[0]} and "
+            f"{cases[1]}): confirming would take one case's record out of the traces of members "
+            "who cannot see the other's; file one of the documents in the shared pool first",
+            duplicate_id=match.id,
+        )
+
+
+def _record_to_exclude(repository: DuplicateRepository, match: DuplicateMatch) -> int:
+    """The record a confirmed match takes out of the ledger: the later one, unless that would
+    take a record out of the traces of readers who cannot see the one kept. A pool record
+    matched by a case's copy stays (the case's copy leaves: the case's members see both);
+    records of two cases are refused."""
+    cases = repository.cases_of([match.transaction_id, match.original_id])
+    later, original = cases.get(match.transaction_id), cases.get(match.original_id)
+    if later == original or (later is not None and original is None):
+        return match.transaction_id
+    if later is None or original is None:
+        return match.original_id
+    raise DuplicateAcrossCases(match, sorted([later, original]))
+
+
 def _read(session: Session, match: DuplicateMatch) -> dict[str, Any]:
     return {
         "id": match.id,
@@ -69,18 +95,20 @@ def decide_duplicate(
     actor: Principal,
     compartments: Compartments = EVERY,
 ) -> dict[str, Any]:
-    """Confirm (the later record leaves the engine's ledger) or reject, once, with a reason."""
+    """Confirm (the later record leaves the engine's ledger, or the case's copy of a pool
+    record: `_record_to_exclude`) or reject, once, with a reason."""
     repository = DuplicateRepository(session)
     match = repository.get(match_id, compartments)
     if match is None:
         raise DuplicateNotFound(match_id)
     if match.state != PROBABLE:
         raise DuplicateDecided(match)
+    excluded = _record_to_exclude(repository, match) if confirm else None
     match.state = CONFIRMED if confirm else REJECTED
     match.decided_by, match.decided_at, match.reason = actor.id, datetime.now(UTC), reason
-    if confirm:
-        # Both records keep their provenance; only the engine's view drops the later one.
-        repository.exclude(match.transaction_id)
+    if excluded is not None:
+        # Both records keep their provenance; only the engine's view drops one of them.
+        repository.exclude(excluded)
     session.flush()
     read = _read(session, match)
     session.commit()

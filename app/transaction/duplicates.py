@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.compartments import EVERY, Compartments
 from app.pagination import CursorCodec, IdKey, Keyset, page
-from app.source.models import visible_rows
+from app.source.models import SourceDocument, visible_rows
 from app.transaction.models import (
     DUPLICATE,
     PROBABLE,
@@ -207,6 +207,15 @@ class DuplicateRepository:
                 visible_rows(Original.source_document_id, compartments),
             )
         return list(self.session.execute(stmt))
+
+    def cases_of(self, transaction_ids: Iterable[int]) -> dict[int, int | None]:
+        """Each record's compartment: its document's case (None: the shared pool)."""
+        stmt = (
+            select(Record.id, SourceDocument.case_id)
+            .join(SourceDocument, SourceDocument.id == Record.source_document_id)
+            .where(Record.id.in_(sorted(set(transaction_ids))))
+        )
+        return {int(tid): case for tid, case in self.session.execute(stmt)}
 
     def excluded(self, transaction_ids: Iterable[int]) -> set[int]:
         wanted = sorted(set(transaction_ids))

@@ -324,3 +324,41 @@ def test_an_account_the_pool_stated_is_not_new_to_the_pools_next_load(
     reply = _load(client, cases.admin, None, [tx("P-1", X, Z, "5.00")], "POOL-S1")
     assert reply.status_code == 201, reply.text
     assert reply.json()["accounts_created"] == 1
+
+
+def _in_ledger(client: TestClient, key: dict[str, str], ref: str) -> bool:
+    history = client.get(f"/api/v1/transactions/{ref}/history", headers=key)
+    assert history.status_code == 200, history.text
+    (version,) = history.json()["versions"]
+    return bool(version["in_ledger"])
+
+
+def _confirm_only_match(client: TestClient, admin: dict[str, str]) -> Any:
+    (match,) = client.get("/api/v1/duplicates", headers=admin).json()["items"]
+    return client.post(
+        f"/api/v1/duplicates/{match['id']}/confirm",
+        json={"reason": "one transfer, reported twice"},
+        headers=admin,
+    )
+
+
+def test_confirming_a_pool_record_and_a_cases_copy_keeps_the_pools_record_traced(
+    client: TestClient, cases: Cases
+) -> None:
+    # The later record is the pool's: taking it out would take the transfer out of every pool
+    # reader's traces, who cannot see the case's copy that stays. The case's copy leaves.
+    assert _load(client, cases.lead_a, cases.a, [tx("T-1", X, Y, "5.00")], "A-S1").is_success
+    assert _load(client, cases.admin, None, [tx("T-1", X, Y, "5.00")], "POOL-S1").is_success
+    confirmed = _confirm_only_match(client, cases.admin)
+    assert confirmed.status_code == 200, confirmed.text
+    assert _in_ledger(client, cases.lead_b, "T-1")
+    assert not _in_ledger(client, cases.lead_a, f"T-1@case:{cases.a}")
+
+
+def test_a_match_between_two_cases_is_not_confirmed(client: TestClient, cases: Cases) -> None:
+    assert _load(client, cases.lead_a, cases.a, [tx("T-2", X, Y, "5.00")], "A-S2").is_success
+    assert _load(client, cases.lead_b, cases.b, [tx("T-2", X, Y, "5.00")], "B-S2").is_success
+    refused = _confirm_only_match(client, cases.admin)
+    assert (refused.status_code, refused.json()["code"]) == (409, "duplicate_across_cases")
+    for lead, case in ((cases.lead_a, cases.a), (cases.lead_b, cases.b)):
+        assert _in_ledger(client, lead, f"T-2@case:{case}")
