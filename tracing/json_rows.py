@@ -46,6 +46,8 @@ def rows_json(frame: pl.DataFrame, decimals: Mapping[str, int]) -> bytes | None:
     writers = []
     currencies = frame["currency"].to_list() if "currency" in frame.columns else None
     for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone != "UTC":
+            return None  # before reading the values: a local time near the end of time overflows
         values = frame[name].to_list()
         if isinstance(dtype, pl.Decimal):
             scale = dtype.scale or 0
@@ -59,7 +61,7 @@ def rows_json(frame: pl.DataFrame, decimals: Mapping[str, int]) -> bytes | None:
             texts = [None if v is None else _decimal(v, scale, k) for v, k in pairs]
         elif isinstance(dtype, pl.Datetime):
             early = any(v is not None and v.year < 1000 for v in values)
-            if dtype.time_zone != "UTC" or early:
+            if early:
                 return None
             texts = [None if v is None else _time(v) for v in values]
         elif dtype == pl.String:

@@ -62,7 +62,11 @@ def test_what_it_does_not_handle_is_left_to_polars() -> None:
     control = pl.DataFrame({"detail": ["line\nbreak"]})
     floats = pl.DataFrame({"share": [0.1]})
     big = pl.DataFrame({"n": list(range(json_rows.MAX_ROWS + 1))})
-    for frame in (control, floats, big):
+    # a local time at the end of the range overflows Python's datetime when read as one
+    late = pl.DataFrame({"at": [datetime(9999, 12, 31, 23, tzinfo=UTC)]}).with_columns(
+        pl.col("at").dt.convert_time_zone("Pacific/Kiritimati")
+    )
+    for frame in (control, floats, big, late):
         assert json_rows.rows_json(frame, DECIMALS) is None
 
 
