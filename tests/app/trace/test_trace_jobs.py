@@ -3,6 +3,7 @@
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,22 +87,45 @@ def test_a_trace_beyond_the_limits_is_a_clear_problem(live) -> None:
     assert listed == []
 
 
+@dataclass
+class Filing:
+    """The demo in the shared pool, a case the admin leads, and an investigator on no case."""
+
+    client: TestClient
+    admin: dict[str, str]
+    outsider: dict[str, str]
+    case_id: int
+    seed: dict[str, Any]  # the first seed transaction, as the admin reads it
+
+    def refile_seed_document(self) -> None:
+        refiled = self.client.post(
+            f"/api/v1/sources/{self.seed['source_document_id']}/compartment",
+            json={"case_id": self.case_id, "reason": "obtained under the case's court order"},
+            headers=self.admin,
+        )
+        assert refiled.status_code == 200, refiled.text
+
+
+@pytest.fixture
+def filing(live) -> Filing:
+    client, key, _ = live
+    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
+        session.commit()
+    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
+    assert case.status_code == 201, case.text
+    seed = client.get(f"/api/v1/transactions/{SEED_TRANSACTIONS[0]}", headers=key).json()
+    return Filing(client, key, outsider, int(case.json()["id"]), seed)
+
+
 def test_what_a_run_read_is_not_kept_for_a_run_that_ended_without_its_result(
-    live, gate: threading.Event
+    filing: Filing, gate: threading.Event
 ) -> None:
     # With a document filed in a case, a job notes the compartments its trace read for the
     # result's commit. A run that ends without that commit (here another worker declared it
     # failed while the engine ran) must not leave the note behind for the life of the process.
-    client, key, _ = live
-    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
-    assert case.status_code == 201, case.text
-    seed = client.get(f"/api/v1/transactions/{SEED_TRANSACTIONS[0]}", headers=key).json()
-    refiled = client.post(
-        f"/api/v1/sources/{seed['source_document_id']}/compartment",
-        json={"case_id": case.json()["id"], "reason": "the case's own bank statement"},
-        headers=key,
-    )
-    assert refiled.status_code == 200, refiled.text
+    client, key = filing.client, filing.admin
+    filing.refile_seed_document()
     runtime = client.app.state.trace_runtime  # type: ignore[attr-defined]
     made = client.post("/api/v1/traces", params={"mode": "async"}, json=BODY, headers=key).json()
     job = runtime.jobs.get(made["id"])
@@ -120,26 +144,15 @@ def test_what_a_run_read_is_not_kept_for_a_run_that_ended_without_its_result(
 
 
 def test_a_trace_running_while_its_document_is_refiled_into_a_case_is_the_cases(
-    live, gate: threading.Event
+    filing: Filing, gate: threading.Event
 ) -> None:
     # Refiling adds the case to the stored traces that read the document; a trace still running
     # then is not stored yet, so it must take the new filing when its result is stored, or it
     # would show the case's evidence to whoever ran it.
-    client, key, _ = live
-    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
-        outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
-        session.commit()
-    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
-    assert case.status_code == 201, case.text
+    client, key, outsider = filing.client, filing.admin, filing.outsider
     made = client.post("/api/v1/traces", params={"mode": "async"}, json=BODY, headers=outsider)
     assert made.status_code == 202, made.text
-    seed = client.get(f"/api/v1/transactions/{SEED_TRANSACTIONS[0]}", headers=key).json()
-    refiled = client.post(
-        f"/api/v1/sources/{seed['source_document_id']}/compartment",
-        json={"case_id": case.json()["id"], "reason": "obtained under the case's court order"},
-        headers=key,
-    )
-    assert refiled.status_code == 200, refiled.text
+    filing.refile_seed_document()
     gate.set()
     assert wait_for_trace(client, key, made.json()["id"], "done")["summary"]["held"] == "43000.00"
     assert client.get(f"/api/v1/traces/{made.json()['id']}", headers=outsider).status_code == 404
@@ -148,24 +161,18 @@ def test_a_trace_running_while_its_document_is_refiled_into_a_case_is_the_cases(
 
 
 def test_a_case_loading_records_while_a_trace_runs_does_not_hide_the_trace_from_its_runner(
-    live, gate: threading.Event
+    filing: Filing, gate: threading.Event
 ) -> None:
     # Records a case loads while the engine runs were not in the trace's ledger: taking the
     # case among what it read would refuse the runner their own trace, telling them that a
     # hidden case holds records on the accounts they traced.
-    client, key, _ = live
-    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
-        outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
-        session.commit()
-    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
-    assert case.status_code == 201, case.text
+    client, key, outsider, seed = filing.client, filing.admin, filing.outsider, filing.seed
     made = client.post("/api/v1/traces", params={"mode": "async"}, json=BODY, headers=outsider)
     assert made.status_code == 202, made.text
-    seed = client.get(f"/api/v1/transactions/{SEED_TRANSACTIONS[0]}", headers=key).json()
     body = batch(
         tx("CASE-9", seed["to_account"], seed["from_account"], "10.00"), reference="CASE-STMT-9"
     )
-    body["source"]["case_id"] = case.json()["id"]
+    body["source"]["case_id"] = filing.case_id
     assert client.post("/api/v1/transactions/batch", json=body, headers=key).status_code == 201
     gate.set()
     assert wait_for_trace(client, key, made.json()["id"], "done")["summary"]["held"] == "43000.00"
@@ -173,29 +180,18 @@ def test_a_case_loading_records_while_a_trace_runs_does_not_hide_the_trace_from_
 
 
 def test_a_refiling_between_the_ledgers_read_and_the_filings_is_not_taken_as_the_pool(
-    live, monkeypatch: pytest.MonkeyPatch
+    filing: Filing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # On PostgreSQL the ledger and the filing are read by separate statements: a refiling
     # committed between them renames the document's rows (engine ids) under a ledger that still
     # holds the old names, and those rows must not be coded as the shared pool for an outsider.
-    client, key, _ = live
-    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
-        outsider = bearer(make_key(session, Role.INVESTIGATOR, name="outsider"))
-        session.commit()
-    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
-    assert case.status_code == 201, case.text
-    seed = client.get(f"/api/v1/transactions/{SEED_TRANSACTIONS[0]}", headers=key).json()
+    client, outsider = filing.client, filing.outsider
     real = ledger_cache.filed_documents
     armed = [True]
 
     def refiled_meanwhile(session: Any) -> dict[str, int]:
         if armed and armed.pop():
-            moved = client.post(
-                f"/api/v1/sources/{seed['source_document_id']}/compartment",
-                json={"case_id": case.json()["id"], "reason": "the case's court order"},
-                headers=key,
-            )
-            assert moved.status_code == 200, moved.text
+            filing.refile_seed_document()
         return real(session)
 
     monkeypatch.setattr(ledger_cache, "filed_documents", refiled_meanwhile)
