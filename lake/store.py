@@ -40,7 +40,7 @@ import uuid
 import zlib
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,9 @@ class Manifest:
     committed_at: str
     # Rows of `files` no longer in the ledger (absent from manifests written before them).
     exclusion_files: tuple[LakeFile, ...] = ()
+    # Documents filed in a case, with the case: their rows' external ids name it (an engine id
+    # `<id>@case:<n>`), so a document refiled since is copied again under its new ids.
+    filed: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Canonical JSON of the manifest."""
@@ -128,6 +131,7 @@ class Manifest:
         data["files"] = tuple(LakeFile(**f) for f in data["files"])
         data["degree_files"] = tuple(LakeFile(**f) for f in data["degree_files"])
         data["exclusion_files"] = tuple(LakeFile(**f) for f in data.get("exclusion_files", ()))
+        data["filed"] = dict(data.get("filed", {}))
         return cls(**data)
 
     @property
@@ -247,6 +251,15 @@ class Lake:
             return pl.DataFrame(schema=LAKE_ROWS)
         return pl.read_parquet(self.paths(manifest), schema=LAKE_ROWS).sort(SORT_KEY)
 
+    @staticmethod
+    def refiled(manifest: Manifest | None, filed: Mapping[str, int]) -> set[str]:
+        """Documents of ``manifest`` whose filing (``filed``: document -> case, as the
+        database has it now; pool documents absent) differs from the one their rows were
+        copied under: their rows must be copied again, under their new external ids."""
+        if manifest is None:
+            return set()
+        return {d for d in manifest.documents if manifest.filed.get(d) != filed.get(d)}
+
     def append(
         self,
         rows: pl.DataFrame,
@@ -254,28 +267,35 @@ class Lake:
         decimals: Mapping[str, int],
         buckets: int = DEFAULT_BUCKETS,
         excluded: Collection[str] = (),
+        filed: Mapping[str, int] | None = None,
     ) -> Manifest:
         """Add the rows of source documents the lake does not hold yet, drop the rows
         ``excluded`` names (external ids) from the ledger, and commit.
 
         ``rows`` has the columns of :data:`LAKE_ROWS`; rows of documents already in the lake
-        are ignored (the ledger is append-only, so a document synced once is complete).
+        are ignored (the ledger is append-only, so a document synced once is complete), except
+        those of documents refiled since (``filed``, see :meth:`refiled`): a refiling renames a
+        document's rows, so ``rows`` must hold them again and the lake is rewritten whole (a
+        refiling is an admin's rare decision; the files are never edited in place).
         Exclusions are only added: ids already excluded, or of no row the lake holds once
         ``rows`` are in, are ignored. The new manifest is in force only once this returns.
         """
         with self._locked():
             old = self.manifest()
-            known = set(old.documents) if old else set()
+            filed = dict(old.filed if old else {}) if filed is None else dict(filed)
+            refiled = self.refiled(old, filed)
+            known = (set(old.documents) if old else set()) - refiled
             fresh = rows.select(LAKE_ROWS.names()).cast(LAKE_ROWS)
             fresh = fresh.filter(~pl.col(SOURCE_DOCUMENT).is_in(sorted(known)))
             gone = self.excluded(old)
             leaving = set(excluded) - gone
-            if old is not None and fresh.height == 0 and not leaving:
+            if old is not None and fresh.height == 0 and not leaving and not refiled:
                 return old
-            stored = pl.concat([self._stored(old), fresh]) if old else fresh
+            kept = self._stored(old).filter(~pl.col(SOURCE_DOCUMENT).is_in(sorted(refiled)))
+            stored = pl.concat([kept, fresh]) if old else fresh
             left = stored.filter(pl.col(EXTERNAL_ID).is_in(sorted(leaving)))
             left = left.select(EXCLUSION_ROWS.names())
-            if old is not None and fresh.height == 0 and left.height == 0:
+            if old is not None and fresh.height == 0 and left.height == 0 and not refiled:
                 return old
             n_buckets = old.buckets if old else buckets
             used = {**(old.decimals if old else {})}
@@ -283,7 +303,14 @@ class Lake:
                 used[code] = decimals[code]
             self._remove_orphans(old)
             sync = uuid.uuid4().hex
-            files = self._write(fresh, n_buckets, DATA, FROM_ACCOUNT, sync)
+            if refiled:
+                # Rewritten whole: the refiled rows' old files also hold other documents' rows.
+                dropped = stored.filter(pl.col(EXTERNAL_ID).is_in(sorted(gone | leaving)))
+                written = stored
+                left = dropped.select(EXCLUSION_ROWS.names())
+            else:
+                written = fresh
+            files = self._write(written, n_buckets, DATA, FROM_ACCOUNT, sync)
             exclusion_files = self._write(left, n_buckets, EXCLUSIONS, FROM_ACCOUNT, sync)
             every = _without(stored, gone | set(left.get_column(EXTERNAL_ID)))
             # Rewritten whole: a new transaction changes the counts of both its accounts.
@@ -291,17 +318,22 @@ class Lake:
             fingerprint = Ledger.from_frame(
                 engine_frame(every, used), currency_decimals=used
             ).fingerprint
+            documents = tuple(sorted(known | set(fresh.get_column(SOURCE_DOCUMENT))))
             manifest = Manifest(
                 id=fingerprint,
                 buckets=n_buckets,
                 transactions=every.height,
                 decimals=dict(sorted(used.items())),
-                documents=tuple(sorted(known | set(fresh.get_column(SOURCE_DOCUMENT)))),
-                files=(*(old.files if old else ()), *files),
+                documents=documents,
+                files=(*(old.files if old and not refiled else ()), *files),
                 degree_files=tuple(degree_files),
                 previous=old.id if old else None,
                 committed_at=datetime.now(UTC).isoformat(),
-                exclusion_files=(*(old.exclusion_files if old else ()), *exclusion_files),
+                exclusion_files=(
+                    *(old.exclusion_files if old and not refiled else ()),
+                    *exclusion_files,
+                ),
+                filed={d: filed[d] for d in documents if d in filed},
             )
             self._commit(manifest)
             return manifest

@@ -7,7 +7,10 @@ source document, so a sync reads the rows of the documents the lake does not lis
 The one change that is not an append, a record leaving the ledger (`ledger_exclusions`: a
 confirmed duplicate, a superseded record), is carried too: every sync reads the external ids
 excluded (few: each is a person's decision) and the lake drops the ones it did not drop yet, so
-its manifest names the fingerprint of the ledger the in-memory engine traces.
+its manifest names the fingerprint of the ledger the in-memory engine traces. The other, a
+document refiled between the pool and a case, renames its rows (docs/engine-ids.md): every sync
+reads the documents filed in a case, and the lake copies a refiled document's rows again under
+their new engine ids.
 """
 
 from pathlib import Path
@@ -38,6 +41,7 @@ SELECT t.engine_id, t.source_document_id
 FROM transactions t
 WHERE NOT ({IN_LEDGER_SQL}) AND {COMMITTED_ROWS_SQL}
 """
+_FILED = "SELECT id, case_id FROM source_documents WHERE case_id IS NOT NULL"
 # Documents per query: bound parameters stay far below every driver's limit.
 _CHUNK = 500
 
@@ -99,7 +103,15 @@ def sync_lake(session: Session, root: Path, *, buckets: int = DEFAULT_BUCKETS) -
         if str(document) in documents
     }
     leaving = excluded - lake.excluded(current)
-    if current is not None and not new and not leaving:
+    filed = {
+        str(document): int(case)
+        for document, case in session.execute(text(_FILED))
+        if str(document) in documents
+    }
+    refiled = Lake.refiled(current, filed)
+    if current is not None and not new and not leaving and not refiled:
         return current
-    rows = _rows_of(session, new)
-    return lake.append(rows, decimals=currency_decimals(), buckets=buckets, excluded=leaving)
+    rows = _rows_of(session, sorted({*new, *refiled}))
+    return lake.append(
+        rows, decimals=currency_decimals(), buckets=buckets, excluded=leaving, filed=filed
+    )

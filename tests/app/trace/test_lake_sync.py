@@ -10,6 +10,7 @@ from app.cli import build_parser
 from app.trace.lake_sync import sync_lake
 from app.trace.ledger_cache import LedgerCache
 from lake import Lake
+from tests.app.case.test_cases import CRIMINAL
 from tests.factories import batch, tx
 
 
@@ -70,3 +71,35 @@ def test_sync_carries_a_confirmed_duplicate_out_of_the_lakes_ledger(
     assert (once.files, once.previous) == (doubled.files, doubled.id)
     assert [f.rows for f in once.exclusion_files] == [1]
     assert "LAKE-2" not in Lake(tmp_path).rows()["external_id"].to_list()
+
+
+def test_sync_copies_a_refiled_document_again_under_its_new_engine_ids(
+    client: TestClient, session: Session, key: dict[str, str], tmp_path: Path
+) -> None:
+    pool = sync_lake(session, tmp_path, buckets=4)
+    (document,) = pool.documents
+    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
+    assert case.status_code == 201, case.text
+    case_id = int(case.json()["id"])
+
+    def refile(to: int | None) -> None:
+        body = {"case_id": to, "reason": "the court order covers this production"}
+        r = client.post(f"/api/v1/sources/{document}/compartment", json=body, headers=key)
+        assert r.status_code == 200, r.text
+        session.expire_all()
+
+    refile(case_id)
+    filed = sync_lake(session, tmp_path)
+    # The rows carry the case's engine ids, as the database's ledger does, and nothing else.
+    assert filed.id == LedgerCache().current(session).fingerprint != pool.id
+    assert (filed.transactions, filed.filed) == (pool.transactions, {document: case_id})
+    ids = Lake(tmp_path).rows()["external_id"].to_list()
+    assert len(ids) == pool.transactions
+    assert all(i.endswith(f"@case:{case_id}") for i in ids)
+    assert not set(filed.files) & set(pool.files)  # rewritten, never edited in place
+    assert sync_lake(session, tmp_path) == filed
+
+    refile(None)
+    back = sync_lake(session, tmp_path)
+    assert (back.id, back.filed, back.previous) == (pool.id, {}, filed.id)
+    assert sorted(Lake(tmp_path).rows()["external_id"]) == sorted(i.split("@")[0] for i in ids)
