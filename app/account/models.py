@@ -6,7 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.compartments import Compartments
 from app.db import Base, BigId, UTCDateTime
-from app.party.models import Party
+from app.party.models import Party, Statement
 from app.source.models import hidden_documents
 
 
@@ -52,17 +52,10 @@ class AccountHolder(Base):
     party: Mapped[Party] = relationship(lazy="joined")
 
 
-class AccountStatement(Base):
-    """What a document stated of an account that a document of another compartment created:
-    kept apart from the account row, which only tells what its compartment holds (see
-    docs/compartments.md). `details` holds the fields the stating document added."""
-
+class AccountStatement(Statement, Base):
     __tablename__ = "account_statements"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class AccountCorrection(Base):

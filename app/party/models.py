@@ -39,16 +39,21 @@ class Party(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class PartyStatement(Base):
-    """What a document stated of a party that a document of another compartment created, kept
-    apart from the party row (see `AccountStatement`)."""
-
-    __tablename__ = "party_statements"
+class Statement:
+    """The columns of a statement: what a document stated of a record (a party, an account)
+    that a document of another compartment created, kept apart from the record's row, which
+    only tells what its compartment holds (app.source.statements, docs/compartments.md).
+    `details` holds the fields the stating document added."""
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
     source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PartyStatement(Statement, Base):
+    __tablename__ = "party_statements"
+
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
 
 
 class PartyLinkEvent(Base):
