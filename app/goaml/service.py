@@ -136,15 +136,8 @@ def _batch(report: ReportRecord, source: SourceIn, faults: Faults) -> AccountBat
     parties, accounts = [], []
     for p in report.parties.values():
         try:
-            parties.append(
-                PartyIn(
-                    key=p.key,
-                    kind=p.kind,
-                    name=p.name,
-                    country=p.country,
-                    identifiers=p.identifiers,
-                )
-            )
+            # A party record holds what PartyIn reads, under the same names.
+            parties.append(PartyIn.model_validate(p, from_attributes=True))
         except ValidationError as exc:
             faults.at(p.where, f"unusable party: {exc.errors()[0]['msg']}")
     for a in report.accounts.values():
