@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import psycopg
 from fastapi import Request
@@ -23,7 +23,13 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Session,
+    mapped_column,
+    sessionmaker,
+)
 from sqlalchemy.types import TypeDecorator
 from starlette.concurrency import run_in_threadpool
 
@@ -37,6 +43,8 @@ NAMING_CONVENTION = {
 
 # SQLite's rowid alias must be spelled INTEGER, PostgreSQL wants BIGINT for a ledger that grows.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# A table's own id (`id: Mapped[IdKey]`): its primary key, numbered by the database.
+IdKey = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=True)]
 # ISO 3166-1 or 3166-2 ("DE", "DE-BY", "PT-20"). SQLite keeps the length it was created with
 # (2): it never enforces one, and widening it there would mean rebuilding tables that others
 # reference, which a populated database refuses while foreign keys are on.

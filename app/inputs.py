@@ -10,12 +10,20 @@ Frames of uploaded rows get the same rules as Polars expressions (`text_fault`).
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
 import polars as pl
 from fastapi import Path, Query, Request
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -107,6 +115,11 @@ Instant = Annotated[
 ]
 """A point in time with its timezone, from an ISO 8601 string."""
 
+Note = Annotated[Text | None, Field(max_length=500)]
+"""A short remark beside a record (None: none given)."""
+Remark = Annotated[Text | None, Field(max_length=2000)]
+"""A longer remark: a subject's or a measure's note."""
+
 CursorId = Annotated[int, Field(strict=True, ge=0, le=MAX_ID)]
 
 CaseIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The case's id.")]
@@ -166,6 +179,20 @@ DueWithinDays = Annotated[
 DocumentIdPath = Annotated[Text, Path(max_length=64, description="The source document's id.")]
 TraceIdPath = Annotated[Text, Path(max_length=64, description="The trace's id.")]
 KeyIdPath = Annotated[Text, Path(max_length=64, description="The API key's id.")]
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def one_of(first: str, second: str, fault: str) -> Any:
+    """A body's model validator: exactly one of two fields is given (else `fault`, a 422)."""
+
+    def check(model: _M) -> _M:
+        if (getattr(model, first) is None) == (getattr(model, second) is None):
+            raise ValueError(fault)
+        return model
+
+    return model_validator(mode="after")(check)
 
 
 class Body(BaseModel):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.deps import SettingsDep
 from app.errors import InvalidInput
-from app.inputs import CursorId, Instant, Text
+from app.inputs import CursorId, DueWithinDays, Instant, Text
 
 T = TypeVar("T")
 K = TypeVar("K", bound=tuple[Any, ...])
@@ -224,3 +224,17 @@ def page_params(
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+class DuePage(PageParams):
+    """A page of a deadline list: what falls due within `within_days` from today (0: today),
+    and what is already late."""
+
+    within_days: int
+
+
+def due_page(page: PageDep, within_days: DueWithinDays = 14) -> DuePage:
+    return DuePage(limit=page.limit, cursor=page.cursor, within_days=within_days)
+
+
+DuePageDep = Annotated[DuePage, Depends(due_page)]

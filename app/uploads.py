@@ -6,13 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from fastapi import UploadFile
+from fastapi import Response, UploadFile
 
 from app.errors import PayloadTooLarge
 from app.inputs import checked_text
 
 _CHUNK = 1024 * 1024
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +52,10 @@ async def received(
         if filename is not None:
             filename = checked_text(filename, field="filename", max_length=255)
         yield path, Upload(digest.hexdigest(), size, media_type, filename=filename)
+
+
+def stored_or_replayed(response: Response, result: _R, *, stored: bool) -> _R:
+    """`result`, answered 201 when the upload stored anything and 200 when all of it was
+    already known (a replay: re-sending is safe and stores nothing)."""
+    response.status_code = 201 if stored else 200
+    return result

@@ -5,8 +5,8 @@ from sqlalchemy import JSON, ColumnElement, ForeignKey, String, column, exists, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.compartments import Compartments
-from app.db import Base, BigId, UTCDateTime
-from app.party.models import Party
+from app.db import Base, IdKey, UTCDateTime
+from app.party.models import Party, Statement
 from app.source.models import hidden_documents
 
 
@@ -15,7 +15,7 @@ class Account(Base):
 
     __tablename__ = "accounts"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     key: Mapped[str] = mapped_column(String(300), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str | None] = mapped_column(String(500))
@@ -52,17 +52,10 @@ class AccountHolder(Base):
     party: Mapped[Party] = relationship(lazy="joined")
 
 
-class AccountStatement(Base):
-    """What a document stated of an account that a document of another compartment created:
-    kept apart from the account row, which only tells what its compartment holds (see
-    docs/compartments.md). `details` holds the fields the stating document added."""
-
+class AccountStatement(Statement, Base):
     __tablename__ = "account_statements"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class AccountCorrection(Base):
@@ -72,7 +65,7 @@ class AccountCorrection(Base):
 
     __tablename__ = "account_corrections"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(String(2000))

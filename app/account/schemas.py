@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.account.keys import AccountKind
 from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
+from app.examples import example
 from app.inputs import Text
 from app.party.schemas import PartyIn, PartyKind
 from app.source.schemas import CorrectionIn, CorrectionRead, Sourced, SourceIn, correction_example
@@ -39,30 +40,28 @@ class AccountIn(BaseModel):
 
 
 class AccountBatch(Sourced):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "source": {"kind": "bank_production", "reference": "PO-2026-017"},
-                "parties": [
-                    {
-                        "key": "person:DE-ID-L01X00T47",
-                        "kind": "person",
-                        "name": "Max Mustermann",
-                        "country": "DE",
-                    }
-                ],
-                "accounts": [
-                    {
-                        "key": "iban:DE89370400440532013000",
-                        "bic": "COBADEFFXXX",
-                        "institution": "Commerzbank",
-                        "currency": "EUR",
-                        "holders": [{"party": "person:DE-ID-L01X00T47", "role": "holder"}],
-                    }
-                ],
-            }
+    model_config = example(
+        {
+            "source": {"kind": "bank_production", "reference": "PO-2026-017"},
+            "parties": [
+                {
+                    "key": "person:DE-ID-L01X00T47",
+                    "kind": "person",
+                    "name": "Max Mustermann",
+                    "country": "DE",
+                }
+            ],
+            "accounts": [
+                {
+                    "key": "iban:DE89370400440532013000",
+                    "bic": "COBADEFFXXX",
+                    "institution": "Commerzbank",
+                    "currency": "EUR",
+                    "holders": [{"party": "person:DE-ID-L01X00T47", "role": "holder"}],
+                }
+            ],
         },
+        extra="forbid",
     )
 
     parties: list[PartyIn] = Field(default_factory=list)
@@ -74,16 +73,14 @@ class AccountBatch(Sourced):
 
 
 class AccountBatchResult(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
-                "parties_inserted": 1,
-                "parties_updated": 0,
-                "accounts_inserted": 1,
-                "accounts_updated": 0,
-                "holders_added": 1,
-            }
+    model_config = example(
+        {
+            "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+            "parties_inserted": 1,
+            "parties_updated": 0,
+            "accounts_inserted": 1,
+            "accounts_updated": 0,
+            "holders_added": 1,
         }
     )
 
@@ -112,35 +109,33 @@ class CurrencyTotals(BaseModel):
 
 
 class AccountRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "id": 1,
-                "key": "iban:DE89370400440532013000",
-                "kind": "bank",
-                "name": None,
-                "iban": "DE89370400440532013000",
-                "bic": None,
-                "number": None,
-                "institution": None,
-                "chain": None,
-                "address": None,
-                "currency": None,
-                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
-                "created_at": "2026-01-06T08:00:00Z",
-                "holders": [],
-                "totals": [
-                    {
-                        "currency": "EUR",
-                        "count_in": 0,
-                        "total_in": "0.00",
-                        "count_out": 1,
-                        "total_out": "1500.00",
-                    }
-                ],
-                "first_activity": "2026-01-05T10:00:00Z",
-                "last_activity": "2026-01-05T10:00:00Z",
-            }
+    model_config = example(
+        {
+            "id": 1,
+            "key": "iban:DE89370400440532013000",
+            "kind": "bank",
+            "name": None,
+            "iban": "DE89370400440532013000",
+            "bic": None,
+            "number": None,
+            "institution": None,
+            "chain": None,
+            "address": None,
+            "currency": None,
+            "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+            "created_at": "2026-01-06T08:00:00Z",
+            "holders": [],
+            "totals": [
+                {
+                    "currency": "EUR",
+                    "count_in": 0,
+                    "total_in": "0.00",
+                    "count_out": 1,
+                    "total_out": "1500.00",
+                }
+            ],
+            "first_activity": "2026-01-05T10:00:00Z",
+            "last_activity": "2026-01-05T10:00:00Z",
         }
     )
 
@@ -174,20 +169,18 @@ class AccountFlag(StrEnum):
 
 
 class FlaggedAccountRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "example": {
-                "id": 12,
-                "key": "iban:DE00370400440532013000",
-                "kind": "bank",
-                "name": None,
-                "institution": "Commerzbank",
-                "number_flag": "invalid_number",
-                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
-                "created_at": "2026-01-06T08:00:00Z",
-            }
+    model_config = example(
+        {
+            "id": 12,
+            "key": "iban:DE00370400440532013000",
+            "kind": "bank",
+            "name": None,
+            "institution": "Commerzbank",
+            "number_flag": "invalid_number",
+            "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+            "created_at": "2026-01-06T08:00:00Z",
         },
+        from_attributes=True,
     )
 
     id: int
@@ -220,14 +213,12 @@ class AccountDetails(BaseModel):
 
 
 class AccountCorrectionIn(CorrectionIn):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "source": {"kind": "bank_letter", "reference": "PO-2026-017/2"},
-                "reason": "The bank's letter of 12 March gives the holder's name in full",
-                "details": {"name": "Anna Maria Berg", "institution": "Commerzbank AG"},
-            }
-        },
+    model_config = example(
+        {
+            "source": {"kind": "bank_letter", "reference": "PO-2026-017/2"},
+            "reason": "The bank's letter of 12 March gives the holder's name in full",
+            "details": {"name": "Anna Maria Berg", "institution": "Commerzbank AG"},
+        }
     )
 
     source: SourceIn = Field(description="The document that states the corrected details.")
@@ -244,38 +235,36 @@ class AccountVersion(BaseModel):
 
 
 class AccountHistory(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "account_id": 1,
-                "key": "iban:DE89370400440532013000",
-                "versions": [
-                    {
-                        "details": {
-                            "name": "A. Berg",
-                            "bic": None,
-                            "number": None,
-                            "institution": None,
-                            "currency": "EUR",
-                        },
-                        "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
-                        "correction": None,
+    model_config = example(
+        {
+            "account_id": 1,
+            "key": "iban:DE89370400440532013000",
+            "versions": [
+                {
+                    "details": {
+                        "name": "A. Berg",
+                        "bic": None,
+                        "number": None,
+                        "institution": None,
+                        "currency": "EUR",
                     },
-                    {
-                        "details": {
-                            "name": "Anna Maria Berg",
-                            "bic": None,
-                            "number": None,
-                            "institution": "Commerzbank AG",
-                            "currency": "EUR",
-                        },
-                        "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
-                        "correction": correction_example(
-                            "The bank's letter of 12 March gives the name in full"
-                        ),
+                    "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+                    "correction": None,
+                },
+                {
+                    "details": {
+                        "name": "Anna Maria Berg",
+                        "bic": None,
+                        "number": None,
+                        "institution": "Commerzbank AG",
+                        "currency": "EUR",
                     },
-                ],
-            }
+                    "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
+                    "correction": correction_example(
+                        "The bank's letter of 12 March gives the name in full"
+                    ),
+                },
+            ],
         }
     )
 

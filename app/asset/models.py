@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from app.account.models import Account
 from app.asset.machine import LegalStatus, allowed_moves
-from app.db import Base, BigId, Jurisdiction, UTCDateTime
+from app.db import Base, IdKey, Jurisdiction, UTCDateTime
 from app.money import from_minor
 from app.party.models import Party
 
@@ -44,7 +44,7 @@ class Asset(Base):
 
     __tablename__ = "assets"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     type: Mapped[str] = mapped_column(String(30))
     description: Mapped[str] = mapped_column(String(2000))
@@ -158,7 +158,7 @@ class AssetLink(Base):
 
     __tablename__ = "asset_links"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"), index=True)
     trace_id: Mapped[str | None] = mapped_column(String(64))
@@ -185,7 +185,7 @@ class AssetValuation(RecordedAmount, Base):
 
     __tablename__ = "asset_valuations"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
     valued_on: Mapped[date | None] = mapped_column(Date)
     method: Mapped[str | None] = mapped_column(String(100))
@@ -197,7 +197,7 @@ class AssetCost(RecordedAmount, Base):
 
     __tablename__ = "asset_costs"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     incurred_on: Mapped[date] = mapped_column(Date)

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.asset.machine import LegalStatus
 from app.examples import example
-from app.inputs import Body, Text
+from app.inputs import Body, Note, Text, one_of
 
 JURISDICTION = Field(
     default=None,
@@ -78,13 +78,11 @@ class LinkIn(Body):
 
     transaction: Text | None = Field(default=None, description="A transaction's id or external id.")
     trace_id: Text | None = Field(default=None, max_length=64, description="A stored trace run.")
-    note: Text | None = Field(default=None, max_length=500)
+    note: Note = None
 
-    @model_validator(mode="after")
-    def _one_target(self) -> Self:
-        if (self.transaction is None) == (self.trace_id is None):
-            raise ValueError("a link names a transaction or a trace, not both")
-        return self
+    _one_target = one_of(
+        "transaction", "trace_id", "a link names a transaction or a trace, not both"
+    )
 
 
 class LinksCreate(Body):
@@ -275,7 +273,7 @@ class CostCreate(Body):
     amount: Decimal = Field(gt=0, description="Exact decimal string, e.g. `1250.00`.")
     currency: Text = Field(description="The currency of the asset's valuation, if it has one.")
     incurred_on: date
-    note: Text | None = Field(default=None, max_length=500)
+    note: Note = None
 
 
 class CostRead(BaseModel):

@@ -3,7 +3,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigId, UTCDateTime
+from app.db import Base, BigId, IdKey, UTCDateTime
 
 # The advisory lock PostgreSQL appends queue on (and /readyz probes for write starvation).
 AUDIT_APPEND_LOCK = 7340001
@@ -18,7 +18,7 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_entries"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     key_id: Mapped[str | None] = mapped_column(String(32), index=True)
     role: Mapped[str | None] = mapped_column(String(20))
@@ -44,7 +44,7 @@ class AuditCheckpoint(Base):
 
     __tablename__ = "audit_checkpoints"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     # One checkpoint per length: two processes that sign the same head keep one of them.
     entries: Mapped[int] = mapped_column(BigInteger, unique=True)

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigId, Jurisdiction, UTCDateTime
+from app.db import Base, IdKey, Jurisdiction, UTCDateTime
 
 
 class Case(Base):
@@ -11,7 +11,7 @@ class Case(Base):
 
     __tablename__ = "cases"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     reference: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(500))
@@ -39,7 +39,7 @@ class CaseEvent(Base):
 
     __tablename__ = "case_events"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
@@ -68,7 +68,7 @@ class CaseSubject(Base):
         CheckConstraint("(party_id IS NULL) <> (account_id IS NULL)", name="party_xor_account"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)

@@ -5,7 +5,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.examples import example
-from app.inputs import MAX_ID, Body, Text
+from app.inputs import MAX_ID, Body, Remark, Text
 
 JURISDICTION = Field(
     pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
@@ -249,7 +249,7 @@ class SubjectCreate(Body):
         examples=["iban:DE89370400440532013000"],
     )
     role: SubjectRole
-    note: Text | None = Field(default=None, max_length=2000)
+    note: Remark = None
 
 
 class SubjectRead(BaseModel):

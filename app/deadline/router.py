@@ -10,8 +10,7 @@ from app.deadline import service
 from app.deadline.schemas import Deadline
 from app.deps import SessionDep
 from app.errors import problems
-from app.inputs import DueWithinDays
-from app.pagination import Page, PageDep
+from app.pagination import DuePageDep, Page
 
 router = APIRouter(prefix="/api/v1", tags=["deadlines"])
 
@@ -20,8 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["deadlines"])
 def list_deadlines(
     session: SessionDep,
     actor: CaseReader,
-    page: PageDep,
-    within_days: DueWithinDays = 14,
+    due: DuePageDep,
 ) -> Page[Deadline]:
     """List the deadlines of the caller's cases due soon (or passed), soonest first.
 
@@ -30,7 +28,5 @@ def list_deadlines(
     not yet carried out whose asset is still frozen or seized (or late). At one instant a
     measure comes first.
     """
-    items, next_cursor = service.page_deadlines(
-        session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
-    )
+    items, next_cursor = service.page_deadlines(session, actor=actor, due=due)
     return Page(items=items, next_cursor=next_cursor)

@@ -16,7 +16,7 @@ from app.deadline.schemas import Deadline
 from app.inputs import MAX_ID
 from app.measure import deadlines, lapses
 from app.measure.schemas import DeadlineRead
-from app.pagination import CursorCodec, DueWindow, TimeIdKey, TimeRankIdKey
+from app.pagination import CursorCodec, DuePage, DueWindow, TimeIdKey, TimeRankIdKey
 from app.principal import Principal
 from app.realisation import service as realisation_service
 from app.realisation.schemas import SaleDeadlineRead
@@ -46,20 +46,19 @@ def page_deadlines(
     session: Session,
     *,
     actor: Principal,
-    within_days: int,
-    limit: int,
-    cursor: str | None,
+    due: DuePage,
     now: datetime | None = None,
     case_id: int | None = None,
 ) -> tuple[list[Deadline], str | None]:
     """Deadlines of the caller's cases (or of one case it may see) falling within
-    `within_days` from today (0: today), and those already passed and still open."""
+    `due.within_days` from today (0: today), and those already passed and still open."""
     now = now or datetime.now(UTC)
-    until = deadlines.due_until(within_days, now)
+    limit = due.limit
+    until = deadlines.due_until(due.within_days, now)
     case_ids = (
         [case_id] if case_id is not None else case_service.visible_case_ids(session, actor=actor)
     )
-    after = CURSOR.decode(cursor)
+    after = CURSOR.decode(due.cursor)
     window = DueWindow(until, case_ids, limit)
     measures, more_measures = lapses.measure_deadlines(
         session, replace(window, after=_resume(after, 0)), now=now

@@ -11,7 +11,7 @@ from app.filing import FilingDep
 from app.goaml import service
 from app.goaml.schemas import GoamlImportResult, GoamlReportRead
 from app.inputs import DocumentIdPath
-from app.uploads import received
+from app.uploads import received, stored_or_replayed
 
 router = APIRouter(prefix="/api/v1/imports/goaml", tags=["imports"])
 _CHUNK = 1024 * 1024
@@ -43,8 +43,7 @@ async def import_goaml_reports(
         result, stored = await run_in_threadpool(
             service.import_goaml, session, files, actor=actor, settings=settings, case_id=case_id
         )
-    response.status_code = 201 if stored else 200
-    return result
+    return stored_or_replayed(response, result, stored=stored)
 
 
 @router.get("/{source_document_id}", responses=problems(403, 404, 422))

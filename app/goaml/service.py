@@ -14,7 +14,7 @@ from app import limits
 from app.account import service as account_service
 from app.account.schemas import AccountBatch, AccountIn, HolderIn
 from app.compartments import EVERY, Compartments
-from app.errors import BatchRejected, InvalidInput, NotFound
+from app.errors import BatchRejected, InvalidInput, RecordNotFound
 from app.goaml import details
 from app.goaml.models import GoamlReport
 from app.goaml.profile import GoamlProfile, load_profile
@@ -67,13 +67,9 @@ class GoamlRejected(InvalidInput):
         )
 
 
-class GoamlReportNotFound(NotFound):
+class GoamlReportNotFound(RecordNotFound):
     code, title = "goaml_report_not_found", "goAML report not found"
-
-    def __init__(self, document_id: str) -> None:
-        super().__init__(
-            f"no goAML report with source document {document_id}", source_document_id=document_id
-        )
+    noun, key, by = "goAML report", "source_document_id", "source document"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +136,8 @@ def _batch(report: ReportRecord, source: SourceIn, faults: Faults) -> AccountBat
     parties, accounts = [], []
     for p in report.parties.values():
         try:
-            parties.append(
-                PartyIn(
-                    key=p.key,
-                    kind=p.kind,
-                    name=p.name,
-                    country=p.country,
-                    identifiers=p.identifiers,
-                )
-            )
+            # A party record holds what PartyIn reads, under the same names.
+            parties.append(PartyIn.model_validate(p, from_attributes=True))
         except ValidationError as exc:
             faults.at(p.where, f"unusable party: {exc.errors()[0]['msg']}")
     for a in report.accounts.values():

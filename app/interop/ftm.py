@@ -13,10 +13,10 @@ reads back: a trace export re-imports as the ledger it came from.
 """
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from followthemoney import EntityProxy, model
 from followthemoney.exc import InvalidData
@@ -52,6 +52,9 @@ class TracedPayment:
     trace_id: str
     rule: str
     traced_amount: str | None  # None: a reachability trace measures no value
+
+
+_P = TypeVar("_P", Payment, TracedPayment)
 
 
 def full_amount(proxy: EntityProxy) -> str | None:
@@ -194,6 +197,18 @@ class Exporter:
             self.account(account)
         return by_key
 
+    def stream(
+        self,
+        accounts: Iterable[Account],
+        payments: Iterable[_P],
+        put: Callable[[_P, dict[str, Account]], str],
+    ) -> Iterator[str]:
+        """The accounts, then each payment as `put` renders it, as sorted lines."""
+        by_key = self.accounts(accounts)
+        for payment in payments:
+            put(payment, by_key)
+        return self.lines()
+
     def lines(self) -> Iterator[str]:
         order = {"Payment": 3, "Ownership": 2, "BankAccount": 1, "CryptoWallet": 1}
         for proxy in sorted(
@@ -212,10 +227,7 @@ def export_lines(
     exporter = Exporter(holders)
     for p in parties:
         exporter.party(p.key, p.kind, p.name, p.country, p.identifiers)
-    by_key = exporter.accounts(accounts)
-    for payment in payments:
-        exporter.payment(payment, by_key)
-    return exporter.lines()
+    return exporter.stream(accounts, payments, exporter.payment)
 
 
 def export_trace_lines(
@@ -228,10 +240,7 @@ def export_trace_lines(
     """A trace's accounts, their holders as its ledger knew them, their roles in its network
     (`moneytrail-role:` keywords), and its payments as traced."""
     exporter = Exporter(holders, roles)
-    by_key = exporter.accounts(accounts)
-    for payment in payments:
-        exporter.traced_payment(payment, by_key)
-    return exporter.lines()
+    return exporter.stream(accounts, payments, exporter.traced_payment)
 
 
 def read_lines(

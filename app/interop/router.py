@@ -13,7 +13,7 @@ from app.inputs import CaseIdPath, Text, TraceIdPath
 from app.interop import graph, service
 from app.trace.runtime import TraceRuntimeDep
 from app.transaction.schemas import IngestResult
-from app.uploads import received
+from app.uploads import received, stored_or_replayed
 
 router = APIRouter(tags=["interop"])
 NDJSON = "application/x-ndjson"
@@ -254,5 +254,4 @@ async def import_ftm_entities(
             settings=settings,
             case_id=case_id,
         )
-    response.status_code = 201 if stored else 200
-    return result
+    return stored_or_replayed(response, result, stored=stored)

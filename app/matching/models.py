@@ -3,7 +3,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigId, UTCDateTime
+from app.db import Base, IdKey, UTCDateTime
 
 
 class MatchKey(Base):
@@ -38,7 +38,7 @@ class MatchNotification(Base):
     __tablename__ = "match_notifications"
     __table_args__ = (UniqueConstraint("case_id", "other_case_id", "kind", "digest"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     other_case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.compartments import Compartments
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, RecordNotFound
 from app.matching.keys import ACCOUNT, account_keys, party_keys
 from app.matching.models import MatchNotification
 from app.matching.repository import NOTIFICATIONS, MatchRepository
@@ -20,13 +20,9 @@ Entity = tuple[str, int]  # ("account", id) or ("party", id)
 CONTACT, DECLINE = "contact", "decline"
 
 
-class NotificationNotFound(NotFound):
+class NotificationNotFound(RecordNotFound):
     code, title = "notification_not_found", "Notification not found"
-
-    def __init__(self, notification_id: int) -> None:
-        super().__init__(
-            f"no notification with id {notification_id}", notification_id=notification_id
-        )
+    noun, key = "notification", "notification_id"
 
 
 class NotificationDecided(Conflict):

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigId, Jurisdiction, UTCDateTime
+from app.db import Base, IdKey, Jurisdiction, UTCDateTime
 from app.money import from_minor
 
 
@@ -17,7 +17,7 @@ class Measure(Base):
     __tablename__ = "measures"
     __table_args__ = (UniqueConstraint("asset_id", "seq"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     from_status: Mapped[str | None] = mapped_column(String(30))

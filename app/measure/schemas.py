@@ -7,7 +7,7 @@ from pydantic import AliasPath, BaseModel, ConfigDict, Field
 
 from app.asset.machine import LegalStatus
 from app.examples import example
-from app.inputs import Body, Instant, Text
+from app.inputs import Body, Instant, Remark, Text
 from app.measure.deadlines import DurationUnit
 
 
@@ -208,7 +208,7 @@ class TransitionCreate(Body):
         "bank_balance asset opens there, the next hop to trace.",
         examples=["iban:CY17002001280000001200527600"],
     )
-    note: Text | None = Field(default=None, max_length=2000)
+    note: Remark = None
 
 
 class MeasureRead(BaseModel):

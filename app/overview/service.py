@@ -18,6 +18,7 @@ from app.convergence import service as convergence
 from app.deadline import service as deadline_service
 from app.measure import service as measure_service
 from app.money import from_minor
+from app.pagination import DuePage
 from app.party import service as party_service
 from app.principal import Principal
 from app.trace import service as trace_service
@@ -183,9 +184,7 @@ def case_overview(
     deadlines, _ = deadline_service.page_deadlines(
         session,
         actor=actor,
-        within_days=within_days,
-        limit=100,
-        cursor=None,
+        due=DuePage(limit=100, cursor=None, within_days=within_days),
         now=now or datetime.now(UTC),
         case_id=case.id,
     )

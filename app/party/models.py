@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.compartments import Compartments
-from app.db import Base, BigId, UTCDateTime
+from app.db import Base, IdKey, UTCDateTime
 from app.source.models import hidden_documents
 
 
@@ -27,7 +27,7 @@ class Party(Base):
 
     __tablename__ = "parties"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     key: Mapped[str] = mapped_column(String(300), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(500))
@@ -39,16 +39,21 @@ class Party(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class PartyStatement(Base):
-    """What a document stated of a party that a document of another compartment created, kept
-    apart from the party row (see `AccountStatement`)."""
+class Statement:
+    """The columns of a statement: what a document stated of a record (a party, an account)
+    that a document of another compartment created, kept apart from the record's row, which
+    only tells what its compartment holds (app.source.statements, docs/compartments.md).
+    `details` holds the fields the stating document added."""
 
-    __tablename__ = "party_statements"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    id: Mapped[IdKey]
     source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PartyStatement(Statement, Base):
+    __tablename__ = "party_statements"
+
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
 
 
 class PartyLinkEvent(Base):
@@ -61,7 +66,7 @@ class PartyLinkEvent(Base):
         Index("ix_party_link_events_pair", "party_id", "other_party_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
     other_party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
     linked: Mapped[bool] = mapped_column(Boolean)

@@ -1,8 +1,9 @@
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from pydantic.config import JsonDict
 
+from app.examples import example
 from app.inputs import Text
 
 
@@ -12,17 +13,15 @@ class PartyKind(StrEnum):
 
 
 class PartyIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "key": "person:DE-ID-L01X00T47",
-                "kind": "person",
-                "name": "Max Mustermann",
-                "country": "DE",
-                "identifiers": {"national_id": "L01X00T47"},
-            }
+    model_config = example(
+        {
+            "key": "person:DE-ID-L01X00T47",
+            "kind": "person",
+            "name": "Max Mustermann",
+            "country": "DE",
+            "identifiers": {"national_id": "L01X00T47"},
         },
+        extra="forbid",
     )
 
     key: Text = Field(
@@ -48,10 +47,7 @@ PARTY_EXAMPLE: JsonDict = {
 
 
 class PartyRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={"example": PARTY_EXAMPLE},
-    )
+    model_config = example(PARTY_EXAMPLE, from_attributes=True)
 
     id: int
     key: str
@@ -81,23 +77,21 @@ class PartyCase(BaseModel):
 class PartyRecord(PartyRead):
     """A party with the accounts it holds and the cases (that the caller may see) naming it."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                **PARTY_EXAMPLE,
-                "accounts": [
-                    {"account_id": 12, "key": "iban:DE44500105175407324931", "role": "holder"}
-                ],
-                "cases": [
-                    {
-                        "case_id": 3,
-                        "reference": "BKA-2026-0042",
-                        "title": "Operation Nordlicht",
-                        "role": "suspect",
-                    }
-                ],
-            }
-        },
+    model_config = example(
+        {
+            **PARTY_EXAMPLE,
+            "accounts": [
+                {"account_id": 12, "key": "iban:DE44500105175407324931", "role": "holder"}
+            ],
+            "cases": [
+                {
+                    "case_id": 3,
+                    "reference": "BKA-2026-0042",
+                    "title": "Operation Nordlicht",
+                    "role": "suspect",
+                }
+            ],
+        }
     )
 
     accounts: list[PartyAccount]

@@ -4,7 +4,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.asset.models import RecordedAmount
-from app.db import Base, BigId, Jurisdiction, UTCDateTime
+from app.db import Base, IdKey, Jurisdiction, UTCDateTime
 from app.money import from_minor
 
 
@@ -15,7 +15,7 @@ class InterlocutorySale(Base):
 
     __tablename__ = "interlocutory_sales"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
     ground: Mapped[str] = mapped_column(String(30))
     order_reference: Mapped[str] = mapped_column(String(200))
@@ -59,7 +59,7 @@ class ProceedsShare(RecordedAmount, Base):
 
     __tablename__ = "proceeds_shares"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
     recipient: Mapped[str] = mapped_column(String(10))
     party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))

@@ -6,8 +6,8 @@ from app.asset.deps import VisibleAsset
 from app.auth import CaseReader, MeasureWriter
 from app.deps import SessionDep
 from app.errors import problems
-from app.inputs import MAX_ID, AssetIdPath, DueWithinDays
-from app.pagination import Page, PageDep
+from app.inputs import MAX_ID, AssetIdPath
+from app.pagination import DuePageDep, Page, PageDep
 from app.preconditions import ExpectedVersion, move_responses, tagged
 from app.realisation import service
 from app.realisation.schemas import (
@@ -58,8 +58,7 @@ def list_sale_orders(
 def list_due_sale_orders(
     session: SessionDep,
     actor: CaseReader,
-    page: PageDep,
-    within_days: DueWithinDays = 14,
+    due: DuePageDep,
 ) -> Page[SaleRead]:
     """List interlocutory sales of the caller's cases due soon (or late), soonest first.
 
@@ -67,9 +66,7 @@ def list_due_sale_orders(
     """
     return Page.of(
         SaleRead,
-        service.page_due_sales(
-            session, actor=actor, within_days=within_days, limit=page.limit, cursor=page.cursor
-        ),
+        service.page_due_sales(session, actor=actor, due=due),
     )
 
 

@@ -6,7 +6,7 @@ from typing import Literal, Self
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, model_validator
 
 from app.examples import example
-from app.inputs import Body, Text
+from app.inputs import Body, Note, Text, one_of
 from app.measure.schemas import DEADLINE_OF_EXAMPLE, DeadlineOf, Duration
 
 
@@ -61,13 +61,11 @@ class SaleOrderCreate(Body):
         description="IANA zone the days end in, when not the jurisdiction's.",
         examples=["Europe/Berlin"],
     )
-    note: Text | None = Field(default=None, max_length=500)
+    note: Note = None
 
-    @model_validator(mode="after")
-    def _one_deadline(self) -> Self:
-        if (self.sell_within is None) == (self.sell_by is None):
-            raise ValueError("a sale order gives sell_within or sell_by, one of them")
-        return self
+    _one_deadline = one_of(
+        "sell_within", "sell_by", "a sale order gives sell_within or sell_by, one of them"
+    )
 
 
 class SaleCreate(Body):
@@ -86,7 +84,7 @@ class SaleCreate(Body):
     amount: Decimal = Field(gt=0, description="The price, an exact decimal string.")
     currency: Text
     buyer: Text | None = Field(default=None, max_length=300)
-    note: Text | None = Field(default=None, max_length=500)
+    note: Note = None
 
 
 class SaleRead(BaseModel):
@@ -197,7 +195,7 @@ class VictimShareIn(Body):
 
     party: Text = Field(description="The victim: a party's key or id.")
     amount: Decimal = Field(gt=0, description="Exact decimal string.")
-    note: Text | None = Field(default=None, max_length=500)
+    note: Note = None
 
 
 class AllocationCreate(Body):
@@ -224,7 +222,7 @@ class AllocationCreate(Body):
         "each claimant, named by a party key, receives the same share of the proceeds; "
         "unattributed taint's share goes to the state. Not with `victims`.",
     )
-    note: Text | None = Field(default=None, max_length=500)
+    note: Note = None
 
     @model_validator(mode="after")
     def _one_way_to_name_victims(self) -> Self:

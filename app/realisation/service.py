@@ -20,7 +20,7 @@ from app.measure import deadlines
 from app.measure import service as measure_service
 from app.measure.schemas import MeasureType, TransitionCreate
 from app.money import from_minor
-from app.pagination import DueWindow
+from app.pagination import DuePage, DueWindow
 from app.party import service as party_service
 from app.preconditions import IfMatch
 from app.principal import Principal
@@ -172,19 +172,17 @@ def page_due_sales(
     session: Session,
     *,
     actor: Principal,
-    within_days: int,
-    limit: int,
-    cursor: str | None,
+    due: DuePage,
     now: datetime | None = None,
 ) -> tuple[list[InterlocutorySale], str | None]:
     """Sale orders of the caller's cases not yet carried out whose last day falls within
-    `within_days` from today, and those already late, soonest first."""
+    `due.within_days` from today, and those already late, soonest first."""
     now = now or datetime.now(UTC)
     window = DueWindow(
-        until=deadlines.due_until(within_days, now),
+        until=deadlines.due_until(due.within_days, now),
         case_ids=case_service.visible_case_ids(session, actor=actor),
-        limit=limit,
-        after=DUE.decode(cursor),
+        limit=due.limit,
+        after=DUE.decode(due.cursor),
     )
     rows, next_cursor = RealisationRepository(session).due(
         window, statuses=[str(s) for s in SALEABLE]

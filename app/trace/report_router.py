@@ -1,9 +1,11 @@
 """The expert report of a trace, as HTML and as PDF."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
+from fastapi.types import DecoratedCallable
 
 from app.auth import TraceReader
 from app.deps import SessionDep
@@ -42,6 +44,18 @@ _DESCRIPTION = (
 )
 
 
+def _report_route(
+    suffix: str, media: dict[int | str, dict[str, Any]]
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The route of the report in one format: the same description and problems in each."""
+    return router.get(
+        f"/{{trace_id}}/report.{suffix}",
+        response_class=Response,
+        responses={**media, **problems(403, 404, 409, 422)},
+        description=_DESCRIPTION,
+    )
+
+
 def _parts(
     session: Any, trace_id: str, actor: Any, runtime: TraceRuntime, fmt: str
 ) -> tuple[report.Report, bytes]:
@@ -56,34 +70,18 @@ def _parts(
     )
 
 
-@router.get(
-    "/{trace_id}/report.html",
-    response_class=Response,
-    responses={**_HTML, **problems(403, 404, 409, 422)},
-    description=_DESCRIPTION,
-)
+@_report_route("html", _HTML)
 def get_trace_report_html(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
-    runtime: TraceRuntimeDep,
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """The trace's expert report as an HTML page."""
     found, chart = _parts(session, trace_id, actor, runtime, "svg")
     return Response(render_html(found, chart), media_type="text/html; charset=utf-8")
 
 
-@router.get(
-    "/{trace_id}/report.pdf",
-    response_class=Response,
-    responses={**_PDF, **problems(403, 404, 409, 422)},
-    description=_DESCRIPTION,
-)
+@_report_route("pdf", _PDF)
 def get_trace_report_pdf(
-    trace_id: TraceIdPath,
-    session: SessionDep,
-    actor: TraceReader,
-    runtime: TraceRuntimeDep,
+    trace_id: TraceIdPath, session: SessionDep, actor: TraceReader, runtime: TraceRuntimeDep
 ) -> Response:
     """The trace's expert report as PDF."""
     found, chart = _parts(session, trace_id, actor, runtime, "png")

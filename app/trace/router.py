@@ -62,6 +62,9 @@ def finished_trace(
 
 
 FinishedTrace = Annotated[Finished, Depends(finished_trace)]
+AccountFilter = Annotated[
+    Text | None, Query(max_length=300, description="Only this account (key).")
+]
 
 
 @router.post("", status_code=201, responses={**_ACCEPTED, **problems(403, 404, 409, 422)})
@@ -156,9 +159,7 @@ def list_trace_roles(
     found: FinishedTrace,
     page: PageDep,
     role: Annotated[RoleName | None, Query(description="Only accounts playing this role.")] = None,
-    account: Annotated[
-        Text | None, Query(max_length=300, description="Only this account (key).")
-    ] = None,
+    account: AccountFilter = None,
 ) -> Page[TraceAccountRoles]:
     """Each reached account's roles in the network (money mule, collector, distributor, hub,
     broker, sink, exit) with the figures that earned them, under the trace's `roles`
@@ -229,9 +230,7 @@ def list_trace_flags(
 def list_trace_claimants(
     found: FinishedTrace,
     page: PageDep,
-    account: Annotated[
-        Text | None, Query(max_length=300, description="Only this account (key).")
-    ] = None,
+    account: AccountFilter = None,
     claimant: Annotated[
         Text | None, Query(max_length=300, description="Only this claimant.")
     ] = None,

@@ -13,7 +13,7 @@ from app.account.keys import normalise_key
 from app.case import service as case_service
 from app.compartments import EVERY, Compartments, compartments_of
 from app.db import reading
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, RecordNotFound
 from app.principal import Principal
 from app.settings import Settings
 from app.source import service as source_service
@@ -41,11 +41,9 @@ from tracing import (
 )
 
 
-class TraceNotFound(NotFound):
+class TraceNotFound(RecordNotFound):
     code, title = "trace_not_found", "Trace not found"
-
-    def __init__(self, trace_id: str) -> None:
-        super().__init__(f"no trace with id {trace_id}", trace_id=trace_id)
+    noun, key = "trace", "trace_id"
 
 
 class UnknownStopAccounts(InvalidInput):

@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigId, UTCDateTime
+from app.db import Base, IdKey, UTCDateTime
 
 
 class Transaction(Base):
@@ -31,7 +31,7 @@ class Transaction(Base):
 
     # The three references below are foreign keys on SQLite. PostgreSQL enforces them with
     # triggers that check a whole statement's rows at once (see app.migrate).
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     # The source's own id: re-sending a batch finds its rows here instead of duplicating them,
     # within the compartment it is filed in (one compartment's rows never decide another's).
     external_id: Mapped[str] = mapped_column(String(200), index=True)
@@ -81,7 +81,7 @@ class DuplicateMatch(Base):
         CheckConstraint("transaction_id <> original_id", name="distinct_records"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     # The record stored later, which the engine drops once the match is confirmed.
     transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
     original_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
@@ -103,7 +103,7 @@ class LedgerExclusion(Base):
 
     __tablename__ = "ledger_exclusions"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), unique=True)
     cause: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -115,7 +115,7 @@ class TransactionCorrection(Base):
 
     __tablename__ = "transaction_corrections"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[IdKey]
     transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), unique=True)
     replacement_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), unique=True)
     reason: Mapped[str] = mapped_column(String(2000))

@@ -24,7 +24,7 @@ from app.transaction.schemas import (
     TransactionHistory,
     TransactionRead,
 )
-from app.uploads import received
+from app.uploads import received, stored_or_replayed
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
 _CHUNK = 1024 * 1024
@@ -55,8 +55,7 @@ async def create_transaction_batch(
     result, stored = await run_in_threadpool(
         service.ingest_batch, session, body, upload, actor=actor, settings=settings
     )
-    response.status_code = 201 if stored else 200
-    return result
+    return stored_or_replayed(response, result, stored=stored)
 
 
 @router.post(
@@ -100,8 +99,7 @@ async def upload_transactions(
             settings=settings,
             account_check=account_check,
         )
-    response.status_code = 201 if stored else 200
-    return result
+    return stored_or_replayed(response, result, stored=stored)
 
 
 @router.post("/{transaction}/corrections", status_code=201, responses=problems(403, 404, 409, 422))

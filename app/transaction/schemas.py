@@ -2,9 +2,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import BaseModel, Field, ValidatorFunctionWrapHandler, WrapValidator
 
 from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
+from app.examples import example
 from app.inputs import Text
 from app.source.schemas import CorrectionIn, CorrectionRead, Sourced, SourceIn, correction_example
 
@@ -30,7 +31,7 @@ def _number_kept(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
 class TransactionIn(BaseModel):
     """One transaction as the source gives it; accounts by key, created on first sight."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": _TX_EXAMPLE})
+    model_config = example(_TX_EXAMPLE, extra="forbid")
 
     external_id: Text = Field(
         description="The source's own id: re-sending it into the same compartment stores "
@@ -64,14 +65,12 @@ class TransactionIn(BaseModel):
 
 
 class TransactionBatch(Sourced):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "source": {"kind": "bank_statement", "reference": "PO-2026-017"},
-                "transactions": [_TX_EXAMPLE],
-            }
+    model_config = example(
+        {
+            "source": {"kind": "bank_statement", "reference": "PO-2026-017"},
+            "transactions": [_TX_EXAMPLE],
         },
+        extra="forbid",
     )
 
     timezone: Text | None = Field(
@@ -85,15 +84,13 @@ class TransactionBatch(Sourced):
 
 
 class IngestResult(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
-                "rows": 1,
-                "inserted": 1,
-                "already_present": 0,
-                "accounts_created": 2,
-            }
+    model_config = example(
+        {
+            "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
+            "rows": 1,
+            "inserted": 1,
+            "already_present": 0,
+            "accounts_created": 2,
         }
     )
 
@@ -120,7 +117,7 @@ _READ_EXAMPLE: dict[str, Any] = {
 
 
 class TransactionRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"example": _READ_EXAMPLE})
+    model_config = example(_READ_EXAMPLE)
 
     id: int
     external_id: str
@@ -153,34 +150,29 @@ class DuplicateState(StrEnum):
 
 
 class DuplicateDecision(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {"reason": "Same SEPA reference in the bank statement and the STR"}
-        },
+    model_config = example(
+        {"reason": "Same SEPA reference in the bank statement and the STR"}, extra="forbid"
     )
 
     reason: Text = Field(min_length=1, max_length=2000, description="Why, in a sentence.")
 
 
 class DuplicateRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "id": 3,
-                "state": "probable",
-                "detected_at": "2026-01-07T09:00:00Z",
-                "transaction": {
-                    **_READ_EXAMPLE,
-                    "id": 12,
-                    "external_id": "STR-2026-4/T7",
-                    "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
-                },
-                "original": _READ_EXAMPLE,
-                "decided_by": None,
-                "decided_at": None,
-                "reason": None,
-            }
+    model_config = example(
+        {
+            "id": 3,
+            "state": "probable",
+            "detected_at": "2026-01-07T09:00:00Z",
+            "transaction": {
+                **_READ_EXAMPLE,
+                "id": 12,
+                "external_id": "STR-2026-4/T7",
+                "source_document_id": "5d1c7e9b8a7f6e5d0b6f0f3c2f3e4d3a",
+            },
+            "original": _READ_EXAMPLE,
+            "decided_by": None,
+            "decided_at": None,
+            "reason": None,
         }
     )
 
@@ -197,14 +189,12 @@ class DuplicateRead(BaseModel):
 
 
 class TransactionCorrectionIn(CorrectionIn):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "source": {"kind": "bank_letter", "reference": "PO-2026-017/3"},
-                "reason": "The bank corrected the amount: 1,050.00, not 1,500.00",
-                "transaction": {**_TX_EXAMPLE, "external_id": "T-1-c1", "amount": "1050.00"},
-            }
-        },
+    model_config = example(
+        {
+            "source": {"kind": "bank_letter", "reference": "PO-2026-017/3"},
+            "reason": "The bank corrected the amount: 1,050.00, not 1,500.00",
+            "transaction": {**_TX_EXAMPLE, "external_id": "T-1-c1", "amount": "1050.00"},
+        }
     )
 
     source: SourceIn = Field(description="The document that states the corrected record.")
@@ -224,34 +214,32 @@ class TransactionVersion(BaseModel):
 
 
 class TransactionHistory(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "current": 31,
-                "versions": [
-                    {
-                        "transaction": _READ_EXAMPLE,
-                        "correction": None,
-                        "superseded_by": 31,
-                        "in_ledger": False,
-                        "excluded_as": "superseded",
+    model_config = example(
+        {
+            "current": 31,
+            "versions": [
+                {
+                    "transaction": _READ_EXAMPLE,
+                    "correction": None,
+                    "superseded_by": 31,
+                    "in_ledger": False,
+                    "excluded_as": "superseded",
+                },
+                {
+                    "transaction": {
+                        **_READ_EXAMPLE,
+                        "id": 31,
+                        "external_id": "T-1-c1",
+                        "amount": "1050.00",
                     },
-                    {
-                        "transaction": {
-                            **_READ_EXAMPLE,
-                            "id": 31,
-                            "external_id": "T-1-c1",
-                            "amount": "1050.00",
-                        },
-                        "correction": correction_example(
-                            "The bank corrected the amount: 1,050.00, not 1,500.00"
-                        ),
-                        "superseded_by": None,
-                        "in_ledger": True,
-                        "excluded_as": None,
-                    },
-                ],
-            }
+                    "correction": correction_example(
+                        "The bank corrected the amount: 1,050.00, not 1,500.00"
+                    ),
+                    "superseded_by": None,
+                    "in_ledger": True,
+                    "excluded_as": None,
+                },
+            ],
         }
     )
 

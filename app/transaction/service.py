@@ -12,7 +12,7 @@ from app import limits
 from app.account import service as account_service
 from app.account.numbers import AccountCheck
 from app.compartments import EVERY, Compartments
-from app.errors import BatchRejected, InvalidInput, NotFound, PayloadTooLarge
+from app.errors import BatchRejected, InvalidInput, PayloadTooLarge, RecordNotFound
 from app.matching import service as matching_service
 from app.money import from_minor
 from app.principal import Principal
@@ -31,11 +31,9 @@ from app.uploads import Upload
 PARQUET_MAGIC = b"PAR1"
 
 
-class TransactionNotFound(NotFound):
+class TransactionNotFound(RecordNotFound):
     code, title = "transaction_not_found", "Transaction not found"
-
-    def __init__(self, ref: str) -> None:
-        super().__init__(f"no transaction with id or external id {ref}", transaction=ref)
+    noun, key, by = "transaction", "transaction", "id or external id"
 
 
 class UnreadableFile(InvalidInput):
