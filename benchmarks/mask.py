@@ -21,9 +21,13 @@ that the machine's load falls alike on each (median and fastest of ``--repeat`` 
 
 Figures: benchmarks/MASK_RESULTS.md.
 
+For the local workloads it then also times ``--per-call`` single calls of each variant,
+alternating call by call (:func:`alternating`): the median of single calls, steadier on a
+loaded machine than the 20 ms samples for calls of under a millisecond.
+
 Usage::
 
-    python -m benchmarks.mask --sizes 100k,1m [--repeat 25] [--filed 0.2]
+    python -m benchmarks.mask --sizes 100k,1m [--repeat 25] [--filed 0.2] [--per-call 2000]
 """
 
 from __future__ import annotations
@@ -91,6 +95,28 @@ def interleaved(
     return {name: (statistics.median(t), min(t)) for name, t in times.items()}
 
 
+def alternating(variants: dict[str, Callable[[], Any]], calls: int) -> dict[str, float]:
+    """Median time of one call of each variant, the variants called in turn call by call.
+
+    For calls well under a millisecond (the local workloads): each of `interleaved`'s samples
+    (20 ms of calls) carries some of the neighbours' preemptions, which moved a median by 5-10 %
+    at a load of 5, while most single calls run undisturbed and side by side.
+    """
+    times: dict[str, list[int]] = {name: [] for name in variants}
+    clock = time.perf_counter_ns
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(calls):
+            for name, fn in variants.items():
+                start = clock()
+                fn()
+                times[name].append(clock() - start)
+    finally:
+        gc.enable()
+    return {name: statistics.median(t) / 1e9 for name, t in times.items()}
+
+
 def filing_of(ledger: Ledger, filed: float) -> Filing:
     """``filed`` of the transactions spread over ten cases (ids 1..10), the rest shared."""
     rng = np.random.default_rng(11)
@@ -151,7 +177,9 @@ def run_size(label: str, n: int, args: argparse.Namespace) -> list[dict[str, Any
             # Apart: each cold call leaves ledger-sized arrays behind, whose freeing and
             # faulting in slowed the next call of whichever variant came after it.
             times |= interleaved({"cold": cold}, args.repeat)
-            row = {"size": label, "workload": workload, "rule": str(rule), **times}
+            row: dict[str, Any] = {"size": label, "workload": workload, "rule": str(rule), **times}
+            if cutoff is not None and args.per_call:
+                row["per call"] = alternating(variants, args.per_call)
             row["load"] = load()
             rows.append(row)
             print(_line(row), flush=True)
@@ -166,7 +194,12 @@ def _line(row: dict[str, Any]) -> str:
         parts.append(f"{name} {m * 1e3:8.2f} ms x{m / median:.2f} (fastest x{f / fastest:.2f})")
     head = f"{row['size']:>4} {row['workload']:<9} {row['rule']:<5}"
     plain = f"plain {median * 1e3:8.2f} ms (fastest {fastest * 1e3:.2f})"
-    return f"{head} {plain}  {'  '.join(parts)}  load {row['load']}"
+    line = f"{head} {plain}  {'  '.join(parts)}  load {row['load']}"
+    if "per call" in row:
+        each = row["per call"]
+        ratios = "  ".join(f"{n} x{t / each['plain']:.3f}" for n, t in each.items() if n != "plain")
+        line += f"\n{'':>20} per call, alternating: plain {each['plain'] * 1e6:.1f} µs  {ratios}"
+    return line
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,6 +207,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="100k,1m")
     parser.add_argument("--repeat", type=int, default=25)
     parser.add_argument("--filed", type=float, default=0.2)
+    parser.add_argument(
+        "--per-call", type=int, default=2000, help="calls per variant alternating (local; 0: none)"
+    )
     args = parser.parse_args(argv)
     rows = []
     for label in args.sizes.split(","):

@@ -70,7 +70,7 @@ from tracing.explain import explain
 from tracing.graph import Progress
 from tracing.kernel_cache import install as _install_kernel_cache
 from tracing.ledger import Ledger
-from tracing.mask import Mask, compartment_mask
+from tracing.mask import Mask, bits_at, compartment_mask
 from tracing.params import (
     AccountSeed,
     ClaimantRule,
@@ -118,6 +118,7 @@ __all__ = [
     "TraceTooLarge",
     "TracingError",
     "UnknownSeed",
+    "bits_at",
     "compartment_mask",
     "explain",
     "format_minor",

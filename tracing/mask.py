@@ -25,7 +25,7 @@ import numba as nb
 import numpy as np
 import numpy.typing as npt
 
-from tracing.index import I64, counterparties
+from tracing.index import I64, U64, counterparties
 from tracing.ledger import Ledger
 
 Visible = npt.NDArray[np.bool_]
@@ -145,6 +145,50 @@ def compartment_mask(codes: npt.NDArray[np.integer], admitted: npt.NDArray[np.bo
     """
     visible: Visible = np.asarray(admitted, np.bool_)[codes]
     return visible
+
+
+def bits_at(bits: U64, nodes: I64, keep: U64) -> I64:
+    """Return the bits set at any of ``nodes``, among those set in ``keep``, ascending.
+
+    With flags per node (say, which compartments its transactions are in), the flags of a
+    trace's reached nodes. One compiled pass: the NumPy gather, reduction and Python loop over
+    the bits it replaced cost several microseconds after every trace, some per cent of a local
+    one.
+
+    Parameters
+    ----------
+    bits
+        uint64, a row per 64 bits and a word per node: bit ``b`` of node ``v`` is bit
+        ``b % 64`` of ``bits[b // 64, v]``.
+    nodes
+        int64 node positions (columns of ``bits``).
+    keep
+        uint64, a word per row of ``bits``: the bits asked about.
+
+    Example
+    -------
+    >>> bits = np.array([[0b0011, 0b0100, 0b1000]], np.uint64)
+    >>> bits_at(bits, np.array([0, 1]), np.array([0b1110], np.uint64)).tolist()
+    [1, 2]
+    """
+    found: I64 = _bits_at(bits, nodes, keep)
+    return found
+
+
+@nb.njit(cache=True)
+def _bits_at(bits: U64, nodes: I64, keep: U64) -> I64:  # pragma: no cover - compiled
+    found = np.empty(64 * bits.shape[0], np.int64)
+    n = 0
+    for row in range(bits.shape[0]):
+        word = np.uint64(0)
+        for i in range(nodes.shape[0]):
+            word |= bits[row, nodes[i]]
+        word &= keep[row]
+        for b in range(64):
+            if (word >> np.uint64(b)) & np.uint64(1):
+                found[n] = 64 * row + b
+                n += 1
+    return found[:n]
 
 
 @nb.njit(cache=True)

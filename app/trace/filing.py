@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.compartments import Compartments
 from app.trace.caches import BoundedCache
-from tracing import Ledger, Mask, TraceResult, compartment_mask
+from tracing import Ledger, Mask, TraceResult, bits_at, compartment_mask
 
 SHARED = 0  # the code of the shared pool
 # The advisory lock (PostgreSQL) a refiling into a case and the storing of a trace's
@@ -49,6 +49,8 @@ class Filing:
     documents: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     # Per ledger fingerprint, each node's case codes (see `_node_codes`): made on first need.
     _by_node: dict[str, NodeCodes] = field(default_factory=dict, compare=False, repr=False)
+    # Per compartment set (its key), the bits of the case codes it admits (`_admitted_bits`).
+    _admits: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def filed(self) -> bool:
@@ -79,20 +81,35 @@ class Filing:
                 result.accounts.get_column("account").to_list(),
                 result.accounts.get_column("currency").to_list(),
             )
-        nodes = nodes[nodes >= 0]
+            nodes = nodes[nodes >= 0]  # an account the ledger lacks
         ptr, codes, bits = self._node_codes(ledger)
-        if bits is not None:  # two NumPy operations, then the few cases found
-            words = np.bitwise_or.reduce(bits[nodes], axis=0).tolist() if len(nodes) else []
-            found = _set_bits(words)
-        else:
-            found = np.unique(_segments(ptr, codes, nodes)).tolist()
+        if bits is not None:  # one compiled pass finds the admitted codes
+            found = bits_at(bits, nodes, self._admitted_bits(compartments)).tolist()
+            return sorted(self.cases[c - 1] for c in found)
+        found = np.unique(_segments(ptr, codes, nodes)).tolist()
         return sorted(
             self.cases[c - 1] for c in found if c and compartments.admits(self.cases[c - 1])
         )
 
+    def _admitted_bits(self, compartments: Compartments) -> np.ndarray:
+        """The codes of the cases `compartments` admit, as bits of 64-bit words (the shared
+        pool's code 0 is no case): made once per compartment set, as traces read them often."""
+        words = self._admits.get(compartments.key)
+        if words is None:
+            bits = [0] * ((len(self.cases) + 64) // 64)
+            for code, case in enumerate(self.cases, 1):
+                if compartments.admits(case):
+                    bits[code // 64] |= 1 << (code % 64)
+            words = np.array(bits, np.uint64)
+            if len(self._admits) >= 256:  # distinct compartment sets: a bound all the same
+                self._admits.clear()
+            self._admits[compartments.key] = words
+        return words
+
     def _node_codes(self, ledger: Ledger) -> NodeCodes:
         """Per node, the distinct case codes among its transactions: a CSR (`ptr`, codes), and
-        as bits (a row of 64-bit words per node) while there are few cases (`_BIT_WORDS`).
+        as bits while there are few cases (`_BIT_WORDS`): a row per 64 codes, a 64-bit word per
+        node (`tracing.bits_at`).
 
         Made once per ledger and filing: gathering the reached accounts' transactions on every
         trace cost 10 ms at 1M transactions (a hub's thousands), many times a local trace.
@@ -108,28 +125,17 @@ class Filing:
             bits = None
             words = (width + 63) // 64
             if words <= _BIT_WORDS:
-                bits = np.zeros((ledger.n_nodes, words), np.uint64)
+                bits = np.zeros((words, ledger.n_nodes), np.uint64)
                 # the pairs are distinct: adding each code's bit sets it
                 np.add.at(
                     bits,
-                    (node, code // 64),
+                    (code // 64, node),
                     np.left_shift(np.uint64(1), (code % 64).astype(np.uint64)),
                 )
             found = (ptr, code, bits)
             self._by_node.clear()  # a filing is read for one ledger
             self._by_node[ledger.fingerprint] = found
         return found
-
-
-def _set_bits(words: list[int]) -> list[int]:
-    """The positions of the bits set in `words` (64 bits each, lowest first)."""
-    found = []
-    for w, word in enumerate(words):
-        while word:
-            low = word & -word
-            found.append(64 * w + low.bit_length() - 1)
-            word ^= low
-    return found
 
 
 @dataclass(frozen=True)

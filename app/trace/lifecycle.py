@@ -32,6 +32,7 @@ from tracing import (
     Rule,
     SameDayPolicy,
     TraceParams,
+    bits_at,
     trace,
 )
 
@@ -114,6 +115,10 @@ def compile_engine() -> None:
         ledger = Ledger.from_frame(_warm_ledger_frame())
         # a caller's mask (app.trace.filing) checks its seeds with a kernel of its own
         hides_none = Mask.of(ledger, np.ones(ledger.n_transactions, np.bool_))
+        # and the cases a trace read (`Filing.read_by`) are one more
+        bits_at(
+            np.zeros((1, ledger.n_nodes), np.uint64), np.zeros(1, np.int64), np.ones(1, np.uint64)
+        )
         for i, params in enumerate(_warm_params()):
             result = trace(ledger, params, mask=hides_none if i == 0 else None)
             # The result's frames are built lazily, some by kernels of their own.

@@ -20,6 +20,7 @@ from tracing import (
     TraceParams,
     TracingError,
     UnknownSeed,
+    bits_at,
     compartment_mask,
     trace,
 )
@@ -171,3 +172,18 @@ def test_the_seed_check_keeps_the_nodes_with_a_visible_transaction_and_unknown_o
     assert only_first.touches(nodes).tolist() == [True, True, False, False, False]
     with pytest.raises(UnknownSeed, match="Y"):
         trace(led, TraceParams(seeds=(AccountSeed(account="Y", currency="EUR"),)), mask=only_first)
+
+
+def test_the_bits_at_some_nodes_are_those_set_in_any_of_them_among_those_asked() -> None:
+    column = np.array([0b0001, 0b0110, 0b1000, 1 << 63], np.uint64)
+    everything = np.array([np.iinfo(np.uint64).max], np.uint64)
+    assert bits_at(column[None, :], np.array([0, 1]), everything).tolist() == [0, 1, 2]
+    assert bits_at(column[None, :], np.array([1, 2, 3]), everything).tolist() == [1, 2, 3, 63]
+    assert bits_at(column[None, :], np.array([1, 3]), np.array([0b0100], np.uint64)).tolist() == [2]
+    assert bits_at(column[None, :], np.empty(0, np.int64), everything).tolist() == []
+    # a second row holds bits 64 to 127
+    two_rows = np.stack([column, column[::-1].copy()])
+    assert bits_at(two_rows, np.array([0]), np.array([1, 1 << 63], np.uint64)).tolist() == [
+        0,
+        127,
+    ]

@@ -51,7 +51,8 @@ def test_a_trace_reads_the_admitted_cases_filed_on_the_accounts_it_reached() -> 
 
 
 def test_with_many_cases_the_cases_read_are_the_same() -> None:
-    """Past 255 cases the per-node codes are not kept as bits: the answer must not change."""
+    """Past 63 cases the per-node bits take a second word, past 255 they are not kept as bits:
+    the answer must not change."""
     led = ledger(
         ("T1", "seed", "X", "100.00", at(1)),
         ("T2", "X", "Y", "60.00", at(2)),
@@ -59,7 +60,7 @@ def test_with_many_cases_the_cases_read_are_the_same() -> None:
         ("T4", "P", "W", "1.00", at(3)),
     )
     result = trace(led, TraceParams(seed_transactions=("T1",), rule="fifo"))
-    for cases in (tuple(range(1, 4)), tuple(range(1, 301))):
+    for cases in (tuple(range(1, 4)), tuple(range(1, 101)), tuple(range(1, 301))):
         codes = np.array([0, 2, len(cases), 1], np.uint16)  # T4: no reached account
         filing = Filing(codes, cases, "digest")
         member = Compartments(every=False, cases=frozenset({cases[-1]}))
