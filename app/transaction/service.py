@@ -405,12 +405,6 @@ def _load_checked(
     return counts
 
 
-def transaction_ids(session: Session, engine_ids: list[str]) -> dict[str, tuple[int, str]]:
-    """(id, source document id) of each stored transaction, by engine id (what a trace's flows
-    name)."""
-    return TransactionRepository(session).ids_by_engine_id(engine_ids)
-
-
 def transaction_ids_in(
     session: Session, external_ids: list[str], case_id: int | None
 ) -> dict[str, tuple[int, str]]:

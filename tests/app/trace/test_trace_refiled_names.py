@@ -2,6 +2,7 @@
 (docs/engine-ids.md). Its report, freezing proposals and rerun still find the same
 transactions, and its stored result stays as it was (issue 19)."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,6 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.principal import Role
+from app.trace.models import TraceRun
+from app.transaction import service as transaction_service
 from tests.factories import bearer, make_key, tx
 
 SEED = "iban:GB29NWBK60161331926819"
@@ -147,3 +150,28 @@ def test_rerun_seeds_the_renamed_row_and_says_so(
     again = _ok(client.get(f"/api/v1/traces/{trace_id}", headers=lead))
     assert again["result_sha256"] == traced["trace"]["result_sha256"]
     assert _flows(client, lead, trace_id) == ["TX-1", "TX-2"]
+
+
+def test_names_resolve_through_several_refilings(
+    client: TestClient, session: Session, traced: dict[str, Any]
+) -> None:
+    case_id, ids = traced["case_id"], traced["ids"]
+    back = client.post(
+        f"/api/v1/sources/{traced['document']}/compartment",
+        json={"case_id": None, "reason": "filed in the case by mistake"},
+        headers=traced["admin"],
+    )
+    _ok(back)
+    run = session.get(TraceRun, traced["trace"]["id"])
+    assert run is not None
+    found = transaction_service.transactions_named_at(session, ["TX-1", "TX-2"], run.created_at)
+    assert {n: (f.id, f.engine_id) for n, f in found.items()} == {
+        "TX-1": (ids["TX-1"], "TX-1"),
+        "TX-2": (ids["TX-2"], "TX-2"),
+    }
+    # a name borne only for a while (a run that read its ledger just before a refiling) still
+    # finds its row
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    named = f"TX-2@case:{case_id}"
+    found = transaction_service.transactions_named_at(session, [named, "TX-9"], later)
+    assert {n: f.id for n, f in found.items()} == {named: ids["TX-2"]}
