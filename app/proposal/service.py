@@ -205,7 +205,7 @@ def _propose(
     case_id: int,
     result: TraceResult,
     carried: list[str],
-    tx_ids: dict[str, tuple[int, str]],
+    tx_ids: dict[str, transaction_service.Named],
     actor: Principal,
 ) -> dict[str, Any]:
     key, currency, held = row["account"], row["currency"], row["held"]
@@ -269,7 +269,9 @@ def propose_freezing(
         raise TraceMeasuresNoValue(result.provenance.rule)
     case = case_service.get_writable_case(session, data.case_id, actor=actor)
     try:
-        created, skipped = _proposals(session, run.id, case.id, result, data, actor)
+        created, skipped = _proposals(
+            session, run.id, case.id, result, data, actor, created_at=run.created_at
+        )
         session.commit()
     except IntegrityError:
         # The unique (trace, case, account, currency): a concurrent call stored the same holding.
@@ -285,6 +287,8 @@ def _proposals(
     result: TraceResult,
     data: ProposalCreate,
     actor: Principal,
+    *,
+    created_at: datetime,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     holdings = _holdings(result)
     accounts = account_service.accounts_by_keys(session, [h["account"] for h in holdings])
@@ -293,8 +297,9 @@ def _proposals(
         for p in ProposalRepository(session).of_trace_in_case(run_id, case_id)
     }
     carriers = _carriers(result)
-    tx_ids = transaction_service.transaction_ids(
-        session, sorted({tx for txs in carriers.values() for tx in txs})
+    # by the names the trace ran with, whatever a refiling renamed since
+    tx_ids = transaction_service.transactions_named_at(
+        session, sorted({tx for txs in carriers.values() for tx in txs}), created_at
     )
     created: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []

@@ -47,6 +47,9 @@ class Filing:
     digest: str  # `filing_digest` when read: names it in cache keys
     # Each document filed in a case, with its case, when read: what a refiling since changed.
     documents: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # How many refilings were recorded before `documents` was read (`refilings`): while that
+    # count stands, no document has moved since.
+    refilings: int = field(default=0, compare=False)
     # Per ledger fingerprint, each node's case codes (see `_node_codes`): made on first need.
     _by_node: dict[str, NodeCodes] = field(default_factory=dict, compare=False, repr=False)
     # Per compartment set (its key), the bits of the case codes it admits (`_admitted_bits`).
@@ -161,10 +164,17 @@ class Reading:
         already stored) could not see this run: such a case is added when the run reached an
         account the document's transactions touch (`account_keys_of`, the refiling's own
         rule). Under `FILING_LOCK`, held to the caller's commit, so a refiling
-        comes wholly before or wholly after."""
+        comes wholly before or wholly after.
+
+        The filed documents are read again only when a refiling was recorded since the run's
+        filing read them (their count moved): else the filing it ran under is the filing now,
+        but for documents loaded into a case meanwhile, which its ledger did not hold."""
         lock_filing(session)
-        now = filed_documents(session)
         read = set(self.filing.read_by(self.ledger, result, self.compartments))
+        if refilings(session) == self.filing.refilings:
+            filed = bool(read or self.filing.documents) or any_filed(session)
+            return sorted(read) if filed else None
+        now = filed_documents(session)
         moved = {d: c for d, c in now.items() if self.filing.documents.get(d) != c}
         if moved:
             # Only a refiling moves a document: one loaded into a case meanwhile was not in the
@@ -201,6 +211,20 @@ def filed_documents(session: Session) -> dict[str, int]:
     return {str(d): int(c) for d, c in rows}
 
 
+def refilings(session: Session) -> int:
+    """How many refilings are recorded (they are only ever added): read before the filed
+    documents, a count that still stands later says that none has moved since."""
+    return int(session.execute(text("SELECT count(*) FROM compartment_changes")).scalar() or 0)
+
+
+def any_filed(session: Session) -> bool:
+    """Whether some document is filed in a case (one row by index)."""
+    found = session.execute(
+        text("SELECT 1 FROM source_documents WHERE case_id IS NOT NULL LIMIT 1")
+    ).first()
+    return found is not None
+
+
 def digest_of(documents: dict[str, int]) -> str:
     """Names which document is filed in which case ("" when none is)."""
     if not documents:
@@ -215,14 +239,18 @@ def filing_digest(session: Session) -> str:
 
 
 def read_filing(
-    session: Session, ledger: Ledger, digest: str, documents: dict[str, int] | None = None
+    session: Session,
+    ledger: Ledger,
+    digest: str,
+    documents: dict[str, int] | None = None,
+    refiled: int = 0,
 ) -> Filing:
     """Each position's compartment code: the rows of filed documents, found by engine id (the
-    engine's `external_id`)."""
+    engine's `external_id`). `refiled`: the `refilings` read before `documents`."""
     codes = np.zeros(ledger.n_transactions, np.uint16)
     documents = documents or {}
     if not digest:
-        return Filing(codes, (), digest, documents)
+        return Filing(codes, (), digest, documents, refilings=refiled)
     rows = session.execute(text(_FILED_ROWS)).fetchall()
     frame = pl.DataFrame(rows, schema={"external_id": pl.String, "case_id": pl.Int64}, orient="row")
     cases = tuple(sorted(set(frame.get_column("case_id").to_list())))
@@ -231,7 +259,7 @@ def read_filing(
     case_codes = np.array([code_of[c] for c in frame.get_column("case_id").to_list()], np.uint16)
     found = positions >= 0  # rows not in the ledger (excluded, staging) have no position
     codes[positions[found]] = case_codes[found]
-    return Filing(codes, cases, digest, documents)
+    return Filing(codes, cases, digest, documents, refilings=refiled)
 
 
 def filed_cases(session: Session) -> list[int]:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from app.money import currency_decimals
 from app.settings import Settings
 from app.source.models import COMMITTED_ROWS_SQL, STAGING
-from app.trace.filing import Filing, digest_of, filed_documents, read_filing
+from app.trace.filing import Filing, digest_of, filed_documents, read_filing, refilings
 from app.trace.ledger_index import SharedIndex, Version, external_id_of
 from app.transaction.models import IN_LEDGER_SQL, REBUILD_VERSION_SQL
 from tracing import Ledger
@@ -189,14 +189,19 @@ class LedgerCache:
             ledger = self.current(session)
             with self._lock:
                 state = self._state
+                known = self._filing
+            # The same ledger: nothing was refiled since its filing was read (every refiling
+            # moves the rebuild version, and the ledger is then built anew), so which of its
+            # rows are filed where stands. A document filed in a case since brings rows of its
+            # own, in a new ledger; until they are in one, they have no position to code.
+            if known is not None and known[0] is ledger:
+                return known
             built_for = state.excluded if state is not None and state.ledger is ledger else None
+            # read before the documents: a refiling in between is then seen as one since
+            counted = refilings(session)
             documents = filed_documents(session)
             digest = digest_of(documents)
-            with self._lock:
-                known = self._filing
-                if known is not None and known[0] is ledger and known[1].digest == digest:
-                    return known
-            filing = read_filing(session, ledger, digest, documents)
+            filing = read_filing(session, ledger, digest, documents, counted)
             # On PostgreSQL each statement reads its own snapshot: a refiling committed after
             # the ledger was read renames rows the ledger does not hold, and they would be
             # coded as the shared pool (shown to everyone). Every refiling moves the rebuild

@@ -65,10 +65,12 @@ class TraceRunCompartment(Base):
 
 
 class TraceRunAccount(Base):
-    """An account a stored trace reached (its accounts frame, by key): what tells, when a
-    document is refiled into a case, which traces read it (`service.file_traces_in_case`)."""
+    """An account a stored trace reached (its accounts frame), by a 64-bit hash of its key
+    (`account_hash`): what tells, when a document is refiled into a case, which traces read it
+    (`service.file_traces_in_case`). A hash is all that question needs, and a trace's rows are
+    written in one statement; two keys of one hash hide a run from a few more callers."""
 
     __tablename__ = "trace_run_accounts"
 
     trace_id: Mapped[str] = mapped_column(ForeignKey("trace_runs.id"), primary_key=True)
-    account_key: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)
+    account_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)

@@ -127,12 +127,13 @@ def _question(run: TraceRun) -> list[tuple[str, str]]:
     ]
 
 
-def _documents(session: Session, result: TraceResult) -> list[dict[str, Any]]:
-    """The source documents that supplied the transactions followed, with how many each did."""
+def _documents(session: Session, run: TraceRun, result: TraceResult) -> list[dict[str, Any]]:
+    """The source documents that supplied the transactions followed, with how many each did
+    (found by the names the trace ran with, whatever a refiling renamed since)."""
     external = sorted(set(result.flows["external_id"].to_list()))
-    found = transaction_service.transaction_ids(session, external)
+    found = transaction_service.transactions_named_at(session, external, run.created_at)
     per_document: dict[str, int] = {}
-    for _, document_id in found.values():
+    for _, document_id, _ in found.values():
         per_document[document_id] = per_document.get(document_id, 0) + 1
     return [
         {
@@ -364,7 +365,7 @@ def build_report(
             ("Finished", _text(run.finished_at)),
             ("Result SHA-256", _text(run.result_sha256)),
         ],
-        documents=_documents(session, result),
+        documents=_documents(session, run, result),
         summary=currencies,
         counts=counts,
         holdings=holdings,

@@ -1,8 +1,10 @@
+import hashlib
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from app.compartments import Compartments
@@ -12,6 +14,26 @@ from app.source.models import SourceDocument
 from app.trace.models import TraceResultFrame, TraceRun, TraceRunAccount, TraceRunCompartment
 
 TRACES = CursorCodec("traces", TimeTextKey)
+# A trace's reached accounts, in one statement whatever their number (`add_accounts`).
+_ADD_ACCOUNTS = {
+    "postgresql": "INSERT INTO trace_run_accounts (trace_id, account_hash) "
+    "SELECT :trace_id, unnest(CAST(:hashes AS BIGINT[]))",
+    "sqlite": "INSERT INTO trace_run_accounts (trace_id, account_hash) "
+    "SELECT :trace_id, value FROM json_each(:hashes)",
+}
+
+
+def account_hashes(keys: Iterable[str]) -> list[int]:
+    """Each distinct key's 64-bit hash (signed, as BIGINT holds it), sorted: stable across
+    processes and versions, unlike Python's or Polars' own."""
+    return sorted(
+        {
+            int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True)
+            for k in keys
+        }
+    )
+
+
 NEWEST_FIRST: Keyset[TimeTextKey, TraceRun] = Keyset(
     TRACES,
     (TraceRun.created_at, TraceRun.id),
@@ -74,23 +96,26 @@ class TraceRepository:
             self.session.execute(insert(table_of(TraceRunCompartment)), rows)
 
     def add_accounts(self, trace_id: str, keys: Iterable[str]) -> None:
-        """Index the accounts a run reached (`TraceRunAccount`)."""
-        rows = [{"trace_id": trace_id, "account_key": k} for k in sorted(set(keys))]
-        if rows:
-            self.session.execute(insert(table_of(TraceRunAccount)), rows)
+        """Index the accounts a run reached (`TraceRunAccount`), in one statement."""
+        hashes = account_hashes(keys)
+        if not hashes:
+            return
+        dialect = self.session.get_bind().dialect.name
+        given: object = hashes if dialect == "postgresql" else json.dumps(hashes)
+        self.session.execute(text(_ADD_ACCOUNTS[dialect]), {"trace_id": trace_id, "hashes": given})
 
     def reaching(self, at: datetime, keys: Iterable[str]) -> set[str]:
         """The ids of runs with a result, started at `at` or later, that reached one of the
         accounts `keys`."""
         found: set[str] = set()
-        for chunk in in_chunks(keys):
+        for chunk in in_chunks(account_hashes(keys)):
             stmt = (
                 select(TraceRunAccount.trace_id)
                 .join(TraceRun, TraceRun.id == TraceRunAccount.trace_id)
                 .where(
                     TraceRun.status == "done",
                     TraceRun.created_at >= at,
-                    TraceRunAccount.account_key.in_(chunk),
+                    TraceRunAccount.account_hash.in_(chunk),
                 )
                 .distinct()
             )

@@ -401,6 +401,8 @@ class RerunDiff(BaseModel):
             "totals_changed": {"held": {"before": "43000.00", "after": "43000.00"}},
             "compartments_added": [7],
             "compartments_removed": [],
+            "seeds_renamed": [{"before": "DEMO-L01", "after": "DEMO-L01@case:7"}],
+            "transactions_renamed": 3,
         },
     )
 
@@ -423,6 +425,16 @@ class RerunDiff(BaseModel):
     )
     compartments_removed: list[int] = Field(
         description="Cases whose compartments the previous run read and this one did not."
+    )
+    seeds_renamed: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="Seed transactions an admin's refiling has renamed since the previous run "
+        "(`before`: its name there, `after`: the name this run was seeded with).",
+    )
+    transactions_renamed: int = Field(
+        0,
+        description="How many of the transactions the previous run followed a refiling has "
+        "renamed since (its stored result keeps the names it ran with).",
     )
 
 

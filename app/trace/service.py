@@ -601,7 +601,14 @@ def rerun_trace(
         previous = visible_trace(session, trace_id, actor=actor)
         read_before = TraceRepository(session).compartments(previous.id)
         before = finished_result(session, previous, runtime)
-        body = TraceCreate.model_validate(previous.request)
+        body, seeds_renamed = _seeds_renamed(
+            session, TraceCreate.model_validate(previous.request), previous.created_at
+        )
+        flows_named = before.flows.get_column("external_id")
+        named = transaction_service.transactions_named_at(
+            session, flows_named.unique().to_list(), previous.created_at
+        )
+        renamed = {b: n.engine_id for b, n in named.items() if b != n.engine_id}
         previous_id = previous.id
     run = start_trace(
         session,
@@ -627,14 +634,36 @@ def rerun_trace(
         # Records the previous run used that have left the ledger since (corrected, or
         # confirmed duplicates): the reason its figures may differ.
         "records_replaced": corrections.replaced_among(
-            session, before.flows.get_column("external_id")
+            session, flows_named.replace(renamed) if renamed else flows_named
         ),
         "totals_changed": {k: v for k, v in totals.items() if v["before"] != v["after"]},
         # Cases whose compartments this run read and the previous did not, and the reverse
         # (membership changed, or documents were filed or refiled since).
         "compartments_added": sorted(set(read_after) - set(read_before)),
         "compartments_removed": sorted(set(read_before) - set(read_after)),
+        "seeds_renamed": seeds_renamed,
+        "transactions_renamed": len(renamed),
     }
+
+
+def _seeds_renamed(
+    session: Session, body: TraceCreate, at: datetime
+) -> tuple[TraceCreate, list[dict[str, str]]]:
+    """A stored request's seed transactions by the names they bear now (an admin's refiling
+    since `at` renames them), and the renamed ones; a seed no row bore stays as it was."""
+    given = [s.transaction for s in body.seeds if s.transaction is not None]
+    if not given:
+        return body, []
+    named = transaction_service.transactions_named_at(session, given, at)
+    now = {name: found.engine_id for name, found in named.items() if name != found.engine_id}
+    if not now:
+        return body, []
+    seeds = [
+        s.model_copy(update={"transaction": now[s.transaction]}) if s.transaction in now else s
+        for s in body.seeds
+    ]
+    renamed = [{"before": b, "after": a} for b, a in sorted(now.items())]
+    return body.model_copy(update={"seeds": seeds}), renamed
 
 
 def traces_of_case(

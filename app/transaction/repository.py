@@ -23,7 +23,7 @@ from app.account.models import Account
 from app.compartments import EVERY, Compartments
 from app.db import in_chunks, table_of
 from app.pagination import CursorCodec, Keyset, TimeSeqIdKey, page
-from app.source.models import committed_rows, visible_rows
+from app.source.models import CompartmentChange, committed_rows, visible_rows
 from app.transaction.models import Transaction, in_ledger, suffix_of
 
 FromAccount = aliased(Account)
@@ -191,6 +191,36 @@ class TransactionRepository:
             ).where(Transaction.engine_id.in_(chunk), COMMITTED)
             found.update((eid, (tid, doc)) for eid, tid, doc in self.session.execute(stmt))
         return found
+
+    def by_external_ids(self, external_ids: list[str]) -> list[tuple[int, str, str, str]]:
+        """(id, external id, engine id, source document id) of the rows stored under
+        `external_ids`, in every compartment, by id."""
+        found: list[tuple[int, str, str, str]] = []
+        for chunk in in_chunks(external_ids):
+            stmt = select(
+                Transaction.id,
+                Transaction.external_id,
+                Transaction.engine_id,
+                Transaction.source_document_id,
+            ).where(Transaction.external_id.in_(chunk), COMMITTED)
+            found.extend((t, x, e, d) for t, x, e, d in self.session.execute(stmt))
+        return sorted(found)
+
+    def refiled_since(self, at: datetime) -> bool:
+        """Whether an admin has refiled any document after `at`."""
+        stmt = select(CompartmentChange.id).where(CompartmentChange.changed_at > at).limit(1)
+        return self.session.scalar(stmt) is not None
+
+    def filings_of(self, document_ids: list[str]) -> list[tuple[str, int | None, datetime]]:
+        """(document, case it was moved from, when) of each refiling of these documents,
+        oldest first."""
+        change = CompartmentChange
+        columns = (change.id, change.source_document_id, change.from_case_id, change.changed_at)
+        found: list[tuple[int, str, int | None, datetime]] = []
+        for chunk in in_chunks(document_ids):
+            rows = self.session.execute(select(*columns).where(columns[1].in_(chunk)))
+            found.extend((i, d, f, w) for i, d, f, w in rows)
+        return [(d, f, w) for _, d, f, w in sorted(found)]
 
     def page_for_account(
         self,

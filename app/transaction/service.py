@@ -1,7 +1,7 @@
 import csv
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 from sqlalchemy import Row
@@ -23,7 +23,7 @@ from app.transaction import staged
 from app.transaction.bulk import Conflict, LoadCounts, load_transactions
 from app.transaction.errors import AmbiguousTransaction, RefileCollision
 from app.transaction.ingest import COLUMNS, validate_transactions
-from app.transaction.models import Transaction, engine_id_of
+from app.transaction.models import CASE_MARK, Transaction, engine_id_of
 from app.transaction.repository import ACCOUNT_TRANSACTIONS, TransactionRepository
 from app.transaction.schemas import IngestResult, TransactionBatch
 from app.uploads import Upload
@@ -403,12 +403,6 @@ def _load_checked(
     return counts
 
 
-def transaction_ids(session: Session, engine_ids: list[str]) -> dict[str, tuple[int, str]]:
-    """(id, source document id) of each stored transaction, by engine id (what a trace's flows
-    name)."""
-    return TransactionRepository(session).ids_by_engine_id(engine_ids)
-
-
 def transaction_ids_in(
     session: Session, external_ids: list[str], case_id: int | None
 ) -> dict[str, tuple[int, str]]:
@@ -418,6 +412,51 @@ def transaction_ids_in(
     engine_ids = {engine_id_of(e, case_id): e for e in external_ids}
     found = TransactionRepository(session).ids_by_engine_id(list(engine_ids))
     return {engine_ids[e]: ids for e, ids in found.items()}
+
+
+class Named(NamedTuple):
+    """A transaction a stored trace names: its id, source document and engine id now."""
+
+    id: int
+    document_id: str
+    engine_id: str
+
+
+def transactions_named_at(
+    session: Session, engine_ids: list[str], at: datetime
+) -> dict[str, Named]:
+    """The transactions that bore `engine_ids` at `at`, by those names: a stored trace keeps
+    the names it ran with (docs/engine-ids.md), and a refiling since may have renamed a
+    document's rows for their new compartment and freed a name for another row.
+
+    A row's name at a time is its external id in the compartment its document was filed in
+    then: its current name unless the refilings recorded since `at` moved it, then the one the
+    first of them moved it from. A name no row bore at `at` (a document refiled while the trace
+    read its ledger, just before `at`) is the row bearing it now, else the row that bore it
+    once; of two rows, the one stored first."""
+    names = sorted(set(engine_ids))
+    transactions = TransactionRepository(session)
+    now = {e: Named(t, d, e) for e, (t, d) in transactions.ids_by_engine_id(names).items()}
+    if len(now) == len(names) and not transactions.refiled_since(at):
+        return now
+    rows = transactions.by_external_ids(sorted({n.partition(CASE_MARK)[0] for n in names}))
+    history: dict[str, list[tuple[int | None, datetime]]] = {}
+    for document, from_case, when in transactions.filings_of(sorted({r[3] for r in rows})):
+        history.setdefault(document, []).append((from_case, when))
+    wanted = set(names)
+    then: dict[str, Named] = {}
+    once: dict[str, Named] = {}
+    for row_id, external, engine_id, document in rows:  # by id: the first stored first
+        named = Named(row_id, document, engine_id)
+        moved = history.get(document, [])
+        later = [case for case, when in moved if when > at]
+        name_then = engine_id_of(external, later[0]) if later else engine_id
+        if name_then in wanted:
+            then.setdefault(name_then, named)
+        for name in wanted & {engine_id_of(external, case) for case, _ in moved}:
+            once.setdefault(name, named)
+    found = {n: then.get(n) or now.get(n) or once.get(n) for n in names}
+    return {n: named for n, named in found.items() if named is not None}
 
 
 def refile_engine_ids(session: Session, document_id: str, case_id: int | None) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import update
 from app.demo.service import SEED_TRANSACTIONS
 from app.principal import Role
 from app.settings import Settings
+from app.trace import filing as trace_filing
 from app.trace import ledger_cache
 from app.trace import service as trace_service
 from app.trace.models import TraceRun
@@ -204,3 +205,33 @@ def test_a_refiling_between_the_ledgers_read_and_the_filings_is_not_taken_as_the
     else:
         # read after it: the seeds are the case's, which the outsider may not see
         assert (made.status_code, made.json()["code"]) == (404, "unknown_seed"), made.text
+
+
+def test_a_stored_trace_reads_the_filed_documents_once(
+    filing: Filing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a document filed in a case, a trace reads which documents are filed where when it
+    # reads its ledger; storing its result must not read them all again when nothing was
+    # refiled meanwhile, and a second trace on the same ledger reads nothing again.
+    client, key = filing.client, filing.admin
+    filing.refile_seed_document()
+    reads: list[int] = []
+    real = trace_filing.filed_documents
+
+    def counted(session: Any) -> dict[str, int]:
+        found = real(session)
+        reads.append(len(found))
+        return found
+
+    monkeypatch.setattr(ledger_cache, "filed_documents", counted)
+    monkeypatch.setattr(trace_filing, "filed_documents", counted)
+    first = client.post("/api/v1/traces", json=BODY, headers=key)
+    assert (first.status_code, first.json()["status"]) == (201, "done"), first.text
+    assert reads == [1]
+    second = client.post("/api/v1/traces", json=BODY, headers=key)
+    assert (second.status_code, second.json()["status"]) == (201, "done"), second.text
+    assert reads == [1]
+    # and what they read is the case's: the outsider sees neither
+    for made in (first, second):
+        got = client.get(f"/api/v1/traces/{made.json()['id']}", headers=filing.outsider)
+        assert got.status_code == 404, got.text
