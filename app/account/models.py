@@ -53,9 +53,10 @@ class AccountHolder(Base):
 
 
 class AccountStatement(Base):
-    """What a document stated of an account that a document of another compartment created:
-    kept apart from the account row, which only tells what its compartment holds (see
-    docs/compartments.md). `details` holds the fields the stating document added."""
+    """What a document stated of an account that another document created: kept apart from the
+    account row, which only tells what its creating document stated, so that each detail
+    follows the compartment of the document that stated it, after a refiling too (see
+    docs/compartments.md). `details` holds the fields the stating document stated."""
 
     __tablename__ = "account_statements"
 

@@ -40,8 +40,8 @@ class Party(Base):
 
 
 class PartyStatement(Base):
-    """What a document stated of a party that a document of another compartment created, kept
-    apart from the party row (see `AccountStatement`)."""
+    """What a document stated of a party that another document created, kept apart from the
+    party row (see `AccountStatement`)."""
 
     __tablename__ = "party_statements"
 
