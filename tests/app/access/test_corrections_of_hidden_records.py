@@ -37,33 +37,27 @@ def _tx(external_id: str, amount: str) -> dict[str, Any]:
     }
 
 
+# Who calls, by the name the tests give them: A's lead, B's lead (on nothing of A), a loader.
+ROLES = {"lead_a": Role.INVESTIGATOR, "lead_b": Role.INVESTIGATOR, "ingest": Role.INGEST}
+
+
 @pytest.fixture
 def world(client: TestClient, session: Session) -> dict[str, Any]:
-    lead_a, lead_b, ingest = (
-        Person(client, session, role, name)
-        for role, name in (
-            (Role.INVESTIGATOR, "Lead of A"),
-            (Role.INVESTIGATOR, "Lead of B"),
-            (Role.INGEST, "A loader on no case"),
-        )
-    )
-    a = lead_a.api.post("/api/v1/cases", criminal_case("CASE-A"))["id"]
-    b = lead_b.api.post("/api/v1/cases", criminal_case("CASE-B"))["id"]
+    found: dict[str, Any] = {n: Person(client, session, r, n).api for n, r in ROLES.items()}
+    lead_a = found["lead_a"]
+    for case, lead in (("a", lead_a), ("b", found["lead_b"])):
+        found[case] = lead.post("/api/v1/cases", criminal_case(f"CASE-{case}"))["id"]
     party = {"key": P17, "kind": "person", "name": "Anna Bergström"}
     account = {"key": DE, "name": "Kingfisher Holdings", "holders": [{"party": P17}]}
-    batch = {"source": _source(a, "PO-A"), "parties": [party], "accounts": [account]}
-    lead_a.api.post("/api/v1/accounts/batch", batch)
+    a = found["a"]
+    lead_a.post(
+        "/api/v1/accounts/batch",
+        {"source": _source(a, "PO-A"), "parties": [party], "accounts": [account]},
+    )
     moves = {"source": _source(a, "PO-A-TX"), "transactions": [_tx("CASE-A-1", "10.00")]}
-    lead_a.api.post("/api/v1/transactions/batch", moves)
-    account_id = lead_a.api.get(f"/api/v1/accounts/{DE}")["id"]
-    return {
-        "a": a,
-        "b": b,
-        "lead_a": lead_a.api,
-        "lead_b": lead_b.api,
-        "ingest": ingest.api,
-        "account_id": account_id,
-    }
+    lead_a.post("/api/v1/transactions/batch", moves)
+    found["account_id"] = lead_a.get(f"/api/v1/accounts/{DE}")["id"]
+    return found
 
 
 # (who, filed in, the account named by): an investigator on B only, in the pool or in B, and a
