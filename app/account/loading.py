@@ -1,11 +1,12 @@
 """Loading parties, accounts and holder links (account batches, goAML and FtM imports).
 
 A load compares what it states only with what its own compartment holds: the shared pool plus
-the case its source document is filed in (`app.source.statements`). A record stored by a
-document of a compartment it may not see is new to it: its details are added as this
-document's statement, never compared with, never named; a holder link another compartment
-states is stated again by this document. The outcome and the messages are the same as if the
-other compartments held nothing.
+the case its source document is filed in (`app.source.statements`). What it states of a stored
+record is kept as this document's statement, never written on the row, so that each detail
+follows its document's compartment (a refiling moves nothing else). A record stored by a
+document of a compartment it may not see is new to it: never compared with, never named; a
+holder link another compartment states is stated again by this document. The outcome and the
+messages are the same as if the other compartments held nothing.
 """
 
 from dataclasses import dataclass, field
@@ -34,8 +35,6 @@ class _Load:
     session: Session
     document_id: str
     view: Compartments
-    # The documents of the load's own compartment: what it adds to their rows goes on the row.
-    home: set[str]
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     errors: list[dict[str, object]] = field(default_factory=list)
     counts: dict[str, int] = field(
@@ -68,14 +67,7 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
     )
     keys = [normalise_key(a.key) for a in batch.accounts]
     accounts = AccountRepository(session).by_keys(k for k in keys if k)
-    creators = {p.source_document_id for p in stored_parties.values()}
-    creators |= {a.source_document_id for a in accounts.values()}
-    home = {
-        d.id
-        for d in source_service.documents_by_ids(session, creators)
-        if d.case_id == document.case_id
-    }
-    load = _Load(session, document_id, view, home | {document_id})
+    load = _Load(session, document_id, view)
     parties = _load_parties(load, batch, stored_parties)
     refuse = batch.account_check is AccountCheck.REFUSE
     known = _accounts_known(session, accounts, view)
@@ -154,24 +146,21 @@ def _load_parties(load: _Load, batch: AccountBatch, stored: dict[str, Party]) ->
             load.counts["pi"] += 1
             continue
         usable[p.key] = party
+        told = {k: v for k, v in given.items() if v is not None and v != {}}
         if p.key not in known:  # stored by a compartment this one may not see: new to it
-            told = {k: v for k, v in given.items() if v is not None and v != {}}
-            party_service.state_details(
-                session, party, told, document_id=load.document_id, on_row=False
-            )
+            party_service.state_details(session, party, told, document_id=load.document_id)
             known[p.key] = told
             load.counts["pi"] += 1
             continue
         conflicts, added = compare(known[p.key], given)
         for name, msg in conflicts:
             load.fail("parties", i, name, msg)
-        if added and not conflicts:
-            on_row = party.source_document_id in load.home
-            party_service.state_details(
-                session, party, added, document_id=load.document_id, on_row=on_row
-            )
+        if not conflicts:
+            # What it states, the details others stated too included: they are its own as
+            # well, and stay with it wherever it or they are refiled.
+            party_service.state_details(session, party, told, document_id=load.document_id)
             known[p.key] = known_details(known[p.key], [added])
-            load.counts["pu"] += 1
+            load.counts["pu"] += bool(added)
     return usable
 
 
@@ -231,27 +220,26 @@ def _load_account(
         known[key] = told
         load.counts["ai"] += 1
     elif key not in known:  # stored by a compartment this one may not see: new to it
-        _state(load, account, told, on_row=False)
+        _state(load, account, told)
         known[key] = told
         load.counts["ai"] += 1
     else:
         conflicts, added = compare(known[key], given)
         for name, msg in conflicts:
             load.fail("accounts", i, name, msg)
-        if added and not conflicts:
-            _state(load, account, added, on_row=account.source_document_id in load.home)
+        if not conflicts:
+            _state(load, account, told)
             known[key] = {**known[key], **added}
-            load.counts["au"] += 1
+            load.counts["au"] += bool(added)
     return account
 
 
-def _state(load: _Load, account: Account, details: dict[str, Any], *, on_row: bool) -> None:
-    """Record what the document adds to a stored account: on its row when the document is in
-    the row's compartment, else as the document's statement."""
-    if on_row:
-        for name, value in details.items():
-            setattr(account, name, value)
-        return
+def _state(load: _Load, account: Account, details: dict[str, Any]) -> None:
+    """Record what the document states of a stored account as its statement, never on the row
+    (which tells only what its creating document stated): each detail then follows the
+    compartment of the document that stated it, after a refiling too. Kept with no details too:
+    the document names the account, which then exists for its compartment (and is matched on
+    for blind convergence) whichever compartment the account's creating document is in."""
     load.session.flush()
     AccountRepository(load.session).add_statement(
         AccountStatement(

@@ -53,6 +53,8 @@ class AccountHolder(Base):
 
 
 class AccountStatement(Statement, Base):
+    """What a document stated of an account that another document created (see `Statement`)."""
+
     __tablename__ = "account_statements"
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)

@@ -15,7 +15,7 @@ from app.source.statements import stated
 # Core statements for the account read, the most frequent request: no ORM objects are built, and
 # the statements are made once, so each request only binds its parameters.
 _ACCOUNTS, _HOLDERS, _PARTIES = table_of(Account), table_of(AccountHolder), table_of(Party)
-# `restated`: whether another compartment's document stated details of it (AccountStatement),
+# `restated`: whether another document stated details of it (AccountStatement),
 # asked in the same statement so that the read of an account no one restated costs nothing more.
 _RESTATED = exists().where(AccountStatement.account_id == _ACCOUNTS.c.id).label("restated")
 _BY_ID = select(_ACCOUNTS, _RESTATED).where(_ACCOUNTS.c.id == bindparam("value"))

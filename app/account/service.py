@@ -54,7 +54,7 @@ def read_account(session: Session, ref: str, compartments: Compartments = EVERY)
         row = {**row, **dict.fromkeys(STATED_DETAILS), "source_document_id": None}
     restated = row.pop("restated")
     if restated and (stated := accounts.statements([row["id"]], compartments).get(row["id"])):
-        # What other compartments' documents added, as far as the caller sees them.
+        # What other documents stated, as far as the caller sees them.
         told = known_details({f: row[f] for f in STATED_DETAILS}, stated)
         row = {**row, **{f: told.get(f) for f in STATED_DETAILS}}
     return {
@@ -203,7 +203,7 @@ def accounts_as_seen(
     session: Session, keys: list[str], compartments: Compartments
 ) -> dict[str, Account]:
     """Stored accounts of `keys`; one whose row a document `compartments` may not see stated is
-    given as what its key alone tells, with what visible documents of other compartments stated
+    given as what its key alone tells, with what visible other documents stated
     of it (a transient copy: the hidden row's name, bank and number are not the reader's)."""
     accounts = AccountRepository(session).by_keys(keys)
     visible = source_service.visible_documents(

@@ -41,9 +41,10 @@ class Party(Base):
 
 class Statement:
     """The columns of a statement: what a document stated of a record (a party, an account)
-    that a document of another compartment created, kept apart from the record's row, which
-    only tells what its compartment holds (app.source.statements, docs/compartments.md).
-    `details` holds the fields the stating document added."""
+    that another document created, kept apart from the record's row, which only tells what its
+    creating document stated, so that each detail follows the compartment of the document that
+    stated it, after a refiling too (app.source.statements, docs/compartments.md). `details`
+    holds the fields the stating document stated."""
 
     id: Mapped[IdKey]
     source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
@@ -51,6 +52,8 @@ class Statement:
 
 
 class PartyStatement(Statement, Base):
+    """What a document stated of a party that another document created (see `Statement`)."""
+
     __tablename__ = "party_statements"
 
     party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)

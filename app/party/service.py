@@ -62,25 +62,19 @@ def details_known(
 
 
 def state_details(
-    session: Session, party: Party, details: dict[str, Any], *, document_id: str, on_row: bool
+    session: Session, party: Party, details: dict[str, Any], *, document_id: str
 ) -> None:
-    """Record what a document adds to a stored party: on its row when the document is in the
-    row's compartment, else as the document's statement, in the caller's unit of work."""
-    if not on_row:
-        PartyRepository(session).add_statement(
-            PartyStatement(party_id=party.id, source_document_id=document_id, details=details)
-        )
-        return
-    for field, value in details.items():
-        if field == "identifiers":
-            value = {**(party.identifiers or {}), **value}
-        setattr(party, field, value)
+    """Record what a document states of a stored party as its statement, never on the row
+    (which tells only what its creating document stated), in the caller's unit of work."""
+    PartyRepository(session).add_statement(
+        PartyStatement(party_id=party.id, source_document_id=document_id, details=details)
+    )
 
 
 def stated_names(
     session: Session, party_ids: Iterable[int], compartments: Compartments
 ) -> dict[int, str]:
-    """The names visible documents of other compartments stated of the parties `party_ids`."""
+    """The names visible other documents stated of the parties `party_ids`."""
     stated = PartyRepository(session).statements(party_ids, compartments)
     names = {p: known_details(None, told).get("name") for p, told in stated.items()}
     return {p: name for p, name in names.items() if name}
@@ -105,7 +99,7 @@ def visible_party_ids(session: Session, ids: Iterable[int], compartments: Compar
 
 def party_details(session: Session, party: Party, compartments: Compartments) -> dict[str, Any]:
     """The party as the caller may read it: what its creating document stated only when that
-    document is visible, filled by what visible documents of other compartments stated
+    document is visible, filled by what visible other documents stated
     (`PartyStatement`); otherwise it is known by its key alone (a holder link names it)."""
     seen = parties_as_seen(session, [party], compartments)[party.id]
     return {c: getattr(seen, c) for c in PARTY_FIELDS}
@@ -121,7 +115,7 @@ def parties_as_seen(
     session: Session, parties: Iterable[Party], compartments: Compartments
 ) -> dict[int, Party]:
     """Each party by id as the caller's documents tell it: the stored party when its creating
-    document is visible and no other compartment's document added to it; else a transient copy
+    document is visible and no other document stated details of it; else a transient copy
     with the visible statements' details (by its key alone when there are none)."""
     parties = list(parties)
     visible = source_service.visible_documents(

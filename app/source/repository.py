@@ -63,6 +63,19 @@ class SourceDocumentRepository:
         found = by_key(self.session, SourceDocument, SourceDocument.id, document_ids)
         return sorted(found.values(), key=lambda d: (d.received_at, d.id))
 
+    def lock(self, document_id: str) -> None:
+        """Lock the document's row to the end of the transaction and read its filing afresh:
+        a second refiling waits here for the first one's commit, then reads its target
+        (PostgreSQL: SELECT ... FOR UPDATE; SQLite's writer sessions hold the one write lock
+        from their first statement, this one included)."""
+        stmt = (
+            select(SourceDocument)
+            .where(SourceDocument.id == document_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        self.session.execute(stmt)
+
     def refile(self, document: SourceDocument, change: CompartmentChange) -> CompartmentChange:
         document.case_id = change.to_case_id
         self.session.add(change)

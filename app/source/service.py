@@ -154,6 +154,9 @@ def refile_source(
     document's transactions their engine ids in the new compartment (the transaction domain,
     which depends on this one), refusing a collision there before anything changes."""
     documents = SourceDocumentRepository(session)
+    # The filing read under the row's lock: of two concurrent refilings the second records
+    # the first one's target as where the document came from, so the history is a chain.
+    documents.lock(document_id)
     document = get_source(session, document_id, actor=actor)
     if document.case_id != case_id:
         rename_rows(session, document.id, case_id)

@@ -1,8 +1,9 @@
 """Details per document: what each compartment holds of an account or party (issue 19).
 
-An account or party row tells what the document that created it stated, and what later
-documents of the same compartment added; a document filed in another compartment that states
-details of it adds a statement of its own (`AccountStatement`, `PartyStatement`). A reader sees
+An account or party row tells what the document that created it stated; every other document
+that states details of it adds a statement of its own (`AccountStatement`, `PartyStatement`),
+so that each detail follows the compartment of the document that stated it, wherever an admin
+refiles either. A reader sees
 the row when its creating document is visible, filled by the statements of visible documents;
 a load compares what it states only with what its own compartment (the shared pool plus its
 case) holds, so neither its outcome nor its messages tell anything of another compartment.

@@ -19,14 +19,16 @@ from typing import Any
 import polars as pl
 import psycopg
 from psycopg.copy import QueuedLibpqWriter
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, bindparam, column, func, select, table, text
 from sqlalchemy.orm import Session
 
 from app.account.keys import account_attributes
+from app.account.models import Account, visible_accounts
 from app.db import SQLITE_TIME_FORMAT, UTCDateTime
+from app.source.statements import filing_view
 from app.transaction import duplicates
 from app.transaction.ingest import OPTIONAL
-from app.transaction.models import CASE_MARK
+from app.transaction.models import suffix_of
 
 STAGED = (
     "row_no",
@@ -87,22 +89,8 @@ FROM staging_accounts s WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.key =
 """
 _ACCOUNT_IDS = "SELECT s.key, a.id FROM staging_accounts s JOIN accounts a ON a.key = s.key"
 _ANY_FILED = "SELECT 1 FROM source_documents WHERE case_id IS NOT NULL LIMIT 1"
-# The batch's accounts that the load's compartment scope (the shared pool and the load's case)
-# knew already, as the account domain's need-to-know test reads it (app.account.models
-# .visible_accounts): an account first seen in a case the loader may not see is new to them.
-_KNOWN_IN_SCOPE = """
-SELECT count(*) FROM staging_accounts s JOIN accounts a ON a.key = s.key
-WHERE a.source_document_id IN ({scope})
-   OR EXISTS (SELECT 1 FROM account_statements st
-              WHERE st.account_id = a.id AND st.source_document_id IN ({scope}))
-   OR EXISTS (SELECT 1 FROM account_holders h
-              WHERE h.account_id = a.id AND h.source_document_id IN ({scope}))
-   OR EXISTS (SELECT 1 FROM transactions t
-              WHERE t.from_account_id = a.id AND t.source_document_id IN ({scope}))
-   OR EXISTS (SELECT 1 FROM transactions t
-              WHERE t.to_account_id = a.id AND t.source_document_id IN ({scope}))
-"""
-_SCOPE = "SELECT d.id FROM source_documents d WHERE d.case_id IS NULL{case}"
+# The temporary table of the batch's accounts (`_DDL`), for the statements built in SQLAlchemy.
+_STAGED_ACCOUNTS = table("staging_accounts", column("key"))
 # A stored row with the same external id in the same compartment (the same engine id: see
 # app.transaction.models.engine_id_of) must be the same record (rows of other compartments are
 # never read: what one compartment stores decides nothing about another's load): a field it
@@ -223,9 +211,15 @@ def _known_in_scope(conn: Connection, case_id: int | None) -> int | None:
     document is filed in a case (every account is known to every scope: the insert counts)."""
     if conn.execute(text(_ANY_FILED)).first() is None:
         return None
-    case = "" if case_id is None else f" OR d.case_id = {int(case_id)}"
-    sql = _KNOWN_IN_SCOPE.format(scope=_SCOPE.format(case=case))
-    return int(conn.execute(text(sql)).scalar_one())
+    # The account domain's own need-to-know test (`visible_accounts`) for the load's scope, the
+    # shared pool and the load's case: an account first seen in a case the loader may not see
+    # is new to them.
+    known = (
+        select(func.count())
+        .select_from(_STAGED_ACCOUNTS.join(Account, Account.key == _STAGED_ACCOUNTS.c.key))
+        .where(visible_accounts(filing_view(case_id)))
+    )
+    return int(conn.execute(known).scalar_one())
 
 
 def _ensure_accounts(
@@ -386,9 +380,7 @@ def case_of_document(conn: Connection, document_id: str) -> int | None:
 
 def with_engine_ids(rows: pl.DataFrame, case_id: int | None) -> pl.DataFrame:
     """`rows` with the engine id each takes when filed in `case_id` (`engine_id_of`)."""
-    if case_id is None:
-        return rows.with_columns(pl.col("external_id").alias("engine_id"))
-    qualified = pl.col("external_id") + pl.lit(f"{CASE_MARK}{case_id}")
+    qualified = pl.col("external_id") + pl.lit(suffix_of(case_id))
     return rows.with_columns(qualified.alias("engine_id"))
 
 

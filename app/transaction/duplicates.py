@@ -10,6 +10,7 @@ confirms or rejects it; a confirmed match excludes the later record from the eng
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVarTuple
 
 import polars as pl
 from sqlalchemy import Connection, Row, Select, func, select, text
@@ -25,6 +26,9 @@ from app.transaction.models import (
     LedgerExclusion,
     Transaction,
 )
+
+# The columns a statement over matches selects.
+Columns = TypeVarTuple("Columns")
 
 # Stored rows that may match a batch: those leaving the batch's payers within its time span
 # (widened by the tolerance), read in one statement before the batch is inserted, so that the
@@ -141,19 +145,23 @@ OLDEST_FIRST: Keyset[IdKey, DuplicateMatch] = Keyset(
 )
 
 
+def _with_records(stmt: Select[*Columns]) -> Select[*Columns]:
+    """`stmt` over matches joined to their two records: `Record` the later, `Original`."""
+    return stmt.join(Record, Record.id == DuplicateMatch.transaction_id).join(
+        Original, Original.id == DuplicateMatch.original_id
+    )
+
+
 def _visible_matches(
-    stmt: Select[DuplicateMatch], compartments: Compartments
-) -> Select[DuplicateMatch]:
-    """Matches whose two records are both in documents the caller may see."""
+    stmt: Select[*Columns], compartments: Compartments, *, joined: bool = False
+) -> Select[*Columns]:
+    """Matches whose two records are both in documents the caller may see; `joined`: `stmt`
+    joins the two records already (`_with_records`)."""
     if compartments.every:
         return stmt
-    return (
-        stmt.join(Record, Record.id == DuplicateMatch.transaction_id)
-        .join(Original, Original.id == DuplicateMatch.original_id)
-        .where(
-            visible_rows(Record.source_document_id, compartments),
-            visible_rows(Original.source_document_id, compartments),
-        )
+    return (stmt if joined else _with_records(stmt)).where(
+        visible_rows(Record.source_document_id, compartments),
+        visible_rows(Original.source_document_id, compartments),
     )
 
 
@@ -194,19 +202,9 @@ class DuplicateRepository:
     def probable_pairs(self, compartments: Compartments = EVERY) -> list[Row[str, str]]:
         """(later, original) engine ids of every match nobody has decided yet whose two
         records are in documents `compartments` may see."""
-        stmt = (
-            select(Record.engine_id, Original.engine_id)
-            .select_from(DuplicateMatch)
-            .join(Record, Record.id == DuplicateMatch.transaction_id)
-            .join(Original, Original.id == DuplicateMatch.original_id)
-            .where(DuplicateMatch.state == PROBABLE)
-        )
-        if not compartments.every:
-            stmt = stmt.where(
-                visible_rows(Record.source_document_id, compartments),
-                visible_rows(Original.source_document_id, compartments),
-            )
-        return list(self.session.execute(stmt))
+        pairs = select(Record.engine_id, Original.engine_id).select_from(DuplicateMatch)
+        stmt = _with_records(pairs).where(DuplicateMatch.state == PROBABLE)
+        return list(self.session.execute(_visible_matches(stmt, compartments, joined=True)))
 
     def cases_of(self, transaction_ids: Iterable[int]) -> dict[int, int | None]:
         """Each record's compartment: its document's case (None: the shared pool)."""

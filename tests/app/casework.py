@@ -1,5 +1,6 @@
 """Helpers for the case, asset and measure tests: everything goes through the HTTP API."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -74,6 +75,12 @@ class Api:
         r = self.client.post(url, json=body, headers=self.key)
         assert r.status_code == status, r.text
         return r.json()
+
+    def untold(self, urls: Iterable[str], words: Iterable[str]) -> None:
+        """None of `words` in what the caller reads at any of `urls` (whatever the status)."""
+        for url in urls:
+            text = self.client.get(url, headers=self.key).text
+            assert not [w for w in words if w in text], (url, text)
 
     def get(self, url: str, **params: Any) -> Any:
         r = self.client.get(url, params=params, headers=self.key)
