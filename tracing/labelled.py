@@ -95,6 +95,39 @@ def _exited(exited: I64, pieces: np.ndarray, lo: int, hi: int) -> None:  # pragm
             exited[pieces[k, 1]] += pieces[k, 0]
 
 
+@nb.njit(cache=True)
+def _take(  # pragma: no cover - compiled
+    store: np.ndarray,
+    hpool: np.ndarray,
+    c: Any,
+    st: LabelState,
+    u: int,
+    w: int,
+    carried: int,
+    pieces: np.ndarray,
+    at: int,
+    lots_carry: bool,  # noqa: FBT001 - compiled kernels take positional arguments
+    queue: bool,  # noqa: FBT001
+) -> tuple[int, int]:
+    """Label the taint ``w`` takes from ``u``; return the taint and the pieces' end.
+
+    With ``lots_carry`` the labels ride on ``u``'s lots; otherwise the rule's withdraw has
+    already taken ``carried`` from ``st.taint[u]`` and the labels come from ``u``'s queue of
+    lots or pro rata from its vector.
+    """
+    if lots_carry:
+        _, end = lots.take(store, c, st.held.head, st.held.tail, u, w, pieces, at)
+        carried = _tainted(pieces, at, end)
+        st.balance[u] -= w
+        st.taint[u] -= carried
+        return carried, end
+    if queue:
+        _, end = lots.take(store, c, st.held.head, st.held.tail, u, carried, pieces, at)
+        return carried, end
+    before = st.taint[u] + carried
+    return carried, split(hpool, st.shares, u, before, carried, pieces, at)
+
+
 def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue: bool) -> Any:  # noqa: FBT001
     """Make the labelled replay of one rule and claimant rule.
 
@@ -103,32 +136,6 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
     taken from a queue of taint lots (``queue``, Clayton's Case among the claimants) or pro
     rata from a vector.
     """
-
-    @nb.njit(cache=True)
-    @kernel_cache.variant(rule, lots_carry, newest_first, queue)
-    def take(  # pragma: no cover - compiled
-        store: np.ndarray,
-        hpool: np.ndarray,
-        c: Any,
-        st: LabelState,
-        u: int,
-        w: int,
-        pieces: np.ndarray,
-        at: int,
-    ) -> tuple[int, int]:
-        # the taint ``w`` takes from ``u``, and the end of its pieces
-        if lots_carry:
-            _, end = lots.take(store, c, st.held.head, st.held.tail, u, w, pieces, at)
-            carried = _tainted(pieces, at, end)
-            st.balance[u] -= w
-            st.taint[u] -= carried
-            return carried, end
-        before = st.taint[u]
-        carried = rule.withdraw(st.balance, st.taint, u, w)
-        if queue:
-            _, end = lots.take(store, c, st.held.head, st.held.tail, u, carried, pieces, at)
-            return carried, end
-        return carried, split(hpool, st.shares, u, before, carried, pieces, at)
 
     @nb.njit(cache=True)
     @kernel_cache.variant(rule, lots_carry, newest_first, queue)
@@ -174,7 +181,10 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                     at, u = c.top, ev.who[e - 1]
                     # room for every lot, or every entry of a vector (a hub's many origins)
                     stash = grow(stash, at + c.live + st.shares.size[u] + 4)
-                    carried, end = take(store, hpool, c, st, u, w, stash, at)
+                    carried = 0 if lots_carry else rule.withdraw(st.balance, st.taint, u, w)
+                    carried, end = _take(
+                        store, hpool, c, st, u, w, carried, stash, at, lots_carry, queue
+                    )
                     cap = labels.capture[s] if labels.capture.shape[0] > 0 else -1
                     if cap >= 0:
                         rest = 0 if lots_carry else w - carried
@@ -231,7 +241,8 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                 repay = min(debt, amount)
                 at = max(c.top, phi)
                 stash = grow(stash, at + c.live + st.shares.size[v] + 4)
-                _, end = take(store, hpool, c, st, v, repay, stash, at)
+                repaid = 0 if lots_carry else rule.withdraw(st.balance, st.taint, v, repay)
+                _, end = _take(store, hpool, c, st, v, repay, repaid, stash, at, lots_carry, queue)
                 _exited(st.exited, stash, at, end)
                 st.balance[v] -= debt - repay
             if c.pending == 0:
