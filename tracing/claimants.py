@@ -10,9 +10,11 @@ each account's held taint is then shared by what each label gave it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numba as nb
 import numpy as np
 import polars as pl
 
@@ -21,7 +23,7 @@ from tracing.graph import CancelCheck
 from tracing.index import I64
 from tracing.labelled import Labels, replay_labelled
 from tracing.params import ClaimantRule, TraceParams
-from tracing.replay import EventColumns, Placements
+from tracing.replay import INTO_SEED, EventColumns, Placements
 from tracing.rules.shares import pari_passu
 
 CLAIMANT = "claimant"
@@ -74,31 +76,36 @@ def claimant_shares(
     placed_seed: I64,
     opening: I64,
     held: I64,
-    node_currency: list[str],
+    node_currency: I64,
+    currencies: Sequence[str],
     named: NamedInflows,
-    carried: I64,
+    carried: I64 | None,
+    received: I64,
     *,
     cancelled: CancelCheck | None,
 ) -> Shares:
     """Replay with the seeds' claimants as labels; check each account's shares sum to ``held``.
 
     ``placed_seed`` gives, per placement, its seed (index in ``params.seeds``);
-    ``node_currency`` names each reached account's currency (seed transactions' taint is
-    unattributed in its currency, but for those in ``named``: their claimant's). ``carried``
-    is per slot the taint each withdrawal carried in the rule's replay of ``ev``.
+    ``node_currency`` gives each reached account's currency (an index in ``currencies``; seed
+    transactions' taint is unattributed in its currency, but for those in ``named``: their
+    claimant's). ``carried`` is per slot the taint each withdrawal carried in the rule's
+    replay of ``ev``, if no account went overdrawn in it (see
+    :func:`tracing.labelled.replay_labelled`); ``received`` per account the taint it received
+    in that replay.
     """
     pairs = tuple(zip(named.claimant, named.currency, strict=True))
     labels, of_seed = seed_labels(params, pairs)
-    codes = sorted(set(node_currency))
-    unattributed = {}
-    for code in codes:
+    used = np.unique(node_currency).tolist()
+    unattributed = np.zeros(len(currencies), np.int64)
+    for code in sorted(currencies[i] for i in used):
         if (None, code) not in labels:
             labels.append((None, code))
-        unattributed[code] = labels.index((None, code)) + 1
+        unattributed[currencies.index(code)] = labels.index((None, code)) + 1
+    # zeros are mapped lazily: only the seed transactions' slots are written (and read)
     inflow = np.zeros(len(ev.route), np.int64)
     if len(ev.key):  # a deposit routed INTO_SEED is a seed transaction: unattributed
-        payee_label = np.array([unattributed[c] for c in node_currency], np.int64)
-        inflow[ev.slot] = payee_label[ev.who]
+        _into_seed(ev.key, ev.slot, ev.who, ev.route, unattributed[node_currency], inflow)
     inflow[named.slot] = [labels.index(pair) + 1 for pair in pairs]
     by = params.shares_by
     out = replay_labelled(
@@ -106,15 +113,17 @@ def claimant_shares(
         by,
         ev,
         placed,
-        Labels(of_seed[placed_seed], inflow, np.full(len(ev.route), -1, np.int64)),
+        Labels(of_seed[placed_seed], inflow, np.empty(0, np.int64)),
         opening,
         len(labels),
         carried=carried,
+        tainted=received > 0,
         cancelled=cancelled,
     )
     r_node, r_label, r_amount = out.received
-    order = np.lexsort((r_label, r_node))
-    r_node, r_label, r_amount = r_node[order], r_label[order], r_amount[order]
+    if not _ascending(r_node, r_label):  # the dense rows' entries are, the vectors' may not be
+        order = np.lexsort((r_label, r_node))
+        r_node, r_label, r_amount = r_node[order], r_label[order], r_amount[order]
     if by is ClaimantRule.PARI_PASSU:
         kept = pari_passu(r_node, r_label, r_amount, held)
     else:
@@ -136,6 +145,25 @@ def claimant_shares(
         tuple(name for name, _ in labels),
         tuple(code for _, code in labels),
     )
+
+
+@nb.njit(cache=True)
+def _into_seed(  # pragma: no cover - compiled
+    key: I64, slot: I64, who: I64, route: np.ndarray, payee_label: I64, inflow: I64
+) -> None:
+    """Set ``inflow`` of each deposit routed INTO_SEED to its payee's ``payee_label``."""
+    for e in range(key.shape[0]):
+        if key[e] & 1 and route[slot[e]] == INTO_SEED:
+            inflow[slot[e]] = payee_label[who[e]]
+
+
+@nb.njit(cache=True)
+def _ascending(node: I64, label: I64) -> bool:  # pragma: no cover - compiled
+    """Whether the entries are sorted by account, then label."""
+    for i in range(1, node.shape[0]):
+        if node[i] < node[i - 1] or (node[i] == node[i - 1] and label[i] < label[i - 1]):
+            return False
+    return True
 
 
 def claimants_frame(

@@ -1,7 +1,8 @@
 """The pro-rata labelled replay of a few labels: per account a dense row of minor units.
 
 Claimants are few (tens), and the accounts a saturated trace reaches many, so each account's
-shares are a row of an ``accounts x labels`` int64 matrix (and its taint received another)
+shares are a row of an ``accounts x labels`` int64 matrix (and its taint received another;
+only the accounts that receive taint have rows, when they are known beforehand)
 rather than a vector in a pool: a deposit adds to the row in place, a withdrawal splits the
 row's non-zero entries, and nothing is allocated or looked up per event. The rows are read
 where :mod:`tracing.labelled` reads vectors, with the same rule, largest-remainder rounding
@@ -35,19 +36,22 @@ class Rows(NamedTuple):
 
     balance: I64
     taint: I64
-    held: np.ndarray  # (accounts, labels + 1) int64; column 0 unused (clean money)
+    held: np.ndarray  # (rows, labels + 1) int64; column 0 unused (clean money)
     received: np.ndarray
+    row: I64  # per account: its row in ``held`` and ``received``
     exited: I64  # per label: taint that left the traced universe
     slot_lo: I64  # per slot: a delivered withdrawal's pieces in the stash
     slot_hi: I64
-    carried: I64  # per slot: the taint its withdrawal carried (the rule's replay), or empty
+    # per slot: the taint its withdrawal carried in the rule's replay, in which no account went
+    # overdrawn (then balances are not replayed), or empty
+    carried: I64
 
 
 @nb.njit(cache=True, inline="always")
 def _split(  # pragma: no cover - compiled
     held: np.ndarray, u: int, total: int, amount: int, pieces: np.ndarray, at: int
 ) -> int:
-    """Take ``amount`` of ``u``'s ``total`` taint pro rata to its row; return the pieces' end.
+    """Take ``amount`` of row ``u``'s ``total`` taint pro rata to it; return the pieces' end.
 
     As :func:`tracing.rules.shares.split`, label by label in ascending order (a tie in the
     remainders goes to the lower label).
@@ -109,12 +113,13 @@ def _make_rows(rule: ModuleType) -> Any:
         ``pending``, ``placed``, ``captured``).
         """
         c = counters[0]
-        balance, taint, held, received, exited = (
+        balance, taint, held, received, exited, row_of = (
             st.balance,
             st.taint,
             st.held,
             st.received,
             st.exited,
+            st.row,
         )
         keys, slots, whos, amounts, route = ev.key, ev.slot, ev.who, ev.amount, ev.route
         n_placements, n_events = placed.key.shape[0], keys.shape[0]
@@ -139,21 +144,26 @@ def _make_rows(rule: ModuleType) -> Any:
                 e += 1
                 if key & 1 == 0:
                     at = end = top
-                    before = taint[who]
+                    cap = capture[s] if capture.shape[0] > 0 else -1
                     if known:
-                        # the rule's replay has divided already: only the balance moves here
+                        # the rule's replay has divided already and no account overdraws:
+                        # a withdrawal without taint (and its deposit) changes no share, and
+                        # the balances are not replayed
                         carried = st.carried[s]
-                        balance[who] -= w
+                        if carried == 0:
+                            if cap >= 0:
+                                captured = add_composition(captured, c, cap, stash, at, at, w)
+                            continue
+                        before = taint[who]
                         taint[who] = before - carried
                     else:
+                        before = taint[who]
                         carried = rule.withdraw(balance, taint, who, w)
                     if carried > 0:
                         stash = grow(stash, at + held.shape[1])
-                        end = _split(held, who, before, carried, stash, at)
-                    if capture[s] >= 0:
-                        captured = add_composition(
-                            captured, c, capture[s], stash, at, end, w - carried
-                        )
+                        end = _split(held, row_of[who], before, carried, stash, at)
+                    if cap >= 0:
+                        captured = add_composition(captured, c, cap, stash, at, end, w - carried)
                     if r == DELIVER:
                         if e < hi and slots[e] == s:
                             # its deposit is the next event: no per-slot rows
@@ -168,6 +178,8 @@ def _make_rows(rule: ModuleType) -> Any:
                     continue
                 v = who
                 if r == DELIVER:
+                    if known and st.carried[s] == 0:
+                        continue  # its withdrawal was passed over
                     if s == next_s:
                         plo, phi, next_s = next_lo, next_hi, -1
                     else:
@@ -187,12 +199,13 @@ def _make_rows(rule: ModuleType) -> Any:
                     else:
                         clean = w
             # credit ``v`` with the pieces ``stash[plo:phi]`` and ``clean`` clean money
-            if plo == phi and balance[v] >= 0:
-                balance[v] += clean  # the common case: clean money, no overdraft
+            if plo == phi and (known or balance[v] >= 0):
+                if not known:
+                    balance[v] += clean  # the common case: clean money, no overdraft
                 if pending == 0:
                     top = 0
                 continue
-            debt = -balance[v] if balance[v] < 0 else 0
+            debt = -balance[v] if not known and balance[v] < 0 else 0
             balance[v] += debt
             amount, tainted = clean, 0
             for k in range(plo, phi):
@@ -200,8 +213,8 @@ def _make_rows(rule: ModuleType) -> Any:
                 amount += a
                 if label > 0 and a > 0:
                     tainted += a
-                    held[v, label] += a
-                    received[v, label] += a
+                    held[row_of[v], label] += a
+                    received[row_of[v], label] += a
             balance[v] += amount
             taint[v] += tainted
             if debt > 0:
@@ -211,7 +224,7 @@ def _make_rows(rule: ModuleType) -> Any:
                 before = taint[v]
                 repaid = rule.withdraw(balance, taint, v, repay)
                 stash = grow(stash, at + held.shape[1])
-                end = _split(held, v, before, repaid, stash, at)
+                end = _split(held, row_of[v], before, repaid, stash, at)
                 for k in range(at, end):
                     exited[stash[k, 1]] += stash[k, 0]
                 balance[v] -= debt - repay

@@ -316,7 +316,11 @@ def _attribute(
             reached=len(reach.nodes),
         )
         if params.has_claimants:
-            codes = ledger.currencies
+            # with no overdraft, the claimants' replay takes the taint carried from this one
+            # and passes over the withdrawals that carried none
+            no_overdraft = not attribution.overdrawn.any() and bool(
+                (attribution.opening >= 0).all()
+            )
             shares = claimant_shares(
                 params,
                 EventColumns(
@@ -326,9 +330,11 @@ def _attribute(
                 seeds.placed_seed,
                 attribution.opening,
                 attribution.held,
-                [codes[c] for c in ledger.node_currency[reach.nodes].tolist()],
+                ledger.node_currency[reach.nodes],
+                ledger.currencies,
                 _named_inflows(ledger, params, events),
-                attribution.carried,
+                attribution.carried if no_overdraft else None,
+                attribution.received,
                 cancelled=cancelled,
             )
         events = events.kept()

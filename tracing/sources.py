@@ -172,6 +172,7 @@ def _compose(
     seed, label, amount = (out.captured[:, i] for i in range(3))
     seeded = np.where(seeds.tx >= 0, ledger.amount[np.maximum(seeds.tx, 0)], 0)
     h_node, h_label, h_amount = out.held
+    assert out.balance is not None  # replayed: no taint carried was given
     for i in np.flatnonzero(seeds.tx < 0):  # a seed account: its whole balance then
         v = np.searchsorted(nodes, seeds.nodes[i])
         mine = h_node == v

@@ -26,6 +26,7 @@ from app.trace.runtime import TraceRuntime
 from app.transaction.ingest import REQUIRED
 from tracing import (
     AccountSeed,
+    ClaimantRule,
     Direction,
     Ledger,
     Mask,
@@ -35,6 +36,7 @@ from tracing import (
     bits_at,
     trace,
 )
+from tracing.labelled import MAX_LABELS
 
 log = structlog.get_logger("app.trace")
 _EXIT = EXCHANGE_ACCOUNT
@@ -74,6 +76,37 @@ def _warm_params() -> Iterator[TraceParams]:
             direction=Direction.BACKWARD,
             same_day_policy=policy,
             max_counterparties=3,
+        )
+    yield from _warm_claimants()
+
+
+def _warm_claimants() -> Iterator[TraceParams]:
+    """Claimants under each rule and claimant rule (more than the dense rows take, too) and
+    sources of funds under each rule that has them: the labelled replay's kernels."""
+    victims = tuple(
+        AccountSeed(
+            account=_WARM_ACCOUNT,
+            currency="EUR",
+            amount=Decimal("1000.00"),
+            claimant=f"victim {i}",
+        )
+        for i in range(MAX_LABELS + 1)
+    )
+    for rule, by in (
+        (Rule.HAIRCUT, ClaimantRule.PRO_RATA),
+        (Rule.HAIRCUT, ClaimantRule.FIFO),
+        (Rule.HAIRCUT, ClaimantRule.PARI_PASSU),
+        (Rule.LIBR, ClaimantRule.PRO_RATA),
+        (Rule.LIBR, ClaimantRule.FIFO),
+        (Rule.FIFO, None),
+        (Rule.LIFO, None),
+    ):
+        yield TraceParams(seeds=victims[:2], rule=rule, claimant_rule=by)
+        if by is ClaimantRule.PRO_RATA:  # more labels than the dense rows take: vectors
+            yield TraceParams(seeds=victims, rule=rule, claimant_rule=by)
+    for rule in (Rule.HAIRCUT, Rule.FIFO, Rule.LIFO):
+        yield TraceParams(
+            seed_transactions=SEED_TRANSACTIONS, rule=rule, direction=Direction.BACKWARD
         )
 
 

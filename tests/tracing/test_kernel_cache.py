@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from tracing.replay import REPLAYS
 
 HAIRCUT_KEY, LIBR_KEY = ("replay_rows", "haircut"), ("replay_rows", "libr")
 WAIT = 30  # seconds; only reached if the test itself is broken
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_two_savers_each_load_their_own_kernel(
@@ -109,3 +112,25 @@ def test_each_rule_s_kernel_has_cache_files_of_its_own() -> None:
     kernels = [*ROWS.values(), *LABELLED.values(), *REPLAYS.values()]
     indexes = {kernel._cache._cache_file._index_path for kernel in kernels}
     assert len(indexes) == len(kernels) == 13
+
+
+_LOAD_LABELLED = """
+from app.trace.lifecycle import _warm_claimants, _warm_ledger_frame
+from tracing import Ledger, trace
+from tracing.labelled import LABELLED
+ledger = Ledger.from_frame(_warm_ledger_frame())
+for params in _warm_claimants():
+    trace(ledger, params)
+print(sum(k.stats.cache_misses.get(s, 0) for k in LABELLED.values() for s in k.signatures))
+"""
+
+
+def test_a_second_process_loads_the_labelled_kernels_from_the_cache() -> None:
+    # The labelled replays once held a compiled helper in their closure: Numba's cache key
+    # pickles a closure's cells, a dispatcher pickles with a fresh id in every process, so
+    # every process compiled the six kernels again (5-7 s each) and grew their cache files.
+    run = [sys.executable, "-c", _LOAD_LABELLED]
+    first = subprocess.run(run, capture_output=True, text=True, check=True, cwd=ROOT)
+    second = subprocess.run(run, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert int(first.stdout.split()[-1]) >= 0
+    assert int(second.stdout.split()[-1]) == 0, second.stdout

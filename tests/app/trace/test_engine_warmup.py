@@ -5,7 +5,8 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.trace import lifecycle
-from tracing import Direction, Ledger, Rule, SameDayPolicy, trace
+from tracing import ClaimantRule, Direction, Ledger, Rule, SameDayPolicy, trace
+from tracing.labelled import MAX_LABELS
 
 
 def test_the_warm_up_asks_for_every_rule_policy_direction_and_limit():
@@ -18,6 +19,11 @@ def test_the_warm_up_asks_for_every_rule_policy_direction_and_limit():
     assert any(p.max_counterparties for p in params)
     assert any(p.stop_at for p in params)
     assert any(p.min_amount for p in params)
+    # the labelled replays: each claimant rule, vectors beyond the dense rows, sources of funds
+    claimants = [p for p in params if p.has_claimants]
+    assert {p.shares_by for p in claimants} == set(ClaimantRule)
+    assert any(len(p.seeds) > MAX_LABELS for p in claimants)
+    assert {p.rule for p in params if p.value_backward} == {Rule.HAIRCUT, Rule.FIFO, Rule.LIFO}
 
 
 @pytest.mark.parametrize("rule", list(Rule))
