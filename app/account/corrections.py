@@ -3,7 +3,6 @@ document, never written over the account as first loaded. The account reads as i
 correction of each field; its history lists every state it had. The engine keys accounts by
 their key alone, which a correction cannot change, so a trace is not affected."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,14 +10,10 @@ from sqlalchemy.orm import Session
 
 from app.account.models import Account, AccountCorrection
 from app.account.repository import AccountRepository
-from app.account.schemas import AccountCorrectionIn
 from app.compartments import EVERY, Compartments
-from app.matching import service as matching_service
-from app.principal import Principal
 from app.source import service as source_service
 from app.source.models import visible_rows
 from app.source.statements import known_details
-from app.uploads import Upload
 
 # The details a correction may state; the key and what it is made of (IBAN, chain, address)
 # name the account itself: a wrong one is another account.
@@ -54,38 +49,6 @@ def corrected_details(
     for correction in AccountCorrectionRepository(session).of_account(account_id, compartments):
         details.update(correction.details)
     return details
-
-
-def correct_account(
-    session: Session,
-    account: Account,
-    data: AccountCorrectionIn,
-    upload: Upload,
-    *,
-    actor: Principal,
-    compartments: Compartments = EVERY,
-) -> dict[str, Any]:
-    source, details = data.source, data.details.model_dump(exclude_unset=True)
-    # Filed where the record is, when the caller may see where that is; a record only another
-    # compartment's document created is, to the caller, what their own documents stated of it.
-    if source_service.document_visible(session, account.source_document_id, compartments):
-        source_service.require_filed_with(session, account.source_document_id, source)
-    document = source_service.record_source(session, source, upload, rows=1, actor=actor)
-    document.inserted = 1
-    AccountCorrectionRepository(session).add(
-        AccountCorrection(
-            account_id=account.id,
-            details=details,
-            reason=data.reason,
-            source_document_id=document.id,
-            corrected_by=actor.id,
-            corrected_at=datetime.now(UTC),
-        )
-    )
-    history = account_history(session, account, compartments)
-    matching_service.index_document(session, document.id)
-    session.commit()
-    return history
 
 
 def account_history(

@@ -1,5 +1,5 @@
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.account import corrections, loading
 from app.account.keys import account_attributes, normalise_key
-from app.account.models import STATED_DETAILS, Account, AccountHolder
+from app.account.models import STATED_DETAILS, Account, AccountCorrection, AccountHolder
 from app.account.repository import FLAGGED, AccountRepository
 from app.account.schemas import AccountBatch, AccountBatchResult, AccountCorrectionIn
 from app.compartments import EVERY, Compartments
@@ -265,9 +265,27 @@ def correct_account(
 ) -> dict[str, Any]:
     """Correct an account's details with a reason and the correcting source document."""
     account = resolve_account(session, ref, compartments)
-    return corrections.correct_account(
-        session, account, data, upload, actor=actor, compartments=compartments
+    source, details = data.source, data.details.model_dump(exclude_unset=True)
+    # Filed where the record is, when the caller may see where that is; a record only another
+    # compartment's document created is, to the caller, what their own documents stated of it.
+    if source_service.document_visible(session, account.source_document_id, compartments):
+        source_service.require_filed_with(session, account.source_document_id, source)
+    document = source_service.record_source(session, source, upload, rows=1, actor=actor)
+    document.inserted = 1
+    corrections.AccountCorrectionRepository(session).add(
+        AccountCorrection(
+            account_id=account.id,
+            details=details,
+            reason=data.reason,
+            source_document_id=document.id,
+            corrected_by=actor.id,
+            corrected_at=datetime.now(UTC),
+        )
     )
+    history = corrections.account_history(session, account, compartments)
+    matching_service.index_document(session, document.id)
+    session.commit()
+    return history
 
 
 def account_history(

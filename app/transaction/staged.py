@@ -108,42 +108,22 @@ def load(
 ) -> tuple[LoadCounts, list[Conflict]]:
     """Store `rows` under the staging document: on SQLite in committed slices on `side`, on
     PostgreSQL in `session`'s transaction, which the flip then commits with them."""
-    if session.get_bind().dialect.name == "sqlite":
-        return load_in_slices(
-            side,
-            rows,
-            document_id=document_id,
-            conflict_limit=conflict_limit,
-            duplicate_tolerance=duplicate_tolerance,
-        )
-    return load_transactions(
-        session,
-        rows,
-        source_document_id=document_id,
-        conflict_limit=conflict_limit,
-        duplicate_tolerance=duplicate_tolerance,
-    )
 
-
-def load_in_slices(
-    side: Session,
-    rows: pl.DataFrame,
-    *,
-    document_id: str,
-    conflict_limit: int,
-    duplicate_tolerance: int | None = None,
-) -> tuple[LoadCounts, list[Conflict]]:
-    """Store `rows` under the staging document, a committed slice at a time."""
-    inserted = present = created = 0
-    for part in rows.iter_slices(SLICE_ROWS):
-        _let_writers_in()
-        counts, conflicts = load_transactions(
-            side,
+    def store(target: Session, part: pl.DataFrame) -> tuple[LoadCounts, list[Conflict]]:
+        return load_transactions(
+            target,
             part,
             source_document_id=document_id,
             conflict_limit=conflict_limit,
             duplicate_tolerance=duplicate_tolerance,
         )
+
+    if session.get_bind().dialect.name != "sqlite":
+        return store(session, rows)
+    inserted = present = created = 0
+    for part in rows.iter_slices(SLICE_ROWS):
+        _let_writers_in()
+        counts, conflicts = store(side, part)
         if conflicts:
             side.rollback()
             return LoadCounts(0, 0, 0), conflicts

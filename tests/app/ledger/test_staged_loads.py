@@ -125,9 +125,7 @@ def test_an_interrupted_staged_load_is_invisible_and_removed_at_start(
         session.commit()
         # PostgreSQL loads in one transaction: a kill there leaves the staging document alone.
         stored = 3_000 if isolated_database.startswith("sqlite") else 0
-        staged.load_in_slices(
-            session, rows.head(stored), document_id=document.id, conflict_limit=10
-        )
+        staged.load(session, session, rows.head(stored), document_id=document.id, conflict_limit=10)
     engine.dispose()
     assert count(isolated_database, "transactions") == stored
     # The loader runs on another host as far as this start can tell: its load is left alone.
