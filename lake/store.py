@@ -288,6 +288,11 @@ class Lake:
             fresh = rows.select(LAKE_ROWS.names()).cast(LAKE_ROWS)
             fresh = fresh.filter(~pl.col(SOURCE_DOCUMENT).is_in(sorted(known)))
             gone = self.excluded(old)
+            if refiled:
+                # The refiled rows' old names: no row's now, or a new row's (a name the
+                # refiling freed and a later load took), which must not be dropped for them.
+                renamed = self._stored(old).filter(pl.col(SOURCE_DOCUMENT).is_in(sorted(refiled)))
+                gone -= set(renamed.get_column(EXTERNAL_ID).to_list())
             leaving = set(excluded) - gone
             if old is not None and fresh.height == 0 and not leaving and not refiled:
                 return old

@@ -18,6 +18,7 @@ from app.asset import service as asset_service
 from app.asset.machine import RESTRAINED
 from app.asset.schemas import AssetCreate, AssetType, LinkIn, OwnerIn, Valuation
 from app.case import service as case_service
+from app.compartments import Compartments
 from app.errors import Conflict, InvalidInput
 from app.measure import service as measure_service
 from app.money import decimal_text, decimals_of, to_minor
@@ -126,9 +127,9 @@ def _asset_data(
     run_id: str,
     rule: str,
     links: list[LinkIn],
+    owners: list[str],
 ) -> AssetCreate:
     amount = decimal_text(held, currency)
-    owners = sorted({h.party.key for h in account.holders if h.role == "holder"})
     common: dict[str, Any] = {
         "type": kind,
         "description": f"Taint held at {account.key}: {amount} {currency} (trace {run_id}, {rule})",
@@ -207,6 +208,7 @@ def _propose(
     carried: list[str],
     tx_ids: dict[str, transaction_service.Named],
     actor: Principal,
+    owners: list[str],
 ) -> dict[str, Any]:
     key, currency, held = row["account"], row["currency"], row["held"]
     rule = result.provenance.rule
@@ -221,7 +223,7 @@ def _propose(
     asset = measure_service.register_traced_asset(
         session,
         case_id,
-        _asset_data(account, kind, held, currency, run_id, rule, links),
+        _asset_data(account, kind, held, currency, run_id, rule, links, owners),
         actor=actor,
         amount_minor=to_minor(held, currency),
         currency=currency,
@@ -292,6 +294,11 @@ def _proposals(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     holdings = _holdings(result)
     accounts = account_service.accounts_by_keys(session, [h["account"] for h in holdings])
+    # The owners the case may know of: holders that documents of the shared pool or of the
+    # case itself state (an asset of the case is read by all its members).
+    held_by, _ = account_service.holders_as_seen(
+        session, sorted(accounts), Compartments(every=False, cases=frozenset({case_id}))
+    )
     done = {
         (p.account_key, p.currency): p
         for p in ProposalRepository(session).of_trace_in_case(run_id, case_id)
@@ -323,6 +330,9 @@ def _proposals(
                 carried=carriers.get((row["account"], row["currency"]), []),
                 tx_ids=tx_ids,
                 actor=actor,
+                owners=sorted(
+                    {h.party.key for h in held_by.get(account.key, []) if h.role == "holder"}
+                ),
             )
         )
     return created, skipped

@@ -112,6 +112,11 @@ def sync_lake(session: Session, root: Path, *, buckets: int = DEFAULT_BUCKETS) -
     if current is not None and not new and not leaving and not refiled:
         return current
     rows = _rows_of(session, sorted({*new, *refiled}))
+    # After a refiling the lake's excluded names may be stale: it is given them all.
     return lake.append(
-        rows, decimals=currency_decimals(), buckets=buckets, excluded=leaving, filed=filed
+        rows,
+        decimals=currency_decimals(),
+        buckets=buckets,
+        excluded=excluded if refiled else leaving,
+        filed=filed,
     )

@@ -103,3 +103,37 @@ def test_sync_copies_a_refiled_document_again_under_its_new_engine_ids(
     back = sync_lake(session, tmp_path)
     assert (back.id, back.filed, back.previous) == (pool.id, {}, filed.id)
     assert sorted(Lake(tmp_path).rows()["external_id"]) == sorted(i.split("@")[0] for i in ids)
+
+
+def test_a_name_a_refiling_freed_and_a_new_row_took_before_the_sync_stays_in_the_lake(
+    client: TestClient, session: Session, key: dict[str, str], tmp_path: Path
+) -> None:
+    # The pool's LAKE-2 is a confirmed duplicate, excluded under its name; the lake knows it.
+    again = tx("LAKE-2", "iban:DE75512108001245126199", "ext:Autohaus Premium GmbH", "3500.00")
+    again["value_time"] = "2026-01-20T15:30:00Z"
+    r = client.post("/api/v1/transactions/batch", json=batch(again, reference="STR-9"), headers=key)
+    assert r.status_code == 201, r.text
+    document = r.json()["source_document_id"]
+    (match,) = client.get("/api/v1/duplicates", headers=key).json()["items"]
+    reason = {"reason": "The STR restates the bank's payment"}
+    r = client.post(f"/api/v1/duplicates/{match['id']}/confirm", json=reason, headers=key)
+    assert r.status_code == 200, r.text
+    before = sync_lake(session, tmp_path, buckets=4)
+    assert Lake(tmp_path).excluded(before) == {"LAKE-2"}
+    # Its document goes into a case (the row becomes LAKE-2@case:n, still excluded), and before
+    # the next sync the pool stores another LAKE-2: a row of the ledger.
+    case = client.post("/api/v1/cases", json=CRIMINAL, headers=key)
+    assert case.status_code == 201, case.text
+    body = {"case_id": case.json()["id"], "reason": "the court order covers this production"}
+    r = client.post(f"/api/v1/sources/{document}/compartment", json=body, headers=key)
+    assert r.status_code == 200, r.text
+    other = tx("LAKE-2", "iban:DE89370400440532013000", "cash:atm", "12.34")
+    r = client.post("/api/v1/transactions/batch", json=batch(other, reference="PO-9"), headers=key)
+    assert r.status_code == 201, r.text
+    session.expire_all()
+    after = sync_lake(session, tmp_path)
+    assert after.id == LedgerCache().current(session).fingerprint
+    assert after.transactions == before.transactions + 1
+    kept = Lake(tmp_path).rows().filter(external_id="LAKE-2")
+    assert kept.get_column("to_account").to_list() == ["cash:atm"]
+    assert Lake(tmp_path).excluded(after) == {f"LAKE-2@case:{case.json()['id']}"}
