@@ -88,7 +88,8 @@ class Filing:
         ptr, codes, bits = self._node_codes(ledger)
         if bits is not None:  # one compiled pass finds the admitted codes
             found = bits_at(bits, nodes, self._admitted_bits(compartments)).tolist()
-            return sorted(self.cases[c - 1] for c in found)
+            cases = self.cases
+            return sorted([cases[c - 1] for c in found])
         found = np.unique(_segments(ptr, codes, nodes)).tolist()
         return sorted(
             self.cases[c - 1] for c in found if c and compartments.admits(self.cases[c - 1])
@@ -297,6 +298,7 @@ def cached_mask(
         return None
     found = filing.mask(ledger, compartments)
     assert found is not None
-    # the visible flags, and the degree a cut-off may count (8 bytes a node)
-    cache.put(key, found, size=len(found.visible) + 8 * ledger.n_nodes, pins=ledger.fingerprint)
+    # the visible flags, the degree a cut-off may count (8 bytes a node) and the nodes with a
+    # visible transaction (a byte a node)
+    cache.put(key, found, size=len(found.visible) + 9 * ledger.n_nodes, pins=ledger.fingerprint)
     return found
