@@ -26,10 +26,12 @@ class _Entry(Generic[V]):
 class BoundedCache(Generic[K, V]):
     """A thread-safe LRU map bounded by `max_items` and by `max_bytes` (sizes as given).
 
-    Writers take the lock; a read does not: a masked trace looks its mask up on every call,
-    and the lock was a fifth of that lookup. Under the GIL each `OrderedDict` operation is
-    one step, so a read sees an entry or none; writers never iterate the map while a reader
-    may reorder it (`popitem`, and `unpin` reads a copy of it).
+    A read of the key read last takes neither the lock nor the map: a masked trace looks its
+    mask up on every call, a caller's traces follow one another, and the lock and the map were
+    most of that lookup. The least recently used order stays that of one thread's reads: a read
+    of the same key again would not change it, any other read takes the lock and moves its key,
+    and every write forgets the last read (under the lock, so no read brings back a replaced
+    or dropped value).
     """
 
     def __init__(self, *, max_items: int, max_bytes: int) -> None:
@@ -37,29 +39,33 @@ class BoundedCache(Generic[K, V]):
         self._lock = threading.Lock()
         self.max_items, self.max_bytes = max_items, max_bytes
         self.bytes = 0
+        self._last: tuple[K, V] | None = None  # the key read last and its value
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: K) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        try:  # noqa: SIM105 - contextlib.suppress costs more than the lookup's lock did
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
             self._entries.move_to_end(key)
-        except KeyError:  # dropped by a writer meanwhile: still a valid value
-            pass
-        return entry.value
+            self._last = (key, entry.value)
+            return entry.value
 
     def put(self, key: K, value: V, *, size: int, pins: str | None = None) -> None:
         with self._lock:
+            self._last = None
             self._drop(key)
             if self.max_items <= 0 or size > self.max_bytes:
                 return
             self._entries[key] = _Entry(value, size, pins)
             self.bytes += size
             while len(self._entries) > self.max_items or self.bytes > self.max_bytes:
-                self.bytes -= self._entries.popitem(last=False)[1].size  # the least recent
+                self._drop(next(iter(self._entries)))
 
     def get_or_make(self, key: K, make: Callable[[], V], size: Callable[[V], int]) -> V:
         found = self.get(key)
@@ -71,9 +77,9 @@ class BoundedCache(Generic[K, V]):
     def unpin(self, keep: str) -> None:
         """Drop the entries that hold a ledger other than `keep` (so old ledgers can go)."""
         with self._lock:
-            for key, entry in list(self._entries.items()):  # a copy: readers reorder
-                if entry.pins not in (None, keep):
-                    self._drop(key)
+            self._last = None
+            for key in [k for k, e in self._entries.items() if e.pins not in (None, keep)]:
+                self._drop(key)
 
     def _drop(self, key: K) -> None:
         entry = self._entries.pop(key, None)
