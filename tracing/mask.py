@@ -29,6 +29,7 @@ from tracing.index import I64, U64, counterparties
 from tracing.ledger import Ledger
 
 Visible = npt.NDArray[np.bool_]
+_KNOWN_MAX = 4096  # seed sets whose check a mask remembers
 
 
 class Mask:
@@ -44,12 +45,13 @@ class Mask:
     0
     """
 
-    __slots__ = ("_degree", "_ledger", "_touched", "digest", "hidden", "visible")
+    __slots__ = ("_degree", "_known", "_ledger", "_touched", "digest", "hidden", "visible")
 
     def __init__(self, ledger: Ledger, visible: Visible) -> None:
         self._ledger = ledger
         self._degree: I64 | None = None
         self._touched: Visible | None = None
+        self._known: dict[bytes, I64] = {}  # `known`'s answers, by the nodes asked about
         self.visible = visible  # per transaction position
         self.hidden = int(len(visible) - np.count_nonzero(visible))
         # Names the mask in a result's provenance: sha256 of the visible positions' bitmap.
@@ -107,7 +109,15 @@ class Mask:
         trace's search; scanning the seeds' transactions instead, and handing the compiled
         call the four adjacency arrays, cost about a microsecond more per trace.
         """
-        return _known(nodes, self.touched_nodes)
+        key = nodes.tobytes()
+        found = self._known.get(key)
+        if found is None:
+            # a trace's seeds are traced again and again (as `Ledger.nodes_of` remembers them)
+            found = _known(nodes, self.touched_nodes)
+            if len(self._known) >= _KNOWN_MAX:
+                self._known.clear()
+            self._known[key] = found
+        return found.copy()  # the caller's own: the kept answer must not change
 
     @property
     def touched_nodes(self) -> Visible:
