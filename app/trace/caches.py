@@ -24,27 +24,41 @@ class _Entry(Generic[V]):
 
 
 class BoundedCache(Generic[K, V]):
-    """A thread-safe LRU map bounded by `max_items` and by `max_bytes` (sizes as given)."""
+    """A thread-safe LRU map bounded by `max_items` and by `max_bytes` (sizes as given).
+
+    A read of the key read last takes neither the lock nor the map: a masked trace looks its
+    mask up on every call, a caller's traces follow one another, and the lock and the map were
+    most of that lookup. The least recently used order stays that of one thread's reads: a read
+    of the same key again would not change it, any other read takes the lock and moves its key,
+    and every write forgets the last read (under the lock, so no read brings back a replaced
+    or dropped value).
+    """
 
     def __init__(self, *, max_items: int, max_bytes: int) -> None:
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
         self._lock = threading.Lock()
         self.max_items, self.max_bytes = max_items, max_bytes
         self.bytes = 0
+        self._last: tuple[K, V] | None = None  # the key read last and its value
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: K) -> V | None:
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
             self._entries.move_to_end(key)
+            self._last = (key, entry.value)
             return entry.value
 
     def put(self, key: K, value: V, *, size: int, pins: str | None = None) -> None:
         with self._lock:
+            self._last = None
             self._drop(key)
             if self.max_items <= 0 or size > self.max_bytes:
                 return
@@ -63,6 +77,7 @@ class BoundedCache(Generic[K, V]):
     def unpin(self, keep: str) -> None:
         """Drop the entries that hold a ledger other than `keep` (so old ledgers can go)."""
         with self._lock:
+            self._last = None
             for key in [k for k, e in self._entries.items() if e.pins not in (None, keep)]:
                 self._drop(key)
 

@@ -170,6 +170,12 @@ def test_the_seed_check_keeps_the_nodes_with_a_visible_transaction_and_unknown_o
     # Y and Z have no visible transaction: they do not exist for a trace under this mask
     assert only_first.known(nodes).tolist() == [*nodes[:2].tolist(), -1, -1, -1]
     assert only_first.touches(nodes).tolist() == [True, True, False, False, False]
+    # the answers are remembered per set of nodes: asked again, and after a caller changed
+    # the array it was given, the same
+    given = only_first.known(nodes)
+    given[:] = 7
+    assert only_first.known(nodes).tolist() == [*nodes[:2].tolist(), -1, -1, -1]
+    assert only_first.known(nodes[::-1].copy()).tolist() == [-1, -1, -1, *nodes[1::-1].tolist()]
     with pytest.raises(UnknownSeed, match="Y"):
         trace(led, TraceParams(seeds=(AccountSeed(account="Y", currency="EUR"),)), mask=only_first)
 

@@ -1,5 +1,8 @@
 """The trace runtime's caches stay within their count and byte bounds (issue 23)."""
 
+import sys
+import threading
+
 from app.settings import Settings
 from app.trace.caches import BoundedCache
 
@@ -45,3 +48,66 @@ def test_the_bounds_are_settings_and_one_worker_keeps_its_ledger_to_itself() -> 
     assert cache.get("a") is None
     assert not settings.shares_ledger_index
     assert Settings(workers=2).shares_ledger_index
+
+
+def test_the_key_read_last_is_answered_as_the_map_would() -> None:
+    # a read of the key read last skips the lock and the map: the order of use, a replaced
+    # value and an unpinned entry must come out as without that shortcut
+    cache: BoundedCache[str, str] = BoundedCache(max_items=2, max_bytes=100)
+    cache.put("a", "1", size=1, pins="old")
+    cache.put("b", "2", size=1)
+    assert (cache.get("a"), cache.get("a"), cache.get("b")) == ("1", "1", "2")
+    cache.put("c", "3", size=1)  # a was used before b: a leaves
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, "2", "3")
+    cache.put("c", "3b", size=1)
+    assert cache.get("c") == "3b"
+    cache.put("a", "1", size=1, pins="old")
+    assert cache.get("a") == "1"
+    cache.unpin("new")
+    assert (cache.get("a"), len(cache)) == (None, 1)
+
+
+def test_reads_without_the_lock_race_writers_and_the_bounds_hold() -> None:
+    # a read of the key read last takes no lock (a masked trace looks its mask up on every
+    # call): readers racing writers that evict and unpin must neither fail, nor see a value
+    # not put under their key, nor break the bounds
+    cache: BoundedCache[int, int] = BoundedCache(max_items=8, max_bytes=80)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                for key in range(16):
+                    found = cache.get(key)
+                    assert found is None or found == key
+        except BaseException as error:
+            errors.append(error)
+
+    def write() -> None:
+        try:
+            for round_ in range(10000):
+                cache.put(round_ % 16, round_ % 16, size=5 + round_ % 7, pins=str(round_ % 3))
+                if round_ % 50 == 0:
+                    cache.unpin(str(round_ % 3))
+        except BaseException as error:
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        readers = [threading.Thread(target=read) for _ in range(3)]
+        writers = [threading.Thread(target=write) for _ in range(2)]
+        for thread in readers + writers:
+            thread.start()
+        for thread in writers:
+            thread.join()
+        stop.set()
+        for thread in readers:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert len(cache) <= 8
+    assert cache.bytes <= 80
+    assert cache.bytes == sum(entry.size for entry in cache._entries.values())
