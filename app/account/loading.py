@@ -2,11 +2,13 @@
 
 A load compares what it states only with what its own compartment holds: the shared pool plus
 the case its source document is filed in (`app.source.statements`). What it states of a stored
-record is kept as this document's statement, never written on the row, so that each detail
-follows its document's compartment (a refiling moves nothing else). A record stored by a
-document of a compartment it may not see is new to it: never compared with, never named; a
-holder link another compartment states is stated again by this document. The outcome and the
-messages are the same as if the other compartments held nothing.
+record is kept as this document's statement, so that each detail follows its document's
+compartment (a refiling moves nothing else); what it adds to a row created by a document of its
+own compartment is written on the row too (for the search, which indexes rows), recorded in the
+statement's `on_row` and taken back off the row when an admin refiles either document. A
+record stored by a document of a compartment it may not see is new to it: never compared with,
+never named; a holder link another compartment states is stated again by this document. The
+outcome and the messages are the same as if the other compartments held nothing.
 """
 
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from app.money import decimals_of
 from app.party import service as party_service
 from app.party.models import Party
 from app.source import service as source_service
-from app.source.statements import compare, filing_view, known_details
+from app.source.statements import compare, filing_view, known_details, write_on_row
 
 
 @dataclass
@@ -35,6 +37,9 @@ class _Load:
     session: Session
     document_id: str
     view: Compartments
+    # The documents of the load's own compartment: what it adds to their rows goes on the row
+    # as well as in its statement (`on_row`), for the search.
+    home: set[str]
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     errors: list[dict[str, object]] = field(default_factory=list)
     counts: dict[str, int] = field(
@@ -67,7 +72,14 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
     )
     keys = [normalise_key(a.key) for a in batch.accounts]
     accounts = AccountRepository(session).by_keys(k for k in keys if k)
-    load = _Load(session, document_id, view)
+    creators = {p.source_document_id for p in stored_parties.values()}
+    creators |= {a.source_document_id for a in accounts.values()}
+    home = {
+        d.id
+        for d in source_service.documents_by_ids(session, creators)
+        if d.case_id == document.case_id
+    }
+    load = _Load(session, document_id, view, home)
     parties = _load_parties(load, batch, stored_parties)
     refuse = batch.account_check is AccountCheck.REFUSE
     known = _accounts_known(session, accounts, view)
@@ -158,7 +170,10 @@ def _load_parties(load: _Load, batch: AccountBatch, stored: dict[str, Party]) ->
         if not conflicts:
             # What it states, the details others stated too included: they are its own as
             # well, and stay with it wherever it or they are refiled.
-            party_service.state_details(session, party, told, document_id=load.document_id)
+            on_row = added if party.source_document_id in load.home else None
+            party_service.state_details(
+                session, party, told, document_id=load.document_id, added=on_row
+            )
             known[p.key] = known_details(known[p.key], [added])
             load.counts["pu"] += bool(added)
     return usable
@@ -228,21 +243,29 @@ def _load_account(
         for name, msg in conflicts:
             load.fail("accounts", i, name, msg)
         if not conflicts:
-            _state(load, account, told)
+            _state(load, account, told, added if account.source_document_id in load.home else None)
             known[key] = {**known[key], **added}
             load.counts["au"] += bool(added)
     return account
 
 
-def _state(load: _Load, account: Account, details: dict[str, Any]) -> None:
-    """Record what the document states of a stored account as its statement, never on the row
-    (which tells only what its creating document stated): each detail then follows the
-    compartment of the document that stated it, after a refiling too. Kept with no details too:
-    the document names the account, which then exists for its compartment (and is matched on
-    for blind convergence) whichever compartment the account's creating document is in."""
+def _state(
+    load: _Load, account: Account, details: dict[str, Any], added: dict[str, Any] | None = None
+) -> None:
+    """Record what the document states of a stored account as its statement: each detail then
+    follows the compartment of the document that stated it, after a refiling too. Kept with no
+    details too: the document names the account, which then exists for its compartment (and is
+    matched on for blind convergence) whichever compartment the account's creating document is
+    in. With `added` (the account's creating document is in the load's compartment), the
+    details it adds are written on the row too, for the search, and recorded in `on_row`,
+    which a refiling of either document takes back off the row."""
     load.session.flush()
+    on_row = write_on_row(account, added) if added else None
     AccountRepository(load.session).add_statement(
         AccountStatement(
-            account_id=account.id, source_document_id=load.document_id, details=details
+            account_id=account.id,
+            source_document_id=load.document_id,
+            details=details,
+            on_row=on_row or None,
         )
     )

@@ -10,7 +10,7 @@ from app.db import by_key, in_chunks, table_of
 from app.pagination import CursorCodec, IdKey, Keyset, page
 from app.party.models import Party
 from app.source.models import committed_rows, visible_rows
-from app.source.statements import stated
+from app.source.statements import stated, take_back
 
 # Core statements for the account read, the most frequent request: no ORM objects are built, and
 # the statements are made once, so each request only binds its parameters.
@@ -107,6 +107,10 @@ class AccountRepository:
 
     def add_statement(self, statement: AccountStatement) -> None:
         self.session.add(statement)
+
+    def take_back(self, document_id: str) -> None:
+        """Clear what statements wrote on rows the document created or it wrote on others'."""
+        take_back(self.session, AccountStatement.account_id, Account, document_id)
 
     def by_keys(self, keys: Iterable[str]) -> dict[str, Account]:
         return by_key(self.session, Account, Account.key, keys)

@@ -103,6 +103,15 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
     return loading.load_accounts(session, batch, document_id=document_id)
 
 
+def take_back_details(session: Session, document_id: str) -> None:
+    """Before an admin refiles the document (in the refiling's unit of work): the details that
+    statements wrote on account and party rows it created, or that it wrote on others' rows,
+    taken back off the rows; each row then tells only what its creating document stated, and
+    every other detail is its document's statement, which moves with that document alone."""
+    AccountRepository(session).take_back(document_id)
+    party_service.take_back_details(session, document_id)
+
+
 def page_flagged_accounts(
     session: Session,
     flag: str,

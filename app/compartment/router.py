@@ -1,11 +1,13 @@
 """The refiling of source documents between compartments (admins only, each change recorded).
 
-Its own package because a refiling touches two domains in one commit: the document's filing
-(source) and its keyed digests for blind convergence (matching), which reads the sources.
+Its own package because a refiling touches several domains in one commit: the document's filing
+(source), its keyed digests for blind convergence (matching), which reads the sources, and the
+details its statements wrote on account and party rows, taken back off them (account).
 """
 
 from fastapi import APIRouter
 
+from app.account import service as account_service
 from app.auth import Administrator
 from app.deps import SessionDep
 from app.errors import problems
@@ -39,6 +41,7 @@ def refile_source_document(
         reindex=matching_service.index_document,
         restrict_traces=trace_service.file_traces_in_case,
         rename_rows=transaction_service.refile_engine_ids,
+        take_back=account_service.take_back_details,
     )
     return CompartmentChangeRead.model_validate(change)
 

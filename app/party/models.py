@@ -44,11 +44,16 @@ class Statement:
     that another document created, kept apart from the record's row, which only tells what its
     creating document stated, so that each detail follows the compartment of the document that
     stated it, after a refiling too (app.source.statements, docs/compartments.md). `details`
-    holds the fields the stating document stated."""
+    holds the fields the stating document stated. `on_row`: those of them it also wrote on the
+    row, lacking there, when it was filed in the compartment of the row's creating document (so
+    that the search, which indexes rows, finds them), with the values written (`identifiers`:
+    the keys added); an admin's refiling of either document takes them back off the row and
+    sets it to null (`app.source.statements.take_back`)."""
 
     id: Mapped[IdKey]
     source_document_id: Mapped[str] = mapped_column(ForeignKey("source_documents.id"), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    on_row: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class PartyStatement(Statement, Base):

@@ -8,7 +8,7 @@ from app.compartments import EVERY, Compartments
 from app.db import by_key, in_chunks
 from app.party.models import Party, PartyLinkEvent, PartyStatement, visible_parties
 from app.party.names import blocks
-from app.source.statements import stated
+from app.source.statements import stated, take_back
 
 Keys = tuple[str, str | None, str | None]
 # The search index of party names (migration 2026-12-07-1230), its best matches first.
@@ -105,6 +105,10 @@ class PartyRepository:
 
     def add_statement(self, statement: PartyStatement) -> None:
         self.session.add(statement)
+
+    def take_back(self, document_id: str) -> None:
+        """Clear what statements wrote on rows the document created or it wrote on others'."""
+        take_back(self.session, PartyStatement.party_id, Party, document_id)
 
 
 class PartyLinkRepository:

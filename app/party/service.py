@@ -11,7 +11,7 @@ from app.party.names import search_text
 from app.party.repository import PartyRepository
 from app.principal import Principal
 from app.source import service as source_service
-from app.source.statements import known_details
+from app.source.statements import known_details, write_on_row
 
 PARTY_FIELDS = ("id", "key", "kind", "name", "country", "identifiers", "source_document_id")
 
@@ -62,13 +62,32 @@ def details_known(
 
 
 def state_details(
-    session: Session, party: Party, details: dict[str, Any], *, document_id: str
+    session: Session,
+    party: Party,
+    details: dict[str, Any],
+    *,
+    document_id: str,
+    added: dict[str, Any] | None = None,
 ) -> None:
-    """Record what a document states of a stored party as its statement, never on the row
-    (which tells only what its creating document stated), in the caller's unit of work."""
+    """Record what a document states of a stored party as its statement, in the caller's unit
+    of work. With `added` (the document is filed in the compartment of the party's creating
+    document), the details it adds are written on the row too, for the search, and recorded
+    in the statement's `on_row`, which a refiling of either document takes back."""
+    on_row = write_on_row(party, added) if added else None
     PartyRepository(session).add_statement(
-        PartyStatement(party_id=party.id, source_document_id=document_id, details=details)
+        PartyStatement(
+            party_id=party.id,
+            source_document_id=document_id,
+            details=details,
+            on_row=on_row or None,
+        )
     )
+
+
+def take_back_details(session: Session, document_id: str) -> None:
+    """Before the document is refiled: the details statements wrote on party rows it created,
+    or that it wrote on others' rows, taken back off the rows (`app.source.statements`)."""
+    PartyRepository(session).take_back(document_id)
 
 
 def stated_names(

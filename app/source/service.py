@@ -146,13 +146,17 @@ def refile_source(
     reindex: Callable[[Session, str], object],
     restrict_traces: Callable[[Session, str, datetime, int], object],
     rename_rows: Callable[[Session, str, int | None], object],
+    take_back: Callable[[Session, str], object],
 ) -> CompartmentChange:
     """File a document in another compartment (`case_id` checked by the caller's filing check),
     recording the change with its reason; the one commit of this use case. `reindex` moves the
     document's keyed digests for blind convergence in the same commit (the matching domain
     reads documents, so it is handed in rather than imported); `rename_rows` gives the
     document's transactions their engine ids in the new compartment (the transaction domain,
-    which depends on this one), refusing a collision there before anything changes."""
+    which depends on this one), refusing a collision there before anything changes;
+    `take_back` clears from account and party rows the details statements wrote on them that
+    the document created or stated (the account domain's), so that no detail moves with a row
+    into the document's new compartment."""
     documents = SourceDocumentRepository(session)
     # The filing read under the row's lock: of two concurrent refilings the second records
     # the first one's target as where the document came from, so the history is a chain.
@@ -160,6 +164,7 @@ def refile_source(
     document = get_source(session, document_id, actor=actor)
     if document.case_id != case_id:
         rename_rows(session, document.id, case_id)
+        take_back(session, document.id)
     change = documents.refile(
         document,
         CompartmentChange(
