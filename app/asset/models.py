@@ -140,13 +140,20 @@ class AssetOwner(Base):
 
     party: Mapped[Party] = relationship(lazy="joined")
 
+    # The party's name as the reader may see it, set by `app.asset.service.name_owners`: the
+    # party's row holds what its creating document stated, which the reader may not see
+    # (docs/compartments.md). Not mapped (hence `__allow_unmapped__`, for this class alone);
+    # unnamed, the owner is known by its key alone.
+    __allow_unmapped__ = True
+    seen_name: str | None = None
+
     @property
     def party_key(self) -> str:
         return self.party.key
 
     @property
     def name(self) -> str:
-        return self.party.name
+        return self.party.key if self.seen_name is None else self.seen_name
 
     @property
     def share_percent(self) -> str | None:

@@ -34,23 +34,34 @@ def list_case_assets(
     session: SessionDep,
     actor: CaseReader,
     page: PageDep,
+    compartments: CompartmentsDep,
     status: Annotated[LegalStatus | None, Query(description="Only assets in this status.")] = None,
 ) -> Page[AssetRead]:
     """List the assets of a case in the order they were registered."""
     return Page.of(
         AssetRead,
         service.page_assets(
-            session, case_id, actor=actor, limit=page.limit, cursor=page.cursor, status=status
+            session,
+            case_id,
+            actor=actor,
+            limit=page.limit,
+            cursor=page.cursor,
+            status=status,
+            compartments=compartments,
         ),
     )
 
 
 @router.get("/assets/{asset_id}", responses=tagged_responses(403, 404))
 def get_asset(
-    asset_id: AssetIdPath, response: Response, session: SessionDep, actor: CaseReader
+    asset_id: AssetIdPath,
+    response: Response,
+    session: SessionDep,
+    actor: CaseReader,
+    compartments: CompartmentsDep,
 ) -> AssetRead:
     """Get an asset with its legal status, the moves allowed now, and its ETag."""
-    asset = service.get_asset(session, asset_id, actor=actor)
+    asset = service.asset_as_seen(session, asset_id, actor=actor, compartments=compartments)
     return read_asset(AssetRead.model_validate(asset), response)
 
 

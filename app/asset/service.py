@@ -53,6 +53,27 @@ def get_asset(session: Session, asset_id: int, *, actor: Principal) -> Asset:
     return asset
 
 
+def asset_as_seen(
+    session: Session, asset_id: int, *, actor: Principal, compartments: Compartments
+) -> Asset:
+    """An asset the caller may see, its owners named as the caller's compartments tell them."""
+    return name_owners(session, [get_asset(session, asset_id, actor=actor)], compartments)[0]
+
+
+def name_owners(session: Session, assets: list[Asset], compartments: Compartments) -> list[Asset]:
+    """`assets`, each owner named as the caller's documents tell of its party
+    (`party_service.parties_as_seen`), in two queries however many: a party's row holds what
+    its creating document stated, which a member of the asset's case may not see. Call it last
+    in a read, after any commit (what `AssetRead` shows of the owners)."""
+    owners = [owner for asset in assets for owner in asset.owners]
+    if owners:
+        parties = {owner.party_id: owner.party for owner in owners}
+        seen = party_service.parties_as_seen(session, parties.values(), compartments)
+        for owner in owners:
+            owner.seen_name = seen[owner.party_id].name
+    return assets
+
+
 def get_writable_asset(session: Session, asset_id: int, *, actor: Principal) -> Asset:
     asset = get_asset(session, asset_id, actor=actor)
     case_service.get_writable_case(session, asset.case_id, actor=actor)
@@ -254,7 +275,7 @@ def add_links(
     _add_links(session, asset, links, actor=actor, compartments=compartments)
     session.commit()
     session.refresh(asset, ["links"])
-    return asset
+    return name_owners(session, [asset], compartments)[0]
 
 
 def _add_owners(
@@ -355,11 +376,14 @@ def page_assets(
     limit: int,
     cursor: str | None,
     status: LegalStatus | None,
+    compartments: Compartments,
 ) -> tuple[list[Asset], str | None]:
+    """A page of a case's assets, their owners named as the caller may see them."""
     case_service.get_case(session, case_id, actor=actor)
-    return AssetRepository(session).page(
+    assets, next_cursor = AssetRepository(session).page(
         case_id, limit=limit, after=ASSETS.decode(cursor), status=str(status) if status else None
     )
+    return name_owners(session, assets, compartments), next_cursor
 
 
 def assets_on_account(

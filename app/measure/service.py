@@ -59,7 +59,7 @@ def identify_asset(
     )
     MeasureRepository(session).add(_identification(asset, actor))
     session.commit()
-    return asset
+    return asset_service.name_owners(session, [asset], compartments)[0]
 
 
 def _identification(asset: Asset, actor: Principal) -> Measure:

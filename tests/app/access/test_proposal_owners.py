@@ -2,6 +2,8 @@
 (issue 19): a holder link that only another case's document states is that case's evidence,
 and an asset in case A is read by all of A's members."""
 
+from typing import NamedTuple
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -10,9 +12,16 @@ from tests.app.trace.test_trace_refiled_names import CASE, SEED, X, Y, _load, _o
 from tests.factories import bearer, make_key, tx
 
 
-def test_a_holder_only_another_case_states_is_not_an_owner_of_the_proposed_asset(
-    client: TestClient, session: Session
-) -> None:
+class TwoCases(NamedTuple):
+    admin: dict[str, str]
+    lead_a: dict[str, str]
+    lead_b: dict[str, str]
+    a: int
+    b: int
+
+
+def two_cases(client: TestClient, session: Session) -> TwoCases:
+    """The pool's payments SEED -> X -> Y (TX-1, TX-2), and cases A and B, each led by one."""
     admin = bearer(make_key(session, Role.ADMIN, name="admin"))
     lead_a = bearer(make_key(session, Role.INVESTIGATOR, name="lead of A"))
     lead_b = bearer(make_key(session, Role.INVESTIGATOR, name="lead of B"))
@@ -23,6 +32,13 @@ def test_a_holder_only_another_case_states_is_not_an_owner_of_the_proposed_asset
     _load(client, admin, "POOL-1", pool)
     a = _ok(client.post("/api/v1/cases", json=CASE, headers=lead_a))["id"]
     b = _ok(client.post("/api/v1/cases", json={**CASE, "reference": "B-1"}, headers=lead_b))["id"]
+    return TwoCases(admin, lead_a, lead_b, a, b)
+
+
+def test_a_holder_only_another_case_states_is_not_an_owner_of_the_proposed_asset(
+    client: TestClient, session: Session
+) -> None:
+    admin, lead_a, lead_b, a, b = two_cases(client, session)
     holder = {"key": "person:hidden-holder", "kind": "person", "name": "Hidden Holder"}
     secret = {
         "source": {"kind": "bank_production", "reference": "B-DOC", "case_id": b},
