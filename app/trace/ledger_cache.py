@@ -108,6 +108,9 @@ def _new_rows(
     )
 
 
+_FETCH_ROWS = 50_000
+
+
 def _read_rows(session: Session, where: str) -> pl.DataFrame:
     conn = session.connection()
     sql = _SELECT.format(
@@ -127,12 +130,17 @@ def _read_rows(session: Session, where: str) -> pl.DataFrame:
             bytes(buffer), has_header=False, new_columns=list(_RAW), schema_overrides=_RAW
         )
     else:
+        # In batches: a million rows fetched at once were a million tuples of Python objects,
+        # whose freed memory the process kept (hundreds of MiB in the worker that built).
         cur = raw.cursor()
         try:
-            rows = cur.execute(sql).fetchall()
+            cur.execute(sql)
+            chunks = []
+            while rows := cur.fetchmany(_FETCH_ROWS):
+                chunks.append(pl.DataFrame(rows, schema=_RAW, orient="row"))
         finally:
             cur.close()
-        frame = pl.DataFrame(rows, schema=_RAW, orient="row")
+        frame = pl.concat(chunks) if chunks else pl.DataFrame(schema=_RAW)
     return _as_engine_frame(frame)
 
 
