@@ -54,6 +54,45 @@ def smaps(pid: int) -> dict[str, int]:
     return found
 
 
+def breakdown(pid: int) -> dict[str, dict[str, int]]:
+    """PSS and private bytes of /proc/PID/smaps, by kind of mapping.
+
+    Kinds: the mapped ledger index (``ledger-index`` files), other files (libraries and
+    Python's own files), executable anonymous memory (the compiled kernels' machine code),
+    the brk heap (glibc's main arena: small objects), large anonymous mappings of at least
+    64 MiB (Polars' jemalloc and Numba's arenas reserve such), and the other anonymous ones
+    (glibc's mmapped blocks: NumPy arrays of 128 KiB and more, thread arenas, CPython's arenas).
+    """
+    kinds: dict[str, dict[str, int]] = {}
+    kind = ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \d+\s*(.*)", line)
+        if head:
+            size = int(head.group(2), 16) - int(head.group(1), 16)
+            kind = _kind(head.group(3), head.group(4).strip(), size)
+            continue
+        field = re.match(r"(Pss|Private_Clean|Private_Dirty):\s+(\d+) kB", line)
+        if field:
+            figures = kinds.setdefault(kind, {"pss": 0, "private": 0})
+            key = "pss" if field.group(1) == "Pss" else "private"
+            figures[key] += int(field.group(2)) * 1024
+    return kinds
+
+
+def _kind(perms: str, path: str, size: int) -> str:
+    if "ledger-index" in path:
+        return "index files"
+    if path.startswith("/"):
+        return "other files"
+    if path == "[heap]":
+        return "brk heap"
+    if path.startswith("["):
+        return "stack, vdso"
+    if "x" in perms:
+        return "anon executable"
+    return "anon >= 64 MiB" if size >= 64 * MIB else "anon < 64 MiB"
+
+
 @contextlib.contextmanager
 def serving(url: str, folder: Path, workers: int) -> Iterator[tuple[str, str, int]]:
     """`moneytrail serve --workers N`: its base URL, the admin key it printed, its pid."""
@@ -125,13 +164,14 @@ def measure(url: str, folder: Path, workers: int, seed: str) -> dict[str, Any]:
             loads = [load_ledger(client, key, seed) for client in clients.values()]
             time.sleep(2)  # let freed build scratch settle before reading the figures
             figures = {pid: smaps(pid) for pid in clients}
+            kinds = {pid: breakdown(pid) for pid in clients}
             pss = {pid: f["Pss"] for pid, f in figures.items()}
             shared = {pid: f.get("Pss_File", 0) for pid, f in figures.items()}
             supervisor = smaps(parent)["Pss"] if parent not in clients else 0
         finally:
             for client in clients.values():
                 client.close()
-    return {"pss": pss, "file": shared, "supervisor": supervisor, "loads": loads}
+    return {"pss": pss, "file": shared, "supervisor": supervisor, "loads": loads, "kinds": kinds}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -161,6 +201,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"supervisor process (no ledger): PSS {two['supervisor'] / MIB:.1f} MiB")
     print(f"ratio two/one: {pair / single:.2f} (target <= 1.30)")
     print(f"ledger loads: one {_loads(one)}; two {_loads(two)}")
+    print("by mapping, PSS / private MiB: one worker | two workers (each)")
+    names = sorted({k for run in (one, two) for kinds in run["kinds"].values() for k in kinds})
+    for name in names:
+        cells = [
+            _kind_cell(kinds.get(name)) for run in (one, two) for kinds in run["kinds"].values()
+        ]
+        print(f"  {name:<16} {cells[0]:>15} | {'  '.join(cells[1:])}")
+
+
+def _kind_cell(figures: dict[str, int] | None) -> str:
+    if figures is None:
+        return "-"
+    return f"{figures['pss'] / MIB:.1f} / {figures['private'] / MIB:.1f}"
 
 
 def _mib(figures: dict[int, int]) -> str:

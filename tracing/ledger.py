@@ -36,6 +36,8 @@ from tracing.schema import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tracing.order import Order
     from tracing.params import SameDayPolicy
 
@@ -117,7 +119,7 @@ class _Batch:
 
 
 _NOT_INHERITED = frozenset(
-    ("_orders", "workspaces", "_seen_keys", "_seen_ids", "_seen_nodes", "columns")
+    ("_orders", "workspaces", "_seen_keys", "_seen_ids", "_seen_nodes", "columns", "_store")
 )
 
 
@@ -169,6 +171,8 @@ class Ledger:
         self._seen_keys: dict[str, int] = {}  # see account_ids
         self._seen_ids: dict[str, int] = {}  # see positions_of
         self._seen_nodes: dict[tuple[str, str], int] = {}  # see nodes_of
+        # The directory a ledger was mapped from (tracing.store.load): its orders are kept there.
+        self._store: Path | None = None
 
     @cached_property
     def columns(self) -> index.LedgerColumns:
@@ -572,8 +576,12 @@ class Ledger:
 
     def order(self, policy: SameDayPolicy) -> Order:
         """Return the replay order of ``policy`` (computed once per ledger and policy)."""
+        from tracing import store
         from tracing.order import build_order
 
         if policy not in self._orders:
-            self._orders[policy] = build_order(self, policy)
+            if self._store is None:
+                self._orders[policy] = build_order(self, policy)
+            else:  # shared with every process that mapped the same directory
+                self._orders[policy] = store.order(self, self._store, policy)
         return self._orders[policy]

@@ -8,6 +8,10 @@ keeps strings in its own layout, which a file cannot be mapped as.
 
 A directory appears whole or not at all: it is written under a temporary name beside its
 final one, synced, then renamed, so a reader never maps a half-written index.
+
+A replay order (:mod:`tracing.order`) of a loaded ledger is kept the same way, in a directory
+of its own inside the ledger's (:func:`order`): the first process to need it computes and
+writes it, every process maps it, so N workers hold one copy instead of N.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from tracing.index import HashIndex
 from tracing.ledger import Adjacency, Ledger
+from tracing.order import Order, build_order
+from tracing.params import SameDayPolicy
 from tracing.schema import ACCOUNT, EXTERNAL_ID
 
 FORMAT = 1
@@ -41,6 +49,98 @@ def _arrays(ledger: Ledger) -> dict[str, np.ndarray]:
     return found
 
 
+def _write(directory: Path, fill: Callable[[Path], None]) -> None:
+    """Make ``directory`` whole or not at all.
+
+    ``fill`` writes a temporary one, renamed once synced (a rename onto a directory that exists
+    fails: another process made it first).
+    """
+    temporary = directory.with_name(f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp")
+    # Not parents=True: a directory removed meanwhile (an old index pruned) stays removed.
+    temporary.mkdir()
+    try:
+        fill(temporary)
+        for path in temporary.iterdir():
+            _sync(path)
+        _sync(temporary)
+        os.rename(temporary, directory)
+        _sync(directory.parent)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def _mapped(path: Path) -> np.ndarray:
+    array: np.ndarray = np.load(path, mmap_mode="c")
+    # A plain ndarray over the mapping: the compiled kernels see the type they were built for.
+    return array.view(np.ndarray)
+
+
+_ORDER = ("ev_tx", "wd_rank", "dep_rank", "out_idx", "out_rank", "in_idx", "in_rank", "day_start")
+
+
+def order(ledger: Ledger, directory: Path, policy: SameDayPolicy) -> Order:
+    """Return the replay order of ``policy`` over ``ledger``, mapped from ``directory``.
+
+    ``ledger`` is the one :func:`load` mapped from ``directory``; the order is mapped from
+    ``<directory>/order.<policy>`` (computed and written there first if no process did yet).
+    Arrays the order shares with the ledger are the ledger's own.
+
+    Where the directory cannot take it (removed, read-only), the order computed stays private.
+    """
+    target = directory / f"order.{policy.value}"
+    if not target.is_dir():
+        built = build_order(ledger, policy)
+        if not _write_order(ledger, built, target):
+            return built
+    meta = json.loads((target / _META).read_text())
+    mine, loaded = _arrays(ledger), dict[str, np.ndarray]()
+
+    def get(name: str) -> np.ndarray:
+        if name in meta["same"]:
+            return mine[meta["same"][name]]
+        file = meta["files"][name]
+        if file not in loaded:
+            loaded[file] = _mapped(target / f"{file}.npy")
+        return loaded[file]
+
+    aligned = {f: (get(f"far.{int(f)}"), get(f"arrive.{int(f)}")) for f in (True, False)}
+    ranks: dict[str, Any] = {name: get(name) for name in _ORDER}
+    return Order(policy, **ranks, time=ledger.time, _aligned=aligned)
+
+
+def _write_order(ledger: Ledger, built: Order, target: Path) -> bool:
+    """Write ``built`` as ``target``; False where it cannot be (nor was by another process).
+
+    Each distinct array is one file; one that is the ledger's own is named, not copied.
+    """
+    named = {name: getattr(built, name) for name in _ORDER}
+    for forward in (True, False):
+        far, arrive = built.aligned(ledger.src, ledger.dst, forward=forward)
+        named.update({f"far.{int(forward)}": far, f"arrive.{int(forward)}": arrive})
+    own = {id(array): name for name, array in _arrays(ledger).items()}
+    same: dict[str, str] = {}
+    files: dict[str, str] = {}
+    first: dict[int, str] = {}
+    for name, array in named.items():
+        if id(array) in own:
+            same[name] = own[id(array)]
+        else:
+            files[name] = first.setdefault(id(array), name)
+
+    def fill(temporary: Path) -> None:
+        for name in set(files.values()):
+            array = np.ascontiguousarray(named[name])
+            np.save(temporary / f"{name}.npy", array, allow_pickle=False)
+        (temporary / _META).write_text(json.dumps({"same": same, "files": files}))
+
+    try:
+        _write(target, fill)
+    except OSError:
+        return target.is_dir()  # another process's rename won the race: map that one
+    return True
+
+
 def save(ledger: Ledger, directory: Path) -> None:
     """Write ``ledger`` to ``directory``, which must not exist yet (it appears whole).
 
@@ -55,9 +155,9 @@ def save(ledger: Ledger, directory: Path) -> None:
     -------
     >>> save(ledger, Path("index") / ledger.fingerprint)  # doctest: +SKIP
     """
-    temporary = directory.with_name(f".{directory.name}.{uuid.uuid4().hex[:8]}.tmp")
-    temporary.mkdir(parents=True)
-    try:
+    directory.parent.mkdir(parents=True, exist_ok=True)
+
+    def fill(temporary: Path) -> None:
         for name, array in _arrays(ledger).items():
             np.save(temporary / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
         pl.DataFrame([ledger.external_ids.rename(EXTERNAL_ID)]).write_ipc(temporary / _STRINGS)
@@ -70,14 +170,8 @@ def save(ledger: Ledger, directory: Path) -> None:
             "opening": [[a, c, v] for (a, c), v in sorted(ledger._opening.items())],
         }
         (temporary / _META).write_text(json.dumps(meta))
-        for path in temporary.iterdir():
-            _sync(path)
-        _sync(temporary)
-        os.rename(temporary, directory)
-        _sync(directory.parent)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
+
+    _write(directory, fill)
 
 
 def _sync(path: Path) -> None:
@@ -111,9 +205,7 @@ def load(directory: Path) -> Ledger:
         raise ValueError(f"{directory} holds a ledger index of another format")
 
     def mapped(name: str) -> np.ndarray:
-        array: np.ndarray = np.load(directory / f"{name}.npy", mmap_mode="c")
-        # A plain ndarray over the mapping: the compiled kernels see the type they were built for.
-        return array.view(np.ndarray)
+        return _mapped(directory / f"{name}.npy")
 
     led = Ledger()
     for name in (*_COLUMNS, *_COLUMNS_MORE):
@@ -127,4 +219,5 @@ def load(directory: Path) -> Ledger:
     led.decimals = dict(meta["decimals"])
     led._opening = {(a, c): int(v) for a, c, v in meta["opening"]}
     led.fingerprint = meta["fingerprint"]
+    led._store = directory  # its replay orders are kept there too (see order)
     return led

@@ -15,6 +15,9 @@ ledger (app.transaction.staged): they are skipped while it stages, and read by t
 once it is published, although rows stored since have higher ids.
 """
 
+import contextlib
+import ctypes
+import gc
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +108,9 @@ def _new_rows(
     )
 
 
+_FETCH_ROWS = 50_000
+
+
 def _read_rows(session: Session, where: str) -> pl.DataFrame:
     conn = session.connection()
     sql = _SELECT.format(
@@ -124,12 +130,17 @@ def _read_rows(session: Session, where: str) -> pl.DataFrame:
             bytes(buffer), has_header=False, new_columns=list(_RAW), schema_overrides=_RAW
         )
     else:
+        # In batches: a million rows fetched at once were a million tuples of Python objects,
+        # whose freed memory the process kept (hundreds of MiB in the worker that built).
         cur = raw.cursor()
         try:
-            rows = cur.execute(sql).fetchall()
+            cur.execute(sql)
+            chunks = []
+            while rows := cur.fetchmany(_FETCH_ROWS):
+                chunks.append(pl.DataFrame(rows, schema=_RAW, orient="row"))
         finally:
             cur.close()
-        frame = pl.DataFrame(rows, schema=_RAW, orient="row")
+        frame = pl.concat(chunks) if chunks else pl.DataFrame(schema=_RAW)
     return _as_engine_frame(frame)
 
 
@@ -158,6 +169,14 @@ class _State:
     pending: frozenset[str]
     # The exclusions' version the ledger was built with (0: none).
     excluded: int = 0
+
+
+def release_memory() -> None:
+    """Free unreachable objects now and return the C heap's free pages to the system (glibc's
+    `malloc_trim`; nothing where the C library has none)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 class LedgerCache:
@@ -267,10 +286,12 @@ class LedgerCache:
     ) -> _State:
         # A version is current only if it holds every row up to `last` and skipped exactly the
         # documents that are staging now (one published since must have its rows read).
+        built_here = False
         if (found := shared.newest(session, last, staging, excluded)) is None:
             with shared.building():
                 # Another process may have built it while this one waited for the lock.
                 if (found := shared.newest(session, last, staging, excluded)) is None:
+                    built_here = True
                     built = self._updated(session, state, last, staging, excluded)
                     found = Version(
                         built.ledger.fingerprint,
@@ -283,5 +304,10 @@ class LedgerCache:
         pending = frozenset(found.pending)
         if self._state is not None and self._state.ledger.fingerprint == found.fingerprint:
             return _State(self._state.ledger, found.last_id, pending, excluded)
-        # The private copy just built is dropped for the mapped one, shared by every process.
-        return _State(shared.load(found), found.last_id, pending, excluded)
+        # The private copy just built is dropped for the mapped one, shared by every process,
+        # and the memory the build used is handed back to the system (not kept for reuse).
+        mapped = _State(shared.load(found), found.last_id, pending, excluded)
+        if built_here:
+            del built
+            release_memory()
+        return mapped

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.tracing.factories import at, frame, ledger
-from tracing import Rule, TraceParams, store, trace
+from tracing import Rule, SameDayPolicy, TraceParams, store, trace
 
 ROWS = (
     ("T1", "acct:A", "acct:B", "10.00", at(0), "EUR", 1),
@@ -64,3 +65,33 @@ def test_an_index_of_another_format_is_refused(tmp_path: Path) -> None:
     (tmp_path / "v1" / "meta.json").write_text(json.dumps({**meta, "format": 0}))
     with pytest.raises(ValueError, match="another format"):
         store.load(tmp_path / "v1")
+
+
+@pytest.mark.parametrize("policy", list(SameDayPolicy))
+def test_a_mapped_ledgers_replay_order_is_written_once_and_shared(
+    tmp_path: Path, policy: SameDayPolicy
+) -> None:
+    built = ledger(*ROWS, opening={"acct:B": "1.00"})
+    store.save(built, tmp_path / "v1")
+    first, second = store.load(tmp_path / "v1"), store.load(tmp_path / "v1")
+    params = TraceParams(seed_transactions=("T1",), rule=Rule.FIFO, same_day_policy=policy)
+    expected = trace(built, params).to_json_bytes()
+    assert trace(first, params).to_json_bytes() == expected
+    # The first process to need the order wrote it beside the index; the others map that file.
+    assert (tmp_path / "v1" / f"order.{policy.value}" / "meta.json").is_file()
+    order = second.order(policy)
+    assert isinstance(order.day_start.base, np.memmap)
+    far, _ = order.aligned(second.src, second.dst, forward=True)
+    assert isinstance(far.base, np.memmap)
+    assert trace(second, params).to_json_bytes() == expected
+    # Its arrays equal the ones computed in memory.
+    for name in ("ev_tx", "wd_rank", "dep_rank", "out_idx", "out_rank", "in_idx", "in_rank"):
+        assert getattr(order, name).tolist() == getattr(built.order(policy), name).tolist()
+
+
+def test_an_order_whose_index_was_removed_stays_private(tmp_path: Path) -> None:
+    store.save(ledger(*ROWS), tmp_path / "v1")
+    mapped = store.load(tmp_path / "v1")
+    shutil.rmtree(tmp_path / "v1")  # pruned by another process while this one still maps it
+    assert trace(mapped, PARAMS).to_json_bytes() == trace(ledger(*ROWS), PARAMS).to_json_bytes()
+    assert not (tmp_path / "v1").exists()
