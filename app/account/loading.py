@@ -66,6 +66,7 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
     """
     (document,) = source_service.documents_by_ids(session, [document_id])
     view = filing_view(document.case_id)
+    filing = source_service.filing_version(session)
     stored_parties = party_service.parties_by_keys(
         session,
         [p.key for p in batch.parties] + [h.party for a in batch.accounts for h in a.holders],
@@ -74,11 +75,19 @@ def load_accounts(session: Session, batch: AccountBatch, *, document_id: str) ->
     accounts = AccountRepository(session).by_keys(k for k in keys if k)
     creators = {p.source_document_id for p in stored_parties.values()}
     creators |= {a.source_document_id for a in accounts.values()}
+    # The creators' filings are read under their rows' share lock, before anything is written
+    # on a row: a refiling in progress is waited for (it holds the lock before it touches a
+    # row), one not yet begun waits for this load's commit and then takes back what the load
+    # wrote on its rows. Without it, a creator refiled meanwhile would be taken for home and
+    # the details written on its row would move with the row into its new compartment.
     home = {
         d.id
-        for d in source_service.documents_by_ids(session, creators)
+        for d in source_service.documents_held(session, creators)
         if d.case_id == document.case_id
     }
+    if source_service.filing_version(session) != filing:
+        # Refiled since the rows were read: what a refiling took off them is read afresh.
+        session.expire_all()
     load = _Load(session, document_id, view, home)
     parties = _load_parties(load, batch, stored_parties)
     refuse = batch.account_check is AccountCheck.REFUSE

@@ -76,6 +76,22 @@ class SourceDocumentRepository:
         )
         self.session.execute(stmt)
 
+    def held(self, document_ids: list[str]) -> list[SourceDocument]:
+        """The documents read afresh and held against a refiling to the end of the transaction
+        (PostgreSQL: SELECT ... FOR SHARE, taken in id order; a refiling in progress is waited
+        for and its filing read; SQLite's writer sessions hold the one write lock already)."""
+        found: list[SourceDocument] = []
+        for chunk in in_chunks(sorted(set(document_ids))):
+            stmt = (
+                select(SourceDocument)
+                .where(SourceDocument.id.in_(chunk))
+                .order_by(SourceDocument.id)
+                .with_for_update(read=True)
+                .execution_options(populate_existing=True)
+            )
+            found.extend(self.session.scalars(stmt))
+        return found
+
     def refile(self, document: SourceDocument, change: CompartmentChange) -> CompartmentChange:
         document.case_id = change.to_case_id
         self.session.add(change)

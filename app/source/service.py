@@ -136,6 +136,13 @@ def documents_by_ids(session: Session, document_ids: Iterable[str]) -> list[Sour
     return SourceDocumentRepository(session).by_ids(sorted(set(document_ids)))
 
 
+def documents_held(session: Session, document_ids: Iterable[str]) -> list[SourceDocument]:
+    """The given source documents read afresh and held to the end of the transaction: an
+    admin's refiling of one of them waits for its commit, and one in progress is waited for
+    and its result read (`refile_source` takes the row's lock before it reads the filing)."""
+    return SourceDocumentRepository(session).held(list(document_ids))
+
+
 def refile_source(
     session: Session,
     document_id: str,
