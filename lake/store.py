@@ -288,15 +288,18 @@ class Lake:
             fresh = rows.select(LAKE_ROWS.names()).cast(LAKE_ROWS)
             fresh = fresh.filter(~pl.col(SOURCE_DOCUMENT).is_in(sorted(known)))
             gone = self.excluded(old)
-            if refiled:
+            # Read once: a refiling needs the stored rows here already, an append only below.
+            held = self._stored(old) if refiled else None
+            if held is not None:
                 # The refiled rows' old names: no row's now, or a new row's (a name the
                 # refiling freed and a later load took), which must not be dropped for them.
-                renamed = self._stored(old).filter(pl.col(SOURCE_DOCUMENT).is_in(sorted(refiled)))
+                renamed = held.filter(pl.col(SOURCE_DOCUMENT).is_in(sorted(refiled)))
                 gone -= set(renamed.get_column(EXTERNAL_ID).to_list())
             leaving = set(excluded) - gone
             if old is not None and fresh.height == 0 and not leaving and not refiled:
                 return old
-            kept = self._stored(old).filter(~pl.col(SOURCE_DOCUMENT).is_in(sorted(refiled)))
+            held = self._stored(old) if held is None else held
+            kept = held.filter(~pl.col(SOURCE_DOCUMENT).is_in(sorted(refiled)))
             stored = pl.concat([kept, fresh]) if old else fresh
             left = stored.filter(pl.col(EXTERNAL_ID).is_in(sorted(leaving)))
             left = left.select(EXCLUSION_ROWS.names())
