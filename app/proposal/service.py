@@ -29,6 +29,7 @@ from app.proposal.schemas import ProposalCreate, SkipReason
 from app.trace import service as trace_service
 from app.trace.runtime import TraceRuntime
 from app.transaction import service as transaction_service
+from app.transaction.service import LedgerRead
 from tracing import Frame, TraceResult, frames_of
 
 # What can be frozen at an account, by its kind: a cash-out or an unknown counterparty holds
@@ -272,7 +273,13 @@ def propose_freezing(
     case = case_service.get_writable_case(session, data.case_id, actor=actor)
     try:
         created, skipped = _proposals(
-            session, run.id, case.id, result, data, actor, created_at=run.created_at
+            session,
+            run.id,
+            case.id,
+            result,
+            data,
+            actor,
+            read=LedgerRead(run.created_at, run.refilings),
         )
         session.commit()
     except IntegrityError:
@@ -290,7 +297,7 @@ def _proposals(
     data: ProposalCreate,
     actor: Principal,
     *,
-    created_at: datetime,
+    read: LedgerRead,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     holdings = _holdings(result)
     accounts = account_service.accounts_by_keys(session, [h["account"] for h in holdings])
@@ -306,7 +313,7 @@ def _proposals(
     carriers = _carriers(result)
     # by the names the trace ran with, whatever a refiling renamed since
     tx_ids = transaction_service.transactions_named_at(
-        session, sorted({tx for txs in carriers.values() for tx in txs}), created_at
+        session, sorted({tx for txs in carriers.values() for tx in txs}), read
     )
     created: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []

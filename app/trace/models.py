@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, UTCDateTime
@@ -25,6 +25,10 @@ class TraceRun(Base):
     engine_version: Mapped[str | None] = mapped_column(String(40))
     ledger_fingerprint: Mapped[str | None] = mapped_column(String(64))
     ledger_transactions: Mapped[int | None] = mapped_column(BigInteger)
+    # How many refilings the ledger had seen when read (`Filing.refilings`): those recorded
+    # after them renamed rows since (`transactions_named_at`). None: a lake run, or stored
+    # before it was kept (then the start time tells).
+    refilings: Mapped[int | None] = mapped_column(Integer)
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # While it runs: the process running it, its last sign of life, and a cancellation asked
     # for through any process (the runner polls it), so several worker processes share jobs.

@@ -26,6 +26,7 @@ from app.trace.chart import account_details
 from app.trace.models import TraceRun
 from app.trace.runtime import Held, TraceRuntime
 from app.transaction import service as transaction_service
+from app.transaction.service import LedgerRead
 from tracing import (
     AccountSeed,
     Ledger,
@@ -131,7 +132,9 @@ def _documents(session: Session, run: TraceRun, result: TraceResult) -> list[dic
     """The source documents that supplied the transactions followed, with how many each did
     (found by the names the trace ran with, whatever a refiling renamed since)."""
     external = sorted(set(result.flows["external_id"].to_list()))
-    found = transaction_service.transactions_named_at(session, external, run.created_at)
+    found = transaction_service.transactions_named_at(
+        session, external, LedgerRead(run.created_at, run.refilings)
+    )
     per_document: dict[str, int] = {}
     for _, document_id, _ in found.values():
         per_document[document_id] = per_document.get(document_id, 0) + 1

@@ -25,6 +25,7 @@ from app.trace.runtime import TraceRuntime
 from app.trace.schemas import RoleThresholds, TraceCreate, TraceRead, TraceStatus
 from app.transaction import corrections, duplicate_service
 from app.transaction import service as transaction_service
+from app.transaction.service import LedgerRead
 from tracing import (
     ENGINE_VERSION,
     AccountSeed,
@@ -310,7 +311,7 @@ def start_trace(
                 lambda: spark_engine.external_stops(lake, manifest),
                 settings,
             )
-            fingerprint, size = manifest.id, manifest.transactions
+            fingerprint, size, refilings = manifest.id, manifest.transactions, None
             work: Work = spark_engine.work(settings, lake, params)
             force_async = True  # a search on a cluster: always a job to poll, with progress
         else:
@@ -324,6 +325,7 @@ def start_trace(
                 settings,
             )
             fingerprint, size = ledger.fingerprint, ledger.n_transactions
+            refilings = filed.refilings
 
             def work(
                 report: Callable[[Progress], None], cancelled: Callable[[], bool]
@@ -344,6 +346,7 @@ def start_trace(
         engine_version=ENGINE_VERSION,
         ledger_fingerprint=fingerprint,
         ledger_transactions=size,
+        refilings=refilings,
     )
     job = runtime.jobs.submit(run.id, work)
     if not force_async:
@@ -602,11 +605,11 @@ def rerun_trace(
         read_before = TraceRepository(session).compartments(previous.id)
         before = finished_result(session, previous, runtime)
         body, seeds_renamed = _seeds_renamed(
-            session, TraceCreate.model_validate(previous.request), previous.created_at
+            session, TraceCreate.model_validate(previous.request), _read_of(previous)
         )
         flows_named = before.flows.get_column("external_id")
         named = transaction_service.transactions_named_at(
-            session, flows_named.unique().to_list(), previous.created_at
+            session, flows_named.unique().to_list(), _read_of(previous)
         )
         renamed = {b: n.engine_id for b, n in named.items() if b != n.engine_id}
         previous_id = previous.id
@@ -646,15 +649,20 @@ def rerun_trace(
     }
 
 
+def _read_of(run: TraceRun) -> LedgerRead:
+    return LedgerRead(run.created_at, run.refilings)
+
+
 def _seeds_renamed(
-    session: Session, body: TraceCreate, at: datetime
+    session: Session, body: TraceCreate, read: LedgerRead
 ) -> tuple[TraceCreate, list[dict[str, str]]]:
     """A stored request's seed transactions by the names they bear now (an admin's refiling
-    since `at` renames them), and the renamed ones; a seed no row bore stays as it was."""
+    since the run's ledger was read renames them), and the renamed ones; a seed no row bore
+    stays as it was."""
     given = [s.transaction for s in body.seeds if s.transaction is not None]
     if not given:
         return body, []
-    named = transaction_service.transactions_named_at(session, given, at)
+    named = transaction_service.transactions_named_at(session, given, read)
     now = {name: found.engine_id for name, found in named.items() if name != found.engine_id}
     if not now:
         return body, []

@@ -206,21 +206,27 @@ class TransactionRepository:
             found.extend((t, x, e, d) for t, x, e, d in self.session.execute(stmt))
         return sorted(found)
 
-    def refiled_since(self, at: datetime) -> bool:
-        """Whether an admin has refiled any document after `at`."""
-        stmt = select(CompartmentChange.id).where(CompartmentChange.changed_at > at).limit(1)
-        return self.session.scalar(stmt) is not None
+    def first_refiling_after(self, refilings: int | None, at: datetime) -> int | None:
+        """The id of the first refiling recorded after the `refilings` first ones (refilings
+        are only added, in id order under the filing lock), or, without that count, after
+        `at`; None when there is none."""
+        ids = select(CompartmentChange.id).order_by(CompartmentChange.id)
+        if refilings is None:
+            ids = ids.where(CompartmentChange.changed_at > at)
+        else:
+            ids = ids.offset(refilings)
+        return self.session.scalar(ids.limit(1))
 
-    def filings_of(self, document_ids: list[str]) -> list[tuple[str, int | None, datetime]]:
-        """(document, case it was moved from, when) of each refiling of these documents,
+    def filings_of(self, document_ids: list[str]) -> list[tuple[int, str, int | None]]:
+        """(refiling, document, case it was moved from) of each refiling of these documents,
         oldest first."""
         change = CompartmentChange
-        columns = (change.id, change.source_document_id, change.from_case_id, change.changed_at)
-        found: list[tuple[int, str, int | None, datetime]] = []
+        columns = (change.id, change.source_document_id, change.from_case_id)
+        found: list[tuple[int, str, int | None]] = []
         for chunk in in_chunks(document_ids):
             rows = self.session.execute(select(*columns).where(columns[1].in_(chunk)))
-            found.extend((i, d, f, w) for i, d, f, w in rows)
-        return [(d, f, w) for _, d, f, w in sorted(found)]
+            found.extend((i, d, f) for i, d, f in rows)
+        return sorted(found)
 
     def page_for_account(
         self,

@@ -1,4 +1,5 @@
 import csv
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -422,38 +423,51 @@ class Named(NamedTuple):
     engine_id: str
 
 
-def transactions_named_at(
-    session: Session, engine_ids: list[str], at: datetime
-) -> dict[str, Named]:
-    """The transactions that bore `engine_ids` at `at`, by those names: a stored trace keeps
-    the names it ran with (docs/engine-ids.md), and a refiling since may have renamed a
-    document's rows for their new compartment and freed a name for another row.
+@dataclass(frozen=True)
+class LedgerRead:
+    """When a stored trace read the ledger whose engine ids it names transactions by: after
+    `refilings` refilings (None: not kept), and before `at`, its start."""
 
-    A row's name at a time is its external id in the compartment its document was filed in
-    then: its current name unless the refilings recorded since `at` moved it, then the one the
-    first of them moved it from. A name no row bore at `at` (a document refiled while the trace
-    read its ledger, just before `at`) is the row bearing it now, else the row that bore it
-    once; of two rows, the one stored first."""
+    at: datetime
+    refilings: int | None
+
+
+def transactions_named_at(
+    session: Session, engine_ids: list[str], read: LedgerRead
+) -> dict[str, Named]:
+    """The transactions that bore `engine_ids` in the ledger `read`, by those names: a stored
+    trace keeps the names it ran with (docs/engine-ids.md), and a refiling since may have
+    renamed a document's rows for their new compartment and freed a name for another row.
+
+    A row's name then is its external id in the compartment its document was filed in then:
+    its current name unless refilings recorded after the read moved it, then the one the first
+    of them moved it from. The refilings the ledger had seen say which came after; a run that
+    did not keep their count goes by its start, and a refiling committed between its ledger's
+    read and its start counts as before it: a name no row bore then is the row bearing it
+    now, else the row that bore it once; of two rows, the one stored first."""
     names = sorted(set(engine_ids))
     transactions = TransactionRepository(session)
     now = {e: Named(t, d, e) for e, (t, d) in transactions.ids_by_engine_id(names).items()}
-    if len(now) == len(names) and not transactions.refiled_since(at):
+    first_later = transactions.first_refiling_after(read.refilings, read.at)
+    if len(now) == len(names) and first_later is None:
         return now
     rows = transactions.by_external_ids(sorted({n.partition(CASE_MARK)[0] for n in names}))
-    history: dict[str, list[tuple[int | None, datetime]]] = {}
-    for document, from_case, when in transactions.filings_of(sorted({r[3] for r in rows})):
-        history.setdefault(document, []).append((from_case, when))
+    history: dict[str, list[tuple[int, int | None]]] = {}
+    for refiling, document, from_case in transactions.filings_of(sorted({r[3] for r in rows})):
+        history.setdefault(document, []).append((refiling, from_case))
     wanted = set(names)
     then: dict[str, Named] = {}
     once: dict[str, Named] = {}
     for row_id, external, engine_id, document in rows:  # by id: the first stored first
         named = Named(row_id, document, engine_id)
         moved = history.get(document, [])
-        later = [case for case, when in moved if when > at]
+        later = [
+            case for refiling, case in moved if first_later is not None and refiling >= first_later
+        ]
         name_then = engine_id_of(external, later[0]) if later else engine_id
         if name_then in wanted:
             then.setdefault(name_then, named)
-        for name in wanted & {engine_id_of(external, case) for case, _ in moved}:
+        for name in wanted & {engine_id_of(external, case) for _, case in moved}:
             once.setdefault(name, named)
     found = {n: then.get(n) or now.get(n) or once.get(n) for n in names}
     return {n: named for n, named in found.items() if named is not None}

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.principal import Role
 from app.trace.models import TraceRun
 from app.transaction import service as transaction_service
+from app.transaction.service import LedgerRead
 from tests.factories import bearer, make_key, tx
 
 SEED = "iban:GB29NWBK60161331926819"
@@ -164,7 +165,8 @@ def test_names_resolve_through_several_refilings(
     _ok(back)
     run = session.get(TraceRun, traced["trace"]["id"])
     assert run is not None
-    found = transaction_service.transactions_named_at(session, ["TX-1", "TX-2"], run.created_at)
+    read = LedgerRead(run.created_at, run.refilings)
+    found = transaction_service.transactions_named_at(session, ["TX-1", "TX-2"], read)
     assert {n: (f.id, f.engine_id) for n, f in found.items()} == {
         "TX-1": (ids["TX-1"], "TX-1"),
         "TX-2": (ids["TX-2"], "TX-2"),
@@ -173,5 +175,42 @@ def test_names_resolve_through_several_refilings(
     # finds its row
     later = datetime.now(UTC) + timedelta(seconds=1)
     named = f"TX-2@case:{case_id}"
-    found = transaction_service.transactions_named_at(session, [named, "TX-9"], later)
+    found = transaction_service.transactions_named_at(
+        session, [named, "TX-9"], LedgerRead(later, None)
+    )
     assert {n: f.id for n, f in found.items()} == {named: ids["TX-2"]}
+
+
+def test_a_name_freed_and_taken_again_before_the_run_started_is_the_row_the_ledger_held(
+    client: TestClient, session: Session, traced: dict[str, Any]
+) -> None:
+    """The run read its ledger before both refilings (POOL-1 into case A freed TX-1, then a
+    case-B statement holding TX-1 refiled into the pool took it) but started after them: it
+    names the row its ledger held, as the refilings its ledger had seen tell, not by time."""
+    admin, lead, ids = traced["admin"], traced["lead"], traced["ids"]
+    other = _ok(client.post("/api/v1/cases", json={**CASE, "reference": "B-1"}, headers=admin))
+    body = {
+        "source": {"kind": "bank_statement", "reference": "CASE-B-1", "case_id": other["id"]},
+        "transactions": [tx("TX-1", Z, X, "5.00")],
+    }
+    document = _ok(client.post("/api/v1/transactions/batch", json=body, headers=admin))
+    moved = client.post(
+        f"/api/v1/sources/{document['source_document_id']}/compartment",
+        json={"case_id": None, "reason": "shared intelligence"},
+        headers=admin,
+    )
+    _ok(moved)
+    assert _ok(client.get("/api/v1/transactions/TX-1", headers=admin))["id"] != ids["TX-1"]
+    run = session.get(TraceRun, traced["trace"]["id"])
+    assert run is not None
+    assert run.refilings == 0  # its ledger was read before any refiling
+    run.created_at = datetime.now(UTC) + timedelta(seconds=1)  # started after both
+    session.commit()
+    found = transaction_service.transactions_named_at(
+        session, ["TX-1", "TX-2"], LedgerRead(run.created_at, run.refilings)
+    )
+    assert {n: f.id for n, f in found.items()} == {"TX-1": ids["TX-1"], "TX-2": ids["TX-2"]}
+    html = client.get(f"/api/v1/traces/{run.id}/report.html", headers=lead)
+    assert html.status_code == 200, html.text
+    assert "POOL-1" in html.text
+    assert "CASE-B-1" not in html.text
