@@ -28,6 +28,7 @@ from tracing.schema import (
     TO_ACCOUNT,
     format_minor,
 )
+from tracing.searched import Searched
 from tracing.sources import Sources, sources_frame
 
 ROLES = {-1: "reached", STOPPED: "stopped", HIGH_DEGREE: "high_degree"}
@@ -167,29 +168,22 @@ class _Parts:
 
 
 def build_result(
-    ledger: Ledger,
-    order: Order,
-    params: TraceParams,
-    seeds: Any,
-    reach: Reach,
-    sink_reason: I64,
+    searched: Searched,
     events: Events | None,
     att: Attribution | None,
     provenance: Provenance,
     extra: Extra | None = None,
 ) -> TraceResult:
-    """Build the result: summary now (it checks conservation per currency), frames later.
-
-    ``sink_reason`` is aligned with ``reach.nodes``.
-    """
+    """Build the result: summary now (it checks conservation per currency), frames later."""
+    ledger, seeds = searched.ledger, searched.seeds
     extra = extra or Extra()
-    summary = _summary(ledger, params, reach, att, events, seeds)
+    summary = _summary(ledger, searched.params, searched.reach, att, events, seeds)
     money = Money(ledger)
     if extra.shares is not None:
         summary["claimants"] = claimants_summary(extra.shares, money)
     if extra.sources is not None:
         summary.update(_sources_summary(ledger, seeds, extra.sources, money))
-    parts = _Parts(ledger, order, params, seeds, reach, sink_reason, events, att, extra)
+    parts = _Parts(*searched, events, att, extra)
     return TraceResult(summary, provenance, parts, decimals=ledger.decimals)
 
 

@@ -37,6 +37,7 @@ from tracing.order import Order
 from tracing.params import Direction, Rule, TraceParams
 from tracing.replay import HIGH_DEGREE, STOPPED, EventColumns
 from tracing.result import ENGINE_VERSION, Provenance, TraceResult
+from tracing.searched import Searched
 from tracing.sources import trace_sources
 
 
@@ -233,32 +234,27 @@ def trace(
         side = Adjacent(adj.out_ptr, order.out_idx, order.out_rank, arrive, far, 1)
     else:
         side = Adjacent(adj.in_ptr, order.in_idx, order.in_rank, arrive, far, -1)
-    reach: Reach = search(
-        side,
-        (seeds.nodes, seeds.arrival, seeds.tx),
-        max_hops=params.max_hops,
-        filters=filters,
-        columns=ledger.columns,
-        cutoff=cutoff,
-        workspaces=ledger.workspaces,
-        max_accounts=params.max_accounts,
-        progress=progress,
-        cancelled=cancelled,
-    )
+    with ledger.workspaces.acquire(ledger.n_nodes, ledger.n_transactions) as ws:
+        reach: Reach = search(
+            ws,
+            side,
+            (seeds.nodes, seeds.arrival, seeds.tx),
+            max_hops=params.max_hops,
+            filters=filters,
+            columns=ledger.columns,
+            cutoff=cutoff,
+            max_accounts=params.max_accounts,
+            progress=progress,
+            cancelled=cancelled,
+        )
     attribution: Attribution | None = None
     events = None
     extra = Extra()
-    sink_reason = _sink_reason(cutoff, reach.nodes)  # per reached node
+    searched = Searched(ledger, order, params, seeds, reach, _sink_reason(cutoff, reach.nodes))
     if params.value_backward:
-        extra = Extra(
-            sources=trace_sources(
-                ledger, order, params, seeds, reach, sink_reason, filters, cancelled=cancelled
-            )
-        )
+        extra = Extra(sources=trace_sources(searched, filters, cancelled=cancelled))
     elif params.rule is not Rule.REACH:
-        events, attribution, extra = _attribute(
-            ledger, order, params, seeds, reach, sink_reason, filters, progress, cancelled
-        )
+        events, attribution, extra = _attribute(searched, filters, progress, cancelled)
     provenance = Provenance(
         rule=str(params.rule),
         same_day_policy=str(params.same_day_policy),
@@ -268,23 +264,17 @@ def trace(
         ledger_transactions=ledger.n_transactions,
         mask=None if mask is None else {"digest": mask.digest},
     )
-    return build_result(
-        ledger, order, params, seeds, reach, sink_reason, events, attribution, provenance, extra
-    )
+    return build_result(searched, events, attribution, provenance, extra)
 
 
 def _attribute(
-    ledger: Ledger,
-    order: Order,
-    params: TraceParams,
-    seeds: Seeds,
-    reach: Reach,
-    sink_reason: I64,
+    searched: Searched,
     filters: Filters,
     progress: ProgressCallback | None,
     cancelled: CancelCheck | None,
 ) -> tuple[Events, Attribution, Extra]:
     """Replay the forward universe under the rule (and again with claimants, if any)."""
+    ledger, order, params, seeds, reach, sink_reason = searched
     # Replay state is kept per reached node (by index in reach.nodes), so a local trace
     # allocates what it reaches, not arrays the size of the ledger.
     universe = Universe(

@@ -155,7 +155,10 @@ class Workspaces:
 
     @contextmanager
     def acquire(self, n_nodes: int, n_tx: int) -> Iterator[Workspace]:
-        """Lend this thread's workspace, or a fresh one if it is in use (a nested trace)."""
+        """Lend this thread's workspace, or a fresh one if it is in use (a nested trace).
+
+        The touched nodes are reset when it is given back, whether its holder is done or failed.
+        """
         ws: Workspace | None = getattr(self._local, "ws", None)
         if ws is None or ws.n_nodes != n_nodes or ws.n_tx != n_tx:
             ws = Workspace(n_nodes, n_tx)
@@ -166,6 +169,7 @@ class Workspaces:
         try:
             yield ws
         finally:
+            ws.reset()
             ws.busy = False
 
 
@@ -234,6 +238,7 @@ def _segment(
 
 
 def search(
+    ws: Workspace,
     adj: Adjacent,
     seeds: tuple[I64, I64, I64],
     *,
@@ -241,39 +246,15 @@ def search(
     filters: Filters,
     columns: LedgerColumns,
     cutoff: Cutoff,
-    workspaces: Workspaces,
     max_accounts: int | None,
     progress: ProgressCallback | None,
     cancelled: CancelCheck | None,
 ) -> Reach:
     """Hop-by-hop search from ``seeds = (nodes, arrival, seed transaction or -1)``.
 
-    The per-node state lives in a reused :class:`Workspace`, reset at the touched nodes when
-    the search ends (or fails), so the cost follows the nodes reached.
+    The per-node state lives in ``ws`` (from :meth:`Workspaces.acquire`, which resets it at
+    the touched nodes when the search ends or fails), so the cost follows the nodes reached.
     """
-    n_nodes = len(adj.ptr) - 1
-    with workspaces.acquire(n_nodes, len(columns[0])) as ws:
-        try:
-            return _search(
-                ws, adj, seeds, max_hops, filters, columns, cutoff, max_accounts, progress,
-                cancelled,
-            )  # fmt: skip
-        finally:
-            ws.reset()
-
-
-def _search(
-    ws: Workspace,
-    adj: Adjacent,
-    seeds: tuple[I64, I64, I64],
-    max_hops: int,
-    filters: Filters,
-    columns: LedgerColumns,
-    cutoff: Cutoff,
-    max_accounts: int | None,
-    progress: ProgressCallback | None,
-    cancelled: CancelCheck | None,
-) -> Reach:
     time = columns.time
     seed_nodes, seed_arrival, seed_tx = seeds
     if len(seed_tx) + len(time) > len(ws.trail_tx):  # seed transactions may be followed again

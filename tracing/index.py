@@ -33,6 +33,15 @@ class LedgerColumns(NamedTuple):
     in_ptr: I64
 
 
+class Adjacency(NamedTuple):
+    """CSR adjacency: ``idx[ptr[v]:ptr[v + 1]]`` are node ``v``'s transactions in order."""
+
+    out_ptr: I64
+    out_idx: I64
+    in_ptr: I64
+    in_idx: I64
+
+
 @nb.njit(cache=True)
 def _mix(key: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     # splitmix64 finaliser: node keys carry the currency in their low bits, so the raw key
@@ -240,33 +249,32 @@ def csr_append(  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def counterparties(  # pragma: no cover - compiled
-    out_ptr: I64,
-    out_idx: I64,
-    in_ptr: I64,
-    in_idx: I64,
-    src: I64,
-    dst: I64,
-    visible: npt.NDArray[np.bool_],
+    adj: Adjacency, src: I64, dst: I64, visible: npt.NDArray[np.bool_]
 ) -> I64:
     """Distinct counterparties (either direction) of each node.
 
     Over the transactions ``visible`` keeps (a mask, :mod:`tracing.mask`); all when it is empty.
     """
-    n = out_ptr.shape[0] - 1
-    masked = visible.shape[0] > 0
+    n = adj.out_ptr.shape[0] - 1
     seen = np.full(n, -1, np.int64)
     count = np.zeros(n, np.int64)
     for v in range(n):
-        for k in range(out_ptr[v], out_ptr[v + 1]):
-            t = out_idx[k]
-            w = dst[t]
-            if (not masked or visible[t]) and seen[w] != v:
-                seen[w] = v
-                count[v] += 1
-        for k in range(in_ptr[v], in_ptr[v + 1]):
-            t = in_idx[k]
-            w = src[t]
-            if (not masked or visible[t]) and seen[w] != v:
-                seen[w] = v
-                count[v] += 1
+        count[v] = _unseen(adj.out_ptr, adj.out_idx, dst, visible, v, seen)
+        count[v] += _unseen(adj.in_ptr, adj.in_idx, src, visible, v, seen)
     return count
+
+
+@nb.njit(cache=True, inline="always")
+def _unseen(  # pragma: no cover - compiled
+    ptr: I64, idx: I64, far: I64, visible: npt.NDArray[np.bool_], v: int, seen: I64
+) -> int:
+    """Count (and mark ``v`` in ``seen``) node ``v``'s counterparties ``far`` not yet seen."""
+    masked = visible.shape[0] > 0
+    found = 0
+    for k in range(ptr[v], ptr[v + 1]):
+        t = idx[k]
+        w = far[t]
+        if (not masked or visible[t]) and seen[w] != v:
+            seen[w] = v
+            found += 1
+    return found

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +21,7 @@ from tracing import index
 from tracing.balances import parse_opening_balances
 from tracing.errors import InvalidLedger, SchemaMismatch
 from tracing.graph import Workspaces
+from tracing.index import Adjacency
 from tracing.schema import (
     ACCOUNT,
     AMOUNT,
@@ -54,16 +54,6 @@ _CHUNK_ROWS = 1 << 20
 # up to a bound.
 _FEW_KEYS, _SEEN_KEYS_MAX = 64, 4096
 K = TypeVar("K", str, tuple[str, str])
-
-
-@dataclass(frozen=True, slots=True)
-class Adjacency:
-    """CSR adjacency: ``idx[ptr[v]:ptr[v + 1]]`` are node ``v``'s transactions in order."""
-
-    out_ptr: I64
-    out_idx: I64
-    in_ptr: I64
-    in_idx: I64
 
 
 def _hash_rows(hashers: dict[str, Any], rows: pl.DataFrame) -> None:
@@ -407,9 +397,7 @@ class Ledger:
         self.adj = Adjacency(out_ptr, out_idx, in_ptr, in_idx)
         self.tx_currency = self.node_currency[self.src]
         # Recounted over the whole ledger: a linear pass, cheaper than keeping neighbour sets.
-        self.degree = index.counterparties(
-            out_ptr, out_idx, in_ptr, in_idx, self.src, self.dst, np.empty(0, np.bool_)
-        )
+        self.degree = index.counterparties(self.adj, self.src, self.dst, np.empty(0, np.bool_))
 
     def _extend_columns(self, rows: pl.DataFrame, src: I64, dst: I64, offset: int) -> None:
         def cat(old: str, new: I64) -> I64:

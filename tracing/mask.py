@@ -139,10 +139,8 @@ class Mask:
     def degree(self) -> I64:
         """Per node: distinct counterparties over the visible transactions."""
         if self._degree is None:
-            adj, led = self._ledger.adj, self._ledger
-            self._degree = counterparties(
-                adj.out_ptr, adj.out_idx, adj.in_ptr, adj.in_idx, led.src, led.dst, self.visible
-            )
+            led = self._ledger
+            self._degree = counterparties(led.adj, led.src, led.dst, self.visible)
         return self._degree
 
 

@@ -31,7 +31,6 @@ from tracing.graph import INF, CancelCheck, Filters, Reach
 from tracing.index import I64
 from tracing.labelled import Labelled, Labels, replay_labelled
 from tracing.ledger import Ledger
-from tracing.order import Order
 from tracing.params import TraceParams
 from tracing.replay import (
     CLEAN,
@@ -43,6 +42,7 @@ from tracing.replay import (
     Placements,
     lowest_balance,
 )
+from tracing.searched import Searched
 
 OPENING, UNFOLLOWED, NOT_COVERED = 16, 17, 18
 REASONS = {
@@ -78,17 +78,13 @@ def _replay_end(ledger: Ledger, params: TraceParams, seeds: Any, filters: Filter
 
 
 def trace_sources(
-    ledger: Ledger,
-    order: Order,
-    params: TraceParams,
-    seeds: Any,
-    reach: Reach,
-    sink_reason: I64,
+    searched: Searched,
     filters: Filters,
     *,
     cancelled: CancelCheck | None,
 ) -> Sources:
     """Replay the backward-reached sub-ledger with origins as labels; compose each seed."""
+    ledger, order, params, seeds, reach, sink_reason = searched
     nodes = reach.nodes
     hop_limited = (reach.hops >= params.max_hops) & (sink_reason < 0)
     replay_sink = np.where(hop_limited, HOP_LIMIT, sink_reason)

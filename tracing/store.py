@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tracing.index import HashIndex
-from tracing.ledger import Adjacency, Ledger
+from tracing.index import Adjacency, HashIndex
+from tracing.ledger import Ledger
 from tracing.order import Order, build_order
 from tracing.params import SameDayPolicy
 from tracing.schema import ACCOUNT, EXTERNAL_ID

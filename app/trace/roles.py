@@ -261,30 +261,22 @@ def _value_roles(
             }
         )
     if total and row["role"] != "seed" and sent / total >= t.broker_min_share:
-        out.append(
-            {
-                "role": "broker",
-                "figures": {
-                    "passed_on": amount(sent),
-                    "traced_total": amount(total),
-                    "share_of_traced": _text(_ratio(sent, total)),
-                },
-            }
-        )
+        figures = {"passed_on": amount(sent), **_of_traced(sent, total, amount)}
+        out.append({"role": "broker", "figures": figures})
     if total and kept >= t.sink_min_held and held / total >= t.sink_min_share:
-        out.append(
-            {
-                "role": "sink",
-                "figures": {
-                    "received": amount(received),
-                    "held": amount(held),
-                    "held_share": _text(_ratio(held, received)),
-                    "traced_total": amount(total),
-                    "share_of_traced": _text(_ratio(held, total)),
-                },
-            }
-        )
+        figures = {
+            "received": amount(received),
+            "held": amount(held),
+            "held_share": _text(_ratio(held, received)),
+            **_of_traced(held, total, amount),
+        }
+        out.append({"role": "sink", "figures": figures})
     return out
+
+
+def _of_traced(part: Decimal, total: Decimal, amount: Any) -> dict[str, Any]:
+    """The figures of a role that holds or passes on a share of all that was traced."""
+    return {"traced_total": amount(total), "share_of_traced": _text(_ratio(part, total))}
 
 
 def _structure_roles(row: dict[str, Any], t: RoleThresholds, amount: Any) -> list[dict[str, Any]]:
