@@ -19,13 +19,9 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
 from app.pagination import Page, PageDep
-from app.preconditions import tagged, tagged_responses
+from app.preconditions import tagged_read, tagged_responses
 
 router = APIRouter(prefix="/api/v1", tags=["assets"])
-
-
-def read_asset(asset: AssetRead, response: Response) -> AssetRead:
-    return tagged(response, asset.version, asset)
 
 
 @router.get("/cases/{case_id}/assets", responses=problems(403, 404, 422))
@@ -62,7 +58,7 @@ def get_asset(
 ) -> AssetRead:
     """Get an asset with its legal status, the moves allowed now, and its ETag."""
     asset = service.asset_as_seen(session, asset_id, actor=actor, compartments=compartments)
-    return read_asset(AssetRead.model_validate(asset), response)
+    return tagged_read(response, AssetRead.model_validate(asset))
 
 
 @router.post(
@@ -80,7 +76,7 @@ def add_asset_links(
 ) -> AssetRead:
     """Tie an asset to transactions or traces that link it to the proceeds."""
     asset = service.add_links(session, asset_id, body.links, actor=actor, compartments=compartments)
-    return read_asset(AssetRead.model_validate(asset), response)
+    return tagged_read(response, AssetRead.model_validate(asset))
 
 
 @router.post("/assets/{asset_id}/valuations", status_code=201, responses=problems(403, 404, 422))

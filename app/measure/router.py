@@ -18,7 +18,7 @@ from app.measure.schemas import (
     TransitionCreate,
 )
 from app.pagination import Page, PageDep
-from app.preconditions import ExpectedVersion, move_responses, tagged, tagged_responses
+from app.preconditions import ExpectedVersion, move_responses, tagged, tagged_read, tagged_responses
 
 router = APIRouter(prefix="/api/v1", tags=["measures"])
 # Registering an asset records its first measure (IDENTIFIED): it is served here, since
@@ -48,7 +48,7 @@ def register_asset(
     address and asset.
     """
     asset = service.identify_asset(session, case_id, body, actor=actor, compartments=compartments)
-    return tagged(response, asset.version, AssetRead.model_validate(asset))
+    return tagged_read(response, AssetRead.model_validate(asset))
 
 
 @router.post(
