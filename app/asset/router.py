@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.asset import service
-from app.asset.deps import VisibleAsset
+from app.asset.deps import AssetListingDep, VisibleAsset
 from app.asset.machine import LegalStatus
 from app.asset.schemas import (
     AssetRead,
@@ -97,16 +97,9 @@ def create_asset_valuation(
 
 
 @router.get("/assets/{asset_id}/valuations", responses=problems(403, 404, 422))
-def list_asset_valuations(
-    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
-) -> Page[ValuationHistoryRead]:
+def list_asset_valuations(listing: AssetListingDep) -> Page[ValuationHistoryRead]:
     """List an asset's valuations in the order recorded, the one given at registration first."""
-    return Page.of(
-        ValuationHistoryRead,
-        service.page_valuations(
-            session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
-        ),
-    )
+    return listing.of(ValuationHistoryRead, service.page_valuations)
 
 
 @router.post("/assets/{asset_id}/costs", status_code=201, responses=problems(403, 404, 422))
@@ -126,11 +119,6 @@ def create_asset_cost(
 
 
 @router.get("/assets/{asset_id}/costs", responses=problems(403, 404, 422))
-def list_asset_costs(
-    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
-) -> Page[CostRead]:
+def list_asset_costs(listing: AssetListingDep) -> Page[CostRead]:
     """List the costs recorded for an asset in the order recorded."""
-    return Page.of(
-        CostRead,
-        service.page_costs(session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor),
-    )
+    return listing.of(CostRead, service.page_costs)

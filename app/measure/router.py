@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Response
 
-from app.asset.deps import VisibleAsset
+from app.asset.deps import AssetListingDep, VisibleAsset
 from app.asset.machine import TRANSITIONS, describe_machine
 from app.asset.schemas import AssetCreate, AssetRead
 from app.auth import CaseReader, CaseWriter, DeadlineSweeper, MeasureWriter
@@ -17,7 +17,7 @@ from app.measure.schemas import (
     SweepResult,
     TransitionCreate,
 )
-from app.pagination import Page, PageDep
+from app.pagination import Page
 from app.preconditions import ExpectedVersion, move_responses, tagged, tagged_read, tagged_responses
 
 router = APIRouter(prefix="/api/v1", tags=["measures"])
@@ -85,14 +85,9 @@ def create_transition(
 
 
 @router.get("/assets/{asset_id}/measures", responses=problems(403, 404, 422))
-def list_asset_measures(
-    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
-) -> Page[MeasureRead]:
+def list_asset_measures(listing: AssetListingDep) -> Page[MeasureRead]:
     """List an asset's legal history in the order it happened; it is never rewritten."""
-    return Page.of(
-        MeasureRead,
-        service.page_history(session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor),
-    )
+    return listing.of(MeasureRead, service.page_history)
 
 
 @router.post("/deadlines/sweep", tags=["deadlines"], responses=problems(403))
