@@ -49,11 +49,11 @@ def list_accounts(
     compartments: CompartmentsDep,
 ) -> Page[FlaggedAccountRead]:
     """List flagged accounts, e.g. numbers stored despite a failed check (`invalid_number`)."""
-    items, next_cursor = service.page_flagged_accounts(
-        session, str(flag), limit=page.limit, cursor=page.cursor, compartments=compartments
-    )
-    return Page(
-        items=[FlaggedAccountRead.model_validate(a) for a in items], next_cursor=next_cursor
+    return Page.of(
+        FlaggedAccountRead,
+        service.page_flagged_accounts(
+            session, str(flag), limit=page.limit, cursor=page.cursor, compartments=compartments
+        ),
     )
 
 
