@@ -111,6 +111,24 @@ class UnsupportedMediaType(AppError):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
 
 
+class ValueOutOfRange(AppError):
+    status, code, title = 422, "out_of_range", "Value out of range"
+
+    def __init__(self) -> None:
+        super().__init__("a number in the request is larger than any stored value can be")
+
+
+class DatabaseBusy(AppError):
+    status, code, title = 503, "database_busy", "Database busy"
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(
+            f"another write held the database for more than {wait:g} s (setting "
+            "MONEYTRAIL_LOCK_WAIT_SECONDS); nothing of this request was stored: retry it later"
+        )
+        self.headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+
+
 class FieldError(BaseModel):
     loc: list[str | int] = Field(description="Where: body field path, or row number and column.")
     msg: str
@@ -241,8 +259,7 @@ def problem_response(
     )
 
 
-async def _app_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
+def _render(request: Request, exc: AppError) -> JSONResponse:
     return problem_response(
         request,
         status=exc.status,
@@ -252,6 +269,11 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
         extensions=exc.extensions,
         headers=exc.headers,
     )
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return _render(request, exc)
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, object]]:
@@ -396,13 +418,7 @@ def _out_of_range(exc: Exception) -> bool:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if _out_of_range(exc) or isinstance(exc, OverflowError):
-        return problem_response(
-            request,
-            status=422,
-            code="out_of_range",
-            title="Value out of range",
-            detail="a number in the request is larger than any stored value can be",
-        )
+        return _render(request, ValueOutOfRange())
     return await _unhandled(request, exc)
 
 
@@ -410,15 +426,7 @@ def _database_busy(request: Request) -> JSONResponse:
     settings = getattr(request.app.state, "settings", None)
     wait = getattr(settings, "lock_wait_seconds", 5.0)
     log.warning("database_busy", request_id=request_id_of(request), path=request.url.path)
-    return problem_response(
-        request,
-        status=503,
-        code="database_busy",
-        title="Database busy",
-        detail=f"another write held the database for more than {wait:g} s (setting "
-        "MONEYTRAIL_LOCK_WAIT_SECONDS); nothing of this request was stored: retry it later",
-        headers={"Retry-After": str(max(1, math.ceil(wait)))},
-    )
+    return _render(request, DatabaseBusy(wait))
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -426,12 +434,9 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         return _database_busy(request)
     # The trace goes to the log under the request id, never to the client.
     log.exception("unhandled_error", request_id=request_id_of(request), path=request.url.path)
-    return problem_response(
+    return _render(
         request,
-        status=500,
-        code="internal_error",
-        title="Internal error",
-        detail="The server could not complete the request; quote the request id to an operator.",
+        AppError("The server could not complete the request; quote the request id to an operator."),
     )
 
 

@@ -14,10 +14,11 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.auth import PrincipalDep
+from app.auth import LedgerWriter, PrincipalDep
 from app.db import reading
-from app.deps import SessionDep
+from app.deps import SessionDep, SettingsDep
 from app.principal import Principal
+from app.settings import Settings
 
 
 class FilingCheck(Protocol):
@@ -62,3 +63,23 @@ def caller_filing(request: Request, session: SessionDep, principal: PrincipalDep
 
 
 FilingDep = Annotated[Filing, Depends(caller_filing)]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLoad:
+    """What a route that loads the ledger (a batch, an upload, an import) works with: the
+    writer, the request's session and settings, and the check of where the load is filed."""
+
+    session: Session
+    actor: Principal
+    settings: Settings
+    filing: Filing
+
+
+def ledger_load(
+    session: SessionDep, actor: LedgerWriter, settings: SettingsDep, filing: FilingDep
+) -> LedgerLoad:
+    return LedgerLoad(session, actor, settings, filing)
+
+
+LedgerLoadDep = Annotated[LedgerLoad, Depends(ledger_load)]

@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, Response
 from sqlalchemy.exc import OperationalError
@@ -13,6 +13,14 @@ from app.errors import AppError, problems
 from app.inputs import Text
 
 B = TypeVar("B")
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=Versioned)
 _ETAG = re.compile(r'^"(\d{1,9})"$')
 
 
@@ -44,6 +52,11 @@ def tagged(response: Response, version: int, body: B) -> B:
     move names): the one way a route that reads or moves a versioned record sets it."""
     response.headers["ETag"] = etag_of(version)
     return body
+
+
+def tagged_read(response: Response, read: V) -> V:
+    """A read of a versioned record, answered with its own ETag."""
+    return tagged(response, read.version, read)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ from app.account.schemas import (
     AccountHistory,
     FlaggedAccountRead,
 )
-from app.auth import LedgerReader, LedgerWriter
+from app.auth import LedgerReader
 from app.compartments import CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
-from app.filing import FilingDep
+from app.filing import LedgerLoadDep
 from app.inputs import AccountRefPath
 from app.pagination import Page, PageDep
 from app.source.intake import filed_json
@@ -28,13 +28,13 @@ router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 async def create_account_batch(
     body: AccountBatch,
     request: Request,
-    session: SessionDep,
-    actor: LedgerWriter,
-    filing: FilingDep,
+    load: LedgerLoadDep,
 ) -> AccountBatchResult:
     """Load parties, accounts and holder links as one all-or-nothing batch."""
-    body, upload = await filed_json(request, filing, body)
-    return await run_in_threadpool(service.ingest_accounts, session, body, upload, actor=actor)
+    body, upload = await filed_json(request, load.filing, body)
+    return await run_in_threadpool(
+        service.ingest_accounts, load.session, body, upload, actor=load.actor
+    )
 
 
 @router.get("", responses=problems(403, 422))
@@ -49,11 +49,11 @@ def list_accounts(
     compartments: CompartmentsDep,
 ) -> Page[FlaggedAccountRead]:
     """List flagged accounts, e.g. numbers stored despite a failed check (`invalid_number`)."""
-    items, next_cursor = service.page_flagged_accounts(
-        session, str(flag), limit=page.limit, cursor=page.cursor, compartments=compartments
-    )
-    return Page(
-        items=[FlaggedAccountRead.model_validate(a) for a in items], next_cursor=next_cursor
+    return Page.of(
+        FlaggedAccountRead,
+        service.page_flagged_accounts(
+            session, str(flag), limit=page.limit, cursor=page.cursor, compartments=compartments
+        ),
     )
 
 
@@ -64,21 +64,19 @@ async def correct_account(
     account: AccountRefPath,
     body: AccountCorrectionIn,
     request: Request,
-    session: SessionDep,
-    actor: LedgerWriter,
-    filing: FilingDep,
+    load: LedgerLoadDep,
     compartments: CompartmentsDep,
 ) -> AccountHistory:
     """Correct an account's details with a reason and the correcting source document."""
-    body, upload = await filed_json(request, filing, body)
+    body, upload = await filed_json(request, load.filing, body)
     return AccountHistory.model_validate(
         await run_in_threadpool(
             service.correct_account,
-            session,
+            load.session,
             account,
             body,
             upload,
-            actor=actor,
+            actor=load.actor,
             compartments=compartments,
         )
     )

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.asset import service
-from app.asset.deps import VisibleAsset
+from app.asset.deps import AssetListingDep, VisibleAsset
 from app.asset.machine import LegalStatus
 from app.asset.schemas import (
     AssetRead,
@@ -19,13 +19,9 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
 from app.pagination import Page, PageDep
-from app.preconditions import tagged, tagged_responses
+from app.preconditions import tagged_read, tagged_responses
 
 router = APIRouter(prefix="/api/v1", tags=["assets"])
-
-
-def read_asset(asset: AssetRead, response: Response) -> AssetRead:
-    return tagged(response, asset.version, asset)
 
 
 @router.get("/cases/{case_id}/assets", responses=problems(403, 404, 422))
@@ -62,7 +58,7 @@ def get_asset(
 ) -> AssetRead:
     """Get an asset with its legal status, the moves allowed now, and its ETag."""
     asset = service.asset_as_seen(session, asset_id, actor=actor, compartments=compartments)
-    return read_asset(AssetRead.model_validate(asset), response)
+    return tagged_read(response, AssetRead.model_validate(asset))
 
 
 @router.post(
@@ -80,7 +76,7 @@ def add_asset_links(
 ) -> AssetRead:
     """Tie an asset to transactions or traces that link it to the proceeds."""
     asset = service.add_links(session, asset_id, body.links, actor=actor, compartments=compartments)
-    return read_asset(AssetRead.model_validate(asset), response)
+    return tagged_read(response, AssetRead.model_validate(asset))
 
 
 @router.post("/assets/{asset_id}/valuations", status_code=201, responses=problems(403, 404, 422))
@@ -101,16 +97,9 @@ def create_asset_valuation(
 
 
 @router.get("/assets/{asset_id}/valuations", responses=problems(403, 404, 422))
-def list_asset_valuations(
-    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
-) -> Page[ValuationHistoryRead]:
+def list_asset_valuations(listing: AssetListingDep) -> Page[ValuationHistoryRead]:
     """List an asset's valuations in the order recorded, the one given at registration first."""
-    return Page.of(
-        ValuationHistoryRead,
-        service.page_valuations(
-            session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor
-        ),
-    )
+    return listing.of(ValuationHistoryRead, service.page_valuations)
 
 
 @router.post("/assets/{asset_id}/costs", status_code=201, responses=problems(403, 404, 422))
@@ -130,11 +119,6 @@ def create_asset_cost(
 
 
 @router.get("/assets/{asset_id}/costs", responses=problems(403, 404, 422))
-def list_asset_costs(
-    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
-) -> Page[CostRead]:
+def list_asset_costs(listing: AssetListingDep) -> Page[CostRead]:
     """List the costs recorded for an asset in the order recorded."""
-    return Page.of(
-        CostRead,
-        service.page_costs(session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor),
-    )
+    return listing.of(CostRead, service.page_costs)

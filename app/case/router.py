@@ -22,13 +22,9 @@ from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import MAX_ID, ApiKeyIdPath, CaseIdPath
 from app.pagination import Page, PageDep
-from app.preconditions import ExpectedVersion, move_responses, tagged, tagged_responses
+from app.preconditions import ExpectedVersion, move_responses, tagged_read, tagged_responses
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
-
-
-def _read(case: CaseRead, response: Response) -> CaseRead:
-    return tagged(response, case.version, case)
 
 
 @router.post("", status_code=201, responses=tagged_responses(403, 404, 409, 422, ok=201))
@@ -36,7 +32,7 @@ def create_case(
     body: CaseCreate, response: Response, session: SessionDep, actor: CaseWriter
 ) -> CaseRead:
     """Open a case; the caller becomes its first member (lead)."""
-    return _read(service.case_read(service.open_case(session, body, actor=actor)), response)
+    return tagged_read(response, service.case_read(service.open_case(session, body, actor=actor)))
 
 
 @router.get("", responses=problems(403, 422))
@@ -69,7 +65,7 @@ def get_case(
     case_id: CaseIdPath, response: Response, session: SessionDep, actor: CaseReader
 ) -> CaseRead:
     """Get one case with the statuses it may move to; its ETag guards status changes."""
-    return _read(service.case_read(service.get_case(session, case_id, actor=actor)), response)
+    return tagged_read(response, service.case_read(service.get_case(session, case_id, actor=actor)))
 
 
 @router.post(
@@ -94,7 +90,7 @@ def change_case_status(
     non-conviction-based.
     """
     case = service.change_status(session, case_id, body, condition=expected, actor=actor)
-    return _read(service.case_read(case), response)
+    return tagged_read(response, service.case_read(case))
 
 
 @router.get("/{case_id}/events", responses=problems(403, 404, 422))

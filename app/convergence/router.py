@@ -38,11 +38,11 @@ def list_convergence(
     case's lead is notified when the caller's case brought the key second (`GET
     /api/v1/notifications`) and may choose to be contacted, which then shows in `contacts`.
     """
-    items, next_cursor = convergence.page_convergence(
-        session, actor=actor, compartments=compartments, limit=page.limit, cursor=page.cursor
-    )
-    return Page(
-        items=[ConvergenceEntryRead.model_validate(i) for i in items], next_cursor=next_cursor
+    return Page.of(
+        ConvergenceEntryRead,
+        convergence.page_convergence(
+            session, actor=actor, compartments=compartments, limit=page.limit, cursor=page.cursor
+        ),
     )
 
 
@@ -59,10 +59,10 @@ def list_notifications(
     that came learns only that a match exists (a blind entry in its convergence list).
     Shared-pool documents make none.
     """
-    items, next_cursor = convergence.page_notifications(
-        session, actor=actor, limit=page.limit, cursor=page.cursor
+    return Page.of(
+        NotificationRead,
+        convergence.page_notifications(session, actor=actor, limit=page.limit, cursor=page.cursor),
     )
-    return Page(items=[NotificationRead.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @notifications.post("/{notification_id}/decision", responses=problems(403, 404, 409, 422))

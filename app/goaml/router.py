@@ -3,11 +3,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from app.auth import LedgerWriter, SourceReader
+from app.auth import SourceReader
 from app.compartments import CompartmentsDep
-from app.deps import SessionDep, SettingsDep
+from app.deps import SessionDep
 from app.errors import problems
-from app.filing import FilingDep
+from app.filing import LedgerLoadDep
 from app.goaml import service
 from app.goaml.schemas import GoamlImportResult, GoamlReportRead
 from app.inputs import DocumentIdPath
@@ -25,23 +25,26 @@ _STATUS: dict[int | str, dict[str, Any]] = {
 async def import_goaml_reports(
     file: Annotated[UploadFile, File(description="One goAML report (XML) or a zip of several.")],
     response: Response,
-    session: SessionDep,
-    actor: LedgerWriter,
-    settings: SettingsDep,
-    filing: FilingDep,
+    load: LedgerLoadDep,
     case_id: Annotated[
         int | None,
         Query(ge=1, description="File the reports in this case's compartment (need-to-know)."),
     ] = None,
 ) -> GoamlImportResult:
     """Import goAML reports: transactions, accounts and parties, each report whole or not at all."""
-    case_id = await filing.checked(case_id, field=("query", "case_id"))
+    case_id = await load.filing.checked(case_id, field=("query", "case_id"))
+    settings = load.settings
     async with received(
         file, limit=settings.upload_max_bytes, default_media_type="application/xml"
     ) as (path, upload):
         files = await run_in_threadpool(service.files_of, path, upload, settings=settings)
         result, stored = await run_in_threadpool(
-            service.import_goaml, session, files, actor=actor, settings=settings, case_id=case_id
+            service.import_goaml,
+            load.session,
+            files,
+            actor=load.actor,
+            settings=settings,
+            case_id=case_id,
         )
     return stored_or_replayed(response, result, stored=stored)
 

@@ -4,11 +4,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from app.auth import CaseReader, LedgerReader, LedgerWriter, TraceReader
+from app.auth import CaseReader, LedgerReader, TraceReader
 from app.compartments import CompartmentsDep
-from app.deps import SessionDep, SettingsDep
+from app.deps import SessionDep
 from app.errors import problems
-from app.filing import FilingDep
+from app.filing import LedgerLoadDep
 from app.inputs import CaseIdPath, Text, TraceIdPath
 from app.interop import graph, service
 from app.trace.runtime import TraceRuntimeDep
@@ -229,29 +229,24 @@ async def import_ftm_entities(
     file: Annotated[UploadFile, File(description="FtM entities, one JSON object a line.")],
     reference: Annotated[Text, Form(min_length=1, max_length=200, examples=["ALEPH-2026-04"])],
     response: Response,
-    session: SessionDep,
-    actor: LedgerWriter,
-    settings: SettingsDep,
-    filing: FilingDep,
+    load: LedgerLoadDep,
     case_id: Annotated[
         int | None,
         Form(ge=1, description="File the entities in this case's compartment (need-to-know)."),
     ] = None,
 ) -> IngestResult:
     """Import FollowTheMoney entities (Payment, BankAccount, CryptoWallet, Person, Company ...)."""
-    case_id = await filing.checked(case_id, field=("body", "case_id"))
-    async with received(file, limit=settings.upload_max_bytes, default_media_type=NDJSON) as (
-        path,
-        upload,
-    ):
+    case_id = await load.filing.checked(case_id, field=("body", "case_id"))
+    limit = load.settings.upload_max_bytes
+    async with received(file, limit=limit, default_media_type=NDJSON) as (path, upload):
         result, stored = await run_in_threadpool(
             service.import_ftm,
-            session,
+            load.session,
             path,
             upload,
             reference=reference,
-            actor=actor,
-            settings=settings,
+            actor=load.actor,
+            settings=load.settings,
             case_id=case_id,
         )
     return stored_or_replayed(response, result, stored=stored)

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Response
 
-from app.asset.deps import VisibleAsset
+from app.asset.deps import AssetListingDep, VisibleAsset
 from app.asset.machine import TRANSITIONS, describe_machine
 from app.asset.schemas import AssetCreate, AssetRead
 from app.auth import CaseReader, CaseWriter, DeadlineSweeper, MeasureWriter
@@ -17,8 +17,8 @@ from app.measure.schemas import (
     SweepResult,
     TransitionCreate,
 )
-from app.pagination import Page, PageDep
-from app.preconditions import ExpectedVersion, move_responses, tagged, tagged_responses
+from app.pagination import Page
+from app.preconditions import ExpectedVersion, move_responses, tagged, tagged_read, tagged_responses
 
 router = APIRouter(prefix="/api/v1", tags=["measures"])
 # Registering an asset records its first measure (IDENTIFIED): it is served here, since
@@ -48,7 +48,7 @@ def register_asset(
     address and asset.
     """
     asset = service.identify_asset(session, case_id, body, actor=actor, compartments=compartments)
-    return tagged(response, asset.version, AssetRead.model_validate(asset))
+    return tagged_read(response, AssetRead.model_validate(asset))
 
 
 @router.post(
@@ -85,14 +85,9 @@ def create_transition(
 
 
 @router.get("/assets/{asset_id}/measures", responses=problems(403, 404, 422))
-def list_asset_measures(
-    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
-) -> Page[MeasureRead]:
+def list_asset_measures(listing: AssetListingDep) -> Page[MeasureRead]:
     """List an asset's legal history in the order it happened; it is never rewritten."""
-    return Page.of(
-        MeasureRead,
-        service.page_history(session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor),
-    )
+    return listing.of(MeasureRead, service.page_history)
 
 
 @router.post("/deadlines/sweep", tags=["deadlines"], responses=problems(403))

@@ -15,7 +15,7 @@ from app.deps import SessionDep
 from app.inputs import CaseIdPath
 from app.overview import service as overview
 from app.overview.schemas import CaseOverview
-from app.preconditions import tagged, tagged_responses
+from app.preconditions import tagged_read, tagged_responses
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -51,4 +51,4 @@ def get_case_overview(
 
 def _case(case: object, response: Response) -> CaseRead:
     read = CaseRead.model_validate(case_service.read_model(case))  # type: ignore[arg-type]
-    return tagged(response, read.version, read)
+    return tagged_read(response, read)

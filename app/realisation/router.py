@@ -2,12 +2,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from app.asset.deps import VisibleAsset
+from app.asset.deps import AssetListingDep, VisibleAsset
 from app.auth import CaseReader, MeasureWriter
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import MAX_ID, AssetIdPath
-from app.pagination import DuePageDep, Page, PageDep
+from app.pagination import DuePageDep, Page
 from app.preconditions import ExpectedVersion, move_responses, tagged
 from app.realisation import service
 from app.realisation.schemas import (
@@ -44,14 +44,9 @@ def create_sale_order(
 
 
 @router.get("/assets/{asset_id}/sale-orders", responses=problems(403, 404, 422))
-def list_sale_orders(
-    asset_id: AssetIdPath, session: SessionDep, actor: CaseReader, page: PageDep
-) -> Page[SaleRead]:
+def list_sale_orders(listing: AssetListingDep) -> Page[SaleRead]:
     """List an asset's interlocutory sale orders in the order made."""
-    return Page.of(
-        SaleRead,
-        service.page_sales(session, asset_id, actor=actor, limit=page.limit, cursor=page.cursor),
-    )
+    return listing.of(SaleRead, service.page_sales)
 
 
 @router.get("/sale-orders", tags=["deadlines"], responses=problems(403, 422))

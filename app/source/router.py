@@ -17,10 +17,12 @@ def list_source_documents(
     session: SessionDep, actor: SourceReader, page: PageDep, compartments: CompartmentsDep
 ) -> Page[SourceDocumentRead]:
     """List source documents, newest first (ingest keys see only their own)."""
-    rows, next_cursor = service.page_sources(
-        session, limit=page.limit, cursor=page.cursor, actor=actor, compartments=compartments
+    return Page.of(
+        SourceDocumentRead,
+        service.page_sources(
+            session, limit=page.limit, cursor=page.cursor, actor=actor, compartments=compartments
+        ),
     )
-    return Page(items=[SourceDocumentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{source_document_id}", responses=problems(403, 404, 422))

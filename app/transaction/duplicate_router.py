@@ -26,10 +26,12 @@ def list_duplicates(
     ] = None,
 ) -> Page[DuplicateRead]:
     """List transactions reported by two source documents, in the order they were found."""
-    items, next_cursor = duplicate_service.page_duplicates(
-        session, state=state, limit=page.limit, cursor=page.cursor, compartments=compartments
+    return Page.of(
+        DuplicateRead,
+        duplicate_service.page_duplicates(
+            session, state=state, limit=page.limit, cursor=page.cursor, compartments=compartments
+        ),
     )
-    return Page(items=[DuplicateRead.model_validate(i) for i in items], next_cursor=next_cursor)
 
 
 @router.post("/{duplicate_id}/confirm", responses=problems(403, 404, 409, 422))

@@ -6,11 +6,11 @@ from starlette.concurrency import run_in_threadpool
 from app.account import service as account_service
 from app.account.numbers import AccountCheck
 from app.account.schemas import AccountRead
-from app.auth import LedgerReader, LedgerWriter
+from app.auth import LedgerReader
 from app.compartments import CompartmentsDep
-from app.deps import SessionDep, SettingsDep
+from app.deps import SessionDep
 from app.errors import problems
-from app.filing import FilingDep
+from app.filing import LedgerLoadDep
 from app.inputs import AccountRefPath, Instant, Text, TransactionRefPath
 from app.pagination import Page, PageDep
 from app.source.intake import filed_json
@@ -45,15 +45,12 @@ async def create_transaction_batch(
     body: TransactionBatch,
     request: Request,
     response: Response,
-    session: SessionDep,
-    actor: LedgerWriter,
-    settings: SettingsDep,
-    filing: FilingDep,
+    load: LedgerLoadDep,
 ) -> IngestResult:
     """Store a JSON batch of transactions, whole or not at all; a re-sent batch stores nothing."""
-    body, upload = await filed_json(request, filing, body)
+    body, upload = await filed_json(request, load.filing, body)
     result, stored = await run_in_threadpool(
-        service.ingest_batch, session, body, upload, actor=actor, settings=settings
+        service.ingest_batch, load.session, body, upload, actor=load.actor, settings=load.settings
     )
     return stored_or_replayed(response, result, stored=stored)
 
@@ -68,10 +65,7 @@ async def upload_transactions(
     kind: Annotated[Text, Form(min_length=1, max_length=50, examples=["bank_statement"])],
     reference: Annotated[Text, Form(min_length=1, max_length=200, examples=["PO-2026-017"])],
     response: Response,
-    session: SessionDep,
-    actor: LedgerWriter,
-    settings: SettingsDep,
-    filing: FilingDep,
+    load: LedgerLoadDep,
     timezone: Annotated[
         Text | None,
         Form(max_length=64, description="IANA zone for value times without an offset."),
@@ -83,20 +77,20 @@ async def upload_transactions(
     case_id: CaseForm = None,
 ) -> IngestResult:
     """Upload a CSV or Parquet file of transactions, stored whole or not at all."""
-    case_id = await filing.checked(case_id, field=("body", "case_id"))
+    case_id = await load.filing.checked(case_id, field=("body", "case_id"))
     async with received(
-        file, limit=settings.upload_max_bytes, default_media_type="application/octet-stream"
+        file, limit=load.settings.upload_max_bytes, default_media_type="application/octet-stream"
     ) as (path, upload):
         source = SourceIn(kind=kind, reference=reference, case_id=case_id)
         result, stored = await run_in_threadpool(
             service.ingest_file,
-            session,
+            load.session,
             path,
             source,
             upload,
             timezone=timezone,
-            actor=actor,
-            settings=settings,
+            actor=load.actor,
+            settings=load.settings,
             account_check=account_check,
         )
     return stored_or_replayed(response, result, stored=stored)
@@ -107,24 +101,21 @@ async def correct_transaction(
     transaction: TransactionRefPath,
     body: TransactionCorrectionIn,
     request: Request,
-    session: SessionDep,
-    actor: LedgerWriter,
-    settings: SettingsDep,
-    filing: FilingDep,
+    load: LedgerLoadDep,
     compartments: CompartmentsDep,
 ) -> TransactionHistory:
     """Supersede a transaction by a corrected record, with a reason and its source document."""
-    body, upload = await filed_json(request, filing, body)
+    body, upload = await filed_json(request, load.filing, body)
     history = await run_in_threadpool(
         corrections.correct_transaction,
-        session,
+        load.session,
         transaction,
         source=body.source,
         record=dict(body.transaction),
         reason=body.reason,
         upload=upload,
-        actor=actor,
-        settings=settings,
+        actor=load.actor,
+        settings=load.settings,
         compartments=compartments,
     )
     return TransactionHistory.model_validate(history)
