@@ -258,9 +258,17 @@ def visible_name(session: Session, account: Account, compartments: Compartments)
     return read_account(session, str(account.id), compartments)["name"]  # type: ignore[no-any-return]
 
 
-def accounts_by_keys(session: Session, keys: list[str]) -> dict[str, Account]:
-    """Stored accounts with their holders, by key (keys not stored are left out)."""
-    return AccountRepository(session).by_keys(keys)
+def accounts_by_keys(
+    session: Session, keys: list[str], compartments: Compartments = EVERY
+) -> dict[str, Account]:
+    """Stored accounts with their holders, by key: keys not stored, or of accounts nothing
+    `compartments` may see speaks of, are left out."""
+    accounts = AccountRepository(session)
+    found = accounts.by_keys(keys)
+    if compartments.every:
+        return found
+    seen = accounts.visible_ids((a.id for a in found.values()), compartments)
+    return {k: a for k, a in found.items() if a.id in seen}
 
 
 def correct_account(

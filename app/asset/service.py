@@ -15,7 +15,7 @@ from app.asset.repository import ASSETS, COSTS, VALUATIONS, AssetRepository
 from app.asset.schemas import AssetCreate, AssetType, CostCreate, LinkIn, ValuationCreate
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
-from app.compartments import EVERY, Compartments
+from app.compartments import Compartments
 from app.inputs import MAX_ID
 from app.money import decimals_of, to_minor
 from app.pagination import DueWindow
@@ -87,7 +87,7 @@ def build_asset(
     *,
     actor: Principal,
     status: LegalStatus,
-    compartments: Compartments = EVERY,
+    compartments: Compartments,
 ) -> Asset:
     """Validate and add an asset (flushed; the caller's use case records its first event).
     Accounts, owners and transactions are named among what the caller's compartments hold."""
@@ -242,7 +242,7 @@ def _add_links(
     links: list[LinkIn],
     *,
     actor: Principal,
-    compartments: Compartments = EVERY,
+    compartments: Compartments,
 ) -> None:
     for link in links:
         transaction_id = None
@@ -268,7 +268,7 @@ def add_links(
     links: list[LinkIn],
     *,
     actor: Principal,
-    compartments: Compartments = EVERY,
+    compartments: Compartments,
 ) -> Asset:
     """Tie an asset to more transactions or traces, e.g. once a trace reached it."""
     asset = get_writable_asset(session, asset_id, actor=actor)
@@ -279,7 +279,7 @@ def add_links(
 
 
 def _add_owners(
-    session: Session, asset: Asset, data: AssetCreate, compartments: Compartments = EVERY
+    session: Session, asset: Asset, data: AssetCreate, compartments: Compartments
 ) -> None:
     seen: set[int] = set()
     total = 0

@@ -23,7 +23,7 @@ from app.asset.machine import (
 from app.asset.models import Asset
 from app.asset.schemas import AssetCreate
 from app.case import service as case_service
-from app.compartments import EVERY, Compartments
+from app.compartments import Compartments
 from app.measure import deadlines
 from app.measure.deadlines import Deadline
 from app.measure.errors import BalanceExceeded, IllegalTransition, InvalidMeasure
@@ -51,7 +51,7 @@ def identify_asset(
     data: AssetCreate,
     *,
     actor: Principal,
-    compartments: Compartments = EVERY,
+    compartments: Compartments,
 ) -> Asset:
     """Register an asset: its first event is the move from nothing to IDENTIFIED."""
     asset = asset_service.build_asset(
@@ -520,11 +520,15 @@ def register_traced_asset(
     amount_minor: int,
     currency: str,
     note: str,
+    compartments: Compartments,
 ) -> Asset:
     """Register an asset a trace found (DESIGN §5, LEGAL B.2 #1-2): IDENTIFIED, then TRACED with
-    the tainted amount and the trace in `note`. Flushed, not committed: the caller stores its
-    batch whole or not at all."""
-    asset = asset_service.build_asset(session, case_id, data, actor=actor, status=L.IDENTIFIED)
+    the tainted amount and the trace in `note`; its account, owners and transactions are named
+    among what `compartments` hold (the case's, as all its members read the asset). Flushed,
+    not committed: the caller stores its batch whole or not at all."""
+    asset = asset_service.build_asset(
+        session, case_id, data, actor=actor, status=L.IDENTIFIED, compartments=compartments
+    )
     measures = MeasureRepository(session)
     measures.add(_identification(asset, actor))
     apply_move(asset, L.TRACED, None, None)

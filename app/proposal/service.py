@@ -26,6 +26,7 @@ from app.principal import Principal
 from app.proposal.models import FreezingProposal
 from app.proposal.repository import ProposalRepository
 from app.proposal.schemas import ProposalCreate, SkipReason
+from app.source import service as source_service
 from app.trace import service as trace_service
 from app.trace.runtime import TraceRuntime
 from app.transaction import service as transaction_service
@@ -179,7 +180,11 @@ def _why_not(
             previous.asset_id,
         )
     if account is None:
-        return _skip(row, SkipReason.UNKNOWN_ACCOUNT, "no such account is stored")
+        # Stored, yet known only to compartments the case is not in, it is none of the case's:
+        # the asset would show its key to every member of the case.
+        return _skip(
+            row, SkipReason.UNKNOWN_ACCOUNT, "the shared pool and the case know no such account"
+        )
     if AccountKind(account.kind) not in ASSET_TYPES:
         return _skip(
             row, SkipReason.NOT_FREEZABLE, f"a {account.kind} account holds nothing to freeze"
@@ -210,6 +215,7 @@ def _propose(
     tx_ids: dict[str, transaction_service.Named],
     actor: Principal,
     owners: list[str],
+    readers: Compartments,
 ) -> dict[str, Any]:
     key, currency, held = row["account"], row["currency"], row["held"]
     rule = result.provenance.rule
@@ -229,6 +235,7 @@ def _propose(
         amount_minor=to_minor(held, currency),
         currency=currency,
         note=f"trace {run_id} ({rule}): {amount} {currency} of taint held",
+        compartments=readers,
     )
     shares = claimant_shares(result, key, currency)
     ProposalRepository(session).add(
@@ -300,21 +307,25 @@ def _proposals(
     read: LedgerRead,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     holdings = _holdings(result)
-    accounts = account_service.accounts_by_keys(session, [h["account"] for h in holdings])
-    # The owners the case may know of: holders that documents of the shared pool or of the
-    # case itself state (an asset of the case is read by all its members).
-    held_by, _ = account_service.holders_as_seen(
-        session, sorted(accounts), Compartments(every=False, cases=frozenset({case_id}))
-    )
+    # What the asset may show: what documents of the shared pool or of the case itself state
+    # (an asset of the case is read by all its members, whatever the trace read).
+    readers = Compartments(every=False, cases=frozenset({case_id}))
+    accounts = account_service.accounts_by_keys(session, [h["account"] for h in holdings], readers)
+    held_by, _ = account_service.holders_as_seen(session, sorted(accounts), readers)
     done = {
         (p.account_key, p.currency): p
         for p in ProposalRepository(session).of_trace_in_case(run_id, case_id)
     }
     carriers = _carriers(result)
-    # by the names the trace ran with, whatever a refiling renamed since
-    tx_ids = transaction_service.transactions_named_at(
+    # by the names the trace ran with, whatever a refiling renamed since; an asset links only
+    # the transactions its readers may see
+    named = transaction_service.transactions_named_at(
         session, sorted({tx for txs in carriers.values() for tx in txs}), read
     )
+    readable = source_service.visible_documents(
+        session, {n.document_id for n in named.values()}, readers
+    )
+    tx_ids = {tx: n for tx, n in named.items() if n.document_id in readable}
     created: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     for row in holdings:
@@ -340,6 +351,7 @@ def _proposals(
                 owners=sorted(
                     {h.party.key for h in held_by.get(account.key, []) if h.role == "holder"}
                 ),
+                readers=readers,
             )
         )
     return created, skipped

@@ -6,6 +6,9 @@ knows, a holder link naming zebulon on the shared account DE, two transactions t
 (one of them the duplicate of S-2), an account stored with an invalid number, and a
 correction of its commission CASEA-5 (a shared record is corrected in the shared pool).
 Everything of case A carries one of `SECRETS` in what it shows.
+
+`grow` adds case B, whose members may open its own objects, built on what case A stated of
+shared records: see `CaseB`.
 """
 
 from dataclasses import dataclass, field
@@ -21,6 +24,9 @@ from tests.factories import DE, FR, bearer, make_key, tx
 GB = "iban:GB29NWBK60161331926819"
 BAD = "iban:DE88370400440532013000"  # DE89... with its check digits changed
 ZEBULON = "person:zebulon"
+NOMINEE = "person:nominee"  # created by case A's document, stated by the pool as well
+TRUST = "company:quillfeather-trust"  # a holder of the shared DE that only case A states
+NL = "iban:NL91ABNA0417164300"
 SECRETS = ("CASEA-", "Zebulon", "Quillfeather", "quillfeather", "GB29NWBK", "DE88370400")
 CASE_A = {
     "reference": "COMPART-A",
@@ -139,10 +145,93 @@ def build(client: TestClient, session: Session) -> World:
     return world
 
 
-def add_member(client: TestClient, world: World, api_key_id: str, role: str) -> None:
+def add_member(
+    client: TestClient, world: World, api_key_id: str, role: str, case: "CaseB | None" = None
+) -> None:
+    """Put a key on case A (or on `case`, by its lead)."""
     r = client.put(
-        f"/api/v1/cases/{world.case_id}/members",
+        f"/api/v1/cases/{world.case_id if case is None else case.case_id}/members",
         json={"api_key_id": api_key_id, "role": role},
-        headers=world.lead,
+        headers=world.lead if case is None else case.lead,
     )
     assert r.status_code in (200, 201), r.text
+
+
+@dataclass
+class CaseB:
+    """Case B, led by `lead`, on records case A stated things of. `NOMINEE` was created by case
+    A's document (its row holds A's name) and the pool names it too; case A states `TRUST` and
+    `ZEBULON` as holders of the shared DE. In case B: a real-estate asset `NOMINEE` owns, the
+    lead's trace of B's payment CASEB-1 into DE (over the pool and B) with its freezing
+    proposal (an asset on DE), the subjects `NOMINEE` and DE, and the assets proposed into B by
+    case A's lead (a member of B too) from a trace over A's payments CASEA-1 and CASEA-4 (taint
+    held at DE, FR and GB, which only A knows): that trace read A's compartment, so B's other
+    members may not see it, yet they read its assets.
+    """
+
+    case_id: int
+    lead: dict[str, str]
+    assets: list[int]
+    traces: list[str]  # the lead's, then A's lead's (which B's other members may not see)
+    a_transactions: list[int]  # the ids of case A's payments
+
+
+def grow(client: TestClient, session: Session, world: World) -> CaseB:
+    a, people = world.case_id, {"kind": "person", "country": "DE"}
+    owners = {
+        "source": source("CASEA-OWNERS", a),
+        "parties": [
+            {"key": NOMINEE, "name": "Quillfeather Nominee", **people},
+            {"key": TRUST, "name": "Quillfeather Trust", "kind": "legal_entity"},
+        ],
+        "accounts": [{"key": DE, "holders": [{"party": TRUST}]}],
+    }
+    _post(client, "/api/v1/accounts/batch", owners, world.lead)
+    pool = {
+        "source": source("SHARED-OWNERS"),
+        "parties": [{"key": NOMINEE, "name": "Nominee Person", **people}],
+        "accounts": [{"key": FR, "holders": [{"party": NOMINEE}]}],
+    }
+    _post(client, "/api/v1/accounts/batch", pool, world.lead)
+    lead = bearer(make_key(session, Role.INVESTIGATOR, name="lead of B"))
+    b = _post(client, "/api/v1/cases", {**CASE_A, "reference": "COMPART-B", "title": "B"}, lead)
+    case_b = CaseB(case_id=b["id"], lead=lead, assets=[], traces=[], a_transactions=[])
+    b_id = case_b.case_id
+    accounts = {
+        "source": source("B-PARTIES", b_id),
+        "accounts": [{"key": NL, "holders": [{"party": NOMINEE}]}],
+    }
+    _post(client, "/api/v1/accounts/batch", accounts, lead)
+    paid = [tx("CASEB-1", NL, DE, "300.00", value_time="2026-02-01T10:00:00Z")]
+    _post(
+        client,
+        "/api/v1/transactions/batch",
+        {"source": source("B-1", b_id), "transactions": paid},
+        lead,
+    )
+    house = {
+        "type": "real_estate",
+        "description": "Flat in Hamburg",
+        "address": "Hafenstraße 12, 20359 Hamburg",
+        "owners": [{"party": NOMINEE, "share_percent": "50"}],
+    }
+    case_b.assets.append(_post(client, f"/api/v1/cases/{b_id}/assets", house, lead)["id"])
+    for subject in ({"party": NOMINEE, "role": "suspect"}, {"account": DE, "role": "mule"}):
+        _post(client, f"/api/v1/cases/{b_id}/subjects", subject, lead)
+    add_member(
+        client,
+        world,
+        key_id(session, world.lead["Authorization"].removeprefix("Bearer ")),
+        "investigator",
+        case_b,
+    )
+    for key, seeds in ((lead, ["CASEB-1"]), (world.lead, ["CASEA-1", "CASEA-4"])):
+        body = {"seeds": [{"transaction": s} for s in seeds], "rule": "fifo", "case_id": b_id}
+        trace = _post(client, "/api/v1/traces", body, key)["id"]
+        made = _post(client, f"/api/v1/traces/{trace}/proposals", {"case_id": b_id}, key)
+        case_b.traces.append(trace)
+        case_b.assets += [c["asset_id"] for c in made["created"]]
+    for external_id in ("CASEA-1", "CASEA-2", "CASEA-3", "CASEA-4"):
+        read = client.get(f"/api/v1/transactions/{external_id}", headers=world.lead)
+        case_b.a_transactions.append(read.json()["id"])
+    return case_b

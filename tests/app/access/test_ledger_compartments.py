@@ -7,6 +7,11 @@ gets no byte of A's data: an answer of 200 holds none of `SECRETS`, any other an
 very answer to a record that does not exist (no hint). A caller who may see it finds every
 secret somewhere, so the test can fail both ways. A new GET route is covered as it is added:
 its path parameters and required query parameters must be known below, or this test fails.
+
+The non-members of A are members of case B (`compartment_world.grow`; an ingest key is bound
+to it), and every route is called with B's objects too: B's assets, traces (with their exports
+and reports), overview and convergence are built on shared records case A stated things of, and
+must show B's members none of it, nor the id of one of A's transactions.
 """
 
 import itertools
@@ -14,6 +19,7 @@ import re
 from typing import Any
 
 import pytest
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -22,35 +28,46 @@ from app.principal import ROLE_SCOPES, Role, Scope
 from tests.app.access.compartment_world import (
     BAD,
     GB,
+    NOMINEE,
     SECRETS,
     ZEBULON,
+    CaseB,
     World,
     add_member,
     build,
+    grow,
     source,
 )
 from tests.app.access.compartment_world import key_id as id_of
 from tests.app.access.test_access_matrix import api_routes
 from tests.factories import DE, FR, bearer, make_key, tx
 
-# Held to the compartments by their own tests (traces: tests/app/trace/test_trace_compartments.py;
-# convergence: tests/app/convergence). Listed, so that nothing else escapes this matrix.
-ELSEWHERE = (
-    "/api/v1/traces",
-    "/api/v1/convergence",
-)
-MISSING = {"source_document_id": "0" * 32}
+MISSING = {"source_document_id": "0" * 32, "trace_id": "0" * 32}
+# A JSON field naming a transaction by its id.
+TRANSACTION_IDS = re.compile(r'"(?:\w+_)?transaction_id":\s*(\d+)')
 
 
-def _refs(world: World) -> dict[str, list[str]]:
-    """What to put in each path parameter: A's records, and shared ones that A's touch."""
+def _refs(world: World, b: CaseB) -> dict[str, list[str]]:
+    """What to put in each path parameter: A's records, shared ones that A's touch, and B's
+    objects (`_opened`)."""
     return {
-        "transaction": [str(world.ids["transaction"]), "CASEA-1", "S-1", "S-2"],
+        "transaction": [str(world.ids["transaction"]), "CASEA-1", "S-1", "S-2", "CASEB-1"],
         "account": [GB, str(world.ids["account"]), DE, BAD],
-        "party": [ZEBULON, str(world.ids["party"]), "person:common"],
+        "party": [ZEBULON, str(world.ids["party"]), "person:common", NOMINEE],
         "source_document_id": world.documents,
-        "case_id": [str(world.case_id)],
-        "asset_id": ["999999"],  # no assets here: what an asset shows is case-scoped anyway
+        "case_id": [str(world.case_id), str(b.case_id)],
+        "asset_id": [str(a) for a in b.assets],
+        "trace_id": b.traces,
+    }
+
+
+def _opened(b: CaseB) -> dict[str, set[str]]:
+    """B's objects, which B's members open: what they answer may differ from a missing one's."""
+    return {
+        "case_id": {str(b.case_id)},
+        "trace_id": {b.traces[0]},
+        "asset_id": {str(a) for a in b.assets},
+        "transaction": {"CASEB-1"},
     }
 
 
@@ -61,6 +78,7 @@ QUERIES: dict[str, dict[str, list[Any]]] = {
         "kind": ["party", "account", "transaction"],
     },
     "list_accounts": {"flag": ["invalid_number"]},
+    "explain_trace": {"to": [DE, FR]},
     "get_statistics": {"year": [2026]},
     "export_statistics_csv": {"year": [2026]},
     **{
@@ -70,48 +88,72 @@ QUERIES: dict[str, dict[str, list[Any]]] = {
 }
 
 
-def _ledger_reads() -> list[APIRoute]:
-    return [
-        r
-        for r in api_routes()
-        if "GET" in r.methods and not r.path.startswith(ELSEWHERE) and "{trace_id}" not in r.path
-    ]
+def _reads() -> list[APIRoute]:
+    return [r for r in api_routes() if "GET" in r.methods]
 
 
-def _calls(route: APIRoute, world: World) -> list[tuple[str, dict[str, Any], str]]:
-    """(url, query, url of a record that does not exist) for every filling of the route."""
-    refs = _refs(world)
-    names = [p.name for p in route.dependant.path_params]
+def _params(dependant: Dependant) -> tuple[list[Any], list[Any]]:
+    """The path and query parameters of an operation and of the dependencies it calls."""
+    path, query = list(dependant.path_params), list(dependant.query_params)
+    for sub in dependant.dependencies:
+        more = _params(sub)
+        path += more[0]
+        query += more[1]
+    return path, query
+
+
+def _calls(
+    route: APIRoute, world: World, b: CaseB, *, of_b: bool
+) -> list[tuple[str, dict[str, Any], str | None]]:
+    """(url, query, url of a record that does not exist) for every filling of the route; no
+    such url where the route is filled with one of B's objects, and none of those unless
+    `of_b` (only B's members, who may not see A, could read A's data there)."""
+    refs, opened = _refs(world, b), _opened(b)
+    if not of_b:
+        refs = {n: [v for v in values if v not in opened.get(n, ())] for n, values in refs.items()}
+    # what the route's dependencies read too (a trace's routes take its id in one)
+    path_params, query_params = _params(route.dependant)
+    names = sorted({p.name for p in path_params})
     unknown = [n for n in names if n not in refs]
     assert not unknown, f"{route.path}: say which of A's records to read through {unknown}"
     given = QUERIES.get(route.name, {})
-    queries = [q for q in route.dependant.query_params if q.name in given]
-    required = [q.name for q in route.dependant.query_params if q.field_info.is_required()]
+    queries = [q for q in query_params if q.name in given]
+    required = [q.name for q in query_params if q.field_info.is_required()]
     assert set(required) <= given.keys(), f"{route.path}: give values for {required}"
     out = []
     for values in itertools.product(*(refs[n] for n in names)):
         url, missing = route.path, route.path
         for name, value in zip(names, values, strict=True):
-            url = re.sub(r"\{" + name + r"(:path)?\}", value, url)
-            missing = re.sub(r"\{" + name + r"(:path)?\}", MISSING.get(name, "999999"), missing)
+            url = re.sub(r"\{" + name + r"(:\w+)?\}", value, url)
+            missing = re.sub(r"\{" + name + r"(:\w+)?\}", MISSING.get(name, "999999"), missing)
+        assert "{" not in url, f"{url}: a path parameter left unfilled"
+        ours = any(v in opened.get(n, ()) for n, v in zip(names, values, strict=True))
+        compare = None if ours else missing
         for query in itertools.product(*(given[q.name] for q in queries)):
-            out.append((url, dict(zip((q.name for q in queries), query, strict=True)), missing))
+            out.append((url, dict(zip((q.name for q in queries), query, strict=True)), compare))
     return out
 
 
-def _caller(client: TestClient, session: Session, world: World, role: Role, *, member: bool):
-    if role is Role.INGEST and member:
+def _caller(
+    client: TestClient, session: Session, world: World, b: CaseB, role: Role, *, member: bool
+):
+    """A key of `role` on case A (member) or else on case B."""
+    if role is Role.INGEST:
         # An ingest key is in a case's compartment by being bound to it.
         r = client.post(
             "/api/v1/keys",
-            json={"name": "A's feed", "role": "ingest", "case_id": world.case_id},
+            json={
+                "name": "a feed",
+                "role": "ingest",
+                "case_id": world.case_id if member else b.case_id,
+            },
             headers=world.admin,
         )
         assert r.status_code == 201, r.text
         return bearer(r.json()["key"])
     secret = make_key(session, role, name=f"{role} {'member' if member else 'outsider'}")
-    if member and role in (Role.INVESTIGATOR, Role.ANALYST):
-        add_member(client, world, id_of(session, secret), str(role))
+    if role in (Role.INVESTIGATOR, Role.ANALYST):
+        add_member(client, world, id_of(session, secret), str(role), None if member else b)
     return bearer(secret)
 
 
@@ -121,28 +163,35 @@ def test_no_ledger_read_leaks_case_a_to_whoever_may_not_see_it(
     client: TestClient, session: Session, role: Role, membership: str
 ) -> None:
     world = build(client, session)
+    b = grow(client, session, world)
     member = membership == "member"
-    key = _caller(client, session, world, role, member=member)
+    key = _caller(client, session, world, b, role, member=member)
     sees = role in (Role.ADMIN, Role.SUPERVISOR) or member
-    leaks, shown = [], ""
-    routes = _ledger_reads()
+    a_ids = {str(i) for i in b.a_transactions}
+    leaks, shown, opened = [], "", 0
+    routes = _reads()
     assert len(routes) > 15
     for route in routes:
-        for url, params, missing in _calls(route, world):
+        for url, params, missing in _calls(route, world, b, of_b=not sees):
             r = client.get(url, params=params, headers=key)
             if r.status_code == 200:
                 shown += r.text
                 found = [s for s in SECRETS if s in r.text]
+                found += [f"transaction {i}" for i in TRANSACTION_IDS.findall(r.text) if i in a_ids]
                 if found and not sees:
                     leaks.append(f"{url} {params}: {found}")
-            elif not sees and r.status_code != 403:
+                opened += missing is None
+            elif missing is not None and not sees and r.status_code != 403:
                 other = client.get(missing, params=params, headers=key)
                 said = (r.status_code, r.json().get("code"))
                 if said != (other.status_code, other.json().get("code")):
                     leaks.append(f"{url} {params}: {said} tells it exists")
-    assert leaks == []
+    assert not leaks, "\n".join(leaks)
     if sees and Scope.LEDGER_READ in ROLE_SCOPES[role]:
         assert [s for s in SECRETS if s not in shown] == []
+    if not sees and Scope.CASES_READ in ROLE_SCOPES[role]:
+        # B's members open B's objects: the routes above read them, not a 404.
+        assert opened > 40
 
 
 def _load(client: TestClient, key: dict[str, str], case_id: int | None, rows: list[Any]) -> Any:
