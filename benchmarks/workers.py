@@ -185,9 +185,12 @@ def run_work(base: str, pid: int, key: str, seeds: list[str]) -> float:
     first = 0.0
     for i, (rule, hops, seed) in enumerate(WORK):
         body = {"seeds": [{"transaction": seeds[seed]}], "rule": rule, "max_hops": hops}
-        with connect(base, pid) as client:
+        client = connect(base, pid)
+        try:
             started = time.perf_counter()
             r = client.post("/api/v1/traces", json=body, headers={"Authorization": f"Bearer {key}"})
+        finally:
+            client.close()
         if r.status_code != 201:
             raise RuntimeError(f"trace answered {r.status_code}: {r.text[:500]}")
         if int(r.headers["x-worker-pid"]) != pid:
