@@ -1,23 +1,31 @@
 """Memory of two worker processes against one, with the same ledger loaded (issue 23).
 
 One deterministic synthetic ledger (``benchmarks.synthetic``, 1M transactions by default) is
-uploaded into a fresh SQLite database. Then, on that database:
+uploaded into a fresh SQLite database (or one kept from an earlier run: ``--keep``). Then, on
+that database, ``--repeats`` times each, alternating, every time with a fresh server and no
+ledger index left on disk:
 
-1. ``moneytrail serve --workers 1``: one trace loads the ledger into the process; its PSS is
-   read from ``/proc/PID/smaps_rollup``.
+1. ``moneytrail serve --workers 1``;
 2. ``moneytrail serve --workers 2``: a kept-alive connection to each worker (told apart by the
-   debug-only ``X-Worker-Pid`` header, ``MONEYTRAIL_EXPOSE_WORKER_PID``), one trace through
-   each (the first builds the shared index in ``<data_dir>/ledger-index``, the other maps it),
-   then the PSS of both workers, summed. PSS counts a page shared by two processes half in
-   each, so the sum counts the mapped index once.
+   debug-only ``X-Worker-Pid`` header, ``MONEYTRAIL_EXPOSE_WORKER_PID``). The first worker to
+   load the ledger builds the shared index in ``<data_dir>/ledger-index``, the other maps it.
 
-Target: the two workers' total PSS at most 1.3x the one worker's. The supervisor process that
+Through every worker the same traces run (``WORK``: the first loads the ledger; each answer is
+checked to come from that worker), then the benchmark waits until each worker's PSS holds
+still (``settle``) and reads ``/proc/PID/smaps_rollup`` (PSS, split into anonymous, file and
+shared memory) and ``/proc/PID/smaps`` (by kind of mapping). PSS counts a page shared by two
+processes half in each, so the two workers' sum counts the mapped index once.
+
+Target: the two workers' total PSS at most 1.3x the one worker's (the medians over the
+repeats; each repeat's own ratio and the spread are printed too). The supervisor process that
 uvicorn adds with ``--workers 2`` holds no ledger; its PSS is printed apart.
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m benchmarks.workers                 # 1M transactions
-    .venv/bin/python -m benchmarks.workers --transactions 200000
+    .venv/bin/python -m benchmarks.workers                 # 1M transactions, 3 repeats
+    .venv/bin/python -m benchmarks.workers --transactions 200000 --repeats 5
+    .venv/bin/python -m benchmarks.workers --keep /tmp/w1m  # keep (or reuse) the database
+    .venv/bin/python -m benchmarks.workers --keep /tmp/w1m --code /tmp/main  # another checkout
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -94,7 +104,9 @@ def _kind(perms: str, path: str, size: int) -> str:
 
 
 @contextlib.contextmanager
-def serving(url: str, folder: Path, workers: int) -> Iterator[tuple[str, str, int]]:
+def serving(
+    url: str, folder: Path, workers: int, code: Path | None = None
+) -> Iterator[tuple[str, str, int]]:
     """`moneytrail serve --workers N`: its base URL, the admin key it printed, its pid."""
     port, log = free_port(), folder / f"serve-{workers}.log"
     env = {
@@ -104,11 +116,16 @@ def serving(url: str, folder: Path, workers: int) -> Iterator[tuple[str, str, in
         "MONEYTRAIL_EXPOSE_WORKER_PID": "true",
         "MONEYTRAIL_TRACE_SYNC_WAIT_SECONDS": "600",
         "MONEYTRAIL_LOG_LEVEL": "WARNING",
+        **({"PYTHONPATH": str(code)} if code is not None else {}),
     }
     command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [*command, "--workers", str(workers)], env=env, stdout=out, stderr=subprocess.STDOUT
+            [*command, "--workers", str(workers)],
+            env=env,
+            cwd=code,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -132,81 +149,194 @@ def _key(url: str, log: Path) -> str:
     return created.stdout.strip().splitlines()[-1]
 
 
-def per_worker(base: str, count: int) -> dict[int, httpx.Client]:
-    """A kept-alive connection to each of `count` workers (the kernel picks who accepts)."""
-    found: dict[int, httpx.Client] = {}
+def worker_pids(base: str, count: int) -> list[int]:
+    """The pids of the `count` workers, found by asking until each has answered."""
+    found: list[int] = []
     deadline = time.monotonic() + 300
     while len(found) < count and time.monotonic() < deadline:
-        client = httpx.Client(base_url=base, timeout=600)
-        pid = int(client.get("/healthz").headers["x-worker-pid"])
-        if pid in found:
-            client.close()
-        else:
-            found[pid] = client
+        with httpx.Client(base_url=base, timeout=60) as client:
+            pid = int(client.get("/healthz").headers["x-worker-pid"])
+        if pid not in found:
+            found.append(pid)
     if len(found) < count:
         raise RuntimeError(f"only {len(found)} of {count} workers answered")
     return found
 
 
-def load_ledger(client: httpx.Client, key: str, seed: str) -> dict[str, Any]:
-    body = {"seeds": [{"transaction": seed}], "rule": "fifo", "max_hops": 3}
-    started = time.perf_counter()
-    r = client.post("/api/v1/traces", json=body, headers={"Authorization": f"Bearer {key}"})
-    if r.status_code != 201:
-        raise RuntimeError(f"trace answered {r.status_code}: {r.text[:500]}")
-    return {"seconds": time.perf_counter() - started, "pid": int(r.headers["x-worker-pid"])}
+def connect(base: str, pid: int) -> httpx.Client:
+    """A connection that worker `pid` accepted (the kernel picks who accepts: new ones until
+    that worker does). The server closes it after 5 s idle: reconnect before each request."""
+    for _ in range(200):
+        client = httpx.Client(base_url=base, timeout=3600)
+        if int(client.get("/healthz").headers["x-worker-pid"]) == pid:
+            return client
+        client.close()
+    raise RuntimeError(f"worker {pid} accepted none of 200 connections")
 
 
-def measure(url: str, folder: Path, workers: int, seed: str) -> dict[str, Any]:
-    with serving(url, folder, workers) as (base, key, parent):
-        clients = per_worker(base, workers)
+# The traces every worker runs, in this order (rule, hops, which seed): the first loads the
+# ledger; the others reach the replay orders and kernels an office's traces use.
+WORK = (("fifo", 3, 0), ("lifo", 3, 1), ("haircut", 3, 2), ("fifo", 6, 3))
+
+
+def run_work(base: str, pid: int, key: str, seeds: list[str]) -> float:
+    """Run `WORK` through the worker `pid`, each trace checked to have run there; the seconds
+    the first trace took."""
+    first = 0.0
+    for i, (rule, hops, seed) in enumerate(WORK):
+        body = {"seeds": [{"transaction": seeds[seed]}], "rule": rule, "max_hops": hops}
+        client = connect(base, pid)
         try:
-            loads = [load_ledger(client, key, seed) for client in clients.values()]
-            time.sleep(2)  # let freed build scratch settle before reading the figures
-            figures = {pid: smaps(pid) for pid in clients}
-            kinds = {pid: breakdown(pid) for pid in clients}
-            pss = {pid: f["Pss"] for pid, f in figures.items()}
-            shared = {pid: f.get("Pss_File", 0) for pid, f in figures.items()}
-            supervisor = smaps(parent)["Pss"] if parent not in clients else 0
+            started = time.perf_counter()
+            r = client.post("/api/v1/traces", json=body, headers={"Authorization": f"Bearer {key}"})
         finally:
-            for client in clients.values():
-                client.close()
-    return {"pss": pss, "file": shared, "supervisor": supervisor, "loads": loads, "kinds": kinds}
+            client.close()
+        if r.status_code != 201:
+            raise RuntimeError(f"trace answered {r.status_code}: {r.text[:500]}")
+        if int(r.headers["x-worker-pid"]) != pid:
+            raise RuntimeError(f"a trace meant for worker {pid} ran elsewhere")
+        if i == 0:
+            first = time.perf_counter() - started
+    return first
+
+
+def settle(
+    pids: list[int], *, still: float = 2 * MIB, window: int = 5, within: float = 90
+) -> float:
+    """Wait until every pid's PSS has moved by less than `still` over `window` one-second
+    samples (allocators return freed memory with a delay); the seconds waited."""
+    started = time.monotonic()
+    samples: list[list[int]] = []
+    while time.monotonic() - started < within:
+        samples.append([smaps(pid)["Pss"] for pid in pids])
+        recent = samples[-window:]
+        if len(recent) == window and all(
+            max(s[i] for s in recent) - min(s[i] for s in recent) < still for i in range(len(pids))
+        ):
+            break
+        time.sleep(1)
+    return time.monotonic() - started
+
+
+def measure(
+    url: str, folder: Path, workers: int, seeds: list[str], code: Path | None
+) -> dict[str, Any]:
+    """One phase: a fresh server with `workers` workers and no index on disk, `WORK` through
+    each worker, then each worker's memory once it holds still."""
+    shutil.rmtree(folder / "ledger-index", ignore_errors=True)
+    with serving(url, folder, workers, code) as (base, key, parent):
+        pids = worker_pids(base, workers)
+        loads = [run_work(base, pid, key, seeds) for pid in pids]
+        waited = settle(pids)
+        figures = {pid: smaps(pid) for pid in pids}
+        kinds = {pid: breakdown(pid) for pid in pids}
+        supervisor = smaps(parent)["Pss"] if parent not in pids else 0
+    return {
+        "figures": figures,
+        "kinds": kinds,
+        "supervisor": supervisor,
+        "loads": loads,
+        "settled": waited,
+    }
+
+
+SPLIT = (
+    ("Pss", "PSS"),
+    ("Pss_Anon", "anon"),
+    ("Pss_File", "file"),
+    ("Pss_Shmem", "shmem"),
+    ("LazyFree", "of which lazily freed (MADV_FREE: counted until reclaimed)"),
+)
+
+
+def total(run: dict[str, Any], field: str = "Pss") -> int:
+    return sum(f.get(field, 0) for f in run["figures"].values())
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):8.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+@contextlib.contextmanager
+def database(args: argparse.Namespace, folder: Path) -> Iterator[tuple[str, list[str]]]:
+    """The database (fresh, or kept in `args.keep`) with the ledger uploaded; its seeds."""
+    keep: Path | None = args.keep
+    seeds_file = keep / "seeds.txt" if keep is not None else None
+    if keep is not None and seeds_file is not None and seeds_file.exists():
+        yield f"sqlite:///{keep / 'ledger.db'}", seeds_file.read_text().split()
+        return
+    frame = generate_ledger(args.transactions)
+    parquet = folder / "ledger.parquet"
+    frame.write_parquet(parquet)
+    ids = frame["external_id"]
+    seeds = [str(ids[len(frame) * (2 * i + 1) // 8]) for i in range(4)]
+    del frame
+    context: contextlib.AbstractContextManager[str]
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        context = contextlib.nullcontext(f"sqlite:///{keep / 'ledger.db'}")
+    else:
+        context = fresh_database("sqlite", folder)
+    with context as url:
+        migrate.upgrade(url)
+        with serving(url, folder, 1) as (base, key, _), httpx.Client(timeout=3600) as c:
+            c.headers["Authorization"] = f"Bearer {key}"
+            upload(c, base, parquet, args.transactions)
+        parquet.unlink()
+        if seeds_file is not None:
+            seeds_file.write_text("\n".join(seeds))
+        yield url, seeds
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="a directory to keep (or reuse) the database")
+    parser.add_argument("--code", type=Path, help="serve this checkout instead (a baseline)")
     args = parser.parse_args(argv)
     started = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    ones: list[dict[str, Any]] = []
+    twos: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
         folder = Path(tmp)
-        frame = generate_ledger(args.transactions)
-        parquet = folder / "ledger.parquet"
-        frame.write_parquet(parquet)
-        seed = str(frame["external_id"][len(frame) // 2])
-        with fresh_database("sqlite", folder) as url:
-            migrate.upgrade(url)
-            with serving(url, folder, 1) as (base, key, _), httpx.Client(timeout=1800) as c:
-                c.headers["Authorization"] = f"Bearer {key}"
-                upload(c, base, parquet, args.transactions)
-            one = measure(url, folder, 1, seed)
-            two = measure(url, folder, 2, seed)
-    single, pair = sum(one["pss"].values()), sum(two["pss"].values())
+        with database(args, folder) as (url, seeds):
+            for _ in range(args.repeats):
+                ones.append(measure(url, folder, 1, seeds, args.code))
+                twos.append(measure(url, folder, 2, seeds, args.code))
     load = os.getloadavg()
-    print(f"ledger: {args.transactions:,} transactions; load average at the start {started}")
-    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"one worker:  PSS {single / MIB:8.1f} MiB (file-backed {_mib(one['file'])})")
-    print(f"two workers: PSS {pair / MIB:8.1f} MiB = {_mib(two['pss'])} (file {_mib(two['file'])})")
-    print(f"supervisor process (no ledger): PSS {two['supervisor'] / MIB:.1f} MiB")
-    print(f"ratio two/one: {pair / single:.2f} (target <= 1.30)")
-    print(f"ledger loads: one {_loads(one)}; two {_loads(two)}")
-    print("by mapping, PSS / private MiB: one worker | two workers (each)")
-    names = sorted({k for run in (one, two) for kinds in run["kinds"].values() for k in kinds})
+    if not ones:  # --repeats 0: only the database made (kept with --keep)
+        return
+    print(f"ledger: {args.transactions:,} transactions; {args.repeats} repeats")
+    print(
+        f"load average at the start {started}; at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    print("MiB, median (min-max) over the repeats:")
+    for field, name in SPLIT:
+        one = [total(r, field) / MIB for r in ones]
+        two = [total(r, field) / MIB for r in twos]
+        print(f"  {name}: one worker {_spread(one)}; two workers {_spread(two)}")
+    ratios = [total(t) / total(o) for o, t in zip(ones, twos, strict=True)]
+    one_median = statistics.median(total(r) for r in ones)
+    two_median = statistics.median(total(r) for r in twos)
+    print(
+        f"ratio two/one: {two_median / one_median:.2f} of the medians; per repeat "
+        + ", ".join(f"{r:.2f}" for r in ratios)
+        + " (target <= 1.30)"
+    )
+    print("each repeat: one worker | two workers (each, in the order traced) | supervisor")
+    for o, t in zip(ones, twos, strict=True):
+        each = " + ".join(f"{f['Pss'] / MIB:.1f}" for f in t["figures"].values())
+        print(
+            f"  {total(o) / MIB:7.1f} | {total(t) / MIB:7.1f} = {each} | "
+            f"{t['supervisor'] / MIB:.1f};  first trace {_loads(o)} | {_loads(t)};"
+            f" settled after {o['settled']:.0f} s | {t['settled']:.0f} s"
+        )
+    print("by mapping, PSS / private MiB, last repeat: one worker | two workers (each)")
+    last = (ones[-1], twos[-1])
+    names = sorted({k for run in last for kinds in run["kinds"].values() for k in kinds})
     for name in names:
-        cells = [
-            _kind_cell(kinds.get(name)) for run in (one, two) for kinds in run["kinds"].values()
-        ]
+        cells = [_kind_cell(kinds.get(name)) for run in last for kinds in run["kinds"].values()]
         print(f"  {name:<16} {cells[0]:>15} | {'  '.join(cells[1:])}")
 
 
@@ -216,12 +346,8 @@ def _kind_cell(figures: dict[str, int] | None) -> str:
     return f"{figures['pss'] / MIB:.1f} / {figures['private'] / MIB:.1f}"
 
 
-def _mib(figures: dict[int, int]) -> str:
-    return " + ".join(f"{v / MIB:.1f}" for v in figures.values()) + " MiB"
-
-
 def _loads(run: dict[str, Any]) -> str:
-    return ", ".join(f"{load['seconds']:.1f} s" for load in run["loads"])
+    return ", ".join(f"{seconds:.1f} s" for seconds in run["loads"])
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ def _poll_and_cancel_across(workers: Workers, by_pid: dict[int, httpx.Client]) -
     pids = set(by_pid)
     log = workers.log.read_text()
     assert log.count("FIRST START") == 1, log
+    assert "workers_spawned" not in log, log  # forked: they share the parent's pages
     assert count(workers.url, "api_keys") == 1
     found = re.search(r"Authorization: Bearer (\S+)", log)
     assert found is not None
@@ -165,3 +166,17 @@ def _poll_and_cancel_across(workers: Workers, by_pid: dict[int, httpx.Client]) -
     index = workers.env["MONEYTRAIL_DATA_DIR"] + "/ledger-index"
     versions = [p for p in Path(index).iterdir() if p.is_dir()]
     assert [p.name for p in versions] == [done.json()["ledger_fingerprint"]]
+
+
+def test_importing_the_service_starts_no_polars_pool() -> None:
+    """`moneytrail serve --workers N` forks its workers only while no Polars pool runs in the
+    parent, which imports the service first (`app.workers.fork_workers`). A probe run at the
+    engine's import (tracing.columns) started the pool, and the workers were spawned, each
+    importing everything into private memory again."""
+    probe = (
+        "import app.main, app.cli\nfrom app.workers import _pool_threads\nprint(_pool_threads())"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "[]", found.stderr
