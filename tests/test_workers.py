@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -157,12 +158,19 @@ def _poll_and_cancel_across(workers: Workers, by_pid: dict[int, httpx.Client]) -
             None,
         )
 
-    # Both workers trace on from there, each on the one index built for the ledger.
+    # Both workers trace on from there, each on the one index built for the ledger. At once:
+    # a connection left idle while the other worker builds would be closed (uvicorn's 5 s
+    # keep-alive) and its retry could reach either worker.
     workers.gate.touch()
-    for pid, client in by_pid.items():
-        done = client.post("/api/v1/traces", json=BODY, headers=headers)
-        assert (done.status_code, int(done.headers["x-worker-pid"])) == (201, pid), done.text
-        assert done.json()["summary"]["held"] == "43000.00"
+    with ThreadPoolExecutor(len(by_pid)) as pool:
+        answers = {
+            pid: pool.submit(client.post, "/api/v1/traces", json=BODY, headers=headers)
+            for pid, client in by_pid.items()
+        }
+        for pid, answer in answers.items():
+            done = answer.result()
+            assert (done.status_code, int(done.headers["x-worker-pid"])) == (201, pid), done.text
+            assert done.json()["summary"]["held"] == "43000.00"
     index = workers.env["MONEYTRAIL_DATA_DIR"] + "/ledger-index"
     versions = [p for p in Path(index).iterdir() if p.is_dir()]
     assert [p.name for p in versions] == [done.json()["ledger_fingerprint"]]
