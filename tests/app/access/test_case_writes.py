@@ -63,6 +63,14 @@ def test_a_member_of_two_cases_names_in_b_no_record_only_a_holds(
                 post(subjects, {**subject, "role": "suspect"}),
                 post(subjects, {**missing, "role": "suspect"}),
             )
+    # Nor is a trace that read A's records linked to B's asset: its id and figures are A's.
+    links = f"/api/v1/assets/{house}/links"
+    refused = client.post(links, json={"links": [{"trace_id": b.traces[1]}]}, headers=world.lead)
+    assert (refused.status_code, refused.json()["code"]) == (409, "trace_reads_other_compartments")
+    assert refused.json()["other_cases"] == [world.case_id]
+    linked = client.post(links, json={"links": [{"trace_id": b.traces[0]}]}, headers=world.lead)
+    assert linked.status_code == 200, linked.text
+
     # Into case A, its lead names the same records.
     api = Api(client, world.lead)
     a_assets = f"/api/v1/cases/{world.case_id}/assets"
