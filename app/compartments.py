@@ -47,6 +47,14 @@ class Compartments:
             return case_column.is_(None)
         return or_(case_column.is_(None), case_column.in_(sorted(self.cases)))
 
+    def within(self, case_id: int) -> "Compartments":
+        """What a write into case `case_id`'s objects may name (docs/compartments.md): what
+        every member of the case sees, the shared pool and the case, as far as this caller sees
+        it. So a record only another case holds is not found, whoever writes."""
+        return Compartments(
+            every=False, cases=frozenset({case_id}) if self.admits(case_id) else frozenset()
+        )
+
 
 EVERY = Compartments(every=True)
 SHARED_ONLY = Compartments(every=False)

@@ -90,8 +90,10 @@ def build_asset(
     compartments: Compartments,
 ) -> Asset:
     """Validate and add an asset (flushed; the caller's use case records its first event).
-    Accounts, owners and transactions are named among what the caller's compartments hold."""
+    Accounts, owners and transactions are named among what the caller's compartments hold of
+    the case's (`Compartments.within`): every member of the case reads the asset."""
     case = case_service.get_writable_case(session, case_id, actor=actor)
+    compartments = compartments.within(case.id)
     account_id = None
     if data.account is not None:
         account_id = account_service.resolve_account(session, data.account, compartments).id
@@ -250,8 +252,8 @@ def _add_links(
             found = transaction_service.get_transaction(session, link.transaction, compartments)
             transaction_id = int(str(found["id"]))
         if link.trace_id is not None:
-            # Only a trace the caller may see can be named as evidence.
-            trace_service.visible_trace(session, link.trace_id, actor=actor)
+            # Only a trace the caller may see, and that read only what the case's members see.
+            trace_service.trace_for_case(session, link.trace_id, asset.case_id, actor=actor)
         AssetRepository(session).add_link(
             AssetLink(
                 asset_id=asset.id,
@@ -272,7 +274,9 @@ def add_links(
 ) -> Asset:
     """Tie an asset to more transactions or traces, e.g. once a trace reached it."""
     asset = get_writable_asset(session, asset_id, actor=actor)
-    _add_links(session, asset, links, actor=actor, compartments=compartments)
+    # Named among what the case's members may see (`Compartments.within`), read back as the
+    # caller sees it.
+    _add_links(session, asset, links, actor=actor, compartments=compartments.within(asset.case_id))
     session.commit()
     session.refresh(asset, ["links"])
     return name_owners(session, [asset], compartments)[0]

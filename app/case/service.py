@@ -30,7 +30,7 @@ from app.case.schemas import (
     RecoveryBasis,
     SubjectCreate,
 )
-from app.compartments import EVERY, Compartments
+from app.compartments import EVERY, Compartments, compartments_of
 from app.party import service as party_service
 from app.preconditions import IfMatch, check_version, flush_or_precondition_failed
 from app.principal import Principal
@@ -76,6 +76,12 @@ def get_writable_case(session: Session, case_id: int, *, actor: Principal) -> Ca
         if member is None or member.role not in WRITING_ROLES:
             raise CaseReadOnly(case_id, member.role if member else "none")
     return case
+
+
+def writing_compartments(session: Session, case_id: int, *, actor: Principal) -> Compartments:
+    """What a write into the case's objects may name of the ledger (`Compartments.within`), for
+    a use case that has not the caller's compartments at hand."""
+    return compartments_of(session, actor, member_compartments).within(case_id)
 
 
 def visible_case_ids(session: Session, *, actor: Principal) -> list[int] | None:
@@ -305,13 +311,15 @@ def attach_subject(
     data: SubjectCreate,
     *,
     actor: Principal,
-    compartments: Compartments = EVERY,
+    compartments: Compartments,
 ) -> CaseSubject:
     get_writable_case(session, case_id, actor=actor)
     if (data.party is None) == (data.account is None):
         raise InvalidCase("give a party or an account, not both", field="party")
     party_id = account_id = None
-    # Only what the caller's compartments hold can be named (issue 19): no probing by key.
+    # Only what the caller's compartments hold can be named (issue 19): no probing by key; and
+    # only what the case's do, as every member of the case reads its subjects.
+    compartments = compartments.within(case_id)
     if data.party is not None:
         party_id = party_service.resolve_party(session, data.party, compartments).id
     else:

@@ -308,7 +308,9 @@ def transition(
     expiry = _expiry(data, asset, jurisdiction)
     destination = None
     if data.destination_account is not None:
-        destination = account_service.resolve_account(session, data.destination_account)
+        # Named among what the case's members may see: the new asset is the case's.
+        scope = case_service.writing_compartments(session, asset.case_id, actor=actor)
+        destination = account_service.resolve_account(session, data.destination_account, scope)
     held = _held_after(asset, target, amount)
     if target in HOLDING:
         _check_balance(session, asset, held, data.currency, actor=actor)

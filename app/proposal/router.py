@@ -27,6 +27,9 @@ def create_trace_proposals(
     transactions that carried the taint there. Skipped, with the reason: holdings already
     proposed from this trace to this case (the call is idempotent: 200 when it created
     nothing), accounts under an active measure in the case, cash and external accounts.
+    A trace that read records filed in another case is refused (409
+    `trace_reads_other_compartments`, nothing created): every member of the case would read
+    figures worked out from records they may not all see.
     """
     outcome = service.propose_freezing(session, trace_id, body, actor=actor, runtime=runtime)
     if not outcome["created"]:

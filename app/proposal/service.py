@@ -278,6 +278,8 @@ def propose_freezing(
     if result.provenance.rule in NO_VALUE:
         raise TraceMeasuresNoValue(result.provenance.rule)
     case = case_service.get_writable_case(session, data.case_id, actor=actor)
+    # Its assets show every member of the case figures worked out from what the trace read.
+    trace_service.check_reads_within(session, run, case.id)
     try:
         created, skipped = _proposals(
             session,

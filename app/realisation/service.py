@@ -15,6 +15,7 @@ from app.asset.models import Asset
 from app.asset.schemas import AssetType
 from app.case import service as case_service
 from app.case.models import Case
+from app.compartments import Compartments
 from app.errors import NotFound
 from app.measure import deadlines
 from app.measure import service as measure_service
@@ -238,10 +239,12 @@ def allocate_proceeds(
     repository = RealisationRepository(session)
     if repository.shares(asset.id):
         raise AllocationConflict(f"the proceeds of asset {asset.id} are allocated already")
+    # Victims are named among what the case's members may see: they read the allocation.
+    scope = case_service.writing_compartments(session, asset.case_id, actor=actor)
     if data.from_claimants:
-        victims = claimant_victims(session, asset, proceeds)
+        victims = claimant_victims(session, asset, proceeds, scope)
     else:
-        victims = victim_shares(session, data, currency)
+        victims = victim_shares(session, data, currency, scope)
     given = sum(amount for _, amount, _ in victims)
     if given > proceeds:
         raise InvalidRealisation(
@@ -290,7 +293,7 @@ def _proceeds(session: Session, asset: Asset) -> tuple[int, str]:
 
 
 def victim_shares(
-    session: Session, data: AllocationCreate, currency: str
+    session: Session, data: AllocationCreate, currency: str, compartments: Compartments
 ) -> list[tuple[int, int, str | None]]:
     """(party id, amount in minor units, note) for each victim, as the request gives them.
 
@@ -301,7 +304,7 @@ def victim_shares(
     seen: set[int] = set()
     shares = []
     for i, victim in enumerate(data.victims):
-        party = party_service.resolve_party(session, victim.party)
+        party = party_service.resolve_party(session, victim.party, compartments)
         if party.id in seen:
             raise InvalidRealisation(
                 f"party {victim.party} is named twice", field=f"victims.{i}.party"
@@ -313,7 +316,7 @@ def victim_shares(
 
 
 def claimant_victims(
-    session: Session, asset: Asset, proceeds: int
+    session: Session, asset: Asset, proceeds: int, compartments: Compartments
 ) -> list[tuple[int, int, str | None]]:
     """(party id, amount in minor units, note) for each claimant of the taint held where the
     asset came from: the proceeds split by their shares (largest remainder, so that the parts
@@ -332,7 +335,7 @@ def claimant_victims(
         if share["claimant"] is None or part == 0:
             continue  # unattributed taint: its share stays with the state
         try:
-            party = party_service.resolve_party(session, share["claimant"])
+            party = party_service.resolve_party(session, share["claimant"], compartments)
         except NotFound as exc:
             raise InvalidRealisation(
                 f"claimant {share['claimant']!r} names no party: record the victim as a party "

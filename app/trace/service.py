@@ -81,6 +81,23 @@ class MaskedTraceOnLake(Conflict):
         )
 
 
+class TraceReadsOtherCompartments(Conflict):
+    code, title = "trace_reads_other_compartments", "Trace read records of other cases"
+
+    def __init__(self, trace_id: str, case_id: int, others: list[int]) -> None:
+        # The caller sees the trace, so they are on every case it read: naming them is no leak.
+        named = ", ".join(str(c) for c in others)
+        super().__init__(
+            f"trace {trace_id} read records filed in case {named}, not only in the shared pool "
+            f"and case {case_id}: its figures come from records that case {case_id}'s members "
+            "may not all see. Use it in the case whose records it read, or ask an admin to "
+            "refile those records",
+            trace_id=trace_id,
+            case_id=case_id,
+            other_cases=others,
+        )
+
+
 # Canonical JSON beyond this many bytes is hashed and packed on a helper thread.
 _OFFLOAD = 256 * 1024
 
@@ -401,6 +418,21 @@ def visible_trace(session: Session, trace_id: str, *, actor: Principal) -> Trace
     if run is None or not _may_see(session, run, actor):
         raise TraceNotFound(trace_id)
     return run
+
+
+def trace_for_case(session: Session, trace_id: str, case_id: int, *, actor: Principal) -> TraceRun:
+    """A trace the caller may see whose figures may go into case `case_id`'s objects (every
+    member of the case reads them): one that read no compartment but the pool's and the case's."""
+    run = visible_trace(session, trace_id, actor=actor)
+    check_reads_within(session, run, case_id)
+    return run
+
+
+def check_reads_within(session: Session, run: TraceRun, case_id: int) -> None:
+    """Refuse (409) a trace that read a case's compartment other than case `case_id`'s."""
+    others = [c for c in TraceRepository(session).compartments(run.id) if c != case_id]
+    if others:
+        raise TraceReadsOtherCompartments(run.id, case_id, others)
 
 
 def caller_compartments(session: Session, actor: Principal) -> Compartments:

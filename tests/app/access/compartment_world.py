@@ -27,7 +27,15 @@ ZEBULON = "person:zebulon"
 NOMINEE = "person:nominee"  # created by case A's document, stated by the pool as well
 TRUST = "company:quillfeather-trust"  # a holder of the shared DE that only case A states
 NL = "iban:NL91ABNA0417164300"
-SECRETS = ("CASEA-", "Zebulon", "Quillfeather", "quillfeather", "GB29NWBK", "DE88370400")
+SECRETS = (
+    "CASEA-",
+    "Zebulon",
+    "person:zebulon",
+    "Quillfeather",
+    "quillfeather",
+    "GB29NWBK",
+    "DE88370400",
+)
 CASE_A = {
     "reference": "COMPART-A",
     "title": "case A",
@@ -163,10 +171,11 @@ class CaseB:
     A's document (its row holds A's name) and the pool names it too; case A states `TRUST` and
     `ZEBULON` as holders of the shared DE. In case B: a real-estate asset `NOMINEE` owns, the
     lead's trace of B's payment CASEB-1 into DE (over the pool and B) with its freezing
-    proposal (an asset on DE), the subjects `NOMINEE` and DE, and the assets proposed into B by
-    case A's lead (a member of B too) from a trace over A's payments CASEA-1 and CASEA-4 (taint
-    held at DE, FR and GB, which only A knows): that trace read A's compartment, so B's other
-    members may not see it, yet they read its assets.
+    proposal (an asset on DE), the subjects `NOMINEE` and DE, and case A's lead's (a member of
+    B too) trace filed in B over A's payments CASEA-1 and CASEA-4 (taint held at DE, FR and GB,
+    which only A knows): it read A's compartment, so B's other members may not see it, and its
+    proposal into B is refused. A's lead then names A's account, party and transactions in
+    writes into B's objects (`_write_case_a_into_b`), which find none of them.
     """
 
     case_id: int
@@ -228,10 +237,38 @@ def grow(client: TestClient, session: Session, world: World) -> CaseB:
     for key, seeds in ((lead, ["CASEB-1"]), (world.lead, ["CASEA-1", "CASEA-4"])):
         body = {"seeds": [{"transaction": s} for s in seeds], "rule": "fifo", "case_id": b_id}
         trace = _post(client, "/api/v1/traces", body, key)["id"]
-        made = _post(client, f"/api/v1/traces/{trace}/proposals", {"case_id": b_id}, key)
         case_b.traces.append(trace)
-        case_b.assets += [c["asset_id"] for c in made["created"]]
+        # A's lead's proposal is refused (409): its figures come from A's flows.
+        made = client.post(f"/api/v1/traces/{trace}/proposals", json={"case_id": b_id}, headers=key)
+        if made.status_code in (200, 201):
+            case_b.assets += [c["asset_id"] for c in made.json()["created"]]
+    _write_case_a_into_b(client, world, case_b)
     for external_id in ("CASEA-1", "CASEA-2", "CASEA-3", "CASEA-4"):
         read = client.get(f"/api/v1/transactions/{external_id}", headers=world.lead)
         case_b.a_transactions.append(read.json()["id"])
     return case_b
+
+
+def _write_case_a_into_b(client: TestClient, world: World, b: CaseB) -> None:
+    """A's lead, on B too, names A's records in writes into B's objects: each is refused as a
+    record that does not exist (an asset made all the same joins B's assets, which the matrix
+    reads)."""
+    balance = {
+        "type": "bank_balance",
+        "description": "balance",
+        "valuation": {"amount": "10.00", "currency": "EUR", "valued_on": "2026-04-29"},
+    }
+    made = [
+        {**balance, "account": GB},
+        {**balance, "account": DE, "owners": [{"party": ZEBULON}]},
+        {**balance, "account": DE, "links": [{"transaction": "CASEA-1"}]},
+    ]
+    for body in made:
+        r = client.post(f"/api/v1/cases/{b.case_id}/assets", json=body, headers=world.lead)
+        if r.status_code == 201:
+            b.assets.append(r.json()["id"])
+    links = {"links": [{"transaction": "CASEA-4"}]}
+    client.post(f"/api/v1/assets/{b.assets[0]}/links", json=links, headers=world.lead)
+    for subject in ({"party": ZEBULON}, {"account": GB}):
+        body = {**subject, "role": "suspect"}
+        client.post(f"/api/v1/cases/{b.case_id}/subjects", json=body, headers=world.lead)

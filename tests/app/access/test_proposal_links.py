@@ -1,8 +1,7 @@
-"""A freezing proposal's asset shows only what its case's compartments hold (issue 19): every
-member of the case reads the asset, whatever compartments the trace behind it read. A
-transaction that carried the taint from a document of another case is not linked (its id would
-tell of a record the member may not read), and a holding at an account only another case knows
-becomes no asset (its key would be shown)."""
+"""A freezing proposal into a case from a trace that read another case's records is refused
+(issue 19): every member of the case reads the assets it would create, and their figures (the
+taint held) are worked out from records those members may not all see. The caller sees the
+trace, so they are on every case it read: the refusal names those cases to them."""
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -14,7 +13,7 @@ from tests.app.trace.test_trace_refiled_names import Y, Z, _ok
 from tests.factories import DE, make_key, tx
 
 
-def test_a_proposal_links_and_holds_only_what_its_case_may_see(
+def test_a_proposal_from_a_trace_that_read_another_case_is_refused(
     client: TestClient, session: Session
 ) -> None:
     admin, lead_a, lead_b, a, b = two_cases(client, session)
@@ -32,7 +31,7 @@ def test_a_proposal_links_and_holds_only_what_its_case_may_see(
             "/api/v1/transactions/batch", json=body | {"transactions": paid}, headers=lead_b
         )
     )
-    # B's lead, on case A too, traces over both cases into case A and proposes there.
+    # A key on cases A and B traces over both into case A.
     secret = make_key(session, Role.INVESTIGATOR, name="on A and B")
     both = {"Authorization": f"Bearer {secret}"}
     for case in (a, b):
@@ -41,20 +40,28 @@ def test_a_proposal_links_and_holds_only_what_its_case_may_see(
         _ok(client.put(f"/api/v1/cases/{case}/members", json=put, headers=lead))
     seeds = {"seeds": [{"transaction": "TX-1"}], "rule": "fifo", "case_id": a}
     trace = _ok(client.post("/api/v1/traces", json=seeds, headers=both))
-    made = _ok(
-        client.post(f"/api/v1/traces/{trace['id']}/proposals", json={"case_id": a}, headers=both)
-    )
 
-    assert [(c["account"], c["held"]) for c in made["created"]] == [(Z, "60.00")]
-    assert [(s["account"], s["reason"]) for s in made["skipped"]] == [(DE, "unknown_account")]
-    (created,) = made["created"]
-    # A's lead, not on case B, reads the asset: linked to the trace (which they may not open),
-    # not to B's payment.
-    reply = client.get(f"/api/v1/assets/{created['asset_id']}", headers=lead_a)
-    asset = _ok(reply)
-    assert [(link["transaction_id"], link["trace_id"]) for link in asset["links"]] == [
-        (None, trace["id"])
-    ]
+    for key in (both, admin):
+        refused = client.post(
+            f"/api/v1/traces/{trace['id']}/proposals", json={"case_id": a}, headers=key
+        )
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        problem = refused.json()
+        assert problem["code"] == "trace_reads_other_compartments"
+        assert (problem["trace_id"], problem["case_id"], problem["other_cases"]) == (
+            trace["id"],
+            a,
+            [b],
+        )
+        assert trace["id"] in problem["detail"]
+        assert f"case {b}" in problem["detail"]
+    # nothing was created: case A holds no asset, and its lead learns nothing of B's accounts
+    assert _ok(client.get(f"/api/v1/cases/{a}/assets", headers=lead_a))["items"] == []
     assert DE not in client.get(f"/api/v1/cases/{a}/overview", headers=lead_a).text
-    listed = _ok(client.get(f"/api/v1/cases/{a}/assets", headers=lead_a))
-    assert [item["account_key"] for item in listed["items"]] == [Z]
+    # Into the case whose records it read, it is proposed (B's own and the pool's).
+    made = _ok(
+        client.post(f"/api/v1/traces/{trace['id']}/proposals", json={"case_id": b}, headers=both)
+    )
+    held = sorted((c["account"], c["held"]) for c in made["created"])
+    assert held == sorted([(Z, "60.00"), (DE, "40.00")])

@@ -72,7 +72,9 @@ def world(client: TestClient, session: Session) -> dict[str, Any]:
         "parties": [{"key": "person:pool", "kind": "person", "name": "Maria Rossi"}],
         "accounts": [{"key": DE, "holders": [{"party": "person:pool", "role": "holder"}]}],
     }
-    for body in (in_a, in_b, in_pool):
+    # C's own document names her too: a write into case C names only what C's members see.
+    in_c = {**_accounts(c, "PO-C"), "parties": in_b["parties"]}
+    for body in (in_a, in_b, in_c, in_pool):
         admin.post("/api/v1/accounts/batch", body)
     for case in (b, c):
         for subject in (
