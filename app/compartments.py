@@ -7,6 +7,7 @@ which answers it through `MembershipLookup` on `app.state.membership_lookup`, so
 module knows no domain.
 """
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
@@ -15,10 +16,10 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, or_, true
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.auth import PrincipalDep
+from app.auth import PrincipalDep, require_scopes
 from app.db import reading
 from app.deps import SessionDep
-from app.principal import Principal
+from app.principal import Principal, Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +99,35 @@ async def caller_compartments(
 
 
 CompartmentsDep = Annotated[Compartments, Depends(caller_compartments)]
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What a route reading compartmented records works with: the request's session, the
+    caller its scope rule let in, and the compartments that caller sees."""
+
+    session: Session
+    actor: Principal
+    compartments: Compartments
+
+
+def viewing(*needed: Scope) -> Callable[..., Awaitable[View]]:
+    """The dependency building a `View`; it carries the route's one scope rule (`needed`)."""
+
+    # Async: it only bundles what its own dependencies resolved, so no thread hand-off. The
+    # scope rule comes before the compartments, as in a route's own signature: 403 first.
+    async def view(
+        session: SessionDep,
+        actor: Annotated[Principal, require_scopes(*needed)],
+        compartments: CompartmentsDep,
+    ) -> View:
+        return View(session, actor, compartments)
+
+    return view
+
+
+LedgerView = Annotated[View, Depends(viewing(Scope.LEDGER_READ))]
+CaseView = Annotated[View, Depends(viewing(Scope.CASES_READ))]
+SourceView = Annotated[View, Depends(viewing(Scope.SOURCES_READ))]
+# A judgement on records (`app.auth.RecordJudge`) names only records its judge sees.
+JudgeView = Annotated[View, Depends(viewing(Scope.LEDGER_WRITE, Scope.CASES_WRITE))]

@@ -8,9 +8,10 @@ domain, as `app.compartments` does for reading.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from pathlib import Path
+from typing import Annotated, Protocol, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response, UploadFile
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +20,10 @@ from app.db import reading
 from app.deps import SessionDep, SettingsDep
 from app.principal import Principal
 from app.settings import Settings
+from app.uploads import Upload, received, stored_or_replayed
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 
 class FilingCheck(Protocol):
@@ -65,6 +70,13 @@ def caller_filing(request: Request, session: SessionDep, principal: PrincipalDep
 FilingDep = Annotated[Filing, Depends(caller_filing)]
 
 
+class FileLoad(Protocol[R_co]):
+    """A service's load of a received file, filed in `case_id` (None: the shared pool):
+    (result, whether it stored anything)."""
+
+    def __call__(self, path: Path, upload: Upload, *, case_id: int | None) -> tuple[R_co, bool]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerLoad:
     """What a route that loads the ledger (a batch, an upload, an import) works with: the
@@ -74,6 +86,25 @@ class LedgerLoad:
     actor: Principal
     settings: Settings
     filing: Filing
+
+    async def stored_file(
+        self,
+        response: Response,
+        file: UploadFile,
+        requested: int | None,
+        *,
+        media_type: str,
+        load: FileLoad[R],
+        field: Sequence[str | int] = ("body", "case_id"),
+    ) -> R:
+        """`load` of `file`, filed in the case it names (`requested`, a form field unless `field`
+        says otherwise; checked before the file is read), run off the event loop; answered 201,
+        or 200 when all of it was known."""
+        case_id = await self.filing.checked(requested, field=field)
+        limit = self.settings.upload_max_bytes
+        async with received(file, limit=limit, default_media_type=media_type) as (path, upload):
+            result, stored = await run_in_threadpool(load, path, upload, case_id=case_id)
+        return stored_or_replayed(response, result, stored=stored)
 
 
 def ledger_load(

@@ -12,9 +12,7 @@ from app.account.schemas import (
     AccountHistory,
     FlaggedAccountRead,
 )
-from app.auth import LedgerReader
-from app.compartments import CompartmentsDep
-from app.deps import SessionDep
+from app.compartments import CompartmentsDep, LedgerView
 from app.errors import problems
 from app.filing import LedgerLoadDep
 from app.inputs import AccountRefPath
@@ -43,18 +41,18 @@ def list_accounts(
         AccountFlag,
         Query(description="Accounts carrying this flag.", examples=["invalid_number"]),
     ],
-    session: SessionDep,
-    actor: LedgerReader,
+    view: LedgerView,
     page: PageDep,
-    compartments: CompartmentsDep,
 ) -> Page[FlaggedAccountRead]:
     """List flagged accounts, e.g. numbers stored despite a failed check (`invalid_number`)."""
-    return Page.of(
-        FlaggedAccountRead,
-        service.page_flagged_accounts(
-            session, str(flag), limit=page.limit, cursor=page.cursor, compartments=compartments
-        ),
+    found = service.page_flagged_accounts(
+        view.session,
+        str(flag),
+        limit=page.limit,
+        cursor=page.cursor,
+        compartments=view.compartments,
     )
+    return Page.of(FlaggedAccountRead, found)
 
 
 @router.post(
@@ -83,8 +81,7 @@ async def correct_account(
 
 
 @router.get("/{account:account_key}/history", responses=problems(403, 404, 422))
-def get_account_history(
-    account: AccountRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
-) -> AccountHistory:
+def get_account_history(account: AccountRefPath, view: LedgerView) -> AccountHistory:
     """Get an account's details as first loaded and after each correction, with the reasons."""
-    return AccountHistory.model_validate(service.account_history(session, account, compartments))
+    found = service.account_history(view.session, account, view.compartments)
+    return AccountHistory.model_validate(found)

@@ -13,8 +13,8 @@ from app.asset.schemas import (
     ValuationCreate,
     ValuationHistoryRead,
 )
-from app.auth import CaseReader, CaseWriter
-from app.compartments import CompartmentsDep
+from app.auth import CaseWriter
+from app.compartments import CaseView, CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import AssetIdPath, CaseIdPath
@@ -27,37 +27,31 @@ router = APIRouter(prefix="/api/v1", tags=["assets"])
 @router.get("/cases/{case_id}/assets", responses=problems(403, 404, 422))
 def list_case_assets(
     case_id: CaseIdPath,
-    session: SessionDep,
-    actor: CaseReader,
+    view: CaseView,
     page: PageDep,
-    compartments: CompartmentsDep,
     status: Annotated[LegalStatus | None, Query(description="Only assets in this status.")] = None,
 ) -> Page[AssetRead]:
     """List the assets of a case in the order they were registered."""
     return Page.of(
         AssetRead,
         service.page_assets(
-            session,
+            view.session,
             case_id,
-            actor=actor,
+            actor=view.actor,
             limit=page.limit,
             cursor=page.cursor,
             status=status,
-            compartments=compartments,
+            compartments=view.compartments,
         ),
     )
 
 
 @router.get("/assets/{asset_id}", responses=tagged_responses(403, 404))
-def get_asset(
-    asset_id: AssetIdPath,
-    response: Response,
-    session: SessionDep,
-    actor: CaseReader,
-    compartments: CompartmentsDep,
-) -> AssetRead:
+def get_asset(asset_id: AssetIdPath, response: Response, view: CaseView) -> AssetRead:
     """Get an asset with its legal status, the moves allowed now, and its ETag."""
-    asset = service.asset_as_seen(session, asset_id, actor=actor, compartments=compartments)
+    asset = service.asset_as_seen(
+        view.session, asset_id, actor=view.actor, compartments=view.compartments
+    )
     return tagged_read(response, AssetRead.model_validate(asset))
 
 

@@ -17,7 +17,7 @@ from app.case.schemas import (
     SubjectCreate,
     SubjectRead,
 )
-from app.compartments import CompartmentsDep
+from app.compartments import CaseView, CompartmentsDep
 from app.deps import SessionDep
 from app.errors import problems
 from app.inputs import MAX_ID, ApiKeyIdPath, CaseIdPath
@@ -149,9 +149,9 @@ def attach_case_subject(
 
 
 @router.get("/{case_id}/subjects", responses=problems(403, 404))
-def list_case_subjects(
-    case_id: CaseIdPath, session: SessionDep, actor: CaseReader, compartments: CompartmentsDep
-) -> list[SubjectRead]:
+def list_case_subjects(case_id: CaseIdPath, view: CaseView) -> list[SubjectRead]:
     """List the parties and accounts attached to a case."""
-    found = service.list_subjects(session, case_id, actor=actor, compartments=compartments)
+    found = service.list_subjects(
+        view.session, case_id, actor=view.actor, compartments=view.compartments
+    )
     return [SubjectRead.model_validate(s) for s in found]

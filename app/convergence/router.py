@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from app.auth import CaseReader, CaseWriter
-from app.compartments import CompartmentsDep
+from app.compartments import CaseView
 from app.convergence import service as convergence
 from app.convergence.schemas import ConvergenceEntryRead, NotificationDecision, NotificationRead
 from app.deps import SessionDep
@@ -24,9 +24,7 @@ NotificationIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The notif
 
 
 @router.get("", responses=problems(403, 422))
-def list_convergence(
-    session: SessionDep, actor: CaseReader, compartments: CompartmentsDep, page: PageDep
-) -> Page[ConvergenceEntryRead]:
+def list_convergence(view: CaseView, page: PageDep) -> Page[ConvergenceEntryRead]:
     """List parties and accounts attached to two or more of the caller's cases, then blind matches.
 
     Each comes with those cases, their predicate offences and the roles it plays in them (as a
@@ -41,7 +39,11 @@ def list_convergence(
     return Page.of(
         ConvergenceEntryRead,
         convergence.page_convergence(
-            session, actor=actor, compartments=compartments, limit=page.limit, cursor=page.cursor
+            view.session,
+            actor=view.actor,
+            compartments=view.compartments,
+            limit=page.limit,
+            cursor=page.cursor,
         ),
     )
 

@@ -1,11 +1,11 @@
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
-from starlette.concurrency import run_in_threadpool
 
-from app.auth import CaseReader, LedgerReader, TraceReader
-from app.compartments import CompartmentsDep
+from app.auth import TraceReader
+from app.compartments import CaseView, LedgerView
 from app.deps import SessionDep
 from app.errors import problems
 from app.filing import LedgerLoadDep
@@ -13,7 +13,6 @@ from app.inputs import CaseIdPath, Text, TraceIdPath
 from app.interop import graph, service
 from app.trace.runtime import TraceRuntimeDep
 from app.transaction.schemas import IngestResult
-from app.uploads import received, stored_or_replayed
 
 router = APIRouter(tags=["interop"])
 NDJSON = "application/x-ndjson"
@@ -145,10 +144,8 @@ def _trace_export(export: _Export) -> None:
 
 
 def _neighbourhood_export(export: _Export) -> None:
-    def endpoint(
-        session: SessionDep, actor: LedgerReader, account: Accounts, compartments: CompartmentsDep
-    ) -> Response:
-        body = service.export_neighbourhood(session, account, export.format, compartments)
+    def endpoint(view: LedgerView, account: Accounts) -> Response:
+        body = service.export_neighbourhood(view.session, account, export.format, view.compartments)
         return _download(body, export.media_type, export.neighbourhood_file)
 
     name, doc = f"export_neighbourhood_{_name(export)}", export.neighbourhood_doc
@@ -192,11 +189,9 @@ def export_trace_ftm(
     response_class=Response,
     responses={**_FTM, **problems(403, 404, 422, 501)},
 )
-def export_neighbourhood_ftm(
-    session: SessionDep, actor: LedgerReader, account: Accounts, compartments: CompartmentsDep
-) -> Response:
+def export_neighbourhood_ftm(view: LedgerView, account: Accounts) -> Response:
     """Export accounts' neighbourhood (holders, transactions, counterparts) as FtM entities."""
-    lines = service.neighbourhood_ftm(session, account, compartments)
+    lines = service.neighbourhood_ftm(view.session, account, view.compartments)
     return _download("".join(lines), NDJSON, "neighbourhood.ftm.json")
 
 
@@ -209,11 +204,11 @@ for _export in _EXPORTS:
     response_class=Response,
     responses={**_FTM, **problems(403, 404, 501)},
 )
-def export_case_ftm(
-    case_id: CaseIdPath, session: SessionDep, actor: CaseReader, compartments: CompartmentsDep
-) -> Response:
+def export_case_ftm(case_id: CaseIdPath, view: CaseView) -> Response:
     """Export a case's subjects (parties, accounts and their neighbourhood) as FtM entities."""
-    lines = service.case_ftm(session, case_id, actor=actor, compartments=compartments)
+    lines = service.case_ftm(
+        view.session, case_id, actor=view.actor, compartments=view.compartments
+    )
     return _download("".join(lines), NDJSON, f"case-{case_id}.ftm.json")
 
 
@@ -236,17 +231,11 @@ async def import_ftm_entities(
     ] = None,
 ) -> IngestResult:
     """Import FollowTheMoney entities (Payment, BankAccount, CryptoWallet, Person, Company ...)."""
-    case_id = await load.filing.checked(case_id, field=("body", "case_id"))
-    limit = load.settings.upload_max_bytes
-    async with received(file, limit=limit, default_media_type=NDJSON) as (path, upload):
-        result, stored = await run_in_threadpool(
-            service.import_ftm,
-            load.session,
-            path,
-            upload,
-            reference=reference,
-            actor=load.actor,
-            settings=load.settings,
-            case_id=case_id,
-        )
-    return stored_or_replayed(response, result, stored=stored)
+    ftm = partial(
+        service.import_ftm,
+        load.session,
+        reference=reference,
+        actor=load.actor,
+        settings=load.settings,
+    )
+    return await load.stored_file(response, file, case_id, media_type=NDJSON, load=ftm)

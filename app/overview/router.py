@@ -7,11 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.auth import CaseReader
 from app.case import service as case_service
 from app.case.schemas import CaseRead
-from app.compartments import CompartmentsDep
-from app.deps import SessionDep
+from app.compartments import CaseView
 from app.inputs import CaseIdPath
 from app.overview import service as overview
 from app.overview.schemas import CaseOverview
@@ -24,9 +22,7 @@ router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 def get_case_overview(
     case_id: CaseIdPath,
     response: Response,
-    session: SessionDep,
-    actor: CaseReader,
-    compartments: CompartmentsDep,
+    view: CaseView,
     within_days: Annotated[
         int, Query(ge=0, le=3660, description="Deadlines lapsing within this many days.")
     ] = 30,
@@ -39,12 +35,12 @@ def get_case_overview(
     gets 404, as for the case itself.
     """
     found = overview.case_overview(
-        session,
+        view.session,
         case_id,
-        actor=actor,
+        actor=view.actor,
         within_days=within_days,
         events=events,
-        compartments=compartments,
+        compartments=view.compartments,
     )
     return CaseOverview.model_validate({**found, "case": _case(found["case"], response)})
 

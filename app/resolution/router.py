@@ -2,9 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.auth import LedgerReader, RecordJudge
-from app.compartments import CompartmentsDep
-from app.deps import SessionDep
+from app.compartments import JudgeView, LedgerView, View
 from app.errors import problems
 from app.inputs import PartyRefPath
 from app.party import service as party_service
@@ -19,67 +17,43 @@ router = APIRouter(prefix="/api/v1/parties", tags=["parties"])
 @router.get("/{party:party_key}/candidates", responses=problems(403, 404, 422))
 def list_party_candidates(
     party: PartyRefPath,
-    session: SessionDep,
-    actor: LedgerReader,
-    compartments: CompartmentsDep,
+    view: LedgerView,
     limit: Annotated[int, Query(ge=1, le=100, description="At most this many.")] = 20,
 ) -> CandidateList:
     """List parties that are probably the same person or entity, with score and reasons."""
     found = service.party_candidates(
-        session, party, actor=actor, limit=limit, compartments=compartments
+        view.session, party, actor=view.actor, limit=limit, compartments=view.compartments
     )
     return CandidateList.model_validate(found)
 
 
 @router.get("/{party:party_key}/same-as", responses=problems(403, 404, 422))
-def get_same_as(
-    party: PartyRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
-) -> SameAsRead:
+def get_same_as(party: PartyRefPath, view: LedgerView) -> SameAsRead:
     """Get the parties linked as one with this party, and every decision naming it."""
-    found = party_service.resolve_party(session, party, compartments)
-    return SameAsRead.model_validate(party_service.same_as(session, found, compartments))
+    found = party_service.resolve_party(view.session, party, view.compartments)
+    return SameAsRead.model_validate(party_service.same_as(view.session, found, view.compartments))
 
 
 @router.post("/{party:party_key}/same-as", status_code=201, responses=problems(403, 404, 409, 422))
-def link_same_as(
-    party: PartyRefPath,
-    body: SameAsIn,
-    session: SessionDep,
-    actor: RecordJudge,
-    compartments: CompartmentsDep,
-) -> SameAsRead:
+def link_same_as(party: PartyRefPath, body: SameAsIn, judge: JudgeView) -> SameAsRead:
     """Link two parties as one person or entity, with a reason (never done by itself)."""
-    return _decided(session, (party, body), actor, compartments, linked=True)
+    return _decided(judge, party, body, linked=True)
 
 
 @router.post("/{party:party_key}/same-as/undo", responses=problems(403, 404, 409, 422))
-def undo_same_as(
-    party: PartyRefPath,
-    body: SameAsIn,
-    session: SessionDep,
-    actor: RecordJudge,
-    compartments: CompartmentsDep,
-) -> SameAsRead:
+def undo_same_as(party: PartyRefPath, body: SameAsIn, judge: JudgeView) -> SameAsRead:
     """Undo a link between two parties, with a reason; both decisions stay on record."""
-    return _decided(session, (party, body), actor, compartments, linked=False)
+    return _decided(judge, party, body, linked=False)
 
 
-def _decided(
-    session: SessionDep,
-    asked: tuple[str, SameAsIn],
-    actor: RecordJudge,
-    compartments: CompartmentsDep,
-    *,
-    linked: bool,
-) -> SameAsRead:
-    party, body = asked
+def _decided(judge: View, party: str, body: SameAsIn, *, linked: bool) -> SameAsRead:
     return SameAsRead.model_validate(
         party_service.decide_same_as(
-            session,
+            judge.session,
             (party, body.other),
             linked=linked,
             reason=body.reason,
-            actor=actor,
-            compartments=compartments,
+            actor=judge.actor,
+            compartments=judge.compartments,
         )
     )

@@ -2,9 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.auth import LedgerReader
-from app.compartments import CompartmentsDep
-from app.deps import SessionDep
+from app.compartments import LedgerView
 from app.errors import problems
 from app.inputs import Text
 from app.pagination import Page, PageDep
@@ -25,10 +23,8 @@ def search(
             examples=["vladimir petrov"],
         ),
     ],
-    session: SessionDep,
-    actor: LedgerReader,
+    view: LedgerView,
     page: PageDep,
-    compartments: CompartmentsDep,
     kind: Annotated[
         SearchKind,
         Query(
@@ -39,12 +35,12 @@ def search(
 ) -> Page[SearchHit]:
     """Search parties, accounts or transactions, best match first, among what the caller sees."""
     hits, next_cursor = service.search(
-        session,
+        view.session,
         q,
         kind,
-        actor=actor,
+        actor=view.actor,
         limit=page.limit,
         cursor=page.cursor,
-        compartments=compartments,
+        compartments=view.compartments,
     )
     return Page(items=[SearchHit.model_validate(h) for h in hits], next_cursor=next_cursor)

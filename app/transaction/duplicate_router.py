@@ -2,12 +2,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.auth import LedgerReader, RecordJudge
-from app.compartments import Compartments, CompartmentsDep
-from app.deps import SessionDep
+from app.compartments import JudgeView, LedgerView, View
 from app.errors import problems
 from app.pagination import Page, PageDep
-from app.principal import Principal
 from app.transaction import duplicate_service
 from app.transaction.schemas import DuplicateDecision, DuplicateRead, DuplicateState
 
@@ -17,10 +14,8 @@ DuplicateIdPath = Annotated[int, Path(ge=1, lt=2**63, description="The match's i
 
 @router.get("", responses=problems(403, 422))
 def list_duplicates(
-    session: SessionDep,
-    actor: LedgerReader,
+    view: LedgerView,
     page: PageDep,
-    compartments: CompartmentsDep,
     state: Annotated[
         DuplicateState | None, Query(description="Only matches in this state (default: all).")
     ] = None,
@@ -29,45 +24,38 @@ def list_duplicates(
     return Page.of(
         DuplicateRead,
         duplicate_service.page_duplicates(
-            session, state=state, limit=page.limit, cursor=page.cursor, compartments=compartments
+            view.session,
+            state=state,
+            limit=page.limit,
+            cursor=page.cursor,
+            compartments=view.compartments,
         ),
     )
 
 
 @router.post("/{duplicate_id}/confirm", responses=problems(403, 404, 409, 422))
 def confirm_duplicate(
-    duplicate_id: DuplicateIdPath,
-    body: DuplicateDecision,
-    session: SessionDep,
-    actor: RecordJudge,
-    compartments: CompartmentsDep,
+    duplicate_id: DuplicateIdPath, body: DuplicateDecision, judge: JudgeView
 ) -> DuplicateRead:
     """Confirm a probable duplicate: tracing counts the transfer once; both records stay."""
-    return _decided(session, duplicate_id, body.reason, actor, compartments, confirm=True)
+    return _decided(judge, duplicate_id, body.reason, confirm=True)
 
 
 @router.post("/{duplicate_id}/reject", responses=problems(403, 404, 409, 422))
 def reject_duplicate(
-    duplicate_id: DuplicateIdPath,
-    body: DuplicateDecision,
-    session: SessionDep,
-    actor: RecordJudge,
-    compartments: CompartmentsDep,
+    duplicate_id: DuplicateIdPath, body: DuplicateDecision, judge: JudgeView
 ) -> DuplicateRead:
     """Reject a probable duplicate: two transfers that only look alike; both stay traced."""
-    return _decided(session, duplicate_id, body.reason, actor, compartments, confirm=False)
+    return _decided(judge, duplicate_id, body.reason, confirm=False)
 
 
-def _decided(
-    session: SessionDep,
-    match_id: int,
-    reason: str,
-    actor: Principal,
-    compartments: Compartments,
-    *,
-    confirm: bool,
-) -> DuplicateRead:
+def _decided(judge: View, match_id: int, reason: str, *, confirm: bool) -> DuplicateRead:
     match = duplicate_service.decide_duplicate(
-        session, match_id, confirm=confirm, reason=reason, actor=actor, compartments=compartments
+        judge.session,
+        match_id,
+        confirm=confirm,
+        reason=reason,
+        actor=judge.actor,
+        compartments=judge.compartments,
     )
     return DuplicateRead.model_validate(match)

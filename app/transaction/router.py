@@ -1,3 +1,4 @@
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -6,9 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from app.account import service as account_service
 from app.account.numbers import AccountCheck
 from app.account.schemas import AccountRead
-from app.auth import LedgerReader
-from app.compartments import CompartmentsDep
-from app.deps import SessionDep
+from app.compartments import CompartmentsDep, LedgerView
 from app.errors import problems
 from app.filing import LedgerLoadDep
 from app.inputs import AccountRefPath, Instant, Text, TransactionRefPath
@@ -24,7 +23,7 @@ from app.transaction.schemas import (
     TransactionHistory,
     TransactionRead,
 )
-from app.uploads import received, stored_or_replayed
+from app.uploads import Upload, stored_or_replayed
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
 _CHUNK = 1024 * 1024
@@ -77,13 +76,10 @@ async def upload_transactions(
     case_id: CaseForm = None,
 ) -> IngestResult:
     """Upload a CSV or Parquet file of transactions, stored whole or not at all."""
-    case_id = await load.filing.checked(case_id, field=("body", "case_id"))
-    async with received(
-        file, limit=load.settings.upload_max_bytes, default_media_type="application/octet-stream"
-    ) as (path, upload):
+
+    def ingest(path: Path, upload: Upload, *, case_id: int | None) -> tuple[IngestResult, bool]:
         source = SourceIn(kind=kind, reference=reference, case_id=case_id)
-        result, stored = await run_in_threadpool(
-            service.ingest_file,
+        return service.ingest_file(
             load.session,
             path,
             source,
@@ -93,7 +89,14 @@ async def upload_transactions(
             settings=load.settings,
             account_check=account_check,
         )
-    return stored_or_replayed(response, result, stored=stored)
+
+    return await load.stored_file(
+        response,
+        file,
+        case_id,
+        media_type="application/octet-stream",
+        load=ingest,
+    )
 
 
 @router.post("/{transaction}/corrections", status_code=201, responses=problems(403, 404, 409, 422))
@@ -123,28 +126,18 @@ async def correct_transaction(
 
 @router.get("/{transaction}/history", responses=problems(403, 404, 422))
 def get_transaction_history(
-    transaction: TransactionRefPath,
-    session: SessionDep,
-    actor: LedgerReader,
-    compartments: CompartmentsDep,
+    transaction: TransactionRefPath, view: LedgerView
 ) -> TransactionHistory:
     """Get every record of a transaction, first to current, with each correction's reason."""
-    return TransactionHistory.model_validate(
-        corrections.transaction_history(session, transaction, compartments)
-    )
+    found = corrections.transaction_history(view.session, transaction, view.compartments)
+    return TransactionHistory.model_validate(found)
 
 
 @router.get("/{transaction}", responses=problems(403, 404, 422))
-def get_transaction(
-    transaction: TransactionRefPath,
-    session: SessionDep,
-    actor: LedgerReader,
-    compartments: CompartmentsDep,
-) -> TransactionRead:
+def get_transaction(transaction: TransactionRefPath, view: LedgerView) -> TransactionRead:
     """Get one transaction by id or by the source's external id."""
-    return TransactionRead.model_validate(
-        service.get_transaction(session, transaction, compartments)
-    )
+    found = service.get_transaction(view.session, transaction, view.compartments)
+    return TransactionRead.model_validate(found)
 
 
 # The ledger seen from one account: its transactions and its totals in and out. Served here, as
@@ -157,23 +150,21 @@ account_router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 @account_router.get("/{account:account_key}/transactions", responses=problems(403, 404, 422))
 def list_account_transactions(
     account: AccountRefPath,
-    session: SessionDep,
-    actor: LedgerReader,
+    view: LedgerView,
     page: PageDep,
-    compartments: CompartmentsDep,
     start: Annotated[Instant | None, Query(description="Value time from (inclusive).")] = None,
     end: Annotated[Instant | None, Query(description="Value time until (exclusive).")] = None,
 ) -> Page[AccountTransactionRead]:
     """List an account's transactions in and out, in time and statement order."""
-    found = account_service.resolve_account(session, account, compartments)
+    found = account_service.resolve_account(view.session, account, view.compartments)
     items, next_cursor = service.page_account_transactions(
-        session,
+        view.session,
         found.id,
         start=start,
         end=end,
         limit=page.limit,
         cursor=page.cursor,
-        compartments=compartments,
+        compartments=view.compartments,
     )
     return Page(
         items=[AccountTransactionRead.model_validate(i) for i in items], next_cursor=next_cursor
@@ -181,8 +172,8 @@ def list_account_transactions(
 
 
 @account_router.get("/{account:account_key}", responses=problems(403, 404, 422))
-def get_account(
-    account: AccountRefPath, session: SessionDep, actor: LedgerReader, compartments: CompartmentsDep
-) -> AccountRead:
+def get_account(account: AccountRefPath, view: LedgerView) -> AccountRead:
     """Get an account by key (e.g. `iban:DE89...`) or id, with holders, totals and activity."""
-    return AccountRead.model_validate(service.read_account(session, account, compartments))
+    return AccountRead.model_validate(
+        service.read_account(view.session, account, view.compartments)
+    )
