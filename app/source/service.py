@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -39,10 +40,8 @@ def record_source(
             reference=source.reference,
             received_at=datetime.now(UTC),
             uploaded_by=actor.id,
-            sha256=upload.sha256,
-            filename=upload.filename,
-            media_type=upload.media_type,
-            size_bytes=upload.size_bytes,
+            # Every field of an Upload is a column of its document, under the same name.
+            **asdict(upload),
             row_count=rows,
             inserted=0,
             already_present=0,
