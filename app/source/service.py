@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from app.compartments import EVERY, Compartments
+from app.domain_errors import body_error
 from app.errors import InvalidInput, RecordNotFound
 from app.principal import Principal
 from app.source.models import COMMITTED, STAGING, CompartmentChange, SourceDocument
@@ -225,23 +226,19 @@ def require_filed_with(
     if case_id is not None and source.case_id != case_id:
         raise InvalidInput(
             f"the corrected record is filed in case {case_id}: file its correction there too",
-            errors=[
-                {
-                    "loc": ["body", "source", "case_id"],
-                    "msg": f"must be {case_id}, the case the corrected record is filed in",
-                    "type": "value_error",
-                }
-            ],
+            errors=body_error(
+                "source",
+                "case_id",
+                msg=f"must be {case_id}, the case the corrected record is filed in",
+            ),
         )
     if ledger and case_id is None and source.case_id is not None:
         raise InvalidInput(
             "the corrected record is in the shared pool: its correction changes every "
             "caller's traces, so it is filed in the shared pool too",
-            errors=[
-                {
-                    "loc": ["body", "source", "case_id"],
-                    "msg": "must be null, as the corrected record is in the shared pool",
-                    "type": "value_error",
-                }
-            ],
+            errors=body_error(
+                "source",
+                "case_id",
+                msg="must be null, as the corrected record is in the shared pool",
+            ),
         )
