@@ -1,4 +1,5 @@
-from app.errors import InvalidInput, RecordNotFound
+from app.domain_errors import InvalidField
+from app.errors import RecordNotFound
 
 
 class AssetNotFound(RecordNotFound):
@@ -6,8 +7,5 @@ class AssetNotFound(RecordNotFound):
     noun, key = "asset", "asset_id"
 
 
-class InvalidAsset(InvalidInput):
+class InvalidAsset(InvalidField):
     code, title = "invalid_asset", "Invalid asset"
-
-    def __init__(self, detail: str, *, field: str) -> None:
-        super().__init__(detail, errors=[{"loc": ["body", field], "msg": detail, "type": "value"}])

@@ -13,6 +13,7 @@ from app.asset.machine import LegalStatus
 from app.asset.models import Asset, AssetCost, AssetLink, AssetOwner, AssetValuation
 from app.asset.repository import ASSETS, COSTS, VALUATIONS, AssetRepository
 from app.asset.schemas import AssetCreate, AssetType, CostCreate, LinkIn, ValuationCreate
+from app.attributes import same_named
 from app.case import service as case_service
 from app.case.errors import CaseNotFound
 from app.compartments import Compartments
@@ -23,6 +24,20 @@ from app.party import service as party_service
 from app.principal import Principal
 from app.trace import service as trace_service
 from app.transaction import service as transaction_service
+
+# What an asset row stores of the request as it was given, under the same names.
+STORED_AS_GIVEN = [
+    "description",
+    "registry_id",
+    "address",
+    "vin",
+    "registration",
+    "name",
+    "company_name",
+    "chain",
+    "wallet_address",
+    "holding_asset",
+]
 
 
 def minor_units(amount: Decimal, currency: str, *, field: str) -> int:
@@ -111,20 +126,11 @@ def build_asset(
         Asset(
             case_id=case.id,
             type=str(data.type),
-            description=data.description,
             jurisdiction=data.jurisdiction or case.jurisdiction,
             status=str(status),
             account_id=account_id,
-            registry_id=data.registry_id,
-            address=data.address,
-            vin=data.vin,
-            registration=data.registration,
-            name=data.name,
-            company_name=data.company_name,
+            **same_named(data, STORED_AS_GIVEN),
             share_basis_points=basis_points(data.share_percent),
-            chain=data.chain,
-            wallet_address=data.wallet_address,
-            holding_asset=data.holding_asset,
             holding_minor=holding,
             value_minor=value,
             currency=currency,

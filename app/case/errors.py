@@ -1,3 +1,4 @@
+from app.domain_errors import IllegalMove, InvalidField
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, RecordNotFound
 
 
@@ -26,15 +27,9 @@ class CaseReferenceTaken(Conflict):
         )
 
 
-class IllegalCaseStatusChange(Conflict):
+class IllegalCaseStatusChange(IllegalMove):
     code, title = "illegal_case_status_change", "Illegal case status change"
-
-    def __init__(self, current: str, wanted: str, allowed: list[str]) -> None:
-        super().__init__(
-            f"a case cannot move from {current} to {wanted}",
-            current_status=current,
-            allowed_statuses=allowed,
-        )
+    noun, allowed_key = "a case", "allowed_statuses"
 
 
 class CaseReadOnly(Forbidden):
@@ -48,11 +43,8 @@ class CaseReadOnly(Forbidden):
         )
 
 
-class InvalidCase(InvalidInput):
+class InvalidCase(InvalidField):
     code, title = "invalid_case", "Invalid case"
-
-    def __init__(self, detail: str, *, field: str) -> None:
-        super().__init__(detail, errors=[{"loc": ["body", field], "msg": detail, "type": "value"}])
 
 
 class MemberNotFound(NotFound):

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.attributes import same_named
 from app.goaml.models import GoamlPartyLink, GoamlReport, GoamlTransaction
 from app.goaml.profile import GoamlProfile
 from app.goaml.records import ReportRecord, TransactionRecord
@@ -12,6 +13,20 @@ from app.goaml.repository import GoamlRepository
 from app.goaml.xml import Faults
 from app.party import service as party_service
 from app.transaction import service as transaction_service
+
+# What the stored report keeps of the report's header, under the same names.
+REPORT_HEADER = [
+    "rentity_id",
+    "rentity_branch",
+    "submission_code",
+    "report_code",
+    "entity_reference",
+    "fiu_ref_number",
+    "reported_at",
+    "reason",
+    "action",
+    "indicators",
+]
 
 
 def record_links(session: Session, report: ReportRecord, document_id: str) -> int:
@@ -48,17 +63,8 @@ def record_report(
     goaml.add(
         GoamlReport(
             source_document_id=document_id,
-            rentity_id=report.rentity_id,
-            rentity_branch=report.rentity_branch,
-            submission_code=report.submission_code,
-            report_code=report.report_code,
-            entity_reference=report.entity_reference,
-            fiu_ref_number=report.fiu_ref_number,
-            reported_at=report.reported_at,
+            **same_named(report, REPORT_HEADER),
             currency_code_local=report.currency,
-            reason=report.reason,
-            action=report.action,
-            indicators=report.indicators,
             profile=profile.name,
             timezone=profile.timezone or "UTC",
         )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app import limits
 from app.account import service as account_service
 from app.account.schemas import AccountBatch, AccountIn, HolderIn
+from app.attributes import same_named
 from app.compartments import EVERY, Compartments
 from app.errors import BatchRejected, InvalidInput, RecordNotFound
 from app.goaml import details
@@ -35,6 +36,8 @@ from app.uploads import Upload
 
 KIND = "goaml_report"
 ZIP_MAGIC = b"PK\x03\x04"
+# An account record holds what AccountIn reads, under the same names, but for its holders.
+ACCOUNT_DETAILS = ("key", "name", "bic", "number", "institution", "currency")
 # transaction columns -> the goAML element a fault in them comes from
 _ELEMENT_OF = {
     "amount": "amount_local",
@@ -144,12 +147,7 @@ def _batch(report: ReportRecord, source: SourceIn, faults: Faults) -> AccountBat
         try:
             accounts.append(
                 AccountIn(
-                    key=a.key,
-                    name=a.name,
-                    bic=a.bic,
-                    number=a.number,
-                    institution=a.institution,
-                    currency=a.currency,
+                    **same_named(a, ACCOUNT_DETAILS),
                     holders=[HolderIn(party=party, role=role) for party, role in a.holders],
                 )
             )
@@ -255,9 +253,7 @@ def _store(
         transactions=len(report.transactions),
         inserted=inserted,
         already_present=document.already_present,
-        parties_inserted=stored.parties_inserted,
-        accounts_inserted=stored.accounts_inserted,
-        holders_added=stored.holders_added,
+        **same_named(stored, ("parties_inserted", "accounts_inserted", "holders_added")),
         repeats=report.repeats,
         party_links=links,
         notes=notes[0],
@@ -382,7 +378,7 @@ def get_report(
         raise GoamlReportNotFound(document_id)
     columns = [c.key for c in GoamlReport.__table__.columns]
     return {
-        **{c: getattr(report, c) for c in columns},
+        **same_named(report, columns),
         "transactions": goaml.transactions_of(document_id),
         "party_links": goaml.links_of(document_id),
     }

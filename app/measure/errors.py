@@ -1,16 +1,13 @@
-from app.errors import Conflict, InvalidInput
+from app.domain_errors import IllegalMove, InvalidField
+from app.errors import Conflict
 
 
-class IllegalTransition(Conflict):
+class IllegalTransition(IllegalMove):
     code, title = "illegal_transition", "Illegal transition"
+    noun, allowed_key = "an asset", "allowed_transitions"
 
-    def __init__(self, current: str, wanted: str, allowed: list[str]) -> None:
-        super().__init__(
-            f"an asset cannot move from {current} to {wanted}"
-            + (f"; allowed: {', '.join(allowed)}" if allowed else f"; {current} is final"),
-            current_status=current,
-            allowed_transitions=allowed,
-        )
+    def hint(self, current: str, allowed: list[str]) -> str:
+        return f"; allowed: {', '.join(allowed)}" if allowed else f"; {current} is final"
 
 
 class BalanceExceeded(Conflict):
@@ -20,8 +17,5 @@ class BalanceExceeded(Conflict):
         super().__init__(detail, **extensions)
 
 
-class InvalidMeasure(InvalidInput):
+class InvalidMeasure(InvalidField):
     code, title = "invalid_measure", "Invalid measure"
-
-    def __init__(self, detail: str, *, field: str) -> None:
-        super().__init__(detail, errors=[{"loc": ["body", field], "msg": detail, "type": "value"}])

@@ -22,6 +22,7 @@ from app.asset.machine import (
 )
 from app.asset.models import Asset
 from app.asset.schemas import AssetCreate
+from app.attributes import same_named
 from app.case import service as case_service
 from app.compartments import Compartments
 from app.measure import deadlines
@@ -43,6 +44,18 @@ from app.principal import Principal
 L = LegalStatus
 # Moves that put (part of) the asset under a new measure of restraint.
 HOLDING = frozenset({L.SUSPENDED, L.FROZEN, L.SEIZED})
+# The order behind a move, as a measure, its request and a sale order name it.
+ORDER = ("order_reference", "issuing_authority", "legal_basis")
+# What a measure row stores of the request as it was given, under the same names.
+STORED_AS_GIVEN = [
+    *ORDER,
+    "executing_authority",
+    "time_zone",
+    "currency",
+    "value_based",
+    "custodian",
+    "note",
+]
 
 
 def identify_asset(
@@ -362,10 +375,7 @@ def _record(
         from_status=asset.status,
         to_status=str(target),
         measure_type=str(kind),
-        order_reference=data.order_reference,
-        issuing_authority=data.issuing_authority,
-        executing_authority=data.executing_authority,
-        legal_basis=data.legal_basis,
+        **same_named(data, STORED_AS_GIVEN),
         jurisdiction=jurisdiction,
         decision_on=data.decision_date or (data.decided_at.date() if data.decided_at else None),
         effective_on=data.effective_date,
@@ -376,15 +386,10 @@ def _record(
         expiry_on=expiry.last_day if expiry else None,
         renew_by=expiry.renew_by if expiry else None,
         renew_by_at=expiry.renew_by_at if expiry else None,
-        time_zone=data.time_zone,
         amount_minor=amount,
-        currency=data.currency,
-        value_based=data.value_based,
         basis=str(data.basis) if data.basis else None,
         disposal_kind=str(data.disposal_kind) if data.disposal_kind else None,
         release_reason=str(data.release_reason) if data.release_reason else None,
-        custodian=data.custodian,
-        note=data.note,
         actor_id=actor.id,
         recorded_at=datetime.now(UTC),
     )

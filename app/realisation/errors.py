@@ -1,4 +1,5 @@
-from app.errors import Conflict, InvalidInput, NotFound
+from app.domain_errors import InvalidField
+from app.errors import Conflict, NotFound
 
 
 class SaleNotFound(NotFound):
@@ -25,8 +26,5 @@ class AllocationConflict(Conflict):
     code, title = "allocation_conflict", "Allocation not possible"
 
 
-class InvalidRealisation(InvalidInput):
+class InvalidRealisation(InvalidField):
     code, title = "invalid_realisation", "Invalid sale or allocation"
-
-    def __init__(self, detail: str, *, field: str) -> None:
-        super().__init__(detail, errors=[{"loc": ["body", field], "msg": detail, "type": "value"}])

@@ -13,6 +13,7 @@ from app.asset import service as asset_service
 from app.asset.machine import LegalStatus
 from app.asset.models import Asset
 from app.asset.schemas import AssetType
+from app.attributes import same_named
 from app.case import service as case_service
 from app.case.models import Case
 from app.compartments import Compartments
@@ -75,15 +76,12 @@ def order_sale(
     sale = InterlocutorySale(
         asset_id=asset.id,
         ground=str(data.ground),
-        order_reference=data.order_reference,
-        issuing_authority=data.issuing_authority,
-        legal_basis=data.legal_basis,
+        **same_named(data, [*measure_service.ORDER, "note"]),
         jurisdiction=jurisdiction,
         decision_on=data.decision_date,
         sell_by=due.last_day,
         sell_by_at=due.ends_at,
         status=str(SaleStatus.ORDERED),
-        note=data.note,
         ordered_by=actor.id,
         ordered_at=datetime.now(UTC),
     )
@@ -136,14 +134,10 @@ def record_sale(
     move = TransitionCreate(
         to_status=L.SUBSTITUTED,
         measure_type=MeasureType.INTERLOCUTORY_SALE,
-        order_reference=sale.order_reference,
-        issuing_authority=sale.issuing_authority,
-        legal_basis=sale.legal_basis,
+        **same_named(sale, measure_service.ORDER),
         decision_date=sale.decision_on,
         effective_date=data.sold_on,
-        amount=data.amount,
-        currency=data.currency,
-        note=data.note,
+        **same_named(data, ("amount", "currency", "note")),
     )
     measure, asset = measure_service.transition(
         session, asset_id, move, condition=condition, actor=actor, commit=False

@@ -1,10 +1,12 @@
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from app.compartments import EVERY, Compartments
+from app.domain_errors import body_error
 from app.errors import InvalidInput, RecordNotFound
 from app.principal import Principal
 from app.source.models import COMMITTED, STAGING, CompartmentChange, SourceDocument
@@ -39,10 +41,8 @@ def record_source(
             reference=source.reference,
             received_at=datetime.now(UTC),
             uploaded_by=actor.id,
-            sha256=upload.sha256,
-            filename=upload.filename,
-            media_type=upload.media_type,
-            size_bytes=upload.size_bytes,
+            # Every field of an Upload is a column of its document, under the same name.
+            **asdict(upload),
             row_count=rows,
             inserted=0,
             already_present=0,
@@ -226,23 +226,19 @@ def require_filed_with(
     if case_id is not None and source.case_id != case_id:
         raise InvalidInput(
             f"the corrected record is filed in case {case_id}: file its correction there too",
-            errors=[
-                {
-                    "loc": ["body", "source", "case_id"],
-                    "msg": f"must be {case_id}, the case the corrected record is filed in",
-                    "type": "value_error",
-                }
-            ],
+            errors=body_error(
+                "source",
+                "case_id",
+                msg=f"must be {case_id}, the case the corrected record is filed in",
+            ),
         )
     if ledger and case_id is None and source.case_id is not None:
         raise InvalidInput(
             "the corrected record is in the shared pool: its correction changes every "
             "caller's traces, so it is filed in the shared pool too",
-            errors=[
-                {
-                    "loc": ["body", "source", "case_id"],
-                    "msg": "must be null, as the corrected record is in the shared pool",
-                    "type": "value_error",
-                }
-            ],
+            errors=body_error(
+                "source",
+                "case_id",
+                msg="must be null, as the corrected record is in the shared pool",
+            ),
         )

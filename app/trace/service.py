@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session, object_session
 
 from app.account.keys import normalise_key
+from app.attributes import same_named
 from app.case import service as case_service
 from app.compartments import EVERY, Compartments, compartments_of
 from app.db import reading
@@ -100,6 +101,16 @@ class TraceReadsOtherCompartments(Conflict):
 
 # Canonical JSON beyond this many bytes is hashed and packed on a helper thread.
 _OFFLOAD = 256 * 1024
+# What the engine's parameters take from the request as it was given, under the same names.
+AS_REQUESTED = [
+    "direction",
+    "rule",
+    "same_day_policy",
+    "max_hops",
+    "max_counterparties",
+    "as_of",
+    "claimant_rule",
+]
 
 
 def _stop_accounts(given: list[str], ledger: Ledger, mask: Mask | None = None) -> set[str]:
@@ -179,17 +190,11 @@ def build_params(
     return TraceParams(
         seeds=tuple(seeds),
         seed_transactions=tuple(seed_transactions),
-        direction=body.direction,
-        rule=body.rule,
-        same_day_policy=body.same_day_policy,
-        max_hops=body.max_hops,
+        **same_named(body, AS_REQUESTED),
         window_start=body.start,
         window_end=body.end,
         min_amount=body.min_amount_decimal(),
         stop_at=frozenset(stops),
-        max_counterparties=body.max_counterparties,
-        as_of=body.as_of,
-        claimant_rule=body.claimant_rule,
         transaction_claimants=tuple(transaction_claimants),
         max_accounts=settings.trace_max_accounts,
         max_events=settings.trace_max_events,

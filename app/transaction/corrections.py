@@ -15,6 +15,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, aliased
 
 from app.compartments import EVERY, Compartments
+from app.domain_errors import body_error
 from app.errors import Conflict, InvalidInput
 from app.matching import service as matching_service
 from app.principal import Principal
@@ -54,13 +55,7 @@ class CorrectionNotNew(InvalidInput):
         super().__init__(
             f"{external_id} is already stored: a correction is a new record with its own "
             "external id",
-            errors=[
-                {
-                    "loc": ["body", "transaction", "external_id"],
-                    "msg": "already stored",
-                    "type": "value_error",
-                }
-            ],
+            errors=body_error("transaction", "external_id", msg="already stored"),
         )
 
 
@@ -129,13 +124,7 @@ def correct_transaction(
     if not isinstance(record.get("amount"), str):
         raise InvalidInput(
             'amount must be an exact decimal string such as "1050.00", not a JSON number',
-            errors=[
-                {
-                    "loc": ["body", "transaction", "amount"],
-                    "msg": "send the amount as a string",
-                    "type": "value_error",
-                }
-            ],
+            errors=body_error("transaction", "amount", msg="send the amount as a string"),
         )
     old = transaction_service.get_transaction(session, ref, compartments)
     old_id = cast(int, old["id"])
