@@ -1,12 +1,12 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from app.account.keys import AccountKind
 from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.examples import example
-from app.inputs import Text
+from app.inputs import Body, Text
 from app.party.schemas import PartyIn, PartyKind
 from app.source.schemas import CorrectionIn, CorrectionRead, Sourced, SourceIn, correction_example
 
@@ -18,16 +18,12 @@ class HolderRole(StrEnum):
     AUTHORISED_USER = "authorised_user"
 
 
-class HolderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class HolderIn(Body):
     party: Text = Field(description="Key of a party in this batch or already stored.")
     role: HolderRole = HolderRole.HOLDER
 
 
-class AccountIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AccountIn(Body):
     key: Text = Field(
         description="Account key, e.g. iban:DE89..., btc:bc1q...; its scheme sets the kind."
     )
@@ -60,8 +56,7 @@ class AccountBatch(Sourced):
                     "holders": [{"party": "person:DE-ID-L01X00T47", "role": "holder"}],
                 }
             ],
-        },
-        extra="forbid",
+        }
     )
 
     parties: list[PartyIn] = Field(default_factory=list)
@@ -193,11 +188,9 @@ class FlaggedAccountRead(BaseModel):
     created_at: datetime
 
 
-class AccountDetails(BaseModel):
+class AccountDetails(Body):
     """The details a correction may state; the key (and the IBAN or address in it) names the
     account itself and is not corrected: a wrong one is another account."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Text | None = Field(default=None, min_length=1, max_length=500)
     bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")

@@ -3,15 +3,12 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from app.examples import example
-from app.inputs import Instant, Text
+from app.inputs import Body, Instant, Text
 from app.principal import Role
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = example(
-        {"name": "analyst workstation 3", "role": "analyst"},
-        extra="forbid",
-    )
+class ApiKeyCreate(Body):
+    model_config = example({"name": "analyst workstation 3", "role": "analyst"})
 
     name: Text = Field(min_length=1, max_length=200)
     role: Role

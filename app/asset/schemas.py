@@ -1,13 +1,33 @@
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.asset.machine import LegalStatus
 from app.examples import example
 from app.inputs import Body, Note, Text, one_of
+
+# A later valuation as it is given (ValuationCreate) and read back (ValuationHistoryRead).
+_VALUATION_EXAMPLE: dict[str, Any] = {
+    "amount": "71500.00",
+    "currency": "EUR",
+    "valued_on": "2026-09-01",
+    "method": "dealer appraisal",
+    "source": "Autohaus Nord, report 2026-311",
+}
+
+
+# A cost as it is given (CostCreate) and read back (CostRead).
+_COST_EXAMPLE: dict[str, Any] = {
+    "kind": "storage",
+    "amount": "1250.00",
+    "currency": "EUR",
+    "incurred_on": "2026-09-30",
+    "note": "Secure garage, September",
+}
+
 
 JURISDICTION = Field(
     default=None,
@@ -56,8 +76,7 @@ class Valuation(Body):
             "currency": "EUR",
             "valued_on": "2026-03-02",
             "method": "bank statement",
-        },
-        extra="forbid",
+        }
     )
 
     amount: Decimal = Field(ge=0, description="Exact decimal string, e.g. `48210.55`.")
@@ -67,15 +86,11 @@ class Valuation(Body):
 
 
 class OwnerIn(Body):
-    model_config = ConfigDict(extra="forbid")
-
     party: Text = Field(description="A party's key or id.")
     share_percent: Decimal | None = PERCENT
 
 
 class LinkIn(Body):
-    model_config = ConfigDict(extra="forbid")
-
     transaction: Text | None = Field(default=None, description="A transaction's id or external id.")
     trace_id: Text | None = Field(default=None, max_length=64, description="A stored trace run.")
     note: Note = None
@@ -92,8 +107,7 @@ class LinksCreate(Body):
                 {"transaction": "STMT-2026-0042", "note": "deposit from the mule account"},
                 {"trace_id": "9b2f4c1d0e8a4b7f9c3d2e1f0a9b8c7d", "note": "reached at hop 3"},
             ]
-        },
-        extra="forbid",
+        }
     )
 
     links: list[LinkIn] = Field(min_length=1)
@@ -109,8 +123,7 @@ class AssetCreate(Body):
             "valuation": {"amount": "48210.55", "currency": "EUR", "valued_on": "2026-03-02"},
             "owners": [{"party": "person:DE-ID-L01X00T47", "share_percent": "100"}],
             "links": [{"transaction": "STMT-2026-0042", "note": "cash deposits"}],
-        },
-        extra="forbid",
+        }
     )
 
     type: AssetType
@@ -199,25 +212,8 @@ class ValuationRead(BaseModel):
     method: str | None
 
 
-class CostKind(StrEnum):
-    STORAGE = "storage"
-    INSURANCE = "insurance"
-    MAINTENANCE = "maintenance"
-    FEES = "fees"
-    OTHER = "other"
-
-
 class ValuationCreate(Body):
-    model_config = example(
-        {
-            "amount": "71500.00",
-            "currency": "EUR",
-            "valued_on": "2026-09-01",
-            "method": "dealer appraisal",
-            "source": "Autohaus Nord, report 2026-311",
-        },
-        extra="forbid",
-    )
+    model_config = example(_VALUATION_EXAMPLE)
 
     amount: Decimal = Field(ge=0, description="Exact decimal string, e.g. `71500.00`.")
     currency: Text = Field(description="ISO 4217 code, or a crypto ticker such as BTC.")
@@ -233,11 +229,7 @@ class ValuationHistoryRead(BaseModel):
         {
             "id": 3,
             "asset_id": 5,
-            "amount": "71500.00",
-            "currency": "EUR",
-            "valued_on": "2026-09-01",
-            "method": "dealer appraisal",
-            "source": "Autohaus Nord, report 2026-311",
+            **_VALUATION_EXAMPLE,
             "recorded_by": "3f9a0c1d2b4e5f60",
             "recorded_at": "2026-09-02T08:15:00Z",
         },
@@ -257,17 +249,16 @@ class ValuationHistoryRead(BaseModel):
     recorded_at: datetime
 
 
+class CostKind(StrEnum):
+    STORAGE = "storage"
+    INSURANCE = "insurance"
+    MAINTENANCE = "maintenance"
+    FEES = "fees"
+    OTHER = "other"
+
+
 class CostCreate(Body):
-    model_config = example(
-        {
-            "kind": "storage",
-            "amount": "1250.00",
-            "currency": "EUR",
-            "incurred_on": "2026-09-30",
-            "note": "Secure garage, September",
-        },
-        extra="forbid",
-    )
+    model_config = example(_COST_EXAMPLE)
 
     kind: CostKind
     amount: Decimal = Field(gt=0, description="Exact decimal string, e.g. `1250.00`.")
@@ -281,11 +272,7 @@ class CostRead(BaseModel):
         {
             "id": 8,
             "asset_id": 5,
-            "kind": "storage",
-            "amount": "1250.00",
-            "currency": "EUR",
-            "incurred_on": "2026-09-30",
-            "note": "Secure garage, September",
+            **_COST_EXAMPLE,
             "recorded_by": "3f9a0c1d2b4e5f60",
             "recorded_at": "2026-10-01T08:00:00Z",
         },

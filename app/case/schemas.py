@@ -97,10 +97,7 @@ _CASE_EXAMPLE: dict[str, Any] = {
 
 
 class CaseCreate(Body):
-    model_config = example(
-        _CASE_EXAMPLE,
-        extra="forbid",
-    )
+    model_config = example(_CASE_EXAMPLE)
 
     reference: Text = Field(min_length=1, max_length=100, description="Unique case reference.")
     kind: CaseKind
@@ -164,8 +161,7 @@ class CaseStatusChange(Body):
             "status": "discontinued",
             "reason": "The suspect died on 2026-05-20 (death certificate 114/2026).",
             "discontinuation_reason": "death",
-        },
-        extra="forbid",
+        }
     )
 
     status: CaseStatus
@@ -203,10 +199,7 @@ class CaseEventRead(BaseModel):
 
 
 class MemberCreate(Body):
-    model_config = example(
-        {"api_key_id": "3f9a0c1d2b4e5f60", "role": "investigator"},
-        extra="forbid",
-    )
+    model_config = example({"api_key_id": "3f9a0c1d2b4e5f60", "role": "investigator"})
 
     api_key_id: str = Field(pattern=r"^[0-9a-f]{1,32}$", description="The member's API key id.")
     role: CaseRole
@@ -238,8 +231,7 @@ class SubjectCreate(Body):
             "account": None,
             "role": "suspect",
             "note": "Organiser of the imports",
-        },
-        extra="forbid",
+        }
     )
 
     party: Text | None = Field(default=None, description="A party's key or id.")

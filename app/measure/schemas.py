@@ -93,10 +93,7 @@ class ReleaseReason(StrEnum):
 
 
 class Duration(Body):
-    model_config = example(
-        {"value": 5, "unit": "working_days"},
-        extra="forbid",
-    )
+    model_config = example({"value": 5, "unit": "working_days"})
 
     value: int = Field(gt=0, le=3660, description="At most 3660 (ten years of days).")
     unit: DurationUnit
@@ -125,8 +122,7 @@ class TransitionCreate(Body):
             "currency": "EUR",
             "value_based": False,
             "note": "Transaction to a Dubai account suspended",
-        },
-        extra="forbid",
+        }
     )
 
     to_status: LegalStatus = Field(description="The legal status the asset moves to.")

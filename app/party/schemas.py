@@ -4,7 +4,7 @@ from pydantic import BaseModel, Field
 from pydantic.config import JsonDict
 
 from app.examples import example
-from app.inputs import Text
+from app.inputs import Body, Text
 
 
 class PartyKind(StrEnum):
@@ -12,17 +12,18 @@ class PartyKind(StrEnum):
     LEGAL_ENTITY = "legal_entity"
 
 
-class PartyIn(BaseModel):
-    model_config = example(
-        {
-            "key": "person:DE-ID-L01X00T47",
-            "kind": "person",
-            "name": "Max Mustermann",
-            "country": "DE",
-            "identifiers": {"national_id": "L01X00T47"},
-        },
-        extra="forbid",
-    )
+# A party as a source names it (PartyIn) and as it is read back (PARTY_EXAMPLE).
+_PARTY_IN_EXAMPLE: JsonDict = {
+    "key": "person:DE-ID-L01X00T47",
+    "kind": "person",
+    "name": "Max Mustermann",
+    "country": "DE",
+    "identifiers": {"national_id": "L01X00T47"},
+}
+
+
+class PartyIn(Body):
+    model_config = example(_PARTY_IN_EXAMPLE)
 
     key: Text = Field(
         min_length=1, max_length=300, description="The source's stable id of the party."
@@ -37,11 +38,7 @@ class PartyIn(BaseModel):
 
 PARTY_EXAMPLE: JsonDict = {
     "id": 7,
-    "key": "person:DE-ID-L01X00T47",
-    "kind": "person",
-    "name": "Max Mustermann",
-    "country": "DE",
-    "identifiers": {"national_id": "L01X00T47"},
+    **_PARTY_IN_EXAMPLE,
     "source_document_id": "0b6f0f3c2f3e4d3a9d1c7e9b8a7f6e5d",
 }
 

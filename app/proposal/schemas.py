@@ -11,10 +11,7 @@ _DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 
 
 class ProposalCreate(Body):
-    model_config = example(
-        {"case_id": 17, "min_amount": "1000.00", "min_amounts": {"BTC": "0.05"}},
-        extra="forbid",
-    )
+    model_config = example({"case_id": 17, "min_amount": "1000.00", "min_amounts": {"BTC": "0.05"}})
 
     case_id: int = Field(ge=1, description="The case the assets are proposed in (writable).")
     min_amount: str | None = Field(

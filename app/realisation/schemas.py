@@ -1,13 +1,23 @@
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import AliasPath, BaseModel, ConfigDict, Field, model_validator
 
 from app.examples import example
 from app.inputs import Body, Note, Text, one_of
 from app.measure.schemas import DEADLINE_OF_EXAMPLE, DeadlineOf, Duration
+
+# The sale order of the examples, as the court made it (SaleOrderCreate) and as it is read back
+# (SaleRead).
+_SALE_ORDER_EXAMPLE: dict[str, Any] = {
+    "ground": "rapidly_depreciating",
+    "order_reference": "LG-HH-2026-612-VS",
+    "issuing_authority": "Landgericht Hamburg",
+    "legal_basis": "StPO § 111p",
+    "decision_date": "2026-09-01",
+}
 
 
 class SaleGround(StrEnum):
@@ -31,15 +41,10 @@ class Recipient(StrEnum):
 class SaleOrderCreate(Body):
     model_config = example(
         {
-            "ground": "rapidly_depreciating",
-            "order_reference": "LG-HH-2026-612-VS",
-            "issuing_authority": "Landgericht Hamburg",
-            "legal_basis": "StPO § 111p",
-            "decision_date": "2026-09-01",
+            **_SALE_ORDER_EXAMPLE,
             "sell_within": {"value": 30, "unit": "working_days"},
             "note": "Porsche 911 loses about 1.5 % of its value a month in storage",
-        },
-        extra="forbid",
+        }
     )
 
     ground: SaleGround
@@ -76,8 +81,7 @@ class SaleCreate(Body):
             "currency": "EUR",
             "buyer": "Auction house Nord, lot 117",
             "note": "public auction",
-        },
-        extra="forbid",
+        }
     )
 
     sold_on: date
@@ -92,12 +96,8 @@ class SaleRead(BaseModel):
         {
             "id": 2,
             "asset_id": 5,
-            "ground": "rapidly_depreciating",
-            "order_reference": "LG-HH-2026-612-VS",
-            "issuing_authority": "Landgericht Hamburg",
-            "legal_basis": "StPO § 111p",
+            **_SALE_ORDER_EXAMPLE,
             "jurisdiction": "DE",
-            "decision_date": "2026-09-01",
             "sell_by": "2026-10-13",
             "sell_by_at": "2026-10-13T22:00:00Z",
             "status": "sold",
@@ -191,8 +191,6 @@ class SaleDeadlineRead(DeadlineOf):
 
 
 class VictimShareIn(Body):
-    model_config = ConfigDict(extra="forbid")
-
     party: Text = Field(description="The victim: a party's key or id.")
     amount: Decimal = Field(gt=0, description="Exact decimal string.")
     note: Note = None
@@ -205,8 +203,7 @@ class AllocationCreate(Body):
                 {"party": "person:victim", "amount": "30000.00", "note": "restitution order"}
             ],
             "note": "remainder to the state fund",
-        },
-        extra="forbid",
+        }
     )
 
     victims: list[VictimShareIn] = Field(

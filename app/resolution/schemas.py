@@ -3,16 +3,15 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from app.examples import example
-from app.inputs import Text
+from app.inputs import Body, Text
 
 
-class SameAsIn(BaseModel):
+class SameAsIn(Body):
     model_config = example(
         {
             "other": "person:goaml-4711",
             "reason": "Same passport number and birth date in the STR and the bank's KYC",
-        },
-        extra="forbid",
+        }
     )
 
     other: Text = Field(min_length=1, max_length=300, description="The other party's key or id.")

@@ -3,13 +3,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import Text
+from app.examples import example
+from app.inputs import Body, Text
 
 
-class SourceIn(BaseModel):
+class SourceIn(Body):
     """Where a batch comes from: a bank production, an FIU report, an exchange response ..."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: Text = Field(min_length=1, max_length=50, examples=["bank_statement"])
     reference: Text = Field(min_length=1, max_length=200, examples=["PO-2026-017"])
@@ -84,7 +83,7 @@ def correction_example(reason: str) -> dict[str, Any]:
     }
 
 
-class Sourced(BaseModel):
+class Sourced(Body):
     """A JSON body that brings records from one source document (`app.source.intake`)."""
 
     source: SourceIn
@@ -93,18 +92,11 @@ class Sourced(BaseModel):
 class CorrectionIn(Sourced):
     """What every correction states: why, and the document that says so."""
 
-    model_config = ConfigDict(extra="forbid")
-
     reason: Text = Field(min_length=1, max_length=2000)
 
 
-class CompartmentChangeIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {"case_id": 7, "reason": "court order 2026/113 covers this production"}
-        },
-    )
+class CompartmentChangeIn(Body):
+    model_config = example({"case_id": 7, "reason": "court order 2026/113 covers this production"})
 
     case_id: int | None = Field(
         ge=1, description="The case to file the document in; null: the shared pool."

@@ -3,10 +3,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from app.examples import example
-from app.inputs import Instant, Text
+from app.inputs import Body, Instant, Text
 from tracing import ClaimantRule, Direction, Rule, SameDayPolicy
 
 _DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
@@ -19,10 +19,8 @@ class TraceStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class SeedIn(BaseModel):
+class SeedIn(Body):
     """An amount placed on an account at a time, or a transaction whose whole amount is taint."""
-
-    model_config = ConfigDict(extra="forbid")
 
     account: Text | None = Field(default=None, description="Account key or id.")
     amount: str | None = Field(default=None, pattern=_DECIMAL, description="Decimal string.")
@@ -51,7 +49,7 @@ class SeedIn(BaseModel):
         return self
 
 
-class RoleThresholds(BaseModel):
+class RoleThresholds(Body):
     """What an account must reach to play a role in the network (GET /traces/{id}/roles).
 
     Shares are fractions (`0.8` is 80 %) of what the account received, or, for `broker` and
@@ -68,8 +66,7 @@ class RoleThresholds(BaseModel):
             "broker_min_share": "0.5",
             "sink_min_held": "0.8",
             "sink_min_share": "0.05",
-        },
-        extra="forbid",
+        }
     )
 
     pass_through_min_passed: Decimal = Field(
@@ -108,7 +105,7 @@ class RoleThresholds(BaseModel):
     )
 
 
-class TraceCreate(BaseModel):
+class TraceCreate(Body):
     model_config = example(
         {
             "seeds": [{"transaction": "DEMO-D01"}, {"transaction": "DEMO-D02"}],
@@ -121,8 +118,7 @@ class TraceCreate(BaseModel):
             "as_of": None,
             "stop_at": ["iban:MT84MALT011000012345MTLCAST001S"],
             "case_id": None,
-        },
-        extra="forbid",
+        }
     )
 
     seeds: list[SeedIn] = Field(min_length=1, max_length=1000)

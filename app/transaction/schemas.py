@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field, ValidatorFunctionWrapHandler, WrapValidat
 
 from app.account.numbers import ACCOUNT_CHECK_HELP, AccountCheck
 from app.examples import example
-from app.inputs import Text
+from app.inputs import Body, Text
 from app.source.schemas import CorrectionIn, CorrectionRead, Sourced, SourceIn, correction_example
 
 _TX_EXAMPLE: dict[str, Any] = {
@@ -28,10 +28,10 @@ def _number_kept(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     return handler(value)
 
 
-class TransactionIn(BaseModel):
+class TransactionIn(Body):
     """One transaction as the source gives it; accounts by key, created on first sight."""
 
-    model_config = example(_TX_EXAMPLE, extra="forbid")
+    model_config = example(_TX_EXAMPLE)
 
     external_id: Text = Field(
         description="The source's own id: re-sending it into the same compartment stores "
@@ -69,8 +69,7 @@ class TransactionBatch(Sourced):
         {
             "source": {"kind": "bank_statement", "reference": "PO-2026-017"},
             "transactions": [_TX_EXAMPLE],
-        },
-        extra="forbid",
+        }
     )
 
     timezone: Text | None = Field(
@@ -149,10 +148,8 @@ class DuplicateState(StrEnum):
     REJECTED = "rejected"
 
 
-class DuplicateDecision(BaseModel):
-    model_config = example(
-        {"reason": "Same SEPA reference in the bank statement and the STR"}, extra="forbid"
-    )
+class DuplicateDecision(Body):
+    model_config = example({"reason": "Same SEPA reference in the bank statement and the STR"})
 
     reason: Text = Field(min_length=1, max_length=2000, description="Why, in a sentence.")
 
