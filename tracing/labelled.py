@@ -160,6 +160,9 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
         """
         store, rpool, hpool, stash, captured = stores
         c = counters[0]
+        # read once: taking a record out of ``st`` in the loop counts references to each of its
+        # arrays every time (claimant traces 10 % slower with the records read per event)
+        held, shares, received = st.held, st.shares, st.received
         n_placements = placed.key.shape[0]
         p, e = c.placed, lo
         while True:
@@ -180,7 +183,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                 if ev.key[e - 1] & 1 == 0:
                     at, u = c.top, ev.who[e - 1]
                     # room for every lot, or every entry of a vector (a hub's many origins)
-                    stash = grow(stash, at + c.live + st.shares.size[u] + 4)
+                    stash = grow(stash, at + c.live + shares.size[u] + 4)
                     carried = 0 if lots_carry else rule.withdraw(st.balance, st.taint, u, w)
                     carried, end = _take(
                         store, hpool, st, u, w, carried, stash, at, lots_carry, queue
@@ -212,7 +215,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                     clean = 0 if lots_carry else w - hot
             # credit ``v`` with the pieces ``stash[plo:phi]`` and ``clean`` clean money
             if queue:
-                store = lots.ensure(store, st.held, phi - plo + 2)
+                store = lots.ensure(store, held, phi - plo + 2)
             debt = -st.balance[v] if st.balance[v] < 0 else 0
             st.balance[v] += debt
             amount, tainted = clean, 0
@@ -221,17 +224,17 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                 if stash[k, 1] > 0:
                     tainted += stash[k, 0]
                 if queue and (lots_carry or stash[k, 1] > 0):
-                    lots.put(store, st.held, v, stash[k, 0], stash[k, 1], newest_first)
+                    lots.put(store, held, v, stash[k, 0], stash[k, 1], newest_first)
             if not queue:
-                hpool = merge(hpool, st.shares, v, stash, plo, phi)
+                hpool = merge(hpool, shares, v, stash, plo, phi)
             if keep_received:
-                rpool = merge(rpool, st.received, v, stash, plo, phi)
+                rpool = merge(rpool, received, v, stash, plo, phi)
             haircut.deposit(st.balance, st.taint, v, amount, tainted)
             if debt > 0:
                 # into an overdrawn account the deposit's first part repays the bank (an exit)
                 repay = min(debt, amount)
                 at = max(c.top, phi)
-                stash = grow(stash, at + c.live + st.shares.size[v] + 4)
+                stash = grow(stash, at + c.live + shares.size[v] + 4)
                 repaid = 0 if lots_carry else rule.withdraw(st.balance, st.taint, v, repay)
                 _, end = _take(store, hpool, st, v, repay, repaid, stash, at, lots_carry, queue)
                 _exited(st.exited, stash, at, end)
