@@ -17,7 +17,9 @@ their ratio to the trace itself (issue 23: at most 3x).
 
 Usage::
 
-    python -m benchmarks.ab [--ref COMMIT] [--size 1m] [--pairs 31]
+    python -m benchmarks.ab [--ref COMMIT] [--size 1m] [--pairs 31] [--rules reach,libr]
+
+``--rules`` picks other rules (``fifo,lifo`` measure the lot kernels of tracing.rules.lots).
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ref", help="reference commit (default: where HEAD left main)")
     parser.add_argument("--size", default="1m", choices=SIZES)
     parser.add_argument("--pairs", type=int, default=31)
+    parser.add_argument("--rules", default="reach,libr", help="comma-separated rules to trace")
     parser.add_argument("--serve", choices=("old", "new"), help=argparse.SUPPRESS)
     parser.add_argument("--ledger", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -185,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         print("| trace | old | new | new / old |\n|---|--:|--:|--:|")
         local = {}
         for workload in WORKLOADS:
-            for rule in ("reach", "libr"):
+            for rule in args.rules.split(","):
                 frames = workload == "local"
                 request = {"workload": workload, "rule": rule, "frames": frames}
                 got = paired(workers, {**request, "calls": BATCH[workload]}, args.pairs)

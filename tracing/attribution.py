@@ -23,7 +23,6 @@ from tracing.replay import (
     AccountState,
     EventBuffers,
     EventColumns,
-    LotHeads,
     Placements,
     collect,
     lowest_balance,
@@ -33,6 +32,7 @@ from tracing.replay import (
     routes,
     slots_in_order,
 )
+from tracing.rules.lots import Lots
 
 __all__ = ["Attribution", "Events", "Placements", "Universe", "attribute", "collect_events"]
 
@@ -249,11 +249,11 @@ def attribute(
         pc_lo=np.empty(n_pieces, np.int64),
         pc_hi=np.empty(n_pieces, np.int64),
     )
-    lots_of = LotHeads(np.full(n_nodes, -1, np.int64), np.full(n_nodes, -1, np.int64))
     counters = new_counters()
+    lots_of = Lots(np.full(n_nodes, -1, np.int64), np.full(n_nodes, -1, np.int64), counters)
     opened = np.flatnonzero(opening > 0) if with_lots else np.empty(0, np.int64)
     store = np.empty((len(opened) + 2 * n_events + 16 if with_lots else 1, 3), np.int64)
-    open_lots(store, counters, lots_of, opened, opening)
+    open_lots(store, lots_of, opened, opening)
     pieces = np.empty((1024, 2), np.int64)
     exits = np.full((64, 4), -1, np.int64)
     kernel = replay_kernel(rule)

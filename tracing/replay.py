@@ -23,6 +23,7 @@ from tracing.index import I64, LedgerColumns
 from tracing.order import OrderColumns
 from tracing.params import Rule
 from tracing.rules import haircut, libr, lots, poison
+from tracing.rules.lots import Lots
 
 # Routes of a transaction touched by the replay (also the exit reasons).
 DELIVER, HOP_LIMIT, BELOW_MIN, STOPPED, HIGH_DEGREE, OUTSIDE_WINDOW, INTO_SEED, OVERDRAFT = range(8)
@@ -99,13 +100,6 @@ class AccountState(NamedTuple):
     carried: I64  # per slot: taint its withdrawal carried
     pc_lo: I64  # per slot, lot rules only: the delivered pieces ``pieces[pc_lo:pc_hi]``
     pc_hi: I64
-
-
-class LotHeads(NamedTuple):
-    """Per account, first and last row of its lots in the store (-1: none)."""
-
-    head: I64
-    tail: I64
 
 
 @nb.njit(cache=True)
@@ -259,12 +253,11 @@ def lowest_balance(  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def open_lots(  # pragma: no cover - compiled
-    store: np.ndarray, counters: np.ndarray, lots_of: LotHeads, nodes: I64, opening: I64
+    store: np.ndarray, lots_of: Lots, nodes: I64, opening: I64
 ) -> None:
     """Each account's opening balance is its oldest lot, and clean."""
-    c = counters[0]
     for v in nodes:
-        lots.put(store, c, lots_of.head, lots_of.tail, v, opening[v], 0, False)
+        lots.put(store, lots_of, v, opening[v], 0, False)
 
 
 @nb.njit(cache=True)
@@ -308,7 +301,7 @@ def _make_replay(rule: ModuleType, with_lots: bool, newest_first: bool) -> Any: 
         ev: EventColumns,
         placed: Placements,
         acct: AccountState,
-        lots_of: LotHeads,
+        lots_of: Lots,
         store: np.ndarray,
         pieces: np.ndarray,
         exits: np.ndarray,
@@ -344,9 +337,7 @@ def _make_replay(rule: ModuleType, with_lots: bool, newest_first: bool) -> Any: 
                     at = c.pieces
                     if with_lots:
                         pieces = _grow_pieces(pieces, at + c.live + 4)
-                        carried, end = lots.take(
-                            store, c, lots_of.head, lots_of.tail, u, w, pieces, at
-                        )
+                        carried, end = lots.take(store, lots_of, u, w, pieces, at)
                         balance[u] -= w
                         taint[u] -= carried
                     else:
@@ -381,7 +372,7 @@ def _make_replay(rule: ModuleType, with_lots: bool, newest_first: bool) -> Any: 
                     src, plo, phi = tmp, 0, 2
                 extra = phi - plo + 2
             if with_lots:
-                store = lots.ensure(store, c, extra)
+                store = lots.ensure(store, lots_of, extra)
                 pieces = _grow_pieces(pieces, c.pieces + c.live + 4)
             # Into an overdrawn account the deposit's first part repays the bank (an exit).
             debt = -balance[v] if balance[v] < 0 else 0
@@ -391,17 +382,13 @@ def _make_replay(rule: ModuleType, with_lots: bool, newest_first: bool) -> Any: 
                 amount += src[k, 0]
                 tainted += src[k, 0] * src[k, 1]
                 if with_lots:
-                    lots.put(
-                        store, c, lots_of.head, lots_of.tail, v, src[k, 0], src[k, 1], newest_first
-                    )
+                    lots.put(store, lots_of, v, src[k, 0], src[k, 1], newest_first)
             rule.deposit(balance, taint, v, amount, tainted)
             if debt > 0:
                 repay = min(debt, amount)
                 if with_lots:
                     scratch = pieces[c.pieces :]
-                    repaid, _ = lots.take(
-                        store, c, lots_of.head, lots_of.tail, v, repay, scratch, 0
-                    )
+                    repaid, _ = lots.take(store, lots_of, v, repay, scratch, 0)
                     balance[v] -= repay
                     taint[v] -= repaid
                 else:

@@ -7,12 +7,13 @@ tail (oldest money leaves first, Clayton's Case) and ``lifo`` pushes them on the
 
 The store is one ``(capacity, 3)`` array of ``amount, tainted, next`` rows with a free list;
 the replay's counters record (:data:`tracing.replay.COUNTERS`) holds its ``next_row``, the
-free-list head ``free`` and the number of ``live`` lots.
+free-list head ``free`` and the number of ``live`` lots. The kernels take the store and a
+:class:`Lots` record of the rest: the store is apart because :func:`ensure` may replace it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba as nb
 import numpy as np
@@ -23,15 +24,25 @@ from tracing.index import I64
 # lots themselves are added by put); the replay calls the rule's deposit either way.
 from tracing.rules.haircut import deposit as deposit
 
-# ``counters`` below is a record of tracing.replay.COUNTERS (fields next_row, free, live).
-
 AMT, TNT, NXT = 0, 1, 2
 
 
+class Lots(NamedTuple):
+    """Per account, first and last row of its lots in the store (-1: none); the store's counters.
+
+    ``counters`` is a one-record array with (among others) the fields ``next_row``, ``free``
+    and ``live``: the replay's own counters, so the replay and the lot kernels update one record.
+    """
+
+    head: I64
+    tail: I64
+    counters: np.ndarray
+
+
 @nb.njit(cache=True)
-def ensure(store: np.ndarray, counters: Any, extra: int) -> np.ndarray:  # pragma: no cover
+def ensure(store: np.ndarray, lots_of: Lots, extra: int) -> np.ndarray:  # pragma: no cover
     """Return the store, reallocated larger when fewer than ``extra`` rows are free."""
-    if counters.next_row + extra <= store.shape[0]:
+    if lots_of.counters[0].next_row + extra <= store.shape[0]:
         return store
     bigger = np.empty((2 * store.shape[0] + extra + 16, 3), np.int64)
     bigger[: store.shape[0]] = store
@@ -61,9 +72,7 @@ def _free(store: np.ndarray, counters: Any, row: int) -> None:  # pragma: no cov
 @nb.njit(cache=True)
 def put(  # pragma: no cover - compiled
     store: np.ndarray,
-    counters: Any,
-    head: I64,
-    tail: I64,
+    lots_of: Lots,
     node: int,
     amount: int,
     tainted: int,
@@ -75,11 +84,12 @@ def put(  # pragma: no cover - compiled
     """
     if amount <= 0:
         return
+    head, tail = lots_of.head, lots_of.tail
     end = head[node] if newest_first else tail[node]
     if end >= 0 and store[end, TNT] == tainted:
         store[end, AMT] += amount
         return
-    row = _new(store, counters, amount, tainted)
+    row = _new(store, lots_of.counters[0], amount, tainted)
     if head[node] < 0:
         head[node] = tail[node] = row
     elif newest_first:
@@ -92,14 +102,7 @@ def put(  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def take(  # pragma: no cover - compiled
-    store: np.ndarray,
-    counters: Any,
-    head: I64,
-    tail: I64,
-    node: int,
-    amount: int,
-    pieces: np.ndarray,
-    at: int,
+    store: np.ndarray, lots_of: Lots, node: int, amount: int, pieces: np.ndarray, at: int
 ) -> tuple[int, int]:
     """Consume ``amount`` from the head of ``node``'s lots.
 
@@ -107,6 +110,7 @@ def take(  # pragma: no cover - compiled
     one kind merged; a shortfall beyond the lots is a clean piece) and returns the taint
     carried and the end of the written pieces.
     """
+    head, tail = lots_of.head, lots_of.tail
     carried, end, left = 0, at, amount
     while left > 0:
         row = head[node]
@@ -119,7 +123,7 @@ def take(  # pragma: no cover - compiled
                 head[node] = store[row, NXT]
                 if head[node] < 0:
                     tail[node] = -1
-                _free(store, counters, row)
+                _free(store, lots_of.counters[0], row)
         if end > at and pieces[end - 1, 1] == tainted:
             pieces[end - 1, 0] += part
         else:

@@ -28,11 +28,18 @@ LABEL = TNT
 
 
 class Vectors(NamedTuple):
-    """Per account: where its entries start in the pool (-1: none yet), how many, room for."""
+    """Per account: where its entries start in the pool (-1: none yet), how many, room for.
+
+    Then what a merge works with besides the pool (which it may replace, so it is apart):
+    ``where``, per label a scratch of -1 (vectors of one replay may share it), and
+    ``counters``, a one-record array whose ``next_row`` is the pool's first unused row.
+    """
 
     start: I64
     size: I64
     cap: I64
+    where: I64
+    counters: np.ndarray
 
 
 # Below this many (pieces x entries) a merge finds labels by scanning; above, by ``where``.
@@ -41,19 +48,11 @@ _SCAN = 64
 
 @nb.njit(cache=True)
 def merge(  # pragma: no cover - compiled
-    pool: np.ndarray,
-    counters: Any,
-    vec: Vectors,
-    where: I64,
-    node: int,
-    pieces: np.ndarray,
-    lo: int,
-    hi: int,
+    pool: np.ndarray, vec: Vectors, node: int, pieces: np.ndarray, lo: int, hi: int
 ) -> np.ndarray:
     """Add the labelled pieces ``pieces[lo:hi]`` (clean ones skipped) to ``node``'s vector.
 
-    Returns the pool, maybe grown. ``where`` is a per-label scratch array of -1, restored
-    before returning.
+    Returns the pool, maybe grown. ``vec.where`` is left all -1 again.
     """
     m = 0
     for k in range(lo, hi):
@@ -61,6 +60,7 @@ def merge(  # pragma: no cover - compiled
             m += 1
     if m == 0:
         return pool
+    counters, where = vec.counters[0], vec.where
     n = vec.size[node]
     if vec.start[node] < 0 or n + m > vec.cap[node]:
         # a block twice the size needed at the pool's end; the old one is left behind
@@ -104,13 +104,7 @@ def merge(  # pragma: no cover - compiled
 
 @nb.njit(cache=True)
 def split(  # pragma: no cover - compiled
-    pool: np.ndarray,
-    vec: Vectors,
-    node: int,
-    total: int,
-    amount: int,
-    pieces: np.ndarray,
-    at: int,
+    pool: np.ndarray, vec: Vectors, node: int, total: int, amount: int, pieces: np.ndarray, at: int
 ) -> int:
     """Take ``amount`` of ``node``'s ``total`` taint pro rata to its entries; return the end.
 
