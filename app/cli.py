@@ -51,8 +51,8 @@ def _redacted(url: str) -> str:
 def _freeze_startup_objects() -> None:
     """Exclude what the service imports from every later garbage collection.
 
-    The modules (FastAPI, SQLAlchemy, Polars, Numba, the app) leave about 290,000 objects that
-    live as long as the process; a full collection walked them all, a pause of about 130 ms on
+    The modules (FastAPI, SQLAlchemy, Polars, Numba, the app) leave hundreds of thousands of
+    objects that live as long as the process; a full collection walked them all, a pause on
     whichever request triggered it. Frozen, they are never walked (nor freed: they never die).
     """
     import app.main  # noqa: F401 - imported for its side effect: every module the service needs

@@ -3,12 +3,12 @@
 For a result of a few dozen rows, ``text_columns(frame).write_json()`` is a handful of Polars
 queries (the currency lookup, the cut, the two time formats), each handed to Polars' thread
 pool: well under a millisecond on an idle machine, but on a busy one each hand-off waits for
-a core, and the JSON of a 26-account result was measured at 16 ms in the service against an
-engine run of 0.5 ms (benchmarks/trace_breakdown.py). Here the same text is made row by row on
-the calling thread. Only frames of the column types a trace's public frames have are written
-this way, and only strings the two writers are known to escape alike; anything else is left to
-Polars (``rows_json`` answers None). ``tests/tracing/test_json_rows.py`` checks the bytes
-against Polars' on the same frames.
+a core, and the JSON of a small result was measured at many times the engine run that made
+it (benchmarks/trace_breakdown.py, benchmarks/API_TRACE_RESULTS.md). Here the same text is
+made row by row on the calling thread. Only frames of the column types a trace's public frames
+have are written this way, and only strings the two writers are known to escape alike;
+anything else is left to Polars (``rows_json`` answers None). ``tests/tracing/test_json_rows.py``
+checks the bytes against Polars' on the same frames.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 
 import polars as pl
 
-# Beyond about this many rows Polars is the cheaper writer (measured at load 8: 97 rows 2.1 ms in
-# Python against 9.7 ms by Polars, 312 rows 12.7 against 11.7 ms, 414 rows 14.3 against 6.7 ms).
+# Beyond about this many rows Polars is the cheaper writer (the two crossed between 97 and 312
+# rows: benchmarks/API_TRACE_RESULTS.md).
 MAX_ROWS = 100
 # Control characters and DEL: each writer has its own escapes for them; left to Polars.
 _UNSAFE = re.compile("[\x00-\x1f\x7f]")

@@ -161,7 +161,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
         store, rpool, hpool, stash, captured = stores
         c = counters[0]
         # read once: taking a record out of ``st`` in the loop counts references to each of its
-        # arrays every time (claimant traces 10 % slower with the records read per event)
+        # arrays every time (it showed on claimant traces: benchmarks/TRACE_RESULTS.md)
         held, shares, received = st.held, st.shares, st.received
         n_placements = placed.key.shape[0]
         p, e = c.placed, lo

@@ -49,8 +49,8 @@ MIN_PREFIX = 3
 
 # Every word as written first: an index intersects the posting lists of whole words by
 # skipping through them, while a prefix or an alternative (a sound, an unfolded form) makes it
-# gather each list whole ("petrov & anna" took 50 ms at 1M parties; with prefixes and sounds,
-# 150 ms). When at least NARROW_ENOUGH rows match every word as written, they are the answer
+# gather each list whole (several times slower on a large party table). When at least
+# NARROW_ENOUGH rows match every word as written, they are the answer
 # (a prefix or a sound is a weaker match than the word); else the wide query runs. The choice
 # depends on the query alone, so its pages stay one ranking.
 NARROW_ENOUGH = 100

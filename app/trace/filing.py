@@ -138,7 +138,7 @@ class Filing:
         node (`tracing.bits_at`).
 
         Made once per ledger and filing: gathering the reached accounts' transactions on every
-        trace cost 10 ms at 1M transactions (a hub's thousands), many times a local trace.
+        trace (a hub's thousands) cost many times a local trace.
         """
         found = self._by_node.get(ledger.fingerprint)
         if found is None:

@@ -60,9 +60,9 @@ def pack_json(canonical: bytes) -> bytes:
     """The canonical JSON as one binary cell of a zstd-compressed Arrow IPC stream.
 
     The bytes come back unchanged (`unpack_json`, which also reads the LZ4 streams of older
-    runs). zstd packs a 7 MB result in ~14 ms, as fast as LZ4 here, to a ninth of its size,
-    half of LZ4's: each megabyte less saves ~5 ms of writing on PostgreSQL and keeps SQLite's
-    WAL further from a checkpoint. Stored uncompressed it cost more on both databases.
+    runs). zstd packs as fast as LZ4 here, to about half of LZ4's size: fewer bytes to write on
+    PostgreSQL, and SQLite's WAL further from a checkpoint. Stored uncompressed it cost more on
+    both databases (benchmarks/API_TRACE_RESULTS.md).
     """
     buffer = io.BytesIO()
     frame = pl.DataFrame({"json": [canonical]}, schema={"json": pl.Binary()})
