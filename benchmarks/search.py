@@ -92,6 +92,8 @@ def _transactions(start: int, stop: int, parties: int, doc: str, now: datetime) 
     return raw.select(
         (i + 1).alias("id"),
         pl.format("TX-{}", i).alias("external_id"),
+        # the shared pool's engine id is the external id (app.transaction.models.engine_id_of)
+        pl.format("TX-{}", i).alias("engine_id"),
         (pl.col("source") + 1).alias("from_account_id"),
         ((pl.col("source") + 1) % parties + 1).alias("to_account_id"),
         (i + 100).alias("amount_minor"),
