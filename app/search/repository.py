@@ -5,6 +5,8 @@ Each query yields `(id, score)` best first (higher score is better; scores compa
 answer only), `limit + 1` rows from `offset`, over rows the `Visibility` lets through.
 """
 
+import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -114,12 +116,55 @@ _TRANSACTION_TEXT = (
     " '[^[:alnum:]]+', ' ', 'g'))"
 )
 _TRANSACTION_MATCH = {
-    "sqlite": "SELECT r.id, -bm25(search_transactions) AS score FROM search_transactions"
+    # Unscored: ranked over the pool by `_bm25_pool` (below), not by FTS5's bm25().
+    "sqlite": "SELECT r.id, r.external_id, r.narrative FROM search_transactions"
     " JOIN transactions r ON r.id = search_transactions.rowid"
     " WHERE search_transactions MATCH :q",
-    "postgresql": f"SELECT r.id, ts_rank({_TRANSACTION_TEXT}, to_tsquery('simple', :q))"
+    # normalisation 1 (rank / (1 + log(length))): a shorter text ranks higher, as on SQLite
+    "postgresql": f"SELECT r.id, ts_rank({_TRANSACTION_TEXT}, to_tsquery('simple', :q), 1)"
     f" AS score FROM transactions r WHERE {_TRANSACTION_TEXT} @@ to_tsquery('simple', :q)",
 }
+
+
+# FTS5's bm25() weighs each word by its IDF, which it counts once per query by reading the
+# word's whole list of rows: 50-110 ms for a word in a fifth of 10M transactions, for a pool of
+# POOL rows that all hold every word (benchmarks/SEARCH_RESULTS.md). Over such a pool the IDFs
+# change the order only where words occur unevenly; the pool is scored here instead, with
+# BM25's saturation and length normalisation (FTS5's k1 and b) and every word weighed alike.
+_K1, _B = 1.2, 0.75
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _folded_tokens(text: str) -> list[str]:
+    """Words as FTS5's unicode61 tokenizer with remove_diacritics keeps them."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return _TOKEN.findall("".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def _bm25_pool(
+    terms: Sequence[Term], pool: Sequence[tuple[int, str, str | None]], *, wide: bool
+) -> list[tuple[int, float]]:
+    """`pool` rows (id, external id, narrative) best first by BM25 with equal word weights."""
+    docs = [(i, _folded_tokens(f"{ext} {narrative or ''}")) for i, ext, narrative in pool]
+    if not docs:
+        return []
+    average = max(sum(len(words) for _, words in docs) / len(docs), 1.0)
+
+    def matches(token: str, word: str, other: str | None) -> bool:
+        if token in (word, other):
+            return True
+        return wide and len(word) >= MIN_PREFIX and token.startswith(word)
+
+    scored = []
+    for i, words in docs:
+        norm = _K1 * (1 - _B + _B * len(words) / average)
+        score = 0.0
+        for word, other in terms:
+            f = sum(1 for t in words if matches(t, word, other))
+            score += f * (_K1 + 1) / (f + norm)
+        scored.append((i, round(score, 6)))
+    scored.sort(key=lambda hit: (-hit[1], hit[0]))
+    return scored
 
 
 class SearchRepository:
@@ -171,6 +216,28 @@ class SearchRepository:
             stmt, {**params, **extra, "limit": limit, "offset": start}
         ).all()
         return [(int(r[0]), float(r[1])) for r in rows], int(rows[0][2]) if rows else 0
+
+    def _pooled(
+        self, sql: str, params: dict[str, Any], visible: Visibility
+    ) -> list[tuple[int, str, str | None]]:
+        """The first POOL visible rows of a match, in the index's order (as `_ranked`)."""
+        where, extra = visible.sql("r")
+        stmt = text(f"{sql} AND {where} LIMIT {POOL}")
+        if "documents" in extra:
+            stmt = stmt.bindparams(bindparam("documents", expanding=True))
+        return [(int(r[0]), r[1], r[2]) for r in self.session.execute(stmt, {**params, **extra})]
+
+    def _transactions_sqlite(
+        self, terms: Sequence[Term], visible: Visibility, page: slice
+    ) -> list[tuple[int, float]]:
+        """SQLite: the pool ranked by `_bm25_pool`, the narrow query first (`_narrow_first`)."""
+        sql = _TRANSACTION_MATCH["sqlite"]
+        for wide in (False, True):
+            pool = self._pooled(sql, {"q": _fts5(terms, wide=wide)}, visible)
+            if len(pool) >= NARROW_ENOUGH or wide:
+                ranked = _bm25_pool(terms, pool, wide=wide)
+                return ranked[page.start or 0 : min(page.stop or 0, POOL)]
+        raise AssertionError("unreachable")
 
     def exact(self, table: str, column: str, value: str, visible: Visibility) -> int | None:
         """The id of the visible row whose unique `column` is `value` (an account key, an
@@ -242,6 +309,8 @@ class SearchRepository:
     ) -> list[tuple[int, float]]:
         if not terms:
             return []
+        if self.dialect == "sqlite":
+            return self._transactions_sqlite(terms, visible, page)
         sql = _TRANSACTION_MATCH[self.dialect]
         return self._narrow_first(
             lambda wide: ([sql], {"q": self._query(terms, wide=wide)}), visible, page

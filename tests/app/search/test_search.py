@@ -114,6 +114,33 @@ def test_results_are_paged_best_first(client: TestClient, session: Session) -> N
     assert sorted(_keys(first) + _keys(second)) == sorted(p["key"] for p in parties)
 
 
+def test_transactions_rank_by_the_words_they_hold_and_page(
+    client: TestClient, session: Session
+) -> None:
+    key = bearer(make_key(session))
+    _load(client, key)
+    rows = batch(
+        tx("LN-1", DE, FR, "10.00", narrative="loan for the purchase of a boat in march"),
+        tx("LN-2", DE, FR, "11.00", narrative="loan loan"),
+        tx("LN-3", DE, FR, "12.00", narrative="loan"),
+        tx("LN-5", DE, FR, "14.00", narrative="a loan for a boat"),
+        tx("LN-4", DE, FR, "13.00", narrative="rent"),
+    )
+    assert client.post("/api/v1/transactions/batch", json=rows, headers=key).status_code == 201
+    # The word twice beats once in as short a text; a short text beats a long one.
+    ranked = _keys(_search(client, key, "loan", "transaction"))
+    assert ranked[:2] == ["LN-2", "LN-3"]
+    assert set(ranked) == {"LN-1", "LN-2", "LN-3", "LN-5", "WIRE-77"}
+    assert ranked.index("LN-5") < ranked.index("LN-1")
+    first = _search(client, key, "loan", "transaction", limit=3)
+    assert _keys(first) == ranked[:3]
+    rest = _search(client, key, "loan", "transaction", limit=3, cursor=first["next_cursor"])
+    assert (_keys(rest), rest["next_cursor"]) == (ranked[3:], None)
+    # Every word must be there; a prefix of three letters or more is a word's beginning.
+    assert _keys(_search(client, key, "loan boat", "transaction")) == ["LN-5", "LN-1"]
+    assert set(_keys(_search(client, key, "repay", "transaction"))) == {"WIRE-77"}
+
+
 def test_search_needs_ledger_read_and_words(client: TestClient, session: Session) -> None:
     ingest = bearer(make_key(session, Role.INGEST))
     r = client.get("/api/v1/search", params={"q": "petrov"}, headers=ingest)
