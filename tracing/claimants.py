@@ -113,7 +113,7 @@ def claimant_shares(
         by,
         ev,
         placed,
-        Labels(of_seed[placed_seed], inflow, np.empty(0, np.int64)),
+        Labels(of_seed[placed_seed], inflow, np.empty(0, np.int64), np.empty(0, np.int64)),
         opening,
         len(labels),
         carried=carried,

@@ -61,6 +61,7 @@ class Labels(NamedTuple):
     placed: I64  # per placement: its label
     inflow: I64  # per slot: the label of a deposit routed INTO_SEED
     capture: I64  # per slot: the seed whose composition its withdrawal is, or -1; empty: none
+    short: I64  # per account: the label of what its balance did not cover; empty: clean
 
 
 class LabelState(NamedTuple):
@@ -107,24 +108,32 @@ def _take(  # pragma: no cover - compiled
     at: int,
     lots_carry: bool,  # noqa: FBT001 - compiled kernels take positional arguments
     queue: bool,  # noqa: FBT001
+    short: int,
 ) -> tuple[int, int]:
     """Label the taint ``w`` takes from ``u``; return the taint and the pieces' end.
 
     With ``lots_carry`` the labels ride on ``u``'s lots; otherwise the rule's withdraw has
     already taken ``carried`` from ``st.taint[u]`` and the labels come from ``u``'s queue of
-    lots or pro rata from its vector.
+    lots or pro rata from its vector. ``short`` > 0 labels the part of ``w`` that ``u``'s
+    balance did not cover (sources of funds: the bank's credit to ``u``); 0 leaves it clean.
     """
     if lots_carry:
         _, end = lots.take(store, st.held, u, w, pieces, at)
+        # every unit is labelled where ``short`` is given: a clean piece is the shortfall
+        if short > 0 and end > at and pieces[end - 1, 1] == 0:
+            pieces[end - 1, 1] = short
         carried = _tainted(pieces, at, end)
         st.balance[u] -= w
         st.taint[u] -= carried
         return carried, end
     if queue:
         _, end = lots.take(store, st.held, u, carried, pieces, at)
-        return carried, end
-    before = st.taint[u] + carried
-    return carried, split(hpool, st.shares, u, before, carried, pieces, at)
+    else:
+        end = split(hpool, st.shares, u, st.taint[u] + carried, carried, pieces, at)
+    if short > 0 and w > carried:
+        pieces[end, 0], pieces[end, 1] = w - carried, short
+        return w, end + 1
+    return carried, end
 
 
 def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue: bool) -> Any:  # noqa: FBT001
@@ -163,6 +172,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
         # read once: taking a record out of ``st`` in the loop counts references to each of its
         # arrays every time (it showed on claimant traces: benchmarks/TRACE_RESULTS.md)
         held, shares, received = st.held, st.shares, st.received
+        short_of = labels.short
         n_placements = placed.key.shape[0]
         p, e = c.placed, lo
         while True:
@@ -185,8 +195,9 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                     # room for every lot, or every entry of a vector (a hub's many origins)
                     stash = grow(stash, at + c.live + shares.size[u] + 4)
                     carried = 0 if lots_carry else rule.withdraw(st.balance, st.taint, u, w)
+                    sh = short_of[u] if short_of.shape[0] > 0 else 0
                     carried, end = _take(
-                        store, hpool, st, u, w, carried, stash, at, lots_carry, queue
+                        store, hpool, st, u, w, carried, stash, at, lots_carry, queue, sh
                     )
                     cap = labels.capture[s] if labels.capture.shape[0] > 0 else -1
                     if cap >= 0:
@@ -236,7 +247,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
                 at = max(c.top, phi)
                 stash = grow(stash, at + c.live + shares.size[v] + 4)
                 repaid = 0 if lots_carry else rule.withdraw(st.balance, st.taint, v, repay)
-                _, end = _take(store, hpool, st, v, repay, repaid, stash, at, lots_carry, queue)
+                _, end = _take(store, hpool, st, v, repay, repaid, stash, at, lots_carry, queue, 0)
                 _exited(st.exited, stash, at, end)
                 st.balance[v] -= debt - repay
             if c.pending == 0:
@@ -296,7 +307,9 @@ def replay_labelled(
     n_nodes, n_slots = len(opening), len(ev.route)
     lots_carry = rule in (Rule.FIFO, Rule.LIFO)
     pro_rata = by is not ClaimantRule.FIFO and not lots_carry
-    if pro_rata and n_labels <= MAX_LABELS and n_nodes * (n_labels + 1) <= MAX_CELLS:
+    # the dense rows leave a shortfall clean: labelled shortfalls take the vectors
+    dense = n_labels <= MAX_LABELS and n_nodes * (n_labels + 1) <= MAX_CELLS
+    if pro_rata and dense and not labels.short.any():
         known = np.empty(0, np.int64) if carried is None else carried
         out = _replay_rows(rule, ev, placed, labels, opening, n_labels, known, tainted, cancelled)
         return out if keep_received else replace(out, received=_NONE)

@@ -20,7 +20,7 @@ holds at the seeds' time. Either sums exactly to the seed's amount.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -31,7 +31,7 @@ from tracing.graph import INF, CancelCheck, Filters, Reach
 from tracing.index import I64
 from tracing.labelled import Labelled, Labels, replay_labelled
 from tracing.ledger import Ledger
-from tracing.params import TraceParams
+from tracing.params import Rule, TraceParams
 from tracing.replay import (
     CLEAN,
     HIGH_DEGREE,
@@ -43,6 +43,7 @@ from tracing.replay import (
     lowest_balance,
 )
 from tracing.searched import Searched
+from tracing.sources_fifo import fifo_sources
 
 OPENING, UNFOLLOWED, NOT_COVERED = 16, 17, 18
 REASONS = {
@@ -104,61 +105,140 @@ def trace_sources(
         )
         no = np.empty(0, np.int64)
         given, given_amount = ledger.opening_of(nodes)
-        opening = np.where(
-            given, given_amount, -lowest_balance(ev, Placements(no, no, no), len(nodes))
-        )
-        openers = np.flatnonzero((replay_sink < 0) & (opening > 0))
+        needed = -lowest_balance(ev, Placements(no, no, no), len(nodes))
+        opening = np.where(given, given_amount, needed)
+        expanded = replay_sink < 0
+        openers = np.flatnonzero(expanded & (opening > 0))
+        # a given opening below what the account paid out: some payment was the bank's credit
+        shorts = np.flatnonzero(expanded & given & (given_amount < needed))
         placed = Placements(np.full(len(openers), -1, np.int64), openers, opening[openers])
-        keys, inflow, capture = _origins(ledger, events, nodes, replay_sink, openers, seeds)
-        label_of = {int(k): i + 1 for i, k in enumerate(keys)}  # keys in label order
-        out = replay_labelled(
-            params.rule,
-            params.shares_by,
-            ev,
-            placed,
-            Labels(
-                np.array([label_of[int(nodes[v]) * _WIDTH + OPENING] for v in openers], np.int64),
-                inflow,
-                capture,
-            ),
-            np.zeros(len(nodes), np.int64),
-            len(keys),
-            keep_received=False,  # up to one label per origin: only what is held is needed
-            cancelled=cancelled,
+        origins = _origins(
+            ledger,
+            events,
+            nodes,
+            replay_sink,
+            (openers, shorts),
+            seeds,
+            by_name=params.rule is not Rule.FIFO,
         )
+        keys, labels = origins.keys, origins.labels
+        if params.rule is Rule.FIFO:
+            out = _fifo(ev, placed, labels, events, seeds, nodes, len(keys), cancelled)
+        else:
+            out = replay_labelled(
+                params.rule,
+                params.shares_by,
+                ev,
+                placed,
+                labels,
+                np.zeros(len(nodes), np.int64),
+                len(keys),
+                keep_received=False,  # up to one label per origin: only what is held is needed
+                cancelled=cancelled,
+            )
         n_events = len(events.key)
     return _compose(ledger, seeds, reach, keys, out, n_events)
 
 
+class _Origins(NamedTuple):
+    keys: I64  # in label order: label i + 1 is keys[i]
+    labels: Labels
+
+
 def _origins(
-    ledger: Ledger, events: Any, nodes: I64, replay_sink: I64, openers: I64, seeds: Any
-) -> tuple[I64, I64, I64]:
-    """Origin keys (sorted), per slot the label of an inflow, per slot the seed captured."""
+    ledger: Ledger,
+    events: Any,
+    nodes: I64,
+    replay_sink: I64,
+    accounts: tuple[I64, I64],
+    seeds: Any,
+    *,
+    by_name: bool,
+) -> _Origins:
+    """Label the origins: inflows' payers, openings, and the bank's credit to short accounts.
+
+    ``accounts`` are the openers and the accounts that went short. The labels also name, per
+    slot, the seed whose composition its withdrawal is (or -1). ``by_name``: labels in the
+    order of the origins' account keys (ties in a pro-rata split go to the lower label, and
+    node numbers depend on how the ledger was built, keys do not); else in the keys' order.
+    """
+    openers, shorts = accounts
     route = events.route
     route[route == CLEAN] = INTO_SEED  # every unit entering the sub-ledger is labelled
     n_slots = len(route)
     into = np.flatnonzero(route == INTO_SEED)
     txs = into if events.slot_tx is None else events.slot_tx[into]
     payer = ledger.src[txs]
-    at = np.minimum(np.searchsorted(nodes, payer), len(nodes) - 1)
-    reached = nodes[at] == payer
-    reason = np.where(reached, replay_sink[at], UNFOLLOWED)
-    inflow_keys = payer * _WIDTH + reason
-    keys = np.unique(np.concatenate([inflow_keys, nodes[openers] * _WIDTH + OPENING]))
-    # Labels in the order of the origins' account keys (ties in a pro-rata split go to the
-    # lower label): node numbers depend on how the ledger was built, keys do not.
-    names = ledger.account_keys.gather(pl.Series(ledger.node_account[keys // _WIDTH])).to_list()
-    codes = ledger.node_currency[keys // _WIDTH].tolist()
-    by_name = sorted(range(len(keys)), key=lambda i: (names[i], codes[i], int(keys[i] % _WIDTH)))
-    keys = keys[np.array(by_name, np.int64)] if len(keys) else keys
-    by_key = np.argsort(keys)  # per place among the sorted keys: the key's label - 1
+    # an origin's reason depends on the paying account alone: label the payers, not the slots
+    seen = np.zeros(ledger.n_nodes, np.bool_)
+    seen[payer] = True
+    payers = np.flatnonzero(seen)
+    at = np.minimum(np.searchsorted(nodes, payers), len(nodes) - 1)
+    reason = np.where(nodes[at] == payers, replay_sink[at], UNFOLLOWED)
+    payer_keys = payers * _WIDTH + reason
+    opener_keys = nodes[openers] * _WIDTH + OPENING
+    short_keys = nodes[shorts] * _WIDTH + NOT_COVERED
+    keys = np.sort(np.concatenate([payer_keys, opener_keys, short_keys]))  # np.unique: slower
+    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
+    order = np.arange(len(keys))
+    if by_name:
+        # Polars orders strings by their UTF-8 bytes: the order of their code points (Python's)
+        order = (
+            pl.DataFrame(
+                {
+                    "name": ledger.account_keys.gather(
+                        pl.Series(ledger.node_account[keys // _WIDTH])
+                    ),
+                    "code": ledger.node_currency[keys // _WIDTH],
+                    "reason": keys % _WIDTH,
+                }
+            )
+            .with_row_index()
+            .sort("name", "code", "reason")
+            .get_column("index")
+            .to_numpy()
+            .astype(np.int64)
+        )
+    label_of_key = np.empty(len(keys), np.int64)  # per key (in sorted order) its label
+    label_of_key[order] = np.arange(1, len(keys) + 1)
+    label_of_payer = np.zeros(ledger.n_nodes, np.int64)
+    label_of_payer[payers] = label_of_key[np.searchsorted(keys, payer_keys)]
     inflow = np.zeros(n_slots, np.int64)
-    inflow[into] = by_key[np.searchsorted(keys[by_key], inflow_keys)] + 1
+    inflow[into] = label_of_payer[payer]
     capture = np.full(n_slots, -1, np.int64)
     seed_slots = events.slots_of(seeds.tx)
     hit = (seeds.tx >= 0) & (seed_slots >= 0)
     capture[seed_slots[hit]] = np.flatnonzero(hit)
-    return keys, inflow, capture
+    short = np.zeros(len(nodes), np.int64)
+    short[shorts] = label_of_key[np.searchsorted(keys, short_keys)]
+    placed = label_of_key[np.searchsorted(keys, opener_keys)]
+    return _Origins(keys[order], Labels(placed, inflow, capture, short))
+
+
+def _fifo(
+    ev: EventColumns,
+    placed: Placements,
+    labels: Labels,
+    events: Any,
+    seeds: Any,
+    nodes: I64,
+    n_labels: int,
+    cancelled: CancelCheck | None,
+) -> Labelled:
+    """Compose the seeds from queue intervals (tracing.sources_fifo), fifo's lots unreplayed.
+
+    The result has the labelled replay's shape, with every seed's units in ``captured``.
+    """
+    seed_slots = np.where(seeds.tx >= 0, events.slots_of(seeds.tx), -1)
+    at = np.minimum(np.searchsorted(nodes, seeds.nodes), len(nodes) - 1)
+    seed_accounts = np.where((seeds.tx < 0) & (nodes[at] == seeds.nodes), at, -1)
+    found = fifo_sources(
+        ev, placed, labels, len(nodes), n_labels, seed_slots, seed_accounts, cancelled=cancelled
+    )
+    none = np.empty(0, np.int64)
+    return Labelled(
+        (none, none, none), (none, none, none), none, found.captured, found.balance, none
+    )
 
 
 def _compose(

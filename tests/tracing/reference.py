@@ -410,9 +410,10 @@ def pari_passu(account: Claims) -> dict[int, int]:
 def sources(txs, policy, rule, *, universe, seed_tx, given, end, label_of):
     """The composition of ``seed_tx``'s payment, replaying ``universe`` with every unit labelled.
 
-    ``label_of(node, why)`` labels money entering the universe: ``why`` is ``opening`` or the
-    paying node's reason (``hop_limit``, ``stopped_account``, ``high_degree_account``,
-    ``unfollowed``). Returns ``{label: amount}``; label 0 is what the balance did not cover.
+    ``label_of(node, why)`` labels money entering the universe: ``why`` is ``opening``,
+    ``overdraft`` (what the node's balance did not cover of a payment) or the paying node's
+    reason (``hop_limit``, ``stopped_account``, ``high_degree_account``, ``unfollowed``).
+    Returns ``{label: amount}``.
     """
     wd, dep, _ = ranks(txs, policy)
     items = []
@@ -444,6 +445,8 @@ def sources(txs, policy, rule, *, universe, seed_tx, given, end, label_of):
     for _, kind, t in items:
         if kind == "W":
             _, pieces = accounts[t.src].withdraw(rule, t.amount)
+            # what the payer's balance did not cover is the bank's credit to the payer
+            pieces = [(a, k or label_of(t.src, "overdraft")) for a, k in pieces if a]
             if t.id == seed_tx.id:
                 out: dict[int, int] = defaultdict(int)
                 for amount, label in pieces:

@@ -135,9 +135,10 @@ def test_sources_of_a_payment_match_the_reference_and_sum_to_it(scenario) -> Non
     universe = {n for n, h in hops.items() if h < params.max_hops}
 
     def origin(node, why):
-        why = (
-            "opening_balance" if why == "opening" else "hop_limit" if node in hops else "unfollowed"
-        )
+        if why == "opening":
+            why = "opening_balance"
+        elif why != "overdraft":
+            why = "hop_limit" if node in hops else "unfollowed"
         return (node[0], node[1], why)
 
     def replay(label_of):
