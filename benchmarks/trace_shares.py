@@ -193,6 +193,7 @@ def _backward(
     events = out.summary["events_replayed"]
     workload = "saturated" if cutoff is None else "local"
     row = _row(label, f"engine trace({rule}, backward: sources)", t_engine, events, workload)
+    row["group"] = group = f"sources {rule}"  # the Python row's ratio is to this trace
     row["note"] += (
         f"; {out.sources.height} origins, {out.summary['accounts_reached']:,} accounts; "
         f"CPU {cpu_engine:.4f} s, {events / cpu_engine / 1e6:.1f} M events/s"
@@ -212,7 +213,7 @@ def _backward(
         "note": f"agrees ({len(got)} origins); {t_py / t_engine:.1f}x the engine's trace; "
         f"CPU {cpu_py:.3f} s, {cpu_py / cpu_engine:.1f}x the engine's, "
         f"{cpu_py / phase:.1f}x its replay phase (sources - backward reach, {phase:.4f} s)",
-        "group": "claimants",
+        "group": group,
     }
     return [row, py]
 
