@@ -630,6 +630,8 @@ def report(rows: list[dict[str, Any]]) -> str:
             "engine trace(rule=libr)",
             "engine Ledger.from_frame",
             "engine trace(haircut, 20 claimants)",
+            "engine trace(fifo, backward: sources)",
+            "engine trace(haircut, backward: sources)",
         )
     }
     for r in rows:

@@ -6,7 +6,9 @@
   claimant the same total held.
 * Backward value traces (sources of funds, fifo and haircut, the local workload's cut-off and
   saturated; saturated haircut only up to 100k): the latest payment of the seed account with
-  the most inflows, checked to sum to the payment.
+  the most inflows, checked to sum to the payment, beside a plain-Python replay of the same
+  rule with every unit labelled by origin (benchmarks/trace_sources.py), handed the backward
+  search; both must give the payment the same composition.
 
 Run alone, without the peers: ``python -m benchmarks.trace --sizes 1m --shares-only``.
 """
@@ -15,23 +17,18 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
+from benchmarks.trace_sources import engine_sources, handed_reach, python_sources, split
 from tracing import AccountSeed, Ledger, Rule, TraceParams, trace
 
 CLAIMANTS = 20
 LOCAL_CUTOFF = 50  # the benchmark's local workload
 SATURATED_HAIRCUT = 100_000  # the largest ledger a saturated backward haircut is timed on
-
-
-def _split(w: int, t: int, b: int) -> int:
-    if w >= b or b <= 0:
-        return t
-    q, r = divmod(w * t, b)
-    return q + 1 if r and 2 * r >= b else q
 
 
 def _shares(c: int, total: int, shares: dict[int, int]) -> dict[int, int]:
@@ -70,7 +67,7 @@ def python_claimants(
         u, v, w = src[i], dst[i], amount[i]
         moved: dict[int, int] = {}
         if u in universe:
-            carried = _split(w, taint[u], bal[u])
+            carried = split(w, taint[u], bal[u])
             if carried:
                 moved = _shares(carried, taint[u], shares[u])
                 for k, a in moved.items():
@@ -116,14 +113,15 @@ def shares_rows(label: str, ledger: Ledger, keys: list[str], hops: int, timed: A
         int(n): (i, 100_000) for i, n in enumerate(ledger.account_ids(list(keys)).tolist())
     }
     backward = [
-        _backward(label, ledger, keys, hops, timed, rule, cutoff)
+        row
         for rule in (Rule.FIFO, Rule.HAIRCUT)
         for cutoff in (LOCAL_CUTOFF, None)
         # saturated haircut: every split walks a hub's ~10^4 origins (13.6 s CPU at 100k)
         if cutoff is not None or rule is Rule.FIFO or ledger.n_transactions <= SATURATED_HAIRCUT
+        for row in _backward(label, ledger, keys, hops, timed, rule, cutoff)
     ]
     for row in backward:
-        print(f"backward trace: {row['median_s']:.2f} s, {row['note']}", flush=True)
+        print(f"{row['system']}: {row['median_s']:.2f} s, {row['note']}", flush=True)
     start, cpu = time.perf_counter(), time.process_time()  # one call: it takes minutes at 1M
     held = python_claimants(ledger, universe, trail, placements)
     t_py, cpu_py = time.perf_counter() - start, time.process_time() - cpu
@@ -153,12 +151,14 @@ def shares_rows(label: str, ledger: Ledger, keys: list[str], hops: int, timed: A
     return rows + backward
 
 
-def _cpu(fn: Any) -> float:
-    # CPU seconds of one call: on a machine shared by several benchmarks the wall time
-    # measures the queue for the two cores as much as the code
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
+def _cpu(fn: Any, at_least: float = 0.2) -> float:
+    # CPU seconds of a call: on a machine shared by several benchmarks the wall time measures
+    # the queue for the two cores as much as the code. Short calls are repeated (the mean).
+    calls, start = 0, time.process_time()
+    while not calls or time.process_time() - start < at_least:
+        fn()
+        calls += 1
+    return (time.process_time() - start) / calls
 
 
 def _backward(
@@ -169,31 +169,53 @@ def _backward(
     timed: Any,
     rule: Rule,
     cutoff: int | None,
-) -> dict:
+) -> list[dict]:
     # the seeds' latest payment whose payer has the most inflows: a wide backward universe
     nodes = ledger.account_ids(keys)
     inflows = np.diff(ledger.adj.in_ptr)[nodes]
     payer = int(nodes[int(np.argmax(inflows))])
     paid = np.flatnonzero(ledger.src == payer)
-    tx = ledger.external_ids[int(paid[np.argmax(ledger.time[paid])])]
+    seed = int(paid[np.argmax(ledger.time[paid])])
+    tx = ledger.external_ids[seed]
     # Local (accounts above the cut-off are origins, not expanded) and saturated (no cut-off).
     # Saturated did not finish in five minutes at 1M while the replay kept each account's
     # taint received per origin (a hub's vector walked at every deposit), 2026-12-06.
-    params = TraceParams(
-        seed_transactions=(tx,),
-        rule=rule,
-        direction="backward",
-        max_hops=hops,
-        max_counterparties=cutoff,
+    search = TraceParams(
+        seed_transactions=(tx,), direction="backward", max_hops=hops, max_counterparties=cutoff
     )
+    params = replace(search, rule=rule)
     t_engine, out = timed(lambda: trace(ledger, params), 1)
     if str(out.sources["amount"].sum()) != out.summary["currencies"]["EUR"]["seeded"]:
         raise SystemExit("the sources of the payment do not sum to it")
+    cpu_engine = _cpu(lambda: trace(ledger, params))
+    # the Python replay is handed the search: the like-for-like figure is the replay phase
+    phase = cpu_engine - _cpu(lambda: trace(ledger, search))
     events = out.summary["events_replayed"]
     workload = "saturated" if cutoff is None else "local"
     row = _row(label, f"engine trace({rule}, backward: sources)", t_engine, events, workload)
-    row["note"] += f"; {out.sources.height} origins, {out.summary['accounts_reached']:,} accounts"
-    return row
+    row["group"] = group = f"sources {rule}"  # the Python row's ratio is to this trace
+    row["note"] += (
+        f"; {out.sources.height} origins, {out.summary['accounts_reached']:,} accounts; "
+        f"CPU {cpu_engine:.4f} s, {events / cpu_engine / 1e6:.1f} M events/s"
+    )
+    universe, sinks = handed_reach(ledger, out, hops)
+    start, cpu = time.perf_counter(), time.process_time()  # one call: minutes at 10M
+    got = python_sources(ledger, universe, sinks, seed, rule)
+    t_py, cpu_py = time.perf_counter() - start, time.process_time() - cpu
+    want = engine_sources(ledger, out)
+    if got != want:
+        raise SystemExit(f"plain-Python sources replay disagrees: {got} vs the engine's {want}")
+    py = {
+        "size": label,
+        "workload": workload,
+        "system": f"plain-Python sources replay ({rule})",
+        "median_s": t_py,
+        "note": f"agrees ({len(got)} origins); {t_py / t_engine:.1f}x the engine's trace; "
+        f"CPU {cpu_py:.3f} s, {cpu_py / cpu_engine:.1f}x the engine's, "
+        f"{cpu_py / phase:.1f}x its replay phase (sources - backward reach, {phase:.4f} s)",
+        "group": group,
+    }
+    return [row, py]
 
 
 def _row(
