@@ -103,10 +103,10 @@ def _openings(ledger: Ledger, universe: set[int], events: list[Event]) -> dict[i
     return out
 
 
-def _composition(pieces: list[tuple[int, Origin | None]], payer: int) -> dict[Origin, int]:
+def _composition(pieces: list[tuple[int, Origin]]) -> dict[Origin, int]:
     out: dict[Origin, int] = defaultdict(int)
     for a, origin in pieces:
-        out[(payer, "overdraft") if origin is None else origin] += a  # None: the bank's credit
+        out[origin] += a
     return {k: a for k, a in out.items() if a > 0}
 
 
@@ -140,10 +140,11 @@ def _fifo_sources(
     for p, u, v, w in events:
         pieces = None
         if u in universe:
-            pieces = _take_lots(lots[u], w)
+            # what u's lots did not cover is u's bank credit
+            pieces = [(a, o or (u, "overdraft")) for a, o in _take_lots(lots[u], w)]
             balance[u] -= w
             if p == seed:
-                return _composition(pieces, u)
+                return _composition(pieces)
         if v not in universe:
             continue  # not a deposit replayed (what u paid there left the sub-ledger)
         if pieces is None:
@@ -162,7 +163,7 @@ def _label_order(
     # the engine's labels run in the order of (account key, currency, reason code): a pro-rata
     # tie goes to the lower label
     code = {reason: c for c, reason in REASONS.items()}
-    origins = {(n, "opening_balance") for n in universe}
+    origins = {(n, why) for n in universe for why in ("opening_balance", "overdraft")}
     origins.update(
         (u, sinks.get(u, "unfollowed"))
         for _, u, v, _ in events
@@ -216,9 +217,11 @@ def _haircut_sources(
             b, t = balance[u], taint[u]
             carried = split(w, t, b)
             moved = _pro_rata(carried, t, shares[u], order)
+            if w > carried:  # what u's balance did not cover is u's bank credit
+                moved[(u, "overdraft")] = w - carried
             balance[u], taint[u] = b - w, t - carried
             if p == seed:
-                return _composition([*((a, k) for k, a in moved.items()), (w - carried, None)], u)
+                return _composition([(a, k) for k, a in moved.items()])
         if v not in universe:
             continue
         if moved is None:

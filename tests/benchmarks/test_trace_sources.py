@@ -45,14 +45,15 @@ def test_python_sources_of_an_overdrawing_payment(rule) -> None:
     got, want = _peer(led, "E1", rule, **HAND)
     assert got == want
     m, x, h, b, d = (int(n) for n in led.account_ids(["M", "X", "H", "B", "D"]))
-    # every unit M held, and 35 of credit beside B's 50 (a clean piece once it left B)
+    # every unit M held, B's bank's 50 of credit beside B's own 50, and 35 of M's credit
     assert got == {
         (m, "opening_balance"): 1000,
         (x, "unfollowed"): 500,
         (h, "hop_limit"): 25000,
         (b, "opening_balance"): 5000,
+        (b, "overdraft"): 5000,
         (d, "stopped_account"): 2000,
-        (m, "overdraft"): 8500,
+        (m, "overdraft"): 3500,
     }
 
 
