@@ -41,6 +41,18 @@ def _load(client: TestClient, key: dict[str, str], reference: str, rows: list[An
     )
 
 
+def _refile(
+    client: TestClient, key: dict[str, str], document: str, case_id: int | None, reason: str
+) -> None:
+    """File a source document in a case's compartment (None: the shared pool)."""
+    reply = client.post(
+        f"/api/v1/sources/{document}/compartment",
+        json={"case_id": case_id, "reason": reason},
+        headers=key,
+    )
+    _ok(reply)
+
+
 @pytest.fixture
 def traced(client: TestClient, session: Session) -> dict[str, Any]:
     """A pool statement (TX-1 seeds 100.00 into X, TX-2 moves it on to Y), a trace of it in
@@ -63,12 +75,7 @@ def traced(client: TestClient, session: Session) -> dict[str, Any]:
     case_id = _ok(client.post("/api/v1/cases", json=CASE, headers=lead))["id"]
     body = {"seeds": [{"transaction": "TX-1"}], "rule": "fifo", "case_id": case_id}
     trace = _ok(client.post("/api/v1/traces", json=body, headers=lead))
-    refiled = client.post(
-        f"/api/v1/sources/{document}/compartment",
-        json={"case_id": case_id, "reason": "court order"},
-        headers=admin,
-    )
-    _ok(refiled)
+    _refile(client, admin, document, case_id, "court order")
     return {
         "admin": admin,
         "lead": lead,
@@ -157,12 +164,7 @@ def test_names_resolve_through_several_refilings(
     client: TestClient, session: Session, traced: dict[str, Any]
 ) -> None:
     case_id, ids = traced["case_id"], traced["ids"]
-    back = client.post(
-        f"/api/v1/sources/{traced['document']}/compartment",
-        json={"case_id": None, "reason": "filed in the case by mistake"},
-        headers=traced["admin"],
-    )
-    _ok(back)
+    _refile(client, traced["admin"], traced["document"], None, "filed in the case by mistake")
     run = session.get(TraceRun, traced["trace"]["id"])
     assert run is not None
     read = LedgerRead(run.created_at, run.refilings)
@@ -194,12 +196,7 @@ def test_a_name_freed_and_taken_again_before_the_run_started_is_the_row_the_ledg
         "transactions": [tx("TX-1", Z, X, "5.00")],
     }
     document = _ok(client.post("/api/v1/transactions/batch", json=body, headers=admin))
-    moved = client.post(
-        f"/api/v1/sources/{document['source_document_id']}/compartment",
-        json={"case_id": None, "reason": "shared intelligence"},
-        headers=admin,
-    )
-    _ok(moved)
+    _refile(client, admin, document["source_document_id"], None, "shared intelligence")
     assert _ok(client.get("/api/v1/transactions/TX-1", headers=admin))["id"] != ids["TX-1"]
     run = session.get(TraceRun, traced["trace"]["id"])
     assert run is not None
