@@ -167,6 +167,17 @@ def _bm25_pool(
     return scored
 
 
+def _narrow_or_wide(
+    rank: Callable[[bool], tuple[list[tuple[int, float]], int]],
+) -> list[tuple[int, float]]:
+    """`rank(wide)` of the words as written if NARROW_ENOUGH rows match them, else of the wide
+    query (`rank` gives a page and how many rows matched)."""
+    narrow, found = rank(False)
+    if found >= NARROW_ENOUGH:
+        return narrow
+    return rank(True)[0]
+
+
 class SearchRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -174,6 +185,16 @@ class SearchRepository:
 
     def _query(self, terms: Sequence[Term], *, wide: bool = True) -> str:
         return _fts5(terms, wide=wide) if self.dialect == "sqlite" else _tsquery(terms, wide=wide)
+
+    def _visible(
+        self, sql: Callable[[str], str], params: dict[str, Any], visible: Visibility
+    ) -> Any:  # a Result: rows of any shape
+        """Run `sql(where)`, `where` being the test of the rows (`r`) the caller may see."""
+        where, extra = visible.sql("r")
+        stmt = text(sql(where))
+        if "documents" in extra:
+            stmt = stmt.bindparams(bindparam("documents", expanding=True))
+        return self.session.execute(stmt, {**params, **extra})
 
     def _narrow_first(
         self,
@@ -183,10 +204,7 @@ class SearchRepository:
     ) -> list[tuple[int, float]]:
         """The ranking of the words as written if NARROW_ENOUGH rows match them, else of the
         wide query (`build(wide)` gives the matches and their parameters)."""
-        narrow, found = self._ranked(*build(False), visible, page)
-        if found >= NARROW_ENOUGH:
-            return narrow
-        return self._ranked(*build(True), visible, page)[0]
+        return _narrow_or_wide(lambda wide: self._ranked(*build(wide), visible, page))
 
     def _ranked(
         self, matches: Sequence[str], params: dict[str, Any], visible: Visibility, page: slice
@@ -199,54 +217,49 @@ class SearchRepository:
         TID) decides which POOL when more match. Materialised: SQLite cannot rank (bm25)
         inside a flattened subquery, and PostgreSQL then stops each scan at POOL rows.
         """
-        where, extra = visible.sql("r")
-        bounded = " UNION ALL ".join(
-            f"SELECT * FROM ({sql} AND {where} LIMIT {POOL}) b{i}" for i, sql in enumerate(matches)
-        )
-        stmt = text(
-            f"WITH m AS MATERIALIZED ({bounded}) "
-            "SELECT m.id, max(m.score) AS score, (SELECT count(DISTINCT id) FROM m) AS found"
-            " FROM m GROUP BY m.id ORDER BY score DESC, m.id LIMIT :limit OFFSET :offset"
-        )
-        if "documents" in extra:
-            stmt = stmt.bindparams(bindparam("documents", expanding=True))
+
+        def ranked(where: str) -> str:
+            bounded = " UNION ALL ".join(
+                f"SELECT * FROM ({sql} AND {where} LIMIT {POOL}) b{i}"
+                for i, sql in enumerate(matches)
+            )
+            return (
+                f"WITH m AS MATERIALIZED ({bounded}) "
+                "SELECT m.id, max(m.score) AS score, (SELECT count(DISTINCT id) FROM m) AS found"
+                " FROM m GROUP BY m.id ORDER BY score DESC, m.id LIMIT :limit OFFSET :offset"
+            )
+
         start = page.start or 0
         limit = max(0, min(page.stop or 0, POOL) - start)
-        rows = self.session.execute(
-            stmt, {**params, **extra, "limit": limit, "offset": start}
-        ).all()
+        rows = self._visible(ranked, {**params, "limit": limit, "offset": start}, visible).all()
         return [(int(r[0]), float(r[1])) for r in rows], int(rows[0][2]) if rows else 0
-
-    def _pooled(
-        self, sql: str, params: dict[str, Any], visible: Visibility
-    ) -> list[tuple[int, str, str | None]]:
-        """The first POOL visible rows of a match, in the index's order (as `_ranked`)."""
-        where, extra = visible.sql("r")
-        stmt = text(f"{sql} AND {where} LIMIT {POOL}")
-        if "documents" in extra:
-            stmt = stmt.bindparams(bindparam("documents", expanding=True))
-        return [(int(r[0]), r[1], r[2]) for r in self.session.execute(stmt, {**params, **extra})]
 
     def _transactions_sqlite(
         self, terms: Sequence[Term], visible: Visibility, page: slice
     ) -> list[tuple[int, float]]:
-        """SQLite: the pool ranked by `_bm25_pool`, the narrow query first (`_narrow_first`)."""
+        """SQLite: the first POOL visible matches (as `_ranked`) ranked by `_bm25_pool`."""
         sql = _TRANSACTION_MATCH["sqlite"]
-        for wide in (False, True):
-            pool = self._pooled(sql, {"q": _fts5(terms, wide=wide)}, visible)
-            if len(pool) >= NARROW_ENOUGH or wide:
-                ranked = _bm25_pool(terms, pool, wide=wide)
-                return ranked[page.start or 0 : min(page.stop or 0, POOL)]
-        raise AssertionError("unreachable")
+
+        def rank(wide: bool) -> tuple[list[tuple[int, float]], int]:  # noqa: FBT001
+            rows = self._visible(
+                lambda where: f"{sql} AND {where} LIMIT {POOL}",
+                {"q": _fts5(terms, wide=wide)},
+                visible,
+            )
+            pool = [(int(r[0]), r[1], r[2]) for r in rows]
+            ranked = _bm25_pool(terms, pool, wide=wide)
+            return ranked[page.start or 0 : min(page.stop or 0, POOL)], len(pool)
+
+        return _narrow_or_wide(rank)
 
     def exact(self, table: str, column: str, value: str, visible: Visibility) -> int | None:
         """The id of the visible row whose unique `column` is `value` (an account key, an
         external id), found by its unique index."""
-        where, extra = visible.sql("r")
-        stmt = text(f"SELECT r.id FROM {table} r WHERE r.{column} = :value AND {where}")
-        if "documents" in extra:
-            stmt = stmt.bindparams(bindparam("documents", expanding=True))
-        found = self.session.execute(stmt, {"value": value, **extra}).scalar()
+        found = self._visible(
+            lambda where: f"SELECT r.id FROM {table} r WHERE r.{column} = :value AND {where}",
+            {"value": value},
+            visible,
+        ).scalar()
         return None if found is None else int(found)
 
     def parties(
