@@ -5,11 +5,13 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.db import reading
 from app.deps import SessionDep
 from app.errors import Forbidden, Unauthorized
 from app.principal import Principal, Scope
+from app.principal_cache import PrincipalCache
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -26,7 +28,7 @@ class KeyLookup(Protocol):
     def __call__(self, session: Session, secret: str) -> Principal | None: ...
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -36,14 +38,28 @@ def authenticate(
         raise Unauthorized("send one Authorization header, not several")
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
-    with reading(session):  # no write lock while the request's own work has not started
-        lookup: KeyLookup = request.app.state.key_lookup
-        principal = lookup(session, credentials.credentials)
+    secret = credentials.credentials
+    # Async: a key read lately whose standing has not changed since costs no query and no
+    # worker-thread hand-off (app.principal_cache); any other goes to the database.
+    cache: PrincipalCache | None = getattr(request.app.state, "principals", None)
+    digest = PrincipalCache.digest(secret)
+    principal = cache.get(digest) if cache is not None else None
+    if principal is None:
+        generation = cache.generation() if cache is not None else None
+        principal = await run_in_threadpool(_look_up, request, session, secret)
+        if principal is not None and cache is not None and generation is not None:
+            cache.put(digest, principal, generation)
     if principal is None:
         raise Unauthorized("the API key is unknown, revoked or expired")
     # The audit trail names who asked, whatever the outcome of the request.
     request.state.principal = principal
     return principal
+
+
+def _look_up(request: Request, session: Session, secret: str) -> Principal | None:
+    with reading(session):  # no write lock while the request's own work has not started
+        lookup: KeyLookup = request.app.state.key_lookup
+        return lookup(session, secret)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from app import migrate
+from app import models as _every_table  # noqa: F401  (a flush needs every table its rows name)
 from app import workers as workers_module
 from app.apikey import service as apikey_service
 from app.audit import service as audit_service
@@ -28,6 +29,7 @@ from app.errors import InvalidInput
 from app.matching import service as matching_service
 from app.matching.secret import MATCH_KEY, MATCH_KEY_FILE
 from app.principal import Principal, Role
+from app.principal_cache import share_generation, watch_standing
 from app.settings import get_settings
 from app.trace import lake_cli
 
@@ -123,10 +125,16 @@ def _keys_create(args: argparse.Namespace) -> int:
 
 
 def _keys_revoke(args: argparse.Namespace) -> int:
-    engine = make_engine(get_settings().effective_database_url)
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    # A running service's workers keep callers they looked up lately: held open, the data
+    # directory's generation is bumped as the revocation commits, so they drop this key at once.
+    generation = share_generation(settings.data_dir)
+    watch_standing(apikey_service.STANDING_TABLES)
     with make_sessionmaker(engine)() as session:
         key = apikey_service.revoke_key(session, args.key_id)
     engine.dispose()
+    generation.close()
     print(f"revoked API key {key.id}")
     return 0
 

@@ -44,6 +44,7 @@ from app.measure.router import asset_router as asset_registration_router
 from app.measure.router import router as measure_router
 from app.observability import RequestIdMiddleware, configure_logging
 from app.overview.router import router as overview_router
+from app.principal_cache import PrincipalCache, watch_standing
 from app.proposal.router import router as proposal_router
 from app.realisation.router import router as realisation_router
 from app.resolution.router import router as resolution_router
@@ -176,6 +177,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.audit_sink = None
     app.state.key_lookup = apikey_service.principal_for
+    watch_standing(apikey_service.STANDING_TABLES)
+    app.state.principals = PrincipalCache(
+        data_dir=settings.data_dir,
+        max_entries=settings.principal_cache_entries,
+        max_bytes=settings.principal_cache_bytes,
+        max_age_seconds=settings.principal_cache_seconds,
+    )
     app.state.membership_lookup = case_service.member_compartments
     app.state.filing_check = filing_case
     NORMALISED.resize(max_entries=settings.key_cache_entries, max_bytes=settings.key_cache_bytes)

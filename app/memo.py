@@ -33,12 +33,35 @@ class BoundedCache(Generic[K, V]):
             self.max_entries, self.max_bytes = max_entries, max_bytes
             self._evict()
 
-    def get_or_compute(self, key: K, compute: Callable[[K], V]) -> V:
+    def get(self, key: K) -> V | None:
         with self._lock:
             found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found[0]
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+            return found[0]
+
+    def put(self, key: K, value: V) -> None:
+        """Keep `value` for `key`, replacing what was kept; one larger than the whole budget
+        is not kept."""
+        size = self._size_of(key, value) + ENTRY_OVERHEAD
+        with self._lock:
+            if (old := self._items.pop(key, None)) is not None:
+                self.bytes -= old[1]
+            if size <= self.max_bytes and self.max_entries > 0:
+                self._items[key] = (value, size)
+                self.bytes += size
+                self._evict()
+
+    def discard(self, key: K) -> None:
+        with self._lock:
+            if (old := self._items.pop(key, None)) is not None:
+                self.bytes -= old[1]
+
+    def get_or_compute(self, key: K, compute: Callable[[K], V]) -> V:
+        found = self.get(key)
+        if found is not None:
+            return found
         value = compute(key)  # outside the lock: two threads may compute the same value once each
         size = self._size_of(key, value) + ENTRY_OVERHEAD
         with self._lock:

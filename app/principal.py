@@ -1,6 +1,7 @@
 """Roles, the scopes each grants, and the caller they describe."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -67,6 +68,8 @@ class Principal:
     role: Role
     # None when the key's lookup did not read it: ask the case domain (app.compartments).
     reach: CaseReach | None = field(default=None, compare=False)
+    # When the key stops working (None: never); a cached principal is checked at each use.
+    expires_at: datetime | None = field(default=None, compare=False)
 
     @property
     def scopes(self) -> frozenset[Scope]:

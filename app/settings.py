@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     # of Python's own cost per entry (app.memo). The defaults hold it under about 4 MiB.
     key_cache_entries: int = 10_000
     key_cache_bytes: int = 4 * 1024 * 1024
+    # Callers whose API keys were looked up lately (app.principal_cache): at most this many, and
+    # this many bytes as declared per entry (the defaults: under about 1 MiB with Python's own
+    # cost). A change to a key or its memberships counts at once for every process sharing the
+    # data directory; any other process's change within `principal_cache_seconds` (0: no cache).
+    principal_cache_entries: int = 1_000
+    principal_cache_bytes: int = 512 * 1024
+    principal_cache_seconds: float = 2.0
     audit_checkpoint_minutes: float = 10.0
     # The Ed25519 key that signs checkpoints (PEM, or base64 of the 32-byte seed). None: the
     # key in <data_dir>/audit-signing-key.pem, made on first need.

@@ -4,7 +4,13 @@ from typing import Any
 from sqlalchemy import bindparam, case, exists, select
 from sqlalchemy.orm import Session
 
-from app.account.models import Account, AccountHolder, AccountStatement, visible_accounts
+from app.account.models import (
+    Account,
+    AccountCorrection,
+    AccountHolder,
+    AccountStatement,
+    visible_accounts,
+)
 from app.compartments import EVERY, Compartments
 from app.db import by_key, in_chunks, table_of
 from app.pagination import CursorCodec, IdKey, Keyset, page
@@ -18,8 +24,10 @@ _ACCOUNTS, _HOLDERS, _PARTIES = table_of(Account), table_of(AccountHolder), tabl
 # `restated`: whether another document stated details of it (AccountStatement),
 # asked in the same statement so that the read of an account no one restated costs nothing more.
 _RESTATED = exists().where(AccountStatement.account_id == _ACCOUNTS.c.id).label("restated")
-_BY_ID = select(_ACCOUNTS, _RESTATED).where(_ACCOUNTS.c.id == bindparam("value"))
-_BY_KEY = select(_ACCOUNTS, _RESTATED).where(_ACCOUNTS.c.key == bindparam("value"))
+# `corrected`: whether any correction of it exists (whoever may see it), likewise.
+_CORRECTED = exists().where(AccountCorrection.account_id == _ACCOUNTS.c.id).label("corrected")
+_BY_ID = select(_ACCOUNTS, _RESTATED, _CORRECTED).where(_ACCOUNTS.c.id == bindparam("value"))
+_BY_KEY = select(_ACCOUNTS, _RESTATED, _CORRECTED).where(_ACCOUNTS.c.key == bindparam("value"))
 _HOLDER_ROWS = (
     select(
         _HOLDERS.c.party_id,
@@ -53,7 +61,8 @@ class AccountRepository:
     ) -> dict[str, Any] | None:
         """One account's columns, by id or by canonical key, if it exists for the caller; with
         `stated`: whether the document that created it (and stated its details) is visible;
-        `restated`: whether any document stated details of it beside (`AccountStatement`).
+        `restated`: whether any document stated details of it beside (`AccountStatement`);
+        `corrected`: whether it has corrections (visible or not).
         One statement either way; the one made once serves those who see every compartment."""
         stmt, value = (_BY_ID, account_id) if account_id is not None else (_BY_KEY, key)
         if not compartments.every:

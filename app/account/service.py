@@ -52,7 +52,7 @@ def read_account(session: Session, ref: str, compartments: Compartments = EVERY)
         raise AccountNotFound(ref)
     if not row.pop("stated"):
         row = {**row, **dict.fromkeys(STATED_DETAILS), "source_document_id": None}
-    restated = row.pop("restated")
+    restated, corrected = row.pop("restated"), row.pop("corrected")
     if restated and (stated := accounts.statements([row["id"]], compartments).get(row["id"])):
         # What other documents stated, as far as the caller sees them.
         told = known_details({f: row[f] for f in STATED_DETAILS}, stated)
@@ -60,7 +60,7 @@ def read_account(session: Session, ref: str, compartments: Compartments = EVERY)
     return {
         **row,
         # Corrected details read as corrected; the history keeps what was first loaded.
-        **corrections.corrected_details(session, row["id"], compartments),
+        **(corrections.corrected_details(session, row["id"], compartments) if corrected else {}),
         "holders": _holders_as_seen(
             session, accounts.holder_rows(row["id"], compartments), compartments
         ),

@@ -21,6 +21,12 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# The rows that decide what a key may do and see (app.principal_cache): the key, the case an
+# ingest key is bound to, and its case memberships (the case domain's table, by name, as the
+# repository reads it).
+STANDING_TABLES = (ApiKey.__tablename__, KeyCompartment.__tablename__, "case_members")
+
+
 def principal_for(session: Session, secret: str) -> Principal | None:
     rows = ApiKeyRepository(session).standing_by_hash(hash_key(secret))
     now = datetime.now(UTC)
@@ -36,6 +42,7 @@ def principal_for(session: Session, secret: str) -> Principal | None:
         name=key.name,
         role=Role(key.role),
         reach=CaseReach(frozenset(cases), bound=key.bound_case),
+        expires_at=key.expires_at,
     )
 
 
