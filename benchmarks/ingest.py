@@ -55,7 +55,7 @@ from app.db import make_engine, make_sessionmaker
 from app.principal import Role
 from app.transaction.bulk import SQLITE_BULK_PRAGMAS
 from benchmarks import service
-from benchmarks.synthetic import generate_ledger
+from benchmarks.synthetic import generate_ledger, with_valid_ibans
 
 PG_TARGET_TX_PER_S = 50_000
 TARGET_RATIO = 0.5
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     started_load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="moneytrail-bench-") as tmp:
         folder = Path(tmp)
-        ledger = generate_ledger(args.rows, seed=args.seed)
+        ledger = with_valid_ibans(generate_ledger(args.rows, seed=args.seed))
         files = {"csv": folder / "ledger.csv", "parquet": folder / "ledger.parquet"}
         ledger.write_csv(files["csv"])
         ledger.write_parquet(files["parquet"])

@@ -33,7 +33,7 @@ import polars as pl
 
 from benchmarks import service
 from benchmarks.load import MIX, one, pct
-from benchmarks.synthetic import generate_ledger
+from benchmarks.synthetic import generate_ledger, with_valid_ibans
 
 READS = ("get_account", "account_history", "get_transaction", "list_audit")
 SATURATED_SEED = "T0000001"  # the earliest transfer: its money has the whole year to travel
@@ -183,7 +183,8 @@ def _upload_ledger(base: str, key: str, path: Path, reference: str) -> None:
             data={"kind": "bank_statement", "reference": reference},
             timeout=3600,
         )
-    r.raise_for_status()
+    if r.status_code >= 400:
+        sys.exit(f"upload of {path.name}: {r.status_code} {r.text[:2000]}")
     print(f"loaded {path.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
@@ -199,8 +200,8 @@ def main() -> None:
     random.seed(7)
     folder = Path(tempfile.mkdtemp(prefix="mt-isolation-"))
     ledger, busy_file = folder / "ledger.csv", folder / "busy.csv"
-    generate_ledger(args.rows, seed=42).write_csv(ledger)
-    generate_ledger(args.rows, seed=43).with_columns(
+    with_valid_ibans(generate_ledger(args.rows, seed=42)).write_csv(ledger)
+    with_valid_ibans(generate_ledger(args.rows, seed=43)).with_columns(
         ("U" + pl.col("external_id")).alias("external_id")
     ).write_csv(busy_file)
     env = {"MONEYTRAIL_LOG_LEVEL": "WARNING"}

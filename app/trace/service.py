@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -250,22 +251,36 @@ def _duplicate_warning(session: Session, result: TraceResult, seen: Compartments
     return {"warnings": [{"code": "probable_duplicates", "count": count, "detail": detail}]}
 
 
-def _store_result(
-    session: Session, run: TraceRun, result: TraceResult, runtime: TraceRuntime
-) -> None:
-    run.status = TraceStatus.DONE
-    run.finished_at = datetime.now(UTC)
-    run.progress = None  # live while it ran; a finished run answers with its summary
-    reading = runtime.reads.pop(run.id, None)
-    summary = api_summary(result)
+@dataclass(frozen=True, slots=True)
+class _Sealed:
+    """A finished result as it is stored: serialised, hashed and packed, before any lock."""
+
+    result: TraceResult
+    summary: dict[str, Any]
+    sha256: str
+    frames: dict[str, bytes]
+
+
+def _seal(result: TraceResult, runtime: TraceRuntime) -> _Sealed:
     canonical = result.to_json_bytes()
     # Hashing (what result.digest() computes, without serialising the result a second time) and
     # packing the JSON take as long as writing the frames for a large result: a helper thread
     # does them meanwhile. Small results stay on this thread: a hand-off costs more than that.
     sealing = runtime.offload(results.seal_json, canonical) if len(canonical) > _OFFLOAD else None
     frames = results.to_ipc(result)
-    run.result_sha256, packed = sealing.result() if sealing else results.seal_json(canonical)
+    sha256, packed = sealing.result() if sealing else results.seal_json(canonical)
     frames[results.CANONICAL_JSON] = packed
+    return _Sealed(result, api_summary(result), sha256, frames)
+
+
+def _store_result(session: Session, run: TraceRun, sealed: _Sealed, runtime: TraceRuntime) -> None:
+    result = sealed.result
+    run.status = TraceStatus.DONE
+    run.finished_at = datetime.now(UTC)
+    run.progress = None  # live while it ran; a finished run answers with its summary
+    reading = runtime.reads.pop(run.id, None)
+    summary, frames = sealed.summary, dict(sealed.frames)
+    run.result_sha256 = sealed.sha256
     # From here to the caller's commit under the filing lock (Reading.cases): the work above
     # stays outside it, so trace completions do not queue on each other's serialising.
     read = None
@@ -382,7 +397,7 @@ def start_trace(
         else:
             # Nothing was written while the engine ran: a run that finishes in time is stored
             # in one INSERT, complete, and committed before the answer.
-            _store_result(session, run, result, runtime)
+            _store_result(session, run, _seal(result, runtime), runtime)
             session.commit()
             return run
     # Seen from every worker process: who runs it, that it is alive, how far it got.
@@ -406,14 +421,20 @@ def _finish_job(runtime: TraceRuntime, trace_id: str, future: Any) -> None:
 
 
 def _store_job(runtime: TraceRuntime, trace_id: str, future: Any) -> None:
+    # Serialised before the write transaction begins: on SQLite its lock holds every other
+    # writer off, the audit entries of reads included, and a large result's JSON and frames
+    # took seconds to make (issue 23's isolation). The run is read, checked and written under it.
+    exc = future.exception()
+    sealed = _seal(future.result(), runtime) if exc is None else None
     with runtime.writer_sessions() as session:
         run = TraceRepository(session).get(trace_id)
         if run is None or run.status != TraceStatus.RUNNING:
             return
-        if (exc := future.exception()) is not None:
+        if sealed is None:
+            assert exc is not None
             _store_failure(run, exc)
         else:
-            _store_result(session, run, future.result(), runtime)
+            _store_result(session, run, sealed, runtime)
         session.commit()
 
 
