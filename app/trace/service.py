@@ -279,9 +279,9 @@ def _store_result(session: Session, run: TraceRun, sealed: _Sealed, runtime: Tra
     run.finished_at = datetime.now(UTC)
     run.progress = None  # live while it ran; a finished run answers with its summary
     reading = runtime.reads.pop(run.id, None)
-    summary, frames = sealed.summary, dict(sealed.frames)
+    summary, frames = sealed.summary, sealed.frames
     run.result_sha256 = sealed.sha256
-    # From here to the caller's commit under the filing lock (Reading.cases): the work above
+    # From here to the caller's commit under the filing lock (Reading.cases): `_seal`'s work
     # stays outside it, so trace completions do not queue on each other's serialising.
     read = None
     if reading is not None:
@@ -421,9 +421,10 @@ def _finish_job(runtime: TraceRuntime, trace_id: str, future: Any) -> None:
 
 
 def _store_job(runtime: TraceRuntime, trace_id: str, future: Any) -> None:
-    # Serialised before the write transaction begins: on SQLite its lock holds every other
-    # writer off, the audit entries of reads included, and a large result's JSON and frames
-    # took seconds to make (issue 23's isolation). The run is read, checked and written under it.
+    # Sealed before the write transaction begins: on SQLite its lock holds every other writer
+    # off, the audit entries of reads included, and sealing a large result costs as much as
+    # writing it (the JSON packing and IPC frames showed in the GIL profile of issue 23's
+    # isolation run). The run is read, checked and written under the lock, as before.
     exc = future.exception()
     sealed = _seal(future.result(), runtime) if exc is None else None
     with runtime.writer_sessions() as session:
