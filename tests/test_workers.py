@@ -1,8 +1,10 @@
 """`moneytrail serve --workers 2`: two real processes on one port answer for the same jobs.
 
 A trace job started through one worker is polled through both and cancelled through the one
-that does not run it; the first admin key is made and printed once. The engine is held at its
-first hop by tests/workers_gate (loaded by each server process), so the job is surely running.
+that does not run it; the first admin key is made and printed once; a key both workers have
+served (and keep, app.principal_cache) is refused by both as soon as one revokes it. The engine
+is held at its first hop by tests/workers_gate (loaded by each server process), so the job is
+surely running.
 """
 
 import os
@@ -100,13 +102,31 @@ def test_a_job_started_on_one_worker_is_polled_and_cancelled_through_the_other(
 ) -> None:
     by_pid = workers.connect_both()
     try:
-        _poll_and_cancel_across(workers, by_pid)
+        headers = _poll_and_cancel_across(workers, by_pid)
+        _revoked_through_one_is_refused_by_both(by_pid, headers)
     finally:
         for client in by_pid.values():
             client.close()
 
 
-def _poll_and_cancel_across(workers: Workers, by_pid: dict[int, httpx.Client]) -> None:
+def _revoked_through_one_is_refused_by_both(
+    by_pid: dict[int, httpx.Client], admin: dict[str, str]
+) -> None:
+    first = next(iter(by_pid.values()))
+    made = first.post("/api/v1/keys", json={"name": "kept", "role": "analyst"}, headers=admin)
+    assert made.status_code == 201, made.text
+    analyst = {"Authorization": f"Bearer {made.json()['key']}"}
+    for client in by_pid.values():
+        for _ in range(3):  # looked up once, then served from each worker's own cache
+            assert client.get("/api/v1/sources", headers=analyst).status_code == 200
+    revoked = first.post(f"/api/v1/keys/{made.json()['id']}/revoke", headers=admin)
+    assert revoked.status_code == 200, revoked.text
+    for pid, client in by_pid.items():
+        refused = client.get("/api/v1/sources", headers=analyst)
+        assert (refused.status_code, int(refused.headers["x-worker-pid"])) == (401, pid)
+
+
+def _poll_and_cancel_across(workers: Workers, by_pid: dict[int, httpx.Client]) -> dict[str, str]:
     pids = set(by_pid)
     log = workers.log.read_text()
     assert log.count("FIRST START") == 1, log
@@ -174,6 +194,7 @@ def _poll_and_cancel_across(workers: Workers, by_pid: dict[int, httpx.Client]) -
     index = workers.env["MONEYTRAIL_DATA_DIR"] + "/ledger-index"
     versions = [p for p in Path(index).iterdir() if p.is_dir()]
     assert [p.name for p in versions] == [done.json()["ledger_fingerprint"]]
+    return headers
 
 
 def test_importing_the_service_starts_no_polars_pool() -> None:
