@@ -115,7 +115,14 @@ async def trace_client(client: httpx.AsyncClient, done: asyncio.Event, phase: Ph
 
 
 async def run_phase(
-    base: str, key: str, phase: Phase, *, clients: int, seconds: float, upload: Path | None
+    base: str,
+    key: str,
+    phase: Phase,
+    *,
+    clients: int,
+    seconds: float,
+    upload: Path | None,
+    traces: bool = False,
 ) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=clients + 2)
@@ -124,23 +131,24 @@ async def run_phase(
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120, limits=limits) as c:
         started = time.perf_counter()
         workers = [asyncio.create_task(mixed_client(c, done, phase)) for _ in range(clients)]
-        extra = []
-        if upload is not None:
-            extra = [
-                asyncio.create_task(upload_client(c, upload, phase)),
-                asyncio.create_task(trace_client(c, done, phase)),
-            ]
+        uploading = (
+            asyncio.create_task(upload_client(c, upload, phase)) if upload is not None else None
+        )
+        tracing = [asyncio.create_task(trace_client(c, done, phase))] if traces else []
         await asyncio.sleep(seconds)
-        if extra:
-            await extra[0]  # the busy phase lasts as long as the upload
+        if uploading is not None:
+            await uploading  # the busy phase lasts as long as the upload
         done.set()
-        await asyncio.gather(*workers, *extra[1:])
+        await asyncio.gather(*workers, *tracing)
         phase.seconds = time.perf_counter() - started
     phase.load_after = os.getloadavg()
 
 
 def report(quiet: Phase, busy: Phase, args: argparse.Namespace) -> int:
-    print(f"moneytrail isolation: {args.db}, {args.rows:,} rows, {args.clients} clients")
+    print(
+        f"moneytrail isolation: {args.db}, {args.rows:,} rows, {args.clients} clients, "
+        f"busy: {args.busy}"
+    )
     print(
         f"{'phase':6} {'reads':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'req/s':>7} "
         f"{'errors':>6}  load average (start -> end)"
@@ -196,6 +204,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--busy",
+        choices=["both", "upload", "trace"],
+        default="both",
+        help="what runs beside the mixed load in the busy phase (to tell their effects apart)",
+    )
     args = parser.parse_args()
     random.seed(7)
     folder = Path(tempfile.mkdtemp(prefix="mt-isolation-"))
@@ -236,7 +250,8 @@ def main() -> None:
                 busy,
                 clients=args.clients,
                 seconds=args.seconds,
-                upload=busy_file,
+                upload=busy_file if args.busy in ("both", "upload") else None,
+                traces=args.busy in ("both", "trace"),
             )
         )
     sys.exit(report(quiet, busy, args))
