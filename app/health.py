@@ -5,7 +5,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from app.audit.models import AUDIT_APPEND_LOCK
-from app.db import WRITE_LOCK, is_lock_timeout
+from app.db import WRITE_LOCK, WRITE_LOCK_WAIT, is_lock_timeout
 from app.errors import AppError
 from app.examples import example
 
@@ -40,7 +40,8 @@ def _probe_write_lock(conn: Connection, wait_seconds: float) -> None:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
         conn.rollback()
         try:
-            with conn.execution_options(**{WRITE_LOCK: True}).begin() as probe:
+            probing = {WRITE_LOCK: True, WRITE_LOCK_WAIT: wait_seconds}
+            with conn.execution_options(**probing).begin() as probe:
                 probe.rollback()
         finally:
             conn.exec_driver_sql(f"PRAGMA busy_timeout={int(previous)}")

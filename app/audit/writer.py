@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import service
+from app.db import AUDIT_HEAD_START, WRITE_HEAD_START
 
 log = structlog.get_logger("app.audit")
 _STOP = object()
@@ -32,7 +33,8 @@ class GroupWriter:
         # The writer sessions' bind: on SQLite its transactions take the write lock at BEGIN.
         bind = sessions.kw["bind"]
         assert isinstance(bind, Engine)
-        self._bind = bind
+        # Each read's answer waits for its entry: the batch goes first in the queue for the lock.
+        self._bind = bind.execution_options(**{WRITE_HEAD_START: AUDIT_HEAD_START})
         # Kept from batch to batch (no pool checkout, no liveness ping per batch); opened on
         # first use in the writer's thread and dropped after a failed batch.
         self._connection: Connection | None = None
