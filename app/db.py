@@ -250,12 +250,13 @@ def _sqlite_begin(lock_wait_seconds: float) -> Callable[[Connection], None]:
             return
         queue: WriteQueue = conn.dialect.__dict__[_QUEUE]
         owner = conn.connection.dbapi_connection
-        queue.acquire(
-            owner,
-            head_start=options.get(WRITE_HEAD_START, REQUEST_HEAD_START),
-            timeout=options.get(WRITE_LOCK_WAIT, lock_wait_seconds),
-        )
-        # Without its turn (the wait ran out) it still tries, and SQLite's own wait decides.
+        wait = options.get(WRITE_LOCK_WAIT, lock_wait_seconds)
+        head_start = options.get(WRITE_HEAD_START, REQUEST_HEAD_START)
+        if not queue.acquire(owner, head_start=head_start, timeout=wait):
+            # What SQLite answers when its own wait runs out (`is_lock_timeout`: a 503).
+            raise sqlite3.OperationalError(
+                f"database is locked: this process's writers held it past {wait} s"
+            )
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:

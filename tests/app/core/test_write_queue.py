@@ -24,6 +24,7 @@ from app.db import (
     REQUEST_HEAD_START,
     WRITE_HEAD_START,
     WRITE_LOCK,
+    is_lock_timeout,
     make_engine,
     writers_waiting,
 )
@@ -129,3 +130,25 @@ def test_a_transaction_ended_out_of_sight_does_not_keep_the_turn(engine) -> None
     assert order == ["next"]
     assert time.monotonic() - started < LOCK_WAIT_SECONDS / 2
     conn.close()
+
+
+def test_a_writer_that_waits_past_the_lock_wait_gets_what_sqlite_gives(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'short.db'}", lock_wait_seconds=0.2)
+    try:
+        with _writer(engine, REQUEST_HEAD_START).begin() as holder:
+            holder.execute(text("CREATE TABLE log (who TEXT)"))
+            failed: list[BaseException] = []
+
+            def late() -> None:
+                try:
+                    _write(engine, AUDIT_HEAD_START, "late", [])
+                except Exception as exc:
+                    failed.append(exc)
+
+            waiter = threading.Thread(target=late)
+            waiter.start()
+            waiter.join(timeout=LOCK_WAIT_SECONDS)
+        assert len(failed) == 1
+        assert is_lock_timeout(failed[0])  # answered 503 database_busy, as SQLite's own wait
+    finally:
+        engine.dispose()
