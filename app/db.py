@@ -226,7 +226,13 @@ class WriteQueue:
     def _drop_stale_holder(self) -> None:
         # A transaction that ended out of sight of the release hooks (a connection closed
         # without a rollback) must not keep the turn: its connection is no longer in one.
-        if self._holder is not None and self._begun and not self._holder.in_transaction:
+        if self._holder is None or not self._begun:
+            return
+        try:
+            ended = not self._holder.in_transaction
+        except sqlite3.ProgrammingError:  # closed
+            ended = True
+        if ended:
             self._holder = None
 
 

@@ -50,7 +50,7 @@ ACCOUNT_COLUMNS = ("key", "kind", "iban", "number", "chain", "address", "name", 
 _COPY_SLICE_ROWS = 50_000
 _JSON_SLICE_ROWS = 50_000
 # What a bulk write takes besides times: types whose text (COPY's CSV) and JSON (SQLite's path)
-# read back as the very value given; a float never is money, and would not round-trip exactly.
+# read back as the very value given; a float is never money, and would not round-trip exactly.
 _EXACT = (
     pl.String,
     pl.Int64,
@@ -218,7 +218,7 @@ def write_frame(conn: Connection, table: str, frame: pl.DataFrame) -> None:
         if dtype not in _EXACT and name not in _TIMES
     }
     if unexpected:
-        raise TypeError(f"no exact JSON form for {unexpected}")
+        raise TypeError(f"no exact bulk form for {unexpected}")
     if conn.dialect.name == "postgresql":
         frame = frame.with_columns(pl.col(_TIMES & set(frame.columns)).dt.strftime(_PG_TIME))
         _copy_frame(conn, table, frame)

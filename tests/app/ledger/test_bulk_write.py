@@ -77,5 +77,5 @@ def test_more_rows_than_one_statement_carries_are_all_stored(bulk_table: Engine)
 
 
 def test_a_float_is_refused_not_rounded(bulk_table: Engine) -> None:
-    with bulk_table.begin() as conn, pytest.raises(TypeError, match="no exact JSON form"):
+    with bulk_table.begin() as conn, pytest.raises(TypeError, match="no exact bulk form"):
         write_frame(conn, "bulk_edges", pl.DataFrame({"n": [1], "amount_minor": [0.1]}))
