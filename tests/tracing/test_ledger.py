@@ -152,6 +152,13 @@ def test_append_rejects_known_ids_and_changed_decimals() -> None:
         led.append(frame(("T4", "acct:A", "acct:B", "1.00", at(5))), currency_decimals={"EUR": 3})
 
 
+def test_append_names_the_batchs_first_known_id_in_ledger_order() -> None:
+    led = ledger(*ROWS)
+    batch = frame(("T9", "acct:A", "acct:B", "1.00", at(9)), ROWS[2], ROWS[1])
+    with pytest.raises(InvalidLedger, match=r"duplicate external_id T2$"):
+        led.append(batch)
+
+
 def test_fingerprint_depends_on_content_and_opening_balances() -> None:
     base = ledger(*ROWS).fingerprint
     assert ledger(*ROWS).fingerprint == base
