@@ -426,16 +426,15 @@ def _store_job(runtime: TraceRuntime, trace_id: str, future: Any) -> None:
     # writing it (the JSON packing and IPC frames showed in the GIL profile of issue 23's
     # isolation run). The run is read, checked and written under the lock, as before.
     exc = future.exception()
-    sealed = _seal(future.result(), runtime) if exc is None else None
+    outcome: _Sealed | BaseException = exc if exc is not None else _seal(future.result(), runtime)
     with runtime.writer_sessions() as session:
         run = TraceRepository(session).get(trace_id)
         if run is None or run.status != TraceStatus.RUNNING:
             return
-        if sealed is None:
-            assert exc is not None
-            _store_failure(run, exc)
+        if isinstance(outcome, BaseException):
+            _store_failure(run, outcome)
         else:
-            _store_result(session, run, sealed, runtime)
+            _store_result(session, run, outcome, runtime)
         session.commit()
 
 

@@ -255,14 +255,17 @@ def _known_in_scope(conn: Connection, case_id: int | None) -> int | None:
     return int(conn.execute(known).scalar_one())
 
 
+def _keys_named(rows: pl.DataFrame) -> pl.Series:
+    return pl.concat([rows["from_key"], rows["to_key"]]).unique().rename("key")
+
+
 def accounts_named(rows: pl.DataFrame) -> pl.DataFrame:
     """The `accounts` columns of every account `rows` name, as a new account would get them.
 
     Worked out in Python per key (the number checks), so a load in slices works them out once,
     before it takes any lock, and hands each slice its part (`load_transactions(accounts=)`).
     """
-    keys = pl.concat([rows["from_key"], rows["to_key"]]).unique().sort()
-    return account_attributes(keys).select(ACCOUNT_COLUMNS)
+    return account_attributes(_keys_named(rows).sort()).select(ACCOUNT_COLUMNS)
 
 
 def _ensure_accounts(
@@ -408,8 +411,7 @@ def load_transactions(
     if accounts is None:
         accounts = accounts_named(rows)
     else:
-        named = pl.concat([rows["from_key"], rows["to_key"]]).unique().to_frame("key")
-        accounts = accounts.join(named, on="key", how="semi")
+        accounts = accounts.join(_keys_named(rows).to_frame(), on="key", how="semi")
     conn = session.connection()
     case_id = case_of_document(conn, source_document_id)
     rows = with_engine_ids(rows, case_id)

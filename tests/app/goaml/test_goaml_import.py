@@ -3,7 +3,6 @@
 import io
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -200,10 +199,8 @@ print(faults.items[0]["type"], peak)
 """
 
 
-def test_billion_laughs_is_refused_quickly_without_memory_growth(client, key, session):
-    start = time.perf_counter()
+def test_billion_laughs_is_refused_without_expanding_its_entities(client, key, session):
     r = send(client, key, "billion_laughs.xml")
-    assert time.perf_counter() - start < 5.0
     assert r.status_code == 422
     assert r.json()["errors"][0]["type"] == "forbidden_dtd"
     assert count(session, SourceDocument) == 0
