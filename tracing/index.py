@@ -114,6 +114,13 @@ class HashIndex:
             np.full(capacity, -1, np.int64),
         )
 
+    @classmethod
+    def of(cls, keys: U64, checks: U64) -> HashIndex:
+        """Return an index numbering ``keys`` (distinct) by their position."""
+        table = cls._table(1 << max(4, int(2 * len(keys) - 1).bit_length()))
+        _insert(keys, checks, *table, 0, True)
+        return cls(keys, checks, *table)
+
     def copy(self) -> HashIndex:
         """Return an independent copy (ledgers are immutable, so appends copy)."""
         return HashIndex(
@@ -262,6 +269,22 @@ def counterparties(  # pragma: no cover - compiled
         count[v] = _unseen(adj.out_ptr, adj.out_idx, dst, visible, v, seen)
         count[v] += _unseen(adj.in_ptr, adj.in_idx, src, visible, v, seen)
     return count
+
+
+@nb.njit(cache=True)
+def recount(  # pragma: no cover - compiled
+    adj: Adjacency, src: I64, dst: I64, nodes: I64, count: I64
+) -> None:
+    """Recount ``counterparties`` of ``nodes`` only, into ``count``.
+
+    After an append, the nodes the new rows touch are the only ones whose counterparties can
+    have changed.
+    """
+    seen = np.full(adj.out_ptr.shape[0] - 1, -1, np.int64)
+    everything = np.empty(0, np.bool_)
+    for v in nodes:
+        count[v] = _unseen(adj.out_ptr, adj.out_idx, dst, everything, v, seen)
+        count[v] += _unseen(adj.in_ptr, adj.in_idx, src, everything, v, seen)
 
 
 @nb.njit(cache=True, inline="always")

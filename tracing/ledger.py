@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import polars as pl
 
-from tracing import index
+from tracing import index, merge
 from tracing.balances import parse_opening_balances
 from tracing.errors import InvalidLedger, SchemaMismatch
 from tracing.graph import Workspaces
@@ -266,7 +266,9 @@ class Ledger:
         When every new transaction sorts after the last known one (the usual case: a new
         statement), the index is extended in one linear pass: no sort of old rows, the
         fingerprint is continued, and the result equals a ledger built from all rows at once.
-        Otherwise the whole index is rebuilt, which costs as much as :meth:`from_frame`.
+        A few late rows (a statement of days past) are merged into place and what moved is
+        renumbered (:mod:`tracing.merge`): linear passes, with the same result. A long batch
+        sorting before the last row rebuilds the index, as :meth:`from_frame` would.
 
         Example
         -------
@@ -297,11 +299,25 @@ class Ledger:
             int(self.seq[-1]),
             str(self.external_ids[-1]),
         ):
+            before = None
+            if rows.height <= merge.MERGE_ROWS_MAX:
+                before = merge.rows_before(self.time, self.seq, self.external_ids, rows)
+            if before is not None:
+                return self._merged(rows, before, table)
             return Ledger._build(
                 _Batch(pl.concat([self.rows(), rows]).sort(TIME_US, SEQUENCE, EXTERNAL_ID)),
                 {**table},
                 dict(self._opening),
             )
+        led = self._successor(table)
+        led._node_index = self._node_index.copy()
+        led._hashers = {name: h.copy() for name, h in self._stream_hashers().items()}
+        batch = _Batch(rows)
+        del rows
+        led._add_rows(batch, adjacency=self.adj)
+        return led
+
+    def _successor(self, decimals: dict[str, int]) -> Ledger:
         led = Ledger()
         led.__dict__.update(
             {
@@ -311,13 +327,68 @@ class Ledger:
                 if k not in _NOT_INHERITED
             }
         )
-        led.decimals = {**table}
+        led.decimals = {**decimals}
         led._accounts = self._accounts.copy()
-        led._node_index = self._node_index.copy()
-        led._hashers = {name: h.copy() for name, h in self._stream_hashers().items()}
-        batch = _Batch(rows)
-        del rows
-        led._add_rows(batch, adjacency=self.adj)
+        return led
+
+    def _merged(self, rows: pl.DataFrame, before: I64, decimals: dict[str, int]) -> Ledger:
+        """Return the ledger with ``rows`` (a few, some before the last row) merged into place.
+
+        ``before``: how many of this ledger's rows sort before each of ``rows``. It equals a
+        ledger built from all rows at once (:mod:`tracing.merge`).
+        """
+        place = merge.Placement(self.n_transactions, before)
+        led = self._successor(decimals)
+        # Thrown away: every stream is hashed anew below, in the merged order.
+        led._hashers = {n: hashlib.sha256() for name in _STREAMS for n in (name, name + ".len")}
+        # Currencies, accounts and nodes take temporary ids (old ones kept, new ones next),
+        # then are renumbered by where each first appears in the merged rows.
+        codes = rows.get_column(CURRENCY)
+        named = (*self.currencies, *(c for c in codes.unique(maintain_order=True).to_list()
+                                     if c not in self.currencies))  # fmt: skip
+        new_cur = codes.replace_strict(named, range(len(named)), return_dtype=pl.Int64)
+        cur_order, cur_rank = merge.first_seen(
+            place.merge(self.tx_currency, new_cur.to_numpy()), len(named)
+        )
+        led.currencies = tuple(named[i] for i in cur_order)
+        new_acc = led._account_ids(rows.get_column(FROM_ACCOUNT), rows.get_column(TO_ACCOUNT))
+        acc_order, acc_rank = merge.first_seen(
+            merge.interleaved(
+                place.merge(self.node_account[self.src], new_acc[0::2]),
+                place.merge(self.node_account[self.dst], new_acc[1::2]),
+            ),
+            len(led.account_keys),
+        )
+        led.account_keys = led.account_keys.gather(acc_order)
+        led._accounts = index.HashIndex.of(
+            led._accounts.keys[acc_order], led._accounts.checks[acc_order]
+        )
+        nodes = self._node_index.copy()
+        batch_keys = ((new_acc << _CURRENCY_BITS) | np.repeat(new_cur.to_numpy(), 2)).astype(
+            np.uint64
+        )
+        batch_nodes = nodes.add(batch_keys, batch_keys)
+        assert batch_nodes is not None  # exact integer keys cannot collide
+        ends = merge.interleaved(
+            place.merge(self.src, batch_nodes[0::2]), place.merge(self.dst, batch_nodes[1::2])
+        )
+        node_order, node_rank = merge.first_seen(ends, len(nodes.keys))
+        old_keys = nodes.keys[node_order]
+        led.node_account = acc_rank[(old_keys >> np.uint64(_CURRENCY_BITS)).astype(np.int64)]
+        led.node_currency = cur_rank[(old_keys & np.uint64(2**_CURRENCY_BITS - 1)).astype(np.int64)]
+        node_keys = ((led.node_account << _CURRENCY_BITS) | led.node_currency).astype(np.uint64)
+        led._node_index = index.HashIndex.of(node_keys, node_keys)
+        led.src, led.dst = node_rank[ends[0::2]], node_rank[ends[1::2]]
+        led.amount = place.merge(self.amount, rows.get_column(MINOR).to_numpy())
+        led.time = place.merge(self.time, rows.get_column(TIME_US).to_numpy())
+        led.seq = place.merge(self.seq, rows.get_column(SEQUENCE).to_numpy())
+        led.external_ids = place.merge_series(self.external_ids, rows.get_column(EXTERNAL_ID))
+        degree = np.zeros(len(nodes.keys), np.int64)
+        degree[node_rank[: len(self.degree)]] = self.degree
+        led._index(None, node_rank[batch_nodes[0::2]], node_rank[batch_nodes[1::2]], 0, degree)
+        del led.__dict__["_hashers"]
+        led._stream_hashers()
+        led.fingerprint = led._fingerprint()
         return led
 
     def _stream_hashers(self) -> dict[str, Any]:
@@ -384,8 +455,23 @@ class Ledger:
         _hash_rows(hashers, rows)
         self.fingerprint = self._fingerprint()
 
-    def _index(self, adjacency: Adjacency | None, new_src: I64, new_dst: I64, offset: int) -> None:
+    def _index(
+        self,
+        adjacency: Adjacency | None,
+        new_src: I64,
+        new_dst: I64,
+        offset: int,
+        degree: I64 | None = None,
+    ) -> None:
+        """Index the adjacency (CSR) and count each node's counterparties.
+
+        ``degree``: the counts before the new rows ``new_src``/``new_dst`` (by the new node
+        ids), when the rows are merged among old ones.
+        """
         n_nodes = len(self.node_account)
+        if adjacency is not None:
+            degree = np.zeros(n_nodes, np.int64)
+            degree[: len(self.degree)] = self.degree
         if adjacency is None:
             out_ptr, out_idx = index.csr(self.src, n_nodes)
             in_ptr, in_idx = index.csr(self.dst, n_nodes)
@@ -398,8 +484,14 @@ class Ledger:
             )
         self.adj = Adjacency(out_ptr, out_idx, in_ptr, in_idx)
         self.tx_currency = self.node_currency[self.src]
-        # Recounted over the whole ledger: a linear pass, cheaper than keeping neighbour sets.
-        self.degree = index.counterparties(self.adj, self.src, self.dst, np.empty(0, np.bool_))
+        if degree is None:
+            self.degree = index.counterparties(self.adj, self.src, self.dst, np.empty(0, np.bool_))
+            return
+        # Only the nodes the new rows touch can have gained a counterparty.
+        index.recount(
+            self.adj, self.src, self.dst, np.unique(np.concatenate([new_src, new_dst])), degree
+        )
+        self.degree = degree
 
     def _extend_columns(self, rows: pl.DataFrame, src: I64, dst: I64, offset: int) -> None:
         def cat(old: str, new: I64) -> I64:

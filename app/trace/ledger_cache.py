@@ -1,8 +1,9 @@
 """The in-memory ledger index the engine runs on, kept warm between requests.
 
 Built once from the database, then brought up to date by appending the transactions stored
-since (ids only grow: the ledger is append-only). The engine extends its index in place when new
-rows come later in time and rebuilds it when a late statement arrives.
+since (ids only grow: the ledger is append-only). The engine extends its index when new rows
+come later in time, merges a few late rows into place, and rebuilds it when a long late
+statement arrives (`tracing.Ledger.append`).
 
 A record that leaves the ledger (a confirmed duplicate's later record, a record a correction
 superseded: `app.transaction.models.LedgerExclusion`) and a refiled document (its rows' engine

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.tracing.factories import at, frame, ledger
 from tracing import InvalidLedger, Ledger, Rule, SchemaMismatch, TraceParams, trace
@@ -132,6 +134,7 @@ def test_append_in_time_order_equals_a_full_build() -> None:
     whole = ledger(*ROWS)
     grown = ledger(*ROWS[:1]).append(frame(*ROWS[1:]))
     assert grown.fingerprint == whole.fingerprint
+    assert grown.degree.tolist() == whole.degree.tolist() == [2, 2, 2]
     params = TraceParams(seed_transactions=("T1",), rule=Rule.FIFO)
     assert trace(grown, params).to_json() == trace(whole, params).to_json()
     assert grown.append(frame(*ROWS[:0])) is grown
@@ -238,3 +241,66 @@ def test_remembered_lookups_do_not_outlive_their_ledger() -> None:
     assert led.positions_of(["T4"]).tolist() == [-1]  # the parent is unchanged
     many = [f"T{i}" for i in range(100)]  # long lists are looked up, not remembered
     assert grown.positions_of(many)[:5].tolist() == [-1, 0, 1, 2, 3]
+
+
+_ROW = st.tuples(
+    st.integers(0, 9),  # from account
+    st.integers(0, 9),  # to account
+    st.integers(1, 10_000),  # cents
+    st.sampled_from(["EUR", "EUR", "USD", "JPY"]),
+    st.integers(0, 5),  # day
+    st.sampled_from([0, 12]),  # hour: ties of value time are common (dates without a time)
+    st.integers(0, 2),  # sequence: ties of (time, sequence) leave the order to the ids
+)
+
+
+def _rows(drawn: list[tuple], tag: str) -> list[tuple]:
+    return [
+        (f"{tag}{i:02d}", f"acct:{a}", f"acct:{(b + 1 + a) % 11}", f"{c / 100:.2f}" if cur != "JPY"
+         else str(c), at(day, hour), cur, seq)
+        for i, (a, b, c, cur, day, hour, seq) in enumerate(drawn)
+    ]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    old=st.lists(_ROW, min_size=1, max_size=30),
+    batches=st.lists(st.lists(_ROW, min_size=1, max_size=6), min_size=1, max_size=3),
+    opened=st.booleans(),
+)
+def test_late_rows_merged_into_place_equal_a_full_build(old, batches, opened) -> None:
+    # Late rows may bring accounts, nodes and currencies that now appear first: the merge
+    # renumbers them, and every array, the fingerprint and a trace must equal a full build.
+    decimals = {"JPY": 0}
+    opening = {"acct:3": "5.00", "acct:10": "1.00"} if opened else None
+    rows = _rows(old, "B")
+    grown = ledger(*rows, opening=opening, currency_decimals=decimals)
+    for n, batch in enumerate(batches):
+        late = _rows(batch, f"L{n}-")
+        rows += late
+        grown = grown.append(frame(*late))
+    whole = ledger(*rows, opening=opening, currency_decimals=decimals)
+    assert grown.fingerprint == whole.fingerprint
+    assert grown.external_ids.to_list() == whole.external_ids.to_list()
+    assert grown.account_keys.to_list() == whole.account_keys.to_list()
+    assert grown.currencies == whole.currencies
+    for name in ("src", "dst", "amount", "time", "seq", "tx_currency", "node_account", "degree"):
+        assert getattr(grown, name).tolist() == getattr(whole, name).tolist(), name
+    for name in ("out_ptr", "out_idx", "in_ptr", "in_idx"):
+        assert getattr(grown.adj, name).tolist() == getattr(whole.adj, name).tolist(), name
+    keys = whole.account_keys.to_list()
+    assert grown.account_ids(keys).tolist() == list(range(len(keys)))
+    assert grown.opening()[1].tolist() == whole.opening()[1].tolist()
+    params = TraceParams(seed_transactions=(rows[0][0],), rule=Rule.FIFO)
+    assert trace(grown, params).to_json() == trace(whole, params).to_json()
+
+
+@pytest.mark.parametrize("bound", ["MERGE_ROWS_MAX", "TIED_ROWS_MAX"])
+def test_a_late_batch_beyond_what_a_merge_takes_is_placed_by_a_rebuild(monkeypatch, bound) -> None:
+    monkeypatch.setattr(f"tracing.merge.{bound}", 0)
+    tied = ("T0", "acct:C", "acct:D", "2.00", at(1), "EUR", 2)  # T2's time and sequence
+    whole = ledger(*ROWS, tied)
+    late = ledger(ROWS[2]).append(frame(ROWS[0], ROWS[1], tied))
+    assert late.fingerprint == whole.fingerprint
+    assert late.external_ids.to_list() == ["T1", "T0", "T2", "T3"]
+    assert late.degree.tolist() == whole.degree.tolist()
