@@ -8,8 +8,8 @@ Public API
 ``Ledger.from_frame(frame, *, currency_decimals=None, opening_balances=None) -> Ledger``
     Index a transactions frame (``external_id, from_account, to_account, amount (Decimal),
     currency, value_time (tz-aware), sequence``). ``ledger.append(frame) -> Ledger`` extends it
-    without a rebuild when the new rows come later in time. ``ledger.fingerprint`` identifies
-    its content.
+    without a rebuild when the new rows come later in time, and merges a few late ones into
+    place. ``ledger.fingerprint`` identifies its content.
 ``TraceParams(seeds=..., seed_transactions=..., direction=..., rule=..., same_day_policy=...,
 max_hops=..., window_start=..., window_end=..., min_amount=..., stop_at=...,
 max_counterparties=..., as_of=..., max_accounts=..., max_events=...)``
@@ -30,6 +30,10 @@ max_counterparties=..., as_of=..., max_accounts=..., max_events=...)``
     Money as text: exact, from integer minor units.
 ``explain(result, *, to, currency=None, k=5) -> polars.DataFrame``
     The ``k`` strongest paths from a seed to an account.
+
+Threads: the compiled kernels release the GIL (``nogil``), so a long trace in one thread does
+not stop a service's other threads; each writes only its outputs and its thread's workspace
+(:class:`tracing.graph.Workspaces`), and a ledger is immutable.
 
 Money is integer minor units inside and ``Decimal`` outside; times are UTC. Currencies never
 mix: each ``(account, currency)`` is its own node, so a trace follows the currency it started

@@ -147,7 +147,7 @@ def claimant_shares(
     )
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _into_seed(  # pragma: no cover - compiled
     key: I64, slot: I64, who: I64, route: np.ndarray, payee_label: I64, inflow: I64
 ) -> None:
@@ -157,7 +157,7 @@ def _into_seed(  # pragma: no cover - compiled
             inflow[slot[e]] = payee_label[who[e]]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _ascending(node: I64, label: I64) -> bool:  # pragma: no cover - compiled
     """Whether the entries are sorted by account, then label."""
     for i in range(1, node.shape[0]):

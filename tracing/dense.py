@@ -47,7 +47,7 @@ class Rows(NamedTuple):
     carried: I64
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, nogil=True, inline="always")
 def _split(  # pragma: no cover - compiled
     held: np.ndarray, u: int, total: int, amount: int, pieces: np.ndarray, at: int
 ) -> int:
@@ -92,7 +92,7 @@ def _split(  # pragma: no cover - compiled
 def _make_rows(rule: ModuleType) -> Any:
     """Make the dense pro-rata replay of one rule (``rule``'s withdraw compiled in)."""
 
-    @nb.njit(cache=True)
+    @nb.njit(cache=True, nogil=True)
     @kernel_cache.variant(rule)
     def replay_rows(  # pragma: no cover - compiled
         lo: int,
@@ -239,7 +239,7 @@ def _make_rows(rule: ModuleType) -> Any:
 ROWS = {"haircut": _make_rows(haircut), "libr": _make_rows(libr)}
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def row_entries(rows: np.ndarray) -> tuple[I64, I64, I64]:  # pragma: no cover - compiled
     """Every non-zero cell of ``rows``: account, label and amount, by account then label."""
     n = 0

@@ -149,7 +149,7 @@ def _sink_reason(cutoff: Cutoff, nodes: I64) -> I64:
     return _sink_reasons(nodes, cutoff)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _sink_reasons(nodes: I64, cutoff: Cutoff) -> I64:  # pragma: no cover - compiled
     # one compiled pass: as NumPy operations this cost more than a local trace's search
     seeds, degree, max_degree, node_account, stop = cutoff

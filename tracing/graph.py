@@ -173,7 +173,7 @@ class Workspaces:
             ws.busy = False
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _reset(touched: I64, n: int, state: I64) -> None:  # pragma: no cover - compiled
     for i in range(n):
         v = touched[i]
@@ -225,7 +225,7 @@ class SearchState(NamedTuple):
     trail_hop: np.ndarray
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _segment(
     rank: I64, a: int, b: int, lo: int, hi: int, sign: int
 ) -> tuple[int, int]:  # pragma: no cover
@@ -307,7 +307,7 @@ def search(
     return Reach(nodes, arrival, arrival_tx, hops, *trail)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _start(  # pragma: no cover - compiled
     seed_nodes: I64,
     seed_arrival: I64,
@@ -336,7 +336,7 @@ def _start(  # pragma: no cover - compiled
     return frontier, fr_lo, fr_hi, frontier.shape[0], seed_trail.shape[0]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _hops(  # pragma: no cover - compiled
     first: int,
     last: int,
@@ -419,7 +419,7 @@ def _hops(  # pragma: no cover - compiled
         hop += 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _finish(  # pragma: no cover - compiled
     dense: bool,  # noqa: FBT001 - compiled kernels take positional arguments
     touched: I64,

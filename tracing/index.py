@@ -42,7 +42,7 @@ class Adjacency(NamedTuple):
     in_idx: I64
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _mix(key: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     # splitmix64 finaliser: node keys carry the currency in their low bits, so the raw key
     # would crowd a few slots.
@@ -51,7 +51,7 @@ def _mix(key: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     return key ^ (key >> np.uint64(31))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _insert(  # pragma: no cover - compiled
     keys: U64,
     checks: U64,
@@ -185,7 +185,7 @@ def find_sorted(sorted_values: I64, values: I64) -> I64:
     return np.where(sorted_values[at] == values, at, -1)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def member(sorted_values: I64, value: int) -> bool:  # pragma: no cover - compiled
     """Whether ``value`` is in ``sorted_values`` (ascending), inside compiled kernels."""
     i = np.searchsorted(sorted_values, value)
@@ -213,7 +213,7 @@ def string_hashes(values: pl.Series) -> tuple[U64, U64]:
     )
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def csr(nodes: I64, n_nodes: int) -> tuple[I64, I64]:  # pragma: no cover - compiled
     """Stable counting sort: ``idx[ptr[v]:ptr[v+1]]`` are the rows of node ``v`` in order."""
     ptr = np.zeros(n_nodes + 1, np.int64)
@@ -229,7 +229,7 @@ def csr(nodes: I64, n_nodes: int) -> tuple[I64, I64]:  # pragma: no cover - comp
     return ptr, idx
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def csr_append(  # pragma: no cover - compiled
     ptr: I64, idx: I64, new_nodes: I64, offset: int, n_nodes: int
 ) -> tuple[I64, I64]:
@@ -254,7 +254,7 @@ def csr_append(  # pragma: no cover - compiled
     return out_ptr, out
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def counterparties(  # pragma: no cover - compiled
     adj: Adjacency, src: I64, dst: I64, visible: npt.NDArray[np.bool_]
 ) -> I64:
@@ -271,7 +271,7 @@ def counterparties(  # pragma: no cover - compiled
     return count
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def recount(  # pragma: no cover - compiled
     adj: Adjacency, src: I64, dst: I64, nodes: I64, count: I64
 ) -> None:
@@ -287,7 +287,7 @@ def recount(  # pragma: no cover - compiled
         count[v] += _unseen(adj.in_ptr, adj.in_idx, src, everything, v, seen)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, nogil=True, inline="always")
 def _unseen(  # pragma: no cover - compiled
     ptr: I64, idx: I64, far: I64, visible: npt.NDArray[np.bool_], v: int, seen: I64
 ) -> int:

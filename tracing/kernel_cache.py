@@ -74,7 +74,7 @@ def install() -> bool:
 
 
 def variant(rule: ModuleType, *flags: bool) -> Callable[[_F], _F]:
-    """Name a factory's closure after its rule and flags (put it under ``@nb.njit(cache=True)``).
+    """Name a factory's closure after its rule and flags (put it under ``@nb.njit(...)``).
 
     Numba names a cache's files by qualname and line, so each variant gets files of its own:
     different rules' kernels then never share an index, lock or not.

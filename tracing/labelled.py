@@ -80,7 +80,7 @@ class LabelState(NamedTuple):
     slot_hi: I64
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _tainted(pieces: np.ndarray, lo: int, hi: int) -> int:  # pragma: no cover - compiled
     total = 0
     for k in range(lo, hi):
@@ -89,14 +89,14 @@ def _tainted(pieces: np.ndarray, lo: int, hi: int) -> int:  # pragma: no cover -
     return total
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _exited(exited: I64, pieces: np.ndarray, lo: int, hi: int) -> None:  # pragma: no cover
     for k in range(lo, hi):
         if pieces[k, 1] > 0:
             exited[pieces[k, 1]] += pieces[k, 0]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _take(  # pragma: no cover - compiled
     store: np.ndarray,
     hpool: np.ndarray,
@@ -145,7 +145,7 @@ def _make_labelled(rule: ModuleType, lots_carry: bool, newest_first: bool, queue
     rata from a vector.
     """
 
-    @nb.njit(cache=True)
+    @nb.njit(cache=True, nogil=True)
     @kernel_cache.variant(rule, lots_carry, newest_first, queue)
     def replay_labels(  # pragma: no cover - compiled
         lo: int,

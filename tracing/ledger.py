@@ -65,15 +65,19 @@ def _hash_rows(hashers: dict[str, Any], rows: pl.DataFrame) -> None:
         if column.dtype == pl.String:
             _hash_strings(hashers, name, column)
         else:
-            hashers[name].update(column.to_numpy().astype("<i8").tobytes())
+            hashers[name].update(_raw(column.to_numpy(), "<i8"))
+
+
+def _raw(values: np.ndarray, dtype: str) -> memoryview:
+    # The bytes hashed as they lie when already of that type and contiguous: a whole column is
+    # not copied (``astype(...).tobytes()`` copied it twice).
+    return memoryview(np.ascontiguousarray(values, dtype=dtype)).cast("B")
 
 
 def _hash_strings(hashers: dict[str, Any], name: str, column: pl.Series) -> None:
     for lo in range(0, len(column), _CHUNK_ROWS):
         part = column.slice(lo, _CHUNK_ROWS)
-        hashers[name + ".len"].update(
-            part.str.len_bytes().cast(pl.UInt32).to_numpy().astype("<u4").tobytes()
-        )
+        hashers[name + ".len"].update(_raw(part.str.len_bytes().cast(pl.UInt32).to_numpy(), "<u4"))
         hashers[name].update(part.str.join("").item().encode())
 
 
@@ -397,9 +401,9 @@ class Ledger:
             hashers = {n: hashlib.sha256() for name in _STREAMS for n in (name, name + ".len")}
             _hash_strings(hashers, "accounts", self.account_keys)
             hashers["currencies"].update("".join(f"{c}\n" for c in self.currencies).encode())
-            hashers["nodes"].update(self._node_index.keys.astype("<u8").tobytes())
+            hashers["nodes"].update(_raw(self._node_index.keys, "<u8"))
             for name, values in (("src", self.src), ("dst", self.dst)):
-                hashers[name].update(values.astype("<i8").tobytes())
+                hashers[name].update(_raw(values, "<i8"))
             columns = {EXTERNAL_ID: self.external_ids, MINOR: self.amount, TIME_US: self.time}
             _hash_rows(hashers, pl.DataFrame({**columns, SEQUENCE: self.seq}))
             self._hashers = hashers
@@ -449,9 +453,9 @@ class Ledger:
         hashers["currencies"].update(
             "".join(f"{c}\n" for c in self.currencies[known_codes:]).encode()
         )
-        hashers["nodes"].update(self._node_index.keys[known_nodes:].astype("<u8").tobytes())
+        hashers["nodes"].update(_raw(self._node_index.keys[known_nodes:], "<u8"))
         for name, values in (("src", new_src), ("dst", new_dst)):
-            hashers[name].update(values.astype("<i8").tobytes())
+            hashers[name].update(_raw(values, "<i8"))
         _hash_rows(hashers, rows)
         self.fingerprint = self._fingerprint()
 

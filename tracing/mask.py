@@ -196,7 +196,7 @@ def bits_at(bits: U64, nodes: I64, keep: U64) -> I64:
     return found
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _bits_at(bits: U64, nodes: I64, keep: U64) -> I64:  # pragma: no cover - compiled
     found = np.empty(64 * bits.shape[0], np.int64)
     n = 0
@@ -212,7 +212,7 @@ def _bits_at(bits: U64, nodes: I64, keep: U64) -> I64:  # pragma: no cover - com
     return found[:n]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _known(nodes: I64, touched: Visible) -> I64:  # pragma: no cover - compiled
     known = np.empty(nodes.shape[0], np.int64)
     for i in range(nodes.shape[0]):
@@ -221,7 +221,7 @@ def _known(nodes: I64, touched: Visible) -> I64:  # pragma: no cover - compiled
     return known
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _touched(src: I64, dst: I64, visible: Visible, n_nodes: int) -> Visible:  # pragma: no cover
     touched = np.zeros(n_nodes, np.bool_)
     for t in range(visible.shape[0]):

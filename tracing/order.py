@@ -102,7 +102,7 @@ class Order:
         return this_day - 1 if forward else next_day
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _day_bounds(time: I64) -> tuple[I64, I64]:  # pragma: no cover - compiled
     n = time.shape[0]
     start = np.empty(n, np.int64)
@@ -119,7 +119,7 @@ def _day_bounds(time: I64) -> tuple[I64, I64]:  # pragma: no cover - compiled
     return start, end
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _best_case(  # pragma: no cover - compiled
     src: I64, dst: I64, start: I64, end: I64, out_ptr: I64, out_idx: I64
 ) -> I64:
@@ -165,7 +165,7 @@ def _best_case(  # pragma: no cover - compiled
     return perm
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _sort_segments(ptr: I64, idx: I64, rank: I64) -> tuple[I64, I64]:  # pragma: no cover
     out = idx.copy()
     for v in range(ptr.shape[0] - 1):

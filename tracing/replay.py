@@ -102,7 +102,7 @@ class AccountState(NamedTuple):
     pc_hi: I64
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def collect(  # pragma: no cover - compiled
     order: OrderColumns,
     cols: LedgerColumns,
@@ -177,7 +177,7 @@ def collect(  # pragma: no cover - compiled
     return m
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def slots_in_order(event_tx: I64) -> tuple[I64, I64]:  # pragma: no cover - compiled
     """Distinct transactions of ascending ``event_tx`` and each event's index among them."""
     slot = np.empty(event_tx.shape[0], np.int64)
@@ -191,7 +191,7 @@ def slots_in_order(event_tx: I64) -> tuple[I64, I64]:  # pragma: no cover - comp
     return slot_tx[: n + 1].copy(), slot
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def routes(  # pragma: no cover - compiled
     keys: I64,
     ev_t: I64,
@@ -229,7 +229,7 @@ def routes(  # pragma: no cover - compiled
             route[s] = HOP_LIMIT
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def lowest_balance(  # pragma: no cover - compiled
     ev: EventColumns, placed: Placements, n_nodes: int
 ) -> I64:
@@ -251,7 +251,7 @@ def lowest_balance(  # pragma: no cover - compiled
     return run[:, 1].copy()
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def open_lots(  # pragma: no cover - compiled
     store: np.ndarray, lots_of: Lots, nodes: I64, opening: I64
 ) -> None:
@@ -260,7 +260,7 @@ def open_lots(  # pragma: no cover - compiled
         lots.put(store, lots_of, v, opening[v], 0, False)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _exit(
     exits: np.ndarray, c: Any, slot: int, node: int, reason: int, amount: int
 ) -> np.ndarray:  # pragma: no cover
@@ -274,7 +274,7 @@ def _exit(
     return exits
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _grow_pieces(pieces: np.ndarray, need: int) -> np.ndarray:  # pragma: no cover - compiled
     if need <= pieces.shape[0]:
         return pieces
@@ -293,7 +293,7 @@ def _make_replay(rule: ModuleType, with_lots: bool, newest_first: bool) -> Any: 
     compiled kernel per rule, in files named after it (:func:`tracing.kernel_cache.variant`).
     """
 
-    @nb.njit(cache=True)
+    @nb.njit(cache=True, nogil=True)
     @kernel_cache.variant(rule, with_lots, newest_first)
     def replay(  # pragma: no cover - compiled
         lo: int,

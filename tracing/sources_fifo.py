@@ -89,7 +89,7 @@ def _room(seg: Segments, used: int, need: int) -> Segments:
     return Segments(*grown)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def queue_events(  # pragma: no cover - compiled
     lo: int,
     hi: int,
@@ -162,7 +162,7 @@ def queue_events(  # pragma: no cover - compiled
     counters[_PLACED], counters[_SEGMENTS] = p, k
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _by_account(seg: Segments, n: int, n_accounts: int) -> tuple[I64, I64]:  # pragma: no cover
     """Segments grouped by account, each account's in coordinate order (a counting sort)."""
     ptr = np.zeros(n_accounts + 1, np.int64)
@@ -179,7 +179,7 @@ def _by_account(seg: Segments, n: int, n_accounts: int) -> tuple[I64, I64]:  # p
     return ptr, order
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _push(stack: np.ndarray, top: int, v: int, a: int, n: int) -> np.ndarray:  # pragma: no cover
     if top == stack.shape[0]:
         bigger = np.empty((2 * top, 3), np.int64)
@@ -189,7 +189,7 @@ def _push(stack: np.ndarray, top: int, v: int, a: int, n: int) -> np.ndarray:  #
     return stack
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def compose(  # pragma: no cover - compiled
     seg: Segments, n_segments: int, n_accounts: int, n_labels: int, asked: np.ndarray
 ) -> np.ndarray:

@@ -12,7 +12,7 @@ import numba as nb
 from tracing.index import I64
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def mul_div(a: int, b: int, c: int) -> tuple[int, int]:  # pragma: no cover - compiled
     """Exact ``divmod(a * b, c)`` for ``0 <= a <= c < 2**62`` and ``0 <= b < 2**62``.
 
@@ -35,7 +35,7 @@ def mul_div(a: int, b: int, c: int) -> tuple[int, int]:  # pragma: no cover - co
     return q, r
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def withdraw(balance: I64, taint: I64, node: int, amount: int) -> int:  # pragma: no cover
     """Taint carried by a withdrawal of ``amount``; updates balance and taint."""
     b, t = balance[node], taint[node]
@@ -49,7 +49,7 @@ def withdraw(balance: I64, taint: I64, node: int, amount: int) -> int:  # pragma
     return int(carried)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def deposit(
     balance: I64, taint: I64, node: int, amount: int, tainted: int
 ) -> None:  # pragma: no cover

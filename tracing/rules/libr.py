@@ -16,7 +16,7 @@ from tracing.index import I64
 from tracing.rules.haircut import deposit as deposit
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def withdraw(balance: I64, taint: I64, node: int, amount: int) -> int:  # pragma: no cover
     """Taint carried by a withdrawal of ``amount``; updates balance and taint."""
     b, t = balance[node], taint[node]

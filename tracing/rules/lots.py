@@ -39,7 +39,7 @@ class Lots(NamedTuple):
     counters: np.ndarray
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def ensure(store: np.ndarray, lots_of: Lots, extra: int) -> np.ndarray:  # pragma: no cover
     """Return the store, reallocated larger when fewer than ``extra`` rows are free."""
     if lots_of.counters[0].next_row + extra <= store.shape[0]:
@@ -49,7 +49,7 @@ def ensure(store: np.ndarray, lots_of: Lots, extra: int) -> np.ndarray:  # pragm
     return bigger
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _new(store: np.ndarray, counters: Any, amount: int, tainted: int) -> int:  # pragma: no cover
     if counters.free >= 0:
         row = counters.free
@@ -62,14 +62,14 @@ def _new(store: np.ndarray, counters: Any, amount: int, tainted: int) -> int:  #
     return int(row)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _free(store: np.ndarray, counters: Any, row: int) -> None:  # pragma: no cover
     store[row, NXT] = counters.free
     counters.free = row
     counters.live -= 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def put(  # pragma: no cover - compiled
     store: np.ndarray,
     lots_of: Lots,
@@ -100,7 +100,7 @@ def put(  # pragma: no cover - compiled
         tail[node] = row
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def take(  # pragma: no cover - compiled
     store: np.ndarray, lots_of: Lots, node: int, amount: int, pieces: np.ndarray, at: int
 ) -> tuple[int, int]:

@@ -11,14 +11,14 @@ import numba as nb
 from tracing.index import I64
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def withdraw(balance: I64, taint: I64, node: int, amount: int) -> int:  # pragma: no cover
     """Taint carried by a withdrawal of ``amount``; updates the balance."""
     balance[node] -= amount
     return amount if taint[node] else 0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def deposit(
     balance: I64, taint: I64, node: int, amount: int, tainted: int
 ) -> None:  # pragma: no cover

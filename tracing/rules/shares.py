@@ -46,7 +46,7 @@ class Vectors(NamedTuple):
 _SCAN = 64
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def merge(  # pragma: no cover - compiled
     pool: np.ndarray, vec: Vectors, node: int, pieces: np.ndarray, lo: int, hi: int
 ) -> np.ndarray:
@@ -102,7 +102,7 @@ def merge(  # pragma: no cover - compiled
     return pool
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def split(  # pragma: no cover - compiled
     pool: np.ndarray, vec: Vectors, node: int, total: int, amount: int, pieces: np.ndarray, at: int
 ) -> int:
@@ -144,7 +144,7 @@ def split(  # pragma: no cover - compiled
 _RESCAN = 256
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def leftover(pieces: np.ndarray, lo: int, hi: int, units: int) -> None:  # pragma: no cover
     """Give ``units`` more, one each, to the pieces ``lo..hi`` of the largest remainders.
 
@@ -184,7 +184,7 @@ def leftover(pieces: np.ndarray, lo: int, hi: int, units: int) -> None:  # pragm
             pieces[k, 0] += 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def entries(pool: np.ndarray, vec: Vectors) -> tuple[I64, I64, I64]:  # pragma: no cover
     """Every entry of every account: account (index of ``vec``), label and amount."""
     n = 0
@@ -201,7 +201,7 @@ def entries(pool: np.ndarray, vec: Vectors) -> tuple[I64, I64, I64]:  # pragma: 
     return node[:i], label[:i], amount[:i]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def lot_entries(store: np.ndarray, head: I64) -> tuple[I64, I64, I64]:  # pragma: no cover
     """Every lot of every account: account (index of ``head``), label and amount."""
     n = 0
@@ -222,7 +222,7 @@ def lot_entries(store: np.ndarray, head: I64) -> tuple[I64, I64, I64]:  # pragma
     return node[:i], label[:i], amount[:i]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def grow(pieces: np.ndarray, need: int) -> np.ndarray:  # pragma: no cover - compiled
     """Return ``pieces``, or a copy twice the size needed when it holds fewer than ``need``."""
     if need <= pieces.shape[0]:
@@ -232,7 +232,7 @@ def grow(pieces: np.ndarray, need: int) -> np.ndarray:  # pragma: no cover - com
     return bigger
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def add_composition(  # pragma: no cover - compiled
     captured: np.ndarray, c: Any, seed: int, pieces: np.ndarray, lo: int, hi: int, clean: int
 ) -> np.ndarray:
@@ -248,7 +248,7 @@ def add_composition(  # pragma: no cover - compiled
     return captured
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def pari_passu(node: I64, label: I64, received: I64, held: I64) -> I64:  # pragma: no cover
     """Share each account's ``held`` taint by what each label gave it (Barlow Clowes).
 
