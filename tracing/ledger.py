@@ -71,7 +71,7 @@ def _hash_rows(hashers: dict[str, Any], rows: pl.DataFrame) -> None:
 def _raw(values: np.ndarray, dtype: str) -> memoryview:
     # The bytes hashed as they lie when already of that type and contiguous: a whole column is
     # not copied (``astype(...).tobytes()`` copied it twice).
-    return memoryview(np.ascontiguousarray(values, dtype=dtype)).cast("B")
+    return np.ascontiguousarray(values, dtype=dtype).data.cast("B")
 
 
 def _hash_strings(hashers: dict[str, Any], name: str, column: pl.Series) -> None:

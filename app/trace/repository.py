@@ -95,9 +95,9 @@ class TraceRepository:
         if rows:
             self.session.execute(insert(table_of(TraceRunCompartment)), rows)
 
-    def add_accounts(self, trace_id: str, keys: Iterable[str]) -> None:
-        """Index the accounts a run reached (`TraceRunAccount`), in one statement."""
-        hashes = account_hashes(keys)
+    def add_accounts(self, trace_id: str, hashes: list[int]) -> None:
+        """Index the accounts a run reached (`TraceRunAccount`: their `account_hashes`, worked
+        out before the write transaction), in one statement."""
         if not hashes:
             return
         dialect = self.session.get_bind().dialect.name
