@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from app.audit import checkpoints, service
 from app.audit.schemas import HEX64, AuditCheckpointRead, AuditEntryRead, AuditVerification
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get("", responses=problems(403, 422))
-def list_audit_entries(
+async def list_audit_entries(
     session: SessionDep,
     actor: AuditReader,
     page: PageDep,
@@ -29,20 +30,26 @@ def list_audit_entries(
     until: Annotated[Instant | None, Query()] = None,
 ) -> Page[AuditEntryRead]:
     """List audit entries, newest first, filtered by key, operation, resource, case or time."""
-    return Page.of(
-        AuditEntryRead,
-        service.page_entries(
-            session,
-            limit=page.limit,
-            cursor=page.cursor,
-            key_id=key_id,
-            operation=operation,
-            resource=resource,
-            case_id=case_id,
-            since=since,
-            until=until,
-        ),
-    )
+
+    # Async, its reads in one worker thread: FastAPI validates a sync route's answer in a
+    # second worker-thread round trip (issue 23).
+    def read() -> Page[AuditEntryRead]:
+        return Page.of(
+            AuditEntryRead,
+            service.page_entries(
+                session,
+                limit=page.limit,
+                cursor=page.cursor,
+                key_id=key_id,
+                operation=operation,
+                resource=resource,
+                case_id=case_id,
+                since=since,
+                until=until,
+            ),
+        )
+
+    return await run_in_threadpool(read)
 
 
 @router.get("/checkpoints", responses=problems(403, 422))
