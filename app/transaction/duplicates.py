@@ -40,7 +40,7 @@ _STORED = """
 SELECT t.id, t.engine_id, t.from_account_id, t.to_account_id, t.amount_minor, t.currency,
        {time} AS value_time
 FROM transactions t
-WHERE t.from_account_id IN ({payers}) AND t.value_time BETWEEN {lo} AND {hi}
+WHERE t.from_account_id IN ({payers}) AND t.value_time BETWEEN {lo} AND {hi}{narrower}
   AND t.source_document_id NOT IN (SELECT id FROM source_documents WHERE state = 'staging')
   AND NOT EXISTS (SELECT 1 FROM ledger_exclusions x WHERE x.transaction_id = t.id)
 """
@@ -71,6 +71,11 @@ WHERE d.id <> :doc AND EXISTS (SELECT 1 FROM transactions t WHERE t.source_docum
 LIMIT 1
 """
 MATCHES = pl.Schema({"engine_id": pl.String(), "original_id": pl.Int64()})
+# A batch naming at most this many payees and amounts also names them in the statement: only
+# rows that can match come back, not every row its payers sent in the window (a 10-row batch
+# from a busy account read thousands). A larger one reads by payer and time alone, one
+# statement whatever its size; both join on every key below, so they find the same matches.
+NARROW_KEYS_MAX = 1000
 Reader = Callable[[Connection, str, pl.Schema], pl.DataFrame]
 
 
@@ -95,7 +100,8 @@ def find(
     payers = table.get_column("from_account_id").unique().sort().cast(pl.Int64)
     query = _STORED.format(
         time=_TIME_TEXT[dialect],
-        payers=", ".join(str(int(p)) for p in payers),
+        payers=_listed(payers),
+        narrower=_narrower(table),
         lo=_BOUND[dialect].format((lo - tolerance).astimezone(UTC)),
         hi=_BOUND[dialect].format((hi + tolerance).astimezone(UTC)),
     )
@@ -120,6 +126,19 @@ def find(
         .unique()
         .sort("engine_id", "original_id")
     )
+
+
+def _listed(values: pl.Series) -> str:
+    return ", ".join(str(int(v)) for v in values)
+
+
+def _narrower(table: pl.DataFrame) -> str:
+    """The payees and amounts of `table` as further conditions, when they are few."""
+    payees = table.get_column("to_account_id").unique().sort().cast(pl.Int64)
+    amounts = table.get_column("amount_minor").unique().sort().cast(pl.Int64)
+    if max(payees.len(), amounts.len()) > NARROW_KEYS_MAX:
+        return ""
+    return f" AND t.to_account_id IN ({_listed(payees)}) AND t.amount_minor IN ({_listed(amounts)})"
 
 
 # The matches of a batch's rows, staged in `staging_matches` (app.transaction.bulk), stored in

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from app.demo.service import SEED_TRANSACTIONS
 from app.principal import Role
 from app.settings import Settings
+from app.transaction import bulk
+from app.transaction import duplicates as duplicate_rows
 from tests.factories import batch, bearer, make_key, tx
 
 NORDLICHT = "iban:DE75512108001245126199"
@@ -127,9 +129,13 @@ def test_a_rejected_match_stays_traced_and_a_decision_is_not_changed(
     assert r.status_code == 422
 
 
+@pytest.mark.parametrize("narrowest", [1000, 0], ids=["payees-and-amounts", "payers-only"])
 def test_only_a_match_from_another_document_within_the_tolerance_is_flagged(
-    client: TestClient, admin: dict[str, str]
+    client: TestClient, admin: dict[str, str], narrowest: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A small batch's look-up names its payees and amounts too; a large one's only its payers:
+    # both find the same matches.
+    monkeypatch.setattr(duplicate_rows, "NARROW_KEYS_MAX", narrowest)
     rows = [
         # 1 day and 1 second after DEMO-L06: beyond the default tolerance of one day.
         tx("G-1", NORDLICHT, CAR_DEALER, "3500.00", value_time="2026-01-21T10:00:01Z"),
@@ -153,6 +159,35 @@ def test_only_a_match_from_another_document_within_the_tolerance_is_flagged(
         for d in duplicates(client, admin)
     }
     assert found == {("G-5", "DEMO-L06"), ("B-9", "DEMO-L06"), ("B-9", "G-5")}
+
+
+def test_a_small_batch_reads_only_the_stored_rows_that_could_match_it(
+    client: TestClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy payer's other transfers in the window are not read for a few new rows."""
+    busy = [
+        tx(f"B-{i}", NORDLICHT, f"ext:Shop {i}", f"{100 + i}.00", value_time="2026-02-02T10:00Z")
+        for i in range(40)
+    ]
+    assert client.post("/api/v1/transactions/batch", json=batch(*busy), headers=admin).is_success
+    read = bulk._read_frame
+    stored: list[int] = []
+
+    def counting(conn: Any, query: str, schema: Any) -> Any:
+        found = read(conn, query, schema)
+        if "FROM transactions t" in query:
+            stored.append(found.height)
+        return found
+
+    monkeypatch.setattr(bulk, "_read_frame", counting)
+    again = tx("R-7", NORDLICHT, "ext:Shop 7", "107.00", value_time="2026-02-02T11:00Z")
+    body = goaml(again)
+    assert client.post("/api/v1/transactions/batch", json=body, headers=admin).is_success
+    assert stored == [1]  # B-7 alone, not the payer's 40 rows that day
+    assert [
+        (d["transaction"]["external_id"], d["original"]["external_id"])
+        for d in duplicates(client, admin)
+    ] == [("R-7", "B-7")]
 
 
 def test_the_tolerance_is_a_setting(
