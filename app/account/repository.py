@@ -52,6 +52,11 @@ class AccountRepository:
     def get_by_key(self, key: str) -> Account | None:
         return self.session.scalar(select(Account).where(Account.key == key))
 
+    def id_of(self, *, account_id: int | None = None, key: str | None = None) -> int | None:
+        """The id of the account with this id or canonical key, if it exists."""
+        column, value = (Account.id, account_id) if account_id is not None else (Account.key, key)
+        return self.session.scalar(select(Account.id).where(column == value))
+
     def row(
         self,
         *,

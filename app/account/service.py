@@ -29,7 +29,7 @@ def resolve_account(session: Session, ref: str, compartments: Compartments = EVE
     """By numeric id or by key (`iban:...`, `btc:...`), written in any accepted form; an
     account nothing the caller may see speaks of does not exist for them."""
     accounts = AccountRepository(session)
-    if ref.isascii() and ref.isdigit() and len(ref) < 19:
+    if _numeric(ref):
         account = accounts.get(int(ref))
     else:
         key = normalise_key(ref)
@@ -39,11 +39,29 @@ def resolve_account(session: Session, ref: str, compartments: Compartments = EVE
     return account
 
 
+def resolve_account_id(session: Session, ref: str, compartments: Compartments = EVERY) -> int:
+    """The id of the account `resolve_account` finds, without loading the account (and its
+    holders and their parties, which an `Account` brings along)."""
+    accounts = AccountRepository(session)
+    if _numeric(ref):
+        found = accounts.id_of(account_id=int(ref))
+    else:
+        key = normalise_key(ref)
+        found = accounts.id_of(key=key) if key is not None else None
+    if found is None or not accounts.visible(found, compartments):
+        raise AccountNotFound(ref)
+    return found
+
+
+def _numeric(ref: str) -> bool:
+    return ref.isascii() and ref.isdigit() and len(ref) < 19
+
+
 def read_account(session: Session, ref: str, compartments: Compartments = EVERY) -> dict[str, Any]:
     """An account with its holders, by id or key (see `resolve_account`), as the caller's
     compartments tell it: details, holders and corrections only from visible documents."""
     accounts = AccountRepository(session)
-    if ref.isascii() and ref.isdigit() and len(ref) < 19:
+    if _numeric(ref):
         row = accounts.row(account_id=int(ref), compartments=compartments)
     else:
         key = normalise_key(ref)

@@ -111,7 +111,7 @@ def build_asset(
     compartments = compartments.within(case.id)
     account_id = None
     if data.account is not None:
-        account_id = account_service.resolve_account(session, data.account, compartments).id
+        account_id = account_service.resolve_account_id(session, data.account, compartments)
     value = currency = None
     if data.valuation is not None:
         currency = data.valuation.currency

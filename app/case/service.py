@@ -323,7 +323,7 @@ def attach_subject(
     if data.party is not None:
         party_id = party_service.resolve_party(session, data.party, compartments).id
     else:
-        account_id = account_service.resolve_account(session, str(data.account), compartments).id
+        account_id = account_service.resolve_account_id(session, str(data.account), compartments)
     cases = CaseRepository(session)
     for s in cases.subjects([case_id]):
         if (s.party_id, s.account_id, s.role) == (party_id, account_id, str(data.role)):

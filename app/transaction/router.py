@@ -162,10 +162,10 @@ async def list_account_transactions(
     """List an account's transactions in and out, in time and statement order."""
 
     def read() -> Page[AccountTransactionRead]:
-        found = account_service.resolve_account(view.session, account, view.compartments)
+        found = account_service.resolve_account_id(view.session, account, view.compartments)
         items, next_cursor = service.page_account_transactions(
             view.session,
-            found.id,
+            found,
             start=start,
             end=end,
             limit=page.limit,
