@@ -30,7 +30,7 @@ from app.case.router import router as case_router
 from app.compartment.router import router as compartment_router
 from app.convergence.router import notifications as notification_router
 from app.convergence.router import router as convergence_router
-from app.db import make_engine, make_sessionmaker
+from app.db import make_engine, make_request_readers, make_sessionmaker
 from app.deadline.router import router as deadline_router
 from app.demo.router import router as demo_router
 from app.errors import install_error_handlers, install_problem_document
@@ -136,6 +136,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.writer_sessions = make_sessionmaker(app.state.engine, writer=True)
+    app.state.request_readers = make_request_readers(app.state.engine)
     audit_service.record_with_commits(app.state.writer_sessions)
     if getattr(app.state, "audit_sink", None) is None:
         app.state.audit_sink = GroupWriter(

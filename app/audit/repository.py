@@ -65,12 +65,18 @@ class AuditRepository:
         self.session.execute(_INSERT, rows)
 
     def in_order(self, chunk: int = 5000) -> Generator[AuditEntry]:
-        stmt = select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=chunk)
-        rows = self.session.scalars(stmt)
-        try:
+        """Every entry by id, `chunk` at a time, each chunk found by the last id of the one
+        before: no server-side cursor, which needs a transaction that a read request's session
+        on PostgreSQL does not open (`app.db.make_request_readers`). Entries are never changed,
+        so a replay that meets entries appended meanwhile only checks more of the chain."""
+        after = 0
+        while True:
+            stmt = select(AuditEntry).where(AuditEntry.id > after).order_by(AuditEntry.id)
+            rows = self.session.scalars(stmt.limit(chunk)).all()
             yield from rows
-        finally:
-            rows.close()
+            if len(rows) < chunk:
+                return
+            after = rows[-1].id
 
     def page(
         self,

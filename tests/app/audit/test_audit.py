@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit_service
 from app.audit.chain import FIELDS
+from app.audit.repository import AuditRepository
 from app.audit.writer import GroupWriter
 from app.source import service as source_service
 from app.transaction import service as transaction_service
@@ -232,3 +234,17 @@ def test_a_failed_batch_fails_each_of_its_requests(live: Live, monkeypatch) -> N
     with pytest.raises(RuntimeError, match="disk full"):
         writer(dict.fromkeys(FIELDS))
     writer.stop()
+
+
+def test_the_chain_is_read_in_order_across_chunks(session: Session) -> None:
+    """The replay reads entries a chunk at a time, each after the last id of the one before."""
+    fields = dict.fromkeys(FIELDS)
+    entries = [
+        {**fields, "at": datetime.now(UTC), "operation": f"op{i}", "method": "GET", "path": "/x"}
+        | {"outcome": 200, "request_id": f"r{i}"}
+        for i in range(5)
+    ]
+    audit_service.append_all_in(session, entries)
+    found = [e.operation for e in AuditRepository(session).in_order(chunk=2)]
+    assert found[-5:] == [f"op{i}" for i in range(5)]
+    assert found == [e.operation for e in AuditRepository(session).in_order(chunk=1000)]
