@@ -371,7 +371,7 @@ def make_request_readers(engine: Engine) -> sessionmaker[Session]:
     transaction sees a snapshot of its own anyway, so the BEGIN and ROLLBACK around a read's
     statements changed nothing it sees and cost two round trips: about half of an account
     read's time in the database (1.1 -> 0.6 ms, issue 23). Without a transaction a write
-    would not be all or nothing, hence the refusal (`_refuse_writes`), which also keeps a
+    would not be all or nothing, hence the refusal (`WriteInRead`), which also keeps a
     read from changing evidence by a modified object's autoflush. On SQLite a read's
     transaction is one snapshot across its statements and costs no round trip: kept.
     """
