@@ -40,6 +40,12 @@ NAIVE_FAULT = "must be timezone-aware: add Z or an offset such as +01:00"
 ISO_FAULT = "must be an ISO 8601 date-time with a timezone, such as 2026-01-05T10:00:00Z"
 
 
+def id_in(ref: str) -> int | None:
+    """The id a reference names when it is all digits and fits a database id; None when it is
+    a key or an external id instead."""
+    return int(ref) if ref.isascii() and ref.isdigit() and len(ref) < 19 else None
+
+
 def text_fault_of(value: str, max_length: int = TEXT_MAX) -> tuple[str, str] | None:
     """(error type, message) of what makes `value` unacceptable as text, or None."""
     if "\x00" in value:

@@ -12,6 +12,7 @@ from app.account.repository import FLAGGED, AccountRepository
 from app.account.schemas import AccountBatch, AccountBatchResult, AccountCorrectionIn
 from app.compartments import EVERY, Compartments
 from app.errors import RecordNotFound
+from app.inputs import id_in
 from app.matching import service as matching_service
 from app.party import service as party_service
 from app.principal import Principal
@@ -29,8 +30,8 @@ def resolve_account(session: Session, ref: str, compartments: Compartments = EVE
     """By numeric id or by key (`iban:...`, `btc:...`), written in any accepted form; an
     account nothing the caller may see speaks of does not exist for them."""
     accounts = AccountRepository(session)
-    if _numeric(ref):
-        account = accounts.get(int(ref))
+    if (account_id := id_in(ref)) is not None:
+        account = accounts.get(account_id)
     else:
         key = normalise_key(ref)
         account = accounts.get_by_key(key) if key is not None else None
@@ -43,8 +44,8 @@ def resolve_account_id(session: Session, ref: str, compartments: Compartments = 
     """The id of the account `resolve_account` finds, without loading the account (and its
     holders and their parties, which an `Account` brings along)."""
     accounts = AccountRepository(session)
-    if _numeric(ref):
-        found = accounts.id_of(account_id=int(ref))
+    if (account_id := id_in(ref)) is not None:
+        found = accounts.id_of(account_id=account_id)
     else:
         key = normalise_key(ref)
         found = accounts.id_of(key=key) if key is not None else None
@@ -53,16 +54,12 @@ def resolve_account_id(session: Session, ref: str, compartments: Compartments = 
     return found
 
 
-def _numeric(ref: str) -> bool:
-    return ref.isascii() and ref.isdigit() and len(ref) < 19
-
-
 def read_account(session: Session, ref: str, compartments: Compartments = EVERY) -> dict[str, Any]:
     """An account with its holders, by id or key (see `resolve_account`), as the caller's
     compartments tell it: details, holders and corrections only from visible documents."""
     accounts = AccountRepository(session)
-    if _numeric(ref):
-        row = accounts.row(account_id=int(ref), compartments=compartments)
+    if (account_id := id_in(ref)) is not None:
+        row = accounts.row(account_id=account_id, compartments=compartments)
     else:
         key = normalise_key(ref)
         row = accounts.row(key=key, compartments=compartments) if key is not None else None

@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.types import Scope
 
+from app.inputs import id_in
+
 STATE_KEY = "audit"
 
 
@@ -30,8 +32,7 @@ def _resource(path_params: dict[str, Any]) -> str | None:
 
 
 def _case_id(path_params: dict[str, Any]) -> int | None:
-    value = str(path_params.get("case_id", ""))
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+    return id_in(str(path_params.get("case_id", "")))
 
 
 class RequestAudit:

@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 
 from app.compartments import EVERY, Compartments
 from app.errors import RecordNotFound
+from app.inputs import id_in
 from app.party import links
 from app.party.models import Party, PartyStatement
 from app.party.names import search_text
@@ -102,8 +103,8 @@ def stated_names(
 def resolve_party(session: Session, ref: str, compartments: Compartments = EVERY) -> Party:
     """By numeric id or by the source's key (`person:...`); a party nothing the caller may see
     speaks of does not exist for them."""
-    if ref.isascii() and ref.isdigit() and len(ref) < 19:
-        party = PartyRepository(session).get(int(ref))
+    if (party_id := id_in(ref)) is not None:
+        party = PartyRepository(session).get(party_id)
     else:
         party = PartyRepository(session).by_keys([ref]).get(ref)
     if party is None or not visible_party_ids(session, [party.id], compartments):

@@ -14,6 +14,7 @@ from app.account import service as account_service
 from app.account.numbers import AccountCheck
 from app.compartments import EVERY, Compartments
 from app.errors import BatchRejected, InvalidInput, PayloadTooLarge, RecordNotFound
+from app.inputs import id_in
 from app.matching import service as matching_service
 from app.money import from_minor
 from app.principal import Principal
@@ -516,8 +517,8 @@ def get_transaction(
     names one record the caller may see; one from a document in a compartment the caller may
     not see does not exist for them (docs/engine-ids.md)."""
     transactions = TransactionRepository(session)
-    numeric = ref.isascii() and ref.isdigit() and len(ref) < 19
-    row = transactions.get(int(ref), compartments) if numeric else None
+    numeric = id_in(ref)
+    row = transactions.get(numeric, compartments) if numeric is not None else None
     row = row or _named(transactions, ref, compartments)
     if row is None:
         raise TransactionNotFound(ref)
